@@ -1,0 +1,8 @@
+//! Command-line entry points, one file per subcommand. Owns argument parsing
+//! and process start-up order; never implements protocol or storage logic.
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    eprintln!("crymap-like: not yet built");
+    64
+}

@@ -1,0 +1,2 @@
+//! The IMAP protocol: wire syntax, response writing and the session.
+//! Never touches files directly: storage goes through `store`.

@@ -1,0 +1,3 @@
+//! The encrypted on-disk store of one user: account file, keys, account log,
+//! mailboxes, change logs, message files and the delivery spool. Never knows
+//! IMAP syntax.
