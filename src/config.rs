@@ -1,2 +1,316 @@
 //! The system configuration file (`crymap-like.toml`): typed, validated,
-//! with defaults. Never reads user data.
+//! with defaults. Never reads user data and never opens sockets; it only
+//! says where things are and how strict to be.
+//!
+//! Every option and its default is also listed, commented, in
+//! `crymap-like.toml.example` at the top of the repository; keep the two in
+//! step.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The default system root when `--root` is not given.
+pub const DEFAULT_ROOT: &str = "/etc/crymap-like";
+/// The configuration file's name inside the system root.
+pub const CONFIG_FILE: &str = "crymap-like.toml";
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file that was read.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped keys.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The file that was parsed.
+        path: PathBuf,
+        /// The parser's explanation, with line and column.
+        message: String,
+    },
+    /// The file parsed but a value is out of range.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file that was checked.
+        path: PathBuf,
+        /// What is wrong and what would be accepted.
+        message: String,
+    },
+}
+
+/// The whole system configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// TLS certificate and key.
+    pub tls: TlsConfig,
+    /// Privilege and isolation settings.
+    pub security: SecurityConfig,
+    /// Password hashing parameters for new accounts and password changes.
+    pub kdf: KdfConfig,
+    /// Key-pair naming.
+    pub keys: KeysConfig,
+    /// Addresses the built-in `listen` super-server accepts on.
+    pub listen: ListenConfig,
+    /// Protocol limits and timeouts.
+    pub limits: LimitsConfig,
+}
+
+/// `[tls]`: the server's certificate chain and private key, PEM files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first. Relative paths are relative to the
+    /// system root.
+    pub certificate: PathBuf,
+    /// PEM private key. Relative paths are relative to the system root.
+    pub private_key: PathBuf,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            certificate: PathBuf::from("tls/cert.pem"),
+            private_key: PathBuf::from("tls/key.pem"),
+        }
+    }
+}
+
+/// `[security]`: how `serve` isolates itself before and after login.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Chroot into `users/` before reading anything from the network.
+    pub chroot_system: bool,
+    /// Drop to this UNIX user before reading anything from the network. In a
+    /// black-box deployment every user directory is owned by this account
+    /// and sessions keep running as it after login.
+    pub system_user: Option<String>,
+}
+
+/// `[kdf]`: Argon2id parameters used when a password is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KdfConfig {
+    /// Memory cost in KiB.
+    pub memory_kib: u32,
+    /// Number of passes.
+    pub passes: u32,
+    /// Degree of parallelism.
+    pub lanes: u32,
+    /// Accept parameters below the safe minimum (tests only).
+    pub allow_weak: bool,
+}
+
+impl Default for KdfConfig {
+    fn default() -> Self {
+        KdfConfig {
+            memory_kib: 19 * 1024,
+            passes: 2,
+            lanes: 1,
+            allow_weak: false,
+        }
+    }
+}
+
+/// `[keys]`: how X25519 key pairs are named (and so how often they rotate).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// strftime pattern naming the current key pair of a new account.
+    pub name_pattern: String,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        KeysConfig {
+            name_pattern: "%Y-%m".to_owned(),
+        }
+    }
+}
+
+/// `[listen]`: socket addresses for `crymap-like listen`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenConfig {
+    /// Addresses for IMAP with implicit TLS.
+    pub imaps: Vec<String>,
+    /// Addresses for cleartext IMAP with STARTTLS.
+    pub imap: Vec<String>,
+    /// Most connections served at once; further ones wait in the backlog.
+    pub max_sessions: usize,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        ListenConfig {
+            imaps: vec!["0.0.0.0:993".to_owned()],
+            imap: vec!["0.0.0.0:143".to_owned()],
+            max_sessions: 512,
+        }
+    }
+}
+
+/// `[limits]`: bounds that protect the server from clients.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest message APPEND accepts, in bytes.
+    pub max_message_size: usize,
+    /// Seconds of client silence before an autologout (RFC 9051: at least 30
+    /// minutes).
+    pub idle_timeout_secs: u64,
+    /// Milliseconds a failed login waits before it is answered.
+    pub login_failure_delay_ms: u64,
+    /// Failed logins after which the connection is closed.
+    pub max_login_failures: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_message_size: 64 * 1024 * 1024,
+            idle_timeout_secs: 30 * 60,
+            login_failure_delay_ms: 2000,
+            max_login_failures: 3,
+        }
+    }
+}
+
+impl Config {
+    /// Loads `ROOT/crymap-like.toml`; a missing file means all defaults.
+    pub fn load(root: &Path) -> Result<Config, ConfigError> {
+        let path = root.join(CONFIG_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        Config::parse(&text, &path)
+    }
+
+    /// Parses and validates configuration text; `path` is for messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.limits.idle_timeout_secs == 0 {
+            return Err("limits.idle_timeout_secs must be at least 1".to_owned());
+        }
+        if self.limits.max_message_size == 0 || self.limits.max_message_size > 1 << 30 {
+            return Err("limits.max_message_size must be between 1 and 1 GiB".to_owned());
+        }
+        if self.limits.max_login_failures == 0 {
+            return Err("limits.max_login_failures must be at least 1".to_owned());
+        }
+        if self.kdf.lanes == 0 || self.kdf.passes == 0 || self.kdf.memory_kib < 8 {
+            return Err("kdf: lanes and passes must be >= 1, memory_kib >= 8".to_owned());
+        }
+        if self.keys.name_pattern.is_empty()
+            || self.keys.name_pattern.contains('/')
+            || self.keys.name_pattern.starts_with('.')
+        {
+            return Err(
+                "keys.name_pattern must be non-empty, contain no '/' and not start with '.'"
+                    .to_owned(),
+            );
+        }
+        if self.listen.max_sessions == 0 {
+            return Err("listen.max_sessions must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Resolves a path from the configuration against the system root.
+    pub fn resolve(root: &Path, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            root.join(p)
+        }
+    }
+}
+
+/// Where the system lives: the root directory and its parsed configuration.
+#[derive(Debug, Clone)]
+pub struct System {
+    /// The system root (`--root`).
+    pub root: PathBuf,
+    /// The parsed `crymap-like.toml`.
+    pub config: Config,
+}
+
+impl System {
+    /// Loads the configuration of the system rooted at `root`.
+    pub fn load(root: &Path) -> Result<System, ConfigError> {
+        Ok(System {
+            root: root.to_owned(),
+            config: Config::load(root)?,
+        })
+    }
+
+    /// The directory holding one entry (directory or symlink) per user.
+    pub fn users_dir(&self) -> PathBuf {
+        self.root.join("users")
+    }
+}
+
+impl fmt::Display for System {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.root.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = Config::parse("", Path::new("x")).unwrap();
+        assert_eq!(c.kdf.memory_kib, 19456);
+        assert_eq!(c.limits.idle_timeout_secs, 1800);
+        assert_eq!(c.listen.imaps, vec!["0.0.0.0:993"]);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it() {
+        let e = Config::parse("[tls]\ncert = \"a\"\n", Path::new("c.toml")).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("c.toml") && msg.contains("cert"), "{msg}");
+    }
+
+    #[test]
+    fn out_of_range_is_invalid() {
+        let e = Config::parse("[limits]\nidle_timeout_secs = 0\n", Path::new("c")).unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid { .. }), "{e}");
+    }
+
+    #[test]
+    fn example_file_parses_and_matches_defaults() {
+        let text = include_str!("../crymap-like.toml.example");
+        let c = Config::parse(text, Path::new("example")).unwrap();
+        let d = Config::default();
+        assert_eq!(c.kdf.memory_kib, d.kdf.memory_kib);
+        assert_eq!(c.limits.max_message_size, d.limits.max_message_size);
+        assert_eq!(c.listen.imaps, d.listen.imaps);
+        assert_eq!(c.keys.name_pattern, d.keys.name_pattern);
+        assert_eq!(c.tls.certificate, d.tls.certificate);
+    }
+}

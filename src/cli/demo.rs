@@ -1,0 +1,125 @@
+//! `crymap-like demo`: the embedded default. Makes a throwaway system root
+//! (`./demo-root`), a self-signed certificate for `localhost`, an account
+//! `demo` with a generated password, and then runs `listen` on 127.0.0.1.
+//!
+//! Started as root, the demo account is given to `nobody` so its sessions
+//! still chroot and drop root exactly as in production.
+
+use std::path::{Path, PathBuf};
+
+use super::args::{ArgError, Args};
+use super::user::{add_user, PasswordSource};
+use super::{exit, listen, Global};
+use crate::config::System;
+use crate::sys;
+
+/// The file that marks a directory as a demo root, so that `demo` only ever
+/// deletes what it made itself.
+const MARKER: &str = ".crymap-like-demo";
+
+pub(super) fn run(global: &Global, args: &mut Args) -> Result<i32, ArgError> {
+    let mut dir = PathBuf::from("demo-root");
+    let mut imaps_port: u16 = 1993;
+    let mut imap_port: u16 = 1143;
+    while let Some(w) = args.next() {
+        let w = w?;
+        match w.as_str() {
+            "--dir" => dir = PathBuf::from(args.value("--dir")?),
+            "--imaps-port" => imaps_port = args.number("--imaps-port", "a port number")?,
+            "--imap-port" => imap_port = args.number("--imap-port", "a port number")?,
+            _ if w.starts_with('-') => return Err(ArgError::UnknownOption(w)),
+            _ => return Err(ArgError::Unexpected(w)),
+        }
+    }
+    sys::log::init(sys::log::Sink::Stderr, log::LevelFilter::Info);
+    let root = match std::path::absolute(&dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("crymap-like demo: {}: {e}", dir.display());
+            return Ok(exit::CANTCREAT);
+        }
+    };
+    let password = match prepare(&root, imaps_port, imap_port) {
+        Ok(p) => p,
+        Err((code, msg)) => {
+            eprintln!("crymap-like demo: {msg}");
+            return Ok(code);
+        }
+    };
+    let system = match System::load(&root) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("crymap-like demo: {e}");
+            return Ok(exit::CONFIG);
+        }
+    };
+    let listeners = match listen::bind(&system) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("crymap-like demo: {e} (is another demo running?)");
+            return Ok(exit::OSERR);
+        }
+    };
+    let cert = root.join("tls/cert.pem");
+    println!("crymap-like demo is running; stop it with Ctrl-C.");
+    println!("system root: {}", root.display());
+    println!("imaps: 127.0.0.1:{imaps_port} (implicit TLS)");
+    println!("imap: 127.0.0.1:{imap_port} (STARTTLS)");
+    println!("certificate: {} (self-signed for localhost)", cert.display());
+    println!("user: demo");
+    println!("password: {password}");
+    println!(
+        "try: openssl s_client -quiet -connect 127.0.0.1:{imaps_port} -CAfile {}",
+        cert.display()
+    );
+    let global = Global {
+        root: root.clone(),
+        log_stderr: true,
+    };
+    Ok(listen::serve_forever(&global, &system, &listeners))
+}
+
+/// Makes the demo root afresh and returns the demo user's password.
+pub fn prepare(root: &Path, imaps_port: u16, imap_port: u16) -> Result<String, (i32, String)> {
+    if root.exists() {
+        if !root.join(MARKER).exists() {
+            return Err((
+                exit::CANTCREAT,
+                format!(
+                    "{} exists and was not made by demo; not touching it",
+                    root.display()
+                ),
+            ));
+        }
+        std::fs::remove_dir_all(root)
+            .map_err(|e| (exit::CANTCREAT, format!("removing old {}: {e}", root.display())))?;
+    }
+    let io = |e: std::io::Error| (exit::CANTCREAT, format!("{}: {e}", root.display()));
+    std::fs::create_dir_all(root.join("tls")).map_err(io)?;
+    std::fs::write(root.join(MARKER), b"made by crymap-like demo; deleted by the next demo\n")
+        .map_err(io)?;
+    let config = format!(
+        "# Made by `crymap-like demo`. See crymap-like.toml.example for every option.\n\
+         [tls]\ncertificate = \"tls/cert.pem\"\nprivate_key = \"tls/key.pem\"\n\n\
+         [listen]\nimaps = [\"127.0.0.1:{imaps_port}\"]\nimap = [\"127.0.0.1:{imap_port}\"]\n"
+    );
+    std::fs::write(root.join(crate::config::CONFIG_FILE), config).map_err(io)?;
+    let cert = super::tls::self_signed("localhost")
+        .map_err(|e| (exit::SOFTWARE, format!("certificate: {e}")))?;
+    std::fs::write(root.join("tls/cert.pem"), &cert.certificate_pem).map_err(io)?;
+    sys::fs::write_atomic(
+        &root.join("tls"),
+        &root.join("tls/key.pem"),
+        &cert.private_key_pem,
+        0o600,
+    )
+    .map_err(|e| (exit::CANTCREAT, format!("tls/key.pem: {e}")))?;
+    let system = System::load(root).map_err(|e| (exit::CONFIG, e.to_string()))?;
+    let owner = if sys::privilege::is_root() {
+        Some("nobody")
+    } else {
+        None
+    };
+    let password = add_user(&system, "demo", None, owner, PasswordSource::Generate)?;
+    password.ok_or((exit::SOFTWARE, "no password was generated".to_owned()))
+}

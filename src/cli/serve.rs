@@ -1,0 +1,247 @@
+//! `crymap-like serve imaps|imap`: one IMAP session on stdin/stdout (inetd)
+//! or on the connected socket systemd passes (`LISTEN_FDS`, `Accept=yes`).
+//!
+//! Owns the start-up order the design fixes: configuration and TLS material
+//! first, then the optional system chroot and system user, only then the
+//! network; and after a successful login, chroot into the user directory and
+//! become its owner. Any failing step ends the session; the process never
+//! serves a logged-in user as root.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use log::{error, info, warn};
+
+use super::args::{ArgError, Args};
+use super::{exit, Global};
+use crate::config::{Config, System};
+use crate::crypto::kdf::KdfParams;
+use crate::imap::session::{self, LoggedIn, Login, LoginError, SessionConfig};
+use crate::store::user_file::UserFile;
+use crate::sys;
+
+/// Which flavour of IMAP to speak on the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// TLS from the first byte (port 993).
+    Imaps,
+    /// Cleartext with STARTTLS (port 143).
+    Imap,
+}
+
+pub(super) fn run(global: &Global, args: &mut Args, mode: Mode) -> Result<i32, ArgError> {
+    if let Some(w) = args.next() {
+        return Err(ArgError::Unexpected(w?));
+    }
+    sys::log::init(
+        if global.log_stderr {
+            sys::log::Sink::Stderr
+        } else {
+            sys::log::Sink::Syslog
+        },
+        log::LevelFilter::Info,
+    );
+    Ok(serve(global, mode))
+}
+
+fn serve(global: &Global, mode: Mode) -> i32 {
+    let system = match System::load(&global.root) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("{e}");
+            return exit::CONFIG;
+        }
+    };
+    let config = &system.config;
+    let acceptor = match super::tls::acceptor(
+        &Config::resolve(&system.root, &config.tls.certificate),
+        &Config::resolve(&system.root, &config.tls.private_key),
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            error!("TLS: {e}");
+            return exit::CONFIG;
+        }
+    };
+
+    // Everything that needs the system's files or the user database is
+    // looked up now, before the process shuts itself in.
+    let system_user = match &config.security.system_user {
+        None => None,
+        Some(name) => match sys::privilege::lookup_user(name) {
+            Ok(Some(u)) => Some(u),
+            Ok(None) => {
+                error!("security.system_user {name:?} does not exist");
+                return exit::CONFIG;
+            }
+            Err(e) => {
+                error!("looking up security.system_user {name:?}: {e}");
+                return exit::OSERR;
+            }
+        },
+    };
+    let mut users_dir = system.users_dir();
+    if config.security.chroot_system {
+        if let Err(e) = sys::privilege::chroot_into(&users_dir) {
+            error!("chroot into {}: {e}", users_dir.display());
+            return exit::OSERR;
+        }
+        users_dir = PathBuf::from("/");
+    }
+    if let Some(u) = &system_user {
+        if let Err(e) = sys::privilege::drop_to(u.uid, u.gid) {
+            error!("dropping to security.system_user: {e}");
+            return exit::OSERR;
+        }
+    }
+
+    let conn = match sys::activation::take_listen_fds() {
+        Ok(fds) if !fds.is_empty() => {
+            let mut fds = fds.into_iter();
+            match fds.next() {
+                Some(fd) => sys::conn::Conn::from_socket(fd),
+                None => return exit::SOFTWARE,
+            }
+        }
+        Ok(_) => match sys::conn::Conn::from_stdio() {
+            Ok(c) => c,
+            Err(e) => {
+                error!("stdin/stdout: {e}");
+                return exit::OSERR;
+            }
+        },
+        Err(e) => {
+            error!("socket activation: {e}");
+            return exit::OSERR;
+        }
+    };
+    let peer = sys::peer::Peer::of(&conn);
+    info!("connection from {peer} ({})", mode_name(mode));
+
+    let login = SystemLogin {
+        users_dir,
+        kdf: kdf_params(config),
+    };
+    let session_config = SessionConfig {
+        implicit_tls: mode == Mode::Imaps,
+        cleartext_login_allowed: peer.is_local(),
+        peer: peer.to_string(),
+        idle_timeout: Duration::from_secs(config.limits.idle_timeout_secs),
+        login_failure_delay: Duration::from_millis(config.limits.login_failure_delay_ms),
+        max_login_failures: config.limits.max_login_failures,
+        max_message_size: config.limits.max_message_size,
+    };
+    match session::run(conn, acceptor, session_config, login) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            warn!("session ended: {e}");
+            exit::IOERR
+        }
+    }
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Imaps => "imaps",
+        Mode::Imap => "imap",
+    }
+}
+
+/// The KDF parameters the configuration asks for on password changes.
+pub(super) fn kdf_params(config: &Config) -> KdfParams {
+    KdfParams {
+        memory_kib: config.kdf.memory_kib,
+        passes: config.kdf.passes,
+        lanes: config.kdf.lanes,
+        allow_weak: config.kdf.allow_weak,
+    }
+}
+
+/// Checks a login name before it is used as a path component.
+pub(super) fn valid_user_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@' | b'+'))
+}
+
+/// Authenticates against `users/NAME/user.toml` and then isolates the
+/// process in that user's directory.
+struct SystemLogin {
+    users_dir: PathBuf,
+    kdf: KdfParams,
+}
+
+impl Login for SystemLogin {
+    fn login(&mut self, user: &str, password: &[u8]) -> Result<LoggedIn, LoginError> {
+        if !valid_user_name(user) {
+            return Err(LoginError::BadCredentials);
+        }
+        let entry = self.users_dir.join(user);
+        let dir = match std::fs::canonicalize(&entry) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(LoginError::BadCredentials)
+            }
+            Err(e) => return Err(LoginError::Unavailable(format!("{}: {e}", entry.display()))),
+        };
+        let file = UserFile::load(&dir).map_err(|e| match e {
+            crate::store::error::StoreError::NotFound { .. } => LoginError::BadCredentials,
+            other => LoginError::Unavailable(other.to_string()),
+        })?;
+        let master = file.unlock(password).map_err(|e| match e {
+            crate::store::error::StoreError::WrongPassword => LoginError::BadCredentials,
+            other => LoginError::Unavailable(other.to_string()),
+        })?;
+        let root = isolate(&dir).map_err(LoginError::Fatal)?;
+        Ok(LoggedIn {
+            user: user.to_owned(),
+            master,
+            dir: root,
+            kdf: self.kdf.clone(),
+        })
+    }
+}
+
+/// Shuts the process into `dir` and becomes its owner; returns the path of
+/// the user directory as the process now sees it.
+fn isolate(dir: &Path) -> Result<PathBuf, String> {
+    if !sys::privilege::is_root() {
+        warn!(
+            "not running as root: serving {} without chroot, as uid {}",
+            dir.display(),
+            nix::unistd::geteuid()
+        );
+        return Ok(dir.to_owned());
+    }
+    let (uid, gid) =
+        sys::privilege::owner_of(dir).map_err(|e| format!("stat {}: {e}", dir.display()))?;
+    if uid.is_root() {
+        return Err(format!(
+            "{} is owned by root; refusing to serve a user as root",
+            dir.display()
+        ));
+    }
+    sys::privilege::chroot_into(dir).map_err(|e| format!("chroot {}: {e}", dir.display()))?;
+    sys::privilege::drop_to(uid, gid).map_err(|e| format!("setuid {uid}: {e}"))?;
+    info!("isolated in {} as uid {uid} gid {gid}", dir.display());
+    Ok(PathBuf::from("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names_that_could_escape_are_refused() {
+        for bad in ["", ".", "..", "../etc", "a/b", ".hidden", "-x", "a\0b", "a b"] {
+            assert!(!valid_user_name(bad), "{bad:?}");
+        }
+        for good in ["demo", "alice.smith", "bob_1", "carol@example.org"] {
+            assert!(valid_user_name(good), "{good:?}");
+        }
+    }
+}

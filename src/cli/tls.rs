@@ -1,0 +1,188 @@
+//! TLS material: building the server's acceptor from the configured PEM
+//! files, the client connector of `remote`, and the self-signed certificate
+//! `demo` (and the tests) make. Never reads from a connection itself.
+
+use std::path::Path;
+
+use openssl::asn1::Asn1Time;
+use openssl::bn::{BigNum, MsbOption};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Private};
+use openssl::ssl::{SslAcceptor, SslConnector, SslMethod, SslVerifyMode, SslVersion};
+use openssl::x509::extension::{BasicConstraints, ExtendedKeyUsage, SubjectAlternativeName};
+use openssl::x509::{X509NameBuilder, X509};
+
+/// Why TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A PEM file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// OpenSSL refused the material or an operation.
+    #[error("{context}: {source}")]
+    OpenSsl {
+        /// What was being done.
+        context: String,
+        /// OpenSSL's error stack.
+        source: openssl::error::ErrorStack,
+    },
+}
+
+fn ossl(context: impl Into<String>) -> impl FnOnce(openssl::error::ErrorStack) -> TlsError {
+    let context = context.into();
+    move |source| TlsError::OpenSsl { context, source }
+}
+
+/// Builds the server-side acceptor: TLS 1.2 and newer only, Mozilla's
+/// "intermediate" cipher choice, certificate chain and key from PEM files.
+pub fn acceptor(certificate: &Path, private_key: &Path) -> Result<SslAcceptor, TlsError> {
+    let cert_pem = std::fs::read(certificate).map_err(|source| TlsError::Read {
+        path: certificate.display().to_string(),
+        source,
+    })?;
+    let key_pem = std::fs::read(private_key).map_err(|source| TlsError::Read {
+        path: private_key.display().to_string(),
+        source,
+    })?;
+    let chain = X509::stack_from_pem(&cert_pem).map_err(ossl(format!(
+        "certificate {}",
+        certificate.display()
+    )))?;
+    let key = PKey::private_key_from_pem(&key_pem).map_err(ossl(format!(
+        "private key {}",
+        private_key.display()
+    )))?;
+    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
+        .map_err(ossl("TLS acceptor"))?;
+    b.set_min_proto_version(Some(SslVersion::TLS1_2))
+        .map_err(ossl("TLS minimum version"))?;
+    let mut certs = chain.into_iter();
+    let leaf = certs.next().ok_or_else(|| TlsError::OpenSsl {
+        context: format!("certificate {} holds no certificate", certificate.display()),
+        source: openssl::error::ErrorStack::get(),
+    })?;
+    b.set_certificate(&leaf).map_err(ossl("certificate"))?;
+    for c in certs {
+        b.add_extra_chain_cert(c).map_err(ossl("certificate chain"))?;
+    }
+    b.set_private_key(&key).map_err(ossl("private key"))?;
+    b.check_private_key()
+        .map_err(ossl("the private key does not match the certificate"))?;
+    Ok(b.build())
+}
+
+/// Builds the client connector of `remote`: verifies against `ca` if given,
+/// against the system's trust store otherwise, or not at all if `insecure`.
+pub fn connector(ca: Option<&Path>, insecure: bool) -> Result<SslConnector, TlsError> {
+    let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(ossl("TLS connector"))?;
+    b.set_min_proto_version(Some(SslVersion::TLS1_2))
+        .map_err(ossl("TLS minimum version"))?;
+    if let Some(ca) = ca {
+        b.set_ca_file(ca).map_err(ossl(format!("CA file {}", ca.display())))?;
+    }
+    if insecure {
+        b.set_verify(SslVerifyMode::NONE);
+    }
+    Ok(b.build())
+}
+
+/// A freshly made certificate and its key, PEM-encoded.
+pub struct SelfSigned {
+    /// The certificate, PEM.
+    pub certificate_pem: Vec<u8>,
+    /// The private key, PKCS#8 PEM.
+    pub private_key_pem: Vec<u8>,
+}
+
+/// Makes a self-signed P-256 certificate for `host`, valid for a year, with
+/// the name both as CN and as subjectAltName so that clients checking host
+/// names accept it once the user trusts it.
+pub fn self_signed(host: &str) -> Result<SelfSigned, TlsError> {
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(ossl("EC group"))?;
+    let ec = EcKey::generate(&group).map_err(ossl("EC key"))?;
+    let key: PKey<Private> = PKey::from_ec_key(ec).map_err(ossl("EC key"))?;
+    let mut name = X509NameBuilder::new().map_err(ossl("X509 name"))?;
+    name.append_entry_by_nid(Nid::COMMONNAME, host)
+        .map_err(ossl("X509 CN"))?;
+    let name = name.build();
+    let mut b = X509::builder().map_err(ossl("X509 builder"))?;
+    b.set_version(2).map_err(ossl("X509 version"))?;
+    let mut serial = BigNum::new().map_err(ossl("serial"))?;
+    serial
+        .rand(127, MsbOption::MAYBE_ZERO, false)
+        .map_err(ossl("serial"))?;
+    let serial = serial.to_asn1_integer().map_err(ossl("serial"))?;
+    b.set_serial_number(&serial).map_err(ossl("serial"))?;
+    b.set_subject_name(&name).map_err(ossl("subject"))?;
+    b.set_issuer_name(&name).map_err(ossl("issuer"))?;
+    b.set_pubkey(&key).map_err(ossl("public key"))?;
+    let not_before = Asn1Time::days_from_now(0).map_err(ossl("validity"))?;
+    let not_after = Asn1Time::days_from_now(365).map_err(ossl("validity"))?;
+    b.set_not_before(&not_before).map_err(ossl("validity"))?;
+    b.set_not_after(&not_after).map_err(ossl("validity"))?;
+    let bc = BasicConstraints::new()
+        .critical()
+        .build()
+        .map_err(ossl("basicConstraints"))?;
+    b.append_extension(bc).map_err(ossl("basicConstraints"))?;
+    let eku = ExtendedKeyUsage::new()
+        .server_auth()
+        .build()
+        .map_err(ossl("extendedKeyUsage"))?;
+    b.append_extension(eku).map_err(ossl("extendedKeyUsage"))?;
+    let san = SubjectAlternativeName::new()
+        .dns(host)
+        .build(&b.x509v3_context(None, None))
+        .map_err(ossl("subjectAltName"))?;
+    b.append_extension(san).map_err(ossl("subjectAltName"))?;
+    b.sign(&key, MessageDigest::sha256()).map_err(ossl("sign"))?;
+    let cert = b.build();
+    Ok(SelfSigned {
+        certificate_pem: cert.to_pem().map_err(ossl("PEM"))?,
+        private_key_pem: key.private_key_to_pem_pkcs8().map_err(ossl("PEM"))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn self_signed_has_cn_and_san_and_loads_into_acceptor() {
+        let s = self_signed("localhost").unwrap();
+        let cert = X509::from_pem(&s.certificate_pem).unwrap();
+        let cn = cert
+            .subject_name()
+            .entries_by_nid(Nid::COMMONNAME)
+            .next()
+            .unwrap()
+            .data()
+            .as_utf8()
+            .unwrap()
+            .to_string();
+        assert_eq!(cn, "localhost");
+        let sans: Vec<String> = cert
+            .subject_alt_names()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n.dnsname().map(str::to_owned))
+            .collect();
+        assert_eq!(sans, vec!["localhost"]);
+        let dir = std::env::temp_dir().join(format!("cl-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("c.pem"), &s.certificate_pem).unwrap();
+        std::fs::write(dir.join("k.pem"), &s.private_key_pem).unwrap();
+        acceptor(&dir.join("c.pem"), &dir.join("k.pem")).unwrap();
+        let other = self_signed("localhost").unwrap();
+        std::fs::write(dir.join("k.pem"), &other.private_key_pem).unwrap();
+        assert!(acceptor(&dir.join("c.pem"), &dir.join("k.pem")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

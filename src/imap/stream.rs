@@ -1,0 +1,85 @@
+//! The session's byte stream: cleartext or TLS over one connection, with the
+//! STARTTLS upgrade and the "is anything readable?" wait used for the idle
+//! timeout. Never parses IMAP.
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use openssl::ssl::{SslAcceptor, SslStream};
+
+use crate::sys::conn::Conn;
+
+/// A connection before or after TLS.
+pub enum Stream {
+    /// Cleartext.
+    Plain(Conn),
+    /// TLS over the same connection.
+    Tls(Box<SslStream<Conn>>),
+}
+
+/// Why TLS negotiation failed.
+#[derive(Debug, thiserror::Error)]
+#[error("TLS handshake failed: {0}")]
+pub struct HandshakeError(pub String);
+
+impl Stream {
+    /// Performs the server side of a TLS handshake over a cleartext stream.
+    pub fn accept_tls(self, acceptor: &SslAcceptor) -> Result<Stream, HandshakeError> {
+        match self {
+            Stream::Tls(_) => Err(HandshakeError("already in TLS".to_owned())),
+            Stream::Plain(conn) => match acceptor.accept(conn) {
+                Ok(s) => Ok(Stream::Tls(Box::new(s))),
+                Err(e) => Err(HandshakeError(e.to_string())),
+            },
+        }
+    }
+
+    /// Whether TLS is active.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
+    /// Waits until input may be available, up to `timeout`. Data that TLS
+    /// has already decrypted counts as available.
+    pub fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
+        match self {
+            Stream::Plain(c) => c.wait_readable(timeout),
+            Stream::Tls(s) => {
+                if s.ssl().pending() > 0 {
+                    return Ok(true);
+                }
+                s.get_ref().wait_readable(timeout)
+            }
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(c) => c.read(buf),
+            Stream::Tls(s) => match s.read(buf) {
+                // A peer that closes without close_notify has still ended the
+                // session; treat it as end of input, not as an error to log.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(c) => c.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(c) => c.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}

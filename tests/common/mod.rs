@@ -1,0 +1,326 @@
+//! Shared harness of the end-to-end tests: a throwaway system root, the real
+//! `crymap-like` binary started the ways inetd, systemd and `listen` start
+//! it, and a small IMAP client over real sockets and real TLS.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use openssl::ssl::{SslConnector, SslMethod, SslStream, SslVerifyMode};
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_crymap-like"))
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Prints the visible skip line the guide asks for and returns true when
+/// the test needs root and does not have it.
+pub fn skip_unless_root(test: &str) -> bool {
+    if is_root() {
+        return false;
+    }
+    println!("{test}: skipped: needs root");
+    true
+}
+
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "crymap-like-test-{label}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A system root with a config tuned for tests (cheap KDF, short login
+/// delay) and a self-signed certificate.
+pub struct Root {
+    pub dir: TempDir,
+}
+
+impl Root {
+    pub fn new(label: &str) -> Root {
+        Root::with_config(label, "")
+    }
+
+    /// `extra` is appended to the config, for tests that need more.
+    pub fn with_config(label: &str, extra: &str) -> Root {
+        Root::build(label, true, extra)
+    }
+
+    /// A root whose accounts use the production Argon2id parameters.
+    pub fn with_default_kdf(label: &str) -> Root {
+        Root::build(label, false, "")
+    }
+
+    fn build(label: &str, cheap_kdf: bool, extra: &str) -> Root {
+        let dir = TempDir::new(label);
+        // The root must be traversable by the unprivileged owner of user
+        // directories only up to the chroot, which happens as root, so 0700
+        // is fine.
+        std::fs::create_dir_all(dir.path().join("tls")).unwrap();
+        let cert = crymap_like::cli::tls::self_signed("localhost").unwrap();
+        std::fs::write(dir.path().join("tls/cert.pem"), &cert.certificate_pem).unwrap();
+        std::fs::write(dir.path().join("tls/key.pem"), &cert.private_key_pem).unwrap();
+        let kdf = if cheap_kdf {
+            "[kdf]\nmemory_kib = 64\npasses = 1\nlanes = 1\nallow_weak = true\n\n"
+        } else {
+            ""
+        };
+        let config = format!(
+            "{kdf}[limits]\nlogin_failure_delay_ms = 50\n\n[listen]\nimaps = []\nimap = []\n{extra}"
+        );
+        std::fs::write(dir.path().join("crymap-like.toml"), config).unwrap();
+        Root { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Creates a user with `password` through the real CLI; as root the
+    /// account goes to `nobody`.
+    pub fn add_user(&self, name: &str, password: &str) -> PathBuf {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--root").arg(self.path()).args(["user", "add", name]);
+        if is_root() {
+            cmd.args(["--uid", "nobody"]);
+        }
+        cmd.arg("--password-stdin");
+        let out = run_with_stdin(cmd, format!("{password}\n").as_bytes());
+        assert!(
+            out.status.success(),
+            "user add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.path().join("users").join(name)
+    }
+
+    /// `crymap-like --root R --log stderr ARGS...`
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--root")
+            .arg(self.path())
+            .arg("--log")
+            .arg("stderr")
+            .args(args);
+        cmd
+    }
+
+    /// Starts `serve MODE` with one end of a socket pair as stdin/stdout,
+    /// the way inetd would.
+    pub fn spawn_serve(&self, mode: &str) -> (Child, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let theirs: OwnedFd = theirs.into();
+        let out = theirs.try_clone().unwrap();
+        let child = self
+            .command(&["serve", mode])
+            .stdin(Stdio::from(theirs))
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        ours.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        (child, ours)
+    }
+}
+
+pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Any byte stream an IMAP client can run over.
+pub trait Transport: Read + Write {}
+impl<T: Read + Write> Transport for T {}
+
+/// A line-oriented IMAP test client.
+pub struct Client {
+    io: BufReader<Box<dyn Transport>>,
+    tag: u32,
+}
+
+pub fn tls_connector() -> SslConnector {
+    let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
+    b.set_verify(SslVerifyMode::NONE);
+    b.build()
+}
+
+pub fn tls_over<S: Read + Write + std::fmt::Debug + 'static>(s: S) -> SslStream<S> {
+    tls_connector()
+        .configure()
+        .unwrap()
+        .verify_hostname(false)
+        .connect("localhost", s)
+        .unwrap()
+}
+
+impl Client {
+    pub fn new(t: Box<dyn Transport>) -> Client {
+        Client {
+            io: BufReader::new(t),
+            tag: 0,
+        }
+    }
+
+    /// TLS from the first byte, then the greeting.
+    pub fn imaps<S: Read + Write + std::fmt::Debug + 'static>(s: S) -> (Client, String) {
+        let mut c = Client::new(Box::new(tls_over(s)));
+        let g = c.line();
+        (c, g)
+    }
+
+    pub fn plain<S: Read + Write + 'static>(s: S) -> (Client, String) {
+        let mut c = Client::new(Box::new(s));
+        let g = c.line();
+        (c, g)
+    }
+
+    pub fn into_inner(self) -> Box<dyn Transport> {
+        assert!(self.io.buffer().is_empty());
+        self.io.into_inner()
+    }
+
+    /// One response line (with CRLF stripped); literals are not inlined.
+    pub fn line(&mut self) -> String {
+        self.try_line().expect("connection closed")
+    }
+
+    pub fn try_line(&mut self) -> Option<String> {
+        let mut buf = Vec::new();
+        match self.io.read_until(b'\n', &mut buf) {
+            Ok(0) => None,
+            Ok(_) => Some(String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_owned()),
+            Err(_) => None,
+        }
+    }
+
+    pub fn send(&mut self, raw: &[u8]) {
+        let w = self.io.get_mut();
+        w.write_all(raw).unwrap();
+        w.flush().unwrap();
+    }
+
+    /// Sends `TAG text` and returns all lines up to and including the tagged
+    /// one.
+    pub fn cmd(&mut self, text: &str) -> Vec<String> {
+        self.tag += 1;
+        let tag = format!("t{}", self.tag);
+        self.send(format!("{tag} {text}\r\n").as_bytes());
+        self.until_tagged(&tag)
+    }
+
+    pub fn until_tagged(&mut self, tag: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let l = self.line();
+            let done = l.starts_with(&format!("{tag} "));
+            lines.push(l);
+            if done {
+                return lines;
+            }
+        }
+    }
+
+    /// The tagged line of a command.
+    pub fn status(&mut self, text: &str) -> String {
+        self.cmd(text).pop().unwrap()
+    }
+
+    /// Reads until EOF, returning what came.
+    pub fn rest(&mut self) -> Vec<String> {
+        let mut v = Vec::new();
+        while let Some(l) = self.try_line() {
+            v.push(l);
+        }
+        v
+    }
+}
+
+/// `LOGIN` with both arguments as quoted strings.
+pub fn login_cmd(user: &str, pass: &str) -> String {
+    format!("LOGIN \"{user}\" \"{pass}\"")
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Connects to `addr`, retrying while the server starts.
+pub fn connect_retry(addr: &str) -> TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match TcpStream::connect(addr) {
+            Ok(s) => {
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                return s;
+            }
+            Err(e) if Instant::now() > deadline => panic!("connect {addr}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// Kills a child on drop so a failing test leaves no server behind.
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits for a child to exit, up to `limit`; kills it past that.
+pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(s)) = child.try_wait() {
+            return Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,153 @@
+//! After login the serving process is shut into the user directory and
+//! runs as its owner; no secret sits on disk in the clear.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+fn status_field(pid: u32, field: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn session_is_chrooted_into_user_dir_as_its_owner() {
+    if skip_unless_root("session_is_chrooted_into_user_dir_as_its_owner") {
+        return;
+    }
+    let root = Root::new("chroot");
+    let dir = root.add_user("ivan", "pw-ivan");
+    let dir = std::fs::canonicalize(dir).unwrap();
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+
+    // Before login the process is still root and not chrooted: the
+    // isolation happens because of the login, not by accident.
+    let (child, sock) = root.spawn_serve("imaps");
+    let pid = child.id();
+    let _guard = Guard(child);
+    let (mut c, _) = Client::imaps(sock);
+    assert_eq!(std::fs::read_link(format!("/proc/{pid}/root")).unwrap(), PathBuf::from("/"));
+
+    assert!(c.status(&login_cmd("ivan", "pw-ivan")).starts_with("t1 OK"));
+    assert_eq!(std::fs::read_link(format!("/proc/{pid}/root")).unwrap(), dir);
+    let uid = nobody.uid.as_raw().to_string();
+    let gid = nobody.gid.as_raw().to_string();
+    assert_eq!(status_field(pid, "Uid"), format!("{uid} {uid} {uid} {uid}"));
+    assert_eq!(status_field(pid, "Gid"), format!("{gid} {gid} {gid} {gid}"));
+    assert_eq!(status_field(pid, "Groups"), gid);
+    // No capability is left that could undo any of it.
+    assert_eq!(status_field(pid, "CapEff"), "0000000000000000");
+    assert_eq!(status_field(pid, "CapPrm"), "0000000000000000");
+
+    // No open descriptor refers to a path outside the user directory (a
+    // directory descriptor outside it would allow an escape via fchdir).
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap() {
+        let target = std::fs::read_link(fd.unwrap().path()).unwrap();
+        let t = target.to_string_lossy();
+        let harmless = t.starts_with("socket:")
+            || t.starts_with("pipe:")
+            || t.starts_with("anon_inode:")
+            || t == "/dev/null";
+        assert!(
+            harmless || target.starts_with(&dir),
+            "descriptor open outside the user directory: {t}"
+        );
+    }
+}
+
+/// A path outside the user directory cannot be opened by the session: the
+/// account file is replaced by an absolute symlink to a forged copy outside
+/// the directory. Without the chroot the session would read the forgery
+/// (and report its marker); chrooted, the link resolves inside the user
+/// directory, where nothing is found.
+#[test]
+fn session_cannot_open_a_path_outside_the_user_dir() {
+    if skip_unless_root("session_cannot_open_a_path_outside_the_user_dir") {
+        return;
+    }
+    let root = Root::new("escape");
+    let dir = root.add_user("judy", "pw-judy");
+    let outside = root.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let real = std::fs::read_to_string(dir.join("user.toml")).unwrap();
+    assert!(real.contains("%Y-%m"), "{real}");
+    std::fs::write(outside.join("user.toml"), real.replace("%Y-%m", "ESCAPED")).unwrap();
+    // Make the forgery readable by the session's uid, so only the chroot can
+    // stop it.
+    for p in [root.path(), outside.as_path(), &outside.join("user.toml")] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if p.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    let (child, sock) = root.spawn_serve("imaps");
+    let _guard = Guard(child);
+    let (mut c, _) = Client::imaps(sock);
+    assert!(c.status(&login_cmd("judy", "pw-judy")).starts_with("t1 OK"));
+    let before = c.cmd("XCRY GET-USER-CONFIG");
+    assert!(before[0].contains("%Y-%m"), "{before:?}");
+    let target: &Path = &outside.join("user.toml");
+    std::fs::remove_file(dir.join("user.toml")).unwrap();
+    std::os::unix::fs::symlink(target, dir.join("user.toml")).unwrap();
+    let after = c.cmd("XCRY GET-USER-CONFIG");
+    assert!(
+        !after.iter().any(|l| l.contains("ESCAPED")),
+        "the session read a file outside its directory: {after:?}"
+    );
+    assert!(after.last().unwrap().starts_with("t3 NO"), "{after:?}");
+}
+
+/// Neither the password nor anything derived from it lies on disk in the
+/// clear, in any file of the account.
+#[test]
+fn no_plaintext_password_on_disk() {
+    let root = Root::new("no-plaintext");
+    let password = "Plaintext-Marker-7f3a9c";
+    let dir = root.add_user("kim", password);
+    let mut files = 0;
+    let mut stack = vec![dir];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).unwrap() {
+            let e = e.unwrap();
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else if ft.is_file() {
+                files += 1;
+                let bytes = std::fs::read(e.path()).unwrap();
+                assert!(
+                    !bytes
+                        .windows(password.len())
+                        .any(|w| w == password.as_bytes()),
+                    "password found in {}",
+                    e.path().display()
+                );
+            }
+        }
+    }
+    assert!(files >= 3, "expected user.toml, keys and the account log, saw {files} files");
+}
+
+#[test]
+fn user_directory_is_private() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let root = Root::new("mode");
+    let dir = root.add_user("lee", "pw");
+    let meta = std::fs::metadata(&dir).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    if is_root() {
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+        assert_eq!(meta.uid(), nobody.uid.as_raw());
+        for sub in ["user.toml", "keys", "account"] {
+            assert_eq!(std::fs::metadata(dir.join(sub)).unwrap().uid(), nobody.uid.as_raw(), "{sub}");
+        }
+    }
+}

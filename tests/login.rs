@@ -1,0 +1,315 @@
+//! Logging in: implicit TLS, STARTTLS, AUTHENTICATE PLAIN, LOGINDISABLED on
+//! non-loopback cleartext, failure handling, and the `demo` command.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn imaps_login_succeeds_with_right_password_and_fails_with_wrong() {
+    let root = Root::new("imaps-login");
+    root.add_user("alice", "correct horse");
+    let (mut child, sock) = root.spawn_serve("imaps");
+    let (mut c, greeting) = Client::imaps(sock);
+    assert!(
+        greeting.starts_with("* OK [CAPABILITY IMAP4rev1 ") && greeting.contains(" AUTH=PLAIN"),
+        "{greeting}"
+    );
+    assert!(!greeting.contains("STARTTLS"), "{greeting}");
+    let no = c.status(&login_cmd("alice", "wrong"));
+    assert_eq!(no, "t1 NO [AUTHENTICATIONFAILED] Authentication failed");
+    let no = c.status(&login_cmd("nobody-here", "x"));
+    assert_eq!(no, "t2 NO [AUTHENTICATIONFAILED] Authentication failed");
+    let ok = c.status(&login_cmd("alice", "correct horse"));
+    assert!(ok.starts_with("t3 OK [CAPABILITY IMAP4rev1 "), "{ok}");
+    assert!(!ok.contains("AUTH=PLAIN"), "{ok}");
+    let again = c.status(&login_cmd("alice", "correct horse"));
+    assert_eq!(again, "t4 BAD Already logged in");
+    let bye = c.cmd("LOGOUT");
+    assert_eq!(bye, vec!["* BYE Logging out", "t5 OK LOGOUT completed"]);
+    let status = wait_exit(&mut child, Duration::from_secs(10)).expect("serve did not exit");
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn too_many_failures_close_the_connection() {
+    let root = Root::new("failures");
+    root.add_user("bob", "pw");
+    let (mut child, sock) = root.spawn_serve("imaps");
+    let (mut c, _) = Client::imaps(sock);
+    for _ in 0..2 {
+        assert!(c.status(&login_cmd("bob", "nope")).contains("NO [AUTHENTICATIONFAILED]"));
+    }
+    let last = c.cmd(&login_cmd("bob", "nope"));
+    assert!(last[0].contains("NO [AUTHENTICATIONFAILED]"), "{last:?}");
+    assert_eq!(c.rest(), vec!["* BYE Too many failed logins"]);
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(err.contains("failed login #3 for \"bob\""), "{err}");
+    wait_exit(&mut child, Duration::from_secs(10)).expect("serve did not exit");
+}
+
+#[test]
+fn authenticate_plain_with_initial_response_and_with_continuation() {
+    let root = Root::new("auth-plain");
+    root.add_user("carol", "s3cret");
+    let (_child, sock) = root.spawn_serve("imaps");
+    let (mut c, _) = Client::imaps(sock);
+    use base64::Engine;
+    let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+    // Wrong password through SASL-IR.
+    let no = c.status(&format!("AUTHENTICATE PLAIN {}", b64(b"\0carol\0bad")));
+    assert_eq!(no, "t1 NO [AUTHENTICATIONFAILED] Authentication failed");
+    // Cancelled exchange.
+    c.send(b"x1 AUTHENTICATE PLAIN\r\n");
+    assert_eq!(c.line(), "+ ");
+    c.send(b"*\r\n");
+    assert_eq!(c.line(), "x1 BAD Authentication cancelled");
+    // Another user's authorisation identity is refused.
+    let no = c.status(&format!("AUTHENTICATE PLAIN {}", b64(b"root\0carol\0s3cret")));
+    assert!(no.starts_with("t2 NO [CANNOT]"), "{no}");
+    // Unsupported mechanism.
+    let no = c.status("AUTHENTICATE CRAM-MD5");
+    assert!(no.starts_with("t3 NO [CANNOT]"), "{no}");
+    // Continuation form succeeds.
+    c.send(b"x2 AUTHENTICATE PLAIN\r\n");
+    assert_eq!(c.line(), "+ ");
+    c.send(format!("{}\r\n", b64(b"carol\0carol\0s3cret")).as_bytes());
+    let ok = c.line();
+    assert!(ok.starts_with("x2 OK [CAPABILITY "), "{ok}");
+}
+
+fn listen_root(label: &str, imaps: &str, imap: &str) -> Root {
+    Root::with_config(
+        label,
+        "", // listen addresses are appended below
+    )
+    .with_listen(imaps, imap)
+}
+
+trait WithListen {
+    fn with_listen(self, imaps: &str, imap: &str) -> Self;
+}
+
+impl WithListen for Root {
+    fn with_listen(self, imaps: &str, imap: &str) -> Root {
+        let path = self.path().join("crymap-like.toml");
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            "[listen]\nimaps = []\nimap = []\n",
+            &format!("[listen]\nimaps = [{imaps}]\nimap = [{imap}]\n"),
+        );
+        std::fs::write(&path, text).unwrap();
+        self
+    }
+}
+
+#[test]
+fn starttls_on_loopback_then_login_through_listen() {
+    let imaps = free_port();
+    let imap = free_port();
+    let root = listen_root(
+        "starttls",
+        &format!("\"127.0.0.1:{imaps}\""),
+        &format!("\"127.0.0.1:{imap}\""),
+    );
+    root.add_user("dave", "pw-dave");
+    let _server = Guard(
+        root.command(&["listen"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Cleartext: STARTTLS offered; loopback, so login would be allowed.
+    let tcp = connect_retry(&format!("127.0.0.1:{imap}"));
+    let (mut c, greeting) = Client::plain(tcp.try_clone().unwrap());
+    assert!(greeting.contains(" STARTTLS"), "{greeting}");
+    assert!(greeting.contains(" AUTH=PLAIN"), "{greeting}");
+    assert_eq!(c.status("STARTTLS"), "t1 OK Begin TLS negotiation now");
+    drop(c);
+    let tls = tls_over(tcp);
+    let mut c = Client::new(Box::new(tls));
+    let caps = c.cmd("CAPABILITY");
+    assert!(!caps[0].contains("STARTTLS"), "{caps:?}");
+    assert!(c.status(&login_cmd("dave", "bad")).contains("NO [AUTHENTICATIONFAILED]"));
+    assert!(c.status(&login_cmd("dave", "pw-dave")).starts_with("t2 OK"));
+    // Implicit TLS on the other port.
+    let (mut c, _) = Client::imaps(connect_retry(&format!("127.0.0.1:{imaps}")));
+    assert!(c.status(&login_cmd("dave", "pw-dave")).starts_with("t1 OK"));
+}
+
+#[test]
+fn data_pipelined_after_starttls_is_not_trusted() {
+    let root = Root::new("starttls-inject");
+    root.add_user("erin", "pw");
+    let (_child, sock) = root.spawn_serve("imap");
+    let (mut c, _) = Client::plain(sock);
+    c.send(b"a STARTTLS\r\nb LOGIN erin pw\r\n");
+    let lines = c.rest();
+    assert_eq!(
+        lines,
+        vec!["* BYE Data after STARTTLS before the TLS handshake"],
+        "the injected command must not run"
+    );
+}
+
+/// LOGIN and AUTHENTICATE on a cleartext connection from a non-loopback
+/// address are refused until STARTTLS. The peer address is real: the test
+/// thread moves into a fresh network namespace whose `lo` also carries
+/// 192.0.2.1 (TEST-NET-1), so no packet leaves the machine.
+#[test]
+fn cleartext_login_refused_from_non_loopback_address() {
+    if skip_unless_root("cleartext_login_refused_from_non_loopback_address") {
+        return;
+    }
+    let root = Root::new("logindisabled");
+    root.add_user("frank", "pw-frank");
+    let root_path = root.path().to_owned();
+    let handle = std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        for args in [
+            &["link", "set", "lo", "up"][..],
+            &["addr", "add", "192.0.2.1/32", "dev", "lo"][..],
+        ] {
+            let st = std::process::Command::new("ip").args(args).status().unwrap();
+            assert!(st.success(), "ip {args:?}");
+        }
+        let port = 1143;
+        let text = std::fs::read_to_string(root_path.join("crymap-like.toml"))
+            .unwrap()
+            .replace(
+                "imap = []",
+                &format!("imap = [\"192.0.2.1:{port}\"]"),
+            );
+        std::fs::write(root_path.join("crymap-like.toml"), text).unwrap();
+        let _server = Guard(
+            std::process::Command::new(bin())
+                .arg("--root")
+                .arg(&root_path)
+                .args(["--log", "stderr", "listen"])
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let tcp = connect_retry(&format!("192.0.2.1:{port}"));
+        let (mut c, greeting) = Client::plain(tcp.try_clone().unwrap());
+        assert!(greeting.contains(" LOGINDISABLED"), "{greeting}");
+        assert!(greeting.contains(" STARTTLS"), "{greeting}");
+        assert!(!greeting.contains("AUTH=PLAIN"), "{greeting}");
+        assert_eq!(
+            c.status(&login_cmd("frank", "pw-frank")),
+            "t1 NO [PRIVACYREQUIRED] Use STARTTLS before logging in"
+        );
+        assert_eq!(
+            c.status("AUTHENTICATE PLAIN AGZyYW5rAHB3LWZyYW5r"),
+            "t2 NO [PRIVACYREQUIRED] Use STARTTLS before logging in"
+        );
+        assert_eq!(c.status("STARTTLS"), "t3 OK Begin TLS negotiation now");
+        drop(c);
+        let mut c = Client::new(Box::new(tls_over(tcp)));
+        let caps = c.cmd("CAPABILITY");
+        assert!(caps[0].contains("AUTH=PLAIN"), "{caps:?}");
+        assert!(c.status(&login_cmd("frank", "pw-frank")).starts_with("t2 OK"));
+    });
+    handle.join().unwrap();
+}
+
+#[test]
+fn commands_need_the_right_state() {
+    let root = Root::new("states");
+    root.add_user("gina", "pw");
+    let (_child, sock) = root.spawn_serve("imaps");
+    let (mut c, _) = Client::imaps(sock);
+    assert_eq!(c.status("NAMESPACE"), "t1 BAD Log in first");
+    assert_eq!(c.status("ENABLE CONDSTORE"), "t2 BAD Log in first");
+    assert_eq!(c.status("NOOP"), "t3 OK NOOP completed");
+    let id = c.cmd("ID (\"name\" \"test-suite\")");
+    assert_eq!(id[0], format!("* ID (\"name\" \"crymap-like\" \"version\" \"{}\")", env!("CARGO_PKG_VERSION")));
+    assert!(c.status(&login_cmd("gina", "pw")).starts_with("t5 OK"));
+    let ns = c.cmd("NAMESPACE");
+    assert_eq!(ns, vec!["* NAMESPACE ((\"\" \"/\")) NIL NIL", "t6 OK NAMESPACE completed"]);
+    let en = c.cmd("ENABLE CONDSTORE");
+    assert_eq!(en, vec!["* ENABLED", "t7 OK ENABLE completed"]);
+    assert_eq!(c.status("STARTTLS"), "t8 BAD TLS is already active");
+}
+
+#[test]
+fn demo_prints_settings_and_serves_them() {
+    let dir = TempDir::new("demo");
+    let demo_root = dir.path().join("demo-root");
+    let imaps = free_port();
+    let imap = free_port();
+    let mut child = std::process::Command::new(bin())
+        .args(["demo", "--dir"])
+        .arg(&demo_root)
+        .args(["--imaps-port", &imaps.to_string(), "--imap-port", &imap.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let guard = Guard(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let mut user = None;
+    let mut password = None;
+    for l in lines.by_ref() {
+        let l = l.unwrap();
+        if let Some(u) = l.strip_prefix("user: ") {
+            user = Some(u.to_owned());
+        }
+        if let Some(p) = l.strip_prefix("password: ") {
+            password = Some(p.to_owned());
+            break;
+        }
+    }
+    let (user, password) = (user.unwrap(), password.unwrap());
+    assert_eq!(user, "demo");
+    let (mut c, _) = Client::imaps(connect_retry(&format!("127.0.0.1:{imaps}")));
+    assert!(c.status(&login_cmd(&user, &password)).starts_with("t1 OK"));
+    // The certificate names localhost in CN and subjectAltName.
+    let pem = std::fs::read(demo_root.join("tls/cert.pem")).unwrap();
+    let cert = openssl::x509::X509::from_pem(&pem).unwrap();
+    let sans: Vec<_> = cert
+        .subject_alt_names()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.dnsname().map(str::to_owned))
+        .collect();
+    assert_eq!(sans, vec!["localhost"]);
+    drop(guard);
+    // A second demo replaces the first one's root; a foreign directory is
+    // never deleted.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("keep"), b"x").unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["demo", "--dir"])
+        .arg(&foreign)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was not made by demo"));
+    assert!(foreign.join("keep").exists());
+}
+
+#[test]
+fn silent_client_is_logged_out() {
+    let root = Root::with_config("idle", "idle_timeout_secs = 2\n");
+    let text = std::fs::read_to_string(root.path().join("crymap-like.toml")).unwrap();
+    // The extra line must land in [limits]; move it there.
+    let text = text
+        .replace("idle_timeout_secs = 2\n", "")
+        .replace("[limits]\n", "[limits]\nidle_timeout_secs = 2\n");
+    std::fs::write(root.path().join("crymap-like.toml"), text).unwrap();
+    root.add_user("sam", "pw");
+    let (mut child, sock) = root.spawn_serve("imaps");
+    let (mut c, _) = Client::imaps(sock);
+    assert!(c.status(&login_cmd("sam", "pw")).starts_with("t1 OK"));
+    let t = std::time::Instant::now();
+    assert_eq!(c.rest(), vec!["* BYE Autologout; idle for too long"]);
+    assert!(t.elapsed() >= Duration::from_millis(1500), "{:?}", t.elapsed());
+    wait_exit(&mut child, Duration::from_secs(10)).expect("serve did not exit");
+}
