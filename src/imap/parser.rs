@@ -532,6 +532,39 @@ fn search_key<'a>(i: &'a [u8], opts: &ParseOptions, depth: usize) -> R<'a, Searc
     if let Some(k) = simple {
         return Ok((i, k));
     }
+    const WITH_ARGS: &[&[u8]] = &[
+        b"BCC",
+        b"BODY",
+        b"CC",
+        b"FROM",
+        b"SUBJECT",
+        b"TEXT",
+        b"TO",
+        b"BEFORE",
+        b"ON",
+        b"SINCE",
+        b"SENTBEFORE",
+        b"SENTON",
+        b"SENTSINCE",
+        b"SAVEDBEFORE",
+        b"SAVEDON",
+        b"SAVEDSINCE",
+        b"HEADER",
+        b"KEYWORD",
+        b"UNKEYWORD",
+        b"LARGER",
+        b"SMALLER",
+        b"UID",
+        b"NOT",
+        b"OR",
+        b"MODSEQ",
+        b"EMAILID",
+        b"THREADID",
+    ];
+    if !WITH_ARGS.contains(&name.as_slice()) {
+        let shown: String = String::from_utf8_lossy(&name).chars().take(32).collect();
+        return fail(format!("unknown search key {shown}"));
+    }
     let (i, ()) = sp(i).or_else(|_| fail("expected SP after search key"))?;
     let text = |i: &'a [u8], f: fn(Vec<u8>) -> SearchKey| {
         astring(i, "expected search string").map(|(r, s)| (r, f(s.into_owned())))
