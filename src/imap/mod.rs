@@ -1,2 +1,8 @@
 //! The IMAP protocol: wire syntax, response writing and the session.
 //! Never touches files directly: storage goes through `store`.
+
+pub mod command;
+pub mod framing;
+pub mod mutf7;
+pub mod parser;
+pub mod response;
