@@ -291,4 +291,99 @@ mod tests {
         assert!(same_file(a.as_fd(), a2.as_fd()));
         assert!(!same_file(a.as_fd(), b.as_fd()));
     }
+
+    fn self_signed() -> (
+        openssl::pkey::PKey<openssl::pkey::Private>,
+        openssl::x509::X509,
+    ) {
+        use openssl::{asn1::Asn1Time, ec, hash::MessageDigest, nid::Nid, pkey::PKey, x509};
+        let group = ec::EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("group");
+        let key = PKey::from_ec_key(ec::EcKey::generate(&group).expect("key")).expect("pkey");
+        let mut name = x509::X509NameBuilder::new().expect("name");
+        name.append_entry_by_text("CN", "localhost").expect("cn");
+        let name = name.build();
+        let mut b = x509::X509Builder::new().expect("builder");
+        b.set_version(2).expect("version");
+        b.set_subject_name(&name).expect("subject");
+        b.set_issuer_name(&name).expect("issuer");
+        b.set_pubkey(&key).expect("pubkey");
+        b.set_not_before(&Asn1Time::days_from_now(0).expect("t"))
+            .expect("nb");
+        b.set_not_after(&Asn1Time::days_from_now(1).expect("t"))
+            .expect("na");
+        b.sign(&key, MessageDigest::sha256()).expect("sign");
+        (key, b.build())
+    }
+
+    #[test]
+    fn carries_a_tls_session() {
+        use openssl::ssl::{SslAcceptor, SslConnector, SslMethod, SslVerifyMode};
+        let (key, cert) = self_signed();
+        let mut acceptor =
+            SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).expect("acceptor");
+        acceptor.set_private_key(&key).expect("key");
+        acceptor.set_certificate(&cert).expect("cert");
+        let acceptor = acceptor.build();
+        let (server, client) = UnixStream::pair().expect("pair");
+        let client_thread = std::thread::spawn(move || {
+            let mut connector = SslConnector::builder(SslMethod::tls()).expect("connector");
+            connector.set_verify(SslVerifyMode::NONE);
+            let mut tls = connector
+                .build()
+                .connect("localhost", client)
+                .expect("client handshake");
+            tls.write_all(b"a1 CAPABILITY\r\n").expect("client write");
+            let mut reply = [0u8; 7];
+            tls.read_exact(&mut reply).expect("client read");
+            reply
+        });
+        let mut conn = Conn::from_socket(OwnedFd::from(server));
+        conn.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut tls = acceptor.accept(conn).expect("server handshake");
+        let mut line = [0u8; 15];
+        tls.read_exact(&mut line).expect("server read");
+        assert_eq!(&line, b"a1 CAPABILITY\r\n");
+        tls.write_all(b"a1 OK\r\n").expect("server write");
+        assert_eq!(&client_thread.join().expect("client"), b"a1 OK\r\n");
+    }
+
+    /// inetd layout: stdin and stdout are one socket. The child takes it
+    /// over; afterwards a raw write to stdout must not reach the client.
+    #[test]
+    fn from_stdio_takes_the_socket_and_detaches_stdout() {
+        use crate::sys::test_support::{child_command, in_child};
+        use std::process::Stdio;
+        if in_child() {
+            let mut conn = Conn::from_stdio().expect("from_stdio");
+            conn.write_all(b"hello").expect("write");
+            let mut ping = [0u8; 4];
+            conn.read_exact(&mut ping).expect("read");
+            assert_eq!(&ping, b"ping");
+            io::stdout().write_all(b"LEAK").expect("stdout");
+            io::stdout().flush().expect("flush");
+            conn.write_all(b"done").expect("write");
+            return;
+        }
+        let (ours, theirs) = UnixStream::pair().expect("pair");
+        let theirs2 = theirs.try_clone().expect("clone");
+        let mut cmd =
+            child_command("sys::conn::tests::from_stdio_takes_the_socket_and_detaches_stdout");
+        cmd.stdin(Stdio::from(OwnedFd::from(theirs)))
+            .stdout(Stdio::from(OwnedFd::from(theirs2)))
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn");
+        drop(cmd);
+        let mut ours = ours;
+        ours.write_all(b"ping").expect("ping");
+        let mut got = Vec::new();
+        ours.read_to_end(&mut got).expect("read");
+        let status = child.wait().expect("wait");
+        let text = String::from_utf8_lossy(&got);
+        assert!(status.success(), "child failed; stream: {text}");
+        assert!(text.ends_with("hellodone"), "{text}");
+        assert!(
+            !text.contains("LEAK") && !text.contains("test result"),
+            "{text}"
+        );
+    }
 }
