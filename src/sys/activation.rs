@@ -183,7 +183,7 @@ pub fn connection_from_environment() -> Result<Conn, ActivationError> {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
     use std::os::unix::net::UnixStream;
     use std::os::unix::process::CommandExt;
 
@@ -275,27 +275,87 @@ mod tests {
         }
         let (server1, mut client1) = UnixStream::pair().expect("pair");
         let (server2, _client2) = UnixStream::pair().expect("pair");
-        // Park the server ends far above 3/4 so the dup2 calls cannot clobber them.
-        let high1 = fcntl(server1.as_raw_fd(), FcntlArg::F_DUPFD_CLOEXEC(100)).expect("dup");
-        let high2 = fcntl(server2.as_raw_fd(), FcntlArg::F_DUPFD_CLOEXEC(100)).expect("dup");
-        let mut cmd = child_command("sys::activation::tests::adopts_real_descriptors_in_child");
-        // SAFETY: the closure runs between fork and exec and only calls dup2,
-        // which is async-signal-safe; high1/high2 stay open in the parent
-        // until the child has been waited for.
-        unsafe {
-            cmd.pre_exec(move || {
-                nix::unistd::dup2(high1, 3)?;
-                nix::unistd::dup2(high2, 4)?;
-                Ok(())
-            });
-        }
-        let passed = child_passed(&mut cmd);
-        let _ = nix::unistd::close(high1);
-        let _ = nix::unistd::close(high2);
-        assert!(passed);
+        assert!(run_with_fds_from_3(
+            "sys::activation::tests::adopts_real_descriptors_in_child",
+            &[server1.as_fd(), server2.as_fd()],
+        ));
         drop(server1);
         let mut got = String::new();
         client1.read_to_string(&mut got).expect("read");
         assert_eq!(got, "hello from fd 3");
+    }
+    /// Runs `test` in a child whose descriptors 3, 4, … are `fds`, as
+    /// systemd would arrange them.
+    fn run_with_fds_from_3(test: &str, fds: &[BorrowedFd<'_>]) -> bool {
+        // Park the descriptors far above 3.. so the dup2 calls cannot clobber
+        // one another; close-on-exec keeps these copies out of the child.
+        let high: Vec<OwnedFd> = fds
+            .iter()
+            .map(|fd| fd.try_clone_to_owned().expect("dup"))
+            .map(|fd| {
+                let raw = fcntl(fd.as_raw_fd(), FcntlArg::F_DUPFD_CLOEXEC(100)).expect("dup high");
+                // SAFETY: F_DUPFD_CLOEXEC just returned this new descriptor,
+                // which nothing else owns.
+                unsafe { OwnedFd::from_raw_fd(raw) }
+            })
+            .collect();
+        let raws: Vec<RawFd> = high.iter().map(AsRawFd::as_raw_fd).collect();
+        let mut cmd = child_command(test);
+        // SAFETY: the closure runs between fork and exec and only calls dup2,
+        // which is async-signal-safe; `high` outlives the child.
+        unsafe {
+            cmd.pre_exec(move || {
+                for (target, raw) in (LISTEN_FDS_START..).zip(raws.iter()) {
+                    nix::unistd::dup2(*raw, target)?;
+                }
+                Ok(())
+            });
+        }
+        let passed = child_passed(&mut cmd);
+        drop(high);
+        passed
+    }
+
+    /// systemd `Accept=yes`: one connected socket at descriptor 3 becomes
+    /// the session's `Conn`.
+    #[test]
+    fn serve_connection_comes_from_fd_3_in_child() {
+        if in_child() {
+            std::env::set_var("LISTEN_PID", std::process::id().to_string());
+            std::env::set_var("LISTEN_FDS", "1");
+            std::env::set_var("LISTEN_FDNAMES", "connection");
+            let mut conn = connection_from_environment().expect("conn");
+            assert_eq!(conn.peer().expect("peer"), crate::sys::peer::Peer::Unix);
+            conn.write_all(b"* OK hello\r\n").expect("write");
+            return;
+        }
+        let (server, mut client) = UnixStream::pair().expect("pair");
+        assert!(run_with_fds_from_3(
+            "sys::activation::tests::serve_connection_comes_from_fd_3_in_child",
+            &[server.as_fd()],
+        ));
+        drop(server);
+        let mut got = String::new();
+        client.read_to_string(&mut got).expect("read");
+        assert_eq!(got, "* OK hello\r\n");
+    }
+
+    #[test]
+    fn several_descriptors_are_not_a_serve_connection_in_child() {
+        if in_child() {
+            std::env::set_var("LISTEN_PID", std::process::id().to_string());
+            std::env::set_var("LISTEN_FDS", "2");
+            assert!(matches!(
+                connection_from_environment(),
+                Err(ActivationError::NotOneConnection(2))
+            ));
+            return;
+        }
+        let (a, _b) = UnixStream::pair().expect("pair");
+        let (c, _d) = UnixStream::pair().expect("pair");
+        assert!(run_with_fds_from_3(
+            "sys::activation::tests::several_descriptors_are_not_a_serve_connection_in_child",
+            &[a.as_fd(), c.as_fd()],
+        ));
     }
 }

@@ -31,8 +31,8 @@ fn to_poll_timeout(remaining: Option<Duration>) -> PollTimeout {
             if Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)) < d {
                 ms = ms.saturating_add(1);
             }
-            let clamped = i32::try_from(ms).unwrap_or(i32::MAX);
-            PollTimeout::try_from(u128::try_from(clamped).unwrap_or(0)).unwrap_or(PollTimeout::MAX)
+            let max = PollTimeout::MAX.as_millis().map_or(0, u128::from);
+            PollTimeout::try_from(ms.min(max)).unwrap_or(PollTimeout::MAX)
         }
     }
 }

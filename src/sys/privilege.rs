@@ -110,12 +110,15 @@ pub fn chroot_into(dir: &Path) -> Result<(), PrivilegeError> {
 /// that regaining root is impossible.
 ///
 /// Refuses `uid` 0. Without root, succeeds only if the process already has
-/// exactly these ids (a black-box deployment running as the mail account).
+/// exactly these ids (a black-box deployment running as the mail account);
+/// its supplementary groups are then left as they are, since only root can
+/// change them.
 pub fn drop_to(uid: Uid, gid: Gid) -> Result<(), PrivilegeError> {
     if uid.is_root() {
         return Err(PrivilegeError::TargetIsRoot);
     }
-    if is_root() {
+    let was_root = is_root();
+    if was_root {
         unistd::setgroups(&[gid]).map_err(|source| PrivilegeError::SetId {
             call: "setgroups",
             id: gid.as_raw(),
@@ -132,11 +135,12 @@ pub fn drop_to(uid: Uid, gid: Gid) -> Result<(), PrivilegeError> {
         id: uid.as_raw(),
         source,
     })?;
-    verify_dropped(uid, gid)
+    verify_dropped(uid, gid, was_root)
 }
 
 /// Checks the identity after a drop; separate so the checks read as a list.
-fn verify_dropped(uid: Uid, gid: Gid) -> Result<(), PrivilegeError> {
+/// Supplementary groups are only checked when we had the power to set them.
+fn verify_dropped(uid: Uid, gid: Gid, was_root: bool) -> Result<(), PrivilegeError> {
     let not = |detail: String| PrivilegeError::NotDropped { detail };
     let r = unistd::getresuid().map_err(|e| not(format!("getresuid: {e}")))?;
     if (r.real, r.effective, r.saved) != (uid, uid, uid) {
@@ -152,11 +156,13 @@ fn verify_dropped(uid: Uid, gid: Gid) -> Result<(), PrivilegeError> {
             g.real, g.effective, g.saved
         )));
     }
-    let groups = unistd::getgroups().map_err(|e| not(format!("getgroups: {e}")))?;
-    if groups.iter().any(|g| *g != gid) {
-        return Err(not(format!(
-            "supplementary groups still include {groups:?}"
-        )));
+    if was_root {
+        let groups = unistd::getgroups().map_err(|e| not(format!("getgroups: {e}")))?;
+        if groups.iter().any(|g| *g != gid) {
+            return Err(not(format!(
+                "supplementary groups still include {groups:?}"
+            )));
+        }
     }
     if unistd::setuid(Uid::from_raw(0)).is_ok() {
         return Err(not("setuid(0) still succeeds".to_owned()));
@@ -259,6 +265,15 @@ mod tests {
             assert!(!is_root());
             // Reading a root-only file must now fail.
             assert!(std::fs::read("/etc/shadow").is_err() || !Path::new("/etc/shadow").exists());
+            // Unprivileged now: staying put succeeds, moving elsewhere fails.
+            drop_to(Uid::from_raw(65534), Gid::from_raw(65534)).expect("idempotent");
+            assert!(matches!(
+                drop_to(Uid::from_raw(1), Gid::from_raw(1)),
+                Err(PrivilegeError::SetId {
+                    source: Errno::EPERM,
+                    ..
+                })
+            ));
             return;
         }
         if !is_root() {
