@@ -1,0 +1,227 @@
+//! Change notification for directories (a mailbox's `log/`, the `spool/`):
+//! a non-blocking inotify instance whose descriptor can be polled together
+//! with the client connection, and a polling fallback when inotify is
+//! unavailable (no kernel support, watch limit reached).
+//!
+//! Only answers "something may have changed"; never reads the files, which
+//! is the store's job.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+
+use crate::sys::poll::{self, PollError};
+
+/// How often a watcher in polling mode tells its caller to re-scan.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Failure of the watcher.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// Adding a watch failed for a reason other than running out of watches.
+    #[error("cannot watch {path}: {source}")]
+    AddWatch {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying errno.
+        source: Errno,
+    },
+    /// Reading events failed.
+    #[error("reading inotify events failed: {0}")]
+    Read(Errno),
+    /// Waiting for events failed.
+    #[error(transparent)]
+    Poll(#[from] PollError),
+}
+
+/// Watches a set of directories for new or changed entries.
+#[derive(Debug)]
+pub struct DirWatcher {
+    inotify: Option<Inotify>,
+}
+
+impl DirWatcher {
+    /// An inotify-backed watcher, or a polling one if inotify cannot be
+    /// initialised (the reason is logged once).
+    pub fn new() -> DirWatcher {
+        match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
+            Ok(inotify) => DirWatcher {
+                inotify: Some(inotify),
+            },
+            Err(e) => {
+                log::warn!(
+                    "inotify unavailable ({e}); falling back to polling every {POLL_INTERVAL:?}"
+                );
+                DirWatcher::polling()
+            }
+        }
+    }
+
+    /// A watcher that never blocks on events and always reports a possible
+    /// change, so the caller re-scans at [`POLL_INTERVAL`].
+    pub fn polling() -> DirWatcher {
+        DirWatcher { inotify: None }
+    }
+
+    /// Whether this watcher is in the polling fallback.
+    pub fn is_polling(&self) -> bool {
+        self.inotify.is_none()
+    }
+
+    /// Adds `dir` to the watched set (creations, modifications, completed
+    /// writes and renames into it). Running out of inotify watches switches
+    /// the whole watcher to polling rather than failing.
+    pub fn watch(&mut self, dir: &Path) -> Result<(), WatchError> {
+        let Some(inotify) = &self.inotify else {
+            return Ok(());
+        };
+        let mask = AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_MODIFY
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_CLOSE_WRITE
+            | AddWatchFlags::IN_ONLYDIR;
+        match inotify.add_watch(dir, mask) {
+            Ok(_) => Ok(()),
+            Err(Errno::ENOSPC) | Err(Errno::ENOMEM) => {
+                log::warn!(
+                    "inotify watch limit reached at {}; falling back to polling",
+                    dir.display()
+                );
+                self.inotify = None;
+                Ok(())
+            }
+            Err(source) => Err(WatchError::AddWatch {
+                path: dir.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// The descriptor to poll for readability, or `None` in polling mode.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.inotify.as_ref().map(|i| i.as_fd())
+    }
+
+    /// The timeout a caller waiting on [`DirWatcher::fd`] and other
+    /// descriptors should use so a polling watcher still gets its re-scans.
+    pub fn suggested_timeout(&self) -> Option<Duration> {
+        self.is_polling().then_some(POLL_INTERVAL)
+    }
+
+    /// Consumes every pending event without blocking; `true` if anything
+    /// happened since the last call (always `true` in polling mode, and on
+    /// queue overflow, where events were lost).
+    pub fn drain(&mut self) -> Result<bool, WatchError> {
+        let Some(inotify) = &self.inotify else {
+            return Ok(true);
+        };
+        let mut any = false;
+        loop {
+            match inotify.read_events() {
+                Ok(events) if events.is_empty() => return Ok(any),
+                Ok(_) => any = true,
+                Err(Errno::EAGAIN) => return Ok(any),
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(WatchError::Read(e)),
+            }
+        }
+    }
+
+    /// Waits up to `timeout` (`None`: forever) for a change, then drains.
+    /// In polling mode, sleeps for the shorter of `timeout` and
+    /// [`POLL_INTERVAL`] and reports `true`.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> Result<bool, WatchError> {
+        match self.fd() {
+            None => {
+                let nap = timeout.map_or(POLL_INTERVAL, |t| t.min(POLL_INTERVAL));
+                std::thread::sleep(nap);
+                Ok(true)
+            }
+            Some(fd) => {
+                poll::wait_any(&[fd], timeout)?;
+                self.drain()
+            }
+        }
+    }
+}
+
+impl Default for DirWatcher {
+    fn default() -> Self {
+        DirWatcher::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::test_support::temp_dir;
+    use std::fs;
+    use std::io::Write;
+
+    #[test]
+    fn reports_creation_append_and_rename_into_watched_dirs() {
+        let log_dir = temp_dir("log");
+        let spool = temp_dir("spool");
+        let elsewhere = temp_dir("elsewhere");
+        let mut w = DirWatcher::new();
+        assert!(!w.is_polling(), "inotify should work on Linux test hosts");
+        w.watch(&log_dir).expect("watch log");
+        w.watch(&spool).expect("watch spool");
+        assert!(!w.drain().expect("drain"), "nothing happened yet");
+        assert!(!w.wait(Some(Duration::from_millis(10))).expect("wait"));
+
+        fs::write(log_dir.join("seg-0"), b"record").expect("create");
+        assert!(w.wait(Some(Duration::from_secs(5))).expect("wait"));
+        assert!(!w.drain().expect("drain"), "events must be consumed");
+
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(log_dir.join("seg-0"))
+            .expect("open");
+        f.write_all(b"more").expect("append");
+        assert!(w.drain().expect("drain"));
+
+        fs::write(elsewhere.join("entry"), b"x").expect("write elsewhere");
+        assert!(
+            !w.drain().expect("drain"),
+            "unwatched directory must be silent"
+        );
+        fs::rename(elsewhere.join("entry"), spool.join("entry")).expect("rename");
+        assert!(w.drain().expect("drain"));
+
+        for d in [log_dir, spool, elsewhere] {
+            fs::remove_dir_all(d).expect("cleanup");
+        }
+    }
+
+    #[test]
+    fn watching_a_file_or_missing_dir_is_an_error() {
+        let dir = temp_dir("err");
+        fs::write(dir.join("file"), b"").expect("file");
+        let mut w = DirWatcher::new();
+        assert!(matches!(
+            w.watch(&dir.join("file")),
+            Err(WatchError::AddWatch { .. })
+        ));
+        assert!(matches!(
+            w.watch(&dir.join("missing")),
+            Err(WatchError::AddWatch { .. })
+        ));
+        fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn polling_fallback_always_reports_and_has_no_fd() {
+        let mut w = DirWatcher::polling();
+        assert!(w.is_polling());
+        assert!(w.fd().is_none());
+        assert_eq!(w.suggested_timeout(), Some(POLL_INTERVAL));
+        w.watch(Path::new("/nonexistent"))
+            .expect("no-op in polling mode");
+        assert!(w.drain().expect("drain"));
+        assert!(w.wait(Some(Duration::from_millis(1))).expect("wait"));
+    }
+}
