@@ -71,12 +71,10 @@ impl Logger {
                 match UnixDatagram::unbound().and_then(|s| s.connect(path).map(|()| s)) {
                     Ok(sock) => Output::Syslog(sock),
                     Err(e) => {
-                        let _ = writeln!(
-                        io::stderr(),
-                        "{IDENT}[{}]: WARN cannot connect to syslog at {}: {e}; logging to stderr",
-                        std::process::id(),
-                        path.display()
-                    );
+                        stderr_notice(&format!(
+                            "cannot connect to syslog at {}: {e}; logging to stderr",
+                            path.display()
+                        ));
                         Output::Stderr
                     }
                 }
@@ -142,6 +140,11 @@ impl Logger {
     }
 }
 
+/// Tells the operator, on stderr, about a problem with logging itself.
+fn stderr_notice(text: &str) {
+    let _ = writeln!(io::stderr(), "{IDENT}[{}]: WARN {text}", std::process::id());
+}
+
 /// The syslog severity of a `log` level.
 fn severity(level: log::Level) -> u8 {
     match level {
@@ -188,11 +191,7 @@ impl log::Log for Logger {
                     // The daemon may have restarted; after chroot we cannot
                     // reconnect, so keep the record on stderr instead.
                     if !self.warned_send_failure.swap(true, Ordering::Relaxed) {
-                        let _ = writeln!(
-                            io::stderr(),
-                            "{IDENT}[{}]: WARN syslog send failed: {e}; using stderr",
-                            self.pid
-                        );
+                        stderr_notice(&format!("syslog send failed: {e}; using stderr"));
                     }
                     let _ = io::stderr().write_all(self.stderr_line(record).as_bytes());
                 }
@@ -328,5 +327,23 @@ mod tests {
         let cut = sanitize(&long, MAX_MESSAGE);
         assert!(cut.len() <= MAX_MESSAGE + 3 + 1 && cut.ends_with("..."));
         assert_eq!(sanitize("tab\there", 100), "tab\\x09here");
+    }
+
+    #[test]
+    fn vanished_syslog_daemon_falls_back_to_stderr_without_panicking() {
+        let dir = temp_dir("log-gone");
+        let path = dir.join("log");
+        let server = UnixDatagram::bind(&path).expect("bind");
+        let logger = Logger::new(Sink::Syslog(&path), log::LevelFilter::Info);
+        assert!(logger.is_syslog());
+        drop(server);
+        let record = log::Record::builder()
+            .level(log::Level::Error)
+            .args(format_args!("after the daemon left"))
+            .build();
+        logger.log(&record);
+        logger.log(&record);
+        assert!(logger.warned_send_failure.load(Ordering::Relaxed));
+        std::fs::remove_dir_all(dir).expect("cleanup");
     }
 }

@@ -87,14 +87,15 @@ pub fn read_password_line<R: Read>(mut input: R) -> Result<Zeroizing<String>, Pa
         match input.read(&mut byte) {
             Ok(0) => break,
             Ok(_) => {
-                if byte[0] == b'\n' {
+                let [b] = byte;
+                if b == b'\n' {
                     break;
                 }
                 if buf.len() >= MAX_PASSWORD_LEN {
                     byte.zeroize();
                     return Err(PasswordError::TooLong);
                 }
-                buf.push(byte[0]);
+                buf.push(b);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(PasswordError::Io(e)),
