@@ -11,7 +11,10 @@ use common::*;
 
 fn login_over_tls(port: u16, user: &str, pass: &str) {
     let (mut c, greeting) = Client::imaps(connect_retry(&format!("127.0.0.1:{port}")));
-    assert!(greeting.starts_with("* OK [CAPABILITY IMAP4rev1"), "{greeting}");
+    assert!(
+        greeting.starts_with("* OK [CAPABILITY IMAP4rev1"),
+        "{greeting}"
+    );
     assert!(c.status(&login_cmd(user, pass)).starts_with("t1 OK"));
     assert_eq!(c.cmd("LOGOUT")[0], "* BYE Logging out");
 }
@@ -34,10 +37,11 @@ fn socket_activate(label: &str, inetd_style: bool) {
     let port = free_port();
     let mut cmd = Command::new("systemd-socket-activate");
     cmd.arg(format!("--listen=127.0.0.1:{port}"));
+    // One process per connection (Accept=yes): the connection arrives on
+    // stdin/stdout with --inetd, as fd 3 with LISTEN_FDS=1 without it.
+    cmd.arg("--accept");
     if inetd_style {
         cmd.arg("--inetd");
-    } else {
-        cmd.arg("--accept");
     }
     cmd.arg(bin())
         .arg("--root")

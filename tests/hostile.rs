@@ -61,7 +61,8 @@ fn enormous_line_ends_with_bye() {
     }
     let rest = c.rest();
     assert!(
-        rest.iter().any(|l| l.starts_with("* BYE ") || l.contains(" BAD ")),
+        rest.iter()
+            .any(|l| l.starts_with("* BYE ") || l.contains(" BAD ")),
         "{rest:?}"
     );
     finish(child);
@@ -78,7 +79,10 @@ fn oversized_literal_is_refused_without_continuation() {
     // APPEND's own bound (64 MiB) answers NO [TOOBIG] before any byte.
     c.send(b"a2 APPEND INBOX {70000000}\r\n");
     let l = c.line();
-    assert!(l.starts_with("a2 NO [TOOBIG]") || l.starts_with("a2 BAD"), "{l}");
+    assert!(
+        l.starts_with("a2 NO [TOOBIG]") || l.starts_with("a2 BAD"),
+        "{l}"
+    );
     assert_eq!(c.status("NOOP"), "t2 OK NOOP completed");
     c.cmd("LOGOUT");
     finish(child);
@@ -90,7 +94,8 @@ fn oversized_non_synchronising_literal_ends_with_bye() {
     c.send(b"a1 LOGIN {900000000+}\r\n");
     let rest = c.rest();
     assert!(
-        rest.first().is_some_and(|l| l.starts_with("* BYE ") || l.starts_with("a1 BAD")),
+        rest.first()
+            .is_some_and(|l| l.starts_with("* BYE ") || l.starts_with("a1 BAD")),
         "{rest:?}"
     );
     finish(child);
@@ -117,9 +122,9 @@ fn garbage_and_nul_bytes_get_bad() {
     assert!(l.contains("BAD"), "{l}");
     c.send(b"a2 FROBNICATE\r\n");
     assert!(c.line().starts_with("a2 BAD "));
-    c.send(b"\r\n");
-    assert!(c.line().starts_with("* BAD "));
-    c.send(b"a3 LOGIN\r\n");
+    // An empty line is skipped silently (as Dovecot does); the next command
+    // is answered normally.
+    c.send(b"\r\na3 LOGIN\r\n");
     assert!(c.line().starts_with("a3 BAD "));
     assert_eq!(c.status("NOOP"), "t1 OK NOOP completed");
     c.cmd("LOGOUT");

@@ -34,10 +34,16 @@ fn session_is_chrooted_into_user_dir_as_its_owner() {
     let pid = child.id();
     let _guard = Guard(child);
     let (mut c, _) = Client::imaps(sock);
-    assert_eq!(std::fs::read_link(format!("/proc/{pid}/root")).unwrap(), PathBuf::from("/"));
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+        PathBuf::from("/")
+    );
 
     assert!(c.status(&login_cmd("ivan", "pw-ivan")).starts_with("t1 OK"));
-    assert_eq!(std::fs::read_link(format!("/proc/{pid}/root")).unwrap(), dir);
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+        dir
+    );
     let uid = nobody.uid.as_raw().to_string();
     let gid = nobody.gid.as_raw().to_string();
     assert_eq!(status_field(pid, "Uid"), format!("{uid} {uid} {uid} {uid}"));
@@ -133,7 +139,10 @@ fn no_plaintext_password_on_disk() {
             }
         }
     }
-    assert!(files >= 3, "expected user.toml, keys and the account log, saw {files} files");
+    assert!(
+        files >= 3,
+        "expected user.toml, keys and the account log, saw {files} files"
+    );
 }
 
 #[test]
@@ -147,7 +156,11 @@ fn user_directory_is_private() {
         let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
         assert_eq!(meta.uid(), nobody.uid.as_raw());
         for sub in ["user.toml", "keys", "account"] {
-            assert_eq!(std::fs::metadata(dir.join(sub)).unwrap().uid(), nobody.uid.as_raw(), "{sub}");
+            assert_eq!(
+                std::fs::metadata(dir.join(sub)).unwrap().uid(),
+                nobody.uid.as_raw(),
+                "{sub}"
+            );
         }
     }
 }

@@ -42,7 +42,9 @@ fn too_many_failures_close_the_connection() {
     let (mut child, sock) = root.spawn_serve("imaps");
     let (mut c, _) = Client::imaps(sock);
     for _ in 0..2 {
-        assert!(c.status(&login_cmd("bob", "nope")).contains("NO [AUTHENTICATIONFAILED]"));
+        assert!(c
+            .status(&login_cmd("bob", "nope"))
+            .contains("NO [AUTHENTICATIONFAILED]"));
     }
     let last = c.cmd(&login_cmd("bob", "nope"));
     assert!(last[0].contains("NO [AUTHENTICATIONFAILED]"), "{last:?}");
@@ -70,7 +72,10 @@ fn authenticate_plain_with_initial_response_and_with_continuation() {
     c.send(b"*\r\n");
     assert_eq!(c.line(), "x1 BAD Authentication cancelled");
     // Another user's authorisation identity is refused.
-    let no = c.status(&format!("AUTHENTICATE PLAIN {}", b64(b"root\0carol\0s3cret")));
+    let no = c.status(&format!(
+        "AUTHENTICATE PLAIN {}",
+        b64(b"root\0carol\0s3cret")
+    ));
     assert!(no.starts_with("t2 NO [CANNOT]"), "{no}");
     // Unsupported mechanism.
     let no = c.status("AUTHENTICATE CRAM-MD5");
@@ -85,8 +90,7 @@ fn authenticate_plain_with_initial_response_and_with_continuation() {
 
 fn listen_root(label: &str, imaps: &str, imap: &str) -> Root {
     Root::with_config(
-        label,
-        "", // listen addresses are appended below
+        label, "", // listen addresses are appended below
     )
     .with_listen(imaps, imap)
 }
@@ -134,8 +138,10 @@ fn starttls_on_loopback_then_login_through_listen() {
     let mut c = Client::new(Box::new(tls));
     let caps = c.cmd("CAPABILITY");
     assert!(!caps[0].contains("STARTTLS"), "{caps:?}");
-    assert!(c.status(&login_cmd("dave", "bad")).contains("NO [AUTHENTICATIONFAILED]"));
-    assert!(c.status(&login_cmd("dave", "pw-dave")).starts_with("t2 OK"));
+    assert!(c
+        .status(&login_cmd("dave", "bad"))
+        .contains("NO [AUTHENTICATIONFAILED]"));
+    assert!(c.status(&login_cmd("dave", "pw-dave")).starts_with("t3 OK"));
     // Implicit TLS on the other port.
     let (mut c, _) = Client::imaps(connect_retry(&format!("127.0.0.1:{imaps}")));
     assert!(c.status(&login_cmd("dave", "pw-dave")).starts_with("t1 OK"));
@@ -174,16 +180,16 @@ fn cleartext_login_refused_from_non_loopback_address() {
             &["link", "set", "lo", "up"][..],
             &["addr", "add", "192.0.2.1/32", "dev", "lo"][..],
         ] {
-            let st = std::process::Command::new("ip").args(args).status().unwrap();
+            let st = std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .unwrap();
             assert!(st.success(), "ip {args:?}");
         }
         let port = 1143;
         let text = std::fs::read_to_string(root_path.join("crymap-like.toml"))
             .unwrap()
-            .replace(
-                "imap = []",
-                &format!("imap = [\"192.0.2.1:{port}\"]"),
-            );
+            .replace("imap = []", &format!("imap = [\"192.0.2.1:{port}\"]"));
         std::fs::write(root_path.join("crymap-like.toml"), text).unwrap();
         let _server = Guard(
             std::process::Command::new(bin())
@@ -212,7 +218,9 @@ fn cleartext_login_refused_from_non_loopback_address() {
         let mut c = Client::new(Box::new(tls_over(tcp)));
         let caps = c.cmd("CAPABILITY");
         assert!(caps[0].contains("AUTH=PLAIN"), "{caps:?}");
-        assert!(c.status(&login_cmd("frank", "pw-frank")).starts_with("t2 OK"));
+        assert!(c
+            .status(&login_cmd("frank", "pw-frank"))
+            .starts_with("t2 OK"));
     });
     handle.join().unwrap();
 }
@@ -227,10 +235,22 @@ fn commands_need_the_right_state() {
     assert_eq!(c.status("ENABLE CONDSTORE"), "t2 BAD Log in first");
     assert_eq!(c.status("NOOP"), "t3 OK NOOP completed");
     let id = c.cmd("ID (\"name\" \"test-suite\")");
-    assert_eq!(id[0], format!("* ID (\"name\" \"crymap-like\" \"version\" \"{}\")", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        id[0],
+        format!(
+            "* ID (\"name\" \"crymap-like\" \"version\" \"{}\")",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
     assert!(c.status(&login_cmd("gina", "pw")).starts_with("t5 OK"));
     let ns = c.cmd("NAMESPACE");
-    assert_eq!(ns, vec!["* NAMESPACE ((\"\" \"/\")) NIL NIL", "t6 OK NAMESPACE completed"]);
+    assert_eq!(
+        ns,
+        vec![
+            "* NAMESPACE ((\"\" \"/\")) NIL NIL",
+            "t6 OK NAMESPACE completed"
+        ]
+    );
     let en = c.cmd("ENABLE CONDSTORE");
     assert_eq!(en, vec!["* ENABLED", "t7 OK ENABLE completed"]);
     assert_eq!(c.status("STARTTLS"), "t8 BAD TLS is already active");
@@ -245,7 +265,12 @@ fn demo_prints_settings_and_serves_them() {
     let mut child = std::process::Command::new(bin())
         .args(["demo", "--dir"])
         .arg(&demo_root)
-        .args(["--imaps-port", &imaps.to_string(), "--imap-port", &imap.to_string()])
+        .args([
+            "--imaps-port",
+            &imaps.to_string(),
+            "--imap-port",
+            &imap.to_string(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -310,6 +335,10 @@ fn silent_client_is_logged_out() {
     assert!(c.status(&login_cmd("sam", "pw")).starts_with("t1 OK"));
     let t = std::time::Instant::now();
     assert_eq!(c.rest(), vec!["* BYE Autologout; idle for too long"]);
-    assert!(t.elapsed() >= Duration::from_millis(1500), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
     wait_exit(&mut child, Duration::from_secs(10)).expect("serve did not exit");
 }

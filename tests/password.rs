@@ -85,20 +85,40 @@ fn remote_chpw_and_test_over_imaps() {
         .replace("imaps = []", &format!("imaps = [\"127.0.0.1:{port}\"]"));
     std::fs::write(&cfg, text).unwrap();
     root.add_user("olga", "first");
-    let _server = Guard(root.command(&["listen"]).stderr(Stdio::null()).spawn().unwrap());
+    let _server = Guard(
+        root.command(&["listen"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     drop(connect_retry(&format!("127.0.0.1:{port}")));
     let remote = |what: &str, input: &str| {
         let mut cmd = std::process::Command::new(bin());
-        cmd.args(["remote", what, "--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--user", "olga", "--insecure", "--password-stdin"]);
+        cmd.args([
+            "remote",
+            what,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .args(["--user", "olga", "--insecure", "--password-stdin"]);
         run_with_stdin(cmd, input.as_bytes())
     };
     let out = remote("test", "first\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("login ok"));
 
     let out = remote("chpw", "first\nsecond\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("* XCRY BACKUP-FILE \"tmp/"), "{stdout}");
 
@@ -110,15 +130,33 @@ fn remote_chpw_and_test_over_imaps() {
     // The certificate check is on unless --insecure: the self-signed
     // certificate is refused without --ca.
     let mut cmd = std::process::Command::new(bin());
-    cmd.args(["remote", "test", "--host", "localhost", "--port", &port.to_string()])
-        .args(["--user", "olga", "--password-stdin"]);
+    cmd.args([
+        "remote",
+        "test",
+        "--host",
+        "localhost",
+        "--port",
+        &port.to_string(),
+    ])
+    .args(["--user", "olga", "--password-stdin"]);
     let out = run_with_stdin(cmd, b"second\n");
     assert!(!out.status.success());
     let mut cmd = std::process::Command::new(bin());
-    cmd.args(["remote", "test", "--host", "localhost", "--port", &port.to_string()])
-        .args(["--user", "olga", "--password-stdin", "--ca"])
-        .arg(root.path().join("tls/cert.pem"));
+    cmd.args([
+        "remote",
+        "test",
+        "--host",
+        "localhost",
+        "--port",
+        &port.to_string(),
+    ])
+    .args(["--user", "olga", "--password-stdin", "--ca"])
+    .arg(root.path().join("tls/cert.pem"));
     let out = run_with_stdin(cmd, b"second\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::thread::sleep(Duration::from_millis(10));
 }

@@ -17,7 +17,7 @@ use crate::sys;
 /// deletes what it made itself.
 const MARKER: &str = ".crymap-like-demo";
 
-pub(super) fn run(global: &Global, args: &mut Args) -> Result<i32, ArgError> {
+pub(super) fn run(_global: &Global, args: &mut Args) -> Result<i32, ArgError> {
     let mut dir = PathBuf::from("demo-root");
     let mut imaps_port: u16 = 1993;
     let mut imap_port: u16 = 1143;
@@ -31,7 +31,10 @@ pub(super) fn run(global: &Global, args: &mut Args) -> Result<i32, ArgError> {
             _ => return Err(ArgError::Unexpected(w)),
         }
     }
-    sys::log::init(sys::log::Sink::Stderr, log::LevelFilter::Info);
+    super::init_logging(&Global {
+        root: dir.clone(),
+        log_stderr: true,
+    });
     let root = match std::path::absolute(&dir) {
         Ok(r) => r,
         Err(e) => {
@@ -65,7 +68,10 @@ pub(super) fn run(global: &Global, args: &mut Args) -> Result<i32, ArgError> {
     println!("system root: {}", root.display());
     println!("imaps: 127.0.0.1:{imaps_port} (implicit TLS)");
     println!("imap: 127.0.0.1:{imap_port} (STARTTLS)");
-    println!("certificate: {} (self-signed for localhost)", cert.display());
+    println!(
+        "certificate: {} (self-signed for localhost)",
+        cert.display()
+    );
     println!("user: demo");
     println!("password: {password}");
     println!(
@@ -91,13 +97,20 @@ pub fn prepare(root: &Path, imaps_port: u16, imap_port: u16) -> Result<String, (
                 ),
             ));
         }
-        std::fs::remove_dir_all(root)
-            .map_err(|e| (exit::CANTCREAT, format!("removing old {}: {e}", root.display())))?;
+        std::fs::remove_dir_all(root).map_err(|e| {
+            (
+                exit::CANTCREAT,
+                format!("removing old {}: {e}", root.display()),
+            )
+        })?;
     }
     let io = |e: std::io::Error| (exit::CANTCREAT, format!("{}: {e}", root.display()));
     std::fs::create_dir_all(root.join("tls")).map_err(io)?;
-    std::fs::write(root.join(MARKER), b"made by crymap-like demo; deleted by the next demo\n")
-        .map_err(io)?;
+    std::fs::write(
+        root.join(MARKER),
+        b"made by crymap-like demo; deleted by the next demo\n",
+    )
+    .map_err(io)?;
     let config = format!(
         "# Made by `crymap-like demo`. See crymap-like.toml.example for every option.\n\
          [tls]\ncertificate = \"tls/cert.pem\"\nprivate_key = \"tls/key.pem\"\n\n\

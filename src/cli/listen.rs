@@ -48,14 +48,7 @@ pub(super) fn run(global: &Global, args: &mut Args) -> Result<i32, ArgError> {
     if let Some(w) = args.next() {
         return Err(ArgError::Unexpected(w?));
     }
-    sys::log::init(
-        if global.log_stderr {
-            sys::log::Sink::Stderr
-        } else {
-            sys::log::Sink::Syslog
-        },
-        log::LevelFilter::Info,
-    );
+    super::init_logging(global);
     let system = match System::load(&global.root) {
         Ok(s) => s,
         Err(e) => {

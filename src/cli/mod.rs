@@ -74,6 +74,19 @@ pub struct Global {
     pub log_stderr: bool,
 }
 
+/// Installs the logger: stderr when asked, syslog otherwise. Must run
+/// before any chroot, since the syslog socket is connected only once.
+fn init_logging(global: &Global) {
+    let sink = if global.log_stderr {
+        crate::sys::log::Sink::Stderr
+    } else {
+        crate::sys::log::Sink::Syslog(std::path::Path::new(crate::sys::log::DEFAULT_SYSLOG_PATH))
+    };
+    if let Err(e) = crate::sys::log::init(sink, log::LevelFilter::Info) {
+        eprintln!("crymap-like: logging: {e}");
+    }
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     let mut args = Args::from_env();

@@ -82,7 +82,7 @@ pub(super) fn run(_global: &Global, args: &mut Args) -> Result<i32, ArgError> {
             eprintln!("crymap-like remote {what}: {e}");
             match e {
                 RemoteError::Client(ClientError::Refused(_)) => exit::UNAVAILABLE,
-                RemoteError::Input(_) => exit::DATAERR,
+                RemoteError::Input(_) | RemoteError::Mismatch => exit::DATAERR,
                 _ => exit::IOERR,
             }
         }
@@ -99,14 +99,17 @@ enum RemoteError {
     Connect(std::io::Error),
     #[error("{0}")]
     Input(#[from] sys::password::PasswordError),
+    #[error("the new passwords differ")]
+    Mismatch,
 }
 
 fn read_password(o: &Options, prompt: &str) -> Result<Vec<u8>, RemoteError> {
-    Ok(if o.password_stdin {
-        sys::password::read_stdin()?
+    let p = if o.password_stdin {
+        sys::password::read_password_from_stdin()?
     } else {
-        sys::password::prompt(prompt)?
-    })
+        sys::password::read_password_from_terminal(prompt)?
+    };
+    Ok(p.as_bytes().to_vec())
 }
 
 fn session(what: &str, o: &Options, user: &str) -> Result<(), RemoteError> {
@@ -116,7 +119,7 @@ fn session(what: &str, o: &Options, user: &str) -> Result<(), RemoteError> {
         if !o.password_stdin {
             let again = read_password(o, "Again: ")?;
             if again != p {
-                return Err(RemoteError::Input(sys::password::PasswordError::Mismatch));
+                return Err(RemoteError::Mismatch);
             }
         }
         Some(p)

@@ -17,6 +17,7 @@ use super::{exit, Global};
 use crate::config::{Config, System};
 use crate::crypto::kdf::KdfParams;
 use crate::imap::session::{self, LoggedIn, Login, LoginError, SessionConfig};
+use crate::store::error::StoreError;
 use crate::store::user_file::UserFile;
 use crate::sys;
 
@@ -33,14 +34,7 @@ pub(super) fn run(global: &Global, args: &mut Args, mode: Mode) -> Result<i32, A
     if let Some(w) = args.next() {
         return Err(ArgError::Unexpected(w?));
     }
-    sys::log::init(
-        if global.log_stderr {
-            sys::log::Sink::Stderr
-        } else {
-            sys::log::Sink::Syslog
-        },
-        log::LevelFilter::Info,
-    );
+    super::init_logging(global);
     Ok(serve(global, mode))
 }
 
@@ -95,27 +89,23 @@ fn serve(global: &Global, mode: Mode) -> i32 {
         }
     }
 
-    let conn = match sys::activation::take_listen_fds() {
-        Ok(fds) if !fds.is_empty() => {
-            let mut fds = fds.into_iter();
-            match fds.next() {
-                Some(fd) => sys::conn::Conn::from_socket(fd),
-                None => return exit::SOFTWARE,
-            }
-        }
-        Ok(_) => match sys::conn::Conn::from_stdio() {
-            Ok(c) => c,
-            Err(e) => {
-                error!("stdin/stdout: {e}");
-                return exit::OSERR;
-            }
-        },
+    // A socket passed by systemd (Accept=yes) is the connection; otherwise
+    // stdin/stdout are (inetd, xinetd, `listen`).
+    let conn = match sys::activation::connection_from_environment() {
+        Ok(c) => c,
         Err(e) => {
-            error!("socket activation: {e}");
+            error!("taking the connection: {e}");
             return exit::OSERR;
         }
     };
-    let peer = sys::peer::Peer::of(&conn);
+    if let Err(e) = conn.make_blocking() {
+        error!("connection: {e}");
+        return exit::OSERR;
+    }
+    let (peer, peer_is_local) = match conn.peer() {
+        Ok(p) => (p.to_string(), p.is_local()),
+        Err(e) => (format!("unknown peer ({e})"), false),
+    };
     info!("connection from {peer} ({})", mode_name(mode));
 
     let login = SystemLogin {
@@ -124,8 +114,8 @@ fn serve(global: &Global, mode: Mode) -> i32 {
     };
     let session_config = SessionConfig {
         implicit_tls: mode == Mode::Imaps,
-        cleartext_login_allowed: peer.is_local(),
-        peer: peer.to_string(),
+        cleartext_login_allowed: peer_is_local,
+        peer,
         idle_timeout: Duration::from_secs(config.limits.idle_timeout_secs),
         login_failure_delay: Duration::from_millis(config.limits.login_failure_delay_ms),
         max_login_failures: config.limits.max_login_failures,
@@ -189,11 +179,13 @@ impl Login for SystemLogin {
             Err(e) => return Err(LoginError::Unavailable(format!("{}: {e}", entry.display()))),
         };
         let file = UserFile::load(&dir).map_err(|e| match e {
-            crate::store::error::StoreError::NotFound { .. } => LoginError::BadCredentials,
+            StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                LoginError::BadCredentials
+            }
             other => LoginError::Unavailable(other.to_string()),
         })?;
         let master = file.unlock(password).map_err(|e| match e {
-            crate::store::error::StoreError::WrongPassword => LoginError::BadCredentials,
+            StoreError::WrongPassword => LoginError::BadCredentials,
             other => LoginError::Unavailable(other.to_string()),
         })?;
         let root = isolate(&dir).map_err(LoginError::Fatal)?;
@@ -237,7 +229,9 @@ mod tests {
 
     #[test]
     fn user_names_that_could_escape_are_refused() {
-        for bad in ["", ".", "..", "../etc", "a/b", ".hidden", "-x", "a\0b", "a b"] {
+        for bad in [
+            "", ".", "..", "../etc", "a/b", ".hidden", "-x", "a\0b", "a b",
+        ] {
             assert!(!valid_user_name(bad), "{bad:?}");
         }
         for good in ["demo", "alice.smith", "bob_1", "carol@example.org"] {

@@ -51,14 +51,10 @@ pub fn acceptor(certificate: &Path, private_key: &Path) -> Result<SslAcceptor, T
         path: private_key.display().to_string(),
         source,
     })?;
-    let chain = X509::stack_from_pem(&cert_pem).map_err(ossl(format!(
-        "certificate {}",
-        certificate.display()
-    )))?;
-    let key = PKey::private_key_from_pem(&key_pem).map_err(ossl(format!(
-        "private key {}",
-        private_key.display()
-    )))?;
+    let chain = X509::stack_from_pem(&cert_pem)
+        .map_err(ossl(format!("certificate {}", certificate.display())))?;
+    let key = PKey::private_key_from_pem(&key_pem)
+        .map_err(ossl(format!("private key {}", private_key.display())))?;
     let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
         .map_err(ossl("TLS acceptor"))?;
     b.set_min_proto_version(Some(SslVersion::TLS1_2))
@@ -70,7 +66,8 @@ pub fn acceptor(certificate: &Path, private_key: &Path) -> Result<SslAcceptor, T
     })?;
     b.set_certificate(&leaf).map_err(ossl("certificate"))?;
     for c in certs {
-        b.add_extra_chain_cert(c).map_err(ossl("certificate chain"))?;
+        b.add_extra_chain_cert(c)
+            .map_err(ossl("certificate chain"))?;
     }
     b.set_private_key(&key).map_err(ossl("private key"))?;
     b.check_private_key()
@@ -85,7 +82,8 @@ pub fn connector(ca: Option<&Path>, insecure: bool) -> Result<SslConnector, TlsE
     b.set_min_proto_version(Some(SslVersion::TLS1_2))
         .map_err(ossl("TLS minimum version"))?;
     if let Some(ca) = ca {
-        b.set_ca_file(ca).map_err(ossl(format!("CA file {}", ca.display())))?;
+        b.set_ca_file(ca)
+            .map_err(ossl(format!("CA file {}", ca.display())))?;
     }
     if insecure {
         b.set_verify(SslVerifyMode::NONE);
@@ -142,7 +140,8 @@ pub fn self_signed(host: &str) -> Result<SelfSigned, TlsError> {
         .build(&b.x509v3_context(None, None))
         .map_err(ossl("subjectAltName"))?;
     b.append_extension(san).map_err(ossl("subjectAltName"))?;
-    b.sign(&key, MessageDigest::sha256()).map_err(ossl("sign"))?;
+    b.sign(&key, MessageDigest::sha256())
+        .map_err(ossl("sign"))?;
     let cert = b.build();
     Ok(SelfSigned {
         certificate_pem: cert.to_pem().map_err(ossl("PEM"))?,
@@ -164,10 +163,9 @@ mod tests {
             .next()
             .unwrap()
             .data()
-            .as_utf8()
-            .unwrap()
-            .to_string();
-        assert_eq!(cn, "localhost");
+            .as_slice()
+            .to_vec();
+        assert_eq!(cn, b"localhost");
         let sans: Vec<String> = cert
             .subject_alt_names()
             .unwrap()

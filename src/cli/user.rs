@@ -64,23 +64,28 @@ pub(super) fn add(global: &Global, args: &mut Args) -> Result<i32, ArgError> {
             return Ok(exit::CONFIG);
         }
     };
-    Ok(match add_user(&system, &name, dir.as_deref(), owner.as_deref(), source) {
-        Ok(generated) => {
-            if let Some(p) = generated {
-                println!("user: {name}");
-                println!("password: {p}");
+    Ok(
+        match add_user(&system, &name, dir.as_deref(), owner.as_deref(), source) {
+            Ok(generated) => {
+                if let Some(p) = generated {
+                    println!("user: {name}");
+                    println!("password: {p}");
+                }
+                exit::OK
             }
-            exit::OK
-        }
-        Err((code, msg)) => {
-            eprintln!("crymap-like: user add {name}: {msg}");
-            code
-        }
-    })
+            Err((code, msg)) => {
+                eprintln!("crymap-like: user add {name}: {msg}");
+                code
+            }
+        },
+    )
 }
 
 /// The UNIX owner a new account's directory is given to.
-fn resolve_owner(name: &str, owner: Option<&str>) -> Result<Option<(nix::unistd::Uid, nix::unistd::Gid)>, (i32, String)> {
+fn resolve_owner(
+    name: &str,
+    owner: Option<&str>,
+) -> Result<Option<(nix::unistd::Uid, nix::unistd::Gid)>, (i32, String)> {
     if !sys::privilege::is_root() {
         if owner.is_some() {
             return Err((exit::NOPERM, "--uid needs root".to_owned()));
@@ -128,32 +133,37 @@ pub fn add_user(
         .map_err(|e| (exit::CANTCREAT, format!("{}: {e}", users.display())))?;
     let entry = users.join(name);
     if entry.symlink_metadata().is_ok() {
-        return Err((exit::CANTCREAT, format!("{} already exists", entry.display())));
+        return Err((
+            exit::CANTCREAT,
+            format!("{} already exists", entry.display()),
+        ));
     }
     let target = match dir {
         Some(d) => std::path::absolute(d)
             .map_err(|e| (exit::CANTCREAT, format!("{}: {e}", d.display())))?,
         None => entry.clone(),
     };
-    let (password, generated) = match source {
+    let (password, generated): (Vec<u8>, Option<String>) = match source {
         PasswordSource::Generate => {
             let p = generate_password();
             (p.clone().into_bytes(), Some(p))
         }
-        PasswordSource::Prompt => (
-            sys::password::prompt("New password: ")
-                .and_then(|p| {
-                    let again = sys::password::prompt("Again: ")?;
-                    if again != p {
-                        return Err(sys::password::PasswordError::Mismatch);
-                    }
-                    Ok(p)
-                })
-                .map_err(|e| (exit::DATAERR, e.to_string()))?,
-            None,
-        ),
+        PasswordSource::Prompt => {
+            let read = |prompt| {
+                sys::password::read_password_from_terminal(prompt)
+                    .map_err(|e| (exit::DATAERR, e.to_string()))
+            };
+            let p = read("New password: ")?;
+            if read("Again: ")? != p {
+                return Err((exit::DATAERR, "the passwords differ".to_owned()));
+            }
+            (p.as_bytes().to_vec(), None)
+        }
         PasswordSource::Stdin => (
-            sys::password::read_stdin().map_err(|e| (exit::DATAERR, e.to_string()))?,
+            sys::password::read_password_from_stdin()
+                .map_err(|e| (exit::DATAERR, e.to_string()))?
+                .as_bytes()
+                .to_vec(),
             None,
         ),
     };

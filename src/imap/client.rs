@@ -188,14 +188,19 @@ mod tests {
         let r = c
             .command(&[Part::Atom("XCRY"), Part::Literal(b"p w")])
             .unwrap();
-        assert_eq!(r.untagged, vec![b"* XCRY BACKUP-FILE {5}\r\na\r\nbc\r\n".to_vec()]);
+        assert_eq!(
+            r.untagged,
+            vec![b"* XCRY BACKUP-FILE {5}\r\na\r\nbc\r\n".to_vec()]
+        );
         assert_eq!(c.io.get_ref().sent, b"c1 XCRY {3+}\r\np w\r\n");
     }
 
     #[test]
     fn no_is_an_error_with_the_text() {
         let s = Script {
-            input: std::io::Cursor::new(b"* OK hi\r\nc1 NO [AUTHENTICATIONFAILED] nope\r\n".to_vec()),
+            input: std::io::Cursor::new(
+                b"* OK hi\r\nc1 NO [AUTHENTICATIONFAILED] nope\r\n".to_vec(),
+            ),
             sent: Vec::new(),
         };
         let (mut c, _) = Client::new(s).unwrap();

@@ -155,26 +155,22 @@ impl CommandReader {
         &self.limits
     }
 
-    /// Reads one complete command from `r`, writing `+ go ahead` to `w` (and
-    /// flushing it) before each synchronising literal. Blank lines between
+    /// Reads one complete command from `io`, writing `+ go ahead` back to it
+    /// (and flushing it) before each synchronising literal. Blank lines between
     /// commands are skipped. The result ends with the final line's LF.
-    pub fn read_command<R: BufRead, W: Write>(
-        &mut self,
-        r: &mut R,
-        w: &mut W,
-    ) -> Result<Vec<u8>, FrameError> {
+    pub fn read_command<S: BufRead + Write>(&mut self, io: &mut S) -> Result<Vec<u8>, FrameError> {
         let mut buf: Vec<u8> = Vec::new();
         let mut tag: Option<String> = None;
         let mut append = false;
         loop {
             let first = buf.is_empty();
-            let line = match read_bounded_line(r, self.limits.max_line)? {
+            let line = match read_bounded_line(io, self.limits.max_line)? {
                 Line::Full(l) => l,
                 Line::TooLong { head, tail } => {
                     if first {
                         tag = line_tag(&head);
                     }
-                    self.discard_rest(r, literal_header(&tail))?;
+                    self.discard_rest(io, literal_header(&tail))?;
                     return Err(rejected(tag, "line too long", false));
                 }
             };
@@ -187,7 +183,7 @@ impl CommandReader {
             }
             let lit = literal_header(&line);
             if line.contains(&0) {
-                self.discard_rest(r, lit)?;
+                self.discard_rest(io, lit)?;
                 return Err(rejected(tag, "NUL byte in command line", false));
             }
             let (max_lit, max_total) = if append {
@@ -199,7 +195,7 @@ impl CommandReader {
                 (self.limits.max_literal, self.limits.max_command)
             };
             if buf.len() + line.len() > max_total {
-                self.discard_rest(r, lit)?;
+                self.discard_rest(io, lit)?;
                 return Err(rejected(tag, "command too long", append));
             }
             buf.extend_from_slice(&line);
@@ -210,15 +206,15 @@ impl CommandReader {
                 .ok()
                 .filter(|&n| n <= max_lit && buf.len().saturating_add(n) <= max_total);
             let Some(n) = fits else {
-                self.discard_rest(r, Some(lit))?;
+                self.discard_rest(io, Some(lit))?;
                 return Err(rejected(tag, "literal too large", append));
             };
             if lit.sync {
-                w.write_all(CONTINUE)?;
-                w.flush()?;
+                io.write_all(CONTINUE)?;
+                io.flush()?;
             }
             buf.reserve(n);
-            let got = read_into(r, &mut buf, n)?;
+            let got = read_into(io, &mut buf, n)?;
             if got < n {
                 return Err(FrameError::Eof);
             }
@@ -379,14 +375,46 @@ mod tests {
         }
     }
 
+    /// A connection whose input is `r` and whose output is collected in `w`.
+    struct Duplex<'a> {
+        r: BufReader<&'a [u8]>,
+        w: Vec<u8>,
+    }
+
+    impl Read for Duplex<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.r.read(buf)
+        }
+    }
+
+    impl BufRead for Duplex<'_> {
+        fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+            self.r.fill_buf()
+        }
+        fn consume(&mut self, n: usize) {
+            self.r.consume(n)
+        }
+    }
+
+    impl Write for Duplex<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.w.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     /// Reads every command of `input`; returns results and what was written.
     fn run(input: &[u8], limits: Limits) -> (Vec<Result<Vec<u8>, String>>, Vec<u8>) {
-        let mut r = BufReader::with_capacity(16, input);
-        let mut w = Vec::new();
+        let mut io = Duplex {
+            r: BufReader::with_capacity(16, input),
+            w: Vec::new(),
+        };
         let mut reader = CommandReader::new(limits);
         let mut out = Vec::new();
         loop {
-            match reader.read_command(&mut r, &mut w) {
+            match reader.read_command(&mut io) {
                 Ok(c) => out.push(Ok(c)),
                 Err(FrameError::Eof) => break,
                 Err(FrameError::Rejected { tag, reason, no }) => {
@@ -398,7 +426,7 @@ mod tests {
                 }
             }
         }
-        (out, w)
+        (out, io.w)
     }
 
     #[test]

@@ -175,7 +175,9 @@ impl<L: Login> Session<L> {
     }
 
     fn is_tls(&self) -> bool {
-        self.io.as_ref().is_some_and(|io| io.inner.get_ref().is_tls())
+        self.io
+            .as_ref()
+            .is_some_and(|io| io.inner.get_ref().is_tls())
     }
 
     fn greet(&mut self) -> Result<(), SessionError> {
@@ -341,9 +343,7 @@ impl<L: Login> Session<L> {
                 self.tagged(&tag, Status::Ok, None, "NAMESPACE completed");
             }
             CommandBody::XCry(x) if authenticated => self.xcry(&tag, x),
-            _ if !authenticated => {
-                self.tagged(&tag, Status::Bad, None, "Log in first")
-            }
+            _ if !authenticated => self.tagged(&tag, Status::Bad, None, "Log in first"),
             other => {
                 let name = command_name(&other);
                 self.tagged(
@@ -374,7 +374,8 @@ impl<L: Login> Session<L> {
                 .collect();
             info!("{}: client ID {}", self.config.peer, fields.join(", "));
         }
-        self.out.extend_from_slice(b"* ID (\"name\" \"crymap-like\" \"version\" ");
+        self.out
+            .extend_from_slice(b"* ID (\"name\" \"crymap-like\" \"version\" ");
         response::write_string(&mut self.out, env!("CARGO_PKG_VERSION").as_bytes());
         self.out.extend_from_slice(b")\r\n");
         self.tagged(tag, Status::Ok, None, "ID completed");
@@ -419,10 +420,7 @@ impl<L: Login> Session<L> {
             self.tagged(
                 tag,
                 Status::No,
-                Some(ResponseCode::Other(
-                    "PRIVACYREQUIRED".to_owned(),
-                    None,
-                )),
+                Some(ResponseCode::Other("PRIVACYREQUIRED".to_owned(), None)),
                 "Use STARTTLS before logging in",
             );
             return Ok(Next::Continue);
@@ -436,7 +434,7 @@ impl<L: Login> Session<L> {
         match self.login.login(&user, password) {
             Ok(logged_in) => {
                 info!("{}: {user} logged in", self.config.peer);
-                crate::sys::log::set_context(&user);
+                crate::sys::log::set_context(Some(&user));
                 self.state = State::Authenticated(Box::new(logged_in));
                 let caps = self.capabilities();
                 self.tagged(
@@ -574,7 +572,20 @@ impl<L: Login> Session<L> {
                 Ok(f) => {
                     let mut line = b"* XCRY USER-CONFIG (".to_vec();
                     let mut first = true;
-                    for (k, v) in f.public_settings() {
+                    let settings = [
+                        ("KEY-NAME-PATTERN", f.settings().key_name_pattern.clone()),
+                        ("PASSWORD-CHANGED", f.password_changed().to_rfc3339()),
+                        (
+                            "KDF",
+                            format!(
+                                "argon2id m={} t={} p={}",
+                                f.kdf_params().memory_kib,
+                                f.kdf_params().passes,
+                                f.kdf_params().lanes
+                            ),
+                        ),
+                    ];
+                    for (k, v) in &settings {
                         if !first {
                             line.push(b' ');
                         }
@@ -589,7 +600,12 @@ impl<L: Login> Session<L> {
                 }
                 Err(e) => {
                     warn!("reading user.toml: {e}");
-                    self.tagged(tag, Status::No, Some(ResponseCode::ServerBug), "Cannot read the user configuration");
+                    self.tagged(
+                        tag,
+                        Status::No,
+                        Some(ResponseCode::ServerBug),
+                        "Cannot read the user configuration",
+                    );
                 }
             },
             XCryCommand::SetUserConfig(pairs) => {
@@ -612,12 +628,20 @@ impl<L: Login> Session<L> {
                     return;
                 };
                 if password.is_empty() {
-                    self.tagged(tag, Status::No, Some(ResponseCode::Cannot), "The password may not be empty");
+                    self.tagged(
+                        tag,
+                        Status::No,
+                        Some(ResponseCode::Cannot),
+                        "The password may not be empty",
+                    );
                     return;
                 }
                 match user_file::change_password(&user.dir, &user.master, &password, &user.kdf) {
                     Ok(backup) => {
-                        info!("password changed; previous user.toml kept as {}", backup.display());
+                        info!(
+                            "password changed; previous user.toml kept as {}",
+                            backup.display()
+                        );
                         let mut line = b"* XCRY BACKUP-FILE ".to_vec();
                         response::write_string(&mut line, backup.to_string_lossy().as_bytes());
                         line.extend_from_slice(b"\r\n");
@@ -626,12 +650,22 @@ impl<L: Login> Session<L> {
                     }
                     Err(e) => {
                         warn!("password change failed: {e}");
-                        self.tagged(tag, Status::No, Some(ResponseCode::ServerBug), "The password could not be changed; the old one still works");
+                        self.tagged(
+                            tag,
+                            Status::No,
+                            Some(ResponseCode::ServerBug),
+                            "The password could not be changed; the old one still works",
+                        );
                     }
                 }
             }
             XCryCommand::Purge => {
-                self.tagged(tag, Status::Bad, None, "XCRY PURGE is not implemented by this server");
+                self.tagged(
+                    tag,
+                    Status::Bad,
+                    None,
+                    "XCRY PURGE is not implemented by this server",
+                );
             }
         }
     }

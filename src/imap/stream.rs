@@ -43,12 +43,14 @@ impl Stream {
     /// has already decrypted counts as available.
     pub fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
         match self {
-            Stream::Plain(c) => c.wait_readable(timeout),
+            Stream::Plain(c) => c.wait_readable(Some(timeout)).map_err(io::Error::other),
             Stream::Tls(s) => {
                 if s.ssl().pending() > 0 {
                     return Ok(true);
                 }
-                s.get_ref().wait_readable(timeout)
+                s.get_ref()
+                    .wait_readable(Some(timeout))
+                    .map_err(io::Error::other)
             }
         }
     }

@@ -112,6 +112,24 @@ impl Conn {
         Ok(Conn::from_pair(stdin, stdout))
     }
 
+    /// Clears `O_NONBLOCK` on both sides. Some launchers (systemd's
+    /// `systemd-socket-activate`, for one) hand over non-blocking sockets,
+    /// while the session relies on blocking reads and writes with `poll`
+    /// for its timeouts.
+    pub fn make_blocking(&self) -> io::Result<()> {
+        use nix::fcntl::{fcntl, FcntlArg, OFlag};
+        let sides = [Some(&self.read), self.write.as_ref()];
+        for f in sides.into_iter().flatten() {
+            let flags = fcntl(f.as_raw_fd(), FcntlArg::F_GETFL).map_err(io::Error::from)?;
+            let mut flags = OFlag::from_bits_truncate(flags);
+            if flags.contains(OFlag::O_NONBLOCK) {
+                flags.remove(OFlag::O_NONBLOCK);
+                fcntl(f.as_raw_fd(), FcntlArg::F_SETFL(flags)).map_err(io::Error::from)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sets (or clears, with `None`) the idle timeout applied to each read.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
         self.read_timeout = timeout;

@@ -109,7 +109,9 @@ impl Root {
     /// account goes to `nobody`.
     pub fn add_user(&self, name: &str, password: &str) -> PathBuf {
         let mut cmd = Command::new(bin());
-        cmd.arg("--root").arg(self.path()).args(["user", "add", name]);
+        cmd.arg("--root")
+            .arg(self.path())
+            .args(["user", "add", name]);
         if is_root() {
             cmd.args(["--uid", "nobody"]);
         }
@@ -147,7 +149,8 @@ impl Root {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        ours.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        ours.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
         (child, ours)
     }
 }
@@ -223,7 +226,11 @@ impl Client {
         let mut buf = Vec::new();
         match self.io.read_until(b'\n', &mut buf) {
             Ok(0) => None,
-            Ok(_) => Some(String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_owned()),
+            Ok(_) => Some(
+                String::from_utf8_lossy(&buf)
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+            ),
             Err(_) => None,
         }
     }
