@@ -269,7 +269,7 @@ pub enum CommandBody {
     /// `ID (key value ...)` or `ID NIL`.
     Id {
         /// `None` for `NIL`; otherwise field/value pairs (`None` value = NIL).
-        params: Option<Vec<(Vec<u8>, Option<Vec<u8>>)>>,
+        params: Option<IdParams>,
     },
     /// `COMPRESS algorithm`
     Compress {
@@ -323,6 +323,9 @@ pub enum CommandBody {
     /// `XYZZY`
     Xyzzy,
 }
+
+/// ID field/value pairs (RFC 2971); a `None` value was sent as NIL.
+pub type IdParams = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
 /// Parameters of SELECT / EXAMINE (RFC 7162).
 #[derive(Debug, Clone, PartialEq, Default)]
