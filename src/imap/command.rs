@@ -736,7 +736,8 @@ pub enum XCryCommand {
 // ------------------------------------------------------------ encoding
 
 use super::response::{
-    is_atom_char, write_atom, write_flag, write_flag_list, write_seq_set, write_string_opts,
+    is_atom_char, write_atom, write_date_time, write_flag, write_flag_list, write_seq_set,
+    write_string_opts,
 };
 
 /// Client-side writer: strings that cannot be quoted become non-synchronising
@@ -1216,7 +1217,8 @@ impl Enc {
                         self.sp();
                     }
                     if let Some(d) = &m.internal_date {
-                        self.raw(&d.format("\"%e-%b-%Y %H:%M:%S %z\" ").to_string());
+                        write_date_time(&mut self.out, d);
+                        self.sp();
                     }
                     match m.kind {
                         AppendKind::Literal => self.literal(&m.data, false),
