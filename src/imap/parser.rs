@@ -109,6 +109,12 @@ fn keyword<'a>(i: &'a [u8], word: &'static str) -> Option<&'a [u8]> {
 
 // ---------------------------------------------------------------- tokens
 
+/// A client-supplied word for an error message: bounded so a huge token
+/// cannot make a huge response (callers pass only printable ASCII).
+fn shown(word: &[u8]) -> String {
+    String::from_utf8_lossy(word.get(..32).unwrap_or(word)).into_owned()
+}
+
 fn digits(i: &[u8]) -> R<'_, &[u8]> {
     take_while1(|b: u8| b.is_ascii_digit())(i)
 }
@@ -562,8 +568,7 @@ fn search_key<'a>(i: &'a [u8], depth: usize) -> R<'a, SearchKey> {
         b"THREADID",
     ];
     if !WITH_ARGS.contains(&name.as_slice()) {
-        let shown: String = String::from_utf8_lossy(&name).chars().take(32).collect();
-        return fail(format!("unknown search key {shown}"));
+        return fail(format!("unknown search key {}", shown(&name)));
     }
     let (i, ()) = sp(i).or_else(|_| fail("expected SP after search key"))?;
     let text = |i: &'a [u8], f: fn(Vec<u8>) -> SearchKey| {
@@ -830,12 +835,7 @@ fn fetch_att(i: &[u8]) -> R<'_, FetchAttr> {
             let (i, part) = binary_section(i)?;
             return Ok((i, FetchAttr::BinarySize { part }));
         }
-        _ => {
-            return fail(format!(
-                "unknown fetch attribute {}",
-                String::from_utf8_lossy(&name)
-            ))
-        }
+        _ => return fail(format!("unknown fetch attribute {}", shown(&name))),
     };
     Ok((i, a))
 }
@@ -1409,10 +1409,7 @@ fn command_body<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, CommandBody> {
             let (i, uids) = seq_set(i)?;
             Ok((i, CommandBody::XVanquish { uids }))
         }
-        _ => {
-            let shown: String = String::from_utf8_lossy(&upper).chars().take(32).collect();
-            fail(format!("unknown command {shown}"))
-        }
+        _ => fail(format!("unknown command {}", shown(&upper))),
     }
 }
 

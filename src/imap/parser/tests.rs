@@ -769,6 +769,20 @@ fn errors_name_the_problem() {
 }
 
 #[test]
+fn error_reasons_are_bounded() {
+    let long = "X".repeat(10_000);
+    for cmd in [
+        "a {long}\r\n",
+        "a FETCH 1 ({long})\r\n",
+        "a SEARCH {long}\r\n",
+    ] {
+        let input = cmd.replace("{long}", &long);
+        let (_, why) = reason(input.as_bytes());
+        assert!(why.len() < 64, "{why}");
+    }
+}
+
+#[test]
 fn deep_nesting_is_a_clean_error() {
     let mut input = b"a SEARCH ".to_vec();
     input.extend(std::iter::repeat(b'(').take(10_000));
