@@ -269,7 +269,7 @@ pub enum CommandBody {
     /// `ID (key value ...)` or `ID NIL`.
     Id {
         /// `None` for `NIL`; otherwise field/value pairs (`None` value = NIL).
-        params: Option<Vec<(Vec<u8>, Option<Vec<u8>>)>>,
+        params: Option<IdParams>,
     },
     /// `COMPRESS algorithm`
     Compress {
@@ -323,6 +323,9 @@ pub enum CommandBody {
     /// `XYZZY`
     Xyzzy,
 }
+
+/// ID field/value pairs (RFC 2971); a `None` value was sent as NIL.
+pub type IdParams = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
 /// Parameters of SELECT / EXAMINE (RFC 7162).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -733,7 +736,8 @@ pub enum XCryCommand {
 // ------------------------------------------------------------ encoding
 
 use super::response::{
-    is_atom_char, write_atom, write_flag, write_flag_list, write_seq_set, write_string_opts,
+    is_atom_char, write_atom, write_date_time, write_flag, write_flag_list, write_seq_set,
+    write_string_opts,
 };
 
 /// Client-side writer: strings that cannot be quoted become non-synchronising
@@ -1213,7 +1217,8 @@ impl Enc {
                         self.sp();
                     }
                     if let Some(d) = &m.internal_date {
-                        self.raw(&d.format("\"%e-%b-%Y %H:%M:%S %z\" ").to_string());
+                        write_date_time(&mut self.out, d);
+                        self.sp();
                     }
                     match m.kind {
                         AppendKind::Literal => self.literal(&m.data, false),

@@ -588,6 +588,30 @@ mod tests {
     }
 
     #[test]
+    fn megabyte_append_frames_and_parses() {
+        use crate::imap::command::CommandBody;
+        use crate::imap::parser::{parse_command, ParseOptions};
+        let msg = vec![b'q'; 1 << 20];
+        let mut input = format!("A1 APPEND INBOX (\\Seen) {{{}}}\r\n", msg.len()).into_bytes();
+        input.extend_from_slice(&msg);
+        input.extend_from_slice(b"\r\n");
+        let mut r = BufReader::new(&input[..]);
+        let mut w = Vec::new();
+        let mut reader = CommandReader::new(Limits::default());
+        let cmd = match reader.read_command(&mut r, &mut w) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(w, CONTINUE);
+        match parse_command(&cmd, &ParseOptions::default()).map(|c| c.body) {
+            Ok(CommandBody::Append { messages, .. }) => {
+                assert_eq!(messages.first().map(|m| m.data == msg), Some(true));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
     fn literal_header_detection() {
         assert_eq!(
             literal_header(b"a {5}\r\n"),

@@ -109,6 +109,12 @@ fn keyword<'a>(i: &'a [u8], word: &'static str) -> Option<&'a [u8]> {
 
 // ---------------------------------------------------------------- tokens
 
+/// A client-supplied word for an error message: bounded so a huge token
+/// cannot make a huge response (callers pass only printable ASCII).
+fn shown(word: &[u8]) -> String {
+    String::from_utf8_lossy(word.get(..32).unwrap_or(word)).into_owned()
+}
+
 fn digits(i: &[u8]) -> R<'_, &[u8]> {
     take_while1(|b: u8| b.is_ascii_digit())(i)
 }
@@ -494,13 +500,13 @@ fn date_time(i: &[u8]) -> R<'_, DateTime<FixedOffset>> {
 
 // ------------------------------------------------------------------ SEARCH
 
-fn search_key<'a>(i: &'a [u8], opts: &ParseOptions, depth: usize) -> R<'a, SearchKey> {
+fn search_key<'a>(i: &'a [u8], depth: usize) -> R<'a, SearchKey> {
     if depth > MAX_DEPTH {
         return fail("search criteria nested too deeply");
     }
     match peek(i) {
         Some(b'(') => {
-            let (rest, keys) = paren_list(i, false, |i| search_key(i, opts, depth + 1))?;
+            let (rest, keys) = paren_list(i, false, |i| search_key(i, depth + 1))?;
             return Ok((rest, SearchKey::And(keys)));
         }
         Some(c) if c.is_ascii_digit() || c == b'*' || c == b'$' => {
@@ -562,8 +568,7 @@ fn search_key<'a>(i: &'a [u8], opts: &ParseOptions, depth: usize) -> R<'a, Searc
         b"THREADID",
     ];
     if !WITH_ARGS.contains(&name.as_slice()) {
-        let shown: String = String::from_utf8_lossy(&name).chars().take(32).collect();
-        return fail(format!("unknown search key {shown}"));
+        return fail(format!("unknown search key {}", shown(&name)));
     }
     let (i, ()) = sp(i).or_else(|_| fail("expected SP after search key"))?;
     let text = |i: &'a [u8], f: fn(Vec<u8>) -> SearchKey| {
@@ -603,13 +608,13 @@ fn search_key<'a>(i: &'a [u8], opts: &ParseOptions, depth: usize) -> R<'a, Searc
         b"SMALLER" => number64(i).map(|(r, n)| (r, SearchKey::Smaller(n))),
         b"UID" => seq_set(i).map(|(r, s)| (r, SearchKey::Uid(s))),
         b"NOT" => {
-            let (i, k) = search_key(i, opts, depth + 1)?;
+            let (i, k) = search_key(i, depth + 1)?;
             Ok((i, SearchKey::Not(Box::new(k))))
         }
         b"OR" => {
-            let (i, a) = search_key(i, opts, depth + 1)?;
+            let (i, a) = search_key(i, depth + 1)?;
             let (i, ()) = sp(i)?;
-            let (i, b) = search_key(i, opts, depth + 1)?;
+            let (i, b) = search_key(i, depth + 1)?;
             Ok((i, SearchKey::Or(Box::new(a), Box::new(b))))
         }
         b"MODSEQ" => {
@@ -651,7 +656,7 @@ fn object_id(i: &[u8]) -> R<'_, String> {
     Ok((rest, String::from_utf8_lossy(id).into_owned()))
 }
 
-fn search<'a>(i: &'a [u8], opts: &ParseOptions, uid: bool) -> R<'a, CommandBody> {
+fn search(i: &[u8], uid: bool) -> R<'_, CommandBody> {
     let (mut i, ()) = sp(i)?;
     let mut return_opts = None;
     if let Some(rest) = keyword(i, "RETURN ") {
@@ -678,7 +683,7 @@ fn search<'a>(i: &'a [u8], opts: &ParseOptions, uid: bool) -> R<'a, CommandBody>
     }
     let mut criteria = Vec::new();
     loop {
-        let (rest, k) = search_key(i, opts, 1)?;
+        let (rest, k) = search_key(i, 1)?;
         criteria.push(k);
         match rest.strip_prefix(b" ") {
             Some(more) => i = more,
@@ -830,12 +835,7 @@ fn fetch_att(i: &[u8]) -> R<'_, FetchAttr> {
             let (i, part) = binary_section(i)?;
             return Ok((i, FetchAttr::BinarySize { part }));
         }
-        _ => {
-            return fail(format!(
-                "unknown fetch attribute {}",
-                String::from_utf8_lossy(&name)
-            ))
-        }
+        _ => return fail(format!("unknown fetch attribute {}", shown(&name))),
     };
     Ok((i, a))
 }
@@ -1200,7 +1200,7 @@ fn uid_command<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, CommandBody> {
     let (i, name) = ctx("expected command after UID", atom)(i)?;
     match name.to_ascii_uppercase().as_slice() {
         b"FETCH" => fetch(i, true),
-        b"SEARCH" => search(i, opts, true),
+        b"SEARCH" => search(i, true),
         b"STORE" => store(i, true),
         b"COPY" | b"MOVE" => copy_move(i, opts, true, name.eq_ignore_ascii_case(b"MOVE")),
         b"EXPUNGE" => {
@@ -1398,7 +1398,7 @@ fn command_body<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, CommandBody> {
             Ok((i, CommandBody::Compress { algorithm }))
         }
         b"UID" => uid_command(i, opts),
-        b"SEARCH" => search(i, opts, false),
+        b"SEARCH" => search(i, false),
         b"FETCH" => fetch(i, false),
         b"STORE" => store(i, false),
         b"COPY" => copy_move(i, opts, false, false),
@@ -1409,10 +1409,7 @@ fn command_body<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, CommandBody> {
             let (i, uids) = seq_set(i)?;
             Ok((i, CommandBody::XVanquish { uids }))
         }
-        _ => {
-            let shown: String = String::from_utf8_lossy(&upper).chars().take(32).collect();
-            fail(format!("unknown command {shown}"))
-        }
+        _ => fail(format!("unknown command {}", shown(&upper))),
     }
 }
 
@@ -1437,7 +1434,7 @@ pub fn parse_command(input: &[u8], opts: &ParseOptions) -> Result<Command, Parse
         nom::Err::Incomplete(_) => with_tag("incomplete command".into()),
     })?;
     match line_end(rest) {
-        Ok((after, ())) if after.is_empty() => Ok(Command {
+        Ok(([], ())) => Ok(Command {
             tag: Tag(tag),
             body,
         }),

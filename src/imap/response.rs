@@ -6,6 +6,8 @@
 //! sanitised, atoms are filtered. It never decides *what* to answer (the
 //! session does) and never performs I/O: it appends to a `Vec<u8>`.
 
+use chrono::{DateTime, FixedOffset};
+
 use super::command::{Flag, FlagPerm, ModSeq, SeqNum, SeqRange, SeqSet};
 use super::mutf7;
 
@@ -145,8 +147,8 @@ pub enum ResponseCode {
     Other(String, Option<String>),
 }
 
-/// Appends `atom`, dropping characters not allowed in an atom; an empty
-/// result is written as `NIL`-free placeholder `X` so output stays valid.
+/// Appends `atom`, dropping characters not allowed in an atom; if nothing
+/// is left, writes the placeholder `X` so the output stays valid.
 pub fn write_atom(out: &mut Vec<u8>, atom: &str) {
     let before = out.len();
     out.extend(atom.bytes().filter(|&b| is_atom_char(b)));
@@ -232,6 +234,12 @@ pub fn write_mailbox(out: &mut Vec<u8>, name: &str, utf8: bool) {
     } else {
         write_string(out, mutf7::encode(name).as_bytes());
     }
+}
+
+/// Appends an RFC 3501 `date-time` such as `" 7-Feb-1994 21:52:25 -0800"`
+/// (INTERNALDATE, SAVEDATE).
+pub fn write_date_time(out: &mut Vec<u8>, dt: &DateTime<FixedOffset>) {
+    out.extend_from_slice(dt.format("\"%e-%b-%Y %H:%M:%S %z\"").to_string().as_bytes());
 }
 
 /// Appends one flag.
@@ -529,6 +537,19 @@ mod tests {
         );
         assert_eq!(s(|o| write_atom(o, "a b(c")), "abc");
         assert_eq!(s(|o| write_atom(o, "")), "X");
+    }
+
+    #[test]
+    fn date_times() {
+        let dt = FixedOffset::west_opt(8 * 3600)
+            .and_then(|o| chrono::TimeZone::with_ymd_and_hms(&o, 1994, 2, 7, 21, 52, 25).single());
+        let Some(dt) = dt else {
+            panic!("valid date");
+        };
+        assert_eq!(
+            s(|o| write_date_time(o, &dt)),
+            "\" 7-Feb-1994 21:52:25 -0800\""
+        );
     }
 
     #[test]

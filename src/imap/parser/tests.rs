@@ -648,6 +648,20 @@ fn table_round_trips() {
 }
 
 #[test]
+fn extreme_dates_round_trip() {
+    for input in [
+        "a SEARCH SINCE 1-Jan-0000 BEFORE 31-Dec-9999\r\n",
+        "a APPEND x \"01-Jan-0000 00:00:00 +2359\" {1}\r\nx\r\n",
+        "a APPEND x \"31-Dec-9999 23:59:59 -2359\" {1}\r\nx\r\n",
+    ] {
+        let Ok(c) = parse(input.as_bytes()) else {
+            panic!("{input:?} did not parse");
+        };
+        assert_eq!(parse(&c.encode()), Ok(c), "{input:?}");
+    }
+}
+
+#[test]
 fn bare_lf_and_case_insensitivity() {
     assert_eq!(
         body("a fetch 1 (uid)\n"),
@@ -751,6 +765,20 @@ fn errors_name_the_problem() {
             "{:?}",
             String::from_utf8_lossy(input)
         );
+    }
+}
+
+#[test]
+fn error_reasons_are_bounded() {
+    let long = "X".repeat(10_000);
+    for cmd in [
+        "a {long}\r\n",
+        "a FETCH 1 ({long})\r\n",
+        "a SEARCH {long}\r\n",
+    ] {
+        let input = cmd.replace("{long}", &long);
+        let (_, why) = reason(input.as_bytes());
+        assert!(why.len() < 64, "{why}");
     }
 }
 
