@@ -79,7 +79,7 @@ impl Args {
     }
 
     /// Consumes the next word.
-    pub fn next(&mut self) -> Option<Result<String, ArgError>> {
+    pub fn next_word(&mut self) -> Option<Result<String, ArgError>> {
         let w = self.words.get(self.pos)?.clone();
         self.pos += 1;
         Some(w.map_err(ArgError::NotUtf8))
@@ -87,7 +87,7 @@ impl Args {
 
     /// Consumes a required command word.
     pub fn command(&mut self, what: &'static str) -> Result<String, ArgError> {
-        match self.next() {
+        match self.next_word() {
             Some(w) => w,
             None => Err(ArgError::Missing(what)),
         }
@@ -95,7 +95,7 @@ impl Args {
 
     /// Consumes the value of `option`, which was just consumed.
     pub fn value(&mut self, option: &str) -> Result<String, ArgError> {
-        match self.next() {
+        match self.next_word() {
             Some(w) => w,
             None => Err(ArgError::MissingValue(option.to_owned())),
         }
@@ -124,7 +124,7 @@ mod tests {
     fn cursor_walks_and_reports() {
         let mut a = Args::new(["--port", "x", "serve"]);
         assert_eq!(a.peek(), Some("--port"));
-        a.next();
+        a.next_word();
         let e = a.number::<u16>("--port", "a port").unwrap_err();
         assert!(e.to_string().contains("a port"));
         assert_eq!(a.command("cmd").unwrap(), "serve");

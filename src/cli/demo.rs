@@ -21,7 +21,7 @@ pub(super) fn run(_global: &Global, args: &mut Args) -> Result<i32, ArgError> {
     let mut dir = PathBuf::from("demo-root");
     let mut imaps_port: u16 = 1993;
     let mut imap_port: u16 = 1143;
-    while let Some(w) = args.next() {
+    while let Some(w) = args.next_word() {
         let w = w?;
         match w.as_str() {
             "--dir" => dir = PathBuf::from(args.value("--dir")?),

@@ -45,7 +45,7 @@ pub fn bind(system: &System) -> Result<Vec<Listener>, String> {
 }
 
 pub(super) fn run(global: &Global, args: &mut Args) -> Result<i32, ArgError> {
-    if let Some(w) = args.next() {
+    if let Some(w) = args.next_word() {
         return Err(ArgError::Unexpected(w?));
     }
     super::init_logging(global);

@@ -108,11 +108,11 @@ fn run(args: &mut Args) -> Result<i32, ArgError> {
     loop {
         match args.peek() {
             Some("--root") => {
-                args.next();
+                args.next_word();
                 global.root = PathBuf::from(args.value("--root")?);
             }
             Some("--log") => {
-                args.next();
+                args.next_word();
                 global.log_stderr = match args.value("--log")?.as_str() {
                     "stderr" => true,
                     "syslog" => false,

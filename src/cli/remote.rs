@@ -57,7 +57,7 @@ pub(super) fn run(_global: &Global, args: &mut Args) -> Result<i32, ArgError> {
         password_stdin: false,
         set: Vec::new(),
     };
-    while let Some(w) = args.next() {
+    while let Some(w) = args.next_word() {
         let w = w?;
         match w.as_str() {
             "--host" => o.host = args.value("--host")?,

@@ -31,7 +31,7 @@ pub enum Mode {
 }
 
 pub(super) fn run(global: &Global, args: &mut Args, mode: Mode) -> Result<i32, ArgError> {
-    if let Some(w) = args.next() {
+    if let Some(w) = args.next_word() {
         return Err(ArgError::Unexpected(w?));
     }
     super::init_logging(global);
@@ -193,7 +193,7 @@ impl Login for SystemLogin {
             user: user.to_owned(),
             master,
             dir: root,
-            kdf: self.kdf.clone(),
+            kdf: self.kdf,
         })
     }
 }

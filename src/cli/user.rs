@@ -27,7 +27,7 @@ pub(super) fn add(global: &Global, args: &mut Args) -> Result<i32, ArgError> {
     let mut dir = None;
     let mut owner = None;
     let mut source = PasswordSource::Generate;
-    while let Some(w) = args.next() {
+    while let Some(w) = args.next_word() {
         let w = w?;
         match w.as_str() {
             "--uid" => owner = Some(args.value("--uid")?),

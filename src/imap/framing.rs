@@ -595,14 +595,16 @@ mod tests {
         let mut input = format!("A1 APPEND INBOX (\\Seen) {{{}}}\r\n", msg.len()).into_bytes();
         input.extend_from_slice(&msg);
         input.extend_from_slice(b"\r\n");
-        let mut r = BufReader::new(&input[..]);
-        let mut w = Vec::new();
+        let mut io = Duplex {
+            r: BufReader::new(&input[..]),
+            w: Vec::new(),
+        };
         let mut reader = CommandReader::new(Limits::default());
-        let cmd = match reader.read_command(&mut r, &mut w) {
+        let cmd = match reader.read_command(&mut io) {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         };
-        assert_eq!(w, CONTINUE);
+        assert_eq!(io.w, CONTINUE);
         match parse_command(&cmd, &ParseOptions::default()).map(|c| c.body) {
             Ok(CommandBody::Append { messages, .. }) => {
                 assert_eq!(messages.first().map(|m| m.data == msg), Some(true));

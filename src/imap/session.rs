@@ -11,7 +11,7 @@ use std::time::Duration;
 use log::{info, warn};
 use openssl::ssl::SslAcceptor;
 
-use super::command::{Command, CommandBody, XCryCommand};
+use super::command::{Command, CommandBody, IdParams, XCryCommand};
 use super::framing::{CommandReader, FrameError, Limits};
 use super::parser::{self, ParseOptions};
 use super::response::{self, status_line, ResponseCode, Status};
@@ -357,7 +357,7 @@ impl<L: Login> Session<L> {
         Ok(Next::Continue)
     }
 
-    fn id(&mut self, tag: &str, params: Option<Vec<(Vec<u8>, Option<Vec<u8>>)>>) {
+    fn id(&mut self, tag: &str, params: Option<IdParams>) {
         if let Some(params) = params {
             let fields: Vec<String> = params
                 .iter()
