@@ -28,9 +28,18 @@ fn session_is_chrooted_into_user_dir_as_its_owner() {
     let dir = std::fs::canonicalize(dir).unwrap();
     let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
 
+    // A launcher may leak descriptors (here: one without close-on-exec
+    // pointing outside the user directory); the session must not keep it.
+    let leak = std::fs::File::open(root.path().join("crymap-like.toml")).unwrap();
+    nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(&leak),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .unwrap();
     // Before login the process is still root and not chrooted: the
     // isolation happens because of the login, not by accident.
     let (child, sock) = root.spawn_serve("imaps");
+    drop(leak);
     let pid = child.id();
     let _guard = Guard(child);
     let (mut c, _) = Client::imaps(sock);

@@ -34,7 +34,18 @@ pub(super) fn run(global: &Global, args: &mut Args, mode: Mode) -> Result<i32, A
     if let Some(w) = args.next_word() {
         return Err(ArgError::Unexpected(w?));
     }
+    // Before anything opens a descriptor of its own: whatever the launcher
+    // leaked would otherwise survive the chroot.
+    let closed = sys::fds::close_inherited();
     super::init_logging(global);
+    match closed {
+        Ok(fds) if !fds.is_empty() => info!("closed inherited descriptors {fds:?}"),
+        Ok(_) => {}
+        Err(e) => {
+            error!("cannot list inherited descriptors: {e}");
+            return Ok(exit::OSERR);
+        }
+    }
     Ok(serve(global, mode))
 }
 

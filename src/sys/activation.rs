@@ -120,6 +120,21 @@ fn parse_env(
     Ok(Some(ListenSpec { count, names }))
 }
 
+/// How many descriptors systemd passed to this process (0 when it was not
+/// socket-activated or the variables are malformed), without taking them.
+pub fn passed_fd_count() -> usize {
+    let var = |name| std::env::var(name).ok();
+    match parse_env(
+        var("LISTEN_PID").as_deref(),
+        var("LISTEN_FDS").as_deref(),
+        var("LISTEN_FDNAMES").as_deref(),
+        std::process::id(),
+    ) {
+        Ok(Some(spec)) => spec.count,
+        _ => 0,
+    }
+}
+
 /// Takes ownership of the descriptors systemd passed, with their names.
 ///
 /// Returns an empty list when the process was not socket-activated. The

@@ -7,6 +7,7 @@
 
 pub mod activation;
 pub mod conn;
+pub mod fds;
 pub mod fs;
 pub mod inotify;
 pub mod log;
