@@ -21,3 +21,5 @@ pub mod transfer;
 
 pub use section::{SectionError, SectionSpec, SectionText};
 pub use summary::{summarize, Part, PartBody, Summary};
+#[cfg(test)]
+mod fixture_tests;
