@@ -7,8 +7,8 @@
 use crymap_like::imap::structure::{write_body, write_bodystructure, write_envelope};
 use crymap_like::mime::search_text;
 use crymap_like::mime::section::{self, SectionSpec, SectionText};
-use crymap_like::mime::summary::{Part, PartBody};
 use crymap_like::mime::summarize;
+use crymap_like::mime::summary::{Part, PartBody};
 use libfuzzer_sys::fuzz_target;
 
 fn paths(p: &Part, len: u64, prefix: &mut Vec<u32>, out: &mut Vec<Vec<u32>>) {
@@ -45,7 +45,10 @@ fuzz_target!(|raw: &[u8]| {
             SectionText::HeaderFields(vec![b"subject".to_vec(), b"from".to_vec()]),
             SectionText::HeaderFieldsNot(vec![b"subject".to_vec()]),
         ] {
-            let spec = SectionSpec { path: path.clone(), text };
+            let spec = SectionSpec {
+                path: path.clone(),
+                text,
+            };
             if let Ok(r) = section::locate(&s, &spec) {
                 assert!(r.start <= r.end && r.end <= raw.len() as u64);
                 assert!(section::extract(&s, &spec, raw).is_ok());
