@@ -403,12 +403,13 @@ pub(crate) fn check_invariants(raw: &[u8]) {
         }
     }
     collect(&s.root, len, &mut Vec::new(), &mut paths);
-    let (_, body, bs) = render(&s);
-    assert_eq!(
-        body.matches('(').count(),
-        body.matches(')').count().max(body.matches('(').count())
-    );
-    assert!(bs.starts_with('(') && bs.ends_with(')'));
+    let (env, body, bs) = render(&s);
+    for rendered in [&env, &body, &bs] {
+        assert!(
+            rendered.starts_with('(') && rendered.ends_with(')'),
+            "{rendered}"
+        );
+    }
     for path in paths.iter().take(50) {
         for text in [
             SectionText::Whole,
@@ -474,6 +475,16 @@ fn mutated_fixtures_keep_invariants() {
             check_invariants(&m);
         }
     }
+}
+
+#[test]
+fn summary_round_trips_through_serde() {
+    // The store picks the on-disk format; toml is the serde format at hand.
+    let raw = load("forwarded");
+    let s = summarize(&raw);
+    let text = toml::to_string(&s).expect("serialise");
+    let back: Summary = toml::from_str(&text).expect("deserialise");
+    assert_eq!(back, s);
 }
 
 #[test]
