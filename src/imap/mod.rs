@@ -9,3 +9,4 @@ pub mod parser;
 pub mod response;
 pub mod session;
 pub mod stream;
+pub mod structure;

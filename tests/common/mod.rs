@@ -176,10 +176,15 @@ pub struct Client {
     tag: u32,
 }
 
-pub fn tls_connector() -> SslConnector {
-    let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
-    b.set_verify(SslVerifyMode::NONE);
-    b.build()
+/// The client-side TLS context, built once: building it loads the system
+/// CA bundle, which would otherwise dominate connection timings.
+pub fn tls_connector() -> &'static SslConnector {
+    static CONNECTOR: std::sync::OnceLock<SslConnector> = std::sync::OnceLock::new();
+    CONNECTOR.get_or_init(|| {
+        let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
+        b.set_verify(SslVerifyMode::NONE);
+        b.build()
+    })
 }
 
 pub fn tls_over<S: Read + Write + std::fmt::Debug + 'static>(s: S) -> SslStream<S> {

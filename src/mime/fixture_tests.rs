@@ -1,0 +1,541 @@
+//! Fixture tests: exact ENVELOPE/BODYSTRUCTURE strings for the messages in
+//! `tests/fixtures/mime/`, derived by hand from the RFC 3501 grammar and
+//! Dovecot's rules (sizes and line counts checked by counting the bytes of
+//! each part's body), plus sections, BINARY, search text, the generated
+//! corpus and deterministic mutations of every fixture (the fuzz target's
+//! checks, run in CI). Test-only; never compiled into the server.
+
+use crate::imap::structure::{write_body, write_bodystructure, write_envelope};
+use crate::mime::search_text;
+use crate::mime::section::{self, SectionSpec, SectionText};
+use crate::mime::summary::{Part, PartBody};
+use crate::mime::{summarize, Summary};
+
+const FIXTURES: &[&str] = &[
+    "alt-in-mixed",
+    "forwarded",
+    "rfc2047-subjects",
+    "rfc2231-filename",
+    "bare-lf",
+    "8bit-headers",
+    "binary-nul",
+    "truncated-multipart",
+    "deep-nesting",
+    "long-header",
+];
+
+fn load(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/mime/{name}.eml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn render(s: &Summary) -> (String, String, String) {
+    let (mut e, mut b, mut bs) = (Vec::new(), Vec::new(), Vec::new());
+    write_envelope(&mut e, &s.envelope);
+    write_body(&mut b, &s.root);
+    write_bodystructure(&mut bs, &s.root);
+    let s = |v: Vec<u8>| String::from_utf8_lossy(&v).into_owned();
+    (s(e), s(b), s(bs))
+}
+
+fn sect(raw: &[u8], s: &Summary, path: &[u32], text: SectionText) -> Vec<u8> {
+    let spec = SectionSpec {
+        path: path.to_vec(),
+        text,
+    };
+    section::extract(s, &spec, raw)
+        .expect("section")
+        .into_owned()
+}
+
+#[test]
+fn alt_in_mixed() {
+    let raw = load("alt-in-mixed");
+    let s = summarize(&raw);
+    let (env, body, bs) = render(&s);
+    // Sender and Reply-To default to From (RFC 3501 7.4.2); address lists
+    // are written without separators between addresses.
+    assert_eq!(
+        env,
+        "(\"Mon, 3 Jun 2024 09:15:00 +0200\" \"Quarterly report\" \
+((\"Alice Archer\" NIL \"alice\" \"example.com\")) \
+((\"Alice Archer\" NIL \"alice\" \"example.com\")) \
+((\"Alice Archer\" NIL \"alice\" \"example.com\")) \
+((\"Bob Baker\" NIL \"bob\" \"example.org\")(NIL NIL \"carol\" \"example.net\")) \
+((\"Doe, John\" NIL \"john\" \"example.com\")) NIL \
+\"<prev.0@example.com>\" \"<alt.1@example.com>\")"
+    );
+    // text/plain body "Hello Bob,\r\nsee the report." = 27 bytes, 1 line;
+    // the CRLF before a boundary belongs to the boundary. Language is
+    // always a list and MD5 always NIL (doc/mime.md).
+    assert_eq!(
+        bs,
+        "(((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 27 1 NIL NIL NIL NIL)\
+(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"quoted-printable\" 36 0 NIL NIL NIL NIL) \
+\"alternative\" (\"boundary\" \"inner\") NIL NIL NIL)\
+(\"application\" \"pdf\" (\"name\" \"report.pdf\") \"<pdf1@example.com>\" \"The report\" \"base64\" 20 \
+NIL (\"attachment\" (\"filename\" \"report.pdf\")) (\"en\" \"de\") \"report.pdf\") \
+\"mixed\" (\"boundary\" \"outer\") NIL NIL NIL)"
+    );
+    assert_eq!(
+        body,
+        "(((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 27 1)\
+(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"quoted-printable\" 36 0) \"alternative\")\
+(\"application\" \"pdf\" (\"name\" \"report.pdf\") \"<pdf1@example.com>\" \"The report\" \"base64\" 20) \"mixed\")"
+    );
+    assert_eq!(
+        sect(&raw, &s, &[1, 1], SectionText::Whole),
+        b"Hello Bob,\r\nsee the report."
+    );
+    assert_eq!(
+        sect(&raw, &s, &[1, 2], SectionText::Mime),
+        b"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    );
+    assert_eq!(
+        sect(&raw, &s, &[2], SectionText::Whole),
+        b"JVBERi0xLjQKJcfsj6IK"
+    );
+    assert_eq!(
+        section::extract_binary(&s, &[2], &raw).unwrap().as_ref(),
+        b"%PDF-1.4\n%\xc7\xec\x8f\xa2\n"
+    );
+    assert_eq!(
+        sect(
+            &raw,
+            &s,
+            &[],
+            SectionText::HeaderFields(vec![b"subject".to_vec(), b"cc".to_vec()])
+        ),
+        b"Cc: \"Doe, John\" <john@example.com>\r\nSubject: Quarterly report\r\n\r\n"
+    );
+    let t = search_text::extract(&s, &raw);
+    assert!(t.body_matches("SEE THE REPORT"));
+    assert!(
+        !t.body_matches("JVBERi0"),
+        "non-text parts are not searched"
+    );
+}
+
+#[test]
+fn forwarded_message_with_attachments() {
+    let raw = load("forwarded");
+    let s = summarize(&raw);
+    let (env, _, bs) = render(&s);
+    assert_eq!(
+        env,
+        "(\"Tue, 4 Jun 2024 10:00:00 -0500\" \"Fwd: holiday\" ((NIL NIL \"bob\" \"example.org\")) \
+((NIL NIL \"bob\" \"example.org\")) ((NIL NIL \"bob\" \"example.org\")) \
+((NIL NIL \"alice\" \"example.com\")) NIL NIL NIL \"<fwd.1@example.org>\")"
+    );
+    // message/rfc822: 434 bytes, 19 lines (every line of the inner
+    // message, through "--f2--\r\n"); its params are NIL (not text).
+    assert_eq!(
+        bs,
+        "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 10 0 NIL NIL NIL NIL)\
+(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 434 \
+(\"Mon, 3 Jun 2024 08:00:00 +0000\" \"holiday\" ((\"Carol\" NIL \"carol\" \"example.net\")) \
+((\"Carol\" NIL \"carol\" \"example.net\")) ((\"Carol\" NIL \"carol\" \"example.net\")) \
+((NIL NIL \"bob\" \"example.org\")) NIL NIL NIL \"<inner.1@example.net>\") \
+((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 16 0 NIL NIL NIL NIL)\
+(\"image\" \"jpeg\" NIL NIL NIL \"base64\" 20 NIL (\"attachment\" (\"filename\" \"beach.jpg\")) NIL NIL) \
+\"mixed\" (\"boundary\" \"f2\") NIL NIL NIL) 19 NIL (\"inline\" NIL) NIL NIL) \
+\"mixed\" (\"boundary\" \"f1\") NIL NIL NIL)"
+    );
+    let inner_header = sect(&raw, &s, &[2], SectionText::Header);
+    assert!(inner_header.starts_with(b"From: Carol <carol@example.net>\r\n"));
+    assert!(inner_header.ends_with(b"boundary=\"f2\"\r\n\r\n"));
+    assert_eq!(
+        sect(&raw, &s, &[2, 1], SectionText::Whole),
+        b"Photos attached."
+    );
+    assert_eq!(
+        sect(&raw, &s, &[2, 2], SectionText::Mime),
+        b"Content-Type: image/jpeg\r\nContent-Transfer-Encoding: base64\r\n\
+Content-Disposition: attachment; filename=beach.jpg\r\n\r\n"
+    );
+    assert_eq!(
+        section::extract_binary(&s, &[2, 2], &raw).unwrap().as_ref(),
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01"
+    );
+    assert!(sect(&raw, &s, &[2], SectionText::Text).starts_with(b"--f2\r\n"));
+    assert_eq!(
+        sect(
+            &raw,
+            &s,
+            &[2],
+            SectionText::HeaderFields(vec![b"Subject".to_vec()])
+        ),
+        b"Subject: holiday\r\n\r\n"
+    );
+    let t = search_text::extract(&s, &raw);
+    assert!(t.body_matches("photos attached"));
+    assert!(
+        t.body_matches("subject: holiday"),
+        "encapsulated headers are body text"
+    );
+}
+
+#[test]
+fn rfc2047_subjects() {
+    let raw = load("rfc2047-subjects");
+    let s = summarize(&raw);
+    let (env, _, bs) = render(&s);
+    // ENVELOPE keeps encoded words raw (Dovecot); folding is removed.
+    assert_eq!(
+        env,
+        "(\"Wed, 5 Jun 2024 12:00:00 +0000\" \
+\"=?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?= und =?ISO-8859-1?Q?caf=E9?=\" \
+((\"=?UTF-8?Q?Chlo=C3=A9_Dupont?=\" NIL \"chloe\" \"example.com\")) \
+((\"=?UTF-8?Q?Chlo=C3=A9_Dupont?=\" NIL \"chloe\" \"example.com\")) \
+((\"=?UTF-8?Q?Chlo=C3=A9_Dupont?=\" NIL \"chloe\" \"example.com\")) \
+((\"=?ISO-8859-1?Q?Ren=E9?=\" NIL \"rene\" \"example.fr\")) NIL NIL NIL NIL)"
+    );
+    assert_eq!(
+        bs,
+        "(\"text\" \"plain\" (\"charset\" \"UTF-8\") NIL NIL \"quoted-printable\" 18 1 NIL NIL NIL NIL)"
+    );
+    assert_eq!(s.search.subject, "Grüße aus Köln und café");
+    assert_eq!(s.search.from, "Chloé Dupont <chloe@example.com>");
+    assert_eq!(s.search.to, "René <rene@example.fr>");
+    assert_eq!(s.search.date.map(|d| d.unix_seconds), Some(1_717_588_800));
+    assert_eq!(
+        section::extract_binary(&s, &[1], &raw).unwrap().as_ref(),
+        "Grüße!\r\n".as_bytes()
+    );
+    let t = search_text::extract(&s, &raw);
+    // Simple case folding: capital sharp s folds to ß, never to "ss".
+    assert!(t.body_matches("GRÜẞE"));
+    assert!(!t.body_matches("grüsse"));
+    assert!(t.text_matches("KÖLN UND CAFÉ"));
+}
+
+#[test]
+fn rfc2231_filenames() {
+    let raw = load("rfc2231-filename");
+    let s = summarize(&raw);
+    let (_, _, bs) = render(&s);
+    // Dovecot merges continuations and reports extended values still
+    // encoded, under "name*".
+    assert_eq!(
+        bs,
+        "(\"application\" \"octet-stream\" (\"name*\" \"UTF-8''%E6%97%A5%E6%9C%AC%E8%AA%9E.txt\") \
+NIL NIL \"base64\" 10 NIL (\"attachment\" (\"filename*\" \"iso-8859-1'fr'r%E9sum%E9.txt\")) NIL NIL)"
+    );
+    let c = &s.root.content;
+    assert_eq!(
+        crate::mime::params::decoded_value(&c.params, b"name").as_deref(),
+        Some("日本語.txt")
+    );
+    let d = c
+        .disposition
+        .as_ref()
+        .map(|d| d.params.as_slice())
+        .unwrap_or_default();
+    assert_eq!(
+        crate::mime::params::decoded_value(d, b"filename").as_deref(),
+        Some("résumé.txt")
+    );
+}
+
+#[test]
+fn bare_lf_message() {
+    let raw = load("bare-lf");
+    assert!(!raw.windows(2).any(|w| w == b"\r\n"));
+    let s = summarize(&raw);
+    let (_, _, bs) = render(&s);
+    // "line one\nline two" is 17 bytes, 18 as sent with CRLF; 1 line.
+    assert_eq!(
+        bs,
+        "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 18 1 NIL NIL NIL NIL) \
+\"alternative\" (\"boundary\" \"b\") NIL NIL NIL)"
+    );
+    assert_eq!(
+        s.size,
+        raw.len() as u64 + raw.iter().filter(|&&b| b == b'\n').count() as u64
+    );
+    let whole = sect(&raw, &s, &[], SectionText::Whole);
+    assert_eq!(whole.len() as u64, s.size);
+    assert_eq!(
+        sect(&raw, &s, &[1], SectionText::Whole),
+        b"line one\r\nline two"
+    );
+    let header_lfs = raw[..s.root.body_start as usize]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count();
+    assert_eq!(
+        sect(&raw, &s, &[], SectionText::Header).len(),
+        s.root.body_start as usize + header_lfs
+    );
+}
+
+#[test]
+fn eight_bit_headers() {
+    let raw = load("8bit-headers");
+    let s = summarize(&raw);
+    let (env, _, bs) = render(&s);
+    // 8-bit text cannot be quoted: Dovecot sends a literal.
+    assert_eq!(
+        env,
+        "(NIL {17}\r\nGrüße aus Köln (({15}\r\nJürgen Müller NIL \"juergen\" \"example.de\")) \
+(({15}\r\nJürgen Müller NIL \"juergen\" \"example.de\")) \
+(({15}\r\nJürgen Müller NIL \"juergen\" \"example.de\")) NIL NIL NIL NIL NIL)"
+    );
+    assert_eq!(
+        bs,
+        "(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"8bit\" 9 1 NIL NIL NIL NIL)"
+    );
+    assert_eq!(s.search.subject, "Grüße aus Köln");
+    let t = search_text::extract(&s, &raw);
+    assert!(t.text_matches("jürgen müller"));
+}
+
+#[test]
+fn binary_with_nuls() {
+    let raw = load("binary-nul");
+    let s = summarize(&raw);
+    let (_, _, bs) = render(&s);
+    assert_eq!(
+        bs,
+        "((\"application\" \"octet-stream\" NIL NIL NIL \"binary\" 6 NIL NIL NIL NIL) \
+\"mixed\" (\"boundary\" \"z\") NIL NIL NIL)"
+    );
+    assert_eq!(
+        sect(&raw, &s, &[1], SectionText::Whole),
+        b"\x00\x01\x02\x00\xff\xfe"
+    );
+    assert_eq!(
+        section::extract_binary(&s, &[1], &raw).unwrap().as_ref(),
+        b"\x00\x01\x02\x00\xff\xfe"
+    );
+}
+
+#[test]
+fn truncated_multipart() {
+    let raw = load("truncated-multipart");
+    let s = summarize(&raw);
+    let (_, _, bs) = render(&s);
+    // No close delimiter: the last part runs to the end of the message.
+    assert_eq!(
+        bs,
+        "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 5 0 NIL NIL NIL NIL)\
+(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 56 1 NIL NIL NIL NIL) \
+\"mixed\" (\"boundary\" \"t\") NIL NIL NIL)"
+    );
+    assert_eq!(
+        sect(&raw, &s, &[2], SectionText::Whole),
+        b"second, and the message ends without a close delimiter\r\n"
+    );
+}
+
+fn depth(p: &Part) -> usize {
+    match &p.body {
+        PartBody::Single => 0,
+        PartBody::Multipart(c) => 1 + c.iter().map(depth).max().unwrap_or(0),
+        PartBody::Message { message, .. } => 1 + depth(message),
+    }
+}
+
+#[test]
+fn deep_nesting_is_opaque_beyond_limit() {
+    let raw = load("deep-nesting");
+    let s = summarize(&raw);
+    assert_eq!(depth(&s.root), crate::mime::summary::MAX_DEPTH);
+    let (_, body, _) = render(&s);
+    let expected = format!(
+        "{}(\"application\" \"octet-stream\" (\"boundary\" \"L20\") NIL NIL \"7bit\" 303){}",
+        "(".repeat(20),
+        " \"mixed\")".repeat(20)
+    );
+    assert_eq!(body, expected);
+    // The opaque part still fetches byte for byte.
+    let path = vec![1u32; 20];
+    let opaque = sect(&raw, &s, &path, SectionText::Whole);
+    assert!(opaque.starts_with(b"--L20\r\nContent-Type: multipart/mixed; boundary=L21\r\n"));
+    assert_eq!(opaque.len(), 303);
+}
+
+#[test]
+fn overlong_header_line_not_parsed() {
+    let raw = load("long-header");
+    let s = summarize(&raw);
+    let (env, _, bs) = render(&s);
+    assert_eq!(
+        env,
+        "(NIL \"after long\" ((NIL NIL \"a\" \"example.com\")) ((NIL NIL \"a\" \"example.com\")) \
+((NIL NIL \"a\" \"example.com\")) NIL NIL NIL NIL NIL)"
+    );
+    assert_eq!(
+        bs,
+        "(\"image\" \"png\" NIL NIL NIL \"7bit\" 6 NIL NIL NIL NIL)"
+    );
+    let header = sect(&raw, &s, &[], SectionText::Header);
+    assert!(header.len() > 70 * 1024, "the long line is still fetched");
+}
+
+/// Every offset is in bounds and ordered, and every section either
+/// extracts or fails with a typed error. Shared with the fuzz target.
+pub(crate) fn check_invariants(raw: &[u8]) {
+    let s = summarize(raw);
+    let len = raw.len() as u64;
+    let mut paths: Vec<Vec<u32>> = vec![Vec::new()];
+    fn collect(p: &Part, len: u64, prefix: &mut Vec<u32>, paths: &mut Vec<Vec<u32>>) {
+        assert!(p.header_start <= p.body_start && p.body_start <= p.end && p.end <= len);
+        match &p.body {
+            PartBody::Multipart(children) => {
+                for (i, c) in children.iter().enumerate() {
+                    assert!(c.header_start >= p.body_start && c.end <= p.end);
+                    prefix.push(i as u32 + 1);
+                    paths.push(prefix.clone());
+                    collect(c, len, prefix, paths);
+                    prefix.pop();
+                }
+            }
+            PartBody::Message { message, .. } => {
+                assert_eq!(message.header_start, p.body_start);
+                assert_eq!(message.end, p.end);
+                collect(message, len, prefix, paths);
+            }
+            PartBody::Single => {}
+        }
+    }
+    collect(&s.root, len, &mut Vec::new(), &mut paths);
+    let (env, body, bs) = render(&s);
+    for rendered in [&env, &body, &bs] {
+        assert!(
+            rendered.starts_with('(') && rendered.ends_with(')'),
+            "{rendered}"
+        );
+    }
+    for path in paths.iter().take(50) {
+        for text in [
+            SectionText::Whole,
+            SectionText::Header,
+            SectionText::Text,
+            SectionText::Mime,
+            SectionText::HeaderFields(vec![b"subject".to_vec()]),
+            SectionText::HeaderFieldsNot(vec![b"subject".to_vec()]),
+        ] {
+            let spec = SectionSpec {
+                path: path.clone(),
+                text,
+            };
+            if let Ok(r) = section::locate(&s, &spec) {
+                assert!(r.start <= r.end && r.end <= len);
+                assert!(section::extract(&s, &spec, raw).is_ok());
+            }
+        }
+        let _ = section::extract_binary(&s, path, raw);
+    }
+    let _ = search_text::extract(&s, raw);
+}
+
+#[test]
+fn mutated_fixtures_keep_invariants() {
+    // Deterministic xorshift so CI exercises the same inputs every run.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for name in FIXTURES {
+        let base = load(name);
+        check_invariants(&base);
+        let base = if base.len() > 4096 {
+            base[..4096].to_vec()
+        } else {
+            base
+        };
+        for _ in 0..60 {
+            let mut m = base.clone();
+            for _ in 0..(1 + next() % 8) {
+                if m.is_empty() {
+                    break;
+                }
+                let at = (next() % m.len() as u64) as usize;
+                match next() % 5 {
+                    0 => m[at] = next() as u8,
+                    1 => {
+                        m.remove(at);
+                    }
+                    2 => m.insert(at, b"\r\n-=?:;\"<>("[(next() % 11) as usize]),
+                    3 => m.truncate(at),
+                    _ => {
+                        let end = (at + (next() % 64) as usize).min(m.len());
+                        let chunk = m[at..end].to_vec();
+                        m.splice(at..at, chunk);
+                    }
+                }
+            }
+            check_invariants(&m);
+        }
+    }
+}
+
+#[test]
+fn summary_round_trips_through_serde() {
+    // The store picks the on-disk format; toml is the serde format at hand.
+    let raw = load("forwarded");
+    let s = summarize(&raw);
+    let text = toml::to_string(&s).expect("serialise");
+    let back: Summary = toml::from_str(&text).expect("deserialise");
+    assert_eq!(back, s);
+}
+
+#[test]
+fn generated_corpus() {
+    let script = "/work/shared/bench/gen-corpus.py";
+    let dir = std::env::temp_dir().join(format!("mime-corpus-{}", std::process::id()));
+    let mbox = dir.join("corpus.mbox");
+    let ok = std::fs::create_dir_all(&dir).is_ok()
+        && std::path::Path::new(script).exists()
+        && std::process::Command::new("python3")
+            .arg(script)
+            .args(["--count", "200"])
+            .arg(&mbox)
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ok {
+        println!("skipped: python3 or gen-corpus.py unavailable");
+        return;
+    }
+    let data = std::fs::read(&mbox).expect("corpus written");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut messages = Vec::new();
+    let mut cur: Vec<u8> = Vec::new();
+    for line in data.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"From ") {
+            if !cur.is_empty() {
+                messages.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        cur.extend_from_slice(line);
+    }
+    if !cur.is_empty() {
+        messages.push(cur);
+    }
+    assert_eq!(messages.len(), 200);
+    let start = std::time::Instant::now();
+    let summaries: Vec<Summary> = messages.iter().map(|m| summarize(m)).collect();
+    println!(
+        "summarised {} messages in {:?}",
+        messages.len(),
+        start.elapsed()
+    );
+    for (i, (m, s)) in messages.iter().zip(&summaries).enumerate() {
+        check_invariants(m);
+        let token = format!("tok{i}");
+        assert!(
+            search_text::extract(s, m).body_matches(&token),
+            "message {i} lacks {token}"
+        );
+        assert!(s.envelope.message_id.is_some());
+        assert!(!s.envelope.from.is_empty());
+    }
+}
