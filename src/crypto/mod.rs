@@ -1,3 +1,14 @@
 //! Cryptographic building blocks: password KDF, key derivation, sealing of
 //! small records, chunked AEAD streams and the X25519 key store. Owns every
 //! use of a primitive; never knows about mailboxes or IMAP.
+
+mod error;
+pub mod kdf;
+pub mod keystore;
+pub mod seal;
+pub mod secret;
+pub mod stream;
+#[cfg(test)]
+pub(crate) mod test_util;
+
+pub use error::CryptoError;

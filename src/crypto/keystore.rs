@@ -1,0 +1,621 @@
+//! The X25519 key store in the user's `keys/` directory and the wrapping of
+//! per-message content keys.
+//!
+//! Files: `NAME.pub` holds the raw 32-byte public key in the clear (so
+//! `deliver` can encrypt without the password); `NAME.priv` holds the
+//! 32-byte private key sealed under `master.subkey("keypair-private")` with
+//! AAD `"crymap-like keypair-private v1\0" || NAME`. Names come from a
+//! strftime pattern (default `%Y-%m`, formatted in UTC). Pairs are created
+//! with hard links, which never replace an existing file, so two sessions
+//! racing to create a period's pair cannot destroy a key that already
+//! encrypted mail. Old pairs are kept forever. Never deletes a key file.
+
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use hkdf::Hkdf;
+use rand::rngs::OsRng;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+pub use x25519_dalek::PublicKey;
+use x25519_dalek::StaticSecret;
+
+use super::seal::{open, seal};
+use super::secret::{MasterKey, SecretKey, KEY_LEN};
+use super::CryptoError;
+
+/// The key-name pattern used when the user has not chosen one.
+pub const DEFAULT_KEY_PATTERN: &str = "%Y-%m";
+/// Purpose string of the subkey that seals private keys.
+pub const PRIVATE_KEY_PURPOSE: &str = "keypair-private";
+/// Purpose string of the subkey that wraps content keys for a session.
+pub const MASTER_WRAP_PURPOSE: &str = "content-key-wrap";
+
+const PRIV_AAD_PREFIX: &[u8] = b"crymap-like keypair-private v1\0";
+const X25519_WRAP_INFO: &[u8] = b"crymap-like content-key wrap x25519 v1";
+const X25519_WRAP_AAD: &[u8] = b"crymap-like wrapped content key x25519 v1\0";
+const MASTER_WRAP_AAD: &[u8] = b"crymap-like wrapped content key master v1";
+const MAX_NAME_LEN: usize = 64;
+
+/// The validated name of a key pair: 1 to 64 characters from
+/// `[A-Za-z0-9._-]`, not starting with `.`, so it is always a plain file
+/// name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct KeyName(String);
+
+impl KeyName {
+    /// Validates a name.
+    pub fn new(name: String) -> Result<Self, CryptoError> {
+        let bad = |reason| {
+            Err(CryptoError::InvalidKeyName {
+                name: name.clone(),
+                reason,
+            })
+        };
+        if name.is_empty() || name.len() > MAX_NAME_LEN {
+            return bad("length must be 1 to 64");
+        }
+        if name.starts_with('.') {
+            return bad("must not start with '.'");
+        }
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return bad("only letters, digits, '.', '_' and '-' are allowed");
+        }
+        Ok(KeyName(name))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for KeyName {
+    type Error = CryptoError;
+    fn try_from(s: String) -> Result<Self, CryptoError> {
+        KeyName::new(s)
+    }
+}
+
+impl From<KeyName> for String {
+    fn from(k: KeyName) -> String {
+        k.0
+    }
+}
+
+impl fmt::Display for KeyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a content key was wrapped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WrapMethod {
+    /// Sealed under `master.subkey("content-key-wrap")`: written by a
+    /// logged-in session.
+    Master,
+    /// Sealed under a key agreed between an ephemeral X25519 key and a
+    /// stored key pair: written by `deliver`, which has no master key.
+    X25519 {
+        /// The recipient key pair.
+        key_name: KeyName,
+        /// The sender's ephemeral public key.
+        ephemeral_public: [u8; 32],
+    },
+}
+
+/// A per-message content key, wrapped so only the account can unwrap it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrappedKey {
+    /// How to unwrap it.
+    pub method: WrapMethod,
+    /// The sealed content key (`seal` format).
+    pub sealed: Vec<u8>,
+}
+
+fn x25519_kek(shared: &[u8; 32], ephemeral: &[u8; 32], recipient: &[u8; 32]) -> SecretKey {
+    let mut salt = [0u8; 64];
+    salt[..32].copy_from_slice(ephemeral);
+    salt[32..].copy_from_slice(recipient);
+    let hk = Hkdf::<Sha256>::new(Some(&salt), shared);
+    let mut out = [0u8; KEY_LEN];
+    hk.expand(X25519_WRAP_INFO, &mut out)
+        .expect("32 bytes is a valid HKDF-SHA-256 output length");
+    let key = SecretKey::from_bytes(out);
+    zeroize::Zeroize::zeroize(&mut out);
+    key
+}
+
+fn x25519_aad(name: &KeyName) -> Vec<u8> {
+    let mut aad = X25519_WRAP_AAD.to_vec();
+    aad.extend_from_slice(name.as_str().as_bytes());
+    aad
+}
+
+fn key_from_plain(plain: &[u8], what: &'static str) -> Result<SecretKey, CryptoError> {
+    let bytes: [u8; KEY_LEN] = plain.try_into().map_err(|_| CryptoError::Malformed {
+        what,
+        reason: format!("expected {KEY_LEN} bytes, got {}", plain.len()),
+    })?;
+    Ok(SecretKey::from_bytes(bytes))
+}
+
+/// Wraps `content_key` to the public key `public` of pair `name`
+/// (ephemeral X25519, HKDF-SHA-256 over the shared secret with both public
+/// keys as salt, then [`seal`]). Needs no secret of the account.
+pub fn wrap_to_public(
+    name: &KeyName,
+    public: &PublicKey,
+    content_key: &SecretKey,
+) -> Result<WrappedKey, CryptoError> {
+    let ephemeral = StaticSecret::random_from_rng(OsRng);
+    let ephemeral_public = PublicKey::from(&ephemeral).to_bytes();
+    let shared = ephemeral.diffie_hellman(public);
+    if !shared.was_contributory() {
+        return Err(CryptoError::WeakPublicKey {
+            name: name.to_string(),
+        });
+    }
+    let kek = x25519_kek(shared.as_bytes(), &ephemeral_public, public.as_bytes());
+    Ok(WrappedKey {
+        sealed: seal(&kek, &x25519_aad(name), content_key.as_bytes()),
+        method: WrapMethod::X25519 {
+            key_name: name.clone(),
+            ephemeral_public,
+        },
+    })
+}
+
+/// Wraps `content_key` under the master key, for content a logged-in
+/// session writes itself.
+pub fn wrap_under_master(master: &MasterKey, content_key: &SecretKey) -> WrappedKey {
+    WrappedKey {
+        method: WrapMethod::Master,
+        sealed: seal(
+            &master.subkey(MASTER_WRAP_PURPOSE),
+            MASTER_WRAP_AAD,
+            content_key.as_bytes(),
+        ),
+    }
+}
+
+/// The key pairs of one account.
+pub struct KeyStore {
+    dir: PathBuf,
+    pattern: String,
+    /// Unsealed private keys; `StaticSecret` zeroises itself on drop.
+    cache: Mutex<HashMap<KeyName, StaticSecret>>,
+}
+
+impl KeyStore {
+    /// The key store in `dir` with the default `%Y-%m` naming.
+    pub fn new(dir: PathBuf) -> Self {
+        KeyStore {
+            dir,
+            pattern: DEFAULT_KEY_PATTERN.to_owned(),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Uses `pattern` (strftime, UTC) to name new pairs. Rejected if it does
+    /// not format, or formats to an invalid [`KeyName`].
+    pub fn with_pattern(mut self, pattern: &str) -> Result<Self, CryptoError> {
+        name_for(pattern, Utc::now())?;
+        self.pattern = pattern.to_owned();
+        Ok(self)
+    }
+
+    /// The directory holding the key files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The name of the pair for the period containing `now`.
+    pub fn name_for(&self, now: DateTime<Utc>) -> Result<KeyName, CryptoError> {
+        name_for(&self.pattern, now)
+    }
+
+    fn pub_path(&self, name: &KeyName) -> PathBuf {
+        self.dir.join(format!("{name}.pub"))
+    }
+
+    fn priv_path(&self, name: &KeyName) -> PathBuf {
+        self.dir.join(format!("{name}.priv"))
+    }
+
+    /// Makes sure the pair for the current period exists, creating it if
+    /// needed, and returns its name.
+    pub fn ensure_current(
+        &self,
+        master: &MasterKey,
+        now: DateTime<Utc>,
+    ) -> Result<KeyName, CryptoError> {
+        let name = self.name_for(now)?;
+        let priv_path = self.priv_path(&name);
+        if !exists(&priv_path)? {
+            let secret = StaticSecret::random_from_rng(OsRng);
+            let mut aad = PRIV_AAD_PREFIX.to_vec();
+            aad.extend_from_slice(name.as_str().as_bytes());
+            let sealed = seal(&master.subkey(PRIVATE_KEY_PURPOSE), &aad, secret.as_bytes());
+            // Losing the race to another session is fine: its pair wins and
+            // ours was never used.
+            create_exclusive(&self.dir, &priv_path, &sealed)?;
+        }
+        // Also repairs a crash between writing the private and public halves.
+        if !exists(&self.pub_path(&name))? {
+            let secret = self.private_key(master, &name)?;
+            let public = PublicKey::from(&secret);
+            create_exclusive(&self.dir, &self.pub_path(&name), public.as_bytes())?;
+        }
+        Ok(name)
+    }
+
+    /// The public key to encrypt new mail to: the current period's pair, or
+    /// the most recently created pair if that one does not exist yet.
+    pub fn current_public(&self, now: DateTime<Utc>) -> Result<(KeyName, PublicKey), CryptoError> {
+        let name = self.name_for(now)?;
+        if let Some(pk) = self.read_public(&name)? {
+            return Ok((name, pk));
+        }
+        let newest = self.newest_pair()?.ok_or_else(|| CryptoError::NoKeyPair {
+            dir: self.dir.clone(),
+        })?;
+        let pk = self
+            .read_public(&newest)?
+            .ok_or_else(|| CryptoError::KeyNotFound {
+                name: newest.to_string(),
+            })?;
+        Ok((newest, pk))
+    }
+
+    /// Reads `NAME.pub`, `None` if absent.
+    pub fn read_public(&self, name: &KeyName) -> Result<Option<PublicKey>, CryptoError> {
+        let path = self.pub_path(name);
+        match fs::read(&path) {
+            Ok(bytes) => {
+                let arr: [u8; 32] =
+                    bytes
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| CryptoError::Malformed {
+                            what: "public key file",
+                            reason: format!(
+                                "{} holds {} bytes, expected 32",
+                                path.display(),
+                                bytes.len()
+                            ),
+                        })?;
+                Ok(Some(PublicKey::from(arr)))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(CryptoError::io(format!("reading {}", path.display()), e)),
+        }
+    }
+
+    /// Names of all complete pairs (both files present), sorted.
+    pub fn list(&self) -> Result<Vec<KeyName>, CryptoError> {
+        Ok(self.scan()?.into_iter().map(|(n, _)| n).collect())
+    }
+
+    fn scan(&self) -> Result<Vec<(KeyName, std::time::SystemTime)>, CryptoError> {
+        let ctx = || format!("listing {}", self.dir.display());
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(|e| CryptoError::io(ctx(), e))? {
+            let entry = entry.map_err(|e| CryptoError::io(ctx(), e))?;
+            let file_name = entry.file_name();
+            let Some(stem) = file_name.to_str().and_then(|n| n.strip_suffix(".pub")) else {
+                continue;
+            };
+            let Ok(name) = KeyName::new(stem.to_owned()) else {
+                continue;
+            };
+            if !exists(&self.priv_path(&name))? {
+                continue;
+            }
+            let mtime = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .map_err(|e| CryptoError::io(ctx(), e))?;
+            out.push((name, mtime));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn newest_pair(&self) -> Result<Option<KeyName>, CryptoError> {
+        Ok(self
+            .scan()?
+            .into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)))
+            .map(|(n, _)| n))
+    }
+
+    fn private_key(&self, master: &MasterKey, name: &KeyName) -> Result<StaticSecret, CryptoError> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = cache.get(name) {
+            return Ok(s.clone());
+        }
+        let path = self.priv_path(name);
+        let sealed = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(CryptoError::KeyNotFound {
+                    name: name.to_string(),
+                })
+            }
+            Err(e) => return Err(CryptoError::io(format!("reading {}", path.display()), e)),
+        };
+        let mut aad = PRIV_AAD_PREFIX.to_vec();
+        aad.extend_from_slice(name.as_str().as_bytes());
+        let plain = open(&master.subkey(PRIVATE_KEY_PURPOSE), &aad, &sealed)?;
+        let key = key_from_plain(&plain, "private key file")?;
+        let secret = StaticSecret::from(*key.as_bytes());
+        cache.insert(name.clone(), secret.clone());
+        Ok(secret)
+    }
+
+    /// Recovers a content key wrapped by [`wrap_to_public`] or
+    /// [`wrap_under_master`].
+    pub fn unwrap(
+        &self,
+        master: &MasterKey,
+        wrapped: &WrappedKey,
+    ) -> Result<SecretKey, CryptoError> {
+        let plain = match &wrapped.method {
+            WrapMethod::Master => open(
+                &master.subkey(MASTER_WRAP_PURPOSE),
+                MASTER_WRAP_AAD,
+                &wrapped.sealed,
+            )?,
+            WrapMethod::X25519 {
+                key_name,
+                ephemeral_public,
+            } => {
+                let secret = self.private_key(master, key_name)?;
+                let recipient = PublicKey::from(&secret);
+                let shared = secret.diffie_hellman(&PublicKey::from(*ephemeral_public));
+                if !shared.was_contributory() {
+                    return Err(CryptoError::Authentication {
+                        what: "wrapped content key",
+                    });
+                }
+                let kek = x25519_kek(shared.as_bytes(), ephemeral_public, recipient.as_bytes());
+                open(&kek, &x25519_aad(key_name), &wrapped.sealed)?
+            }
+        };
+        key_from_plain(&plain, "wrapped content key")
+    }
+}
+
+fn name_for(pattern: &str, now: DateTime<Utc>) -> Result<KeyName, CryptoError> {
+    let mut name = String::new();
+    // Formatting with an invalid specifier returns fmt::Error here rather
+    // than panicking as `to_string()` would.
+    write!(name, "{}", now.format(pattern)).map_err(|_| CryptoError::InvalidKeyPattern {
+        pattern: pattern.to_owned(),
+    })?;
+    KeyName::new(name)
+}
+
+fn exists(path: &Path) -> Result<bool, CryptoError> {
+    path.try_exists()
+        .map_err(|e| CryptoError::io(format!("checking {}", path.display()), e))
+}
+
+/// Writes `data` to `path` only if `path` does not exist: temp file, fsync,
+/// hard link (fails rather than replaces), fsync of the directory.
+/// Returns whether this call created the file.
+fn create_exclusive(dir: &Path, path: &Path, data: &[u8]) -> Result<bool, CryptoError> {
+    let mut rnd = [0u8; 8];
+    OsRng.fill_bytes(&mut rnd);
+    let tmp = dir.join(format!(".tmp-{}", u64::from_le_bytes(rnd)));
+    let ctx = |what: &str, p: &Path| format!("{what} {}", p.display());
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| CryptoError::io(ctx("creating", &tmp), e))?;
+        f.write_all(data)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| CryptoError::io(ctx("writing", &tmp), e))?;
+        match fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(CryptoError::io(ctx("linking", path), e)),
+        }
+    })();
+    let _ = fs::remove_file(&tmp);
+    let created = result?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| CryptoError::io(ctx("syncing", dir), e))?;
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::test_util::TempDir;
+    use chrono::TimeZone;
+
+    fn at(y: i32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, 15, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn creates_one_pair_per_month_and_keeps_old() {
+        let dir = TempDir::new("ks");
+        let ks = KeyStore::new(dir.path().to_owned());
+        let m = MasterKey::generate();
+        let a = ks.ensure_current(&m, at(2026, 1)).unwrap();
+        assert_eq!(a.as_str(), "2026-01");
+        let pk_a = ks.read_public(&a).unwrap().unwrap();
+        assert_eq!(ks.ensure_current(&m, at(2026, 1)).unwrap(), a);
+        assert_eq!(ks.read_public(&a).unwrap().unwrap(), pk_a, "pair replaced");
+        let b = ks.ensure_current(&m, at(2026, 2)).unwrap();
+        assert_eq!(ks.list().unwrap(), vec![a.clone(), b.clone()]);
+        assert_eq!(ks.current_public(at(2026, 2)).unwrap().0, b);
+        assert_eq!(ks.current_public(at(2026, 1)).unwrap(), (a, pk_a));
+        let priv_bytes = fs::read(dir.path().join("2026-01.priv")).unwrap();
+        assert_eq!(priv_bytes.len(), 24 + 32 + 16);
+    }
+
+    #[test]
+    fn current_public_falls_back_to_newest() {
+        let dir = TempDir::new("ks");
+        let ks = KeyStore::new(dir.path().to_owned());
+        assert!(matches!(
+            ks.current_public(at(2026, 3)),
+            Err(CryptoError::NoKeyPair { .. })
+        ));
+        let m = MasterKey::generate();
+        let old = ks.ensure_current(&m, at(2025, 12)).unwrap();
+        assert_eq!(ks.current_public(at(2026, 3)).unwrap().0, old);
+    }
+
+    #[test]
+    fn wrap_and_unwrap_both_methods() {
+        let dir = TempDir::new("ks");
+        let m = MasterKey::generate();
+        let ks = KeyStore::new(dir.path().to_owned());
+        let name = ks.ensure_current(&m, at(2026, 5)).unwrap();
+        let (n2, pk) = ks.current_public(at(2026, 5)).unwrap();
+        assert_eq!(n2, name);
+        let ck = SecretKey::generate();
+        let w = wrap_to_public(&name, &pk, &ck).unwrap();
+        // A fresh store (no cache) must unseal the private key from disk.
+        let fresh = KeyStore::new(dir.path().to_owned());
+        assert_eq!(fresh.unwrap(&m, &w).unwrap(), ck);
+        assert_eq!(ks.unwrap(&m, &w).unwrap(), ck);
+        let wm = wrap_under_master(&m, &ck);
+        assert_eq!(ks.unwrap(&m, &wm).unwrap(), ck);
+        assert!(ks.unwrap(&MasterKey::generate(), &wm).is_err());
+        assert!(fresh_unwrap_fails_with_other_master(dir.path(), &w));
+        let mut bad = w.clone();
+        bad.sealed[30] ^= 1;
+        assert!(matches!(
+            ks.unwrap(&m, &bad),
+            Err(CryptoError::Authentication { .. })
+        ));
+        let mut renamed = w.clone();
+        if let WrapMethod::X25519 { key_name, .. } = &mut renamed.method {
+            *key_name = KeyName::new("2099-01".into()).unwrap();
+        }
+        assert!(matches!(
+            ks.unwrap(&m, &renamed),
+            Err(CryptoError::KeyNotFound { .. })
+        ));
+    }
+
+    fn fresh_unwrap_fails_with_other_master(dir: &Path, w: &WrappedKey) -> bool {
+        KeyStore::new(dir.to_owned())
+            .unwrap(&MasterKey::generate(), w)
+            .is_err()
+    }
+
+    #[test]
+    fn private_key_bound_to_its_name() {
+        let dir = TempDir::new("ks");
+        let m = MasterKey::generate();
+        let ks = KeyStore::new(dir.path().to_owned());
+        let a = ks.ensure_current(&m, at(2026, 1)).unwrap();
+        let pk = ks.read_public(&a).unwrap().unwrap();
+        let w = wrap_to_public(&a, &pk, &SecretKey::generate()).unwrap();
+        // Swapping the sealed private file under another name must fail.
+        let b = KeyName::new("other".into()).unwrap();
+        fs::copy(
+            dir.path().join("2026-01.priv"),
+            dir.path().join("other.priv"),
+        )
+        .unwrap();
+        fs::copy(dir.path().join("2026-01.pub"), dir.path().join("other.pub")).unwrap();
+        let mut moved = w.clone();
+        if let WrapMethod::X25519 { key_name, .. } = &mut moved.method {
+            *key_name = b;
+        }
+        assert!(KeyStore::new(dir.path().to_owned())
+            .unwrap(&m, &moved)
+            .is_err());
+    }
+
+    #[test]
+    fn missing_public_half_is_repaired() {
+        let dir = TempDir::new("ks");
+        let m = MasterKey::generate();
+        let ks = KeyStore::new(dir.path().to_owned());
+        let a = ks.ensure_current(&m, at(2026, 1)).unwrap();
+        let pk = ks.read_public(&a).unwrap().unwrap();
+        fs::remove_file(dir.path().join("2026-01.pub")).unwrap();
+        ks.ensure_current(&m, at(2026, 1)).unwrap();
+        assert_eq!(ks.read_public(&a).unwrap().unwrap(), pk);
+    }
+
+    #[test]
+    fn patterns_and_names_validated() {
+        let dir = TempDir::new("ks");
+        let ks = KeyStore::new(dir.path().to_owned());
+        assert!(ks.with_pattern("%Y-%m-%d").is_ok());
+        let ks = KeyStore::new(dir.path().to_owned());
+        assert!(matches!(
+            ks.with_pattern("%Y/%m"),
+            Err(CryptoError::InvalidKeyName { .. })
+        ));
+        let ks = KeyStore::new(dir.path().to_owned());
+        assert!(matches!(
+            ks.with_pattern("%Q"),
+            Err(CryptoError::InvalidKeyPattern { .. })
+        ));
+        for bad in ["", ".x", "a b", "../x", &"x".repeat(65)] {
+            assert!(KeyName::new(bad.to_owned()).is_err(), "{bad:?}");
+        }
+        assert!(serde_json_like_roundtrip());
+    }
+
+    fn serde_json_like_roundtrip() -> bool {
+        let w = WrappedKey {
+            method: WrapMethod::X25519 {
+                key_name: KeyName::new("2026-01".into()).unwrap(),
+                ephemeral_public: [3; 32],
+            },
+            sealed: vec![1, 2, 3],
+        };
+        let bytes = postcard::to_stdvec(&w).unwrap();
+        let back: WrappedKey = postcard::from_bytes(&bytes).unwrap();
+        let encode = |name: &str| {
+            let mut v = postcard::to_stdvec(&WrapMethod::X25519 {
+                key_name: KeyName(name.into()),
+                ephemeral_public: [3; 32],
+            })
+            .unwrap();
+            v.push(0);
+            v
+        };
+        back == w
+            && postcard::from_bytes::<WrappedKey>(&encode("ok")).is_ok()
+            && postcard::from_bytes::<WrappedKey>(&encode("../../x")).is_err()
+    }
+
+    #[test]
+    fn low_order_public_key_refused() {
+        let name = KeyName::new("x".into()).unwrap();
+        let zero = PublicKey::from([0u8; 32]);
+        assert!(matches!(
+            wrap_to_public(&name, &zero, &SecretKey::generate()),
+            Err(CryptoError::WeakPublicKey { .. })
+        ));
+    }
+}
