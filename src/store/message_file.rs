@@ -284,3 +284,72 @@ impl MessageReader {
         Ok(&mut self.stream)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::keystore::wrap_under_master;
+    use crate::crypto::test_util::TempDir;
+
+    fn setup() -> (TempDir, MasterKey, SecretKey, WrappedKey) {
+        let d = TempDir::new("msgfile");
+        std::fs::create_dir(d.path().join("tmp")).unwrap();
+        let master = MasterKey::generate();
+        let ck = SecretKey::generate();
+        let w = wrap_under_master(&master, &ck);
+        (d, master, ck, w)
+    }
+
+    #[test]
+    fn round_trip_with_ranges_and_extra() {
+        let (d, _m, ck, w) = setup();
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let dest = d.path().join("msg/ab/x");
+        let n = write(&d.path().join("tmp"), &dest, &w, &ck, &mut &body[..], Some(b"extra"), 1 << 20).unwrap();
+        assert_eq!(n, body.len() as u64);
+        assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
+        let s = SealedMessage::open(&dest).unwrap();
+        assert_eq!(s.wrapped_key(), &w);
+        let mut r = s.decrypt(&ck).unwrap();
+        assert_eq!(r.size(), body.len() as u64);
+        assert_eq!(r.extra(), Some(&b"extra"[..]));
+        assert_eq!(r.read_range(70_000, 100).unwrap(), body[70_000..70_100]);
+        assert_eq!(r.read_all().unwrap(), body);
+        let mut all = Vec::new();
+        r.reader().unwrap().read_to_end(&mut all).unwrap();
+        assert_eq!(all, body);
+    }
+
+    #[test]
+    fn oversize_refused_and_nothing_left() {
+        let (d, _m, ck, w) = setup();
+        let dest = d.path().join("m");
+        let body = vec![b'a'; 5000];
+        let e = write(&d.path().join("tmp"), &dest, &w, &ck, &mut &body[..], None, 4096).unwrap_err();
+        assert!(matches!(e, MessageFileError::TooLarge { limit: 4096 }));
+        assert!(!dest.exists());
+        assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn tampering_and_garbage_are_typed_errors() {
+        let (d, _m, ck, w) = setup();
+        let dest = d.path().join("m");
+        write(&d.path().join("tmp"), &dest, &w, &ck, &mut &b"hello world"[..], None, 100).unwrap();
+        let mut bytes = std::fs::read(&dest).unwrap();
+        let last = bytes.len() - 3;
+        bytes[last] ^= 1;
+        std::fs::write(&dest, &bytes).unwrap();
+        let e = SealedMessage::open(&dest).unwrap().decrypt(&ck).err().unwrap();
+        assert!(matches!(e, MessageFileError::Crypto { .. }));
+        std::fs::write(&dest, b"not a message").unwrap();
+        assert!(matches!(
+            SealedMessage::open(&dest),
+            Err(MessageFileError::Malformed { .. })
+        ));
+        let wrong = SecretKey::generate();
+        write(&d.path().join("tmp"), &dest, &w, &ck, &mut &b"x"[..], None, 100).unwrap();
+        let e = SealedMessage::open(&dest).unwrap().decrypt(&wrong).err().unwrap();
+        assert!(matches!(e, MessageFileError::Crypto { .. }));
+    }
+}
