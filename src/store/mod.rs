@@ -2,9 +2,18 @@
 //! mailboxes, change logs, message files and the delivery spool. Never knows
 //! IMAP syntax.
 
+pub mod account;
+pub mod change_log;
 pub mod crash;
+pub mod create;
+pub mod error;
 pub mod fsutil;
+pub mod mailbox;
 pub mod message_file;
+pub mod record_log;
 pub mod state;
 pub mod summary;
 pub mod types;
+pub mod user_file;
+
+pub use error::StoreError;

@@ -1,0 +1,995 @@
+//! The sealed account log (`account/log`) and the account state it
+//! replays to: which mailboxes exist (random ids, names, special-use,
+//! UIDVALIDITY), subscriptions and user settings. Owns the mailbox naming
+//! rules. Never touches mailbox contents: operations that move messages
+//! (RENAME of INBOX) return what the mailbox layer must do.
+//!
+//! Every operation decides under the log lock after catching up, so two
+//! sessions cannot both create the same name or reuse a UIDVALIDITY. Each
+//! operation's essential effect is a single record, so a torn write never
+//! leaves it half done (missing superiors created on the way are separate,
+//! harmless records).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::fs::DirBuilder;
+use std::num::NonZeroU32;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use rand::rngs::OsRng;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use super::error::{Result, StoreError};
+use super::record_log::RecordLog;
+use crate::crypto::secret::MasterKey;
+
+/// Path of the account log inside the user directory.
+pub const ACCOUNT_LOG_PATH: &str = "account/log";
+/// Directory holding one subdirectory per mailbox id.
+pub const MAILBOXES_DIR: &str = "mailboxes";
+/// Purpose string of the account log's key.
+pub const ACCOUNT_LOG_PURPOSE: &str = "account-log";
+const ACCOUNT_LOG_IDENTITY: &str = "account log";
+/// The hierarchy delimiter.
+pub const DELIMITER: char = '/';
+/// Longest accepted mailbox name, in bytes.
+pub const MAX_NAME_LEN: usize = 1000;
+
+/// A mailbox's permanent identity: 128 random bits, shown as 32 lowercase
+/// hex digits (also its directory name under `mailboxes/`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MailboxId([u8; 16]);
+
+impl MailboxId {
+    /// A fresh random id.
+    pub fn generate() -> Self {
+        let mut b = [0u8; 16];
+        OsRng.fill_bytes(&mut b);
+        MailboxId(b)
+    }
+
+    /// Parses 32 hex digits.
+    pub fn parse_hex(s: &str) -> Option<Self> {
+        if s.len() != 32 {
+            return None;
+        }
+        let mut out = [0u8; 16];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(MailboxId(out))
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Display for MailboxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for MailboxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MailboxId({self})")
+    }
+}
+
+/// The UIDVALIDITY of one incarnation of a mailbox: nonzero, and strictly
+/// greater than every value the account assigned before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct UidValidity(NonZeroU32);
+
+impl UidValidity {
+    /// Wraps a nonzero value.
+    pub fn new(v: u32) -> Option<Self> {
+        NonZeroU32::new(v).map(UidValidity)
+    }
+
+    /// The value sent to clients.
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
+}
+
+/// RFC 6154 special-use attributes (and RFC 8457 `\Important`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SpecialUse {
+    /// `\All`
+    All,
+    /// `\Archive`
+    Archive,
+    /// `\Drafts`
+    Drafts,
+    /// `\Flagged`
+    Flagged,
+    /// `\Important`
+    Important,
+    /// `\Junk`
+    Junk,
+    /// `\Sent`
+    Sent,
+    /// `\Trash`
+    Trash,
+}
+
+impl SpecialUse {
+    /// The attribute as written in IMAP, e.g. `\Sent`.
+    pub fn as_imap(self) -> &'static str {
+        match self {
+            SpecialUse::All => "\\All",
+            SpecialUse::Archive => "\\Archive",
+            SpecialUse::Drafts => "\\Drafts",
+            SpecialUse::Flagged => "\\Flagged",
+            SpecialUse::Important => "\\Important",
+            SpecialUse::Junk => "\\Junk",
+            SpecialUse::Sent => "\\Sent",
+            SpecialUse::Trash => "\\Trash",
+        }
+    }
+
+    /// Parses an attribute (case-insensitive, with its backslash).
+    pub fn from_imap(s: &str) -> Option<Self> {
+        [
+            SpecialUse::All,
+            SpecialUse::Archive,
+            SpecialUse::Drafts,
+            SpecialUse::Flagged,
+            SpecialUse::Important,
+            SpecialUse::Junk,
+            SpecialUse::Sent,
+            SpecialUse::Trash,
+        ]
+        .into_iter()
+        .find(|u| u.as_imap().eq_ignore_ascii_case(s))
+    }
+}
+
+/// Which mailbox naming rule a name breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MailboxNameError {
+    /// The name is empty.
+    #[error("the name is empty")]
+    Empty,
+    /// Longer than [`MAX_NAME_LEN`] bytes.
+    #[error("the name is longer than 1000 bytes")]
+    TooLong,
+    /// Contains `%`, `*` or `\`.
+    #[error("the name contains the forbidden character {0:?}")]
+    ForbiddenChar(char),
+    /// Contains a control character.
+    #[error("the name contains a control character")]
+    ControlChar,
+    /// Starts with `.`.
+    #[error("the name starts with '.'")]
+    LeadingDot,
+    /// Starts with `#` (reserved for namespaces).
+    #[error("the name starts with '#'")]
+    LeadingHash,
+    /// Has an empty hierarchy level (leading, trailing or doubled `/`).
+    #[error("the name has an empty hierarchy level")]
+    EmptyComponent,
+}
+
+/// A valid, canonical mailbox name: INBOX (any case, also as the first
+/// level of a deeper name) is spelled `INBOX`; other names are
+/// case-sensitive. The name is the decoded (UTF-8) form; modified UTF-7 is
+/// the IMAP layer's business.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MailboxName(String);
+
+impl MailboxName {
+    /// Validates and canonicalises a name. A trailing delimiter is an error
+    /// here; the IMAP layer strips it for CREATE as RFC 3501 asks.
+    pub fn parse(name: &str) -> Result<Self, MailboxNameError> {
+        if name.is_empty() {
+            return Err(MailboxNameError::Empty);
+        }
+        if name.len() > MAX_NAME_LEN {
+            return Err(MailboxNameError::TooLong);
+        }
+        if let Some(c) = name.chars().find(|c| matches!(c, '%' | '*' | '\\')) {
+            return Err(MailboxNameError::ForbiddenChar(c));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(MailboxNameError::ControlChar);
+        }
+        if name.starts_with('.') {
+            return Err(MailboxNameError::LeadingDot);
+        }
+        if name.starts_with('#') {
+            return Err(MailboxNameError::LeadingHash);
+        }
+        if name.split(DELIMITER).any(str::is_empty) {
+            return Err(MailboxNameError::EmptyComponent);
+        }
+        let canonical = match name.split_once(DELIMITER) {
+            Some((first, rest)) if first.eq_ignore_ascii_case("INBOX") => {
+                format!("INBOX{DELIMITER}{rest}")
+            }
+            None if name.eq_ignore_ascii_case("INBOX") => "INBOX".to_owned(),
+            _ => name.to_owned(),
+        };
+        Ok(MailboxName(canonical))
+    }
+
+    /// `INBOX`.
+    pub fn inbox() -> Self {
+        MailboxName("INBOX".to_owned())
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is INBOX itself (not a child of it).
+    pub fn is_inbox(&self) -> bool {
+        self.0 == "INBOX"
+    }
+
+    /// The immediate superior, if any.
+    pub fn parent(&self) -> Option<MailboxName> {
+        self.0
+            .rsplit_once(DELIMITER)
+            .map(|(p, _)| MailboxName(p.to_owned()))
+    }
+
+    /// All superiors, outermost first.
+    pub fn ancestors(&self) -> Vec<MailboxName> {
+        let mut out = Vec::new();
+        let mut cur = self.parent();
+        while let Some(p) = cur {
+            cur = p.parent();
+            out.push(p);
+        }
+        out.reverse();
+        out
+    }
+
+    /// Whether `self` is strictly inside `other`'s subtree.
+    pub fn is_inside(&self, other: &MailboxName) -> bool {
+        self.0
+            .strip_prefix(other.as_str())
+            .is_some_and(|rest| rest.starts_with(DELIMITER))
+    }
+}
+
+impl fmt::Display for MailboxName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn parse_name(name: &str) -> Result<MailboxName> {
+    MailboxName::parse(name).map_err(|rule| StoreError::InvalidMailboxName {
+        name: name.to_owned(),
+        rule,
+    })
+}
+
+/// One change to the account, as sealed in the account log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccountRecord {
+    /// A mailbox came into existence.
+    MailboxCreated {
+        /// Its permanent id.
+        id: MailboxId,
+        /// Its name.
+        name: MailboxName,
+        /// Its special-use attributes.
+        special_use: Vec<SpecialUse>,
+        /// Its UIDVALIDITY.
+        uid_validity: UidValidity,
+    },
+    /// Mailboxes got new names, all at once (a mailbox and its inferiors).
+    MailboxesRenamed {
+        /// Each mailbox's new name.
+        renames: Vec<(MailboxId, MailboxName)>,
+    },
+    /// A mailbox was deleted (its inferiors stay).
+    MailboxDeleted {
+        /// The mailbox.
+        id: MailboxId,
+    },
+    /// A name was added to the subscription list.
+    Subscribed {
+        /// The name (need not exist).
+        name: MailboxName,
+    },
+    /// A name was removed from the subscription list.
+    Unsubscribed {
+        /// The name.
+        name: MailboxName,
+    },
+    /// A user setting was set.
+    SettingChanged {
+        /// Setting name.
+        key: String,
+        /// New value.
+        value: String,
+    },
+}
+
+/// What the account knows about one mailbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailboxInfo {
+    /// Permanent id.
+    pub id: MailboxId,
+    /// Current name.
+    pub name: MailboxName,
+    /// Special-use attributes.
+    pub special_use: Vec<SpecialUse>,
+    /// UIDVALIDITY of this incarnation.
+    pub uid_validity: UidValidity,
+}
+
+/// The account state replayed from the log.
+#[derive(Clone, Debug, Default)]
+pub struct Account {
+    mailboxes: HashMap<MailboxId, MailboxInfo>,
+    by_name: BTreeMap<MailboxName, MailboxId>,
+    subscriptions: BTreeSet<MailboxName>,
+    settings: BTreeMap<String, String>,
+    max_uid_validity: u32,
+}
+
+impl Account {
+    /// Applies one record. Records are authenticated and were decided under
+    /// the lock, so inconsistencies only come from bugs; they are logged
+    /// and resolved deterministically (the later record wins).
+    pub fn apply(&mut self, record: &AccountRecord) {
+        match record {
+            AccountRecord::MailboxCreated {
+                id,
+                name,
+                special_use,
+                uid_validity,
+            } => {
+                if let Some(old) = self.by_name.insert(name.clone(), *id) {
+                    log::warn!("account log: {name} created twice; {old} replaced");
+                    self.mailboxes.remove(&old);
+                }
+                self.max_uid_validity = self.max_uid_validity.max(uid_validity.get());
+                self.mailboxes.insert(
+                    *id,
+                    MailboxInfo {
+                        id: *id,
+                        name: name.clone(),
+                        special_use: special_use.clone(),
+                        uid_validity: *uid_validity,
+                    },
+                );
+            }
+            AccountRecord::MailboxesRenamed { renames } => {
+                for (id, _) in renames {
+                    if let Some(info) = self.mailboxes.get(id) {
+                        self.by_name.remove(&info.name);
+                    }
+                }
+                for (id, new) in renames {
+                    if let Some(info) = self.mailboxes.get_mut(id) {
+                        info.name = new.clone();
+                        if let Some(old) = self.by_name.insert(new.clone(), *id) {
+                            log::warn!("account log: rename onto {new} replaced {old}");
+                            self.mailboxes.remove(&old);
+                        }
+                    }
+                }
+            }
+            AccountRecord::MailboxDeleted { id } => {
+                if let Some(info) = self.mailboxes.remove(id) {
+                    self.by_name.remove(&info.name);
+                }
+            }
+            AccountRecord::Subscribed { name } => {
+                self.subscriptions.insert(name.clone());
+            }
+            AccountRecord::Unsubscribed { name } => {
+                self.subscriptions.remove(name);
+            }
+            AccountRecord::SettingChanged { key, value } => {
+                self.settings.insert(key.clone(), value.clone());
+            }
+        }
+    }
+
+    /// The mailbox with this name.
+    pub fn mailbox(&self, name: &MailboxName) -> Option<&MailboxInfo> {
+        self.by_name.get(name).and_then(|id| self.mailboxes.get(id))
+    }
+
+    /// The mailbox with this id, if it still exists.
+    pub fn mailbox_by_id(&self, id: &MailboxId) -> Option<&MailboxInfo> {
+        self.mailboxes.get(id)
+    }
+
+    /// All mailboxes, sorted by name.
+    pub fn mailboxes(&self) -> impl Iterator<Item = &MailboxInfo> + '_ {
+        self.by_name
+            .values()
+            .filter_map(|id| self.mailboxes.get(id))
+    }
+
+    /// Mailboxes strictly inside `name`'s subtree, sorted by name. `name`
+    /// itself need not exist.
+    pub fn descendants<'a>(
+        &'a self,
+        name: &'a MailboxName,
+    ) -> impl Iterator<Item = &'a MailboxInfo> + 'a {
+        self.by_name
+            .range(name.clone()..)
+            .skip_while(move |(n, _)| *n == name)
+            .take_while(move |(n, _)| n.as_str().starts_with(name.as_str()))
+            .filter(move |(n, _)| n.is_inside(name))
+            .filter_map(|(_, id)| self.mailboxes.get(id))
+    }
+
+    /// Whether any mailbox lies inside `name`'s subtree.
+    pub fn has_children(&self, name: &MailboxName) -> bool {
+        self.descendants(name).next().is_some()
+    }
+
+    /// Whether `name` is subscribed.
+    pub fn is_subscribed(&self, name: &MailboxName) -> bool {
+        self.subscriptions.contains(name)
+    }
+
+    /// The subscription list, sorted.
+    pub fn subscriptions(&self) -> impl Iterator<Item = &MailboxName> + '_ {
+        self.subscriptions.iter()
+    }
+
+    /// A user setting.
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.settings.get(key).map(String::as_str)
+    }
+
+    /// All user settings, sorted by key.
+    pub fn settings(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.settings.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    fn next_uid_validity(&self) -> Result<UidValidity> {
+        let now = u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX);
+        let next = self.max_uid_validity.saturating_add(1).max(now);
+        UidValidity::new(next)
+            .filter(|v| v.get() > self.max_uid_validity)
+            .ok_or_else(|| {
+                StoreError::io(
+                    "assigning UIDVALIDITY",
+                    std::io::Error::other("UIDVALIDITY space exhausted"),
+                )
+            })
+    }
+}
+
+/// What a RENAME did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenameOutcome {
+    /// The mailbox and its inferiors now carry the new names.
+    Renamed,
+    /// RENAME of INBOX: a new, empty mailbox `new` was created under the
+    /// target name; the caller must move every message of `inbox` into it
+    /// (INBOX itself stays, as do its inferiors).
+    InboxMoved {
+        /// INBOX's id.
+        inbox: MailboxId,
+        /// The new mailbox's id.
+        new: MailboxId,
+    },
+}
+
+/// An open account log with its replayed state.
+pub struct AccountLog {
+    user_dir: PathBuf,
+    log: RecordLog<AccountRecord>,
+    state: Account,
+}
+
+impl AccountLog {
+    /// Opens `account/log` of the account in `user_dir` and replays it.
+    pub fn open(user_dir: &Path, master: &MasterKey) -> Result<Self> {
+        let log = RecordLog::open(
+            &user_dir.join(ACCOUNT_LOG_PATH),
+            master.subkey(ACCOUNT_LOG_PURPOSE),
+            ACCOUNT_LOG_IDENTITY.to_owned(),
+        )?;
+        let mut account = AccountLog {
+            user_dir: user_dir.to_owned(),
+            log,
+            state: Account::default(),
+        };
+        account.refresh()?;
+        Ok(account)
+    }
+
+    /// The current state (as of the last refresh or operation).
+    pub fn state(&self) -> &Account {
+        &self.state
+    }
+
+    /// Applies records other sessions appended. Returns whether anything
+    /// changed. A corrupt record is an error, not skipped: the account log
+    /// is small and precious, and a wrong key must never look like an
+    /// empty account. An administrator can skip it with
+    /// [`RecordLog::skip_corrupt`] through [`AccountLog::skip_corrupt`].
+    pub fn refresh(&mut self) -> Result<bool> {
+        let mut changed = false;
+        loop {
+            let records = self.log.read_new()?;
+            if records.is_empty() {
+                return Ok(changed);
+            }
+            changed = true;
+            records.iter().for_each(|r| self.state.apply(r));
+        }
+    }
+
+    /// Skips the corrupt record that stopped [`AccountLog::refresh`]
+    /// (losing its change), for repair tools.
+    pub fn skip_corrupt(&mut self) -> Result<u64> {
+        self.log.skip_corrupt()
+    }
+
+    /// Decides under the lock on fully caught-up state, appends the
+    /// records `decide` returns and applies them.
+    fn transact<R>(
+        &mut self,
+        decide: impl FnOnce(&Account) -> Result<(Vec<AccountRecord>, R)>,
+    ) -> Result<R> {
+        self.refresh()?;
+        let AccountLog { log, state, .. } = self;
+        log.with_lock(|tx| {
+            for r in tx.read_new()? {
+                state.apply(&r);
+            }
+            let (records, out) = decide(state)?;
+            if !records.is_empty() {
+                tx.append(&records)?;
+                records.iter().for_each(|r| state.apply(r));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Records creating `name` after its missing superiors, with
+    /// directories made and UIDVALIDITYs strictly increasing. Returns the
+    /// id of `name` itself.
+    fn creation_records(
+        user_dir: &Path,
+        state: &Account,
+        name: &MailboxName,
+        special_use: &[SpecialUse],
+    ) -> Result<(Vec<AccountRecord>, MailboxId)> {
+        let mut records = Vec::new();
+        let mut floor = Account {
+            max_uid_validity: state.max_uid_validity,
+            ..Account::default()
+        };
+        let missing = name
+            .ancestors()
+            .into_iter()
+            .filter(|a| state.mailbox(a).is_none());
+        let mut last_id = None;
+        for (n, su) in missing
+            .map(|a| (a, &[][..]))
+            .chain(std::iter::once((name.clone(), special_use)))
+        {
+            let uid_validity = floor.next_uid_validity()?;
+            floor.max_uid_validity = uid_validity.get();
+            let id = MailboxId::generate();
+            make_mailbox_dir(user_dir, id)?;
+            records.push(AccountRecord::MailboxCreated {
+                id,
+                name: n,
+                special_use: su.to_vec(),
+                uid_validity,
+            });
+            last_id = Some(id);
+        }
+        let id = last_id.ok_or_else(|| StoreError::NoSuchMailbox {
+            name: name.to_string(),
+        })?;
+        Ok((records, id))
+    }
+
+    /// CREATE: makes `name` (and any missing superiors) with its directory
+    /// under `mailboxes/`.
+    pub fn create(&mut self, name: &str, special_use: &[SpecialUse]) -> Result<MailboxId> {
+        let name = parse_name(name)?;
+        let user_dir = self.user_dir.clone();
+        self.transact(|state| {
+            if state.mailbox(&name).is_some() {
+                return Err(StoreError::MailboxExists {
+                    name: name.to_string(),
+                });
+            }
+            Self::creation_records(&user_dir, state, &name, special_use)
+        })
+    }
+
+    /// DELETE: removes `name` from the account; its inferiors stay (the name
+    /// then shows as `\Noselect` while they exist). The directory is left
+    /// for the mailbox layer to remove after its grace period.
+    pub fn delete(&mut self, name: &str) -> Result<MailboxId> {
+        let name = parse_name(name)?;
+        if name.is_inbox() {
+            return Err(StoreError::CannotDeleteInbox);
+        }
+        self.transact(|state| {
+            let info = state
+                .mailbox(&name)
+                .ok_or_else(|| StoreError::NoSuchMailbox {
+                    name: name.to_string(),
+                })?;
+            Ok((vec![AccountRecord::MailboxDeleted { id: info.id }], info.id))
+        })
+    }
+
+    /// RENAME: moves `from` and its inferiors to `to` in one record,
+    /// creating missing superiors of `to`. INBOX is special, see
+    /// [`RenameOutcome::InboxMoved`].
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<RenameOutcome> {
+        let from = parse_name(from)?;
+        let to = parse_name(to)?;
+        let user_dir = self.user_dir.clone();
+        self.transact(|state| {
+            let source = state
+                .mailbox(&from)
+                .ok_or_else(|| StoreError::NoSuchMailbox {
+                    name: from.to_string(),
+                })?;
+            if state.mailbox(&to).is_some() || to.is_inbox() {
+                return Err(StoreError::MailboxExists {
+                    name: to.to_string(),
+                });
+            }
+            if from.is_inbox() {
+                let (records, new) = Self::creation_records(&user_dir, state, &to, &[])?;
+                return Ok((
+                    records,
+                    RenameOutcome::InboxMoved {
+                        inbox: source.id,
+                        new,
+                    },
+                ));
+            }
+            if to.is_inside(&from) {
+                return Err(StoreError::RenameIntoSelf {
+                    from: from.to_string(),
+                    to: to.to_string(),
+                });
+            }
+            let mut renames = vec![(source.id, to.clone())];
+            for child in state.descendants(&from) {
+                let suffix = child.name.as_str().get(from.as_str().len()..).unwrap_or("");
+                let new_name = parse_name(&format!("{to}{suffix}"))?;
+                if state.mailbox(&new_name).is_some() {
+                    return Err(StoreError::MailboxExists {
+                        name: new_name.to_string(),
+                    });
+                }
+                renames.push((child.id, new_name));
+            }
+            let mut records = Vec::new();
+            if let Some(parent) = to.parent().filter(|p| state.mailbox(p).is_none()) {
+                records = Self::creation_records(&user_dir, state, &parent, &[])?.0;
+            }
+            records.push(AccountRecord::MailboxesRenamed { renames });
+            Ok((records, RenameOutcome::Renamed))
+        })
+    }
+
+    /// SUBSCRIBE: adds `name` (which need not exist). Returns whether the
+    /// list changed.
+    pub fn subscribe(&mut self, name: &str) -> Result<bool> {
+        let name = parse_name(name)?;
+        self.transact(|state| {
+            if state.is_subscribed(&name) {
+                return Ok((vec![], false));
+            }
+            Ok((vec![AccountRecord::Subscribed { name }], true))
+        })
+    }
+
+    /// UNSUBSCRIBE: removes `name`. Returns whether it was subscribed.
+    pub fn unsubscribe(&mut self, name: &str) -> Result<bool> {
+        let name = parse_name(name)?;
+        self.transact(|state| {
+            if !state.is_subscribed(&name) {
+                return Ok((vec![], false));
+            }
+            Ok((vec![AccountRecord::Unsubscribed { name }], true))
+        })
+    }
+
+    /// Sets a user setting (sealed, unlike `user.toml`'s settings).
+    pub fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        self.transact(|state| {
+            if state.setting(key) == Some(value) {
+                return Ok((vec![], ()));
+            }
+            Ok((
+                vec![AccountRecord::SettingChanged {
+                    key: key.to_owned(),
+                    value: value.to_owned(),
+                }],
+                (),
+            ))
+        })
+    }
+}
+
+/// Creates `mailboxes/<id>/` (mode 0700) before the record naming it is
+/// logged, so a logged mailbox always has its directory.
+fn make_mailbox_dir(user_dir: &Path, id: MailboxId) -> Result<()> {
+    let path = user_dir.join(MAILBOXES_DIR).join(id.to_string());
+    DirBuilder::new()
+        .mode(0o700)
+        .create(&path)
+        .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::test_util::TempDir;
+
+    fn setup() -> (TempDir, MasterKey, AccountLog) {
+        let dir = TempDir::new("acct");
+        fs::create_dir(dir.path().join("account")).unwrap();
+        fs::create_dir(dir.path().join(MAILBOXES_DIR)).unwrap();
+        let m = MasterKey::generate();
+        let log = AccountLog::open(dir.path(), &m).unwrap();
+        (dir, m, log)
+    }
+
+    use std::fs;
+
+    fn names(a: &Account) -> Vec<String> {
+        a.mailboxes().map(|m| m.name.to_string()).collect()
+    }
+
+    #[test]
+    fn name_rules() {
+        use MailboxNameError::*;
+        let cases = [
+            ("", Empty),
+            ("a%b", ForbiddenChar('%')),
+            ("a*", ForbiddenChar('*')),
+            ("a\\b", ForbiddenChar('\\')),
+            ("a\tb", ControlChar),
+            ("a\u{7f}", ControlChar),
+            (".hidden", LeadingDot),
+            ("#news", LeadingHash),
+            ("/a", EmptyComponent),
+            ("a//b", EmptyComponent),
+            ("a/", EmptyComponent),
+        ];
+        for (name, rule) in cases {
+            assert_eq!(MailboxName::parse(name), Err(rule), "{name:?}");
+        }
+        assert_eq!(MailboxName::parse(&"a".repeat(1001)), Err(TooLong));
+        assert_eq!(MailboxName::parse("inBox").unwrap().as_str(), "INBOX");
+        assert_eq!(
+            MailboxName::parse("inbox/Sub").unwrap().as_str(),
+            "INBOX/Sub"
+        );
+        assert_eq!(MailboxName::parse("Inboxes").unwrap().as_str(), "Inboxes");
+        assert_eq!(MailboxName::parse("a/.b#c").unwrap().as_str(), "a/.b#c");
+        assert_eq!(
+            MailboxName::parse("Ünïcode/日本").unwrap().as_str(),
+            "Ünïcode/日本"
+        );
+        let n = MailboxName::parse("a/b/c").unwrap();
+        assert_eq!(
+            n.ancestors().iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+            ["a", "a/b"]
+        );
+        assert!(n.is_inside(&MailboxName::parse("a").unwrap()));
+        assert!(!MailboxName::parse("ab")
+            .unwrap()
+            .is_inside(&MailboxName::parse("a").unwrap()));
+    }
+
+    #[test]
+    fn create_delete_and_replay() {
+        let (dir, m, mut log) = setup();
+        let inbox = log.create("INBOX", &[]).unwrap();
+        let sent = log.create("Sent", &[SpecialUse::Sent]).unwrap();
+        assert!(dir
+            .path()
+            .join(MAILBOXES_DIR)
+            .join(sent.to_string())
+            .is_dir());
+        assert!(matches!(
+            log.create("inbox", &[]),
+            Err(StoreError::MailboxExists { .. })
+        ));
+        assert!(matches!(
+            log.create("bad*", &[]),
+            Err(StoreError::InvalidMailboxName {
+                rule: MailboxNameError::ForbiddenChar('*'),
+                ..
+            })
+        ));
+        log.create("a/b/c", &[]).unwrap();
+        assert_eq!(names(log.state()), ["INBOX", "Sent", "a", "a/b", "a/b/c"]);
+        let uvs: Vec<u32> = log
+            .state()
+            .mailboxes()
+            .map(|m| m.uid_validity.get())
+            .collect();
+        let mut sorted = uvs.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), uvs.len(), "UIDVALIDITY reused: {uvs:?}");
+        let old_ab = log
+            .state()
+            .mailbox(&MailboxName::parse("a/b").unwrap())
+            .unwrap()
+            .clone();
+        assert!(matches!(
+            log.delete("INBOX"),
+            Err(StoreError::CannotDeleteInbox)
+        ));
+        assert_eq!(log.delete("a/b").unwrap(), old_ab.id);
+        assert!(matches!(
+            log.delete("a/b"),
+            Err(StoreError::NoSuchMailbox { .. })
+        ));
+        assert!(log
+            .state()
+            .has_children(&MailboxName::parse("a/b").unwrap()));
+        let new_ab = log.create("a/b", &[]).unwrap();
+        let info = log.state().mailbox_by_id(&new_ab).unwrap();
+        assert!(info.uid_validity > old_ab.uid_validity);
+        assert!(uvs.iter().all(|&u| u < info.uid_validity.get()));
+        // A fresh replay sees the same state.
+        let again = AccountLog::open(dir.path(), &m).unwrap();
+        assert_eq!(names(again.state()), names(log.state()));
+        assert_eq!(
+            again.state().mailbox(&MailboxName::inbox()).unwrap().id,
+            inbox
+        );
+        assert_eq!(
+            again.state().mailbox_by_id(&sent).unwrap().special_use,
+            [SpecialUse::Sent]
+        );
+        assert!(matches!(
+            AccountLog::open(dir.path(), &MasterKey::generate()),
+            Err(StoreError::Corrupt { offset: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn rename_moves_subtree_and_creates_superiors() {
+        let (_dir, _m, mut log) = setup();
+        log.create("INBOX", &[]).unwrap();
+        let a = log.create("a", &[]).unwrap();
+        let ab = log.create("a/b", &[]).unwrap();
+        log.create("other", &[]).unwrap();
+        assert!(matches!(
+            log.rename("a", "other"),
+            Err(StoreError::MailboxExists { .. })
+        ));
+        assert!(matches!(
+            log.rename("a", "a/b/x"),
+            Err(StoreError::RenameIntoSelf { .. })
+        ));
+        assert!(matches!(
+            log.rename("nope", "x"),
+            Err(StoreError::NoSuchMailbox { .. })
+        ));
+        assert_eq!(log.rename("a", "x/y").unwrap(), RenameOutcome::Renamed);
+        assert_eq!(names(log.state()), ["INBOX", "other", "x", "x/y", "x/y/b"]);
+        let st = log.state();
+        assert_eq!(
+            st.mailbox(&MailboxName::parse("x/y").unwrap()).unwrap().id,
+            a
+        );
+        assert_eq!(
+            st.mailbox(&MailboxName::parse("x/y/b").unwrap())
+                .unwrap()
+                .id,
+            ab
+        );
+        // A child clash aborts the whole rename.
+        log.create("z", &[]).unwrap();
+        log.create("q/b", &[]).unwrap();
+        assert!(matches!(
+            log.rename("x/y", "q"),
+            Err(StoreError::MailboxExists { .. })
+        ));
+        assert!(log
+            .state()
+            .mailbox(&MailboxName::parse("x/y/b").unwrap())
+            .is_some());
+    }
+
+    #[test]
+    fn rename_inbox_creates_target_and_keeps_inbox() {
+        let (_dir, _m, mut log) = setup();
+        let inbox = log.create("INBOX", &[]).unwrap();
+        log.create("INBOX/child", &[]).unwrap();
+        let out = log.rename("inbox", "Old Mail").unwrap();
+        let RenameOutcome::InboxMoved { inbox: i, new } = out else {
+            panic!("expected InboxMoved, got {out:?}");
+        };
+        assert_eq!(i, inbox);
+        let st = log.state();
+        assert_eq!(st.mailbox(&MailboxName::inbox()).unwrap().id, inbox);
+        assert_eq!(
+            st.mailbox(&MailboxName::parse("Old Mail").unwrap())
+                .unwrap()
+                .id,
+            new
+        );
+        assert!(st
+            .mailbox(&MailboxName::parse("INBOX/child").unwrap())
+            .is_some());
+        assert!(matches!(
+            log.rename("Old Mail", "INBOX"),
+            Err(StoreError::MailboxExists { .. })
+        ));
+    }
+
+    #[test]
+    fn subscriptions_and_settings() {
+        let (dir, m, mut log) = setup();
+        assert!(log.subscribe("does/not/exist").unwrap());
+        assert!(!log.subscribe("does/not/exist").unwrap());
+        assert!(log.subscribe("inbox").unwrap());
+        assert!(log.state().is_subscribed(&MailboxName::inbox()));
+        assert!(log.unsubscribe("does/not/exist").unwrap());
+        assert!(!log.unsubscribe("does/not/exist").unwrap());
+        log.set_setting("smtp-out", "yes").unwrap();
+        let again = AccountLog::open(dir.path(), &m).unwrap();
+        assert_eq!(
+            again
+                .state()
+                .subscriptions()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>(),
+            ["INBOX"]
+        );
+        assert_eq!(again.state().setting("smtp-out"), Some("yes"));
+    }
+
+    #[test]
+    fn two_handles_see_each_other_and_cannot_race() {
+        let (dir, m, mut one) = setup();
+        let mut two = AccountLog::open(dir.path(), &m).unwrap();
+        one.create("Shared", &[]).unwrap();
+        // `two` has not refreshed, yet must not create the name again.
+        assert!(matches!(
+            two.create("Shared", &[]),
+            Err(StoreError::MailboxExists { .. })
+        ));
+        two.create("Other", &[]).unwrap();
+        assert!(one.refresh().unwrap());
+        assert_eq!(names(one.state()), ["Other", "Shared"]);
+        let u1 = one.state().mailboxes().map(|m| m.uid_validity).max();
+        let u2 = two.state().mailboxes().map(|m| m.uid_validity).max();
+        assert_eq!(u1, u2);
+    }
+
+    #[test]
+    fn mailbox_id_hex_round_trip() {
+        let id = MailboxId::generate();
+        let hex = id.to_string();
+        assert_eq!(hex.len(), 32);
+        assert_eq!(MailboxId::parse_hex(&hex), Some(id));
+        assert_eq!(MailboxId::parse_hex("zz"), None);
+        assert_eq!(MailboxId::parse_hex(&"g".repeat(32)), None);
+        assert_eq!(SpecialUse::from_imap("\\junk"), Some(SpecialUse::Junk));
+        assert_eq!(SpecialUse::from_imap("Junk"), None);
+    }
+}

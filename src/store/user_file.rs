@@ -1,0 +1,453 @@
+//! `user.toml`: the Argon2id parameters and salt, the master key sealed
+//! under the password-derived key, and non-secret settings. Owns unlocking
+//! and password changes. Never writes the password or the master key in
+//! the clear, and never replaces `user.toml` except by an atomic rename.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use chrono::{DateTime, SecondsFormat, Utc};
+use rand::rngs::OsRng;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use super::error::{Result, StoreError};
+use crate::crypto::kdf::{self, KdfParams, SALT_LEN};
+use crate::crypto::keystore::DEFAULT_KEY_PATTERN;
+use crate::crypto::seal::{open, seal};
+use crate::crypto::secret::{MasterKey, SecretKey, KEY_LEN};
+use crate::crypto::CryptoError;
+
+/// File name of the account file inside the user directory.
+pub const USER_FILE: &str = "user.toml";
+/// Staging directory for atomic writes and password-change backups.
+pub const TMP_DIR: &str = "tmp";
+/// The only format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+const MASTER_KEY_AAD: &[u8] = b"crymap-like user.toml master key v1";
+const ALGORITHM: &str = "argon2id";
+const ARGON2_VERSION: u32 = 0x13;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KdfSection {
+    algorithm: String,
+    version: u32,
+    salt: String,
+    memory_kib: u32,
+    passes: u32,
+    lanes: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MasterKeySection {
+    sealed: String,
+}
+
+/// Non-secret per-user settings stored in the clear (needed before login,
+/// e.g. by `deliver`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSettings {
+    /// strftime pattern naming key pairs.
+    pub key_name_pattern: String,
+}
+
+impl Default for UserSettings {
+    fn default() -> Self {
+        UserSettings {
+            key_name_pattern: DEFAULT_KEY_PATTERN.to_owned(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileFormat {
+    format: u32,
+    password_changed: String,
+    kdf: KdfSection,
+    master_key: MasterKeySection,
+    #[serde(default)]
+    settings: UserSettings,
+}
+
+/// A parsed `user.toml`, still locked.
+#[derive(Debug, Clone)]
+pub struct UserFile {
+    path: PathBuf,
+    salt: [u8; SALT_LEN],
+    params: KdfParams,
+    sealed_master: Vec<u8>,
+    settings: UserSettings,
+    password_changed: DateTime<Utc>,
+}
+
+impl UserFile {
+    /// Reads and validates `dir/user.toml` (no password needed).
+    pub fn load(dir: &Path) -> Result<UserFile> {
+        let path = dir.join(USER_FILE);
+        let text = fs::read_to_string(&path)
+            .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
+        Self::parse(path, &text)
+    }
+
+    fn parse(path: PathBuf, text: &str) -> Result<UserFile> {
+        let bad = |reason: String| StoreError::MalformedUserFile {
+            path: path.clone(),
+            reason,
+        };
+        let file: FileFormat = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+        if file.format != FORMAT_VERSION {
+            return Err(StoreError::UnsupportedVersion {
+                path,
+                version: file.format,
+            });
+        }
+        if file.kdf.algorithm != ALGORITHM || file.kdf.version != ARGON2_VERSION {
+            return Err(bad(format!(
+                "unsupported KDF {} version {:#x}",
+                file.kdf.algorithm, file.kdf.version
+            )));
+        }
+        let salt: [u8; SALT_LEN] = B64
+            .decode(&file.kdf.salt)
+            .map_err(|e| bad(format!("salt: {e}")))?
+            .try_into()
+            .map_err(|_| bad(format!("salt must be {SALT_LEN} bytes")))?;
+        // Parameters chosen under an older, weaker policy must still open.
+        let params = KdfParams {
+            memory_kib: file.kdf.memory_kib,
+            passes: file.kdf.passes,
+            lanes: file.kdf.lanes,
+            allow_weak: true,
+        };
+        params.validate().map_err(|e| bad(e.to_string()))?;
+        let sealed_master = B64
+            .decode(&file.master_key.sealed)
+            .map_err(|e| bad(format!("master_key.sealed: {e}")))?;
+        if sealed_master.len() != KEY_LEN + crate::crypto::seal::OVERHEAD {
+            return Err(bad("master_key.sealed has the wrong length".into()));
+        }
+        let password_changed = DateTime::parse_from_rfc3339(&file.password_changed)
+            .map_err(|e| bad(format!("password_changed: {e}")))?
+            .with_timezone(&Utc);
+        Ok(UserFile {
+            path,
+            salt,
+            params,
+            sealed_master,
+            settings: file.settings,
+            password_changed,
+        })
+    }
+
+    /// Builds a new account file sealing `master` under `password`.
+    pub fn new_sealed(
+        dir: &Path,
+        master: &MasterKey,
+        password: &[u8],
+        params: &KdfParams,
+        settings: UserSettings,
+    ) -> Result<UserFile> {
+        params.validate()?;
+        let mut salt = [0u8; SALT_LEN];
+        OsRng.fill_bytes(&mut salt);
+        let kek = kdf::derive(password, &salt, params)?;
+        Ok(UserFile {
+            path: dir.join(USER_FILE),
+            salt,
+            params: KdfParams {
+                allow_weak: true,
+                ..*params
+            },
+            sealed_master: seal(&kek, MASTER_KEY_AAD, master.as_secret().as_bytes()),
+            settings,
+            password_changed: Utc::now(),
+        })
+    }
+
+    /// Opens the master key. A wrong password is
+    /// [`StoreError::WrongPassword`]; other failures are distinct errors.
+    pub fn unlock(&self, password: &[u8]) -> Result<MasterKey> {
+        let kek = kdf::derive(password, &self.salt, &self.params)?;
+        let plain = open(&kek, MASTER_KEY_AAD, &self.sealed_master).map_err(|e| match e {
+            CryptoError::Authentication { .. } => StoreError::WrongPassword,
+            other => StoreError::Crypto(other),
+        })?;
+        let bytes: [u8; KEY_LEN] =
+            plain
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::MalformedUserFile {
+                    path: self.path.clone(),
+                    reason: "sealed master key has the wrong length".into(),
+                })?;
+        Ok(MasterKey::from_secret(SecretKey::from_bytes(bytes)))
+    }
+
+    /// The non-secret settings.
+    pub fn settings(&self) -> &UserSettings {
+        &self.settings
+    }
+
+    /// The KDF parameters in use (`allow_weak` set: they were accepted when
+    /// written).
+    pub fn kdf_params(&self) -> &KdfParams {
+        &self.params
+    }
+
+    /// When the password was last set.
+    pub fn password_changed(&self) -> DateTime<Utc> {
+        self.password_changed
+    }
+
+    fn to_toml(&self) -> Result<String> {
+        let file = FileFormat {
+            format: FORMAT_VERSION,
+            password_changed: self
+                .password_changed
+                .to_rfc3339_opts(SecondsFormat::Secs, true),
+            kdf: KdfSection {
+                algorithm: ALGORITHM.to_owned(),
+                version: ARGON2_VERSION,
+                salt: B64.encode(self.salt),
+                memory_kib: self.params.memory_kib,
+                passes: self.params.passes,
+                lanes: self.params.lanes,
+            },
+            master_key: MasterKeySection {
+                sealed: B64.encode(&self.sealed_master),
+            },
+            settings: self.settings.clone(),
+        };
+        toml::to_string(&file).map_err(|e| StoreError::MalformedUserFile {
+            path: self.path.clone(),
+            reason: format!("serialising: {e}"),
+        })
+    }
+
+    /// Writes this file as `dir/user.toml` atomically: `dir/tmp/`, fsync,
+    /// rename, fsync of `dir`.
+    pub fn write_atomic(&self, dir: &Path) -> Result<()> {
+        let text = self.to_toml()?;
+        let tmp = dir
+            .join(TMP_DIR)
+            .join(format!("user.toml.new.{}", random_hex()));
+        let result = write_synced(&tmp, text.as_bytes()).and_then(|()| {
+            fs::rename(&tmp, dir.join(USER_FILE))
+                .map_err(|e| StoreError::io(format!("renaming {} into place", tmp.display()), e))
+        });
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result?;
+        sync_dir(dir)
+    }
+}
+
+/// Re-seals the same master key under `new_password` with a fresh salt.
+/// The previous `user.toml` is first hard-linked into `tmp/`; restoring
+/// that backup over `user.toml` restores the old password. Returns the
+/// backup's path relative to `dir`, e.g. `tmp/user.toml.20261121T120000Z.bak`.
+pub fn change_password(
+    dir: &Path,
+    master: &MasterKey,
+    new_password: &[u8],
+    params: &KdfParams,
+) -> Result<PathBuf> {
+    params.validate()?;
+    let current = UserFile::load(dir)?;
+    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let mut backup = None;
+    for n in 0..100u32 {
+        let name = if n == 0 {
+            format!("user.toml.{stamp}.bak")
+        } else {
+            format!("user.toml.{stamp}-{n}.bak")
+        };
+        let rel = Path::new(TMP_DIR).join(name);
+        match fs::hard_link(dir.join(USER_FILE), dir.join(&rel)) {
+            Ok(()) => {
+                backup = Some(rel);
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(StoreError::io(
+                    format!("backing up {} to {}", USER_FILE, rel.display()),
+                    e,
+                ))
+            }
+        }
+    }
+    let backup = backup.ok_or_else(|| {
+        StoreError::io(
+            "backing up user.toml",
+            io::Error::new(io::ErrorKind::AlreadyExists, "too many backups this second"),
+        )
+    })?;
+    sync_dir(&dir.join(TMP_DIR))?;
+    let new = UserFile::new_sealed(dir, master, new_password, params, current.settings)?;
+    new.write_atomic(dir)?;
+    Ok(backup)
+}
+
+/// Creates `path` (mode 0600, must not exist), writes `data` and fsyncs.
+pub(crate) fn write_synced(path: &Path, data: &[u8]) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
+    f.write_all(data)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))
+}
+
+/// Fsyncs a directory so renames and links in it are durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(format!("syncing directory {}", dir.display()), e))
+}
+
+fn random_hex() -> String {
+    let mut b = [0u8; 8];
+    OsRng.fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::test_util::TempDir;
+
+    fn setup() -> (TempDir, MasterKey) {
+        let dir = TempDir::new("uf");
+        fs::create_dir(dir.path().join(TMP_DIR)).unwrap();
+        let m = MasterKey::generate();
+        UserFile::new_sealed(
+            dir.path(),
+            &m,
+            b"old password",
+            &KdfParams::insecure_for_tests(),
+            UserSettings::default(),
+        )
+        .unwrap()
+        .write_atomic(dir.path())
+        .unwrap();
+        (dir, m)
+    }
+
+    #[test]
+    fn unlock_with_right_and_wrong_password() {
+        let (dir, m) = setup();
+        let uf = UserFile::load(dir.path()).unwrap();
+        assert_eq!(uf.unlock(b"old password").unwrap(), m);
+        assert!(matches!(
+            uf.unlock(b"old passwore"),
+            Err(StoreError::WrongPassword)
+        ));
+        assert_eq!(uf.settings().key_name_pattern, "%Y-%m");
+        let text = fs::read_to_string(dir.path().join(USER_FILE)).unwrap();
+        assert!(text.contains("algorithm = \"argon2id\""));
+        assert!(!text.contains("allow_weak"));
+    }
+
+    #[test]
+    fn malformed_files_are_not_wrong_password() {
+        let (dir, _) = setup();
+        let good = fs::read_to_string(dir.path().join(USER_FILE)).unwrap();
+        let cases = [
+            good.replace("format = 1", "format = 2"),
+            good.replace("argon2id", "argon2i"),
+            good.replace("memory_kib = 8", "memory_kib = 4294967295"),
+            "not toml [".to_owned(),
+            good.replace("sealed = \"", "sealed = \"AAAA"),
+            good.replace("[settings]", "[settings]\nunknown = 1"),
+        ];
+        for (i, text) in cases.iter().enumerate() {
+            let err = UserFile::parse(PathBuf::from("x"), text).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    StoreError::MalformedUserFile { .. } | StoreError::UnsupportedVersion { .. }
+                ),
+                "case {i}: {err:?}"
+            );
+        }
+        // A tampered salt is indistinguishable from a wrong password.
+        let uf = UserFile::load(dir.path()).unwrap();
+        let mut tampered = uf.clone();
+        tampered.salt[0] ^= 1;
+        assert!(matches!(
+            tampered.unlock(b"old password"),
+            Err(StoreError::WrongPassword)
+        ));
+    }
+
+    #[test]
+    fn change_password_and_restore_backup() {
+        let (dir, m) = setup();
+        let before = fs::read(dir.path().join(USER_FILE)).unwrap();
+        let backup = change_password(
+            dir.path(),
+            &m,
+            b"new password",
+            &KdfParams::insecure_for_tests(),
+        )
+        .unwrap();
+        assert!(backup.starts_with(TMP_DIR));
+        assert!(backup.to_str().unwrap().ends_with(".bak"));
+        assert_eq!(fs::read(dir.path().join(&backup)).unwrap(), before);
+        let uf = UserFile::load(dir.path()).unwrap();
+        assert!(matches!(
+            uf.unlock(b"old password"),
+            Err(StoreError::WrongPassword)
+        ));
+        assert_eq!(uf.unlock(b"new password").unwrap(), m);
+        // A second change in the same second gets a distinct backup name.
+        let backup2 = change_password(
+            dir.path(),
+            &m,
+            b"third password",
+            &KdfParams::insecure_for_tests(),
+        )
+        .unwrap();
+        assert_ne!(backup, backup2);
+        fs::copy(dir.path().join(&backup), dir.path().join(USER_FILE)).unwrap();
+        let restored = UserFile::load(dir.path()).unwrap();
+        assert_eq!(restored.unlock(b"old password").unwrap(), m);
+        assert!(matches!(
+            restored.unlock(b"new password"),
+            Err(StoreError::WrongPassword)
+        ));
+        let leftovers: Vec<_> = fs::read_dir(dir.path().join(TMP_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| !n.ends_with(".bak"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn change_password_refuses_weak_params() {
+        let (dir, m) = setup();
+        let weak = KdfParams {
+            allow_weak: false,
+            ..KdfParams::insecure_for_tests()
+        };
+        assert!(change_password(dir.path(), &m, b"x", &weak).is_err());
+        assert!(UserFile::load(dir.path())
+            .unwrap()
+            .unlock(b"old password")
+            .is_ok());
+    }
+}
