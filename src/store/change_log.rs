@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::crash;
+use super::error::StoreError;
 use super::fsutil;
 use super::record_log::RecordLog;
 use super::state::{Batch, MessageMeta, PendingMove, State, StateError};
@@ -58,7 +59,7 @@ pub enum ChangeLogError {
         /// Which segment.
         path: PathBuf,
         /// The record-log failure (includes tampered records).
-        source: super::error::StoreError,
+        source: StoreError,
     },
     /// The snapshot failed authentication or does not parse.
     #[error("snapshot {path} is corrupt: {reason}")]
@@ -140,6 +141,7 @@ pub struct ChangeLog {
     snapshot_key: SecretKey,
     segment_no: u32,
     segment: RecordLog<Batch>,
+    damaged: u64,
 }
 
 fn clone_key(k: &SecretKey) -> SecretKey {
@@ -190,6 +192,7 @@ impl ChangeLog {
                 path: Self::segment_path(dir, next),
                 source,
             })?,
+            damaged: 0,
         };
         log.catch_up(&mut state, None)?;
         Ok((log, state))
@@ -215,22 +218,7 @@ impl ChangeLog {
     ) -> Result<bool, ChangeLogError> {
         let mut any = false;
         loop {
-            let batches = self
-                .segment
-                .read_new()
-                .map_err(|source| ChangeLogError::Segment {
-                    path: Self::segment_path(&self.dir, self.segment_no),
-                    source,
-                })?;
-            for b in &batches {
-                any = true;
-                state
-                    .apply(b, changed.as_deref_mut())
-                    .map_err(|source| ChangeLogError::State {
-                        mailbox: self.id.clone(),
-                        source,
-                    })?;
-            }
+            any |= self.drain_segment(state, changed.as_deref_mut())?;
             let next = self.segment_no.saturating_add(1);
             if !Self::segment_path(&self.dir, next).exists() {
                 // Segments are removed only once superseded: if ours is gone
@@ -243,18 +231,51 @@ impl ChangeLog {
                 }
                 return Ok(any);
             }
-            // A writer started segment `next` under the lock only after
-            // finishing this one, so this one is complete: drain it once more
-            // (done by the loop) and move on.
-            let tail = self
-                .segment
-                .read_new()
-                .map_err(|source| ChangeLogError::Segment {
-                    path: Self::segment_path(&self.dir, self.segment_no),
-                    source,
-                })?;
-            for b in &tail {
-                any = true;
+            // A writer starts segment `next` only after its last append to
+            // this one; drain this one again to catch that append, then move.
+            any |= self.drain_segment(state, changed.as_deref_mut())?;
+            self.segment = self.open_segment(next)?;
+            self.segment_no = next;
+        }
+    }
+
+    /// Reads the current segment to its end. A record failing
+    /// authentication in the middle (tampering) is skipped with an error
+    /// logged and counted in [`ChangeLog::damaged_records`]: only the
+    /// change it held is lost, the rest of the mailbox stays readable.
+    fn drain_segment(
+        &mut self,
+        state: &mut State,
+        mut changed: Option<&mut BTreeSet<Uid>>,
+    ) -> Result<bool, ChangeLogError> {
+        let mut any = false;
+        loop {
+            let path = Self::segment_path(&self.dir, self.segment_no);
+            let batches = match self.segment.read_new() {
+                Ok(b) => b,
+                Err(StoreError::Corrupt {
+                    offset,
+                    next: Some(_),
+                    ..
+                }) => {
+                    log::error!(
+                        "mailbox {}: skipping tampered record at offset {offset} of {}",
+                        self.id,
+                        path.display()
+                    );
+                    self.damaged += 1;
+                    self.segment
+                        .skip_corrupt()
+                        .map_err(|source| ChangeLogError::Segment { path, source })?;
+                    continue;
+                }
+                Err(source) => return Err(ChangeLogError::Segment { path, source }),
+            };
+            if batches.is_empty() {
+                return Ok(any);
+            }
+            any = true;
+            for b in &batches {
                 state
                     .apply(b, changed.as_deref_mut())
                     .map_err(|source| ChangeLogError::State {
@@ -262,9 +283,12 @@ impl ChangeLog {
                         source,
                     })?;
             }
-            self.segment = self.open_segment(next)?;
-            self.segment_no = next;
         }
+    }
+
+    /// Number of tampered records skipped by this handle.
+    pub fn damaged_records(&self) -> u64 {
+        self.damaged
     }
 
     /// Takes the mailbox lock, waiting for any other writer.
@@ -317,17 +341,24 @@ impl ChangeLog {
             return Ok(r);
         }
         let path = Self::segment_path(&self.dir, self.segment_no);
-        let end = self
+        let appended = self
             .segment
             .append(&batches)
             .map_err(|source| ChangeLogError::Segment {
                 path: path.clone(),
                 source,
             })?;
-        // Our own records come back through the reader so its position stays
-        // in step with the file; they are not "changes by others".
-        self.catch_up(state, None)?;
-        if end >= COMPACT_AT_BYTES {
+        // Every writer holds the mailbox lock, so nothing can precede our
+        // records; if something did, replay order must still follow the file.
+        for b in appended.preceding.iter().chain(batches.iter()) {
+            state
+                .apply(b, None)
+                .map_err(|source| ChangeLogError::State {
+                    mailbox: self.id.clone(),
+                    source,
+                })?;
+        }
+        if appended.end >= COMPACT_AT_BYTES {
             self.compact_locked(_lock, state)?;
         }
         Ok(r)
@@ -337,13 +368,18 @@ impl ChangeLog {
     /// lock) covering every segment up to the current one, starts the next
     /// segment, and removes segments superseded longer than the grace
     /// period.
-    pub fn compact_locked(&mut self, _lock: &MailboxLock, state: &mut State) -> Result<(), ChangeLogError> {
+    pub fn compact_locked(
+        &mut self,
+        _lock: &MailboxLock,
+        state: &mut State,
+    ) -> Result<(), ChangeLogError> {
         self.catch_up(state, None)?;
         let next = self.segment_no.saturating_add(1);
         // The new segment exists before the snapshot names it, so a crash in
         // between leaves readers a consistent chain either way.
         let new_segment = self.open_segment(next)?;
-        fsutil::fsync_dir(&self.dir.join("log")).map_err(io_err("syncing", &self.dir.join("log")))?;
+        fsutil::fsync_dir(&self.dir.join("log"))
+            .map_err(io_err("syncing", &self.dir.join("log")))?;
         crash::point("compact.after-segment");
         let out = SnapshotOut {
             version: SNAPSHOT_VERSION,

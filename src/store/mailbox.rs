@@ -369,7 +369,14 @@ impl Mailbox {
                 out.flags_changed.push((seq, uid));
             }
         }
-        for (i, m) in self.state.messages.iter().enumerate().take(self.visible).rev() {
+        for (i, m) in self
+            .state
+            .messages
+            .iter()
+            .enumerate()
+            .take(self.visible)
+            .rev()
+        {
             if m.expunged {
                 if let Some(seq) = SeqNum::from_index(i) {
                     out.expunged.push((seq, m.uid));
@@ -384,7 +391,13 @@ impl Mailbox {
             .filter(|m| !m.expunged)
             .count();
         self.state.drop_tombstones();
-        out.new_uids = self.state.messages.iter().skip(known).map(|m| m.uid).collect();
+        out.new_uids = self
+            .state
+            .messages
+            .iter()
+            .skip(known)
+            .map(|m| m.uid)
+            .collect();
         self.visible = self.state.messages.len();
         out.exists = self.exists();
         Ok(out)
@@ -481,7 +494,12 @@ impl Mailbox {
         Ok(uid)
     }
 
-    fn write_summary(&self, name: &MessageName, path: &Path, raw: &[u8]) -> Result<(), MailboxError> {
+    fn write_summary(
+        &self,
+        name: &MessageName,
+        path: &Path,
+        raw: &[u8],
+    ) -> Result<(), MailboxError> {
         let blob = summary::compute(raw);
         if blob.is_empty() {
             return Ok(());
@@ -509,47 +527,48 @@ impl Mailbox {
     ) -> Result<StoreOutcome, MailboxError> {
         let flags = flags.to_vec();
         let uids = UidSet::from_uids(uids.iter().copied());
-        self.log.write(
-            &mut self.state,
-            Some(&mut self.changed),
-            |st: &State| -> Result<_, MailboxError> {
-                let (bits, mut changes) = plan_bits(st, &flags)?;
-                let mut out = StoreOutcome::default();
-                for uid in uids.iter() {
-                    let Some(m) = st.get(uid) else { continue };
-                    if unchanged_since.is_some_and(|s| m.modseq > s) {
-                        out.failed_modified.push(uid);
-                        continue;
+        self.log
+            .write(
+                &mut self.state,
+                Some(&mut self.changed),
+                |st: &State| -> Result<_, MailboxError> {
+                    let (bits, mut changes) = plan_bits(st, &flags)?;
+                    let mut out = StoreOutcome::default();
+                    for uid in uids.iter() {
+                        let Some(m) = st.get(uid) else { continue };
+                        if unchanged_since.is_some_and(|s| m.modseq > s) {
+                            out.failed_modified.push(uid);
+                            continue;
+                        }
+                        let new = match op {
+                            FlagOp::Add => m.flags | bits,
+                            FlagOp::Remove => m.flags & !bits,
+                            FlagOp::Replace => bits,
+                        };
+                        if new != m.flags {
+                            out.changed.push(uid);
+                        }
                     }
-                    let new = match op {
-                        FlagOp::Add => m.flags | bits,
-                        FlagOp::Remove => m.flags & !bits,
-                        FlagOp::Replace => bits,
-                    };
-                    if new != m.flags {
-                        out.changed.push(uid);
+                    if out.changed.is_empty() {
+                        return Ok((Vec::new(), out));
                     }
-                }
-                if out.changed.is_empty() {
-                    return Ok((Vec::new(), out));
-                }
-                let modseq = st.highest_modseq.next();
-                out.modseq = Some(modseq);
-                changes.push(Change::Flags {
-                    uids: UidSet::from_uids(out.changed.iter().copied()),
-                    op,
-                    bits,
-                });
-                Ok((
-                    vec![Batch {
-                        modseq: Some(modseq),
-                        changes,
-                    }],
-                    out,
-                ))
-            },
-        )
-        .inspect(|_| crash::point("flags.after-log"))
+                    let modseq = st.highest_modseq.next();
+                    out.modseq = Some(modseq);
+                    changes.push(Change::Flags {
+                        uids: UidSet::from_uids(out.changed.iter().copied()),
+                        op,
+                        bits,
+                    });
+                    Ok((
+                        vec![Batch {
+                            modseq: Some(modseq),
+                            changes,
+                        }],
+                        out,
+                    ))
+                },
+            )
+            .inspect(|_| crash::point("flags.after-log"))
     }
 
     /// Expunges `uids`; returns those this call expunged. The client is told
@@ -618,7 +637,11 @@ impl Mailbox {
 
     /// Links the files of `uids` into `dest` and logs them there, with
     /// their flags and INTERNALDATE. Returns (source, destination) UIDs.
-    pub fn copy_to(&mut self, uids: &[Uid], dest: &mut Mailbox) -> Result<Vec<(Uid, Uid)>, MailboxError> {
+    pub fn copy_to(
+        &mut self,
+        uids: &[Uid],
+        dest: &mut Mailbox,
+    ) -> Result<Vec<(Uid, Uid)>, MailboxError> {
         let items = self.link_into(uids, dest)?;
         crash::point("copy.after-link");
         let lock = dest.log.lock()?;
@@ -633,7 +656,9 @@ impl Mailbox {
     fn link_into(&self, uids: &[Uid], dest: &Mailbox) -> Result<Vec<Carried>, MailboxError> {
         let mut items = Vec::new();
         for uid in UidSet::from_uids(uids.iter().copied()).iter() {
-            let Some(m) = self.state.get(uid) else { continue };
+            let Some(m) = self.state.get(uid) else {
+                continue;
+            };
             let src = msg_path(self.log.dir(), &m.name);
             let dst = msg_path(dest.log.dir(), &m.name);
             fsutil::link_into(&src, &dst).map_err(io_err("linking", &dst))?;
@@ -720,7 +745,11 @@ impl Mailbox {
     /// mailbox locks (taken in id order). A crash at any point is repaired
     /// by the next opener of this mailbox. Returns (source, destination)
     /// UIDs.
-    pub fn move_to(&mut self, uids: &[Uid], dest: &mut Mailbox) -> Result<Vec<(Uid, Uid)>, MailboxError> {
+    pub fn move_to(
+        &mut self,
+        uids: &[Uid],
+        dest: &mut Mailbox,
+    ) -> Result<Vec<(Uid, Uid)>, MailboxError> {
         if self.id() == dest.id() {
             return Err(MailboxError::SameMailbox);
         }
@@ -774,7 +803,12 @@ impl Mailbox {
         Ok(map)
     }
 
-    fn finish_move(&mut self, lock: &MailboxLock, id: u64, uids: UidSet) -> Result<(), MailboxError> {
+    fn finish_move(
+        &mut self,
+        lock: &MailboxLock,
+        id: u64,
+        uids: UidSet,
+    ) -> Result<(), MailboxError> {
         self.log.write_locked(
             lock,
             &mut self.state,
@@ -870,7 +904,10 @@ impl Mailbox {
     /// sessions expunged that this session has not yet reported (their
     /// files live 24 h after the expunge).
     pub fn open_message(&self, uid: Uid) -> Result<MessageReader, MailboxError> {
-        let m = self.state.get(uid).ok_or(MailboxError::NoSuchMessage(uid))?;
+        let m = self
+            .state
+            .get(uid)
+            .ok_or(MailboxError::NoSuchMessage(uid))?;
         let sealed = SealedMessage::open(&msg_path(self.log.dir(), &m.name))?;
         let key = self
             .keys
@@ -883,7 +920,10 @@ impl Mailbox {
     /// The serialised summary of a message (see `store::summary`),
     /// computed from the content if none was stored.
     pub fn summary(&self, uid: Uid) -> Result<Vec<u8>, MailboxError> {
-        let m = self.state.get(uid).ok_or(MailboxError::NoSuchMessage(uid))?;
+        let m = self
+            .state
+            .get(uid)
+            .ok_or(MailboxError::NoSuchMessage(uid))?;
         let path = summary::path_for(&msg_path(self.log.dir(), &m.name));
         if let Some(s) = summary::read(&path, &self.keys.summary_key, &m.name)? {
             return Ok(s.to_vec());
@@ -898,7 +938,8 @@ impl Mailbox {
     /// stale staging files in `tmp/`. Returns how many files were removed.
     pub fn collect_garbage(&mut self, grace: Duration) -> Result<usize, MailboxError> {
         let lock = self.log.lock()?;
-        self.log.catch_up(&mut self.state, Some(&mut self.changed))?;
+        self.log
+            .catch_up(&mut self.state, Some(&mut self.changed))?;
         let now = now_secs();
         let grace_secs = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
         let live: BTreeSet<MessageName> = self.state.live().map(|m| m.name).collect();
@@ -921,10 +962,14 @@ impl Mailbox {
         let msg_root = dir.join("msg");
         if let (Some(cutoff), Ok(fans)) = (cutoff, fs::read_dir(&msg_root)) {
             for fan in fans.flatten() {
-                let Ok(files) = fs::read_dir(fan.path()) else { continue };
+                let Ok(files) = fs::read_dir(fan.path()) else {
+                    continue;
+                };
                 for f in files.flatten() {
                     let file_name = f.file_name();
-                    let Some(s) = file_name.to_str() else { continue };
+                    let Some(s) = file_name.to_str() else {
+                        continue;
+                    };
                     let Some(name) = MessageName::parse(s.trim_end_matches(".sum")) else {
                         continue;
                     };

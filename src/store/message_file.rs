@@ -305,7 +305,16 @@ mod tests {
         let (d, _m, ck, w) = setup();
         let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let dest = d.path().join("msg/ab/x");
-        let n = write(&d.path().join("tmp"), &dest, &w, &ck, &mut &body[..], Some(b"extra"), 1 << 20).unwrap();
+        let n = write(
+            &d.path().join("tmp"),
+            &dest,
+            &w,
+            &ck,
+            &mut &body[..],
+            Some(b"extra"),
+            1 << 20,
+        )
+        .unwrap();
         assert_eq!(n, body.len() as u64);
         assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
         let s = SealedMessage::open(&dest).unwrap();
@@ -325,7 +334,16 @@ mod tests {
         let (d, _m, ck, w) = setup();
         let dest = d.path().join("m");
         let body = vec![b'a'; 5000];
-        let e = write(&d.path().join("tmp"), &dest, &w, &ck, &mut &body[..], None, 4096).unwrap_err();
+        let e = write(
+            &d.path().join("tmp"),
+            &dest,
+            &w,
+            &ck,
+            &mut &body[..],
+            None,
+            4096,
+        )
+        .unwrap_err();
         assert!(matches!(e, MessageFileError::TooLarge { limit: 4096 }));
         assert!(!dest.exists());
         assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
@@ -335,12 +353,25 @@ mod tests {
     fn tampering_and_garbage_are_typed_errors() {
         let (d, _m, ck, w) = setup();
         let dest = d.path().join("m");
-        write(&d.path().join("tmp"), &dest, &w, &ck, &mut &b"hello world"[..], None, 100).unwrap();
+        write(
+            &d.path().join("tmp"),
+            &dest,
+            &w,
+            &ck,
+            &mut &b"hello world"[..],
+            None,
+            100,
+        )
+        .unwrap();
         let mut bytes = std::fs::read(&dest).unwrap();
         let last = bytes.len() - 3;
         bytes[last] ^= 1;
         std::fs::write(&dest, &bytes).unwrap();
-        let e = SealedMessage::open(&dest).unwrap().decrypt(&ck).err().unwrap();
+        let e = SealedMessage::open(&dest)
+            .unwrap()
+            .decrypt(&ck)
+            .err()
+            .unwrap();
         assert!(matches!(e, MessageFileError::Crypto { .. }));
         std::fs::write(&dest, b"not a message").unwrap();
         assert!(matches!(
@@ -348,8 +379,21 @@ mod tests {
             Err(MessageFileError::Malformed { .. })
         ));
         let wrong = SecretKey::generate();
-        write(&d.path().join("tmp"), &dest, &w, &ck, &mut &b"x"[..], None, 100).unwrap();
-        let e = SealedMessage::open(&dest).unwrap().decrypt(&wrong).err().unwrap();
+        write(
+            &d.path().join("tmp"),
+            &dest,
+            &w,
+            &ck,
+            &mut &b"x"[..],
+            None,
+            100,
+        )
+        .unwrap();
+        let e = SealedMessage::open(&dest)
+            .unwrap()
+            .decrypt(&wrong)
+            .err()
+            .unwrap();
         assert!(matches!(e, MessageFileError::Crypto { .. }));
     }
 }

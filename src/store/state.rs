@@ -235,7 +235,8 @@ impl State {
         for change in &batch.changes {
             match change {
                 Change::FlagDefined { bit, flag } => {
-                    if usize::from(*bit) != self.flag_table.len() || self.flag_table.len() >= MAX_FLAGS
+                    if usize::from(*bit) != self.flag_table.len()
+                        || self.flag_table.len() >= MAX_FLAGS
                     {
                         return Err(StateError::Inconsistent("flag bit out of order"));
                     }
@@ -373,7 +374,8 @@ mod tests {
     #[test]
     fn replay_adds_flags_expunges() {
         let mut s = State::default();
-        s.apply(&batch(2, vec![add(1), add(2), add(3)]), None).unwrap();
+        s.apply(&batch(2, vec![add(1), add(2), add(3)]), None)
+            .unwrap();
         assert_eq!(s.uidnext, u(4));
         let mut changed = BTreeSet::new();
         let seen = 1u64 << s.bit_of(&Flag::Seen).unwrap();
@@ -431,8 +433,11 @@ mod tests {
             dest: "d".into(),
             uids: UidSet::new(),
         };
-        s.apply(&batch(0, vec![intent, Change::RecentClaimed { upto: u(3) }]), None)
-            .unwrap();
+        s.apply(
+            &batch(0, vec![intent, Change::RecentClaimed { upto: u(3) }]),
+            None,
+        )
+        .unwrap();
         assert_eq!(s.pending_moves.len(), 1);
         assert_eq!(s.recent_upto, Some(u(3)));
         s.apply(&batch(0, vec![Change::MoveCancelled { id: 7 }]), None)

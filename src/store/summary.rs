@@ -13,8 +13,8 @@ use zeroize::Zeroizing;
 
 use super::fsutil;
 use super::types::MessageName;
-use crate::crypto::secret::SecretKey;
 use crate::crypto::seal;
+use crate::crypto::secret::SecretKey;
 
 /// Errors reading or writing a summary file.
 #[derive(Debug, Error)]

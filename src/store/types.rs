@@ -219,7 +219,10 @@ impl MessageName {
         let mut b = [0u8; 16];
         for (i, out) in b.iter_mut().enumerate() {
             let pair = s.get(i * 2..i * 2 + 2)?;
-            if !pair.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+            if !pair
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+            {
                 return None;
             }
             *out = u8::from_str_radix(pair, 16).ok()?;
