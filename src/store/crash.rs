@@ -11,6 +11,7 @@ pub const ENV: &str = "CRYMAP_LIKE_CRASH_AT";
 pub const POINTS: &[&str] = &[
     "deliver.before-rename",
     "deliver.after-rename",
+    "append.before-rename",
     "append.after-file",
     "append.after-log",
     "flags.after-log",

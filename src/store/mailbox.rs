@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 use rand::RngCore;
 use thiserror::Error;
 
+use super::account::{MailboxId, UidValidity};
 use super::change_log::{ChangeLog, ChangeLogError, MailboxLock};
 use super::crash;
 use super::fsutil;
@@ -111,10 +112,6 @@ impl UserKeys {
     pub fn keystore(&self) -> &KeyStore {
         &self.keystore
     }
-
-    pub(crate) fn summary_key(&self) -> &SecretKey {
-        &self.summary_key
-    }
 }
 
 /// What changed since the previous [`Mailbox::refresh`], in the order the
@@ -174,7 +171,7 @@ pub struct Mailbox {
     user_dir: PathBuf,
     log: ChangeLog,
     state: State,
-    uid_validity: u32,
+    uid_validity: UidValidity,
     /// Leading entries of `state.messages` the client knows about.
     visible: usize,
     /// Messages whose flags other sessions changed since the last refresh.
@@ -231,11 +228,12 @@ impl Mailbox {
     pub fn open(
         keys: Arc<UserKeys>,
         user_dir: &Path,
-        id: &str,
-        uid_validity: u32,
+        id: &MailboxId,
+        uid_validity: UidValidity,
     ) -> Result<Mailbox, MailboxError> {
-        let dir = user_dir.join("mailboxes").join(id);
-        let (log, mut state) = ChangeLog::open(&dir, &user_dir.join("tmp"), id, &keys.master)?;
+        let id = id.to_string();
+        let dir = user_dir.join("mailboxes").join(&id);
+        let (log, mut state) = ChangeLog::open(&dir, &user_dir.join("tmp"), &id, &keys.master)?;
         state.drop_tombstones();
         let visible = state.messages.len();
         let mut mb = Mailbox {
@@ -260,7 +258,7 @@ impl Mailbox {
     }
 
     /// UIDVALIDITY.
-    pub fn uid_validity(&self) -> u32 {
+    pub fn uid_validity(&self) -> UidValidity {
         self.uid_validity
     }
 
@@ -456,6 +454,7 @@ impl Mailbox {
             &mut &raw[..],
             None,
             MAX_MESSAGE_SIZE,
+            "append.before-rename",
         )?;
         self.write_summary(&name, &path, raw)?;
         crash::point("append.after-file");

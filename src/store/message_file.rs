@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-use super::fsutil;
+use super::{crash, fsutil};
 use crate::crypto::keystore::WrappedKey;
 use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::stream::{StreamReader, StreamWriter};
@@ -91,7 +91,9 @@ fn subkeys(content_key: &SecretKey) -> (SecretKey, SecretKey) {
 /// Writes a message file at `dest`, staging it in `tmp_dir`: content from
 /// `content` (at most `limit` bytes, else [`MessageFileError::TooLarge`] and
 /// nothing is left behind), encrypted under `content_key`, which `wrapped`
-/// must wrap. `extra` is sealed beside it. Returns the content size.
+/// must wrap. `extra` is sealed beside it. `crash_point` names the
+/// crash-injection point between staging and rename. Returns the content
+/// size.
 pub fn write(
     tmp_dir: &Path,
     dest: &Path,
@@ -100,6 +102,7 @@ pub fn write(
     content: &mut dyn Read,
     extra: Option<&[u8]>,
     limit: u64,
+    crash_point: &str,
 ) -> Result<u64, MessageFileError> {
     let (stream_key, extra_key) = subkeys(content_key);
     let header = FileHeader {
@@ -156,6 +159,7 @@ pub fn write(
     })();
     match result {
         Ok(total) => {
+            crash::point(crash_point);
             fsutil::commit_tmp(file, &tmp, dest).map_err(io_err("committing", dest))?;
             Ok(total)
         }
@@ -313,6 +317,7 @@ mod tests {
             &mut &body[..],
             Some(b"extra"),
             1 << 20,
+            "",
         )
         .unwrap();
         assert_eq!(n, body.len() as u64);
@@ -342,6 +347,7 @@ mod tests {
             &mut &body[..],
             None,
             4096,
+            "",
         )
         .unwrap_err();
         assert!(matches!(e, MessageFileError::TooLarge { limit: 4096 }));
@@ -361,6 +367,7 @@ mod tests {
             &mut &b"hello world"[..],
             None,
             100,
+            "",
         )
         .unwrap();
         let mut bytes = std::fs::read(&dest).unwrap();
@@ -387,6 +394,7 @@ mod tests {
             &mut &b"x"[..],
             None,
             100,
+            "",
         )
         .unwrap();
         let e = SealedMessage::open(&dest)

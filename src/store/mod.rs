@@ -11,6 +11,7 @@ pub mod fsutil;
 pub mod mailbox;
 pub mod message_file;
 pub mod record_log;
+pub mod spool;
 pub mod state;
 pub mod summary;
 pub mod types;
