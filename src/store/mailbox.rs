@@ -248,6 +248,10 @@ impl Mailbox {
         };
         if !mb.state.pending_moves.is_empty() {
             mb.recover_moves()?;
+            // The client has seen nothing yet: start from the repaired state.
+            mb.state.drop_tombstones();
+            mb.visible = mb.state.messages.len();
+            mb.changed.clear();
         }
         Ok(mb)
     }
