@@ -453,8 +453,10 @@ impl Mailbox {
         let size = message_file::write(
             &tmp,
             &path,
-            &wrapped,
-            &content_key,
+            message_file::Keys {
+                wrapped: &wrapped,
+                content_key: &content_key,
+            },
             &mut &raw[..],
             None,
             MAX_MESSAGE_SIZE,

@@ -88,26 +88,34 @@ fn subkeys(content_key: &SecretKey) -> (SecretKey, SecretKey) {
     )
 }
 
+/// A fresh content key and its wrapped form.
+#[derive(Clone, Copy)]
+pub struct Keys<'a> {
+    /// The wrapped key stored in the header.
+    pub wrapped: &'a WrappedKey,
+    /// The same key in the clear, to encrypt with.
+    pub content_key: &'a SecretKey,
+}
+
 /// Writes a message file at `dest`, staging it in `tmp_dir`: content from
 /// `content` (at most `limit` bytes, else [`MessageFileError::TooLarge`] and
 /// nothing is left behind), encrypted under `content_key`, which `wrapped`
-/// must wrap. `extra` is sealed beside it. `crash_point` names the
+/// must wrap (both given as `keys`). `extra` is sealed beside it. `crash_point` names the
 /// crash-injection point between staging and rename. Returns the content
 /// size.
 pub fn write(
     tmp_dir: &Path,
     dest: &Path,
-    wrapped: &WrappedKey,
-    content_key: &SecretKey,
+    keys: Keys<'_>,
     content: &mut dyn Read,
     extra: Option<&[u8]>,
     limit: u64,
     crash_point: &str,
 ) -> Result<u64, MessageFileError> {
-    let (stream_key, extra_key) = subkeys(content_key);
+    let (stream_key, extra_key) = subkeys(keys.content_key);
     let header = FileHeader {
         version: VERSION,
-        wrapped: wrapped.clone(),
+        wrapped: keys.wrapped.clone(),
         extra: extra.map(|e| seal::seal(&extra_key, EXTRA_AAD, e)),
     };
     let io_err = |context, path: &Path| {
@@ -312,8 +320,10 @@ mod tests {
         let n = write(
             &d.path().join("tmp"),
             &dest,
-            &w,
-            &ck,
+            Keys {
+                wrapped: &w,
+                content_key: &ck,
+            },
             &mut &body[..],
             Some(b"extra"),
             1 << 20,
@@ -342,8 +352,10 @@ mod tests {
         let e = write(
             &d.path().join("tmp"),
             &dest,
-            &w,
-            &ck,
+            Keys {
+                wrapped: &w,
+                content_key: &ck,
+            },
             &mut &body[..],
             None,
             4096,
@@ -362,8 +374,10 @@ mod tests {
         write(
             &d.path().join("tmp"),
             &dest,
-            &w,
-            &ck,
+            Keys {
+                wrapped: &w,
+                content_key: &ck,
+            },
             &mut &b"hello world"[..],
             None,
             100,
@@ -389,8 +403,10 @@ mod tests {
         write(
             &d.path().join("tmp"),
             &dest,
-            &w,
-            &ck,
+            Keys {
+                wrapped: &w,
+                content_key: &ck,
+            },
             &mut &b"x"[..],
             None,
             100,

@@ -173,8 +173,10 @@ pub fn deliver(
     message_file::write(
         &user_dir.join("tmp"),
         &user_dir.join("spool").join(name.to_string()),
-        &wrapped,
-        &content_key,
+        message_file::Keys {
+            wrapped: &wrapped,
+            content_key: &content_key,
+        },
         &mut crlf,
         Some(&extra),
         MAX_MESSAGE_SIZE,
