@@ -483,3 +483,83 @@ fn load_snapshot(dir: &Path, id: &str, key: &SecretKey) -> Result<(u32, State), 
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::test_util::TempDir;
+    use crate::store::state::{Added, Change};
+    use crate::store::types::InternalDate;
+
+    fn big_state(n: u32) -> Batch {
+        let changes = (1..=n)
+            .filter_map(Uid::new)
+            .map(|uid| {
+                Change::Added(Added {
+                    uid,
+                    name: MessageName::random(),
+                    internal: InternalDate::now(),
+                    saved: 0,
+                    size: 1000,
+                    flags: 0b1000,
+                    move_id: None,
+                })
+            })
+            .collect();
+        Batch {
+            modseq: Modseq::new(2),
+            changes,
+        }
+    }
+
+    /// Opening a 100,000-message mailbox reads one snapshot, not 100,000
+    /// records; the bound is loose for debug builds (release is ~10x faster).
+    #[test]
+    fn large_mailbox_opens_from_snapshot_quickly() {
+        let tmp = TempDir::new("changelog");
+        let dir = tmp.path().join("mb");
+        let master = MasterKey::generate();
+        std::fs::create_dir_all(tmp.path().join("tmp")).unwrap();
+        let (mut log, mut state) =
+            ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
+        log.write(&mut state, None, |_| -> Result<_, ChangeLogError> {
+            Ok((vec![big_state(100_000)], ()))
+        })
+        .unwrap();
+        let lock = log.lock().unwrap();
+        log.compact_locked(&lock, &mut state).unwrap();
+        drop(lock);
+        let start = std::time::Instant::now();
+        let (_, reopened) =
+            ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
+        let took = start.elapsed();
+        assert_eq!(reopened.messages.len(), 100_000);
+        assert_eq!(reopened, state);
+        assert!(took < Duration::from_secs(2), "open took {took:?}");
+        eprintln!("open of 100k messages from snapshot: {took:?}");
+        let size = std::fs::metadata(dir.join("snapshot")).unwrap().len();
+        assert!(size < 100_000 * 48, "snapshot is {size} bytes");
+    }
+
+    #[test]
+    fn tampered_snapshot_is_a_typed_error() {
+        let tmp = TempDir::new("changelog");
+        let dir = tmp.path().join("mb");
+        let master = MasterKey::generate();
+        std::fs::create_dir_all(tmp.path().join("tmp")).unwrap();
+        let (mut log, mut state) =
+            ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
+        let lock = log.lock().unwrap();
+        log.compact_locked(&lock, &mut state).unwrap();
+        drop(lock);
+        let mut bytes = std::fs::read(dir.join("snapshot")).unwrap();
+        bytes[30] ^= 1;
+        std::fs::write(dir.join("snapshot"), bytes).unwrap();
+        assert!(matches!(
+            ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master),
+            Err(ChangeLogError::CorruptSnapshot { .. })
+        ));
+        // The same snapshot under another mailbox's identity is refused too.
+        assert!(ChangeLog::open(&dir, &tmp.path().join("tmp"), "other", &master).is_err());
+    }
+}
