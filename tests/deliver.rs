@@ -141,4 +141,14 @@ fn exit_codes_for_unknown_user_oversize_and_crash() {
     let staged = std::fs::read_dir(user.join("tmp")).unwrap().count();
     assert!(staged <= 1, "only the crashed staging file may remain");
     assert_eq!(open(&user, "INBOX").exists(), 0);
+    // Crashing after the rename: durable but unacknowledged (the MTA retries).
+    let code = deliver(
+        &root.0,
+        &["--user", "alice"],
+        b"Subject: d\r\n\r\n",
+        Some("deliver.after-rename"),
+    );
+    assert_ne!(code, 0);
+    assert_eq!(spool_count(&user), 1);
+    assert_eq!(open(&user, "INBOX").exists(), 1);
 }

@@ -530,8 +530,7 @@ mod tests {
         log.compact_locked(&lock, &mut state).unwrap();
         drop(lock);
         let start = std::time::Instant::now();
-        let (_, reopened) =
-            ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
+        let (_, reopened) = ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
         let took = start.elapsed();
         assert_eq!(reopened.messages.len(), 100_000);
         assert_eq!(reopened, state);
