@@ -85,6 +85,19 @@ impl Args {
         Some(w.map_err(ArgError::NotUtf8))
     }
 
+    /// Consumes every remaining word, as given.
+    pub fn rest_os(&mut self) -> Vec<OsString> {
+        let rest = self.words[self.pos..]
+            .iter()
+            .map(|w| match w {
+                Ok(s) => OsString::from(s),
+                Err(o) => o.clone(),
+            })
+            .collect();
+        self.pos = self.words.len();
+        rest
+    }
+
     /// Consumes a required command word.
     pub fn command(&mut self, what: &'static str) -> Result<String, ArgError> {
         match self.next_word() {

@@ -5,6 +5,7 @@
 //! usage error from a temporary failure.
 
 mod args;
+pub mod deliver;
 pub mod demo;
 mod listen;
 mod remote;
@@ -12,6 +13,7 @@ mod serve;
 pub mod tls;
 pub mod user;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub use args::{ArgError, Args};
@@ -53,6 +55,9 @@ commands:
   serve imap             one cleartext IMAP session offering STARTTLS
   listen                 accept on the configured addresses and spawn one
                          `serve` process per connection
+  deliver                UNIX MDA: a message on stdin into a user's INBOX
+                         [--user NAME] [--mailbox NAME] [--flag F]...
+                         [--create]; exit codes from sysexits.h
   user add NAME [DIR]    create an account [--uid USER|UID]
                          [--prompt-password | --password-stdin]
   remote test|chpw|config
@@ -143,6 +148,16 @@ fn run(args: &mut Args) -> Result<i32, ArgError> {
             }
         }
         "listen" => listen::run(&global, args),
+        "deliver" => {
+            // `deliver` parses its own options (it is what MTAs call); the
+            // global --root is handed on in front of them.
+            let mut rest = vec![
+                OsString::from("--root"),
+                global.root.clone().into_os_string(),
+            ];
+            rest.extend(args.rest_os());
+            Ok(deliver::run(&rest))
+        }
         "user" => {
             let what = args.command("user add")?;
             match what.as_str() {

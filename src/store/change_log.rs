@@ -1,0 +1,564 @@
+//! The change log of one mailbox: numbered segments `log/00000001`, … (each a
+//! [`RecordLog`] of sealed [`Batch`]es), a sealed `snapshot` compacting the
+//! state up to a segment boundary, and the mailbox lock file `lock`. Owns
+//! the writer protocol (lock, catch up, decide, one append, fdatasync,
+//! unlock), segment switching, compaction and snapshot loading; never
+//! decides what a change means (that is [`State`]) and never reads message
+//! content.
+//!
+//! All writers of a mailbox hold `flock(LOCK_EX)` on `lock` for their whole
+//! transaction, so only the newest segment is ever appended to and a
+//! compaction (which starts a new segment) is never raced. Readers take no
+//! lock: they read their segment to its end, then move on to the next
+//! segment if one exists.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::crash;
+use super::error::StoreError;
+use super::fsutil;
+use super::record_log::RecordLog;
+use super::state::{Batch, MessageMeta, PendingMove, State, StateError};
+use super::types::{Flag, MessageName, Modseq, Uid};
+use crate::crypto::secret::{MasterKey, SecretKey};
+use crate::crypto::{seal, CryptoError};
+
+/// Compact once the newest segment reaches this size, so opening a mailbox
+/// reads one snapshot plus at most this much of sealed records.
+const COMPACT_AT_BYTES: u64 = 256 * 1024;
+/// Old segments stay this long after a snapshot supersedes them, so a
+/// session reading behind does not lose its place.
+pub const SEGMENT_GRACE: Duration = Duration::from_secs(3600);
+const SNAPSHOT_VERSION: u16 = 1;
+
+/// Errors of the change log.
+#[derive(Debug, Error)]
+pub enum ChangeLogError {
+    /// The file system failed.
+    #[error("{context} {path}: {source}")]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// Which file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A segment could not be read or appended.
+    #[error("change log segment {path}: {source}")]
+    Segment {
+        /// Which segment.
+        path: PathBuf,
+        /// The record-log failure (includes tampered records).
+        source: StoreError,
+    },
+    /// The snapshot failed authentication or does not parse.
+    #[error("snapshot {path} is corrupt: {reason}")]
+    CorruptSnapshot {
+        /// Which file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// This session fell so far behind that the segment it needs next was
+    /// removed; [`ChangeLog::reload`] rebuilds from the snapshot.
+    #[error("change log of mailbox {mailbox} moved on past segment {segment}")]
+    LostPlace {
+        /// Mailbox id.
+        mailbox: String,
+        /// The segment this session was reading.
+        segment: u32,
+    },
+    /// Replaying the log found a contradiction.
+    #[error("mailbox {mailbox}: {source}")]
+    State {
+        /// Mailbox id.
+        mailbox: String,
+        /// The contradiction.
+        source: StateError,
+    },
+}
+
+fn io_err(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> ChangeLogError {
+    let path = path.to_path_buf();
+    move |source| ChangeLogError::Io {
+        context,
+        path,
+        source,
+    }
+}
+
+#[derive(Serialize)]
+struct SnapshotOut<'a> {
+    version: u16,
+    next_segment: u32,
+    uidnext: Uid,
+    highest_modseq: Modseq,
+    flag_table: &'a [Flag],
+    recent_upto: Option<Uid>,
+    pending_moves: &'a [PendingMove],
+    inbound_moves: &'a std::collections::VecDeque<u64>,
+    vanished: &'a [(Uid, Modseq)],
+    expunged_files: &'a [(MessageName, i64)],
+    messages: Vec<&'a MessageMeta>,
+}
+
+#[derive(Deserialize)]
+struct SnapshotIn {
+    version: u16,
+    next_segment: u32,
+    uidnext: Uid,
+    highest_modseq: Modseq,
+    flag_table: Vec<Flag>,
+    recent_upto: Option<Uid>,
+    pending_moves: Vec<PendingMove>,
+    inbound_moves: std::collections::VecDeque<u64>,
+    vanished: Vec<(Uid, Modseq)>,
+    expunged_files: Vec<(MessageName, i64)>,
+    messages: Vec<MessageMeta>,
+}
+
+/// Proof that the caller holds the mailbox lock; unlocks on drop.
+pub struct MailboxLock {
+    _lock: Flock<File>,
+}
+
+/// One session's handle on a mailbox's change log.
+pub struct ChangeLog {
+    dir: PathBuf,
+    tmp_dir: PathBuf,
+    id: String,
+    record_key: SecretKey,
+    snapshot_key: SecretKey,
+    segment_no: u32,
+    segment: RecordLog<Batch>,
+    damaged: u64,
+}
+
+fn clone_key(k: &SecretKey) -> SecretKey {
+    SecretKey::from_bytes(*k.as_bytes())
+}
+
+impl ChangeLog {
+    /// Path of segment `n` under mailbox directory `dir`.
+    pub fn segment_path(dir: &Path, n: u32) -> PathBuf {
+        dir.join("log").join(format!("{n:08}"))
+    }
+
+    fn open_segment(&self, n: u32) -> Result<RecordLog<Batch>, ChangeLogError> {
+        let path = Self::segment_path(&self.dir, n);
+        RecordLog::open(
+            &path,
+            clone_key(&self.record_key),
+            format!("crymap-like mailbox {} segment {n}", self.id),
+        )
+        .map_err(|source| ChangeLogError::Segment { path, source })
+    }
+
+    /// Opens the log of mailbox `id` in `dir` and replays it: the snapshot,
+    /// then every later segment.
+    /// Staging files go to `tmp_dir` (the user's `tmp/`).
+    pub fn open(
+        dir: &Path,
+        tmp_dir: &Path,
+        id: &str,
+        master: &MasterKey,
+    ) -> Result<(ChangeLog, State), ChangeLogError> {
+        fsutil::ensure_dir(&dir.join("log")).map_err(io_err("creating", &dir.join("log")))?;
+        let snapshot_key = master.subkey("mailbox-snapshot");
+        let (next, mut state) = load_snapshot(dir, id, &snapshot_key)?;
+        let mut log = ChangeLog {
+            dir: dir.to_path_buf(),
+            tmp_dir: tmp_dir.to_path_buf(),
+            id: id.to_owned(),
+            record_key: master.subkey("mailbox-log"),
+            snapshot_key,
+            segment_no: next,
+            segment: RecordLog::open(
+                &Self::segment_path(dir, next),
+                master.subkey("mailbox-log"),
+                format!("crymap-like mailbox {id} segment {next}"),
+            )
+            .map_err(|source| ChangeLogError::Segment {
+                path: Self::segment_path(dir, next),
+                source,
+            })?,
+            damaged: 0,
+        };
+        log.catch_up(&mut state, None)?;
+        Ok((log, state))
+    }
+
+    /// The mailbox directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The mailbox id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Reads, without locking, every record appended since the last call
+    /// and applies it to `state`; flag changes are noted in `changed`.
+    /// Returns whether anything was read.
+    pub fn catch_up(
+        &mut self,
+        state: &mut State,
+        mut changed: Option<&mut BTreeSet<Uid>>,
+    ) -> Result<bool, ChangeLogError> {
+        let mut any = false;
+        loop {
+            any |= self.drain_segment(state, changed.as_deref_mut())?;
+            let next = self.segment_no.saturating_add(1);
+            if !Self::segment_path(&self.dir, next).exists() {
+                // Segments are removed only once superseded: if ours is gone
+                // and no successor is found, later ones exist that we missed.
+                if !Self::segment_path(&self.dir, self.segment_no).exists() {
+                    return Err(ChangeLogError::LostPlace {
+                        mailbox: self.id.clone(),
+                        segment: self.segment_no,
+                    });
+                }
+                return Ok(any);
+            }
+            // A writer starts segment `next` only after its last append to
+            // this one; drain this one again to catch that append, then move.
+            any |= self.drain_segment(state, changed.as_deref_mut())?;
+            self.segment = self.open_segment(next)?;
+            self.segment_no = next;
+        }
+    }
+
+    /// Reads the current segment to its end. A record failing
+    /// authentication in the middle (tampering) is skipped with an error
+    /// logged and counted in [`ChangeLog::damaged_records`]: only the
+    /// change it held is lost, the rest of the mailbox stays readable.
+    fn drain_segment(
+        &mut self,
+        state: &mut State,
+        mut changed: Option<&mut BTreeSet<Uid>>,
+    ) -> Result<bool, ChangeLogError> {
+        let mut any = false;
+        loop {
+            let path = Self::segment_path(&self.dir, self.segment_no);
+            let batches = match self.segment.read_new() {
+                Ok(b) => b,
+                Err(StoreError::Corrupt {
+                    offset,
+                    next: Some(_),
+                    ..
+                }) => {
+                    log::error!(
+                        "mailbox {}: skipping tampered record at offset {offset} of {}",
+                        self.id,
+                        path.display()
+                    );
+                    self.damaged += 1;
+                    self.segment
+                        .skip_corrupt()
+                        .map_err(|source| ChangeLogError::Segment { path, source })?;
+                    continue;
+                }
+                Err(source) => return Err(ChangeLogError::Segment { path, source }),
+            };
+            if batches.is_empty() {
+                return Ok(any);
+            }
+            any = true;
+            for b in &batches {
+                state
+                    .apply(b, changed.as_deref_mut())
+                    .map_err(|source| ChangeLogError::State {
+                        mailbox: self.id.clone(),
+                        source,
+                    })?;
+            }
+        }
+    }
+
+    /// Number of tampered records skipped by this handle.
+    pub fn damaged_records(&self) -> u64 {
+        self.damaged
+    }
+
+    /// Takes the mailbox lock, waiting for any other writer.
+    pub fn lock(&self) -> Result<MailboxLock, ChangeLogError> {
+        let path = self.dir.join("lock");
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err("opening", &path))?;
+        let lock = Flock::lock(f, FlockArg::LockExclusive)
+            .map_err(|(_, e)| io_err("locking", &path)(io::Error::from(e)))?;
+        Ok(MailboxLock { _lock: lock })
+    }
+
+    /// Runs one writer transaction: takes the lock, catches up (noting
+    /// others' flag changes in `changed`), lets `decide` look at the latest
+    /// state and return the batches to append (possibly none), appends them
+    /// with one write and fdatasync, applies them, and compacts if due.
+    pub fn write<R, E>(
+        &mut self,
+        state: &mut State,
+        changed: Option<&mut BTreeSet<Uid>>,
+        decide: impl FnOnce(&State) -> Result<(Vec<Batch>, R), E>,
+    ) -> Result<R, E>
+    where
+        E: From<ChangeLogError>,
+    {
+        let lock = self.lock()?;
+        self.write_locked(&lock, state, changed, decide)
+    }
+
+    /// [`ChangeLog::write`] for a caller already holding this mailbox's lock.
+    pub fn write_locked<R, E>(
+        &mut self,
+        _lock: &MailboxLock,
+        state: &mut State,
+        changed: Option<&mut BTreeSet<Uid>>,
+        decide: impl FnOnce(&State) -> Result<(Vec<Batch>, R), E>,
+    ) -> Result<R, E>
+    where
+        E: From<ChangeLogError>,
+    {
+        self.catch_up(state, changed)?;
+        let (batches, r) = decide(state)?;
+        if batches.is_empty() {
+            return Ok(r);
+        }
+        let path = Self::segment_path(&self.dir, self.segment_no);
+        let appended = self
+            .segment
+            .append(&batches)
+            .map_err(|source| ChangeLogError::Segment {
+                path: path.clone(),
+                source,
+            })?;
+        // Every writer holds the mailbox lock, so nothing can precede our
+        // records; if something did, replay order must still follow the file.
+        for b in appended.preceding.iter().chain(batches.iter()) {
+            state
+                .apply(b, None)
+                .map_err(|source| ChangeLogError::State {
+                    mailbox: self.id.clone(),
+                    source,
+                })?;
+        }
+        if appended.end >= COMPACT_AT_BYTES {
+            self.compact_locked(_lock, state)?;
+        }
+        Ok(r)
+    }
+
+    /// Writes a snapshot of `state` (which must be caught up, under the
+    /// lock) covering every segment up to the current one, starts the next
+    /// segment, and removes segments superseded longer than the grace
+    /// period.
+    pub fn compact_locked(
+        &mut self,
+        _lock: &MailboxLock,
+        state: &mut State,
+    ) -> Result<(), ChangeLogError> {
+        self.catch_up(state, None)?;
+        let next = self.segment_no.saturating_add(1);
+        // The new segment exists before the snapshot names it, so a crash in
+        // between leaves readers a consistent chain either way.
+        let new_segment = self.open_segment(next)?;
+        fsutil::fsync_dir(&self.dir.join("log"))
+            .map_err(io_err("syncing", &self.dir.join("log")))?;
+        crash::point("compact.after-segment");
+        let out = SnapshotOut {
+            version: SNAPSHOT_VERSION,
+            next_segment: next,
+            uidnext: state.uidnext,
+            highest_modseq: state.highest_modseq,
+            flag_table: &state.flag_table,
+            recent_upto: state.recent_upto,
+            pending_moves: &state.pending_moves,
+            inbound_moves: &state.inbound_moves,
+            vanished: &state.vanished,
+            expunged_files: &state.expunged_files,
+            messages: state.live().collect(),
+        };
+        let plain = zeroize::Zeroizing::new(postcard::to_stdvec(&out).map_err(|e| {
+            ChangeLogError::CorruptSnapshot {
+                path: self.dir.join("snapshot"),
+                reason: format!("serialising: {e}"),
+            }
+        })?);
+        let sealed = seal::seal(&self.snapshot_key, &snapshot_aad(&self.id), &plain);
+        let tmp_dir = &self.tmp_dir;
+        let (mut f, tmp) = fsutil::create_tmp(tmp_dir).map_err(io_err("creating", tmp_dir))?;
+        io::Write::write_all(&mut f, &sealed).map_err(io_err("writing", &tmp))?;
+        crash::point("compact.after-snapshot-tmp");
+        let dest = self.dir.join("snapshot");
+        fsutil::commit_tmp(f, &tmp, &dest).map_err(io_err("committing", &dest))?;
+        crash::point("compact.after-snapshot");
+        self.segment = new_segment;
+        self.segment_no = next;
+        self.remove_old_segments(next);
+        Ok(())
+    }
+
+    fn remove_old_segments(&self, first_live: u32) {
+        let Ok(entries) = fs::read_dir(self.dir.join("log")) else {
+            return;
+        };
+        let now = SystemTime::now();
+        for e in entries.flatten() {
+            let Some(n) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age > SEGMENT_GRACE);
+            if n < first_live && old {
+                // Removal is best effort: a leftover segment is only space.
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+
+    /// Rebuilds the state from scratch (snapshot and segments), for a
+    /// session that fell so far behind that its next segment was removed.
+    pub fn reload(&mut self) -> Result<State, ChangeLogError> {
+        let (next, mut fresh) = load_snapshot(&self.dir, &self.id, &self.snapshot_key)?;
+        self.segment = self.open_segment(next)?;
+        self.segment_no = next;
+        self.catch_up(&mut fresh, None)?;
+        Ok(fresh)
+    }
+}
+
+fn snapshot_aad(id: &str) -> Vec<u8> {
+    format!("crymap-like mailbox {id} snapshot v1").into_bytes()
+}
+
+fn load_snapshot(dir: &Path, id: &str, key: &SecretKey) -> Result<(u32, State), ChangeLogError> {
+    let path = dir.join("snapshot");
+    let sealed = match fs::read(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((1, State::default())),
+        Err(e) => return Err(io_err("reading", &path)(e)),
+    };
+    let corrupt = |reason: String| ChangeLogError::CorruptSnapshot {
+        path: path.clone(),
+        reason,
+    };
+    let plain = seal::open(key, &snapshot_aad(id), &sealed)
+        .map_err(|e: CryptoError| corrupt(e.to_string()))?;
+    let s: SnapshotIn = postcard::from_bytes(&plain).map_err(|e| corrupt(e.to_string()))?;
+    if s.version != SNAPSHOT_VERSION {
+        return Err(corrupt(format!("unknown version {}", s.version)));
+    }
+    Ok((
+        s.next_segment,
+        State {
+            messages: s.messages,
+            uidnext: s.uidnext,
+            highest_modseq: s.highest_modseq,
+            flag_table: s.flag_table,
+            recent_upto: s.recent_upto,
+            pending_moves: s.pending_moves,
+            inbound_moves: s.inbound_moves,
+            vanished: s.vanished,
+            expunged_files: s.expunged_files,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::test_util::TempDir;
+    use crate::store::state::{Added, Change};
+    use crate::store::types::InternalDate;
+
+    fn big_state(n: u32) -> Batch {
+        let changes = (1..=n)
+            .filter_map(Uid::new)
+            .map(|uid| {
+                Change::Added(Added {
+                    uid,
+                    name: MessageName::random(),
+                    internal: InternalDate::now(),
+                    saved: 0,
+                    size: 1000,
+                    flags: 0b1000,
+                    move_id: None,
+                })
+            })
+            .collect();
+        Batch {
+            modseq: Modseq::new(2),
+            changes,
+        }
+    }
+
+    /// Opening a 100,000-message mailbox reads one snapshot, not 100,000
+    /// records; the bound is loose for debug builds (release is ~10x faster).
+    #[test]
+    fn large_mailbox_opens_from_snapshot_quickly() {
+        let tmp = TempDir::new("changelog");
+        let dir = tmp.path().join("mb");
+        let master = MasterKey::generate();
+        std::fs::create_dir_all(tmp.path().join("tmp")).unwrap();
+        let (mut log, mut state) =
+            ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
+        log.write(&mut state, None, |_| -> Result<_, ChangeLogError> {
+            Ok((vec![big_state(100_000)], ()))
+        })
+        .unwrap();
+        let lock = log.lock().unwrap();
+        log.compact_locked(&lock, &mut state).unwrap();
+        drop(lock);
+        let start = std::time::Instant::now();
+        let (_, reopened) = ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
+        let took = start.elapsed();
+        assert_eq!(reopened.messages.len(), 100_000);
+        assert_eq!(reopened, state);
+        assert!(took < Duration::from_secs(2), "open took {took:?}");
+        eprintln!("open of 100k messages from snapshot: {took:?}");
+        let size = std::fs::metadata(dir.join("snapshot")).unwrap().len();
+        assert!(size < 100_000 * 48, "snapshot is {size} bytes");
+    }
+
+    #[test]
+    fn tampered_snapshot_is_a_typed_error() {
+        let tmp = TempDir::new("changelog");
+        let dir = tmp.path().join("mb");
+        let master = MasterKey::generate();
+        std::fs::create_dir_all(tmp.path().join("tmp")).unwrap();
+        let (mut log, mut state) =
+            ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
+        let lock = log.lock().unwrap();
+        log.compact_locked(&lock, &mut state).unwrap();
+        drop(lock);
+        let mut bytes = std::fs::read(dir.join("snapshot")).unwrap();
+        bytes[30] ^= 1;
+        std::fs::write(dir.join("snapshot"), bytes).unwrap();
+        assert!(matches!(
+            ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master),
+            Err(ChangeLogError::CorruptSnapshot { .. })
+        ));
+        // The same snapshot under another mailbox's identity is refused too.
+        assert!(ChangeLog::open(&dir, &tmp.path().join("tmp"), "other", &master).is_err());
+    }
+}

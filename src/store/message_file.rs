@@ -1,0 +1,423 @@
+//! Immutable encrypted message files (in `mailboxes/ID/msg/XX/NAME` and, for
+//! deliveries, `spool/NAME`). Owns their byte format and the atomic write
+//! (staged in `tmp/`, fsynced, renamed, directory fsynced); never chooses
+//! which key wraps the content and never touches a change log.
+//!
+//! Format, version 1:
+//!
+//! ```text
+//! "CRYLMSG\0"            8 bytes magic
+//! u32 LE                 length H of the header that follows (≤ 64 KiB)
+//! postcard(FileHeader)   H bytes: format version, WrappedKey, optional
+//!                        sealed extra data (delivery instructions)
+//! STREAM                 crypto::stream chunks of the content
+//! ```
+//!
+//! The file's random content key is never used directly: the stream key and
+//! the key sealing the extra data are HKDF subkeys of it, so the two AEAD
+//! constructions never share a key.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use super::{crash, fsutil};
+use crate::crypto::keystore::WrappedKey;
+use crate::crypto::secret::{MasterKey, SecretKey};
+use crate::crypto::stream::{StreamReader, StreamWriter};
+use crate::crypto::{seal, CryptoError};
+
+const MAGIC: &[u8; 8] = b"CRYLMSG\0";
+const VERSION: u16 = 1;
+const MAX_HEADER: u32 = 64 * 1024;
+const EXTRA_AAD: &[u8] = b"crymap-like message extra v1";
+
+/// Errors reading or writing a message file.
+#[derive(Debug, Error)]
+pub enum MessageFileError {
+    /// The file system failed.
+    #[error("{context} {path}: {source}")]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// Which file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The file is not a message file of a version we read.
+    #[error("message file {path} is malformed: {reason}")]
+    Malformed {
+        /// Which file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Decryption or authentication failed (tampering, truncation, wrong key).
+    #[error("message file {path}: {source}")]
+    Crypto {
+        /// Which file.
+        path: PathBuf,
+        /// The cryptographic failure.
+        source: CryptoError,
+    },
+    /// The content exceeds the size limit; nothing was written.
+    #[error("message larger than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileHeader {
+    version: u16,
+    wrapped: WrappedKey,
+    extra: Option<Vec<u8>>,
+}
+
+fn subkeys(content_key: &SecretKey) -> (SecretKey, SecretKey) {
+    let base = MasterKey::from_secret(SecretKey::from_bytes(*content_key.as_bytes()));
+    (
+        base.subkey("message-file stream"),
+        base.subkey("message-file extra"),
+    )
+}
+
+/// A fresh content key and its wrapped form.
+#[derive(Clone, Copy)]
+pub struct Keys<'a> {
+    /// The wrapped key stored in the header.
+    pub wrapped: &'a WrappedKey,
+    /// The same key in the clear, to encrypt with.
+    pub content_key: &'a SecretKey,
+}
+
+/// Writes a message file at `dest`, staging it in `tmp_dir`: content from
+/// `content` (at most `limit` bytes, else [`MessageFileError::TooLarge`] and
+/// nothing is left behind), encrypted under `content_key`, which `wrapped`
+/// must wrap (both given as `keys`). `extra` is sealed beside it. `crash_point` names the
+/// crash-injection point between staging and rename. Returns the content
+/// size.
+pub fn write(
+    tmp_dir: &Path,
+    dest: &Path,
+    keys: Keys<'_>,
+    content: &mut dyn Read,
+    extra: Option<&[u8]>,
+    limit: u64,
+    crash_point: &str,
+) -> Result<u64, MessageFileError> {
+    let (stream_key, extra_key) = subkeys(keys.content_key);
+    let header = FileHeader {
+        version: VERSION,
+        wrapped: keys.wrapped.clone(),
+        extra: extra.map(|e| seal::seal(&extra_key, EXTRA_AAD, e)),
+    };
+    let io_err = |context, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| MessageFileError::Io {
+            context,
+            path,
+            source,
+        }
+    };
+    let header = postcard::to_stdvec(&header).map_err(|_| MessageFileError::Malformed {
+        path: dest.to_path_buf(),
+        reason: "header does not serialise",
+    })?;
+    let header_len = u32::try_from(header.len())
+        .ok()
+        .filter(|l| *l <= MAX_HEADER)
+        .ok_or(MessageFileError::Malformed {
+            path: dest.to_path_buf(),
+            reason: "header too large",
+        })?;
+    let (mut file, tmp) = fsutil::create_tmp(tmp_dir).map_err(io_err("creating", tmp_dir))?;
+    let result = (|| {
+        file.write_all(MAGIC)
+            .and_then(|_| file.write_all(&header_len.to_le_bytes()))
+            .and_then(|_| file.write_all(&header))
+            .map_err(io_err("writing", &tmp))?;
+        let mut w = StreamWriter::new(&stream_key, io::BufWriter::new(&mut file));
+        let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
+        let mut total = 0u64;
+        loop {
+            let n = match content.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err("reading message content for", &tmp)(e)),
+            };
+            total += n as u64;
+            if total > limit {
+                return Err(MessageFileError::TooLarge { limit });
+            }
+            w.write_all(buf.get(..n).unwrap_or_default())
+                .map_err(io_err("writing", &tmp))?;
+        }
+        w.finish()
+            .and_then(|mut b| b.flush())
+            .map_err(io_err("writing", &tmp))?;
+        Ok(total)
+    })();
+    match result {
+        Ok(total) => {
+            crash::point(crash_point);
+            fsutil::commit_tmp(file, &tmp, dest).map_err(io_err("committing", dest))?;
+            Ok(total)
+        }
+        Err(e) => {
+            drop(file);
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// A message file whose header has been read but whose key is not yet
+/// unwrapped.
+pub struct SealedMessage {
+    path: PathBuf,
+    file: File,
+    header: FileHeader,
+}
+
+impl SealedMessage {
+    /// Opens `path` and parses its header.
+    pub fn open(path: &Path) -> Result<SealedMessage, MessageFileError> {
+        let mal = |reason| MessageFileError::Malformed {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut file = File::open(path).map_err(|source| MessageFileError::Io {
+            context: "opening",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut fixed = [0u8; 12];
+        file.read_exact(&mut fixed)
+            .map_err(|_| mal("shorter than its header"))?;
+        let (magic, len) = fixed.split_at(8);
+        if magic != MAGIC {
+            return Err(mal("bad magic"));
+        }
+        let len = u32::from_le_bytes(len.try_into().map_err(|_| mal("bad header length"))?);
+        if len > MAX_HEADER {
+            return Err(mal("header too large"));
+        }
+        let mut header = vec![0u8; len as usize];
+        file.read_exact(&mut header)
+            .map_err(|_| mal("header truncated"))?;
+        let header: FileHeader =
+            postcard::from_bytes(&header).map_err(|_| mal("header does not parse"))?;
+        if header.version != VERSION {
+            return Err(mal("unknown format version"));
+        }
+        Ok(SealedMessage {
+            path: path.to_path_buf(),
+            file,
+            header,
+        })
+    }
+
+    /// The wrapped content key, for the key store to unwrap.
+    pub fn wrapped_key(&self) -> &WrappedKey {
+        &self.header.wrapped
+    }
+
+    /// Decrypts with the unwrapped content key.
+    pub fn decrypt(self, content_key: &SecretKey) -> Result<MessageReader, MessageFileError> {
+        let (stream_key, extra_key) = subkeys(content_key);
+        let crypto = |source| MessageFileError::Crypto {
+            path: self.path.clone(),
+            source,
+        };
+        let extra = match &self.header.extra {
+            Some(sealed) => Some(seal::open(&extra_key, EXTRA_AAD, sealed).map_err(crypto)?),
+            None => None,
+        };
+        let stream = StreamReader::new(&stream_key, self.file).map_err(crypto)?;
+        Ok(MessageReader {
+            path: self.path,
+            stream,
+            extra,
+        })
+    }
+}
+
+/// Decrypted access to one message file.
+pub struct MessageReader {
+    path: PathBuf,
+    stream: StreamReader<File>,
+    extra: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl MessageReader {
+    /// Size of the content in bytes (authenticated).
+    pub fn size(&self) -> u64 {
+        self.stream.len()
+    }
+
+    /// Content bytes `offset..offset+len`, clamped to the end; decrypts only
+    /// the chunks overlapping that range.
+    pub fn read_range(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, MessageFileError> {
+        self.stream
+            .read_range(offset, len)
+            .map_err(|source| MessageFileError::Crypto {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// The whole content.
+    pub fn read_all(&mut self) -> Result<Vec<u8>, MessageFileError> {
+        self.read_range(0, self.size())
+    }
+
+    /// The extra data sealed beside the content (delivery instructions).
+    pub fn extra(&self) -> Option<&[u8]> {
+        self.extra.as_deref().map(|v| v.as_slice())
+    }
+
+    /// A `Read` over the whole content from the start.
+    pub fn reader(&mut self) -> Result<impl Read + '_, MessageFileError> {
+        self.stream
+            .seek(SeekFrom::Start(0))
+            .map_err(|source| MessageFileError::Io {
+                context: "seeking",
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(&mut self.stream)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::keystore::wrap_under_master;
+    use crate::crypto::test_util::TempDir;
+
+    fn setup() -> (TempDir, MasterKey, SecretKey, WrappedKey) {
+        let d = TempDir::new("msgfile");
+        std::fs::create_dir(d.path().join("tmp")).unwrap();
+        let master = MasterKey::generate();
+        let ck = SecretKey::generate();
+        let w = wrap_under_master(&master, &ck);
+        (d, master, ck, w)
+    }
+
+    #[test]
+    fn round_trip_with_ranges_and_extra() {
+        let (d, _m, ck, w) = setup();
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let dest = d.path().join("msg/ab/x");
+        let n = write(
+            &d.path().join("tmp"),
+            &dest,
+            Keys {
+                wrapped: &w,
+                content_key: &ck,
+            },
+            &mut &body[..],
+            Some(b"extra"),
+            1 << 20,
+            "",
+        )
+        .unwrap();
+        assert_eq!(n, body.len() as u64);
+        assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
+        let s = SealedMessage::open(&dest).unwrap();
+        assert_eq!(s.wrapped_key(), &w);
+        let mut r = s.decrypt(&ck).unwrap();
+        assert_eq!(r.size(), body.len() as u64);
+        assert_eq!(r.extra(), Some(&b"extra"[..]));
+        assert_eq!(r.read_range(70_000, 100).unwrap(), body[70_000..70_100]);
+        assert_eq!(r.read_all().unwrap(), body);
+        let mut all = Vec::new();
+        r.reader().unwrap().read_to_end(&mut all).unwrap();
+        assert_eq!(all, body);
+    }
+
+    #[test]
+    fn oversize_refused_and_nothing_left() {
+        let (d, _m, ck, w) = setup();
+        let dest = d.path().join("m");
+        let body = vec![b'a'; 5000];
+        let e = write(
+            &d.path().join("tmp"),
+            &dest,
+            Keys {
+                wrapped: &w,
+                content_key: &ck,
+            },
+            &mut &body[..],
+            None,
+            4096,
+            "",
+        )
+        .unwrap_err();
+        assert!(matches!(e, MessageFileError::TooLarge { limit: 4096 }));
+        assert!(!dest.exists());
+        assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn tampering_and_garbage_are_typed_errors() {
+        let (d, _m, ck, w) = setup();
+        let dest = d.path().join("m");
+        write(
+            &d.path().join("tmp"),
+            &dest,
+            Keys {
+                wrapped: &w,
+                content_key: &ck,
+            },
+            &mut &b"hello world"[..],
+            None,
+            100,
+            "",
+        )
+        .unwrap();
+        let mut bytes = std::fs::read(&dest).unwrap();
+        let last = bytes.len() - 3;
+        bytes[last] ^= 1;
+        std::fs::write(&dest, &bytes).unwrap();
+        let e = SealedMessage::open(&dest)
+            .unwrap()
+            .decrypt(&ck)
+            .err()
+            .unwrap();
+        assert!(matches!(e, MessageFileError::Crypto { .. }));
+        std::fs::write(&dest, b"not a message").unwrap();
+        assert!(matches!(
+            SealedMessage::open(&dest),
+            Err(MessageFileError::Malformed { .. })
+        ));
+        let wrong = SecretKey::generate();
+        write(
+            &d.path().join("tmp"),
+            &dest,
+            Keys {
+                wrapped: &w,
+                content_key: &ck,
+            },
+            &mut &b"x"[..],
+            None,
+            100,
+            "",
+        )
+        .unwrap();
+        let e = SealedMessage::open(&dest)
+            .unwrap()
+            .decrypt(&wrong)
+            .err()
+            .unwrap();
+        assert!(matches!(e, MessageFileError::Crypto { .. }));
+    }
+}

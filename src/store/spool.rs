@@ -1,0 +1,334 @@
+//! The delivery spool (`spool/NAME`): messages delivered while the user is
+//! offline. `deliver` (no master key) writes an entry as a message file
+//! wrapped to the account's current public key, with the delivery
+//! instructions sealed inside it; a logged-in session later files each
+//! entry into its mailbox exactly once. Owns the spool entry format, bare
+//! LF to CRLF conversion and the filing protocol; never writes a change log
+//! directly (filing goes through [`Mailbox`]).
+//!
+//! Filing order, crash-safe at every step: hard-link `spool/NAME` to
+//! `mailboxes/ID/msg/XX/NAME`; write the summary; under the mailbox lock,
+//! log the add unless a record already names `NAME` (a previous attempt
+//! got that far); unlink the spool entry.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::account::{AccountLog, MailboxName};
+use super::crash;
+use super::fsutil;
+use super::mailbox::{Mailbox, MailboxError, UserKeys, MAX_MESSAGE_SIZE};
+use super::message_file::{self, MessageFileError, SealedMessage};
+use super::types::{Flag, InternalDate, MessageName, Uid};
+use super::StoreError;
+use crate::crypto::keystore::{wrap_to_public, KeyStore};
+use crate::crypto::secret::SecretKey;
+use crate::crypto::CryptoError;
+
+/// What `deliver` asks of the filing session, sealed in the spool entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryInstructions {
+    /// Target mailbox name; INBOX when `None` or when it does not exist
+    /// and `create` is false.
+    pub mailbox: Option<String>,
+    /// Initial flags.
+    pub flags: Vec<Flag>,
+    /// Create the target mailbox if missing.
+    pub create: bool,
+    /// Arrival time (INTERNALDATE).
+    pub received: InternalDate,
+}
+
+/// Errors of the spool.
+#[derive(Debug, Error)]
+pub enum SpoolError {
+    /// No usable public key (the account has none, or it is unreadable).
+    #[error("no public key to deliver to: {0}")]
+    NoKey(CryptoError),
+    /// Wrapping the content key failed.
+    #[error("wrapping the content key: {0}")]
+    Wrap(CryptoError),
+    /// Writing or reading the entry failed.
+    #[error(transparent)]
+    MessageFile(#[from] MessageFileError),
+    /// The spool directory could not be read.
+    #[error("{context} {path}: {source}")]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// Which path.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The instructions inside an entry are unreadable.
+    #[error("spool entry {name}: {reason}")]
+    BadEntry {
+        /// The entry.
+        name: MessageName,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Filing into the mailbox failed.
+    #[error(transparent)]
+    Mailbox(#[from] MailboxError),
+    /// The account log failed (looking up or creating the target).
+    #[error(transparent)]
+    Account(#[from] StoreError),
+}
+
+/// Converts bare LF line ends to CRLF while reading, leaving CRLF alone.
+pub struct CrlfReader<R> {
+    inner: R,
+    prev_cr: bool,
+    pending_lf: bool,
+}
+
+impl<R: Read> CrlfReader<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> CrlfReader<R> {
+        CrlfReader {
+            inner,
+            prev_cr: false,
+            pending_lf: false,
+        }
+    }
+}
+
+impl<R: Read> Read for CrlfReader<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let Some(first) = out.first_mut() else {
+            return Ok(0);
+        };
+        if self.pending_lf {
+            *first = b'\n';
+            self.pending_lf = false;
+            self.prev_cr = false;
+            return Ok(1);
+        }
+        // Read at most half the room so every byte fits even if each
+        // becomes two; a one-byte buffer gets the LF on the next call.
+        let mut buf = vec![0u8; (out.len() / 2).max(1)];
+        let got = self.inner.read(&mut buf)?;
+        let mut n = 0;
+        for &b in buf.iter().take(got) {
+            let mut push = |v: u8| match out.get_mut(n) {
+                Some(slot) => {
+                    *slot = v;
+                    n += 1;
+                    true
+                }
+                None => false,
+            };
+            if b == b'\n' && !self.prev_cr {
+                push(b'\r');
+                if !push(b'\n') {
+                    self.pending_lf = true;
+                }
+            } else {
+                push(b);
+            }
+            self.prev_cr = b == b'\r';
+        }
+        Ok(n)
+    }
+}
+
+fn io_err(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SpoolError {
+    let path = path.to_path_buf();
+    move |source| SpoolError::Io {
+        context,
+        path,
+        source,
+    }
+}
+
+/// Writes a spool entry for the account in `user_dir` from `content`
+/// (bare LFs become CRLF), encrypted to the current public key; needs no
+/// secret of the account. Returns the entry's name once it is durable.
+/// Content over 64 MiB is refused with [`MessageFileError::TooLarge`] and
+/// leaves nothing behind.
+pub fn deliver(
+    user_dir: &Path,
+    content: &mut dyn Read,
+    instructions: &DeliveryInstructions,
+) -> Result<MessageName, SpoolError> {
+    let keys = KeyStore::new(user_dir.join("keys"));
+    let (key_name, public) = keys
+        .current_public(chrono::Utc::now())
+        .map_err(SpoolError::NoKey)?;
+    let content_key = SecretKey::generate();
+    let wrapped = wrap_to_public(&key_name, &public, &content_key).map_err(SpoolError::Wrap)?;
+    let name = MessageName::random();
+    let extra = postcard::to_stdvec(instructions).map_err(|e| SpoolError::BadEntry {
+        name,
+        reason: format!("encoding instructions: {e}"),
+    })?;
+    let mut crlf = CrlfReader::new(content);
+    message_file::write(
+        &user_dir.join("tmp"),
+        &user_dir.join("spool").join(name.to_string()),
+        message_file::Keys {
+            wrapped: &wrapped,
+            content_key: &content_key,
+        },
+        &mut crlf,
+        Some(&extra),
+        MAX_MESSAGE_SIZE,
+        "deliver.before-rename",
+    )?;
+    crash::point("deliver.after-rename");
+    Ok(name)
+}
+
+/// One spool entry filed by [`file_pending`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct Filed {
+    /// The entry.
+    pub name: MessageName,
+    /// Target mailbox name.
+    pub mailbox: String,
+    /// The new UID, `None` if an earlier interrupted attempt had logged it.
+    pub uid: Option<Uid>,
+}
+
+/// Files every spool entry of the account in `user_dir` into its mailbox,
+/// exactly once each. An entry that cannot be read is left in place and
+/// reported in the second list; the others are still filed.
+pub fn file_pending(
+    user_dir: &Path,
+    keys: &Arc<UserKeys>,
+    account: &mut AccountLog,
+) -> Result<(Vec<Filed>, Vec<SpoolError>), SpoolError> {
+    let spool = user_dir.join("spool");
+    let mut names: Vec<MessageName> = fs::read_dir(&spool)
+        .map_err(io_err("listing", &spool))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(MessageName::parse))
+        .collect();
+    names.sort_by_key(|n| {
+        fs::metadata(spool.join(n.to_string()))
+            .and_then(|m| m.modified())
+            .ok()
+    });
+    let mut filed = Vec::new();
+    let mut failed = Vec::new();
+    for name in names {
+        match file_one(user_dir, keys, account, name) {
+            Ok(f) => filed.push(f),
+            Err(e) => {
+                log::error!("spool entry {name} not filed: {e}");
+                failed.push(e);
+            }
+        }
+    }
+    Ok((filed, failed))
+}
+
+fn file_one(
+    user_dir: &Path,
+    keys: &Arc<UserKeys>,
+    account: &mut AccountLog,
+    name: MessageName,
+) -> Result<Filed, SpoolError> {
+    let entry = user_dir.join("spool").join(name.to_string());
+    let sealed = SealedMessage::open(&entry)?;
+    let content_key = keys
+        .keystore()
+        .unwrap(keys.master(), sealed.wrapped_key())
+        .map_err(|e| SpoolError::BadEntry {
+            name,
+            reason: format!("unwrapping its key: {e}"),
+        })?;
+    let mut reader = sealed.decrypt(&content_key)?;
+    let instructions: DeliveryInstructions = postcard::from_bytes(reader.extra().unwrap_or(&[]))
+        .map_err(|e| SpoolError::BadEntry {
+            name,
+            reason: format!("instructions do not decode: {e}"),
+        })?;
+    account.refresh()?;
+    let target = resolve_target(account, &instructions)?;
+    let info = account
+        .state()
+        .mailbox(&target)
+        .cloned()
+        .ok_or_else(|| SpoolError::BadEntry {
+            name,
+            reason: format!("target mailbox {target} vanished"),
+        })?;
+    let mut mailbox = Mailbox::open(keys.clone(), user_dir, &info.id, info.uid_validity)?;
+    let dest = mailbox.message_path(&name);
+    fsutil::link_into(&entry, &dest).map_err(io_err("linking", &dest))?;
+    crash::point("spool.after-link");
+    let raw = reader.read_all()?;
+    mailbox.write_summary_for(&name, &raw)?;
+    let size = u32::try_from(raw.len()).map_err(|_| MessageFileError::TooLarge {
+        limit: MAX_MESSAGE_SIZE,
+    })?;
+    let uid = mailbox.add_delivered(name, size, &instructions.flags, instructions.received)?;
+    crash::point("spool.after-log");
+    fs::remove_file(&entry).map_err(io_err("removing", &entry))?;
+    let spool = user_dir.join("spool");
+    fsutil::fsync_dir(&spool).map_err(io_err("syncing", &spool))?;
+    Ok(Filed {
+        name,
+        mailbox: target.to_string(),
+        uid,
+    })
+}
+
+fn resolve_target(
+    account: &mut AccountLog,
+    instructions: &DeliveryInstructions,
+) -> Result<MailboxName, SpoolError> {
+    let Some(wanted) = instructions.mailbox.as_deref() else {
+        return Ok(MailboxName::inbox());
+    };
+    let Ok(parsed) = MailboxName::parse(wanted) else {
+        log::warn!("delivery to an invalid mailbox name; filing into INBOX");
+        return Ok(MailboxName::inbox());
+    };
+    if account.state().mailbox(&parsed).is_some() {
+        return Ok(parsed);
+    }
+    if instructions.create {
+        match account.create(wanted, &[]) {
+            Ok(_) | Err(StoreError::MailboxExists { .. }) => return Ok(parsed),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(MailboxName::inbox())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn convert(input: &[u8], out_buf: usize) -> Vec<u8> {
+        let mut r = CrlfReader::new(input);
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; out_buf];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    }
+
+    #[test]
+    fn bare_lf_becomes_crlf_and_crlf_stays() {
+        for size in [1, 2, 3, 7, 4096] {
+            assert_eq!(convert(b"a\nb\r\nc\n\n", size), b"a\r\nb\r\nc\r\n\r\n");
+            assert_eq!(convert(b"", size), b"");
+            assert_eq!(convert(b"\r\r\n", size), b"\r\r\n");
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The parsed summary of a message (ENVELOPE, BODYSTRUCTURE, part offsets,
+//! search headers), computed once when the message enters a mailbox and
+//! stored sealed beside its file as `msg/XX/NAME.sum`. Owns that file's
+//! sealing and the single call into the MIME parser; never interprets the
+//! summary (the IMAP layer deserialises it).
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use super::fsutil;
+use super::types::MessageName;
+use crate::crypto::seal;
+use crate::crypto::secret::SecretKey;
+use crate::mime::summary::Summary;
+
+/// Errors reading or writing a summary file.
+#[derive(Debug, Error)]
+pub enum SummaryError {
+    /// The file system failed.
+    #[error("{context} {path}: {source}")]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// Which file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The summary failed authentication (tampered or misplaced).
+    #[error("summary {path} failed authentication")]
+    Corrupt {
+        /// Which file.
+        path: PathBuf,
+    },
+}
+
+/// Computes the serialised summary of a raw message. The ONLY place the
+/// store calls the MIME parser.
+pub fn compute(raw: &[u8]) -> Vec<u8> {
+    encode(&summarize(raw))
+}
+
+/// Parses a raw message into its summary (never fails: malformed mail
+/// degrades to opaque parts).
+pub fn summarize(raw: &[u8]) -> Summary {
+    crate::mime::summary::summarize(raw)
+}
+
+/// The stored form of a summary.
+fn encode(s: &Summary) -> Vec<u8> {
+    // Serialising plain data into a Vec cannot fail; an empty blob would
+    // only make readers recompute.
+    postcard::to_stdvec(s).unwrap_or_default()
+}
+
+/// Decodes a stored summary; `None` if it is from an older format (the
+/// caller then recomputes it from the content).
+pub fn decode(blob: &[u8]) -> Option<Summary> {
+    postcard::from_bytes(blob).ok()
+}
+
+fn aad(name: &MessageName) -> Vec<u8> {
+    format!("crymap-like summary {name} v1").into_bytes()
+}
+
+/// The summary file path beside message file `msg_path`.
+pub fn path_for(msg_path: &Path) -> PathBuf {
+    let mut p = msg_path.as_os_str().to_owned();
+    p.push(".sum");
+    PathBuf::from(p)
+}
+
+/// Seals `summary` for message `name` and writes it atomically to `dest`.
+pub fn write(
+    tmp_dir: &Path,
+    dest: &Path,
+    key: &SecretKey,
+    name: &MessageName,
+    summary: &[u8],
+) -> Result<(), SummaryError> {
+    let sealed = seal::seal(key, &aad(name), summary);
+    let io_err = |context, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SummaryError::Io {
+            context,
+            path,
+            source,
+        }
+    };
+    let (mut f, tmp) = fsutil::create_tmp(tmp_dir).map_err(io_err("creating", tmp_dir))?;
+    if let Err(e) = f.write_all(&sealed) {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err("writing", &tmp)(e));
+    }
+    fsutil::commit_tmp(f, &tmp, dest).map_err(io_err("committing", dest))
+}
+
+/// Reads and opens the summary at `path`; `Ok(None)` if there is none.
+pub fn read(
+    path: &Path,
+    key: &SecretKey,
+    name: &MessageName,
+) -> Result<Option<Zeroizing<Vec<u8>>>, SummaryError> {
+    let sealed = match fs::read(path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(SummaryError::Io {
+                context: "reading",
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    seal::open(key, &aad(name), &sealed)
+        .map(Some)
+        .map_err(|_| SummaryError::Corrupt {
+            path: path.to_path_buf(),
+        })
+}
