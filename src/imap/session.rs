@@ -12,10 +12,12 @@ use log::{info, warn};
 use openssl::ssl::SslAcceptor;
 
 use super::command::{Command, CommandBody, IdParams, XCryCommand};
+use super::context::{Ctx, CtxLimits, Reply};
 use super::framing::{CommandReader, FrameError, Limits};
 use super::parser::{self, ParseOptions};
 use super::response::{self, status_line, ResponseCode, Status};
 use super::stream::Stream;
+use super::{fetch, mailboxes, search, selected};
 use crate::crypto::kdf::KdfParams;
 use crate::crypto::secret::MasterKey;
 use crate::store::user_file;
@@ -116,7 +118,7 @@ impl Write for Io {
 
 enum State {
     NotAuthenticated,
-    Authenticated(Box<LoggedIn>),
+    Authenticated(Box<Ctx>),
 }
 
 /// What the loop does after a command.
@@ -210,8 +212,13 @@ impl<L: Login> Session<L> {
             State::Authenticated(_) => {
                 caps.push("NAMESPACE");
                 caps.push("XCRY");
+                caps.push("XYZZY");
             }
         }
+        caps.extend_from_slice(mailboxes::CAPABILITIES);
+        caps.extend_from_slice(selected::CAPABILITIES);
+        caps.extend_from_slice(fetch::CAPABILITIES);
+        caps.extend_from_slice(search::CAPABILITIES);
         caps.into_iter().map(str::to_owned).collect()
     }
 
@@ -246,7 +253,11 @@ impl<L: Login> Session<L> {
                     return Ok(());
                 }
             };
-            let opts = ParseOptions { utf8_accept: false };
+            let utf8_accept = match &self.state {
+                State::Authenticated(ctx) => ctx.enabled.utf8_accept,
+                State::NotAuthenticated => false,
+            };
+            let opts = ParseOptions { utf8_accept };
             let next = match parser::parse_command(&raw, &opts) {
                 Ok(cmd) => self.dispatch(cmd)?,
                 Err(e) => {
@@ -308,7 +319,9 @@ impl<L: Login> Session<L> {
                 self.out.extend_from_slice(b"\r\n");
                 self.tagged(&tag, Status::Ok, None, "CAPABILITY completed");
             }
-            CommandBody::Noop => self.tagged(&tag, Status::Ok, None, "NOOP completed"),
+            CommandBody::Noop if !authenticated => {
+                self.tagged(&tag, Status::Ok, None, "NOOP completed")
+            }
             CommandBody::Logout => {
                 self.untagged_status(Status::Bye, None, "Logging out");
                 self.tagged(&tag, Status::Ok, None, "LOGOUT completed");
@@ -330,31 +343,91 @@ impl<L: Login> Session<L> {
             CommandBody::Login { .. } | CommandBody::Authenticate { .. } => {
                 self.tagged(&tag, Status::Bad, None, "Already logged in")
             }
-            CommandBody::Enable { capabilities } if authenticated => {
-                // Nothing that ENABLE can switch on is implemented yet; the
-                // answer lists exactly what was enabled: nothing.
-                let _ = capabilities;
-                self.out.extend_from_slice(b"* ENABLED\r\n");
-                self.tagged(&tag, Status::Ok, None, "ENABLE completed");
-            }
-            CommandBody::Namespace if authenticated => {
-                self.out
-                    .extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
-                self.tagged(&tag, Status::Ok, None, "NAMESPACE completed");
-            }
-            CommandBody::XCry(x) if authenticated => self.xcry(&tag, x),
             _ if !authenticated => self.tagged(&tag, Status::Bad, None, "Log in first"),
-            other => {
-                let name = command_name(&other);
-                self.tagged(
-                    &tag,
-                    Status::Bad,
-                    None,
-                    &format!("{name} is not implemented by this server"),
-                );
-            }
+            body => self.dispatch_user(&tag, body),
         }
         Ok(Next::Continue)
+    }
+
+    /// Runs a command of the authenticated or selected state, then reports
+    /// what changed in the selected mailbox (where the RFCs allow it)
+    /// before the tagged line.
+    fn dispatch_user(&mut self, tag: &str, body: CommandBody) {
+        let State::Authenticated(ctx) = &mut self.state else {
+            return;
+        };
+        let out = &mut self.out;
+        // RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH
+        // by sequence number, since the client's numbers would shift.
+        let expunge_allowed = !matches!(
+            &body,
+            CommandBody::Fetch(f) if !f.uid
+        ) && !matches!(&body, CommandBody::Store(s) if !s.uid)
+            && !matches!(&body, CommandBody::Search(s) if !s.uid);
+        let reply = match body {
+            CommandBody::Noop => Reply::ok("NOOP completed"),
+            CommandBody::Check => match ctx.selected {
+                Some(_) => Reply::ok("CHECK completed"),
+                None => Reply::bad("No mailbox selected"),
+            },
+            CommandBody::Namespace => {
+                out.extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                Reply::ok("NAMESPACE completed")
+            }
+            CommandBody::Enable { capabilities } => selected::enable(ctx, out, &capabilities),
+            CommandBody::XCry(XCryCommand::Purge) => selected::purge(ctx, out),
+            CommandBody::XCry(x) => xcry(ctx, out, x),
+            CommandBody::Create {
+                mailbox,
+                special_use,
+            } => mailboxes::create(ctx, out, &mailbox, &special_use),
+            CommandBody::Delete { mailbox } => mailboxes::delete(ctx, out, &mailbox),
+            CommandBody::Rename { from, to } => mailboxes::rename(ctx, out, &from, &to),
+            CommandBody::Subscribe { mailbox } => mailboxes::subscribe(ctx, out, &mailbox, true),
+            CommandBody::Unsubscribe { mailbox } => mailboxes::subscribe(ctx, out, &mailbox, false),
+            CommandBody::List(cmd) => mailboxes::list(ctx, out, &cmd),
+            CommandBody::Lsub { reference, pattern } => {
+                mailboxes::lsub_or_xlist(ctx, out, &reference, &pattern, false)
+            }
+            CommandBody::XList { reference, pattern } => {
+                mailboxes::lsub_or_xlist(ctx, out, &reference, &pattern, true)
+            }
+            CommandBody::Status { mailbox, items } => mailboxes::status(ctx, out, &mailbox, &items),
+            CommandBody::Append { mailbox, messages } => {
+                mailboxes::append(ctx, out, &mailbox, &messages)
+            }
+            CommandBody::Select { mailbox, params } => {
+                selected::select(ctx, out, &mailbox, &params, false)
+            }
+            CommandBody::Examine { mailbox, params } => {
+                selected::select(ctx, out, &mailbox, &params, true)
+            }
+            CommandBody::Close => selected::close(ctx, out, true),
+            CommandBody::Unselect => selected::close(ctx, out, false),
+            CommandBody::Expunge => selected::expunge(ctx, out, None, false),
+            CommandBody::UidExpunge { uids } => selected::expunge(ctx, out, Some(&uids), false),
+            CommandBody::XVanquish { uids } => selected::expunge(ctx, out, Some(&uids), true),
+            CommandBody::Store(cmd) => selected::store(ctx, out, &cmd),
+            CommandBody::Copy { uid, set, mailbox } => {
+                selected::copy(ctx, out, uid, &set, &mailbox, false)
+            }
+            CommandBody::Move { uid, set, mailbox } => {
+                selected::copy(ctx, out, uid, &set, &mailbox, true)
+            }
+            CommandBody::Fetch(cmd) => fetch::fetch(ctx, out, &cmd),
+            CommandBody::Search(cmd) => search::search(ctx, out, &cmd),
+            other => Reply::bad(format!(
+                "{} is not implemented by this server",
+                command_name(&other)
+            )),
+        };
+        selected::refresh(ctx, out, expunge_allowed);
+        self.out.extend(status_line(
+            Some(tag),
+            reply.status,
+            reply.code.as_ref(),
+            &reply.text,
+        ));
     }
 
     fn id(&mut self, tag: &str, params: Option<IdParams>) {
@@ -435,7 +508,23 @@ impl<L: Login> Session<L> {
             Ok(logged_in) => {
                 info!("{}: {user} logged in", self.config.peer);
                 crate::sys::log::set_context(Some(&user));
-                self.state = State::Authenticated(Box::new(logged_in));
+                let limits = CtxLimits {
+                    max_message_size: self.config.max_message_size,
+                };
+                let mut ctx = match Ctx::open(logged_in, limits) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        warn!("{}: {e}", self.config.peer);
+                        self.untagged_status(
+                            Status::Bye,
+                            Some(&ResponseCode::ServerBug),
+                            "The account cannot be opened; see the server log",
+                        );
+                        return Ok(Next::Close);
+                    }
+                };
+                selected::after_login(&mut ctx);
+                self.state = State::Authenticated(Box::new(ctx));
                 let caps = self.capabilities();
                 self.tagged(
                     tag,
@@ -562,112 +651,86 @@ impl<L: Login> Session<L> {
         let (authc, pass) = (authc.to_vec(), zeroize::Zeroizing::new(pass.to_vec()));
         self.login(tag, &authc, &pass)
     }
+}
 
-    fn xcry(&mut self, tag: &str, x: XCryCommand) {
-        let State::Authenticated(user) = &self.state else {
-            return;
-        };
-        match x {
-            XCryCommand::GetUserConfig => match user_file::UserFile::load(&user.dir) {
-                Ok(f) => {
-                    let mut line = b"* XCRY USER-CONFIG (".to_vec();
-                    let mut first = true;
-                    let settings = [
-                        ("KEY-NAME-PATTERN", f.settings().key_name_pattern.clone()),
-                        ("PASSWORD-CHANGED", f.password_changed().to_rfc3339()),
-                        (
-                            "KDF",
-                            format!(
-                                "argon2id m={} t={} p={}",
-                                f.kdf_params().memory_kib,
-                                f.kdf_params().passes,
-                                f.kdf_params().lanes
-                            ),
+/// `XCRY GET-USER-CONFIG` and `XCRY SET-USER-CONFIG`.
+fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
+    let user = &ctx.user;
+    match x {
+        XCryCommand::GetUserConfig => match user_file::UserFile::load(&user.dir) {
+            Ok(f) => {
+                let settings = [
+                    ("KEY-NAME-PATTERN", f.settings().key_name_pattern.clone()),
+                    ("PASSWORD-CHANGED", f.password_changed().to_rfc3339()),
+                    (
+                        "KDF",
+                        format!(
+                            "argon2id m={} t={} p={}",
+                            f.kdf_params().memory_kib,
+                            f.kdf_params().passes,
+                            f.kdf_params().lanes
                         ),
-                    ];
-                    for (k, v) in &settings {
-                        if !first {
-                            line.push(b' ');
-                        }
-                        first = false;
-                        response::write_string(&mut line, k.as_bytes());
-                        line.push(b' ');
-                        response::write_string(&mut line, v.as_bytes());
+                    ),
+                ];
+                out.extend_from_slice(b"* XCRY USER-CONFIG (");
+                for (i, (k, v)) in settings.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
                     }
-                    line.extend_from_slice(b")\r\n");
-                    self.out.extend(line);
-                    self.tagged(tag, Status::Ok, None, "GET-USER-CONFIG completed");
+                    response::write_string(out, k.as_bytes());
+                    out.push(b' ');
+                    response::write_string(out, v.as_bytes());
+                }
+                out.extend_from_slice(b")\r\n");
+                Reply::ok("GET-USER-CONFIG completed")
+            }
+            Err(e) => {
+                warn!("reading user.toml: {e}");
+                Reply::no(
+                    Some(ResponseCode::ServerBug),
+                    "Cannot read the user configuration",
+                )
+            }
+        },
+        XCryCommand::SetUserConfig(pairs) => {
+            let mut new_password = None;
+            for (k, v) in pairs {
+                if k.eq_ignore_ascii_case("PASSWORD") {
+                    new_password = Some(zeroize::Zeroizing::new(v));
+                } else {
+                    return Reply::no(
+                        Some(ResponseCode::Cannot),
+                        format!("Unknown user setting {k}"),
+                    );
+                }
+            }
+            let Some(password) = new_password else {
+                return Reply::ok("Nothing to change");
+            };
+            if password.is_empty() {
+                return Reply::no(Some(ResponseCode::Cannot), "The password may not be empty");
+            }
+            match user_file::change_password(&user.dir, &user.master, &password, &user.kdf) {
+                Ok(backup) => {
+                    info!(
+                        "password changed; previous user.toml kept as {}",
+                        backup.display()
+                    );
+                    out.extend_from_slice(b"* XCRY BACKUP-FILE ");
+                    response::write_string(out, backup.to_string_lossy().as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                    Reply::ok("Password changed")
                 }
                 Err(e) => {
-                    warn!("reading user.toml: {e}");
-                    self.tagged(
-                        tag,
-                        Status::No,
+                    warn!("password change failed: {e}");
+                    Reply::no(
                         Some(ResponseCode::ServerBug),
-                        "Cannot read the user configuration",
-                    );
+                        "The password could not be changed; the old one still works",
+                    )
                 }
-            },
-            XCryCommand::SetUserConfig(pairs) => {
-                let mut new_password = None;
-                for (k, v) in pairs {
-                    if k.eq_ignore_ascii_case("PASSWORD") {
-                        new_password = Some(zeroize::Zeroizing::new(v));
-                    } else {
-                        self.tagged(
-                            tag,
-                            Status::No,
-                            Some(ResponseCode::Cannot),
-                            &format!("Unknown user setting {k}"),
-                        );
-                        return;
-                    }
-                }
-                let Some(password) = new_password else {
-                    self.tagged(tag, Status::Ok, None, "Nothing to change");
-                    return;
-                };
-                if password.is_empty() {
-                    self.tagged(
-                        tag,
-                        Status::No,
-                        Some(ResponseCode::Cannot),
-                        "The password may not be empty",
-                    );
-                    return;
-                }
-                match user_file::change_password(&user.dir, &user.master, &password, &user.kdf) {
-                    Ok(backup) => {
-                        info!(
-                            "password changed; previous user.toml kept as {}",
-                            backup.display()
-                        );
-                        let mut line = b"* XCRY BACKUP-FILE ".to_vec();
-                        response::write_string(&mut line, backup.to_string_lossy().as_bytes());
-                        line.extend_from_slice(b"\r\n");
-                        self.out.extend(line);
-                        self.tagged(tag, Status::Ok, None, "Password changed");
-                    }
-                    Err(e) => {
-                        warn!("password change failed: {e}");
-                        self.tagged(
-                            tag,
-                            Status::No,
-                            Some(ResponseCode::ServerBug),
-                            "The password could not be changed; the old one still works",
-                        );
-                    }
-                }
-            }
-            XCryCommand::Purge => {
-                self.tagged(
-                    tag,
-                    Status::Bad,
-                    None,
-                    "XCRY PURGE is not implemented by this server",
-                );
             }
         }
+        XCryCommand::Purge => Reply::bad("XCRY PURGE is handled elsewhere"),
     }
 }
 
