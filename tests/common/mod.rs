@@ -336,3 +336,48 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::Exi
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Puts `messages` into `mailbox` of `user` through the store library (as
+/// a logged-in session would), creating the mailbox if needed; returns
+/// their UIDs. Ownership is given back to the directory's owner, since the
+/// test may run as root while sessions run as that owner.
+pub fn seed(
+    root: &Root,
+    user: &str,
+    password: &str,
+    mailbox: &str,
+    messages: &[&[u8]],
+) -> Vec<u32> {
+    use crymap_like::store::account::{AccountLog, MailboxName};
+    use crymap_like::store::mailbox::{Mailbox, UserKeys};
+    use crymap_like::store::types::InternalDate;
+    use crymap_like::store::user_file::UserFile;
+    let dir = std::fs::canonicalize(root.path().join("users").join(user)).unwrap();
+    let master = UserFile::load(&dir)
+        .unwrap()
+        .unlock(password.as_bytes())
+        .unwrap();
+    let mut account = AccountLog::open(&dir, &master).unwrap();
+    let name = MailboxName::parse(mailbox).unwrap();
+    if account.state().mailbox(&name).is_none() {
+        account.create(mailbox, &[]).unwrap();
+    }
+    let info = account.state().mailbox(&name).unwrap().clone();
+    let keys = UserKeys::new(&dir, master);
+    let mut mb = Mailbox::open(keys, &dir, &info.id, info.uid_validity).unwrap();
+    let uids = messages
+        .iter()
+        .map(|m| mb.append(m, &[], InternalDate::now()).unwrap().get())
+        .collect();
+    if is_root() {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(&dir).unwrap();
+        crymap_like::sys::privilege::chown_tree(
+            &dir,
+            nix::unistd::Uid::from_raw(meta.uid()),
+            nix::unistd::Gid::from_raw(meta.gid()),
+        )
+        .unwrap();
+    }
+    uids
+}
