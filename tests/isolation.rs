@@ -173,3 +173,35 @@ fn user_directory_is_private() {
         }
     }
 }
+
+/// Black-box deployment: `chroot_system` and `system_user` shut the
+/// process into `users/` as the system user before it reads from the
+/// network; the login then works without root.
+#[test]
+fn black_box_deployment_chroots_system_and_drops_before_reading() {
+    if skip_unless_root("black_box_deployment_chroots_system_and_drops_before_reading") {
+        return;
+    }
+    let root = Root::with_config(
+        "black-box",
+        "\n[security]\nchroot_system = true\nsystem_user = \"nobody\"\n",
+    );
+    root.add_user("uma", "pw-uma");
+    let users = std::fs::canonicalize(root.path().join("users")).unwrap();
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    let (child, sock) = root.spawn_serve("imaps");
+    let pid = child.id();
+    let _guard = Guard(child);
+    let (mut c, greeting) = Client::imaps(sock);
+    assert!(greeting.starts_with("* OK"), "{greeting}");
+    // Already shut in and unprivileged before the first command.
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+        users
+    );
+    let uid = nobody.uid.as_raw().to_string();
+    assert_eq!(status_field(pid, "Uid"), format!("{uid} {uid} {uid} {uid}"));
+    assert!(c.status(&login_cmd("uma", "pw-uma")).starts_with("t1 OK"));
+    assert!(c.status(&login_cmd("uma", "pw-uma")).contains("BAD"));
+    assert!(c.cmd("XCRY GET-USER-CONFIG")[0].starts_with("* XCRY USER-CONFIG"));
+}

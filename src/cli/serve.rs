@@ -69,6 +69,16 @@ fn serve(global: &Global, mode: Mode) -> i32 {
         }
     };
 
+    // A socket passed by systemd (Accept=yes) is the connection; otherwise
+    // stdin/stdout are (inetd, xinetd, `listen`). Taken before any chroot:
+    // detaching stdio opens /dev/null.
+    let conn = match sys::activation::connection_from_environment() {
+        Ok(c) => c,
+        Err(e) => {
+            error!("taking the connection: {e}");
+            return exit::OSERR;
+        }
+    };
     // Everything that needs the system's files or the user database is
     // looked up now, before the process shuts itself in.
     let system_user = match &config.security.system_user {
@@ -100,15 +110,6 @@ fn serve(global: &Global, mode: Mode) -> i32 {
         }
     }
 
-    // A socket passed by systemd (Accept=yes) is the connection; otherwise
-    // stdin/stdout are (inetd, xinetd, `listen`).
-    let conn = match sys::activation::connection_from_environment() {
-        Ok(c) => c,
-        Err(e) => {
-            error!("taking the connection: {e}");
-            return exit::OSERR;
-        }
-    };
     if let Err(e) = conn.make_blocking() {
         error!("connection: {e}");
         return exit::OSERR;
