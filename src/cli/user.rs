@@ -127,10 +127,7 @@ pub fn add_user(
     owner: Option<&str>,
     source: PasswordSource,
 ) -> Result<Option<String>, (i32, String)> {
-    let owner = resolve_owner(name, owner)?;
     let users = system.users_dir();
-    std::fs::create_dir_all(&users)
-        .map_err(|e| (exit::CANTCREAT, format!("{}: {e}", users.display())))?;
     let entry = users.join(name);
     if entry.symlink_metadata().is_ok() {
         return Err((
@@ -138,6 +135,9 @@ pub fn add_user(
             format!("{} already exists", entry.display()),
         ));
     }
+    let owner = resolve_owner(name, owner)?;
+    std::fs::create_dir_all(&users)
+        .map_err(|e| (exit::CANTCREAT, format!("{}: {e}", users.display())))?;
     let target = match dir {
         Some(d) => std::path::absolute(d)
             .map_err(|e| (exit::CANTCREAT, format!("{}: {e}", d.display())))?,
