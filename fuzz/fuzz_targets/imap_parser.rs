@@ -5,7 +5,7 @@
 
 use std::io::BufReader;
 
-use crymap_like::imap::framing::{CommandReader, FrameError, Limits};
+use crymap_like::imap::framing::{CommandReader, Duplex, FrameError, Limits};
 use crymap_like::imap::parser::{
     is_idle_done, parse_authenticate_response, parse_command, ParseOptions,
 };
@@ -39,10 +39,12 @@ fuzz_target!(|data: &[u8]| {
         max_discard: 8192,
     };
     let mut reader = CommandReader::new(limits);
-    let mut input = BufReader::with_capacity(7, data);
-    let mut out = Vec::new();
+    let mut io = Duplex {
+        r: BufReader::with_capacity(7, data),
+        w: Vec::new(),
+    };
     loop {
-        match reader.read_command(&mut input, &mut out) {
+        match reader.read_command(&mut io) {
             Ok(cmd) => {
                 assert!(cmd.len() <= limits.max_append_command + limits.max_line);
                 let _ = parse_command(&cmd, &ParseOptions::default());

@@ -138,6 +138,41 @@ enum Line {
 
 const KEEP: usize = 64;
 
+/// A reader and a writer joined into the one duplex stream
+/// [`CommandReader::read_command`] takes: for tests, fuzzing, and any
+/// transport whose two directions are separate objects.
+#[derive(Debug)]
+pub struct Duplex<R, W> {
+    /// Where commands come from.
+    pub r: R,
+    /// Where continuation requests go.
+    pub w: W,
+}
+
+impl<R: BufRead, W> Read for Duplex<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.r.read(buf)
+    }
+}
+
+impl<R: BufRead, W> BufRead for Duplex<R, W> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.r.fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        self.r.consume(n)
+    }
+}
+
+impl<R, W: Write> Write for Duplex<R, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.w.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
 /// Reads one command at a time; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct CommandReader {
@@ -375,41 +410,11 @@ mod tests {
         }
     }
 
-    /// A connection whose input is `r` and whose output is collected in `w`.
-    struct Duplex<'a> {
-        r: BufReader<&'a [u8]>,
-        w: Vec<u8>,
-    }
-
-    impl Read for Duplex<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            self.r.read(buf)
-        }
-    }
-
-    impl BufRead for Duplex<'_> {
-        fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-            self.r.fill_buf()
-        }
-        fn consume(&mut self, n: usize) {
-            self.r.consume(n)
-        }
-    }
-
-    impl Write for Duplex<'_> {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.w.write(buf)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     /// Reads every command of `input`; returns results and what was written.
     fn run(input: &[u8], limits: Limits) -> (Vec<Result<Vec<u8>, String>>, Vec<u8>) {
         let mut io = Duplex {
             r: BufReader::with_capacity(16, input),
-            w: Vec::new(),
+            w: Vec::<u8>::new(),
         };
         let mut reader = CommandReader::new(limits);
         let mut out = Vec::new();
@@ -597,7 +602,7 @@ mod tests {
         input.extend_from_slice(b"\r\n");
         let mut io = Duplex {
             r: BufReader::new(&input[..]),
-            w: Vec::new(),
+            w: Vec::<u8>::new(),
         };
         let mut reader = CommandReader::new(Limits::default());
         let cmd = match reader.read_command(&mut io) {

@@ -488,14 +488,23 @@ impl<L: Login> Session<L> {
         Ok(Next::Continue)
     }
 
+    /// Answers `NO [PRIVACYREQUIRED]` (and returns true) when credentials
+    /// would travel in the clear over a network (RFC 9051 §6.2.3).
+    fn refuse_cleartext_login(&mut self, tag: &str) -> bool {
+        if self.is_tls() || self.config.cleartext_login_allowed {
+            return false;
+        }
+        self.tagged(
+            tag,
+            Status::No,
+            Some(ResponseCode::PrivacyRequired),
+            "Use STARTTLS before logging in",
+        );
+        true
+    }
+
     fn login(&mut self, tag: &str, user: &[u8], password: &[u8]) -> Result<Next, SessionError> {
-        if !self.is_tls() && !self.config.cleartext_login_allowed {
-            self.tagged(
-                tag,
-                Status::No,
-                Some(ResponseCode::Other("PRIVACYREQUIRED".to_owned(), None)),
-                "Use STARTTLS before logging in",
-            );
+        if self.refuse_cleartext_login(tag) {
             return Ok(Next::Continue);
         }
         let user = match std::str::from_utf8(user) {
@@ -591,13 +600,7 @@ impl<L: Login> Session<L> {
             );
             return Ok(Next::Continue);
         }
-        if !self.is_tls() && !self.config.cleartext_login_allowed {
-            self.tagged(
-                tag,
-                Status::No,
-                Some(ResponseCode::Other("PRIVACYREQUIRED".to_owned(), None)),
-                "Use STARTTLS before logging in",
-            );
+        if self.refuse_cleartext_login(tag) {
             return Ok(Next::Continue);
         }
         let data = match initial {
