@@ -374,7 +374,7 @@ fn resync(out: &mut Vec<u8>, mb: &Mailbox, q: &QResyncParams, enabled: Enabled) 
         .filter(|u| {
             q.known_uids
                 .as_ref()
-                .is_none_or(|set| uid_set_contains(set, *u, max))
+                .map_or(true, |set| uid_set_contains(set, *u, max))
         })
         .collect();
     vanished.sort_unstable();
@@ -712,4 +712,52 @@ pub fn purge(ctx: &mut Ctx, _out: &mut Vec<u8>) -> Reply {
         }
     }
     Reply::ok(format!("XCRY PURGE completed: {removed} file(s) removed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroU32;
+
+    fn v(n: u32) -> WireSeq {
+        WireSeq::Value(NonZeroU32::new(n).unwrap())
+    }
+
+    #[test]
+    fn uid_sets_match_ranges_reversed_ranges_and_star() {
+        let set = SeqSet::Ranges(vec![
+            SeqRange::Single(v(2)),
+            SeqRange::Range(v(9), v(7)),
+            SeqRange::Range(v(20), WireSeq::Star),
+        ]);
+        let hits: Vec<u32> = (1..=30)
+            .filter(|u| uid_set_contains(&set, *u, 25))
+            .collect();
+        assert_eq!(hits, vec![2, 7, 8, 9, 20, 21, 22, 23, 24, 25]);
+    }
+
+    #[test]
+    fn vanished_is_compact_and_omitted_when_empty() {
+        let mut out = Vec::new();
+        write_vanished(&mut out, &[], true);
+        assert!(out.is_empty());
+        write_vanished(&mut out, &[1, 2, 3, 7], true);
+        assert_eq!(out, b"* VANISHED (EARLIER) 1:3,7\r\n");
+        out.clear();
+        write_vanished(&mut out, &[4], false);
+        assert_eq!(out, b"* VANISHED 4\r\n");
+    }
+
+    #[test]
+    fn unknown_system_flags_are_refused_and_recent_ignored() {
+        let ok = storable_flags(&[
+            WireFlag::Seen,
+            WireFlag::Recent,
+            WireFlag::Keyword("$A".into()),
+        ])
+        .unwrap();
+        assert_eq!(ok, vec![StoreFlag::Seen, StoreFlag::Keyword("$A".into())]);
+        let bad = storable_flags(&[WireFlag::Extension("Bogus".into())]).unwrap_err();
+        assert_eq!(bad.status, Status::Bad);
+    }
 }
