@@ -252,7 +252,7 @@ fn commands_need_the_right_state() {
         ]
     );
     let en = c.cmd("ENABLE CONDSTORE");
-    assert_eq!(en, vec!["* ENABLED", "t7 OK ENABLE completed"]);
+    assert_eq!(en, vec!["* ENABLED CONDSTORE", "t7 OK ENABLE completed"]);
     assert_eq!(c.status("STARTTLS"), "t8 BAD TLS is already active");
 }
 

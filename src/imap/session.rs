@@ -6,7 +6,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{info, warn};
 use openssl::ssl::SslAcceptor;
@@ -22,6 +22,8 @@ use crate::crypto::kdf::KdfParams;
 use crate::crypto::secret::MasterKey;
 use crate::store::user_file;
 use crate::sys::conn::Conn;
+use crate::sys::inotify::DirWatcher;
+use crate::sys::poll;
 
 /// What the caller tells the session about its connection and limits.
 #[derive(Debug, Clone)]
@@ -344,6 +346,7 @@ impl<L: Login> Session<L> {
                 self.tagged(&tag, Status::Bad, None, "Already logged in")
             }
             _ if !authenticated => self.tagged(&tag, Status::Bad, None, "Log in first"),
+            CommandBody::Idle => return self.idle(&tag),
             body => self.dispatch_user(&tag, body),
         }
         Ok(Next::Continue)
@@ -428,6 +431,87 @@ impl<L: Login> Session<L> {
             reply.code.as_ref(),
             &reply.text,
         ));
+    }
+
+    /// RFC 2177 IDLE: reports changes to the selected mailbox (and files
+    /// deliveries) as they happen, until the client sends `DONE`. Changes
+    /// are noticed through inotify on the mailbox's log and the spool, so
+    /// they reach the client within milliseconds; polling is the fallback.
+    fn idle(&mut self, tag: &str) -> Result<Next, SessionError> {
+        let State::Authenticated(ctx) = &mut self.state else {
+            return Ok(Next::Continue);
+        };
+        selected::refresh(ctx, &mut self.out, true);
+        let mut watcher = DirWatcher::new();
+        for dir in selected::watch_dirs(ctx) {
+            if let Err(e) = watcher.watch(&dir) {
+                warn!("IDLE falls back to polling: {e}");
+                watcher = DirWatcher::polling();
+                break;
+            }
+        }
+        self.out.extend_from_slice(b"+ idling\r\n");
+        self.flush()?;
+        let deadline = Instant::now() + self.config.idle_timeout;
+        loop {
+            let io = self.io()?;
+            let stream = io.inner.get_ref();
+            let (client, changed) = if !io.inner.buffer().is_empty() || stream.has_pending() {
+                (true, false)
+            } else {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    self.untagged_status(Status::Bye, None, "Autologout; idle for too long");
+                    let _ = self.flush();
+                    info!("{}: idle timeout during IDLE", self.config.peer);
+                    return Ok(Next::Close);
+                }
+                let wait = watcher
+                    .suggested_timeout()
+                    .map_or(remaining, |t| t.min(remaining));
+                let mut fds = vec![stream.read_fd()];
+                fds.extend(watcher.fd());
+                let ready = poll::wait_any(&fds, Some(wait)).map_err(io::Error::other)?;
+                let client = ready.first().copied().unwrap_or(false);
+                let changed = watcher.is_polling() || ready.get(1).copied().unwrap_or(false);
+                (client, changed)
+            };
+            if changed {
+                if let Err(e) = watcher.drain() {
+                    warn!("IDLE watcher failed, polling instead: {e}");
+                    watcher = DirWatcher::polling();
+                }
+                if let State::Authenticated(ctx) = &mut self.state {
+                    selected::refresh(ctx, &mut self.out, true);
+                }
+                self.flush()?;
+            }
+            if !client {
+                continue;
+            }
+            let io = self
+                .io
+                .as_mut()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection lost"))?;
+            let line = match self.reader.read_line(io) {
+                Ok(l) => l,
+                Err(FrameError::Eof) => return Ok(Next::Close),
+                Err(FrameError::Io(e)) => return Err(e.into()),
+                Err(FrameError::Rejected { reason, .. }) | Err(FrameError::Fatal(reason)) => {
+                    self.tagged(tag, Status::Bad, None, &reason);
+                    return Ok(Next::Continue);
+                }
+            };
+            if let State::Authenticated(ctx) = &mut self.state {
+                selected::refresh(ctx, &mut self.out, true);
+            }
+            if line.eq_ignore_ascii_case(b"DONE") {
+                self.tagged(tag, Status::Ok, None, "IDLE terminated");
+            } else {
+                self.tagged(tag, Status::Bad, None, "Expected DONE to end IDLE");
+            }
+            return Ok(Next::Continue);
+        }
     }
 
     fn id(&mut self, tag: &str, params: Option<IdParams>) {

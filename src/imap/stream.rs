@@ -3,6 +3,7 @@
 //! timeout. Never parses IMAP.
 
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use openssl::ssl::{SslAcceptor, SslStream};
@@ -37,6 +38,24 @@ impl Stream {
     /// Whether TLS is active.
     pub fn is_tls(&self) -> bool {
         matches!(self, Stream::Tls(_))
+    }
+
+    /// The descriptor input arrives on, for waiting on it together with
+    /// others (IDLE). Check [`Stream::has_pending`] first: TLS may hold
+    /// decrypted data the descriptor no longer shows.
+    pub fn read_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Plain(c) => c.as_fd(),
+            Stream::Tls(s) => s.get_ref().as_fd(),
+        }
+    }
+
+    /// Whether TLS holds already-decrypted input.
+    pub fn has_pending(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(s) => s.ssl().pending() > 0,
+        }
     }
 
     /// Waits until input may be available, up to `timeout`. Data that TLS

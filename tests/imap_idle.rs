@@ -1,0 +1,100 @@
+//! IDLE (RFC 2177) over the real binary: deliveries and other sessions'
+//! changes reach an idling client at once; DONE, garbage, and IDLE with no
+//! mailbox selected. Also filing of deliveries made while logged out.
+
+mod common;
+mod selected_util;
+
+use std::time::{Duration, Instant};
+
+use selected_util::{deliver, has, root_with, Sess};
+
+#[test]
+fn delivered_message_reaches_an_idling_client_within_a_second() {
+    let root = root_with("idle-deliver", 1);
+    let mut s = Sess::new(&root);
+    s.ok("SELECT INBOX");
+    s.c.send(b"i1 IDLE\r\n");
+    assert_eq!(s.c.line(), "+ idling");
+    let started = Instant::now();
+    deliver(&root, b"From: x@example.org\nSubject: hello\n\nbody\n");
+    let delivered = started.elapsed();
+    let mut seen = Vec::new();
+    loop {
+        let l = s.c.line();
+        seen.push(l.clone());
+        if l == "* 2 EXISTS" {
+            break;
+        }
+    }
+    let after_delivery = started.elapsed() - delivered;
+    assert!(
+        after_delivery < Duration::from_secs(1),
+        "EXISTS came {after_delivery:?} after deliver returned: {seen:?}"
+    );
+    let l = s.c.line();
+    assert_eq!(l, "* 2 RECENT", "both messages are this session's \\Recent");
+    s.c.send(b"DONE\r\n");
+    let r = s.c.until_tagged("i1");
+    assert!(r.last().unwrap().starts_with("i1 OK"), "{r:#?}");
+    // The message really is there and readable by flags.
+    let r = s.ok("STORE 2 +FLAGS ()");
+    assert!(has(&r, "* 2 FETCH (FLAGS (\\Recent))"), "{r:#?}");
+}
+
+#[test]
+fn other_sessions_changes_reach_an_idling_client() {
+    let root = root_with("idle-flags", 2);
+    let mut idler = Sess::new(&root);
+    let mut other = Sess::new(&root);
+    idler.ok("SELECT INBOX");
+    other.ok("SELECT INBOX");
+    idler.c.send(b"i1 IDLE\r\n");
+    assert_eq!(idler.c.line(), "+ idling");
+    other.ok("STORE 1 +FLAGS.SILENT (\\Seen)");
+    let l = idler.c.line();
+    assert!(l.starts_with("* 1 FETCH (FLAGS (\\Seen"), "{l}");
+    other.ok("XVANQUISH 2");
+    assert_eq!(idler.c.line(), "* 2 EXPUNGE");
+    idler.c.send(b"done\r\n");
+    let r = idler.c.until_tagged("i1");
+    assert!(r.last().unwrap().starts_with("i1 OK"), "{r:#?}");
+}
+
+#[test]
+fn idle_without_a_mailbox_and_bad_continuation() {
+    let root = root_with("idle-plain", 0);
+    let mut s = Sess::new(&root);
+    s.c.send(b"i1 IDLE\r\n");
+    assert_eq!(s.c.line(), "+ idling");
+    s.c.send(b"DONE\r\n");
+    assert!(s.c.line().starts_with("i1 OK"));
+    s.ok("SELECT INBOX");
+    s.c.send(b"i2 IDLE\r\n");
+    assert_eq!(s.c.line(), "+ idling");
+    s.c.send(b"NOPE\r\n");
+    assert!(s.c.line().starts_with("i2 BAD"));
+    // The session goes on normally.
+    s.ok("NOOP");
+}
+
+#[test]
+fn deliveries_made_while_logged_out_are_filed_at_login() {
+    let root = root_with("idle-offline", 0);
+    deliver(&root, b"Subject: one\n\n1\n");
+    deliver(&root, b"Subject: two\n\n2\n");
+    let spool = root
+        .path()
+        .join("users")
+        .join(selected_util::USER)
+        .join("spool");
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 2);
+    let mut s = Sess::new(&root);
+    assert_eq!(
+        std::fs::read_dir(&spool).unwrap().count(),
+        0,
+        "filed at login"
+    );
+    let r = s.ok("SELECT INBOX");
+    assert!(has(&r, "* 2 EXISTS"), "{r:#?}");
+}

@@ -1,0 +1,148 @@
+//! The multi-session table of DESIGN.md with several real sessions:
+//! checkpoint, \Recent exactly once, atomic flag changes, expunge store,
+//! and sequence-number stability.
+
+mod common;
+mod selected_util;
+
+use selected_util::{count, flags_by_seq, has, root_with, Sess};
+
+#[test]
+fn checkpoint_every_session_reports_identical_state() {
+    let root = root_with("ms-checkpoint", 5);
+    let mut sessions: Vec<Sess> = (0..3).map(|_| Sess::new(&root)).collect();
+    for s in &mut sessions {
+        s.ok("SELECT INBOX");
+    }
+    sessions[0].ok("STORE 1 +FLAGS (\\Seen)");
+    sessions[1].ok("STORE 2 +FLAGS ($Later)");
+    sessions[2].ok("STORE 3 +FLAGS (\\Deleted)");
+    sessions[2].ok("EXPUNGE");
+    sessions[1].ok("XVANQUISH 5");
+    common::seed(
+        &root,
+        selected_util::USER,
+        selected_util::PASS,
+        "INBOX",
+        &[b"x\r\n\r\nnew\r\n"],
+    );
+    let mut views = Vec::new();
+    for s in &mut sessions {
+        let r = s.ok("CHECK");
+        assert!(has(&r, "* 4 EXISTS"), "{r:#?}");
+        views.push(flags_by_seq(&s.ok("STORE 1:* +FLAGS ()")));
+    }
+    assert_eq!(views[0].len(), 4, "{views:#?}");
+    assert_eq!(views[0], views[1]);
+    assert_eq!(views[1], views[2]);
+    assert_eq!(views[0][0].1, vec!["\\Seen".to_owned()]);
+    assert_eq!(views[0][1].1, vec!["$Later".to_owned()]);
+}
+
+#[test]
+fn recent_is_claimed_by_exactly_one_of_three_sessions() {
+    let root = root_with("ms-recent", 1);
+    let mut sessions: Vec<Sess> = (0..3).map(|_| Sess::new(&root)).collect();
+    let mut recent_total = 0;
+    for s in &mut sessions {
+        let r = s.ok("SELECT INBOX");
+        if has(&r, "* 1 RECENT") {
+            recent_total += 1;
+        }
+    }
+    assert_eq!(recent_total, 1, "the existing message is \\Recent once");
+    common::seed(
+        &root,
+        selected_util::USER,
+        selected_util::PASS,
+        "INBOX",
+        &[b"x\r\n\r\nnew\r\n"],
+    );
+    let mut holders = 0;
+    for s in &mut sessions {
+        let r = s.ok("NOOP");
+        assert!(has(&r, "* 2 EXISTS"), "{r:#?}");
+        let r = s.ok("STORE 2 +FLAGS ()");
+        if has(&r, "\\Recent") {
+            holders += 1;
+        }
+    }
+    assert_eq!(
+        holders, 1,
+        "the new message is \\Recent in exactly one session"
+    );
+}
+
+#[test]
+fn concurrent_flag_changes_are_never_lost() {
+    let root = root_with("ms-atomic", 10);
+    let barrier = std::sync::Barrier::new(4);
+    std::thread::scope(|scope| {
+        for i in 0..4 {
+            let (root, barrier) = (&root, &barrier);
+            scope.spawn(move || {
+                let mut s = Sess::new(root);
+                s.ok("SELECT INBOX");
+                barrier.wait();
+                for round in 0..5 {
+                    s.ok(&format!("STORE 1:* +FLAGS.SILENT (k{i}r{round})"));
+                    if round % 2 == 1 {
+                        s.ok(&format!("STORE 1:* -FLAGS.SILENT (k{i}r{})", round - 1));
+                    }
+                }
+            });
+        }
+    });
+    let mut checker = Sess::new(&root);
+    checker.ok("SELECT INBOX");
+    let s = &mut checker;
+    s.ok("NOOP");
+    let view = flags_by_seq(&s.ok("STORE 1:* +FLAGS ()"));
+    assert_eq!(view.len(), 10);
+    for (_, flags) in &view {
+        for i in 0..4 {
+            // r0 and r2 were removed by the same session; r1, r3, r4 remain.
+            for round in [1, 3, 4] {
+                assert!(flags.contains(&format!("k{i}r{round}")), "{flags:?}");
+            }
+            for round in [0, 2] {
+                assert!(!flags.contains(&format!("k{i}r{round}")), "{flags:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn store_to_a_message_expunged_unseen_succeeds_and_others_see_it() {
+    let root = root_with("ms-expunge-store", 3);
+    let mut a = Sess::new(&root);
+    let mut b = Sess::new(&root);
+    let mut c = Sess::new(&root);
+    for s in [&mut a, &mut b, &mut c] {
+        s.ok("SELECT INBOX");
+    }
+    let r = a.ok("XVANQUISH 2");
+    assert_eq!(r[0], "* 2 EXPUNGE");
+    // B has not seen the expunge: non-UID STORE must not report it, and
+    // the STORE to the vanished message still works.
+    let r = b.ok("STORE 2 +FLAGS (\\Flagged)");
+    assert!(has(&r, "* 2 FETCH (FLAGS (\\Flagged"), "{r:#?}");
+    assert!(!has(&r, "EXPUNGE"), "no EXPUNGE during STORE: {r:#?}");
+    let r = b.ok("STORE 1:3 +FLAGS.SILENT (\\Seen)");
+    assert!(!has(&r, "EXPUNGE"), "{r:#?}");
+    // C still has message 2 (no refresh during a non-UID STORE): it sees
+    // B's change, then learns of the expunge at its next NOOP.
+    let r = c.ok("STORE 2 +FLAGS ()");
+    assert!(has(&r, "* 2 FETCH (FLAGS (\\Flagged"), "{r:#?}");
+    let r = c.ok("NOOP");
+    assert!(has(&r, "* 2 EXPUNGE"), "{r:#?}");
+    assert!(
+        !has(&r, "* 2 FETCH"),
+        "no news about a message being expunged: {r:#?}"
+    );
+    // A UID command is a point where B may be told.
+    let r = b.ok("UID STORE 1 +FLAGS.SILENT (\\Answered)");
+    assert_eq!(count(&r, "* 2 EXPUNGE"), 1, "{r:#?}");
+    let r = b.ok("NOOP");
+    assert!(!has(&r, "EXPUNGE"), "reported once: {r:#?}");
+}
