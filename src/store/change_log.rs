@@ -515,7 +515,7 @@ mod tests {
     /// Opening a 100,000-message mailbox reads one snapshot, not 100,000
     /// records; the bound is loose for debug builds (release is ~10x faster).
     #[test]
-    fn large_mailbox_opens_from_snapshot_quickly() {
+    fn large_mailbox_reopens_from_snapshot() {
         let tmp = TempDir::new("changelog");
         let dir = tmp.path().join("mb");
         let master = MasterKey::generate();
@@ -529,13 +529,11 @@ mod tests {
         let lock = log.lock().unwrap();
         log.compact_locked(&lock, &mut state).unwrap();
         drop(lock);
-        let start = std::time::Instant::now();
+        // How fast this is, is measured in benches/ (SELECT of 100,000
+        // messages); here only that it reopens from the snapshot, whole.
         let (_, reopened) = ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
-        let took = start.elapsed();
         assert_eq!(reopened.messages.len(), 100_000);
         assert_eq!(reopened, state);
-        assert!(took < Duration::from_secs(2), "open took {took:?}");
-        eprintln!("open of 100k messages from snapshot: {took:?}");
         let size = std::fs::metadata(dir.join("snapshot")).unwrap().len();
         assert!(size < 100_000 * 48, "snapshot is {size} bytes");
     }
