@@ -26,7 +26,9 @@ fn session(root: &Root) -> (Guard, Client) {
 /// The tagged answer of a command, without its tag.
 fn st(c: &mut Client, text: &str) -> String {
     let line = c.status(text);
-    line.split_once(' ').map(|(_, rest)| rest.to_owned()).unwrap_or(line)
+    line.split_once(' ')
+        .map(|(_, rest)| rest.to_owned())
+        .unwrap_or(line)
 }
 
 fn fresh(label: &str) -> Root {
@@ -78,17 +80,20 @@ fn read_back(root: &Root, mailbox: &str) -> Vec<Stored> {
     use crymap_like::store::mailbox::{Mailbox, UserKeys};
     use crymap_like::store::user_file::UserFile;
     let dir = std::fs::canonicalize(root.path().join("users").join(USER)).unwrap();
-    let master = UserFile::load(&dir)
-        .unwrap()
-        .unlock(PW.as_bytes())
-        .unwrap();
+    let master = UserFile::load(&dir).unwrap().unlock(PW.as_bytes()).unwrap();
     let account = AccountLog::open(&dir, &master).unwrap();
     let info = account
         .state()
         .mailbox(&MailboxName::parse(mailbox).unwrap())
         .unwrap()
         .clone();
-    let mb = Mailbox::open(UserKeys::new(&dir, master), &dir, &info.id, info.uid_validity).unwrap();
+    let mb = Mailbox::open(
+        UserKeys::new(&dir, master),
+        &dir,
+        &info.id,
+        info.uid_validity,
+    )
+    .unwrap();
     mb.uids()
         .map(|uid| {
             let i = mb.info(uid).unwrap();
@@ -105,7 +110,9 @@ fn read_back(root: &Root, mailbox: &str) -> Vec<Stored> {
 fn list_names(lines: &[String]) -> Vec<String> {
     lines
         .iter()
-        .filter(|l| l.starts_with("* LIST ") || l.starts_with("* LSUB ") || l.starts_with("* XLIST "))
+        .filter(|l| {
+            l.starts_with("* LIST ") || l.starts_with("* LSUB ") || l.starts_with("* XLIST ")
+        })
         .map(|l| l.rsplit_once("\"/\" ").unwrap().1.replace('"', ""))
         .collect()
 }
@@ -114,8 +121,7 @@ fn line_for<'a>(lines: &'a [String], name: &str) -> &'a str {
     lines
         .iter()
         .find(|l| {
-            l.ends_with(&format!("\"/\" \"{name}\""))
-                || l.contains(&format!("\"/\" \"{name}\" ("))
+            l.ends_with(&format!("\"/\" \"{name}\"")) || l.contains(&format!("\"/\" \"{name}\" ("))
         })
         .unwrap_or_else(|| panic!("no line for {name} in {lines:?}"))
 }
@@ -152,7 +158,10 @@ fn create_list_and_delete() {
         "{all:?}"
     );
     assert!(line_for(&all, "Spam").contains("\\Junk"), "{all:?}");
-    assert!(line_for(&all, "INBOX").contains("(\\HasNoChildren)"), "{all:?}");
+    assert!(
+        line_for(&all, "INBOX").contains("(\\HasNoChildren)"),
+        "{all:?}"
+    );
     assert_eq!(
         c.cmd("LIST \"\" \"\""),
         ["* LIST (\\Noselect) \"/\" \"\"", "t3 OK LIST completed"]
@@ -163,7 +172,10 @@ fn create_list_and_delete() {
     assert!(st(&mut c, "CREATE Work").starts_with("NO [ALREADYEXISTS]"));
     assert!(st(&mut c, "CREATE inbox").starts_with("NO [ALREADYEXISTS]"));
     let bad = c.status("CREATE \"a%b\"");
-    assert!(bad.starts_with("t7 NO [CANNOT]") && bad.contains('%'), "{bad}");
+    assert!(
+        bad.starts_with("t7 NO [CANNOT]") && bad.contains('%'),
+        "{bad}"
+    );
     assert!(st(&mut c, "CREATE .hidden").starts_with("NO [CANNOT]"));
     assert!(st(&mut c, "CREATE Proj/Sub/Deep").starts_with("OK"));
     assert!(st(&mut c, "CREATE Tpl (USE (\\Drafts))").starts_with("OK"));
@@ -176,7 +188,10 @@ fn create_list_and_delete() {
     let names = list_names(&top);
     assert!(names.contains(&"Proj".to_owned()) && !names.contains(&"Proj/Sub".to_owned()));
     assert!(line_for(&top, "Proj").contains("\\HasChildren"), "{top:?}");
-    assert!(line_for(&top, "Work").contains("\\HasNoChildren"), "{top:?}");
+    assert!(
+        line_for(&top, "Work").contains("\\HasNoChildren"),
+        "{top:?}"
+    );
     assert!(line_for(&top, "Tpl").contains("\\Drafts"), "{top:?}");
     assert!(names.contains(&"&AMQ-pfel".to_owned()), "{top:?}");
     assert!(!names.contains(&"Odd".to_owned()), "{top:?}");
@@ -191,7 +206,10 @@ fn create_list_and_delete() {
     assert!(st(&mut c, "DELETE Proj").starts_with("OK"));
     let after = c.cmd("LIST \"\" \"Proj*\"");
     assert_eq!(list_names(&after), ["Proj", "Proj/Sub", "Proj/Sub/Deep"]);
-    assert!(line_for(&after, "Proj").contains("(\\Noselect \\HasChildren)"), "{after:?}");
+    assert!(
+        line_for(&after, "Proj").contains("(\\Noselect \\HasChildren)"),
+        "{after:?}"
+    );
     let ext = c.cmd("LIST \"\" (\"Proj\")");
     assert!(line_for(&ext, "Proj").contains("\\NonExistent"), "{ext:?}");
     assert!(st(&mut c, "DELETE Proj").starts_with("NO [NONEXISTENT]"));
@@ -202,7 +220,10 @@ fn create_list_and_delete() {
     assert!(st(&mut c, "DELETE Proj/Sub").starts_with("OK"));
     let gone = c.cmd("LIST \"\" \"Proj*\"");
     assert_eq!(list_names(&gone), ["Proj"], "{gone:?}");
-    assert!(line_for(&gone, "Proj").contains("(\\HasNoChildren)"), "{gone:?}");
+    assert!(
+        line_for(&gone, "Proj").contains("(\\HasNoChildren)"),
+        "{gone:?}"
+    );
 }
 
 #[test]
@@ -223,15 +244,27 @@ fn delete_of_the_selected_mailbox_is_allowed() {
 #[test]
 fn rename_with_children_and_inbox() {
     let root = fresh("mbox-rename");
-    seed(&root, USER, PW, "INBOX", &[b"Subject: one\r\n\r\n1\r\n", b"Subject: two\r\n\r\n2\r\n"]);
+    seed(
+        &root,
+        USER,
+        PW,
+        "INBOX",
+        &[b"Subject: one\r\n\r\n1\r\n", b"Subject: two\r\n\r\n2\r\n"],
+    );
     seed(&root, USER, PW, "A/B", &[b"Subject: b\r\n\r\nb\r\n"]);
     let (_g, mut c) = session(&root);
 
     assert!(st(&mut c, "RENAME A Z").starts_with("OK"));
     let l = c.cmd("LIST \"\" \"*\"");
     let names = list_names(&l);
-    assert!(names.contains(&"Z".to_owned()) && names.contains(&"Z/B".to_owned()), "{l:?}");
-    assert!(!names.iter().any(|n| n.starts_with('A') && n != "Archive"), "{l:?}");
+    assert!(
+        names.contains(&"Z".to_owned()) && names.contains(&"Z/B".to_owned()),
+        "{l:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with('A') && n != "Archive"),
+        "{l:?}"
+    );
     assert!(st(&mut c, "STATUS Z/B (MESSAGES)").starts_with("OK"));
     assert!(st(&mut c, "RENAME Nope X").starts_with("NO [NONEXISTENT]"));
     assert!(st(&mut c, "RENAME Z Sent").starts_with("NO [ALREADYEXISTS]"));
@@ -266,11 +299,22 @@ fn subscriptions_lsub_and_extended_list() {
     assert!(st(&mut c, "SUBSCRIBE Ghost").starts_with("OK"));
 
     let l = c.cmd("LSUB \"\" \"*\"");
-    assert_eq!(list_names(&l), ["INBOX", "Archive", "Drafts", "Ghost", "Proj/Sub", "Sent", "Spam", "Trash", "Work"], "{l:?}");
+    assert_eq!(
+        list_names(&l),
+        ["INBOX", "Archive", "Drafts", "Ghost", "Proj/Sub", "Sent", "Spam", "Trash", "Work"],
+        "{l:?}"
+    );
     assert!(line_for(&l, "Work").starts_with("* LSUB () "), "{l:?}");
-    assert!(line_for(&l, "Ghost").starts_with("* LSUB (\\Noselect) "), "{l:?}");
+    assert!(
+        line_for(&l, "Ghost").starts_with("* LSUB (\\Noselect) "),
+        "{l:?}"
+    );
     let l = c.cmd("LSUB \"\" \"%\"");
-    assert_eq!(list_names(&l), ["INBOX", "Archive", "Drafts", "Ghost", "Proj", "Sent", "Spam", "Trash", "Work"], "{l:?}");
+    assert_eq!(
+        list_names(&l),
+        ["INBOX", "Archive", "Drafts", "Ghost", "Proj", "Sent", "Spam", "Trash", "Work"],
+        "{l:?}"
+    );
     assert!(line_for(&l, "Proj").contains("(\\Noselect)"), "{l:?}");
 
     let l = c.cmd("LIST (SUBSCRIBED) \"\" (\"G*\" \"P*\" \"W*\")");
@@ -278,15 +322,26 @@ fn subscriptions_lsub_and_extended_list() {
     assert!(line_for(&l, "Ghost").contains("\\NonExistent"), "{l:?}");
     assert!(line_for(&l, "Work").contains("\\Subscribed"), "{l:?}");
     let l = c.cmd("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"G%\" \"P%\" \"W%\")");
-    assert_eq!(list_names(&l), ["Ghost", "Proj (CHILDINFO (SUBSCRIBED))", "Work"], "{l:?}");
-    assert!(line_for(&l, "Proj").ends_with("\"Proj\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"), "{l:?}");
+    assert_eq!(
+        list_names(&l),
+        ["Ghost", "Proj (CHILDINFO (SUBSCRIBED))", "Work"],
+        "{l:?}"
+    );
+    assert!(
+        line_for(&l, "Proj").ends_with("\"Proj\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"),
+        "{l:?}"
+    );
     assert!(!line_for(&l, "Proj").contains("\\Subscribed"), "{l:?}");
     let l = c.cmd("LIST \"\" \"*\" RETURN (SUBSCRIBED CHILDREN)");
     assert!(line_for(&l, "Work").contains("\\Subscribed"), "{l:?}");
     assert!(!line_for(&l, "Proj").contains("\\Subscribed"), "{l:?}");
     assert!(line_for(&l, "Proj").contains("\\HasChildren"), "{l:?}");
     let l = c.cmd("LIST (SPECIAL-USE) \"\" \"*\"");
-    assert_eq!(list_names(&l), ["Archive", "Drafts", "Sent", "Spam", "Trash"], "{l:?}");
+    assert_eq!(
+        list_names(&l),
+        ["Archive", "Drafts", "Sent", "Spam", "Trash"],
+        "{l:?}"
+    );
     let l = c.cmd("LIST \"\" (\"Work\" \"Sent\" \"W*\")");
     assert_eq!(list_names(&l), ["Sent", "Work"], "{l:?}");
 
@@ -297,13 +352,20 @@ fn subscriptions_lsub_and_extended_list() {
     let x = c.cmd("XLIST \"\" \"*\"");
     assert!(line_for(&x, "INBOX").contains("\\Inbox"), "{x:?}");
     assert!(line_for(&x, "Spam").contains("\\Spam"), "{x:?}");
-    assert!(x.iter().all(|l| !l.starts_with('*') || l.starts_with("* XLIST ")), "{x:?}");
+    assert!(
+        x.iter()
+            .all(|l| !l.starts_with('*') || l.starts_with("* XLIST ")),
+        "{x:?}"
+    );
 }
 
 #[test]
 fn status_items_and_list_status() {
     let root = fresh("mbox-status");
-    let msgs: [&[u8]; 2] = [b"Subject: a\r\n\r\nabc\r\n", b"Subject: bb\r\n\r\nlonger body\r\n"];
+    let msgs: [&[u8]; 2] = [
+        b"Subject: a\r\n\r\nabc\r\n",
+        b"Subject: bb\r\n\r\nlonger body\r\n",
+    ];
     seed(&root, USER, PW, "Box", &msgs);
     let (_g, mut c) = session(&root);
     let third = b"Subject: c\r\n\r\nthird\r\n";
@@ -318,7 +380,10 @@ fn status_items_and_list_status() {
     );
     let size = msgs.iter().map(|m| m.len()).sum::<usize>() + third.len();
     let line = &s[0];
-    assert!(line.starts_with("* STATUS \"Box\" (MESSAGES 3 RECENT 3 UIDNEXT 4 UIDVALIDITY "), "{line}");
+    assert!(
+        line.starts_with("* STATUS \"Box\" (MESSAGES 3 RECENT 3 UIDNEXT 4 UIDVALIDITY "),
+        "{line}"
+    );
     assert!(line.contains(" UNSEEN 2 DELETED 1 "), "{line}");
     assert!(line.contains(&format!(" SIZE {size} ")), "{line}");
     assert!(line.contains(" HIGHESTMODSEQ "), "{line}");
@@ -327,7 +392,10 @@ fn status_items_and_list_status() {
     let ids = c.cmd("STATUS Box (MAILBOXID UIDVALIDITY)");
     let v = c.cmd("STATUS Box (UIDVALIDITY)");
     let validity = v[0].split(' ').nth(4).unwrap().trim_end_matches(')');
-    assert!(ids[0].ends_with(&format!("UIDVALIDITY {validity})")), "{ids:?}");
+    assert!(
+        ids[0].ends_with(&format!("UIDVALIDITY {validity})")),
+        "{ids:?}"
+    );
 
     let l = c.cmd("LIST \"\" \"B*\" RETURN (STATUS (MESSAGES UNSEEN))");
     assert_eq!(l[0], "* LIST (\\HasNoChildren) \"/\" \"Box\"", "{l:?}");
@@ -335,7 +403,10 @@ fn status_items_and_list_status() {
     assert!(l[2].starts_with("t5 OK"), "{l:?}");
     assert!(st(&mut c, "STATUS Nothing (MESSAGES)").starts_with("NO [NONEXISTENT]"));
     let empty = c.cmd("STATUS Trash (MESSAGES UNSEEN SIZE HIGHESTMODSEQ)");
-    assert!(empty[0].starts_with("* STATUS \"Trash\" (MESSAGES 0 UNSEEN 0 SIZE 0 HIGHESTMODSEQ "), "{empty:?}");
+    assert!(
+        empty[0].starts_with("* STATUS \"Trash\" (MESSAGES 0 UNSEEN 0 SIZE 0 HIGHESTMODSEQ "),
+        "{empty:?}"
+    );
 }
 
 #[test]
@@ -344,7 +415,9 @@ fn append_forms_are_stored_byte_for_byte() {
     let (_g, mut c) = session(&root);
     let plain = b"From: a@example.org\r\nSubject: plain\r\n\r\nHello\r\n".to_vec();
     let weird = b"Subject: \xc3\xa4 8-bit\nbare LF\n\x00NUL inside\r\nno separator".to_vec();
-    let utf8 = "Subject: caf\u{e9}\r\n\r\nUTF-8 body \u{2603}\r\n".as_bytes().to_vec();
+    let utf8 = "Subject: caf\u{e9}\r\n\r\nUTF-8 body \u{2603}\r\n"
+        .as_bytes()
+        .to_vec();
     let empty: Vec<u8> = Vec::new();
 
     let r = raw(
@@ -353,17 +426,34 @@ fn append_forms_are_stored_byte_for_byte() {
         &append_cmd(
             "a1",
             "INBOX",
-            &[("(\\Flagged $Label \\Recent) \"14-Jul-2021 10:20:30 +0200\"", &plain, "", false)],
+            &[(
+                "(\\Flagged $Label \\Recent) \"14-Jul-2021 10:20:30 +0200\"",
+                &plain,
+                "",
+                false,
+            )],
         ),
     );
     let tagged = r.last().unwrap();
     assert!(tagged.starts_with("a1 OK [APPENDUID "), "{r:?}");
     assert!(tagged.contains(" 1] "), "{tagged}");
-    let r = raw(&mut c, "a2", &append_cmd("a2", "INBOX", &[("", &weird, "", true)]));
+    let r = raw(
+        &mut c,
+        "a2",
+        &append_cmd("a2", "INBOX", &[("", &weird, "", true)]),
+    );
     assert!(r.last().unwrap().contains(" 2] "), "{r:?}");
-    let r = raw(&mut c, "a3", &append_cmd("a3", "INBOX", &[("UTF8 (", &utf8, ")", true)]));
+    let r = raw(
+        &mut c,
+        "a3",
+        &append_cmd("a3", "INBOX", &[("UTF8 (", &utf8, ")", true)]),
+    );
     assert!(r.last().unwrap().contains(" 3] "), "{r:?}");
-    let r = raw(&mut c, "a4", &append_cmd("a4", "INBOX", &[("", &empty, "", false)]));
+    let r = raw(
+        &mut c,
+        "a4",
+        &append_cmd("a4", "INBOX", &[("", &empty, "", false)]),
+    );
     assert!(r.last().unwrap().contains(" 4] "), "{r:?}");
     // MULTIAPPEND: one response code naming every new UID.
     let r = raw(
@@ -372,14 +462,25 @@ fn append_forms_are_stored_byte_for_byte() {
         &append_cmd(
             "a5",
             "INBOX",
-            &[("(\\Seen)", b"Subject: m1\r\n\r\n1\r\n", "", false), ("", b"Subject: m2\r\n\r\n2\r\n", "", false)],
+            &[
+                ("(\\Seen)", b"Subject: m1\r\n\r\n1\r\n", "", false),
+                ("", b"Subject: m2\r\n\r\n2\r\n", "", false),
+            ],
         ),
     );
     assert!(r.last().unwrap().contains(" 5:6] "), "{r:?}");
 
-    let r = raw(&mut c, "b1", &append_cmd("b1", "Missing", &[("", b"x", "", false)]));
+    let r = raw(
+        &mut c,
+        "b1",
+        &append_cmd("b1", "Missing", &[("", b"x", "", false)]),
+    );
     assert!(r.last().unwrap().starts_with("b1 NO [TRYCREATE]"), "{r:?}");
-    let r = raw(&mut c, "b2", &append_cmd("b2", "INBOX", &[("(\\Bogus)", b"x", "", false)]));
+    let r = raw(
+        &mut c,
+        "b2",
+        &append_cmd("b2", "INBOX", &[("(\\Bogus)", b"x", "", false)]),
+    );
     assert!(r.last().unwrap().starts_with("b2 BAD"), "{r:?}");
     c.cmd("LOGOUT");
 
@@ -393,7 +494,10 @@ fn append_forms_are_stored_byte_for_byte() {
     assert_eq!(got[0].internal_secs, 1_626_250_830);
     assert_eq!(got[4].flags, ["Seen"]);
     assert!(got[5].flags.is_empty());
-    assert_eq!(got.iter().map(|s| s.uid).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(
+        got.iter().map(|s| s.uid).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5, 6]
+    );
 }
 
 #[test]
@@ -408,7 +512,14 @@ fn multiappend_is_all_or_nothing() {
     let r = raw(
         &mut c,
         "a1",
-        &append_cmd("a1", "INBOX", &[("", b"Subject: ok\r\n\r\nfine\r\n", "", false), ("", &big, "", false)]),
+        &append_cmd(
+            "a1",
+            "INBOX",
+            &[
+                ("", b"Subject: ok\r\n\r\nfine\r\n", "", false),
+                ("", &big, "", false),
+            ],
+        ),
     );
     assert!(r.last().unwrap().starts_with("a1 NO [TOOBIG]"), "{r:?}");
     let s = c.cmd("STATUS INBOX (MESSAGES APPENDLIMIT)");
@@ -424,7 +535,14 @@ fn multiappend_is_all_or_nothing() {
     let r = raw(
         &mut c,
         "a2",
-        &append_cmd("a2", "INBOX", &[(&first, b"Subject: 1\r\n\r\n1\r\n", "", false), (&second, b"Subject: 2\r\n\r\n2\r\n", "", false)]),
+        &append_cmd(
+            "a2",
+            "INBOX",
+            &[
+                (&first, b"Subject: 1\r\n\r\n1\r\n", "", false),
+                (&second, b"Subject: 2\r\n\r\n2\r\n", "", false),
+            ],
+        ),
     );
     assert!(r.last().unwrap().starts_with("a2 NO [LIMIT]"), "{r:?}");
     let s = c.cmd("STATUS INBOX (MESSAGES)");
@@ -447,15 +565,23 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 fn nothing_leaks_to_disk_in_the_clear() {
     let root = fresh("mbox-leak");
     let (_g, mut c) = session(&root);
-    let (name_mark, subj_mark, body_mark, kw_mark) =
-        ("QzxMboxNameMark7", "QzxSubjectMark3", "QzxBodyMark8", "QzxKeywordMark5");
+    let (name_mark, subj_mark, body_mark, kw_mark) = (
+        "QzxMboxNameMark7",
+        "QzxSubjectMark3",
+        "QzxBodyMark8",
+        "QzxKeywordMark5",
+    );
     assert!(st(&mut c, &format!("CREATE {name_mark}")).starts_with("OK"));
     assert!(st(&mut c, &format!("SUBSCRIBE {name_mark}")).starts_with("OK"));
     let msg = format!("Subject: {subj_mark}\r\n\r\n{body_mark}\r\n");
     let r = raw(
         &mut c,
         "a1",
-        &append_cmd("a1", name_mark, &[(&format!("({kw_mark})"), msg.as_bytes(), "", false)]),
+        &append_cmd(
+            "a1",
+            name_mark,
+            &[(&format!("({kw_mark})"), msg.as_bytes(), "", false)],
+        ),
     );
     assert!(r.last().unwrap().starts_with("a1 OK"), "{r:?}");
     c.cmd("LOGOUT");

@@ -106,8 +106,7 @@ pub fn list(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ListCommand) -> Reply {
     if let Err(r) = refresh_account(ctx) {
         return r;
     }
-    let extended =
-        !cmd.selection.is_empty() || cmd.multiple_patterns || cmd.return_opts.is_some();
+    let extended = !cmd.selection.is_empty() || cmd.multiple_patterns || cmd.return_opts.is_some();
     let sel_subscribed = cmd.selection.contains(&ListSelectOpt::Subscribed);
     let sel_special = cmd.selection.contains(&ListSelectOpt::SpecialUse);
     let recursive = cmd.selection.contains(&ListSelectOpt::RecursiveMatch);
@@ -258,7 +257,12 @@ pub fn lsub_or_xlist(
     let tree = Tree::new(ctx.account.state());
     let mut lines = Vec::new();
     if xlist {
-        let mut names: Vec<String> = tree.nodes.keys().filter(|n| pat.matches(n)).cloned().collect();
+        let mut names: Vec<String> = tree
+            .nodes
+            .keys()
+            .filter(|n| pat.matches(n))
+            .cloned()
+            .collect();
         inbox_first(&mut names);
         for name in names {
             let node = tree.node(&name);

@@ -48,10 +48,9 @@ fn store_reply(what: &str, e: StoreError) -> Reply {
         StoreError::InvalidMailboxName { rule, .. } => {
             Reply::no(Some(ResponseCode::Cannot), format!("Invalid name: {rule}"))
         }
-        StoreError::MailboxExists { .. } => Reply::no(
-            Some(ResponseCode::AlreadyExists),
-            "Mailbox already exists",
-        ),
+        StoreError::MailboxExists { .. } => {
+            Reply::no(Some(ResponseCode::AlreadyExists), "Mailbox already exists")
+        }
         StoreError::NoSuchMailbox { .. } | StoreError::NoSuchMailboxId { .. } => {
             Reply::no(Some(ResponseCode::Nonexistent), "No such mailbox")
         }
