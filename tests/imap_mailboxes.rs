@@ -199,6 +199,12 @@ fn create_list_and_delete() {
     assert_eq!(list_names(&sub), ["Proj/Sub"], "{sub:?}");
     let inbox = c.cmd("LIST \"\" inbox");
     assert_eq!(list_names(&inbox), ["INBOX"], "{inbox:?}");
+    assert!(st(&mut c, "CREATE INBOX/").starts_with("NO [ALREADYEXISTS]"));
+    assert!(st(&mut c, "CREATE inbox/Sub").starts_with("OK"));
+    let l = c.cmd("LIST \"\" \"Inbox*\"");
+    assert_eq!(list_names(&l), ["INBOX", "INBOX/Sub"], "{l:?}");
+    assert!(line_for(&l, "INBOX").contains("\\HasChildren"), "{l:?}");
+    assert!(st(&mut c, "DELETE INBOX/Sub").starts_with("OK"));
 
     assert!(st(&mut c, "DELETE INBOX").starts_with("NO [CANNOT]"));
     assert!(st(&mut c, "DELETE Nope").starts_with("NO [NONEXISTENT]"));
@@ -482,6 +488,12 @@ fn append_forms_are_stored_byte_for_byte() {
         &append_cmd("b2", "INBOX", &[("(\\Bogus)", b"x", "", false)]),
     );
     assert!(r.last().unwrap().starts_with("b2 BAD"), "{r:?}");
+    let r = raw(
+        &mut c,
+        "b3",
+        &append_cmd("b3", "\"a*b\"", &[("", b"x", "", false)]),
+    );
+    assert!(r.last().unwrap().starts_with("b3 NO [CANNOT]"), "{r:?}");
     c.cmd("LOGOUT");
 
     let got = read_back(&root, "INBOX");

@@ -79,7 +79,7 @@ pub fn append(
 ) -> Reply {
     let name = match mailbox_name(name) {
         Ok(n) => n,
-        Err(r) => return Reply::no(Some(ResponseCode::TryCreate), r.text),
+        Err(r) => return r,
     };
     let limit = append_limit(ctx);
     // MULTIAPPEND is all or nothing: every message is checked before the
@@ -128,5 +128,50 @@ fn undo(mb: &mut Mailbox, stored: &[Uid], failure: Reply) -> Reply {
     match mb.expunge(stored) {
         Ok(_) => failure,
         Err(e) => Reply::server_bug("removing a partial MULTIAPPEND", &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imap::command::AppendKind;
+    use crate::imap::response::Status;
+
+    fn msg(flags: Vec<WireFlag>, len: usize) -> AppendMessage {
+        AppendMessage {
+            flags,
+            internal_date: None,
+            kind: AppendKind::Literal,
+            data: vec![b'x'; len],
+        }
+    }
+
+    #[test]
+    fn recent_is_dropped_and_keywords_deduplicated() {
+        let m = msg(
+            vec![
+                WireFlag::Recent,
+                WireFlag::Seen,
+                WireFlag::Keyword("$Work".into()),
+                WireFlag::Keyword("$WORK".into()),
+                WireFlag::Seen,
+            ],
+            3,
+        );
+        let r = validate(&m, 10).map_err(|r| r.text).unwrap();
+        assert_eq!(r.flags, [Flag::Seen, Flag::Keyword("$Work".into())]);
+        assert_eq!(r.raw, b"xxx");
+    }
+
+    #[test]
+    fn unknown_system_flag_is_bad_and_size_is_checked() {
+        let odd = msg(vec![WireFlag::Extension("Foo".into())], 1);
+        let bad = validate(&odd, 10);
+        assert!(matches!(bad, Err(ref r) if r.status == Status::Bad && r.text.contains("\\Foo")));
+        let large = msg(vec![], 11);
+        let big = validate(&large, 10);
+        assert!(matches!(big, Err(ref r) if r.code == Some(ResponseCode::TooBig)));
+        assert!(validate(&msg(vec![], 10), 10).is_ok());
+        assert!(validate(&msg(vec![], 0), 10).is_ok());
     }
 }

@@ -164,6 +164,9 @@ mod tests {
         let t = std::time::Instant::now();
         assert!(!m("", &pattern, &name));
         let pattern = "%a".repeat(400) + "%";
+        assert!(m("", &pattern, &name));
+        assert!(!m("", &pattern, &"a".repeat(399)));
+        let pattern = "%a".repeat(400) + "%b";
         assert!(!m("", &pattern, &name));
         assert!(t.elapsed() < std::time::Duration::from_secs(2));
     }
