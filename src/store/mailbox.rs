@@ -342,6 +342,20 @@ impl Mailbox {
         u32::try_from(n).unwrap_or(u32::MAX)
     }
 
+    /// Messages the client knows that no session has claimed \Recent for
+    /// yet: what STATUS RECENT reports from a handle that claims nothing.
+    pub fn unclaimed_recent_count(&self) -> u32 {
+        let upto = self.state.recent_upto;
+        let n = self
+            .state
+            .messages
+            .iter()
+            .take(self.visible)
+            .filter(|m| Some(m.uid) > upto)
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
     /// UIDs expunged with a modseq above `since` (QRESYNC VANISHED).
     pub fn vanished_since(&self, since: Modseq) -> Vec<Uid> {
         self.state

@@ -1,0 +1,321 @@
+//! LIST (RFC 3501, LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819,
+//! SPECIAL-USE RFC 6154, CHILDREN RFC 3348), LSUB and Gmail's XLIST.
+//!
+//! Every form works over one snapshot of the account: the existing
+//! mailboxes, the names of their missing superiors (left behind by a
+//! DELETE of a mailbox with inferiors; they list as `\Noselect`, or
+//! `\NonExistent` in extended LIST), and the subscription list. Owns no
+//! state and writes only untagged responses.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::super::command::{ListCommand, ListReturnOpt, ListSelectOpt, StatusItem};
+use super::super::context::{Ctx, Reply};
+use super::super::response::write_mailbox;
+use super::pattern::Pattern;
+use super::refresh_account;
+use super::status::write_status;
+use crate::store::account::{Account, MailboxName as StoreName, SpecialUse};
+
+/// What LIST knows about one name.
+#[derive(Debug, Clone, Default)]
+struct Node {
+    /// A mailbox of this name exists (else it is only a superior's name).
+    exists: bool,
+    /// Some mailbox lies below it.
+    has_children: bool,
+    /// Special-use attributes of the mailbox.
+    special_use: Vec<SpecialUse>,
+}
+
+/// The listable names of the account, INBOX included.
+struct Tree {
+    nodes: BTreeMap<String, Node>,
+    subscribed: BTreeSet<String>,
+}
+
+impl Tree {
+    fn new(account: &Account) -> Tree {
+        let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
+        for info in account.mailboxes() {
+            let node = nodes.entry(info.name.as_str().to_owned()).or_default();
+            node.exists = true;
+            node.special_use = info.special_use.clone();
+            for a in info.name.ancestors() {
+                nodes.entry(a.as_str().to_owned()).or_default().has_children = true;
+            }
+        }
+        let subscribed = account
+            .subscriptions()
+            .map(|n| n.as_str().to_owned())
+            .collect();
+        Tree { nodes, subscribed }
+    }
+
+    /// The node of `name`, or that of a name nothing is known about.
+    fn node(&self, name: &str) -> Node {
+        self.nodes.get(name).cloned().unwrap_or_default()
+    }
+
+    /// Whether a subscribed name lies strictly below `name`.
+    fn has_subscribed_child(&self, name: &str) -> bool {
+        let prefix = format!("{name}/");
+        self.subscribed
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|s| s.starts_with(&prefix))
+    }
+}
+
+/// Sorts names with INBOX first, as clients expect, then by name.
+fn inbox_first(names: &mut [String]) {
+    names.sort_by(|a, b| (a != "INBOX", a).cmp(&(b != "INBOX", b)));
+}
+
+/// One response line to write.
+struct Line {
+    name: String,
+    attrs: Vec<&'static str>,
+    childinfo: bool,
+    status: bool,
+}
+
+fn write_line(out: &mut Vec<u8>, word: &str, line: &Line, utf8: bool) {
+    out.extend_from_slice(b"* ");
+    out.extend_from_slice(word.as_bytes());
+    out.extend_from_slice(b" (");
+    out.extend_from_slice(line.attrs.join(" ").as_bytes());
+    out.extend_from_slice(b") \"/\" ");
+    write_mailbox(out, &line.name, utf8);
+    if line.childinfo {
+        out.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn children_attr(node: &Node) -> &'static str {
+    if node.has_children {
+        "\\HasChildren"
+    } else {
+        "\\HasNoChildren"
+    }
+}
+
+/// `LIST` in all its forms.
+pub fn list(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ListCommand) -> Reply {
+    if let Err(r) = refresh_account(ctx) {
+        return r;
+    }
+    let extended = !cmd.selection.is_empty() || cmd.multiple_patterns || cmd.return_opts.is_some();
+    let sel_subscribed = cmd.selection.contains(&ListSelectOpt::Subscribed);
+    let sel_special = cmd.selection.contains(&ListSelectOpt::SpecialUse);
+    let recursive = cmd.selection.contains(&ListSelectOpt::RecursiveMatch);
+    let returns = cmd.return_opts.as_deref().unwrap_or_default();
+    let ret_subscribed = sel_subscribed || returns.contains(&ListReturnOpt::Subscribed);
+    let mut status_items: Vec<StatusItem> = Vec::new();
+    for r in returns {
+        if let ListReturnOpt::Status(items) = r {
+            for i in items {
+                if !status_items.contains(i) {
+                    status_items.push(*i);
+                }
+            }
+        }
+    }
+
+    let mut patterns = Vec::new();
+    let mut root_asked = false;
+    for p in &cmd.patterns {
+        if p.is_empty() {
+            root_asked = true;
+        } else {
+            patterns.push(Pattern::new(&cmd.reference, p));
+        }
+    }
+    if root_asked {
+        // RFC 3501 §6.3.8: an empty pattern asks for the delimiter; the
+        // root of every reference is "" in this flat namespace.
+        out.extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
+    }
+    let matches = |name: &str| patterns.iter().any(|p| p.matches(name));
+
+    let tree = Tree::new(ctx.account.state());
+    let mut lines: Vec<Line> = Vec::new();
+    if sel_subscribed {
+        let mut names: BTreeSet<String> = tree.subscribed.clone();
+        if recursive {
+            for s in &tree.subscribed {
+                if let Ok(n) = StoreName::parse(s) {
+                    names.extend(n.ancestors().iter().map(|a| a.as_str().to_owned()));
+                }
+            }
+        }
+        let mut names: Vec<String> = names.into_iter().filter(|n| matches(n)).collect();
+        inbox_first(&mut names);
+        for name in names {
+            let node = tree.node(&name);
+            let is_sub = tree.subscribed.contains(&name);
+            let childinfo = recursive && tree.has_subscribed_child(&name);
+            if !is_sub && !childinfo {
+                continue;
+            }
+            if sel_special && node.special_use.is_empty() {
+                continue;
+            }
+            let mut attrs = Vec::new();
+            if !node.exists {
+                attrs.push("\\NonExistent");
+            }
+            if is_sub {
+                attrs.push("\\Subscribed");
+            }
+            attrs.push(children_attr(&node));
+            attrs.extend(node.special_use.iter().map(|u| u.as_imap()));
+            lines.push(Line {
+                status: node.exists,
+                name,
+                attrs,
+                childinfo,
+            });
+        }
+    } else {
+        let mut names: Vec<String> = tree.nodes.keys().filter(|n| matches(n)).cloned().collect();
+        inbox_first(&mut names);
+        for name in names {
+            let node = tree.node(&name);
+            if sel_special && node.special_use.is_empty() {
+                continue;
+            }
+            let mut attrs = Vec::new();
+            if !node.exists {
+                attrs.push(if extended {
+                    "\\NonExistent"
+                } else {
+                    "\\Noselect"
+                });
+            }
+            if ret_subscribed && tree.subscribed.contains(&name) {
+                attrs.push("\\Subscribed");
+            }
+            attrs.push(children_attr(&node));
+            attrs.extend(node.special_use.iter().map(|u| u.as_imap()));
+            lines.push(Line {
+                status: node.exists,
+                name,
+                attrs,
+                childinfo: false,
+            });
+        }
+    }
+
+    let utf8 = ctx.enabled.utf8_accept;
+    for line in &lines {
+        write_line(out, "LIST", line, utf8);
+        if line.status && !status_items.is_empty() {
+            let Ok(name) = StoreName::parse(&line.name) else {
+                continue;
+            };
+            // RFC 5819: a mailbox whose status cannot be had is listed
+            // without it rather than failing the whole LIST.
+            let mut buf = Vec::new();
+            match write_status(ctx, &mut buf, &name, &status_items) {
+                Ok(()) => out.extend_from_slice(&buf),
+                Err(r) => log::warn!("LIST-STATUS of {name}: {}", r.text),
+            }
+        }
+    }
+    Reply::ok("LIST completed")
+}
+
+/// Gmail's XLIST names for special uses; the rest keep their RFC 6154 name.
+fn xlist_attr(u: SpecialUse) -> &'static str {
+    match u {
+        SpecialUse::All => "\\AllMail",
+        SpecialUse::Flagged => "\\Starred",
+        SpecialUse::Junk => "\\Spam",
+        other => other.as_imap(),
+    }
+}
+
+/// `LSUB` (`xlist` false) and `XLIST` (`xlist` true).
+pub fn lsub_or_xlist(
+    ctx: &mut Ctx,
+    out: &mut Vec<u8>,
+    reference: &str,
+    pattern: &str,
+    xlist: bool,
+) -> Reply {
+    if let Err(r) = refresh_account(ctx) {
+        return r;
+    }
+    let word = if xlist { "XLIST" } else { "LSUB" };
+    if pattern.is_empty() {
+        out.extend_from_slice(format!("* {word} (\\Noselect) \"/\" \"\"\r\n").as_bytes());
+        return Reply::ok(format!("{word} completed"));
+    }
+    let pat = Pattern::new(reference, pattern);
+    let tree = Tree::new(ctx.account.state());
+    let mut lines = Vec::new();
+    if xlist {
+        let mut names: Vec<String> = tree
+            .nodes
+            .keys()
+            .filter(|n| pat.matches(n))
+            .cloned()
+            .collect();
+        inbox_first(&mut names);
+        for name in names {
+            let node = tree.node(&name);
+            let mut attrs = Vec::new();
+            if !node.exists {
+                attrs.push("\\Noselect");
+            }
+            attrs.push(children_attr(&node));
+            if name == "INBOX" {
+                attrs.push("\\Inbox");
+            }
+            attrs.extend(node.special_use.iter().map(|u| xlist_attr(*u)));
+            lines.push(Line {
+                name,
+                attrs,
+                childinfo: false,
+                status: false,
+            });
+        }
+    } else {
+        // RFC 3501 §6.3.9: with `%`, an unsubscribed superior of a
+        // subscribed name the pattern does not reach is listed \Noselect.
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        for s in &tree.subscribed {
+            if pat.matches(s) {
+                names.insert(s.clone());
+            }
+            if let Ok(n) = StoreName::parse(s) {
+                for a in n.ancestors() {
+                    if pat.matches(a.as_str()) && !pat.matches(s) {
+                        names.insert(a.as_str().to_owned());
+                    }
+                }
+            }
+        }
+        let mut names: Vec<String> = names.into_iter().collect();
+        inbox_first(&mut names);
+        for name in names {
+            let node = tree.node(&name);
+            let mut attrs = Vec::new();
+            if !tree.subscribed.contains(&name) || !node.exists {
+                attrs.push("\\Noselect");
+            }
+            lines.push(Line {
+                name,
+                attrs,
+                childinfo: false,
+                status: false,
+            });
+        }
+    }
+    for line in &lines {
+        write_line(out, word, line, ctx.enabled.utf8_accept);
+    }
+    Reply::ok(format!("{word} completed"))
+}

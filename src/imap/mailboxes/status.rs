@@ -1,0 +1,116 @@
+//! STATUS (RFC 3501/9051, with SIZE of RFC 8438, HIGHESTMODSEQ of RFC 7162,
+//! APPENDLIMIT of RFC 7889 and MAILBOXID of RFC 8474), also used by
+//! LIST-STATUS. Works from a fresh handle on the mailbox's change log and
+//! message metadata: it never decrypts a message and never claims \Recent.
+
+use super::super::command::{MailboxName, StatusItem};
+use super::super::context::{mailbox_name, Ctx, Reply};
+use super::super::response::write_mailbox;
+use crate::store::account::MailboxName as StoreName;
+use crate::store::mailbox::{Mailbox, MAX_MESSAGE_SIZE};
+use crate::store::types::Flag;
+
+/// `STATUS`.
+pub fn status(ctx: &mut Ctx, out: &mut Vec<u8>, name: &MailboxName, items: &[StatusItem]) -> Reply {
+    let name = match mailbox_name(name) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    match write_status(ctx, out, &name, items) {
+        Ok(()) => Reply::ok("STATUS completed"),
+        Err(r) => r,
+    }
+}
+
+/// The largest message APPEND accepts: the configured limit, never above
+/// what the store can hold.
+pub(super) fn append_limit(ctx: &Ctx) -> u64 {
+    u64::try_from(ctx.limits.max_message_size)
+        .unwrap_or(u64::MAX)
+        .min(MAX_MESSAGE_SIZE)
+}
+
+/// Counts over every message, gathered in one pass and only when an item
+/// needs them.
+#[derive(Default)]
+struct Counts {
+    unseen: u32,
+    deleted: u32,
+    size: u64,
+}
+
+fn counts(mb: &Mailbox) -> Counts {
+    let mut c = Counts::default();
+    for uid in mb.uids() {
+        let Some(info) = mb.info(uid) else { continue };
+        if !info.flags.contains(&Flag::Seen) {
+            c.unseen += 1;
+        }
+        if info.flags.contains(&Flag::Deleted) {
+            c.deleted += 1;
+        }
+        c.size += u64::from(info.size);
+    }
+    c
+}
+
+/// Writes `* STATUS name (items)` for mailbox `name`, or returns the
+/// tagged answer explaining why not (`NO [NONEXISTENT]`, server bug).
+pub(super) fn write_status(
+    ctx: &mut Ctx,
+    out: &mut Vec<u8>,
+    name: &StoreName,
+    items: &[StatusItem],
+) -> Result<(), Reply> {
+    let mb = ctx.open_mailbox(name)?;
+    let needs_counts = items.iter().any(|i| {
+        matches!(
+            i,
+            StatusItem::Unseen | StatusItem::Deleted | StatusItem::Size
+        )
+    });
+    let c = if needs_counts {
+        counts(&mb)
+    } else {
+        Counts::default()
+    };
+    // This session's own \Recent claims are invisible to a fresh handle;
+    // add them when the mailbox is the selected one.
+    let own_recent = match &ctx.selected {
+        Some(sel) if sel.mailbox.id() == mb.id() => sel.mailbox.recent_count(),
+        _ => 0,
+    };
+    out.extend_from_slice(b"* STATUS ");
+    write_mailbox(out, name.as_str(), ctx.enabled.utf8_accept);
+    out.extend_from_slice(b" (");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        let (word, value) = match item {
+            StatusItem::Messages => ("MESSAGES", u64::from(mb.exists())),
+            StatusItem::Recent => (
+                "RECENT",
+                u64::from(mb.unclaimed_recent_count().saturating_add(own_recent)),
+            ),
+            StatusItem::UidNext => ("UIDNEXT", u64::from(mb.uidnext().get())),
+            StatusItem::UidValidity => ("UIDVALIDITY", u64::from(mb.uid_validity().get())),
+            StatusItem::Unseen => ("UNSEEN", u64::from(c.unseen)),
+            StatusItem::Deleted => ("DELETED", u64::from(c.deleted)),
+            StatusItem::Size => ("SIZE", c.size),
+            StatusItem::HighestModSeq => ("HIGHESTMODSEQ", mb.highest_modseq().get()),
+            StatusItem::AppendLimit => ("APPENDLIMIT", append_limit(ctx)),
+            StatusItem::MailboxId => {
+                out.extend_from_slice(b"MAILBOXID (");
+                out.extend_from_slice(mb.id().as_bytes());
+                out.push(b')');
+                continue;
+            }
+        };
+        out.extend_from_slice(word.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(value.to_string().as_bytes());
+    }
+    out.extend_from_slice(b")\r\n");
+    Ok(())
+}
