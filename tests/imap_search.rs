@@ -146,7 +146,7 @@ fn esearch_and_searchres() {
     let msgs = corpus();
     let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
     let (_root, mut c, _) = session("search-esearch", &refs, false);
-    let mut es = |c: &mut fetchsearch_util::Raw, cmd: &str, rest: &str| {
+    let es = |c: &mut fetchsearch_util::Raw, cmd: &str, rest: &str| {
         let r = c.text(cmd);
         let want = format!("* ESEARCH (TAG \"{}\"){rest}\r\n", c.last_tag());
         assert!(r.starts_with(&want), "{cmd}: {r}");

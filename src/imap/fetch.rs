@@ -742,3 +742,99 @@ pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
     }
     Reply::ok("FETCH completed")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imap::command::CommandBody;
+    use crate::imap::parser::{parse_command, ParseOptions};
+
+    fn attrs(text: &str) -> FetchAttrs {
+        let line = format!("a FETCH 1 {text}\r\n");
+        match parse_command(line.as_bytes(), &ParseOptions::default()).map(|c| c.body) {
+            Ok(CommandBody::Fetch(f)) => f.attrs,
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    fn labels(text: &str) -> (Vec<String>, bool) {
+        let (items, seen) = plan(&attrs(text));
+        let l = items
+            .iter()
+            .map(|i| match i {
+                Item::Section { label, .. }
+                | Item::Binary { label, .. }
+                | Item::BinarySize { label, .. } => String::from_utf8_lossy(label).into_owned(),
+                _ => "-".to_owned(),
+            })
+            .collect();
+        (l, seen)
+    }
+
+    #[test]
+    fn response_names_and_seen() {
+        assert_eq!(
+            labels("(BODY.PEEK[1.2.HEADER.FIELDS (subject x-a)]<5.10> BINARY.SIZE[3])"),
+            (
+                vec![
+                    "BODY[1.2.HEADER.FIELDS (SUBJECT X-A)]<5>".to_owned(),
+                    "BINARY.SIZE[3]".to_owned()
+                ],
+                false
+            )
+        );
+        assert_eq!(labels("BODY[]"), (vec!["BODY[]".to_owned()], true));
+        assert_eq!(
+            labels("BODY[2.MIME]"),
+            (vec!["BODY[2.MIME]".to_owned()], true)
+        );
+        assert_eq!(
+            labels("BINARY.PEEK[1]<0.4>"),
+            (vec!["BINARY[1]<0>".to_owned()], false)
+        );
+        assert_eq!(
+            labels("RFC822.HEADER"),
+            (vec!["RFC822.HEADER".to_owned()], false)
+        );
+        assert_eq!(
+            labels("RFC822.TEXT"),
+            (vec!["RFC822.TEXT".to_owned()], true)
+        );
+        assert_eq!(labels("RFC822"), (vec!["RFC822".to_owned()], true));
+        assert_eq!(labels("FAST").0.len(), 3);
+        assert_eq!(labels("ALL").0.len(), 4);
+        assert_eq!(labels("FULL").0.len(), 5);
+    }
+
+    #[test]
+    fn which_items_need_the_summary() {
+        let (items, _) = plan(&attrs("(FLAGS UID BODY.PEEK[] BINARY.PEEK[] RFC822.SIZE)"));
+        assert!(!items.iter().any(Item::needs_summary));
+        for a in [
+            "ENVELOPE",
+            "BODY",
+            "BODYSTRUCTURE",
+            "BODY[1]",
+            "BINARY[1]",
+            "BINARY.SIZE[]",
+        ] {
+            let (items, _) = plan(&attrs(a));
+            assert!(items.iter().any(Item::needs_summary), "{a}");
+        }
+    }
+
+    #[test]
+    fn vanished_set_membership() {
+        let set = SeqSet::from_numbers([1, 2, 3, 9]).unwrap_or(SeqSet::Saved);
+        assert!(in_uid_set(&set, 2, 100));
+        assert!(in_uid_set(&set, 9, 100));
+        assert!(!in_uid_set(&set, 5, 100));
+        assert!(!in_uid_set(&SeqSet::Saved, 1, 100));
+        let star = SeqSet::Ranges(vec![SeqRange::Range(
+            WireSeq::Value(std::num::NonZeroU32::MIN.saturating_add(4)),
+            WireSeq::Star,
+        )]);
+        assert!(in_uid_set(&star, 50, 100));
+        assert!(!in_uid_set(&star, 4, 100));
+    }
+}

@@ -519,3 +519,56 @@ fn run(
     out.extend_from_slice(b"\r\n");
     Reply::ok("SEARCH completed")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroU32;
+
+    fn n(v: u32) -> WireSeq {
+        WireSeq::Value(NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN))
+    }
+
+    #[test]
+    fn sets_resolve_star_and_reversed_ranges() {
+        let r = ranges(
+            &[SeqRange::Range(n(5), n(2)), SeqRange::Single(WireSeq::Star)],
+            9,
+        );
+        assert_eq!(r, vec![(2, 5), (9, 9)]);
+        assert!(in_ranges(&r, 3) && in_ranges(&r, 9) && !in_ranges(&r, 6));
+        // `*` in an empty mailbox matches nothing.
+        let r = ranges(&[SeqRange::Single(WireSeq::Star)], 0);
+        assert!(!in_ranges(&r, 0) && !in_ranges(&r, 1));
+    }
+
+    #[test]
+    fn cheap_keys_are_evaluated_first() {
+        let k = Key::And(vec![
+            Key::Text("x".into()),
+            Key::Header(b"a".to_vec(), "b".into()),
+        ]);
+        assert_eq!(k.cost(), 3);
+        let mut v = vec![
+            Key::Text("x".into()),
+            Key::Header(b"a".to_vec(), String::new()),
+            Key::Field(Field::From, "a".into()),
+            Key::Flag(StoreFlag::Seen, true),
+        ];
+        v.sort_by_key(Key::cost);
+        let costs: Vec<u8> = v.iter().map(Key::cost).collect();
+        assert_eq!(costs, vec![0, 1, 2, 3]);
+        assert!(Key::Not(Box::new(Key::ModSeq(1))).uses_modseq());
+        assert!(!Key::Or(Box::new(Key::All), Box::new(Key::Never)).uses_modseq());
+    }
+
+    #[test]
+    fn date_comparisons() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default();
+        assert!(DateCmp::Before.test(d("2024-01-01"), d("2024-01-02")));
+        assert!(!DateCmp::Before.test(d("2024-01-02"), d("2024-01-02")));
+        assert!(DateCmp::On.test(d("2024-01-02"), d("2024-01-02")));
+        assert!(DateCmp::Since.test(d("2024-01-02"), d("2024-01-02")));
+        assert!(!DateCmp::Since.test(d("2024-01-01"), d("2024-01-02")));
+    }
+}
