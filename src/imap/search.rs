@@ -549,7 +549,7 @@ mod tests {
             Key::Header(b"a".to_vec(), "b".into()),
         ]);
         assert_eq!(k.cost(), 3);
-        let mut v = vec![
+        let mut v = [
             Key::Text("x".into()),
             Key::Header(b"a".to_vec(), String::new()),
             Key::Field(Field::From, "a".into()),
