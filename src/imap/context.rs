@@ -121,6 +121,8 @@ pub struct Ctx {
     pub enabled: Enabled,
     /// Limits.
     pub limits: CtxLimits,
+    /// Parsed message summaries of the selected mailbox (FETCH, SEARCH).
+    pub summaries: super::fetch::SummaryCache,
 }
 
 /// Why the logged-in context could not be opened.
@@ -140,6 +142,7 @@ impl Ctx {
             selected: None,
             enabled: Enabled::default(),
             limits,
+            summaries: Default::default(),
         })
     }
 

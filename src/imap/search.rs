@@ -1,15 +1,574 @@
 //! `SEARCH` and `UID SEARCH` with every key of RFC 3501/9051, ESEARCH
-//! (RFC 4731) and SEARCHRES (RFC 5182). Header keys are answered from the
-//! stored summary; BODY and TEXT decrypt content on the fly. Never changes
-//! the mailbox.
+//! (RFC 4731), SEARCHRES (RFC 5182), CONDSTORE MODSEQ, OBJECTID and
+//! SAVEDATE keys. Keys are compiled once (needles case-folded, sets
+//! resolved) and evaluated per message cheapest first: flags, sizes, dates
+//! and numbers, then the stored summary's header values, then the decrypted
+//! header block, and only then decrypted content. Never changes the
+//! mailbox; the only state it writes is the saved result (`$`).
 
-use super::command::SearchCommand;
+use std::io::Write as _;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+
+use super::command::{
+    SearchCommand, SearchKey, SearchReturnOpt, SeqNum as WireSeq, SeqRange, SeqSet,
+};
 use super::context::{Ctx, Reply};
+use super::fetch::SummaryCache;
+use super::response::{write_seq_set, write_string, ResponseCode};
+use crate::mime::search_text::{self, SearchText};
+use crate::mime::Summary;
+use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
+use crate::store::message_file::MessageFileError;
+use crate::store::types::{Flag as StoreFlag, Uid};
 
 /// Capabilities this module implements end to end.
-pub const CAPABILITIES: &[&str] = &[];
+pub const CAPABILITIES: &[&str] = &["ESEARCH", "SEARCHRES"];
 
-/// `[UID] SEARCH`.
-pub fn search(_ctx: &mut Ctx, _out: &mut Vec<u8>, _cmd: &SearchCommand) -> Reply {
-    Reply::bad("SEARCH is not implemented by this server")
+/// Why a message could not be searched.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The store could not give the summary or open the file.
+    #[error("message {uid}: {source}")]
+    Store {
+        /// Which message.
+        uid: Uid,
+        /// Why.
+        source: MailboxError,
+    },
+    /// Decrypting content failed (tampering, truncation, I/O).
+    #[error("message {uid}: {source}")]
+    Content {
+        /// Which message.
+        uid: Uid,
+        /// Why.
+        source: MessageFileError,
+    },
+}
+
+#[derive(Clone, Copy)]
+enum DateCmp {
+    Before,
+    On,
+    Since,
+}
+
+impl DateCmp {
+    fn test(self, date: NaiveDate, key: NaiveDate) -> bool {
+        match self {
+            DateCmp::Before => date < key,
+            DateCmp::On => date == key,
+            DateCmp::Since => date >= key,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Field {
+    From,
+    To,
+    Cc,
+    Bcc,
+    Subject,
+}
+
+/// A compiled key. String needles are already case-folded.
+enum Key {
+    All,
+    Never,
+    Flag(StoreFlag, bool),
+    Keyword(Option<StoreFlag>, bool),
+    Recent(bool),
+    New,
+    /// Sequence number ranges (inclusive).
+    Seq(Vec<(u32, u32)>),
+    /// UID ranges (inclusive).
+    Uids(Vec<(u32, u32)>),
+    /// Explicit UIDs, sorted (`$`).
+    UidList(Vec<Uid>),
+    Internal(DateCmp, NaiveDate),
+    Saved(DateCmp, NaiveDate),
+    Larger(u64),
+    Smaller(u64),
+    ModSeq(u64),
+    EmailId(String),
+    Sent(DateCmp, NaiveDate),
+    Field(Field, String),
+    Header(Vec<u8>, String),
+    Body(String),
+    Text(String),
+    Not(Box<Key>),
+    Or(Box<Key>, Box<Key>),
+    And(Vec<Key>),
+}
+
+impl Key {
+    /// 0: store facts only; 1: the summary; 2: the decrypted header;
+    /// 3: decrypted content.
+    fn cost(&self) -> u8 {
+        match self {
+            Key::Sent(..) | Key::Field(..) => 1,
+            Key::Header(..) => 2,
+            Key::Body(_) | Key::Text(_) => 3,
+            Key::Not(k) => k.cost(),
+            Key::Or(a, b) => a.cost().max(b.cost()),
+            Key::And(v) => v.iter().map(Key::cost).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    fn uses_modseq(&self) -> bool {
+        match self {
+            Key::ModSeq(_) => true,
+            Key::Not(k) => k.uses_modseq(),
+            Key::Or(a, b) => a.uses_modseq() || b.uses_modseq(),
+            Key::And(v) => v.iter().any(Key::uses_modseq),
+            _ => false,
+        }
+    }
+}
+
+fn needle(bytes: &[u8]) -> String {
+    search_text::fold(&String::from_utf8_lossy(bytes))
+}
+
+/// Ranges of a wire set; `*` is `star` (0 when the mailbox is empty, which
+/// then matches nothing).
+fn ranges(set: &[SeqRange], star: u32) -> Vec<(u32, u32)> {
+    let v = |n: &WireSeq| match n {
+        WireSeq::Value(v) => v.get(),
+        WireSeq::Star => star,
+    };
+    set.iter()
+        .map(|r| {
+            let (a, b) = match r {
+                SeqRange::Single(n) => (v(n), v(n)),
+                SeqRange::Range(a, b) => (v(a), v(b)),
+            };
+            (a.min(b), a.max(b))
+        })
+        .collect()
+}
+
+fn in_ranges(r: &[(u32, u32)], n: u32) -> bool {
+    n != 0 && r.iter().any(|&(a, b)| a <= n && n <= b)
+}
+
+struct Compiler<'a> {
+    mb: &'a Mailbox,
+    saved: &'a [Uid],
+}
+
+impl Compiler<'_> {
+    fn saved_list(&self) -> Key {
+        let mut v = self.saved.to_vec();
+        v.sort_unstable();
+        Key::UidList(v)
+    }
+
+    fn and(&self, keys: &[SearchKey]) -> Key {
+        let mut v: Vec<Key> = keys.iter().map(|k| self.key(k)).collect();
+        v.sort_by_key(Key::cost);
+        if v.len() == 1 {
+            v.pop().unwrap_or(Key::All)
+        } else {
+            Key::And(v)
+        }
+    }
+
+    fn key(&self, k: &SearchKey) -> Key {
+        use SearchKey as S;
+        let flag = |f: StoreFlag, set: bool| Key::Flag(f, set);
+        match k {
+            S::All | S::SaveDateSupported => Key::All,
+            S::Answered => flag(StoreFlag::Answered, true),
+            S::Unanswered => flag(StoreFlag::Answered, false),
+            S::Deleted => flag(StoreFlag::Deleted, true),
+            S::Undeleted => flag(StoreFlag::Deleted, false),
+            S::Draft => flag(StoreFlag::Draft, true),
+            S::Undraft => flag(StoreFlag::Draft, false),
+            S::Flagged => flag(StoreFlag::Flagged, true),
+            S::Unflagged => flag(StoreFlag::Flagged, false),
+            S::Seen => flag(StoreFlag::Seen, true),
+            S::Unseen => flag(StoreFlag::Seen, false),
+            S::Keyword(w) => Key::Keyword(StoreFlag::keyword(w), true),
+            S::Unkeyword(w) => Key::Keyword(StoreFlag::keyword(w), false),
+            S::Recent => Key::Recent(true),
+            S::Old => Key::Recent(false),
+            S::New => Key::New,
+            S::Before(d) => Key::Internal(DateCmp::Before, *d),
+            S::On(d) => Key::Internal(DateCmp::On, *d),
+            S::Since(d) => Key::Internal(DateCmp::Since, *d),
+            S::SentBefore(d) => Key::Sent(DateCmp::Before, *d),
+            S::SentOn(d) => Key::Sent(DateCmp::On, *d),
+            S::SentSince(d) => Key::Sent(DateCmp::Since, *d),
+            S::SavedBefore(d) => Key::Saved(DateCmp::Before, *d),
+            S::SavedOn(d) => Key::Saved(DateCmp::On, *d),
+            S::SavedSince(d) => Key::Saved(DateCmp::Since, *d),
+            S::Larger(n) => Key::Larger(*n),
+            S::Smaller(n) => Key::Smaller(*n),
+            S::From(s) => Key::Field(Field::From, needle(s)),
+            S::To(s) => Key::Field(Field::To, needle(s)),
+            S::Cc(s) => Key::Field(Field::Cc, needle(s)),
+            S::Bcc(s) => Key::Field(Field::Bcc, needle(s)),
+            S::Subject(s) => Key::Field(Field::Subject, needle(s)),
+            S::Header(name, value) => Key::Header(name.clone(), needle(value)),
+            S::Body(s) => Key::Body(needle(s)),
+            S::Text(s) => Key::Text(needle(s)),
+            S::Not(k) => Key::Not(Box::new(self.key(k))),
+            S::Or(a, b) => {
+                let (a, b) = (self.key(a), self.key(b));
+                if a.cost() <= b.cost() {
+                    Key::Or(Box::new(a), Box::new(b))
+                } else {
+                    Key::Or(Box::new(b), Box::new(a))
+                }
+            }
+            S::And(keys) => self.and(keys),
+            S::SeqSet(SeqSet::Saved) | S::Uid(SeqSet::Saved) => self.saved_list(),
+            S::SeqSet(SeqSet::Ranges(r)) => Key::Seq(ranges(r, self.mb.exists())),
+            S::Uid(SeqSet::Ranges(r)) => {
+                let max = self.mb.uids().last().map(Uid::get).unwrap_or(0);
+                Key::Uids(ranges(r, max))
+            }
+            S::ModSeq { mod_seq, .. } => Key::ModSeq(mod_seq.0),
+            S::EmailId(id) => Key::EmailId(id.clone()),
+            S::ThreadId(_) => Key::Never,
+        }
+    }
+}
+
+/// One message under evaluation; what is costly is loaded on first use.
+struct Msg<'a> {
+    mb: &'a Mailbox,
+    cache: &'a mut SummaryCache,
+    seq: u32,
+    info: MessageInfo,
+    summary: Option<Arc<Summary>>,
+    header: Option<Vec<u8>>,
+    text: Option<SearchText>,
+}
+
+impl Msg<'_> {
+    fn summary(&mut self) -> Result<Arc<Summary>, SearchError> {
+        if let Some(s) = &self.summary {
+            return Ok(s.clone());
+        }
+        let uid = self.info.uid;
+        let s = self
+            .cache
+            .get(self.mb, uid)
+            .map_err(|source| SearchError::Store { uid, source })?;
+        self.summary = Some(s.clone());
+        Ok(s)
+    }
+
+    fn header(&mut self) -> Result<&[u8], SearchError> {
+        if self.header.is_none() {
+            let s = self.summary()?;
+            let uid = self.info.uid;
+            let mut r = self
+                .mb
+                .open_message(uid)
+                .map_err(|source| SearchError::Store { uid, source })?;
+            let len = s.root.body_start.saturating_sub(s.root.header_start);
+            let h = r
+                .read_range(s.root.header_start, len)
+                .map_err(|source| SearchError::Content { uid, source })?;
+            self.header = Some(h);
+        }
+        Ok(self.header.as_deref().unwrap_or_default())
+    }
+
+    fn text(&mut self) -> Result<&SearchText, SearchError> {
+        if self.text.is_none() {
+            let s = self.summary()?;
+            let uid = self.info.uid;
+            let raw = self
+                .mb
+                .open_message(uid)
+                .map_err(|source| SearchError::Store { uid, source })?
+                .read_all()
+                .map_err(|source| SearchError::Content { uid, source })?;
+            self.text = Some(search_text::extract(&s, &raw));
+        }
+        Ok(self.text.get_or_insert_with(SearchText::default))
+    }
+
+    fn eval(&mut self, k: &Key) -> Result<bool, SearchError> {
+        let i = &self.info;
+        Ok(match k {
+            Key::All => true,
+            Key::Never => false,
+            Key::Flag(f, set) => i.flags.contains(f) == *set,
+            Key::Keyword(Some(f), set) => i.flags.iter().any(|x| x.same_as(f)) == *set,
+            Key::Keyword(None, set) => !*set,
+            Key::Recent(set) => i.recent == *set,
+            Key::New => i.recent && !i.flags.contains(&StoreFlag::Seen),
+            Key::Seq(r) => in_ranges(r, self.seq),
+            Key::Uids(r) => in_ranges(r, i.uid.get()),
+            Key::UidList(v) => v.binary_search(&i.uid).is_ok(),
+            Key::Internal(c, d) => i
+                .internal
+                .to_chrono()
+                .is_some_and(|t| c.test(t.date_naive(), *d)),
+            Key::Saved(c, d) => chrono::DateTime::from_timestamp(i.saved, 0)
+                .is_some_and(|t| c.test(t.date_naive(), *d)),
+            Key::Larger(n) => u64::from(i.size) > *n,
+            Key::Smaller(n) => u64::from(i.size) < *n,
+            Key::ModSeq(n) => i.modseq.get() >= *n,
+            Key::EmailId(id) => id
+                .strip_prefix('M')
+                .is_some_and(|h| h.eq_ignore_ascii_case(&i.name.to_string())),
+            Key::Sent(c, d) => self
+                .summary()?
+                .search
+                .date
+                .and_then(|m| m.to_datetime())
+                .is_some_and(|t| c.test(t.date_naive(), *d)),
+            Key::Field(f, n) => {
+                let s = self.summary()?;
+                let v = match f {
+                    Field::From => &s.search.from,
+                    Field::To => &s.search.to,
+                    Field::Cc => &s.search.cc,
+                    Field::Bcc => &s.search.bcc,
+                    Field::Subject => &s.search.subject,
+                };
+                n.is_empty() || search_text::fold(v).contains(n.as_str())
+            }
+            Key::Header(name, n) => {
+                let values = search_text::header_values(self.header()?, name);
+                values
+                    .iter()
+                    .any(|v| n.is_empty() || search_text::fold(v).contains(n.as_str()))
+            }
+            Key::Body(n) => self.text()?.body.contains(n.as_str()),
+            Key::Text(n) => {
+                let t = self.text()?;
+                t.headers.contains(n.as_str()) || t.body.contains(n.as_str())
+            }
+            Key::Not(k) => !self.eval(k)?,
+            Key::Or(a, b) => self.eval(a)? || self.eval(b)?,
+            Key::And(v) => {
+                for k in v {
+                    if !self.eval(k)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+        })
+    }
+}
+
+fn write_number_set(out: &mut Vec<u8>, numbers: &[u32]) {
+    if let Some(set) = SeqSet::from_numbers(numbers.iter().copied()) {
+        write_seq_set(out, &set);
+    }
+}
+
+/// `[UID] SEARCH`; `tag` is the command's tag, which ESEARCH echoes.
+pub fn search(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SearchCommand) -> Reply {
+    let opts = cmd.return_opts.clone();
+    let save = opts
+        .as_ref()
+        .is_some_and(|o| o.contains(&SearchReturnOpt::Save));
+    let reply = run(ctx, out, tag, cmd, opts);
+    if save && reply.status != super::response::Status::Ok {
+        // RFC 5182 §2.1: a failed SEARCH RETURN (SAVE) empties `$`.
+        if let Some(sel) = ctx.selected.as_mut() {
+            sel.saved.clear();
+        }
+    }
+    reply
+}
+
+fn run(
+    ctx: &mut Ctx,
+    out: &mut Vec<u8>,
+    tag: &str,
+    cmd: &SearchCommand,
+    opts: Option<Vec<SearchReturnOpt>>,
+) -> Reply {
+    if let Some(cs) = &cmd.charset {
+        if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") {
+            return Reply::no(
+                Some(ResponseCode::BadCharset(vec![
+                    "UTF-8".to_owned(),
+                    "US-ASCII".to_owned(),
+                ])),
+                "Unsupported charset",
+            );
+        }
+    }
+    let rev2 = ctx.enabled.rev2;
+    let Ctx {
+        selected,
+        summaries,
+        enabled,
+        ..
+    } = ctx;
+    let Some(sel) = selected.as_mut() else {
+        return Reply::bad("No mailbox selected");
+    };
+    let key = Compiler {
+        mb: &sel.mailbox,
+        saved: &sel.saved,
+    }
+    .and(&cmd.criteria);
+    let uses_modseq = key.uses_modseq();
+    if uses_modseq {
+        // RFC 7162 §3.1: SEARCH MODSEQ turns CONDSTORE on.
+        enabled.condstore = true;
+    }
+    let mb = &sel.mailbox;
+    let mut hits: Vec<(u32, Uid)> = Vec::new();
+    let mut top_modseq = 0u64;
+    let all: Vec<Uid> = mb.uids().collect();
+    for (i, uid) in all.into_iter().enumerate() {
+        let Some(info) = mb.info(uid) else { continue };
+        let modseq = info.modseq.get();
+        let mut m = Msg {
+            mb,
+            cache: summaries,
+            seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            info,
+            summary: None,
+            header: None,
+            text: None,
+        };
+        match m.eval(&key) {
+            Ok(true) => {
+                hits.push((m.seq, uid));
+                top_modseq = top_modseq.max(modseq);
+            }
+            Ok(false) => {}
+            Err(e) => return Reply::server_bug("SEARCH", &e),
+        }
+    }
+    let numbers: Vec<u32> = hits
+        .iter()
+        .map(|&(s, u)| if cmd.uid { u.get() } else { s })
+        .collect();
+    let opts = match opts {
+        None if rev2 => Some(vec![SearchReturnOpt::All]),
+        Some(o) if o.is_empty() => Some(vec![SearchReturnOpt::All]),
+        o => o,
+    };
+    let Some(opts) = opts else {
+        out.extend_from_slice(b"* SEARCH");
+        for n in &numbers {
+            let _ = write!(out, " {n}");
+        }
+        if uses_modseq && !numbers.is_empty() {
+            let _ = write!(out, " (MODSEQ {top_modseq})");
+        }
+        out.extend_from_slice(b"\r\n");
+        return Reply::ok("SEARCH completed");
+    };
+    let has = |o: SearchReturnOpt| opts.contains(&o);
+    if has(SearchReturnOpt::Save) {
+        let only_min_max = !has(SearchReturnOpt::All) && !has(SearchReturnOpt::Count);
+        let mut saved: Vec<Uid> =
+            if only_min_max && (has(SearchReturnOpt::Min) || has(SearchReturnOpt::Max)) {
+                let mut v = Vec::new();
+                if has(SearchReturnOpt::Min) {
+                    v.extend(hits.first().map(|h| h.1));
+                }
+                if has(SearchReturnOpt::Max) {
+                    v.extend(hits.last().map(|h| h.1));
+                }
+                v
+            } else {
+                hits.iter().map(|h| h.1).collect()
+            };
+        saved.dedup();
+        sel.saved = saved;
+    }
+    if opts.iter().all(|o| *o == SearchReturnOpt::Save) {
+        return Reply::ok("SEARCH completed, result saved");
+    }
+    out.extend_from_slice(b"* ESEARCH (TAG ");
+    write_string(out, tag.as_bytes());
+    out.push(b')');
+    if cmd.uid {
+        out.extend_from_slice(b" UID");
+    }
+    if has(SearchReturnOpt::Min) {
+        if let Some(n) = numbers.first() {
+            let _ = write!(out, " MIN {n}");
+        }
+    }
+    if has(SearchReturnOpt::Max) {
+        if let Some(n) = numbers.last() {
+            let _ = write!(out, " MAX {n}");
+        }
+    }
+    if has(SearchReturnOpt::All) && !numbers.is_empty() {
+        out.extend_from_slice(b" ALL ");
+        write_number_set(out, &numbers);
+    }
+    if has(SearchReturnOpt::Count) {
+        let _ = write!(out, " COUNT {}", numbers.len());
+    }
+    if uses_modseq && !numbers.is_empty() {
+        let _ = write!(out, " MODSEQ {top_modseq}");
+    }
+    out.extend_from_slice(b"\r\n");
+    Reply::ok("SEARCH completed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroU32;
+
+    fn n(v: u32) -> WireSeq {
+        WireSeq::Value(NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN))
+    }
+
+    #[test]
+    fn sets_resolve_star_and_reversed_ranges() {
+        let r = ranges(
+            &[SeqRange::Range(n(5), n(2)), SeqRange::Single(WireSeq::Star)],
+            9,
+        );
+        assert_eq!(r, vec![(2, 5), (9, 9)]);
+        assert!(in_ranges(&r, 3) && in_ranges(&r, 9) && !in_ranges(&r, 6));
+        // `*` in an empty mailbox matches nothing.
+        let r = ranges(&[SeqRange::Single(WireSeq::Star)], 0);
+        assert!(!in_ranges(&r, 0) && !in_ranges(&r, 1));
+    }
+
+    #[test]
+    fn cheap_keys_are_evaluated_first() {
+        let k = Key::And(vec![
+            Key::Text("x".into()),
+            Key::Header(b"a".to_vec(), "b".into()),
+        ]);
+        assert_eq!(k.cost(), 3);
+        let mut v = [
+            Key::Text("x".into()),
+            Key::Header(b"a".to_vec(), String::new()),
+            Key::Field(Field::From, "a".into()),
+            Key::Flag(StoreFlag::Seen, true),
+        ];
+        v.sort_by_key(Key::cost);
+        let costs: Vec<u8> = v.iter().map(Key::cost).collect();
+        assert_eq!(costs, vec![0, 1, 2, 3]);
+        assert!(Key::Not(Box::new(Key::ModSeq(1))).uses_modseq());
+        assert!(!Key::Or(Box::new(Key::All), Box::new(Key::Never)).uses_modseq());
+    }
+
+    #[test]
+    fn date_comparisons() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default();
+        assert!(DateCmp::Before.test(d("2024-01-01"), d("2024-01-02")));
+        assert!(!DateCmp::Before.test(d("2024-01-02"), d("2024-01-02")));
+        assert!(DateCmp::On.test(d("2024-01-02"), d("2024-01-02")));
+        assert!(DateCmp::Since.test(d("2024-01-02"), d("2024-01-02")));
+        assert!(!DateCmp::Since.test(d("2024-01-01"), d("2024-01-02")));
+    }
 }

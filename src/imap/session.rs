@@ -418,7 +418,7 @@ impl<L: Login> Session<L> {
                 selected::copy(ctx, out, uid, &set, &mailbox, true)
             }
             CommandBody::Fetch(cmd) => fetch::fetch(ctx, out, &cmd),
-            CommandBody::Search(cmd) => search::search(ctx, out, &cmd),
+            CommandBody::Search(cmd) => search::search(ctx, out, tag, &cmd),
             other => Reply::bad(format!(
                 "{} is not implemented by this server",
                 command_name(&other)
