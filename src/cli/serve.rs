@@ -114,6 +114,7 @@ fn serve(global: &Global, mode: Mode) -> i32 {
         error!("connection: {e}");
         return exit::OSERR;
     }
+    conn.set_nodelay();
     let (peer, peer_is_local) = match conn.peer() {
         Ok(p) => (p.to_string(), p.is_local()),
         Err(e) => (format!("unknown peer ({e})"), false),

@@ -45,6 +45,31 @@ pub fn commit_tmp(file: File, tmp: &Path, dest: &Path) -> io::Result<()> {
     r
 }
 
+/// Renames an already written staging file into place (creating `dest`'s
+/// directory) WITHOUT syncing anything: the caller makes it durable later,
+/// together with other files, with [`sync_filesystem`]. On failure the
+/// staging file is removed.
+pub fn commit_tmp_unsynced(tmp: &Path, dest: &Path) -> io::Result<()> {
+    let r = (|| {
+        let dir = parent(dest)?;
+        ensure_dir(dir)?;
+        fs::rename(tmp, dest)
+    })();
+    if r.is_err() {
+        let _ = fs::remove_file(tmp);
+    }
+    r
+}
+
+/// Makes every write and rename on the filesystem holding `dir` durable
+/// (`syncfs(2)`): one call instead of an fsync per file and per directory,
+/// which is what makes a batch of new messages cheap to commit.
+pub fn sync_filesystem(dir: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let d = File::open(dir)?;
+    nix::unistd::syncfs(d.as_raw_fd()).map_err(io::Error::from)
+}
+
 /// Hard-links `src` to `dest` (creating `dest`'s directory), syncing the
 /// directory. An existing `dest` is accepted: names are random 128-bit
 /// values, so the same name is the same immutable file.

@@ -132,6 +132,17 @@ pub struct Changes {
     pub exists: u32,
 }
 
+/// One message of a batch append.
+#[derive(Clone, Copy, Debug)]
+pub struct NewMessage<'a> {
+    /// The raw RFC 5322 message.
+    pub raw: &'a [u8],
+    /// Its initial flags.
+    pub flags: &'a [Flag],
+    /// Its INTERNALDATE.
+    pub internal: InternalDate,
+}
+
 /// Store-side facts about one message as this session sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageInfo {
@@ -460,58 +471,115 @@ impl Mailbox {
         flags: &[Flag],
         internal: InternalDate,
     ) -> Result<Uid, MailboxError> {
-        let content_key = SecretKey::generate();
-        let wrapped = keystore::wrap_under_master(&self.keys.master, &content_key);
-        let name = MessageName::random();
-        let path = msg_path(self.log.dir(), &name);
+        let uids = self.append_many(&[NewMessage {
+            raw,
+            flags,
+            internal,
+        }])?;
+        uids.first().copied().ok_or(MailboxError::UidsExhausted)
+    }
+
+    /// Appends several messages at once (MULTIAPPEND): every file is
+    /// written, one `syncfs` makes them all durable, and one log record
+    /// adds them all, so the batch is atomic (all or none appear) and costs
+    /// two syncs whatever its size. Returns their UIDs in order.
+    pub fn append_many(&mut self, msgs: &[NewMessage<'_>]) -> Result<Vec<Uid>, MailboxError> {
         let tmp = self.user_dir.join("tmp");
-        let size = message_file::write(
-            &tmp,
-            &path,
-            message_file::Keys {
-                wrapped: &wrapped,
-                content_key: &content_key,
-            },
-            &mut &raw[..],
-            None,
-            MAX_MESSAGE_SIZE,
-            "append.before-rename",
-        )?;
-        self.write_summary(&name, &path, raw)?;
+        let mut written: Vec<(MessageName, PathBuf, u32)> = Vec::with_capacity(msgs.len());
+        let result = (|| -> Result<(), MailboxError> {
+            for m in msgs {
+                let content_key = SecretKey::generate();
+                let wrapped = keystore::wrap_under_master(&self.keys.master, &content_key);
+                let name = MessageName::random();
+                let path = msg_path(self.log.dir(), &name);
+                let size = message_file::write_unsynced(
+                    &tmp,
+                    &path,
+                    message_file::Keys {
+                        wrapped: &wrapped,
+                        content_key: &content_key,
+                    },
+                    &mut &m.raw[..],
+                    MAX_MESSAGE_SIZE,
+                    "append.before-rename",
+                )?;
+                let size = u32::try_from(size).map_err(|_| MessageFileError::TooLarge {
+                    limit: MAX_MESSAGE_SIZE,
+                })?;
+                written.push((name, path.clone(), size));
+                self.write_summary(&name, &path, m.raw)?;
+            }
+            // One syncfs makes every file, name and summary durable before
+            // the record that refers to them is logged.
+            fsutil::sync_filesystem(self.log.dir()).map_err(|source| {
+                MailboxError::from(MessageFileError::Io {
+                    context: "syncing",
+                    path: self.log.dir().to_path_buf(),
+                    source,
+                })
+            })
+        })();
+        if let Err(e) = result {
+            // Unreferenced files would be collected after 24 h anyway; an
+            // immediate clean-up keeps a failed batch from using space.
+            for (_, path, _) in &written {
+                let _ = fs::remove_file(summary::path_for(path));
+                let _ = fs::remove_file(path);
+            }
+            return Err(e);
+        }
         crash::point("append.after-file");
-        let size = u32::try_from(size).map_err(|_| MessageFileError::TooLarge {
-            limit: MAX_MESSAGE_SIZE,
-        })?;
-        let flags = flags.to_vec();
-        let uid = self.log.write(
+        let all_flags: Vec<Flag> = msgs.iter().flat_map(|m| m.flags.iter().cloned()).collect();
+        let uids = self.log.write(
             &mut self.state,
             Some(&mut self.changed),
             |st: &State| -> Result<_, MailboxError> {
-                if st.uidnext == Uid::MAX {
-                    return Err(MailboxError::UidsExhausted);
+                let (_, mut changes) = plan_bits(st, &all_flags)?;
+                let bit_of = |f: &Flag, changes: &[Change]| {
+                    st.bit_of(f).map(usize::from).or_else(|| {
+                        changes.iter().find_map(|d| match d {
+                            Change::FlagDefined { bit, flag } if flag.same_as(f) => {
+                                Some(usize::from(*bit))
+                            }
+                            _ => None,
+                        })
+                    })
+                };
+                let mut next = Some(st.uidnext);
+                let mut uids = Vec::with_capacity(msgs.len());
+                let saved = now_secs();
+                for (m, (name, _, size)) in msgs.iter().zip(&written) {
+                    let uid = next
+                        .filter(|u| *u != Uid::MAX)
+                        .ok_or(MailboxError::UidsExhausted)?;
+                    let bits = m
+                        .flags
+                        .iter()
+                        .filter_map(|f| bit_of(f, &changes))
+                        .fold(0u64, |b, bit| b | 1u64 << bit);
+                    changes.push(Change::Added(Added {
+                        uid,
+                        name: *name,
+                        internal: m.internal,
+                        saved,
+                        size: *size,
+                        flags: bits,
+                        move_id: None,
+                    }));
+                    uids.push(uid);
+                    next = uid.next();
                 }
-                let (bits, mut changes) = plan_bits(st, &flags)?;
-                let uid = st.uidnext;
-                changes.push(Change::Added(Added {
-                    uid,
-                    name,
-                    internal,
-                    saved: now_secs(),
-                    size,
-                    flags: bits,
-                    move_id: None,
-                }));
                 Ok((
                     vec![Batch {
                         modseq: Some(st.highest_modseq.next()),
                         changes,
                     }],
-                    uid,
+                    uids,
                 ))
             },
         )?;
         crash::point("append.after-log");
-        Ok(uid)
+        Ok(uids)
     }
 
     fn write_summary(
@@ -945,10 +1013,17 @@ impl Mailbox {
             .get(uid)
             .ok_or(MailboxError::NoSuchMessage(uid))?;
         let path = summary::path_for(&msg_path(self.log.dir(), &m.name));
-        if let Some(s) = summary::read(&path, &self.keys.summary_key, &m.name)? {
-            if let Some(parsed) = summary::decode(&s) {
-                return Ok(parsed);
+        // Summaries are written without fsync and are only a cache of what
+        // the (authenticated) message says: a missing, torn or tampered one
+        // is recomputed from the message.
+        match summary::read(&path, &self.keys.summary_key, &m.name) {
+            Ok(Some(s)) => {
+                if let Some(parsed) = summary::decode(&s) {
+                    return Ok(parsed);
+                }
             }
+            Ok(None) => {}
+            Err(e) => log::warn!("{e}; recomputing it from the message"),
         }
         let raw = self.open_message(uid)?.read_all()?;
         Ok(summary::summarize(&raw))

@@ -112,6 +112,52 @@ pub fn write(
     limit: u64,
     crash_point: &str,
 ) -> Result<u64, MessageFileError> {
+    write_with(
+        tmp_dir,
+        dest,
+        keys,
+        content,
+        extra,
+        limit,
+        crash_point,
+        true,
+    )
+}
+
+/// Like [`write`] but renames the file into place without syncing it or
+/// its directory; the caller must call `fsutil::sync_filesystem` before
+/// anything refers to the file.
+pub fn write_unsynced(
+    tmp_dir: &Path,
+    dest: &Path,
+    keys: Keys<'_>,
+    content: &mut dyn Read,
+    limit: u64,
+    crash_point: &str,
+) -> Result<u64, MessageFileError> {
+    write_with(
+        tmp_dir,
+        dest,
+        keys,
+        content,
+        None,
+        limit,
+        crash_point,
+        false,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_with(
+    tmp_dir: &Path,
+    dest: &Path,
+    keys: Keys<'_>,
+    content: &mut dyn Read,
+    extra: Option<&[u8]>,
+    limit: u64,
+    crash_point: &str,
+    sync: bool,
+) -> Result<u64, MessageFileError> {
     let (stream_key, extra_key) = subkeys(keys.content_key);
     let header = FileHeader {
         version: VERSION,
@@ -168,7 +214,13 @@ pub fn write(
     match result {
         Ok(total) => {
             crash::point(crash_point);
-            fsutil::commit_tmp(file, &tmp, dest).map_err(io_err("committing", dest))?;
+            if sync {
+                fsutil::commit_tmp(file, &tmp, dest)
+            } else {
+                drop(file);
+                fsutil::commit_tmp_unsynced(&tmp, dest)
+            }
+            .map_err(io_err("committing", dest))?;
             Ok(total)
         }
         Err(e) => {

@@ -74,7 +74,8 @@ pub fn path_for(msg_path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Seals `summary` for message `name` and writes it atomically to `dest`.
+/// Seals `summary` for message `name` and renames it into place at `dest`
+/// (not synced: it can always be recomputed).
 pub fn write(
     tmp_dir: &Path,
     dest: &Path,
@@ -96,7 +97,10 @@ pub fn write(
         let _ = fs::remove_file(&tmp);
         return Err(io_err("writing", &tmp)(e));
     }
-    fsutil::commit_tmp(f, &tmp, dest).map_err(io_err("committing", dest))
+    // No fsync: a summary lost or torn by a crash is recomputed from the
+    // message (see `Mailbox::summary`), so it needs no durability of its own.
+    drop(f);
+    fsutil::commit_tmp_unsynced(&tmp, dest).map_err(io_err("committing", dest))
 }
 
 /// Reads and opens the summary at `path`; `Ok(None)` if there is none.

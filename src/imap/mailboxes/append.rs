@@ -10,7 +10,7 @@ use super::super::command::{AppendMessage, Flag as WireFlag, MailboxName, SeqSet
 use super::super::context::{mailbox_name, store_flag, Ctx, Reply};
 use super::super::response::ResponseCode;
 use super::status::append_limit;
-use crate::store::mailbox::{Mailbox, MailboxError};
+use crate::store::mailbox::{MailboxError, NewMessage};
 use crate::store::types::{Flag, InternalDate, Uid};
 
 /// One message checked and ready to store.
@@ -99,13 +99,20 @@ pub fn append(
         }
         Err(r) => return r,
     };
-    let mut uids: Vec<Uid> = Vec::with_capacity(ready.len());
-    for m in &ready {
-        match mb.append(m.raw, &m.flags, m.internal) {
-            Ok(uid) => uids.push(uid),
-            Err(e) => return undo(&mut mb, &uids, append_error(e)),
-        }
-    }
+    // One batch: the store commits all messages with one record, so a
+    // MULTIAPPEND is atomic (RFC 3502) even across a crash.
+    let batch: Vec<NewMessage<'_>> = ready
+        .iter()
+        .map(|m| NewMessage {
+            raw: m.raw,
+            flags: &m.flags,
+            internal: m.internal,
+        })
+        .collect();
+    let uids: Vec<Uid> = match mb.append_many(&batch) {
+        Ok(u) => u,
+        Err(e) => return append_error(e),
+    };
     let uid_validity = mb.uid_validity().get();
     match SeqSet::from_numbers(uids.iter().map(|u| u.get())) {
         Some(set) => Reply::ok_code(
@@ -116,18 +123,6 @@ pub fn append(
             "APPEND completed",
         ),
         None => Reply::ok("APPEND completed"),
-    }
-}
-
-/// Expunges what a failed MULTIAPPEND already stored (RFC 3502: none of
-/// the messages may remain), then answers the failure.
-fn undo(mb: &mut Mailbox, stored: &[Uid], failure: Reply) -> Reply {
-    if stored.is_empty() {
-        return failure;
-    }
-    match mb.expunge(stored) {
-        Ok(_) => failure,
-        Err(e) => Reply::server_bug("removing a partial MULTIAPPEND", &e),
     }
 }
 
