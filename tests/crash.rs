@@ -7,9 +7,10 @@
 //! message is in exactly one mailbox, and that the store takes new writes.
 
 mod common;
+mod raw_util;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
@@ -17,135 +18,11 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use common::{login_cmd, run_with_stdin, seed, tls_over, wait_exit, Guard, Root};
-use openssl::ssl::SslStream;
+use raw_util::{flags_of, msg, word_after, Closed, Raw};
 
 const USER: &str = "carol";
 const PASS: &str = "crash test dummy";
 const ENV: &str = "CRYMAP_LIKE_CRASH_AT";
-
-/// A distinct message per label, CRLF throughout, with a body long enough
-/// to span lines so byte-identity is meaningful.
-fn msg(label: &str) -> Vec<u8> {
-    let mut m = format!(
-        "From: sender@example.org\r\nTo: carol@example.org\r\nSubject: {label}\r\n\
-         Message-ID: <{label}@example.org>\r\n\r\n"
-    )
-    .into_bytes();
-    for i in 0..20 {
-        m.extend_from_slice(format!("{label} line {i}: the quick brown fox\r\n").as_bytes());
-    }
-    m
-}
-
-/// One server response: its text, with each literal replaced by `{N}`, and
-/// the literals' bytes in order.
-#[derive(Debug)]
-struct Resp {
-    text: String,
-    literals: Vec<Vec<u8>>,
-}
-
-/// The connection ended before the tagged response: the process died.
-#[derive(Debug)]
-struct Closed;
-
-/// A raw IMAPS client that keeps literals as bytes, so message content is
-/// compared exactly, and that reports a dead server as `Closed` rather than
-/// panicking.
-struct Raw {
-    io: BufReader<SslStream<UnixStream>>,
-    tag: u32,
-}
-
-impl Raw {
-    fn line(&mut self) -> Result<Vec<u8>, Closed> {
-        let mut buf = Vec::new();
-        match self.io.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => Err(Closed),
-            Ok(_) if !buf.ends_with(b"\n") => Err(Closed),
-            Ok(_) => Ok(buf),
-        }
-    }
-
-    fn response(&mut self) -> Result<Resp, Closed> {
-        let mut text = String::new();
-        let mut literals = Vec::new();
-        loop {
-            let line = self.line()?;
-            let line = String::from_utf8_lossy(&line)
-                .trim_end_matches(['\r', '\n'])
-                .to_owned();
-            let literal_len = line
-                .strip_suffix('}')
-                .and_then(|s| s.rsplit_once('{'))
-                .and_then(|(_, n)| n.parse::<usize>().ok());
-            text.push_str(&line);
-            let Some(n) = literal_len else {
-                return Ok(Resp { text, literals });
-            };
-            let mut lit = vec![0; n];
-            self.io.read_exact(&mut lit).map_err(|_| Closed)?;
-            literals.push(lit);
-        }
-    }
-
-    fn send(&mut self, raw: &[u8]) -> Result<(), Closed> {
-        let w = self.io.get_mut();
-        w.write_all(raw).map_err(|_| Closed)?;
-        w.flush().map_err(|_| Closed)
-    }
-
-    fn next_tag(&mut self) -> String {
-        self.tag += 1;
-        format!("c{}", self.tag)
-    }
-
-    fn until_tagged(&mut self, tag: &str) -> Result<Vec<Resp>, Closed> {
-        let mut out = Vec::new();
-        loop {
-            let r = self.response()?;
-            let done = r.text.starts_with(&format!("{tag} "));
-            out.push(r);
-            if done {
-                return Ok(out);
-            }
-        }
-    }
-
-    fn cmd(&mut self, text: &str) -> Result<Vec<Resp>, Closed> {
-        let tag = self.next_tag();
-        self.send(format!("{tag} {text}\r\n").as_bytes())?;
-        self.until_tagged(&tag)
-    }
-
-    /// Runs a command that must succeed on a healthy server.
-    fn ok(&mut self, text: &str) -> Vec<Resp> {
-        let r = self
-            .cmd(text)
-            .unwrap_or_else(|_| panic!("{text}: server died"));
-        let last = &r.last().expect("a tagged line").text;
-        assert!(
-            last.split(' ').nth(1) == Some("OK"),
-            "{text}: {:#?}",
-            r.iter().map(|r| &r.text).collect::<Vec<_>>()
-        );
-        r
-    }
-
-    /// APPEND with a non-synchronizing literal (LITERAL+).
-    fn append(&mut self, mailbox: &str, flags: &str, content: &[u8]) -> Result<Vec<Resp>, Closed> {
-        let tag = self.next_tag();
-        let mut raw = format!(
-            "{tag} APPEND {mailbox} ({flags}) {{{}+}}\r\n",
-            content.len()
-        )
-        .into_bytes();
-        raw.extend_from_slice(content);
-        raw.extend_from_slice(b"\r\n");
-        self.send(&raw)?;
-        self.until_tagged(&tag)
-    }
-}
 
 /// `serve imaps` on a socket pair, the way inetd starts it, optionally set
 /// to abort at `crash`.
@@ -166,13 +43,7 @@ fn spawn(root: &Root, crash: Option<&str>) -> (Child, Raw) {
         .unwrap();
     ours.set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    let mut raw = Raw {
-        io: BufReader::new(tls_over(ours)),
-        tag: 0,
-    };
-    let greeting = raw.response().expect("greeting");
-    assert!(greeting.text.starts_with("* OK"), "{}", greeting.text);
-    (child, raw)
+    (child, Raw::new(Box::new(tls_over(ours))))
 }
 
 /// A root with the user, INBOX seeded with `seeds` and an empty Archive
@@ -289,30 +160,6 @@ impl Checker {
             "server logged errors:\n{err}"
         );
     }
-}
-
-fn word_after(text: &str, key: &str) -> Option<u32> {
-    let at = text.find(key)? + key.len();
-    let digits: String = text[at..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
-}
-
-fn flags_of(text: &str) -> Vec<String> {
-    let Some(at) = text.find("FLAGS (") else {
-        return Vec::new();
-    };
-    let inner = &text[at + 7..];
-    let end = inner.find(')').unwrap_or(inner.len());
-    let mut f: Vec<String> = inner[..end]
-        .split_whitespace()
-        .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
-        .map(str::to_owned)
-        .collect();
-    f.sort();
-    f
 }
 
 /// Every `must` message is present exactly once, every `may` at most once,
