@@ -395,3 +395,67 @@ fn fetchmail_retrieves_into_an_mda() {
         assert!(flags.contains(&"\\Seen".to_owned()), "UID {uid}: {flags:?}");
     }
 }
+
+/// neomutt is a full-screen program: it runs under `script` for a
+/// terminal, and `push` types the keys. It pipes message 1 into a file and
+/// saves message 2 to Archive (which deletes it from INBOX on quit).
+#[test]
+fn neomutt_pipes_and_saves_a_message() {
+    if !have("neomutt") {
+        println!("neomutt: skipped: needs neomutt");
+        return;
+    }
+    if !have("script") {
+        println!("neomutt: skipped: needs bsdutils (script)");
+        return;
+    }
+    let s = seeds("neomutt");
+    let server = Server::start("neomutt", &s);
+    let home = server.root.path().join("nm-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let piped = home.join("piped.eml");
+    let rc = home.join("neomuttrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "set folder=\"imaps://{USER}@localhost:{port}/\"\n\
+             set imap_pass=\"{PASS}\"\n\
+             set spoolfile=\"+INBOX\"\n\
+             set certificate_file=\"{cert}\"\n\
+             set ssl_verify_host=yes\n\
+             set header_cache=\"\"\n\
+             set message_cachedir=\"\"\n\
+             set sort=mailbox-order\n\
+             set wait_key=no confirmappend=no delete=yes quit=yes\n\
+             set pipe_decode=no move=no mark_old=no\n\
+             push \"<pipe-message>cat > {piped}<enter><next-entry><save-message>=Archive<enter><quit>\"\n",
+            port = server.port,
+            cert = server.cert().display(),
+            piped = piped.display()
+        ),
+    )
+    .unwrap();
+    let mut c = Command::new("script");
+    c.env("HOME", &home)
+        .env("TERM", "xterm")
+        .arg("-qec")
+        .arg(format!("neomutt -n -F {}", rc.display()))
+        .arg("/dev/null");
+    let out = run(c);
+    assert_success("neomutt", &out);
+    let got = std::fs::read(&piped).unwrap_or_default();
+    assert_eq!(lf(&got), lf(&s[0]), "piped message differs");
+    let inbox = server.contents("INBOX");
+    let archive = server.contents("Archive");
+    assert_eq!(inbox.len(), 2, "INBOX after save and quit");
+    assert!(
+        inbox.iter().all(|m| m.2 != s[1]),
+        "saved message left in INBOX"
+    );
+    assert_eq!(archive.len(), 1);
+    assert!(
+        archive[0].2 == s[1],
+        "saved copy differs: {}",
+        lf(&archive[0].2)
+    );
+}
