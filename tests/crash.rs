@@ -589,3 +589,49 @@ fn sigkill_during_multiappend() {
     assert_writable(&mut c, "multiappend");
     c.finish();
 }
+
+/// A session that had INBOX selected during a MOVE that died converges,
+/// at its next NOOP, on the same outcome as a fresh session: the message
+/// in exactly one mailbox.
+fn move_with_observer(point: &str, done: bool) {
+    let s = seeds(point);
+    let label = format!("{point}-observed");
+    let root = root_with(&label, &s);
+    let mut observer = Checker::new(&root);
+    assert_eq!(observer.contents("INBOX").len(), 3);
+    crash_session(&root, point, |raw| {
+        raw.cmd("SELECT INBOX")?;
+        raw.cmd("MOVE 2 Archive").map(drop)
+    });
+    observer.raw.ok("NOOP");
+    let seen: Vec<Vec<u8>> = observer
+        .raw
+        .ok("UID FETCH 1:* (UID BODY.PEEK[])")
+        .into_iter()
+        .filter_map(|r| r.literals.into_iter().next())
+        .collect();
+    let mut fresh = Checker::new(&root);
+    let inbox = fresh.contents("INBOX");
+    let archive = fresh.contents("Archive");
+    let in_archive = archive.iter().any(|m| m.2 == s[1]);
+    assert_eq!(in_archive, done, "{label}");
+    assert_eq!(
+        inbox.iter().any(|m| m.2 == s[1]),
+        !done,
+        "{label}: fresh session"
+    );
+    assert_eq!(
+        seen.contains(&s[1]),
+        !done,
+        "{label}: the observing session disagrees after NOOP"
+    );
+    assert_eq!(seen.len(), inbox.len(), "{label}");
+    observer.finish();
+    fresh.finish();
+}
+
+#[test]
+fn move_interrupted_under_an_observer() {
+    move_with_observer("move.after-intent", false);
+    move_with_observer("move.after-dest-add", true);
+}
