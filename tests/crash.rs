@@ -1,0 +1,692 @@
+//! Crash safety through the real server: a `serve imaps` session (or a
+//! `deliver`) is made to abort at one named crash point
+//! (`CRYMAP_LIKE_CRASH_AT`, which stops the process exactly like `kill -9`),
+//! or is killed with SIGKILL in the middle of a MULTIAPPEND; a fresh, normal
+//! session then checks that every acknowledged message is present exactly
+//! once and byte-identical, that nothing is duplicated, that a moved
+//! message is in exactly one mailbox, and that the store takes new writes.
+
+mod common;
+mod raw_util;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use common::{login_cmd, run_with_stdin, seed, tls_over, wait_exit, Guard, Root};
+use raw_util::{flags_of, msg, word_after, Closed, Raw};
+
+const USER: &str = "carol";
+const PASS: &str = "crash test dummy";
+const ENV: &str = "CRYMAP_LIKE_CRASH_AT";
+
+/// `serve imaps` on a socket pair, the way inetd starts it, optionally set
+/// to abort at `crash`.
+fn spawn(root: &Root, crash: Option<&str>) -> (Child, Raw) {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let theirs: OwnedFd = theirs.into();
+    let out = theirs.try_clone().unwrap();
+    let mut cmd = root.command(&["serve", "imaps"]);
+    match crash {
+        Some(p) => cmd.env(ENV, p),
+        None => cmd.env_remove(ENV),
+    };
+    let child = cmd
+        .stdin(Stdio::from(theirs))
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    ours.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    (child, Raw::new(Box::new(tls_over(ours))))
+}
+
+/// A root with the user, INBOX seeded with `seeds` and an empty Archive
+/// (a default mailbox).
+fn root_with(label: &str, seeds: &[Vec<u8>]) -> Root {
+    let root = Root::new(label);
+    root.add_user(USER, PASS);
+    let refs: Vec<&[u8]> = seeds.iter().map(Vec::as_slice).collect();
+    if !refs.is_empty() {
+        seed(&root, USER, PASS, "INBOX", &refs);
+    }
+    root
+}
+
+/// Runs `steps` in a session set to abort at `point` and asserts that the
+/// process really died there (SIGABRT), i.e. the point was reached.
+fn crash_session(root: &Root, point: &str, steps: impl FnOnce(&mut Raw) -> Result<(), Closed>) {
+    let (child, mut raw) = spawn(root, Some(point));
+    let mut guard = Guard(child);
+    let result = (|| {
+        let login = raw.cmd(&login_cmd(USER, PASS))?;
+        assert!(
+            login.last().is_some_and(|r| r.text.starts_with("c1 OK")),
+            "{point}: login refused"
+        );
+        steps(&mut raw)
+    })();
+    assert!(result.is_err(), "{point}: the session did not die");
+    let status = wait_exit(&mut guard.0, Duration::from_secs(20)).expect("crashed server exits");
+    assert_eq!(
+        status.signal(),
+        Some(libc_sigabrt()),
+        "{point}: server did not abort at the crash point: {status:?}"
+    );
+}
+
+fn libc_sigabrt() -> i32 {
+    nix::sys::signal::Signal::SIGABRT as i32
+}
+
+/// A normal, logged-in session for checking.
+struct Checker {
+    raw: Raw,
+    guard: Guard,
+}
+
+impl Checker {
+    fn new(root: &Root) -> Checker {
+        let (child, mut raw) = spawn(root, None);
+        let guard = Guard(child);
+        raw.ok(&login_cmd(USER, PASS));
+        Checker { raw, guard }
+    }
+
+    /// SELECTs `mailbox` and returns (uid, flags, content) of every message,
+    /// checking EXISTS against what FETCH returned.
+    fn contents(&mut self, mailbox: &str) -> Vec<(u32, Vec<String>, Vec<u8>)> {
+        let sel = self.raw.ok(&format!("SELECT {mailbox}"));
+        let exists: usize = sel
+            .iter()
+            .find_map(|r| {
+                r.text
+                    .strip_prefix("* ")?
+                    .strip_suffix(" EXISTS")?
+                    .parse()
+                    .ok()
+            })
+            .expect("EXISTS");
+        let mut out = Vec::new();
+        if exists > 0 {
+            for r in self.raw.ok("UID FETCH 1:* (UID FLAGS BODY.PEEK[])") {
+                if !r.text.starts_with("* ") || !r.text.contains(" FETCH (") {
+                    continue;
+                }
+                let uid = word_after(&r.text, "UID ").expect("UID in FETCH");
+                let flags = flags_of(&r.text);
+                let body = r.literals.into_iter().next().expect("BODY[] literal");
+                out.push((uid, flags, body));
+            }
+        }
+        assert_eq!(
+            out.len(),
+            exists,
+            "{mailbox}: FETCH count differs from EXISTS"
+        );
+        out
+    }
+
+    /// STATUS MESSAGES and UIDNEXT.
+    fn status(&mut self, mailbox: &str) -> (usize, u32) {
+        let r = self.raw.ok(&format!("STATUS {mailbox} (MESSAGES UIDNEXT)"));
+        let line = &r
+            .iter()
+            .find(|r| r.text.starts_with("* STATUS"))
+            .expect("STATUS line")
+            .text;
+        (
+            word_after(line, "MESSAGES ").expect("MESSAGES") as usize,
+            word_after(line, "UIDNEXT ").expect("UIDNEXT"),
+        )
+    }
+
+    /// Ends the session and asserts the server logged no error: the store
+    /// opened cleanly.
+    fn finish(mut self) {
+        let _ = self.raw.cmd("LOGOUT");
+        wait_exit(&mut self.guard.0, Duration::from_secs(20)).expect("server exits");
+        let mut err = String::new();
+        if let Some(mut e) = self.guard.0.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        assert!(
+            !err.lines().any(|l| l.contains(" ERROR ")),
+            "server logged errors:\n{err}"
+        );
+    }
+}
+
+/// Every `must` message is present exactly once, every `may` at most once,
+/// nothing else is there; returns the UID of each content.
+fn assert_set(
+    what: &str,
+    got: &[(u32, Vec<String>, Vec<u8>)],
+    must: &[&[u8]],
+    may: &[&[u8]],
+) -> HashMap<Vec<u8>, u32> {
+    let mut seen: HashMap<Vec<u8>, u32> = HashMap::new();
+    for (uid, _, body) in got {
+        assert!(
+            must.contains(&body.as_slice()) || may.contains(&body.as_slice()),
+            "{what}: unexpected or altered content at UID {uid}: {:?}",
+            String::from_utf8_lossy(body)
+        );
+        assert!(
+            seen.insert(body.clone(), *uid).is_none(),
+            "{what}: content duplicated (UID {uid})"
+        );
+    }
+    for m in must {
+        assert!(
+            seen.contains_key(*m),
+            "{what}: acknowledged message missing: {:?}",
+            String::from_utf8_lossy(&m[..m.len().min(120)])
+        );
+    }
+    seen
+}
+
+/// The store takes new writes after the crash: a new APPEND gets a UID above
+/// every UID ever used, reads back identical, and a STORE sticks.
+fn assert_writable(c: &mut Checker, label: &str) {
+    let (_, uidnext) = c.status("INBOX");
+    let fresh = msg(&format!("{label}-after"));
+    let r = c.raw.append("INBOX", "", &fresh).expect("server alive");
+    let tagged = &r.last().expect("tagged").text;
+    assert!(tagged.contains("OK [APPENDUID"), "{label}: {tagged}");
+    let uid = tagged
+        .split_whitespace()
+        .nth(4)
+        .and_then(|u| u.trim_end_matches(']').parse::<u32>().ok())
+        .expect("APPENDUID uid");
+    assert!(
+        uid >= uidnext,
+        "{label}: UID {uid} reused (UIDNEXT was {uidnext})"
+    );
+    c.raw.ok("SELECT INBOX");
+    c.raw.ok(&format!("UID STORE {uid} +FLAGS (\\Answered)"));
+    let all = c.contents("INBOX");
+    let (_, flags, body) = all
+        .iter()
+        .find(|(u, _, _)| *u == uid)
+        .expect("new message listed");
+    assert_eq!(body, &fresh, "{label}: new message altered");
+    assert!(
+        flags.contains(&"\\Answered".to_owned()),
+        "{label}: {flags:?}"
+    );
+}
+
+fn seeds(label: &str) -> Vec<Vec<u8>> {
+    (1..=3).map(|i| msg(&format!("{label}-seed{i}"))).collect()
+}
+
+fn refs(v: &[Vec<u8>]) -> Vec<&[u8]> {
+    v.iter().map(Vec::as_slice).collect()
+}
+
+/// APPEND aborting at `point`: the seeds stay, the new message is present
+/// iff its record was logged, and at most once.
+fn append_case(point: &str, logged: bool) {
+    let s = seeds(point);
+    let root = root_with(point, &s);
+    let new = msg(&format!("{point}-new"));
+    crash_session(&root, point, |raw| {
+        raw.append("INBOX", "\\Seen", &new).map(drop)
+    });
+    let mut c = Checker::new(&root);
+    let got = c.contents("INBOX");
+    let mut must = refs(&s);
+    if logged {
+        must.push(&new);
+    }
+    assert_set(point, &got, &must, &[]);
+    assert_writable(&mut c, point);
+    c.finish();
+}
+
+#[test]
+fn append_before_rename() {
+    append_case("append.before-rename", false);
+}
+
+#[test]
+fn append_after_file() {
+    append_case("append.after-file", false);
+}
+
+#[test]
+fn append_after_log() {
+    append_case("append.after-log", true);
+}
+
+#[test]
+fn store_flags_after_log() {
+    let point = "flags.after-log";
+    let s = seeds(point);
+    let root = root_with(point, &s);
+    crash_session(&root, point, |raw| {
+        raw.cmd("SELECT INBOX")?;
+        raw.cmd("STORE 2 +FLAGS (\\Flagged)").map(drop)
+    });
+    let mut c = Checker::new(&root);
+    let got = c.contents("INBOX");
+    let uids = assert_set(point, &got, &refs(&s), &[]);
+    for (uid, flags, body) in &got {
+        // The record reached the log before the abort, so the change is
+        // durable, and only on the message it was meant for.
+        let want = *uid == uids[&s[1]];
+        assert_eq!(
+            flags.contains(&"\\Flagged".to_owned()),
+            want,
+            "{point}: flags of {:?}",
+            String::from_utf8_lossy(&body[..40])
+        );
+    }
+    assert_writable(&mut c, point);
+    c.finish();
+}
+
+#[test]
+fn expunge_after_log() {
+    let point = "expunge.after-log";
+    let s = seeds(point);
+    let root = root_with(point, &s);
+    // \Deleted is set in a normal session, since STORE has its own point.
+    let mut prep = Checker::new(&root);
+    prep.raw.ok("SELECT INBOX");
+    prep.raw.ok("STORE 2 +FLAGS (\\Deleted)");
+    prep.finish();
+    crash_session(&root, point, |raw| {
+        raw.cmd("SELECT INBOX")?;
+        raw.cmd("EXPUNGE").map(drop)
+    });
+    let mut c = Checker::new(&root);
+    let got = c.contents("INBOX");
+    // Logged before the abort: the expunge is durable.
+    assert_set(point, &got, &[&s[0], &s[2]], &[]);
+    assert_eq!(c.status("INBOX").0, 2);
+    assert_writable(&mut c, point);
+    c.finish();
+}
+
+fn copy_case(point: &str, logged: bool) {
+    let s = seeds(point);
+    let root = root_with(point, &s);
+    crash_session(&root, point, |raw| {
+        raw.cmd("SELECT INBOX")?;
+        raw.cmd("COPY 1:3 Archive").map(drop)
+    });
+    let mut c = Checker::new(&root);
+    assert_set(point, &c.contents("INBOX"), &refs(&s), &[]);
+    let archive = c.contents("Archive");
+    let must = if logged { refs(&s) } else { Vec::new() };
+    assert_set(&format!("{point} Archive"), &archive, &must, &[]);
+    // A retried COPY succeeds and leaves one copy per retry in Archive.
+    c.raw.ok("SELECT INBOX");
+    c.raw.ok("COPY 1:3 Archive");
+    let archive = c.contents("Archive");
+    assert_eq!(archive.len(), if logged { 6 } else { 3 }, "{point}");
+    assert_writable(&mut c, point);
+    c.finish();
+}
+
+#[test]
+fn copy_after_link() {
+    copy_case("copy.after-link", false);
+}
+
+#[test]
+fn copy_after_log() {
+    copy_case("copy.after-log", true);
+}
+
+/// MOVE aborting at `point`: whichever mailbox is opened first, the moved
+/// message ends in exactly one of the two, byte-identical; `done` says
+/// which one the design promises.
+fn move_case(point: &str, archive_first: bool, done: bool) {
+    let s = seeds(point);
+    let label = format!("{point}-{archive_first}");
+    let root = root_with(&label, &s);
+    crash_session(&root, point, |raw| {
+        raw.cmd("SELECT INBOX")?;
+        raw.cmd("MOVE 2 Archive").map(drop)
+    });
+    let mut c = Checker::new(&root);
+    if archive_first {
+        // Opening the destination first must not expose a half-done move
+        // once the source has been opened too (checked below).
+        c.contents("Archive");
+    }
+    let inbox = c.contents("INBOX");
+    let archive = c.contents("Archive");
+    let inbox_again = c.contents("INBOX");
+    assert_eq!(
+        inbox.len(),
+        inbox_again.len(),
+        "{label}: INBOX changed by itself"
+    );
+    let moved = s[1].as_slice();
+    let in_inbox = inbox.iter().filter(|m| m.2 == moved).count();
+    let in_archive = archive.iter().filter(|m| m.2 == moved).count();
+    assert_eq!(
+        in_inbox + in_archive,
+        1,
+        "{label}: moved message in INBOX {in_inbox}x, Archive {in_archive}x"
+    );
+    assert_eq!(
+        in_archive == 1,
+        done,
+        "{label}: the move was not {}",
+        if done { "finished" } else { "cancelled" }
+    );
+    assert_set(&label, &inbox, &[&s[0], &s[2]], &[moved]);
+    assert_set(&format!("{label} Archive"), &archive, &[], &[moved]);
+    // STATUS agrees with what SELECT showed.
+    assert_eq!(c.status("INBOX").0, inbox.len(), "{label}");
+    assert_eq!(c.status("Archive").0, archive.len(), "{label}");
+    // The mailboxes still move mail.
+    c.raw.ok("SELECT INBOX");
+    c.raw.ok("MOVE 1 Archive");
+    assert_eq!(c.contents("INBOX").len(), inbox.len() - 1, "{label}");
+    assert_writable(&mut c, &label);
+    c.finish();
+}
+
+#[test]
+fn move_after_intent() {
+    move_case("move.after-intent", false, false);
+    move_case("move.after-intent", true, false);
+}
+
+#[test]
+fn move_after_dest_add() {
+    move_case("move.after-dest-add", false, true);
+    move_case("move.after-dest-add", true, true);
+}
+
+#[test]
+fn move_after_source_expunge() {
+    move_case("move.after-source-expunge", false, true);
+    move_case("move.after-source-expunge", true, true);
+}
+
+fn deliver(root: &Root, content: &[u8], crash: Option<&str>) -> std::process::ExitStatus {
+    let mut cmd = root.command(&["deliver", "--user", USER]);
+    match crash {
+        Some(p) => cmd.env(ENV, p),
+        None => cmd.env_remove(ENV),
+    };
+    run_with_stdin(cmd, content).status
+}
+
+fn spool_is_empty(root: &Root) -> bool {
+    let spool = root.path().join("users").join(USER).join("spool");
+    std::fs::read_dir(spool).unwrap().next().is_none()
+}
+
+/// Filing the spool at login aborts at `point`; the delivered (and, by
+/// `deliver`'s exit code, acknowledged) message is then filed exactly once.
+fn spool_case(point: &str) {
+    let s = seeds(point);
+    let root = root_with(point, &s);
+    let delivered = msg(&format!("{point}-delivered"));
+    assert!(deliver(&root, &delivered, None).success());
+    // The abort comes while LOGIN files the spool.
+    let (child, mut raw) = spawn(&root, Some(point));
+    let mut guard = Guard(child);
+    assert!(
+        raw.cmd(&login_cmd(USER, PASS)).is_err(),
+        "{point}: login survived"
+    );
+    let status = wait_exit(&mut guard.0, Duration::from_secs(20)).expect("exits");
+    assert_eq!(status.signal(), Some(libc_sigabrt()), "{point}: {status:?}");
+    let mut c = Checker::new(&root);
+    let mut must = refs(&s);
+    must.push(&delivered);
+    assert_set(point, &c.contents("INBOX"), &must, &[]);
+    assert!(spool_is_empty(&root), "{point}: spool entry left behind");
+    // A second login files nothing more.
+    drop(c.raw.ok("LOGOUT"));
+    let mut c = Checker::new(&root);
+    assert_set(point, &c.contents("INBOX"), &must, &[]);
+    assert_writable(&mut c, point);
+    c.finish();
+}
+
+#[test]
+fn spool_after_link() {
+    spool_case("spool.after-link");
+}
+
+#[test]
+fn spool_after_log() {
+    spool_case("spool.after-log");
+}
+
+/// `deliver` aborting at `point`: not acknowledged (killed by a signal), so
+/// the message is present iff the entry was renamed into the spool; a later
+/// delivery works.
+fn deliver_case(point: &str, renamed: bool) {
+    let s = seeds(point);
+    let root = root_with(point, &s);
+    let lost = msg(&format!("{point}-crashed"));
+    let status = deliver(&root, &lost, Some(point));
+    assert_eq!(status.signal(), Some(libc_sigabrt()), "{point}: {status:?}");
+    let next = msg(&format!("{point}-next"));
+    assert!(deliver(&root, &next, None).success());
+    let mut c = Checker::new(&root);
+    let mut must = refs(&s);
+    must.push(&next);
+    if renamed {
+        must.push(&lost);
+    }
+    assert_set(point, &c.contents("INBOX"), &must, &[]);
+    assert!(spool_is_empty(&root), "{point}: spool entry left behind");
+    assert_writable(&mut c, point);
+    c.finish();
+}
+
+#[test]
+fn deliver_before_rename() {
+    deliver_case("deliver.before-rename", false);
+}
+
+#[test]
+fn deliver_after_rename() {
+    deliver_case("deliver.after-rename", true);
+}
+
+/// `XCRY PURGE` compacts every mailbox's log; aborting inside compaction
+/// must keep every message, flag, expunge and UID assignment.
+fn compact_case(point: &str) {
+    let s: Vec<Vec<u8>> = (1..=5).map(|i| msg(&format!("{point}-seed{i}"))).collect();
+    let root = root_with(point, &s);
+    let mut prep = Checker::new(&root);
+    prep.raw.ok("SELECT INBOX");
+    prep.raw.ok("STORE 1 +FLAGS (\\Flagged)");
+    prep.raw.ok("STORE 2 +FLAGS (\\Deleted)");
+    prep.raw.ok("EXPUNGE");
+    let (_, uidnext_before) = prep.status("INBOX");
+    prep.finish();
+    crash_session(&root, point, |raw| raw.cmd("XCRY PURGE").map(drop));
+    let mut c = Checker::new(&root);
+    let got = c.contents("INBOX");
+    let uids = assert_set(point, &got, &[&s[0], &s[2], &s[3], &s[4]], &[]);
+    for (uid, flags, _) in &got {
+        assert_eq!(
+            flags.contains(&"\\Flagged".to_owned()),
+            *uid == uids[&s[0]],
+            "{point}: flags of UID {uid}: {flags:?}"
+        );
+    }
+    let (_, uidnext) = c.status("INBOX");
+    assert_eq!(uidnext, uidnext_before, "{point}: UIDNEXT moved");
+    // Compaction itself still works, then the store takes writes.
+    c.raw.ok("XCRY PURGE");
+    assert_set(
+        point,
+        &c.contents("INBOX"),
+        &[&s[0], &s[2], &s[3], &s[4]],
+        &[],
+    );
+    assert_writable(&mut c, point);
+    c.finish();
+}
+
+#[test]
+fn compact_after_segment() {
+    compact_case("compact.after-segment");
+}
+
+#[test]
+fn compact_after_snapshot_tmp() {
+    compact_case("compact.after-snapshot-tmp");
+}
+
+#[test]
+fn compact_after_snapshot() {
+    compact_case("compact.after-snapshot");
+}
+
+/// SIGKILL in the middle of a MULTIAPPEND: five messages sent, the sixth
+/// half sent. Nothing was acknowledged and MULTIAPPEND is all or nothing
+/// (RFC 3502), so none of them may appear; the seeds stay intact.
+#[test]
+fn sigkill_during_multiappend() {
+    let s = seeds("multiappend");
+    let root = root_with("multiappend", &s);
+    let (child, mut raw) = spawn(&root, None);
+    let mut guard = Guard(child);
+    raw.ok(&login_cmd(USER, PASS));
+    let sent: Vec<Vec<u8>> = (1..=5).map(|i| msg(&format!("multi{i}"))).collect();
+    let mut wire = b"c9 APPEND INBOX".to_vec();
+    for m in &sent {
+        wire.extend_from_slice(format!(" (\\Seen) {{{}+}}\r\n", m.len()).as_bytes());
+        wire.extend_from_slice(m);
+    }
+    let big = 2 * 1024 * 1024;
+    wire.extend_from_slice(format!(" {{{big}+}}\r\n").as_bytes());
+    wire.extend(std::iter::repeat(b'x').take(big / 2));
+    raw.send(&wire).expect("server reads the literals");
+    // Let the server take in what was sent before it is killed.
+    std::thread::sleep(Duration::from_millis(300));
+    guard.0.kill().unwrap();
+    let status = guard.0.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(nix::sys::signal::Signal::SIGKILL as i32)
+    );
+    let mut c = Checker::new(&root);
+    let got = c.contents("INBOX");
+    assert_set("multiappend", &got, &refs(&s), &[]);
+    assert_writable(&mut c, "multiappend");
+    c.finish();
+}
+
+/// A session that had INBOX selected during a MOVE that died converges,
+/// at its next NOOP, on the same outcome as a fresh session: the message
+/// in exactly one mailbox.
+fn move_with_observer(point: &str, done: bool) {
+    let s = seeds(point);
+    let label = format!("{point}-observed");
+    let root = root_with(&label, &s);
+    let mut observer = Checker::new(&root);
+    assert_eq!(observer.contents("INBOX").len(), 3);
+    crash_session(&root, point, |raw| {
+        raw.cmd("SELECT INBOX")?;
+        raw.cmd("MOVE 2 Archive").map(drop)
+    });
+    observer.raw.ok("NOOP");
+    let seen: Vec<Vec<u8>> = observer
+        .raw
+        .ok("UID FETCH 1:* (UID BODY.PEEK[])")
+        .into_iter()
+        .filter_map(|r| r.literals.into_iter().next())
+        .collect();
+    let mut fresh = Checker::new(&root);
+    let inbox = fresh.contents("INBOX");
+    let archive = fresh.contents("Archive");
+    let in_archive = archive.iter().any(|m| m.2 == s[1]);
+    assert_eq!(in_archive, done, "{label}");
+    assert_eq!(
+        inbox.iter().any(|m| m.2 == s[1]),
+        !done,
+        "{label}: fresh session"
+    );
+    assert_eq!(
+        seen.contains(&s[1]),
+        !done,
+        "{label}: the observing session disagrees after NOOP"
+    );
+    assert_eq!(seen.len(), inbox.len(), "{label}");
+    observer.finish();
+    fresh.finish();
+}
+
+#[test]
+fn move_interrupted_under_an_observer() {
+    move_with_observer("move.after-intent", false);
+    move_with_observer("move.after-dest-add", true);
+}
+
+/// Compaction reached the ordinary way: a STORE whose record takes the log
+/// segment past its size limit compacts inside that STORE. Long keywords
+/// (each definition is one large record) get there in a few commands.
+/// Every acknowledged keyword survives; the one whose STORE died there was
+/// logged before compaction began, so it survives too.
+fn compact_by_size_case(point: &str) {
+    let s = seeds(point);
+    let label = format!("{point}-by-size");
+    let root = root_with(&label, &s);
+    let keyword = |i: usize| format!("kw{i}{}", "x".repeat(50_000));
+    let mut acked = 0usize;
+    crash_session(&root, point, |raw| {
+        raw.cmd("SELECT INBOX")?;
+        for i in 0..12 {
+            let r = raw.cmd(&format!("STORE 1 +FLAGS ({})", keyword(i)))?;
+            let tagged = &r.last().expect("tagged").text;
+            assert!(
+                tagged.split(' ').nth(1) == Some("OK"),
+                "{label}: {tagged:.80}"
+            );
+            acked += 1;
+        }
+        Ok(())
+    });
+    assert!(acked >= 1, "{label}: compaction came before any record");
+    let mut c = Checker::new(&root);
+    let got = c.contents("INBOX");
+    let uids = assert_set(&label, &got, &refs(&s), &[]);
+    let first = got.iter().find(|m| m.0 == uids[&s[0]]).expect("message 1");
+    let kws: Vec<&String> = first.1.iter().filter(|f| f.starts_with("kw")).collect();
+    assert_eq!(kws.len(), acked + 1, "{label}: keywords after the crash");
+    for i in 0..=acked {
+        assert!(first.1.contains(&keyword(i)), "{label}: keyword {i} lost");
+    }
+    // The log still compacts and takes writes.
+    c.raw.ok("XCRY PURGE");
+    assert_writable(&mut c, &label);
+    c.finish();
+}
+
+#[test]
+fn compact_by_size_after_segment() {
+    compact_by_size_case("compact.after-segment");
+}
+
+#[test]
+fn compact_by_size_after_snapshot() {
+    compact_by_size_case("compact.after-snapshot");
+}
+
+#[test]
+fn compact_by_size_after_snapshot_tmp() {
+    compact_by_size_case("compact.after-snapshot-tmp");
+}
