@@ -45,6 +45,10 @@ pub enum SearchError {
         /// Why.
         source: MessageFileError,
     },
+    /// A search thread panicked (a bug; the search is refused, the session
+    /// goes on).
+    #[error("a search thread panicked")]
+    Panicked,
 }
 
 #[derive(Clone, Copy)]
@@ -363,6 +367,87 @@ impl Msg<'_> {
     }
 }
 
+/// Hits as (sequence number, UID), and the highest modseq among them.
+type Hits = (Vec<(u32, Uid)>, u64);
+
+/// Messages below which a content search is not worth a second thread.
+const PARALLEL_MIN: usize = 32;
+
+/// Evaluates `key` over `uids` (the whole mailbox, in sequence order);
+/// returns the hits as (sequence number, UID) and their highest modseq.
+/// Searches that must decrypt content run on every core, each thread with
+/// its own summary cache; cheaper ones run here with the session's cache.
+fn evaluate(
+    mb: &Mailbox,
+    cache: &mut SummaryCache,
+    key: &Key,
+    uids: &[Uid],
+) -> Result<Hits, SearchError> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    if key.cost() < 3 || threads < 2 || uids.len() < PARALLEL_MIN {
+        return evaluate_range(mb, cache, key, uids, 0);
+    }
+    let chunk = uids.len().div_ceil(threads);
+    let parts: Vec<Result<Hits, SearchError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = uids
+            .chunks(chunk)
+            .enumerate()
+            .map(|(i, part)| {
+                scope.spawn(move || {
+                    let mut local = SummaryCache::default();
+                    evaluate_range(mb, &mut local, key, part, i * chunk)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(Err(SearchError::Panicked)))
+            .collect()
+    });
+    let mut hits = Vec::new();
+    let mut top = 0;
+    for p in parts {
+        let (h, t) = p?;
+        hits.extend(h);
+        top = top.max(t);
+    }
+    Ok((hits, top))
+}
+
+/// Evaluates `key` over `uids`, whose first element has sequence number
+/// `offset + 1`.
+fn evaluate_range(
+    mb: &Mailbox,
+    cache: &mut SummaryCache,
+    key: &Key,
+    uids: &[Uid],
+    offset: usize,
+) -> Result<Hits, SearchError> {
+    let mut hits = Vec::new();
+    let mut top_modseq = 0u64;
+    for (i, &uid) in uids.iter().enumerate() {
+        let Some(info) = mb.info(uid) else { continue };
+        let modseq = info.modseq.get();
+        let mut m = Msg {
+            mb,
+            cache,
+            seq: u32::try_from(offset + i + 1).unwrap_or(u32::MAX),
+            info,
+            summary: None,
+            header: None,
+            text: None,
+        };
+        if m.eval(key)? {
+            hits.push((m.seq, uid));
+            top_modseq = top_modseq.max(modseq);
+        }
+    }
+    Ok((hits, top_modseq))
+}
+
 fn write_number_set(out: &mut Vec<u8>, numbers: &[u32]) {
     if let Some(set) = SeqSet::from_numbers(numbers.iter().copied()) {
         write_seq_set(out, &set);
@@ -424,30 +509,11 @@ fn run(
         enabled.condstore = true;
     }
     let mb = &sel.mailbox;
-    let mut hits: Vec<(u32, Uid)> = Vec::new();
-    let mut top_modseq = 0u64;
     let all: Vec<Uid> = mb.uids().collect();
-    for (i, uid) in all.into_iter().enumerate() {
-        let Some(info) = mb.info(uid) else { continue };
-        let modseq = info.modseq.get();
-        let mut m = Msg {
-            mb,
-            cache: summaries,
-            seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
-            info,
-            summary: None,
-            header: None,
-            text: None,
-        };
-        match m.eval(&key) {
-            Ok(true) => {
-                hits.push((m.seq, uid));
-                top_modseq = top_modseq.max(modseq);
-            }
-            Ok(false) => {}
-            Err(e) => return Reply::server_bug("SEARCH", &e),
-        }
-    }
+    let (hits, top_modseq) = match evaluate(mb, summaries, &key, &all) {
+        Ok(r) => r,
+        Err(e) => return Reply::server_bug("SEARCH", &e),
+    };
     let numbers: Vec<u32> = hits
         .iter()
         .map(|&(s, u)| if cmd.uid { u.get() } else { s })
