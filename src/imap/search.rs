@@ -289,12 +289,23 @@ impl Msg<'_> {
         if self.text.is_none() {
             let s = self.summary()?;
             let uid = self.info.uid;
-            let raw = self
+            let mut reader = self
                 .mb
                 .open_message(uid)
-                .map_err(|source| SearchError::Store { uid, source })?
-                .read_all()
-                .map_err(|source| SearchError::Content { uid, source })?;
+                .map_err(|source| SearchError::Store { uid, source })?;
+            // Decrypt only what the text search reads (headers and the start
+            // of text parts), never attachments; the rest stays zeroed.
+            let size = usize::try_from(reader.size()).unwrap_or(0);
+            let mut raw = vec![0u8; size];
+            for r in coalesce(search_text::needed_ranges(&s)) {
+                let bytes = reader
+                    .read_range(r.start, r.end - r.start)
+                    .map_err(|source| SearchError::Content { uid, source })?;
+                let start = usize::try_from(r.start).unwrap_or(usize::MAX);
+                if let Some(dst) = raw.get_mut(start..start.saturating_add(bytes.len())) {
+                    dst.copy_from_slice(&bytes);
+                }
+            }
             self.text = Some(search_text::extract(&s, &raw));
         }
         Ok(self.text.get_or_insert_with(SearchText::default))
@@ -365,6 +376,23 @@ impl Msg<'_> {
             }
         })
     }
+}
+
+/// Merges ranges closer than one encryption chunk, so no chunk is
+/// decrypted twice.
+fn coalesce(mut ranges: Vec<std::ops::Range<u64>>) -> Vec<std::ops::Range<u64>> {
+    let gap = crate::crypto::stream::CHUNK_SIZE as u64;
+    ranges.sort_by_key(|r| r.start);
+    let mut out: Vec<std::ops::Range<u64>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end.saturating_add(gap) => {
+                last.end = last.end.max(r.end);
+            }
+            _ => out.push(r),
+        }
+    }
+    out
 }
 
 /// Hits as (sequence number, UID), and the highest modseq among them.

@@ -100,16 +100,42 @@ fn push_header_text(block: &[u8], out: &mut String) {
     }
 }
 
+/// Raw input read per text part: base64 needs 4/3 of the output plus line
+/// breaks, quoted-printable at most 3x.
+const INPUT_CAP: usize = PART_TEXT_CAP * 3 + 1024;
+
+/// The byte ranges of the raw message that [`extract`] reads: the top
+/// header, the bounded start of each text part, the headers of
+/// encapsulated messages. A caller holding encrypted content decrypts only
+/// these (attachments are skipped) and may leave the rest of `raw` zeroed.
+pub fn needed_ranges(summary: &Summary) -> Vec<std::ops::Range<u64>> {
+    fn walk(part: &Part, out: &mut Vec<std::ops::Range<u64>>) {
+        match &part.body {
+            PartBody::Multipart(children) => children.iter().for_each(|c| walk(c, out)),
+            PartBody::Message { message, .. } => {
+                out.push(message.header_start..message.body_start);
+                walk(message, out);
+            }
+            PartBody::Single if part.content.is_text() && !part.opaque => {
+                let cap = part.body_start.saturating_add(INPUT_CAP as u64);
+                out.push(part.body_start..part.end.min(cap));
+            }
+            PartBody::Single => {}
+        }
+    }
+    let mut out = vec![0..summary.root.body_start];
+    walk(&summary.root, &mut out);
+    out.retain(|r| r.start < r.end);
+    out
+}
+
 /// Decodes up to [`PART_TEXT_CAP`] bytes of text of a leaf part.
 fn part_text(part: &Part, raw: &[u8]) -> String {
     let start = usize::try_from(part.body_start).unwrap_or(usize::MAX);
     let end = usize::try_from(part.end).unwrap_or(usize::MAX);
     let body = raw.get(start..end.min(raw.len())).unwrap_or_default();
     let enc = part.content.transfer_encoding();
-    // Read a bounded amount of input: base64 needs 4/3 of the output and
-    // line breaks; quoted-printable at most 3x.
-    let input_cap = PART_TEXT_CAP.saturating_mul(3).saturating_add(1024);
-    let input = body.get(..input_cap.min(body.len())).unwrap_or(body);
+    let input = body.get(..INPUT_CAP.min(body.len())).unwrap_or(body);
     let mut decoded = Vec::new();
     match enc {
         TransferEncoding::Base64 => Base64Decoder::new().feed(input, &mut decoded),
@@ -198,6 +224,19 @@ pub fn extract(summary: &Summary, raw: &[u8]) -> SearchText {
 mod tests {
     use super::*;
     use crate::mime::summary::summarize;
+
+    #[test]
+    fn extract_reads_only_the_needed_ranges() {
+        let raw = b"Subject: hi\r\nContent-Type: multipart/mixed; boundary=b\r\nMIME-Version: 1.0\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nfindme\r\n--b\r\nContent-Type: application/pdf\r\n\r\nATTACHMENT-BYTES\r\n--b--\r\n";
+        let s = summarize(raw);
+        let mut sparse = vec![0u8; raw.len()];
+        for r in needed_ranges(&s) {
+            let r = r.start as usize..r.end as usize;
+            sparse[r.clone()].copy_from_slice(&raw[r]);
+        }
+        assert!(!sparse.windows(10).any(|w| w == b"ATTACHMENT"));
+        assert_eq!(extract(&s, &sparse), extract(&s, raw));
+    }
 
     #[test]
     fn folding() {
