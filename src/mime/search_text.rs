@@ -123,7 +123,8 @@ pub fn needed_ranges(summary: &Summary) -> Vec<std::ops::Range<u64>> {
             PartBody::Single => {}
         }
     }
-    let mut out = vec![0..summary.root.body_start];
+    let mut out = Vec::new();
+    out.push(0..summary.root.body_start);
     walk(&summary.root, &mut out);
     out.retain(|r| r.start < r.end);
     out
