@@ -198,7 +198,7 @@ impl<L: Login> Session<L> {
     /// The capability list for the current state and connection. Only what
     /// works end to end is listed.
     fn capabilities(&self) -> Vec<String> {
-        let mut caps: Vec<&str> = vec!["IMAP4rev1", "LITERAL+", "ID", "ENABLE"];
+        let mut caps: Vec<&str> = vec!["IMAP4rev1", "IMAP4rev2", "LITERAL+", "ID", "ENABLE"];
         match self.state {
             State::NotAuthenticated => {
                 caps.push("SASL-IR");
