@@ -336,18 +336,21 @@ struct Content<'a> {
 }
 
 impl Content<'_> {
+    fn reader(&mut self) -> Result<&mut MessageReader, FetchError> {
+        let uid = self.uid;
+        let r = match self.reader.take() {
+            Some(r) => r,
+            None => self
+                .mb
+                .open_message(uid)
+                .map_err(|source| FetchError::Store { uid, source })?,
+        };
+        Ok(self.reader.insert(r))
+    }
+
     fn read(&mut self, start: u64, end: u64) -> Result<Vec<u8>, FetchError> {
         let uid = self.uid;
-        let reader = match &mut self.reader {
-            Some(r) => r,
-            None => {
-                let r = self
-                    .mb
-                    .open_message(uid)
-                    .map_err(|source| FetchError::Store { uid, source })?;
-                self.reader.insert(r)
-            }
-        };
+        let reader = self.reader()?;
         let len = end.saturating_sub(start);
         let bytes = reader
             .read_range(start, len)
@@ -365,17 +368,7 @@ impl Content<'_> {
 
     fn read_all(&mut self) -> Result<Vec<u8>, FetchError> {
         let uid = self.uid;
-        let reader = match &mut self.reader {
-            Some(r) => r,
-            None => {
-                let r = self
-                    .mb
-                    .open_message(uid)
-                    .map_err(|source| FetchError::Store { uid, source })?;
-                self.reader.insert(r)
-            }
-        };
-        reader
+        self.reader()?
             .read_all()
             .map_err(|source| FetchError::Content { uid, source })
     }

@@ -489,18 +489,9 @@ impl<L: Login> Session<L> {
             if !client {
                 continue;
             }
-            let io = self
-                .io
-                .as_mut()
-                .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection lost"))?;
-            let line = match self.reader.read_line(io) {
+            let line = match self.read_inner_line(tag)? {
                 Ok(l) => l,
-                Err(FrameError::Eof) => return Ok(Next::Close),
-                Err(FrameError::Io(e)) => return Err(e.into()),
-                Err(FrameError::Rejected { reason, .. }) | Err(FrameError::Fatal(reason)) => {
-                    self.tagged(tag, Status::Bad, None, &reason);
-                    return Ok(Next::Continue);
-                }
+                Err(next) => return Ok(next),
             };
             if let State::Authenticated(ctx) = &mut self.state {
                 selected::refresh(ctx, &mut self.out, true);
@@ -511,6 +502,25 @@ impl<L: Login> Session<L> {
                 self.tagged(tag, Status::Bad, None, "Expected DONE to end IDLE");
             }
             return Ok(Next::Continue);
+        }
+    }
+
+    /// Reads one line the client sends inside a command (AUTHENTICATE
+    /// data, IDLE's DONE). `Ok(Err(next))` when the command is over
+    /// instead: end of input, or an unreadable line already answered BAD.
+    fn read_inner_line(&mut self, tag: &str) -> Result<Result<Vec<u8>, Next>, SessionError> {
+        let io = self
+            .io
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection lost"))?;
+        match self.reader.read_line(io) {
+            Ok(l) => Ok(Ok(l)),
+            Err(FrameError::Eof) => Ok(Err(Next::Close)),
+            Err(FrameError::Io(e)) => Err(e.into()),
+            Err(FrameError::Rejected { reason, .. }) | Err(FrameError::Fatal(reason)) => {
+                self.tagged(tag, Status::Bad, None, &reason);
+                Ok(Err(Next::Continue))
+            }
         }
     }
 
@@ -692,17 +702,9 @@ impl<L: Login> Session<L> {
             None => {
                 self.out.extend_from_slice(b"+ \r\n");
                 self.flush()?;
-                let io = self.io.as_mut().ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::NotConnected, "connection lost")
-                })?;
-                let line = match self.reader.read_line(io) {
+                let line = match self.read_inner_line(tag)? {
                     Ok(l) => l,
-                    Err(FrameError::Eof) => return Ok(Next::Close),
-                    Err(FrameError::Io(e)) => return Err(e.into()),
-                    Err(FrameError::Rejected { reason, .. }) | Err(FrameError::Fatal(reason)) => {
-                        self.tagged(tag, Status::Bad, None, &reason);
-                        return Ok(Next::Continue);
-                    }
+                    Err(next) => return Ok(next),
                 };
                 match parser::parse_authenticate_response(&line) {
                     Ok(parser::AuthResponse::Data(d)) => d,
