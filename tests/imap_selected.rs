@@ -5,7 +5,6 @@
 mod common;
 mod selected_util;
 
-
 use selected_util::{count, has, root_with, Sess};
 
 #[test]

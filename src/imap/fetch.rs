@@ -608,9 +608,12 @@ fn binary(m: &mut Message, path: &[u32]) -> Result<Option<Vec<u8>>, FetchError> 
 pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
     let (items, sets_seen) = plan(&cmd.attrs);
     let asks_modseq = items.iter().any(|i| matches!(i, Item::ModSeq));
-    if asks_modseq || cmd.changed_since.is_some() {
+    if (asks_modseq || cmd.changed_since.is_some()) && !ctx.enabled.condstore {
         // RFC 7162 §3.1: these turn CONDSTORE on for the session.
         ctx.enabled.condstore = true;
+        if let Some(sel) = &ctx.selected {
+            super::selected::write_highest_modseq(out, &sel.mailbox);
+        }
     }
     if cmd.vanished && !ctx.enabled.qresync {
         return Reply::bad("VANISHED needs QRESYNC to be enabled");

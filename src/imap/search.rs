@@ -419,13 +419,14 @@ fn run(
     }
     .and(&cmd.criteria);
     let uses_modseq = key.uses_modseq();
-    if uses_modseq {
+    if uses_modseq && !enabled.condstore {
         // RFC 7162 §3.1: SEARCH MODSEQ turns CONDSTORE on.
         enabled.condstore = true;
+        super::selected::write_highest_modseq(out, &sel.mailbox);
     }
     let mb = &sel.mailbox;
     let mut hits: Vec<(u32, Uid)> = Vec::new();
-    let mut top_modseq = 0u64;
+    let mut modseqs: Vec<u64> = Vec::new();
     let all: Vec<Uid> = mb.uids().collect();
     for (i, uid) in all.into_iter().enumerate() {
         let Some(info) = mb.info(uid) else { continue };
@@ -442,7 +443,7 @@ fn run(
         match m.eval(&key) {
             Ok(true) => {
                 hits.push((m.seq, uid));
-                top_modseq = top_modseq.max(modseq);
+                modseqs.push(modseq);
             }
             Ok(false) => {}
             Err(e) => return Reply::server_bug("SEARCH", &e),
@@ -462,8 +463,8 @@ fn run(
         for n in &numbers {
             let _ = write!(out, " {n}");
         }
-        if uses_modseq && !numbers.is_empty() {
-            let _ = write!(out, " (MODSEQ {top_modseq})");
+        if let Some(top) = modseqs.iter().max().filter(|_| uses_modseq) {
+            let _ = write!(out, " (MODSEQ {top})");
         }
         out.extend_from_slice(b"\r\n");
         return Reply::ok("SEARCH completed");
@@ -513,8 +514,22 @@ fn run(
     if has(SearchReturnOpt::Count) {
         let _ = write!(out, " COUNT {}", numbers.len());
     }
-    if uses_modseq && !numbers.is_empty() {
-        let _ = write!(out, " MODSEQ {top_modseq}");
+    // RFC 7162 §3.1.5: the highest modseq of the messages returned, so
+    // with only MIN and/or MAX just those one or two.
+    let returned: Vec<u64> = if has(SearchReturnOpt::All) || has(SearchReturnOpt::Count) {
+        modseqs
+    } else {
+        let mut v = Vec::new();
+        if has(SearchReturnOpt::Min) {
+            v.extend(modseqs.first());
+        }
+        if has(SearchReturnOpt::Max) {
+            v.extend(modseqs.last());
+        }
+        v
+    };
+    if let Some(top) = returned.iter().max().filter(|_| uses_modseq) {
+        let _ = write!(out, " MODSEQ {top}");
     }
     out.extend_from_slice(b"\r\n");
     Reply::ok("SEARCH completed")
