@@ -322,10 +322,20 @@ fn in_uid_set(set: &SeqSet, uid: u32, max: u32) -> bool {
     })
 }
 
-/// Appends a `{n}` literal.
+/// Appends a `{n}` literal. RFC 3501's CHAR8 excludes NUL and only a
+/// BINARY response may use `~{n}`, so a NUL in the data (a binary part
+/// stored as the client sent it) goes out as 0x80, keeping every size
+/// and offset: Dovecot's "nonuls" substitution.
 fn write_literal(out: &mut Vec<u8>, data: &[u8]) {
     let _ = write!(out, "{{{}}}\r\n", data.len());
+    let start = out.len();
     out.extend_from_slice(data);
+    if let Some(written) = out.get_mut(start..) {
+        written
+            .iter_mut()
+            .filter(|b| **b == 0)
+            .for_each(|b| *b = 0x80);
+    }
 }
 
 /// Decrypted content of one message, opened on first use.

@@ -668,22 +668,21 @@ pub fn copy(
     if uids.is_empty() {
         return Reply::ok(format!("{verb} completed: no messages"));
     }
-    if is_move && info.id.to_string() == sel.mailbox.id() {
-        return Reply::no(
-            Some(ResponseCode::Cannot),
-            "Messages cannot be moved into the mailbox they are in",
-        );
-    }
-    // A second handle even for a same-mailbox COPY: the selected handle's
-    // view must change only at a refresh.
-    let mut target = match Mailbox::open(keys, &dir, &info.id, info.uid_validity) {
-        Ok(m) => m,
-        Err(e) => return Reply::server_bug("opening the destination", &e),
-    };
-    let result = if is_move {
-        sel.mailbox.move_to(&uids, &mut target)
+    let result = if is_move && info.id.to_string() == sel.mailbox.id() {
+        // Dovecot: new UIDs, old ones expunged (reported by the refresh).
+        sel.mailbox.move_within(&uids)
     } else {
-        sel.mailbox.copy_to(&uids, &mut target)
+        // A second handle even for a same-mailbox COPY: the selected
+        // handle's view must change only at a refresh.
+        let mut target = match Mailbox::open(keys, &dir, &info.id, info.uid_validity) {
+            Ok(m) => m,
+            Err(e) => return Reply::server_bug("opening the destination", &e),
+        };
+        if is_move {
+            sel.mailbox.move_to(&uids, &mut target)
+        } else {
+            sel.mailbox.copy_to(&uids, &mut target)
+        }
     };
     let map = match result {
         Ok(m) => m,
