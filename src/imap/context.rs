@@ -98,6 +98,9 @@ pub struct Selected {
     pub read_only: bool,
     /// The result of the last `SEARCH RETURN (SAVE)` (RFC 5182 `$`).
     pub saved: Vec<Uid>,
+    /// How many of `mailbox.defined_flags()` the client was told of in
+    /// the last `* FLAGS`; more means a new keyword to announce.
+    pub announced_flags: usize,
 }
 
 /// Limits the commands enforce.

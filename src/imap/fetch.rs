@@ -322,10 +322,20 @@ fn in_uid_set(set: &SeqSet, uid: u32, max: u32) -> bool {
     })
 }
 
-/// Appends a `{n}` literal.
+/// Appends a `{n}` literal. RFC 3501's CHAR8 excludes NUL and only a
+/// BINARY response may use `~{n}`, so a NUL in the data (a binary part
+/// stored as the client sent it) goes out as 0x80, keeping every size
+/// and offset: Dovecot's "nonuls" substitution.
 fn write_literal(out: &mut Vec<u8>, data: &[u8]) {
     let _ = write!(out, "{{{}}}\r\n", data.len());
+    let start = out.len();
     out.extend_from_slice(data);
+    if let Some(written) = out.get_mut(start..) {
+        written
+            .iter_mut()
+            .filter(|b| **b == 0)
+            .for_each(|b| *b = 0x80);
+    }
 }
 
 /// Decrypted content of one message, opened on first use.
@@ -601,9 +611,12 @@ fn binary(m: &mut Message, path: &[u32]) -> Result<Option<Vec<u8>>, FetchError> 
 pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
     let (items, sets_seen) = plan(&cmd.attrs);
     let asks_modseq = items.iter().any(|i| matches!(i, Item::ModSeq));
-    if asks_modseq || cmd.changed_since.is_some() {
+    if (asks_modseq || cmd.changed_since.is_some()) && !ctx.enabled.condstore {
         // RFC 7162 §3.1: these turn CONDSTORE on for the session.
         ctx.enabled.condstore = true;
+        if let Some(sel) = &ctx.selected {
+            super::selected::write_highest_modseq(out, &sel.mailbox);
+        }
     }
     if cmd.vanished && !ctx.enabled.qresync {
         return Reply::bad("VANISHED needs QRESYNC to be enabled");

@@ -41,6 +41,10 @@ pub struct ParseError {
     pub tag: Option<String>,
     /// Human-readable reason, safe to send after `BAD`.
     pub reason: String,
+    /// The command is well formed but names something that cannot exist
+    /// (a mailbox name that is not valid modified UTF-7): answer `NO`,
+    /// as Dovecot does, rather than `BAD`.
+    pub no: bool,
 }
 
 /// A line received after `+` during AUTHENTICATE.
@@ -56,12 +60,15 @@ pub enum AuthResponse {
 #[derive(Debug)]
 struct PErr {
     reason: Cow<'static, str>,
+    /// See [`ParseError::no`].
+    no: bool,
 }
 
 impl<'a> nom::error::ParseError<&'a [u8]> for PErr {
     fn from_error_kind(_input: &'a [u8], kind: nom::error::ErrorKind) -> Self {
         PErr {
             reason: Cow::Owned(format!("syntax error ({})", kind.description())),
+            no: false,
         }
     }
 
@@ -75,6 +82,7 @@ type R<'a, T> = IResult<&'a [u8], T, PErr>;
 fn fail<'a, T>(reason: impl Into<Cow<'static, str>>) -> R<'a, T> {
     Err(nom::Err::Failure(PErr {
         reason: reason.into(),
+        no: false,
     }))
 }
 
@@ -271,6 +279,7 @@ fn utf8_string(bytes: Cow<'_, [u8]>, reason: &'static str) -> Result<String, nom
     String::from_utf8(bytes.into_owned()).map_err(|_| {
         nom::Err::Failure(PErr {
             reason: reason.into(),
+            no: false,
         })
     })
 }
@@ -284,7 +293,7 @@ fn decode_name(raw: &[u8], opts: &ParseOptions) -> Result<String, nom::Err<PErr>
         mutf7::decode(raw)
             .map_err(|e| Cow::Owned(format!("mailbox name is not valid modified UTF-7: {e}")))
     };
-    decoded.map_err(|reason| nom::Err::Failure(PErr { reason }))
+    decoded.map_err(|reason| nom::Err::Failure(PErr { reason, no: true }))
 }
 
 fn mailbox<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, MailboxName> {
@@ -298,13 +307,18 @@ fn reference<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, String> {
     Ok((rest, decode_name(&raw, opts)?))
 }
 
+/// A LIST/LSUB pattern. One that does not decode is kept as written, so
+/// it matches no valid name and LIST answers OK with nothing, as Dovecot
+/// does (imaptest `atoms`), instead of failing the command.
 fn list_mailbox<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, String> {
     let (rest, raw) = match peek(i) {
         Some(b'"' | b'{') => string(i)?,
         _ => ctx("expected mailbox pattern", take_while1(is_list_char))(i)
             .map(|(r, v)| (r, Cow::Borrowed(v)))?,
     };
-    Ok((rest, decode_name(&raw, opts)?))
+    let pattern =
+        decode_name(&raw, opts).unwrap_or_else(|_| String::from_utf8_lossy(&raw).into_owned());
+    Ok((rest, pattern))
 }
 
 /// Parses `( item *(SP item) )`, allowing `()` only when `allow_empty`.
@@ -1419,27 +1433,35 @@ pub fn parse_command(input: &[u8], opts: &ParseOptions) -> Result<Command, Parse
         return Err(ParseError {
             tag: None,
             reason: "missing or invalid tag".into(),
+            no: false,
         });
     };
     let tag = String::from_utf8_lossy(tag).into_owned();
-    let with_tag = |reason: Cow<'static, str>| ParseError {
+    let with_tag = |reason: Cow<'static, str>, no: bool| ParseError {
         tag: Some(tag.clone()),
         reason: reason.into_owned(),
+        no,
     };
     let Some(rest) = rest.strip_prefix(b" ") else {
-        return Err(with_tag("expected SP after tag".into()));
+        return Err(with_tag("expected SP after tag".into(), false));
     };
     let (rest, body) = command_body(rest, opts).map_err(|e| match e {
-        nom::Err::Error(e) | nom::Err::Failure(e) => with_tag(e.reason),
-        nom::Err::Incomplete(_) => with_tag("incomplete command".into()),
+        nom::Err::Error(e) | nom::Err::Failure(e) => with_tag(e.reason, e.no),
+        nom::Err::Incomplete(_) => with_tag("incomplete command".into(), false),
     })?;
     match line_end(rest) {
         Ok(([], ())) => Ok(Command {
             tag: Tag(tag),
             body,
         }),
-        Ok(_) => Err(with_tag("unexpected data after end of command".into())),
-        Err(_) => Err(with_tag("unexpected characters at end of command".into())),
+        Ok(_) => Err(with_tag(
+            "unexpected data after end of command".into(),
+            false,
+        )),
+        Err(_) => Err(with_tag(
+            "unexpected characters at end of command".into(),
+            false,
+        )),
     }
 }
 
@@ -1461,6 +1483,7 @@ pub fn parse_authenticate_response(line: &[u8]) -> Result<AuthResponse, ParseErr
     decode_sasl(line).map(AuthResponse::Data).ok_or(ParseError {
         tag: None,
         reason: "invalid base64 in authentication response".into(),
+        no: false,
     })
 }
 

@@ -395,14 +395,14 @@ fn coalesce(mut ranges: Vec<std::ops::Range<u64>>) -> Vec<std::ops::Range<u64>> 
     out
 }
 
-/// Hits as (sequence number, UID), and the highest modseq among them.
-type Hits = (Vec<(u32, Uid)>, u64);
+/// Hits as (sequence number, UID, modseq), in sequence order.
+type Hits = Vec<(u32, Uid, u64)>;
 
 /// Messages below which a content search is not worth a second thread.
 const PARALLEL_MIN: usize = 32;
 
 /// Evaluates `key` over `uids` (the whole mailbox, in sequence order);
-/// returns the hits as (sequence number, UID) and their highest modseq.
+/// returns the hits.
 /// Searches that must decrypt content run on every core, each thread with
 /// its own summary cache; cheaper ones run here with the session's cache.
 fn evaluate(
@@ -436,13 +436,10 @@ fn evaluate(
             .collect()
     });
     let mut hits = Vec::new();
-    let mut top = 0;
     for p in parts {
-        let (h, t) = p?;
-        hits.extend(h);
-        top = top.max(t);
+        hits.extend(p?);
     }
-    Ok((hits, top))
+    Ok(hits)
 }
 
 /// Evaluates `key` over `uids`, whose first element has sequence number
@@ -455,7 +452,6 @@ fn evaluate_range(
     offset: usize,
 ) -> Result<Hits, SearchError> {
     let mut hits = Vec::new();
-    let mut top_modseq = 0u64;
     for (i, &uid) in uids.iter().enumerate() {
         let Some(info) = mb.info(uid) else { continue };
         let modseq = info.modseq.get();
@@ -469,11 +465,10 @@ fn evaluate_range(
             text: None,
         };
         if m.eval(key)? {
-            hits.push((m.seq, uid));
-            top_modseq = top_modseq.max(modseq);
+            hits.push((m.seq, uid, modseq));
         }
     }
-    Ok((hits, top_modseq))
+    Ok(hits)
 }
 
 fn write_number_set(out: &mut Vec<u8>, numbers: &[u32]) {
@@ -532,19 +527,21 @@ fn run(
     }
     .and(&cmd.criteria);
     let uses_modseq = key.uses_modseq();
-    if uses_modseq {
+    if uses_modseq && !enabled.condstore {
         // RFC 7162 §3.1: SEARCH MODSEQ turns CONDSTORE on.
         enabled.condstore = true;
+        super::selected::write_highest_modseq(out, &sel.mailbox);
     }
     let mb = &sel.mailbox;
     let all: Vec<Uid> = mb.uids().collect();
-    let (hits, top_modseq) = match evaluate(mb, summaries, &key, &all) {
+    let hits = match evaluate(mb, summaries, &key, &all) {
         Ok(r) => r,
         Err(e) => return Reply::server_bug("SEARCH", &e),
     };
+    let modseqs: Vec<u64> = hits.iter().map(|h| h.2).collect();
     let numbers: Vec<u32> = hits
         .iter()
-        .map(|&(s, u)| if cmd.uid { u.get() } else { s })
+        .map(|&(s, u, _)| if cmd.uid { u.get() } else { s })
         .collect();
     let opts = match opts {
         None if rev2 => Some(vec![SearchReturnOpt::All]),
@@ -556,8 +553,8 @@ fn run(
         for n in &numbers {
             let _ = write!(out, " {n}");
         }
-        if uses_modseq && !numbers.is_empty() {
-            let _ = write!(out, " (MODSEQ {top_modseq})");
+        if let Some(top) = modseqs.iter().max().filter(|_| uses_modseq) {
+            let _ = write!(out, " (MODSEQ {top})");
         }
         out.extend_from_slice(b"\r\n");
         return Reply::ok("SEARCH completed");
@@ -607,8 +604,22 @@ fn run(
     if has(SearchReturnOpt::Count) {
         let _ = write!(out, " COUNT {}", numbers.len());
     }
-    if uses_modseq && !numbers.is_empty() {
-        let _ = write!(out, " MODSEQ {top_modseq}");
+    // RFC 7162 §3.1.5: the highest modseq of the messages returned, so
+    // with only MIN and/or MAX just those one or two.
+    let returned: Vec<u64> = if has(SearchReturnOpt::All) || has(SearchReturnOpt::Count) {
+        modseqs
+    } else {
+        let mut v = Vec::new();
+        if has(SearchReturnOpt::Min) {
+            v.extend(modseqs.first());
+        }
+        if has(SearchReturnOpt::Max) {
+            v.extend(modseqs.last());
+        }
+        v
+    };
+    if let Some(top) = returned.iter().max().filter(|_| uses_modseq) {
+        let _ = write!(out, " MODSEQ {top}");
     }
     out.extend_from_slice(b"\r\n");
     Reply::ok("SEARCH completed")

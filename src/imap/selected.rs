@@ -110,6 +110,7 @@ pub fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
 /// Writes what a refresh found, claiming \Recent for new messages in a
 /// read-write selection.
 fn report(sel: &mut Selected, enabled: Enabled, out: &mut Vec<u8>, changes: &Changes) {
+    announce_new_flags(sel, out);
     let items = FetchItems {
         flags: true,
         uid: enabled.qresync || enabled.rev2,
@@ -138,9 +139,25 @@ fn report(sel: &mut Selected, enabled: Enabled, out: &mut Vec<u8>, changes: &Cha
         out.extend_from_slice(format!("* {} EXISTS\r\n", changes.exists).as_bytes());
         if !enabled.rev2 {
             out.extend_from_slice(
-                format!("* {} RECENT\r\n", sel.mailbox.recent_count()).as_bytes(),
+                format!(
+                    "* {} RECENT\r\n",
+                    visible_recent(&sel.mailbox, sel.read_only)
+                )
+                .as_bytes(),
             );
         }
+    }
+}
+
+/// The RECENT count. A read-only selection claims nothing, so, like
+/// Dovecot's EXAMINE, it reports the messages no session has claimed yet
+/// (imaptest `select`), without taking them from a later SELECT.
+fn visible_recent(mb: &Mailbox, read_only: bool) -> u32 {
+    if read_only {
+        mb.recent_count()
+            .saturating_add(mb.unclaimed_recent_count())
+    } else {
+        mb.recent_count()
     }
 }
 
@@ -229,6 +246,53 @@ fn mailbox_flags(mb: &Mailbox) -> Vec<WireFlag> {
     flags
 }
 
+/// `* OK [HIGHESTMODSEQ n]`: RFC 7162 §3.1 wants it when a command
+/// enables CONDSTORE while a mailbox is selected (Dovecot sends it even
+/// though SELECT already did; imaptest `esearch-condstore` expects it).
+pub fn write_highest_modseq(out: &mut Vec<u8>, mb: &Mailbox) {
+    untagged_ok(
+        out,
+        ResponseCode::HighestModSeq(command::ModSeq(mb.highest_modseq().get())),
+        "Highest",
+    );
+}
+
+/// Sends `* FLAGS` (and `PERMANENTFLAGS` when writable) when the mailbox
+/// has keywords the client has not been told of, so no FETCH names a flag
+/// missing from the last FLAGS response (RFC 3501 §7.2.6; imaptest checks).
+pub fn announce_new_flags(sel: &mut Selected, out: &mut Vec<u8>) {
+    let known = sel.mailbox.defined_flags().len();
+    if known == sel.announced_flags {
+        return;
+    }
+    sel.announced_flags = known;
+    write_flags(out, &sel.mailbox, sel.read_only);
+}
+
+/// `* FLAGS` and `* OK [PERMANENTFLAGS]` as SELECT sends them.
+fn write_flags(out: &mut Vec<u8>, mb: &Mailbox, read_only: bool) {
+    let flags = mailbox_flags(mb);
+    out.extend_from_slice(b"* FLAGS ");
+    write_flag_list(out, &flags);
+    out.extend_from_slice(b"\r\n");
+    let perm: Vec<command::FlagPerm> = if read_only {
+        Vec::new()
+    } else {
+        flags
+            .into_iter()
+            .map(command::FlagPerm::Flag)
+            .chain([command::FlagPerm::Any])
+            .collect()
+    };
+    out.extend_from_slice(b"* OK [PERMANENTFLAGS ");
+    write_flag_perm_list(out, &perm);
+    out.extend_from_slice(if read_only {
+        b"] Read-only mailbox\r\n".as_slice()
+    } else {
+        b"] Flags permitted\r\n".as_slice()
+    });
+}
+
 fn untagged_ok(out: &mut Vec<u8>, code: ResponseCode, text: &str) {
     out.extend(status_line(None, Status::Ok, Some(&code), text));
 }
@@ -265,29 +329,12 @@ pub fn select(
         }
     }
     let enabled = ctx.enabled;
-    let flags = mailbox_flags(&mailbox);
-    out.extend_from_slice(b"* FLAGS ");
-    write_flag_list(out, &flags);
-    out.extend_from_slice(b"\r\n");
-    let perm: Vec<command::FlagPerm> = if read_only {
-        Vec::new()
-    } else {
-        flags
-            .into_iter()
-            .map(command::FlagPerm::Flag)
-            .chain([command::FlagPerm::Any])
-            .collect()
-    };
-    out.extend_from_slice(b"* OK [PERMANENTFLAGS ");
-    write_flag_perm_list(out, &perm);
-    out.extend_from_slice(if read_only {
-        b"] Read-only mailbox\r\n".as_slice()
-    } else {
-        b"] Flags permitted\r\n".as_slice()
-    });
+    write_flags(out, &mailbox, read_only);
     out.extend_from_slice(format!("* {} EXISTS\r\n", mailbox.exists()).as_bytes());
     if !enabled.rev2 {
-        out.extend_from_slice(format!("* {} RECENT\r\n", mailbox.recent_count()).as_bytes());
+        out.extend_from_slice(
+            format!("* {} RECENT\r\n", visible_recent(&mailbox, read_only)).as_bytes(),
+        );
         let first_unseen = mailbox.uids().position(|u| {
             mailbox
                 .info(u)
@@ -325,6 +372,7 @@ pub fn select(
     }
     ctx.selected = Some(Selected {
         name: store_name,
+        announced_flags: mailbox.defined_flags().len(),
         mailbox,
         read_only,
         saved: Vec::new(),
@@ -488,9 +536,12 @@ fn mailbox_error(what: &str, e: &MailboxError) -> Reply {
 /// `[UID] STORE`. One store call whatever the number of messages, so the
 /// change is one log record and one fsync.
 pub fn store(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &StoreCommand) -> Reply {
-    if cmd.unchanged_since.is_some() {
+    if cmd.unchanged_since.is_some() && !ctx.enabled.condstore {
         // RFC 7162 §3.1: UNCHANGEDSINCE is a CONDSTORE-enabling command.
         ctx.enabled.condstore = true;
+        if let Some(sel) = &ctx.selected {
+            write_highest_modseq(out, &sel.mailbox);
+        }
     }
     let enabled = ctx.enabled;
     let sel = match selected(ctx) {
@@ -524,6 +575,7 @@ pub fn store(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &StoreCommand) -> Reply {
             Err(e) => return mailbox_error("storing flags", &e),
         },
     };
+    announce_new_flags(sel, out);
     let mb = &sel.mailbox;
     let with_uid = cmd.uid || enabled.qresync || enabled.rev2;
     if !cmd.silent {
@@ -616,22 +668,21 @@ pub fn copy(
     if uids.is_empty() {
         return Reply::ok(format!("{verb} completed: no messages"));
     }
-    if is_move && info.id.to_string() == sel.mailbox.id() {
-        return Reply::no(
-            Some(ResponseCode::Cannot),
-            "Messages cannot be moved into the mailbox they are in",
-        );
-    }
-    // A second handle even for a same-mailbox COPY: the selected handle's
-    // view must change only at a refresh.
-    let mut target = match Mailbox::open(keys, &dir, &info.id, info.uid_validity) {
-        Ok(m) => m,
-        Err(e) => return Reply::server_bug("opening the destination", &e),
-    };
-    let result = if is_move {
-        sel.mailbox.move_to(&uids, &mut target)
+    let result = if is_move && info.id.to_string() == sel.mailbox.id() {
+        // Dovecot: new UIDs, old ones expunged (reported by the refresh).
+        sel.mailbox.move_within(&uids)
     } else {
-        sel.mailbox.copy_to(&uids, &mut target)
+        // A second handle even for a same-mailbox COPY: the selected
+        // handle's view must change only at a refresh.
+        let mut target = match Mailbox::open(keys, &dir, &info.id, info.uid_validity) {
+            Ok(m) => m,
+            Err(e) => return Reply::server_bug("opening the destination", &e),
+        };
+        if is_move {
+            sel.mailbox.move_to(&uids, &mut target)
+        } else {
+            sel.mailbox.copy_to(&uids, &mut target)
+        }
     };
     let map = match result {
         Ok(m) => m,

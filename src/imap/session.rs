@@ -263,8 +263,9 @@ impl<L: Login> Session<L> {
             let next = match parser::parse_command(&raw, &opts) {
                 Ok(cmd) => self.dispatch(cmd)?,
                 Err(e) => {
+                    let status = if e.no { Status::No } else { Status::Bad };
                     self.out
-                        .extend(status_line(e.tag.as_deref(), Status::Bad, None, &e.reason));
+                        .extend(status_line(e.tag.as_deref(), status, None, &e.reason));
                     Next::Continue
                 }
             };

@@ -168,7 +168,9 @@ impl Builder<'_> {
                 return part;
             }
             self.parts += 1;
-            let inner = self.part(body_start, end, depth + 1, DefaultType::TextPlain, false);
+            // The enclosing part is MIME, so its encapsulated message is
+            // too, MIME-Version or not (Dovecot; imaptest fetch-body-mime).
+            let inner = self.part(body_start, end, depth + 1, DefaultType::TextPlain, true);
             let inner_block = self
                 .raw
                 .get(body_start..inner.body_start as usize)

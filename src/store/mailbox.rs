@@ -828,6 +828,58 @@ impl Mailbox {
         )
     }
 
+    /// MOVE into the mailbox the messages are already in (Dovecot allows
+    /// it; imaptest `move`): each message gets a new UID and the old one is
+    /// expunged in one batch of records, so a crash leaves the old UIDs or
+    /// the new ones, never both. Returns (old, new) UIDs.
+    pub fn move_within(&mut self, uids: &[Uid]) -> Result<Vec<(Uid, Uid)>, MailboxError> {
+        let wanted = UidSet::from_uids(uids.iter().copied());
+        let lock = self.log.lock()?;
+        let map = self.log.write_locked(
+            &lock,
+            &mut self.state,
+            Some(&mut self.changed),
+            |st: &State| -> Result<_, MailboxError> {
+                let mut uid = st.uidnext;
+                let saved = now_secs();
+                let mut changes = Vec::new();
+                let mut map = Vec::new();
+                for src in wanted.iter() {
+                    let Some(m) = st.get(src).filter(|m| !m.expunged) else {
+                        continue;
+                    };
+                    changes.push(Change::Added(Added {
+                        uid,
+                        name: m.name,
+                        internal: m.internal,
+                        saved,
+                        size: m.size,
+                        flags: m.flags,
+                        move_id: None,
+                    }));
+                    map.push((src, uid));
+                    uid = uid.next().ok_or(MailboxError::UidsExhausted)?;
+                }
+                if map.is_empty() {
+                    return Ok((Vec::new(), map));
+                }
+                changes.push(Change::Expunged {
+                    uids: UidSet::from_uids(map.iter().map(|&(s, _)| s)),
+                    at: saved,
+                });
+                Ok((
+                    vec![Batch {
+                        modseq: Some(st.highest_modseq.next()),
+                        changes,
+                    }],
+                    map,
+                ))
+            },
+        )?;
+        drop(lock);
+        Ok(map)
+    }
+
     /// Moves `uids` to `dest` atomically as clients see it: intent logged
     /// here, adds logged there, then the expunge here, all under both
     /// mailbox locks (taken in id order). A crash at any point is repaired

@@ -58,12 +58,15 @@ impl Tree {
     }
 
     /// Whether a subscribed name lies strictly below `name`.
-    fn has_subscribed_child(&self, name: &str) -> bool {
+    /// Whether a subscribed descendant of `name` is left out of the reply
+    /// (`listed` false for it): only then is CHILDINFO news to the client
+    /// (RFC 5258 §3.5; Dovecot, imaptest `listext`).
+    fn has_unlisted_subscribed_child(&self, name: &str, listed: impl Fn(&str) -> bool) -> bool {
         let prefix = format!("{name}/");
         self.subscribed
             .range(prefix.clone()..)
-            .next()
-            .is_some_and(|s| s.starts_with(&prefix))
+            .take_while(|s| s.starts_with(&prefix))
+            .any(|s| !listed(s))
     }
 }
 
@@ -155,7 +158,7 @@ pub fn list(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ListCommand) -> Reply {
         for name in names {
             let node = tree.node(&name);
             let is_sub = tree.subscribed.contains(&name);
-            let childinfo = recursive && tree.has_subscribed_child(&name);
+            let childinfo = recursive && tree.has_unlisted_subscribed_child(&name, matches);
             if !is_sub && !childinfo {
                 continue;
             }
