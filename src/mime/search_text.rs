@@ -69,9 +69,18 @@ fn fold_char(c: char, out: &mut String) {
 
 /// Unicode simple case folding of a string.
 pub fn fold(s: &str) -> String {
+    // Most mail text is ASCII, where folding is lower-casing; this path is
+    // several times faster than folding character by character.
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        fold_char(c, &mut out);
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            fold_char(c, &mut out);
+        }
     }
     out
 }
