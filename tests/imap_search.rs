@@ -206,7 +206,10 @@ fn corpus_tokens() {
     let dir = common::TempDir::new("search-corpus");
     let mbox = dir.path().join("corpus.mbox");
     let ok = std::process::Command::new("python3")
-        .arg("/work/shared/bench/gen-corpus.py")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/bench/gen-corpus.py"
+        ))
         .args(["--count", "200"])
         .arg(&mbox)
         .status()

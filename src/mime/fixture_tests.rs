@@ -489,7 +489,7 @@ fn summary_round_trips_through_serde() {
 
 #[test]
 fn generated_corpus() {
-    let script = "/work/shared/bench/gen-corpus.py";
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/bench/gen-corpus.py");
     let dir = std::env::temp_dir().join(format!("mime-corpus-{}", std::process::id()));
     let mbox = dir.join("corpus.mbox");
     let ok = std::fs::create_dir_all(&dir).is_ok()
