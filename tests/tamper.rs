@@ -28,7 +28,8 @@ fn session(root: &Root) -> (Guard, Raw) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    ours.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    ours.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     (Guard(child), Raw::new(Box::new(tls_over(ours))))
 }
 
@@ -61,7 +62,10 @@ fn flipped_byte_in_a_log_segment_costs_only_that_record() {
     let mut bytes = std::fs::read(&seg).unwrap();
     let first_len = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
     let second = 4 + first_len;
-    assert!(bytes.len() > second + 4 + 40, "the segment holds several records");
+    assert!(
+        bytes.len() > second + 4 + 40,
+        "the segment holds several records"
+    );
     bytes[second + 4 + 30] ^= 0x01;
     std::fs::write(&seg, &bytes).unwrap();
 
