@@ -1499,6 +1499,37 @@ mod tests {
     }
 
     #[test]
+    fn move_within_renumbers_in_one_step_and_keeps_the_file() {
+        let f = Fixture::new();
+        let mut a = f.open("INBOX");
+        let u1 = a.append(&msg(1), &[kw("x")], InternalDate::now()).unwrap();
+        let u2 = a.append(&msg(2), &[], InternalDate::now()).unwrap();
+        a.refresh().unwrap();
+        let map = a.move_within(&[u1]).unwrap();
+        let new = map.first().map(|&(_, n)| n).unwrap();
+        assert_eq!(map, vec![(u1, new)]);
+        assert!(new > u2);
+        let b = f.open("INBOX");
+        assert_eq!(b.uids().collect::<Vec<_>>(), vec![u2, new]);
+        let info = b.info(new).unwrap();
+        assert!(info.flags.iter().any(|fl| fl.same_as(&kw("x"))));
+        // The old UID's file is shared, so collecting garbage keeps it.
+        drop(b);
+        a.refresh().unwrap();
+        a.collect_garbage(Duration::ZERO).unwrap();
+        assert_eq!(
+            f.open("INBOX")
+                .open_message(new)
+                .unwrap()
+                .read_all()
+                .unwrap(),
+            msg(1)
+        );
+        // Nothing left to move: no record, no error.
+        assert!(a.move_within(&[u1]).unwrap().is_empty());
+    }
+
+    #[test]
     fn compaction_and_gc_preserve_state() {
         let f = Fixture::new();
         let mut a = f.open("INBOX");
