@@ -492,7 +492,7 @@ impl Mailbox {
                 let wrapped = keystore::wrap_under_master(&self.keys.master, &content_key);
                 let name = MessageName::random();
                 let path = msg_path(self.log.dir(), &name);
-                let size = message_file::write_unsynced(
+                let size = message_file::write(
                     &tmp,
                     &path,
                     message_file::Keys {
@@ -500,8 +500,10 @@ impl Mailbox {
                         content_key: &content_key,
                     },
                     &mut &m.raw[..],
+                    None,
                     MAX_MESSAGE_SIZE,
                     "append.before-rename",
+                    message_file::Durability::Deferred,
                 )?;
                 let size = u32::try_from(size).map_err(|_| MessageFileError::TooLarge {
                     limit: MAX_MESSAGE_SIZE,

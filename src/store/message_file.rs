@@ -97,12 +97,23 @@ pub struct Keys<'a> {
     pub content_key: &'a SecretKey,
 }
 
+/// How a new message file is made durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the file, rename it, fsync its directory: durable on return.
+    Synced,
+    /// Rename only; the caller calls `fsutil::sync_filesystem` before
+    /// anything refers to the file (one sync for a whole batch).
+    Deferred,
+}
+
 /// Writes a message file at `dest`, staging it in `tmp_dir`: content from
 /// `content` (at most `limit` bytes, else [`MessageFileError::TooLarge`] and
 /// nothing is left behind), encrypted under `content_key`, which `wrapped`
-/// must wrap (both given as `keys`). `extra` is sealed beside it. `crash_point` names the
-/// crash-injection point between staging and rename. Returns the content
-/// size.
+/// must wrap (both given as `keys`). `extra` is sealed beside it.
+/// `crash_point` names the crash-injection point between staging and
+/// rename. Returns the content size.
+#[allow(clippy::too_many_arguments)]
 pub fn write(
     tmp_dir: &Path,
     dest: &Path,
@@ -111,52 +122,7 @@ pub fn write(
     extra: Option<&[u8]>,
     limit: u64,
     crash_point: &str,
-) -> Result<u64, MessageFileError> {
-    write_with(
-        tmp_dir,
-        dest,
-        keys,
-        content,
-        extra,
-        limit,
-        crash_point,
-        true,
-    )
-}
-
-/// Like [`write`] but renames the file into place without syncing it or
-/// its directory; the caller must call `fsutil::sync_filesystem` before
-/// anything refers to the file.
-pub fn write_unsynced(
-    tmp_dir: &Path,
-    dest: &Path,
-    keys: Keys<'_>,
-    content: &mut dyn Read,
-    limit: u64,
-    crash_point: &str,
-) -> Result<u64, MessageFileError> {
-    write_with(
-        tmp_dir,
-        dest,
-        keys,
-        content,
-        None,
-        limit,
-        crash_point,
-        false,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_with(
-    tmp_dir: &Path,
-    dest: &Path,
-    keys: Keys<'_>,
-    content: &mut dyn Read,
-    extra: Option<&[u8]>,
-    limit: u64,
-    crash_point: &str,
-    sync: bool,
+    durability: Durability,
 ) -> Result<u64, MessageFileError> {
     let (stream_key, extra_key) = subkeys(keys.content_key);
     let header = FileHeader {
@@ -214,7 +180,7 @@ fn write_with(
     match result {
         Ok(total) => {
             crash::point(crash_point);
-            if sync {
+            if durability == Durability::Synced {
                 fsutil::commit_tmp(file, &tmp, dest)
             } else {
                 drop(file);
@@ -380,6 +346,7 @@ mod tests {
             Some(b"extra"),
             1 << 20,
             "",
+            Durability::Synced,
         )
         .unwrap();
         assert_eq!(n, body.len() as u64);
@@ -412,6 +379,7 @@ mod tests {
             None,
             4096,
             "",
+            Durability::Synced,
         )
         .unwrap_err();
         assert!(matches!(e, MessageFileError::TooLarge { limit: 4096 }));
@@ -434,6 +402,7 @@ mod tests {
             None,
             100,
             "",
+            Durability::Synced,
         )
         .unwrap();
         let mut bytes = std::fs::read(&dest).unwrap();
@@ -463,6 +432,7 @@ mod tests {
             None,
             100,
             "",
+            Durability::Synced,
         )
         .unwrap();
         let e = SealedMessage::open(&dest)

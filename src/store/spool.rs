@@ -181,6 +181,7 @@ pub fn deliver(
         Some(&extra),
         MAX_MESSAGE_SIZE,
         "deliver.before-rename",
+        message_file::Durability::Synced,
     )?;
     crash::point("deliver.after-rename");
     Ok(name)
