@@ -65,6 +65,14 @@ pub(super) fn run(_global: &Global, args: &mut Args) -> Result<i32, ArgError> {
     };
     let cert = root.join("tls/cert.pem");
     println!("crymap-like demo is running; stop it with Ctrl-C.");
+    if sys::privilege::is_root() {
+        println!("isolation: sessions chroot into the user directory and run as nobody");
+    } else {
+        println!(
+            "isolation: none (not started as root): sessions run as uid {} without chroot",
+            nix::unistd::geteuid()
+        );
+    }
     println!("system root: {}", root.display());
     println!("imaps: 127.0.0.1:{imaps_port} (implicit TLS)");
     println!("imap: 127.0.0.1:{imap_port} (STARTTLS)");
