@@ -16,6 +16,11 @@ pub const DEFAULT_ROOT: &str = "/etc/crymap-like";
 /// The configuration file's name inside the system root.
 pub const CONFIG_FILE: &str = "crymap-like.toml";
 
+/// The largest message the server accepts at all (the design's 64 MiB);
+/// `limits.max_message_size` may only lower it. The store enforces the same
+/// bound on its own.
+pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -176,7 +181,7 @@ pub struct LimitsConfig {
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
-            max_message_size: 64 * 1024 * 1024,
+            max_message_size: MAX_MESSAGE_SIZE,
             idle_timeout_secs: 30 * 60,
             login_failure_delay_ms: 2000,
             max_login_failures: 3,
@@ -213,8 +218,10 @@ impl Config {
         if self.limits.idle_timeout_secs == 0 {
             return Err("limits.idle_timeout_secs must be at least 1".to_owned());
         }
-        if self.limits.max_message_size == 0 || self.limits.max_message_size > 1 << 30 {
-            return Err("limits.max_message_size must be between 1 and 1 GiB".to_owned());
+        if self.limits.max_message_size == 0 || self.limits.max_message_size > MAX_MESSAGE_SIZE {
+            return Err(format!(
+                "limits.max_message_size must be between 1 and {MAX_MESSAGE_SIZE} (64 MiB)"
+            ));
         }
         if self.limits.max_login_failures == 0 {
             return Err("limits.max_login_failures must be at least 1".to_owned());

@@ -139,7 +139,7 @@ fn capabilities_are_advertised_after_login() {
         "SPECIAL-USE",
         "CREATE-SPECIAL-USE",
         "STATUS=SIZE",
-        "APPENDLIMIT",
+        "APPENDLIMIT=67108864",
         "XLIST",
     ] {
         assert!(caps[0].split(' ').any(|c| c == cap), "{cap} in {caps:?}");

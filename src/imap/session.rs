@@ -221,7 +221,13 @@ impl<L: Login> Session<L> {
         caps.extend_from_slice(selected::CAPABILITIES);
         caps.extend_from_slice(fetch::CAPABILITIES);
         caps.extend_from_slice(search::CAPABILITIES);
-        caps.into_iter().map(str::to_owned).collect()
+        caps.into_iter()
+            .map(|c| match c {
+                // RFC 7889: the one limit that applies to every mailbox.
+                "APPENDLIMIT" => format!("APPENDLIMIT={}", self.config.max_message_size),
+                c => c.to_owned(),
+            })
+            .collect()
     }
 
     fn serve(&mut self) -> Result<(), SessionError> {

@@ -30,7 +30,7 @@ use crate::crypto::CryptoError;
 use crate::mime::summary::Summary;
 
 /// Largest message the store accepts (APPEND and delivery).
-pub const MAX_MESSAGE_SIZE: u64 = 64 * 1024 * 1024;
+pub const MAX_MESSAGE_SIZE: u64 = crate::config::MAX_MESSAGE_SIZE as u64;
 /// How long files of expunged or unreferenced messages are kept.
 pub const FILE_GRACE: Duration = Duration::from_secs(24 * 3600);
 
