@@ -173,3 +173,33 @@ fn random_bytes_never_crash_the_server() {
     drop(c);
     finish(child);
 }
+
+/// A client that asks for a lot and never reads: the server's writes are
+/// bounded by the idle timeout, so the session ends instead of blocking
+/// forever.
+#[test]
+fn client_that_never_reads_does_not_hold_the_session() {
+    let root = Root::new("no-reader");
+    let cfg = root.path().join("crymap-like.toml");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("[limits]\n", "[limits]\nidle_timeout_secs = 2\n");
+    std::fs::write(&cfg, text).unwrap();
+    root.add_user("pat", "pw");
+    let big: Vec<u8> = b"Subject: big\r\n\r\n"
+        .iter()
+        .copied()
+        .chain((0..4_000_000u32).map(|i| b"abcdefghij\r\n"[(i % 12) as usize]))
+        .collect();
+    common::seed(&root, "pat", "pw", "INBOX", &[&big]);
+    let (child, sock) = root.spawn_serve("imaps");
+    let (mut c, _) = Client::imaps(sock);
+    assert!(c.status(&login_cmd("pat", "pw")).starts_with("t1 OK"));
+    assert!(c.status("SELECT INBOX").contains(" OK "));
+    // Ask for far more than the socket buffers hold, then stop reading.
+    for i in 0..8 {
+        c.send(format!("f{i} FETCH 1 BODY.PEEK[]\r\n").as_bytes());
+    }
+    finish(child);
+    drop(c);
+}

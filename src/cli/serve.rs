@@ -115,6 +115,7 @@ fn serve(global: &Global, mode: Mode) -> i32 {
         return exit::OSERR;
     }
     conn.set_nodelay();
+    conn.set_write_timeout(Duration::from_secs(config.limits.idle_timeout_secs));
     let (peer, peer_is_local) = match conn.peer() {
         Ok(p) => (p.to_string(), p.is_local()),
         Err(e) => (format!("unknown peer ({e})"), false),

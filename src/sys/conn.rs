@@ -143,6 +143,21 @@ impl Conn {
         }
     }
 
+    /// Bounds how long one write may block on a socket (`SO_SNDTIMEO`): a
+    /// client that stops reading then ends its session instead of holding
+    /// the process forever. Non-sockets are left alone.
+    pub fn set_write_timeout(&self, timeout: Duration) {
+        use nix::sys::socket::{setsockopt, sockopt::SendTimeout};
+        use nix::sys::time::TimeVal;
+        let secs = i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX);
+        let tv = TimeVal::new(secs, 0);
+        let sides = [Some(&self.read), self.write.as_ref()];
+        for f in sides.into_iter().flatten() {
+            // ENOTSOCK simply means "not a socket": nothing to bound.
+            let _ = setsockopt(f, SendTimeout, &tv);
+        }
+    }
+
     /// Sets (or clears, with `None`) the idle timeout applied to each read.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
         self.read_timeout = timeout;
