@@ -741,8 +741,14 @@ pub fn enable(ctx: &mut Ctx, out: &mut Vec<u8>, capabilities: &[String]) -> Repl
     Reply::ok("ENABLE completed")
 }
 
+/// How long a deleted mailbox's directory must have been untouched before
+/// PURGE removes it (a mailbox being created has its directory a moment
+/// before its account record).
+const DELETED_MAILBOX_GRACE: Duration = Duration::from_secs(600);
+
 /// `XCRY PURGE`: removes the files of every expunged message in every
-/// mailbox now instead of after the grace period.
+/// mailbox now instead of after the grace period, other garbage, and the
+/// directories of deleted mailboxes.
 pub fn purge(ctx: &mut Ctx, _out: &mut Vec<u8>) -> Reply {
     if let Err(e) = ctx.account.refresh() {
         return Reply::server_bug("reading the account", &e);
@@ -754,15 +760,26 @@ pub fn purge(ctx: &mut Ctx, _out: &mut Vec<u8>) -> Reply {
         .map(|i| (i.id, i.uid_validity))
         .collect();
     let mut removed = 0usize;
-    for (id, validity) in boxes {
-        let result = Mailbox::open(ctx.keys.clone(), ctx.dir(), &id, validity)
+    for (id, validity) in &boxes {
+        let result = Mailbox::open(ctx.keys.clone(), ctx.dir(), id, *validity)
             .and_then(|mut mb| mb.collect_garbage(Duration::ZERO));
         match result {
             Ok(n) => removed += n,
             Err(e) => return Reply::server_bug("purging", &e),
         }
     }
-    Reply::ok(format!("XCRY PURGE completed: {removed} file(s) removed"))
+    let live: Vec<_> = boxes.iter().map(|(id, _)| *id).collect();
+    let gone = match crate::store::mailbox::remove_deleted_mailboxes(
+        ctx.dir(),
+        &live,
+        DELETED_MAILBOX_GRACE,
+    ) {
+        Ok(n) => n,
+        Err(e) => return Reply::server_bug("removing deleted mailboxes", &e),
+    };
+    Reply::ok(format!(
+        "XCRY PURGE completed: {removed} file(s) and {gone} deleted mailbox(es) removed"
+    ))
 }
 
 #[cfg(test)]

@@ -132,6 +132,39 @@ pub struct Changes {
     pub exists: u32,
 }
 
+/// Removes the directories under `mailboxes/` that belong to no mailbox of
+/// the account any more (deleted ones), once untouched for `grace`. The
+/// grace protects a mailbox being created right now, whose directory exists
+/// a moment before its account record. Returns how many were removed.
+pub fn remove_deleted_mailboxes(
+    user_dir: &Path,
+    live: &[MailboxId],
+    grace: Duration,
+) -> io::Result<usize> {
+    let live: BTreeSet<String> = live.iter().map(ToString::to_string).collect();
+    let now = SystemTime::now();
+    let mut removed = 0;
+    for entry in fs::read_dir(user_dir.join("mailboxes"))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if live.contains(name) || MailboxId::parse_hex(name).is_none() {
+            continue;
+        }
+        let meta = entry.metadata()?;
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .unwrap_or_default();
+        if meta.is_dir() && age >= grace {
+            fs::remove_dir_all(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// One message of a batch append.
 #[derive(Clone, Copy, Debug)]
 pub struct NewMessage<'a> {
