@@ -168,7 +168,11 @@ pub fn run<L: Login>(
         out: Vec::with_capacity(4096),
     };
     s.greet()?;
-    s.serve()
+    let result = s.serve();
+    if let Some(io) = s.io.as_mut() {
+        io.inner.get_mut().shutdown_tls();
+    }
+    result
 }
 
 impl<L: Login> Session<L> {

@@ -35,6 +35,15 @@ impl Stream {
         }
     }
 
+    /// Ends TLS properly (close_notify) before the connection closes, so
+    /// clients see a clean end rather than a truncation. Best effort: the
+    /// peer may already be gone.
+    pub fn shutdown_tls(&mut self) {
+        if let Stream::Tls(s) = self {
+            let _ = s.shutdown();
+        }
+    }
+
     /// Whether TLS is active.
     pub fn is_tls(&self) -> bool {
         matches!(self, Stream::Tls(_))
