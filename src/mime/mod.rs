@@ -13,6 +13,7 @@ pub mod charset;
 pub mod encoded_word;
 pub mod envelope;
 pub mod header;
+pub mod invariants;
 pub mod params;
 pub mod search_text;
 pub mod section;
