@@ -127,26 +127,14 @@ pub enum FlagPerm {
     Any,
 }
 
-/// A special-use attribute (RFC 6154, RFC 8457) used by CREATE (USE ...).
+/// A special-use attribute (RFC 6154, RFC 8457) used by CREATE (USE ...):
+/// one the store knows, or any other `\Name` (the session answers
+/// `NO [USEATTR]`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SpecialUse {
-    /// `\All`
-    All,
-    /// `\Archive`
-    Archive,
-    /// `\Drafts`
-    Drafts,
-    /// `\Flagged`
-    Flagged,
-    /// `\Important`
-    Important,
-    /// `\Junk`
-    Junk,
-    /// `\Sent`
-    Sent,
-    /// `\Trash`
-    Trash,
-    /// Any other `\Name` (the session answers `NO [USEATTR]`).
+    /// `\All`, `\Archive`, `\Drafts`, ... (the store's one list of them).
+    Known(crate::store::account::SpecialUse),
+    /// Any other attribute, without its backslash, as sent.
     Other(String),
 }
 
@@ -1121,19 +1109,12 @@ impl Enc {
                 self.name(&mailbox.0);
                 if !special_use.is_empty() {
                     self.raw(" (USE ");
-                    self.list(special_use, |e, u| {
-                        e.raw("\\");
-                        e.atom(match u {
-                            SpecialUse::All => "All",
-                            SpecialUse::Archive => "Archive",
-                            SpecialUse::Drafts => "Drafts",
-                            SpecialUse::Flagged => "Flagged",
-                            SpecialUse::Important => "Important",
-                            SpecialUse::Junk => "Junk",
-                            SpecialUse::Sent => "Sent",
-                            SpecialUse::Trash => "Trash",
-                            SpecialUse::Other(o) => o,
-                        })
+                    self.list(special_use, |e, u| match u {
+                        SpecialUse::Known(k) => e.raw(k.as_imap()),
+                        SpecialUse::Other(o) => {
+                            e.raw("\\");
+                            e.atom(o)
+                        }
                     });
                     self.raw(")");
                 }

@@ -1051,16 +1051,10 @@ fn select_params(i: &[u8]) -> R<'_, SelectParams> {
 fn use_attr(i: &[u8]) -> R<'_, SpecialUse> {
     let (i, ()) = expect(i, b"\\", "expected special-use attribute")?;
     let (i, a) = ctx("expected special-use attribute", atom)(i)?;
-    let u = match a.to_ascii_uppercase().as_slice() {
-        b"ALL" => SpecialUse::All,
-        b"ARCHIVE" => SpecialUse::Archive,
-        b"DRAFTS" => SpecialUse::Drafts,
-        b"FLAGGED" => SpecialUse::Flagged,
-        b"IMPORTANT" => SpecialUse::Important,
-        b"JUNK" => SpecialUse::Junk,
-        b"SENT" => SpecialUse::Sent,
-        b"TRASH" => SpecialUse::Trash,
-        _ => SpecialUse::Other(String::from_utf8_lossy(a).into_owned()),
+    let name = String::from_utf8_lossy(a).into_owned();
+    let u = match crate::store::account::SpecialUse::from_imap(&format!("\\{name}")) {
+        Some(k) => SpecialUse::Known(k),
+        None => SpecialUse::Other(name),
     };
     Ok((i, u))
 }

@@ -66,17 +66,10 @@ fn store_reply(what: &str, e: StoreError) -> Reply {
 }
 
 fn store_use(u: &SpecialUse) -> Option<StoreUse> {
-    Some(match u {
-        SpecialUse::All => StoreUse::All,
-        SpecialUse::Archive => StoreUse::Archive,
-        SpecialUse::Drafts => StoreUse::Drafts,
-        SpecialUse::Flagged => StoreUse::Flagged,
-        SpecialUse::Important => StoreUse::Important,
-        SpecialUse::Junk => StoreUse::Junk,
-        SpecialUse::Sent => StoreUse::Sent,
-        SpecialUse::Trash => StoreUse::Trash,
-        SpecialUse::Other(_) => return None,
-    })
+    match u {
+        SpecialUse::Known(k) => Some(*k),
+        SpecialUse::Other(_) => None,
+    }
 }
 
 /// Catches up with other sessions' account changes before deciding.

@@ -165,7 +165,10 @@ fn table() -> Vec<(&'static str, CommandBody)> {
             "a CREATE Drafts (USE (\\Drafts \\Foo))\r\n",
             B::Create {
                 mailbox: mb("Drafts"),
-                special_use: vec![SpecialUse::Drafts, SpecialUse::Other("Foo".into())],
+                special_use: vec![
+                    SpecialUse::Known(crate::store::account::SpecialUse::Drafts),
+                    SpecialUse::Other("Foo".into()),
+                ],
             },
         ),
         (
