@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 use common::*;
@@ -47,25 +46,14 @@ fn demo_by_an_ordinary_user_serves_unisolated_and_says_so() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let _guard = Guard(child);
-    let mut isolation = None;
-    let mut password = None;
-    for l in BufReader::new(stdout).lines() {
-        let l = l.unwrap();
-        if let Some(i) = l.strip_prefix("isolation: ") {
-            isolation = Some(i.to_owned());
-        }
-        if let Some(p) = l.strip_prefix("password: ") {
-            password = Some(p.to_owned());
-            break;
-        }
-    }
-    let isolation = isolation.unwrap();
+    let settings = demo_settings(stdout);
+    let isolation = &settings["isolation"];
     assert!(
         isolation.starts_with("none (not started as root)"),
         "{isolation}"
     );
     let (mut c, _) = Client::imaps(connect_retry(&format!("127.0.0.1:{imaps}")));
     assert!(c
-        .status(&login_cmd("demo", &password.unwrap()))
+        .status(&login_cmd(&settings["user"], &settings["password"]))
         .starts_with("t1 OK"));
 }

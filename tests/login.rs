@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -277,23 +276,11 @@ fn demo_prints_settings_and_serves_them() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let guard = Guard(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let mut user = None;
-    let mut password = None;
-    for l in lines.by_ref() {
-        let l = l.unwrap();
-        if let Some(u) = l.strip_prefix("user: ") {
-            user = Some(u.to_owned());
-        }
-        if let Some(p) = l.strip_prefix("password: ") {
-            password = Some(p.to_owned());
-            break;
-        }
-    }
-    let (user, password) = (user.unwrap(), password.unwrap());
+    let settings = demo_settings(stdout);
+    let (user, password) = (&settings["user"], &settings["password"]);
     assert_eq!(user, "demo");
     let (mut c, _) = Client::imaps(connect_retry(&format!("127.0.0.1:{imaps}")));
-    assert!(c.status(&login_cmd(&user, &password)).starts_with("t1 OK"));
+    assert!(c.status(&login_cmd(user, password)).starts_with("t1 OK"));
     // The certificate names localhost in CN and subjectAltName.
     let pem = std::fs::read(demo_root.join("tls/cert.pem")).unwrap();
     let cert = openssl::x509::X509::from_pem(&pem).unwrap();

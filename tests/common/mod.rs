@@ -381,3 +381,19 @@ pub fn seed(
     }
     uids
 }
+
+/// Reads what `demo` prints, up to and including its `password:` line, as
+/// `key: value` pairs (`user`, `password`, `isolation`, ...).
+pub fn demo_settings(stdout: impl Read) -> std::collections::HashMap<String, String> {
+    let mut settings = std::collections::HashMap::new();
+    for l in BufReader::new(stdout).lines() {
+        let l = l.unwrap();
+        if let Some((k, v)) = l.split_once(": ") {
+            settings.insert(k.to_owned(), v.to_owned());
+        }
+        if l.starts_with("password: ") {
+            break;
+        }
+    }
+    settings
+}
