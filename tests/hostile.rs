@@ -203,3 +203,23 @@ fn client_that_never_reads_does_not_hold_the_session() {
     finish(child);
     drop(c);
 }
+
+/// A client that stalls in the middle of a command (inside a literal, or
+/// after AUTHENTICATE's continuation request) is logged out after the idle
+/// timeout, like one that is silent between commands.
+#[test]
+fn client_stalling_inside_a_command_is_logged_out() {
+    for stall in [&b"a1 LOGIN {10}\r\nabc"[..], b"a2 AUTHENTICATE PLAIN\r\n"] {
+        let root = Root::new("stall");
+        let cfg = root.path().join("crymap-like.toml");
+        let text = std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("[limits]\n", "[limits]\nidle_timeout_secs = 2\n");
+        std::fs::write(&cfg, text).unwrap();
+        let (child, sock) = root.spawn_serve("imaps");
+        let (mut c, _) = Client::imaps(sock);
+        c.send(stall);
+        finish(child);
+        drop(c);
+    }
+}

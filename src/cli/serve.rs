@@ -72,7 +72,7 @@ fn serve(global: &Global, mode: Mode) -> i32 {
     // A socket passed by systemd (Accept=yes) is the connection; otherwise
     // stdin/stdout are (inetd, xinetd, `listen`). Taken before any chroot:
     // detaching stdio opens /dev/null.
-    let conn = match sys::activation::connection_from_environment() {
+    let mut conn = match sys::activation::connection_from_environment() {
         Ok(c) => c,
         Err(e) => {
             error!("taking the connection: {e}");
@@ -115,7 +115,12 @@ fn serve(global: &Global, mode: Mode) -> i32 {
         return exit::OSERR;
     }
     conn.set_nodelay();
-    conn.set_write_timeout(Duration::from_secs(config.limits.idle_timeout_secs));
+    // Every read and write is bounded by the idle timeout, not only the wait
+    // between commands: a client that stalls inside a literal or an
+    // AUTHENTICATE exchange would otherwise hold the (still root) process.
+    let idle = Duration::from_secs(config.limits.idle_timeout_secs);
+    conn.set_read_timeout(Some(idle));
+    conn.set_write_timeout(idle);
     let (peer, peer_is_local) = match conn.peer() {
         Ok(p) => (p.to_string(), p.is_local()),
         Err(e) => (format!("unknown peer ({e})"), false),
