@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use crate::imap::context::{self, wire_flag, Ctx, Reply};
 use crate::imap::wire::command::{
-    FetchAttr, FetchAttrs, FetchCommand, Flag as WireFlag, Partial, Section, SectionText,
-    SeqNum as WireSeq, SeqRange, SeqSet,
+    FetchAttr, FetchAttrs, FetchCommand, Partial, Section, SectionText, SeqBound, SeqRange, SeqSet,
+    WireFlag,
 };
 use crate::imap::wire::response::{
     write_astring, write_binary_literal, write_date_time, write_seq_set, ResponseCode,
@@ -22,7 +22,7 @@ use crate::mime::section::{self, SectionError, SectionSpec, SectionText as MimeT
 use crate::mime::Summary;
 use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
 use crate::store::message_file::{MessageFileError, MessageReader};
-use crate::store::types::{Flag as StoreFlag, FlagOp, Modseq, Uid};
+use crate::store::types::{Flag, FlagOp, Modseq, Uid};
 
 /// Capabilities this module implements end to end.
 pub const CAPABILITIES: &[&str] = &["BINARY", "OBJECTID", "SAVEDATE"];
@@ -309,9 +309,9 @@ fn in_uid_set(set: &SeqSet, uid: u32, max: u32) -> bool {
     let SeqSet::Ranges(ranges) = set else {
         return false;
     };
-    let v = |n: &WireSeq| match n {
-        WireSeq::Value(v) => v.get(),
-        WireSeq::Star => max,
+    let v = |n: &SeqBound| match n {
+        SeqBound::Value(v) => v.get(),
+        SeqBound::Star => max,
     };
     ranges.iter().any(|r| {
         let (a, b) = match r {
@@ -664,13 +664,13 @@ pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
             .filter(|u| {
                 sel.mailbox
                     .info(*u)
-                    .is_some_and(|i| !i.flags.contains(&StoreFlag::Seen))
+                    .is_some_and(|i| !i.flags.contains(&Flag::Seen))
             })
             .collect();
         if !unseen.is_empty() {
             match sel
                 .mailbox
-                .store_flags(&unseen, FlagOp::Add, &[StoreFlag::Seen], None)
+                .store_flags(&unseen, FlagOp::Add, &[Flag::Seen], None)
             {
                 Ok(o) => newly_seen = o.changed,
                 Err(e) => return Reply::server_bug("setting \\Seen", &e),
@@ -837,8 +837,8 @@ mod tests {
         assert!(!in_uid_set(&set, 5, 100));
         assert!(!in_uid_set(&SeqSet::Saved, 1, 100));
         let star = SeqSet::Ranges(vec![SeqRange::Range(
-            WireSeq::Value(std::num::NonZeroU32::MIN.saturating_add(4)),
-            WireSeq::Star,
+            SeqBound::Value(std::num::NonZeroU32::MIN.saturating_add(4)),
+            SeqBound::Star,
         )]);
         assert!(in_uid_set(&star, 50, 100));
         assert!(!in_uid_set(&star, 4, 100));

@@ -14,14 +14,14 @@ use chrono::NaiveDate;
 use crate::imap::commands::fetch::SummaryCache;
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::wire::command::{
-    SearchCommand, SearchKey, SearchReturnOpt, SeqNum as WireSeq, SeqRange, SeqSet,
+    SearchCommand, SearchKey, SearchReturnOpt, SeqBound, SeqRange, SeqSet,
 };
 use crate::imap::wire::response::{write_seq_set, write_string, ResponseCode};
 use crate::mime::search_text::{self, SearchText};
 use crate::mime::Summary;
 use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
 use crate::store::message_file::MessageFileError;
-use crate::store::types::{Flag as StoreFlag, Uid};
+use crate::store::types::{Flag, Uid};
 
 /// Capabilities this module implements end to end.
 pub const CAPABILITIES: &[&str] = &["ESEARCH", "SEARCHRES"];
@@ -81,8 +81,8 @@ enum Field {
 enum Key {
     All,
     Never,
-    Flag(StoreFlag, bool),
-    Keyword(Option<StoreFlag>, bool),
+    Flag(Flag, bool),
+    Keyword(Option<Flag>, bool),
     Recent(bool),
     New,
     /// Sequence number ranges (inclusive).
@@ -140,9 +140,9 @@ fn needle(bytes: &[u8]) -> String {
 /// Ranges of a wire set; `*` is `star` (0 when the mailbox is empty, which
 /// then matches nothing).
 fn ranges(set: &[SeqRange], star: u32) -> Vec<(u32, u32)> {
-    let v = |n: &WireSeq| match n {
-        WireSeq::Value(v) => v.get(),
-        WireSeq::Star => star,
+    let v = |n: &SeqBound| match n {
+        SeqBound::Value(v) => v.get(),
+        SeqBound::Star => star,
     };
     set.iter()
         .map(|r| {
@@ -183,21 +183,21 @@ impl Compiler<'_> {
 
     fn key(&self, k: &SearchKey) -> Key {
         use SearchKey as S;
-        let flag = |f: StoreFlag, set: bool| Key::Flag(f, set);
+        let flag = |f: Flag, set: bool| Key::Flag(f, set);
         match k {
             S::All | S::SaveDateSupported => Key::All,
-            S::Answered => flag(StoreFlag::Answered, true),
-            S::Unanswered => flag(StoreFlag::Answered, false),
-            S::Deleted => flag(StoreFlag::Deleted, true),
-            S::Undeleted => flag(StoreFlag::Deleted, false),
-            S::Draft => flag(StoreFlag::Draft, true),
-            S::Undraft => flag(StoreFlag::Draft, false),
-            S::Flagged => flag(StoreFlag::Flagged, true),
-            S::Unflagged => flag(StoreFlag::Flagged, false),
-            S::Seen => flag(StoreFlag::Seen, true),
-            S::Unseen => flag(StoreFlag::Seen, false),
-            S::Keyword(w) => Key::Keyword(StoreFlag::keyword(w), true),
-            S::Unkeyword(w) => Key::Keyword(StoreFlag::keyword(w), false),
+            S::Answered => flag(Flag::Answered, true),
+            S::Unanswered => flag(Flag::Answered, false),
+            S::Deleted => flag(Flag::Deleted, true),
+            S::Undeleted => flag(Flag::Deleted, false),
+            S::Draft => flag(Flag::Draft, true),
+            S::Undraft => flag(Flag::Draft, false),
+            S::Flagged => flag(Flag::Flagged, true),
+            S::Unflagged => flag(Flag::Flagged, false),
+            S::Seen => flag(Flag::Seen, true),
+            S::Unseen => flag(Flag::Seen, false),
+            S::Keyword(w) => Key::Keyword(Flag::keyword(w), true),
+            S::Unkeyword(w) => Key::Keyword(Flag::keyword(w), false),
             S::Recent => Key::Recent(true),
             S::Old => Key::Recent(false),
             S::New => Key::New,
@@ -320,7 +320,7 @@ impl Msg<'_> {
             Key::Keyword(Some(f), set) => i.flags.iter().any(|x| x.same_as(f)) == *set,
             Key::Keyword(None, set) => !*set,
             Key::Recent(set) => i.recent == *set,
-            Key::New => i.recent && !i.flags.contains(&StoreFlag::Seen),
+            Key::New => i.recent && !i.flags.contains(&Flag::Seen),
             Key::Seq(r) => in_ranges(r, self.seq),
             Key::Uids(r) => in_ranges(r, i.uid.get()),
             Key::UidList(v) => v.binary_search(&i.uid).is_ok(),
@@ -630,20 +630,23 @@ mod tests {
     use super::*;
     use std::num::NonZeroU32;
 
-    fn n(v: u32) -> WireSeq {
-        WireSeq::Value(NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN))
+    fn n(v: u32) -> SeqBound {
+        SeqBound::Value(NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN))
     }
 
     #[test]
     fn sets_resolve_star_and_reversed_ranges() {
         let r = ranges(
-            &[SeqRange::Range(n(5), n(2)), SeqRange::Single(WireSeq::Star)],
+            &[
+                SeqRange::Range(n(5), n(2)),
+                SeqRange::Single(SeqBound::Star),
+            ],
             9,
         );
         assert_eq!(r, vec![(2, 5), (9, 9)]);
         assert!(in_ranges(&r, 3) && in_ranges(&r, 9) && !in_ranges(&r, 6));
         // `*` in an empty mailbox matches nothing.
-        let r = ranges(&[SeqRange::Single(WireSeq::Star)], 0);
+        let r = ranges(&[SeqRange::Single(SeqBound::Star)], 0);
         assert!(!in_ranges(&r, 0) && !in_ranges(&r, 1));
     }
 
@@ -658,7 +661,7 @@ mod tests {
             Key::Text("x".into()),
             Key::Header(b"a".to_vec(), String::new()),
             Key::Field(Field::From, "a".into()),
-            Key::Flag(StoreFlag::Seen, true),
+            Key::Flag(Flag::Seen, true),
         ];
         v.sort_by_key(Key::cost);
         let costs: Vec<u8> = v.iter().map(Key::cost).collect();

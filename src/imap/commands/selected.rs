@@ -11,15 +11,14 @@ use std::path::PathBuf;
 use crate::imap::context::Selected;
 use crate::imap::context::{mailbox_name, resolve, selected, wire_flag, Ctx, Enabled, Reply};
 use crate::imap::wire::command::{
-    self, Flag as WireFlag, MailboxName, QResyncParams, SelectParams, SeqNum as WireSeq, SeqRange,
-    SeqSet,
+    self, MailboxArg, QResyncParams, SelectParams, SeqBound, SeqRange, SeqSet, WireFlag,
 };
 use crate::imap::wire::response::{
     self, status_line, write_flag_list, write_flag_perm_list, write_seq_set, ResponseCode, Status,
 };
 use crate::store::mailbox::{Changes, Mailbox, MailboxError};
 use crate::store::spool;
-use crate::store::types::{Flag as StoreFlag, Modseq, Uid};
+use crate::store::types::{Flag, Modseq, Uid};
 
 /// Capabilities this module implements end to end.
 pub const CAPABILITIES: &[&str] = &[
@@ -228,9 +227,9 @@ fn uid_set_contains(set: &SeqSet, uid: u32, max: u32) -> bool {
         SeqSet::Saved => return true,
         SeqSet::Ranges(r) => r,
     };
-    let value = |n: &WireSeq| match n {
-        WireSeq::Value(v) => v.get(),
-        WireSeq::Star => max,
+    let value = |n: &SeqBound| match n {
+        SeqBound::Value(v) => v.get(),
+        SeqBound::Star => max,
     };
     ranges.iter().any(|r| {
         let (a, b) = match r {
@@ -243,9 +242,9 @@ fn uid_set_contains(set: &SeqSet, uid: u32, max: u32) -> bool {
 
 /// The flags every mailbox offers: the system flags plus its keywords.
 fn mailbox_flags(mb: &Mailbox) -> Vec<WireFlag> {
-    let mut flags: Vec<WireFlag> = StoreFlag::SYSTEM.iter().map(wire_flag).collect();
+    let mut flags: Vec<WireFlag> = Flag::SYSTEM.iter().map(wire_flag).collect();
     for f in mb.defined_flags() {
-        if matches!(f, StoreFlag::Keyword(_)) {
+        if matches!(f, Flag::Keyword(_)) {
             flags.push(wire_flag(f));
         }
     }
@@ -258,7 +257,7 @@ fn mailbox_flags(mb: &Mailbox) -> Vec<WireFlag> {
 pub fn write_highest_modseq(out: &mut Vec<u8>, mb: &Mailbox) {
     untagged_ok(
         out,
-        ResponseCode::HighestModSeq(command::ModSeq(mb.highest_modseq().get())),
+        ResponseCode::HighestModSeq(command::ModseqValue(mb.highest_modseq().get())),
         "Highest",
     );
 }
@@ -307,7 +306,7 @@ pub(crate) fn untagged_ok(out: &mut Vec<u8>, code: ResponseCode, text: &str) {
 pub fn select(
     ctx: &mut Ctx,
     out: &mut Vec<u8>,
-    name: &MailboxName,
+    name: &MailboxArg,
     params: &SelectParams,
     read_only: bool,
 ) -> Reply {
@@ -344,7 +343,7 @@ pub fn select(
         let first_unseen = mailbox.uids().position(|u| {
             mailbox
                 .info(u)
-                .is_some_and(|i| !i.flags.contains(&StoreFlag::Seen))
+                .is_some_and(|i| !i.flags.contains(&Flag::Seen))
         });
         if let Some(i) = first_unseen.and_then(|i| u32::try_from(i + 1).ok()) {
             untagged_ok(out, ResponseCode::Unseen(i), "First unseen");
@@ -362,7 +361,7 @@ pub fn select(
     );
     untagged_ok(
         out,
-        ResponseCode::HighestModSeq(command::ModSeq(mailbox.highest_modseq().get())),
+        ResponseCode::HighestModSeq(command::ModseqValue(mailbox.highest_modseq().get())),
         "Highest",
     );
     untagged_ok(
@@ -470,7 +469,7 @@ fn deleted_uids(mb: &Mailbox, uids: Vec<Uid>) -> Vec<Uid> {
     uids.into_iter()
         .filter(|u| {
             mb.info(*u)
-                .is_some_and(|i| !i.expunged && i.flags.contains(&StoreFlag::Deleted))
+                .is_some_and(|i| !i.expunged && i.flags.contains(&Flag::Deleted))
         })
         .collect()
 }
@@ -524,8 +523,8 @@ mod tests {
     use super::*;
     use std::num::NonZeroU32;
 
-    fn v(n: u32) -> WireSeq {
-        WireSeq::Value(NonZeroU32::new(n).unwrap())
+    fn v(n: u32) -> SeqBound {
+        SeqBound::Value(NonZeroU32::new(n).unwrap())
     }
 
     #[test]
@@ -533,7 +532,7 @@ mod tests {
         let set = SeqSet::Ranges(vec![
             SeqRange::Single(v(2)),
             SeqRange::Range(v(9), v(7)),
-            SeqRange::Range(v(20), WireSeq::Star),
+            SeqRange::Range(v(20), SeqBound::Star),
         ]);
         let hits: Vec<u32> = (1..=30)
             .filter(|u| uid_set_contains(&set, *u, 25))
