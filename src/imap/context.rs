@@ -8,12 +8,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::imap::seqset::{Numbers, View};
 use crate::imap::session::LoggedIn;
-use crate::imap::wire::command::{self, SeqBound, SeqRange, SeqSet};
+use crate::imap::wire::command::{self, SeqSet};
 use crate::imap::wire::response::{ResponseCode, Status};
 use crate::store::account::{AccountLog, MailboxName};
 use crate::store::mailbox::{Mailbox, UserKeys};
-use crate::store::types::{Flag, SeqNum, Uid};
+use crate::store::types::{Flag, Uid};
 
 /// The tagged completion of a command.
 #[derive(Debug, Clone, PartialEq)]
@@ -204,61 +205,14 @@ pub fn wire_flag(f: &Flag) -> command::WireFlag {
     }
 }
 
-/// Resolves a sequence set (or UID set, with `uid`) against the selected
-/// mailbox into the UIDs it names, ascending and without duplicates.
-///
-/// Sequence numbers beyond the mailbox are a `BAD` (RFC 9051 §6.4.5 asks
-/// for it, Dovecot does it); UIDs that do not exist are silently skipped,
-/// as RFC 3501 requires. `*` is the last message (or UID); `$` is the saved
-/// search result.
+/// The messages a sequence set (or UID set, with `uid`) names in the
+/// selected mailbox, ascending and without duplicates, or the `BAD` for a
+/// sequence number beyond the last message. The rules are
+/// [`crate::imap::seqset`]'s.
 pub fn resolve(sel: &Selected, set: &SeqSet, uid: bool) -> Result<Vec<Uid>, Reply> {
-    let mb = &sel.mailbox;
-    let ranges = match set {
-        SeqSet::Saved => return Ok(sel.saved.clone()),
-        SeqSet::Ranges(r) => r,
-    };
-    let mut out: Vec<Uid> = Vec::new();
-    if uid {
-        let max = mb.uids().last().map(Uid::get).unwrap_or(0);
-        let value = |n: &SeqBound| match n {
-            SeqBound::Value(v) => v.get(),
-            SeqBound::Star => max,
-        };
-        for r in ranges {
-            let (a, b) = match r {
-                SeqRange::Single(n) => (value(n), value(n)),
-                SeqRange::Range(a, b) => (value(a), value(b)),
-            };
-            let (lo, hi) = (a.min(b), a.max(b));
-            out.extend(mb.uids().filter(|u| (lo..=hi).contains(&u.get())));
-        }
-    } else {
-        let exists = mb.exists();
-        let value = |n: &SeqBound| -> Result<u32, Reply> {
-            match n {
-                SeqBound::Value(v) if v.get() <= exists => Ok(v.get()),
-                SeqBound::Value(v) => Err(Reply::bad(format!(
-                    "Sequence number {v} is beyond the last message ({exists})"
-                ))),
-                SeqBound::Star if exists > 0 => Ok(exists),
-                SeqBound::Star => Err(Reply::bad("No messages: * is not a valid number")),
-            }
-        };
-        for r in ranges {
-            let (a, b) = match r {
-                SeqRange::Single(n) => (value(n)?, value(n)?),
-                SeqRange::Range(a, b) => (value(a)?, value(b)?),
-            };
-            for s in a.min(b)..=a.max(b) {
-                if let Some(u) = SeqNum::new(s).and_then(|s| mb.uid_of(s)) {
-                    out.push(u);
-                }
-            }
-        }
-    }
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
+    View::of(sel)
+        .resolve(set, Numbers::of_uid_command(uid))
+        .map_err(|e| Reply::bad(e.to_string()))
 }
 
 /// The selected mailbox, or the `BAD` a command that needs one answers.

@@ -13,15 +13,14 @@ use chrono::NaiveDate;
 
 use crate::imap::commands::fetch::SummaryCache;
 use crate::imap::context::{Ctx, Reply};
-use crate::imap::wire::command::{
-    SearchCommand, SearchKey, SearchReturnOpt, SeqBound, SeqRange, SeqSet,
-};
+use crate::imap::seqset::{Numbers, View};
+use crate::imap::wire::command::{SearchCommand, SearchKey, SearchReturnOpt, SeqSet};
 use crate::imap::wire::response::{write_seq_set, write_string, ResponseCode};
 use crate::mime::search_text::{self, SearchText};
 use crate::mime::Summary;
 use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
 use crate::store::message_file::MessageFileError;
-use crate::store::types::{Flag, Uid};
+use crate::store::types::{Flag, Uid, UidSet};
 
 /// Capabilities this module implements end to end.
 pub const CAPABILITIES: &[&str] = &["ESEARCH", "SEARCHRES"];
@@ -85,12 +84,9 @@ enum Key {
     Keyword(Option<Flag>, bool),
     Recent(bool),
     New,
-    /// Sequence number ranges (inclusive).
-    Seq(Vec<(u32, u32)>),
-    /// UID ranges (inclusive).
-    Uids(Vec<(u32, u32)>),
-    /// Explicit UIDs, sorted (`$`).
-    UidList(Vec<Uid>),
+    /// The messages a sequence set, UID set or `$` names, resolved once by
+    /// `imap::seqset` (so both numberings end as the same typed set).
+    In(UidSet),
     Internal(DateCmp, NaiveDate),
     Saved(DateCmp, NaiveDate),
     Larger(u64),
@@ -137,38 +133,14 @@ fn needle(bytes: &[u8]) -> String {
     search_text::fold(&String::from_utf8_lossy(bytes))
 }
 
-/// Ranges of a wire set; `*` is `star` (0 when the mailbox is empty, which
-/// then matches nothing).
-fn ranges(set: &[SeqRange], star: u32) -> Vec<(u32, u32)> {
-    let v = |n: &SeqBound| match n {
-        SeqBound::Value(v) => v.get(),
-        SeqBound::Star => star,
-    };
-    set.iter()
-        .map(|r| {
-            let (a, b) = match r {
-                SeqRange::Single(n) => (v(n), v(n)),
-                SeqRange::Range(a, b) => (v(a), v(b)),
-            };
-            (a.min(b), a.max(b))
-        })
-        .collect()
-}
-
-fn in_ranges(r: &[(u32, u32)], n: u32) -> bool {
-    n != 0 && r.iter().any(|&(a, b)| a <= n && n <= b)
-}
-
 struct Compiler<'a> {
-    mb: &'a Mailbox,
-    saved: &'a [Uid],
+    view: View<'a>,
 }
 
 impl Compiler<'_> {
-    fn saved_list(&self) -> Key {
-        let mut v = self.saved.to_vec();
-        v.sort_unstable();
-        Key::UidList(v)
+    /// The messages `set` names; numbers beyond the mailbox match nothing.
+    fn set(&self, set: &SeqSet, numbers: Numbers) -> Key {
+        Key::In(UidSet::from_uids(self.view.matching(set, numbers)))
     }
 
     fn and(&self, keys: &[SearchKey]) -> Key {
@@ -230,12 +202,8 @@ impl Compiler<'_> {
                 }
             }
             S::And(keys) => self.and(keys),
-            S::SeqSet(SeqSet::Saved) | S::Uid(SeqSet::Saved) => self.saved_list(),
-            S::SeqSet(SeqSet::Ranges(r)) => Key::Seq(ranges(r, self.mb.exists())),
-            S::Uid(SeqSet::Ranges(r)) => {
-                let max = self.mb.uids().last().map(Uid::get).unwrap_or(0);
-                Key::Uids(ranges(r, max))
-            }
+            S::SeqSet(set) => self.set(set, Numbers::Seq),
+            S::Uid(set) => self.set(set, Numbers::Uid),
             S::ModSeq { mod_seq, .. } => Key::ModSeq(mod_seq.0),
             S::EmailId(id) => Key::EmailId(id.clone()),
             S::ThreadId(_) => Key::Never,
@@ -321,9 +289,7 @@ impl Msg<'_> {
             Key::Keyword(None, set) => !*set,
             Key::Recent(set) => i.recent == *set,
             Key::New => i.recent && !i.flags.contains(&Flag::Seen),
-            Key::Seq(r) => in_ranges(r, self.seq),
-            Key::Uids(r) => in_ranges(r, i.uid.get()),
-            Key::UidList(v) => v.binary_search(&i.uid).is_ok(),
+            Key::In(set) => set.contains(i.uid),
             Key::Internal(c, d) => i
                 .internal
                 .to_chrono()
@@ -522,8 +488,7 @@ fn run(
         return Reply::bad("No mailbox selected");
     };
     let key = Compiler {
-        mb: &sel.mailbox,
-        saved: &sel.saved,
+        view: View::of(sel),
     }
     .and(&cmd.criteria);
     let uses_modseq = key.uses_modseq();
@@ -628,28 +593,6 @@ fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::num::NonZeroU32;
-
-    fn n(v: u32) -> SeqBound {
-        SeqBound::Value(NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN))
-    }
-
-    #[test]
-    fn sets_resolve_star_and_reversed_ranges() {
-        let r = ranges(
-            &[
-                SeqRange::Range(n(5), n(2)),
-                SeqRange::Single(SeqBound::Star),
-            ],
-            9,
-        );
-        assert_eq!(r, vec![(2, 5), (9, 9)]);
-        assert!(in_ranges(&r, 3) && in_ranges(&r, 9) && !in_ranges(&r, 6));
-        // `*` in an empty mailbox matches nothing.
-        let r = ranges(&[SeqRange::Single(SeqBound::Star)], 0);
-        assert!(!in_ranges(&r, 0) && !in_ranges(&r, 1));
-    }
-
     #[test]
     fn cheap_keys_are_evaluated_first() {
         let k = Key::And(vec![

@@ -10,9 +10,8 @@ use std::path::PathBuf;
 
 use crate::imap::context::Selected;
 use crate::imap::context::{mailbox_name, resolve, selected, wire_flag, Ctx, Enabled, Reply};
-use crate::imap::wire::command::{
-    self, MailboxArg, QResyncParams, SelectParams, SeqBound, SeqRange, SeqSet, WireFlag,
-};
+use crate::imap::seqset::View;
+use crate::imap::wire::command::{self, MailboxArg, QResyncParams, SelectParams, SeqSet, WireFlag};
 use crate::imap::wire::response::{
     self, status_line, write_flag_list, write_flag_perm_list, write_seq_set, ResponseCode, Status,
 };
@@ -119,7 +118,7 @@ fn report(sel: &mut Selected, enabled: Enabled, out: &mut Vec<u8>, changes: &Cha
     }
     if !changes.expunged.is_empty() {
         if enabled.qresync {
-            let mut uids: Vec<u32> = changes.expunged.iter().map(|(_, u)| u.get()).collect();
+            let mut uids: Vec<Uid> = changes.expunged.iter().map(|(_, u)| *u).collect();
             uids.sort_unstable();
             write_vanished(out, &uids, false);
         } else {
@@ -209,8 +208,8 @@ pub(crate) fn write_fetch(
 }
 
 /// `* VANISHED [(EARLIER)] uids`; `uids` ascending.
-fn write_vanished(out: &mut Vec<u8>, uids: &[u32], earlier: bool) {
-    let Some(set) = SeqSet::from_numbers(uids.iter().copied()) else {
+pub(crate) fn write_vanished(out: &mut Vec<u8>, uids: &[Uid], earlier: bool) {
+    let Some(set) = SeqSet::from_numbers(uids.iter().map(|u| u.get())) else {
         return;
     };
     out.extend_from_slice(b"* VANISHED ");
@@ -219,25 +218,6 @@ fn write_vanished(out: &mut Vec<u8>, uids: &[u32], earlier: bool) {
     }
     write_seq_set(out, &set);
     out.extend_from_slice(b"\r\n");
-}
-
-/// Whether `uid` is in a client-supplied UID set (`*` is the largest UID).
-fn uid_set_contains(set: &SeqSet, uid: u32, max: u32) -> bool {
-    let ranges = match set {
-        SeqSet::Saved => return true,
-        SeqSet::Ranges(r) => r,
-    };
-    let value = |n: &SeqBound| match n {
-        SeqBound::Value(v) => v.get(),
-        SeqBound::Star => max,
-    };
-    ranges.iter().any(|r| {
-        let (a, b) = match r {
-            SeqRange::Single(n) => (value(n), value(n)),
-            SeqRange::Range(a, b) => (value(a), value(b)),
-        };
-        (a.min(b)..=a.max(b)).contains(&uid)
-    })
 }
 
 /// The flags every mailbox offers: the system flags plus its keywords.
@@ -419,19 +399,14 @@ fn resync(out: &mut Vec<u8>, mb: &Mailbox, q: &QResyncParams, enabled: Enabled) 
     let Some(since) = Modseq::new(q.mod_seq.0) else {
         return;
     };
-    let max = mb.uidnext().get().saturating_sub(1);
-    let mut vanished: Vec<u32> = mb
-        .vanished_since(since)
-        .into_iter()
-        .map(Uid::get)
-        .filter(|u| {
-            q.known_uids
-                .as_ref()
-                .map_or(true, |set| uid_set_contains(set, *u, max))
-        })
-        .collect();
-    vanished.sort_unstable();
-    vanished.dedup();
+    let mut vanished = mb.vanished_since(since);
+    if let Some(known) = &q.known_uids {
+        // A new selection has no saved search result: `$` names nothing.
+        vanished = View::new(mb.uids().collect(), &[], mb.uidnext()).named_among(known, &vanished);
+    } else {
+        vanished.sort_unstable();
+        vanished.dedup();
+    }
     write_vanished(out, &vanished, true);
     let items = FetchItems {
         flags: true,
@@ -521,34 +496,16 @@ pub(crate) fn mailbox_error(what: &str, e: &MailboxError) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::num::NonZeroU32;
-
-    fn v(n: u32) -> SeqBound {
-        SeqBound::Value(NonZeroU32::new(n).unwrap())
-    }
-
-    #[test]
-    fn uid_sets_match_ranges_reversed_ranges_and_star() {
-        let set = SeqSet::Ranges(vec![
-            SeqRange::Single(v(2)),
-            SeqRange::Range(v(9), v(7)),
-            SeqRange::Range(v(20), SeqBound::Star),
-        ]);
-        let hits: Vec<u32> = (1..=30)
-            .filter(|u| uid_set_contains(&set, *u, 25))
-            .collect();
-        assert_eq!(hits, vec![2, 7, 8, 9, 20, 21, 22, 23, 24, 25]);
-    }
-
     #[test]
     fn vanished_is_compact_and_omitted_when_empty() {
         let mut out = Vec::new();
         write_vanished(&mut out, &[], true);
         assert!(out.is_empty());
-        write_vanished(&mut out, &[1, 2, 3, 7], true);
+        let uids = |v: &[u32]| -> Vec<Uid> { v.iter().copied().filter_map(Uid::new).collect() };
+        write_vanished(&mut out, &uids(&[1, 2, 3, 7]), true);
         assert_eq!(out, b"* VANISHED (EARLIER) 1:3,7\r\n");
         out.clear();
-        write_vanished(&mut out, &[4], false);
+        write_vanished(&mut out, &uids(&[4]), false);
         assert_eq!(out, b"* VANISHED 4\r\n");
     }
 }
