@@ -441,12 +441,6 @@ fn evaluate_range(
     Ok(hits)
 }
 
-fn write_number_set(out: &mut Vec<u8>, numbers: &[u32]) {
-    if let Some(set) = SeqSet::from_numbers(numbers.iter().copied()) {
-        write_seq_set(out, &set);
-    }
-}
-
 /// `[UID] SEARCH`; `tag` is the command's tag, which ESEARCH echoes.
 pub fn search(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SearchCommand) -> Reply {
     let opts = cmd.return_opts.clone();
@@ -567,9 +561,14 @@ fn run(
             let _ = write!(out, " MAX {n}");
         }
     }
-    if has(SearchReturnOpt::All) && !numbers.is_empty() {
+    let all = if cmd.uid {
+        context::wire_uid_set(hits.iter().map(|h| h.1))
+    } else {
+        context::wire_seq_set(hits.iter().map(|h| h.0))
+    };
+    if let Some(all) = all.filter(|_| has(SearchReturnOpt::All)) {
         out.extend_from_slice(b" ALL ");
-        write_number_set(out, &numbers);
+        write_seq_set(out, &all);
     }
     if has(SearchReturnOpt::Count) {
         let _ = write!(out, " COUNT {}", numbers.len());
