@@ -63,8 +63,8 @@ fn every_arrow_between_modules_is_allowed() {
         let Some(path) = module_path(rel) else {
             continue;
         };
-        let text = fs::read_to_string(&file)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
+        let text =
+            fs::read_to_string(&file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
         let tokens = lex(&text).unwrap_or_else(|e| panic!("src/{}: {e}", rel.display()));
         for reference in references(&path, &tokens) {
             let at = format!("src/{}:{}", rel.display(), reference.line);
@@ -338,10 +338,21 @@ fn skip_string(b: &[u8], mut i: usize, line: &mut usize) -> Result<usize, String
 }
 
 /// Skips a raw string body starting after `r##"`, ending at `"##`.
-fn skip_raw_string(b: &[u8], mut i: usize, hashes: usize, line: &mut usize) -> Result<usize, String> {
+fn skip_raw_string(
+    b: &[u8],
+    mut i: usize,
+    hashes: usize,
+    line: &mut usize,
+) -> Result<usize, String> {
     let start = *line;
     while i < b.len() {
-        if b[i] == b'"' && b[i + 1..].iter().take(hashes).filter(|&&h| h == b'#').count() == hashes
+        if b[i] == b'"'
+            && b[i + 1..]
+                .iter()
+                .take(hashes)
+                .filter(|&&h| h == b'#')
+                .count()
+                == hashes
         {
             return Ok(i + 1 + hashes);
         }

@@ -11,3 +11,5 @@ pub mod mutf7;
 pub mod parser;
 pub mod response;
 pub mod structure;
+#[cfg(test)]
+mod structure_fixtures;
