@@ -136,8 +136,8 @@ pub struct OpenError(#[from] crate::store::StoreError);
 impl Ctx {
     /// Opens the account of a freshly logged-in user.
     pub fn open(user: LoggedIn, limits: CtxLimits) -> Result<Ctx, OpenError> {
-        let account = AccountLog::open(&user.dir, &user.master)?;
-        let keys = UserKeys::new(&user.dir, user.master.clone());
+        let account = AccountLog::open(&user.dir, user.account.master_key())?;
+        let keys = UserKeys::new(&user.dir, user.account.master_key().clone());
         Ok(Ctx {
             user,
             keys,

@@ -378,10 +378,10 @@ impl Msg<'_> {
     }
 }
 
-/// Merges ranges closer than one encryption chunk, so no chunk is
-/// decrypted twice.
+/// Merges ranges closer than the store's read granularity (one encryption
+/// chunk), so no chunk is decrypted twice.
 fn coalesce(mut ranges: Vec<std::ops::Range<u64>>) -> Vec<std::ops::Range<u64>> {
-    let gap = crate::crypto::stream::CHUNK_SIZE as u64;
+    let gap = crate::store::READ_GRANULARITY;
     ranges.sort_by_key(|r| r.start);
     let mut out: Vec<std::ops::Range<u64>> = Vec::with_capacity(ranges.len());
     for r in ranges {

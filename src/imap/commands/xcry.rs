@@ -1,5 +1,6 @@
 //! The XCRY extension: user configuration, password change, and PURGE.
-//! Never unlocks keys itself: password changes go through `store::user_file`.
+//! Never unlocks keys itself: password changes go through the session's
+//! `store::credentials::UnlockedAccount`.
 
 use std::time::Duration;
 
@@ -61,15 +62,7 @@ pub fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
                 let settings = [
                     ("KEY-NAME-PATTERN", f.settings().key_name_pattern.clone()),
                     ("PASSWORD-CHANGED", f.password_changed().to_rfc3339()),
-                    (
-                        "KDF",
-                        format!(
-                            "argon2id m={} t={} p={}",
-                            f.kdf_params().memory_kib,
-                            f.kdf_params().passes,
-                            f.kdf_params().lanes
-                        ),
-                    ),
+                    ("KDF", f.password_cost().to_string()),
                 ];
                 out.extend_from_slice(b"* XCRY USER-CONFIG (");
                 for (i, (k, v)) in settings.iter().enumerate() {
@@ -109,7 +102,7 @@ pub fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
             if password.is_empty() {
                 return Reply::no(Some(ResponseCode::Cannot), "The password may not be empty");
             }
-            match user_file::change_password(&user.dir, &user.master, &password, &user.kdf) {
+            match user.account.change_password(&user.dir, &password) {
                 Ok(backup) => {
                     info!(
                         "password changed; previous user.toml kept as {}",

@@ -15,8 +15,6 @@ use openssl::ssl::SslAcceptor;
 mod auth;
 mod idle;
 
-use crate::crypto::kdf::KdfParams;
-use crate::crypto::secret::MasterKey;
 use crate::imap::commands::{copy, enable, fetch, mailboxes, search, selected, store, xcry};
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::stream::Stream;
@@ -24,6 +22,7 @@ use crate::imap::wire::command::{Command, CommandBody, IdParams};
 use crate::imap::wire::framing::{CommandReader, FrameError, Limits};
 use crate::imap::wire::parser::{self, ParseOptions};
 use crate::imap::wire::response::{self, status_line, ResponseCode, Status};
+use crate::store::credentials::UnlockedAccount;
 use crate::sys::conn::Conn;
 
 /// What the caller tells the session about its connection and limits.
@@ -46,16 +45,15 @@ pub struct SessionConfig {
     pub max_message_size: usize,
 }
 
-/// A successful login: the user's keys and where their directory now is.
+/// A successful login: the unlocked account and where its directory now is.
 pub struct LoggedIn {
     /// The user name.
     pub user: String,
-    /// The unlocked master key.
-    pub master: MasterKey,
+    /// The account its password unlocked (master key, and the cost at
+    /// which a password change hashes the new password).
+    pub account: UnlockedAccount,
     /// The user directory as the process now sees it (`/` once chrooted).
     pub dir: PathBuf,
-    /// KDF parameters for password changes.
-    pub kdf: KdfParams,
 }
 
 /// Why a login did not succeed.
