@@ -1,17 +1,23 @@
-//! The module graph, enforced: every `src/**/*.rs` file is read, each
-//! reference it makes to another top-level module (`use crate::X`,
-//! `crate::X::...` anywhere in code, `super::`/`$crate::` paths resolved from
-//! the file's place in the tree) is collected, and the test fails listing
-//! every arrow that [`ALLOWED`] does not contain.
+//! The rules of `doc/architecture.md`, enforced by reading the source.
 //!
-//! [`ALLOWED`] is the table `doc/architecture.md` prints; the two change
-//! together. Test code (`#[cfg(test)]` modules) counts like any other code:
-//! a test in `mime` that imports `imap` is an arrow from `mime` to `imap`.
-//! Comments, doc comments and string literals never count.
+//! The module graph: every `src/**/*.rs` file is read, each reference it
+//! makes to another top-level module (`use crate::X`, `crate::X::...`
+//! anywhere in code, `super::`/`$crate::` paths resolved from the file's
+//! place in the tree) is collected, and the test fails listing every arrow
+//! that [`ALLOWED`] does not contain. [`ALLOWED`] is the table
+//! `doc/architecture.md` prints; the two change together. Test code
+//! (`#[cfg(test)]` modules) counts like any other code: a test in `mime`
+//! that imports `imap` is an arrow from `mime` to `imap`. Comments, doc
+//! comments and string literals never count.
 //!
-//! This file lives in `tests/` rather than beside a module because it is a
-//! property of the whole source tree, belongs to no module, and only reads
-//! files: it must never link against or call the library.
+//! `unsafe`: `src/lib.rs` denies `unsafe_code`, and exactly one
+//! `allow(unsafe_code)` exists, on `sys::activation` in `src/sys/mod.rs`;
+//! the compiler then confines `unsafe` to that module, and clippy's
+//! `undocumented_unsafe_blocks` demands a `SAFETY:` comment on each block.
+//!
+//! This file lives in `tests/` rather than beside a module because these
+//! are properties of the whole source tree that belong to no module; it
+//! only reads files and never calls the library.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -111,6 +117,106 @@ fn every_arrow_between_modules_is_allowed() {
         problems.len(),
         problems.join("\n  ")
     );
+}
+
+/// Where `unsafe` may be written: the one module carrying
+/// `allow(unsafe_code)`, as (file declaring it, module declared).
+const UNSAFE_MODULE: (&str, &str) = ("sys/mod.rs", "activation");
+
+#[test]
+fn unsafe_code_is_denied_except_in_one_sys_module() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let lib = lex(&fs::read_to_string(src.join("lib.rs")).expect("reading src/lib.rs"))
+        .expect("lexing src/lib.rs");
+    assert!(
+        lint_attributes(&lib)
+            .iter()
+            .any(|(level, _)| level == "deny" || level == "forbid"),
+        "src/lib.rs must deny unsafe_code"
+    );
+    let mut allows = Vec::new();
+    for file in rust_files(&src) {
+        let rel = file.strip_prefix(&src).expect("file found under src");
+        let text = fs::read_to_string(&file).expect("reading a source file");
+        let tokens = lex(&text).unwrap_or_else(|e| panic!("src/{}: {e}", rel.display()));
+        for (level, at) in lint_attributes(&tokens) {
+            if level == "allow" || level == "expect" {
+                allows.push((
+                    rel.to_string_lossy().into_owned(),
+                    module_after(&tokens, at).unwrap_or_default(),
+                    tokens[at - 1].line,
+                ));
+            }
+        }
+    }
+    let expected = (UNSAFE_MODULE.0.to_owned(), UNSAFE_MODULE.1.to_owned());
+    let stray: Vec<String> = allows
+        .iter()
+        .filter(|(file, module, _)| (file.clone(), module.clone()) != expected)
+        .map(|(file, _, line)| format!("src/{file}:{line}"))
+        .collect();
+    assert!(
+        stray.is_empty() && allows.len() == 1,
+        "unsafe_code may be allowed only on `{}` in src/{} (doc/architecture.md); \
+         allowed {} time(s), stray: {stray:?}",
+        UNSAFE_MODULE.1,
+        UNSAFE_MODULE.0,
+        allows.len()
+    );
+}
+
+/// The `#[allow|deny|forbid|expect(..., unsafe_code, ...)]` attributes
+/// (inner or outer) in `tokens`: each lint level, and the index of the
+/// first token after the attribute's closing `]`.
+fn lint_attributes(tokens: &[Token]) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let Kind::Ident(level) = &t.kind else {
+            continue;
+        };
+        let attribute_start = i >= 2
+            && tokens[i - 1].kind == Kind::Other(b'[')
+            && matches!(tokens[i - 2].kind, Kind::Other(b'#') | Kind::Other(b'!'));
+        if !attribute_start
+            || !matches!(level.as_str(), "allow" | "deny" | "forbid" | "expect")
+            || tokens.get(i + 1).map(|t| &t.kind) != Some(&Kind::Other(b'('))
+        {
+            continue;
+        }
+        let Some(close) = tokens[i..]
+            .iter()
+            .position(|t| t.kind == Kind::Other(b')'))
+            .map(|p| i + p)
+        else {
+            continue;
+        };
+        let names_unsafe_code = tokens[i + 2..close]
+            .iter()
+            .any(|t| t.kind == Kind::Ident("unsafe_code".to_owned()));
+        if names_unsafe_code && tokens.get(close + 1).map(|t| &t.kind) == Some(&Kind::Other(b']')) {
+            out.push((level.clone(), close + 2));
+        }
+    }
+    out
+}
+
+/// The module an outer attribute ending before `tokens[at]` applies to:
+/// `[pub[(..)]] mod name`, else `None`.
+fn module_after(tokens: &[Token], at: usize) -> Option<String> {
+    let mut k = at;
+    if tokens.get(k)?.kind == Kind::Ident("pub".to_owned()) {
+        k += 1;
+        if tokens.get(k)?.kind == Kind::Other(b'(') {
+            k += tokens[k..]
+                .iter()
+                .position(|t| t.kind == Kind::Other(b')'))?
+                + 1;
+        }
+    }
+    match (&tokens.get(k)?.kind, &tokens.get(k + 1)?.kind) {
+        (Kind::Ident(m), Kind::Ident(name)) if m == "mod" => Some(name.clone()),
+        _ => None,
+    }
 }
 
 /// The scanner itself, on small inputs, so that a bug in it cannot make the
@@ -213,7 +319,8 @@ enum Kind {
     Close,
     Comma,
     Star,
-    Other,
+    /// Any other punctuation, e.g. `(`, `]`, `#`.
+    Other(u8),
 }
 
 #[derive(Debug, Clone)]
@@ -312,7 +419,7 @@ fn lex(text: &str) -> Result<Vec<Token>, String> {
             }
             c if c.is_ascii_whitespace() => i += 1,
             _ => {
-                push(&mut out, Kind::Other, line);
+                push(&mut out, Kind::Other(c), line);
                 i += 1;
             }
         }
@@ -504,13 +611,11 @@ fn references(file_path: &[String], tokens: &[Token]) -> Vec<Reference> {
                         j += 1;
                         continue;
                     }
-                    Kind::Ident(name) if element_start => {
-                        if name != "self" {
-                            out.push(Reference {
-                                target: Target::Module(name.clone()),
-                                line: tokens[j].line,
-                            });
-                        }
+                    Kind::Ident(name) if element_start && name != "self" => {
+                        out.push(Reference {
+                            target: Target::Module(name.clone()),
+                            line: tokens[j].line,
+                        });
                     }
                     Kind::Star if element_start => out.push(Reference {
                         target: Target::Glob,
