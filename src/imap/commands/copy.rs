@@ -4,7 +4,7 @@
 
 use crate::imap::commands::selected::{mailbox_error, read_only_no, untagged_ok};
 use crate::imap::context::{mailbox_name, resolve, selected, Ctx, Reply};
-use crate::imap::wire::command::{MailboxName, SeqSet};
+use crate::imap::wire::command::{MailboxArg, SeqSet};
 use crate::imap::wire::response::ResponseCode;
 use crate::store::mailbox::Mailbox;
 
@@ -14,7 +14,7 @@ pub fn copy(
     out: &mut Vec<u8>,
     uid: bool,
     set: &SeqSet,
-    dest: &MailboxName,
+    dest: &MailboxArg,
     is_move: bool,
 ) -> Reply {
     let verb = if is_move { "MOVE" } else { "COPY" };

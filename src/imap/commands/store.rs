@@ -7,15 +7,15 @@ use crate::imap::commands::selected::{
     announce_new_flags, mailbox_error, read_only_no, write_fetch, write_highest_modseq, FetchItems,
 };
 use crate::imap::context::{resolve, selected, store_flag, Ctx, Reply};
-use crate::imap::wire::command::{Flag as WireFlag, SeqSet, StoreCommand, StoreMode};
+use crate::imap::wire::command::{SeqSet, StoreCommand, StoreMode, WireFlag};
 use crate::imap::wire::response::ResponseCode;
 use crate::store::mailbox::StoreOutcome;
-use crate::store::types::{Flag as StoreFlag, FlagOp, Modseq};
+use crate::store::types::{Flag, FlagOp, Modseq};
 
 /// Converts STORE's wire flags into store flags: `\Recent` is ignored
 /// (only the server sets it), unknown system flags and unusable keywords
 /// are a `BAD`.
-fn storable_flags(flags: &[WireFlag]) -> Result<Vec<StoreFlag>, Reply> {
+fn storable_flags(flags: &[WireFlag]) -> Result<Vec<Flag>, Reply> {
     let mut out = Vec::with_capacity(flags.len());
     for f in flags {
         match f {
@@ -138,7 +138,7 @@ mod tests {
             WireFlag::Keyword("$A".into()),
         ])
         .unwrap();
-        assert_eq!(ok, vec![StoreFlag::Seen, StoreFlag::Keyword("$A".into())]);
+        assert_eq!(ok, vec![Flag::Seen, Flag::Keyword("$A".into())]);
         let bad = storable_flags(&[WireFlag::Extension("Bogus".into())]).unwrap_err();
         assert_eq!(bad.status, Status::Bad);
     }

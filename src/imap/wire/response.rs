@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::imap::wire::command::{Flag, FlagPerm, ModSeq, SeqNum, SeqRange, SeqSet};
+use crate::imap::wire::command::{FlagPerm, ModseqValue, SeqBound, SeqRange, SeqSet, WireFlag};
 use crate::imap::wire::mutf7;
 
 /// Strings at least this long are always sent as literals.
@@ -86,7 +86,7 @@ pub enum ResponseCode {
     /// `UIDNOTSTICKY`
     UidNotSticky,
     /// `HIGHESTMODSEQ n` (RFC 7162)
-    HighestModSeq(ModSeq),
+    HighestModSeq(ModseqValue),
     /// `NOMODSEQ`
     NoModSeq,
     /// `MODIFIED set`
@@ -243,16 +243,16 @@ pub fn write_date_time(out: &mut Vec<u8>, dt: &DateTime<FixedOffset>) {
 }
 
 /// Appends one flag.
-pub fn write_flag(out: &mut Vec<u8>, flag: &Flag) {
+pub fn write_flag(out: &mut Vec<u8>, flag: &WireFlag) {
     match flag {
-        Flag::Answered => out.extend_from_slice(b"\\Answered"),
-        Flag::Flagged => out.extend_from_slice(b"\\Flagged"),
-        Flag::Deleted => out.extend_from_slice(b"\\Deleted"),
-        Flag::Seen => out.extend_from_slice(b"\\Seen"),
-        Flag::Draft => out.extend_from_slice(b"\\Draft"),
-        Flag::Recent => out.extend_from_slice(b"\\Recent"),
-        Flag::Keyword(k) => write_atom(out, k),
-        Flag::Extension(e) => {
+        WireFlag::Answered => out.extend_from_slice(b"\\Answered"),
+        WireFlag::Flagged => out.extend_from_slice(b"\\Flagged"),
+        WireFlag::Deleted => out.extend_from_slice(b"\\Deleted"),
+        WireFlag::Seen => out.extend_from_slice(b"\\Seen"),
+        WireFlag::Draft => out.extend_from_slice(b"\\Draft"),
+        WireFlag::Recent => out.extend_from_slice(b"\\Recent"),
+        WireFlag::Keyword(k) => write_atom(out, k),
+        WireFlag::Extension(e) => {
             out.push(b'\\');
             write_atom(out, e);
         }
@@ -260,7 +260,7 @@ pub fn write_flag(out: &mut Vec<u8>, flag: &Flag) {
 }
 
 /// Appends `(flag flag ...)`.
-pub fn write_flag_list(out: &mut Vec<u8>, flags: &[Flag]) {
+pub fn write_flag_list(out: &mut Vec<u8>, flags: &[WireFlag]) {
     out.push(b'(');
     for (i, f) in flags.iter().enumerate() {
         if i > 0 {
@@ -286,10 +286,10 @@ pub fn write_flag_perm_list(out: &mut Vec<u8>, flags: &[FlagPerm]) {
     out.push(b')');
 }
 
-fn write_seq_num(out: &mut Vec<u8>, n: SeqNum) {
+fn write_seq_num(out: &mut Vec<u8>, n: SeqBound) {
     match n {
-        SeqNum::Value(v) => out.extend_from_slice(v.to_string().as_bytes()),
-        SeqNum::Star => out.push(b'*'),
+        SeqBound::Value(v) => out.extend_from_slice(v.to_string().as_bytes()),
+        SeqBound::Star => out.push(b'*'),
     }
 }
 
@@ -528,11 +528,11 @@ mod tests {
         );
         assert_eq!(s(|o| write_mailbox(o, "Entwürfe", true)), "{9}\r\nEntwürfe");
         assert_eq!(
-            s(|o| write_flag_list(o, &[Flag::Seen, Flag::Keyword("$Junk".into())])),
+            s(|o| write_flag_list(o, &[WireFlag::Seen, WireFlag::Keyword("$Junk".into())])),
             "(\\Seen $Junk)"
         );
         assert_eq!(
-            s(|o| write_flag_perm_list(o, &[FlagPerm::Flag(Flag::Deleted), FlagPerm::Any])),
+            s(|o| write_flag_perm_list(o, &[FlagPerm::Flag(WireFlag::Deleted), FlagPerm::Any])),
             "(\\Deleted \\*)"
         );
         assert_eq!(s(|o| write_atom(o, "a b(c")), "abc");
@@ -558,8 +558,8 @@ mod tests {
         assert_eq!(s(|o| write_seq_set(o, &set)), "1:3,7,9:10,4");
         assert_eq!(SeqSet::from_numbers([0]), None);
         let star = SeqSet::Ranges(vec![SeqRange::Range(
-            SeqNum::Value(NonZeroU32::MIN),
-            SeqNum::Star,
+            SeqBound::Value(NonZeroU32::MIN),
+            SeqBound::Star,
         )]);
         assert_eq!(s(|o| write_seq_set(o, &star)), "1:*");
         assert_eq!(s(|o| write_seq_set(o, &SeqSet::Saved)), "$");
@@ -602,7 +602,7 @@ mod tests {
             status_line(None, Status::PreAuth, Some(&caps), "hi"),
             b"* PREAUTH [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n"
         );
-        let pf = ResponseCode::PermanentFlags(vec![FlagPerm::Flag(Flag::Seen), FlagPerm::Any]);
+        let pf = ResponseCode::PermanentFlags(vec![FlagPerm::Flag(WireFlag::Seen), FlagPerm::Any]);
         assert_eq!(
             status_line(None, Status::Ok, Some(&pf), "x"),
             b"* OK [PERMANENTFLAGS (\\Seen \\*)] x\r\n"
