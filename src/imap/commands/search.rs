@@ -22,9 +22,6 @@ use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
 use crate::store::message_file::MessageFileError;
 use crate::store::types::{Flag, Uid, UidSet};
 
-/// Capabilities this module implements end to end.
-pub const CAPABILITIES: &[&str] = &["ESEARCH", "SEARCHRES"];
-
 /// Why a message could not be searched.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
