@@ -13,3 +13,4 @@ pub mod response;
 pub mod structure;
 #[cfg(test)]
 mod structure_fixtures;
+pub mod user_setting;
