@@ -1,20 +1,24 @@
 //! The state of a logged-in session that every command group shares: the
 //! user's keys and account log, the selected mailbox, what ENABLE switched
 //! on, and the conversions between wire values and store values (sequence
-//! sets to UIDs, flags, mailbox names). Owns no command logic and never
-//! writes to the connection: commands append untagged responses to an
-//! output buffer and return a [`Reply`] for the tagged line.
+//! sets to UIDs through `imap::seqset`, flags, mailbox names, modseqs,
+//! UID and sequence-number sets for responses). Handlers carry the store's
+//! typed values and convert only through these functions. Owns no command
+//! logic and never writes to the connection: commands append untagged
+//! responses to an output buffer and return a [`Reply`] for the tagged
+//! line.
 
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::imap::seqset::{Numbers, View};
 use crate::imap::session::LoggedIn;
-use crate::imap::wire::command::{self, SeqSet};
+use crate::imap::wire::command::{self, ModseqValue, SeqSet};
 use crate::imap::wire::response::{ResponseCode, Status};
-use crate::store::account::{AccountLog, MailboxName};
+use crate::store::account::{AccountLog, MailboxName, UidValidity};
 use crate::store::mailbox::{Mailbox, UserKeys};
-use crate::store::types::{Flag, Uid};
+use crate::store::types::{Flag, Modseq, SeqNum, Uid};
 
 /// The tagged completion of a command.
 #[derive(Debug, Clone, PartialEq)]
@@ -206,6 +210,34 @@ pub fn wire_flag(f: &Flag) -> command::WireFlag {
         Flag::Draft => command::WireFlag::Draft,
         Flag::Keyword(k) => command::WireFlag::Keyword(k.clone()),
     }
+}
+
+/// A client's modseq (CHANGEDSINCE, UNCHANGEDSINCE, SEARCH MODSEQ, QRESYNC)
+/// as the store's: `None` for 0, which is below every modseq.
+pub fn modseq(v: ModseqValue) -> Option<Modseq> {
+    Modseq::new(v.0)
+}
+
+/// The store's modseq as a wire value (HIGHESTMODSEQ).
+pub fn wire_modseq(m: Modseq) -> ModseqValue {
+    ModseqValue(m.get())
+}
+
+/// Whether a client's UIDVALIDITY (QRESYNC) is the mailbox's.
+pub fn same_uid_validity(client: NonZeroU32, mailbox: UidValidity) -> bool {
+    UidValidity::new(client.get()) == Some(mailbox)
+}
+
+/// UIDs as a wire set (COPYUID, MODIFIED, VANISHED, ESEARCH), in the given
+/// order; `None` when there are none.
+pub fn wire_uid_set<I: IntoIterator<Item = Uid>>(uids: I) -> Option<SeqSet> {
+    SeqSet::from_numbers(uids.into_iter().map(Uid::get))
+}
+
+/// Sequence numbers as a wire set (MODIFIED, ESEARCH), in the given order;
+/// `None` when there are none.
+pub fn wire_seq_set<I: IntoIterator<Item = SeqNum>>(seqs: I) -> Option<SeqSet> {
+    SeqSet::from_numbers(seqs.into_iter().map(SeqNum::get))
 }
 
 /// The messages a sequence set (or UID set, with `uid`) names in the

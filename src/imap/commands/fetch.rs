@@ -23,7 +23,7 @@ use crate::mime::section::{self, SectionError, SectionSpec, SectionText as MimeT
 use crate::mime::Summary;
 use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
 use crate::store::message_file::{MessageFileError, MessageReader};
-use crate::store::types::{Flag, FlagOp, Modseq, Uid};
+use crate::store::types::{Flag, FlagOp, Modseq, SeqNum, Uid};
 
 /// More summaries than this are not kept: a session must stay small even
 /// on a 100,000-message mailbox, and a full cache is simply dropped.
@@ -365,7 +365,7 @@ impl Content<'_> {
 
 /// Everything one message's response needs besides the items.
 struct Message<'a> {
-    seq: u32,
+    seq: SeqNum,
     info: MessageInfo,
     summary: Option<Arc<Summary>>,
     content: Content<'a>,
@@ -408,7 +408,7 @@ fn missing_summary(uid: Uid) -> FetchError {
 /// Writes `* seq FETCH (...)` for one message.
 fn write_message(out: &mut Vec<u8>, items: &[Item], m: &mut Message) -> Result<(), FetchError> {
     let uid = m.info.uid;
-    let _ = write!(out, "* {} FETCH (", m.seq);
+    let _ = write!(out, "* {} FETCH (", m.seq.get());
     let mut first = true;
     let mut sep = |out: &mut Vec<u8>| {
         if !first {
@@ -612,12 +612,13 @@ pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
         Ok(u) => u,
         Err(r) => return r,
     };
-    let changed_since = cmd.changed_since.map(|m| m.0);
-    if let Some(since) = changed_since {
-        uids.retain(|u| sel.mailbox.info(*u).is_some_and(|i| i.modseq.get() > since));
+    // `Some(None)`: CHANGEDSINCE 0, below every modseq.
+    let changed_since: Option<Option<Modseq>> = cmd.changed_since.map(context::modseq);
+    if let Some(Some(since)) = changed_since {
+        uids.retain(|u| sel.mailbox.info(*u).is_some_and(|i| i.modseq > since));
     }
     if cmd.vanished {
-        if let Some(since) = changed_since.and_then(Modseq::new) {
+        if let Some(Some(since)) = changed_since {
             let gone = View::of(sel).named_among(&cmd.set, &sel.mailbox.vanished_since(since));
             write_vanished(out, &gone, true);
         }
@@ -663,7 +664,7 @@ pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
                 None
             };
             let mut m = Message {
-                seq: seq.get(),
+                seq,
                 flags_changed: newly_seen.binary_search(&uid).is_ok(),
                 info,
                 summary,

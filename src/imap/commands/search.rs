@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use crate::imap::commands::fetch::SummaryCache;
-use crate::imap::context::{Ctx, Reply};
+use crate::imap::context::{self, Ctx, Reply};
 use crate::imap::seqset::{Numbers, View};
 use crate::imap::wire::command::{SearchCommand, SearchKey, SearchReturnOpt, SeqSet};
 use crate::imap::wire::response::{write_seq_set, write_string, ResponseCode};
@@ -20,7 +20,7 @@ use crate::mime::search_text::{self, SearchText};
 use crate::mime::Summary;
 use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
 use crate::store::message_file::MessageFileError;
-use crate::store::types::{Flag, Uid, UidSet};
+use crate::store::types::{Flag, Modseq, SeqNum, Uid, UidSet};
 
 /// Why a message could not be searched.
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +88,9 @@ enum Key {
     Saved(DateCmp, NaiveDate),
     Larger(u64),
     Smaller(u64),
-    ModSeq(u64),
+    /// `MODSEQ n`: messages changed at or after `n`; `None` is 0, which
+    /// every message passes.
+    ModSeq(Option<Modseq>),
     EmailId(String),
     Sent(DateCmp, NaiveDate),
     Field(Field, String),
@@ -201,7 +203,7 @@ impl Compiler<'_> {
             S::And(keys) => self.and(keys),
             S::SeqSet(set) => self.set(set, Numbers::Seq),
             S::Uid(set) => self.set(set, Numbers::Uid),
-            S::ModSeq { mod_seq, .. } => Key::ModSeq(mod_seq.0),
+            S::ModSeq { mod_seq, .. } => Key::ModSeq(context::modseq(*mod_seq)),
             S::EmailId(id) => Key::EmailId(id.clone()),
             S::ThreadId(_) => Key::Never,
         }
@@ -212,7 +214,7 @@ impl Compiler<'_> {
 struct Msg<'a> {
     mb: &'a Mailbox,
     cache: &'a mut SummaryCache,
-    seq: u32,
+    seq: SeqNum,
     info: MessageInfo,
     summary: Option<Arc<Summary>>,
     header: Option<Vec<u8>>,
@@ -295,7 +297,7 @@ impl Msg<'_> {
                 .is_some_and(|t| c.test(t.date_naive(), *d)),
             Key::Larger(n) => u64::from(i.size) > *n,
             Key::Smaller(n) => u64::from(i.size) < *n,
-            Key::ModSeq(n) => i.modseq.get() >= *n,
+            Key::ModSeq(min) => min.map_or(true, |m| i.modseq >= m),
             Key::EmailId(id) => id
                 .strip_prefix('M')
                 .is_some_and(|h| h.eq_ignore_ascii_case(&i.name.to_string())),
@@ -359,7 +361,7 @@ fn coalesce(mut ranges: Vec<std::ops::Range<u64>>) -> Vec<std::ops::Range<u64>> 
 }
 
 /// Hits as (sequence number, UID, modseq), in sequence order.
-type Hits = Vec<(u32, Uid, u64)>;
+type Hits = Vec<(SeqNum, Uid, Modseq)>;
 
 /// Messages below which a content search is not worth a second thread.
 const PARALLEL_MIN: usize = 32;
@@ -416,12 +418,14 @@ fn evaluate_range(
 ) -> Result<Hits, SearchError> {
     let mut hits = Vec::new();
     for (i, &uid) in uids.iter().enumerate() {
-        let Some(info) = mb.info(uid) else { continue };
-        let modseq = info.modseq.get();
+        let (Some(info), Some(seq)) = (mb.info(uid), SeqNum::from_index(offset + i)) else {
+            continue;
+        };
+        let modseq = info.modseq;
         let mut m = Msg {
             mb,
             cache,
-            seq: u32::try_from(offset + i + 1).unwrap_or(u32::MAX),
+            seq,
             info,
             summary: None,
             header: None,
@@ -432,12 +436,6 @@ fn evaluate_range(
         }
     }
     Ok(hits)
-}
-
-fn write_number_set(out: &mut Vec<u8>, numbers: &[u32]) {
-    if let Some(set) = SeqSet::from_numbers(numbers.iter().copied()) {
-        write_seq_set(out, &set);
-    }
 }
 
 /// `[UID] SEARCH`; `tag` is the command's tag, which ESEARCH echoes.
@@ -500,10 +498,11 @@ fn run(
         Ok(r) => r,
         Err(e) => return Reply::server_bug("SEARCH", &e),
     };
-    let modseqs: Vec<u64> = hits.iter().map(|h| h.2).collect();
+    let modseqs: Vec<Modseq> = hits.iter().map(|h| h.2).collect();
+    // The numbers the response carries: UIDs or sequence numbers.
     let numbers: Vec<u32> = hits
         .iter()
-        .map(|&(s, u, _)| if cmd.uid { u.get() } else { s })
+        .map(|&(s, u, _)| if cmd.uid { u.get() } else { s.get() })
         .collect();
     let opts = match opts {
         None if rev2 => Some(vec![SearchReturnOpt::All]),
@@ -559,16 +558,21 @@ fn run(
             let _ = write!(out, " MAX {n}");
         }
     }
-    if has(SearchReturnOpt::All) && !numbers.is_empty() {
+    let all = if cmd.uid {
+        context::wire_uid_set(hits.iter().map(|h| h.1))
+    } else {
+        context::wire_seq_set(hits.iter().map(|h| h.0))
+    };
+    if let Some(all) = all.filter(|_| has(SearchReturnOpt::All)) {
         out.extend_from_slice(b" ALL ");
-        write_number_set(out, &numbers);
+        write_seq_set(out, &all);
     }
     if has(SearchReturnOpt::Count) {
         let _ = write!(out, " COUNT {}", numbers.len());
     }
     // RFC 7162 §3.1.5: the highest modseq of the messages returned, so
     // with only MIN and/or MAX just those one or two.
-    let returned: Vec<u64> = if has(SearchReturnOpt::All) || has(SearchReturnOpt::Count) {
+    let returned: Vec<Modseq> = if has(SearchReturnOpt::All) || has(SearchReturnOpt::Count) {
         modseqs
     } else {
         let mut v = Vec::new();
@@ -606,7 +610,7 @@ mod tests {
         v.sort_by_key(Key::cost);
         let costs: Vec<u8> = v.iter().map(Key::cost).collect();
         assert_eq!(costs, vec![0, 1, 2, 3]);
-        assert!(Key::Not(Box::new(Key::ModSeq(1))).uses_modseq());
+        assert!(Key::Not(Box::new(Key::ModSeq(Modseq::new(1)))).uses_modseq());
         assert!(!Key::Or(Box::new(Key::All), Box::new(Key::Never)).uses_modseq());
     }
 

@@ -9,7 +9,10 @@ use std::fs;
 use std::path::PathBuf;
 
 use crate::imap::context::Selected;
-use crate::imap::context::{mailbox_name, resolve, selected, wire_flag, Ctx, Enabled, Reply};
+use crate::imap::context::{
+    mailbox_name, modseq, resolve, same_uid_validity, selected, wire_flag, wire_modseq,
+    wire_uid_set, Ctx, Enabled, Reply,
+};
 use crate::imap::seqset::View;
 use crate::imap::wire::command::{self, MailboxArg, QResyncParams, SelectParams, SeqSet, WireFlag};
 use crate::imap::wire::response::{
@@ -17,7 +20,7 @@ use crate::imap::wire::response::{
 };
 use crate::store::mailbox::{Changes, Mailbox, MailboxError};
 use crate::store::spool;
-use crate::store::types::{Flag, Modseq, Uid};
+use crate::store::types::{Flag, SeqNum, Uid};
 
 /// Runs once after login: files deliveries that arrived while the user was
 /// offline, so they are in their mailboxes before the first command.
@@ -103,7 +106,7 @@ fn report(sel: &mut Selected, enabled: Enabled, out: &mut Vec<u8>, changes: &Cha
         modseq: enabled.condstore,
     };
     for (seq, uid) in &changes.flags_changed {
-        write_fetch(out, &sel.mailbox, seq.get(), *uid, items, enabled.rev2);
+        write_fetch(out, &sel.mailbox, *seq, *uid, items, enabled.rev2);
     }
     if !changes.expunged.is_empty() {
         if enabled.qresync {
@@ -160,7 +163,7 @@ pub(crate) struct FetchItems {
 pub(crate) fn write_fetch(
     out: &mut Vec<u8>,
     mb: &Mailbox,
-    seq: u32,
+    seq: SeqNum,
     uid: Uid,
     items: FetchItems,
     rev2: bool,
@@ -168,7 +171,7 @@ pub(crate) fn write_fetch(
     let Some(info) = mb.info(uid) else {
         return;
     };
-    out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+    out.extend_from_slice(format!("* {} FETCH (", seq.get()).as_bytes());
     let mut first = true;
     let mut sep = |out: &mut Vec<u8>| {
         if !first {
@@ -198,7 +201,7 @@ pub(crate) fn write_fetch(
 
 /// `* VANISHED [(EARLIER)] uids`; `uids` ascending.
 pub(crate) fn write_vanished(out: &mut Vec<u8>, uids: &[Uid], earlier: bool) {
-    let Some(set) = SeqSet::from_numbers(uids.iter().map(|u| u.get())) else {
+    let Some(set) = wire_uid_set(uids.iter().copied()) else {
         return;
     };
     out.extend_from_slice(b"* VANISHED ");
@@ -226,7 +229,7 @@ fn mailbox_flags(mb: &Mailbox) -> Vec<WireFlag> {
 pub fn write_highest_modseq(out: &mut Vec<u8>, mb: &Mailbox) {
     untagged_ok(
         out,
-        ResponseCode::HighestModSeq(command::ModseqValue(mb.highest_modseq().get())),
+        ResponseCode::HighestModSeq(wire_modseq(mb.highest_modseq())),
         "Highest",
     );
 }
@@ -314,8 +317,8 @@ pub fn select(
                 .info(u)
                 .is_some_and(|i| !i.flags.contains(&Flag::Seen))
         });
-        if let Some(i) = first_unseen.and_then(|i| u32::try_from(i + 1).ok()) {
-            untagged_ok(out, ResponseCode::Unseen(i), "First unseen");
+        if let Some(seq) = first_unseen.and_then(SeqNum::from_index) {
+            untagged_ok(out, ResponseCode::Unseen(seq.get()), "First unseen");
         }
     }
     untagged_ok(
@@ -330,7 +333,7 @@ pub fn select(
     );
     untagged_ok(
         out,
-        ResponseCode::HighestModSeq(command::ModseqValue(mailbox.highest_modseq().get())),
+        ResponseCode::HighestModSeq(wire_modseq(mailbox.highest_modseq())),
         "Highest",
     );
     untagged_ok(
@@ -382,10 +385,10 @@ fn write_list_line(
 /// RFC 7162 §3.2.5: what changed since the client's last known modseq,
 /// when its UIDVALIDITY still holds.
 fn resync(out: &mut Vec<u8>, mb: &Mailbox, q: &QResyncParams, enabled: Enabled) {
-    if q.uid_validity.get() != mb.uid_validity().get() {
+    if !same_uid_validity(q.uid_validity, mb.uid_validity()) {
         return;
     }
-    let Some(since) = Modseq::new(q.mod_seq.0) else {
+    let Some(since) = modseq(q.mod_seq) else {
         return;
     };
     let mut vanished = mb.vanished_since(since);
@@ -404,8 +407,9 @@ fn resync(out: &mut Vec<u8>, mb: &Mailbox, q: &QResyncParams, enabled: Enabled) 
     };
     for (i, uid) in mb.uids().enumerate() {
         if mb.info(uid).is_some_and(|info| info.modseq > since) {
-            let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            write_fetch(out, mb, seq, uid, items, enabled.rev2);
+            if let Some(seq) = SeqNum::from_index(i) {
+                write_fetch(out, mb, seq, uid, items, enabled.rev2);
+            }
         }
     }
 }
