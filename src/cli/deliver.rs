@@ -5,77 +5,48 @@
 //! reading stdin) and the mapping of failures to sysexits codes; never
 //! needs or asks for the user's password.
 
-use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::{exit, Global};
 use crate::store::message_file::MessageFileError;
 use crate::store::spool::{self, DeliveryInstructions, SpoolError};
 use crate::store::types::{Flag, InternalDate};
 
 /// Success.
-pub const EX_OK: i32 = 0;
+pub const EX_OK: i32 = exit::OK;
 /// Command line misuse.
-pub const EX_USAGE: i32 = 64;
+pub const EX_USAGE: i32 = exit::USAGE;
 /// The message is unacceptable (too large, unreadable input).
-pub const EX_DATAERR: i32 = 65;
+pub const EX_DATAERR: i32 = exit::DATAERR;
 /// No such user.
-pub const EX_NOUSER: i32 = 67;
+pub const EX_NOUSER: i32 = exit::NOUSER;
 /// Temporary failure; the MTA should retry.
-pub const EX_TEMPFAIL: i32 = 75;
+pub const EX_TEMPFAIL: i32 = exit::TEMPFAIL;
 
-const USAGE: &str = "usage: crymap-like deliver [--root DIR] [--user NAME] \
-                     [--mailbox NAME] [--flag FLAG]... [--create] < message";
-
-/// Runs `deliver` if `args` (the whole command line) asks for it.
-pub fn dispatch(args: impl Iterator<Item = OsString>) -> Option<i32> {
-    let args: Vec<OsString> = args.skip(1).collect();
-    if args.first().and_then(|a| a.to_str()) != Some("deliver") {
-        return None;
-    }
-    Some(run(args.get(1..).unwrap_or_default()))
+/// `deliver`'s options.
+#[derive(Debug, PartialEq, clap::Args)]
+#[command(after_help = "Exit codes: 0 delivered, 64 usage, 65 too large or unreadable \
+                        input, 67 no such user, 75 anything else (temporary: retry).")]
+pub struct DeliverArgs {
+    /// The recipient (default: the invoking UNIX user).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Target mailbox (default INBOX; INBOX too if it does not exist and
+    /// --create is not given).
+    #[arg(long, value_name = "NAME")]
+    pub mailbox: Option<String>,
+    /// Initial flag or keyword (\\Seen, \\Flagged, $Junk, ...); repeatable.
+    #[arg(long = "flag", value_name = "FLAG", value_parser = parse_flag)]
+    pub flags: Vec<Flag>,
+    /// Create the target mailbox if it does not exist.
+    #[arg(long)]
+    pub create: bool,
 }
 
-#[derive(Debug, PartialEq)]
-struct Args {
-    root: PathBuf,
-    user: Option<String>,
-    mailbox: Option<String>,
-    flags: Vec<Flag>,
-    create: bool,
-}
-
-fn parse(args: &[OsString]) -> Result<Args, String> {
-    let mut out = Args {
-        root: PathBuf::from("/etc/crymap-like"),
-        user: None,
-        mailbox: None,
-        flags: Vec::new(),
-        create: false,
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let a = a.to_str().ok_or("arguments must be UTF-8")?;
-        let mut value = |name: &str| {
-            it.next()
-                .and_then(|v| v.to_str())
-                .map(str::to_owned)
-                .ok_or(format!("{name} needs a value"))
-        };
-        match a {
-            "--root" => out.root = PathBuf::from(value("--root")?),
-            "--user" => out.user = Some(value("--user")?),
-            "--mailbox" => out.mailbox = Some(value("--mailbox")?),
-            "--flag" => {
-                let f = value("--flag")?;
-                out.flags
-                    .push(Flag::from_name(&f).ok_or(format!("invalid flag {f}"))?);
-            }
-            "--create" => out.create = true,
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    Ok(out)
+/// A flag as `--flag` names it.
+pub fn parse_flag(s: &str) -> Result<Flag, String> {
+    Flag::from_name(s).ok_or_else(|| format!("invalid flag {s}"))
 }
 
 fn invoking_user() -> Option<String> {
@@ -85,15 +56,8 @@ fn invoking_user() -> Option<String> {
         .map(|u| u.name)
 }
 
-/// Runs `deliver` with its arguments; returns the exit code.
-pub fn run(args: &[OsString]) -> i32 {
-    let args = match parse(args) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("crymap-like deliver: {e}\n{USAGE}");
-            return EX_USAGE;
-        }
-    };
+/// Runs `deliver`; returns the exit code.
+pub fn run(global: &Global, args: DeliverArgs) -> i32 {
     let Some(user) = args.user.clone().or_else(invoking_user) else {
         eprintln!("crymap-like deliver: cannot tell who the recipient is");
         return EX_NOUSER;
@@ -102,7 +66,7 @@ pub fn run(args: &[OsString]) -> i32 {
         eprintln!("crymap-like deliver: invalid user name");
         return EX_NOUSER;
     }
-    let user_dir = match args.root.join("users").join(&user).canonicalize() {
+    let user_dir = match global.root.join("users").join(&user).canonicalize() {
         Ok(d) if d.join("keys").is_dir() => d,
         _ => {
             eprintln!("crymap-like deliver: no such user: {user}");
@@ -178,16 +142,18 @@ fn enter_user_dir(dir: &Path) -> io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn os(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: DeliverArgs,
     }
 
     #[test]
     fn parses_arguments_and_flags() {
-        let a = parse(&os(&[
-            "--root",
-            "/r",
+        let a = Wrap::try_parse_from([
+            "deliver",
             "--user",
             "bob",
             "--mailbox",
@@ -197,15 +163,16 @@ mod tests {
             "--flag",
             "$Junk",
             "--create",
-        ]))
-        .unwrap();
-        assert_eq!(a.root, PathBuf::from("/r"));
+        ])
+        .unwrap()
+        .args;
         assert_eq!(a.user.as_deref(), Some("bob"));
         assert_eq!(a.flags, vec![Flag::Seen, Flag::keyword("$Junk").unwrap()]);
         assert!(a.create);
-        assert!(parse(&os(&["--flag", "\\Bogus"])).is_err());
-        assert!(parse(&os(&["--flag", "a(b"])).is_err());
-        assert!(parse(&os(&["--user"])).is_err());
-        assert!(parse(&os(&["--what"])).is_err());
+        for bad in [&["--flag", "\\Bogus"][..], &["--flag", "a(b"], &["--user"], &["--what"]] {
+            let mut argv = vec!["deliver"];
+            argv.extend_from_slice(bad);
+            assert!(Wrap::try_parse_from(argv).is_err(), "{bad:?}");
+        }
     }
 }
