@@ -10,15 +10,15 @@
 pub mod deliver;
 pub mod demo;
 pub mod exit;
-//mod export;
+mod export;
 mod facts;
-//mod import;
+mod import;
 mod listen;
-//mod mailfmt;
+mod mailfmt;
 mod opened;
 mod manpages;
 mod password;
-//mod progress;
+mod progress;
 mod remote;
 mod serve;
 pub mod tls;
@@ -91,9 +91,9 @@ pub enum Command {
     /// A throwaway server on 127.0.0.1 under ./demo-root.
     Demo(demo::DemoArgs),
     /// Bring mail in from Maildir, Maildir++ or mbox.
-    //Import(import::ImportArgs),
+    Import(import::ImportArgs),
     /// Write an account's mail out as Maildir++ or mbox (needs the password).
-    //Export(export::ExportArgs),
+    Export(export::ExportArgs),
     /// Write the man pages (one per subcommand) into DIR.
     Manpages {
         /// Target directory, e.g. /usr/local/share/man/man1.
@@ -175,8 +175,8 @@ fn run(cli: Cli) -> i32 {
         Command::User { what } => user::run(&global, what),
         Command::Remote { what } => remote::run(what),
         Command::Demo(args) => demo::run(args),
-        //Command::Import(args) => import::run(&global, args),
-        //Command::Export(args) => export::run(&global, args),
+        Command::Import(args) => import::run(&global, args),
+        Command::Export(args) => export::run(&global, args),
         Command::Manpages { dir } => manpages::write_all(&dir),
         Command::Completions { shell } => manpages::completions(shell),
     }

@@ -158,13 +158,24 @@ pub fn deliver(
     content: &mut dyn Read,
     instructions: &DeliveryInstructions,
 ) -> Result<MessageName, SpoolError> {
+    deliver_named(user_dir, MessageName::random(), content, instructions)
+}
+
+/// [`deliver`] under a name the caller chose (and may have recorded
+/// first, as `import` does, so that [`is_delivered`] can later tell
+/// whether an interrupted delivery happened).
+pub fn deliver_named(
+    user_dir: &Path,
+    name: MessageName,
+    content: &mut dyn Read,
+    instructions: &DeliveryInstructions,
+) -> Result<MessageName, SpoolError> {
     let keys = KeyStore::new(user_dir.join("keys"));
     let (key_name, public) = keys
         .current_public(chrono::Utc::now())
         .map_err(SpoolError::NoKey)?;
     let content_key = SecretKey::generate();
     let wrapped = wrap_to_public(&key_name, &public, &content_key).map_err(SpoolError::Wrap)?;
-    let name = MessageName::random();
     let extra = postcard::to_stdvec(instructions).map_err(|e| SpoolError::BadEntry {
         name,
         reason: format!("encoding instructions: {e}"),
@@ -185,6 +196,25 @@ pub fn deliver(
     )?;
     crash::point("deliver.after-rename");
     Ok(name)
+}
+
+/// Whether the delivery named `name` happened: its entry is still in the
+/// spool, or a session already filed it into some mailbox (a filed entry
+/// keeps its name). Needs no secret.
+pub fn is_delivered(user_dir: &Path, name: &MessageName) -> bool {
+    if user_dir.join("spool").join(name.to_string()).exists() {
+        return true;
+    }
+    let Ok(boxes) = fs::read_dir(user_dir.join("mailboxes")) else {
+        return false;
+    };
+    boxes.flatten().any(|b| {
+        b.path()
+            .join("msg")
+            .join(name.fanout())
+            .join(name.to_string())
+            .exists()
+    })
 }
 
 /// One spool entry filed by [`file_pending`].
