@@ -68,7 +68,10 @@ fn usage_errors_exit_64() {
         &["--log", "nowhere", "listen"],
         &["demo", "--imaps-port", "notaport"],
     ] {
-        let out = std::process::Command::new(bin()).args(args).output().unwrap();
+        let out = std::process::Command::new(bin())
+            .args(args)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(64), "{args:?}");
         assert!(!out.stderr.is_empty(), "{args:?} says why");
     }
@@ -79,7 +82,13 @@ fn user_list_show_and_remove() {
     let root = Root::new("cli-users");
     root.add_user("gil", "pw");
     root.add_user("hal", "pw");
-    common::seed(&root, "gil", "pw", "INBOX", &[b"Subject: a\r\n\r\nx\r\n", b"Subject: b\r\n\r\ny\r\n"]);
+    common::seed(
+        &root,
+        "gil",
+        "pw",
+        "INBOX",
+        &[b"Subject: a\r\n\r\nx\r\n", b"Subject: b\r\n\r\ny\r\n"],
+    );
     let out = root.command(&["user", "list"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
@@ -92,14 +101,26 @@ fn user_list_show_and_remove() {
     let out = root.command(&["user", "show", "gil"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("message files: 2"), "{text}");
-    assert!(!text.contains("mailboxes:"), "no password, no names: {text}");
-    let out = run_with_stdin(root.command(&["user", "show", "gil", "--password-stdin"]), b"pw\n");
+    assert!(
+        !text.contains("mailboxes:"),
+        "no password, no names: {text}"
+    );
+    let out = run_with_stdin(
+        root.command(&["user", "show", "gil", "--password-stdin"]),
+        b"pw\n",
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("  INBOX messages=2 unseen=2"), "{text}");
     assert!(text.contains("  Trash (\\Trash) messages=0"), "{text}");
-    let out = run_with_stdin(root.command(&["user", "show", "gil", "--password-stdin"]), b"no\n");
+    let out = run_with_stdin(
+        root.command(&["user", "show", "gil", "--password-stdin"]),
+        b"no\n",
+    );
     assert_eq!(out.status.code(), Some(77));
-    let out = root.command(&["user", "show", "nobody-at-all"]).output().unwrap();
+    let out = root
+        .command(&["user", "show", "nobody-at-all"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(67));
 
     // remove asks; anything but yes keeps the account.
@@ -107,12 +128,22 @@ fn user_list_show_and_remove() {
     assert_eq!(out.status.code(), Some(77));
     assert!(root.path().join("users/hal/user.toml").exists());
     let out = run_with_stdin(root.command(&["user", "remove", "hal"]), b"yes\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!root.path().join("users/hal").exists());
-    let out = root.command(&["user", "remove", "gil", "--yes"]).output().unwrap();
+    let out = root
+        .command(&["user", "remove", "gil", "--yes"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(!root.path().join("users/gil").exists());
-    let out = root.command(&["user", "remove", "gil", "--yes"]).output().unwrap();
+    let out = root
+        .command(&["user", "remove", "gil", "--yes"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(67));
 }
 
@@ -125,13 +156,24 @@ fn man_pages_and_completions_are_generated() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    for page in ["crymap-like.1", "crymap-like-user-remove.1", "crymap-like-import.1", "crymap-like-deliver.1"] {
+    for page in [
+        "crymap-like.1",
+        "crymap-like-user-remove.1",
+        "crymap-like-import.1",
+        "crymap-like-deliver.1",
+    ] {
         let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
         assert!(text.contains(".TH"), "{page}");
     }
     for shell in ["bash", "zsh", "fish"] {
-        let out = std::process::Command::new(bin()).args(["completions", shell]).output().unwrap();
+        let out = std::process::Command::new(bin())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
         assert!(out.status.success());
-        assert!(String::from_utf8_lossy(&out.stdout).contains("import"), "{shell}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("import"),
+            "{shell}"
+        );
     }
 }

@@ -20,12 +20,15 @@ fn write_at(path: &Path, content: &[u8], mtime: u64) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, content).unwrap();
     let f = std::fs::File::options().write(true).open(path).unwrap();
-    f.set_modified(UNIX_EPOCH + Duration::from_secs(mtime)).unwrap();
+    f.set_modified(UNIX_EPOCH + Duration::from_secs(mtime))
+        .unwrap();
 }
 
 fn msg(subject: &str) -> Vec<u8> {
-    format!("From: a@example.org\nSubject: {subject}\nMessage-ID: <{subject}@x>\n\nbody of {subject}\n")
-        .into_bytes()
+    format!(
+        "From: a@example.org\nSubject: {subject}\nMessage-ID: <{subject}@x>\n\nbody of {subject}\n"
+    )
+    .into_bytes()
 }
 
 fn crlf(b: &[u8]) -> Vec<u8> {
@@ -45,14 +48,30 @@ fn dovecot_maildir(dir: &Path) {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
     std::fs::write(dir.join("dovecot-keywords"), "0 $Junk\n1 work\n").unwrap();
-    write_at(&dir.join("cur/1700000000.M1P1.host,S=70:2,FSb"), &msg("one"), 1_700_000_000);
-    write_at(&dir.join("cur/1700000100.M2P1.host,S=70:2,RSa"), &msg("two"), 1_700_000_100);
-    write_at(&dir.join("new/1700000200.M3P1.host"), &msg("three"), 1_700_000_200);
+    write_at(
+        &dir.join("cur/1700000000.M1P1.host,S=70:2,FSb"),
+        &msg("one"),
+        1_700_000_000,
+    );
+    write_at(
+        &dir.join("cur/1700000100.M2P1.host,S=70:2,RSa"),
+        &msg("two"),
+        1_700_000_100,
+    );
+    write_at(
+        &dir.join("new/1700000200.M3P1.host"),
+        &msg("three"),
+        1_700_000_200,
+    );
     let sub = dir.join(".Entw&APw-rfe.2024");
     for s in ["cur", "new", "tmp"] {
         std::fs::create_dir_all(sub.join(s)).unwrap();
     }
-    write_at(&sub.join("cur/1600000000.M4P1.host:2,D"), &msg("draft"), 1_600_000_000);
+    write_at(
+        &sub.join("cur/1600000000.M4P1.host:2,D"),
+        &msg("draft"),
+        1_600_000_000,
+    );
 }
 
 fn login(root: &Root, user: &str) -> (Guard, Client) {
@@ -65,7 +84,10 @@ fn login(root: &Root, user: &str) -> (Guard, Client) {
 /// `FLAGS`, `INTERNALDATE` and size of every message of `mailbox`,
 /// sorted, as the server reports them.
 fn listing(c: &mut Client, mailbox: &str) -> Vec<String> {
-    assert!(c.status(&format!("SELECT \"{mailbox}\"")).contains("OK"), "{mailbox}");
+    assert!(
+        c.status(&format!("SELECT \"{mailbox}\"")).contains("OK"),
+        "{mailbox}"
+    );
     let mut v: Vec<String> = c
         .cmd("FETCH 1:* (FLAGS INTERNALDATE RFC822.SIZE)")
         .into_iter()
@@ -87,7 +109,13 @@ fn listing(c: &mut Client, mailbox: &str) -> Vec<String> {
 fn body(c: &mut Client, seq: u32) -> Vec<u8> {
     let lines = c.cmd(&format!("FETCH {seq} BODY.PEEK[]"));
     let first = &lines[0];
-    let n: usize = first.rsplit_once('{').unwrap().1.trim_end_matches('}').parse().unwrap();
+    let n: usize = first
+        .rsplit_once('{')
+        .unwrap()
+        .1
+        .trim_end_matches('}')
+        .parse()
+        .unwrap();
     let joined = lines[1..].join("\r\n");
     joined.as_bytes()[..n].to_vec()
 }
@@ -108,18 +136,38 @@ fn dovecot_maildir_imports_with_flags_keywords_dates_and_folders() {
     let src = TempDir::new("maildir-src");
     dovecot_maildir(src.path());
     let out = import(&root, &["ann", src.path().to_str().unwrap()], true);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (_g, mut c) = login(&root, "ann");
     let inbox = listing(&mut c, "INBOX");
     assert_eq!(inbox.len(), 3, "{inbox:?}");
-    assert!(inbox.iter().any(|l| l.contains("\\Flagged") && l.contains("\\Seen") && l.contains("work") && l.contains("14-Nov-2023 22:13:20 +0000")), "{inbox:?}");
-    assert!(inbox.iter().any(|l| l.contains("\\Answered") && l.contains("$Junk")), "{inbox:?}");
+    assert!(
+        inbox.iter().any(|l| l.contains("\\Flagged")
+            && l.contains("\\Seen")
+            && l.contains("work")
+            && l.contains("14-Nov-2023 22:13:20 +0000")),
+        "{inbox:?}"
+    );
+    assert!(
+        inbox
+            .iter()
+            .any(|l| l.contains("\\Answered") && l.contains("$Junk")),
+        "{inbox:?}"
+    );
     assert!(inbox.iter().any(|l| l.contains("FLAGS ()")), "{inbox:?}");
     let size = crlf(&msg("one")).len();
-    assert!(inbox.iter().any(|l| l.contains(&format!("RFC822.SIZE {size}"))));
+    assert!(inbox
+        .iter()
+        .any(|l| l.contains(&format!("RFC822.SIZE {size}"))));
     let sub = listing(&mut c, "Entw&APw-rfe/2024");
     assert_eq!(sub.len(), 1, "{sub:?}");
-    assert!(sub[0].contains("\\Draft") && sub[0].contains("13-Sep-2020"), "{sub:?}");
+    assert!(
+        sub[0].contains("\\Draft") && sub[0].contains("13-Sep-2020"),
+        "{sub:?}"
+    );
     assert_eq!(body(&mut c, 1), crlf(&msg("draft")));
 }
 
@@ -149,13 +197,25 @@ From b@example.org Sat Nov 28 13:00:00 2026\nSubject: m2\nX-Keywords: todo\n\nno
         b"From - Fri Nov 27 09:00:00 2026\nSubject: t2\n\nx\n",
     )
     .unwrap();
-    let out = import(&root, &["bea", mutt.to_str().unwrap(), tb.to_str().unwrap()], false);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = import(
+        &root,
+        &["bea", mutt.to_str().unwrap(), tb.to_str().unwrap()],
+        false,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("4 imported"));
     let (_g, mut c) = login(&root, "bea");
     let m = listing(&mut c, "mutt-saved");
     assert_eq!(m.len(), 2, "{m:?}");
-    assert!(m.iter().any(|l| l.contains("\\Answered \\Seen") && l.contains("27-Nov-2026 12:00:00")), "{m:?}");
+    assert!(
+        m.iter()
+            .any(|l| l.contains("\\Answered \\Seen") && l.contains("27-Nov-2026 12:00:00")),
+        "{m:?}"
+    );
     assert!(m.iter().any(|l| l.contains("todo")), "{m:?}");
     let first = body(&mut c, 1);
     assert_eq!(
@@ -164,7 +224,10 @@ From b@example.org Sat Nov 28 13:00:00 2026\nSubject: m2\nX-Keywords: todo\n\nno
     );
     let t = listing(&mut c, "INBOX");
     assert_eq!(t.len(), 1, "{t:?}");
-    assert!(t[0].contains("\\Flagged \\Seen") && t[0].contains("$label1"), "{t:?}");
+    assert!(
+        t[0].contains("\\Flagged \\Seen") && t[0].contains("$label1"),
+        "{t:?}"
+    );
     assert_eq!(listing(&mut c, "INBOX/Old").len(), 1);
 }
 
@@ -173,7 +236,11 @@ fn bad_input_is_reported_skipped_and_the_rest_imported() {
     let root = Root::new("import-bad");
     let cfg = root.path().join("crymap-like.toml");
     let text = std::fs::read_to_string(&cfg).unwrap();
-    std::fs::write(&cfg, text.replace("[limits]\n", "[limits]\nmax_message_size = 1000\n")).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("[limits]\n", "[limits]\nmax_message_size = 1000\n"),
+    )
+    .unwrap();
     root.add_user("cid", PW);
     let src = TempDir::new("bad-src");
     let md = src.path().join("md");
@@ -189,7 +256,10 @@ fn bad_input_is_reported_skipped_and_the_rest_imported() {
     let out = import(&root, &["cid", md.to_str().unwrap()], true);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(65), "{err}");
-    assert!(err.contains("3.M3.h:2,: 5000 bytes is over the limit of 1000"), "{err}");
+    assert!(
+        err.contains("3.M3.h:2,: 5000 bytes is over the limit of 1000"),
+        "{err}"
+    );
     assert!(err.contains("4.M4.h:2,: not a regular file"), "{err}");
     assert!(err.contains("2 imported"), "{err}");
     let out = import(&root, &["cid", looped.to_str().unwrap()], true);
@@ -197,7 +267,10 @@ fn bad_input_is_reported_skipped_and_the_rest_imported() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("loop"));
     let out = import(&root, &["nobody-here", md.to_str().unwrap()], false);
     assert_eq!(out.status.code(), Some(67));
-    let out = run_with_stdin(root.command(&["import", "cid", md.to_str().unwrap(), "--password-stdin"]), b"wrong\n");
+    let out = run_with_stdin(
+        root.command(&["import", "cid", md.to_str().unwrap(), "--password-stdin"]),
+        b"wrong\n",
+    );
     assert_eq!(out.status.code(), Some(77));
     // Identical content twice (a duplicate Message-ID too) is kept twice.
     let (_g, mut c) = login(&root, "cid");
@@ -223,9 +296,19 @@ fn kill_9_mid_import_then_rerun_imports_each_message_once() {
         let src = TempDir::new("kill-src");
         let n = 600;
         for i in 0..n {
-            write_at(&src.path().join(format!("cur/{i}.M{i}.h:2,S")), &msg(&format!("m{i:04}")), 1_700_000_000 + i);
+            write_at(
+                &src.path().join(format!("cur/{i}.M{i}.h:2,S")),
+                &msg(&format!("m{i:04}")),
+                1_700_000_000 + i,
+            );
         }
-        let mut args = vec!["import", "dan", src.path().to_str().unwrap(), "--batch", "7"];
+        let mut args = vec![
+            "import",
+            "dan",
+            src.path().to_str().unwrap(),
+            "--batch",
+            "7",
+        ];
         if password {
             args.push("--password-stdin");
         }
@@ -239,32 +322,57 @@ fn kill_9_mid_import_then_rerun_imports_each_message_once() {
         use std::io::Write;
         child.stdin.take().unwrap().write_all(b"pw\n").unwrap();
         // Wait until the journal shows progress, then kill -9.
-        let tmp = std::fs::canonicalize(root.path().join("users/dan")).unwrap().join("tmp");
+        let tmp = std::fs::canonicalize(root.path().join("users/dan"))
+            .unwrap()
+            .join("tmp");
         let start = SystemTime::now();
         loop {
             let progressed = std::fs::read_dir(&tmp).unwrap().flatten().any(|e| {
                 e.file_name().to_string_lossy().starts_with("import-")
-                    && std::fs::read_to_string(e.path()).is_ok_and(|t| t.matches("\nD ").count() > 3)
+                    && std::fs::read_to_string(e.path())
+                        .is_ok_and(|t| t.matches("\nD ").count() > 3)
             });
             if progressed {
                 break;
             }
-            assert!(child.try_wait().unwrap().is_none(), "import finished before it could be killed");
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "import finished before it could be killed"
+            );
             assert!(start.elapsed().unwrap() < Duration::from_secs(120));
             std::thread::sleep(Duration::from_millis(5));
         }
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
         child.wait().unwrap();
         let (partial, _) = count(&root, "dan");
         assert!(partial < n as usize, "killed too late: {partial}");
-        let out = import(&root, &args[1..args.len() - usize::from(password)], password);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = import(
+            &root,
+            &args[1..args.len() - usize::from(password)],
+            password,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let (total, mut subjects) = count(&root, "dan");
         subjects.sort();
         subjects.dedup();
-        assert_eq!((total, subjects.len()), (n as usize, n as usize), "password={password}");
+        assert_eq!(
+            (total, subjects.len()),
+            (n as usize, n as usize),
+            "password={password}"
+        );
         // Finished: the journal is gone.
-        assert!(!std::fs::read_dir(&tmp).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with("import-")));
+        assert!(!std::fs::read_dir(&tmp)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("import-")));
     }
 }
 
@@ -277,7 +385,11 @@ fn round_trip_import_export_import_keeps_messages_flags_and_dates() {
         let src = TempDir::new("rt-src");
         dovecot_maildir(src.path());
         let out = import(&root, &["eve", src.path().to_str().unwrap()], true);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let dest = TempDir::new("rt-dest");
         // export runs as the account's owner, who must be able to write DEST.
         if is_root() {
@@ -285,12 +397,27 @@ fn round_trip_import_export_import_keeps_messages_flags_and_dates() {
         }
         let exported = dest.path().join("out");
         let out = run_with_stdin(
-            root.command(&["export", "eve", exported.to_str().unwrap(), "--format", format, "--password-stdin"]),
+            root.command(&[
+                "export",
+                "eve",
+                exported.to_str().unwrap(),
+                "--format",
+                format,
+                "--password-stdin",
+            ]),
             b"pw\n",
         );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let out = import(&root, &["fay", exported.to_str().unwrap()], true);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let (_g1, mut a) = login(&root, "eve");
         let (_g2, mut b) = login(&root, "fay");
         for mb in ["INBOX", "Entw&APw-rfe/2024"] {
@@ -306,10 +433,14 @@ fn round_trip_import_export_import_keeps_messages_flags_and_dates() {
         }
         // Exporting into a non-empty directory is refused.
         let out = run_with_stdin(
-            root.command(&["export", "eve", exported.to_str().unwrap(), "--password-stdin"]),
+            root.command(&[
+                "export",
+                "eve",
+                exported.to_str().unwrap(),
+                "--password-stdin",
+            ]),
             b"pw\n",
         );
         assert_eq!(out.status.code(), Some(73));
     }
 }
-

@@ -26,8 +26,10 @@ pub const EX_TEMPFAIL: i32 = exit::TEMPFAIL;
 
 /// `deliver`'s options.
 #[derive(Debug, PartialEq, clap::Args)]
-#[command(after_help = "Exit codes: 0 delivered, 64 usage, 65 too large or unreadable \
-                        input, 67 no such user, 75 anything else (temporary: retry).")]
+#[command(
+    after_help = "Exit codes: 0 delivered, 64 usage, 65 too large or unreadable \
+                        input, 67 no such user, 75 anything else (temporary: retry)."
+)]
 pub struct DeliverArgs {
     /// The recipient (default: the invoking UNIX user).
     #[arg(long, value_name = "NAME")]
@@ -169,7 +171,12 @@ mod tests {
         assert_eq!(a.user.as_deref(), Some("bob"));
         assert_eq!(a.flags, vec![Flag::Seen, Flag::keyword("$Junk").unwrap()]);
         assert!(a.create);
-        for bad in [&["--flag", "\\Bogus"][..], &["--flag", "a(b"], &["--user"], &["--what"]] {
+        for bad in [
+            &["--flag", "\\Bogus"][..],
+            &["--flag", "a(b"],
+            &["--user"],
+            &["--what"],
+        ] {
             let mut argv = vec!["deliver"];
             argv.extend_from_slice(bad);
             assert!(Wrap::try_parse_from(argv).is_err(), "{bad:?}");

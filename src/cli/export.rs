@@ -29,9 +29,11 @@ pub enum Format {
 
 /// `export`'s options.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exit codes: 0 exported, 65 some messages could not be read \
+#[command(
+    after_help = "Exit codes: 0 exported, 65 some messages could not be read \
                         (each is named on stderr), 67 no such user, 73 DEST is not \
-                        empty or cannot be written, 77 wrong password, 75 temporary failure.")]
+                        empty or cannot be written, 77 wrong password, 75 temporary failure."
+)]
 pub struct ExportArgs {
     /// The account.
     pub name: String,
@@ -137,7 +139,9 @@ impl Sink {
                         .collect();
                     dest.join(format!(".{}", parts.join(".")))
                 };
-                Ok(Sink::Maildir(FolderWriter::create(&dir).map_err(cant(&dir))?))
+                Ok(Sink::Maildir(
+                    FolderWriter::create(&dir).map_err(cant(&dir))?,
+                ))
             }
             Format::Mbox => {
                 let parts: Vec<&str> = name.as_str().split('/').collect();
@@ -186,4 +190,3 @@ impl Sink {
         }
     }
 }
-

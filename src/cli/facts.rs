@@ -60,7 +60,11 @@ pub fn visible(dir: &Path) -> Facts {
     };
     f.password_changed = UserFile::load(dir).map_or_else(
         |e| format!("? ({e})"),
-        |u| u.password_changed().format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        |u| {
+            u.password_changed()
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string()
+        },
     );
     f.created = entries(&dir.join("keys"))
         .filter_map(|e| e.metadata().ok().map(|m| m.mtime()))

@@ -120,8 +120,11 @@ fn spawn(
     let mut cmd = Command::new(exe);
     cmd.arg("--root").arg(root);
     // The children log where `listen` does, whatever their stderr is.
-    cmd.arg("--log")
-        .arg(if global.log_stderr { "stderr" } else { "syslog" });
+    cmd.arg("--log").arg(if global.log_stderr {
+        "stderr"
+    } else {
+        "syslog"
+    });
     cmd.arg("serve")
         .arg(mode)
         .stdin(Stdio::from(socket))

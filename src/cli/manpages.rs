@@ -34,7 +34,8 @@ fn write_tree(dir: &Path, cmd: clap::Command, name: &str) -> std::io::Result<usi
     let mut out = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
     let path = dir.join(format!("{name}.1"));
-    std::fs::write(&path, out).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    std::fs::write(&path, out)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
     let mut n = 1;
     for sub in cmd.get_subcommands() {
         if sub.get_name() == "help" {

@@ -76,8 +76,12 @@ pub fn become_owner(dir: &Path) -> Result<(), (i32, String)> {
     if uid.is_root() {
         return Err((
             exit::NOPERM,
-            format!("{} is owned by root; refusing to write there as root", dir.display()),
+            format!(
+                "{} is owned by root; refusing to write there as root",
+                dir.display()
+            ),
         ));
     }
-    sys::privilege::drop_to(uid, gid).map_err(|e| (exit::OSERR, format!("dropping privileges: {e}")))
+    sys::privilege::drop_to(uid, gid)
+        .map_err(|e| (exit::OSERR, format!("dropping privileges: {e}")))
 }

@@ -207,7 +207,11 @@ impl Journal {
     pub fn begin_batch(&mut self, batch: &PendingBatch) -> Result<(), JournalError> {
         let mut line = format!(
             "P {} {}",
-            batch.mailbox.bytes().map(|b| format!("{b:02x}")).collect::<String>(),
+            batch
+                .mailbox
+                .bytes()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
             batch.uidnext
         );
         for (id, h) in &batch.items {

@@ -29,9 +29,11 @@ use crate::store::types::{InternalDate, MessageName};
 
 /// `import`'s options.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exit codes: 0 everything imported, 65 some messages were \
+#[command(
+    after_help = "Exit codes: 0 everything imported, 65 some messages were \
                         skipped (each is named on stderr), 66 a source is missing, \
-                        67 no such user, 77 wrong password, 75 temporary failure.")]
+                        67 no such user, 77 wrong password, 75 temporary failure."
+)]
 pub struct ImportArgs {
     /// The account.
     pub name: String,
@@ -119,7 +121,9 @@ fn import(global: &Global, args: &ImportArgs) -> Result<i32, (i32, String)> {
             .map_err(|e| (exit::TEMPFAIL, e.to_string()))?;
         let mut run = Run {
             dir: dir.clone(),
-            target: target.take().ok_or((exit::SOFTWARE, "no target".to_owned()))?,
+            target: target
+                .take()
+                .ok_or((exit::SOFTWARE, "no target".to_owned()))?,
             journal,
             progress: &mut progress,
             max_size,
@@ -264,7 +268,8 @@ fn mailbox_of(folder: &FolderPath) -> Result<MailboxName, String> {
     if folder.is_empty() {
         return Ok(MailboxName::inbox());
     }
-    MailboxName::parse(&folder.join("/")).map_err(|e| format!("mailbox name {:?}: {e}", folder.join("/")))
+    MailboxName::parse(&folder.join("/"))
+        .map_err(|e| format!("mailbox name {:?}: {e}", folder.join("/")))
 }
 
 impl Run<'_> {
@@ -278,8 +283,8 @@ impl Run<'_> {
     fn resolve_pending(&mut self) -> Result<(), (i32, String)> {
         let temp = |e: &dyn std::fmt::Display| (exit::TEMPFAIL, e.to_string());
         for d in std::mem::take(&mut self.journal.pending_deliveries) {
-            let delivered = MessageName::parse(&d.name)
-                .is_some_and(|n| spool::is_delivered(&self.dir, &n));
+            let delivered =
+                MessageName::parse(&d.name).is_some_and(|n| spool::is_delivered(&self.dir, &n));
             if delivered {
                 self.journal.done(&[d.id]).map_err(|e| temp(&e))?;
             }
@@ -401,7 +406,9 @@ impl Run<'_> {
             self.already += 1;
             return Ok(());
         }
-        if queue.first().is_some_and(|q| q.msg.folder != msg.folder) || queue.len() >= self.batch_size {
+        if queue.first().is_some_and(|q| q.msg.folder != msg.folder)
+            || queue.len() >= self.batch_size
+        {
             self.flush(queue)?;
         }
         queue.push(Ready {
@@ -428,7 +435,9 @@ impl Run<'_> {
                         id: r.id,
                         name: name.to_string(),
                     };
-                    self.journal.begin_delivery(&pending).map_err(|e| temp(&e))?;
+                    self.journal
+                        .begin_delivery(&pending)
+                        .map_err(|e| temp(&e))?;
                     let instructions = DeliveryInstructions {
                         mailbox: (!mailbox.is_inbox()).then(|| mailbox.to_string()),
                         flags: r.msg.flags.clone(),

@@ -242,7 +242,10 @@ impl FolderWriter {
         f.set_modified(when)?;
         f.sync_all()?;
         drop(f);
-        std::fs::rename(&tmp, self.dir.join("cur").join(format!("{base}:2,{letters}")))?;
+        std::fs::rename(
+            &tmp,
+            self.dir.join("cur").join(format!("{base}:2,{letters}")),
+        )?;
         Ok(dropped)
     }
 

@@ -99,9 +99,7 @@ impl<R: BufRead> Iterator for Reader<R> {
             if prev_empty || !self.started {
                 if let Some(date) = separator_date(&line) {
                     self.started = true;
-                    if let Some((line_no, internal)) =
-                        self.pending.replace((self.line_no, date))
-                    {
+                    if let Some((line_no, internal)) = self.pending.replace((self.line_no, date)) {
                         trim_separator_blank(&mut body);
                         return Some(Ok(RawMessage {
                             line: line_no,
@@ -174,11 +172,7 @@ pub fn unpack(raw: &[u8]) -> (Vec<u8>, Vec<Flag>) {
             let name = name.trim().to_ascii_lowercase();
             let value = value.trim();
             match name.as_str() {
-                "status" => {
-                    if value.contains('R') {
-                        add(Some(Flag::Seen), &mut flags);
-                    }
-                }
+                "status" if value.contains('R') => add(Some(Flag::Seen), &mut flags),
                 "x-status" => {
                     for c in value.chars() {
                         add(
@@ -222,7 +216,11 @@ pub fn unpack(raw: &[u8]) -> (Vec<u8>, Vec<Flag>) {
             }
         } else {
             let unquoted = line.starts_with(b">")
-                && line.iter().skip_while(|&&b| b == b'>').take(5).eq(b"From ".iter());
+                && line
+                    .iter()
+                    .skip_while(|&&b| b == b'>')
+                    .take(5)
+                    .eq(b"From ".iter());
             out.extend_from_slice(if unquoted { &line[1..] } else { line });
         }
     }
@@ -279,7 +277,13 @@ pub fn write_message(
             wrote_meta = true;
             in_header = false;
         }
-        if !in_header && line.iter().skip_while(|&&b| b == b'>').take(5).eq(b"From ".iter()) {
+        if !in_header
+            && line
+                .iter()
+                .skip_while(|&&b| b == b'>')
+                .take(5)
+                .eq(b"From ".iter())
+        {
             out.write_all(b">")?;
         }
         out.write_all(line)?;
@@ -322,7 +326,12 @@ From b@c Sat Nov 28 13:00:00 2026\nSubject: 2\n\n>From quoted\n>>From twice\nlas
         assert_eq!(c, b"Subject: x\n\nb\n");
         assert_eq!(
             f,
-            vec![Flag::Seen, Flag::Answered, Flag::Flagged, Flag::keyword("work").unwrap()]
+            vec![
+                Flag::Seen,
+                Flag::Answered,
+                Flag::Flagged,
+                Flag::keyword("work").unwrap()
+            ]
         );
         let (c, f) = unpack(b"X-Mozilla-Status: 0005\nSubject: y\n\nb\n");
         assert_eq!(c, b"X-Mozilla-Status: 0005\nSubject: y\n\nb\n");
