@@ -5,6 +5,7 @@
 pub mod account;
 pub mod change_log;
 pub mod crash;
+pub mod delivery;
 pub mod create;
 pub mod error;
 pub mod fsutil;
