@@ -10,7 +10,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::store::delivery::{self, LookupError, Outcome, Recipient};
-use crate::store::types::Flag;
+use crate::store::types::{Flag, MessageName};
 
 /// Success.
 pub const EX_OK: i32 = 0;
@@ -149,6 +149,7 @@ pub fn run(args: &[OsString]) -> i32 {
     let mut stdin = io::stdin().lock();
     let (outcome, result) = delivery::deliver(
         &user_dir,
+        MessageName::random(),
         &recipient,
         &mut stdin,
         args.mailbox,

@@ -124,6 +124,12 @@ pub enum LookupError {
     },
 }
 
+/// Whether spool entry `name` exists in the account at `user_dir`: how a
+/// parent whose delivery child died learns if the copy had become durable.
+pub fn spooled(user_dir: &Path, name: MessageName) -> bool {
+    user_dir.join("spool").join(name.to_string()).is_file()
+}
+
 /// Resolves `users_dir/NAME` (which may be a symlink the administrator
 /// made) to the account's real directory, which must hold `keys/`.
 pub fn user_dir(users_dir: &Path, recipient: &Recipient) -> Result<PathBuf, LookupError> {
@@ -133,7 +139,12 @@ pub fn user_dir(users_dir: &Path, recipient: &Recipient) -> Result<PathBuf, Look
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(LookupError::NoSuchUser(recipient.user.clone()))
         }
-        Err(source) => return Err(LookupError::Unavailable { path: entry, source }),
+        Err(source) => {
+            return Err(LookupError::Unavailable {
+                path: entry,
+                source,
+            })
+        }
     };
     match std::fs::metadata(dir.join("keys")) {
         Ok(m) if m.is_dir() => Ok(dir),
@@ -240,12 +251,14 @@ pub fn classify(result: &Result<MessageName, SpoolError>) -> Outcome {
     }
 }
 
-/// Writes `content` as a spool entry of the account in `user_dir` (already
-/// entered as its owner), filed later into INBOX, or into the recipient's
+/// Writes `content` as spool entry `name` (fresh from
+/// [`MessageName::random`]) of the account in `user_dir` (already entered
+/// as its owner), filed later into INBOX, or into the recipient's
 /// `+detail` mailbox when the account allows it, or into `mailbox` when
 /// given (then `create` says whether to create it).
 pub fn deliver(
     user_dir: &Path,
+    name: MessageName,
     recipient: &Recipient,
     content: &mut dyn Read,
     mailbox: Option<String>,
@@ -259,7 +272,7 @@ pub fn deliver(
         received: super::types::InternalDate::now(),
         detail: recipient.detail.clone(),
     };
-    let result = spool::deliver(user_dir, content, &instructions);
+    let result = spool::deliver_named(user_dir, name, content, &instructions);
     (classify(&result), result)
 }
 
@@ -276,7 +289,10 @@ mod tests {
         assert_eq!((r.user_name(), r.detail()), ("bob", None));
         let r = Recipient::from_address("bob+@x").unwrap();
         assert_eq!(r.detail(), None);
-        assert_eq!(Recipient::from_address("carol").unwrap().user_name(), "carol");
+        assert_eq!(
+            Recipient::from_address("carol").unwrap().user_name(),
+            "carol"
+        );
         let r = Recipient::from_address("a+b+c@x").unwrap();
         assert_eq!((r.user_name(), r.detail()), ("a", Some("b+c")));
     }

@@ -5,8 +5,8 @@
 pub mod account;
 pub mod change_log;
 pub mod crash;
-pub mod delivery;
 pub mod create;
+pub mod delivery;
 pub mod error;
 pub mod fsutil;
 pub mod mailbox;

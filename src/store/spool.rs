@@ -189,13 +189,24 @@ pub fn deliver(
     content: &mut dyn Read,
     instructions: &DeliveryInstructions,
 ) -> Result<MessageName, SpoolError> {
+    deliver_named(user_dir, MessageName::random(), content, instructions)
+}
+
+/// [`deliver`] under a name the caller chose (fresh from
+/// [`MessageName::random`]), so that a parent whose writer died can look
+/// for `spool/NAME` to learn whether the entry was made durable.
+pub fn deliver_named(
+    user_dir: &Path,
+    name: MessageName,
+    content: &mut dyn Read,
+    instructions: &DeliveryInstructions,
+) -> Result<MessageName, SpoolError> {
     let keys = KeyStore::new(user_dir.join("keys"));
     let (key_name, public) = keys
         .current_public(chrono::Utc::now())
         .map_err(SpoolError::NoKey)?;
     let content_key = SecretKey::generate();
     let wrapped = wrap_to_public(&key_name, &public, &content_key).map_err(SpoolError::Wrap)?;
-    let name = MessageName::random();
     let extra = postcard::to_stdvec(instructions).map_err(|e| SpoolError::BadEntry {
         name,
         reason: format!("encoding instructions: {e}"),
@@ -278,10 +289,12 @@ fn file_one(
             reason: format!("unwrapping its key: {e}"),
         })?;
     let mut reader = sealed.decrypt(&content_key)?;
-    let instructions = DeliveryInstructions::decode(reader.extra().unwrap_or(&[]))
-        .map_err(|e| SpoolError::BadEntry {
-            name,
-            reason: format!("instructions do not decode: {e}"),
+    let instructions =
+        DeliveryInstructions::decode(reader.extra().unwrap_or(&[])).map_err(|e| {
+            SpoolError::BadEntry {
+                name,
+                reason: format!("instructions do not decode: {e}"),
+            }
         })?;
     account.refresh()?;
     let target = resolve_target(account, &instructions)?;

@@ -15,6 +15,7 @@ pub mod password;
 pub mod peer;
 pub mod poll;
 pub mod privilege;
+pub mod process;
 pub mod signals;
 
 #[cfg(test)]
