@@ -57,24 +57,19 @@ pub fn run_in_child(work: impl FnOnce() -> i32) -> Result<ChildStatus, ForkError
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     // SAFETY: installing the default disposition runs no handler code, so
     // nothing can be interrupted in an unsafe state.
-    #[allow(unsafe_code)]
     unsafe { sigaction(Signal::SIGCHLD, &default) }.map_err(ForkError::Fork)?;
     // SAFETY: fork is sound in a single-threaded process: the child gets a
     // copy of the only thread, so no lock can be held by a thread that does
     // not exist in the child. The check above refuses a threaded process
     // when /proc is visible; the LMTP session, the only caller, starts no
     // threads (its logger and I/O are synchronous).
-    #[allow(unsafe_code)]
     let forked = unsafe { fork() }.map_err(ForkError::Fork)?;
     match forked {
         ForkResult::Child => {
             let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(70);
             // SAFETY: _exit takes a plain integer, cannot fail and never
             // returns; it ends only this (child) process.
-            #[allow(unsafe_code)]
-            unsafe {
-                nix::libc::_exit(code)
-            }
+            unsafe { nix::libc::_exit(code) }
         }
         ForkResult::Parent { child } => loop {
             match waitpid(child, None) {
