@@ -552,3 +552,41 @@ fn deliver_address_maps_user_and_detail() {
     assert_eq!(messages(&root, "bob", "INBOX").len(), 1);
     assert!(messages(&root, "bob", "Archive").is_empty());
 }
+
+#[test]
+fn plus_detail_files_into_the_mailbox_once_the_user_allows_it() {
+    let root = root_with_users("lmtp-detail", "");
+    let send = |to: &str| {
+        let mut c = Raw::start(&root, None);
+        c.cmd("LHLO t");
+        c.cmd("MAIL FROM:<s@x>");
+        assert!(c.cmd(&format!("RCPT TO:<{to}>")).starts_with("250"));
+        c.cmd("DATA");
+        c.send(format!("{}.\r\n", message(to)).as_bytes());
+        assert!(c.reply().concat().starts_with("250 2.0.0"));
+        c.cmd("QUIT");
+    };
+    // Off by default: +detail goes to INBOX.
+    send("bob+Archive@x");
+    // The user turns it on over IMAP (cleartext login is allowed on a
+    // UNIX socket), and sees it reported.
+    let (_child, sock) = root.spawn_serve("imap");
+    let (mut imap, _) = common::Client::plain(sock);
+    assert!(imap.status(&common::login_cmd("bob", PW)).contains("OK"));
+    assert!(imap
+        .status("XCRY SET-USER-CONFIG DETAIL-DELIVERY maybe")
+        .contains("NO [CANNOT]"));
+    assert!(imap
+        .status("XCRY SET-USER-CONFIG DETAIL-DELIVERY yes")
+        .contains("OK"));
+    let got = imap.cmd("XCRY GET-USER-CONFIG").concat();
+    assert!(got.contains("\"DETAIL-DELIVERY\" \"yes\""), "{got}");
+    imap.status("LOGOUT");
+    send("bob+Archive@x");
+    // A detail naming no mailbox still lands in INBOX.
+    send("bob+NoSuchBox@x");
+    assert_eq!(messages(&root, "bob", "INBOX").len(), 2);
+    let archive = messages(&root, "bob", "Archive");
+    assert_eq!(archive.len(), 1);
+    assert!(contains(&archive[0], "Delivered-To: bob+Archive@x"));
+}
