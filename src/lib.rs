@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod imap;
+pub mod lmtp;
 pub mod mime;
 pub mod store;
 pub mod sys;

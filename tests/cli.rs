@@ -13,6 +13,7 @@ const COMMANDS: &[&[&str]] = &[
     &["serve"],
     &["serve", "imaps"],
     &["serve", "imap"],
+    &["serve", "lmtp"],
     &["listen"],
     &["deliver"],
     &["user"],

@@ -288,6 +288,7 @@ fn crash_at_each_point_leaves_a_consistent_store() {
                 flags: vec![],
                 create: false,
                 received: InternalDate::now(),
+                detail: None,
             };
             spool::deliver(&user, &mut &message(200)[..], &instr).unwrap();
         }
@@ -362,6 +363,7 @@ fn nothing_readable_leaks_into_files() {
         flags: vec![Flag::keyword("MarkerKeywordQx").unwrap()],
         create: true,
         received: InternalDate::now(),
+        detail: None,
     };
     spool::deliver(&user, &mut &body[..], &instr).unwrap();
     inbox.collect_garbage(Duration::from_secs(3600)).unwrap();

@@ -6,12 +6,10 @@
 //! needs or asks for the user's password.
 
 use std::io;
-use std::path::{Path, PathBuf};
 
 use super::{exit, Global};
-use crate::store::message_file::MessageFileError;
-use crate::store::spool::{self, DeliveryInstructions, SpoolError};
-use crate::store::types::{Flag, InternalDate};
+use crate::store::delivery::{self, LookupError, Outcome, Recipient};
+use crate::store::types::{Flag, MessageName};
 
 /// Success.
 pub const EX_OK: i32 = exit::OK;
@@ -28,12 +26,16 @@ pub const EX_TEMPFAIL: i32 = exit::TEMPFAIL;
 #[derive(Debug, PartialEq, clap::Args)]
 #[command(
     after_help = "Exit codes: 0 delivered, 64 usage, 65 too large or unreadable \
-                        input, 67 no such user, 75 anything else (temporary: retry)."
+                  input, 67 no such user, 75 anything else (temporary: retry)."
 )]
 pub struct DeliverArgs {
     /// The recipient (default: the invoking UNIX user).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "address")]
     pub user: Option<String>,
+    /// The recipient as an address, USER[+DETAIL][@DOMAIN] (the detail
+    /// names a mailbox when the user allows it).
+    #[arg(long, value_name = "ADDRESS")]
+    pub address: Option<String>,
     /// Target mailbox (default INBOX; INBOX too if it does not exist and
     /// --create is not given).
     #[arg(long, value_name = "NAME")]
@@ -60,85 +62,58 @@ fn invoking_user() -> Option<String> {
 
 /// Runs `deliver`; returns the exit code.
 pub fn run(global: &Global, args: DeliverArgs) -> i32 {
-    let Some(user) = args.user.clone().or_else(invoking_user) else {
-        eprintln!("crymap-like deliver: cannot tell who the recipient is");
-        return EX_NOUSER;
-    };
-    if user.is_empty() || user.contains('/') || user.starts_with('.') {
-        eprintln!("crymap-like deliver: invalid user name");
-        return EX_NOUSER;
-    }
-    let user_dir = match global.root.join("users").join(&user).canonicalize() {
-        Ok(d) if d.join("keys").is_dir() => d,
-        _ => {
-            eprintln!("crymap-like deliver: no such user: {user}");
+    let recipient = match (&args.address, args.user.clone().or_else(invoking_user)) {
+        (Some(address), _) => Recipient::from_address(address),
+        (None, Some(user)) => Recipient::user(&user),
+        (None, None) => {
+            eprintln!("crymap-like deliver: cannot tell who the recipient is");
             return EX_NOUSER;
         }
     };
-    let user_dir = match enter_user_dir(&user_dir) {
+    let recipient = match recipient {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("crymap-like deliver: {e}");
+            return EX_NOUSER;
+        }
+    };
+    let user_dir = match delivery::user_dir(&global.root.join("users"), &recipient) {
+        Ok(d) => d,
+        Err(LookupError::NoSuchUser(u)) => {
+            eprintln!("crymap-like deliver: no such user: {u}");
+            return EX_NOUSER;
+        }
+        Err(e) => {
+            eprintln!("crymap-like deliver: {e}");
+            return EX_TEMPFAIL;
+        }
+    };
+    let user_dir = match crate::sys::privilege::become_owner_of(&user_dir) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("crymap-like deliver: dropping privileges: {e}");
             return EX_TEMPFAIL;
         }
     };
-    let instructions = DeliveryInstructions {
-        mailbox: args.mailbox,
-        flags: args.flags,
-        create: args.create,
-        received: InternalDate::now(),
-    };
     let mut stdin = io::stdin().lock();
-    match spool::deliver(&user_dir, &mut stdin, &instructions) {
-        Ok(_) => EX_OK,
-        Err(SpoolError::MessageFile(MessageFileError::TooLarge { limit })) => {
-            eprintln!("crymap-like deliver: message larger than {limit} bytes refused");
-            EX_DATAERR
-        }
-        Err(SpoolError::MessageFile(MessageFileError::Io {
-            context: "reading message content for",
-            source,
-            ..
-        })) => {
-            eprintln!("crymap-like deliver: reading the message: {source}");
-            EX_DATAERR
-        }
-        Err(e) => {
-            eprintln!("crymap-like deliver: {e}");
-            EX_TEMPFAIL
-        }
+    let (outcome, result) = delivery::deliver(
+        &user_dir,
+        MessageName::random(),
+        &recipient,
+        &mut stdin,
+        args.mailbox,
+        args.flags,
+        args.create,
+    );
+    if let Err(e) = result {
+        eprintln!("crymap-like deliver: {e}");
     }
-}
-
-/// As root: becomes the owner of `dir` and chroots into it, returning the
-/// directory as seen afterwards (`/`). Otherwise returns `dir` unchanged:
-/// an unprivileged deliver can only write where it already may.
-fn enter_user_dir(dir: &Path) -> io::Result<PathBuf> {
-    use nix::unistd::{chdir, chroot, setgid, setgroups, setuid, Gid, Uid};
-    use std::os::unix::fs::MetadataExt;
-    if !nix::unistd::geteuid().is_root() {
-        return Ok(dir.to_path_buf());
+    match outcome {
+        Outcome::Delivered => EX_OK,
+        Outcome::TooLarge | Outcome::BadInput => EX_DATAERR,
+        Outcome::NoSuchUser => EX_NOUSER,
+        _ => EX_TEMPFAIL,
     }
-    let meta = std::fs::metadata(dir)?;
-    if meta.uid() == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            "user directory owned by root; refusing to deliver as root",
-        ));
-    }
-    let (uid, gid) = (Uid::from_raw(meta.uid()), Gid::from_raw(meta.gid()));
-    chroot(dir)?;
-    chdir("/")?;
-    setgroups(&[gid])?;
-    setgid(gid)?;
-    setuid(uid)?;
-    if setuid(Uid::from_raw(0)).is_ok() {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            "root privileges could be regained",
-        ));
-    }
-    Ok(PathBuf::from("/"))
 }
 
 #[cfg(test)]
@@ -176,6 +151,7 @@ mod tests {
             &["--flag", "a(b"],
             &["--user"],
             &["--what"],
+            &["--user", "a", "--address", "b@c"],
         ] {
             let mut argv = vec!["deliver"];
             argv.extend_from_slice(bad);

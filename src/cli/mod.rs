@@ -14,6 +14,7 @@ mod export;
 mod facts;
 mod import;
 mod listen;
+mod lmtp;
 mod mailfmt;
 mod manpages;
 mod opened;
@@ -113,6 +114,8 @@ pub enum ServeCommand {
     Imaps,
     /// One cleartext IMAP session offering STARTTLS (port 143).
     Imap,
+    /// One LMTP session (RFC 2033) delivering into users' spools.
+    Lmtp,
 }
 
 /// Options every command sees.
@@ -169,6 +172,9 @@ fn run(cli: Cli) -> i32 {
         log_stderr,
     };
     match cli.command {
+        Command::Serve {
+            what: ServeCommand::Lmtp,
+        } => lmtp::run(&global),
         Command::Serve { what } => serve::run(&global, what),
         Command::Listen => listen::run(&global),
         Command::Deliver(args) => deliver::run(&global, args),

@@ -143,6 +143,7 @@ fn mode_name(mode: Mode) -> &'static str {
     match mode {
         Mode::Imaps => "imaps",
         Mode::Imap => "imap",
+        Mode::Lmtp => "lmtp",
     }
 }
 

@@ -42,6 +42,37 @@ pub struct DeliveryInstructions {
     pub create: bool,
     /// Arrival time (INTERNALDATE).
     pub received: InternalDate,
+    /// The `+detail` of the recipient address: the entry is filed into
+    /// that mailbox when it exists and the account's
+    /// [`DETAIL_SETTING`](super::delivery::DETAIL_SETTING) is `yes`, unless
+    /// `mailbox` names a target.
+    pub detail: Option<String>,
+}
+
+/// The instructions of entries written before `detail` existed, still
+/// decoded so that no spooled message is stranded by an upgrade.
+#[derive(Deserialize)]
+struct InstructionsV1 {
+    mailbox: Option<String>,
+    flags: Vec<Flag>,
+    create: bool,
+    received: InternalDate,
+}
+
+impl DeliveryInstructions {
+    /// Decodes the sealed instructions of an entry, in either format.
+    fn decode(bytes: &[u8]) -> Result<DeliveryInstructions, postcard::Error> {
+        postcard::from_bytes::<DeliveryInstructions>(bytes).or_else(|e| {
+            let v1: InstructionsV1 = postcard::from_bytes(bytes).map_err(|_| e)?;
+            Ok(DeliveryInstructions {
+                mailbox: v1.mailbox,
+                flags: v1.flags,
+                create: v1.create,
+                received: v1.received,
+                detail: None,
+            })
+        })
+    }
 }
 
 /// Errors of the spool.
@@ -161,9 +192,10 @@ pub fn deliver(
     deliver_named(user_dir, MessageName::random(), content, instructions)
 }
 
-/// [`deliver`] under a name the caller chose (and may have recorded
-/// first, as `import` does, so that [`is_delivered`] can later tell
-/// whether an interrupted delivery happened).
+/// [`deliver`] under a name the caller chose (fresh from
+/// [`MessageName::random`]), so that a caller whose writer died (LMTP's
+/// parent, an interrupted `import`) can tell with [`is_delivered`] whether
+/// the entry was made durable.
 pub fn deliver_named(
     user_dir: &Path,
     name: MessageName,
@@ -277,10 +309,12 @@ fn file_one(
             reason: format!("unwrapping its key: {e}"),
         })?;
     let mut reader = sealed.decrypt(&content_key)?;
-    let instructions: DeliveryInstructions = postcard::from_bytes(reader.extra().unwrap_or(&[]))
-        .map_err(|e| SpoolError::BadEntry {
-            name,
-            reason: format!("instructions do not decode: {e}"),
+    let instructions =
+        DeliveryInstructions::decode(reader.extra().unwrap_or(&[])).map_err(|e| {
+            SpoolError::BadEntry {
+                name,
+                reason: format!("instructions do not decode: {e}"),
+            }
         })?;
     account.refresh()?;
     let target = resolve_target(account, &instructions)?;
@@ -317,8 +351,17 @@ fn resolve_target(
     account: &mut AccountLog,
     instructions: &DeliveryInstructions,
 ) -> Result<MailboxName, SpoolError> {
-    let Some(wanted) = instructions.mailbox.as_deref() else {
-        return Ok(MailboxName::inbox());
+    let detail_allowed = account
+        .state()
+        .setting(super::delivery::DETAIL_SETTING)
+        .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+    let wanted = match (&instructions.mailbox, &instructions.detail) {
+        (Some(m), _) => m.as_str(),
+        (None, Some(d)) if detail_allowed => match MailboxName::parse(d) {
+            Ok(parsed) if account.state().mailbox(&parsed).is_some() => return Ok(parsed),
+            _ => return Ok(MailboxName::inbox()),
+        },
+        (None, _) => return Ok(MailboxName::inbox()),
     };
     let Ok(parsed) = MailboxName::parse(wanted) else {
         log::warn!("delivery to an invalid mailbox name; filing into INBOX");

@@ -20,6 +20,10 @@ pub mod password;
 pub mod peer;
 pub mod poll;
 pub mod privilege;
+// The second `allow(unsafe_code)`: forking the LMTP server's per-recipient
+// delivery child (`fork`, `sigaction`, `_exit`) has no safe API.
+#[allow(unsafe_code)]
+pub mod process;
 pub mod signals;
 
 #[cfg(test)]

@@ -443,6 +443,7 @@ impl Run<'_> {
                         flags: r.msg.flags.clone(),
                         create: true,
                         received: r.msg.internal.unwrap_or_else(InternalDate::now),
+                        detail: None,
                     };
                     spool::deliver_named(&self.dir, name, &mut &r.raw[..], &instructions)
                         .map_err(|e| temp(&e))?;
