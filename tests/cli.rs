@@ -28,6 +28,7 @@ const COMMANDS: &[&[&str]] = &[
     &["demo"],
     &["import"],
     &["export"],
+    &["check"],
     &["manpages"],
     &["completions"],
 ];
@@ -65,6 +66,7 @@ fn usage_errors_exit_64() {
         &["user", "show"],
         &["import", "x"],
         &["export", "x"],
+        &["check"],
         &["remote", "test"],
         &["--log", "nowhere", "listen"],
         &["demo", "--imaps-port", "notaport"],

@@ -10,7 +10,8 @@
 pub const OK: i32 = 0;
 /// Command line usage error (also every argument clap refuses).
 pub const USAGE: i32 = 64;
-/// Input data was malformed, or some of it was skipped (import).
+/// Input data was malformed, some of it was skipped (import), or damage
+/// remains (check).
 pub const DATAERR: i32 = 65;
 /// An input file did not exist or was not readable.
 pub const NOINPUT: i32 = 66;
@@ -37,14 +38,17 @@ pub const CONFIG: i32 = 78;
 pub const TABLE: &[(i32, &str)] = &[
     (OK, "success"),
     (USAGE, "bad command line"),
-    (DATAERR, "bad input data, or something was skipped"),
+    (
+        DATAERR,
+        "bad input data, something skipped, or damage found",
+    ),
     (NOINPUT, "an input file is missing or unreadable"),
     (NOUSER, "no such user"),
     (UNAVAILABLE, "the server refused"),
     (SOFTWARE, "internal error"),
     (OSERR, "operating-system error (chroot, setuid, ...)"),
     (CANTCREAT, "cannot create an output file or account"),
-    (IOERR, "input/output error, or damage found by check"),
+    (IOERR, "input/output error"),
     (TEMPFAIL, "temporary failure: try again later"),
     (NOPERM, "permission denied or wrong password"),
     (CONFIG, "configuration error"),

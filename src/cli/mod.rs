@@ -7,6 +7,7 @@
 //! (the system root), `--log`, `--user` (an account), `--password-stdin` /
 //! `--prompt-password` (where a user's password comes from).
 
+mod check;
 pub mod deliver;
 pub mod demo;
 pub mod exit;
@@ -30,10 +31,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
-Exit codes (sysexits.h): 0 success, 64 bad command line, 65 bad input or
-something skipped, 66 missing input, 67 no such user, 69 server refused,
-70 internal error, 71 OS error, 73 cannot create, 74 I/O error or damage
-found, 75 temporary failure, 77 permission denied or wrong password,
+Exit codes (sysexits.h): 0 success, 64 bad command line, 65 bad input, something
+skipped, or damage found by check, 66 missing input, 67 no such user, 69 server refused,
+70 internal error, 71 OS error, 73 cannot create, 74 I/O error,
+75 temporary failure, 77 permission denied or wrong password,
 78 configuration error. See `man crymap-like` and doc/cli.md.";
 
 /// An IMAP server whose mail is encrypted at rest and readable only with
@@ -95,6 +96,9 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Write an account's mail out as Maildir++ or mbox (needs the password).
     Export(export::ExportArgs),
+    /// Verify every log, record, message, summary and key of an account
+    /// (needs the password); --repair recomputes what can be recomputed.
+    Check(check::CheckArgs),
     /// Write the man pages (one per subcommand) into DIR.
     Manpages {
         /// Target directory, e.g. /usr/local/share/man/man1.
@@ -183,6 +187,7 @@ fn run(cli: Cli) -> i32 {
         Command::Demo(args) => demo::run(args),
         Command::Import(args) => import::run(&global, args),
         Command::Export(args) => export::run(&global, args),
+        Command::Check(args) => check::run(&global, args),
         Command::Manpages { dir } => manpages::write_all(&dir),
         Command::Completions { shell } => manpages::completions(shell),
     }

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod change_log;
+pub mod check;
 pub mod crash;
 pub mod create;
 pub mod credentials;
