@@ -22,6 +22,7 @@ use crate::imap::wire::response::is_atom_char;
 
 mod fetch;
 mod lexer;
+pub mod response;
 mod search;
 
 use fetch::*;
