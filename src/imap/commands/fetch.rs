@@ -9,20 +9,21 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::sync::Arc;
 
+use crate::imap::commands::selected::write_vanished;
 use crate::imap::context::{self, wire_flag, Ctx, Reply};
+use crate::imap::seqset::View;
 use crate::imap::wire::command::{
-    FetchAttr, FetchAttrs, FetchCommand, Flag as WireFlag, Partial, Section, SectionText,
-    SeqNum as WireSeq, SeqRange, SeqSet,
+    FetchAttr, FetchAttrs, FetchCommand, Partial, Section, SectionText, WireFlag,
 };
 use crate::imap::wire::response::{
-    write_astring, write_binary_literal, write_date_time, write_seq_set, ResponseCode,
+    write_astring, write_binary_literal, write_date_time, ResponseCode,
 };
 use crate::imap::wire::structure::{write_body, write_bodystructure, write_envelope};
 use crate::mime::section::{self, SectionError, SectionSpec, SectionText as MimeText};
 use crate::mime::Summary;
 use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
 use crate::store::message_file::{MessageFileError, MessageReader};
-use crate::store::types::{Flag as StoreFlag, FlagOp, Modseq, Uid};
+use crate::store::types::{Flag, FlagOp, Modseq, SeqNum, Uid};
 
 /// Capabilities this module implements end to end.
 pub const CAPABILITIES: &[&str] = &["BINARY", "OBJECTID", "SAVEDATE"];
@@ -303,25 +304,6 @@ fn section_label(section: &Section, partial: &Option<Partial>) -> (Vec<u8>, Sect
     (label, SectionSpec { path, text })
 }
 
-/// True when `uid` is in the UID set as written (`*` = any large UID), for
-/// VANISHED, whose UIDs are no longer in the mailbox.
-fn in_uid_set(set: &SeqSet, uid: u32, max: u32) -> bool {
-    let SeqSet::Ranges(ranges) = set else {
-        return false;
-    };
-    let v = |n: &WireSeq| match n {
-        WireSeq::Value(v) => v.get(),
-        WireSeq::Star => max,
-    };
-    ranges.iter().any(|r| {
-        let (a, b) = match r {
-            SeqRange::Single(n) => (v(n), v(n)),
-            SeqRange::Range(a, b) => (v(a), v(b)),
-        };
-        (a.min(b)..=a.max(b)).contains(&uid)
-    })
-}
-
 /// Appends a `{n}` literal. RFC 3501's CHAR8 excludes NUL and only a
 /// BINARY response may use `~{n}`, so a NUL in the data (a binary part
 /// stored as the client sent it) goes out as 0x80, keeping every size
@@ -386,7 +368,7 @@ impl Content<'_> {
 
 /// Everything one message's response needs besides the items.
 struct Message<'a> {
-    seq: u32,
+    seq: SeqNum,
     info: MessageInfo,
     summary: Option<Arc<Summary>>,
     content: Content<'a>,
@@ -429,7 +411,7 @@ fn missing_summary(uid: Uid) -> FetchError {
 /// Writes `* seq FETCH (...)` for one message.
 fn write_message(out: &mut Vec<u8>, items: &[Item], m: &mut Message) -> Result<(), FetchError> {
     let uid = m.info.uid;
-    let _ = write!(out, "* {} FETCH (", m.seq);
+    let _ = write!(out, "* {} FETCH (", m.seq.get());
     let mut first = true;
     let mut sep = |out: &mut Vec<u8>| {
         if !first {
@@ -633,27 +615,15 @@ pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
         Ok(u) => u,
         Err(r) => return r,
     };
-    let changed_since = cmd.changed_since.map(|m| m.0);
-    if let Some(since) = changed_since {
-        uids.retain(|u| sel.mailbox.info(*u).is_some_and(|i| i.modseq.get() > since));
+    // `Some(None)`: CHANGEDSINCE 0, below every modseq.
+    let changed_since: Option<Option<Modseq>> = cmd.changed_since.map(context::modseq);
+    if let Some(Some(since)) = changed_since {
+        uids.retain(|u| sel.mailbox.info(*u).is_some_and(|i| i.modseq > since));
     }
     if cmd.vanished {
-        if let Some(since) = changed_since.and_then(Modseq::new) {
-            let max = sel.mailbox.uidnext().get().saturating_sub(1);
-            let mut gone: Vec<u32> = sel
-                .mailbox
-                .vanished_since(since)
-                .into_iter()
-                .map(Uid::get)
-                .filter(|u| in_uid_set(&cmd.set, *u, max))
-                .collect();
-            gone.sort_unstable();
-            gone.dedup();
-            if let Some(set) = SeqSet::from_numbers(gone) {
-                out.extend_from_slice(b"* VANISHED (EARLIER) ");
-                write_seq_set(out, &set);
-                out.extend_from_slice(b"\r\n");
-            }
+        if let Some(Some(since)) = changed_since {
+            let gone = View::of(sel).named_among(&cmd.set, &sel.mailbox.vanished_since(since));
+            write_vanished(out, &gone, true);
         }
     }
     let mut newly_seen: Vec<Uid> = Vec::new();
@@ -664,13 +634,13 @@ pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
             .filter(|u| {
                 sel.mailbox
                     .info(*u)
-                    .is_some_and(|i| !i.flags.contains(&StoreFlag::Seen))
+                    .is_some_and(|i| !i.flags.contains(&Flag::Seen))
             })
             .collect();
         if !unseen.is_empty() {
             match sel
                 .mailbox
-                .store_flags(&unseen, FlagOp::Add, &[StoreFlag::Seen], None)
+                .store_flags(&unseen, FlagOp::Add, &[Flag::Seen], None)
             {
                 Ok(o) => newly_seen = o.changed,
                 Err(e) => return Reply::server_bug("setting \\Seen", &e),
@@ -697,7 +667,7 @@ pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
                 None
             };
             let mut m = Message {
-                seq: seq.get(),
+                seq,
                 flags_changed: newly_seen.binary_search(&uid).is_ok(),
                 info,
                 summary,
@@ -827,20 +797,5 @@ mod tests {
             let (items, _) = plan(&attrs(a));
             assert!(items.iter().any(Item::needs_summary), "{a}");
         }
-    }
-
-    #[test]
-    fn vanished_set_membership() {
-        let set = SeqSet::from_numbers([1, 2, 3, 9]).unwrap_or(SeqSet::Saved);
-        assert!(in_uid_set(&set, 2, 100));
-        assert!(in_uid_set(&set, 9, 100));
-        assert!(!in_uid_set(&set, 5, 100));
-        assert!(!in_uid_set(&SeqSet::Saved, 1, 100));
-        let star = SeqSet::Ranges(vec![SeqRange::Range(
-            WireSeq::Value(std::num::NonZeroU32::MIN.saturating_add(4)),
-            WireSeq::Star,
-        )]);
-        assert!(in_uid_set(&star, 50, 100));
-        assert!(!in_uid_set(&star, 4, 100));
     }
 }

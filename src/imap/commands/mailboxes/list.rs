@@ -15,7 +15,7 @@ use super::status::write_status;
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::wire::command::{ListCommand, ListReturnOpt, ListSelectOpt, StatusItem};
 use crate::imap::wire::response::write_mailbox;
-use crate::store::account::{Account, MailboxName as StoreName, SpecialUse};
+use crate::store::account::{Account, MailboxName, SpecialUse};
 
 /// What LIST knows about one name.
 #[derive(Debug, Clone, Default)]
@@ -148,7 +148,7 @@ pub fn list(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ListCommand) -> Reply {
         let mut names: BTreeSet<String> = tree.subscribed.clone();
         if recursive {
             for s in &tree.subscribed {
-                if let Ok(n) = StoreName::parse(s) {
+                if let Ok(n) = MailboxName::parse(s) {
                     names.extend(n.ancestors().iter().map(|a| a.as_str().to_owned()));
                 }
             }
@@ -215,7 +215,7 @@ pub fn list(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ListCommand) -> Reply {
     for line in &lines {
         write_line(out, "LIST", line, utf8);
         if line.status && !status_items.is_empty() {
-            let Ok(name) = StoreName::parse(&line.name) else {
+            let Ok(name) = MailboxName::parse(&line.name) else {
                 continue;
             };
             // RFC 5819: a mailbox whose status cannot be had is listed
@@ -293,7 +293,7 @@ pub fn lsub_or_xlist(
             if pat.matches(s) {
                 names.insert(s.clone());
             }
-            if let Ok(n) = StoreName::parse(s) {
+            if let Ok(n) = MailboxName::parse(s) {
                 for a in n.ancestors() {
                     if pat.matches(a.as_str()) && !pat.matches(s) {
                         names.insert(a.as_str().to_owned());

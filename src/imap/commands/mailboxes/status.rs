@@ -4,14 +4,14 @@
 //! message metadata: it never decrypts a message and never claims \Recent.
 
 use crate::imap::context::{mailbox_name, Ctx, Reply};
-use crate::imap::wire::command::{MailboxName, StatusItem};
+use crate::imap::wire::command::{MailboxArg, StatusItem};
 use crate::imap::wire::response::write_mailbox;
-use crate::store::account::MailboxName as StoreName;
+use crate::store::account::MailboxName;
 use crate::store::mailbox::{Mailbox, MAX_MESSAGE_SIZE};
 use crate::store::types::Flag;
 
 /// `STATUS`.
-pub fn status(ctx: &mut Ctx, out: &mut Vec<u8>, name: &MailboxName, items: &[StatusItem]) -> Reply {
+pub fn status(ctx: &mut Ctx, out: &mut Vec<u8>, name: &MailboxArg, items: &[StatusItem]) -> Reply {
     let name = match mailbox_name(name) {
         Ok(n) => n,
         Err(r) => return r,
@@ -59,7 +59,7 @@ fn counts(mb: &Mailbox) -> Counts {
 pub(super) fn write_status(
     ctx: &mut Ctx,
     out: &mut Vec<u8>,
-    name: &StoreName,
+    name: &MailboxName,
     items: &[StatusItem],
 ) -> Result<(), Reply> {
     let mb = ctx.open_mailbox(name)?;

@@ -17,7 +17,9 @@ use super::{
     ESearchItem, EncodedMailbox, FetchItem, ListExtended, NamespaceDescr, Response, ResponseCode,
     Rfc822Part, StatusValue, Structure,
 };
-use crate::imap::wire::command::{Flag, FlagPerm, Section, SectionText, SeqNum, SeqRange, SeqSet};
+use crate::imap::wire::command::{
+    FlagPerm, Section, SectionText, SeqBound, SeqRange, SeqSet, WireFlag,
+};
 use crate::imap::wire::mutf7;
 use crate::store::types::SeqNum as MsgSeq;
 
@@ -120,16 +122,16 @@ pub fn write_date_time(out: &mut Vec<u8>, dt: &DateTime<FixedOffset>) {
 }
 
 /// Appends one flag.
-pub fn write_flag(out: &mut Vec<u8>, flag: &Flag) {
+pub fn write_flag(out: &mut Vec<u8>, flag: &WireFlag) {
     match flag {
-        Flag::Answered => out.extend_from_slice(b"\\Answered"),
-        Flag::Flagged => out.extend_from_slice(b"\\Flagged"),
-        Flag::Deleted => out.extend_from_slice(b"\\Deleted"),
-        Flag::Seen => out.extend_from_slice(b"\\Seen"),
-        Flag::Draft => out.extend_from_slice(b"\\Draft"),
-        Flag::Recent => out.extend_from_slice(b"\\Recent"),
-        Flag::Keyword(k) => write_atom(out, k),
-        Flag::Extension(e) => {
+        WireFlag::Answered => out.extend_from_slice(b"\\Answered"),
+        WireFlag::Flagged => out.extend_from_slice(b"\\Flagged"),
+        WireFlag::Deleted => out.extend_from_slice(b"\\Deleted"),
+        WireFlag::Seen => out.extend_from_slice(b"\\Seen"),
+        WireFlag::Draft => out.extend_from_slice(b"\\Draft"),
+        WireFlag::Recent => out.extend_from_slice(b"\\Recent"),
+        WireFlag::Keyword(k) => write_atom(out, k),
+        WireFlag::Extension(e) => {
             out.push(b'\\');
             write_atom(out, e);
         }
@@ -137,7 +139,7 @@ pub fn write_flag(out: &mut Vec<u8>, flag: &Flag) {
 }
 
 /// Appends `(flag flag ...)`.
-pub fn write_flag_list(out: &mut Vec<u8>, flags: &[Flag]) {
+pub fn write_flag_list(out: &mut Vec<u8>, flags: &[WireFlag]) {
     out.push(b'(');
     for (i, f) in flags.iter().enumerate() {
         if i > 0 {
@@ -163,10 +165,10 @@ pub fn write_flag_perm_list(out: &mut Vec<u8>, flags: &[FlagPerm]) {
     out.push(b')');
 }
 
-fn write_seq_num(out: &mut Vec<u8>, n: SeqNum) {
+fn write_seq_num(out: &mut Vec<u8>, n: SeqBound) {
     match n {
-        SeqNum::Value(v) => out.extend_from_slice(v.to_string().as_bytes()),
-        SeqNum::Star => out.push(b'*'),
+        SeqBound::Value(v) => out.extend_from_slice(v.to_string().as_bytes()),
+        SeqBound::Star => out.push(b'*'),
     }
 }
 

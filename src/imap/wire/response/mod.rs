@@ -12,7 +12,7 @@ use std::num::NonZeroU32;
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::imap::wire::command::{Flag, FlagPerm, ModSeq, Section, SeqSet};
+use crate::imap::wire::command::{FlagPerm, ModseqValue, Section, SeqSet, WireFlag};
 use crate::imap::wire::mutf7;
 use crate::mime::envelope::Envelope;
 use crate::mime::summary::Part;
@@ -101,7 +101,7 @@ pub enum ResponseCode {
     /// `UIDNOTSTICKY`
     UidNotSticky,
     /// `HIGHESTMODSEQ n` (RFC 7162)
-    HighestModSeq(ModSeq),
+    HighestModSeq(ModseqValue),
     /// `NOMODSEQ`
     NoModSeq,
     /// `MODIFIED set`
@@ -207,7 +207,7 @@ pub enum Response<'a> {
         items: Vec<StatusValue>,
     },
     /// `* FLAGS (flags)`.
-    Flags(Vec<Flag>),
+    Flags(Vec<WireFlag>),
     /// `* n EXISTS`.
     Exists(u32),
     /// `* n RECENT` (IMAP4rev1 only).
@@ -436,7 +436,7 @@ impl PartialEq for Structure<'_> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FetchItem<'a> {
     /// `FLAGS (flags)`
-    Flags(Vec<Flag>),
+    Flags(Vec<WireFlag>),
     /// `UID n`
     Uid(Uid),
     /// `MODSEQ (n)` (RFC 7162)

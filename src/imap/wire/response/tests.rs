@@ -8,7 +8,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use chrono::{FixedOffset, TimeZone};
 
 use super::*;
-use crate::imap::wire::command::{SectionText, SeqNum as WireSeq, SeqRange};
+use crate::imap::wire::command::{SectionText, SeqBound as WireSeq, SeqRange};
 
 fn s(f: impl FnOnce(&mut Vec<u8>)) -> String {
     let mut v = Vec::new();
@@ -80,11 +80,11 @@ fn mailboxes_and_flags() {
     );
     assert_eq!(s(|o| write_mailbox(o, "Entwürfe", true)), "{9}\r\nEntwürfe");
     assert_eq!(
-        s(|o| write_flag_list(o, &[Flag::Seen, Flag::Keyword("$Junk".into())])),
+        s(|o| write_flag_list(o, &[WireFlag::Seen, WireFlag::Keyword("$Junk".into())])),
         "(\\Seen $Junk)"
     );
     assert_eq!(
-        s(|o| write_flag_perm_list(o, &[FlagPerm::Flag(Flag::Deleted), FlagPerm::Any])),
+        s(|o| write_flag_perm_list(o, &[FlagPerm::Flag(WireFlag::Deleted), FlagPerm::Any])),
         "(\\Deleted \\*)"
     );
     assert_eq!(s(|o| write_atom(o, "a b(c")), "abc");
@@ -145,7 +145,7 @@ fn status_lines() {
         line(None, Status::PreAuth, Some(caps), "hi"),
         b"* PREAUTH [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n"
     );
-    let pf = ResponseCode::PermanentFlags(vec![FlagPerm::Flag(Flag::Seen), FlagPerm::Any]);
+    let pf = ResponseCode::PermanentFlags(vec![FlagPerm::Flag(WireFlag::Seen), FlagPerm::Any]);
     assert_eq!(
         line(None, Status::Ok, Some(pf), "x"),
         b"* OK [PERMANENTFLAGS (\\Seen \\*)] x\r\n"
@@ -196,9 +196,9 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
         (code(ResponseCode::Parse), b"* OK [PARSE] some text\r\n"),
         (
             code(ResponseCode::PermanentFlags(vec![
-                FlagPerm::Flag(Flag::Answered),
-                FlagPerm::Flag(Flag::Keyword("$Junk".into())),
-                FlagPerm::Flag(Flag::Extension("Custom".into())),
+                FlagPerm::Flag(WireFlag::Answered),
+                FlagPerm::Flag(WireFlag::Keyword("$Junk".into())),
+                FlagPerm::Flag(WireFlag::Extension("Custom".into())),
                 FlagPerm::Any,
             ])),
             b"* OK [PERMANENTFLAGS (\\Answered $Junk \\Custom \\*)] some text\r\n",
@@ -245,7 +245,7 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
             b"* OK [UIDNOTSTICKY] some text\r\n",
         ),
         (
-            code(ResponseCode::HighestModSeq(ModSeq(12_345_678_901))),
+            code(ResponseCode::HighestModSeq(ModseqValue(12_345_678_901))),
             b"* OK [HIGHESTMODSEQ 12345678901] some text\r\n",
         ),
         (code(ResponseCode::NoModSeq), b"* OK [NOMODSEQ] some text\r\n"),
@@ -442,12 +442,12 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
         ),
         (
             Response::Flags(vec![
-                Flag::Answered,
-                Flag::Flagged,
-                Flag::Deleted,
-                Flag::Seen,
-                Flag::Draft,
-                Flag::Keyword("$Forwarded".into()),
+                WireFlag::Answered,
+                WireFlag::Flagged,
+                WireFlag::Deleted,
+                WireFlag::Seen,
+                WireFlag::Draft,
+                WireFlag::Keyword("$Forwarded".into()),
             ]),
             b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded)\r\n",
         ),
@@ -525,7 +525,7 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
                 seq: seq(12),
                 items: vec![
                     FetchItem::Uid(uid(4827)),
-                    FetchItem::Flags(vec![Flag::Seen, Flag::Recent]),
+                    FetchItem::Flags(vec![WireFlag::Seen, WireFlag::Recent]),
                     FetchItem::ModSeq(modseq(65402)),
                     FetchItem::InternalDate(date(1996, 7, 17, 2, 44, 25, -7 * 3600)),
                     FetchItem::Rfc822Size(4286),
