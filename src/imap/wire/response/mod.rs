@@ -653,13 +653,3 @@ impl<'a> Response<'a> {
         }
     }
 }
-
-/// A complete status line (transitional: handlers move to [`Response`]).
-pub fn status_line(
-    tag: Option<&str>,
-    status: Status,
-    code: Option<&ResponseCode>,
-    text: &str,
-) -> Vec<u8> {
-    Response::status(tag, status, code.cloned(), text).to_bytes()
-}
