@@ -548,7 +548,11 @@ fn run(
         items.extend(numbers.last().map(|&n| ESearchItem::Max(n)));
     }
     if has(SearchReturnOpt::All) {
-        let all = SeqSet::from_numbers(numbers.iter().map(|n| n.get()));
+        let all = if cmd.uid {
+            context::wire_uid_set(hits.iter().map(|h| h.1))
+        } else {
+            context::wire_seq_set(hits.iter().map(|h| h.0))
+        };
         items.extend(all.map(ESearchItem::All));
     }
     if has(SearchReturnOpt::Count) {
