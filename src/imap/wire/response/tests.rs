@@ -662,8 +662,8 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
         ),
         (
             Response::XCryUserConfig(vec![
-                (b("KEY-NAME-PATTERN"), b("%Y-%m")),
-                (b("KDF"), b("argon2id m=19456 t=2 p=1")),
+                (b("KEY-NAME-PATTERN"), Cow::Borrowed(b"%Y-%m")),
+                (b("KDF"), Cow::Borrowed(b"argon2id m=19456 t=2 p=1")),
             ]),
             b"* XCRY USER-CONFIG (\"KEY-NAME-PATTERN\" \"%Y-%m\" \"KDF\" \"argon2id m=19456 t=2 p=1\")\r\n",
         ),
