@@ -20,7 +20,6 @@ use super::{
 use crate::imap::wire::command::{
     FlagPerm, Section, SectionText, SeqBound, SeqRange, SeqSet, WireFlag,
 };
-use crate::imap::wire::mutf7;
 use crate::store::types::SeqNum as MsgSeq;
 
 /// Strings at least this long are always sent as literals.
@@ -91,7 +90,7 @@ pub fn write_nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
 }
 
 /// Appends an astring: a bare atom when possible (not `NIL`), else a string.
-pub fn write_astring(out: &mut Vec<u8>, s: &[u8]) {
+pub(super) fn write_astring(out: &mut Vec<u8>, s: &[u8]) {
     if !s.is_empty() && s.iter().all(|&b| is_atom_char(b)) && !s.eq_ignore_ascii_case(b"NIL") {
         out.extend_from_slice(s);
     } else {
@@ -100,19 +99,10 @@ pub fn write_astring(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 /// Appends a `~{n}` literal8 followed by the raw bytes (RFC 3516).
-pub fn write_binary_literal(out: &mut Vec<u8>, data: &[u8]) {
+pub(super) fn write_binary_literal(out: &mut Vec<u8>, data: &[u8]) {
     out.push(b'~');
     write_literal_header(out, data.len(), false);
     out.extend_from_slice(data);
-}
-
-/// Appends a mailbox name: modified UTF-7 unless `utf8` (UTF8=ACCEPT).
-pub fn write_mailbox(out: &mut Vec<u8>, name: &str, utf8: bool) {
-    if utf8 {
-        write_string(out, name.as_bytes());
-    } else {
-        write_string(out, mutf7::encode(name).as_bytes());
-    }
 }
 
 /// Appends an RFC 3501 `date-time` such as `" 7-Feb-1994 21:52:25 -0800"`
@@ -151,7 +141,7 @@ pub fn write_flag_list(out: &mut Vec<u8>, flags: &[WireFlag]) {
 }
 
 /// Appends `(flag ... \*)` for PERMANENTFLAGS.
-pub fn write_flag_perm_list(out: &mut Vec<u8>, flags: &[FlagPerm]) {
+pub(super) fn write_flag_perm_list(out: &mut Vec<u8>, flags: &[FlagPerm]) {
     out.push(b'(');
     for (i, f) in flags.iter().enumerate() {
         if i > 0 {
@@ -219,7 +209,7 @@ fn write_uint<T: ToString>(out: &mut Vec<u8>, name: &str, n: T) {
 }
 
 /// Appends a response code without the surrounding brackets.
-pub fn write_response_code(out: &mut Vec<u8>, code: &ResponseCode) {
+pub(super) fn write_response_code(out: &mut Vec<u8>, code: &ResponseCode) {
     let simple = |out: &mut Vec<u8>, s: &str| out.extend_from_slice(s.as_bytes());
     match code {
         ResponseCode::Alert => simple(out, "ALERT"),

@@ -24,8 +24,7 @@ mod tests;
 
 pub use crate::imap::wire::parser::response::{frame_response, parse_response, ResponseParseError};
 pub use encode::{
-    is_atom_char, write_astring, write_atom, write_binary_literal, write_date_time, write_flag,
-    write_flag_list, write_flag_perm_list, write_mailbox, write_nstring, write_response_code,
+    is_atom_char, write_atom, write_date_time, write_flag, write_flag_list, write_nstring,
     write_seq_set, write_string, write_string_opts, FetchEncoder,
 };
 

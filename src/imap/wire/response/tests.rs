@@ -7,6 +7,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 
 use chrono::{FixedOffset, TimeZone};
 
+use super::encode::{write_astring, write_binary_literal, write_flag_perm_list};
 use super::*;
 use crate::imap::wire::command::{SectionText, SeqBound as WireSeq, SeqRange};
 
@@ -75,10 +76,18 @@ fn strings_quote_or_literal() {
 #[test]
 fn mailboxes_and_flags() {
     assert_eq!(
-        s(|o| write_mailbox(o, "Entwürfe", false)),
+        s(|o| write_string(o, EncodedMailbox::new("Entwürfe", false).0.as_bytes())),
         "\"Entw&APw-rfe\""
     );
-    assert_eq!(s(|o| write_mailbox(o, "Entwürfe", true)), "{9}\r\nEntwürfe");
+    let utf8 = EncodedMailbox::new("Entwürfe", true);
+    assert_eq!(s(|o| write_string(o, utf8.0.as_bytes())), "{9}\r\nEntwürfe");
+    assert_eq!(utf8.decode(true).as_deref(), Some("Entwürfe"));
+    assert_eq!(
+        EncodedMailbox::new("Entwürfe", false)
+            .decode(false)
+            .as_deref(),
+        Some("Entwürfe")
+    );
     assert_eq!(
         s(|o| write_flag_list(o, &[WireFlag::Seen, WireFlag::Keyword("$Junk".into())])),
         "(\\Seen $Junk)"
