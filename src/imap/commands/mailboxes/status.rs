@@ -89,7 +89,7 @@ pub(super) fn status_response(
             StatusItem::Recent => {
                 StatusValue::Recent(mb.unclaimed_recent_count().saturating_add(own_recent))
             }
-            StatusItem::UidNext => StatusValue::UidNext(mb.uidnext().get()),
+            StatusItem::UidNext => StatusValue::UidNext(mb.uidnext()),
             StatusItem::UidValidity => StatusValue::UidValidity(mb.uid_validity().get()),
             StatusItem::Unseen => StatusValue::Unseen(c.unseen),
             StatusItem::Deleted => StatusValue::Deleted(c.deleted),

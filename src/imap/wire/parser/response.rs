@@ -630,12 +630,14 @@ fn status_value(i: &[u8]) -> R<'_, StatusValue> {
         let (i, id) = object_id(i)?;
         return Ok((i, StatusValue::MailboxId(id.into_owned())));
     }
+    if name == b"UIDNEXT" {
+        return uid(i).map(|(r, u)| (r, StatusValue::UidNext(u)));
+    }
     let (i, n) = number64(i)?;
     let small = |f: fn(u32) -> StatusValue| u32::try_from(n).ok().map(f);
     let v = match name.as_slice() {
         b"MESSAGES" => small(StatusValue::Messages),
         b"RECENT" => small(StatusValue::Recent),
-        b"UIDNEXT" => small(StatusValue::UidNext),
         b"UIDVALIDITY" => small(StatusValue::UidValidity),
         b"UNSEEN" => small(StatusValue::Unseen),
         b"DELETED" => small(StatusValue::Deleted),

@@ -574,7 +574,7 @@ fn write_status_value(out: &mut Vec<u8>, v: &StatusValue) {
     let (name, n): (&str, u64) = match v {
         StatusValue::Messages(n) => ("MESSAGES", u64::from(*n)),
         StatusValue::Recent(n) => ("RECENT", u64::from(*n)),
-        StatusValue::UidNext(n) => ("UIDNEXT", u64::from(*n)),
+        StatusValue::UidNext(n) => ("UIDNEXT", u64::from(n.get())),
         StatusValue::UidValidity(n) => ("UIDVALIDITY", u64::from(*n)),
         StatusValue::Unseen(n) => ("UNSEEN", u64::from(*n)),
         StatusValue::Deleted(n) => ("DELETED", u64::from(*n)),

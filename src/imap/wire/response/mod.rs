@@ -347,7 +347,7 @@ pub enum StatusValue {
     /// `RECENT n`
     Recent(u32),
     /// `UIDNEXT n`
-    UidNext(u32),
+    UidNext(Uid),
     /// `UIDVALIDITY n`
     UidValidity(u32),
     /// `UNSEEN n`

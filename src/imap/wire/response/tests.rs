@@ -437,7 +437,7 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
                 items: vec![
                     StatusValue::Messages(3),
                     StatusValue::Recent(1),
-                    StatusValue::UidNext(9),
+                    StatusValue::UidNext(uid(9)),
                     StatusValue::UidValidity(77),
                     StatusValue::Unseen(2),
                     StatusValue::Deleted(0),
