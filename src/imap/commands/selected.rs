@@ -293,17 +293,17 @@ pub fn select(
                 .is_some_and(|i| !i.flags.contains(&Flag::Seen))
         });
         if let Some(seq) = first_unseen.and_then(SeqNum::from_index) {
-            untagged_ok(out, ResponseCode::Unseen(seq.get()), "First unseen");
+            untagged_ok(out, ResponseCode::Unseen(seq), "First unseen");
         }
     }
     untagged_ok(
         out,
-        ResponseCode::UidValidity(mailbox.uid_validity().get()),
+        ResponseCode::UidValidity(mailbox.uid_validity()),
         "UIDs valid",
     );
     untagged_ok(
         out,
-        ResponseCode::UidNext(mailbox.uidnext().get()),
+        ResponseCode::UidNext(mailbox.uidnext()),
         "Predicted next UID",
     );
     untagged_ok(

@@ -20,6 +20,7 @@ use crate::imap::wire::response::{
     ESearchItem, EncodedMailbox, FetchItem, IdField, ListExtended, ListKind, ListResponse,
     NamespaceDescr, Response, ResponseCode, Rfc822Part, Status, StatusValue, Structure,
 };
+use crate::store::account::UidValidity;
 use crate::store::types::{Modseq, SeqNum as MsgSeq, Uid};
 
 /// Why bytes could not be read as a response.
@@ -269,6 +270,15 @@ fn sp_number(i: &[u8]) -> R<'_, u32> {
     number(i)
 }
 
+/// ` n` as a UIDVALIDITY (never zero).
+fn sp_validity(i: &[u8]) -> R<'_, UidValidity> {
+    let (i, n) = sp_number(i)?;
+    match UidValidity::new(n) {
+        Some(v) => Ok((i, v)),
+        None => fail("UIDVALIDITY must not be zero"),
+    }
+}
+
 fn owned_atom(i: &[u8]) -> R<'_, String> {
     atom_text(i).map(|(r, a)| (r, a.into_owned()))
 }
@@ -297,17 +307,26 @@ fn code_arg<'a>(i: &'a [u8], name: &[u8]) -> R<'a, Option<ResponseCode>> {
         b"READ-ONLY" => (i, ResponseCode::ReadOnly),
         b"READ-WRITE" => (i, ResponseCode::ReadWrite),
         b"TRYCREATE" => (i, ResponseCode::TryCreate),
-        b"UIDNEXT" => num(i).map(|(i, n)| (i, ResponseCode::UidNext(n)))?,
-        b"UIDVALIDITY" => num(i).map(|(i, n)| (i, ResponseCode::UidValidity(n)))?,
-        b"UNSEEN" => num(i).map(|(i, n)| (i, ResponseCode::Unseen(n)))?,
+        b"UIDNEXT" => {
+            let (i, ()) = sp(i)?;
+            uid(i).map(|(i, u)| (i, ResponseCode::UidNext(u)))?
+        }
+        b"UIDVALIDITY" => sp_validity(i).map(|(i, v)| (i, ResponseCode::UidValidity(v)))?,
+        b"UNSEEN" => {
+            let (i, n) = num(i)?;
+            match MsgSeq::new(n) {
+                Some(s) => (i, ResponseCode::Unseen(s)),
+                None => return fail("UNSEEN must not be zero"),
+            }
+        }
         b"APPENDUID" => {
-            let (i, uid_validity) = num(i)?;
+            let (i, uid_validity) = sp_validity(i)?;
             let (i, ()) = sp(i)?;
             let (i, uids) = seq_set(i)?;
             (i, ResponseCode::AppendUid { uid_validity, uids })
         }
         b"COPYUID" => {
-            let (i, uid_validity) = num(i)?;
+            let (i, uid_validity) = sp_validity(i)?;
             let (i, ()) = sp(i)?;
             let (i, source) = seq_set(i)?;
             let (i, ()) = sp(i)?;

@@ -238,10 +238,10 @@ pub(super) fn write_response_code(out: &mut Vec<u8>, code: &ResponseCode) {
         ResponseCode::ReadWrite => simple(out, "READ-WRITE"),
         ResponseCode::TryCreate => simple(out, "TRYCREATE"),
         ResponseCode::UidNext(n) => write_uint(out, "UIDNEXT", n),
-        ResponseCode::UidValidity(n) => write_uint(out, "UIDVALIDITY", n),
-        ResponseCode::Unseen(n) => write_uint(out, "UNSEEN", n),
+        ResponseCode::UidValidity(n) => write_uint(out, "UIDVALIDITY", n.get()),
+        ResponseCode::Unseen(n) => write_uint(out, "UNSEEN", n.get()),
         ResponseCode::AppendUid { uid_validity, uids } => {
-            write_uint(out, "APPENDUID", uid_validity);
+            write_uint(out, "APPENDUID", uid_validity.get());
             out.push(b' ');
             write_seq_set(out, uids);
         }
@@ -250,7 +250,7 @@ pub(super) fn write_response_code(out: &mut Vec<u8>, code: &ResponseCode) {
             source,
             dest,
         } => {
-            write_uint(out, "COPYUID", uid_validity);
+            write_uint(out, "COPYUID", uid_validity.get());
             out.push(b' ');
             write_seq_set(out, source);
             out.push(b' ');

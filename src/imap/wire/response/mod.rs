@@ -16,6 +16,7 @@ use crate::imap::wire::command::{FlagPerm, ModseqValue, Section, SeqSet, WireFla
 use crate::imap::wire::mutf7;
 use crate::mime::envelope::Envelope;
 use crate::mime::summary::Part;
+use crate::store::account::UidValidity;
 use crate::store::types::{Modseq, SeqNum, Uid};
 
 mod encode;
@@ -76,22 +77,22 @@ pub enum ResponseCode {
     /// `TRYCREATE`
     TryCreate,
     /// `UIDNEXT n`
-    UidNext(u32),
+    UidNext(Uid),
     /// `UIDVALIDITY n`
-    UidValidity(u32),
-    /// `UNSEEN n`
-    Unseen(u32),
+    UidValidity(UidValidity),
+    /// `UNSEEN n`: the first unseen message.
+    Unseen(SeqNum),
     /// `APPENDUID uidvalidity uids` (RFC 4315)
     AppendUid {
         /// Destination UIDVALIDITY.
-        uid_validity: u32,
+        uid_validity: UidValidity,
         /// Assigned UIDs.
         uids: SeqSet,
     },
     /// `COPYUID uidvalidity source dest` (RFC 4315)
     CopyUid {
         /// Destination UIDVALIDITY.
-        uid_validity: u32,
+        uid_validity: UidValidity,
         /// Source UIDs.
         source: SeqSet,
         /// Destination UIDs, element-wise matching `source`.

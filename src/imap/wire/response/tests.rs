@@ -29,6 +29,10 @@ fn uid(n: u32) -> Uid {
     Uid::new(n).unwrap_or_else(|| panic!("{n} is not a UID"))
 }
 
+fn validity(n: u32) -> crate::store::account::UidValidity {
+    crate::store::account::UidValidity::new(n).unwrap_or_else(|| panic!("{n} is zero"))
+}
+
 fn modseq(n: u64) -> Modseq {
     Modseq::new(n).unwrap_or_else(|| panic!("{n} is not a modseq"))
 }
@@ -134,7 +138,7 @@ fn status_lines() {
         b"* NO [TOOBIG] too big\r\n"
     );
     let code = ResponseCode::CopyUid {
-        uid_validity: 7,
+        uid_validity: validity(7),
         source: set(&[1, 2]),
         dest: set(&[5, 6]),
     };
@@ -226,24 +230,24 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
             b"* OK [TRYCREATE] some text\r\n",
         ),
         (
-            code(ResponseCode::UidNext(42)),
+            code(ResponseCode::UidNext(uid(42))),
             b"* OK [UIDNEXT 42] some text\r\n",
         ),
         (
-            code(ResponseCode::UidValidity(4_000_000_000)),
+            code(ResponseCode::UidValidity(validity(4_000_000_000))),
             b"* OK [UIDVALIDITY 4000000000] some text\r\n",
         ),
-        (code(ResponseCode::Unseen(3)), b"* OK [UNSEEN 3] some text\r\n"),
+        (code(ResponseCode::Unseen(seq(3))), b"* OK [UNSEEN 3] some text\r\n"),
         (
             code(ResponseCode::AppendUid {
-                uid_validity: 9,
+                uid_validity: validity(9),
                 uids: set(&[4, 5, 6, 9]),
             }),
             b"* OK [APPENDUID 9 4:6,9] some text\r\n",
         ),
         (
             code(ResponseCode::CopyUid {
-                uid_validity: 9,
+                uid_validity: validity(9),
                 source: set(&[1, 3]),
                 dest: set(&[10, 11]),
             }),
