@@ -5,33 +5,21 @@
 mod common;
 mod selected_util;
 
-use std::time::{Duration, Instant};
-
 use selected_util::{deliver, has, root_with, Sess};
 
+/// The idling client sends nothing after IDLE: the EXISTS it receives was
+/// pushed by the server because of the delivery, and it is the first
+/// thing the server says. (The socket's read timeout only bounds the
+/// wait, so a server that never tells fails instead of hanging.)
 #[test]
-fn delivered_message_reaches_an_idling_client_within_a_second() {
+fn delivered_message_reaches_an_idling_client() {
     let root = root_with("idle-deliver", 1);
     let mut s = Sess::new(&root);
     s.ok("SELECT INBOX");
     s.c.send(b"i1 IDLE\r\n");
     assert_eq!(s.c.line(), "+ idling");
-    let started = Instant::now();
     deliver(&root, b"From: x@example.org\nSubject: hello\n\nbody\n");
-    let delivered = started.elapsed();
-    let mut seen = Vec::new();
-    loop {
-        let l = s.c.line();
-        seen.push(l.clone());
-        if l == "* 2 EXISTS" {
-            break;
-        }
-    }
-    let after_delivery = started.elapsed() - delivered;
-    assert!(
-        after_delivery < Duration::from_secs(1),
-        "EXISTS came {after_delivery:?} after deliver returned: {seen:?}"
-    );
+    assert_eq!(s.c.line(), "* 2 EXISTS", "unprompted, after the delivery");
     let l = s.c.line();
     assert_eq!(l, "* 2 RECENT", "both messages are this session's \\Recent");
     s.c.send(b"DONE\r\n");
