@@ -19,17 +19,8 @@ fn login_over_tls(port: u16, user: &str, pass: &str) {
     assert_eq!(c.cmd("LOGOUT")[0], "* BYE Logging out");
 }
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn socket_activate(label: &str, inetd_style: bool) {
-    if !have("systemd-socket-activate") {
-        println!("{label}: skipped: needs systemd-socket-activate (Debian package systemd)");
+fn socket_activate(test: &str, label: &str, inetd_style: bool) {
+    if !require_tool(test, "systemd-socket-activate", "systemd") {
         return;
     }
     let root = Root::new(label);
@@ -56,18 +47,17 @@ fn socket_activate(label: &str, inetd_style: bool) {
 
 #[test]
 fn systemd_socket_activation_inetd_style() {
-    socket_activate("sd-inetd", true);
+    socket_activate("systemd_socket_activation_inetd_style", "sd-inetd", true);
 }
 
 #[test]
 fn systemd_socket_activation_listen_fds() {
-    socket_activate("sd-listen-fds", false);
+    socket_activate("systemd_socket_activation_listen_fds", "sd-listen-fds", false);
 }
 
 #[test]
 fn openbsd_inetd() {
-    if !have("inetd") {
-        println!("openbsd_inetd: skipped: needs inetd (Debian package openbsd-inetd)");
+    if !require_tool("openbsd_inetd", "inetd", "openbsd-inetd") {
         return;
     }
     let root = Root::new("inetd");

@@ -11,21 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{connect_retry, free_port, seed, tls_over, Guard, Root};
+use common::{connect_retry, free_port, require_tool, seed, tls_over, Guard, Root};
 use raw_util::{flags_of, msg, word_after, Raw};
 
 const USER: &str = "dora";
 const PASS: &str = "real clients pass";
 /// No client run may take longer than this.
 const CLIENT_LIMIT: Duration = Duration::from_secs(30);
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// A root with `listen` serving IMAPS on a free port, one user whose INBOX
 /// holds `seeds`.
@@ -165,8 +157,7 @@ fn maildir_files(folder: &Path) -> Vec<PathBuf> {
 /// changed on either side reach the other.
 #[test]
 fn mbsync_syncs_both_ways_with_flags() {
-    if !have("mbsync") {
-        println!("mbsync: skipped: needs isync");
+    if !require_tool("mbsync_syncs_both_ways_with_flags", "mbsync", "isync") {
         return;
     }
     let s = seeds("mbsync");
@@ -276,8 +267,7 @@ fn curl(server: &Server, path: &str, extra: &[&str]) -> Output {
 /// message byte for byte, APPEND with --upload-file.
 #[test]
 fn curl_lists_fetches_and_appends() {
-    if !have("curl") {
-        println!("curl: skipped: needs curl");
+    if !require_tool("curl_lists_fetches_and_appends", "curl", "curl") {
         return;
     }
     let s = seeds("curl");
@@ -326,8 +316,7 @@ fn curl_lists_fetches_and_appends() {
 /// server (which then marks it \Seen).
 #[test]
 fn fetchmail_retrieves_into_an_mda() {
-    if !have("fetchmail") {
-        println!("fetchmail: skipped: needs fetchmail");
+    if !require_tool("fetchmail_retrieves_into_an_mda", "fetchmail", "fetchmail") {
         return;
     }
     let s = seeds("fetchmail");
@@ -401,12 +390,10 @@ fn fetchmail_retrieves_into_an_mda() {
 /// saves message 2 to Archive (which deletes it from INBOX on quit).
 #[test]
 fn neomutt_pipes_and_saves_a_message() {
-    if !have("neomutt") {
-        println!("neomutt: skipped: needs neomutt");
+    if !require_tool("neomutt_pipes_and_saves_a_message", "neomutt", "neomutt") {
         return;
     }
-    if !have("script") {
-        println!("neomutt: skipped: needs bsdutils (script)");
+    if !require_tool("neomutt_pipes_and_saves_a_message", "script", "bsdutils") {
         return;
     }
     let s = seeds("neomutt");

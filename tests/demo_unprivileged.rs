@@ -12,7 +12,7 @@ use common::*;
 /// and says so. (As root the test becomes `nobody` with setpriv.)
 #[test]
 fn demo_by_an_ordinary_user_serves_unisolated_and_says_so() {
-    if skip_unless_root("demo_by_an_ordinary_user_serves_unisolated_and_says_so") {
+    if !require_root("demo_by_an_ordinary_user_serves_unisolated_and_says_so") {
         return;
     }
     let dir = TempDir::new("demo-nobody");

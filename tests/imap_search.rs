@@ -219,7 +219,10 @@ fn corpus_tokens() {
         .map(|s| s.success())
         .unwrap_or(false);
     if !ok {
-        println!("corpus_tokens: skipped: gen-corpus.py not available");
+        common::missing(
+            "corpus_tokens",
+            "python3 and ../shared/bench/gen-corpus.py beside the checkout",
+        );
         return;
     }
     let data = std::fs::read(&mbox).unwrap();

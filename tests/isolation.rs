@@ -20,7 +20,7 @@ fn status_field(pid: u32, field: &str) -> String {
 
 #[test]
 fn session_is_chrooted_into_user_dir_as_its_owner() {
-    if skip_unless_root("session_is_chrooted_into_user_dir_as_its_owner") {
+    if !require_root("session_is_chrooted_into_user_dir_as_its_owner") {
         return;
     }
     let root = Root::new("chroot");
@@ -85,7 +85,7 @@ fn session_is_chrooted_into_user_dir_as_its_owner() {
 /// directory, where nothing is found.
 #[test]
 fn session_cannot_open_a_path_outside_the_user_dir() {
-    if skip_unless_root("session_cannot_open_a_path_outside_the_user_dir") {
+    if !require_root("session_cannot_open_a_path_outside_the_user_dir") {
         return;
     }
     let root = Root::new("escape");
@@ -179,7 +179,7 @@ fn user_directory_is_private() {
 /// network; the login then works without root.
 #[test]
 fn black_box_deployment_chroots_system_and_drops_before_reading() {
-    if skip_unless_root("black_box_deployment_chroots_system_and_drops_before_reading") {
+    if !require_root("black_box_deployment_chroots_system_and_drops_before_reading") {
         return;
     }
     let root = Root::with_config(

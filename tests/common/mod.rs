@@ -23,14 +23,51 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// Prints the visible skip line the guide asks for and returns true when
-/// the test needs root and does not have it.
-pub fn skip_unless_root(test: &str) -> bool {
-    if is_root() {
-        return false;
+/// True under CI (`CI=true`), where a missing prerequisite fails the test
+/// instead of skipping it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// What every test does when something it needs is missing: under
+/// `CI=true` it fails with the reason; otherwise it prints one line
+/// `SKIPPED: <test>: needs <what>` and the caller returns (the test
+/// passes). The line is written to the process's stderr directly, past
+/// libtest's output capture, so it shows in every `cargo test` run and
+/// `.ci/run` counts these lines for its closing total.
+pub fn missing(test: &str, what: &str) {
+    if in_ci() {
+        panic!("{test}: needs {what}, and CI=true does not allow skipping");
     }
-    println!("{test}: skipped: needs root");
-    true
+    let line = format!("SKIPPED: {test}: needs {what}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// True when running as root; otherwise reports the skip (see [`missing`]).
+/// `if !require_root("name") { return; }`
+pub fn require_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    missing(test, "root");
+    false
+}
+
+/// True when `tool` is on `PATH`; otherwise reports the skip naming the
+/// Debian `package` that provides it (see [`missing`]).
+pub fn require_tool(test: &str, tool: &str, package: &str) -> bool {
+    let found = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(dir.join(tool))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    });
+    if found {
+        return true;
+    }
+    missing(test, &format!("{tool} (Debian package {package})"));
+    false
 }
 
 /// A directory removed when dropped.
