@@ -4,7 +4,7 @@
 mod common;
 mod fetchsearch_util;
 
-use crymap_like::imap::structure::{write_bodystructure, write_envelope};
+use crymap_like::imap::wire::structure::{write_bodystructure, write_envelope};
 use crymap_like::mime::summarize;
 use fetchsearch_util::{session, untagged};
 

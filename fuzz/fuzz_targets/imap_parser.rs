@@ -5,8 +5,8 @@
 
 use std::io::BufReader;
 
-use crymap_like::imap::framing::{CommandReader, Duplex, FrameError, Limits};
-use crymap_like::imap::parser::{
+use crymap_like::imap::wire::framing::{CommandReader, Duplex, FrameError, Limits};
+use crymap_like::imap::wire::parser::{
     is_idle_done, parse_authenticate_response, parse_command, ParseOptions,
 };
 use libfuzzer_sys::fuzz_target;

@@ -4,7 +4,7 @@
 //! built) and render ENVELOPE/BODY/BODYSTRUCTURE without a panic.
 #![no_main]
 
-use crymap_like::imap::structure::{write_body, write_bodystructure, write_envelope};
+use crymap_like::imap::wire::structure::{write_body, write_bodystructure, write_envelope};
 use crymap_like::mime::invariants;
 use libfuzzer_sys::fuzz_target;
 

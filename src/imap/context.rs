@@ -8,9 +8,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::command::{self, SeqNum as WireSeq, SeqRange, SeqSet};
-use super::response::{ResponseCode, Status};
-use super::session::LoggedIn;
+use crate::imap::session::LoggedIn;
+use crate::imap::wire::command::{self, SeqNum as WireSeq, SeqRange, SeqSet};
+use crate::imap::wire::response::{ResponseCode, Status};
 use crate::store::account::{AccountLog, MailboxName as StoreName};
 use crate::store::mailbox::{Mailbox, UserKeys};
 use crate::store::types::{Flag as StoreFlag, SeqNum, Uid};
@@ -125,7 +125,7 @@ pub struct Ctx {
     /// Limits.
     pub limits: CtxLimits,
     /// Parsed message summaries of the selected mailbox (FETCH, SEARCH).
-    pub summaries: super::fetch::SummaryCache,
+    pub summaries: crate::imap::commands::fetch::SummaryCache,
 }
 
 /// Why the logged-in context could not be opened.

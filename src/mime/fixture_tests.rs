@@ -5,7 +5,7 @@
 //! corpus and deterministic mutations of every fixture (the fuzz target's
 //! checks, run in CI). Test-only; never compiled into the server.
 
-use crate::imap::structure::{write_body, write_bodystructure, write_envelope};
+use crate::imap::wire::structure::{write_body, write_bodystructure, write_envelope};
 use crate::mime::search_text;
 use crate::mime::section::{self, SectionSpec, SectionText};
 use crate::mime::summary::{Part, PartBody};

@@ -4,7 +4,7 @@
 //!
 //! Entry point: [`summarize`] once per message (the store seals the
 //! [`Summary`]); then [`section`] for BODY/BINARY, [`search_text`] for
-//! SEARCH, and `imap::structure` renders ENVELOPE/BODYSTRUCTURE from the
+//! SEARCH, and `imap::wire::structure` renders ENVELOPE/BODYSTRUCTURE from the
 //! summary alone. Decisions are recorded in `doc/mime.md`.
 
 pub mod address;

@@ -3,7 +3,7 @@
 //! leaves open follow Dovecot (see doc/mime.md); this module only
 //! serialises, it never parses mail.
 
-use crate::imap::response::{write_nstring, write_string};
+use crate::imap::wire::response::{write_nstring, write_string};
 use crate::mime::address::Address;
 use crate::mime::bodystructure::ContentInfo;
 use crate::mime::envelope::Envelope;

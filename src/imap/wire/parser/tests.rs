@@ -1,6 +1,10 @@
 //! Parser tests: table-driven ASTs, error reasons, limits and a
 //! deterministic round-trip property (bytes → Command → bytes → Command).
 
+use std::num::NonZeroU32;
+
+use chrono::{FixedOffset, NaiveDate, TimeZone};
+
 use super::*;
 
 fn nz(n: u32) -> NonZeroU32 {

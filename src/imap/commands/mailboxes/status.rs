@@ -3,9 +3,9 @@
 //! LIST-STATUS. Works from a fresh handle on the mailbox's change log and
 //! message metadata: it never decrypts a message and never claims \Recent.
 
-use super::super::command::{MailboxName, StatusItem};
-use super::super::context::{mailbox_name, Ctx, Reply};
-use super::super::response::write_mailbox;
+use crate::imap::context::{mailbox_name, Ctx, Reply};
+use crate::imap::wire::command::{MailboxName, StatusItem};
+use crate::imap::wire::response::write_mailbox;
 use crate::store::account::MailboxName as StoreName;
 use crate::store::mailbox::{Mailbox, MAX_MESSAGE_SIZE};
 use crate::store::types::Flag;

@@ -1,29 +1,30 @@
-//! One IMAP session from greeting to logout: protocol states (RFC 3501 §3),
-//! capabilities, STARTTLS, authentication, the idle timeout, and dispatch of
-//! each command. Never chroots or reads account files itself: logging in is
+//! One IMAP session from greeting to logout: the state machine (RFC 3501
+//! §3), capabilities, the idle timeout, and dispatch of each command to its
+//! handler in `imap::commands`. The commands that need the connection itself
+//! live beside it: STARTTLS and authentication in `auth`, IDLE in `idle`. Never chroots or reads account files itself: logging in is
 //! delegated to a [`Login`] supplied by the caller, which also isolates the
 //! process.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use log::{info, warn};
+use log::info;
 use openssl::ssl::SslAcceptor;
 
-use super::command::{Command, CommandBody, IdParams, XCryCommand};
-use super::context::{Ctx, CtxLimits, Reply};
-use super::framing::{CommandReader, FrameError, Limits};
-use super::parser::{self, ParseOptions};
-use super::response::{self, status_line, ResponseCode, Status};
-use super::stream::Stream;
-use super::{fetch, mailboxes, search, selected};
+mod auth;
+mod idle;
+
 use crate::crypto::kdf::KdfParams;
 use crate::crypto::secret::MasterKey;
-use crate::store::user_file;
+use crate::imap::commands::{copy, enable, fetch, mailboxes, search, selected, store, xcry};
+use crate::imap::context::{Ctx, Reply};
+use crate::imap::stream::Stream;
+use crate::imap::wire::command::{Command, CommandBody, IdParams};
+use crate::imap::wire::framing::{CommandReader, FrameError, Limits};
+use crate::imap::wire::parser::{self, ParseOptions};
+use crate::imap::wire::response::{self, status_line, ResponseCode, Status};
 use crate::sys::conn::Conn;
-use crate::sys::inotify::DirWatcher;
-use crate::sys::poll;
 
 /// What the caller tells the session about its connection and limits.
 #[derive(Debug, Clone)]
@@ -83,7 +84,7 @@ pub enum SessionError {
     Io(#[from] io::Error),
     /// TLS could not be negotiated.
     #[error("{0}")]
-    Tls(#[from] super::stream::HandshakeError),
+    Tls(#[from] crate::imap::stream::HandshakeError),
     /// Isolation after login failed; the session was refused.
     #[error("refused to serve: {0}")]
     Isolation(String),
@@ -388,9 +389,8 @@ impl<L: Login> Session<L> {
                 out.extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
                 Reply::ok("NAMESPACE completed")
             }
-            CommandBody::Enable { capabilities } => selected::enable(ctx, out, &capabilities),
-            CommandBody::XCry(XCryCommand::Purge) => selected::purge(ctx, out),
-            CommandBody::XCry(x) => xcry(ctx, out, x),
+            CommandBody::Enable { capabilities } => enable::enable(ctx, out, &capabilities),
+            CommandBody::XCry(x) => xcry::xcry(ctx, out, x),
             CommandBody::Create {
                 mailbox,
                 special_use,
@@ -421,12 +421,12 @@ impl<L: Login> Session<L> {
             CommandBody::Expunge => selected::expunge(ctx, out, None, false),
             CommandBody::UidExpunge { uids } => selected::expunge(ctx, out, Some(&uids), false),
             CommandBody::XVanquish { uids } => selected::expunge(ctx, out, Some(&uids), true),
-            CommandBody::Store(cmd) => selected::store(ctx, out, &cmd),
+            CommandBody::Store(cmd) => store::store(ctx, out, &cmd),
             CommandBody::Copy { uid, set, mailbox } => {
-                selected::copy(ctx, out, uid, &set, &mailbox, false)
+                copy::copy(ctx, out, uid, &set, &mailbox, false)
             }
             CommandBody::Move { uid, set, mailbox } => {
-                selected::copy(ctx, out, uid, &set, &mailbox, true)
+                copy::copy(ctx, out, uid, &set, &mailbox, true)
             }
             CommandBody::Fetch(cmd) => fetch::fetch(ctx, out, &cmd),
             CommandBody::Search(cmd) => search::search(ctx, out, tag, &cmd),
@@ -442,97 +442,6 @@ impl<L: Login> Session<L> {
             reply.code.as_ref(),
             &reply.text,
         ));
-    }
-
-    /// RFC 2177 IDLE: reports changes to the selected mailbox (and files
-    /// deliveries) as they happen, until the client sends `DONE`. Changes
-    /// are noticed through inotify on the mailbox's log and the spool, so
-    /// they reach the client within milliseconds; polling is the fallback.
-    fn idle(&mut self, tag: &str) -> Result<Next, SessionError> {
-        let State::Authenticated(ctx) = &mut self.state else {
-            return Ok(Next::Continue);
-        };
-        selected::refresh(ctx, &mut self.out, true);
-        let mut watcher = DirWatcher::new();
-        for dir in selected::watch_dirs(ctx) {
-            if let Err(e) = watcher.watch(&dir) {
-                warn!("IDLE falls back to polling: {e}");
-                watcher = DirWatcher::polling();
-                break;
-            }
-        }
-        self.out.extend_from_slice(b"+ idling\r\n");
-        self.flush()?;
-        let deadline = Instant::now() + self.config.idle_timeout;
-        loop {
-            let io = self.io()?;
-            let stream = io.inner.get_ref();
-            let (client, changed) = if !io.inner.buffer().is_empty() || stream.has_pending() {
-                (true, false)
-            } else {
-                let remaining = deadline.saturating_duration_since(Instant::now());
-                if remaining.is_zero() {
-                    self.untagged_status(Status::Bye, None, "Autologout; idle for too long");
-                    let _ = self.flush();
-                    info!("{}: idle timeout during IDLE", self.config.peer);
-                    return Ok(Next::Close);
-                }
-                let wait = watcher
-                    .suggested_timeout()
-                    .map_or(remaining, |t| t.min(remaining));
-                let mut fds = vec![stream.read_fd()];
-                fds.extend(watcher.fd());
-                let ready = poll::wait_any(&fds, Some(wait)).map_err(io::Error::other)?;
-                let client = ready.first().copied().unwrap_or(false);
-                let changed = watcher.is_polling() || ready.get(1).copied().unwrap_or(false);
-                (client, changed)
-            };
-            if changed {
-                if let Err(e) = watcher.drain() {
-                    warn!("IDLE watcher failed, polling instead: {e}");
-                    watcher = DirWatcher::polling();
-                }
-                if let State::Authenticated(ctx) = &mut self.state {
-                    selected::refresh(ctx, &mut self.out, true);
-                }
-                self.flush()?;
-            }
-            if !client {
-                continue;
-            }
-            let line = match self.read_inner_line(tag)? {
-                Ok(l) => l,
-                Err(next) => return Ok(next),
-            };
-            if let State::Authenticated(ctx) = &mut self.state {
-                selected::refresh(ctx, &mut self.out, true);
-            }
-            if line.eq_ignore_ascii_case(b"DONE") {
-                self.tagged(tag, Status::Ok, None, "IDLE terminated");
-            } else {
-                self.tagged(tag, Status::Bad, None, "Expected DONE to end IDLE");
-            }
-            return Ok(Next::Continue);
-        }
-    }
-
-    /// Reads one line the client sends inside a command (AUTHENTICATE
-    /// data, IDLE's DONE). `Ok(Err(next))` when the command is over
-    /// instead: end of input, or an unreadable line already answered BAD.
-    fn read_inner_line(&mut self, tag: &str) -> Result<Result<Vec<u8>, Next>, SessionError> {
-        let io = self
-            .io
-            .as_mut()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection lost"))?;
-        match self.reader.read_line(io) {
-            Ok(l) => Ok(Ok(l)),
-            Err(FrameError::Eof) => Ok(Err(Next::Close)),
-            Err(FrameError::Io(e)) => Err(e.into()),
-            Err(FrameError::Rejected { reason, .. }) | Err(FrameError::Fatal(reason)) => {
-                self.tagged(tag, Status::Bad, None, &reason);
-                Ok(Err(Next::Continue))
-            }
-        }
     }
 
     fn id(&mut self, tag: &str, params: Option<IdParams>) {
@@ -557,280 +466,6 @@ impl<L: Login> Session<L> {
         response::write_string(&mut self.out, env!("CARGO_PKG_VERSION").as_bytes());
         self.out.extend_from_slice(b")\r\n");
         self.tagged(tag, Status::Ok, None, "ID completed");
-    }
-
-    fn starttls(&mut self, tag: &str) -> Result<Next, SessionError> {
-        if self.is_tls() {
-            self.tagged(tag, Status::Bad, None, "TLS is already active");
-            return Ok(Next::Continue);
-        }
-        if !matches!(self.state, State::NotAuthenticated) {
-            self.tagged(tag, Status::Bad, None, "STARTTLS only before login");
-            return Ok(Next::Continue);
-        }
-        let Some(io) = self.io.take() else {
-            return Ok(Next::Close);
-        };
-        if !io.inner.buffer().is_empty() {
-            // Anything sent after STARTTLS but before the handshake could have
-            // been injected by a man in the middle (CVE-2011-0411 style).
-            self.io = Some(io);
-            self.untagged_status(
-                Status::Bye,
-                None,
-                "Data after STARTTLS before the TLS handshake",
-            );
-            return Ok(Next::Close);
-        }
-        let mut stream = io.inner.into_inner();
-        let ok = status_line(Some(tag), Status::Ok, None, "Begin TLS negotiation now");
-        stream.write_all(&ok)?;
-        stream.flush()?;
-        let stream = stream.accept_tls(&self.acceptor)?;
-        self.io = Some(Io {
-            inner: BufReader::with_capacity(64 * 1024, stream),
-        });
-        Ok(Next::Continue)
-    }
-
-    /// Answers `NO [PRIVACYREQUIRED]` (and returns true) when credentials
-    /// would travel in the clear over a network (RFC 9051 §6.2.3).
-    fn refuse_cleartext_login(&mut self, tag: &str) -> bool {
-        if self.is_tls() || self.config.cleartext_login_allowed {
-            return false;
-        }
-        self.tagged(
-            tag,
-            Status::No,
-            Some(ResponseCode::PrivacyRequired),
-            "Use STARTTLS before logging in",
-        );
-        true
-    }
-
-    fn login(&mut self, tag: &str, user: &[u8], password: &[u8]) -> Result<Next, SessionError> {
-        if self.refuse_cleartext_login(tag) {
-            return Ok(Next::Continue);
-        }
-        let user = match std::str::from_utf8(user) {
-            Ok(u) => u.to_owned(),
-            Err(_) => {
-                return self.failed_login(tag, "<not UTF-8>", "user name is not UTF-8");
-            }
-        };
-        match self.login.login(&user, password) {
-            Ok(logged_in) => {
-                info!("{}: {user} logged in", self.config.peer);
-                crate::sys::log::set_context(Some(&user));
-                let limits = CtxLimits {
-                    max_message_size: self.config.max_message_size,
-                };
-                let mut ctx = match Ctx::open(logged_in, limits) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        warn!("{}: {e}", self.config.peer);
-                        self.untagged_status(
-                            Status::Bye,
-                            Some(&ResponseCode::ServerBug),
-                            "The account cannot be opened; see the server log",
-                        );
-                        return Ok(Next::Close);
-                    }
-                };
-                selected::after_login(&mut ctx);
-                self.state = State::Authenticated(Box::new(ctx));
-                let caps = self.capabilities();
-                self.tagged(
-                    tag,
-                    Status::Ok,
-                    Some(ResponseCode::Capability(caps)),
-                    "Logged in",
-                );
-                Ok(Next::Continue)
-            }
-            Err(LoginError::BadCredentials) => {
-                self.failed_login(tag, &user, "wrong user name or password")
-            }
-            Err(LoginError::Unavailable(why)) => {
-                warn!("{}: login of {user} failed: {why}", self.config.peer);
-                self.tagged(
-                    tag,
-                    Status::No,
-                    Some(ResponseCode::Unavailable),
-                    "The account cannot be opened now",
-                );
-                Ok(Next::Continue)
-            }
-            Err(LoginError::Fatal(why)) => {
-                warn!("{}: refusing to serve {user}: {why}", self.config.peer);
-                self.untagged_status(Status::Bye, None, "Internal error; see the server log");
-                let _ = self.flush();
-                Err(SessionError::Isolation(why))
-            }
-        }
-    }
-
-    fn failed_login(&mut self, tag: &str, user: &str, why: &str) -> Result<Next, SessionError> {
-        self.failures += 1;
-        warn!(
-            "{}: failed login #{} for {user:?}: {why}",
-            self.config.peer, self.failures
-        );
-        std::thread::sleep(self.config.login_failure_delay);
-        self.tagged(
-            tag,
-            Status::No,
-            Some(ResponseCode::AuthenticationFailed),
-            "Authentication failed",
-        );
-        if self.failures >= self.config.max_login_failures {
-            self.untagged_status(Status::Bye, None, "Too many failed logins");
-            return Ok(Next::Close);
-        }
-        Ok(Next::Continue)
-    }
-
-    fn authenticate(
-        &mut self,
-        tag: &str,
-        mechanism: &str,
-        initial: Option<Vec<u8>>,
-    ) -> Result<Next, SessionError> {
-        if !mechanism.eq_ignore_ascii_case("PLAIN") {
-            self.tagged(
-                tag,
-                Status::No,
-                Some(ResponseCode::Cannot),
-                "Unsupported authentication mechanism",
-            );
-            return Ok(Next::Continue);
-        }
-        if self.refuse_cleartext_login(tag) {
-            return Ok(Next::Continue);
-        }
-        let data = match initial {
-            Some(d) => d,
-            None => {
-                self.out.extend_from_slice(b"+ \r\n");
-                self.flush()?;
-                let line = match self.read_inner_line(tag)? {
-                    Ok(l) => l,
-                    Err(next) => return Ok(next),
-                };
-                match parser::parse_authenticate_response(&line) {
-                    Ok(parser::AuthResponse::Data(d)) => d,
-                    Ok(parser::AuthResponse::Cancel) => {
-                        self.tagged(tag, Status::Bad, None, "Authentication cancelled");
-                        return Ok(Next::Continue);
-                    }
-                    Err(e) => {
-                        self.tagged(tag, Status::Bad, None, &e.reason);
-                        return Ok(Next::Continue);
-                    }
-                }
-            }
-        };
-        // RFC 4616: [authzid] NUL authcid NUL passwd.
-        let mut parts = data.splitn(3, |&b| b == 0);
-        let (authz, authc, pass) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(z), Some(c), Some(p)) => (z, c, p),
-            _ => {
-                self.tagged(tag, Status::Bad, None, "Malformed PLAIN response");
-                return Ok(Next::Continue);
-            }
-        };
-        if !authz.is_empty() && authz != authc {
-            self.tagged(
-                tag,
-                Status::No,
-                Some(ResponseCode::Cannot),
-                "Logging in as another user is not supported",
-            );
-            return Ok(Next::Continue);
-        }
-        let (authc, pass) = (authc.to_vec(), zeroize::Zeroizing::new(pass.to_vec()));
-        self.login(tag, &authc, &pass)
-    }
-}
-
-/// `XCRY GET-USER-CONFIG` and `XCRY SET-USER-CONFIG`.
-fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
-    let user = &ctx.user;
-    match x {
-        XCryCommand::GetUserConfig => match user_file::UserFile::load(&user.dir) {
-            Ok(f) => {
-                let settings = [
-                    ("KEY-NAME-PATTERN", f.settings().key_name_pattern.clone()),
-                    ("PASSWORD-CHANGED", f.password_changed().to_rfc3339()),
-                    (
-                        "KDF",
-                        format!(
-                            "argon2id m={} t={} p={}",
-                            f.kdf_params().memory_kib,
-                            f.kdf_params().passes,
-                            f.kdf_params().lanes
-                        ),
-                    ),
-                ];
-                out.extend_from_slice(b"* XCRY USER-CONFIG (");
-                for (i, (k, v)) in settings.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b' ');
-                    }
-                    response::write_string(out, k.as_bytes());
-                    out.push(b' ');
-                    response::write_string(out, v.as_bytes());
-                }
-                out.extend_from_slice(b")\r\n");
-                Reply::ok("GET-USER-CONFIG completed")
-            }
-            Err(e) => {
-                warn!("reading user.toml: {e}");
-                Reply::no(
-                    Some(ResponseCode::ServerBug),
-                    "Cannot read the user configuration",
-                )
-            }
-        },
-        XCryCommand::SetUserConfig(pairs) => {
-            let mut new_password = None;
-            for (k, v) in pairs {
-                if k.eq_ignore_ascii_case("PASSWORD") {
-                    new_password = Some(zeroize::Zeroizing::new(v));
-                } else {
-                    return Reply::no(
-                        Some(ResponseCode::Cannot),
-                        format!("Unknown user setting {k}"),
-                    );
-                }
-            }
-            let Some(password) = new_password else {
-                return Reply::ok("Nothing to change");
-            };
-            if password.is_empty() {
-                return Reply::no(Some(ResponseCode::Cannot), "The password may not be empty");
-            }
-            match user_file::change_password(&user.dir, &user.master, &password, &user.kdf) {
-                Ok(backup) => {
-                    info!(
-                        "password changed; previous user.toml kept as {}",
-                        backup.display()
-                    );
-                    out.extend_from_slice(b"* XCRY BACKUP-FILE ");
-                    response::write_string(out, backup.to_string_lossy().as_bytes());
-                    out.extend_from_slice(b"\r\n");
-                    Reply::ok("Password changed")
-                }
-                Err(e) => {
-                    warn!("password change failed: {e}");
-                    Reply::no(
-                        Some(ResponseCode::ServerBug),
-                        "The password could not be changed; the old one still works",
-                    )
-                }
-            }
-        }
-        XCryCommand::Purge => Reply::bad("XCRY PURGE is handled elsewhere"),
     }
 }
 

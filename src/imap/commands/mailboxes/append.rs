@@ -6,10 +6,10 @@
 //! included): the store owns their encryption and summaries, this module
 //! only validates the command and keeps MULTIAPPEND all-or-nothing.
 
-use super::super::command::{AppendMessage, Flag as WireFlag, MailboxName, SeqSet};
-use super::super::context::{mailbox_name, store_flag, Ctx, Reply};
-use super::super::response::ResponseCode;
 use super::status::append_limit;
+use crate::imap::context::{mailbox_name, store_flag, Ctx, Reply};
+use crate::imap::wire::command::{AppendMessage, Flag as WireFlag, MailboxName, SeqSet};
+use crate::imap::wire::response::ResponseCode;
 use crate::store::mailbox::{MailboxError, NewMessage};
 use crate::store::types::{Flag, InternalDate, Uid};
 
@@ -129,8 +129,8 @@ pub fn append(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::imap::command::AppendKind;
-    use crate::imap::response::Status;
+    use crate::imap::wire::command::AppendKind;
+    use crate::imap::wire::response::Status;
 
     fn msg(flags: Vec<WireFlag>, len: usize) -> AppendMessage {
         AppendMessage {

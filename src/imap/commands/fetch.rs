@@ -9,15 +9,15 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::sync::Arc;
 
-use super::command::{
+use crate::imap::context::{self, wire_flag, Ctx, Reply};
+use crate::imap::wire::command::{
     FetchAttr, FetchAttrs, FetchCommand, Flag as WireFlag, Partial, Section, SectionText,
     SeqNum as WireSeq, SeqRange, SeqSet,
 };
-use super::context::{self, wire_flag, Ctx, Reply};
-use super::response::{
+use crate::imap::wire::response::{
     write_astring, write_binary_literal, write_date_time, write_seq_set, ResponseCode,
 };
-use super::structure::{write_body, write_bodystructure, write_envelope};
+use crate::imap::wire::structure::{write_body, write_bodystructure, write_envelope};
 use crate::mime::section::{self, SectionError, SectionSpec, SectionText as MimeText};
 use crate::mime::Summary;
 use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
@@ -406,13 +406,13 @@ fn write_flags(out: &mut Vec<u8>, info: &MessageInfo) {
             out.push(b' ');
         }
         first = false;
-        super::response::write_flag(out, &wire_flag(f));
+        crate::imap::wire::response::write_flag(out, &wire_flag(f));
     }
     if info.recent {
         if !first {
             out.push(b' ');
         }
-        super::response::write_flag(out, &WireFlag::Recent);
+        crate::imap::wire::response::write_flag(out, &WireFlag::Recent);
     }
     out.push(b')');
 }
@@ -615,7 +615,7 @@ pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
         // RFC 7162 §3.1: these turn CONDSTORE on for the session.
         ctx.enabled.condstore = true;
         if let Some(sel) = &ctx.selected {
-            super::selected::write_highest_modseq(out, &sel.mailbox);
+            crate::imap::commands::selected::write_highest_modseq(out, &sel.mailbox);
         }
     }
     if cmd.vanished && !ctx.enabled.qresync {
@@ -752,8 +752,8 @@ pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::imap::command::CommandBody;
-    use crate::imap::parser::{parse_command, ParseOptions};
+    use crate::imap::wire::command::CommandBody;
+    use crate::imap::wire::parser::{parse_command, ParseOptions};
 
     fn attrs(text: &str) -> FetchAttrs {
         let line = format!("a FETCH 1 {text}\r\n");

@@ -16,9 +16,9 @@ pub use append::append;
 pub use list::{list, lsub_or_xlist};
 pub use status::status;
 
-use super::command::{MailboxName, SpecialUse};
-use super::context::{mailbox_name, Ctx, Reply};
-use super::response::ResponseCode;
+use crate::imap::context::{mailbox_name, Ctx, Reply};
+use crate::imap::wire::command::{MailboxName, SpecialUse};
+use crate::imap::wire::response::ResponseCode;
 use crate::store::account::{MailboxName as StoreName, RenameOutcome, SpecialUse as StoreUse};
 use crate::store::mailbox::Mailbox;
 use crate::store::StoreError;

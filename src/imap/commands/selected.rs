@@ -1,5 +1,5 @@
 //! The selected state: SELECT, EXAMINE, CLOSE, UNSELECT, EXPUNGE, UID
-//! EXPUNGE, XVANQUISH, CHECK, STORE, COPY, MOVE, ENABLE, XCRY PURGE, and
+//! EXPUNGE, XVANQUISH, and
 //! the unsolicited responses (EXISTS, EXPUNGE/VANISHED, FETCH FLAGS, RECENT)
 //! at the points RFC 3501/9051 allow them, including filing the delivery
 //! spool. Never parses message content and never touches store files
@@ -7,20 +7,19 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use super::command::{
+use crate::imap::context::Selected;
+use crate::imap::context::{mailbox_name, resolve, selected, wire_flag, Ctx, Enabled, Reply};
+use crate::imap::wire::command::{
     self, Flag as WireFlag, MailboxName, QResyncParams, SelectParams, SeqNum as WireSeq, SeqRange,
-    SeqSet, StoreCommand, StoreMode,
+    SeqSet,
 };
-use super::context::Selected;
-use super::context::{mailbox_name, resolve, selected, store_flag, wire_flag, Ctx, Enabled, Reply};
-use super::response::{
+use crate::imap::wire::response::{
     self, status_line, write_flag_list, write_flag_perm_list, write_seq_set, ResponseCode, Status,
 };
-use crate::store::mailbox::{Changes, Mailbox, MailboxError, StoreOutcome};
+use crate::store::mailbox::{Changes, Mailbox, MailboxError};
 use crate::store::spool;
-use crate::store::types::{Flag as StoreFlag, FlagOp, Modseq, Uid};
+use crate::store::types::{Flag as StoreFlag, Modseq, Uid};
 
 /// Capabilities this module implements end to end.
 pub const CAPABILITIES: &[&str] = &[
@@ -163,15 +162,22 @@ fn visible_recent(mb: &Mailbox, read_only: bool) -> u32 {
 
 /// Which data items an unsolicited or STORE-caused FETCH carries.
 #[derive(Clone, Copy)]
-struct FetchItems {
-    flags: bool,
-    uid: bool,
-    modseq: bool,
+pub(crate) struct FetchItems {
+    pub(crate) flags: bool,
+    pub(crate) uid: bool,
+    pub(crate) modseq: bool,
 }
 
 /// `* seq FETCH (...)` for a message the client knows; nothing if it has
 /// gone from the session's view.
-fn write_fetch(out: &mut Vec<u8>, mb: &Mailbox, seq: u32, uid: Uid, items: FetchItems, rev2: bool) {
+pub(crate) fn write_fetch(
+    out: &mut Vec<u8>,
+    mb: &Mailbox,
+    seq: u32,
+    uid: Uid,
+    items: FetchItems,
+    rev2: bool,
+) {
     let Some(info) = mb.info(uid) else {
         return;
     };
@@ -293,7 +299,7 @@ fn write_flags(out: &mut Vec<u8>, mb: &Mailbox, read_only: bool) {
     });
 }
 
-fn untagged_ok(out: &mut Vec<u8>, code: ResponseCode, text: &str) {
+pub(crate) fn untagged_ok(out: &mut Vec<u8>, code: ResponseCode, text: &str) {
     out.extend(status_line(None, Status::Ok, Some(&code), text));
 }
 
@@ -469,7 +475,7 @@ fn deleted_uids(mb: &Mailbox, uids: Vec<Uid>) -> Vec<Uid> {
         .collect()
 }
 
-fn read_only_no() -> Reply {
+pub(crate) fn read_only_no() -> Reply {
     Reply::no(None, "The mailbox is read-only")
 }
 
@@ -506,280 +512,11 @@ pub fn expunge(ctx: &mut Ctx, _out: &mut Vec<u8>, uids: Option<&SeqSet>, vanquis
     }
 }
 
-/// Converts STORE's wire flags into store flags: `\Recent` is ignored
-/// (only the server sets it), unknown system flags and unusable keywords
-/// are a `BAD`.
-fn storable_flags(flags: &[WireFlag]) -> Result<Vec<StoreFlag>, Reply> {
-    let mut out = Vec::with_capacity(flags.len());
-    for f in flags {
-        match f {
-            WireFlag::Recent => {}
-            WireFlag::Extension(e) => {
-                return Err(Reply::bad(format!("\\{e} is not a flag this server knows")))
-            }
-            other => match store_flag(other) {
-                Some(sf) => out.push(sf),
-                None => return Err(Reply::bad("Invalid keyword")),
-            },
-        }
-    }
-    Ok(out)
-}
-
-fn mailbox_error(what: &str, e: &MailboxError) -> Reply {
+pub(crate) fn mailbox_error(what: &str, e: &MailboxError) -> Reply {
     match e {
         MailboxError::TooManyKeywords => Reply::no(Some(ResponseCode::Limit), e.to_string()),
         _ => Reply::server_bug(what, e),
     }
-}
-
-/// `[UID] STORE`. One store call whatever the number of messages, so the
-/// change is one log record and one fsync.
-pub fn store(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &StoreCommand) -> Reply {
-    if cmd.unchanged_since.is_some() && !ctx.enabled.condstore {
-        // RFC 7162 §3.1: UNCHANGEDSINCE is a CONDSTORE-enabling command.
-        ctx.enabled.condstore = true;
-        if let Some(sel) = &ctx.selected {
-            write_highest_modseq(out, &sel.mailbox);
-        }
-    }
-    let enabled = ctx.enabled;
-    let sel = match selected(ctx) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if sel.read_only {
-        return read_only_no();
-    }
-    let flags = match storable_flags(&cmd.flags) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let uids = match resolve(sel, &cmd.set, cmd.uid) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    let op = match cmd.mode {
-        StoreMode::Replace => FlagOp::Replace,
-        StoreMode::Add => FlagOp::Add,
-        StoreMode::Remove => FlagOp::Remove,
-    };
-    let outcome = match cmd.unchanged_since.map(|m| Modseq::new(m.0)) {
-        // UNCHANGEDSINCE 0: every message has a modseq above it.
-        Some(None) => StoreOutcome {
-            failed_modified: uids.clone(),
-            ..StoreOutcome::default()
-        },
-        since => match sel.mailbox.store_flags(&uids, op, &flags, since.flatten()) {
-            Ok(o) => o,
-            Err(e) => return mailbox_error("storing flags", &e),
-        },
-    };
-    announce_new_flags(sel, out);
-    let mb = &sel.mailbox;
-    let with_uid = cmd.uid || enabled.qresync || enabled.rev2;
-    if !cmd.silent {
-        let items = FetchItems {
-            flags: true,
-            uid: with_uid,
-            modseq: enabled.condstore,
-        };
-        for uid in uids.iter().filter(|u| !outcome.failed_modified.contains(u)) {
-            if let Some(seq) = mb.seq_of(*uid) {
-                write_fetch(out, mb, seq.get(), *uid, items, enabled.rev2);
-            }
-        }
-    } else if enabled.condstore {
-        // RFC 7162 §3.1.3: the new modseq is reported even with .SILENT.
-        let items = FetchItems {
-            flags: false,
-            uid: with_uid,
-            modseq: true,
-        };
-        for uid in &outcome.changed {
-            if let Some(seq) = mb.seq_of(*uid) {
-                write_fetch(out, mb, seq.get(), *uid, items, enabled.rev2);
-            }
-        }
-    }
-    if outcome.failed_modified.is_empty() {
-        return Reply::ok("STORE completed");
-    }
-    let numbers: Vec<u32> = if cmd.uid {
-        outcome.failed_modified.iter().map(|u| u.get()).collect()
-    } else {
-        let mut seqs: Vec<u32> = outcome
-            .failed_modified
-            .iter()
-            .filter_map(|u| mb.seq_of(*u))
-            .map(|s| s.get())
-            .collect();
-        seqs.sort_unstable();
-        seqs
-    };
-    match SeqSet::from_numbers(numbers) {
-        Some(set) => Reply::ok_code(
-            ResponseCode::Modified(set),
-            "Some messages were modified since",
-        ),
-        None => Reply::ok("STORE completed"),
-    }
-}
-
-/// `[UID] COPY` (`is_move` false) and `[UID] MOVE`.
-pub fn copy(
-    ctx: &mut Ctx,
-    out: &mut Vec<u8>,
-    uid: bool,
-    set: &SeqSet,
-    dest: &MailboxName,
-    is_move: bool,
-) -> Reply {
-    let verb = if is_move { "MOVE" } else { "COPY" };
-    if ctx.selected.is_none() {
-        return Reply::bad("No mailbox selected");
-    }
-    let dest_name = match mailbox_name(dest) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    if let Err(e) = ctx.account.refresh() {
-        return Reply::server_bug("reading the account", &e);
-    }
-    let Some(info) = ctx.account.state().mailbox(&dest_name).cloned() else {
-        return Reply::no(
-            Some(ResponseCode::TryCreate),
-            "The destination mailbox does not exist",
-        );
-    };
-    let keys = ctx.keys.clone();
-    let dir = ctx.dir().clone();
-    let sel = match selected(ctx) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if is_move && sel.read_only {
-        return read_only_no();
-    }
-    let uids = match resolve(sel, set, uid) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    if uids.is_empty() {
-        return Reply::ok(format!("{verb} completed: no messages"));
-    }
-    let result = if is_move && info.id.to_string() == sel.mailbox.id() {
-        // Dovecot: new UIDs, old ones expunged (reported by the refresh).
-        sel.mailbox.move_within(&uids)
-    } else {
-        // A second handle even for a same-mailbox COPY: the selected
-        // handle's view must change only at a refresh.
-        let mut target = match Mailbox::open(keys, &dir, &info.id, info.uid_validity) {
-            Ok(m) => m,
-            Err(e) => return Reply::server_bug("opening the destination", &e),
-        };
-        if is_move {
-            sel.mailbox.move_to(&uids, &mut target)
-        } else {
-            sel.mailbox.copy_to(&uids, &mut target)
-        }
-    };
-    let map = match result {
-        Ok(m) => m,
-        Err(e) => return mailbox_error(if is_move { "moving" } else { "copying" }, &e),
-    };
-    let code = match (
-        SeqSet::from_numbers(map.iter().map(|(s, _)| s.get())),
-        SeqSet::from_numbers(map.iter().map(|(_, d)| d.get())),
-    ) {
-        (Some(source), Some(dest)) => Some(ResponseCode::CopyUid {
-            uid_validity: info.uid_validity.get(),
-            source,
-            dest,
-        }),
-        _ => None,
-    };
-    match (is_move, code) {
-        (true, Some(code)) => {
-            // RFC 6851 §4.3: COPYUID goes in an untagged OK before the
-            // expunges, which the post-command refresh writes.
-            untagged_ok(out, code, "Moved");
-            Reply::ok("MOVE completed")
-        }
-        (false, Some(code)) => Reply::ok_code(code, "COPY completed"),
-        (_, None) => Reply::ok(format!("{verb} completed")),
-    }
-}
-
-/// `ENABLE`: answers `* ENABLED` with exactly the extensions this command
-/// newly switched on; unknown names are ignored (RFC 5161 §3.1).
-pub fn enable(ctx: &mut Ctx, out: &mut Vec<u8>, capabilities: &[String]) -> Reply {
-    let mut newly: Vec<&'static str> = Vec::new();
-    for cap in capabilities {
-        let e = &mut ctx.enabled;
-        let (flag, name): (&mut bool, &'static str) = match cap.to_ascii_uppercase().as_str() {
-            "CONDSTORE" => (&mut e.condstore, "CONDSTORE"),
-            "QRESYNC" => {
-                e.condstore = true;
-                (&mut e.qresync, "QRESYNC")
-            }
-            "UTF8=ACCEPT" => (&mut e.utf8_accept, "UTF8=ACCEPT"),
-            "IMAP4REV2" => (&mut e.rev2, "IMAP4rev2"),
-            _ => continue,
-        };
-        if !*flag {
-            *flag = true;
-            newly.push(name);
-        }
-    }
-    out.extend_from_slice(b"* ENABLED");
-    for n in newly {
-        out.push(b' ');
-        out.extend_from_slice(n.as_bytes());
-    }
-    out.extend_from_slice(b"\r\n");
-    Reply::ok("ENABLE completed")
-}
-
-/// How long a deleted mailbox's directory must have been untouched before
-/// PURGE removes it (a mailbox being created has its directory a moment
-/// before its account record).
-const DELETED_MAILBOX_GRACE: Duration = Duration::from_secs(600);
-
-/// `XCRY PURGE`: removes the files of every expunged message in every
-/// mailbox now instead of after the grace period, other garbage, and the
-/// directories of deleted mailboxes.
-pub fn purge(ctx: &mut Ctx, _out: &mut Vec<u8>) -> Reply {
-    if let Err(e) = ctx.account.refresh() {
-        return Reply::server_bug("reading the account", &e);
-    }
-    let boxes: Vec<_> = ctx
-        .account
-        .state()
-        .mailboxes()
-        .map(|i| (i.id, i.uid_validity))
-        .collect();
-    let mut removed = 0usize;
-    for (id, validity) in &boxes {
-        let result = Mailbox::open(ctx.keys.clone(), ctx.dir(), id, *validity)
-            .and_then(|mut mb| mb.collect_garbage(Duration::ZERO));
-        match result {
-            Ok(n) => removed += n,
-            Err(e) => return Reply::server_bug("purging", &e),
-        }
-    }
-    let live: Vec<_> = boxes.iter().map(|(id, _)| *id).collect();
-    let gone = match crate::store::mailbox::remove_deleted_mailboxes(
-        ctx.dir(),
-        &live,
-        DELETED_MAILBOX_GRACE,
-    ) {
-        Ok(n) => n,
-        Err(e) => return Reply::server_bug("removing deleted mailboxes", &e),
-    };
-    Reply::ok(format!(
-        "XCRY PURGE completed: {removed} file(s) and {gone} deleted mailbox(es) removed"
-    ))
 }
 
 #[cfg(test)]
@@ -814,18 +551,5 @@ mod tests {
         out.clear();
         write_vanished(&mut out, &[4], false);
         assert_eq!(out, b"* VANISHED 4\r\n");
-    }
-
-    #[test]
-    fn unknown_system_flags_are_refused_and_recent_ignored() {
-        let ok = storable_flags(&[
-            WireFlag::Seen,
-            WireFlag::Recent,
-            WireFlag::Keyword("$A".into()),
-        ])
-        .unwrap();
-        assert_eq!(ok, vec![StoreFlag::Seen, StoreFlag::Keyword("$A".into())]);
-        let bad = storable_flags(&[WireFlag::Extension("Bogus".into())]).unwrap_err();
-        assert_eq!(bad.status, Status::Bad);
     }
 }

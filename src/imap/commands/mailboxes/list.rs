@@ -9,12 +9,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::super::command::{ListCommand, ListReturnOpt, ListSelectOpt, StatusItem};
-use super::super::context::{Ctx, Reply};
-use super::super::response::write_mailbox;
 use super::pattern::Pattern;
 use super::refresh_account;
 use super::status::write_status;
+use crate::imap::context::{Ctx, Reply};
+use crate::imap::wire::command::{ListCommand, ListReturnOpt, ListSelectOpt, StatusItem};
+use crate::imap::wire::response::write_mailbox;
 use crate::store::account::{Account, MailboxName as StoreName, SpecialUse};
 
 /// What LIST knows about one name.

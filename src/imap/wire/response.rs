@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, FixedOffset};
 
-use super::command::{Flag, FlagPerm, ModSeq, SeqNum, SeqRange, SeqSet};
-use super::mutf7;
+use crate::imap::wire::command::{Flag, FlagPerm, ModSeq, SeqNum, SeqRange, SeqSet};
+use crate::imap::wire::mutf7;
 
 /// Strings at least this long are always sent as literals.
 const MAX_QUOTED: usize = 1024;

@@ -594,8 +594,8 @@ mod tests {
 
     #[test]
     fn megabyte_append_frames_and_parses() {
-        use crate::imap::command::CommandBody;
-        use crate::imap::parser::{parse_command, ParseOptions};
+        use crate::imap::wire::command::CommandBody;
+        use crate::imap::wire::parser::{parse_command, ParseOptions};
         let msg = vec![b'q'; 1 << 20];
         let mut input = format!("A1 APPEND INBOX (\\Seen) {{{}}}\r\n", msg.len()).into_bytes();
         input.extend_from_slice(&msg);

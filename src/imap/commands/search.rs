@@ -11,12 +11,12 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use super::command::{
+use crate::imap::commands::fetch::SummaryCache;
+use crate::imap::context::{Ctx, Reply};
+use crate::imap::wire::command::{
     SearchCommand, SearchKey, SearchReturnOpt, SeqNum as WireSeq, SeqRange, SeqSet,
 };
-use super::context::{Ctx, Reply};
-use super::fetch::SummaryCache;
-use super::response::{write_seq_set, write_string, ResponseCode};
+use crate::imap::wire::response::{write_seq_set, write_string, ResponseCode};
 use crate::mime::search_text::{self, SearchText};
 use crate::mime::Summary;
 use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
@@ -484,7 +484,7 @@ pub fn search(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SearchCommand) 
         .as_ref()
         .is_some_and(|o| o.contains(&SearchReturnOpt::Save));
     let reply = run(ctx, out, tag, cmd, opts);
-    if save && reply.status != super::response::Status::Ok {
+    if save && reply.status != crate::imap::wire::response::Status::Ok {
         // RFC 5182 §2.1: a failed SEARCH RETURN (SAVE) empties `$`.
         if let Some(sel) = ctx.selected.as_mut() {
             sel.saved.clear();
@@ -530,7 +530,7 @@ fn run(
     if uses_modseq && !enabled.condstore {
         // RFC 7162 §3.1: SEARCH MODSEQ turns CONDSTORE on.
         enabled.condstore = true;
-        super::selected::write_highest_modseq(out, &sel.mailbox);
+        crate::imap::commands::selected::write_highest_modseq(out, &sel.mailbox);
     }
     let mb = &sel.mailbox;
     let all: Vec<Uid> = mb.uids().collect();

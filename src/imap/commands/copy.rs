@@ -1,0 +1,94 @@
+//! `[UID] COPY` and `[UID] MOVE` (RFC 6851), with UIDPLUS' COPYUID.
+//! Never reports the expunges of a MOVE itself: the refresh after each
+//! command does, after the untagged COPYUID.
+
+use crate::imap::commands::selected::{mailbox_error, read_only_no, untagged_ok};
+use crate::imap::context::{mailbox_name, resolve, selected, Ctx, Reply};
+use crate::imap::wire::command::{MailboxName, SeqSet};
+use crate::imap::wire::response::ResponseCode;
+use crate::store::mailbox::Mailbox;
+
+/// `[UID] COPY` (`is_move` false) and `[UID] MOVE`.
+pub fn copy(
+    ctx: &mut Ctx,
+    out: &mut Vec<u8>,
+    uid: bool,
+    set: &SeqSet,
+    dest: &MailboxName,
+    is_move: bool,
+) -> Reply {
+    let verb = if is_move { "MOVE" } else { "COPY" };
+    if ctx.selected.is_none() {
+        return Reply::bad("No mailbox selected");
+    }
+    let dest_name = match mailbox_name(dest) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    if let Err(e) = ctx.account.refresh() {
+        return Reply::server_bug("reading the account", &e);
+    }
+    let Some(info) = ctx.account.state().mailbox(&dest_name).cloned() else {
+        return Reply::no(
+            Some(ResponseCode::TryCreate),
+            "The destination mailbox does not exist",
+        );
+    };
+    let keys = ctx.keys.clone();
+    let dir = ctx.dir().clone();
+    let sel = match selected(ctx) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if is_move && sel.read_only {
+        return read_only_no();
+    }
+    let uids = match resolve(sel, set, uid) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if uids.is_empty() {
+        return Reply::ok(format!("{verb} completed: no messages"));
+    }
+    let result = if is_move && info.id.to_string() == sel.mailbox.id() {
+        // Dovecot: new UIDs, old ones expunged (reported by the refresh).
+        sel.mailbox.move_within(&uids)
+    } else {
+        // A second handle even for a same-mailbox COPY: the selected
+        // handle's view must change only at a refresh.
+        let mut target = match Mailbox::open(keys, &dir, &info.id, info.uid_validity) {
+            Ok(m) => m,
+            Err(e) => return Reply::server_bug("opening the destination", &e),
+        };
+        if is_move {
+            sel.mailbox.move_to(&uids, &mut target)
+        } else {
+            sel.mailbox.copy_to(&uids, &mut target)
+        }
+    };
+    let map = match result {
+        Ok(m) => m,
+        Err(e) => return mailbox_error(if is_move { "moving" } else { "copying" }, &e),
+    };
+    let code = match (
+        SeqSet::from_numbers(map.iter().map(|(s, _)| s.get())),
+        SeqSet::from_numbers(map.iter().map(|(_, d)| d.get())),
+    ) {
+        (Some(source), Some(dest)) => Some(ResponseCode::CopyUid {
+            uid_validity: info.uid_validity.get(),
+            source,
+            dest,
+        }),
+        _ => None,
+    };
+    match (is_move, code) {
+        (true, Some(code)) => {
+            // RFC 6851 §4.3: COPYUID goes in an untagged OK before the
+            // expunges, which the post-command refresh writes.
+            untagged_ok(out, code, "Moved");
+            Reply::ok("MOVE completed")
+        }
+        (false, Some(code)) => Reply::ok_code(code, "COPY completed"),
+        (_, None) => Reply::ok(format!("{verb} completed")),
+    }
+}

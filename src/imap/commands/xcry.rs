@@ -1,0 +1,134 @@
+//! The XCRY extension: user configuration, password change, and PURGE.
+//! Never unlocks keys itself: password changes go through `store::user_file`.
+
+use std::time::Duration;
+
+use log::{info, warn};
+
+use crate::imap::context::{Ctx, Reply};
+use crate::imap::wire::command::XCryCommand;
+use crate::imap::wire::response::{self, ResponseCode};
+use crate::store::mailbox::Mailbox;
+use crate::store::user_file;
+
+/// How long a deleted mailbox's directory must have been untouched before
+/// PURGE removes it (a mailbox being created has its directory a moment
+/// before its account record).
+const DELETED_MAILBOX_GRACE: Duration = Duration::from_secs(600);
+
+/// `XCRY PURGE`: removes the files of every expunged message in every
+/// mailbox now instead of after the grace period, other garbage, and the
+/// directories of deleted mailboxes.
+fn purge(ctx: &mut Ctx) -> Reply {
+    if let Err(e) = ctx.account.refresh() {
+        return Reply::server_bug("reading the account", &e);
+    }
+    let boxes: Vec<_> = ctx
+        .account
+        .state()
+        .mailboxes()
+        .map(|i| (i.id, i.uid_validity))
+        .collect();
+    let mut removed = 0usize;
+    for (id, validity) in &boxes {
+        let result = Mailbox::open(ctx.keys.clone(), ctx.dir(), id, *validity)
+            .and_then(|mut mb| mb.collect_garbage(Duration::ZERO));
+        match result {
+            Ok(n) => removed += n,
+            Err(e) => return Reply::server_bug("purging", &e),
+        }
+    }
+    let live: Vec<_> = boxes.iter().map(|(id, _)| *id).collect();
+    let gone = match crate::store::mailbox::remove_deleted_mailboxes(
+        ctx.dir(),
+        &live,
+        DELETED_MAILBOX_GRACE,
+    ) {
+        Ok(n) => n,
+        Err(e) => return Reply::server_bug("removing deleted mailboxes", &e),
+    };
+    Reply::ok(format!(
+        "XCRY PURGE completed: {removed} file(s) and {gone} deleted mailbox(es) removed"
+    ))
+}
+
+/// `XCRY GET-USER-CONFIG`, `XCRY SET-USER-CONFIG` and `XCRY PURGE`.
+pub fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
+    let user = &ctx.user;
+    match x {
+        XCryCommand::GetUserConfig => match user_file::UserFile::load(&user.dir) {
+            Ok(f) => {
+                let settings = [
+                    ("KEY-NAME-PATTERN", f.settings().key_name_pattern.clone()),
+                    ("PASSWORD-CHANGED", f.password_changed().to_rfc3339()),
+                    (
+                        "KDF",
+                        format!(
+                            "argon2id m={} t={} p={}",
+                            f.kdf_params().memory_kib,
+                            f.kdf_params().passes,
+                            f.kdf_params().lanes
+                        ),
+                    ),
+                ];
+                out.extend_from_slice(b"* XCRY USER-CONFIG (");
+                for (i, (k, v)) in settings.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    response::write_string(out, k.as_bytes());
+                    out.push(b' ');
+                    response::write_string(out, v.as_bytes());
+                }
+                out.extend_from_slice(b")\r\n");
+                Reply::ok("GET-USER-CONFIG completed")
+            }
+            Err(e) => {
+                warn!("reading user.toml: {e}");
+                Reply::no(
+                    Some(ResponseCode::ServerBug),
+                    "Cannot read the user configuration",
+                )
+            }
+        },
+        XCryCommand::SetUserConfig(pairs) => {
+            let mut new_password = None;
+            for (k, v) in pairs {
+                if k.eq_ignore_ascii_case("PASSWORD") {
+                    new_password = Some(zeroize::Zeroizing::new(v));
+                } else {
+                    return Reply::no(
+                        Some(ResponseCode::Cannot),
+                        format!("Unknown user setting {k}"),
+                    );
+                }
+            }
+            let Some(password) = new_password else {
+                return Reply::ok("Nothing to change");
+            };
+            if password.is_empty() {
+                return Reply::no(Some(ResponseCode::Cannot), "The password may not be empty");
+            }
+            match user_file::change_password(&user.dir, &user.master, &password, &user.kdf) {
+                Ok(backup) => {
+                    info!(
+                        "password changed; previous user.toml kept as {}",
+                        backup.display()
+                    );
+                    out.extend_from_slice(b"* XCRY BACKUP-FILE ");
+                    response::write_string(out, backup.to_string_lossy().as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                    Reply::ok("Password changed")
+                }
+                Err(e) => {
+                    warn!("password change failed: {e}");
+                    Reply::no(
+                        Some(ResponseCode::ServerBug),
+                        "The password could not be changed; the old one still works",
+                    )
+                }
+            }
+        }
+        XCryCommand::Purge => purge(ctx),
+    }
+}

@@ -1,0 +1,111 @@
+//! RFC 2177 IDLE: the one command that waits on the connection and the
+//! store at once. Lives in the session because it reads the client's
+//! `DONE` itself; never changes the mailbox, only reports.
+
+use std::io;
+use std::time::Instant;
+
+use log::{info, warn};
+
+use super::{Login, Next, Session, SessionError, State};
+use crate::imap::commands::selected;
+use crate::imap::wire::framing::FrameError;
+use crate::imap::wire::response::Status;
+use crate::sys::inotify::DirWatcher;
+use crate::sys::poll;
+
+impl<L: Login> Session<L> {
+    /// RFC 2177 IDLE: reports changes to the selected mailbox (and files
+    /// deliveries) as they happen, until the client sends `DONE`. Changes
+    /// are noticed through inotify on the mailbox's log and the spool, so
+    /// they reach the client within milliseconds; polling is the fallback.
+    pub(super) fn idle(&mut self, tag: &str) -> Result<Next, SessionError> {
+        let State::Authenticated(ctx) = &mut self.state else {
+            return Ok(Next::Continue);
+        };
+        selected::refresh(ctx, &mut self.out, true);
+        let mut watcher = DirWatcher::new();
+        for dir in selected::watch_dirs(ctx) {
+            if let Err(e) = watcher.watch(&dir) {
+                warn!("IDLE falls back to polling: {e}");
+                watcher = DirWatcher::polling();
+                break;
+            }
+        }
+        self.out.extend_from_slice(b"+ idling\r\n");
+        self.flush()?;
+        let deadline = Instant::now() + self.config.idle_timeout;
+        loop {
+            let io = self.io()?;
+            let stream = io.inner.get_ref();
+            let (client, changed) = if !io.inner.buffer().is_empty() || stream.has_pending() {
+                (true, false)
+            } else {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    self.untagged_status(Status::Bye, None, "Autologout; idle for too long");
+                    let _ = self.flush();
+                    info!("{}: idle timeout during IDLE", self.config.peer);
+                    return Ok(Next::Close);
+                }
+                let wait = watcher
+                    .suggested_timeout()
+                    .map_or(remaining, |t| t.min(remaining));
+                let mut fds = vec![stream.read_fd()];
+                fds.extend(watcher.fd());
+                let ready = poll::wait_any(&fds, Some(wait)).map_err(io::Error::other)?;
+                let client = ready.first().copied().unwrap_or(false);
+                let changed = watcher.is_polling() || ready.get(1).copied().unwrap_or(false);
+                (client, changed)
+            };
+            if changed {
+                if let Err(e) = watcher.drain() {
+                    warn!("IDLE watcher failed, polling instead: {e}");
+                    watcher = DirWatcher::polling();
+                }
+                if let State::Authenticated(ctx) = &mut self.state {
+                    selected::refresh(ctx, &mut self.out, true);
+                }
+                self.flush()?;
+            }
+            if !client {
+                continue;
+            }
+            let line = match self.read_inner_line(tag)? {
+                Ok(l) => l,
+                Err(next) => return Ok(next),
+            };
+            if let State::Authenticated(ctx) = &mut self.state {
+                selected::refresh(ctx, &mut self.out, true);
+            }
+            if line.eq_ignore_ascii_case(b"DONE") {
+                self.tagged(tag, Status::Ok, None, "IDLE terminated");
+            } else {
+                self.tagged(tag, Status::Bad, None, "Expected DONE to end IDLE");
+            }
+            return Ok(Next::Continue);
+        }
+    }
+
+    /// Reads one line the client sends inside a command (AUTHENTICATE
+    /// data, IDLE's DONE). `Ok(Err(next))` when the command is over
+    /// instead: end of input, or an unreadable line already answered BAD.
+    pub(super) fn read_inner_line(
+        &mut self,
+        tag: &str,
+    ) -> Result<Result<Vec<u8>, Next>, SessionError> {
+        let io = self
+            .io
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection lost"))?;
+        match self.reader.read_line(io) {
+            Ok(l) => Ok(Ok(l)),
+            Err(FrameError::Eof) => Ok(Err(Next::Close)),
+            Err(FrameError::Io(e)) => Err(e.into()),
+            Err(FrameError::Rejected { reason, .. }) | Err(FrameError::Fatal(reason)) => {
+                self.tagged(tag, Status::Bad, None, &reason);
+                Ok(Err(Next::Continue))
+            }
+        }
+    }
+}

@@ -1,0 +1,722 @@
+//! The typed syntax tree of every IMAP client command this server accepts
+//! (RFC 3501, RFC 9051 and the extensions listed in `doc/protocol-syntax.md`).
+//!
+//! This module only describes what a client said. It never decides whether a
+//! command is allowed in the current state, never touches the store and never
+//! performs I/O; the session does all of that. Mailbox names held here are
+//! already decoded (modified UTF-7 undone, INBOX normalised).
+
+use std::num::NonZeroU32;
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+
+/// A command tag: the client's identifier echoed in the tagged response.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tag(pub String);
+
+/// A decoded mailbox name (Unicode, `/` as hierarchy delimiter, INBOX
+/// normalised to upper case).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MailboxName(pub String);
+
+impl MailboxName {
+    /// Builds a name, normalising any case variant of INBOX to `INBOX`.
+    pub fn new(name: String) -> Self {
+        if name.eq_ignore_ascii_case("INBOX") {
+            MailboxName("INBOX".to_owned())
+        } else {
+            MailboxName(name)
+        }
+    }
+
+    /// The decoded name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A CONDSTORE modification sequence (RFC 7162); at most 2^63-1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModSeq(pub u64);
+
+/// One end of a sequence range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SeqNum {
+    /// A concrete (non-zero) sequence number or UID.
+    Value(NonZeroU32),
+    /// `*`: the largest number in use.
+    Star,
+}
+
+/// One element of a sequence set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SeqRange {
+    /// A single number or `*`.
+    Single(SeqNum),
+    /// `a:b`, kept in the order the client wrote it (`b` may be below `a`).
+    Range(SeqNum, SeqNum),
+}
+
+/// A sequence set as written by the client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SeqSet {
+    /// `$`: the result saved by `SEARCH RETURN (SAVE)` (RFC 5182).
+    Saved,
+    /// A non-empty list of ranges.
+    Ranges(Vec<SeqRange>),
+}
+
+impl SeqSet {
+    /// Builds the most compact set that lists `numbers` in the given order,
+    /// merging runs of consecutive ascending values (`1,2,3,7` → `1:3,7`).
+    /// Zeroes are skipped because they are not valid sequence numbers.
+    /// Order matters for COPYUID, whose two sets correspond element-wise.
+    pub fn from_numbers<I: IntoIterator<Item = u32>>(numbers: I) -> Option<SeqSet> {
+        let mut ranges: Vec<(NonZeroU32, NonZeroU32)> = Vec::new();
+        for n in numbers.into_iter().filter_map(NonZeroU32::new) {
+            match ranges.last_mut() {
+                Some((_, end)) if end.get().checked_add(1) == Some(n.get()) => *end = n,
+                _ => ranges.push((n, n)),
+            }
+        }
+        if ranges.is_empty() {
+            return None;
+        }
+        Some(SeqSet::Ranges(
+            ranges
+                .into_iter()
+                .map(|(a, b)| {
+                    if a == b {
+                        SeqRange::Single(SeqNum::Value(a))
+                    } else {
+                        SeqRange::Range(SeqNum::Value(a), SeqNum::Value(b))
+                    }
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// A message flag as it appears in commands and responses.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Flag {
+    /// `\Answered`
+    Answered,
+    /// `\Flagged`
+    Flagged,
+    /// `\Deleted`
+    Deleted,
+    /// `\Seen`
+    Seen,
+    /// `\Draft`
+    Draft,
+    /// `\Recent` (IMAP4rev1 only; clients may not set it, the session decides).
+    Recent,
+    /// A keyword such as `$Junk` (an atom, case preserved).
+    Keyword(String),
+    /// An unknown `\Name` flag extension (name without the backslash).
+    Extension(String),
+}
+
+/// An entry of PERMANENTFLAGS: a flag or `\*` (new keywords allowed).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FlagPerm {
+    /// A concrete flag.
+    Flag(Flag),
+    /// `\*`
+    Any,
+}
+
+/// A special-use attribute (RFC 6154, RFC 8457) used by CREATE (USE ...):
+/// one the store knows, or any other `\Name` (the session answers
+/// `NO [USEATTR]`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SpecialUse {
+    /// `\All`, `\Archive`, `\Drafts`, ... (the store's one list of them).
+    Known(crate::store::account::SpecialUse),
+    /// Any other attribute, without its backslash, as sent.
+    Other(String),
+}
+
+/// Every client command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    /// The client's tag.
+    pub tag: Tag,
+    /// What the client asked for.
+    pub body: CommandBody,
+}
+
+/// The command proper, without its tag.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandBody {
+    /// `CAPABILITY`
+    Capability,
+    /// `NOOP`
+    Noop,
+    /// `LOGOUT`
+    Logout,
+    /// `STARTTLS`
+    StartTls,
+    /// `AUTHENTICATE mechanism [initial-response]` (RFC 4959 SASL-IR).
+    Authenticate {
+        /// SASL mechanism name, as sent.
+        mechanism: String,
+        /// `None`: no initial response; `Some(empty)`: `=`; else decoded base64.
+        initial_response: Option<Vec<u8>>,
+    },
+    /// `LOGIN user password`
+    Login {
+        /// User name bytes (astring).
+        username: Vec<u8>,
+        /// Password bytes (astring).
+        password: Vec<u8>,
+    },
+    /// `SELECT mailbox [(params)]`
+    Select {
+        /// Mailbox to select.
+        mailbox: MailboxName,
+        /// CONDSTORE / QRESYNC parameters.
+        params: SelectParams,
+    },
+    /// `EXAMINE mailbox [(params)]`
+    Examine {
+        /// Mailbox to examine.
+        mailbox: MailboxName,
+        /// CONDSTORE / QRESYNC parameters.
+        params: SelectParams,
+    },
+    /// `CREATE mailbox [(USE (attrs))]`
+    Create {
+        /// Mailbox to create.
+        mailbox: MailboxName,
+        /// Special-use attributes requested (RFC 6154 CREATE-SPECIAL-USE).
+        special_use: Vec<SpecialUse>,
+    },
+    /// `DELETE mailbox`
+    Delete {
+        /// Mailbox to delete.
+        mailbox: MailboxName,
+    },
+    /// `RENAME from to`
+    Rename {
+        /// Existing name.
+        from: MailboxName,
+        /// New name.
+        to: MailboxName,
+    },
+    /// `SUBSCRIBE mailbox`
+    Subscribe {
+        /// Mailbox to subscribe to.
+        mailbox: MailboxName,
+    },
+    /// `UNSUBSCRIBE mailbox`
+    Unsubscribe {
+        /// Mailbox to unsubscribe from.
+        mailbox: MailboxName,
+    },
+    /// `LIST` in all its RFC 5258 / RFC 5819 forms.
+    List(ListCommand),
+    /// `LSUB reference pattern`
+    Lsub {
+        /// Reference name (decoded).
+        reference: String,
+        /// Pattern with `%` / `*` wildcards (decoded).
+        pattern: String,
+    },
+    /// `XLIST reference pattern` (the pre-SPECIAL-USE Gmail extension).
+    XList {
+        /// Reference name (decoded).
+        reference: String,
+        /// Pattern with `%` / `*` wildcards (decoded).
+        pattern: String,
+    },
+    /// `NAMESPACE`
+    Namespace,
+    /// `STATUS mailbox (items)`
+    Status {
+        /// Mailbox asked about.
+        mailbox: MailboxName,
+        /// Requested items, in order.
+        items: Vec<StatusItem>,
+    },
+    /// `APPEND mailbox message...` (several messages = MULTIAPPEND).
+    Append {
+        /// Destination mailbox.
+        mailbox: MailboxName,
+        /// One or more messages.
+        messages: Vec<AppendMessage>,
+    },
+    /// `IDLE`
+    Idle,
+    /// `ENABLE cap...`
+    Enable {
+        /// Capability names as sent.
+        capabilities: Vec<String>,
+    },
+    /// `ID (key value ...)` or `ID NIL`.
+    Id {
+        /// `None` for `NIL`; otherwise field/value pairs (`None` value = NIL).
+        params: Option<IdParams>,
+    },
+    /// `COMPRESS algorithm`
+    Compress {
+        /// Algorithm name as sent (only DEFLATE is defined).
+        algorithm: String,
+    },
+    /// `CHECK`
+    Check,
+    /// `CLOSE`
+    Close,
+    /// `UNSELECT`
+    Unselect,
+    /// `EXPUNGE`
+    Expunge,
+    /// `UID EXPUNGE uid-set` (UIDPLUS)
+    UidExpunge {
+        /// UIDs to expunge.
+        uids: SeqSet,
+    },
+    /// `[UID] SEARCH ...`
+    Search(SearchCommand),
+    /// `[UID] FETCH ...`
+    Fetch(FetchCommand),
+    /// `[UID] STORE ...`
+    Store(StoreCommand),
+    /// `[UID] COPY set mailbox`
+    Copy {
+        /// UID command?
+        uid: bool,
+        /// Messages to copy.
+        set: SeqSet,
+        /// Destination.
+        mailbox: MailboxName,
+    },
+    /// `[UID] MOVE set mailbox`
+    Move {
+        /// UID command?
+        uid: bool,
+        /// Messages to move.
+        set: SeqSet,
+        /// Destination.
+        mailbox: MailboxName,
+    },
+    /// `XCRY ...` private administration commands.
+    XCry(XCryCommand),
+    /// `XVANQUISH uid-set`: expunge the given UIDs without touching \Deleted.
+    XVanquish {
+        /// UIDs to remove.
+        uids: SeqSet,
+    },
+    /// `XYZZY`
+    Xyzzy,
+}
+
+/// ID field/value pairs (RFC 2971); a `None` value was sent as NIL.
+pub type IdParams = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// Parameters of SELECT / EXAMINE (RFC 7162).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SelectParams {
+    /// `(CONDSTORE)` was given.
+    pub condstore: bool,
+    /// `(QRESYNC (...))` was given.
+    pub qresync: Option<QResyncParams>,
+}
+
+/// The argument of the QRESYNC select parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QResyncParams {
+    /// The UIDVALIDITY the client last knew (non-zero).
+    pub uid_validity: NonZeroU32,
+    /// The HIGHESTMODSEQ the client last knew (non-zero).
+    pub mod_seq: ModSeq,
+    /// UIDs the client knows about.
+    pub known_uids: Option<SeqSet>,
+    /// `(known-sequence-set known-uid-set)` matching data.
+    pub seq_match: Option<(SeqSet, SeqSet)>,
+}
+
+/// `LIST [(select-opts)] reference patterns [RETURN (opts)]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListCommand {
+    /// Selection options (RFC 5258); empty for a basic LIST.
+    pub selection: Vec<ListSelectOpt>,
+    /// Reference name (decoded).
+    pub reference: String,
+    /// One or more patterns (decoded); several only with the `(..)` form.
+    pub patterns: Vec<String>,
+    /// True when the patterns were given in parentheses.
+    pub multiple_patterns: bool,
+    /// Return options; `None` when no RETURN clause was given.
+    pub return_opts: Option<Vec<ListReturnOpt>>,
+}
+
+/// A LIST selection option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListSelectOpt {
+    /// `SUBSCRIBED`
+    Subscribed,
+    /// `REMOTE`
+    Remote,
+    /// `RECURSIVEMATCH`
+    RecursiveMatch,
+    /// `SPECIAL-USE`
+    SpecialUse,
+}
+
+/// A LIST return option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListReturnOpt {
+    /// `SUBSCRIBED`
+    Subscribed,
+    /// `CHILDREN`
+    Children,
+    /// `SPECIAL-USE`
+    SpecialUse,
+    /// `STATUS (items)` (RFC 5819)
+    Status(Vec<StatusItem>),
+}
+
+/// A STATUS data item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusItem {
+    /// `MESSAGES`
+    Messages,
+    /// `RECENT`
+    Recent,
+    /// `UIDNEXT`
+    UidNext,
+    /// `UIDVALIDITY`
+    UidValidity,
+    /// `UNSEEN`
+    Unseen,
+    /// `DELETED` (RFC 9051)
+    Deleted,
+    /// `SIZE` (RFC 8438)
+    Size,
+    /// `HIGHESTMODSEQ` (RFC 7162)
+    HighestModSeq,
+    /// `APPENDLIMIT` (RFC 7889)
+    AppendLimit,
+    /// `MAILBOXID` (RFC 8474)
+    MailboxId,
+}
+
+/// How an APPEND message body was transmitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendKind {
+    /// An ordinary `{n}` literal.
+    Literal,
+    /// A `~{n}` literal8 (RFC 3516): may contain NUL, needs no CTE.
+    Literal8,
+    /// `UTF8 (~{n})` (RFC 6855): the message has UTF-8 headers.
+    Utf8,
+}
+
+/// One message of an APPEND.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppendMessage {
+    /// Initial flags.
+    pub flags: Vec<Flag>,
+    /// Requested internal date.
+    pub internal_date: Option<DateTime<FixedOffset>>,
+    /// How the message was sent.
+    pub kind: AppendKind,
+    /// The raw message.
+    pub data: Vec<u8>,
+}
+
+/// `[UID] SEARCH [RETURN (..)] [CHARSET x] keys`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchCommand {
+    /// UID SEARCH?
+    pub uid: bool,
+    /// ESEARCH return options; `None` = classic SEARCH response,
+    /// `Some(empty)` = `RETURN ()` which means ALL.
+    pub return_opts: Option<Vec<SearchReturnOpt>>,
+    /// Charset name as sent.
+    pub charset: Option<String>,
+    /// Top-level keys, implicitly ANDed (never empty).
+    pub criteria: Vec<SearchKey>,
+}
+
+/// An ESEARCH return option (RFC 4731, RFC 5182).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchReturnOpt {
+    /// `MIN`
+    Min,
+    /// `MAX`
+    Max,
+    /// `ALL`
+    All,
+    /// `COUNT`
+    Count,
+    /// `SAVE`
+    Save,
+}
+
+/// Which metadata entries a SEARCH MODSEQ refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryType {
+    /// `priv`
+    Private,
+    /// `shared`
+    Shared,
+    /// `all`
+    All,
+}
+
+/// A search criterion. String operands are raw bytes in the command's charset.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SearchKey {
+    /// `ALL`
+    All,
+    /// `ANSWERED`
+    Answered,
+    /// `BCC string`
+    Bcc(Vec<u8>),
+    /// `BEFORE date`
+    Before(NaiveDate),
+    /// `BODY string`
+    Body(Vec<u8>),
+    /// `CC string`
+    Cc(Vec<u8>),
+    /// `DELETED`
+    Deleted,
+    /// `DRAFT`
+    Draft,
+    /// `FLAGGED`
+    Flagged,
+    /// `FROM string`
+    From(Vec<u8>),
+    /// `HEADER field string`
+    Header(Vec<u8>, Vec<u8>),
+    /// `KEYWORD flag`
+    Keyword(String),
+    /// `LARGER n`
+    Larger(u64),
+    /// `NEW`
+    New,
+    /// `NOT key`
+    Not(Box<SearchKey>),
+    /// `OLD`
+    Old,
+    /// `ON date`
+    On(NaiveDate),
+    /// `OR key key`
+    Or(Box<SearchKey>, Box<SearchKey>),
+    /// `RECENT`
+    Recent,
+    /// `SEEN`
+    Seen,
+    /// `SENTBEFORE date`
+    SentBefore(NaiveDate),
+    /// `SENTON date`
+    SentOn(NaiveDate),
+    /// `SENTSINCE date`
+    SentSince(NaiveDate),
+    /// `SINCE date`
+    Since(NaiveDate),
+    /// `SMALLER n`
+    Smaller(u64),
+    /// `SUBJECT string`
+    Subject(Vec<u8>),
+    /// `TEXT string`
+    Text(Vec<u8>),
+    /// `TO string`
+    To(Vec<u8>),
+    /// `UID set`
+    Uid(SeqSet),
+    /// `UNANSWERED`
+    Unanswered,
+    /// `UNDELETED`
+    Undeleted,
+    /// `UNDRAFT`
+    Undraft,
+    /// `UNFLAGGED`
+    Unflagged,
+    /// `UNKEYWORD flag`
+    Unkeyword(String),
+    /// `UNSEEN`
+    Unseen,
+    /// A bare sequence set.
+    SeqSet(SeqSet),
+    /// `( key... )`: all must match.
+    And(Vec<SearchKey>),
+    /// `MODSEQ ["/flags/x" type] n` (RFC 7162).
+    ModSeq {
+        /// Optional entry name (raw bytes of the quoted string) and type.
+        entry: Option<(Vec<u8>, EntryType)>,
+        /// Minimum modseq (may be zero).
+        mod_seq: ModSeq,
+    },
+    /// `EMAILID id` (RFC 8474)
+    EmailId(String),
+    /// `THREADID id` (RFC 8474)
+    ThreadId(String),
+    /// `SAVEDBEFORE date` (RFC 8514)
+    SavedBefore(NaiveDate),
+    /// `SAVEDON date`
+    SavedOn(NaiveDate),
+    /// `SAVEDSINCE date`
+    SavedSince(NaiveDate),
+    /// `SAVEDATESUPPORTED`
+    SaveDateSupported,
+}
+
+/// `[UID] FETCH set attrs [(modifiers)]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchCommand {
+    /// UID FETCH?
+    pub uid: bool,
+    /// Messages to fetch.
+    pub set: SeqSet,
+    /// What to fetch.
+    pub attrs: FetchAttrs,
+    /// `CHANGEDSINCE n` (RFC 7162).
+    pub changed_since: Option<ModSeq>,
+    /// `VANISHED` (RFC 7162, UID FETCH with CHANGEDSINCE only).
+    pub vanished: bool,
+}
+
+/// The attribute part of FETCH.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FetchAttrs {
+    /// `ALL` = FLAGS INTERNALDATE RFC822.SIZE ENVELOPE
+    All,
+    /// `FAST` = FLAGS INTERNALDATE RFC822.SIZE
+    Fast,
+    /// `FULL` = ALL + BODY
+    Full,
+    /// An explicit list (a single attribute without parentheses included).
+    List(Vec<FetchAttr>),
+}
+
+/// One FETCH data item request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FetchAttr {
+    /// `ENVELOPE`
+    Envelope,
+    /// `FLAGS`
+    Flags,
+    /// `INTERNALDATE`
+    InternalDate,
+    /// `RFC822`
+    Rfc822,
+    /// `RFC822.HEADER`
+    Rfc822Header,
+    /// `RFC822.SIZE`
+    Rfc822Size,
+    /// `RFC822.TEXT`
+    Rfc822Text,
+    /// `BODY` (non-extensible BODYSTRUCTURE)
+    Body,
+    /// `BODYSTRUCTURE`
+    BodyStructure,
+    /// `UID`
+    Uid,
+    /// `BODY[section]<partial>` or `BODY.PEEK[...]`
+    BodySection {
+        /// `.PEEK`: do not set \Seen.
+        peek: bool,
+        /// The section.
+        section: Section,
+        /// `<offset.length>`
+        partial: Option<Partial>,
+    },
+    /// `BINARY[part]<partial>` or `BINARY.PEEK[...]` (RFC 3516)
+    Binary {
+        /// `.PEEK`
+        peek: bool,
+        /// Part path (empty = whole message).
+        part: Vec<NonZeroU32>,
+        /// `<offset.length>`
+        partial: Option<Partial>,
+    },
+    /// `BINARY.SIZE[part]`
+    BinarySize {
+        /// Part path.
+        part: Vec<NonZeroU32>,
+    },
+    /// `MODSEQ`
+    ModSeq,
+    /// `EMAILID`
+    EmailId,
+    /// `THREADID`
+    ThreadId,
+    /// `SAVEDATE`
+    SaveDate,
+}
+
+/// `<offset.length>` of a partial fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partial {
+    /// First octet.
+    pub offset: u64,
+    /// Maximum number of octets (non-zero).
+    pub length: u64,
+}
+
+/// A BODY section specifier.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Section {
+    /// Part path such as 1.2.3 (empty = the whole message).
+    pub part: Vec<NonZeroU32>,
+    /// What of that part.
+    pub text: Option<SectionText>,
+}
+
+/// The textual part of a section specifier.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SectionText {
+    /// `HEADER`
+    Header,
+    /// `HEADER.FIELDS (names)`
+    HeaderFields(Vec<String>),
+    /// `HEADER.FIELDS.NOT (names)`
+    HeaderFieldsNot(Vec<String>),
+    /// `TEXT`
+    Text,
+    /// `MIME` (only after a part number)
+    Mime,
+}
+
+/// `[UID] STORE set [(UNCHANGEDSINCE n)] [+|-]FLAGS[.SILENT] flags`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreCommand {
+    /// UID STORE?
+    pub uid: bool,
+    /// Messages affected.
+    pub set: SeqSet,
+    /// `UNCHANGEDSINCE n` (RFC 7162).
+    pub unchanged_since: Option<ModSeq>,
+    /// Replace, add or remove.
+    pub mode: StoreMode,
+    /// `.SILENT`
+    pub silent: bool,
+    /// The flags (may be empty).
+    pub flags: Vec<Flag>,
+}
+
+/// How STORE combines flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    /// `FLAGS`
+    Replace,
+    /// `+FLAGS`
+    Add,
+    /// `-FLAGS`
+    Remove,
+}
+
+/// The private XCRY commands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum XCryCommand {
+    /// `XCRY PURGE`: remove expunged message files now.
+    Purge,
+    /// `XCRY GET-USER-CONFIG`
+    GetUserConfig,
+    /// `XCRY SET-USER-CONFIG key value...` (keys are atoms, e.g. PASSWORD).
+    SetUserConfig(Vec<(String, Vec<u8>)>),
+}

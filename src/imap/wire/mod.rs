@@ -1,0 +1,13 @@
+//! IMAP syntax, both directions: the typed command tree, its parser and
+//! client-side encoder, command framing (lines and literals), the response
+//! writer, ENVELOPE/BODYSTRUCTURE encoding and modified UTF-7. Never decides
+//! what to answer, never touches the store and never performs I/O beyond
+//! the framing reader it is handed.
+
+pub mod command;
+pub mod command_encoder;
+pub mod framing;
+pub mod mutf7;
+pub mod parser;
+pub mod response;
+pub mod structure;
