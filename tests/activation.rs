@@ -15,7 +15,7 @@ fn login_over_tls(port: u16, user: &str, pass: &str) {
         greeting.starts_with("* OK [CAPABILITY IMAP4rev1"),
         "{greeting}"
     );
-    assert!(c.status(&login_cmd(user, pass)).starts_with("t1 OK"));
+    assert!(c.login(user, pass).starts_with("t1 OK"));
     assert_eq!(c.cmd("LOGOUT")[0], "* BYE Logging out");
 }
 
@@ -52,7 +52,11 @@ fn systemd_socket_activation_inetd_style() {
 
 #[test]
 fn systemd_socket_activation_listen_fds() {
-    socket_activate("systemd_socket_activation_listen_fds", "sd-listen-fds", false);
+    socket_activate(
+        "systemd_socket_activation_listen_fds",
+        "sd-listen-fds",
+        false,
+    );
 }
 
 #[test]

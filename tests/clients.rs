@@ -5,14 +5,14 @@
 //! time. What the clients did is checked on the server, byte for byte.
 
 mod common;
-mod raw_util;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{connect_retry, free_port, require_tool, seed, tls_over, Guard, Root};
-use raw_util::{flags_of, msg, word_after, Raw};
+use common::{
+    connect_retry, flags_of, free_port, msg, require_tool, seed, word_after, Client, Guard, Root,
+};
 
 const USER: &str = "dora";
 const PASS: &str = "real clients pass";
@@ -63,22 +63,22 @@ impl Server {
     }
 
     /// A logged-in session of our own, to check what a client did.
-    fn session(&self) -> Raw {
+    fn session(&self) -> Client {
         let tcp = connect_retry(&format!("127.0.0.1:{}", self.port));
-        let mut raw = Raw::new(Box::new(tls_over(tcp)));
-        raw.ok(&common::login_cmd(USER, PASS));
+        let mut raw = Client::imaps_ok(tcp);
+        assert!(raw.login(USER, PASS).contains(" OK "));
         raw
     }
 
     /// (uid, flags, content) of every message in `mailbox`.
     fn contents(&self, mailbox: &str) -> Vec<(u32, Vec<String>, Vec<u8>)> {
         let mut raw = self.session();
-        raw.ok(&format!("EXAMINE {mailbox}"));
+        raw.ok_run(&format!("EXAMINE {mailbox}"));
         let mut out = Vec::new();
-        for r in raw.ok("UID FETCH 1:* (UID FLAGS BODY.PEEK[])") {
-            if r.text.starts_with("* ") && r.text.contains(" FETCH (") {
-                let uid = word_after(&r.text, "UID ").expect("UID");
-                let flags = flags_of(&r.text);
+        for r in raw.ok_run("UID FETCH 1:* (UID FLAGS BODY.PEEK[])") {
+            if r.skeleton.starts_with("* ") && r.skeleton.contains(" FETCH (") {
+                let uid = word_after(&r.skeleton, "UID ").expect("UID");
+                let flags = flags_of(&r.skeleton);
                 let body = r.literals.into_iter().next().expect("literal");
                 out.push((uid, flags, body));
             }
@@ -212,10 +212,10 @@ fn mbsync_syncs_both_ways_with_flags() {
     std::fs::rename(seed0, inbox.join("cur").join(format!("{base}:2,S"))).unwrap();
     {
         let mut raw = server.session();
-        raw.ok("SELECT INBOX");
+        raw.ok_run("SELECT INBOX");
         let contents = server.contents("INBOX");
         let uid = contents.iter().find(|m| m.2 == s[1]).unwrap().0;
-        raw.ok(&format!("UID STORE {uid} +FLAGS (\\Flagged)"));
+        raw.ok_run(&format!("UID STORE {uid} +FLAGS (\\Flagged)"));
     }
     mbsync();
 

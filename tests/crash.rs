@@ -7,7 +7,6 @@
 //! message is in exactly one mailbox, and that the store takes new writes.
 
 mod common;
-mod raw_util;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -17,8 +16,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{login_cmd, run_with_stdin, seed, tls_over, wait_exit, Guard, Root};
-use raw_util::{flags_of, msg, word_after, Closed, Raw};
+use common::{
+    flags_of, msg, run_with_stdin, seed, wait_exit, word_after, Client, Closed, Flag, Guard, Root,
+};
 
 const USER: &str = "carol";
 const PASS: &str = "crash test dummy";
@@ -26,7 +26,7 @@ const ENV: &str = "CRYMAP_LIKE_CRASH_AT";
 
 /// `serve imaps` on a socket pair, the way inetd starts it, optionally set
 /// to abort at `crash`.
-fn spawn(root: &Root, crash: Option<&str>) -> (Child, Raw) {
+fn spawn(root: &Root, crash: Option<&str>) -> (Child, Client) {
     let (ours, theirs) = UnixStream::pair().unwrap();
     let theirs: OwnedFd = theirs.into();
     let out = theirs.try_clone().unwrap();
@@ -43,7 +43,7 @@ fn spawn(root: &Root, crash: Option<&str>) -> (Child, Raw) {
         .unwrap();
     ours.set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    (child, Raw::new(Box::new(tls_over(ours))))
+    (child, Client::imaps_ok(ours))
 }
 
 /// A root with the user, INBOX seeded with `seeds` and an empty Archive
@@ -60,13 +60,15 @@ fn root_with(label: &str, seeds: &[Vec<u8>]) -> Root {
 
 /// Runs `steps` in a session set to abort at `point` and asserts that the
 /// process really died there (SIGABRT), i.e. the point was reached.
-fn crash_session(root: &Root, point: &str, steps: impl FnOnce(&mut Raw) -> Result<(), Closed>) {
+fn crash_session(root: &Root, point: &str, steps: impl FnOnce(&mut Client) -> Result<(), Closed>) {
     let (child, mut raw) = spawn(root, Some(point));
     let mut guard = Guard(child);
     let result = (|| {
-        let login = raw.cmd(&login_cmd(USER, PASS))?;
+        let login = raw.try_login(USER, PASS)?;
         assert!(
-            login.last().is_some_and(|r| r.text.starts_with("c1 OK")),
+            login
+                .last()
+                .is_some_and(|r| r.skeleton.starts_with("t1 OK")),
             "{point}: login refused"
         );
         steps(&mut raw)
@@ -86,7 +88,7 @@ fn libc_sigabrt() -> i32 {
 
 /// A normal, logged-in session for checking.
 struct Checker {
-    raw: Raw,
+    raw: Client,
     guard: Guard,
 }
 
@@ -94,18 +96,18 @@ impl Checker {
     fn new(root: &Root) -> Checker {
         let (child, mut raw) = spawn(root, None);
         let guard = Guard(child);
-        raw.ok(&login_cmd(USER, PASS));
+        assert!(raw.login(USER, PASS).contains(" OK "));
         Checker { raw, guard }
     }
 
     /// SELECTs `mailbox` and returns (uid, flags, content) of every message,
     /// checking EXISTS against what FETCH returned.
     fn contents(&mut self, mailbox: &str) -> Vec<(u32, Vec<String>, Vec<u8>)> {
-        let sel = self.raw.ok(&format!("SELECT {mailbox}"));
+        let sel = self.raw.ok_run(&format!("SELECT {mailbox}"));
         let exists: usize = sel
             .iter()
             .find_map(|r| {
-                r.text
+                r.skeleton
                     .strip_prefix("* ")?
                     .strip_suffix(" EXISTS")?
                     .parse()
@@ -114,12 +116,12 @@ impl Checker {
             .expect("EXISTS");
         let mut out = Vec::new();
         if exists > 0 {
-            for r in self.raw.ok("UID FETCH 1:* (UID FLAGS BODY.PEEK[])") {
-                if !r.text.starts_with("* ") || !r.text.contains(" FETCH (") {
+            for r in self.raw.ok_run("UID FETCH 1:* (UID FLAGS BODY.PEEK[])") {
+                if !r.skeleton.starts_with("* ") || !r.skeleton.contains(" FETCH (") {
                     continue;
                 }
-                let uid = word_after(&r.text, "UID ").expect("UID in FETCH");
-                let flags = flags_of(&r.text);
+                let uid = word_after(&r.skeleton, "UID ").expect("UID in FETCH");
+                let flags = flags_of(&r.skeleton);
                 let body = r.literals.into_iter().next().expect("BODY[] literal");
                 out.push((uid, flags, body));
             }
@@ -134,12 +136,14 @@ impl Checker {
 
     /// STATUS MESSAGES and UIDNEXT.
     fn status(&mut self, mailbox: &str) -> (usize, u32) {
-        let r = self.raw.ok(&format!("STATUS {mailbox} (MESSAGES UIDNEXT)"));
+        let r = self
+            .raw
+            .ok_run(&format!("STATUS {mailbox} (MESSAGES UIDNEXT)"));
         let line = &r
             .iter()
-            .find(|r| r.text.starts_with("* STATUS"))
+            .find(|r| r.skeleton.starts_with("* STATUS"))
             .expect("STATUS line")
-            .text;
+            .skeleton;
         (
             word_after(line, "MESSAGES ").expect("MESSAGES") as usize,
             word_after(line, "UIDNEXT ").expect("UIDNEXT"),
@@ -149,7 +153,7 @@ impl Checker {
     /// Ends the session and asserts the server logged no error: the store
     /// opened cleanly.
     fn finish(mut self) {
-        let _ = self.raw.cmd("LOGOUT");
+        let _ = self.raw.try_run("LOGOUT");
         wait_exit(&mut self.guard.0, Duration::from_secs(20)).expect("server exits");
         let mut err = String::new();
         if let Some(mut e) = self.guard.0.stderr.take() {
@@ -197,8 +201,8 @@ fn assert_set(
 fn assert_writable(c: &mut Checker, label: &str) {
     let (_, uidnext) = c.status("INBOX");
     let fresh = msg(&format!("{label}-after"));
-    let r = c.raw.append("INBOX", "", &fresh).expect("server alive");
-    let tagged = &r.last().expect("tagged").text;
+    let r = c.raw.append("INBOX", &[], &fresh).expect("server alive");
+    let tagged = &r.last().expect("tagged").skeleton;
     assert!(tagged.contains("OK [APPENDUID"), "{label}: {tagged}");
     let uid = tagged
         .split_whitespace()
@@ -209,8 +213,9 @@ fn assert_writable(c: &mut Checker, label: &str) {
         uid >= uidnext,
         "{label}: UID {uid} reused (UIDNEXT was {uidnext})"
     );
-    c.raw.ok("SELECT INBOX");
-    c.raw.ok(&format!("UID STORE {uid} +FLAGS (\\Answered)"));
+    c.raw.ok_run("SELECT INBOX");
+    c.raw
+        .ok_run(&format!("UID STORE {uid} +FLAGS (\\Answered)"));
     let all = c.contents("INBOX");
     let (_, flags, body) = all
         .iter()
@@ -238,7 +243,7 @@ fn append_case(point: &str, logged: bool) {
     let root = root_with(point, &s);
     let new = msg(&format!("{point}-new"));
     crash_session(&root, point, |raw| {
-        raw.append("INBOX", "\\Seen", &new).map(drop)
+        raw.append("INBOX", &[Flag::Seen], &new).map(drop)
     });
     let mut c = Checker::new(&root);
     let got = c.contents("INBOX");
@@ -272,8 +277,8 @@ fn store_flags_after_log() {
     let s = seeds(point);
     let root = root_with(point, &s);
     crash_session(&root, point, |raw| {
-        raw.cmd("SELECT INBOX")?;
-        raw.cmd("STORE 2 +FLAGS (\\Flagged)").map(drop)
+        raw.try_run("SELECT INBOX")?;
+        raw.try_run("STORE 2 +FLAGS (\\Flagged)").map(drop)
     });
     let mut c = Checker::new(&root);
     let got = c.contents("INBOX");
@@ -300,12 +305,12 @@ fn expunge_after_log() {
     let root = root_with(point, &s);
     // \Deleted is set in a normal session, since STORE has its own point.
     let mut prep = Checker::new(&root);
-    prep.raw.ok("SELECT INBOX");
-    prep.raw.ok("STORE 2 +FLAGS (\\Deleted)");
+    prep.raw.ok_run("SELECT INBOX");
+    prep.raw.ok_run("STORE 2 +FLAGS (\\Deleted)");
     prep.finish();
     crash_session(&root, point, |raw| {
-        raw.cmd("SELECT INBOX")?;
-        raw.cmd("EXPUNGE").map(drop)
+        raw.try_run("SELECT INBOX")?;
+        raw.try_run("EXPUNGE").map(drop)
     });
     let mut c = Checker::new(&root);
     let got = c.contents("INBOX");
@@ -320,8 +325,8 @@ fn copy_case(point: &str, logged: bool) {
     let s = seeds(point);
     let root = root_with(point, &s);
     crash_session(&root, point, |raw| {
-        raw.cmd("SELECT INBOX")?;
-        raw.cmd("COPY 1:3 Archive").map(drop)
+        raw.try_run("SELECT INBOX")?;
+        raw.try_run("COPY 1:3 Archive").map(drop)
     });
     let mut c = Checker::new(&root);
     assert_set(point, &c.contents("INBOX"), &refs(&s), &[]);
@@ -329,8 +334,8 @@ fn copy_case(point: &str, logged: bool) {
     let must = if logged { refs(&s) } else { Vec::new() };
     assert_set(&format!("{point} Archive"), &archive, &must, &[]);
     // A retried COPY succeeds and leaves one copy per retry in Archive.
-    c.raw.ok("SELECT INBOX");
-    c.raw.ok("COPY 1:3 Archive");
+    c.raw.ok_run("SELECT INBOX");
+    c.raw.ok_run("COPY 1:3 Archive");
     let archive = c.contents("Archive");
     assert_eq!(archive.len(), if logged { 6 } else { 3 }, "{point}");
     assert_writable(&mut c, point);
@@ -355,8 +360,8 @@ fn move_case(point: &str, archive_first: bool, done: bool) {
     let label = format!("{point}-{archive_first}");
     let root = root_with(&label, &s);
     crash_session(&root, point, |raw| {
-        raw.cmd("SELECT INBOX")?;
-        raw.cmd("MOVE 2 Archive").map(drop)
+        raw.try_run("SELECT INBOX")?;
+        raw.try_run("MOVE 2 Archive").map(drop)
     });
     let mut c = Checker::new(&root);
     if archive_first {
@@ -392,8 +397,8 @@ fn move_case(point: &str, archive_first: bool, done: bool) {
     assert_eq!(c.status("INBOX").0, inbox.len(), "{label}");
     assert_eq!(c.status("Archive").0, archive.len(), "{label}");
     // The mailboxes still move mail.
-    c.raw.ok("SELECT INBOX");
-    c.raw.ok("MOVE 1 Archive");
+    c.raw.ok_run("SELECT INBOX");
+    c.raw.ok_run("MOVE 1 Archive");
     assert_eq!(c.contents("INBOX").len(), inbox.len() - 1, "{label}");
     assert_writable(&mut c, &label);
     c.finish();
@@ -442,7 +447,7 @@ fn spool_case(point: &str) {
     let (child, mut raw) = spawn(&root, Some(point));
     let mut guard = Guard(child);
     assert!(
-        raw.cmd(&login_cmd(USER, PASS)).is_err(),
+        raw.try_login(USER, PASS).is_err(),
         "{point}: login survived"
     );
     let status = wait_exit(&mut guard.0, Duration::from_secs(20)).expect("exits");
@@ -453,7 +458,7 @@ fn spool_case(point: &str) {
     assert_set(point, &c.contents("INBOX"), &must, &[]);
     assert!(spool_is_empty(&root), "{point}: spool entry left behind");
     // A second login files nothing more.
-    drop(c.raw.ok("LOGOUT"));
+    drop(c.raw.ok_run("LOGOUT"));
     let mut c = Checker::new(&root);
     assert_set(point, &c.contents("INBOX"), &must, &[]);
     assert_writable(&mut c, point);
@@ -509,13 +514,13 @@ fn compact_case(point: &str) {
     let s: Vec<Vec<u8>> = (1..=5).map(|i| msg(&format!("{point}-seed{i}"))).collect();
     let root = root_with(point, &s);
     let mut prep = Checker::new(&root);
-    prep.raw.ok("SELECT INBOX");
-    prep.raw.ok("STORE 1 +FLAGS (\\Flagged)");
-    prep.raw.ok("STORE 2 +FLAGS (\\Deleted)");
-    prep.raw.ok("EXPUNGE");
+    prep.raw.ok_run("SELECT INBOX");
+    prep.raw.ok_run("STORE 1 +FLAGS (\\Flagged)");
+    prep.raw.ok_run("STORE 2 +FLAGS (\\Deleted)");
+    prep.raw.ok_run("EXPUNGE");
     let (_, uidnext_before) = prep.status("INBOX");
     prep.finish();
-    crash_session(&root, point, |raw| raw.cmd("XCRY PURGE").map(drop));
+    crash_session(&root, point, |raw| raw.try_run("XCRY PURGE").map(drop));
     let mut c = Checker::new(&root);
     let got = c.contents("INBOX");
     let uids = assert_set(point, &got, &[&s[0], &s[2], &s[3], &s[4]], &[]);
@@ -529,7 +534,7 @@ fn compact_case(point: &str) {
     let (_, uidnext) = c.status("INBOX");
     assert_eq!(uidnext, uidnext_before, "{point}: UIDNEXT moved");
     // Compaction itself still works, then the store takes writes.
-    c.raw.ok("XCRY PURGE");
+    c.raw.ok_run("XCRY PURGE");
     assert_set(
         point,
         &c.contents("INBOX"),
@@ -564,7 +569,7 @@ fn sigkill_during_multiappend() {
     let root = root_with("multiappend", &s);
     let (child, mut raw) = spawn(&root, None);
     let mut guard = Guard(child);
-    raw.ok(&login_cmd(USER, PASS));
+    assert!(raw.login(USER, PASS).contains(" OK "));
     let sent: Vec<Vec<u8>> = (1..=5).map(|i| msg(&format!("multi{i}"))).collect();
     let mut wire = b"c9 APPEND INBOX".to_vec();
     for m in &sent {
@@ -574,7 +579,7 @@ fn sigkill_during_multiappend() {
     let big = 2 * 1024 * 1024;
     wire.extend_from_slice(format!(" {{{big}+}}\r\n").as_bytes());
     wire.extend(std::iter::repeat(b'x').take(big / 2));
-    raw.send(&wire).expect("server reads the literals");
+    raw.try_send(&wire).expect("server reads the literals");
     // Let the server take in what was sent before it is killed.
     std::thread::sleep(Duration::from_millis(300));
     guard.0.kill().unwrap();
@@ -600,13 +605,13 @@ fn move_with_observer(point: &str, done: bool) {
     let mut observer = Checker::new(&root);
     assert_eq!(observer.contents("INBOX").len(), 3);
     crash_session(&root, point, |raw| {
-        raw.cmd("SELECT INBOX")?;
-        raw.cmd("MOVE 2 Archive").map(drop)
+        raw.try_run("SELECT INBOX")?;
+        raw.try_run("MOVE 2 Archive").map(drop)
     });
-    observer.raw.ok("NOOP");
+    observer.raw.ok_run("NOOP");
     let seen: Vec<Vec<u8>> = observer
         .raw
-        .ok("UID FETCH 1:* (UID BODY.PEEK[])")
+        .ok_run("UID FETCH 1:* (UID BODY.PEEK[])")
         .into_iter()
         .filter_map(|r| r.literals.into_iter().next())
         .collect();
@@ -648,10 +653,10 @@ fn compact_by_size_case(point: &str) {
     let keyword = |i: usize| format!("kw{i}{}", "x".repeat(50_000));
     let mut acked = 0usize;
     crash_session(&root, point, |raw| {
-        raw.cmd("SELECT INBOX")?;
+        raw.try_run("SELECT INBOX")?;
         for i in 0..12 {
-            let r = raw.cmd(&format!("STORE 1 +FLAGS ({})", keyword(i)))?;
-            let tagged = &r.last().expect("tagged").text;
+            let r = raw.try_run(&format!("STORE 1 +FLAGS ({})", keyword(i)))?;
+            let tagged = &r.last().expect("tagged").skeleton;
             assert!(
                 tagged.split(' ').nth(1) == Some("OK"),
                 "{label}: {tagged:.80}"
@@ -671,7 +676,7 @@ fn compact_by_size_case(point: &str) {
         assert!(first.1.contains(&keyword(i)), "{label}: keyword {i} lost");
     }
     // The log still compacts and takes writes.
-    c.raw.ok("XCRY PURGE");
+    c.raw.ok_run("XCRY PURGE");
     assert_writable(&mut c, &label);
     c.finish();
 }

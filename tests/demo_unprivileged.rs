@@ -54,6 +54,6 @@ fn demo_by_an_ordinary_user_serves_unisolated_and_says_so() {
     );
     let (mut c, _) = Client::imaps(connect_retry(&format!("127.0.0.1:{imaps}")));
     assert!(c
-        .status(&login_cmd(&settings["user"], &settings["password"]))
+        .login(&settings["user"], &settings["password"])
         .starts_with("t1 OK"));
 }

@@ -134,7 +134,7 @@ fn garbage_and_nul_bytes_get_bad() {
 #[test]
 fn ten_thousand_nested_parentheses() {
     let (_r, child, mut c) = session("nesting");
-    assert!(c.status(&login_cmd("pat", "pw")).starts_with("t1 OK"));
+    assert!(c.login("pat", "pw").starts_with("t1 OK"));
     for cmd in ["SEARCH ", "FETCH 1 ", "ID "] {
         let mut line = format!("n1 {cmd}").into_bytes();
         line.extend(std::iter::repeat_n(b'(', 10_000));
@@ -194,7 +194,7 @@ fn client_that_never_reads_does_not_hold_the_session() {
     common::seed(&root, "pat", "pw", "INBOX", &[&big]);
     let (child, sock) = root.spawn_serve("imaps");
     let (mut c, _) = Client::imaps(sock);
-    assert!(c.status(&login_cmd("pat", "pw")).starts_with("t1 OK"));
+    assert!(c.login("pat", "pw").starts_with("t1 OK"));
     assert!(c.status("SELECT INBOX").contains(" OK "));
     // Ask for far more than the socket buffers hold, then stop reading.
     for i in 0..8 {

@@ -3,9 +3,20 @@
 //! mailbox selected. Also filing of deliveries made while logged out.
 
 mod common;
-mod selected_util;
 
-use selected_util::{deliver, has, root_with, Sess};
+use common::{has, Root, Session};
+
+const USER: &str = "alice";
+const PASS: &str = "correct horse";
+
+/// A root with one user whose INBOX holds `n` messages.
+fn root_with(label: &str, n: u32) -> Root {
+    common::root_with_numbered(label, USER, PASS, n)
+}
+
+fn login(root: &Root) -> Session {
+    Session::login(root, USER, PASS)
+}
 
 /// The idling client sends nothing after IDLE: the EXISTS it receives was
 /// pushed by the server because of the delivery, and it is the first
@@ -14,17 +25,21 @@ use selected_util::{deliver, has, root_with, Sess};
 #[test]
 fn delivered_message_reaches_an_idling_client() {
     let root = root_with("idle-deliver", 1);
-    let mut s = Sess::new(&root);
+    let mut s = login(&root);
     s.ok("SELECT INBOX");
-    s.c.send(b"i1 IDLE\r\n");
+    let i1 = s.start("IDLE");
     assert_eq!(s.c.line(), "+ idling");
-    deliver(&root, b"From: x@example.org\nSubject: hello\n\nbody\n");
+    common::deliver(
+        &root,
+        USER,
+        b"From: x@example.org\nSubject: hello\n\nbody\n",
+    );
     assert_eq!(s.c.line(), "* 2 EXISTS", "unprompted, after the delivery");
     let l = s.c.line();
     assert_eq!(l, "* 2 RECENT", "both messages are this session's \\Recent");
     s.c.send(b"DONE\r\n");
-    let r = s.c.until_tagged("i1");
-    assert!(r.last().unwrap().starts_with("i1 OK"), "{r:#?}");
+    let r = s.c.until_tagged(&i1);
+    assert!(r.last().unwrap().starts_with(&format!("{i1} OK")), "{r:#?}");
     // The message really is there and readable by flags.
     let r = s.ok("STORE 2 +FLAGS ()");
     assert!(has(&r, "* 2 FETCH (FLAGS (\\Recent))"), "{r:#?}");
@@ -33,11 +48,11 @@ fn delivered_message_reaches_an_idling_client() {
 #[test]
 fn other_sessions_changes_reach_an_idling_client() {
     let root = root_with("idle-flags", 2);
-    let mut idler = Sess::new(&root);
-    let mut other = Sess::new(&root);
+    let mut idler = login(&root);
+    let mut other = login(&root);
     idler.ok("SELECT INBOX");
     other.ok("SELECT INBOX");
-    idler.c.send(b"i1 IDLE\r\n");
+    let i1 = idler.start("IDLE");
     assert_eq!(idler.c.line(), "+ idling");
     other.ok("STORE 1 +FLAGS.SILENT (\\Seen)");
     let l = idler.c.line();
@@ -45,23 +60,23 @@ fn other_sessions_changes_reach_an_idling_client() {
     other.ok("XVANQUISH 2");
     assert_eq!(idler.c.line(), "* 2 EXPUNGE");
     idler.c.send(b"done\r\n");
-    let r = idler.c.until_tagged("i1");
-    assert!(r.last().unwrap().starts_with("i1 OK"), "{r:#?}");
+    let r = idler.c.until_tagged(&i1);
+    assert!(r.last().unwrap().starts_with(&format!("{i1} OK")), "{r:#?}");
 }
 
 #[test]
 fn idle_without_a_mailbox_and_bad_continuation() {
     let root = root_with("idle-plain", 0);
-    let mut s = Sess::new(&root);
-    s.c.send(b"i1 IDLE\r\n");
+    let mut s = login(&root);
+    let i1 = s.start("IDLE");
     assert_eq!(s.c.line(), "+ idling");
     s.c.send(b"DONE\r\n");
-    assert!(s.c.line().starts_with("i1 OK"));
+    assert!(s.c.line().starts_with(&format!("{i1} OK")));
     s.ok("SELECT INBOX");
-    s.c.send(b"i2 IDLE\r\n");
+    let i2 = s.start("IDLE");
     assert_eq!(s.c.line(), "+ idling");
     s.c.send(b"NOPE\r\n");
-    assert!(s.c.line().starts_with("i2 BAD"));
+    assert!(s.c.line().starts_with(&format!("{i2} BAD")));
     // The session goes on normally.
     s.ok("NOOP");
 }
@@ -69,15 +84,11 @@ fn idle_without_a_mailbox_and_bad_continuation() {
 #[test]
 fn deliveries_made_while_logged_out_are_filed_at_login() {
     let root = root_with("idle-offline", 0);
-    deliver(&root, b"Subject: one\n\n1\n");
-    deliver(&root, b"Subject: two\n\n2\n");
-    let spool = root
-        .path()
-        .join("users")
-        .join(selected_util::USER)
-        .join("spool");
+    common::deliver(&root, USER, b"Subject: one\n\n1\n");
+    common::deliver(&root, USER, b"Subject: two\n\n2\n");
+    let spool = root.path().join("users").join(USER).join("spool");
     assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 2);
-    let mut s = Sess::new(&root);
+    let mut s = login(&root);
     assert_eq!(
         std::fs::read_dir(&spool).unwrap().count(),
         0,

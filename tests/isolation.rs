@@ -48,7 +48,7 @@ fn session_is_chrooted_into_user_dir_as_its_owner() {
         PathBuf::from("/")
     );
 
-    assert!(c.status(&login_cmd("ivan", "pw-ivan")).starts_with("t1 OK"));
+    assert!(c.login("ivan", "pw-ivan").starts_with("t1 OK"));
     assert_eq!(
         std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
         dir
@@ -106,7 +106,7 @@ fn session_cannot_open_a_path_outside_the_user_dir() {
     let (child, sock) = root.spawn_serve("imaps");
     let _guard = Guard(child);
     let (mut c, _) = Client::imaps(sock);
-    assert!(c.status(&login_cmd("judy", "pw-judy")).starts_with("t1 OK"));
+    assert!(c.login("judy", "pw-judy").starts_with("t1 OK"));
     let before = c.cmd("XCRY GET-USER-CONFIG");
     assert!(before[0].contains("%Y-%m"), "{before:?}");
     let target: &Path = &outside.join("user.toml");
@@ -201,7 +201,7 @@ fn black_box_deployment_chroots_system_and_drops_before_reading() {
     );
     let uid = nobody.uid.as_raw().to_string();
     assert_eq!(status_field(pid, "Uid"), format!("{uid} {uid} {uid} {uid}"));
-    assert!(c.status(&login_cmd("uma", "pw-uma")).starts_with("t1 OK"));
-    assert!(c.status(&login_cmd("uma", "pw-uma")).contains("BAD"));
+    assert!(c.login("uma", "pw-uma").starts_with("t1 OK"));
+    assert!(c.login("uma", "pw-uma").contains("BAD"));
     assert!(c.cmd("XCRY GET-USER-CONFIG")[0].starts_with("* XCRY USER-CONFIG"));
 }

@@ -19,14 +19,14 @@ fn imaps_login_succeeds_with_right_password_and_fails_with_wrong() {
         "{greeting}"
     );
     assert!(!greeting.contains("STARTTLS"), "{greeting}");
-    let no = c.status(&login_cmd("alice", "wrong"));
+    let no = c.login("alice", "wrong");
     assert_eq!(no, "t1 NO [AUTHENTICATIONFAILED] Authentication failed");
-    let no = c.status(&login_cmd("nobody-here", "x"));
+    let no = c.login("nobody-here", "x");
     assert_eq!(no, "t2 NO [AUTHENTICATIONFAILED] Authentication failed");
-    let ok = c.status(&login_cmd("alice", "correct horse"));
+    let ok = c.login("alice", "correct horse");
     assert!(ok.starts_with("t3 OK [CAPABILITY IMAP4rev1 "), "{ok}");
     assert!(!ok.contains("AUTH=PLAIN"), "{ok}");
-    let again = c.status(&login_cmd("alice", "correct horse"));
+    let again = c.login("alice", "correct horse");
     assert_eq!(again, "t4 BAD Already logged in");
     let bye = c.cmd("LOGOUT");
     assert_eq!(bye, vec!["* BYE Logging out", "t5 OK LOGOUT completed"]);
@@ -41,11 +41,9 @@ fn too_many_failures_close_the_connection() {
     let (mut child, sock) = root.spawn_serve("imaps");
     let (mut c, _) = Client::imaps(sock);
     for _ in 0..2 {
-        assert!(c
-            .status(&login_cmd("bob", "nope"))
-            .contains("NO [AUTHENTICATIONFAILED]"));
+        assert!(c.login("bob", "nope").contains("NO [AUTHENTICATIONFAILED]"));
     }
-    let last = c.cmd(&login_cmd("bob", "nope"));
+    let last = texts(&c.try_login("bob", "nope").unwrap());
     assert!(last[0].contains("NO [AUTHENTICATIONFAILED]"), "{last:?}");
     assert_eq!(c.rest(), vec!["* BYE Too many failed logins"]);
     let mut err = String::new();
@@ -137,13 +135,11 @@ fn starttls_on_loopback_then_login_through_listen() {
     let mut c = Client::new(Box::new(tls));
     let caps = c.cmd("CAPABILITY");
     assert!(!caps[0].contains("STARTTLS"), "{caps:?}");
-    assert!(c
-        .status(&login_cmd("dave", "bad"))
-        .contains("NO [AUTHENTICATIONFAILED]"));
-    assert!(c.status(&login_cmd("dave", "pw-dave")).starts_with("t3 OK"));
+    assert!(c.login("dave", "bad").contains("NO [AUTHENTICATIONFAILED]"));
+    assert!(c.login("dave", "pw-dave").starts_with("t3 OK"));
     // Implicit TLS on the other port.
     let (mut c, _) = Client::imaps(connect_retry(&format!("127.0.0.1:{imaps}")));
-    assert!(c.status(&login_cmd("dave", "pw-dave")).starts_with("t1 OK"));
+    assert!(c.login("dave", "pw-dave").starts_with("t1 OK"));
 }
 
 #[test]
@@ -205,7 +201,7 @@ fn cleartext_login_refused_from_non_loopback_address() {
         assert!(greeting.contains(" STARTTLS"), "{greeting}");
         assert!(!greeting.contains("AUTH=PLAIN"), "{greeting}");
         assert_eq!(
-            c.status(&login_cmd("frank", "pw-frank")),
+            c.login("frank", "pw-frank"),
             "t1 NO [PRIVACYREQUIRED] Use STARTTLS before logging in"
         );
         assert_eq!(
@@ -217,9 +213,7 @@ fn cleartext_login_refused_from_non_loopback_address() {
         let mut c = Client::new(Box::new(tls_over(tcp)));
         let caps = c.cmd("CAPABILITY");
         assert!(caps[0].contains("AUTH=PLAIN"), "{caps:?}");
-        assert!(c
-            .status(&login_cmd("frank", "pw-frank"))
-            .starts_with("t2 OK"));
+        assert!(c.login("frank", "pw-frank").starts_with("t2 OK"));
     });
     handle.join().unwrap();
 }
@@ -241,7 +235,7 @@ fn commands_need_the_right_state() {
             env!("CARGO_PKG_VERSION")
         )
     );
-    assert!(c.status(&login_cmd("gina", "pw")).starts_with("t5 OK"));
+    assert!(c.login("gina", "pw").starts_with("t5 OK"));
     let ns = c.cmd("NAMESPACE");
     assert_eq!(
         ns,
@@ -280,7 +274,7 @@ fn demo_prints_settings_and_serves_them() {
     let (user, password) = (&settings["user"], &settings["password"]);
     assert_eq!(user, "demo");
     let (mut c, _) = Client::imaps(connect_retry(&format!("127.0.0.1:{imaps}")));
-    assert!(c.status(&login_cmd(user, password)).starts_with("t1 OK"));
+    assert!(c.login(user, password).starts_with("t1 OK"));
     // The certificate names localhost in CN and subjectAltName.
     let pem = std::fs::read(demo_root.join("tls/cert.pem")).unwrap();
     let cert = openssl::x509::X509::from_pem(&pem).unwrap();
@@ -319,7 +313,7 @@ fn silent_client_is_logged_out() {
     root.add_user("sam", "pw");
     let (mut child, sock) = root.spawn_serve("imaps");
     let (mut c, _) = Client::imaps(sock);
-    assert!(c.status(&login_cmd("sam", "pw")).starts_with("t1 OK"));
+    assert!(c.login("sam", "pw").starts_with("t1 OK"));
     // Not logged out for being logged in: the session answers, and only
     // then, with the client silent, ends on its own with the BYE.
     assert_eq!(c.status("NOOP"), "t2 OK NOOP completed");

@@ -69,9 +69,7 @@ fn prompted_password_is_not_echoed_and_works() {
     let (child, sock) = root.spawn_serve("imaps");
     let _g = Guard(child);
     let (mut c, _) = Client::imaps(sock);
-    assert!(c
-        .status(&login_cmd("vera", "Typed-Secret-42"))
-        .starts_with("t1 OK"));
+    assert!(c.login("vera", "Typed-Secret-42").starts_with("t1 OK"));
 }
 
 #[test]
@@ -107,7 +105,7 @@ fn generated_password_is_printed_once_and_works() {
     let (child, sock) = root.spawn_serve("imaps");
     let _g = Guard(child);
     let (mut c, _) = Client::imaps(sock);
-    assert!(c.status(&login_cmd("xena", &password)).starts_with("t1 OK"));
+    assert!(c.login("xena", &password).starts_with("t1 OK"));
 }
 
 #[test]
