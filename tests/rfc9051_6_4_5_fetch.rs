@@ -50,7 +50,7 @@ fn fixture(name: &str) -> Vec<u8> {
 /// Appends a `{n}` literal the way the server writes strings that cannot
 /// be quoted (the renderers already do this; the wire must carry it).
 #[test]
-fn fixtures_envelope_and_bodystructure_byte_for_byte() {
+fn rfc9051_6_4_5_envelope_and_bodystructure_of_fixtures_byte_for_byte() {
     let raws: Vec<Vec<u8>> = FIXTURES.iter().map(|f| fixture(f)).collect();
     let refs: Vec<&[u8]> = raws.iter().map(|r| r.as_slice()).collect();
     let (_root, mut c, _) = session("fetch-fixtures", &refs, true);
@@ -71,7 +71,7 @@ fn fixtures_envelope_and_bodystructure_byte_for_byte() {
 }
 
 #[test]
-fn simple_message_exact_lines() {
+fn rfc9051_6_4_5_simple_message_exact_lines() {
     let msg: &[u8] = b"Date: Mon, 7 Feb 1994 21:52:25 -0800\r\nFrom: Fred Foobar <foobar@Blurdybloop.example>\r\nSubject: afternoon meeting\r\nTo: mooch@owatagu.example\r\nMessage-Id: <B27397-0100000@Blurdybloop.example>\r\nMIME-Version: 1.0\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\nHello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
     let (_root, mut c, _) = session("fetch-simple", &[msg], true);
     let resp = c.transcript("FETCH 1 (ENVELOPE BODY RFC822.SIZE)");
@@ -118,7 +118,7 @@ Subject: inner\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boun
 --x--\r\n";
 
 #[test]
-fn sections_partials_and_binary() {
+fn rfc9051_6_4_5_sections_partials_and_rfc3516_binary() {
     let (_root, mut c, _) = session("fetch-sections", &[MIXED], true);
     let one = |c: &mut Client, item: &str| -> String {
         let r = c.run(&format!("FETCH 1 ({item})"));
@@ -204,7 +204,7 @@ fn sections_partials_and_binary() {
 }
 
 #[test]
-fn odd_messages_come_back_byte_for_byte() {
+fn rfc9051_6_4_5_odd_messages_come_back_byte_for_byte() {
     let msgs: Vec<&[u8]> = vec![
         b"Subject: nul\r\n\r\na\x00b\r\n",
         b"Subject: bare\n\nline one\nline two\n",
@@ -236,7 +236,7 @@ fn odd_messages_come_back_byte_for_byte() {
 }
 
 #[test]
-fn non_peek_fetch_sets_seen_unless_read_only() {
+fn rfc9051_6_4_5_non_peek_fetch_sets_seen_unless_read_only() {
     let m: &[u8] = b"Subject: x\r\n\r\nbody\r\n";
     let (_root, mut c, _) = session("fetch-seen", &[m, m, m], false);
     let r = c.transcript("FETCH 1 (BODY[TEXT])");
@@ -259,7 +259,7 @@ fn non_peek_fetch_sets_seen_unless_read_only() {
 }
 
 #[test]
-fn condstore_modseq_and_changedsince() {
+fn rfc7162_3_1_4_fetch_modseq_and_changedsince() {
     let m: &[u8] = b"Subject: x\r\n\r\nbody\r\n";
     let (_root, mut c, _) = session("fetch-condstore", &[m, m], false);
     let r = c.transcript("FETCH 1:* (MODSEQ)");
@@ -289,7 +289,7 @@ fn condstore_modseq_and_changedsince() {
 }
 
 #[test]
-fn tampered_message_fails_alone() {
+fn tamper_message_file_fails_alone() {
     let m: &[u8] = b"Subject: x\r\n\r\nbody of the message\r\n";
     let (root, mut c, _) = session("fetch-tamper", &[m, m, m], true);
     let r = c.transcript("FETCH 2 EMAILID");

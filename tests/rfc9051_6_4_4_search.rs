@@ -46,7 +46,7 @@ fn search(c: &mut Client, keys: &str) -> String {
 }
 
 #[test]
-fn every_key() {
+fn rfc9051_6_4_4_every_search_key() {
     let msgs = corpus();
     let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
     let (_root, mut c, _) = session("search-keys", &refs, false);
@@ -163,7 +163,7 @@ fn every_key() {
 }
 
 #[test]
-fn esearch_and_searchres() {
+fn rfc4731_esearch_and_rfc5182_searchres() {
     let msgs = corpus();
     let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
     let (_root, mut c, _) = session("search-esearch", &refs, false);
@@ -211,7 +211,7 @@ fn esearch_and_searchres() {
 }
 
 #[test]
-fn deep_parentheses_are_bad() {
+fn rfc9051_6_4_4_deeply_nested_criteria_are_bad() {
     let (_root, mut c, _) = session("search-deep", &[b"Subject: x\r\n\r\nx\r\n"], true);
     let deep = format!("SEARCH {}ALL{}", "(".repeat(10_000), ")".repeat(10_000));
     // Sent raw: the library's parser refuses it too (MAX_DEPTH).
@@ -222,7 +222,7 @@ fn deep_parentheses_are_bad() {
 
 /// The benchmark corpus: SEARCH TEXT "tok<N>" finds exactly message N.
 #[test]
-fn corpus_tokens() {
+fn rfc9051_6_4_4_text_finds_each_corpus_token() {
     let dir = common::TempDir::new("search-corpus");
     let mbox = dir.path().join("corpus.mbox");
     let ok = std::process::Command::new("python3")
@@ -237,7 +237,7 @@ fn corpus_tokens() {
         .unwrap_or(false);
     if !ok {
         common::missing(
-            "corpus_tokens",
+            "rfc9051_6_4_4_text_finds_each_corpus_token",
             "python3 and ../shared/bench/gen-corpus.py beside the checkout",
         );
         return;

@@ -19,7 +19,7 @@ fn login(root: &Root) -> Session {
 }
 
 #[test]
-fn checkpoint_every_session_reports_identical_state() {
+fn concurrency_checkpoint_every_session_reports_identical_state() {
     let root = root_with("ms-checkpoint", 5);
     let mut sessions: Vec<Session> = (0..3).map(|_| login(&root)).collect();
     for s in &mut sessions {
@@ -45,7 +45,7 @@ fn checkpoint_every_session_reports_identical_state() {
 }
 
 #[test]
-fn recent_is_claimed_by_exactly_one_of_three_sessions() {
+fn concurrency_recent_is_claimed_by_exactly_one_of_three_sessions() {
     let root = root_with("ms-recent", 1);
     let mut sessions: Vec<Session> = (0..3).map(|_| login(&root)).collect();
     let mut recent_total = 0;
@@ -73,7 +73,7 @@ fn recent_is_claimed_by_exactly_one_of_three_sessions() {
 }
 
 #[test]
-fn concurrent_flag_changes_are_never_lost() {
+fn concurrency_flag_changes_from_sessions_are_never_lost() {
     let root = root_with("ms-atomic", 10);
     let barrier = std::sync::Barrier::new(4);
     std::thread::scope(|scope| {
@@ -112,7 +112,7 @@ fn concurrent_flag_changes_are_never_lost() {
 }
 
 #[test]
-fn store_to_a_message_expunged_unseen_succeeds_and_others_see_it() {
+fn concurrency_store_to_a_message_expunged_unseen_succeeds_and_others_see_it() {
     let root = root_with("ms-expunge-store", 3);
     let mut a = login(&root);
     let mut b = login(&root);

@@ -29,7 +29,7 @@ fn joined(lines: &[String]) -> String {
 /// imaptest fetch-body-mime: a message/rfc822 part whose message has no
 /// MIME-Version of its own is still MIME, so its subparts are addressable.
 #[test]
-fn sections_inside_an_encapsulated_message_without_mime_version() {
+fn rfc9051_6_4_5_sections_inside_a_message_rfc822_without_mime_version() {
     let msg: &[u8] = b"From: user@domain.org\r\nMime-Version: 1.0\r\n\
 Content-Type: multipart/mixed; boundary=\"foo\"\r\n\r\n\
 --foo\r\nContent-Type: text/plain\r\n\r\nhello\r\n\
@@ -64,7 +64,7 @@ Sub prologue\r\n--sub1\r\nContent-Type: text/html\r\n\r\n<p>Hello world</p>\r\n\
 /// announced with `* FLAGS` before the FETCH that carries it, in the
 /// session that stored it and in another that learns it on NOOP.
 #[test]
-fn new_keywords_are_announced_before_use() {
+fn rfc9051_7_3_5_flags_announces_new_keywords_before_use() {
     let msg: &[u8] = b"Subject: k\r\n\r\nbody\r\n";
     let root = root_with("cmp-flags", "INBOX", &[msg, msg]);
     let mut a = Session::login(&root, USER, PASS);
@@ -93,7 +93,7 @@ fn new_keywords_are_announced_before_use() {
 /// imaptest select: EXAMINE claims no \Recent but still counts the
 /// messages nobody has claimed, which a later SELECT then gets.
 #[test]
-fn examine_reports_unclaimed_recent() {
+fn rfc3501_6_3_2_examine_reports_unclaimed_recent() {
     let msg: &[u8] = b"Subject: r\r\n\r\nbody\r\n";
     let root = root_with("cmp-recent", "INBOX", &[msg, msg]);
     let mut s = Session::login(&root, USER, PASS);
@@ -108,7 +108,7 @@ fn examine_reports_unclaimed_recent() {
 /// imaptest esearch-condstore: the first CONDSTORE-enabling command sends
 /// HIGHESTMODSEQ, and ESEARCH MODSEQ covers only the messages returned.
 #[test]
-fn esearch_modseq_and_condstore_enabling() {
+fn rfc7162_3_1_esearch_modseq_and_condstore_enabling() {
     let msg: &[u8] = b"Subject: m\r\n\r\nbody\r\n";
     let root = root_with("cmp-modseq", "INBOX", &[msg, msg, msg, msg]);
     let mut s = Session::login(&root, USER, PASS);
@@ -151,7 +151,7 @@ fn esearch_modseq_and_condstore_enabling() {
 /// imaptest atoms: a mailbox name that is not valid modified UTF-7 is a
 /// NO (it cannot exist), and as a LIST pattern it simply matches nothing.
 #[test]
-fn invalid_modified_utf7_names() {
+fn rfc9051_5_1_3_invalid_modified_utf7_names() {
     let root = root_with("cmp-mutf7", "INBOX", &[]);
     let mut s = Session::login(&root, USER, PASS);
     // Sent raw: the library's parser refuses these names, as the server's
@@ -168,7 +168,7 @@ fn invalid_modified_utf7_names() {
 /// imaptest move: MOVE into the selected mailbox itself succeeds like
 /// Dovecot's: new UIDs, old ones expunged, COPYUID reported.
 #[test]
-fn move_into_the_same_mailbox() {
+fn rfc6851_move_into_the_same_mailbox() {
     let msg: &[u8] = b"Subject: mv\r\n\r\nbody\r\n";
     let root = root_with("cmp-move", "INBOX", &[msg, msg, msg]);
     let mut s = Session::login(&root, USER, PASS);
@@ -206,7 +206,7 @@ fn move_into_the_same_mailbox() {
 /// imaptest append-binary: BODY[] never carries a NUL (RFC 3501 CHAR8);
 /// BINARY[] still returns the exact bytes in a literal8.
 #[test]
-fn no_nul_in_body_literals() {
+fn rfc3501_4_3_no_nul_in_body_literals() {
     let msg: &[u8] = b"From: user@domain.org\r\nMime-Version: 1.0\r\n\
 Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\
 \x00-Z\r\n";
@@ -227,7 +227,7 @@ Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\
 /// imaptest listext: with RECURSIVEMATCH, CHILDINFO is only for a parent
 /// whose subscribed child is not itself in the reply.
 #[test]
-fn childinfo_only_for_unlisted_children() {
+fn rfc5258_childinfo_only_for_unlisted_children() {
     let root = root_with("cmp-childinfo", "INBOX", &[]);
     let mut s = Session::login(&root, USER, PASS);
     s.ok("CREATE box/test2/test1");

@@ -19,7 +19,7 @@ fn login(root: &Root) -> Session {
 }
 
 #[test]
-fn select_and_examine_report_the_mailbox() {
+fn rfc9051_6_3_2_select_and_examine_report_the_mailbox() {
     let root = root_with("sel-select", 3);
     let mut s = login(&root);
     let caps = s.ok("CAPABILITY");
@@ -79,7 +79,7 @@ fn select_and_examine_report_the_mailbox() {
 }
 
 #[test]
-fn store_variants() {
+fn rfc9051_6_4_6_store_variants() {
     let root = root_with("sel-store", 3);
     let mut s = login(&root);
     s.ok("SELECT INBOX");
@@ -114,7 +114,7 @@ fn store_variants() {
 }
 
 #[test]
-fn condstore_store_reports_modseq_and_modified() {
+fn rfc7162_3_1_3_store_unchangedsince_reports_modseq_and_modified() {
     let root = root_with("sel-condstore", 3);
     let mut s = login(&root);
     let r = s.ok("SELECT INBOX (CONDSTORE)");
@@ -147,7 +147,7 @@ fn condstore_store_reports_modseq_and_modified() {
 }
 
 #[test]
-fn store_on_a_thousand_messages_is_one_fast_write() {
+fn rfc9051_6_4_6_store_on_a_thousand_messages_is_one_write() {
     let root = root_with("sel-store-1000", 0);
     let msgs: Vec<Vec<u8>> = (1..=1000).map(numbered_msg).collect();
     let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
@@ -165,7 +165,7 @@ fn store_on_a_thousand_messages_is_one_fast_write() {
 }
 
 #[test]
-fn expunge_uid_expunge_and_xvanquish() {
+fn rfc9051_6_4_3_expunge_uid_expunge_and_xvanquish() {
     let root = root_with("sel-expunge", 6);
     let mut s = login(&root);
     s.ok("SELECT INBOX");
@@ -186,7 +186,7 @@ fn expunge_uid_expunge_and_xvanquish() {
 }
 
 #[test]
-fn close_expunges_silently_and_unselect_does_not() {
+fn rfc9051_6_4_1_close_expunges_silently_and_unselect_does_not() {
     let root = root_with("sel-close", 4);
     let mut s = login(&root);
     s.ok("SELECT INBOX");
@@ -205,7 +205,7 @@ fn close_expunges_silently_and_unselect_does_not() {
 }
 
 #[test]
-fn copy_and_move() {
+fn rfc9051_6_4_7_copy_and_rfc6851_move() {
     let root = root_with("sel-copy", 3);
     let mut s = login(&root);
     let r = s.ok("SELECT Archive");
@@ -230,7 +230,7 @@ fn copy_and_move() {
     let r = s.ok("UID COPY 3 INBOX");
     assert!(has(&r, "* 4 EXISTS"), "{r:#?}");
     assert!(r.last().unwrap().contains("[COPYUID "), "{r:#?}");
-    // MOVE into the selected mailbox itself: tests/imap_compliance.rs.
+    // MOVE into the selected mailbox itself: tests/interop_imaptest.rs.
 
     // MOVE: untagged COPYUID, then the expunges, then the tagged OK.
     let r = s.ok("MOVE 1:2 Archive");
@@ -258,7 +258,7 @@ fn copy_and_move() {
 }
 
 #[test]
-fn enable_and_qresync_select() {
+fn rfc7162_3_2_5_enable_and_qresync_select() {
     let root = root_with("sel-enable", 4);
     let mut s = login(&root);
     let r = s.cmd("SELECT INBOX (QRESYNC (1 1))");
@@ -299,7 +299,7 @@ fn enable_and_qresync_select() {
 }
 
 #[test]
-fn imap4rev2_select_has_list_and_no_recent() {
+fn rfc9051_6_3_2_imap4rev2_select_has_list_and_no_recent() {
     let root = root_with("sel-rev2", 2);
     let mut s = login(&root);
     let r = s.ok("ENABLE IMAP4rev2");
@@ -316,7 +316,7 @@ fn imap4rev2_select_has_list_and_no_recent() {
 }
 
 #[test]
-fn utf8_accept_selects_utf8_names() {
+fn rfc6855_utf8_accept_selects_utf8_names() {
     let root = root_with("sel-utf8", 0);
     common::seed(&root, USER, PASS, "Caf\u{e9}", &[b"x\r\n\r\ny\r\n"]);
     let mut s = login(&root);
@@ -328,7 +328,7 @@ fn utf8_accept_selects_utf8_names() {
 }
 
 #[test]
-fn purge_removes_expunged_files() {
+fn xcry_purge_removes_expunged_files() {
     let root = root_with("sel-purge", 2);
     let mut s = login(&root);
     s.ok("SELECT INBOX");

@@ -257,22 +257,22 @@ fn append_case(point: &str, logged: bool) {
 }
 
 #[test]
-fn append_before_rename() {
+fn crash_append_before_rename() {
     append_case("append.before-rename", false);
 }
 
 #[test]
-fn append_after_file() {
+fn crash_append_after_file() {
     append_case("append.after-file", false);
 }
 
 #[test]
-fn append_after_log() {
+fn crash_append_after_log() {
     append_case("append.after-log", true);
 }
 
 #[test]
-fn store_flags_after_log() {
+fn crash_store_flags_after_log() {
     let point = "flags.after-log";
     let s = seeds(point);
     let root = root_with(point, &s);
@@ -299,7 +299,7 @@ fn store_flags_after_log() {
 }
 
 #[test]
-fn expunge_after_log() {
+fn crash_expunge_after_log() {
     let point = "expunge.after-log";
     let s = seeds(point);
     let root = root_with(point, &s);
@@ -343,12 +343,12 @@ fn copy_case(point: &str, logged: bool) {
 }
 
 #[test]
-fn copy_after_link() {
+fn crash_copy_after_link() {
     copy_case("copy.after-link", false);
 }
 
 #[test]
-fn copy_after_log() {
+fn crash_copy_after_log() {
     copy_case("copy.after-log", true);
 }
 
@@ -405,19 +405,19 @@ fn move_case(point: &str, archive_first: bool, done: bool) {
 }
 
 #[test]
-fn move_after_intent() {
+fn crash_move_after_intent() {
     move_case("move.after-intent", false, false);
     move_case("move.after-intent", true, false);
 }
 
 #[test]
-fn move_after_dest_add() {
+fn crash_move_after_dest_add() {
     move_case("move.after-dest-add", false, true);
     move_case("move.after-dest-add", true, true);
 }
 
 #[test]
-fn move_after_source_expunge() {
+fn crash_move_after_source_expunge() {
     move_case("move.after-source-expunge", false, true);
     move_case("move.after-source-expunge", true, true);
 }
@@ -466,12 +466,12 @@ fn spool_case(point: &str) {
 }
 
 #[test]
-fn spool_after_link() {
+fn crash_spool_after_link() {
     spool_case("spool.after-link");
 }
 
 #[test]
-fn spool_after_log() {
+fn crash_spool_after_log() {
     spool_case("spool.after-log");
 }
 
@@ -499,12 +499,12 @@ fn deliver_case(point: &str, renamed: bool) {
 }
 
 #[test]
-fn deliver_before_rename() {
+fn crash_deliver_before_rename() {
     deliver_case("deliver.before-rename", false);
 }
 
 #[test]
-fn deliver_after_rename() {
+fn crash_deliver_after_rename() {
     deliver_case("deliver.after-rename", true);
 }
 
@@ -546,17 +546,17 @@ fn compact_case(point: &str) {
 }
 
 #[test]
-fn compact_after_segment() {
+fn crash_compact_after_segment() {
     compact_case("compact.after-segment");
 }
 
 #[test]
-fn compact_after_snapshot_tmp() {
+fn crash_compact_after_snapshot_tmp() {
     compact_case("compact.after-snapshot-tmp");
 }
 
 #[test]
-fn compact_after_snapshot() {
+fn crash_compact_after_snapshot() {
     compact_case("compact.after-snapshot");
 }
 
@@ -564,7 +564,7 @@ fn compact_after_snapshot() {
 /// half sent. Nothing was acknowledged and MULTIAPPEND is all or nothing
 /// (RFC 3502), so none of them may appear; the seeds stay intact.
 #[test]
-fn sigkill_during_multiappend() {
+fn crash_sigkill_during_multiappend() {
     let s = seeds("multiappend");
     let root = root_with("multiappend", &s);
     let (child, mut raw) = spawn(&root, None);
@@ -636,7 +636,7 @@ fn move_with_observer(point: &str, done: bool) {
 }
 
 #[test]
-fn move_interrupted_under_an_observer() {
+fn crash_move_interrupted_under_an_observer() {
     move_with_observer("move.after-intent", false);
     move_with_observer("move.after-dest-add", true);
 }
@@ -682,16 +682,16 @@ fn compact_by_size_case(point: &str) {
 }
 
 #[test]
-fn compact_by_size_after_segment() {
+fn crash_compact_by_size_after_segment() {
     compact_by_size_case("compact.after-segment");
 }
 
 #[test]
-fn compact_by_size_after_snapshot() {
+fn crash_compact_by_size_after_snapshot() {
     compact_by_size_case("compact.after-snapshot");
 }
 
 #[test]
-fn compact_by_size_after_snapshot_tmp() {
+fn crash_compact_by_size_after_snapshot_tmp() {
     compact_by_size_case("compact.after-snapshot-tmp");
 }

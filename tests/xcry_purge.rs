@@ -19,7 +19,7 @@ fn dirs(mailboxes: &Path) -> BTreeSet<String> {
 }
 
 #[test]
-fn purge_removes_deleted_mailbox_directories_after_grace() {
+fn xcry_purge_removes_deleted_mailbox_directories_after_grace() {
     let root = Root::new("purge");
     let user_dir = root.add_user("quin", "pw");
     let mailboxes = user_dir.join("mailboxes");

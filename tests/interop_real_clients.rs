@@ -1,8 +1,8 @@
 //! Real IMAP clients from Debian's packages (isync's mbsync, curl,
-//! fetchmail) against the real server started by `listen` on a free port of
-//! 127.0.0.1. Each test says `skipped: needs <package>` when its tool is
-//! missing (`.ci/run` installs them), and every client run is bounded in
-//! time. What the clients did is checked on the server, byte for byte.
+//! fetchmail, neomutt) against the real server started by `listen` on a
+//! free port of 127.0.0.1. A test whose tool is missing is skipped with a
+//! `SKIPPED:` line, or fails under `CI=true` (`.ci/run` installs them), and
+//! every client run is bounded in time. What the clients did is checked on the server, byte for byte.
 
 mod common;
 
@@ -156,8 +156,12 @@ fn maildir_files(folder: &Path) -> Vec<PathBuf> {
 /// a message put into the Maildir reaches the server intact, and flags
 /// changed on either side reach the other.
 #[test]
-fn mbsync_syncs_both_ways_with_flags() {
-    if !require_tool("mbsync_syncs_both_ways_with_flags", "mbsync", "isync") {
+fn interop_mbsync_syncs_both_ways_with_flags() {
+    if !require_tool(
+        "interop_mbsync_syncs_both_ways_with_flags",
+        "mbsync",
+        "isync",
+    ) {
         return;
     }
     let s = seeds("mbsync");
@@ -266,8 +270,8 @@ fn curl(server: &Server, path: &str, extra: &[&str]) -> Output {
 /// curl over IMAPS with certificate and host name checks on: LIST, FETCH a
 /// message byte for byte, APPEND with --upload-file.
 #[test]
-fn curl_lists_fetches_and_appends() {
-    if !require_tool("curl_lists_fetches_and_appends", "curl", "curl") {
+fn interop_curl_lists_fetches_and_appends() {
+    if !require_tool("interop_curl_lists_fetches_and_appends", "curl", "curl") {
         return;
     }
     let s = seeds("curl");
@@ -315,8 +319,12 @@ fn curl_lists_fetches_and_appends() {
 /// to an MDA that writes one file per message, keeping the mail on the
 /// server (which then marks it \Seen).
 #[test]
-fn fetchmail_retrieves_into_an_mda() {
-    if !require_tool("fetchmail_retrieves_into_an_mda", "fetchmail", "fetchmail") {
+fn interop_fetchmail_retrieves_into_an_mda() {
+    if !require_tool(
+        "interop_fetchmail_retrieves_into_an_mda",
+        "fetchmail",
+        "fetchmail",
+    ) {
         return;
     }
     let s = seeds("fetchmail");
@@ -389,11 +397,19 @@ fn fetchmail_retrieves_into_an_mda() {
 /// terminal, and `push` types the keys. It pipes message 1 into a file and
 /// saves message 2 to Archive (which deletes it from INBOX on quit).
 #[test]
-fn neomutt_pipes_and_saves_a_message() {
-    if !require_tool("neomutt_pipes_and_saves_a_message", "neomutt", "neomutt") {
+fn interop_neomutt_pipes_and_saves_a_message() {
+    if !require_tool(
+        "interop_neomutt_pipes_and_saves_a_message",
+        "neomutt",
+        "neomutt",
+    ) {
         return;
     }
-    if !require_tool("neomutt_pipes_and_saves_a_message", "script", "bsdutils") {
+    if !require_tool(
+        "interop_neomutt_pipes_and_saves_a_message",
+        "script",
+        "bsdutils",
+    ) {
         return;
     }
     let s = seeds("neomutt");

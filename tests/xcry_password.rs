@@ -17,7 +17,7 @@ fn login_status(root: &Root, user: &str, pass: &str) -> String {
 }
 
 #[test]
-fn change_password_then_restore_backup() {
+fn xcry_change_password_then_restore_backup() {
     let root = Root::new("chpw");
     let dir = root.add_user("mia", "old-pass");
     let (child, sock) = root.spawn_serve("imaps");
@@ -52,7 +52,7 @@ fn change_password_then_restore_backup() {
 }
 
 #[test]
-fn set_user_config_rejects_bad_requests() {
+fn xcry_set_user_config_rejects_bad_requests() {
     let root = Root::new("chpw-bad");
     root.add_user("ned", "pw");
     let (child, sock) = root.spawn_serve("imaps");
@@ -76,7 +76,7 @@ fn set_user_config_rejects_bad_requests() {
 }
 
 #[test]
-fn remote_chpw_and_test_over_imaps() {
+fn cli_remote_chpw_and_test_over_imaps() {
     let port = free_port();
     let root = Root::new("remote");
     let cfg = root.path().join("crymap-like.toml");

@@ -1,7 +1,7 @@
 //! Tampering with the encrypted store: a flipped byte in a change-log
 //! segment costs at most the record it hits (never wrong content), and the
 //! session and the other messages keep working. (A flipped byte in a
-//! message file is covered in `imap_fetch.rs`.)
+//! message file is covered in `rfc9051_6_4_5_fetch.rs`.)
 
 mod common;
 
@@ -47,7 +47,7 @@ fn inbox_segment(root: &Root) -> std::path::PathBuf {
 }
 
 #[test]
-fn flipped_byte_in_a_log_segment_costs_only_that_record() {
+fn tamper_flipped_byte_in_a_log_segment_costs_only_that_record() {
     let root = Root::new("tamper-log");
     root.add_user(USER, PASS);
     let seeds: Vec<Vec<u8>> = (1..=3).map(|i| msg(&format!("tamper-{i}"))).collect();

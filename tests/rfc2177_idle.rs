@@ -23,7 +23,7 @@ fn login(root: &Root) -> Session {
 /// thing the server says. (The socket's read timeout only bounds the
 /// wait, so a server that never tells fails instead of hanging.)
 #[test]
-fn delivered_message_reaches_an_idling_client() {
+fn rfc2177_delivered_message_reaches_an_idling_client() {
     let root = root_with("idle-deliver", 1);
     let mut s = login(&root);
     s.ok("SELECT INBOX");
@@ -46,7 +46,7 @@ fn delivered_message_reaches_an_idling_client() {
 }
 
 #[test]
-fn other_sessions_changes_reach_an_idling_client() {
+fn rfc2177_other_sessions_changes_reach_an_idling_client() {
     let root = root_with("idle-flags", 2);
     let mut idler = login(&root);
     let mut other = login(&root);
@@ -65,7 +65,7 @@ fn other_sessions_changes_reach_an_idling_client() {
 }
 
 #[test]
-fn idle_without_a_mailbox_and_bad_continuation() {
+fn rfc2177_idle_without_a_mailbox_and_bad_continuation() {
     let root = root_with("idle-plain", 0);
     let mut s = login(&root);
     let i1 = s.start("IDLE");
@@ -82,7 +82,7 @@ fn idle_without_a_mailbox_and_bad_continuation() {
 }
 
 #[test]
-fn deliveries_made_while_logged_out_are_filed_at_login() {
+fn cli_deliver_while_logged_out_is_filed_at_login() {
     let root = root_with("idle-offline", 0);
     common::deliver(&root, USER, b"Subject: one\n\n1\n");
     common::deliver(&root, USER, b"Subject: two\n\n2\n");

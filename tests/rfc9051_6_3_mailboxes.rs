@@ -116,7 +116,7 @@ fn line_for<'a>(lines: &'a [String], name: &str) -> &'a str {
 }
 
 #[test]
-fn capabilities_are_advertised_after_login() {
+fn rfc9051_6_1_1_capabilities_are_advertised_after_login() {
     let root = fresh("mbox-caps");
     let mut c = session(&root);
     let caps = c.cmd("CAPABILITY");
@@ -136,7 +136,7 @@ fn capabilities_are_advertised_after_login() {
 }
 
 #[test]
-fn create_list_and_delete() {
+fn rfc9051_6_3_4_create_list_and_delete() {
     let root = fresh("mbox-create");
     let mut c = session(&root);
 
@@ -222,7 +222,7 @@ fn create_list_and_delete() {
 }
 
 #[test]
-fn delete_of_the_selected_mailbox_is_allowed() {
+fn rfc9051_6_3_5_delete_of_the_selected_mailbox_is_allowed() {
     let root = fresh("mbox-delsel");
     seed(&root, USER, PW, "Doomed", &[b"Subject: x\r\n\r\nbody\r\n"]);
     let mut c = session(&root);
@@ -237,7 +237,7 @@ fn delete_of_the_selected_mailbox_is_allowed() {
 }
 
 #[test]
-fn rename_with_children_and_inbox() {
+fn rfc9051_6_3_6_rename_with_children_and_inbox() {
     let root = fresh("mbox-rename");
     seed(
         &root,
@@ -284,7 +284,7 @@ fn rename_with_children_and_inbox() {
 }
 
 #[test]
-fn subscriptions_lsub_and_extended_list() {
+fn rfc5258_subscriptions_lsub_and_extended_list() {
     let root = fresh("mbox-subs");
     let mut c = session(&root);
     assert!(st(&mut c, "CREATE Work").starts_with("OK"));
@@ -355,7 +355,7 @@ fn subscriptions_lsub_and_extended_list() {
 }
 
 #[test]
-fn status_items_and_list_status() {
+fn rfc9051_6_3_11_status_items_and_rfc5819_list_status() {
     let root = fresh("mbox-status");
     let msgs: [&[u8]; 2] = [
         b"Subject: a\r\n\r\nabc\r\n",
@@ -401,7 +401,7 @@ fn status_items_and_list_status() {
 }
 
 #[test]
-fn append_forms_are_stored_byte_for_byte() {
+fn rfc9051_6_3_12_append_forms_are_stored_byte_for_byte() {
     let root = fresh("mbox-append");
     let mut c = session(&root);
     let plain = b"From: a@example.org\r\nSubject: plain\r\n\r\nHello\r\n".to_vec();
@@ -466,7 +466,7 @@ fn append_forms_are_stored_byte_for_byte() {
 }
 
 #[test]
-fn multiappend_is_all_or_nothing() {
+fn rfc3502_multiappend_is_all_or_nothing() {
     let root = fresh("mbox-multi");
     let conf = root.path().join("crymap-like.toml");
     let text = std::fs::read_to_string(&conf).unwrap();
@@ -519,7 +519,7 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 #[test]
-fn nothing_leaks_to_disk_in_the_clear() {
+fn confidentiality_nothing_reaches_disk_in_the_clear() {
     let root = fresh("mbox-leak");
     let mut c = session(&root);
     let (name_mark, subj_mark, body_mark, kw_mark) = (

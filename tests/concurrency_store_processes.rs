@@ -162,7 +162,7 @@ fn child_entry() {
 }
 
 #[test]
-fn concurrent_flag_changes_from_processes_are_never_lost() {
+fn concurrency_flag_changes_from_processes_are_never_lost() {
     let tmp = TempDir::new("flags");
     let user = new_user(&tmp);
     let k = keys(&user);
@@ -191,7 +191,7 @@ fn concurrent_flag_changes_from_processes_are_never_lost() {
 }
 
 #[test]
-fn recent_is_claimed_by_exactly_one_of_several_processes() {
+fn concurrency_recent_is_claimed_by_exactly_one_of_several_processes() {
     let tmp = TempDir::new("recent");
     let user = new_user(&tmp);
     let k = keys(&user);
@@ -225,7 +225,7 @@ fn recent_is_claimed_by_exactly_one_of_several_processes() {
 }
 
 #[test]
-fn killed_lock_holder_never_blocks_the_next_writer() {
+fn crash_killed_lock_holder_never_blocks_the_next_writer() {
     let tmp = TempDir::new("lock");
     let user = new_user(&tmp);
     let k = keys(&user);
@@ -304,7 +304,7 @@ fn crash_at_each_point_leaves_a_consistent_store() {
             "move" => "move",
             "compact" => "compact",
             "spool" => "file",
-            // deliver crash points are exercised with the binary in tests/deliver.rs.
+            // deliver crash points are exercised with the binary in tests/cli_deliver.rs and tests/crash_server.rs.
             _ => continue,
         };
         if mode == "file" {
@@ -367,7 +367,7 @@ fn crash_at_each_point_leaves_a_consistent_store() {
 }
 
 #[test]
-fn nothing_readable_leaks_into_files() {
+fn confidentiality_nothing_readable_in_store_files() {
     let tmp = TempDir::new("leak");
     let user = new_user(&tmp);
     let k = keys(&user);

@@ -1,5 +1,5 @@
 //! Logging in: implicit TLS, STARTTLS, AUTHENTICATE PLAIN, LOGINDISABLED on
-//! non-loopback cleartext, failure handling, and the `demo` command.
+//! non-loopback cleartext, failure handling, autologout.
 
 mod common;
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 
 #[test]
-fn imaps_login_succeeds_with_right_password_and_fails_with_wrong() {
+fn rfc9051_6_2_3_login_succeeds_with_right_password_and_fails_with_wrong() {
     let root = Root::new("imaps-login");
     root.add_user("alice", "correct horse");
     let (mut child, sock) = root.spawn_serve("imaps");
@@ -35,7 +35,7 @@ fn imaps_login_succeeds_with_right_password_and_fails_with_wrong() {
 }
 
 #[test]
-fn too_many_failures_close_the_connection() {
+fn rfc9051_6_2_3_too_many_failures_close_the_connection() {
     let root = Root::new("failures");
     root.add_user("bob", "pw");
     let (mut child, sock) = root.spawn_serve("imaps");
@@ -53,7 +53,7 @@ fn too_many_failures_close_the_connection() {
 }
 
 #[test]
-fn authenticate_plain_with_initial_response_and_with_continuation() {
+fn rfc9051_6_2_2_authenticate_plain_with_initial_response_and_with_continuation() {
     let root = Root::new("auth-plain");
     root.add_user("carol", "s3cret");
     let (_child, sock) = root.spawn_serve("imaps");
@@ -109,7 +109,7 @@ impl WithListen for Root {
 }
 
 #[test]
-fn starttls_on_loopback_then_login_through_listen() {
+fn rfc9051_6_2_1_starttls_on_loopback_then_login_through_listen() {
     let imaps = free_port();
     let imap = free_port();
     let root = listen_root(
@@ -143,7 +143,7 @@ fn starttls_on_loopback_then_login_through_listen() {
 }
 
 #[test]
-fn data_pipelined_after_starttls_is_not_trusted() {
+fn rfc9051_6_2_1_data_pipelined_after_starttls_is_not_trusted() {
     let root = Root::new("starttls-inject");
     root.add_user("erin", "pw");
     let (_child, sock) = root.spawn_serve("imap");
@@ -162,8 +162,8 @@ fn data_pipelined_after_starttls_is_not_trusted() {
 /// thread moves into a fresh network namespace whose `lo` also carries
 /// 192.0.2.1 (TEST-NET-1), so no packet leaves the machine.
 #[test]
-fn cleartext_login_refused_from_non_loopback_address() {
-    if !require_root("cleartext_login_refused_from_non_loopback_address") {
+fn rfc9051_6_2_3_cleartext_login_refused_from_non_loopback_address() {
+    if !require_root("rfc9051_6_2_3_cleartext_login_refused_from_non_loopback_address") {
         return;
     }
     let root = Root::new("logindisabled");
@@ -219,7 +219,7 @@ fn cleartext_login_refused_from_non_loopback_address() {
 }
 
 #[test]
-fn commands_need_the_right_state() {
+fn rfc9051_3_commands_need_the_right_state() {
     let root = Root::new("states");
     root.add_user("gina", "pw");
     let (_child, sock) = root.spawn_serve("imaps");
@@ -250,59 +250,7 @@ fn commands_need_the_right_state() {
 }
 
 #[test]
-fn demo_prints_settings_and_serves_them() {
-    let dir = TempDir::new("demo");
-    let demo_root = dir.path().join("demo-root");
-    let imaps = free_port();
-    let imap = free_port();
-    let mut child = std::process::Command::new(bin())
-        .args(["demo", "--dir"])
-        .arg(&demo_root)
-        .args([
-            "--imaps-port",
-            &imaps.to_string(),
-            "--imap-port",
-            &imap.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let guard = Guard(child);
-    let settings = demo_settings(stdout);
-    let (user, password) = (&settings["user"], &settings["password"]);
-    assert_eq!(user, "demo");
-    let (mut c, _) = Client::imaps(connect_retry(&format!("127.0.0.1:{imaps}")));
-    assert!(c.login(user, password).starts_with("t1 OK"));
-    // The certificate names localhost in CN and subjectAltName.
-    let pem = std::fs::read(demo_root.join("tls/cert.pem")).unwrap();
-    let cert = openssl::x509::X509::from_pem(&pem).unwrap();
-    let sans: Vec<_> = cert
-        .subject_alt_names()
-        .unwrap()
-        .iter()
-        .filter_map(|n| n.dnsname().map(str::to_owned))
-        .collect();
-    assert_eq!(sans, vec!["localhost"]);
-    drop(guard);
-    // A second demo replaces the first one's root; a foreign directory is
-    // never deleted.
-    let foreign = dir.path().join("foreign");
-    std::fs::create_dir_all(&foreign).unwrap();
-    std::fs::write(foreign.join("keep"), b"x").unwrap();
-    let out = std::process::Command::new(bin())
-        .args(["demo", "--dir"])
-        .arg(&foreign)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("was not made by demo"));
-    assert!(foreign.join("keep").exists());
-}
-
-#[test]
-fn silent_client_is_logged_out() {
+fn rfc9051_5_4_silent_client_is_logged_out() {
     let root = Root::with_config("idle", "idle_timeout_secs = 2\n");
     let text = std::fs::read_to_string(root.path().join("crymap-like.toml")).unwrap();
     // The extra line must land in [limits]; move it there.
@@ -319,37 +267,4 @@ fn silent_client_is_logged_out() {
     assert_eq!(c.status("NOOP"), "t2 OK NOOP completed");
     assert_eq!(c.rest(), vec!["* BYE Autologout; idle for too long"]);
     wait_exit(&mut child, Duration::from_secs(10)).expect("serve did not exit");
-}
-
-/// Whoever reads `demo`'s settings may close its stdout at any time (a
-/// test after the `password:` line, `demo | head`): the demo keeps serving.
-/// Here stdout is a pipe whose reader is gone before the demo starts, so
-/// every write to it fails with EPIPE.
-#[test]
-fn demo_keeps_serving_when_its_stdout_is_closed() {
-    let dir = TempDir::new("demo-epipe");
-    let imaps = free_port();
-    let imap = free_port();
-    let (reader, writer) = nix::unistd::pipe().unwrap();
-    drop(reader);
-    let child = std::process::Command::new(bin())
-        .args(["demo", "--dir"])
-        .arg(dir.path().join("demo-root"))
-        .args([
-            "--imaps-port",
-            &imaps.to_string(),
-            "--imap-port",
-            &imap.to_string(),
-        ])
-        .stdout(Stdio::from(writer))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut guard = Guard(child);
-    let (_c, greeting) = Client::imaps(connect_retry(&format!("127.0.0.1:{imaps}")));
-    assert!(greeting.starts_with("* OK"), "{greeting}");
-    assert!(
-        guard.0.try_wait().unwrap().is_none(),
-        "demo exited after failing to print its settings"
-    );
 }

@@ -1,6 +1,6 @@
 //! The same session launched the three ways a host starts it: by systemd
 //! socket activation (inetd-style and `LISTEN_FDS` with `Accept=yes`), by
-//! openbsd-inetd, and by the built-in `listen` (see `login.rs`).
+//! openbsd-inetd, and by the built-in `listen` (see `rfc9051_6_2_login.rs`).
 
 mod common;
 
@@ -46,22 +46,26 @@ fn socket_activate(test: &str, label: &str, inetd_style: bool) {
 }
 
 #[test]
-fn systemd_socket_activation_inetd_style() {
-    socket_activate("systemd_socket_activation_inetd_style", "sd-inetd", true);
+fn deploy_systemd_socket_activation_inetd_style() {
+    socket_activate(
+        "deploy_systemd_socket_activation_inetd_style",
+        "sd-inetd",
+        true,
+    );
 }
 
 #[test]
-fn systemd_socket_activation_listen_fds() {
+fn deploy_systemd_socket_activation_listen_fds() {
     socket_activate(
-        "systemd_socket_activation_listen_fds",
+        "deploy_systemd_socket_activation_listen_fds",
         "sd-listen-fds",
         false,
     );
 }
 
 #[test]
-fn openbsd_inetd() {
-    if !require_tool("openbsd_inetd", "inetd", "openbsd-inetd") {
+fn deploy_openbsd_inetd() {
+    if !require_tool("deploy_openbsd_inetd", "inetd", "openbsd-inetd") {
         return;
     }
     let root = Root::new("inetd");

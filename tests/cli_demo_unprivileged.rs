@@ -11,8 +11,8 @@ use common::*;
 /// Started by an ordinary user, `demo` serves as that user without chroot
 /// and says so. (As root the test becomes `nobody` with setpriv.)
 #[test]
-fn demo_by_an_ordinary_user_serves_unisolated_and_says_so() {
-    if !require_root("demo_by_an_ordinary_user_serves_unisolated_and_says_so") {
+fn cli_demo_by_an_ordinary_user_serves_unisolated_and_says_so() {
+    if !require_root("cli_demo_by_an_ordinary_user_serves_unisolated_and_says_so") {
         return;
     }
     let dir = TempDir::new("demo-nobody");
