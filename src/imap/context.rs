@@ -1,19 +1,24 @@
 //! The state of a logged-in session that every command group shares: the
 //! user's keys and account log, the selected mailbox, what ENABLE switched
 //! on, and the conversions between wire values and store values (sequence
-//! sets to UIDs, flags, mailbox names). Owns no command logic and never
-//! writes to the connection: commands append untagged responses to an
-//! output buffer and return a [`Reply`] for the tagged line.
+//! sets to UIDs through `imap::seqset`, flags, mailbox names, modseqs,
+//! UID and sequence-number sets for responses). Handlers carry the store's
+//! typed values and convert only through these functions. Owns no command
+//! logic and never writes to the connection: commands append untagged
+//! responses to an output buffer and return a [`Reply`] for the tagged
+//! line.
 
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::imap::seqset::{Numbers, View};
 use crate::imap::session::LoggedIn;
-use crate::imap::wire::command::{self, SeqNum as WireSeq, SeqRange, SeqSet};
+use crate::imap::wire::command::{self, ModseqValue, SeqSet};
 use crate::imap::wire::response::{ResponseCode, Status};
-use crate::store::account::{AccountLog, MailboxName as StoreName};
+use crate::store::account::{AccountLog, MailboxName, UidValidity};
 use crate::store::mailbox::{Mailbox, UserKeys};
-use crate::store::types::{Flag as StoreFlag, SeqNum, Uid};
+use crate::store::types::{Flag, Modseq, SeqNum, Uid};
 
 /// The tagged completion of a command.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,7 +95,7 @@ pub struct Enabled {
 /// The selected mailbox.
 pub struct Selected {
     /// Its name as the account knows it.
-    pub name: StoreName,
+    pub name: MailboxName,
     /// The store's view, which is also this session's view: other
     /// sessions' changes appear only at `Mailbox::refresh`.
     pub mailbox: Mailbox,
@@ -156,7 +161,7 @@ impl Ctx {
 
     /// Opens a handle on mailbox `name`, refreshing the account first so
     /// that mailboxes other sessions created are found.
-    pub fn open_mailbox(&mut self, name: &StoreName) -> Result<Mailbox, Reply> {
+    pub fn open_mailbox(&mut self, name: &MailboxName) -> Result<Mailbox, Reply> {
         if let Err(e) = self.account.refresh() {
             return Err(Reply::server_bug("reading the account", &e));
         }
@@ -174,91 +179,72 @@ impl Ctx {
 
 /// Converts a wire mailbox name (already decoded from modified UTF-7) into
 /// the store's validated name, or a `NO` naming the rule it breaks.
-pub fn mailbox_name(name: &command::MailboxName) -> Result<StoreName, Reply> {
-    StoreName::parse(&name.0).map_err(|e| Reply::no(Some(ResponseCode::Cannot), e.to_string()))
+pub fn mailbox_name(name: &command::MailboxArg) -> Result<MailboxName, Reply> {
+    MailboxName::parse(&name.0).map_err(|e| Reply::no(Some(ResponseCode::Cannot), e.to_string()))
 }
 
 /// Converts a wire flag into a store flag. `\Recent` and `\*` are not
 /// storable: `None`.
-pub fn store_flag(f: &command::Flag) -> Option<StoreFlag> {
+pub fn store_flag(f: &command::WireFlag) -> Option<Flag> {
     Some(match f {
-        command::Flag::Answered => StoreFlag::Answered,
-        command::Flag::Flagged => StoreFlag::Flagged,
-        command::Flag::Deleted => StoreFlag::Deleted,
-        command::Flag::Seen => StoreFlag::Seen,
-        command::Flag::Draft => StoreFlag::Draft,
-        command::Flag::Keyword(k) => StoreFlag::keyword(k)?,
-        command::Flag::Recent | command::Flag::Extension(_) => return None,
+        command::WireFlag::Answered => Flag::Answered,
+        command::WireFlag::Flagged => Flag::Flagged,
+        command::WireFlag::Deleted => Flag::Deleted,
+        command::WireFlag::Seen => Flag::Seen,
+        command::WireFlag::Draft => Flag::Draft,
+        command::WireFlag::Keyword(k) => Flag::keyword(k)?,
+        command::WireFlag::Recent | command::WireFlag::Extension(_) => return None,
     })
 }
 
 /// Converts a store flag into a wire flag.
-pub fn wire_flag(f: &StoreFlag) -> command::Flag {
+pub fn wire_flag(f: &Flag) -> command::WireFlag {
     match f {
-        StoreFlag::Answered => command::Flag::Answered,
-        StoreFlag::Flagged => command::Flag::Flagged,
-        StoreFlag::Deleted => command::Flag::Deleted,
-        StoreFlag::Seen => command::Flag::Seen,
-        StoreFlag::Draft => command::Flag::Draft,
-        StoreFlag::Keyword(k) => command::Flag::Keyword(k.clone()),
+        Flag::Answered => command::WireFlag::Answered,
+        Flag::Flagged => command::WireFlag::Flagged,
+        Flag::Deleted => command::WireFlag::Deleted,
+        Flag::Seen => command::WireFlag::Seen,
+        Flag::Draft => command::WireFlag::Draft,
+        Flag::Keyword(k) => command::WireFlag::Keyword(k.clone()),
     }
 }
 
-/// Resolves a sequence set (or UID set, with `uid`) against the selected
-/// mailbox into the UIDs it names, ascending and without duplicates.
-///
-/// Sequence numbers beyond the mailbox are a `BAD` (RFC 9051 §6.4.5 asks
-/// for it, Dovecot does it); UIDs that do not exist are silently skipped,
-/// as RFC 3501 requires. `*` is the last message (or UID); `$` is the saved
-/// search result.
+/// A client's modseq (CHANGEDSINCE, UNCHANGEDSINCE, SEARCH MODSEQ, QRESYNC)
+/// as the store's: `None` for 0, which is below every modseq.
+pub fn modseq(v: ModseqValue) -> Option<Modseq> {
+    Modseq::new(v.0)
+}
+
+/// The store's modseq as a wire value (HIGHESTMODSEQ).
+pub fn wire_modseq(m: Modseq) -> ModseqValue {
+    ModseqValue(m.get())
+}
+
+/// Whether a client's UIDVALIDITY (QRESYNC) is the mailbox's.
+pub fn same_uid_validity(client: NonZeroU32, mailbox: UidValidity) -> bool {
+    UidValidity::new(client.get()) == Some(mailbox)
+}
+
+/// UIDs as a wire set (COPYUID, MODIFIED, VANISHED, ESEARCH), in the given
+/// order; `None` when there are none.
+pub fn wire_uid_set<I: IntoIterator<Item = Uid>>(uids: I) -> Option<SeqSet> {
+    SeqSet::from_numbers(uids.into_iter().map(Uid::get))
+}
+
+/// Sequence numbers as a wire set (MODIFIED, ESEARCH), in the given order;
+/// `None` when there are none.
+pub fn wire_seq_set<I: IntoIterator<Item = SeqNum>>(seqs: I) -> Option<SeqSet> {
+    SeqSet::from_numbers(seqs.into_iter().map(SeqNum::get))
+}
+
+/// The messages a sequence set (or UID set, with `uid`) names in the
+/// selected mailbox, ascending and without duplicates, or the `BAD` for a
+/// sequence number beyond the last message. The rules are
+/// [`crate::imap::seqset`]'s.
 pub fn resolve(sel: &Selected, set: &SeqSet, uid: bool) -> Result<Vec<Uid>, Reply> {
-    let mb = &sel.mailbox;
-    let ranges = match set {
-        SeqSet::Saved => return Ok(sel.saved.clone()),
-        SeqSet::Ranges(r) => r,
-    };
-    let mut out: Vec<Uid> = Vec::new();
-    if uid {
-        let max = mb.uids().last().map(Uid::get).unwrap_or(0);
-        let value = |n: &WireSeq| match n {
-            WireSeq::Value(v) => v.get(),
-            WireSeq::Star => max,
-        };
-        for r in ranges {
-            let (a, b) = match r {
-                SeqRange::Single(n) => (value(n), value(n)),
-                SeqRange::Range(a, b) => (value(a), value(b)),
-            };
-            let (lo, hi) = (a.min(b), a.max(b));
-            out.extend(mb.uids().filter(|u| (lo..=hi).contains(&u.get())));
-        }
-    } else {
-        let exists = mb.exists();
-        let value = |n: &WireSeq| -> Result<u32, Reply> {
-            match n {
-                WireSeq::Value(v) if v.get() <= exists => Ok(v.get()),
-                WireSeq::Value(v) => Err(Reply::bad(format!(
-                    "Sequence number {v} is beyond the last message ({exists})"
-                ))),
-                WireSeq::Star if exists > 0 => Ok(exists),
-                WireSeq::Star => Err(Reply::bad("No messages: * is not a valid number")),
-            }
-        };
-        for r in ranges {
-            let (a, b) = match r {
-                SeqRange::Single(n) => (value(n)?, value(n)?),
-                SeqRange::Range(a, b) => (value(a)?, value(b)?),
-            };
-            for s in a.min(b)..=a.max(b) {
-                if let Some(u) = SeqNum::new(s).and_then(|s| mb.uid_of(s)) {
-                    out.push(u);
-                }
-            }
-        }
-    }
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
+    View::of(sel)
+        .resolve(set, Numbers::of_uid_command(uid))
+        .map_err(|e| Reply::bad(e.to_string()))
 }
 
 /// The selected mailbox, or the `BAD` a command that needs one answers.

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod commands;
 pub mod context;
+pub mod seqset;
 pub mod session;
 pub mod stream;
 pub mod wire;

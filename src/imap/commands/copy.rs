@@ -3,9 +3,10 @@
 //! command does, after the untagged COPYUID.
 
 use crate::imap::commands::selected::{mailbox_error, read_only_no, untagged_ok};
-use crate::imap::context::{mailbox_name, resolve, selected, Ctx, Reply};
-use crate::imap::wire::command::{MailboxName, SeqSet};
+use crate::imap::context::{mailbox_name, resolve, selected, wire_uid_set, Ctx, Reply};
+use crate::imap::wire::command::{MailboxArg, SeqSet};
 use crate::imap::wire::response::ResponseCode;
+use crate::store::account::MailboxId;
 use crate::store::mailbox::Mailbox;
 
 /// `[UID] COPY` (`is_move` false) and `[UID] MOVE`.
@@ -14,7 +15,7 @@ pub fn copy(
     out: &mut Vec<u8>,
     uid: bool,
     set: &SeqSet,
-    dest: &MailboxName,
+    dest: &MailboxArg,
     is_move: bool,
 ) -> Reply {
     let verb = if is_move { "MOVE" } else { "COPY" };
@@ -50,7 +51,10 @@ pub fn copy(
     if uids.is_empty() {
         return Reply::ok(format!("{verb} completed: no messages"));
     }
-    let result = if is_move && info.id.to_string() == sel.mailbox.id() {
+    // Compared as values: the store hands the selected mailbox's id out as
+    // text only, so it is parsed back rather than compared as a string.
+    let same_mailbox = MailboxId::parse_hex(sel.mailbox.id()) == Some(info.id);
+    let result = if is_move && same_mailbox {
         // Dovecot: new UIDs, old ones expunged (reported by the refresh).
         sel.mailbox.move_within(&uids)
     } else {
@@ -71,8 +75,8 @@ pub fn copy(
         Err(e) => return mailbox_error(if is_move { "moving" } else { "copying" }, &e),
     };
     let code = match (
-        SeqSet::from_numbers(map.iter().map(|(s, _)| s.get())),
-        SeqSet::from_numbers(map.iter().map(|(_, d)| d.get())),
+        wire_uid_set(map.iter().map(|(s, _)| *s)),
+        wire_uid_set(map.iter().map(|(_, d)| *d)),
     ) {
         (Some(source), Some(dest)) => Some(ResponseCode::CopyUid {
             uid_validity: info.uid_validity.get(),

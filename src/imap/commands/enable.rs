@@ -2,6 +2,7 @@
 //! can be enabled; never changes anything but the session's `Enabled`.
 
 use crate::imap::context::{Ctx, Reply};
+use crate::imap::wire::response::Response;
 
 /// `ENABLE`: answers `* ENABLED` with exactly the extensions this command
 /// newly switched on; unknown names are ignored (RFC 5161 §3.1).
@@ -24,11 +25,6 @@ pub fn enable(ctx: &mut Ctx, out: &mut Vec<u8>, capabilities: &[String]) -> Repl
             newly.push(name);
         }
     }
-    out.extend_from_slice(b"* ENABLED");
-    for n in newly {
-        out.push(b' ');
-        out.extend_from_slice(n.as_bytes());
-    }
-    out.extend_from_slice(b"\r\n");
+    Response::Enabled(newly.into_iter().map(Into::into).collect()).encode(out);
     Reply::ok("ENABLE completed")
 }

@@ -6,22 +6,22 @@
 //! header block, and only then decrypted content. Never changes the
 //! mailbox; the only state it writes is the saved result (`$`).
 
-use std::io::Write as _;
+use std::borrow::Cow;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 
 use crate::imap::commands::fetch::SummaryCache;
-use crate::imap::context::{Ctx, Reply};
-use crate::imap::wire::command::{
-    SearchCommand, SearchKey, SearchReturnOpt, SeqNum as WireSeq, SeqRange, SeqSet,
-};
-use crate::imap::wire::response::{write_seq_set, write_string, ResponseCode};
+use crate::imap::context::{self, Ctx, Reply};
+use crate::imap::seqset::{Numbers, View};
+use crate::imap::wire::command::{SearchCommand, SearchKey, SearchReturnOpt, SeqSet};
+use crate::imap::wire::response::{ESearchItem, Response, ResponseCode};
 use crate::mime::search_text::{self, SearchText};
 use crate::mime::Summary;
 use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
 use crate::store::message_file::MessageFileError;
-use crate::store::types::{Flag as StoreFlag, Uid};
+use crate::store::types::{Flag, Modseq, SeqNum, Uid, UidSet};
 
 /// Capabilities this module implements end to end.
 pub const CAPABILITIES: &[&str] = &["ESEARCH", "SEARCHRES"];
@@ -81,21 +81,20 @@ enum Field {
 enum Key {
     All,
     Never,
-    Flag(StoreFlag, bool),
-    Keyword(Option<StoreFlag>, bool),
+    Flag(Flag, bool),
+    Keyword(Option<Flag>, bool),
     Recent(bool),
     New,
-    /// Sequence number ranges (inclusive).
-    Seq(Vec<(u32, u32)>),
-    /// UID ranges (inclusive).
-    Uids(Vec<(u32, u32)>),
-    /// Explicit UIDs, sorted (`$`).
-    UidList(Vec<Uid>),
+    /// The messages a sequence set, UID set or `$` names, resolved once by
+    /// `imap::seqset` (so both numberings end as the same typed set).
+    In(UidSet),
     Internal(DateCmp, NaiveDate),
     Saved(DateCmp, NaiveDate),
     Larger(u64),
     Smaller(u64),
-    ModSeq(u64),
+    /// `MODSEQ n`: messages changed at or after `n`; `None` is 0, which
+    /// every message passes.
+    ModSeq(Option<Modseq>),
     EmailId(String),
     Sent(DateCmp, NaiveDate),
     Field(Field, String),
@@ -137,38 +136,14 @@ fn needle(bytes: &[u8]) -> String {
     search_text::fold(&String::from_utf8_lossy(bytes))
 }
 
-/// Ranges of a wire set; `*` is `star` (0 when the mailbox is empty, which
-/// then matches nothing).
-fn ranges(set: &[SeqRange], star: u32) -> Vec<(u32, u32)> {
-    let v = |n: &WireSeq| match n {
-        WireSeq::Value(v) => v.get(),
-        WireSeq::Star => star,
-    };
-    set.iter()
-        .map(|r| {
-            let (a, b) = match r {
-                SeqRange::Single(n) => (v(n), v(n)),
-                SeqRange::Range(a, b) => (v(a), v(b)),
-            };
-            (a.min(b), a.max(b))
-        })
-        .collect()
-}
-
-fn in_ranges(r: &[(u32, u32)], n: u32) -> bool {
-    n != 0 && r.iter().any(|&(a, b)| a <= n && n <= b)
-}
-
 struct Compiler<'a> {
-    mb: &'a Mailbox,
-    saved: &'a [Uid],
+    view: View<'a>,
 }
 
 impl Compiler<'_> {
-    fn saved_list(&self) -> Key {
-        let mut v = self.saved.to_vec();
-        v.sort_unstable();
-        Key::UidList(v)
+    /// The messages `set` names; numbers beyond the mailbox match nothing.
+    fn set(&self, set: &SeqSet, numbers: Numbers) -> Key {
+        Key::In(UidSet::from_uids(self.view.matching(set, numbers)))
     }
 
     fn and(&self, keys: &[SearchKey]) -> Key {
@@ -183,21 +158,21 @@ impl Compiler<'_> {
 
     fn key(&self, k: &SearchKey) -> Key {
         use SearchKey as S;
-        let flag = |f: StoreFlag, set: bool| Key::Flag(f, set);
+        let flag = |f: Flag, set: bool| Key::Flag(f, set);
         match k {
             S::All | S::SaveDateSupported => Key::All,
-            S::Answered => flag(StoreFlag::Answered, true),
-            S::Unanswered => flag(StoreFlag::Answered, false),
-            S::Deleted => flag(StoreFlag::Deleted, true),
-            S::Undeleted => flag(StoreFlag::Deleted, false),
-            S::Draft => flag(StoreFlag::Draft, true),
-            S::Undraft => flag(StoreFlag::Draft, false),
-            S::Flagged => flag(StoreFlag::Flagged, true),
-            S::Unflagged => flag(StoreFlag::Flagged, false),
-            S::Seen => flag(StoreFlag::Seen, true),
-            S::Unseen => flag(StoreFlag::Seen, false),
-            S::Keyword(w) => Key::Keyword(StoreFlag::keyword(w), true),
-            S::Unkeyword(w) => Key::Keyword(StoreFlag::keyword(w), false),
+            S::Answered => flag(Flag::Answered, true),
+            S::Unanswered => flag(Flag::Answered, false),
+            S::Deleted => flag(Flag::Deleted, true),
+            S::Undeleted => flag(Flag::Deleted, false),
+            S::Draft => flag(Flag::Draft, true),
+            S::Undraft => flag(Flag::Draft, false),
+            S::Flagged => flag(Flag::Flagged, true),
+            S::Unflagged => flag(Flag::Flagged, false),
+            S::Seen => flag(Flag::Seen, true),
+            S::Unseen => flag(Flag::Seen, false),
+            S::Keyword(w) => Key::Keyword(Flag::keyword(w), true),
+            S::Unkeyword(w) => Key::Keyword(Flag::keyword(w), false),
             S::Recent => Key::Recent(true),
             S::Old => Key::Recent(false),
             S::New => Key::New,
@@ -230,13 +205,9 @@ impl Compiler<'_> {
                 }
             }
             S::And(keys) => self.and(keys),
-            S::SeqSet(SeqSet::Saved) | S::Uid(SeqSet::Saved) => self.saved_list(),
-            S::SeqSet(SeqSet::Ranges(r)) => Key::Seq(ranges(r, self.mb.exists())),
-            S::Uid(SeqSet::Ranges(r)) => {
-                let max = self.mb.uids().last().map(Uid::get).unwrap_or(0);
-                Key::Uids(ranges(r, max))
-            }
-            S::ModSeq { mod_seq, .. } => Key::ModSeq(mod_seq.0),
+            S::SeqSet(set) => self.set(set, Numbers::Seq),
+            S::Uid(set) => self.set(set, Numbers::Uid),
+            S::ModSeq { mod_seq, .. } => Key::ModSeq(context::modseq(*mod_seq)),
             S::EmailId(id) => Key::EmailId(id.clone()),
             S::ThreadId(_) => Key::Never,
         }
@@ -247,7 +218,7 @@ impl Compiler<'_> {
 struct Msg<'a> {
     mb: &'a Mailbox,
     cache: &'a mut SummaryCache,
-    seq: u32,
+    seq: SeqNum,
     info: MessageInfo,
     summary: Option<Arc<Summary>>,
     header: Option<Vec<u8>>,
@@ -320,10 +291,8 @@ impl Msg<'_> {
             Key::Keyword(Some(f), set) => i.flags.iter().any(|x| x.same_as(f)) == *set,
             Key::Keyword(None, set) => !*set,
             Key::Recent(set) => i.recent == *set,
-            Key::New => i.recent && !i.flags.contains(&StoreFlag::Seen),
-            Key::Seq(r) => in_ranges(r, self.seq),
-            Key::Uids(r) => in_ranges(r, i.uid.get()),
-            Key::UidList(v) => v.binary_search(&i.uid).is_ok(),
+            Key::New => i.recent && !i.flags.contains(&Flag::Seen),
+            Key::In(set) => set.contains(i.uid),
             Key::Internal(c, d) => i
                 .internal
                 .to_chrono()
@@ -332,7 +301,7 @@ impl Msg<'_> {
                 .is_some_and(|t| c.test(t.date_naive(), *d)),
             Key::Larger(n) => u64::from(i.size) > *n,
             Key::Smaller(n) => u64::from(i.size) < *n,
-            Key::ModSeq(n) => i.modseq.get() >= *n,
+            Key::ModSeq(min) => min.map_or(true, |m| i.modseq >= m),
             Key::EmailId(id) => id
                 .strip_prefix('M')
                 .is_some_and(|h| h.eq_ignore_ascii_case(&i.name.to_string())),
@@ -396,7 +365,7 @@ fn coalesce(mut ranges: Vec<std::ops::Range<u64>>) -> Vec<std::ops::Range<u64>> 
 }
 
 /// Hits as (sequence number, UID, modseq), in sequence order.
-type Hits = Vec<(u32, Uid, u64)>;
+type Hits = Vec<(SeqNum, Uid, Modseq)>;
 
 /// Messages below which a content search is not worth a second thread.
 const PARALLEL_MIN: usize = 32;
@@ -453,12 +422,14 @@ fn evaluate_range(
 ) -> Result<Hits, SearchError> {
     let mut hits = Vec::new();
     for (i, &uid) in uids.iter().enumerate() {
-        let Some(info) = mb.info(uid) else { continue };
-        let modseq = info.modseq.get();
+        let (Some(info), Some(seq)) = (mb.info(uid), SeqNum::from_index(offset + i)) else {
+            continue;
+        };
+        let modseq = info.modseq;
         let mut m = Msg {
             mb,
             cache,
-            seq: u32::try_from(offset + i + 1).unwrap_or(u32::MAX),
+            seq,
             info,
             summary: None,
             header: None,
@@ -469,12 +440,6 @@ fn evaluate_range(
         }
     }
     Ok(hits)
-}
-
-fn write_number_set(out: &mut Vec<u8>, numbers: &[u32]) {
-    if let Some(set) = SeqSet::from_numbers(numbers.iter().copied()) {
-        write_seq_set(out, &set);
-    }
 }
 
 /// `[UID] SEARCH`; `tag` is the command's tag, which ESEARCH echoes.
@@ -522,8 +487,7 @@ fn run(
         return Reply::bad("No mailbox selected");
     };
     let key = Compiler {
-        mb: &sel.mailbox,
-        saved: &sel.saved,
+        view: View::of(sel),
     }
     .and(&cmd.criteria);
     let uses_modseq = key.uses_modseq();
@@ -538,10 +502,11 @@ fn run(
         Ok(r) => r,
         Err(e) => return Reply::server_bug("SEARCH", &e),
     };
-    let modseqs: Vec<u64> = hits.iter().map(|h| h.2).collect();
-    let numbers: Vec<u32> = hits
+    let modseqs: Vec<Modseq> = hits.iter().map(|h| h.2).collect();
+    // The numbers the response carries: UIDs or sequence numbers.
+    let numbers: Vec<NonZeroU32> = hits
         .iter()
-        .map(|&(s, u, _)| if cmd.uid { u.get() } else { s })
+        .filter_map(|&(s, u, _)| NonZeroU32::new(if cmd.uid { u.get() } else { s.get() }))
         .collect();
     let opts = match opts {
         None if rev2 => Some(vec![SearchReturnOpt::All]),
@@ -549,14 +514,8 @@ fn run(
         o => o,
     };
     let Some(opts) = opts else {
-        out.extend_from_slice(b"* SEARCH");
-        for n in &numbers {
-            let _ = write!(out, " {n}");
-        }
-        if let Some(top) = modseqs.iter().max().filter(|_| uses_modseq) {
-            let _ = write!(out, " (MODSEQ {top})");
-        }
-        out.extend_from_slice(b"\r\n");
+        let modseq = modseqs.iter().max().filter(|_| uses_modseq).copied();
+        Response::Search { numbers, modseq }.encode(out);
         return Reply::ok("SEARCH completed");
     };
     let has = |o: SearchReturnOpt| opts.contains(&o);
@@ -581,32 +540,24 @@ fn run(
     if opts.iter().all(|o| *o == SearchReturnOpt::Save) {
         return Reply::ok("SEARCH completed, result saved");
     }
-    out.extend_from_slice(b"* ESEARCH (TAG ");
-    write_string(out, tag.as_bytes());
-    out.push(b')');
-    if cmd.uid {
-        out.extend_from_slice(b" UID");
-    }
+    let mut items = Vec::new();
     if has(SearchReturnOpt::Min) {
-        if let Some(n) = numbers.first() {
-            let _ = write!(out, " MIN {n}");
-        }
+        items.extend(numbers.first().map(|&n| ESearchItem::Min(n)));
     }
     if has(SearchReturnOpt::Max) {
-        if let Some(n) = numbers.last() {
-            let _ = write!(out, " MAX {n}");
-        }
+        items.extend(numbers.last().map(|&n| ESearchItem::Max(n)));
     }
-    if has(SearchReturnOpt::All) && !numbers.is_empty() {
-        out.extend_from_slice(b" ALL ");
-        write_number_set(out, &numbers);
+    if has(SearchReturnOpt::All) {
+        let all = SeqSet::from_numbers(numbers.iter().map(|n| n.get()));
+        items.extend(all.map(ESearchItem::All));
     }
     if has(SearchReturnOpt::Count) {
-        let _ = write!(out, " COUNT {}", numbers.len());
+        let count = u32::try_from(numbers.len()).unwrap_or(u32::MAX);
+        items.push(ESearchItem::Count(count));
     }
     // RFC 7162 §3.1.5: the highest modseq of the messages returned, so
     // with only MIN and/or MAX just those one or two.
-    let returned: Vec<u64> = if has(SearchReturnOpt::All) || has(SearchReturnOpt::Count) {
+    let returned: Vec<Modseq> = if has(SearchReturnOpt::All) || has(SearchReturnOpt::Count) {
         modseqs
     } else {
         let mut v = Vec::new();
@@ -618,35 +569,21 @@ fn run(
         }
         v
     };
-    if let Some(top) = returned.iter().max().filter(|_| uses_modseq) {
-        let _ = write!(out, " MODSEQ {top}");
+    if let Some(&top) = returned.iter().max().filter(|_| uses_modseq) {
+        items.push(ESearchItem::ModSeq(top));
     }
-    out.extend_from_slice(b"\r\n");
+    Response::ESearch {
+        tag: Some(Cow::Borrowed(tag)),
+        uid: cmd.uid,
+        items,
+    }
+    .encode(out);
     Reply::ok("SEARCH completed")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::num::NonZeroU32;
-
-    fn n(v: u32) -> WireSeq {
-        WireSeq::Value(NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN))
-    }
-
-    #[test]
-    fn sets_resolve_star_and_reversed_ranges() {
-        let r = ranges(
-            &[SeqRange::Range(n(5), n(2)), SeqRange::Single(WireSeq::Star)],
-            9,
-        );
-        assert_eq!(r, vec![(2, 5), (9, 9)]);
-        assert!(in_ranges(&r, 3) && in_ranges(&r, 9) && !in_ranges(&r, 6));
-        // `*` in an empty mailbox matches nothing.
-        let r = ranges(&[SeqRange::Single(WireSeq::Star)], 0);
-        assert!(!in_ranges(&r, 0) && !in_ranges(&r, 1));
-    }
-
     #[test]
     fn cheap_keys_are_evaluated_first() {
         let k = Key::And(vec![
@@ -658,12 +595,12 @@ mod tests {
             Key::Text("x".into()),
             Key::Header(b"a".to_vec(), String::new()),
             Key::Field(Field::From, "a".into()),
-            Key::Flag(StoreFlag::Seen, true),
+            Key::Flag(Flag::Seen, true),
         ];
         v.sort_by_key(Key::cost);
         let costs: Vec<u8> = v.iter().map(Key::cost).collect();
         assert_eq!(costs, vec![0, 1, 2, 3]);
-        assert!(Key::Not(Box::new(Key::ModSeq(1))).uses_modseq());
+        assert!(Key::Not(Box::new(Key::ModSeq(Modseq::new(1)))).uses_modseq());
         assert!(!Key::Or(Box::new(Key::All), Box::new(Key::Never)).uses_modseq());
     }
 

@@ -5,21 +5,23 @@
 //! spool. Never parses message content and never touches store files
 //! except through `store` calls.
 
+use std::borrow::Cow;
 use std::fs;
 use std::path::PathBuf;
 
 use crate::imap::context::Selected;
-use crate::imap::context::{mailbox_name, resolve, selected, wire_flag, Ctx, Enabled, Reply};
-use crate::imap::wire::command::{
-    self, Flag as WireFlag, MailboxName, QResyncParams, SelectParams, SeqNum as WireSeq, SeqRange,
-    SeqSet,
+use crate::imap::context::{
+    mailbox_name, modseq, resolve, same_uid_validity, selected, wire_flag, wire_modseq,
+    wire_uid_set, Ctx, Enabled, Reply,
 };
+use crate::imap::seqset::View;
+use crate::imap::wire::command::{self, MailboxArg, QResyncParams, SelectParams, SeqSet, WireFlag};
 use crate::imap::wire::response::{
-    self, status_line, write_flag_list, write_flag_perm_list, write_seq_set, ResponseCode, Status,
+    EncodedMailbox, FetchItem, ListKind, ListResponse, Response, ResponseCode, Status,
 };
 use crate::store::mailbox::{Changes, Mailbox, MailboxError};
 use crate::store::spool;
-use crate::store::types::{Flag as StoreFlag, Modseq, Uid};
+use crate::store::types::{Flag, SeqNum, Uid};
 
 /// Capabilities this module implements end to end.
 pub const CAPABILITIES: &[&str] = &[
@@ -96,12 +98,13 @@ pub fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
         Ok(changes) => report(sel, enabled, out, &changes),
         Err(e) => {
             log::error!("refreshing the mailbox: {e}");
-            out.extend(status_line(
+            Response::status(
                 None,
                 Status::No,
-                Some(&ResponseCode::ServerBug),
+                Some(ResponseCode::ServerBug),
                 "Cannot read mailbox changes; see the server log",
-            ));
+            )
+            .encode(out);
         }
     }
 }
@@ -116,16 +119,16 @@ fn report(sel: &mut Selected, enabled: Enabled, out: &mut Vec<u8>, changes: &Cha
         modseq: enabled.condstore,
     };
     for (seq, uid) in &changes.flags_changed {
-        write_fetch(out, &sel.mailbox, seq.get(), *uid, items, enabled.rev2);
+        write_fetch(out, &sel.mailbox, *seq, *uid, items, enabled.rev2);
     }
     if !changes.expunged.is_empty() {
         if enabled.qresync {
-            let mut uids: Vec<u32> = changes.expunged.iter().map(|(_, u)| u.get()).collect();
+            let mut uids: Vec<Uid> = changes.expunged.iter().map(|(_, u)| *u).collect();
             uids.sort_unstable();
             write_vanished(out, &uids, false);
         } else {
             for (seq, _) in &changes.expunged {
-                out.extend_from_slice(format!("* {} EXPUNGE\r\n", seq.get()).as_bytes());
+                Response::Expunge(*seq).encode(out);
             }
         }
     }
@@ -135,15 +138,9 @@ fn report(sel: &mut Selected, enabled: Enabled, out: &mut Vec<u8>, changes: &Cha
                 log::error!("claiming \\Recent: {e}");
             }
         }
-        out.extend_from_slice(format!("* {} EXISTS\r\n", changes.exists).as_bytes());
+        Response::Exists(changes.exists).encode(out);
         if !enabled.rev2 {
-            out.extend_from_slice(
-                format!(
-                    "* {} RECENT\r\n",
-                    visible_recent(&sel.mailbox, sel.read_only)
-                )
-                .as_bytes(),
-            );
+            Response::Recent(visible_recent(&sel.mailbox, sel.read_only)).encode(out);
         }
     }
 }
@@ -173,7 +170,7 @@ pub(crate) struct FetchItems {
 pub(crate) fn write_fetch(
     out: &mut Vec<u8>,
     mb: &Mailbox,
-    seq: u32,
+    seq: SeqNum,
     uid: Uid,
     items: FetchItems,
     rev2: bool,
@@ -181,71 +178,36 @@ pub(crate) fn write_fetch(
     let Some(info) = mb.info(uid) else {
         return;
     };
-    out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
-    let mut first = true;
-    let mut sep = |out: &mut Vec<u8>| {
-        if !first {
-            out.push(b' ');
-        }
-        first = false;
-    };
+    let mut data = Vec::with_capacity(3);
     if items.uid {
-        sep(out);
-        out.extend_from_slice(format!("UID {}", uid.get()).as_bytes());
+        data.push(FetchItem::Uid(uid));
     }
     if items.flags {
-        sep(out);
-        out.extend_from_slice(b"FLAGS ");
         let mut flags: Vec<WireFlag> = info.flags.iter().map(wire_flag).collect();
         if info.recent && !rev2 {
             flags.push(WireFlag::Recent);
         }
-        write_flag_list(out, &flags);
+        data.push(FetchItem::Flags(flags));
     }
     if items.modseq {
-        sep(out);
-        out.extend_from_slice(format!("MODSEQ ({})", info.modseq.get()).as_bytes());
+        data.push(FetchItem::ModSeq(info.modseq));
     }
-    out.extend_from_slice(b")\r\n");
+    Response::Fetch { seq, items: data }.encode(out);
 }
 
 /// `* VANISHED [(EARLIER)] uids`; `uids` ascending.
-fn write_vanished(out: &mut Vec<u8>, uids: &[u32], earlier: bool) {
-    let Some(set) = SeqSet::from_numbers(uids.iter().copied()) else {
+pub(crate) fn write_vanished(out: &mut Vec<u8>, uids: &[Uid], earlier: bool) {
+    let Some(set) = wire_uid_set(uids.iter().copied()) else {
         return;
     };
-    out.extend_from_slice(b"* VANISHED ");
-    if earlier {
-        out.extend_from_slice(b"(EARLIER) ");
-    }
-    write_seq_set(out, &set);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// Whether `uid` is in a client-supplied UID set (`*` is the largest UID).
-fn uid_set_contains(set: &SeqSet, uid: u32, max: u32) -> bool {
-    let ranges = match set {
-        SeqSet::Saved => return true,
-        SeqSet::Ranges(r) => r,
-    };
-    let value = |n: &WireSeq| match n {
-        WireSeq::Value(v) => v.get(),
-        WireSeq::Star => max,
-    };
-    ranges.iter().any(|r| {
-        let (a, b) = match r {
-            SeqRange::Single(n) => (value(n), value(n)),
-            SeqRange::Range(a, b) => (value(a), value(b)),
-        };
-        (a.min(b)..=a.max(b)).contains(&uid)
-    })
+    Response::Vanished { earlier, uids: set }.encode(out);
 }
 
 /// The flags every mailbox offers: the system flags plus its keywords.
 fn mailbox_flags(mb: &Mailbox) -> Vec<WireFlag> {
-    let mut flags: Vec<WireFlag> = StoreFlag::SYSTEM.iter().map(wire_flag).collect();
+    let mut flags: Vec<WireFlag> = Flag::SYSTEM.iter().map(wire_flag).collect();
     for f in mb.defined_flags() {
-        if matches!(f, StoreFlag::Keyword(_)) {
+        if matches!(f, Flag::Keyword(_)) {
             flags.push(wire_flag(f));
         }
     }
@@ -258,7 +220,7 @@ fn mailbox_flags(mb: &Mailbox) -> Vec<WireFlag> {
 pub fn write_highest_modseq(out: &mut Vec<u8>, mb: &Mailbox) {
     untagged_ok(
         out,
-        ResponseCode::HighestModSeq(command::ModSeq(mb.highest_modseq().get())),
+        ResponseCode::HighestModSeq(wire_modseq(mb.highest_modseq())),
         "Highest",
     );
 }
@@ -278,9 +240,7 @@ pub fn announce_new_flags(sel: &mut Selected, out: &mut Vec<u8>) {
 /// `* FLAGS` and `* OK [PERMANENTFLAGS]` as SELECT sends them.
 fn write_flags(out: &mut Vec<u8>, mb: &Mailbox, read_only: bool) {
     let flags = mailbox_flags(mb);
-    out.extend_from_slice(b"* FLAGS ");
-    write_flag_list(out, &flags);
-    out.extend_from_slice(b"\r\n");
+    Response::Flags(flags.clone()).encode(out);
     let perm: Vec<command::FlagPerm> = if read_only {
         Vec::new()
     } else {
@@ -290,24 +250,23 @@ fn write_flags(out: &mut Vec<u8>, mb: &Mailbox, read_only: bool) {
             .chain([command::FlagPerm::Any])
             .collect()
     };
-    out.extend_from_slice(b"* OK [PERMANENTFLAGS ");
-    write_flag_perm_list(out, &perm);
-    out.extend_from_slice(if read_only {
-        b"] Read-only mailbox\r\n".as_slice()
+    let text = if read_only {
+        "Read-only mailbox"
     } else {
-        b"] Flags permitted\r\n".as_slice()
-    });
+        "Flags permitted"
+    };
+    untagged_ok(out, ResponseCode::PermanentFlags(perm), text);
 }
 
 pub(crate) fn untagged_ok(out: &mut Vec<u8>, code: ResponseCode, text: &str) {
-    out.extend(status_line(None, Status::Ok, Some(&code), text));
+    Response::status(None, Status::Ok, Some(code), text).encode(out);
 }
 
 /// `SELECT` (`read_only` false) and `EXAMINE` (true).
 pub fn select(
     ctx: &mut Ctx,
     out: &mut Vec<u8>,
-    name: &MailboxName,
+    name: &MailboxArg,
     params: &SelectParams,
     read_only: bool,
 ) -> Reply {
@@ -336,18 +295,16 @@ pub fn select(
     }
     let enabled = ctx.enabled;
     write_flags(out, &mailbox, read_only);
-    out.extend_from_slice(format!("* {} EXISTS\r\n", mailbox.exists()).as_bytes());
+    Response::Exists(mailbox.exists()).encode(out);
     if !enabled.rev2 {
-        out.extend_from_slice(
-            format!("* {} RECENT\r\n", visible_recent(&mailbox, read_only)).as_bytes(),
-        );
+        Response::Recent(visible_recent(&mailbox, read_only)).encode(out);
         let first_unseen = mailbox.uids().position(|u| {
             mailbox
                 .info(u)
-                .is_some_and(|i| !i.flags.contains(&StoreFlag::Seen))
+                .is_some_and(|i| !i.flags.contains(&Flag::Seen))
         });
-        if let Some(i) = first_unseen.and_then(|i| u32::try_from(i + 1).ok()) {
-            untagged_ok(out, ResponseCode::Unseen(i), "First unseen");
+        if let Some(seq) = first_unseen.and_then(SeqNum::from_index) {
+            untagged_ok(out, ResponseCode::Unseen(seq.get()), "First unseen");
         }
     }
     untagged_ok(
@@ -362,7 +319,7 @@ pub fn select(
     );
     untagged_ok(
         out,
-        ResponseCode::HighestModSeq(command::ModSeq(mailbox.highest_modseq().get())),
+        ResponseCode::HighestModSeq(wire_modseq(mailbox.highest_modseq())),
         "Highest",
     );
     untagged_ok(
@@ -398,41 +355,41 @@ fn write_list_line(
     utf8: bool,
 ) {
     let account = ctx.account.state();
-    let mut attrs: Vec<&str> = vec![if account.has_children(name) {
+    let mut attrs: Vec<Cow<'_, str>> = vec![Cow::Borrowed(if account.has_children(name) {
         "\\HasChildren"
     } else {
         "\\HasNoChildren"
-    }];
+    })];
     if let Some(info) = account.mailbox(name) {
-        attrs.extend(info.special_use.iter().map(|s| s.as_imap()));
+        attrs.extend(info.special_use.iter().map(|s| Cow::Borrowed(s.as_imap())));
     }
-    out.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
-    response::write_mailbox(out, name.as_str(), utf8);
-    out.extend_from_slice(b"\r\n");
+    Response::List(ListResponse {
+        kind: ListKind::List,
+        attributes: attrs,
+        delimiter: Some('/'),
+        mailbox: EncodedMailbox::new(name.as_str(), utf8),
+        extended: Vec::new(),
+    })
+    .encode(out);
 }
 
 /// RFC 7162 §3.2.5: what changed since the client's last known modseq,
 /// when its UIDVALIDITY still holds.
 fn resync(out: &mut Vec<u8>, mb: &Mailbox, q: &QResyncParams, enabled: Enabled) {
-    if q.uid_validity.get() != mb.uid_validity().get() {
+    if !same_uid_validity(q.uid_validity, mb.uid_validity()) {
         return;
     }
-    let Some(since) = Modseq::new(q.mod_seq.0) else {
+    let Some(since) = modseq(q.mod_seq) else {
         return;
     };
-    let max = mb.uidnext().get().saturating_sub(1);
-    let mut vanished: Vec<u32> = mb
-        .vanished_since(since)
-        .into_iter()
-        .map(Uid::get)
-        .filter(|u| {
-            q.known_uids
-                .as_ref()
-                .map_or(true, |set| uid_set_contains(set, *u, max))
-        })
-        .collect();
-    vanished.sort_unstable();
-    vanished.dedup();
+    let mut vanished = mb.vanished_since(since);
+    if let Some(known) = &q.known_uids {
+        // A new selection has no saved search result: `$` names nothing.
+        vanished = View::new(mb.uids().collect(), &[], mb.uidnext()).named_among(known, &vanished);
+    } else {
+        vanished.sort_unstable();
+        vanished.dedup();
+    }
     write_vanished(out, &vanished, true);
     let items = FetchItems {
         flags: true,
@@ -441,8 +398,9 @@ fn resync(out: &mut Vec<u8>, mb: &Mailbox, q: &QResyncParams, enabled: Enabled) 
     };
     for (i, uid) in mb.uids().enumerate() {
         if mb.info(uid).is_some_and(|info| info.modseq > since) {
-            let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            write_fetch(out, mb, seq, uid, items, enabled.rev2);
+            if let Some(seq) = SeqNum::from_index(i) {
+                write_fetch(out, mb, seq, uid, items, enabled.rev2);
+            }
         }
     }
 }
@@ -470,7 +428,7 @@ fn deleted_uids(mb: &Mailbox, uids: Vec<Uid>) -> Vec<Uid> {
     uids.into_iter()
         .filter(|u| {
             mb.info(*u)
-                .is_some_and(|i| !i.expunged && i.flags.contains(&StoreFlag::Deleted))
+                .is_some_and(|i| !i.expunged && i.flags.contains(&Flag::Deleted))
         })
         .collect()
 }
@@ -522,34 +480,16 @@ pub(crate) fn mailbox_error(what: &str, e: &MailboxError) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::num::NonZeroU32;
-
-    fn v(n: u32) -> WireSeq {
-        WireSeq::Value(NonZeroU32::new(n).unwrap())
-    }
-
-    #[test]
-    fn uid_sets_match_ranges_reversed_ranges_and_star() {
-        let set = SeqSet::Ranges(vec![
-            SeqRange::Single(v(2)),
-            SeqRange::Range(v(9), v(7)),
-            SeqRange::Range(v(20), WireSeq::Star),
-        ]);
-        let hits: Vec<u32> = (1..=30)
-            .filter(|u| uid_set_contains(&set, *u, 25))
-            .collect();
-        assert_eq!(hits, vec![2, 7, 8, 9, 20, 21, 22, 23, 24, 25]);
-    }
-
     #[test]
     fn vanished_is_compact_and_omitted_when_empty() {
         let mut out = Vec::new();
         write_vanished(&mut out, &[], true);
         assert!(out.is_empty());
-        write_vanished(&mut out, &[1, 2, 3, 7], true);
+        let uids = |v: &[u32]| -> Vec<Uid> { v.iter().copied().filter_map(Uid::new).collect() };
+        write_vanished(&mut out, &uids(&[1, 2, 3, 7]), true);
         assert_eq!(out, b"* VANISHED (EARLIER) 1:3,7\r\n");
         out.clear();
-        write_vanished(&mut out, &[4], false);
+        write_vanished(&mut out, &uids(&[4]), false);
         assert_eq!(out, b"* VANISHED 4\r\n");
     }
 }

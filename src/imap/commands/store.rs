@@ -6,16 +6,18 @@
 use crate::imap::commands::selected::{
     announce_new_flags, mailbox_error, read_only_no, write_fetch, write_highest_modseq, FetchItems,
 };
-use crate::imap::context::{resolve, selected, store_flag, Ctx, Reply};
-use crate::imap::wire::command::{Flag as WireFlag, SeqSet, StoreCommand, StoreMode};
+use crate::imap::context::{
+    modseq, resolve, selected, store_flag, wire_seq_set, wire_uid_set, Ctx, Reply,
+};
+use crate::imap::wire::command::{StoreCommand, StoreMode, WireFlag};
 use crate::imap::wire::response::ResponseCode;
 use crate::store::mailbox::StoreOutcome;
-use crate::store::types::{Flag as StoreFlag, FlagOp, Modseq};
+use crate::store::types::{Flag, FlagOp, SeqNum};
 
 /// Converts STORE's wire flags into store flags: `\Recent` is ignored
 /// (only the server sets it), unknown system flags and unusable keywords
 /// are a `BAD`.
-fn storable_flags(flags: &[WireFlag]) -> Result<Vec<StoreFlag>, Reply> {
+fn storable_flags(flags: &[WireFlag]) -> Result<Vec<Flag>, Reply> {
     let mut out = Vec::with_capacity(flags.len());
     for f in flags {
         match f {
@@ -63,7 +65,7 @@ pub fn store(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &StoreCommand) -> Reply {
         StoreMode::Add => FlagOp::Add,
         StoreMode::Remove => FlagOp::Remove,
     };
-    let outcome = match cmd.unchanged_since.map(|m| Modseq::new(m.0)) {
+    let outcome = match cmd.unchanged_since.map(modseq) {
         // UNCHANGEDSINCE 0: every message has a modseq above it.
         Some(None) => StoreOutcome {
             failed_modified: uids.clone(),
@@ -85,7 +87,7 @@ pub fn store(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &StoreCommand) -> Reply {
         };
         for uid in uids.iter().filter(|u| !outcome.failed_modified.contains(u)) {
             if let Some(seq) = mb.seq_of(*uid) {
-                write_fetch(out, mb, seq.get(), *uid, items, enabled.rev2);
+                write_fetch(out, mb, seq, *uid, items, enabled.rev2);
             }
         }
     } else if enabled.condstore {
@@ -97,26 +99,25 @@ pub fn store(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &StoreCommand) -> Reply {
         };
         for uid in &outcome.changed {
             if let Some(seq) = mb.seq_of(*uid) {
-                write_fetch(out, mb, seq.get(), *uid, items, enabled.rev2);
+                write_fetch(out, mb, seq, *uid, items, enabled.rev2);
             }
         }
     }
     if outcome.failed_modified.is_empty() {
         return Reply::ok("STORE completed");
     }
-    let numbers: Vec<u32> = if cmd.uid {
-        outcome.failed_modified.iter().map(|u| u.get()).collect()
+    let modified = if cmd.uid {
+        wire_uid_set(outcome.failed_modified.iter().copied())
     } else {
-        let mut seqs: Vec<u32> = outcome
+        let mut seqs: Vec<SeqNum> = outcome
             .failed_modified
             .iter()
             .filter_map(|u| mb.seq_of(*u))
-            .map(|s| s.get())
             .collect();
         seqs.sort_unstable();
-        seqs
+        wire_seq_set(seqs)
     };
-    match SeqSet::from_numbers(numbers) {
+    match modified {
         Some(set) => Reply::ok_code(
             ResponseCode::Modified(set),
             "Some messages were modified since",
@@ -138,7 +139,7 @@ mod tests {
             WireFlag::Keyword("$A".into()),
         ])
         .unwrap();
-        assert_eq!(ok, vec![StoreFlag::Seen, StoreFlag::Keyword("$A".into())]);
+        assert_eq!(ok, vec![Flag::Seen, Flag::Keyword("$A".into())]);
         let bad = storable_flags(&[WireFlag::Extension("Bogus".into())]).unwrap_err();
         assert_eq!(bad.status, Status::Bad);
     }

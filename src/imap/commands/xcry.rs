@@ -7,7 +7,7 @@ use log::{info, warn};
 
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::wire::command::XCryCommand;
-use crate::imap::wire::response::{self, ResponseCode};
+use crate::imap::wire::response::{Response, ResponseCode};
 use crate::store::mailbox::Mailbox;
 use crate::store::user_file;
 
@@ -71,16 +71,13 @@ pub fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
                         ),
                     ),
                 ];
-                out.extend_from_slice(b"* XCRY USER-CONFIG (");
-                for (i, (k, v)) in settings.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b' ');
-                    }
-                    response::write_string(out, k.as_bytes());
-                    out.push(b' ');
-                    response::write_string(out, v.as_bytes());
-                }
-                out.extend_from_slice(b")\r\n");
+                Response::XCryUserConfig(
+                    settings
+                        .into_iter()
+                        .map(|(k, v)| (k.into(), v.into()))
+                        .collect(),
+                )
+                .encode(out);
                 Reply::ok("GET-USER-CONFIG completed")
             }
             Err(e) => {
@@ -115,9 +112,7 @@ pub fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
                         "password changed; previous user.toml kept as {}",
                         backup.display()
                     );
-                    out.extend_from_slice(b"* XCRY BACKUP-FILE ");
-                    response::write_string(out, backup.to_string_lossy().as_bytes());
-                    out.extend_from_slice(b"\r\n");
+                    Response::XCryBackupFile(backup.to_string_lossy()).encode(out);
                     Reply::ok("Password changed")
                 }
                 Err(e) => {

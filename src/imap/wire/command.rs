@@ -14,18 +14,20 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Tag(pub String);
 
-/// A decoded mailbox name (Unicode, `/` as hierarchy delimiter, INBOX
-/// normalised to upper case).
+/// A command's mailbox argument, decoded (Unicode, `/` as hierarchy
+/// delimiter, INBOX normalised to upper case) but not yet checked against
+/// the store's naming rules: `context::mailbox_name` turns it into the
+/// store's `MailboxName` or a `NO`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MailboxName(pub String);
+pub struct MailboxArg(pub String);
 
-impl MailboxName {
+impl MailboxArg {
     /// Builds a name, normalising any case variant of INBOX to `INBOX`.
     pub fn new(name: String) -> Self {
         if name.eq_ignore_ascii_case("INBOX") {
-            MailboxName("INBOX".to_owned())
+            MailboxArg("INBOX".to_owned())
         } else {
-            MailboxName(name)
+            MailboxArg(name)
         }
     }
 
@@ -35,13 +37,16 @@ impl MailboxName {
     }
 }
 
-/// A CONDSTORE modification sequence (RFC 7162); at most 2^63-1.
+/// A CONDSTORE modification sequence as a client wrote it (RFC 7162); at
+/// most 2^63-1. Unlike the store's `Modseq` it may be zero
+/// (`UNCHANGEDSINCE 0`, `SEARCH MODSEQ 0`), so it is a distinct type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ModSeq(pub u64);
+pub struct ModseqValue(pub u64);
 
-/// One end of a sequence range.
+/// One end of a sequence range: a number, or `*`. Not yet a sequence
+/// number or UID: `imap::seqset` resolves it against the selected mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SeqNum {
+pub enum SeqBound {
     /// A concrete (non-zero) sequence number or UID.
     Value(NonZeroU32),
     /// `*`: the largest number in use.
@@ -52,9 +57,9 @@ pub enum SeqNum {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SeqRange {
     /// A single number or `*`.
-    Single(SeqNum),
+    Single(SeqBound),
     /// `a:b`, kept in the order the client wrote it (`b` may be below `a`).
-    Range(SeqNum, SeqNum),
+    Range(SeqBound, SeqBound),
 }
 
 /// A sequence set as written by the client.
@@ -87,9 +92,9 @@ impl SeqSet {
                 .into_iter()
                 .map(|(a, b)| {
                     if a == b {
-                        SeqRange::Single(SeqNum::Value(a))
+                        SeqRange::Single(SeqBound::Value(a))
                     } else {
-                        SeqRange::Range(SeqNum::Value(a), SeqNum::Value(b))
+                        SeqRange::Range(SeqBound::Value(a), SeqBound::Value(b))
                     }
                 })
                 .collect(),
@@ -97,9 +102,11 @@ impl SeqSet {
     }
 }
 
-/// A message flag as it appears in commands and responses.
+/// A message flag as it appears in commands and responses. Unlike the
+/// store's `Flag` it can say `\Recent` (which the session, not the store,
+/// decides) and unknown `\Name` extensions.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Flag {
+pub enum WireFlag {
     /// `\Answered`
     Answered,
     /// `\Flagged`
@@ -122,16 +129,16 @@ pub enum Flag {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum FlagPerm {
     /// A concrete flag.
-    Flag(Flag),
+    Flag(WireFlag),
     /// `\*`
     Any,
 }
 
-/// A special-use attribute (RFC 6154, RFC 8457) used by CREATE (USE ...):
-/// one the store knows, or any other `\Name` (the session answers
-/// `NO [USEATTR]`).
+/// A special-use attribute of CREATE (USE ...) (RFC 6154 `use-attr`,
+/// RFC 8457): one the store knows, or any other `\Name` (the session
+/// answers `NO [USEATTR]`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum SpecialUse {
+pub enum UseAttr {
     /// `\All`, `\Archive`, `\Drafts`, ... (the store's one list of them).
     Known(crate::store::account::SpecialUse),
     /// Any other attribute, without its backslash, as sent.
@@ -175,45 +182,45 @@ pub enum CommandBody {
     /// `SELECT mailbox [(params)]`
     Select {
         /// Mailbox to select.
-        mailbox: MailboxName,
+        mailbox: MailboxArg,
         /// CONDSTORE / QRESYNC parameters.
         params: SelectParams,
     },
     /// `EXAMINE mailbox [(params)]`
     Examine {
         /// Mailbox to examine.
-        mailbox: MailboxName,
+        mailbox: MailboxArg,
         /// CONDSTORE / QRESYNC parameters.
         params: SelectParams,
     },
     /// `CREATE mailbox [(USE (attrs))]`
     Create {
         /// Mailbox to create.
-        mailbox: MailboxName,
+        mailbox: MailboxArg,
         /// Special-use attributes requested (RFC 6154 CREATE-SPECIAL-USE).
-        special_use: Vec<SpecialUse>,
+        special_use: Vec<UseAttr>,
     },
     /// `DELETE mailbox`
     Delete {
         /// Mailbox to delete.
-        mailbox: MailboxName,
+        mailbox: MailboxArg,
     },
     /// `RENAME from to`
     Rename {
         /// Existing name.
-        from: MailboxName,
+        from: MailboxArg,
         /// New name.
-        to: MailboxName,
+        to: MailboxArg,
     },
     /// `SUBSCRIBE mailbox`
     Subscribe {
         /// Mailbox to subscribe to.
-        mailbox: MailboxName,
+        mailbox: MailboxArg,
     },
     /// `UNSUBSCRIBE mailbox`
     Unsubscribe {
         /// Mailbox to unsubscribe from.
-        mailbox: MailboxName,
+        mailbox: MailboxArg,
     },
     /// `LIST` in all its RFC 5258 / RFC 5819 forms.
     List(ListCommand),
@@ -236,14 +243,14 @@ pub enum CommandBody {
     /// `STATUS mailbox (items)`
     Status {
         /// Mailbox asked about.
-        mailbox: MailboxName,
+        mailbox: MailboxArg,
         /// Requested items, in order.
         items: Vec<StatusItem>,
     },
     /// `APPEND mailbox message...` (several messages = MULTIAPPEND).
     Append {
         /// Destination mailbox.
-        mailbox: MailboxName,
+        mailbox: MailboxArg,
         /// One or more messages.
         messages: Vec<AppendMessage>,
     },
@@ -290,7 +297,7 @@ pub enum CommandBody {
         /// Messages to copy.
         set: SeqSet,
         /// Destination.
-        mailbox: MailboxName,
+        mailbox: MailboxArg,
     },
     /// `[UID] MOVE set mailbox`
     Move {
@@ -299,7 +306,7 @@ pub enum CommandBody {
         /// Messages to move.
         set: SeqSet,
         /// Destination.
-        mailbox: MailboxName,
+        mailbox: MailboxArg,
     },
     /// `XCRY ...` private administration commands.
     XCry(XCryCommand),
@@ -330,7 +337,7 @@ pub struct QResyncParams {
     /// The UIDVALIDITY the client last knew (non-zero).
     pub uid_validity: NonZeroU32,
     /// The HIGHESTMODSEQ the client last knew (non-zero).
-    pub mod_seq: ModSeq,
+    pub mod_seq: ModseqValue,
     /// UIDs the client knows about.
     pub known_uids: Option<SeqSet>,
     /// `(known-sequence-set known-uid-set)` matching data.
@@ -418,7 +425,7 @@ pub enum AppendKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppendMessage {
     /// Initial flags.
-    pub flags: Vec<Flag>,
+    pub flags: Vec<WireFlag>,
     /// Requested internal date.
     pub internal_date: Option<DateTime<FixedOffset>>,
     /// How the message was sent.
@@ -549,7 +556,7 @@ pub enum SearchKey {
         /// Optional entry name (raw bytes of the quoted string) and type.
         entry: Option<(Vec<u8>, EntryType)>,
         /// Minimum modseq (may be zero).
-        mod_seq: ModSeq,
+        mod_seq: ModseqValue,
     },
     /// `EMAILID id` (RFC 8474)
     EmailId(String),
@@ -575,7 +582,7 @@ pub struct FetchCommand {
     /// What to fetch.
     pub attrs: FetchAttrs,
     /// `CHANGEDSINCE n` (RFC 7162).
-    pub changed_since: Option<ModSeq>,
+    pub changed_since: Option<ModseqValue>,
     /// `VANISHED` (RFC 7162, UID FETCH with CHANGEDSINCE only).
     pub vanished: bool,
 }
@@ -690,13 +697,13 @@ pub struct StoreCommand {
     /// Messages affected.
     pub set: SeqSet,
     /// `UNCHANGEDSINCE n` (RFC 7162).
-    pub unchanged_since: Option<ModSeq>,
+    pub unchanged_since: Option<ModseqValue>,
     /// Replace, add or remove.
     pub mode: StoreMode,
     /// `.SILENT`
     pub silent: bool,
     /// The flags (may be empty).
-    pub flags: Vec<Flag>,
+    pub flags: Vec<WireFlag>,
 }
 
 /// How STORE combines flags.

@@ -110,7 +110,7 @@ impl Enc {
         }
     }
 
-    fn select(&mut self, verb: &str, mailbox: &MailboxName, p: &SelectParams) {
+    fn select(&mut self, verb: &str, mailbox: &MailboxArg, p: &SelectParams) {
         self.raw(verb);
         self.name(&mailbox.0);
         let mut params: Vec<Vec<u8>> = Vec::new();
@@ -395,8 +395,8 @@ impl Enc {
                 if !special_use.is_empty() {
                     self.raw(" (USE ");
                     self.list(special_use, |e, u| match u {
-                        SpecialUse::Known(k) => e.raw(k.as_imap()),
-                        SpecialUse::Other(o) => {
+                        UseAttr::Known(k) => e.raw(k.as_imap()),
+                        UseAttr::Other(o) => {
                             e.raw("\\");
                             e.atom(o)
                         }

@@ -8,7 +8,7 @@
 
 use super::status::append_limit;
 use crate::imap::context::{mailbox_name, store_flag, Ctx, Reply};
-use crate::imap::wire::command::{AppendMessage, Flag as WireFlag, MailboxName, SeqSet};
+use crate::imap::wire::command::{AppendMessage, MailboxArg, SeqSet, WireFlag};
 use crate::imap::wire::response::ResponseCode;
 use crate::store::mailbox::{MailboxError, NewMessage};
 use crate::store::types::{Flag, InternalDate, Uid};
@@ -74,7 +74,7 @@ fn append_error(e: MailboxError) -> Reply {
 pub fn append(
     ctx: &mut Ctx,
     _out: &mut Vec<u8>,
-    name: &MailboxName,
+    name: &MailboxArg,
     messages: &[AppendMessage],
 ) -> Reply {
     let name = match mailbox_name(name) {

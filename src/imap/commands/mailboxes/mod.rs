@@ -17,9 +17,9 @@ pub use list::{list, lsub_or_xlist};
 pub use status::status;
 
 use crate::imap::context::{mailbox_name, Ctx, Reply};
-use crate::imap::wire::command::{MailboxName, SpecialUse};
+use crate::imap::wire::command::{MailboxArg, UseAttr};
 use crate::imap::wire::response::ResponseCode;
-use crate::store::account::{MailboxName as StoreName, RenameOutcome, SpecialUse as StoreUse};
+use crate::store::account::{MailboxName, RenameOutcome, SpecialUse};
 use crate::store::mailbox::Mailbox;
 use crate::store::StoreError;
 
@@ -65,10 +65,10 @@ fn store_reply(what: &str, e: StoreError) -> Reply {
     }
 }
 
-fn store_use(u: &SpecialUse) -> Option<StoreUse> {
+fn store_use(u: &UseAttr) -> Option<SpecialUse> {
     match u {
-        SpecialUse::Known(k) => Some(*k),
-        SpecialUse::Other(_) => None,
+        UseAttr::Known(k) => Some(*k),
+        UseAttr::Other(_) => None,
     }
 }
 
@@ -81,18 +81,18 @@ fn refresh_account(ctx: &mut Ctx) -> Result<(), Reply> {
 }
 
 /// `CREATE`.
-pub fn create(ctx: &mut Ctx, _out: &mut Vec<u8>, name: &MailboxName, uses: &[SpecialUse]) -> Reply {
+pub fn create(ctx: &mut Ctx, _out: &mut Vec<u8>, name: &MailboxArg, uses: &[UseAttr]) -> Reply {
     // RFC 3501 §6.3.3: a trailing delimiter only declares the intent to
     // create inferiors; the name is created without it.
     let trimmed = name.0.strip_suffix(DELIMITER).unwrap_or(&name.0);
-    let name = match mailbox_name(&MailboxName::new(trimmed.to_owned())) {
+    let name = match mailbox_name(&MailboxArg::new(trimmed.to_owned())) {
         Ok(n) => n,
         Err(r) => return r,
     };
     if name.is_inbox() {
         return Reply::no(Some(ResponseCode::AlreadyExists), "INBOX always exists");
     }
-    let mut wanted: Vec<StoreUse> = Vec::new();
+    let mut wanted: Vec<SpecialUse> = Vec::new();
     for u in uses {
         match store_use(u) {
             Some(su) if !wanted.contains(&su) => wanted.push(su),
@@ -114,7 +114,7 @@ pub fn create(ctx: &mut Ctx, _out: &mut Vec<u8>, name: &MailboxName, uses: &[Spe
 /// `DELETE`. Inferiors stay (the name then lists as `\Noselect`);
 /// deleting the selected mailbox is allowed and leaves this session's view
 /// of it intact until it selects another one.
-pub fn delete(ctx: &mut Ctx, _out: &mut Vec<u8>, name: &MailboxName) -> Reply {
+pub fn delete(ctx: &mut Ctx, _out: &mut Vec<u8>, name: &MailboxArg) -> Reply {
     let name = match mailbox_name(name) {
         Ok(n) => n,
         Err(r) => return r,
@@ -130,7 +130,7 @@ pub fn delete(ctx: &mut Ctx, _out: &mut Vec<u8>, name: &MailboxName) -> Reply {
 
 /// `RENAME`, with inferiors; RENAME of INBOX moves its messages into the
 /// new mailbox and leaves INBOX empty (RFC 3501 §6.3.5).
-pub fn rename(ctx: &mut Ctx, _out: &mut Vec<u8>, from: &MailboxName, to: &MailboxName) -> Reply {
+pub fn rename(ctx: &mut Ctx, _out: &mut Vec<u8>, from: &MailboxArg, to: &MailboxArg) -> Reply {
     let (from, to) = match (mailbox_name(from), mailbox_name(to)) {
         (Ok(f), Ok(t)) => (f, t),
         (Err(r), _) | (_, Err(r)) => return r,
@@ -153,13 +153,13 @@ pub fn rename(ctx: &mut Ctx, _out: &mut Vec<u8>, from: &MailboxName, to: &Mailbo
 
 /// Keeps the selected mailbox's name in step with a RENAME of it or of one
 /// of its superiors, so later commands naming it still find it.
-fn rename_selected(ctx: &mut Ctx, from: &StoreName, to: &StoreName) {
+fn rename_selected(ctx: &mut Ctx, from: &MailboxName, to: &MailboxName) {
     let Some(sel) = ctx.selected.as_mut() else {
         return;
     };
     if sel.name == *from || sel.name.is_inside(from) {
         let suffix = sel.name.as_str().get(from.as_str().len()..).unwrap_or("");
-        if let Ok(n) = StoreName::parse(&format!("{to}{suffix}")) {
+        if let Ok(n) = MailboxName::parse(&format!("{to}{suffix}")) {
             sel.name = n;
         }
     }
@@ -195,7 +195,7 @@ fn move_inbox(
 /// `SUBSCRIBE` (`subscribe` true) and `UNSUBSCRIBE`. Names need not exist
 /// (RFC 3501 §6.3.6); unsubscribing a name that is not subscribed is OK,
 /// as RFC 9051 §6.3.10 allows.
-pub fn subscribe(ctx: &mut Ctx, _out: &mut Vec<u8>, name: &MailboxName, subscribe: bool) -> Reply {
+pub fn subscribe(ctx: &mut Ctx, _out: &mut Vec<u8>, name: &MailboxArg, subscribe: bool) -> Reply {
     let name = match mailbox_name(name) {
         Ok(n) => n,
         Err(r) => return r,

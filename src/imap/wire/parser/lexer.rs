@@ -114,15 +114,15 @@ pub(super) fn nz_number(i: &[u8]) -> R<'_, NonZeroU32> {
 }
 
 /// `mod-sequence-valzer`: 0 ..= 2^63-1.
-pub(super) fn mod_seq_valzer(i: &[u8]) -> R<'_, ModSeq> {
+pub(super) fn mod_seq_valzer(i: &[u8]) -> R<'_, ModseqValue> {
     let (rest, n) = number64(i)?;
     if n > i64::MAX as u64 {
         return fail("mod-sequence too large");
     }
-    Ok((rest, ModSeq(n)))
+    Ok((rest, ModseqValue(n)))
 }
 
-pub(super) fn mod_seq_value(i: &[u8]) -> R<'_, ModSeq> {
+pub(super) fn mod_seq_value(i: &[u8]) -> R<'_, ModseqValue> {
     let (rest, m) = mod_seq_valzer(i)?;
     if m.0 == 0 {
         return fail("mod-sequence must not be zero");
@@ -254,9 +254,9 @@ pub(super) fn decode_name(raw: &[u8], opts: &ParseOptions) -> Result<String, nom
     decoded.map_err(|reason| nom::Err::Failure(PErr { reason, no: true }))
 }
 
-pub(super) fn mailbox<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, MailboxName> {
+pub(super) fn mailbox<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, MailboxArg> {
     let (rest, raw) = astring(i, "expected mailbox name")?;
-    Ok((rest, MailboxName::new(decode_name(&raw, opts)?)))
+    Ok((rest, MailboxArg::new(decode_name(&raw, opts)?)))
 }
 
 /// A reference name: decoded like a mailbox name but not INBOX-normalised.
@@ -306,35 +306,35 @@ pub(super) fn paren_list<'a, T>(
 
 // ------------------------------------------------------------ flags, sets
 
-pub(super) fn flag(i: &[u8]) -> R<'_, Flag> {
+pub(super) fn flag(i: &[u8]) -> R<'_, WireFlag> {
     if let Some(rest) = i.strip_prefix(b"\\") {
         let (rest, name) = ctx("invalid flag", atom)(rest)?;
         let f = match name.to_ascii_uppercase().as_slice() {
-            b"ANSWERED" => Flag::Answered,
-            b"FLAGGED" => Flag::Flagged,
-            b"DELETED" => Flag::Deleted,
-            b"SEEN" => Flag::Seen,
-            b"DRAFT" => Flag::Draft,
-            b"RECENT" => Flag::Recent,
-            _ => Flag::Extension(String::from_utf8_lossy(name).into_owned()),
+            b"ANSWERED" => WireFlag::Answered,
+            b"FLAGGED" => WireFlag::Flagged,
+            b"DELETED" => WireFlag::Deleted,
+            b"SEEN" => WireFlag::Seen,
+            b"DRAFT" => WireFlag::Draft,
+            b"RECENT" => WireFlag::Recent,
+            _ => WireFlag::Extension(String::from_utf8_lossy(name).into_owned()),
         };
         Ok((rest, f))
     } else {
         let (rest, k) = ctx("invalid flag", atom_string)(i)?;
-        Ok((rest, Flag::Keyword(k)))
+        Ok((rest, WireFlag::Keyword(k)))
     }
 }
 
-pub(super) fn flag_list(i: &[u8]) -> R<'_, Vec<Flag>> {
+pub(super) fn flag_list(i: &[u8]) -> R<'_, Vec<WireFlag>> {
     paren_list(i, true, flag)
 }
 
-pub(super) fn seq_num(i: &[u8]) -> R<'_, SeqNum> {
+pub(super) fn seq_num(i: &[u8]) -> R<'_, SeqBound> {
     if let Some(rest) = i.strip_prefix(b"*") {
-        return Ok((rest, SeqNum::Star));
+        return Ok((rest, SeqBound::Star));
     }
     let (rest, n) = ctx("invalid sequence set", nz_number)(i)?;
-    Ok((rest, SeqNum::Value(n)))
+    Ok((rest, SeqBound::Value(n)))
 }
 
 pub(super) fn seq_set(i: &[u8]) -> R<'_, SeqSet> {
@@ -372,8 +372,8 @@ pub(super) fn known_set(i: &[u8]) -> R<'_, SeqSet> {
     match &set {
         SeqSet::Ranges(r)
             if r.iter().all(|r| match r {
-                SeqRange::Single(a) => *a != SeqNum::Star,
-                SeqRange::Range(a, b) => *a != SeqNum::Star && *b != SeqNum::Star,
+                SeqRange::Single(a) => *a != SeqBound::Star,
+                SeqRange::Range(a, b) => *a != SeqBound::Star && *b != SeqBound::Star,
             }) =>
         {
             Ok((rest, set))

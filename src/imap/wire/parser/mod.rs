@@ -22,6 +22,7 @@ use crate::imap::wire::response::is_atom_char;
 
 mod fetch;
 mod lexer;
+pub mod response;
 mod search;
 
 use fetch::*;
@@ -135,13 +136,13 @@ fn select_params(i: &[u8]) -> R<'_, SelectParams> {
     Ok((i, params))
 }
 
-fn use_attr(i: &[u8]) -> R<'_, SpecialUse> {
+fn use_attr(i: &[u8]) -> R<'_, UseAttr> {
     let (i, ()) = expect(i, b"\\", "expected special-use attribute")?;
     let (i, a) = ctx("expected special-use attribute", atom)(i)?;
     let name = String::from_utf8_lossy(a).into_owned();
     let u = match crate::store::account::SpecialUse::from_imap(&format!("\\{name}")) {
-        Some(k) => SpecialUse::Known(k),
-        None => SpecialUse::Other(name),
+        Some(k) => UseAttr::Known(k),
+        None => UseAttr::Other(name),
     };
     Ok((i, u))
 }
@@ -404,7 +405,7 @@ fn command_body<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, CommandBody> {
         take_while1(|b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'),
     )(i)?;
     let upper = name.to_ascii_uppercase();
-    let mbox = |i: &'a [u8]| -> R<'a, MailboxName> {
+    let mbox = |i: &'a [u8]| -> R<'a, MailboxArg> {
         let (i, ()) = sp(i)?;
         mailbox(i, opts)
     };

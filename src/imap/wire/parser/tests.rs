@@ -11,8 +11,8 @@ fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
 
-fn v(n: u32) -> SeqNum {
-    SeqNum::Value(nz(n))
+fn v(n: u32) -> SeqBound {
+    SeqBound::Value(nz(n))
 }
 
 fn set(ranges: &[SeqRange]) -> SeqSet {
@@ -23,8 +23,8 @@ fn one(n: u32) -> SeqSet {
     set(&[SeqRange::Single(v(n))])
 }
 
-fn mb(s: &str) -> MailboxName {
-    MailboxName(s.to_owned())
+fn mb(s: &str) -> MailboxArg {
+    MailboxArg(s.to_owned())
 }
 
 fn parse(s: &[u8]) -> Result<Command, ParseError> {
@@ -63,7 +63,7 @@ fn fetch(set: SeqSet, attrs: FetchAttrs) -> CommandBody {
 
 fn table() -> Vec<(&'static str, CommandBody)> {
     use CommandBody as B;
-    let all_star = set(&[SeqRange::Range(v(1), SeqNum::Star)]);
+    let all_star = set(&[SeqRange::Range(v(1), SeqBound::Star)]);
     vec![
         ("a CAPABILITY\r\n", B::Capability),
         ("a noop\r\n", B::Noop),
@@ -136,7 +136,7 @@ fn table() -> Vec<(&'static str, CommandBody)> {
                     condstore: false,
                     qresync: Some(QResyncParams {
                         uid_validity: nz(67890007),
-                        mod_seq: ModSeq(20050715194045000),
+                        mod_seq: ModseqValue(20050715194045000),
                         known_uids: Some(set(&[
                             SeqRange::Single(v(41)),
                             SeqRange::Range(v(43), v(211)),
@@ -155,7 +155,7 @@ fn table() -> Vec<(&'static str, CommandBody)> {
                     condstore: true,
                     qresync: Some(QResyncParams {
                         uid_validity: nz(1),
-                        mod_seq: ModSeq(2),
+                        mod_seq: ModseqValue(2),
                         known_uids: None,
                         seq_match: Some((
                             set(&[SeqRange::Range(v(1), v(3))]),
@@ -170,8 +170,8 @@ fn table() -> Vec<(&'static str, CommandBody)> {
             B::Create {
                 mailbox: mb("Drafts"),
                 special_use: vec![
-                    SpecialUse::Known(crate::store::account::SpecialUse::Drafts),
-                    SpecialUse::Other("Foo".into()),
+                    UseAttr::Known(crate::store::account::SpecialUse::Drafts),
+                    UseAttr::Other("Foo".into()),
                 ],
             },
         ),
@@ -266,7 +266,7 @@ fn table() -> Vec<(&'static str, CommandBody)> {
             B::Append {
                 mailbox: mb("saved-messages"),
                 messages: vec![AppendMessage {
-                    flags: vec![Flag::Seen, Flag::Keyword("$Junk".into())],
+                    flags: vec![WireFlag::Seen, WireFlag::Keyword("$Junk".into())],
                     internal_date: FixedOffset::west_opt(8 * 3600).and_then(|o| {
                         o.with_ymd_and_hms(1994, 2, 7, 21, 52, 25).single()
                     }),
@@ -357,7 +357,7 @@ fn table() -> Vec<(&'static str, CommandBody)> {
         (
             "a XVANQUISH 1,5:*\r\n",
             B::XVanquish {
-                uids: set(&[SeqRange::Single(v(1)), SeqRange::Range(v(5), SeqNum::Star)]),
+                uids: set(&[SeqRange::Single(v(1)), SeqRange::Range(v(5), SeqBound::Star)]),
             },
         ),
         ("a FETCH 1:* (UID FLAGS)\r\n", fetch(all_star.clone(), FetchAttrs::List(vec![FetchAttr::Uid, FetchAttr::Flags]))),
@@ -478,7 +478,7 @@ fn table() -> Vec<(&'static str, CommandBody)> {
                 uid: true,
                 set: all_star.clone(),
                 attrs: FetchAttrs::List(vec![FetchAttr::Flags]),
-                changed_since: Some(ModSeq(12345)),
+                changed_since: Some(ModseqValue(12345)),
                 vanished: true,
             }),
         ),
@@ -490,7 +490,7 @@ fn table() -> Vec<(&'static str, CommandBody)> {
                 unchanged_since: None,
                 mode: StoreMode::Add,
                 silent: true,
-                flags: vec![Flag::Deleted],
+                flags: vec![WireFlag::Deleted],
             }),
         ),
         (
@@ -498,10 +498,10 @@ fn table() -> Vec<(&'static str, CommandBody)> {
             B::Store(StoreCommand {
                 uid: true,
                 set: one(7),
-                unchanged_since: Some(ModSeq(0)),
+                unchanged_since: Some(ModseqValue(0)),
                 mode: StoreMode::Remove,
                 silent: false,
-                flags: vec![Flag::Seen, Flag::Keyword("foo".into()), Flag::Extension("X".into())],
+                flags: vec![WireFlag::Seen, WireFlag::Keyword("foo".into()), WireFlag::Extension("X".into())],
             }),
         ),
         (
@@ -538,7 +538,7 @@ fn table() -> Vec<(&'static str, CommandBody)> {
                             SeqRange::Single(v(7)),
                         ]))),
                     ),
-                    SearchKey::Uid(set(&[SeqRange::Range(v(9), SeqNum::Star)])),
+                    SearchKey::Uid(set(&[SeqRange::Range(v(9), SeqBound::Star)])),
                     SearchKey::Header(b"X-Foo".to_vec(), b"bar".to_vec()),
                     SearchKey::Larger(10),
                     SearchKey::Smaller(99_999_999_999),
@@ -595,7 +595,7 @@ fn table() -> Vec<(&'static str, CommandBody)> {
                 criteria: vec![
                     SearchKey::ModSeq {
                         entry: Some((b"/flags/\\draft".to_vec(), EntryType::All)),
-                        mod_seq: ModSeq(620162338),
+                        mod_seq: ModseqValue(620162338),
                     },
                     SearchKey::EmailId("M6d99ac3275bb4e".into()),
                     SearchKey::ThreadId("T64b478a75b7ea9".into()),
@@ -605,7 +605,7 @@ fn table() -> Vec<(&'static str, CommandBody)> {
                     SearchKey::SaveDateSupported,
                     SearchKey::ModSeq {
                         entry: None,
-                        mod_seq: ModSeq(5),
+                        mod_seq: ModseqValue(5),
                     },
                 ],
             }),
