@@ -16,8 +16,11 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use crymap_like::imap::wire::command::{SeqBound, SeqRange, SeqSet};
+
 use common::{
-    flags_of, msg, run_with_stdin, seed, wait_exit, word_after, Client, Closed, Flag, Guard, Root,
+    exists, fetched, msg, run_with_stdin, seed, status_items, tagged_code, wait_exit, Client,
+    Closed, Flag, Guard, ResponseCode, Root, StatusValue,
 };
 
 const USER: &str = "carol";
@@ -101,30 +104,18 @@ impl Checker {
     }
 
     /// SELECTs `mailbox` and returns (uid, flags, content) of every message,
-    /// checking EXISTS against what FETCH returned.
+    /// checking EXISTS against what FETCH returned; all read from the
+    /// library's parse of the responses.
     fn contents(&mut self, mailbox: &str) -> Vec<(u32, Vec<String>, Vec<u8>)> {
         let sel = self.raw.ok_run(&format!("SELECT {mailbox}"));
-        let exists: usize = sel
-            .iter()
-            .find_map(|r| {
-                r.skeleton
-                    .strip_prefix("* ")?
-                    .strip_suffix(" EXISTS")?
-                    .parse()
-                    .ok()
-            })
-            .expect("EXISTS");
+        let exists = exists(&sel).expect("EXISTS") as usize;
         let mut out = Vec::new();
         if exists > 0 {
-            for r in self.raw.ok_run("UID FETCH 1:* (UID FLAGS BODY.PEEK[])") {
-                if !r.skeleton.starts_with("* ") || !r.skeleton.contains(" FETCH (") {
-                    continue;
-                }
-                let uid = word_after(&r.skeleton, "UID ").expect("UID in FETCH");
-                let flags = flags_of(&r.skeleton);
-                let body = r.literals.into_iter().next().expect("BODY[] literal");
-                out.push((uid, flags, body));
-            }
+            let r = self.raw.ok_run("UID FETCH 1:* (UID FLAGS BODY.PEEK[])");
+            out = fetched(&r)
+                .into_iter()
+                .map(|m| (m.uid, m.flags, m.body))
+                .collect();
         }
         assert_eq!(
             out.len(),
@@ -139,15 +130,15 @@ impl Checker {
         let r = self
             .raw
             .ok_run(&format!("STATUS {mailbox} (MESSAGES UIDNEXT)"));
-        let line = &r
-            .iter()
-            .find(|r| r.skeleton.starts_with("* STATUS"))
-            .expect("STATUS line")
-            .skeleton;
-        (
-            word_after(line, "MESSAGES ").expect("MESSAGES") as usize,
-            word_after(line, "UIDNEXT ").expect("UIDNEXT"),
-        )
+        let (mut messages, mut uidnext) = (None, None);
+        for item in status_items(&r) {
+            match item {
+                StatusValue::Messages(n) => messages = Some(n as usize),
+                StatusValue::UidNext(n) => uidnext = Some(n),
+                _ => {}
+            }
+        }
+        (messages.expect("MESSAGES"), uidnext.expect("UIDNEXT"))
     }
 
     /// Ends the session and asserts the server logged no error: the store
@@ -202,13 +193,16 @@ fn assert_writable(c: &mut Checker, label: &str) {
     let (_, uidnext) = c.status("INBOX");
     let fresh = msg(&format!("{label}-after"));
     let r = c.raw.append("INBOX", &[], &fresh).expect("server alive");
-    let tagged = &r.last().expect("tagged").skeleton;
-    assert!(tagged.contains("OK [APPENDUID"), "{label}: {tagged}");
-    let uid = tagged
-        .split_whitespace()
-        .nth(4)
-        .and_then(|u| u.trim_end_matches(']').parse::<u32>().ok())
-        .expect("APPENDUID uid");
+    let uid = match tagged_code(&r) {
+        Some(ResponseCode::AppendUid {
+            uids: SeqSet::Ranges(ranges),
+            ..
+        }) => match ranges.as_slice() {
+            [SeqRange::Single(SeqBound::Value(u))] => u.get(),
+            other => panic!("{label}: APPENDUID of one message: {other:?}"),
+        },
+        other => panic!("{label}: no APPENDUID: {other:?}"),
+    };
     assert!(
         uid >= uidnext,
         "{label}: UID {uid} reused (UIDNEXT was {uidnext})"

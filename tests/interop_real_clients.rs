@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{
-    connect_retry, flags_of, free_port, msg, require_tool, seed, word_after, Client, Guard, Root,
-};
+use common::{connect_retry, fetched, free_port, msg, require_tool, seed, Client, Guard, Root};
 
 const USER: &str = "dora";
 const PASS: &str = "real clients pass";
@@ -73,17 +71,11 @@ impl Server {
     /// (uid, flags, content) of every message in `mailbox`.
     fn contents(&self, mailbox: &str) -> Vec<(u32, Vec<String>, Vec<u8>)> {
         let mut raw = self.session();
-        raw.ok_run(&format!("EXAMINE {mailbox}"));
-        let mut out = Vec::new();
-        for r in raw.ok_run("UID FETCH 1:* (UID FLAGS BODY.PEEK[])") {
-            if r.skeleton.starts_with("* ") && r.skeleton.contains(" FETCH (") {
-                let uid = word_after(&r.skeleton, "UID ").expect("UID");
-                let flags = flags_of(&r.skeleton);
-                let body = r.literals.into_iter().next().expect("literal");
-                out.push((uid, flags, body));
-            }
-        }
-        out
+        raw.ok(&format!("EXAMINE {mailbox}"));
+        fetched(&raw.ok_run("UID FETCH 1:* (UID FLAGS BODY.PEEK[])"))
+            .into_iter()
+            .map(|m| (m.uid, m.flags, m.body))
+            .collect()
     }
 }
 

@@ -10,7 +10,7 @@ use std::os::unix::net::UnixStream;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{msg, seed, Client, Guard, Root};
+use common::{fetched, msg, seed, Client, Guard, Root};
 
 const USER: &str = "tess";
 const PASS: &str = "tamper-pw";
@@ -70,8 +70,8 @@ fn tamper_flipped_byte_in_a_log_segment_costs_only_that_record() {
     let (_g, mut c) = session(&root);
     assert!(c.login(USER, PASS).contains(" OK "));
     c.ok_run("SELECT INBOX");
-    let r = c.ok_run("UID FETCH 1:* (UID BODY.PEEK[])");
-    let bodies: Vec<&Vec<u8>> = r.iter().flat_map(|x| x.literals.iter()).collect();
+    let shown = fetched(&c.ok_run("UID FETCH 1:* (UID BODY.PEEK[])"));
+    let bodies: Vec<&Vec<u8>> = shown.iter().map(|m| &m.body).collect();
     // Whatever is shown is exactly one of the stored messages, once each.
     for b in &bodies {
         assert!(seeds.iter().any(|s| s == *b), "wrong content served");
@@ -86,8 +86,7 @@ fn tamper_flipped_byte_in_a_log_segment_costs_only_that_record() {
     let extra = msg("tamper-after");
     let r = c.append("INBOX", &[], &extra).unwrap();
     assert!(r.last().unwrap().text.contains(" OK "), "{:?}", r.last());
-    let r = c.ok_run("UID FETCH 1:* (BODY.PEEK[])");
-    let bodies: Vec<&Vec<u8>> = r.iter().flat_map(|x| x.literals.iter()).collect();
-    assert!(bodies.iter().any(|b| **b == extra));
+    let shown = fetched(&c.ok_run("UID FETCH 1:* (BODY.PEEK[])"));
+    assert!(shown.iter().any(|m| m.body == extra));
     c.ok_run("LOGOUT");
 }

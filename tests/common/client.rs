@@ -9,9 +9,13 @@
 //! - Deliberately malformed input goes out as raw bytes, only through
 //!   [`Client::send`] or [`Client::raw_cmd`], so every malformed command in
 //!   a test is visible as such.
-//! - Reading and framing one server response is [`Client::read_response`],
-//!   the only function that reads: literals are kept as bytes, so message
-//!   content is compared exactly.
+//! - Reading one server response is [`Client::read_response`], the only
+//!   function that reads: the library's `frame_response` says where the
+//!   response ends (following its literals), the library's
+//!   `parse_response` reads it into the typed `wire::response::Response`
+//!   (a response it cannot read fails the test: the server wrote
+//!   something off the grammar, or the parser is wrong), and the raw
+//!   bytes stay beside it, literals as bytes, for exact comparisons.
 //! - A server that dies is a value ([`Closed`]) in the `try_` functions,
 //!   for the crash tests; the others panic, naming the command.
 //! - It runs over any byte stream: TLS (`Client::imaps`), plain TCP or a
@@ -19,11 +23,17 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 
-pub use crymap_like::imap::wire::command::Flag;
+pub use crymap_like::imap::wire::command::WireFlag as Flag;
 use crymap_like::imap::wire::command::{
-    AppendKind, AppendMessage, Command, CommandBody, MailboxName, Tag,
+    AppendKind, AppendMessage, Command, CommandBody, MailboxArg, Tag,
 };
 use crymap_like::imap::wire::parser::{parse_command, ParseOptions};
+use crymap_like::imap::wire::response::{
+    frame_response, parse_response, write_flag, ResponseParseError,
+};
+pub use crymap_like::imap::wire::response::{
+    FetchItem, Response as Parsed, ResponseCode, StatusValue,
+};
 
 use super::{tls_over, Transport};
 
@@ -32,11 +42,13 @@ use super::{tls_over, Transport};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Closed;
 
-/// One server response, as received.
+/// One server response, as received and as the library parses it.
 #[derive(Debug, Clone)]
 pub struct Response {
     /// Every byte, literals inline, final CRLF included.
     pub bytes: Vec<u8>,
+    /// The typed value the library's response parser reads from `bytes`.
+    pub parsed: Parsed<'static>,
     /// The contents of its literals, in order.
     pub literals: Vec<Vec<u8>>,
     /// `bytes` as (lossy) text without the final CRLF, literals inline.
@@ -60,6 +72,84 @@ impl Response {
     pub fn is_untagged(&self) -> bool {
         self.bytes.starts_with(b"* ")
     }
+
+    /// The FETCH items of a `* n FETCH` response; empty for any other.
+    pub fn fetch_items(&self) -> &[FetchItem<'static>] {
+        match &self.parsed {
+            Parsed::Fetch { items, .. } => items,
+            _ => &[],
+        }
+    }
+}
+
+/// One message as a `UID FETCH ... (UID FLAGS BODY.PEEK[])` returned it,
+/// read from the parsed responses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fetched {
+    pub uid: u32,
+    /// Flags as written on the wire, sorted, without \Recent.
+    pub flags: Vec<String>,
+    /// The `BODY[]` bytes exactly as sent.
+    pub body: Vec<u8>,
+}
+
+/// Every FETCH response among `responses` that carries a UID and a
+/// `BODY[]`, as [`Fetched`].
+pub fn fetched(responses: &[Response]) -> Vec<Fetched> {
+    let mut out = Vec::new();
+    for r in responses {
+        let (mut uid, mut flags, mut body) = (None, Vec::new(), None);
+        for item in r.fetch_items() {
+            match item {
+                FetchItem::Uid(u) => uid = Some(u.get()),
+                FetchItem::Flags(f) => {
+                    flags = f
+                        .iter()
+                        .filter(|f| **f != Flag::Recent)
+                        .map(|f| {
+                            let mut w = Vec::new();
+                            write_flag(&mut w, f);
+                            String::from_utf8_lossy(&w).into_owned()
+                        })
+                        .collect();
+                    flags.sort();
+                }
+                FetchItem::BodySection { data, .. } => body = data.as_deref().map(<[u8]>::to_vec),
+                _ => {}
+            }
+        }
+        if let (Some(uid), Some(body)) = (uid, body) {
+            out.push(Fetched { uid, flags, body });
+        }
+    }
+    out
+}
+
+/// The `* n EXISTS` count among `responses`.
+pub fn exists(responses: &[Response]) -> Option<u32> {
+    responses.iter().find_map(|r| match r.parsed {
+        Parsed::Exists(n) => Some(n),
+        _ => None,
+    })
+}
+
+/// The items of the `* STATUS` response among `responses`.
+pub fn status_items(responses: &[Response]) -> Vec<StatusValue> {
+    responses
+        .iter()
+        .find_map(|r| match &r.parsed {
+            Parsed::MailboxStatus { items, .. } => Some(items.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The response code of the tagged response (the last one).
+pub fn tagged_code(responses: &[Response]) -> Option<&ResponseCode> {
+    match &responses.last()?.parsed {
+        Parsed::Status { code, .. } => code.as_ref(),
+        _ => None,
+    }
 }
 
 /// The texts of `responses`.
@@ -74,16 +164,6 @@ pub fn untagged(responses: &[Response]) -> Vec<Vec<u8>> {
         .filter(|r| r.is_untagged())
         .map(|r| r.bytes.clone())
         .collect()
-}
-
-/// `n` when `line` ends with `{n}`, `{n+}` or `~{n}` and CRLF (or LF).
-fn literal_len(line: &[u8]) -> Option<usize> {
-    let l = line.strip_suffix(b"\n")?;
-    let l = l.strip_suffix(b"\r").unwrap_or(l);
-    let l = l.strip_suffix(b"}")?;
-    let l = l.strip_suffix(b"+").unwrap_or(l);
-    let open = l.iter().rposition(|&b| b == b'{')?;
-    std::str::from_utf8(&l[open + 1..]).ok()?.parse().ok()
 }
 
 pub struct Client {
@@ -132,8 +212,9 @@ impl Client {
 
     // ------------------------------------------------------------ reading
 
-    /// Reads one complete response: its line and, for each literal the line
-    /// announces, the literal's bytes and the rest of the line after it.
+    /// Reads one complete response with the library's framing and parser:
+    /// lines until `frame_response` finds the end, each literal it
+    /// announces read in one piece.
     pub fn read_response(&mut self) -> Result<Response, Closed> {
         let mut bytes = Vec::new();
         let mut literals = Vec::new();
@@ -146,14 +227,28 @@ impl Client {
                 Ok(_) => {}
             }
             skeleton.extend_from_slice(&bytes[start..]);
-            let Some(n) = literal_len(&bytes[start..]) else {
-                break;
-            };
-            let mut lit = vec![0; n];
-            self.io.read_exact(&mut lit).map_err(|_| Closed)?;
-            bytes.extend_from_slice(&lit);
-            literals.push(lit);
+            match frame_response(&bytes) {
+                Ok(len) => {
+                    assert_eq!(len, bytes.len(), "a response ends at its line end");
+                    break;
+                }
+                Err(ResponseParseError::Incomplete { needed: Some(n) }) => {
+                    let mut lit = vec![0; n.get()];
+                    self.io.read_exact(&mut lit).map_err(|_| Closed)?;
+                    bytes.extend_from_slice(&lit);
+                    literals.push(lit);
+                }
+                Err(ResponseParseError::Incomplete { needed: None }) => {}
+                Err(e) => panic!("{e}: {:.200}", String::from_utf8_lossy(&bytes)),
+            }
         }
+        let parsed = match parse_response(&bytes) {
+            Ok((parsed, _)) => parsed.into_owned(),
+            Err(e) => panic!(
+                "the library cannot parse what the server sent ({e}): {:.300}",
+                String::from_utf8_lossy(&bytes)
+            ),
+        };
         let trim = |b: &[u8]| {
             String::from_utf8_lossy(b)
                 .trim_end_matches(['\r', '\n'])
@@ -163,6 +258,7 @@ impl Client {
             text: trim(&bytes),
             skeleton: trim(&skeleton).replace("\r\n", ""),
             bytes,
+            parsed,
             literals,
         })
     }
@@ -400,7 +496,7 @@ impl Client {
         messages: Vec<AppendMessage>,
     ) -> Result<Vec<Response>, Closed> {
         self.try_command(CommandBody::Append {
-            mailbox: MailboxName::new(mailbox.to_owned()),
+            mailbox: MailboxArg::new(mailbox.to_owned()),
             messages,
         })
     }

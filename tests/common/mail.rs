@@ -24,16 +24,6 @@ pub fn numbered_msg(n: u32) -> Vec<u8> {
     format!("From: a@example.org\r\nSubject: message {n}\r\n\r\nbody {n}\r\n").into_bytes()
 }
 
-/// The number right after `key` in `text`.
-pub fn word_after(text: &str, key: &str) -> Option<u32> {
-    let at = text.find(key)? + key.len();
-    let digits: String = text[at..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
-}
-
 /// The flags of the first `FLAGS (...)` in `text`, sorted, without
 /// \Recent (which is per session).
 pub fn flags_of(text: &str) -> Vec<String> {
