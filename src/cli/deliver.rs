@@ -45,19 +45,6 @@ struct Args {
     create: bool,
 }
 
-fn parse_flag(s: &str) -> Option<Flag> {
-    match s.strip_prefix('\\') {
-        Some(sys) => Flag::SYSTEM
-            .iter()
-            .find(|f| format!("{f:?}").eq_ignore_ascii_case(sys))
-            .cloned(),
-        None => Flag::keyword(s).filter(|_| {
-            s.bytes()
-                .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b))
-        }),
-    }
-}
-
 fn parse(args: &[OsString]) -> Result<Args, String> {
     let mut out = Args {
         root: PathBuf::from("/etc/crymap-like"),
@@ -82,7 +69,7 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
             "--flag" => {
                 let f = value("--flag")?;
                 out.flags
-                    .push(parse_flag(&f).ok_or(format!("invalid flag {f}"))?);
+                    .push(Flag::from_name(&f).ok_or(format!("invalid flag {f}"))?);
             }
             "--create" => out.create = true,
             other => return Err(format!("unknown argument {other}")),

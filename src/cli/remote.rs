@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use super::args::{ArgError, Args};
 use super::{exit, Global};
-use crate::imap::client::{lossy, Client, ClientError, Part};
+use crate::imap::client::{shown, Client, ClientError, Part};
+use crate::imap::wire::user_setting::{UnknownUserSetting, UserSetting};
 use crate::sys;
 
 const HELP: &str = "\
@@ -144,41 +145,53 @@ fn session(what: &str, o: &Options, user: &str) -> Result<(), RemoteError> {
         "test" => {
             let r = c.command(&[Part::Atom("CAPABILITY")])?;
             for l in r.untagged {
-                println!("{}", lossy(&l));
+                println!("{}", shown(&l));
             }
             println!("login ok");
         }
         "chpw" => {
-            let new = new_password.unwrap_or_default();
-            let r = c.command(&[
-                Part::Atom("XCRY"),
-                Part::Atom("SET-USER-CONFIG"),
-                Part::Atom("PASSWORD"),
-                Part::Literal(&new),
-            ])?;
+            let new = Ok(UserSetting::Password(
+                new_password.unwrap_or_default().into(),
+            ));
+            let mut parts = vec![Part::Atom("XCRY"), Part::Atom("SET-USER-CONFIG")];
+            parts.extend(setting_parts(&new));
+            let r = c.command(&parts)?;
             for l in r.untagged {
-                println!("{}", lossy(&l));
+                println!("{}", shown(&l));
             }
             println!("password changed");
         }
         _ => {
             if !o.set.is_empty() {
+                // Unknown keys are sent too: the server says what it knows.
+                let settings: Vec<_> = o
+                    .set
+                    .iter()
+                    .map(|(k, v)| UserSetting::parse(k, v.as_bytes().to_vec()))
+                    .collect();
                 let mut parts = vec![Part::Atom("XCRY"), Part::Atom("SET-USER-CONFIG")];
-                for (k, v) in &o.set {
-                    parts.push(Part::Atom(k));
-                    parts.push(Part::Literal(v.as_bytes()));
+                for s in &settings {
+                    parts.extend(setting_parts(s));
                 }
                 let r = c.command(&parts)?;
                 for l in r.untagged {
-                    println!("{}", lossy(&l));
+                    println!("{}", shown(&l));
                 }
             }
             let r = c.command(&[Part::Atom("XCRY"), Part::Atom("GET-USER-CONFIG")])?;
             for l in r.untagged {
-                println!("{}", lossy(&l));
+                println!("{}", shown(&l));
             }
         }
     }
     let _ = c.command(&[Part::Atom("LOGOUT")]);
     Ok(())
+}
+
+/// A setting as the key and literal value `SET-USER-CONFIG` sends.
+fn setting_parts(s: &Result<UserSetting, UnknownUserSetting>) -> [Part<'_>; 2] {
+    match s {
+        Ok(s) => [Part::Atom(s.name()), Part::Literal(s.value())],
+        Err(u) => [Part::Atom(&u.key), Part::Literal(&u.value)],
+    }
 }

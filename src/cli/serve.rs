@@ -15,8 +15,8 @@ use log::{error, info, warn};
 use super::args::{ArgError, Args};
 use super::{exit, Global};
 use crate::config::{Config, System};
-use crate::crypto::kdf::KdfParams;
 use crate::imap::session::{self, LoggedIn, Login, LoginError, SessionConfig};
+use crate::store::credentials::{PasswordCost, UnlockedAccount};
 use crate::store::error::StoreError;
 use crate::store::user_file::UserFile;
 use crate::sys;
@@ -129,7 +129,7 @@ fn serve(global: &Global, mode: Mode) -> i32 {
 
     let login = SystemLogin {
         users_dir,
-        kdf: kdf_params(config),
+        cost: password_cost(config),
     };
     let session_config = SessionConfig {
         implicit_tls: mode == Mode::Imaps,
@@ -156,9 +156,9 @@ fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
-/// The KDF parameters the configuration asks for on password changes.
-pub(super) fn kdf_params(config: &Config) -> KdfParams {
-    KdfParams {
+/// The cost the configuration asks for when a password is set.
+pub(super) fn password_cost(config: &Config) -> PasswordCost {
+    PasswordCost {
         memory_kib: config.kdf.memory_kib,
         passes: config.kdf.passes,
         lanes: config.kdf.lanes,
@@ -181,7 +181,7 @@ pub(super) fn valid_user_name(name: &str) -> bool {
 /// process in that user's directory.
 struct SystemLogin {
     users_dir: PathBuf,
-    kdf: KdfParams,
+    cost: PasswordCost,
 }
 
 impl Login for SystemLogin {
@@ -203,16 +203,15 @@ impl Login for SystemLogin {
             }
             other => LoginError::Unavailable(other.to_string()),
         })?;
-        let master = file.unlock(password).map_err(|e| match e {
+        let account = UnlockedAccount::unlock(&file, password, self.cost).map_err(|e| match e {
             StoreError::WrongPassword => LoginError::BadCredentials,
             other => LoginError::Unavailable(other.to_string()),
         })?;
         let root = isolate(&dir).map_err(LoginError::Fatal)?;
         Ok(LoggedIn {
             user: user.to_owned(),
-            master,
+            account,
             dir: root,
-            kdf: self.kdf,
         })
     }
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::args::{ArgError, Args};
-use super::serve::{kdf_params, valid_user_name};
+use super::serve::{password_cost, valid_user_name};
 use super::{exit, Global};
 use crate::config::System;
 use crate::store::create::{create_user, generate_password};
@@ -170,7 +170,7 @@ pub fn add_user(
     create_user(
         &target,
         &password,
-        &kdf_params(&system.config),
+        &password_cost(&system.config).kdf_params(),
         &system.config.keys.name_pattern,
     )
     .map_err(|e| (exit::CANTCREAT, e.to_string()))?;

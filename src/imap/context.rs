@@ -141,8 +141,8 @@ pub struct OpenError(#[from] crate::store::StoreError);
 impl Ctx {
     /// Opens the account of a freshly logged-in user.
     pub fn open(user: LoggedIn, limits: CtxLimits) -> Result<Ctx, OpenError> {
-        let account = AccountLog::open(&user.dir, &user.master)?;
-        let keys = UserKeys::new(&user.dir, user.master.clone());
+        let account = AccountLog::open(&user.dir, user.account.master_key())?;
+        let keys = UserKeys::new(&user.dir, user.account.master_key().clone());
         Ok(Ctx {
             user,
             keys,
@@ -184,7 +184,8 @@ pub fn mailbox_name(name: &command::MailboxArg) -> Result<MailboxName, Reply> {
 }
 
 /// Converts a wire flag into a store flag. `\Recent` and `\*` are not
-/// storable: `None`.
+/// storable: `None`; keywords follow the store's rule
+/// ([`Flag::from_name`]), the one `deliver --flag` follows too.
 pub fn store_flag(f: &command::WireFlag) -> Option<Flag> {
     Some(match f {
         command::WireFlag::Answered => Flag::Answered,
@@ -192,7 +193,9 @@ pub fn store_flag(f: &command::WireFlag) -> Option<Flag> {
         command::WireFlag::Deleted => Flag::Deleted,
         command::WireFlag::Seen => Flag::Seen,
         command::WireFlag::Draft => Flag::Draft,
-        command::WireFlag::Keyword(k) => Flag::keyword(k)?,
+        command::WireFlag::Keyword(k) => {
+            Flag::from_name(k).filter(|f| matches!(f, Flag::Keyword(_)))?
+        }
         command::WireFlag::Recent | command::WireFlag::Extension(_) => return None,
     })
 }

@@ -135,6 +135,8 @@ impl<'a> View<'a> {
         match numbers {
             Numbers::Seq => {
                 for (lo, hi) in normalise(ranges, self.exists()) {
+                    // Sequence number n is index n - 1; past the end is
+                    // clamped, as SEARCH wants (`resolve` checked already).
                     let (lo, hi) = (to_index(lo.max(1) - 1), to_index(hi));
                     out.extend_from_slice(
                         self.uids.get(lo..hi.min(self.uids.len())).unwrap_or(&[]),

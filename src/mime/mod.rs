@@ -22,5 +22,7 @@ pub mod transfer;
 
 pub use section::{SectionError, SectionSpec, SectionText};
 pub use summary::{summarize, Part, PartBody, Summary};
+// Shared with `imap::wire::structure_fixtures`, which renders the same
+// fixtures.
 #[cfg(test)]
-mod fixture_tests;
+pub(crate) mod fixture_tests;

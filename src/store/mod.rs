@@ -6,6 +6,7 @@ pub mod account;
 pub mod change_log;
 pub mod crash;
 pub mod create;
+pub mod credentials;
 pub mod error;
 pub mod fsutil;
 pub mod mailbox;
@@ -16,5 +17,10 @@ pub mod state;
 pub mod summary;
 pub mod types;
 pub mod user_file;
+
+/// The unit a message file is decrypted in: reading any byte decrypts the
+/// whole chunk around it, so byte ranges closer than this are cheaper read
+/// together than apart.
+pub const READ_GRANULARITY: u64 = crate::crypto::stream::CHUNK_SIZE as u64;
 
 pub use error::StoreError;

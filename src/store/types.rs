@@ -141,6 +141,33 @@ impl Flag {
         Some(Flag::Keyword(name.to_owned()))
     }
 
+    /// The flag a user or tool names: `\Seen`, `\Answered`, `\Flagged`,
+    /// `\Deleted`, `\Draft` (case-insensitive, RFC 3501 §2.3.2) or a
+    /// keyword that can be written as an IMAP atom (`$Junk`, `work`). `None`
+    /// for any other `\Name` (`\Recent` is the session's, not the store's)
+    /// and for keywords with spaces, controls, non-ASCII or one of
+    /// `(){%*"\]`.
+    pub fn from_name(name: &str) -> Option<Flag> {
+        if let Some(system) = name.strip_prefix('\\') {
+            return Some(match system.to_ascii_lowercase().as_str() {
+                "answered" => Flag::Answered,
+                "flagged" => Flag::Flagged,
+                "deleted" => Flag::Deleted,
+                "seen" => Flag::Seen,
+                "draft" => Flag::Draft,
+                _ => return None,
+            });
+        }
+        let atom = name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b));
+        if atom {
+            Flag::keyword(name)
+        } else {
+            None
+        }
+    }
+
     /// Case-insensitive identity of flags (RFC 3501 §2.3.2).
     pub fn same_as(&self, other: &Flag) -> bool {
         match (self, other) {
@@ -315,6 +342,28 @@ mod tests {
 
     fn u(v: u32) -> Uid {
         Uid::new(v).unwrap()
+    }
+
+    #[test]
+    fn flags_from_their_names() {
+        assert_eq!(Flag::from_name("\\seen"), Some(Flag::Seen));
+        assert_eq!(Flag::from_name("\\DRAFT"), Some(Flag::Draft));
+        for f in Flag::SYSTEM {
+            assert_eq!(Flag::from_name(&format!("\\{f:?}")), Some(f));
+        }
+        assert_eq!(Flag::from_name("$Junk"), Flag::keyword("$Junk"));
+        for bad in [
+            "\\Recent",
+            "\\Bogus",
+            "",
+            "a(b",
+            "a b",
+            "a]",
+            "caf\u{e9}",
+            "\\",
+        ] {
+            assert_eq!(Flag::from_name(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

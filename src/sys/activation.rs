@@ -3,7 +3,9 @@
 //! inetd convention (the connection is stdin/stdout).
 //!
 //! Owns adopting the inherited descriptors exactly once; never accepts
-//! connections or speaks any protocol.
+//! connections or speaks any protocol. The one module of the crate allowed
+//! `unsafe` (`OwnedFd::from_raw_fd` has no safe equivalent), each block
+//! with a `SAFETY:` comment.
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,30 +1,36 @@
-//! `ENABLE` (RFC 5161): switches session extensions on. Owns which names
-//! can be enabled; never changes anything but the session's `Enabled`.
+//! `ENABLE` (RFC 5161): switches session extensions on. Owns which
+//! capabilities can be enabled; never changes anything but the session's
+//! `Enabled`. Names are recognised by `imap::capability`.
 
+use crate::imap::capability::Capability;
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::wire::response::Response;
 
 /// `ENABLE`: answers `* ENABLED` with exactly the extensions this command
 /// newly switched on; unknown names are ignored (RFC 5161 §3.1).
 pub fn enable(ctx: &mut Ctx, out: &mut Vec<u8>, capabilities: &[String]) -> Reply {
-    let mut newly: Vec<&'static str> = Vec::new();
-    for cap in capabilities {
+    let mut newly: Vec<Capability> = Vec::new();
+    for name in capabilities {
+        let Some(cap) = Capability::from_name(name) else {
+            continue;
+        };
         let e = &mut ctx.enabled;
-        let (flag, name): (&mut bool, &'static str) = match cap.to_ascii_uppercase().as_str() {
-            "CONDSTORE" => (&mut e.condstore, "CONDSTORE"),
-            "QRESYNC" => {
+        let flag = match cap {
+            Capability::CondStore => &mut e.condstore,
+            Capability::QResync => {
                 e.condstore = true;
-                (&mut e.qresync, "QRESYNC")
+                &mut e.qresync
             }
-            "UTF8=ACCEPT" => (&mut e.utf8_accept, "UTF8=ACCEPT"),
-            "IMAP4REV2" => (&mut e.rev2, "IMAP4rev2"),
+            Capability::Utf8Accept => &mut e.utf8_accept,
+            Capability::Imap4rev2 => &mut e.rev2,
+            // Known, but nothing to switch on.
             _ => continue,
         };
         if !*flag {
             *flag = true;
-            newly.push(name);
+            newly.push(cap);
         }
     }
-    Response::Enabled(newly.into_iter().map(Into::into).collect()).encode(out);
+    Response::Enabled(newly.iter().map(|c| c.to_string().into()).collect()).encode(out);
     Reply::ok("ENABLE completed")
 }

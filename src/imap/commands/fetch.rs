@@ -23,9 +23,6 @@ use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
 use crate::store::message_file::{MessageFileError, MessageReader};
 use crate::store::types::{Flag, FlagOp, Modseq, SeqNum, Uid};
 
-/// Capabilities this module implements end to end.
-pub const CAPABILITIES: &[&str] = &["BINARY", "OBJECTID", "SAVEDATE"];
-
 /// More summaries than this are not kept: a session must stay small even
 /// on a 100,000-message mailbox, and a full cache is simply dropped.
 const CACHE_LIMIT: usize = 4096;

@@ -23,9 +23,6 @@ use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
 use crate::store::message_file::MessageFileError;
 use crate::store::types::{Flag, Modseq, SeqNum, Uid, UidSet};
 
-/// Capabilities this module implements end to end.
-pub const CAPABILITIES: &[&str] = &["ESEARCH", "SEARCHRES"];
-
 /// Why a message could not be searched.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -347,10 +344,10 @@ impl Msg<'_> {
     }
 }
 
-/// Merges ranges closer than one encryption chunk, so no chunk is
-/// decrypted twice.
+/// Merges ranges closer than the store's read granularity (one encryption
+/// chunk), so no chunk is decrypted twice.
 fn coalesce(mut ranges: Vec<std::ops::Range<u64>>) -> Vec<std::ops::Range<u64>> {
-    let gap = crate::crypto::stream::CHUNK_SIZE as u64;
+    let gap = crate::store::READ_GRANULARITY;
     ranges.sort_by_key(|r| r.start);
     let mut out: Vec<std::ops::Range<u64>> = Vec::with_capacity(ranges.len());
     for r in ranges {
@@ -548,7 +545,11 @@ fn run(
         items.extend(numbers.last().map(|&n| ESearchItem::Max(n)));
     }
     if has(SearchReturnOpt::All) {
-        let all = SeqSet::from_numbers(numbers.iter().map(|n| n.get()));
+        let all = if cmd.uid {
+            context::wire_uid_set(hits.iter().map(|h| h.1))
+        } else {
+            context::wire_seq_set(hits.iter().map(|h| h.0))
+        };
         items.extend(all.map(ESearchItem::All));
     }
     if has(SearchReturnOpt::Count) {

@@ -23,17 +23,6 @@ use crate::store::mailbox::{Changes, Mailbox, MailboxError};
 use crate::store::spool;
 use crate::store::types::{Flag, SeqNum, Uid};
 
-/// Capabilities this module implements end to end.
-pub const CAPABILITIES: &[&str] = &[
-    "IDLE",
-    "UNSELECT",
-    "UIDPLUS",
-    "MOVE",
-    "CONDSTORE",
-    "QRESYNC",
-    "UTF8=ACCEPT",
-];
-
 /// Runs once after login: files deliveries that arrived while the user was
 /// offline, so they are in their mailboxes before the first command.
 pub fn after_login(ctx: &mut Ctx) {

@@ -1,5 +1,6 @@
 //! The XCRY extension: user configuration, password change, and PURGE.
-//! Never unlocks keys itself: password changes go through `store::user_file`.
+//! Never unlocks keys itself: password changes go through the session's
+//! `store::credentials::UnlockedAccount`.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use log::{info, warn};
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::wire::command::XCryCommand;
 use crate::imap::wire::response::{Response, ResponseCode};
+use crate::imap::wire::user_setting::UserSetting;
 use crate::store::mailbox::Mailbox;
 use crate::store::user_file;
 
@@ -59,22 +61,14 @@ pub fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
         XCryCommand::GetUserConfig => match user_file::UserFile::load(&user.dir) {
             Ok(f) => {
                 let settings = [
-                    ("KEY-NAME-PATTERN", f.settings().key_name_pattern.clone()),
-                    ("PASSWORD-CHANGED", f.password_changed().to_rfc3339()),
-                    (
-                        "KDF",
-                        format!(
-                            "argon2id m={} t={} p={}",
-                            f.kdf_params().memory_kib,
-                            f.kdf_params().passes,
-                            f.kdf_params().lanes
-                        ),
-                    ),
+                    UserSetting::KeyNamePattern(f.settings().key_name_pattern.clone()),
+                    UserSetting::PasswordChanged(f.password_changed().to_rfc3339()),
+                    UserSetting::Kdf(f.password_cost().to_string()),
                 ];
                 Response::XCryUserConfig(
                     settings
-                        .into_iter()
-                        .map(|(k, v)| (k.into(), v.into()))
+                        .iter()
+                        .map(|s| (s.name().into(), s.value().into()))
                         .collect(),
                 )
                 .encode(out);
@@ -90,14 +84,20 @@ pub fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
         },
         XCryCommand::SetUserConfig(pairs) => {
             let mut new_password = None;
-            for (k, v) in pairs {
-                if k.eq_ignore_ascii_case("PASSWORD") {
-                    new_password = Some(zeroize::Zeroizing::new(v));
-                } else {
-                    return Reply::no(
-                        Some(ResponseCode::Cannot),
-                        format!("Unknown user setting {k}"),
-                    );
+            for setting in pairs {
+                match setting {
+                    Ok(UserSetting::Password(p)) => new_password = Some(p),
+                    // Only the password can be set; the reported settings
+                    // are answered like unknown ones, as they always were.
+                    Ok(reported) => {
+                        return Reply::no(
+                            Some(ResponseCode::Cannot),
+                            format!("Unknown user setting {}", reported.name()),
+                        )
+                    }
+                    Err(unknown) => {
+                        return Reply::no(Some(ResponseCode::Cannot), unknown.to_string())
+                    }
                 }
             }
             let Some(password) = new_password else {
@@ -106,7 +106,7 @@ pub fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
             if password.is_empty() {
                 return Reply::no(Some(ResponseCode::Cannot), "The password may not be empty");
             }
-            match user_file::change_password(&user.dir, &user.master, &password, &user.kdf) {
+            match user.account.change_password(&user.dir, &password) {
                 Ok(backup) => {
                     info!(
                         "password changed; previous user.toml kept as {}",

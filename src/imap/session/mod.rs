@@ -15,8 +15,7 @@ use openssl::ssl::SslAcceptor;
 mod auth;
 mod idle;
 
-use crate::crypto::kdf::KdfParams;
-use crate::crypto::secret::MasterKey;
+use crate::imap::capability::{self, Phase};
 use crate::imap::commands::{copy, enable, fetch, mailboxes, search, selected, store, xcry};
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::stream::Stream;
@@ -24,6 +23,7 @@ use crate::imap::wire::command::{Command, CommandBody, IdParams};
 use crate::imap::wire::framing::{CommandReader, FrameError, Limits};
 use crate::imap::wire::parser::{self, ParseOptions};
 use crate::imap::wire::response::{NamespaceDescr, Response, ResponseCode, Status};
+use crate::store::credentials::UnlockedAccount;
 use crate::sys::conn::Conn;
 
 /// What the caller tells the session about its connection and limits.
@@ -46,16 +46,15 @@ pub struct SessionConfig {
     pub max_message_size: usize,
 }
 
-/// A successful login: the user's keys and where their directory now is.
+/// A successful login: the unlocked account and where its directory now is.
 pub struct LoggedIn {
     /// The user name.
     pub user: String,
-    /// The unlocked master key.
-    pub master: MasterKey,
+    /// The account its password unlocked (master key, and the cost at
+    /// which a password change hashes the new password).
+    pub account: UnlockedAccount,
     /// The user directory as the process now sees it (`/` once chrooted).
     pub dir: PathBuf,
-    /// KDF parameters for password changes.
-    pub kdf: KdfParams,
 }
 
 /// Why a login did not succeed.
@@ -200,38 +199,19 @@ impl<L: Login> Session<L> {
         Ok(())
     }
 
-    /// The capability list for the current state and connection. Only what
-    /// works end to end is listed.
+    /// The capability list for the current state and connection, as the
+    /// wire names the response writer takes.
     fn capabilities(&self) -> Vec<String> {
-        let mut caps: Vec<&str> = vec!["IMAP4rev1", "IMAP4rev2", "LITERAL+", "ID", "ENABLE"];
-        match self.state {
-            State::NotAuthenticated => {
-                caps.push("SASL-IR");
-                if !self.is_tls() {
-                    caps.push("STARTTLS");
-                }
-                if self.is_tls() || self.config.cleartext_login_allowed {
-                    caps.push("AUTH=PLAIN");
-                } else {
-                    caps.push("LOGINDISABLED");
-                }
-            }
-            State::Authenticated(_) => {
-                caps.push("NAMESPACE");
-                caps.push("XCRY");
-                caps.push("XYZZY");
-            }
-        }
-        caps.extend_from_slice(mailboxes::CAPABILITIES);
-        caps.extend_from_slice(selected::CAPABILITIES);
-        caps.extend_from_slice(fetch::CAPABILITIES);
-        caps.extend_from_slice(search::CAPABILITIES);
-        caps.into_iter()
-            .map(|c| match c {
-                // RFC 7889: the one limit that applies to every mailbox.
-                "APPENDLIMIT" => format!("APPENDLIMIT={}", self.config.max_message_size),
-                c => c.to_owned(),
-            })
+        let phase = match self.state {
+            State::NotAuthenticated => Phase::NotAuthenticated {
+                tls: self.is_tls(),
+                login_allowed: self.is_tls() || self.config.cleartext_login_allowed,
+            },
+            State::Authenticated(_) => Phase::Authenticated,
+        };
+        capability::advertised(phase, self.config.max_message_size as u64)
+            .iter()
+            .map(ToString::to_string)
             .collect()
     }
 

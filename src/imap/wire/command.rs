@@ -10,6 +10,8 @@ use std::num::NonZeroU32;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
+use super::user_setting::{UnknownUserSetting, UserSetting};
+
 /// A command tag: the client's identifier echoed in the tagged response.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Tag(pub String);
@@ -724,6 +726,8 @@ pub enum XCryCommand {
     Purge,
     /// `XCRY GET-USER-CONFIG`
     GetUserConfig,
-    /// `XCRY SET-USER-CONFIG key value...` (keys are atoms, e.g. PASSWORD).
-    SetUserConfig(Vec<(String, Vec<u8>)>),
+    /// `XCRY SET-USER-CONFIG key value...`, in the order sent; a key that
+    /// names no setting is kept as its typed error for the handler to
+    /// answer (after the login check, as `NO`).
+    SetUserConfig(Vec<Result<UserSetting, UnknownUserSetting>>),
 }

@@ -606,11 +606,15 @@ impl Enc {
                 XCryCommand::GetUserConfig => self.raw("XCRY GET-USER-CONFIG"),
                 XCryCommand::SetUserConfig(pairs) => {
                     self.raw("XCRY SET-USER-CONFIG");
-                    for (k, v) in pairs {
+                    for setting in pairs {
+                        let (key, value) = match setting {
+                            Ok(s) => (s.name(), s.value()),
+                            Err(u) => (u.key.as_str(), u.value.as_slice()),
+                        };
                         self.sp();
-                        self.atom(k);
+                        self.atom(key);
                         self.sp();
-                        self.astring(v);
+                        self.astring(value);
                     }
                 }
             },

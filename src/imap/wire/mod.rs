@@ -11,3 +11,6 @@ pub mod mutf7;
 pub mod parser;
 pub mod response;
 pub mod structure;
+#[cfg(test)]
+mod structure_fixtures;
+pub mod user_setting;

@@ -7,8 +7,8 @@
 //! only validates the command and keeps MULTIAPPEND all-or-nothing.
 
 use super::status::append_limit;
-use crate::imap::context::{mailbox_name, store_flag, Ctx, Reply};
-use crate::imap::wire::command::{AppendMessage, MailboxArg, SeqSet, WireFlag};
+use crate::imap::context::{mailbox_name, store_flag, wire_uid_set, Ctx, Reply};
+use crate::imap::wire::command::{AppendMessage, MailboxArg, WireFlag};
 use crate::imap::wire::response::ResponseCode;
 use crate::store::mailbox::{MailboxError, NewMessage};
 use crate::store::types::{Flag, InternalDate, Uid};
@@ -114,7 +114,7 @@ pub fn append(
         Err(e) => return append_error(e),
     };
     let uid_validity = mb.uid_validity().get();
-    match SeqSet::from_numbers(uids.iter().map(|u| u.get())) {
+    match wire_uid_set(uids.iter().copied()) {
         Some(set) => Reply::ok_code(
             ResponseCode::AppendUid {
                 uid_validity,

@@ -23,21 +23,6 @@ use crate::store::account::{MailboxName, RenameOutcome, SpecialUse};
 use crate::store::mailbox::Mailbox;
 use crate::store::StoreError;
 
-/// Capabilities this module implements end to end. `APPENDLIMIT` carries
-/// no value because the limit is configurable and this list is static;
-/// RFC 7889 then has clients ask STATUS (APPENDLIMIT), which answers it.
-pub const CAPABILITIES: &[&str] = &[
-    "CHILDREN",
-    "MULTIAPPEND",
-    "LIST-EXTENDED",
-    "LIST-STATUS",
-    "SPECIAL-USE",
-    "CREATE-SPECIAL-USE",
-    "STATUS=SIZE",
-    "APPENDLIMIT",
-    "XLIST",
-];
-
 /// The hierarchy delimiter, as the store defines it.
 const DELIMITER: char = '/';
 

@@ -19,6 +19,7 @@ use thiserror::Error;
 use crate::imap::wire::command::*;
 use crate::imap::wire::mutf7;
 use crate::imap::wire::response::is_atom_char;
+use crate::imap::wire::user_setting::UserSetting;
 
 mod fetch;
 mod lexer;
@@ -334,7 +335,7 @@ fn xcry(i: &[u8]) -> R<'_, CommandBody> {
                 let (r, key) = ctx("expected configuration key", atom_string)(r)?;
                 let (r, ()) = sp(r)?;
                 let (r, value) = astring(r, "expected configuration value")?;
-                pairs.push((key, value.into_owned()));
+                pairs.push(UserSetting::parse(&key, value.into_owned()));
                 i = r;
             }
             if pairs.is_empty() {

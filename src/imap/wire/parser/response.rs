@@ -724,11 +724,11 @@ fn id(i: &[u8]) -> R<'_, Response<'_>> {
 fn xcry(i: &[u8]) -> R<'_, Response<'_>> {
     let (i, ()) = sp(i)?;
     if let Some(rest) = keyword(i, "USER-CONFIG ") {
-        fn pair(i: &[u8]) -> R<'_, (Cow<'_, str>, Cow<'_, str>)> {
+        fn pair(i: &[u8]) -> R<'_, (Cow<'_, str>, Cow<'_, [u8]>)> {
             let (i, k) = rstring(i)?;
             let (i, ()) = sp(i)?;
             let (i, v) = rstring(i)?;
-            Ok((i, (cow_text(k), cow_text(v))))
+            Ok((i, (cow_text(k), v)))
         }
         let (rest, pairs) = paren_list(rest, true, pair)?;
         return Ok((rest, Response::XCryUserConfig(pairs)));

@@ -6,6 +6,7 @@ use std::num::NonZeroU32;
 use chrono::{FixedOffset, NaiveDate, TimeZone};
 
 use super::*;
+use crate::imap::wire::user_setting::UnknownUserSetting;
 
 fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
@@ -350,8 +351,11 @@ fn table() -> Vec<(&'static str, CommandBody)> {
         (
             "a XCRY SET-USER-CONFIG PASSWORD \"hunter 2\" SMTP-OUT-SAVE Sent\r\n",
             B::XCry(XCryCommand::SetUserConfig(vec![
-                ("PASSWORD".into(), b"hunter 2".to_vec()),
-                ("SMTP-OUT-SAVE".into(), b"Sent".to_vec()),
+                UserSetting::parse("PASSWORD", b"hunter 2".to_vec()),
+                Err(UnknownUserSetting {
+                    key: "SMTP-OUT-SAVE".into(),
+                    value: b"Sent".to_vec().into(),
+                }),
             ])),
         ),
         (

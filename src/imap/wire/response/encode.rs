@@ -804,7 +804,7 @@ impl Response<'_> {
                     }
                     write_string(out, k.as_bytes());
                     out.push(b' ');
-                    write_string(out, v.as_bytes());
+                    write_string(out, v);
                 }
                 out.push(b')');
             }

@@ -244,8 +244,9 @@ pub enum Response<'a> {
         /// The data items, in order.
         items: Vec<FetchItem<'a>>,
     },
-    /// `* XCRY USER-CONFIG (key value ...)`.
-    XCryUserConfig(Vec<(Cow<'a, str>, Cow<'a, str>)>),
+    /// `* XCRY USER-CONFIG (name value ...)`: settings as
+    /// `UserSetting::name()` / `value()` give them.
+    XCryUserConfig(Vec<(Cow<'a, str>, Cow<'a, [u8]>)>),
     /// `* XCRY BACKUP-FILE path`.
     XCryBackupFile(Cow<'a, str>),
 }
@@ -646,7 +647,7 @@ impl<'a> Response<'a> {
             Response::XCryUserConfig(pairs) => Response::XCryUserConfig(
                 pairs
                     .into_iter()
-                    .map(|(k, v)| (owned_str(k), owned_str(v)))
+                    .map(|(k, v)| (owned_str(k), Cow::Owned(v.into_owned())))
                     .collect(),
             ),
             Response::XCryBackupFile(p) => Response::XCryBackupFile(owned_str(p)),
