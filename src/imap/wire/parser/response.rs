@@ -125,7 +125,7 @@ pub fn parse_response(input: &[u8]) -> Result<(Response<'_>, usize), ResponsePar
     let len = frame_response(input)?;
     let framed = input.get(..len).unwrap_or_default();
     match response(framed) {
-        Ok((rest, r)) if rest.is_empty() => Ok((r, len)),
+        Ok(([], r)) => Ok((r, len)),
         Ok(_) => Err(ResponseParseError::Syntax {
             reason: "unexpected data after the response".into(),
         }),
