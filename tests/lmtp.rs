@@ -572,7 +572,7 @@ fn plus_detail_files_into_the_mailbox_once_the_user_allows_it() {
     // UNIX socket), and sees it reported.
     let (_child, sock) = root.spawn_serve("imap");
     let (mut imap, _) = common::Client::plain(sock);
-    assert!(imap.status(&common::login_cmd("bob", PW)).contains("OK"));
+    assert!(imap.login("bob", PW).contains("OK"));
     assert!(imap
         .status("XCRY SET-USER-CONFIG DETAIL-DELIVERY maybe")
         .contains("NO [CANNOT]"));

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::exit;
-use crate::imap::client::{lossy, Client, ClientError, Part};
+use crate::imap::client::{shown, Client, ClientError, Part};
 use crate::imap::wire::user_setting::{UnknownUserSetting, UserSetting};
 use crate::sys;
 
@@ -141,7 +141,7 @@ fn session(what: &str, o: &Options, set: &[(String, String)]) -> Result<(), Remo
         "test" => {
             let r = c.command(&[Part::Atom("CAPABILITY")])?;
             for l in r.untagged {
-                println!("{}", lossy(&l));
+                println!("{}", shown(&l));
             }
             println!("login ok");
         }
@@ -153,7 +153,7 @@ fn session(what: &str, o: &Options, set: &[(String, String)]) -> Result<(), Remo
             parts.extend(setting_parts(&new));
             let r = c.command(&parts)?;
             for l in r.untagged {
-                println!("{}", lossy(&l));
+                println!("{}", shown(&l));
             }
             println!("password changed");
         }
@@ -170,12 +170,12 @@ fn session(what: &str, o: &Options, set: &[(String, String)]) -> Result<(), Remo
                 }
                 let r = c.command(&parts)?;
                 for l in r.untagged {
-                    println!("{}", lossy(&l));
+                    println!("{}", shown(&l));
                 }
             }
             let r = c.command(&[Part::Atom("XCRY"), Part::Atom("GET-USER-CONFIG")])?;
             for l in r.untagged {
-                println!("{}", lossy(&l));
+                println!("{}", shown(&l));
             }
         }
     }

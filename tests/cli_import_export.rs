@@ -74,11 +74,8 @@ fn dovecot_maildir(dir: &Path) {
     );
 }
 
-fn login(root: &Root, user: &str) -> (Guard, Client) {
-    let (child, sock) = root.spawn_serve("imaps");
-    let (mut c, _) = Client::imaps(sock);
-    assert!(c.status(&login_cmd(user, PW)).contains("OK"));
-    (Guard(child), c)
+fn login(root: &Root, user: &str) -> Session {
+    Session::login(root, user, PW)
 }
 
 /// `FLAGS`, `INTERNALDATE` and size of every message of `mailbox`,
@@ -107,17 +104,8 @@ fn listing(c: &mut Client, mailbox: &str) -> Vec<String> {
 }
 
 fn body(c: &mut Client, seq: u32) -> Vec<u8> {
-    let lines = c.cmd(&format!("FETCH {seq} BODY.PEEK[]"));
-    let first = &lines[0];
-    let n: usize = first
-        .rsplit_once('{')
-        .unwrap()
-        .1
-        .trim_end_matches('}')
-        .parse()
-        .unwrap();
-    let joined = lines[1..].join("\r\n");
-    joined.as_bytes()[..n].to_vec()
+    let r = c.run(&format!("FETCH {seq} (UID BODY.PEEK[])"));
+    fetched(&r).remove(0).body
 }
 
 fn import(root: &Root, args: &[&str], password: bool) -> std::process::Output {
@@ -130,7 +118,7 @@ fn import(root: &Root, args: &[&str], password: bool) -> std::process::Output {
 }
 
 #[test]
-fn dovecot_maildir_imports_with_flags_keywords_dates_and_folders() {
+fn cli_import_dovecot_maildir_imports_with_flags_keywords_dates_and_folders() {
     let root = Root::new("import-maildir");
     root.add_user("ann", PW);
     let src = TempDir::new("maildir-src");
@@ -141,7 +129,7 @@ fn dovecot_maildir_imports_with_flags_keywords_dates_and_folders() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (_g, mut c) = login(&root, "ann");
+    let mut c = login(&root, "ann");
     let inbox = listing(&mut c, "INBOX");
     assert_eq!(inbox.len(), 3, "{inbox:?}");
     assert!(
@@ -172,7 +160,7 @@ fn dovecot_maildir_imports_with_flags_keywords_dates_and_folders() {
 }
 
 #[test]
-fn mbox_from_mutt_and_thunderbird_imports_through_the_spool_without_password() {
+fn cli_import_mbox_from_mutt_and_thunderbird_imports_through_the_spool_without_password() {
     let root = Root::new("import-mbox");
     root.add_user("bea", PW);
     let src = TempDir::new("mbox-src");
@@ -208,7 +196,7 @@ From b@example.org Sat Nov 28 13:00:00 2026\nSubject: m2\nX-Keywords: todo\n\nno
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("4 imported"));
-    let (_g, mut c) = login(&root, "bea");
+    let mut c = login(&root, "bea");
     let m = listing(&mut c, "mutt-saved");
     assert_eq!(m.len(), 2, "{m:?}");
     assert!(
@@ -232,7 +220,7 @@ From b@example.org Sat Nov 28 13:00:00 2026\nSubject: m2\nX-Keywords: todo\n\nno
 }
 
 #[test]
-fn bad_input_is_reported_skipped_and_the_rest_imported() {
+fn cli_import_bad_input_is_reported_skipped_and_the_rest_imported() {
     let root = Root::new("import-bad");
     let cfg = root.path().join("crymap-like.toml");
     let text = std::fs::read_to_string(&cfg).unwrap();
@@ -273,12 +261,12 @@ fn bad_input_is_reported_skipped_and_the_rest_imported() {
     );
     assert_eq!(out.status.code(), Some(77));
     // Identical content twice (a duplicate Message-ID too) is kept twice.
-    let (_g, mut c) = login(&root, "cid");
+    let mut c = login(&root, "cid");
     assert_eq!(listing(&mut c, "INBOX").len(), 2);
 }
 
 fn count(root: &Root, user: &str) -> (usize, Vec<String>) {
-    let (_g, mut c) = login(root, user);
+    let mut c = login(root, user);
     c.status("SELECT INBOX");
     let subjects: Vec<String> = c
         .cmd("FETCH 1:* BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
@@ -289,7 +277,7 @@ fn count(root: &Root, user: &str) -> (usize, Vec<String>) {
 }
 
 #[test]
-fn kill_9_mid_import_then_rerun_imports_each_message_once() {
+fn crash_import_kill_9_mid_import_then_rerun_imports_each_message_once() {
     for password in [true, false] {
         let root = Root::new("import-kill");
         root.add_user("dan", PW);
@@ -377,7 +365,7 @@ fn kill_9_mid_import_then_rerun_imports_each_message_once() {
 }
 
 #[test]
-fn round_trip_import_export_import_keeps_messages_flags_and_dates() {
+fn cli_export_round_trip_import_export_import_keeps_messages_flags_and_dates() {
     for format in ["maildir", "mbox"] {
         let root = Root::new("roundtrip");
         root.add_user("eve", PW);
@@ -418,8 +406,8 @@ fn round_trip_import_export_import_keeps_messages_flags_and_dates() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let (_g1, mut a) = login(&root, "eve");
-        let (_g2, mut b) = login(&root, "fay");
+        let mut a = login(&root, "eve");
+        let mut b = login(&root, "fay");
         for mb in ["INBOX", "Entw&APw-rfe/2024"] {
             let la = listing(&mut a, mb);
             let lb = listing(&mut b, mb);

@@ -65,7 +65,7 @@ fn sum_of(p: &Path) -> PathBuf {
 }
 
 #[test]
-fn intact_account_passes_and_wrong_password_is_77() {
+fn cli_check_intact_account_passes_and_wrong_password_is_77() {
     let (root, _) = setup("check-ok");
     let (code, text) = check(&root, false);
     assert_eq!(code, 0, "{text}");
@@ -83,7 +83,7 @@ fn intact_account_passes_and_wrong_password_is_77() {
 }
 
 #[test]
-fn lost_and_tampered_summaries_are_found_and_recomputed() {
+fn tamper_check_lost_and_tampered_summaries_are_found_and_recomputed() {
     let (root, user) = setup("check-sum");
     let (_, files) = inbox(&user);
     std::fs::remove_file(sum_of(&files[0])).unwrap();
@@ -107,7 +107,7 @@ fn lost_and_tampered_summaries_are_found_and_recomputed() {
 }
 
 #[test]
-fn flipped_log_record_is_found_and_a_fresh_snapshot_moves_past_it() {
+fn tamper_check_flipped_log_record_is_found_and_a_fresh_snapshot_moves_past_it() {
     let (root, user) = setup("check-log");
     let (mb, files) = inbox(&user);
     let seg = mb.join("log/00000001");
@@ -135,7 +135,7 @@ fn flipped_log_record_is_found_and_a_fresh_snapshot_moves_past_it() {
 }
 
 #[test]
-fn damaged_and_missing_messages_and_keys_are_reported_never_deleted() {
+fn tamper_check_damaged_and_missing_messages_and_keys_are_reported_never_deleted() {
     let (root, user) = setup("check-msg");
     let (mb, files) = inbox(&user);
     let mut bytes = std::fs::read(&files[0]).unwrap();

@@ -34,7 +34,7 @@ const COMMANDS: &[&[&str]] = &[
 ];
 
 #[test]
-fn every_command_has_help_and_version() {
+fn cli_every_command_has_help_and_version() {
     for cmd in COMMANDS {
         let out = std::process::Command::new(bin())
             .args(*cmd)
@@ -55,7 +55,7 @@ fn every_command_has_help_and_version() {
 }
 
 #[test]
-fn usage_errors_exit_64() {
+fn cli_usage_errors_exit_64() {
     for args in [
         &[][..],
         &["frobnicate"],
@@ -81,7 +81,7 @@ fn usage_errors_exit_64() {
 }
 
 #[test]
-fn user_list_show_and_remove() {
+fn cli_user_list_show_and_remove() {
     let root = Root::new("cli-users");
     root.add_user("gil", "pw");
     root.add_user("hal", "pw");
@@ -151,7 +151,7 @@ fn user_list_show_and_remove() {
 }
 
 #[test]
-fn man_pages_and_completions_are_generated() {
+fn cli_man_pages_and_completions_are_generated() {
     let dir = TempDir::new("man");
     let out = std::process::Command::new(bin())
         .arg("manpages")
