@@ -267,11 +267,12 @@ fn cli_import_bad_input_is_reported_skipped_and_the_rest_imported() {
 
 fn count(root: &Root, user: &str) -> (usize, Vec<String>) {
     let mut c = login(root, user);
-    c.status("SELECT INBOX");
+    c.ok("SELECT INBOX");
     let subjects: Vec<String> = c
-        .cmd("FETCH 1:* BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
-        .into_iter()
+        .transcript("FETCH 1:* BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
+        .lines()
         .filter(|l| l.starts_with("Subject:"))
+        .map(str::to_owned)
         .collect();
     (subjects.len(), subjects)
 }
