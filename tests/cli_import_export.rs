@@ -1,4 +1,6 @@
-//! `crymap-like import` and `export` on the real binary: Maildir trees laid
+//! `crymap-like import` and `export` on the real binary: a Maildir++ tree
+//! written by Debian's Dovecot itself (`doveadm save`/`flags add`, run as
+//! nobody from a configuration written at run time), Maildir trees laid
 //! out as Dovecot writes them (Maildir++ folders with modified UTF-7 names,
 //! `dovecot-keywords`, `:2,` flags, mtime as arrival date) and mbox files
 //! as mutt (`Status:`/`X-Status:`) and Thunderbird (`X-Mozilla-Status:`)
@@ -431,5 +433,189 @@ fn cli_export_round_trip_import_export_import_keeps_messages_flags_and_dates() {
             b"pw\n",
         );
         assert_eq!(out.status.code(), Some(73));
+    }
+}
+
+/// Runs `doveadm ARGS` as nobody on the Maildir under `home`, with a
+/// configuration written under `dir` (no Dovecot service is involved).
+fn doveadm(dir: &Path, home: &Path, args: &[&str], input: &[u8]) -> String {
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args([
+        "--reuid",
+        "nobody",
+        "--regid",
+        "nogroup",
+        "--clear-groups",
+        "env",
+    ])
+    .arg("USER=fixture")
+    .arg(format!("HOME={}", home.display()))
+    .arg("doveadm")
+    .arg("-c")
+    .arg(dir.join("dovecot.conf"))
+    .args(args);
+    let out = run_with_stdin(cmd, input);
+    assert!(
+        out.status.success(),
+        "doveadm {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn interop_import_maildir_written_by_dovecot() {
+    let test = "interop_import_maildir_written_by_dovecot";
+    if !require_root(test) || !require_tool(test, "doveadm", "dovecot-core") {
+        return;
+    }
+    let dir = TempDir::new("dovecot-fixture");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(dir.path().join("run")).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let nobody = Some(nix::unistd::Uid::from_raw(65534));
+    nix::unistd::chown(&home, nobody, None).unwrap();
+    nix::unistd::chown(&dir.path().join("run"), nobody, None).unwrap();
+    std::fs::write(
+        dir.path().join("dovecot.conf"),
+        format!(
+            "protocols =\nssl = no\nbase_dir = {0}/run\nlog_path = {0}/dovecot.log\n\
+             mail_location = maildir:~/Maildir\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    doveadm(
+        dir.path(),
+        &home,
+        &["mailbox", "create", "Entwürfe.2024"],
+        b"",
+    );
+    for s in ["one", "two", "three"] {
+        doveadm(dir.path(), &home, &["save", "-m", "INBOX"], &msg(s));
+    }
+    doveadm(
+        dir.path(),
+        &home,
+        &["save", "-m", "Entwürfe.2024"],
+        &msg("draft"),
+    );
+    doveadm(
+        dir.path(),
+        &home,
+        &[
+            "flags",
+            "add",
+            "\\Flagged work $Junk",
+            "mailbox",
+            "INBOX",
+            "header",
+            "subject",
+            "one",
+        ],
+        b"",
+    );
+    doveadm(
+        dir.path(),
+        &home,
+        &[
+            "flags",
+            "add",
+            "\\Seen \\Answered",
+            "mailbox",
+            "INBOX",
+            "header",
+            "subject",
+            "two",
+        ],
+        b"",
+    );
+    doveadm(
+        dir.path(),
+        &home,
+        &["flags", "add", "\\Draft", "mailbox", "Entwürfe.2024", "all"],
+        b"",
+    );
+    // What Dovecot says it holds: flags and received dates per mailbox.
+    let expected = |mailbox: &str| -> Vec<(Vec<String>, String)> {
+        let out = doveadm(
+            dir.path(),
+            &home,
+            &[
+                "fetch",
+                "flags date.received.unixtime",
+                "mailbox",
+                mailbox,
+                "all",
+            ],
+            b"",
+        );
+        let mut v = Vec::new();
+        let mut flags = Vec::new();
+        for line in out.lines() {
+            if let Some(f) = line.strip_prefix("flags: ") {
+                flags = f
+                    .split(' ')
+                    .filter(|f| !f.is_empty() && *f != "\\Recent")
+                    .map(str::to_owned)
+                    .collect();
+                flags.sort();
+            } else if let Some(t) = line.strip_prefix("date.received.unixtime: ") {
+                let d = chrono::DateTime::from_timestamp(t.trim().parse().unwrap(), 0).unwrap();
+                v.push((
+                    flags.clone(),
+                    d.format("%d-%b-%Y %H:%M:%S +0000").to_string(),
+                ));
+            }
+        }
+        v.sort();
+        v
+    };
+    let inbox_expected = expected("INBOX");
+    let drafts_expected = expected("Entwürfe.2024");
+    assert_eq!(inbox_expected.len(), 3);
+
+    let root = Root::new("import-dovecot");
+    root.add_user("dov", PW);
+    let source = home.join("Maildir");
+    let out = import(&root, &["dov", source.to_str().unwrap()], true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut c = login(&root, "dov");
+    for (mailbox, expected) in [
+        ("INBOX", inbox_expected),
+        ("Entw&APw-rfe/2024", drafts_expected),
+    ] {
+        c.ok(&format!("SELECT \"{mailbox}\""));
+        let r = c.run("FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[])");
+        let mut got: Vec<(Vec<String>, String)> = fetched(&r)
+            .into_iter()
+            .zip(
+                r.iter()
+                    .filter(|x| x.is_untagged() && x.text.contains("FETCH")),
+            )
+            .map(|(f, resp)| {
+                let date = resp
+                    .skeleton
+                    .split('"')
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
+                (f.flags, date)
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, expected, "{mailbox}");
+        for f in fetched(&r) {
+            assert!(
+                f.body.starts_with(b"From: a@example.org\r\nSubject: "),
+                "{mailbox}"
+            );
+        }
     }
 }
