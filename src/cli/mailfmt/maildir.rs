@@ -4,7 +4,8 @@
 //! the top folder's `cur/` (names in modified UTF-7 or UTF-8); plain
 //! subdirectories that are Maildirs (mutt, Dovecot's `LAYOUT=fs`) are
 //! subfolders too. Flags come from the `:2,` suffix (`D F P R S T`, and
-//! `a`–`z` as keywords through the folder's `dovecot-keywords`); the
+//! `a`–`z` as keywords through the folder's `dovecot-keywords`), and from
+//! Courier-IMAP's `courierimapkeywords/`; the
 //! arrival date is the file's mtime, as Dovecot uses it. Symbolic links
 //! are never followed while walking, so a link loop cannot trap the walk.
 
@@ -49,6 +50,7 @@ fn skip(tree: &mut Tree, path: &Path, reason: impl Into<String>) {
 fn read_folder(dir: &Path, folder: FolderPath, top: bool, tree: &mut Tree) {
     tree.folders.push(folder.clone());
     let keywords = read_keywords(dir);
+    let courier = read_courier_keywords(dir);
     for sub in ["new", "cur"] {
         let d = dir.join(sub);
         let entries = match std::fs::read_dir(&d) {
@@ -78,11 +80,19 @@ fn read_folder(dir: &Path, folder: FolderPath, top: bool, tree: &mut Tree) {
                 skip(tree, &path, "not a regular file");
                 continue;
             }
+            let mut flags = flags_of(&name, &keywords);
+            for k in courier.get(base_of(&name)).into_iter().flatten() {
+                if let Some(f) = Flag::keyword(k) {
+                    if !flags.iter().any(|g| g.same_as(&f)) {
+                        flags.push(f);
+                    }
+                }
+            }
             tree.messages.push(SourceMessage {
                 origin: path.display().to_string(),
                 folder: folder.clone(),
                 size: meta.len(),
-                flags: flags_of(&name, &keywords),
+                flags,
                 internal: Some(InternalDate {
                     unix_secs: meta.mtime(),
                     offset_minutes: 0,
@@ -131,6 +141,59 @@ fn read_keywords(dir: &Path) -> BTreeMap<u8, String> {
                     out.insert(n, name.trim().to_owned());
                 }
             }
+        }
+    }
+    out
+}
+
+/// A message file name without its `:2,` (or `!2,`) flags.
+fn base_of(name: &str) -> &str {
+    name.rsplit_once(":2,")
+        .or_else(|| name.rsplit_once("!2,"))
+        .map_or(name, |(b, _)| b)
+}
+
+/// Courier-IMAP's keywords: `courierimapkeywords/:list` holds the keyword
+/// names, one per line, then an empty line, then `BASE:N N ...` lines
+/// giving each message (by file name without flags) its keywords by
+/// index; a file `courierimapkeywords/.N.BASE` or `courierimapkeywords/BASE`
+/// (an update not yet merged into `:list`) names one message's keywords,
+/// one per line, and replaces what `:list` says for it.
+fn read_courier_keywords(dir: &Path) -> std::collections::HashMap<String, Vec<String>> {
+    let mut out = std::collections::HashMap::new();
+    let kdir = dir.join("courierimapkeywords");
+    if let Ok(text) = std::fs::read_to_string(kdir.join(":list")) {
+        let mut lines = text.lines();
+        let names: Vec<&str> = lines.by_ref().take_while(|l| !l.is_empty()).collect();
+        for line in lines {
+            if let Some((base, idx)) = line.rsplit_once(':') {
+                let kws = idx
+                    .split_whitespace()
+                    .filter_map(|i| i.parse::<usize>().ok())
+                    .filter_map(|i| names.get(i).map(|k| (*k).to_owned()))
+                    .collect();
+                out.insert(base.to_owned(), kws);
+            }
+        }
+    }
+    for e in std::fs::read_dir(&kdir).into_iter().flatten().flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        if file == ":list" {
+            continue;
+        }
+        // `.N.BASE` (numbered update) or `BASE`.
+        let base = match file.strip_prefix('.') {
+            Some(rest) => rest.split_once('.').map_or(rest, |(_, b)| b).to_owned(),
+            None => file,
+        };
+        if let Ok(text) = std::fs::read_to_string(e.path()) {
+            let kws = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect();
+            out.insert(base_of(&base).to_owned(), kws);
         }
     }
     out
@@ -284,5 +347,20 @@ mod tests {
         );
         assert!(flags_of("1700000000.M1P2.host", &kw).is_empty());
         assert_eq!(flags_of("x!2,T", &kw), vec![Flag::Deleted]);
+    }
+
+    #[test]
+    fn courier_keywords_from_list_and_update_files() {
+        let dir = std::env::temp_dir().join(format!("crymap-like-courier-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let kdir = dir.join("courierimapkeywords");
+        std::fs::create_dir_all(&kdir).unwrap();
+        std::fs::write(kdir.join(":list"), "work\n$Junk\n\n1.M1.h:0 1\n2.M2.h:1\n").unwrap();
+        std::fs::write(kdir.join(".7.2.M2.h"), "later\n").unwrap();
+        let k = read_courier_keywords(&dir);
+        assert_eq!(k["1.M1.h"], vec!["work", "$Junk"]);
+        assert_eq!(k["2.M2.h"], vec!["later"]);
+        assert_eq!(base_of("1.M1.h:2,S"), "1.M1.h");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
