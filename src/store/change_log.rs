@@ -25,12 +25,12 @@ use thiserror::Error;
 
 use super::crash;
 use super::error::StoreError;
-use super::fsutil;
 use super::record_log::RecordLog;
 use super::state::{Batch, MessageMeta, PendingMove, State, StateError};
 use super::types::{Flag, MessageName, Modseq, Uid};
 use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::{seal, CryptoError};
+use crate::sys::durable::{self, Durability, DurableError, NewFile};
 
 /// Compact once the newest segment reaches this size, so opening a mailbox
 /// reads one snapshot plus at most this much of sealed records.
@@ -86,6 +86,16 @@ pub enum ChangeLogError {
         /// The contradiction.
         source: StateError,
     },
+}
+
+impl From<DurableError> for ChangeLogError {
+    fn from(e: DurableError) -> Self {
+        ChangeLogError::Io {
+            context: e.op,
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 fn io_err(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> ChangeLogError {
@@ -173,7 +183,7 @@ impl ChangeLog {
         id: &str,
         master: &MasterKey,
     ) -> Result<(ChangeLog, State), ChangeLogError> {
-        fsutil::ensure_dir(&dir.join("log")).map_err(io_err("creating", &dir.join("log")))?;
+        durable::create_dir_all(&dir.join("log"))?;
         let snapshot_key = master.subkey("mailbox-snapshot");
         let (next, mut state) = load_snapshot(dir, id, &snapshot_key)?;
         let mut log = ChangeLog {
@@ -299,7 +309,7 @@ impl ChangeLog {
             .write(true)
             .create(true)
             .truncate(false)
-            .mode(0o600)
+            .mode(durable::FILE_MODE)
             .open(&path)
             .map_err(io_err("opening", &path))?;
         let lock = Flock::lock(f, FlockArg::LockExclusive)
@@ -378,8 +388,7 @@ impl ChangeLog {
         // The new segment exists before the snapshot names it, so a crash in
         // between leaves readers a consistent chain either way.
         let new_segment = self.open_segment(next)?;
-        fsutil::fsync_dir(&self.dir.join("log"))
-            .map_err(io_err("syncing", &self.dir.join("log")))?;
+        durable::sync_dir(&self.dir.join("log"))?;
         crash::point("compact.after-segment");
         let out = SnapshotOut {
             version: SNAPSHOT_VERSION,
@@ -401,12 +410,10 @@ impl ChangeLog {
             }
         })?);
         let sealed = seal::seal(&self.snapshot_key, &snapshot_aad(&self.id), &plain);
-        let tmp_dir = &self.tmp_dir;
-        let (mut f, tmp) = fsutil::create_tmp(tmp_dir).map_err(io_err("creating", tmp_dir))?;
-        io::Write::write_all(&mut f, &sealed).map_err(io_err("writing", &tmp))?;
+        let mut staged = NewFile::create(&self.tmp_dir)?;
+        staged.write_all(&sealed)?;
         crash::point("compact.after-snapshot-tmp");
-        let dest = self.dir.join("snapshot");
-        fsutil::commit_tmp(f, &tmp, &dest).map_err(io_err("committing", &dest))?;
+        staged.place(&self.dir.join("snapshot"), Durability::Now)?;
         crash::point("compact.after-snapshot");
         self.segment = new_segment;
         self.segment_no = next;

@@ -19,7 +19,6 @@ use thiserror::Error;
 use super::account::{MailboxId, UidValidity};
 use super::change_log::{ChangeLog, ChangeLogError, MailboxLock};
 use super::crash;
-use super::fsutil;
 use super::message_file::{self, MessageFileError, MessageReader, SealedMessage};
 use super::state::{Added, Batch, Change, State, MAX_FLAGS};
 use super::summary::{self, SummaryError};
@@ -28,6 +27,7 @@ use crate::crypto::keystore::{self, KeyStore};
 use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::CryptoError;
 use crate::mime::summary::Summary;
+use crate::sys::durable::{self, DurableError};
 
 /// Largest message the store accepts (APPEND and delivery).
 pub const MAX_MESSAGE_SIZE: u64 = crate::config::MAX_MESSAGE_SIZE as u64;
@@ -78,12 +78,13 @@ pub enum MailboxError {
     },
 }
 
-fn io_err(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> MailboxError {
-    let path = path.to_path_buf();
-    move |source| MailboxError::Io {
-        context,
-        path,
-        source,
+impl From<DurableError> for MailboxError {
+    fn from(e: DurableError) -> Self {
+        MailboxError::Io {
+            context: e.op,
+            path: e.path,
+            source: e.source,
+        }
     }
 }
 
@@ -536,7 +537,7 @@ impl Mailbox {
                     None,
                     MAX_MESSAGE_SIZE,
                     "append.before-rename",
-                    message_file::Durability::Deferred,
+                    durable::Durability::Deferred,
                 )?;
                 let size = u32::try_from(size).map_err(|_| MessageFileError::TooLarge {
                     limit: MAX_MESSAGE_SIZE,
@@ -546,13 +547,7 @@ impl Mailbox {
             }
             // One syncfs makes every file, name and summary durable before
             // the record that refers to them is logged.
-            fsutil::sync_filesystem(self.log.dir()).map_err(|source| {
-                MailboxError::from(MessageFileError::Io {
-                    context: "syncing",
-                    path: self.log.dir().to_path_buf(),
-                    source,
-                })
-            })
+            Ok(durable::syncfs(self.log.dir()).map_err(MessageFileError::from)?)
         })();
         if let Err(e) = result {
             // Unreferenced files would be collected after 24 h anyway; an
@@ -784,11 +779,10 @@ impl Mailbox {
             };
             let src = msg_path(self.log.dir(), &m.name);
             let dst = msg_path(dest.log.dir(), &m.name);
-            fsutil::link_into(&src, &dst).map_err(io_err("linking", &dst))?;
+            durable::link_exclusive(&src, &dst)?;
             let src_sum = summary::path_for(&src);
             if src_sum.exists() {
-                let dst_sum = summary::path_for(&dst);
-                fsutil::link_into(&src_sum, &dst_sum).map_err(io_err("linking", &dst_sum))?;
+                durable::link_exclusive(&src_sum, &summary::path_for(&dst))?;
             }
             items.push(Carried {
                 uid,

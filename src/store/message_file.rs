@@ -25,11 +25,14 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-use super::{crash, fsutil};
+use super::crash;
 use crate::crypto::keystore::WrappedKey;
 use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::stream::{StreamReader, StreamWriter};
 use crate::crypto::{seal, CryptoError};
+use crate::sys::durable::{DurableError, NewFile};
+
+pub use crate::sys::durable::Durability;
 
 const MAGIC: &[u8; 8] = b"CRYLMSG\0";
 const VERSION: u16 = 1;
@@ -73,6 +76,16 @@ pub enum MessageFileError {
     },
 }
 
+impl From<DurableError> for MessageFileError {
+    fn from(e: DurableError) -> Self {
+        MessageFileError::Io {
+            context: e.op,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct FileHeader {
     version: u16,
@@ -95,16 +108,6 @@ pub struct Keys<'a> {
     pub wrapped: &'a WrappedKey,
     /// The same key in the clear, to encrypt with.
     pub content_key: &'a SecretKey,
-}
-
-/// How a new message file is made durable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// fsync the file, rename it, fsync its directory: durable on return.
-    Synced,
-    /// Rename only; the caller calls `fsutil::sync_filesystem` before
-    /// anything refers to the file (one sync for a whole batch).
-    Deferred,
 }
 
 /// Writes a message file at `dest`, staging it in `tmp_dir`: content from
@@ -149,13 +152,17 @@ pub fn write(
             path: dest.to_path_buf(),
             reason: "header too large",
         })?;
-    let (mut file, tmp) = fsutil::create_tmp(tmp_dir).map_err(io_err("creating", tmp_dir))?;
-    let result = (|| {
+    // Dropped on any error below, the staging file is removed: nothing is
+    // left behind.
+    let mut staged = NewFile::create(tmp_dir)?;
+    let tmp = staged.path().to_path_buf();
+    let total = {
+        let file = staged.file()?;
         file.write_all(MAGIC)
             .and_then(|_| file.write_all(&header_len.to_le_bytes()))
             .and_then(|_| file.write_all(&header))
             .map_err(io_err("writing", &tmp))?;
-        let mut w = StreamWriter::new(&stream_key, io::BufWriter::new(&mut file));
+        let mut w = StreamWriter::new(&stream_key, io::BufWriter::new(&mut *file));
         let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
         let mut total = 0u64;
         loop {
@@ -175,26 +182,11 @@ pub fn write(
         w.finish()
             .and_then(|mut b| b.flush())
             .map_err(io_err("writing", &tmp))?;
-        Ok(total)
-    })();
-    match result {
-        Ok(total) => {
-            crash::point(crash_point);
-            if durability == Durability::Synced {
-                fsutil::commit_tmp(file, &tmp, dest)
-            } else {
-                drop(file);
-                fsutil::commit_tmp_unsynced(&tmp, dest)
-            }
-            .map_err(io_err("committing", dest))?;
-            Ok(total)
-        }
-        Err(e) => {
-            drop(file);
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+        total
+    };
+    crash::point(crash_point);
+    staged.place(dest, durability)?;
+    Ok(total)
 }
 
 /// A message file whose header has been read but whose key is not yet
@@ -346,7 +338,7 @@ mod tests {
             Some(b"extra"),
             1 << 20,
             "",
-            Durability::Synced,
+            Durability::Now,
         )
         .unwrap();
         assert_eq!(n, body.len() as u64);
@@ -379,7 +371,7 @@ mod tests {
             None,
             4096,
             "",
-            Durability::Synced,
+            Durability::Now,
         )
         .unwrap_err();
         assert!(matches!(e, MessageFileError::TooLarge { limit: 4096 }));
@@ -402,7 +394,7 @@ mod tests {
             None,
             100,
             "",
-            Durability::Synced,
+            Durability::Now,
         )
         .unwrap();
         let mut bytes = std::fs::read(&dest).unwrap();
@@ -432,7 +424,7 @@ mod tests {
             None,
             100,
             "",
-            Durability::Synced,
+            Durability::Now,
         )
         .unwrap();
         let e = SealedMessage::open(&dest)

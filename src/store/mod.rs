@@ -7,7 +7,6 @@ pub mod change_log;
 pub mod crash;
 pub mod create;
 pub mod error;
-pub mod fsutil;
 pub mod mailbox;
 pub mod message_file;
 pub mod record_log;

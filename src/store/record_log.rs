@@ -85,7 +85,7 @@ impl<T: Serialize + DeserializeOwned> RecordLog<T> {
             .write(true)
             .create(true)
             .truncate(false)
-            .mode(0o600)
+            .mode(crate::sys::durable::FILE_MODE)
             .open(path)
             .map_err(|e| StoreError::io(format!("opening log {}", path.display()), e))?;
         Ok(RecordLog {

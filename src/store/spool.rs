@@ -21,7 +21,6 @@ use thiserror::Error;
 
 use super::account::{AccountLog, MailboxName};
 use super::crash;
-use super::fsutil;
 use super::mailbox::{Mailbox, MailboxError, UserKeys, MAX_MESSAGE_SIZE};
 use super::message_file::{self, MessageFileError, SealedMessage};
 use super::types::{Flag, InternalDate, MessageName, Uid};
@@ -29,6 +28,7 @@ use super::StoreError;
 use crate::crypto::keystore::{wrap_to_public, KeyStore};
 use crate::crypto::secret::SecretKey;
 use crate::crypto::CryptoError;
+use crate::sys::durable::{self, DurableError};
 
 /// What `deliver` asks of the filing session, sealed in the spool entry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -139,6 +139,16 @@ impl<R: Read> Read for CrlfReader<R> {
     }
 }
 
+impl From<DurableError> for SpoolError {
+    fn from(e: DurableError) -> Self {
+        SpoolError::Io {
+            context: e.op,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 fn io_err(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SpoolError {
     let path = path.to_path_buf();
     move |source| SpoolError::Io {
@@ -181,7 +191,7 @@ pub fn deliver(
         Some(&extra),
         MAX_MESSAGE_SIZE,
         "deliver.before-rename",
-        message_file::Durability::Synced,
+        message_file::Durability::Now,
     )?;
     crash::point("deliver.after-rename");
     Ok(name)
@@ -264,7 +274,7 @@ fn file_one(
         })?;
     let mut mailbox = Mailbox::open(keys.clone(), user_dir, &info.id, info.uid_validity)?;
     let dest = mailbox.message_path(&name);
-    fsutil::link_into(&entry, &dest).map_err(io_err("linking", &dest))?;
+    durable::link_exclusive(&entry, &dest)?;
     crash::point("spool.after-link");
     let raw = reader.read_all()?;
     mailbox.write_summary_for(&name, &raw)?;
@@ -275,7 +285,7 @@ fn file_one(
     crash::point("spool.after-log");
     fs::remove_file(&entry).map_err(io_err("removing", &entry))?;
     let spool = user_dir.join("spool");
-    fsutil::fsync_dir(&spool).map_err(io_err("syncing", &spool))?;
+    durable::sync_dir(&spool)?;
     Ok(Filed {
         name,
         mailbox: target.to_string(),

@@ -1,5 +1,6 @@
 //! Thin, audited wrappers over the operating system: privilege drop, chroot,
-//! socket activation, peer addresses, inotify, terminals. The only module
+//! socket activation, peer addresses, inotify, terminals, and the one
+//! durable-write API (`durable`) every layer uses. The only module
 //! allowed to contain `unsafe`, each block with a `SAFETY:` comment.
 //!
 //! Nothing here knows about IMAP, LMTP or the store: every function is a
@@ -7,8 +8,8 @@
 
 pub mod activation;
 pub mod conn;
+pub mod durable;
 pub mod fds;
-pub mod fs;
 pub mod inotify;
 pub mod log;
 pub mod password;
