@@ -326,7 +326,12 @@ mod tests {
         let dir = temp_dir("durable");
         let mut f = NewFile::create(&dir).expect("create");
         f.write_all(b"half").expect("write");
-        let name = f.path().file_name().expect("name").to_string_lossy().into_owned();
+        let name = f
+            .path()
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         assert!(name.ends_with(TEMP_SUFFIX), "{name}");
         assert_eq!(name.len(), 32 + TEMP_SUFFIX.len(), "{name}");
         assert!(name
@@ -351,7 +356,10 @@ mod tests {
             assert_eq!(fs::metadata(&d).expect("stat").mode() & 0o7777, DIR_MODE);
         }
         syncfs(&dir).expect("syncfs");
-        assert_eq!(syncfs(&dir.join("missing")).expect_err("missing").op, "open");
+        assert_eq!(
+            syncfs(&dir.join("missing")).expect_err("missing").op,
+            "open"
+        );
         fs::remove_dir_all(dir).expect("cleanup");
     }
 
