@@ -49,9 +49,10 @@ impl MailboxId {
         MailboxId(b)
     }
 
-    /// Parses 32 hex digits.
+    /// Parses 32 hex digits (either case: ids are compared as values, so
+    /// `AB…` and `ab…` are the same id).
     pub fn parse_hex(s: &str) -> Option<Self> {
-        if s.len() != 32 {
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let mut out = [0u8; 16];
@@ -985,6 +986,12 @@ mod tests {
         assert_eq!(MailboxId::parse_hex(&hex), Some(id));
         assert_eq!(MailboxId::parse_hex("zz"), None);
         assert_eq!(MailboxId::parse_hex(&"g".repeat(32)), None);
+        assert_eq!(MailboxId::parse_hex(&hex.to_uppercase()), Some(id));
+        assert_eq!(
+            MailboxId::parse_hex(&"+f".repeat(16)),
+            None,
+            "sign accepted"
+        );
         assert_eq!(SpecialUse::from_imap("\\junk"), Some(SpecialUse::Junk));
         assert_eq!(SpecialUse::from_imap("Junk"), None);
     }

@@ -21,19 +21,26 @@ use crate::sys::durable::TEMP_SUFFIX;
 /// the account any more (deleted ones), once untouched for `grace`. The
 /// grace protects a mailbox being created right now, whose directory exists
 /// a moment before its account record. Returns how many were removed.
+///
+/// Directory names are parsed to [`MailboxId`] values and compared as
+/// values, never as strings: a name that is not an id is left alone, and
+/// one that spells a live id in another case (as a case-insensitive file
+/// system may list it) is that live mailbox, never removed.
 pub fn remove_deleted_mailboxes(
     user_dir: &Path,
     live: &[MailboxId],
     grace: Duration,
 ) -> io::Result<usize> {
-    let live: BTreeSet<String> = live.iter().map(ToString::to_string).collect();
+    let live: BTreeSet<MailboxId> = live.iter().copied().collect();
     let now = SystemTime::now();
     let mut removed = 0;
     for entry in fs::read_dir(user_dir.join("mailboxes"))? {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if live.contains(name) || MailboxId::parse_hex(name).is_none() {
+        let Some(id) = name.to_str().and_then(MailboxId::parse_hex) else {
+            continue;
+        };
+        if live.contains(&id) {
             continue;
         }
         let meta = entry.metadata()?;
@@ -132,4 +139,39 @@ fn remove_message_files(path: &Path) -> usize {
         n += 1;
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::test_util::TempDir;
+
+    /// The directory scan and `MailboxId::parse_hex` used to disagree about
+    /// case: an upper-case spelling of a live id parsed as an id but did not
+    /// match the live set's lower-case strings, so the live mailbox's
+    /// directory (on a case-insensitive file system, the same directory)
+    /// was removed. Compared as values, it is kept.
+    #[test]
+    fn directory_names_are_compared_as_ids_not_strings() {
+        let tmp = TempDir::new("gc");
+        let mailboxes = tmp.path().join("mailboxes");
+        let live = MailboxId::generate();
+        let dead = MailboxId::generate();
+        let live_upper = live.to_string().to_uppercase();
+        let dead_upper = dead.to_string().to_uppercase();
+        let not_an_id = "+f".repeat(16);
+        for name in [&live.to_string(), &live_upper, &dead_upper, &not_an_id] {
+            fs::create_dir_all(mailboxes.join(name)).unwrap();
+        }
+        let removed = remove_deleted_mailboxes(tmp.path(), &[live], Duration::ZERO).unwrap();
+        assert_eq!(removed, 1);
+        let mut left: Vec<String> = fs::read_dir(&mailboxes)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut want = vec![live.to_string(), live_upper, not_an_id];
+        want.sort();
+        assert_eq!(left, want);
+    }
 }

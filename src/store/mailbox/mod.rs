@@ -137,6 +137,8 @@ impl UserKeys {
 
 /// A session's view of one mailbox.
 pub struct Mailbox {
+    /// The mailbox id, compared as a value (never as its hex string).
+    mailbox_id: MailboxId,
     keys: Arc<UserKeys>,
     user_dir: PathBuf,
     log: ChangeLog,
@@ -201,12 +203,14 @@ impl Mailbox {
         id: &MailboxId,
         uid_validity: UidValidity,
     ) -> Result<Mailbox, MailboxError> {
+        let mailbox_id = *id;
         let id = id.to_string();
         let dir = user_dir.join("mailboxes").join(&id);
         let (log, mut state) = ChangeLog::open(&dir, &user_dir.join("tmp"), &id, &keys.master)?;
         state.drop_tombstones();
         let visible = state.messages.len();
         let mut mb = Mailbox {
+            mailbox_id,
             keys,
             user_dir: user_dir.to_path_buf(),
             log,

@@ -9,6 +9,7 @@
 use rand::RngCore;
 
 use super::{msg_path, now_secs, plan_bits, Mailbox, MailboxError};
+use crate::store::account::MailboxId;
 use crate::store::change_log::{ChangeLog, MailboxLock};
 use crate::store::crash;
 use crate::store::state::{Added, Batch, Change, State};
@@ -187,11 +188,11 @@ impl Mailbox {
         uids: &[Uid],
         dest: &mut Mailbox,
     ) -> Result<Vec<(Uid, Uid)>, MailboxError> {
-        if self.id() == dest.id() {
+        if self.mailbox_id == dest.mailbox_id {
             return Err(MailboxError::SameMailbox);
         }
         // Locks in id order, so two opposite moves cannot deadlock.
-        let (src_lock, dst_lock) = if self.id() < dest.id() {
+        let (src_lock, dst_lock) = if self.mailbox_id < dest.mailbox_id {
             let s = self.log.lock()?;
             (s, dest.log.lock()?)
         } else {
@@ -273,30 +274,36 @@ impl Mailbox {
     pub(super) fn recover_moves(&mut self) -> Result<(), MailboxError> {
         let pending = self.state.pending_moves.clone();
         for p in pending {
+            // The destination as a value: a name that is not an id names no
+            // mailbox, so the move is cancelled.
+            let dest_id = MailboxId::parse_hex(&p.dest);
             let dest_dir = self.user_dir.join("mailboxes").join(&p.dest);
-            let dest = if dest_dir.is_dir() {
-                Some(ChangeLog::open(
-                    &dest_dir,
-                    &self.user_dir.join("tmp"),
-                    &p.dest,
-                    &self.keys.master,
-                )?)
-            } else {
-                None
+            let dest = match dest_id {
+                Some(dest_id) if dest_dir.is_dir() => Some((
+                    dest_id,
+                    ChangeLog::open(
+                        &dest_dir,
+                        &self.user_dir.join("tmp"),
+                        &p.dest,
+                        &self.keys.master,
+                    )?,
+                )),
+                _ => None,
             };
+            // Locks in id order, as `move_to` takes them.
             let (src_lock, dest_guard) = match &dest {
-                Some((dlog, _)) if dlog.id() < self.id() => {
+                Some((dest_id, (dlog, _))) if *dest_id < self.mailbox_id => {
                     let d = dlog.lock()?;
                     (self.log.lock()?, Some(d))
                 }
-                Some((dlog, _)) => {
+                Some((_, (dlog, _))) => {
                     let s = self.log.lock()?;
                     (s, Some(dlog.lock()?))
                 }
                 None => (self.log.lock()?, None),
             };
             let landed = match dest {
-                Some((mut dlog, mut dstate)) => {
+                Some((_, (mut dlog, mut dstate))) => {
                     dlog.catch_up(&mut dstate, None)?;
                     dstate.inbound_moves.contains(&p.id)
                 }
