@@ -86,8 +86,8 @@ pub enum CryptoError {
     },
 }
 
-impl From<crate::sys::durable::DurableError> for CryptoError {
-    fn from(e: crate::sys::durable::DurableError) -> Self {
+impl From<crate::sys::durable::FsError> for CryptoError {
+    fn from(e: crate::sys::durable::FsError) -> Self {
         CryptoError::io(format!("{} {}", e.op, e.path.display()), e.source)
     }
 }

@@ -30,7 +30,7 @@ use super::state::{Batch, MessageMeta, PendingMove, State, StateError};
 use super::types::{Flag, MessageName, Modseq, Uid};
 use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::{seal, CryptoError};
-use crate::sys::durable::{self, Durability, DurableError, NewFile};
+use crate::sys::durable::{self, Durability, FsError, NewFile};
 
 /// Compact once the newest segment reaches this size, so opening a mailbox
 /// reads one snapshot plus at most this much of sealed records.
@@ -43,16 +43,9 @@ const SNAPSHOT_VERSION: u16 = 1;
 /// Errors of the change log.
 #[derive(Debug, Error)]
 pub enum ChangeLogError {
-    /// The file system failed.
-    #[error("{context} {path}: {source}")]
-    Io {
-        /// What was being done.
-        context: &'static str,
-        /// Which file.
-        path: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
+    /// The file system failed (the step and the path are in the error).
+    #[error(transparent)]
+    Io(#[from] FsError),
     /// A segment could not be read or appended.
     #[error("change log segment {path}: {source}")]
     Segment {
@@ -86,25 +79,6 @@ pub enum ChangeLogError {
         /// The contradiction.
         source: StateError,
     },
-}
-
-impl From<DurableError> for ChangeLogError {
-    fn from(e: DurableError) -> Self {
-        ChangeLogError::Io {
-            context: e.op,
-            path: e.path,
-            source: e.source,
-        }
-    }
-}
-
-fn io_err(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> ChangeLogError {
-    let path = path.to_path_buf();
-    move |source| ChangeLogError::Io {
-        context,
-        path,
-        source,
-    }
 }
 
 #[derive(Serialize)]
@@ -311,9 +285,9 @@ impl ChangeLog {
             .truncate(false)
             .mode(durable::FILE_MODE)
             .open(&path)
-            .map_err(io_err("opening", &path))?;
+            .map_err(FsError::at("opening", &path))?;
         let lock = Flock::lock(f, FlockArg::LockExclusive)
-            .map_err(|(_, e)| io_err("locking", &path)(io::Error::from(e)))?;
+            .map_err(|(_, e)| FsError::at("locking", &path)(io::Error::from(e)))?;
         Ok(MailboxLock { _lock: lock })
     }
 
@@ -463,7 +437,7 @@ fn load_snapshot(dir: &Path, id: &str, key: &SecretKey) -> Result<(u32, State), 
     let sealed = match fs::read(&path) {
         Ok(s) => s,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((1, State::default())),
-        Err(e) => return Err(io_err("reading", &path)(e)),
+        Err(e) => return Err(FsError::at("reading", &path)(e).into()),
     };
     let corrupt = |reason: String| ChangeLogError::CorruptSnapshot {
         path: path.clone(),
@@ -519,23 +493,31 @@ mod tests {
         }
     }
 
+    /// A user directory with `tmp/`, the mailbox directory in it, a key.
+    fn fresh() -> (TempDir, PathBuf, MasterKey) {
+        let tmp = TempDir::new("changelog");
+        std::fs::create_dir_all(tmp.path().join("tmp")).unwrap();
+        let dir = tmp.path().join("mb");
+        (tmp, dir, MasterKey::generate())
+    }
+
+    fn compact(log: &mut ChangeLog, state: &mut State) {
+        let lock = log.lock().unwrap();
+        log.compact_locked(&lock, state).unwrap();
+    }
+
     /// Opening a 100,000-message mailbox reads one snapshot, not 100,000
     /// records; the bound is loose for debug builds (release is ~10x faster).
     #[test]
     fn large_mailbox_reopens_from_snapshot() {
-        let tmp = TempDir::new("changelog");
-        let dir = tmp.path().join("mb");
-        let master = MasterKey::generate();
-        std::fs::create_dir_all(tmp.path().join("tmp")).unwrap();
+        let (tmp, dir, master) = fresh();
         let (mut log, mut state) =
             ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
         log.write(&mut state, None, |_| -> Result<_, ChangeLogError> {
             Ok((vec![big_state(100_000)], ()))
         })
         .unwrap();
-        let lock = log.lock().unwrap();
-        log.compact_locked(&lock, &mut state).unwrap();
-        drop(lock);
+        compact(&mut log, &mut state);
         // How fast this is, is measured in benches/ (SELECT of 100,000
         // messages); here only that it reopens from the snapshot, whole.
         let (_, reopened) = ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
@@ -547,15 +529,10 @@ mod tests {
 
     #[test]
     fn tampered_snapshot_is_a_typed_error() {
-        let tmp = TempDir::new("changelog");
-        let dir = tmp.path().join("mb");
-        let master = MasterKey::generate();
-        std::fs::create_dir_all(tmp.path().join("tmp")).unwrap();
+        let (tmp, dir, master) = fresh();
         let (mut log, mut state) =
             ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
-        let lock = log.lock().unwrap();
-        log.compact_locked(&lock, &mut state).unwrap();
-        drop(lock);
+        compact(&mut log, &mut state);
         let mut bytes = std::fs::read(dir.join("snapshot")).unwrap();
         bytes[30] ^= 1;
         std::fs::write(dir.join("snapshot"), bytes).unwrap();

@@ -6,7 +6,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::crypto::CryptoError;
-use crate::sys::durable::DurableError;
+use crate::sys::durable::FsError;
 
 use super::account::{MailboxId, MailboxNameError};
 
@@ -120,8 +120,8 @@ pub enum StoreError {
     },
 }
 
-impl From<DurableError> for StoreError {
-    fn from(e: DurableError) -> Self {
+impl From<FsError> for StoreError {
+    fn from(e: FsError) -> Self {
         StoreError::Io {
             context: format!("{} {}", e.op, e.path.display()),
             source: e.source,

@@ -15,37 +15,20 @@ use super::types::MessageName;
 use crate::crypto::seal;
 use crate::crypto::secret::SecretKey;
 use crate::mime::summary::Summary;
-use crate::sys::durable::{Durability, DurableError, NewFile};
+use crate::sys::durable::{Durability, FsError, NewFile};
 
 /// Errors reading or writing a summary file.
 #[derive(Debug, Error)]
 pub enum SummaryError {
-    /// The file system failed.
-    #[error("{context} {path}: {source}")]
-    Io {
-        /// What was being done.
-        context: &'static str,
-        /// Which file.
-        path: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
+    /// The file system failed (the step and the path are in the error).
+    #[error(transparent)]
+    Io(#[from] FsError),
     /// The summary failed authentication (tampered or misplaced).
     #[error("summary {path} failed authentication")]
     Corrupt {
         /// Which file.
         path: PathBuf,
     },
-}
-
-impl From<DurableError> for SummaryError {
-    fn from(e: DurableError) -> Self {
-        SummaryError::Io {
-            context: e.op,
-            path: e.path,
-            source: e.source,
-        }
-    }
 }
 
 /// Computes the serialised summary of a raw message. The ONLY place the
@@ -110,13 +93,7 @@ pub fn read(
     let sealed = match fs::read(path) {
         Ok(s) => s,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(SummaryError::Io {
-                context: "reading",
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+        Err(e) => return Err(FsError::at("reading", path)(e).into()),
     };
     seal::open(key, &aad(name), &sealed)
         .map(Some)

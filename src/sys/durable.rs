@@ -24,10 +24,12 @@ pub const DIR_MODE: u32 = 0o700;
 /// old (garbage collection removes stale ones).
 pub const TEMP_SUFFIX: &str = ".tmp";
 
-/// Failure of a file-system step, naming the step and the path.
+/// Failure of a file-system step, naming the step and the path: the one
+/// file-system error type, which every layer's error enum wraps (its `Io`
+/// variant), for durable writes and plain reads alike.
 #[derive(Debug, thiserror::Error)]
 #[error("{op} {path}: {source}")]
-pub struct DurableError {
+pub struct FsError {
     /// The step that failed ("create", "fsync", "rename onto", ...).
     pub op: &'static str,
     /// The path it was applied to.
@@ -36,13 +38,17 @@ pub struct DurableError {
     pub source: io::Error,
 }
 
-fn ctx(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DurableError {
-    let path = path.to_owned();
-    move |source| DurableError { op, path, source }
+impl FsError {
+    /// The error-mapping closure for step `op` on `path`:
+    /// `fs::read(p).map_err(FsError::at("reading", p))`.
+    pub fn at(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> FsError {
+        let path = path.to_owned();
+        move |source| FsError { op, path, source }
+    }
 }
 
 /// Shorthand for results of this module.
-pub type Result<T, E = DurableError> = std::result::Result<T, E>;
+pub type Result<T, E = FsError> = std::result::Result<T, E>;
 
 /// When a placed file becomes durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +85,7 @@ impl NewFile {
             .create_new(true)
             .mode(FILE_MODE)
             .open(&path)
-            .map_err(ctx("create", &path))?;
+            .map_err(FsError::at("create", &path))?;
         let staged = NewFile {
             file: Some(file),
             path,
@@ -87,9 +93,9 @@ impl NewFile {
         // The umask may have narrowed the mode; the policy is exact.
         staged
             .handle()
-            .map_err(ctx("open", &staged.path))?
+            .map_err(FsError::at("open", &staged.path))?
             .set_permissions(Permissions::from_mode(FILE_MODE))
-            .map_err(ctx("chmod", &staged.path))?;
+            .map_err(FsError::at("chmod", &staged.path))?;
         Ok(staged)
     }
 
@@ -107,22 +113,24 @@ impl NewFile {
     /// The open file, to write (or stream) content into.
     pub fn file(&mut self) -> Result<&mut File> {
         let path = &self.path;
-        self.file
-            .as_mut()
-            .ok_or_else(|| ctx("write", path)(io::Error::other("staging file already placed")))
+        self.file.as_mut().ok_or_else(|| {
+            FsError::at("write", path)(io::Error::other("staging file already placed"))
+        })
     }
 
     /// Writes all of `data`.
     pub fn write_all(&mut self, data: &[u8]) -> Result<()> {
         let path = self.path.clone();
-        self.file()?.write_all(data).map_err(ctx("write", &path))
+        self.file()?
+            .write_all(data)
+            .map_err(FsError::at("write", &path))
     }
 
     /// Flushes the content to disk (fsync).
     pub fn sync(&self) -> Result<()> {
         self.handle()
             .and_then(File::sync_all)
-            .map_err(ctx("fsync", &self.path))
+            .map_err(FsError::at("fsync", &self.path))
     }
 
     /// Renames the file to `dest` (creating `dest`'s directory if needed),
@@ -136,7 +144,7 @@ impl NewFile {
         self.file = None;
         let dir = parent(dest);
         create_dir_all(dir)?;
-        fs::rename(&self.path, dest).map_err(ctx("rename onto", dest))?;
+        fs::rename(&self.path, dest).map_err(FsError::at("rename onto", dest))?;
         // Placed: nothing left to remove.
         self.path = PathBuf::new();
         if durability == Durability::Now {
@@ -155,7 +163,7 @@ impl NewFile {
         let dir = parent(dest);
         create_dir_all(dir)?;
         let created = link_unless_exists(&self.path, dest)?;
-        fs::remove_file(&self.path).map_err(ctx("remove", &self.path))?;
+        fs::remove_file(&self.path).map_err(FsError::at("remove", &self.path))?;
         self.path = PathBuf::new();
         sync_dir(dir)?;
         Ok(created)
@@ -208,24 +216,24 @@ fn link_unless_exists(src: &Path, dest: &Path) -> Result<bool> {
     match fs::hard_link(src, dest) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(ctx("link onto", dest)(e)),
+        Err(e) => Err(FsError::at("link onto", dest)(e)),
     }
 }
 
 /// Flushes a directory's entries (creations, renames, links, removals).
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    let d = File::open(dir).map_err(ctx("open directory", dir))?;
-    d.sync_all().map_err(ctx("fsync directory", dir))
+    let d = File::open(dir).map_err(FsError::at("open directory", dir))?;
+    d.sync_all().map_err(FsError::at("fsync directory", dir))
 }
 
 /// Makes every write, rename and link on the file system holding `path`
 /// durable with one `syncfs(2)`: what makes a batch of new files cheap to
 /// commit (one call instead of an fsync per file and per directory).
 pub fn syncfs(path: &Path) -> Result<()> {
-    let f = File::open(path).map_err(ctx("open", path))?;
+    let f = File::open(path).map_err(FsError::at("open", path))?;
     nix::unistd::syncfs(f.as_raw_fd())
         .map_err(io::Error::from)
-        .map_err(ctx("syncfs", path))
+        .map_err(FsError::at("syncfs", path))
 }
 
 /// Creates the directory `path` with exactly [`DIR_MODE`] (its parent must
@@ -236,18 +244,18 @@ pub fn create_dir(path: &Path) -> Result<bool> {
     match DirBuilder::new().mode(DIR_MODE).create(path) {
         Ok(()) => {
             fs::set_permissions(path, Permissions::from_mode(DIR_MODE))
-                .map_err(ctx("chmod", path))?;
+                .map_err(FsError::at("chmod", path))?;
             Ok(true)
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            let md = fs::symlink_metadata(path).map_err(ctx("lstat", path))?;
+            let md = fs::symlink_metadata(path).map_err(FsError::at("lstat", path))?;
             if md.is_dir() {
                 Ok(false)
             } else {
-                Err(ctx("create directory", path)(e))
+                Err(FsError::at("create directory", path)(e))
             }
         }
-        Err(e) => Err(ctx("create directory", path)(e)),
+        Err(e) => Err(FsError::at("create directory", path)(e)),
     }
 }
 

@@ -18,7 +18,6 @@
 //! itself (every write is an operation in one of the files above).
 
 use std::collections::BTreeSet;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +33,7 @@ use super::types::{Flag, MessageName, Uid};
 use crate::crypto::keystore::KeyStore;
 use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::CryptoError;
-use crate::sys::durable::DurableError;
+use crate::sys::durable::FsError;
 
 mod append;
 mod flags;
@@ -85,26 +84,10 @@ pub enum MailboxError {
     /// UIDs are exhausted; the mailbox needs a new UIDVALIDITY.
     #[error("mailbox UID space exhausted")]
     UidsExhausted,
-    /// A file system operation outside the log failed.
-    #[error("{context} {path}: {source}")]
-    Io {
-        /// What was being done.
-        context: &'static str,
-        /// Which file.
-        path: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
-}
-
-impl From<DurableError> for MailboxError {
-    fn from(e: DurableError) -> Self {
-        MailboxError::Io {
-            context: e.op,
-            path: e.path,
-            source: e.source,
-        }
-    }
+    /// A file system operation outside the log failed (the step and the
+    /// path are in the error).
+    #[error(transparent)]
+    Io(#[from] FsError),
 }
 
 /// The keys a logged-in session uses for mailboxes, shared by all of them.
