@@ -7,12 +7,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::{msg_path, now_secs, plan_bits, Mailbox, MailboxError, MAX_MESSAGE_SIZE};
+use super::{msg_path, next_batch, now_secs, FlagPlan, Mailbox, MailboxError, MAX_MESSAGE_SIZE};
 use crate::crypto::keystore;
 use crate::crypto::secret::SecretKey;
 use crate::store::crash;
 use crate::store::message_file::{self, MessageFileError};
-use crate::store::state::{Added, Batch, Change, State};
+use crate::store::state::{Added, Change, State};
 use crate::store::summary;
 use crate::store::types::{Flag, InternalDate, MessageName, Uid};
 use crate::sys::durable::{self, Durability};
@@ -91,22 +91,12 @@ impl Mailbox {
             return Err(e);
         }
         crash::point("append.after-file");
-        let all_flags: Vec<Flag> = msgs.iter().flat_map(|m| m.flags.iter().cloned()).collect();
         let uids = self.log.write(
             &mut self.state,
             Some(&mut self.changed),
             |st: &State| -> Result<_, MailboxError> {
-                let (_, mut changes) = plan_bits(st, &all_flags)?;
-                let bit_of = |f: &Flag, changes: &[Change]| {
-                    st.bit_of(f).map(usize::from).or_else(|| {
-                        changes.iter().find_map(|d| match d {
-                            Change::FlagDefined { bit, flag } if flag.same_as(f) => {
-                                Some(usize::from(*bit))
-                            }
-                            _ => None,
-                        })
-                    })
-                };
+                let mut plan = FlagPlan::new(st);
+                let mut adds = Vec::with_capacity(msgs.len());
                 let mut next = Some(st.uidnext);
                 let mut uids = Vec::with_capacity(msgs.len());
                 let saved = now_secs();
@@ -114,12 +104,8 @@ impl Mailbox {
                     let uid = next
                         .filter(|u| *u != Uid::MAX)
                         .ok_or(MailboxError::UidsExhausted)?;
-                    let bits = m
-                        .flags
-                        .iter()
-                        .filter_map(|f| bit_of(f, &changes))
-                        .fold(0u64, |b, bit| b | 1u64 << bit);
-                    changes.push(Change::Added(Added {
+                    let bits = plan.bits(m.flags)?;
+                    adds.push(Change::Added(Added {
                         uid,
                         name: *name,
                         internal: m.internal,
@@ -131,13 +117,9 @@ impl Mailbox {
                     uids.push(uid);
                     next = uid.next();
                 }
-                Ok((
-                    vec![Batch {
-                        modseq: Some(st.highest_modseq.next()),
-                        changes,
-                    }],
-                    uids,
-                ))
+                let mut changes = plan.into_defs();
+                changes.append(&mut adds);
+                Ok((next_batch(st, changes), uids))
             },
         )?;
         crash::point("append.after-log");
@@ -186,8 +168,10 @@ impl Mailbox {
                 if st.uidnext == Uid::MAX {
                     return Err(MailboxError::UidsExhausted);
                 }
-                let (bits, mut changes) = plan_bits(st, &flags)?;
+                let mut plan = FlagPlan::new(st);
+                let bits = plan.bits(&flags)?;
                 let uid = st.uidnext;
+                let mut changes = plan.into_defs();
                 changes.push(Change::Added(Added {
                     uid,
                     name,
@@ -197,13 +181,7 @@ impl Mailbox {
                     flags: bits,
                     move_id: None,
                 }));
-                Ok((
-                    vec![Batch {
-                        modseq: Some(st.highest_modseq.next()),
-                        changes,
-                    }],
-                    Some(uid),
-                ))
+                Ok((next_batch(st, changes), Some(uid)))
             },
         )
     }

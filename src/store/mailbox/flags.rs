@@ -3,7 +3,7 @@
 //! under the mailbox lock. Never touches a message file (expunged files are
 //! removed by `gc`, after the grace period).
 
-use super::{now_secs, plan_bits, Mailbox, MailboxError};
+use super::{next_batch, now_secs, FlagPlan, Mailbox, MailboxError};
 use crate::store::crash;
 use crate::store::state::{Batch, Change, State};
 use crate::store::types::{Flag, FlagOp, Modseq, Uid, UidSet};
@@ -38,7 +38,8 @@ impl Mailbox {
                 &mut self.state,
                 Some(&mut self.changed),
                 |st: &State| -> Result<_, MailboxError> {
-                    let (bits, mut changes) = plan_bits(st, &flags)?;
+                    let mut plan = FlagPlan::new(st);
+                    let bits = plan.bits(&flags)?;
                     let mut out = StoreOutcome::default();
                     for uid in uids.iter() {
                         let Some(m) = st.get(uid) else { continue };
@@ -58,20 +59,15 @@ impl Mailbox {
                     if out.changed.is_empty() {
                         return Ok((Vec::new(), out));
                     }
-                    let modseq = st.highest_modseq.next();
-                    out.modseq = Some(modseq);
+                    let mut changes = plan.into_defs();
                     changes.push(Change::Flags {
                         uids: UidSet::from_uids(out.changed.iter().copied()),
                         op,
                         bits,
                     });
-                    Ok((
-                        vec![Batch {
-                            modseq: Some(modseq),
-                            changes,
-                        }],
-                        out,
-                    ))
+                    let batches = next_batch(st, changes);
+                    out.modseq = batches.first().and_then(|b| b.modseq);
+                    Ok((batches, out))
                 },
             )
             .inspect(|_| crash::point("flags.after-log"))
@@ -127,14 +123,11 @@ impl Mailbox {
                 if gone.is_empty() {
                     return Ok((Vec::new(), gone));
                 }
-                let batch = Batch {
-                    modseq: Some(st.highest_modseq.next()),
-                    changes: vec![Change::Expunged {
-                        uids: UidSet::from_uids(gone.iter().copied()),
-                        at: now_secs(),
-                    }],
+                let expunged = Change::Expunged {
+                    uids: UidSet::from_uids(gone.iter().copied()),
+                    at: now_secs(),
                 };
-                Ok((vec![batch], gone))
+                Ok((next_batch(st, vec![expunged]), gone))
             },
         )?;
         crash::point("expunge.after-log");

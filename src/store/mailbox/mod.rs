@@ -27,7 +27,7 @@ use thiserror::Error;
 use super::account::{MailboxId, UidValidity};
 use super::change_log::{ChangeLog, ChangeLogError};
 use super::message_file::MessageFileError;
-use super::state::{Change, State, MAX_FLAGS};
+use super::state::{Batch, Change, State, MAX_FLAGS};
 use super::summary::SummaryError;
 use super::types::{Flag, MessageName, Uid};
 use crate::crypto::keystore::KeyStore;
@@ -143,37 +143,64 @@ fn msg_path(dir: &Path, name: &MessageName) -> PathBuf {
     dir.join("msg").join(name.fanout()).join(name.to_string())
 }
 
-/// Allocates flag bits for `flags` in `state`, returning the bits and the
-/// definitions to log first.
-fn plan_bits(state: &State, flags: &[Flag]) -> Result<(u64, Vec<Change>), MailboxError> {
-    let mut bits = 0u64;
-    let mut defs: Vec<Change> = Vec::new();
-    let mut next = state.flag_table.len();
-    for f in flags {
-        let bit = match state.bit_of(f) {
-            Some(b) => usize::from(b),
-            None => match defs.iter().find_map(|d| match d {
-                Change::FlagDefined { bit, flag } if flag.same_as(f) => Some(usize::from(*bit)),
-                _ => None,
-            }) {
-                Some(b) => b,
-                None => {
-                    if next >= MAX_FLAGS {
-                        return Err(MailboxError::TooManyKeywords);
-                    }
-                    let bit = u8::try_from(next).map_err(|_| MailboxError::TooManyKeywords)?;
-                    defs.push(Change::FlagDefined {
-                        bit,
-                        flag: f.clone(),
-                    });
-                    next += 1;
-                    usize::from(bit)
-                }
-            },
-        };
-        bits |= 1u64 << bit;
+/// Flag bits for one batch of changes: the mailbox's bit of each flag it
+/// already defines, and new bits, allocated in order, for the rest (their
+/// `FlagDefined` changes are logged first in the batch). The one place flag
+/// bits are looked up or allocated.
+struct FlagPlan<'a> {
+    state: &'a State,
+    defs: Vec<Change>,
+}
+
+impl<'a> FlagPlan<'a> {
+    fn new(state: &'a State) -> Self {
+        FlagPlan {
+            state,
+            defs: Vec::new(),
+        }
     }
-    Ok((bits, defs))
+
+    /// The bit set standing for `flags`, defining bits as needed.
+    fn bits(&mut self, flags: &[Flag]) -> Result<u64, MailboxError> {
+        flags
+            .iter()
+            .try_fold(0u64, |bits, f| Ok(bits | 1u64 << self.bit(f)?))
+    }
+
+    fn bit(&mut self, f: &Flag) -> Result<u8, MailboxError> {
+        let planned = self.defs.iter().find_map(|d| match d {
+            Change::FlagDefined { bit, flag } if flag.same_as(f) => Some(*bit),
+            _ => None,
+        });
+        if let Some(bit) = self.state.bit_of(f).or(planned) {
+            return Ok(bit);
+        }
+        let next = self.state.flag_table.len() + self.defs.len();
+        if next >= MAX_FLAGS {
+            return Err(MailboxError::TooManyKeywords);
+        }
+        let bit = u8::try_from(next).map_err(|_| MailboxError::TooManyKeywords)?;
+        self.defs.push(Change::FlagDefined {
+            bit,
+            flag: f.clone(),
+        });
+        Ok(bit)
+    }
+
+    /// The definitions of the new bits, to log before the changes using
+    /// them.
+    fn into_defs(self) -> Vec<Change> {
+        self.defs
+    }
+}
+
+/// The records of one visible change: a single batch carrying the next
+/// modseq.
+fn next_batch(st: &State, changes: Vec<Change>) -> Vec<Batch> {
+    vec![Batch {
+        modseq: Some(st.highest_modseq.next()),
+        changes,
+    }]
 }
 
 impl Mailbox {

@@ -8,7 +8,7 @@
 
 use rand::RngCore;
 
-use super::{msg_path, now_secs, plan_bits, Mailbox, MailboxError};
+use super::{msg_path, next_batch, now_secs, FlagPlan, Mailbox, MailboxError};
 use crate::store::account::MailboxId;
 use crate::store::change_log::{ChangeLog, MailboxLock};
 use crate::store::crash;
@@ -78,32 +78,14 @@ impl Mailbox {
             &mut self.state,
             Some(&mut self.changed),
             |st: &State| -> Result<_, MailboxError> {
-                let mut all: Vec<Flag> = Vec::new();
-                for it in items {
-                    for f in &it.flags {
-                        if !all.iter().any(|a| a.same_as(f)) {
-                            all.push(f.clone());
-                        }
-                    }
-                }
-                let (_, mut changes) = plan_bits(st, &all)?;
-                let mut scratch = st.flag_table.clone();
-                for c in &changes {
-                    if let Change::FlagDefined { flag, .. } = c {
-                        scratch.push(flag.clone());
-                    }
-                }
+                let mut plan = FlagPlan::new(st);
+                let mut adds = Vec::with_capacity(items.len());
                 let mut uid = st.uidnext;
                 let saved = now_secs();
                 let mut map = Vec::with_capacity(items.len());
                 for it in items {
-                    let mut bits = 0u64;
-                    for f in &it.flags {
-                        if let Some(b) = scratch.iter().position(|s| s.same_as(f)) {
-                            bits |= 1u64 << b;
-                        }
-                    }
-                    changes.push(Change::Added(Added {
+                    let bits = plan.bits(&it.flags)?;
+                    adds.push(Change::Added(Added {
                         uid,
                         name: it.name,
                         internal: it.internal,
@@ -115,13 +97,9 @@ impl Mailbox {
                     map.push((it.uid, uid));
                     uid = uid.next().ok_or(MailboxError::UidsExhausted)?;
                 }
-                Ok((
-                    vec![Batch {
-                        modseq: Some(st.highest_modseq.next()),
-                        changes,
-                    }],
-                    map,
-                ))
+                let mut changes = plan.into_defs();
+                changes.append(&mut adds);
+                Ok((next_batch(st, changes), map))
             },
         )
     }
@@ -165,13 +143,7 @@ impl Mailbox {
                     uids: UidSet::from_uids(map.iter().map(|&(s, _)| s)),
                     at: saved,
                 });
-                Ok((
-                    vec![Batch {
-                        modseq: Some(st.highest_modseq.next()),
-                        changes,
-                    }],
-                    map,
-                ))
+                Ok((next_batch(st, changes), map))
             },
         )?;
         drop(lock);
@@ -252,17 +224,7 @@ impl Mailbox {
             &mut self.state,
             Some(&mut self.changed),
             |st: &State| -> Result<_, MailboxError> {
-                let batch = Batch {
-                    modseq: Some(st.highest_modseq.next()),
-                    changes: vec![
-                        Change::MoveDone { id },
-                        Change::Expunged {
-                            uids,
-                            at: now_secs(),
-                        },
-                    ],
-                };
-                Ok((vec![batch], ()))
+                Ok((next_batch(st, move_done(id, uids)), ()))
             },
         )
     }
@@ -318,24 +280,15 @@ impl Mailbox {
                     let Some(p) = st.pending_moves.iter().find(|m| m.id == id) else {
                         return Ok((Vec::new(), ()));
                     };
-                    let batch = if landed {
-                        Batch {
-                            modseq: Some(st.highest_modseq.next()),
-                            changes: vec![
-                                Change::MoveDone { id },
-                                Change::Expunged {
-                                    uids: p.uids.clone(),
-                                    at: now_secs(),
-                                },
-                            ],
-                        }
+                    let batches = if landed {
+                        next_batch(st, move_done(id, p.uids.clone()))
                     } else {
-                        Batch {
+                        vec![Batch {
                             modseq: None,
                             changes: vec![Change::MoveCancelled { id }],
-                        }
+                        }]
                     };
-                    Ok((vec![batch], ()))
+                    Ok((batches, ()))
                 },
             )?;
             drop(dest_guard);
@@ -343,6 +296,18 @@ impl Mailbox {
         }
         Ok(())
     }
+}
+
+/// The changes ending a MOVE that reached its destination: the move is
+/// done and its messages leave the source.
+fn move_done(id: u64, uids: UidSet) -> Vec<Change> {
+    vec![
+        Change::MoveDone { id },
+        Change::Expunged {
+            uids,
+            at: now_secs(),
+        },
+    ]
 }
 
 /// A message on its way to another mailbox.

@@ -364,3 +364,39 @@ fn tampering_is_a_typed_error_for_that_message_or_record_only() {
     assert!(b.info(u1).is_some() && b.info(u3).is_some());
     assert!(b.info(u2).is_none());
 }
+
+#[test]
+fn flag_plan_reuses_defined_and_planned_bits_and_defines_in_order() {
+    let st = State {
+        flag_table: vec![Flag::Seen, kw("$Old")],
+        ..State::default()
+    };
+    let mut plan = FlagPlan::new(&st);
+    assert_eq!(plan.bits(&[kw("$old"), Flag::Seen]).unwrap(), 0b11);
+    assert_eq!(plan.bits(&[kw("$New"), kw("$Other")]).unwrap(), 0b1100);
+    assert_eq!(plan.bits(&[kw("$other"), kw("$Old")]).unwrap(), 0b1010);
+    let defs = plan.into_defs();
+    assert_eq!(
+        defs,
+        vec![
+            Change::FlagDefined {
+                bit: 2,
+                flag: kw("$New")
+            },
+            Change::FlagDefined {
+                bit: 3,
+                flag: kw("$Other")
+            },
+        ]
+    );
+    let full = State {
+        flag_table: (0..MAX_FLAGS).map(|i| kw(&format!("k{i}"))).collect(),
+        ..State::default()
+    };
+    let mut plan = FlagPlan::new(&full);
+    assert_eq!(plan.bits(&[kw("k63")]).unwrap(), 1 << 63);
+    assert!(matches!(
+        plan.bits(&[kw("one-too-many")]),
+        Err(MailboxError::TooManyKeywords)
+    ));
+}
