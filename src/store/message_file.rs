@@ -143,7 +143,7 @@ pub fn write(
     let mut staged = NewFile::create(tmp_dir)?;
     let tmp = staged.path().to_path_buf();
     let total = {
-        let file = staged.file()?;
+        let file = staged.file();
         file.write_all(MAGIC)
             .and_then(|_| file.write_all(&header_len.to_le_bytes()))
             .and_then(|_| file.write_all(&header))

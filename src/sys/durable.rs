@@ -62,7 +62,7 @@ pub enum Durability {
 }
 
 /// A fresh staging name: 128 random bits in hex plus [`TEMP_SUFFIX`].
-pub fn temp_name() -> String {
+fn temp_name() -> String {
     format!("{:032x}{TEMP_SUFFIX}", rand::random::<u128>())
 }
 
@@ -70,8 +70,9 @@ pub fn temp_name() -> String {
 /// it is placed, it is removed (a crash leaves it behind, harmlessly: its
 /// name ends in [`TEMP_SUFFIX`]).
 pub struct NewFile {
-    file: Option<File>,
+    file: File,
     path: PathBuf,
+    placed: bool,
 }
 
 impl NewFile {
@@ -87,13 +88,13 @@ impl NewFile {
             .open(&path)
             .map_err(FsError::at("create", &path))?;
         let staged = NewFile {
-            file: Some(file),
+            file,
             path,
+            placed: false,
         };
         // The umask may have narrowed the mode; the policy is exact.
         staged
-            .handle()
-            .map_err(FsError::at("open", &staged.path))?
+            .file
             .set_permissions(Permissions::from_mode(FILE_MODE))
             .map_err(FsError::at("chmod", &staged.path))?;
         Ok(staged)
@@ -104,32 +105,22 @@ impl NewFile {
         &self.path
     }
 
-    fn handle(&self) -> io::Result<&File> {
-        self.file
-            .as_ref()
-            .ok_or_else(|| io::Error::other("staging file already placed"))
-    }
-
     /// The open file, to write (or stream) content into.
-    pub fn file(&mut self) -> Result<&mut File> {
-        let path = &self.path;
-        self.file.as_mut().ok_or_else(|| {
-            FsError::at("write", path)(io::Error::other("staging file already placed"))
-        })
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
     }
 
     /// Writes all of `data`.
     pub fn write_all(&mut self, data: &[u8]) -> Result<()> {
-        let path = self.path.clone();
-        self.file()?
+        self.file
             .write_all(data)
-            .map_err(FsError::at("write", &path))
+            .map_err(FsError::at("write", &self.path))
     }
 
     /// Flushes the content to disk (fsync).
     pub fn sync(&self) -> Result<()> {
-        self.handle()
-            .and_then(File::sync_all)
+        self.file
+            .sync_all()
             .map_err(FsError::at("fsync", &self.path))
     }
 
@@ -141,12 +132,10 @@ impl NewFile {
         if durability == Durability::Now {
             self.sync()?;
         }
-        self.file = None;
         let dir = parent(dest);
         create_dir_all(dir)?;
         fs::rename(&self.path, dest).map_err(FsError::at("rename onto", dest))?;
-        // Placed: nothing left to remove.
-        self.path = PathBuf::new();
+        self.placed = true;
         if durability == Durability::Now {
             sync_dir(dir)?;
         }
@@ -159,12 +148,11 @@ impl NewFile {
     /// this call created `dest`.
     pub fn place_exclusive(mut self, dest: &Path) -> Result<bool> {
         self.sync()?;
-        self.file = None;
         let dir = parent(dest);
         create_dir_all(dir)?;
         let created = link_unless_exists(&self.path, dest)?;
         fs::remove_file(&self.path).map_err(FsError::at("remove", &self.path))?;
-        self.path = PathBuf::new();
+        self.placed = true;
         sync_dir(dir)?;
         Ok(created)
     }
@@ -172,8 +160,7 @@ impl NewFile {
 
 impl Drop for NewFile {
     fn drop(&mut self) {
-        self.file = None;
-        if !self.path.as_os_str().is_empty() {
+        if !self.placed {
             // Best effort: a leftover staging file harms nothing but space
             // (it is collected when old); the caller's error is the one
             // worth reporting.
