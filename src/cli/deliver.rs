@@ -12,15 +12,13 @@ use crate::store::delivery::{self, LookupError, Outcome, Recipient};
 use crate::store::types::{Flag, MessageName};
 
 /// Success.
-pub const EX_OK: i32 = exit::OK;
-/// Command line misuse.
-pub const EX_USAGE: i32 = exit::USAGE;
+pub(crate) const EX_OK: i32 = exit::OK;
 /// The message is unacceptable (too large, unreadable input).
-pub const EX_DATAERR: i32 = exit::DATAERR;
+pub(crate) const EX_DATAERR: i32 = exit::DATAERR;
 /// No such user.
-pub const EX_NOUSER: i32 = exit::NOUSER;
+pub(crate) const EX_NOUSER: i32 = exit::NOUSER;
 /// Temporary failure; the MTA should retry.
-pub const EX_TEMPFAIL: i32 = exit::TEMPFAIL;
+pub(crate) const EX_TEMPFAIL: i32 = exit::TEMPFAIL;
 
 /// `deliver`'s options.
 #[derive(Debug, PartialEq, clap::Args)]
@@ -49,7 +47,7 @@ pub struct DeliverArgs {
 }
 
 /// A flag as `--flag` names it.
-pub fn parse_flag(s: &str) -> Result<Flag, String> {
+pub(crate) fn parse_flag(s: &str) -> Result<Flag, String> {
     Flag::from_name(s).ok_or_else(|| format!("invalid flag {s}"))
 }
 
@@ -61,7 +59,7 @@ fn invoking_user() -> Option<String> {
 }
 
 /// Runs `deliver`; returns the exit code.
-pub fn run(global: &Global, args: DeliverArgs) -> i32 {
+pub(crate) fn run(global: &Global, args: DeliverArgs) -> i32 {
     let recipient = match (&args.address, args.user.clone().or_else(invoking_user)) {
         (Some(address), _) => Recipient::from_address(address),
         (None, Some(user)) => Recipient::user(&user),

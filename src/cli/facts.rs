@@ -10,7 +10,7 @@ use crate::store::user_file::UserFile;
 
 /// The visible facts of one account.
 #[derive(Debug, Default)]
-pub struct Facts {
+pub(super) struct Facts {
     /// Owner uid of the data directory.
     pub uid: u32,
     /// When the first key pair was written (seconds since the epoch), which
@@ -31,12 +31,12 @@ pub struct Facts {
 
 impl Facts {
     /// `created` as a day.
-    pub fn created_day(&self) -> String {
+    pub(super) fn created_day(&self) -> String {
         self.created_with("%Y-%m-%d")
     }
 
     /// `created` in full.
-    pub fn created_full(&self) -> String {
+    pub(super) fn created_full(&self) -> String {
         self.created_with("%Y-%m-%d %H:%M:%S UTC")
     }
 
@@ -53,7 +53,7 @@ fn entries(dir: &Path) -> impl Iterator<Item = std::fs::DirEntry> {
 
 /// Gathers the facts of the account in `dir` (unreadable parts count as
 /// empty).
-pub fn visible(dir: &Path) -> Facts {
+pub(super) fn visible(dir: &Path) -> Facts {
     let mut f = Facts {
         uid: std::fs::metadata(dir).map(|m| m.uid()).unwrap_or(u32::MAX),
         ..Facts::default()
@@ -95,7 +95,7 @@ pub fn visible(dir: &Path) -> Facts {
 }
 
 /// `bytes` as B, KiB, MiB or GiB.
-pub fn human_size(bytes: u64) -> String {
+pub(super) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
     let mut v = bytes as f64;
     let mut unit = 0;

@@ -11,7 +11,7 @@ use clap::CommandFactory;
 use super::{exit, Cli};
 
 /// Writes `crymap-like.1` and one page per subcommand into `dir`.
-pub fn write_all(dir: &Path) -> i32 {
+pub(super) fn write_all(dir: &Path) -> i32 {
     if let Err(e) = std::fs::create_dir_all(dir) {
         eprintln!("crymap-like manpages: {}: {e}", dir.display());
         return exit::CANTCREAT;
@@ -47,7 +47,7 @@ fn write_tree(dir: &Path, cmd: clap::Command, name: &str) -> std::io::Result<usi
 }
 
 /// Prints the completion script for `shell` on stdout.
-pub fn completions(shell: clap_complete::Shell) -> i32 {
+pub(super) fn completions(shell: clap_complete::Shell) -> i32 {
     let mut cmd = Cli::command();
     clap_complete::generate(shell, &mut cmd, "crymap-like", &mut std::io::stdout());
     exit::OK

@@ -8,9 +8,9 @@
 //! `--prompt-password` (where a user's password comes from).
 
 mod check;
-pub mod deliver;
-pub mod demo;
-pub mod exit;
+pub(crate) mod deliver;
+pub(crate) mod demo;
+pub(crate) mod exit;
 mod export;
 mod facts;
 mod import;
@@ -24,7 +24,7 @@ mod progress;
 mod remote;
 mod serve;
 pub mod tls;
-pub mod user;
+pub(crate) mod user;
 
 use std::path::PathBuf;
 

@@ -14,7 +14,7 @@ use crate::store::spool;
 use crate::store::StoreError;
 
 /// An unlocked account.
-pub struct Opened {
+pub(super) struct Opened {
     /// The user directory.
     pub dir: PathBuf,
     /// The mailbox keys.
@@ -26,7 +26,7 @@ pub struct Opened {
 impl Opened {
     /// Unlocks the account in `dir` with the password `how` names, and
     /// files whatever waits in its spool (as any login does).
-    pub fn open(dir: &Path, how: &PasswordArgs) -> Result<Opened, (i32, String)> {
+    pub(super) fn open(dir: &Path, how: &PasswordArgs) -> Result<Opened, (i32, String)> {
         let unlocked = unlock(dir, how)?;
         let temp = |e: &dyn std::fmt::Display| (exit::TEMPFAIL, e.to_string());
         let account = AccountLog::open(dir, unlocked.master_key()).map_err(|e| temp(&e))?;
@@ -43,20 +43,20 @@ impl Opened {
     }
 
     /// Every mailbox, by name.
-    pub fn mailboxes(&self) -> Vec<MailboxInfo> {
+    pub(super) fn mailboxes(&self) -> Vec<MailboxInfo> {
         let mut v: Vec<MailboxInfo> = self.account.state().mailboxes().cloned().collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }
 
     /// Opens mailbox `info`.
-    pub fn open_mailbox(&self, info: &MailboxInfo) -> Result<Mailbox, (i32, String)> {
+    pub(super) fn open_mailbox(&self, info: &MailboxInfo) -> Result<Mailbox, (i32, String)> {
         Mailbox::open(self.keys.clone(), &self.dir, &info.id, info.uid_validity)
             .map_err(|e| (exit::TEMPFAIL, format!("opening {}: {e}", info.name)))
     }
 
     /// Opens mailbox `name`, creating it (and its superiors) if missing.
-    pub fn open_or_create(&mut self, name: &MailboxName) -> Result<Mailbox, (i32, String)> {
+    pub(super) fn open_or_create(&mut self, name: &MailboxName) -> Result<Mailbox, (i32, String)> {
         let temp = |e: &dyn std::fmt::Display| (exit::TEMPFAIL, format!("{name}: {e}"));
         self.account.refresh().map_err(|e| temp(&e))?;
         if self.account.state().mailbox(name).is_none() {

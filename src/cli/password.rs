@@ -40,7 +40,7 @@ impl PasswordArgs {
 }
 
 /// Reads the password and unlocks the account in `dir` (Argon2id).
-pub fn unlock(dir: &Path, how: &PasswordArgs) -> Result<UnlockedAccount, (i32, String)> {
+pub(super) fn unlock(dir: &Path, how: &PasswordArgs) -> Result<UnlockedAccount, (i32, String)> {
     let file = UserFile::load(dir).map_err(|e| (exit::NOUSER, e.to_string()))?;
     let password = how.read("Password: ")?;
     let cost = file.password_cost();
@@ -52,7 +52,7 @@ pub fn unlock(dir: &Path, how: &PasswordArgs) -> Result<UnlockedAccount, (i32, S
 
 /// Resolves `ROOT/users/NAME` to the user's data directory, checking the
 /// name first so it cannot climb out of `users/`.
-pub fn user_dir(root: &Path, name: &str) -> Result<std::path::PathBuf, (i32, String)> {
+pub(super) fn user_dir(root: &Path, name: &str) -> Result<std::path::PathBuf, (i32, String)> {
     if !super::serve::valid_user_name(name) {
         return Err((exit::NOUSER, format!("invalid user name {name:?}")));
     }
@@ -67,7 +67,7 @@ pub fn user_dir(root: &Path, name: &str) -> Result<std::path::PathBuf, (i32, Str
 /// that every file written there belongs to the user; otherwise does
 /// nothing. Does not chroot: the sources and destinations of import and
 /// export lie outside the user directory.
-pub fn become_owner(dir: &Path) -> Result<(), (i32, String)> {
+pub(super) fn become_owner(dir: &Path) -> Result<(), (i32, String)> {
     if !sys::privilege::is_root() {
         return Ok(());
     }

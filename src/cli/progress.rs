@@ -8,14 +8,14 @@ use std::io::IsTerminal;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// A bar over a known number of bytes, or nothing.
-pub struct Progress {
+pub(super) struct Progress {
     bar: Option<ProgressBar>,
     messages: u64,
 }
 
 impl Progress {
     /// A bar over `total_bytes`, if stderr is a terminal.
-    pub fn new(total_bytes: u64, what: &str) -> Progress {
+    pub(super) fn new(total_bytes: u64, what: &str) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total_bytes);
             if let Ok(style) = ProgressStyle::with_template(
@@ -30,7 +30,7 @@ impl Progress {
     }
 
     /// One message of `bytes` done.
-    pub fn message(&mut self, bytes: u64) {
+    pub(super) fn message(&mut self, bytes: u64) {
         self.messages += 1;
         if let Some(b) = &self.bar {
             b.inc(bytes);
@@ -39,7 +39,7 @@ impl Progress {
     }
 
     /// Prints a line above the bar (or plainly on stderr).
-    pub fn report(&self, line: &str) {
+    pub(super) fn report(&self, line: &str) {
         match &self.bar {
             Some(b) => b.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),
@@ -47,7 +47,7 @@ impl Progress {
     }
 
     /// Removes the bar.
-    pub fn finish(&self) {
+    pub(super) fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }

@@ -199,11 +199,7 @@ impl Login for SystemLogin {
             other => LoginError::Unavailable(other.to_string()),
         })?;
         let root = isolate(&dir).map_err(LoginError::Fatal)?;
-        Ok(LoggedIn {
-            user: user.to_owned(),
-            account,
-            dir: root,
-        })
+        Ok(LoggedIn { account, dir: root })
     }
 }
 
@@ -235,6 +231,14 @@ fn isolate(dir: &Path) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_message_bound_equals_the_store_s() {
+        assert_eq!(
+            u64::try_from(crate::config::MAX_MESSAGE_SIZE).ok(),
+            Some(crate::store::MAX_MESSAGE_SIZE)
+        );
+    }
 
     #[test]
     fn user_names_that_could_escape_are_refused() {

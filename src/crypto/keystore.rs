@@ -12,31 +12,30 @@
 
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use hkdf::Hkdf;
 use rand::rngs::OsRng;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-pub use x25519_dalek::PublicKey;
+pub(crate) use x25519_dalek::PublicKey;
 use x25519_dalek::StaticSecret;
 
 use super::seal::{open, seal};
 use super::secret::{MasterKey, SecretKey, KEY_LEN};
 use super::CryptoError;
+use crate::sys::durable;
 
 /// The key-name pattern used when the user has not chosen one.
-pub const DEFAULT_KEY_PATTERN: &str = "%Y-%m";
+pub(crate) const DEFAULT_KEY_PATTERN: &str = "%Y-%m";
 /// Purpose string of the subkey that seals private keys.
-pub const PRIVATE_KEY_PURPOSE: &str = "keypair-private";
+pub(crate) const PRIVATE_KEY_PURPOSE: &str = "keypair-private";
 /// Purpose string of the subkey that wraps content keys for a session.
-pub const MASTER_WRAP_PURPOSE: &str = "content-key-wrap";
+pub(crate) const MASTER_WRAP_PURPOSE: &str = "content-key-wrap";
 
 const PRIV_AAD_PREFIX: &[u8] = b"crymap-like keypair-private v1\0";
 const X25519_WRAP_INFO: &[u8] = b"crymap-like content-key wrap x25519 v1";
@@ -155,7 +154,7 @@ fn key_from_plain(plain: &[u8], what: &'static str) -> Result<SecretKey, CryptoE
 /// Wraps `content_key` to the public key `public` of pair `name`
 /// (ephemeral X25519, HKDF-SHA-256 over the shared secret with both public
 /// keys as salt, then [`seal`]). Needs no secret of the account.
-pub fn wrap_to_public(
+pub(crate) fn wrap_to_public(
     name: &KeyName,
     public: &PublicKey,
     content_key: &SecretKey,
@@ -180,7 +179,7 @@ pub fn wrap_to_public(
 
 /// Wraps `content_key` under the master key, for content a logged-in
 /// session writes itself.
-pub fn wrap_under_master(master: &MasterKey, content_key: &SecretKey) -> WrappedKey {
+pub(crate) fn wrap_under_master(master: &MasterKey, content_key: &SecretKey) -> WrappedKey {
     WrappedKey {
         method: WrapMethod::Master,
         sealed: seal(
@@ -251,13 +250,13 @@ impl KeyStore {
             let sealed = seal(&master.subkey(PRIVATE_KEY_PURPOSE), &aad, secret.as_bytes());
             // Losing the race to another session is fine: its pair wins and
             // ours was never used.
-            create_exclusive(&self.dir, &priv_path, &sealed)?;
+            durable::write_new(&self.dir, &priv_path, &sealed)?;
         }
         // Also repairs a crash between writing the private and public halves.
         if !exists(&self.pub_path(&name))? {
             let secret = self.private_key(master, &name)?;
             let public = PublicKey::from(&secret);
-            create_exclusive(&self.dir, &self.pub_path(&name), public.as_bytes())?;
+            durable::write_new(&self.dir, &self.pub_path(&name), public.as_bytes())?;
         }
         Ok(name)
     }
@@ -428,38 +427,6 @@ fn name_for(pattern: &str, now: DateTime<Utc>) -> Result<KeyName, CryptoError> {
 fn exists(path: &Path) -> Result<bool, CryptoError> {
     path.try_exists()
         .map_err(|e| CryptoError::io(format!("checking {}", path.display()), e))
-}
-
-/// Writes `data` to `path` only if `path` does not exist: temp file, fsync,
-/// hard link (fails rather than replaces), fsync of the directory.
-/// Returns whether this call created the file.
-fn create_exclusive(dir: &Path, path: &Path, data: &[u8]) -> Result<bool, CryptoError> {
-    let mut rnd = [0u8; 8];
-    OsRng.fill_bytes(&mut rnd);
-    let tmp = dir.join(format!(".tmp-{}", u64::from_le_bytes(rnd)));
-    let ctx = |what: &str, p: &Path| format!("{what} {}", p.display());
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| CryptoError::io(ctx("creating", &tmp), e))?;
-        f.write_all(data)
-            .and_then(|_| f.sync_all())
-            .map_err(|e| CryptoError::io(ctx("writing", &tmp), e))?;
-        match fs::hard_link(&tmp, path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(CryptoError::io(ctx("linking", path), e)),
-        }
-    })();
-    let _ = fs::remove_file(&tmp);
-    let created = result?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| CryptoError::io(ctx("syncing", dir), e))?;
-    Ok(created)
 }
 
 #[cfg(test)]

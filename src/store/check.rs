@@ -23,7 +23,7 @@ use crate::crypto::secret::MasterKey;
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Severity {
+pub(crate) enum Severity {
     /// Mail or metadata is lost or unreadable.
     Damaged,
     /// Something that should exist does not.
@@ -35,7 +35,7 @@ pub enum Severity {
 
 /// One thing `check` found.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// How bad.
     pub severity: Severity,
     /// Where (a mailbox name, a key, a file).
@@ -63,7 +63,7 @@ impl fmt::Display for Finding {
 
 /// What `check` saw.
 #[derive(Debug, Default)]
-pub struct Report {
+pub(crate) struct Report {
     /// Every finding, in the order found.
     pub findings: Vec<Finding>,
     /// Key pairs verified.
@@ -80,7 +80,7 @@ pub struct Report {
 
 impl Report {
     /// Findings that are neither notes nor repaired.
-    pub fn unrepaired(&self) -> usize {
+    pub(crate) fn unrepaired(&self) -> usize {
         self.findings
             .iter()
             .filter(|f| f.severity != Severity::Note && !f.repaired)
@@ -106,7 +106,7 @@ impl Report {
 /// Checks the account in `user_dir`. `progress` is called with the size
 /// of every message verified (to drive a progress bar). A failure to
 /// open the account at all is an `Err`; everything else is a finding.
-pub fn check(
+pub(crate) fn check(
     user_dir: &Path,
     unlocked: &UnlockedAccount,
     repair: bool,

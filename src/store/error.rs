@@ -6,8 +6,9 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::crypto::CryptoError;
+use crate::sys::durable::FsError;
 
-use super::account::{MailboxId, MailboxNameError};
+use super::account::MailboxNameError;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -88,12 +89,6 @@ pub enum StoreError {
         /// The name.
         name: String,
     },
-    /// No mailbox with this id (it was deleted).
-    #[error("no mailbox with id {id}")]
-    NoSuchMailboxId {
-        /// The id.
-        id: MailboxId,
-    },
     /// INBOX cannot be deleted.
     #[error("INBOX cannot be deleted")]
     CannotDeleteInbox,
@@ -117,6 +112,15 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+}
+
+impl From<FsError> for StoreError {
+    fn from(e: FsError) -> Self {
+        StoreError::Io {
+            context: format!("{} {}", e.op, e.path.display()),
+            source: e.source,
+        }
+    }
 }
 
 impl StoreError {

@@ -5,31 +5,24 @@
 //! summary (the IMAP layer deserialises it).
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-use super::fsutil;
 use super::types::MessageName;
 use crate::crypto::seal;
 use crate::crypto::secret::SecretKey;
 use crate::mime::summary::Summary;
+use crate::sys::durable::{Durability, FsError, NewFile};
 
 /// Errors reading or writing a summary file.
 #[derive(Debug, Error)]
 pub enum SummaryError {
-    /// The file system failed.
-    #[error("{context} {path}: {source}")]
-    Io {
-        /// What was being done.
-        context: &'static str,
-        /// Which file.
-        path: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
+    /// The file system failed (the step and the path are in the error).
+    #[error(transparent)]
+    Io(#[from] FsError),
     /// The summary failed authentication (tampered or misplaced).
     #[error("summary {path} failed authentication")]
     Corrupt {
@@ -40,13 +33,13 @@ pub enum SummaryError {
 
 /// Computes the serialised summary of a raw message. The ONLY place the
 /// store calls the MIME parser.
-pub fn compute(raw: &[u8]) -> Vec<u8> {
+pub(crate) fn compute(raw: &[u8]) -> Vec<u8> {
     encode(&summarize(raw))
 }
 
 /// Parses a raw message into its summary (never fails: malformed mail
 /// degrades to opaque parts).
-pub fn summarize(raw: &[u8]) -> Summary {
+pub(crate) fn summarize(raw: &[u8]) -> Summary {
     crate::mime::summary::summarize(raw)
 }
 
@@ -59,7 +52,7 @@ fn encode(s: &Summary) -> Vec<u8> {
 
 /// Decodes a stored summary; `None` if it is from an older format (the
 /// caller then recomputes it from the content).
-pub fn decode(blob: &[u8]) -> Option<Summary> {
+pub(crate) fn decode(blob: &[u8]) -> Option<Summary> {
     postcard::from_bytes(blob).ok()
 }
 
@@ -68,7 +61,7 @@ fn aad(name: &MessageName) -> Vec<u8> {
 }
 
 /// The summary file path beside message file `msg_path`.
-pub fn path_for(msg_path: &Path) -> PathBuf {
+pub(crate) fn path_for(msg_path: &Path) -> PathBuf {
     let mut p = msg_path.as_os_str().to_owned();
     p.push(".sum");
     PathBuf::from(p)
@@ -76,7 +69,7 @@ pub fn path_for(msg_path: &Path) -> PathBuf {
 
 /// Seals `summary` for message `name` and renames it into place at `dest`
 /// (not synced: it can always be recomputed).
-pub fn write(
+pub(crate) fn write(
     tmp_dir: &Path,
     dest: &Path,
     key: &SecretKey,
@@ -84,27 +77,15 @@ pub fn write(
     summary: &[u8],
 ) -> Result<(), SummaryError> {
     let sealed = seal::seal(key, &aad(name), summary);
-    let io_err = |context, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| SummaryError::Io {
-            context,
-            path,
-            source,
-        }
-    };
-    let (mut f, tmp) = fsutil::create_tmp(tmp_dir).map_err(io_err("creating", tmp_dir))?;
-    if let Err(e) = f.write_all(&sealed) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err("writing", &tmp)(e));
-    }
+    let mut staged = NewFile::create(tmp_dir)?;
+    staged.write_all(&sealed)?;
     // No fsync: a summary lost or torn by a crash is recomputed from the
     // message (see `Mailbox::summary`), so it needs no durability of its own.
-    drop(f);
-    fsutil::commit_tmp_unsynced(&tmp, dest).map_err(io_err("committing", dest))
+    Ok(staged.place(dest, Durability::Deferred)?)
 }
 
 /// Reads and opens the summary at `path`; `Ok(None)` if there is none.
-pub fn read(
+pub(crate) fn read(
     path: &Path,
     key: &SecretKey,
     name: &MessageName,
@@ -112,13 +93,7 @@ pub fn read(
     let sealed = match fs::read(path) {
         Ok(s) => s,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(SummaryError::Io {
-                context: "reading",
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+        Err(e) => return Err(FsError::at("reading", path)(e).into()),
     };
     seal::open(key, &aad(name), &sealed)
         .map(Some)

@@ -1,6 +1,7 @@
 //! Thin, audited wrappers over the operating system: privilege drop, chroot,
-//! socket activation, peer addresses, inotify, terminals. `activation` is the
-//! one module in the crate allowed `unsafe`, each block with a `SAFETY:`
+//! socket activation, peer addresses, inotify, terminals, and the one
+//! durable-write API (`durable`) every layer uses. `activation` is the one
+//! module in the crate allowed `unsafe`, each block with a `SAFETY:`
 //! comment; everything else here is safe wrappers over `nix` and `std`.
 //!
 //! Nothing here knows about IMAP, LMTP or the store: every function is a
@@ -10,21 +11,20 @@
 // passes (`OwnedFd::from_raw_fd`) has no safe API, nor has arranging them at
 // 3, 4, … in a test child (`pre_exec`).
 #[allow(unsafe_code)]
-pub mod activation;
-pub mod conn;
-pub mod fds;
-pub mod fs;
-pub mod inotify;
-pub mod log;
-pub mod password;
-pub mod peer;
-pub mod poll;
+pub(crate) mod activation;
+pub(crate) mod conn;
+pub(crate) mod durable;
+pub(crate) mod fds;
+pub(crate) mod inotify;
+pub(crate) mod log;
+pub(crate) mod password;
+pub(crate) mod peer;
+pub(crate) mod poll;
 pub mod privilege;
 // The second `allow(unsafe_code)`: forking the LMTP server's per-recipient
 // delivery child (`fork`, `sigaction`, `_exit`) has no safe API.
 #[allow(unsafe_code)]
-pub mod process;
-pub mod signals;
+pub(crate) mod process;
 
 #[cfg(test)]
 mod test_support;

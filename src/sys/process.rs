@@ -11,7 +11,7 @@ use nix::unistd::{fork, ForkResult};
 
 /// How a child ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChildStatus {
+pub(crate) enum ChildStatus {
     /// It exited with this code.
     Exited(i32),
     /// A signal killed it.
@@ -20,7 +20,7 @@ pub enum ChildStatus {
 
 /// Why no child could be run.
 #[derive(Debug, thiserror::Error)]
-pub enum ForkError {
+pub(crate) enum ForkError {
     /// The process has more than one thread, where a forked child could
     /// find a lock held forever.
     #[error("refusing to fork: the process has {0} threads")]
@@ -34,7 +34,7 @@ pub enum ForkError {
 }
 
 /// The number of threads of this process, where `/proc` tells it.
-pub fn thread_count() -> Option<usize> {
+pub(crate) fn thread_count() -> Option<usize> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
@@ -48,7 +48,7 @@ pub fn thread_count() -> Option<usize> {
 ///
 /// The caller must be single-threaded; this is checked through `/proc`
 /// where it is visible (before any chroot).
-pub fn run_in_child(work: impl FnOnce() -> i32) -> Result<ChildStatus, ForkError> {
+pub(crate) fn run_in_child(work: impl FnOnce() -> i32) -> Result<ChildStatus, ForkError> {
     if let Some(n) = thread_count().filter(|&n| n > 1) {
         return Err(ForkError::Threaded(n));
     }

@@ -30,17 +30,17 @@ use sha2::{Digest, Sha256};
 
 /// A 32-byte hash written as 64 hex digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Hash(pub [u8; 32]);
+pub(super) struct Hash(pub [u8; 32]);
 
 impl Hash {
     /// SHA-256 of `data`.
-    pub fn of(data: &[u8]) -> Hash {
+    pub(super) fn of(data: &[u8]) -> Hash {
         Hash(Sha256::digest(data).into())
     }
 
     /// The import ID of the `occurrence`-th copy of content `content` in
     /// `mailbox`.
-    pub fn id(mailbox: &str, content: &Hash, occurrence: u32) -> Hash {
+    pub(super) fn id(mailbox: &str, content: &Hash, occurrence: u32) -> Hash {
         let mut h = Sha256::new();
         h.update(mailbox.as_bytes());
         h.update([0]);
@@ -67,7 +67,7 @@ impl Hash {
 
 /// A batch appended directly, not known to be done.
 #[derive(Debug, Clone)]
-pub struct PendingBatch {
+pub(super) struct PendingBatch {
     /// The target mailbox name.
     pub mailbox: String,
     /// Its UIDNEXT before the append.
@@ -78,7 +78,7 @@ pub struct PendingBatch {
 
 /// A spool delivery not known to be done.
 #[derive(Debug, Clone)]
-pub struct PendingDelivery {
+pub(super) struct PendingDelivery {
     /// The message's ID.
     pub id: Hash,
     /// The message name it was delivered under.
@@ -87,7 +87,7 @@ pub struct PendingDelivery {
 
 /// Journal errors.
 #[derive(Debug, thiserror::Error)]
-pub enum JournalError {
+pub(super) enum JournalError {
     /// Reading or writing the journal failed.
     #[error("import journal {}: {source}", path.display())]
     Io {
@@ -99,7 +99,7 @@ pub enum JournalError {
 }
 
 /// An open journal.
-pub struct Journal {
+pub(super) struct Journal {
     path: PathBuf,
     file: File,
     done: HashSet<Hash>,
@@ -112,7 +112,7 @@ pub struct Journal {
 impl Journal {
     /// The journal path for importing `source` into the account in
     /// `user_dir`.
-    pub fn path_for(user_dir: &Path, source: &Path) -> PathBuf {
+    pub(super) fn path_for(user_dir: &Path, source: &Path) -> PathBuf {
         let h = Hash::of(source.as_os_str().as_encoded_bytes());
         user_dir
             .join("tmp")
@@ -120,7 +120,7 @@ impl Journal {
     }
 
     /// Opens (or creates) the journal at `path` and reads what it says.
-    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+    pub(super) fn open(path: &Path) -> Result<Journal, JournalError> {
         let io = |source| JournalError::Io {
             path: path.to_path_buf(),
             source,
@@ -187,7 +187,7 @@ impl Journal {
     }
 
     /// Whether message `id` was imported.
-    pub fn is_done(&self, id: &Hash) -> bool {
+    pub(super) fn is_done(&self, id: &Hash) -> bool {
         self.done.contains(id)
     }
 
@@ -204,7 +204,7 @@ impl Journal {
     }
 
     /// Records, durably, a batch about to be appended.
-    pub fn begin_batch(&mut self, batch: &PendingBatch) -> Result<(), JournalError> {
+    pub(super) fn begin_batch(&mut self, batch: &PendingBatch) -> Result<(), JournalError> {
         let mut line = format!(
             "P {} {}",
             batch
@@ -222,13 +222,13 @@ impl Journal {
     }
 
     /// Records, durably, a delivery about to be made.
-    pub fn begin_delivery(&mut self, d: &PendingDelivery) -> Result<(), JournalError> {
+    pub(super) fn begin_delivery(&mut self, d: &PendingDelivery) -> Result<(), JournalError> {
         self.write(&format!("S {} {}\n", d.id.hex(), d.name), true)
     }
 
     /// Records messages as done (not synced: an unrecorded `D` is found
     /// again by resolving the `P` or `S` line).
-    pub fn done(&mut self, ids: &[Hash]) -> Result<(), JournalError> {
+    pub(super) fn done(&mut self, ids: &[Hash]) -> Result<(), JournalError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -243,7 +243,7 @@ impl Journal {
     }
 
     /// Removes the journal (the import is complete).
-    pub fn remove(self) -> Result<(), JournalError> {
+    pub(super) fn remove(self) -> Result<(), JournalError> {
         std::fs::remove_file(&self.path).map_err(|source| JournalError::Io {
             path: self.path.clone(),
             source,

@@ -18,13 +18,13 @@ use super::{decode_component, Content, FolderPath, Skipped, SourceMessage};
 use crate::store::types::{Flag, InternalDate};
 
 /// Whether `dir` is a Maildir folder.
-pub fn is_maildir(dir: &Path) -> bool {
+pub(crate) fn is_maildir(dir: &Path) -> bool {
     dir.join("cur").is_dir() || dir.join("new").is_dir()
 }
 
 /// What a walk found.
 #[derive(Debug, Default)]
-pub struct Tree {
+pub(crate) struct Tree {
     /// Every folder, including empty ones, in walk order.
     pub folders: Vec<FolderPath>,
     /// Every message.
@@ -34,7 +34,7 @@ pub struct Tree {
 }
 
 /// Reads the Maildir tree at `root`; its top folder is `base`.
-pub fn read_tree(root: &Path, base: &FolderPath) -> Tree {
+pub(crate) fn read_tree(root: &Path, base: &FolderPath) -> Tree {
     let mut tree = Tree::default();
     read_folder(root, base.clone(), true, &mut tree);
     tree
@@ -201,7 +201,7 @@ fn read_courier_keywords(dir: &Path) -> std::collections::HashMap<String, Vec<St
 
 /// The flags a file name carries after `:2,` (or `!2,`, a common variant
 /// on file systems without colons).
-pub fn flags_of(name: &str, keywords: &BTreeMap<u8, String>) -> Vec<Flag> {
+pub(crate) fn flags_of(name: &str, keywords: &BTreeMap<u8, String>) -> Vec<Flag> {
     let info = name
         .rsplit_once(":2,")
         .or_else(|| name.rsplit_once("!2,"))
@@ -230,7 +230,7 @@ pub fn flags_of(name: &str, keywords: &BTreeMap<u8, String>) -> Vec<Flag> {
 }
 
 /// Writes messages into one Maildir folder, creating it.
-pub struct FolderWriter {
+pub(crate) struct FolderWriter {
     dir: PathBuf,
     keywords: Vec<String>,
     counter: u64,
@@ -238,7 +238,7 @@ pub struct FolderWriter {
 
 impl FolderWriter {
     /// Creates `dir` with `cur`, `new` and `tmp`.
-    pub fn create(dir: &Path) -> std::io::Result<FolderWriter> {
+    pub(crate) fn create(dir: &Path) -> std::io::Result<FolderWriter> {
         for sub in ["cur", "new", "tmp"] {
             std::fs::create_dir_all(dir.join(sub))?;
         }
@@ -252,7 +252,7 @@ impl FolderWriter {
     /// Writes one message with its flags; its mtime becomes `internal`.
     /// Keywords beyond the 26 letters Maildir has are dropped and named in
     /// the result.
-    pub fn write(
+    pub(crate) fn write(
         &mut self,
         content: &[u8],
         flags: &[Flag],
@@ -313,7 +313,7 @@ impl FolderWriter {
     }
 
     /// Writes `dovecot-keywords` for the letters used.
-    pub fn finish(self) -> std::io::Result<()> {
+    pub(crate) fn finish(self) -> std::io::Result<()> {
         if self.keywords.is_empty() {
             return Ok(());
         }

@@ -14,7 +14,7 @@ use crate::store::types::{Flag, InternalDate};
 
 /// One raw message as the file holds it.
 #[derive(Debug)]
-pub struct RawMessage {
+pub(crate) struct RawMessage {
     /// 1-based line of its `From ` line.
     pub line: u64,
     /// The date of the `From ` line, if it parsed.
@@ -24,7 +24,7 @@ pub struct RawMessage {
 }
 
 /// Splits an mbox into messages, one at a time.
-pub struct Reader<R> {
+pub(crate) struct Reader<R> {
     input: R,
     line_no: u64,
     /// The `From ` line that opens the next message, already read.
@@ -35,7 +35,7 @@ pub struct Reader<R> {
 
 impl<R: BufRead> Reader<R> {
     /// Reads from `input`.
-    pub fn new(input: R) -> Reader<R> {
+    pub(crate) fn new(input: R) -> Reader<R> {
         Reader {
             input,
             line_no: 0,
@@ -47,7 +47,7 @@ impl<R: BufRead> Reader<R> {
 }
 
 /// The date of a `From ` separator line, if `line` is one.
-pub fn separator_date(line: &[u8]) -> Option<Option<InternalDate>> {
+pub(crate) fn separator_date(line: &[u8]) -> Option<Option<InternalDate>> {
     let rest = line.strip_prefix(b"From ")?;
     let text = String::from_utf8_lossy(rest);
     let words: Vec<&str> = text.split_whitespace().collect();
@@ -141,7 +141,7 @@ const META_FIELDS: &[&str] = &[
 /// Undoes mboxrd quoting, takes the flags from the metadata fields and
 /// removes `META_FIELDS`. Returns the message (line ends as given) and
 /// its flags.
-pub fn unpack(raw: &[u8]) -> (Vec<u8>, Vec<Flag>) {
+pub(crate) fn unpack(raw: &[u8]) -> (Vec<u8>, Vec<Flag>) {
     let mut out = Vec::with_capacity(raw.len());
     let mut flags: Vec<Flag> = Vec::new();
     let add = |f: Option<Flag>, flags: &mut Vec<Flag>| {
@@ -230,7 +230,7 @@ pub fn unpack(raw: &[u8]) -> (Vec<u8>, Vec<Flag>) {
 /// Writes one message (LF line ends, mboxrd quoting) with its flags in
 /// `Status:`, `X-Status:` and `X-Keywords:` and its date on the `From `
 /// line.
-pub fn write_message(
+pub(crate) fn write_message(
     out: &mut impl Write,
     content_lf: &[u8],
     flags: &[Flag],

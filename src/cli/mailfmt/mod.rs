@@ -7,8 +7,8 @@
 //! reports each unreadable message as a [`Skipped`] with its path and
 //! reason and goes on).
 
-pub mod maildir;
-pub mod mbox;
+pub(super) mod maildir;
+pub(super) mod mbox;
 
 use std::path::PathBuf;
 
@@ -16,11 +16,11 @@ use crate::store::types::{Flag, InternalDate};
 
 /// A folder path as its components, outermost first, in UTF-8 (e.g.
 /// `["Lists", "rust"]`); empty for the top folder (INBOX in a Maildir).
-pub type FolderPath = Vec<String>;
+pub(super) type FolderPath = Vec<String>;
 
 /// Where a message's bytes are.
 #[derive(Debug, Clone)]
-pub enum Content {
+pub(super) enum Content {
     /// A whole file (a Maildir message).
     File(PathBuf),
     /// Already read (an mbox message).
@@ -29,7 +29,7 @@ pub enum Content {
 
 /// One message found in a source.
 #[derive(Debug, Clone)]
-pub struct SourceMessage {
+pub(super) struct SourceMessage {
     /// Where it was found, for reports: a path, or `path:line` for mbox.
     pub origin: String,
     /// Its folder.
@@ -46,7 +46,7 @@ pub struct SourceMessage {
 
 /// A message, or a folder, that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skipped {
+pub(super) struct Skipped {
     /// The path (or `path:line`).
     pub origin: String,
     /// Why, in plain words.
@@ -54,7 +54,7 @@ pub struct Skipped {
 }
 
 /// Converts bare LF to CRLF and leaves CRLF alone, as IMAP wants lines.
-pub fn to_crlf(raw: &[u8]) -> Vec<u8> {
+pub(super) fn to_crlf(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 32);
     let mut prev = 0u8;
     for &b in raw {
@@ -68,7 +68,7 @@ pub fn to_crlf(raw: &[u8]) -> Vec<u8> {
 }
 
 /// Converts CRLF to LF (for mbox, whose tools expect UNIX lines).
-pub fn to_lf(raw: &[u8]) -> Vec<u8> {
+pub(super) fn to_lf(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
@@ -85,7 +85,7 @@ pub fn to_lf(raw: &[u8]) -> Vec<u8> {
 /// Decodes one folder name component: modified UTF-7 (RFC 3501 §5.1.3,
 /// what Dovecot writes by default) when it decodes, else the name as
 /// UTF-8 (Dovecot's UTF-8 folder names), else lossily.
-pub fn decode_component(raw: &[u8]) -> String {
+pub(super) fn decode_component(raw: &[u8]) -> String {
     if raw.contains(&b'&') {
         if let Ok(s) = crate::imap::wire::mutf7::decode(raw) {
             return s;
