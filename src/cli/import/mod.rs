@@ -74,6 +74,9 @@ struct Run<'a> {
     max_size: u64,
     batch_size: usize,
     occurrences: HashMap<(String, Hash), u32>,
+    /// The mailbox the last batch went to, kept open: reopening replays
+    /// its snapshot, which grows with every batch.
+    open: Option<(MailboxName, Mailbox)>,
     imported: u64,
     already: u64,
     skipped: u64,
@@ -129,6 +132,7 @@ fn import(global: &Global, args: &ImportArgs) -> Result<i32, (i32, String)> {
             max_size,
             batch_size: args.batch.max(1),
             occurrences: HashMap::new(),
+            open: None,
             imported: 0,
             already: 0,
             skipped: 0,
@@ -452,7 +456,14 @@ impl Run<'_> {
                 }
             }
             Target::Direct(opened) => {
-                let mut mb = opened.open_or_create(&mailbox)?;
+                // A UIDNEXT from this handle can only be lower than the
+                // true one (others may have appended since), which makes
+                // the resolution of an interrupted batch look further,
+                // never miss it.
+                let mut mb = match self.open.take() {
+                    Some((name, mb)) if name == mailbox => mb,
+                    _ => opened.open_or_create(&mailbox)?,
+                };
                 let pending = PendingBatch {
                     mailbox: mailbox.to_string(),
                     uidnext: mb.uidnext().get(),
@@ -482,6 +493,7 @@ impl Run<'_> {
                         }
                     }
                 }
+                self.open = Some((mailbox, mb));
             }
         }
         Ok(())
