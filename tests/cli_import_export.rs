@@ -1,6 +1,7 @@
 //! `crymap-like import` and `export` on the real binary: a Maildir++ tree
 //! written by Debian's Dovecot itself (`doveadm save`/`flags add`, run as
-//! nobody from a configuration written at run time), Maildir trees laid
+//! nobody from a configuration written at run time), an mbox and a Maildir
+//! written by Debian's neomutt itself (its copy of sent mail), Maildir trees laid
 //! out as Dovecot writes them (Maildir++ folders with modified UTF-7 names,
 //! `dovecot-keywords`, `:2,` flags, mtime as arrival date) and mbox files
 //! as mutt (`Status:`/`X-Status:`) and Thunderbird (`X-Mozilla-Status:`)
@@ -617,6 +618,87 @@ fn interop_import_maildir_written_by_dovecot() {
             assert!(
                 f.body.starts_with(b"From: a@example.org\r\nSubject: "),
                 "{mailbox}"
+            );
+        }
+    }
+}
+
+#[test]
+fn interop_import_mbox_and_maildir_written_by_neomutt() {
+    let test = "interop_import_mbox_and_maildir_written_by_neomutt";
+    if !require_tool(test, "neomutt", "neomutt") {
+        return;
+    }
+    let dir = TempDir::new("neomutt-fixture");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // neomutt files a copy of what it sends (`record`) in the format
+    // `mbox_type` names; sending itself goes to /bin/true.
+    for kind in ["mbox", "Maildir"] {
+        for i in 1..=2 {
+            let mut cmd = std::process::Command::new("neomutt");
+            cmd.env("HOME", dir.path())
+                .args(["-n", "-F", "/dev/null", "-e"])
+                .arg(format!(
+                    "set sendmail=/bin/true; set record={}/sent-{kind}; set mbox_type={kind}; \
+                     set copy=yes; set from=a@example.org; set use_from=yes",
+                    dir.path().display()
+                ))
+                .args(["-s", &format!("hello {kind} {i}"), "b@example.org"]);
+            let body = format!("body {kind} {i}\nFrom the start of a line\n");
+            let out = run_with_stdin(cmd, body.as_bytes());
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let mbox = dir.path().join("sent-mbox");
+    let maildir = dir.path().join("sent-Maildir");
+    std::process::Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    let root = Root::new("import-neomutt");
+    root.add_user("mu", PW);
+    let out = import(&root, &["mu", mbox.to_str().unwrap()], true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = import(
+        &root,
+        &["mu", maildir.to_str().unwrap(), "--mailbox", "Sent"],
+        true,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut c = login(&root, "mu");
+    for (mailbox, kind) in [("sent-mbox", "mbox"), ("Sent", "Maildir")] {
+        c.ok(&format!("SELECT \"{mailbox}\""));
+        let r = c.run("FETCH 1:* (UID FLAGS BODY.PEEK[])");
+        let got = fetched(&r);
+        assert_eq!(got.len(), 2, "{mailbox}");
+        for f in got {
+            assert_eq!(f.flags, vec!["\\Seen".to_owned()], "{mailbox}");
+            let text = String::from_utf8(f.body).unwrap();
+            assert!(text.contains(&format!("Subject: hello {kind} ")), "{text}");
+            // neomutt does not quote From_ in bodies; the line stays whole
+            // and does not split the message.
+            assert!(
+                text.ends_with("\r\nFrom the start of a line\r\n"),
+                "{text:?}"
+            );
+            // mbox metadata fields are removed, as Dovecot does.
+            assert!(
+                !text.contains("\r\nStatus:") && !text.contains("Content-Length:"),
+                "{text}"
             );
         }
     }
