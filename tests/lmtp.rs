@@ -484,6 +484,7 @@ fn kill_at_every_point_of_a_multi_recipient_delivery() {
     let points = [
         "lmtp.after-data",
         "deliver.before-rename",
+        "deliver.before-commit",
         "deliver.after-rename",
         "lmtp.after-reply#1",
         "lmtp.after-reply#2",
@@ -520,6 +521,29 @@ fn kill_at_every_point_of_a_multi_recipient_delivery() {
             s
         };
         assert!(c_status.is_some());
+        // Children that had staged ahead of the replies saw the session
+        // die and removed their staged files (an aborted child leaves its
+        // own, an ordinary tmp/*.tmp file for garbage collection).
+        if point != "deliver.before-commit" {
+            let staged = || {
+                ["alice", "bob", "carol"]
+                    .iter()
+                    .flat_map(|u| {
+                        std::fs::read_dir(root.path().join("users").join(u).join("tmp")).unwrap()
+                    })
+                    .filter(|e| {
+                        e.as_ref()
+                            .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".staged.tmp"))
+                    })
+                    .count()
+            };
+            let mut tries = 0;
+            while staged() > 0 && tries < 200 {
+                std::thread::sleep(Duration::from_millis(50));
+                tries += 1;
+            }
+            assert_eq!(staged(), 0, "{point}: staged files left behind");
+        }
         for (i, u) in ["alice", "bob", "carol"].iter().enumerate() {
             let delivered = told
                 .get(i)

@@ -201,6 +201,20 @@ pub fn deliver_named(
     content: &mut dyn Read,
     instructions: &DeliveryInstructions,
 ) -> Result<MessageName, SpoolError> {
+    let dest = user_dir.join("spool").join(name.to_string());
+    write_entry(user_dir, name, content, instructions, &dest)?;
+    crash::point("deliver.after-rename");
+    Ok(name)
+}
+
+/// Writes the sealed entry `name` at `dest` (through `tmp/`, synced).
+fn write_entry(
+    user_dir: &Path,
+    name: MessageName,
+    content: &mut dyn Read,
+    instructions: &DeliveryInstructions,
+    dest: &Path,
+) -> Result<(), SpoolError> {
     let keys = KeyStore::new(user_dir.join("keys"));
     let (key_name, public) = keys
         .current_public(chrono::Utc::now())
@@ -214,7 +228,7 @@ pub fn deliver_named(
     let mut crlf = CrlfReader::new(content);
     message_file::write(
         &user_dir.join("tmp"),
-        &user_dir.join("spool").join(name.to_string()),
+        dest,
         message_file::Keys {
             wrapped: &wrapped,
             content_key: &content_key,
@@ -225,8 +239,67 @@ pub fn deliver_named(
         "deliver.before-rename",
         message_file::Durability::Synced,
     )?;
-    crash::point("deliver.after-rename");
-    Ok(name)
+    Ok(())
+}
+
+/// A spool entry written and synced under `tmp/` but not yet in `spool/`:
+/// the expensive part of a delivery, done ahead so that the commit is one
+/// rename. Dropped without [`Staged::commit`], it is removed (and if the
+/// process dies first, it is an ordinary `tmp/*.tmp` file that garbage
+/// collection removes after 24 hours).
+#[derive(Debug)]
+pub struct Staged {
+    user_dir: PathBuf,
+    name: MessageName,
+    committed: bool,
+}
+
+fn staged_path(user_dir: &Path, name: MessageName) -> PathBuf {
+    user_dir.join("tmp").join(format!("{name}.staged.tmp"))
+}
+
+/// Like [`deliver_named`], but stops before the entry becomes visible.
+pub fn stage(
+    user_dir: &Path,
+    name: MessageName,
+    content: &mut dyn Read,
+    instructions: &DeliveryInstructions,
+) -> Result<Staged, SpoolError> {
+    write_entry(
+        user_dir,
+        name,
+        content,
+        instructions,
+        &staged_path(user_dir, name),
+    )?;
+    Ok(Staged {
+        user_dir: user_dir.to_owned(),
+        name,
+        committed: false,
+    })
+}
+
+impl Staged {
+    /// Makes the entry visible in `spool/` and durable: the commit point.
+    pub fn commit(mut self) -> Result<MessageName, SpoolError> {
+        crash::point("deliver.before-commit");
+        let from = staged_path(&self.user_dir, self.name);
+        let spool = self.user_dir.join("spool");
+        let to = spool.join(self.name.to_string());
+        fs::rename(&from, &to).map_err(io_err("renaming into the spool", &to))?;
+        self.committed = true;
+        fsutil::fsync_dir(&spool).map_err(io_err("syncing", &spool))?;
+        crash::point("deliver.after-rename");
+        Ok(self.name)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(staged_path(&self.user_dir, self.name));
+        }
+    }
 }
 
 /// One spool entry filed by [`file_pending`].
