@@ -9,8 +9,9 @@
 //! Children run ahead of the replies (up to [`IN_FLIGHT`] at once): each
 //! stages its entry (encrypt, write, fsync under `tmp/`) and then waits on
 //! a pipe. The parent commits them strictly in RCPT order: it tells one
-//! child to rename its entry into `spool/`, waits for it, sends that
-//! recipient's reply, and only then commits the next. If the parent dies,
+//! child to rename its entry into `spool/`, waits for the child's word that
+//! the rename is durable, sends that recipient's reply, and only then
+//! commits the next. If the parent dies,
 //! the children waiting on the pipe read end-of-file and remove their
 //! staged files, so no recipient ever holds a copy the MTA was not told
 //! about, except in the instant between a child's rename and the reply.
@@ -43,6 +44,7 @@ enum Started {
     Child {
         pid: Pid,
         commit: File,
+        done: File,
         dir: PathBuf,
         name: MessageName,
         user: String,
@@ -79,6 +81,13 @@ impl SpoolDeliverer {
                 return Started::Decided(Outcome::Temporary);
             }
         };
+        let (done, done_write) = match process::pipe() {
+            Ok(p) => p,
+            Err(e) => {
+                error!("delivery to {}: {e}", recipient.user_name());
+                return Started::Decided(Outcome::Temporary);
+            }
+        };
         let name = MessageName::random();
         let mut close: Vec<_> = others
             .iter()
@@ -89,12 +98,21 @@ impl SpoolDeliverer {
             .collect();
         close.push(commit.as_fd());
         let spawned = process::spawn_child(&close, || {
-            child(&dir, name, recipient, headers, body, commit_read)
+            child(
+                &dir,
+                name,
+                recipient,
+                headers,
+                body,
+                commit_read,
+                done_write,
+            )
         });
         match spawned {
             Ok(pid) => Started::Child {
                 pid,
                 commit,
+                done,
                 dir,
                 name,
                 user: recipient.user_name().to_owned(),
@@ -110,11 +128,15 @@ impl SpoolDeliverer {
     }
 }
 
-/// Commits a started delivery and waits for its outcome.
-fn finish(started: Started) -> Outcome {
+/// Commits a started delivery and waits for its outcome: the byte the
+/// child sends once its copy is durable, so the child's exit is not on the
+/// path of the reply. The child is reaped later (`reap`), or here when it
+/// ended without reporting.
+fn finish(started: Started, reap: &mut Vec<Pid>) -> Outcome {
     let Started::Child {
         pid,
         mut commit,
+        mut done,
         dir,
         name,
         user,
@@ -129,6 +151,11 @@ fn finish(started: Started) -> Outcome {
     // (EPIPE) and its exit code tells why.
     let _ = commit.write_all(b"c");
     drop(commit);
+    let mut code = [0u8; 1];
+    if matches!(done.read(&mut code), Ok(1)) {
+        reap.push(pid);
+        return Outcome::from_child_code(i32::from(code[0]));
+    }
     match process::wait_child(pid) {
         Ok(ChildStatus::Exited(code)) => Outcome::from_child_code(code),
         Ok(ChildStatus::Signaled(sig)) if delivery::spooled(&dir, name) => {
@@ -158,6 +185,7 @@ fn child(
     headers: &[u8],
     body: &[u8],
     mut commit: File,
+    mut done: File,
 ) -> i32 {
     let inside = match privilege::become_owner_of(dir) {
         Ok(d) => d,
@@ -179,13 +207,16 @@ fn child(
         // The session is gone: the staged file is removed as `staged` drops.
         return Outcome::Temporary.child_code();
     }
-    match staged.commit() {
+    let code = match staged.commit() {
         Ok(_) => Outcome::Delivered.child_code(),
         Err(e) => {
             warn!("delivery to {}: {e}", recipient.user_name());
             delivery::classify_error(&e).child_code()
         }
-    }
+    };
+    // Child codes are sysexits values, all below 256.
+    let _ = done.write_all(&[u8::try_from(code).unwrap_or(75)]);
+    code
 }
 
 impl Deliverer for SpoolDeliverer {
@@ -207,6 +238,7 @@ impl Deliverer for SpoolDeliverer {
         report: &mut dyn FnMut(usize, Outcome),
     ) {
         let mut started: VecDeque<Started> = VecDeque::new();
+        let mut reap = Vec::new();
         let mut next = 0;
         for i in 0..jobs.len() {
             while next < jobs.len() && next < i + IN_FLIGHT {
@@ -217,8 +249,15 @@ impl Deliverer for SpoolDeliverer {
                 started.push_back(s);
                 next += 1;
             }
-            let outcome = started.pop_front().map_or(Outcome::Temporary, finish);
+            let outcome = started
+                .pop_front()
+                .map_or(Outcome::Temporary, |s| finish(s, &mut reap));
             report(i, outcome);
+        }
+        for pid in reap {
+            if let Err(e) = process::wait_child(pid) {
+                warn!("reaping delivery child {pid}: {e}");
+            }
         }
     }
 }

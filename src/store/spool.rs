@@ -202,18 +202,26 @@ pub fn deliver_named(
     instructions: &DeliveryInstructions,
 ) -> Result<MessageName, SpoolError> {
     let dest = user_dir.join("spool").join(name.to_string());
-    write_entry(user_dir, name, content, instructions, &dest)?;
+    write_entry(
+        user_dir,
+        name,
+        content,
+        instructions,
+        &dest,
+        message_file::Durability::Synced,
+    )?;
     crash::point("deliver.after-rename");
     Ok(name)
 }
 
-/// Writes the sealed entry `name` at `dest` (through `tmp/`, synced).
+/// Writes the sealed entry `name` at `dest` (through `tmp/`).
 fn write_entry(
     user_dir: &Path,
     name: MessageName,
     content: &mut dyn Read,
     instructions: &DeliveryInstructions,
     dest: &Path,
+    durability: message_file::Durability,
 ) -> Result<(), SpoolError> {
     let keys = KeyStore::new(user_dir.join("keys"));
     let (key_name, public) = keys
@@ -237,7 +245,7 @@ fn write_entry(
         Some(&extra),
         MAX_MESSAGE_SIZE,
         "deliver.before-rename",
-        message_file::Durability::Synced,
+        durability,
     )?;
     Ok(())
 }
@@ -265,18 +273,26 @@ pub fn stage(
     content: &mut dyn Read,
     instructions: &DeliveryInstructions,
 ) -> Result<Staged, SpoolError> {
+    // Only the file's own content must be durable before the commit's
+    // rename; its name under tmp/ never needs to be.
+    let path = staged_path(user_dir, name);
     write_entry(
         user_dir,
         name,
         content,
         instructions,
-        &staged_path(user_dir, name),
+        &path,
+        message_file::Durability::Deferred,
     )?;
-    Ok(Staged {
+    let staged = Staged {
         user_dir: user_dir.to_owned(),
         name,
         committed: false,
-    })
+    };
+    fs::File::open(&path)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err("syncing", &path))?;
+    Ok(staged)
 }
 
 impl Staged {
