@@ -42,7 +42,7 @@ fn main() {
         greet.push(t0.elapsed());
         assert!(g.starts_with("* OK"), "{g}");
         let t1 = Instant::now();
-        let ok = c.status(&login_cmd("bench", "bench-password"));
+        let ok = c.login("bench", "bench-password");
         login.push(t1.elapsed());
         assert!(ok.starts_with("t1 OK"), "{ok}");
         c.cmd("LOGOUT");

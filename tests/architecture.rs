@@ -48,7 +48,7 @@ const TEMPORARY_EXCEPTIONS: &[(&str, &str, &str)] = &[(
 )];
 
 #[test]
-fn every_arrow_between_modules_is_allowed() {
+fn architecture_every_arrow_between_modules_is_allowed() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let declared = declared_modules(&src.join("lib.rs"));
     let mut problems = Vec::new();
@@ -125,7 +125,7 @@ fn every_arrow_between_modules_is_allowed() {
 const UNSAFE_MODULES: &[(&str, &str)] = &[("sys/mod.rs", "activation"), ("sys/mod.rs", "process")];
 
 #[test]
-fn unsafe_code_is_denied_except_in_one_sys_module() {
+fn architecture_unsafe_code_is_denied_except_in_one_sys_module() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let lib = lex(&fs::read_to_string(src.join("lib.rs")).expect("reading src/lib.rs"))
         .expect("lexing src/lib.rs");
@@ -220,7 +220,7 @@ fn module_after(tokens: &[Token], at: usize) -> Option<String> {
 /// The scanner itself, on small inputs, so that a bug in it cannot make the
 /// graph test pass vacuously.
 #[test]
-fn the_scanner_sees_every_form_of_reference_and_nothing_else() {
+fn architecture_the_scanner_sees_every_form_of_reference_and_nothing_else() {
     let text = r##"
         //! Doc comment naming crate::imap.
         /* block /* nested crate::cli */ comment */

@@ -19,8 +19,8 @@ fn status_field(pid: u32, field: &str) -> String {
 }
 
 #[test]
-fn session_is_chrooted_into_user_dir_as_its_owner() {
-    if skip_unless_root("session_is_chrooted_into_user_dir_as_its_owner") {
+fn isolation_session_is_chrooted_into_user_dir_as_its_owner() {
+    if !require_root("isolation_session_is_chrooted_into_user_dir_as_its_owner") {
         return;
     }
     let root = Root::new("chroot");
@@ -48,7 +48,7 @@ fn session_is_chrooted_into_user_dir_as_its_owner() {
         PathBuf::from("/")
     );
 
-    assert!(c.status(&login_cmd("ivan", "pw-ivan")).starts_with("t1 OK"));
+    assert!(c.login("ivan", "pw-ivan").starts_with("t1 OK"));
     assert_eq!(
         std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
         dir
@@ -84,8 +84,8 @@ fn session_is_chrooted_into_user_dir_as_its_owner() {
 /// (and report its marker); chrooted, the link resolves inside the user
 /// directory, where nothing is found.
 #[test]
-fn session_cannot_open_a_path_outside_the_user_dir() {
-    if skip_unless_root("session_cannot_open_a_path_outside_the_user_dir") {
+fn isolation_session_cannot_open_a_path_outside_the_user_dir() {
+    if !require_root("isolation_session_cannot_open_a_path_outside_the_user_dir") {
         return;
     }
     let root = Root::new("escape");
@@ -106,7 +106,7 @@ fn session_cannot_open_a_path_outside_the_user_dir() {
     let (child, sock) = root.spawn_serve("imaps");
     let _guard = Guard(child);
     let (mut c, _) = Client::imaps(sock);
-    assert!(c.status(&login_cmd("judy", "pw-judy")).starts_with("t1 OK"));
+    assert!(c.login("judy", "pw-judy").starts_with("t1 OK"));
     let before = c.cmd("XCRY GET-USER-CONFIG");
     assert!(before[0].contains("%Y-%m"), "{before:?}");
     let target: &Path = &outside.join("user.toml");
@@ -123,7 +123,7 @@ fn session_cannot_open_a_path_outside_the_user_dir() {
 /// Neither the password nor anything derived from it lies on disk in the
 /// clear, in any file of the account.
 #[test]
-fn no_plaintext_password_on_disk() {
+fn confidentiality_no_plaintext_password_on_disk() {
     let root = Root::new("no-plaintext");
     let password = "Plaintext-Marker-7f3a9c";
     let dir = root.add_user("kim", password);
@@ -155,7 +155,7 @@ fn no_plaintext_password_on_disk() {
 }
 
 #[test]
-fn user_directory_is_private() {
+fn isolation_user_directory_is_private() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let root = Root::new("mode");
     let dir = root.add_user("lee", "pw");
@@ -178,8 +178,8 @@ fn user_directory_is_private() {
 /// process into `users/` as the system user before it reads from the
 /// network; the login then works without root.
 #[test]
-fn black_box_deployment_chroots_system_and_drops_before_reading() {
-    if skip_unless_root("black_box_deployment_chroots_system_and_drops_before_reading") {
+fn isolation_black_box_deployment_chroots_system_and_drops_before_reading() {
+    if !require_root("isolation_black_box_deployment_chroots_system_and_drops_before_reading") {
         return;
     }
     let root = Root::with_config(
@@ -201,7 +201,7 @@ fn black_box_deployment_chroots_system_and_drops_before_reading() {
     );
     let uid = nobody.uid.as_raw().to_string();
     assert_eq!(status_field(pid, "Uid"), format!("{uid} {uid} {uid} {uid}"));
-    assert!(c.status(&login_cmd("uma", "pw-uma")).starts_with("t1 OK"));
-    assert!(c.status(&login_cmd("uma", "pw-uma")).contains("BAD"));
+    assert!(c.login("uma", "pw-uma").starts_with("t1 OK"));
+    assert!(c.login("uma", "pw-uma").contains("BAD"));
     assert!(c.cmd("XCRY GET-USER-CONFIG")[0].starts_with("* XCRY USER-CONFIG"));
 }

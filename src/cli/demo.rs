@@ -5,6 +5,7 @@
 //! Started as root, the demo account is given to `nobody` so its sessions
 //! still chroot and drop root exactly as in production.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::args::{ArgError, Args};
@@ -64,28 +65,41 @@ pub(super) fn run(_global: &Global, args: &mut Args) -> Result<i32, ArgError> {
         }
     };
     let cert = root.join("tls/cert.pem");
-    println!("crymap-like demo is running; stop it with Ctrl-C.");
-    if sys::privilege::is_root() {
-        println!("isolation: sessions chroot into the user directory and run as nobody");
+    // The settings go out in one write, and a failed write is only
+    // logged: whoever reads them (a person's terminal, `demo | head`, a
+    // test) may close stdout as soon as it has what it wants, and the demo
+    // must go on serving. With `println!` a closed stdout made the demo
+    // panic (EPIPE; SIGPIPE is ignored) while connections were already
+    // queued on its bound listeners, which the kernel then reset.
+    let isolation = if sys::privilege::is_root() {
+        "sessions chroot into the user directory and run as nobody".to_owned()
     } else {
-        println!(
-            "isolation: none (not started as root): sessions run as uid {} without chroot",
+        format!(
+            "none (not started as root): sessions run as uid {} without chroot",
             nix::unistd::geteuid()
-        );
+        )
+    };
+    let banner = format!(
+        "crymap-like demo is running; stop it with Ctrl-C.\n\
+         isolation: {isolation}\n\
+         system root: {root}\n\
+         imaps: 127.0.0.1:{imaps_port} (implicit TLS)\n\
+         imap: 127.0.0.1:{imap_port} (STARTTLS)\n\
+         certificate: {cert} (self-signed for localhost)\n\
+         user: demo\n\
+         password: {password}\n\
+         try: openssl s_client -quiet -connect 127.0.0.1:{imaps_port} -CAfile {cert}\n",
+        root = root.display(),
+        cert = cert.display(),
+    );
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        log::warn!("cannot print the demo settings: {e}");
     }
-    println!("system root: {}", root.display());
-    println!("imaps: 127.0.0.1:{imaps_port} (implicit TLS)");
-    println!("imap: 127.0.0.1:{imap_port} (STARTTLS)");
-    println!(
-        "certificate: {} (self-signed for localhost)",
-        cert.display()
-    );
-    println!("user: demo");
-    println!("password: {password}");
-    println!(
-        "try: openssl s_client -quiet -connect 127.0.0.1:{imaps_port} -CAfile {}",
-        cert.display()
-    );
+    drop(stdout);
     let global = Global {
         root: root.clone(),
         log_stderr: true,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::args::{ArgError, Args};
 use super::{exit, Global};
-use crate::imap::client::{lossy, Client, ClientError, Part};
+use crate::imap::client::{shown, Client, ClientError, Part};
 use crate::imap::wire::user_setting::{UnknownUserSetting, UserSetting};
 use crate::sys;
 
@@ -145,7 +145,7 @@ fn session(what: &str, o: &Options, user: &str) -> Result<(), RemoteError> {
         "test" => {
             let r = c.command(&[Part::Atom("CAPABILITY")])?;
             for l in r.untagged {
-                println!("{}", lossy(&l));
+                println!("{}", shown(&l));
             }
             println!("login ok");
         }
@@ -157,7 +157,7 @@ fn session(what: &str, o: &Options, user: &str) -> Result<(), RemoteError> {
             parts.extend(setting_parts(&new));
             let r = c.command(&parts)?;
             for l in r.untagged {
-                println!("{}", lossy(&l));
+                println!("{}", shown(&l));
             }
             println!("password changed");
         }
@@ -175,12 +175,12 @@ fn session(what: &str, o: &Options, user: &str) -> Result<(), RemoteError> {
                 }
                 let r = c.command(&parts)?;
                 for l in r.untagged {
-                    println!("{}", lossy(&l));
+                    println!("{}", shown(&l));
                 }
             }
             let r = c.command(&[Part::Atom("XCRY"), Part::Atom("GET-USER-CONFIG")])?;
             for l in r.untagged {
-                println!("{}", lossy(&l));
+                println!("{}", shown(&l));
             }
         }
     }

@@ -1,8 +1,11 @@
 //! A minimal synchronous IMAP client: enough to log in and speak XCRY for
-//! `crymap-like remote`. Owns reading responses (with literals) and sending
-//! tagged commands; never interprets mailbox data.
+//! `crymap-like remote`. Owns sending tagged commands and collecting the
+//! responses, which the library's response parser reads (literals
+//! included); never interprets mailbox data.
 
 use std::io::{BufRead, BufReader, Read, Write};
+
+use crate::imap::wire::response::{parse_response, Response, ResponseParseError, Status};
 
 /// Why a client exchange failed.
 #[derive(Debug, thiserror::Error)]
@@ -21,70 +24,75 @@ pub enum ClientError {
     Refused(String),
 }
 
-/// A response line with its literals inlined, as raw bytes.
-pub type Line = Vec<u8>;
-
 /// The responses to one command: the untagged ones and the tagged status.
 #[derive(Debug)]
 pub struct Reply {
     /// Untagged responses (`* ...`), in order.
-    pub untagged: Vec<Line>,
-    /// The tagged completion line without the tag.
-    pub status: Line,
+    pub untagged: Vec<Response<'static>>,
+    /// The tagged completion.
+    pub status: Response<'static>,
 }
 
 /// An IMAP client over any byte stream.
 pub struct Client<S: Read + Write> {
     io: BufReader<S>,
+    /// Bytes read but not yet parsed (the start of the next response).
+    buf: Vec<u8>,
     next_tag: u32,
 }
 
-const MAX_LINE: usize = 1 << 20;
+/// No response this client reads is anywhere near this long; a server
+/// that sends more is not one `remote` should trust.
+const MAX_RESPONSE: usize = 4 << 20;
 
 impl<S: Read + Write> Client<S> {
     /// Wraps a connected stream and reads the greeting.
-    pub fn new(stream: S) -> Result<(Client<S>, Line), ClientError> {
+    pub fn new(stream: S) -> Result<(Client<S>, Response<'static>), ClientError> {
         let mut c = Client {
             io: BufReader::new(stream),
+            buf: Vec::new(),
             next_tag: 1,
         };
         let greeting = c.read_response()?;
-        if !greeting.starts_with(b"* OK") && !greeting.starts_with(b"* PREAUTH") {
-            return Err(ClientError::Refused(lossy(&greeting)));
+        match &greeting {
+            Response::Status {
+                tag: None,
+                status: Status::Ok | Status::PreAuth,
+                ..
+            } => Ok((c, greeting)),
+            other => Err(ClientError::Refused(shown(other))),
         }
-        Ok((c, greeting))
     }
 
-    /// Reads one response line, inlining any literals it announces.
-    pub fn read_response(&mut self) -> Result<Line, ClientError> {
-        let mut out = Vec::new();
+    /// Reads one response, literals included, with the library's parser.
+    pub fn read_response(&mut self) -> Result<Response<'static>, ClientError> {
         loop {
-            let mut line = Vec::new();
-            let n = (&mut self.io)
-                .take(MAX_LINE as u64)
-                .read_until(b'\n', &mut line)?;
-            if n == 0 {
+            let needed = match parse_response(&self.buf) {
+                Ok((r, used)) => {
+                    let r = r.into_owned();
+                    self.buf.drain(..used);
+                    return Ok(r);
+                }
+                Err(ResponseParseError::Incomplete { needed }) => needed,
+                Err(e) => return Err(ClientError::Protocol(e.to_string())),
+            };
+            let wanted = needed.map_or(1, |n| n.get());
+            if self.buf.len().saturating_add(wanted) > MAX_RESPONSE {
+                return Err(ClientError::Protocol("response too large".into()));
+            }
+            let available = self.io.fill_buf()?;
+            if available.is_empty() {
                 return Err(ClientError::Closed);
             }
-            if !line.ends_with(b"\n") {
-                return Err(ClientError::Protocol("response line too long".into()));
-            }
-            out.extend_from_slice(&line);
-            match literal_len(&line) {
-                Some(len) if len <= MAX_LINE => {
-                    let start = out.len();
-                    out.resize(start + len, 0);
-                    self.io.read_exact(&mut out[start..])?;
-                }
-                Some(_) => return Err(ClientError::Protocol("literal too large".into())),
-                None => return Ok(out),
-            }
+            let n = available.len();
+            self.buf.extend_from_slice(available);
+            self.io.consume(n);
         }
     }
 
     /// Sends one command (the text after the tag; arguments already
     /// encoded, literals as LITERAL+ `{n+}`) and collects its reply. A NO or
-    /// BAD completion becomes `ClientError::Refused`.
+    /// BAD completion, or a BYE, becomes `ClientError::Refused`.
     pub fn command(&mut self, parts: &[Part<'_>]) -> Result<Reply, ClientError> {
         let tag = format!("c{}", self.next_tag);
         self.next_tag += 1;
@@ -106,21 +114,30 @@ impl<S: Read + Write> Client<S> {
         w.flush()?;
         let mut untagged = Vec::new();
         loop {
-            let line = self.read_response()?;
-            if let Some(rest) = line
-                .strip_prefix(tag.as_bytes())
-                .and_then(|r| r.strip_prefix(b" "))
-            {
-                let status = rest.to_vec();
-                if status.len() >= 2 && status[..2].eq_ignore_ascii_case(b"OK") {
-                    return Ok(Reply { untagged, status });
+            let r = self.read_response()?;
+            match &r {
+                Response::Status {
+                    tag: Some(t),
+                    status,
+                    ..
+                } if *t == tag => {
+                    if *status == Status::Ok {
+                        return Ok(Reply {
+                            untagged,
+                            status: r,
+                        });
+                    }
+                    let line = shown(&r);
+                    let text = line.strip_prefix(&format!("{tag} ")).unwrap_or(&line);
+                    return Err(ClientError::Refused(text.to_owned()));
                 }
-                return Err(ClientError::Refused(lossy(&status)));
+                Response::Status {
+                    tag: None,
+                    status: Status::Bye,
+                    ..
+                } => return Err(ClientError::Refused(shown(&r))),
+                _ => untagged.push(r),
             }
-            if line.starts_with(b"* BYE") {
-                return Err(ClientError::Refused(lossy(&line)));
-            }
-            untagged.push(line);
         }
     }
 }
@@ -134,24 +151,15 @@ pub enum Part<'a> {
     Literal(&'a [u8]),
 }
 
-/// The length announced by a line ending in `{n}` or `{n+}` (then CRLF).
-fn literal_len(line: &[u8]) -> Option<usize> {
-    let line = line.strip_suffix(b"\n")?;
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let line = line.strip_suffix(b"}")?;
-    let open = line.iter().rposition(|&b| b == b'{')?;
-    let digits = &line[open + 1..];
-    let digits = digits.strip_suffix(b"+").unwrap_or(digits);
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
 /// Bytes as text for messages, with invalid UTF-8 replaced and the line end
 /// removed.
 pub fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).trim_end().to_owned()
+}
+
+/// A response as the server wrote it, for messages and `remote`'s output.
+pub fn shown(r: &Response<'_>) -> String {
+    lossy(&r.to_bytes())
 }
 
 #[cfg(test)]
@@ -188,10 +196,7 @@ mod tests {
         let r = c
             .command(&[Part::Atom("XCRY"), Part::Literal(b"p w")])
             .unwrap();
-        assert_eq!(
-            r.untagged,
-            vec![b"* XCRY BACKUP-FILE {5}\r\na\r\nbc\r\n".to_vec()]
-        );
+        assert_eq!(r.untagged, vec![Response::XCryBackupFile("a\r\nbc".into())]);
         assert_eq!(c.io.get_ref().sent, b"c1 XCRY {3+}\r\np w\r\n");
     }
 

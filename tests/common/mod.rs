@@ -1,7 +1,17 @@
 //! Shared harness of the end-to-end tests: a throwaway system root, the real
 //! `crymap-like` binary started the ways inetd, systemd and `listen` start
-//! it, and a small IMAP client over real sockets and real TLS.
+//! it, the one IMAP test client ([`client`]) over real sockets and real
+//! TLS, the handling of missing prerequisites, and message fixtures
+//! ([`mail`]).
 #![allow(dead_code)]
+
+pub mod client;
+pub mod mail;
+
+#[allow(unused_imports)]
+pub use client::*;
+#[allow(unused_imports)]
+pub use mail::*;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -23,14 +33,51 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// Prints the visible skip line the guide asks for and returns true when
-/// the test needs root and does not have it.
-pub fn skip_unless_root(test: &str) -> bool {
-    if is_root() {
-        return false;
+/// True under CI (`CI=true`), where a missing prerequisite fails the test
+/// instead of skipping it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// What every test does when something it needs is missing: under
+/// `CI=true` it fails with the reason; otherwise it prints one line
+/// `SKIPPED: <test>: needs <what>` and the caller returns (the test
+/// passes). The line is written to the process's stderr directly, past
+/// libtest's output capture, so it shows in every `cargo test` run and
+/// `.ci/run` counts these lines for its closing total.
+pub fn missing(test: &str, what: &str) {
+    if in_ci() {
+        panic!("{test}: needs {what}, and CI=true does not allow skipping");
     }
-    println!("{test}: skipped: needs root");
-    true
+    let line = format!("SKIPPED: {test}: needs {what}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// True when running as root; otherwise reports the skip (see [`missing`]).
+/// `if !require_root("name") { return; }`
+pub fn require_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    missing(test, "root");
+    false
+}
+
+/// True when `tool` is on `PATH`; otherwise reports the skip naming the
+/// Debian `package` that provides it (see [`missing`]).
+pub fn require_tool(test: &str, tool: &str, package: &str) -> bool {
+    let found = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(dir.join(tool))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    });
+    if found {
+        return true;
+    }
+    missing(test, &format!("{tool} (Debian package {package})"));
+    false
 }
 
 /// A directory removed when dropped.
@@ -176,12 +223,6 @@ pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> std::process::Output {
 pub trait Transport: Read + Write {}
 impl<T: Read + Write> Transport for T {}
 
-/// A line-oriented IMAP test client.
-pub struct Client {
-    io: BufReader<Box<dyn Transport>>,
-    tag: u32,
-}
-
 /// The client-side TLS context, built once: building it loads the system
 /// CA bundle, which would otherwise dominate connection timings.
 pub fn tls_connector() -> &'static SslConnector {
@@ -202,95 +243,63 @@ pub fn tls_over<S: Read + Write + std::fmt::Debug + 'static>(s: S) -> SslStream<
         .unwrap()
 }
 
-impl Client {
-    pub fn new(t: Box<dyn Transport>) -> Client {
-        Client {
-            io: BufReader::new(t),
-            tag: 0,
-        }
-    }
+/// A logged-in IMAPS session with `serve imaps` on a socket pair (as
+/// inetd starts it); the server process is killed when it is dropped.
+pub struct Session {
+    pub c: Client,
+    pub server: Guard,
+}
 
-    /// TLS from the first byte, then the greeting.
-    pub fn imaps<S: Read + Write + std::fmt::Debug + 'static>(s: S) -> (Client, String) {
-        let mut c = Client::new(Box::new(tls_over(s)));
-        let g = c.line();
-        (c, g)
-    }
-
-    pub fn plain<S: Read + Write + 'static>(s: S) -> (Client, String) {
-        let mut c = Client::new(Box::new(s));
-        let g = c.line();
-        (c, g)
-    }
-
-    pub fn into_inner(self) -> Box<dyn Transport> {
-        assert!(self.io.buffer().is_empty());
-        self.io.into_inner()
-    }
-
-    /// One response line (with CRLF stripped); literals are not inlined.
-    pub fn line(&mut self) -> String {
-        self.try_line().expect("connection closed")
-    }
-
-    pub fn try_line(&mut self) -> Option<String> {
-        let mut buf = Vec::new();
-        match self.io.read_until(b'\n', &mut buf) {
-            Ok(0) => None,
-            Ok(_) => Some(
-                String::from_utf8_lossy(&buf)
-                    .trim_end_matches(['\r', '\n'])
-                    .to_owned(),
-            ),
-            Err(_) => None,
-        }
-    }
-
-    pub fn send(&mut self, raw: &[u8]) {
-        let w = self.io.get_mut();
-        w.write_all(raw).unwrap();
-        w.flush().unwrap();
-    }
-
-    /// Sends `TAG text` and returns all lines up to and including the tagged
-    /// one.
-    pub fn cmd(&mut self, text: &str) -> Vec<String> {
-        self.tag += 1;
-        let tag = format!("t{}", self.tag);
-        self.send(format!("{tag} {text}\r\n").as_bytes());
-        self.until_tagged(&tag)
-    }
-
-    pub fn until_tagged(&mut self, tag: &str) -> Vec<String> {
-        let mut lines = Vec::new();
-        loop {
-            let l = self.line();
-            let done = l.starts_with(&format!("{tag} "));
-            lines.push(l);
-            if done {
-                return lines;
-            }
-        }
-    }
-
-    /// The tagged line of a command.
-    pub fn status(&mut self, text: &str) -> String {
-        self.cmd(text).pop().unwrap()
-    }
-
-    /// Reads until EOF, returning what came.
-    pub fn rest(&mut self) -> Vec<String> {
-        let mut v = Vec::new();
-        while let Some(l) = self.try_line() {
-            v.push(l);
-        }
-        v
+impl Session {
+    /// Connects, checks the greeting and logs in as `user`.
+    pub fn login(root: &Root, user: &str, password: &str) -> Session {
+        let (child, sock) = root.spawn_serve("imaps");
+        let server = Guard(child);
+        let (mut c, greeting) = Client::imaps(sock);
+        assert!(greeting.starts_with("* OK"), "{greeting}");
+        let st = c.login(user, password);
+        assert!(st.starts_with(&format!("{} OK", c.last_tag())), "{st}");
+        Session { c, server }
     }
 }
 
-/// `LOGIN` with both arguments as quoted strings.
-pub fn login_cmd(user: &str, pass: &str) -> String {
-    format!("LOGIN \"{user}\" \"{pass}\"")
+/// A root with `user`, `messages` seeded into its INBOX, and a session
+/// logged in with INBOX selected (EXAMINEd when `read_only`); also the
+/// messages' UIDs.
+pub fn session_on_inbox(
+    label: &str,
+    user: &str,
+    password: &str,
+    messages: &[&[u8]],
+    read_only: bool,
+) -> (Root, Session, Vec<u32>) {
+    let root = Root::new(label);
+    root.add_user(user, password);
+    let uids = if messages.is_empty() {
+        Vec::new()
+    } else {
+        seed(&root, user, password, "INBOX", messages)
+    };
+    let mut s = Session::login(&root, user, password);
+    s.ok(if read_only {
+        "EXAMINE INBOX"
+    } else {
+        "SELECT INBOX"
+    });
+    (root, s, uids)
+}
+
+impl std::ops::Deref for Session {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.c
+    }
+}
+
+impl std::ops::DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.c
+    }
 }
 
 /// A free TCP port on 127.0.0.1 (bound then released).

@@ -79,7 +79,7 @@ pub fn copy(
         wire_uid_set(map.iter().map(|(_, d)| *d)),
     ) {
         (Some(source), Some(dest)) => Some(ResponseCode::CopyUid {
-            uid_validity: info.uid_validity.get(),
+            uid_validity: info.uid_validity,
             source,
             dest,
         }),

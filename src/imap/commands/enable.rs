@@ -4,6 +4,7 @@
 
 use crate::imap::capability::Capability;
 use crate::imap::context::{Ctx, Reply};
+use crate::imap::wire::response::Response;
 
 /// `ENABLE`: answers `* ENABLED` with exactly the extensions this command
 /// newly switched on; unknown names are ignored (RFC 5161 §3.1).
@@ -30,11 +31,6 @@ pub fn enable(ctx: &mut Ctx, out: &mut Vec<u8>, capabilities: &[String]) -> Repl
             newly.push(cap);
         }
     }
-    out.extend_from_slice(b"* ENABLED");
-    for cap in newly {
-        out.push(b' ');
-        out.extend_from_slice(cap.to_string().as_bytes());
-    }
-    out.extend_from_slice(b"\r\n");
+    Response::Enabled(newly.iter().map(|c| c.to_string().into()).collect()).encode(out);
     Reply::ok("ENABLE completed")
 }

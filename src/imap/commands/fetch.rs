@@ -5,8 +5,9 @@
 //! per-session summary cache SEARCH shares. Never changes anything but
 //! \Seen, and never parses message content itself (the `mime` module does).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::Write as _;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use crate::imap::commands::selected::write_vanished;
@@ -15,10 +16,7 @@ use crate::imap::seqset::View;
 use crate::imap::wire::command::{
     FetchAttr, FetchAttrs, FetchCommand, Partial, Section, SectionText, WireFlag,
 };
-use crate::imap::wire::response::{
-    write_astring, write_binary_literal, write_date_time, ResponseCode,
-};
-use crate::imap::wire::structure::{write_body, write_bodystructure, write_envelope};
+use crate::imap::wire::response::{FetchEncoder, FetchItem, ResponseCode, Rfc822Part, Structure};
 use crate::mime::section::{self, SectionError, SectionSpec, SectionText as MimeText};
 use crate::mime::Summary;
 use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
@@ -109,18 +107,18 @@ enum Item {
     BodyStructure,
     /// BODY[...], RFC822, RFC822.HEADER, RFC822.TEXT.
     Section {
-        /// The response item name, e.g. `BODY[1.MIME]<0>` or `RFC822`.
-        label: Vec<u8>,
+        /// The name the response echoes.
+        name: SectionName,
         spec: SectionSpec,
         partial: Option<Partial>,
     },
     Binary {
-        label: Vec<u8>,
+        part: Vec<NonZeroU32>,
         path: Vec<u32>,
         partial: Option<Partial>,
     },
     BinarySize {
-        label: Vec<u8>,
+        part: Vec<NonZeroU32>,
         path: Vec<u32>,
     },
     ModSeq,
@@ -144,22 +142,30 @@ fn is_whole(spec: &SectionSpec) -> bool {
     spec.path.is_empty() && spec.text == MimeText::Whole
 }
 
-fn part_path(part: &[std::num::NonZeroU32]) -> Vec<u32> {
+fn part_path(part: &[NonZeroU32]) -> Vec<u32> {
     part.iter().map(|n| n.get()).collect()
 }
 
-fn push_path(label: &mut Vec<u8>, path: &[u32]) {
-    for (i, n) in path.iter().enumerate() {
-        if i > 0 {
-            label.push(b'.');
-        }
-        let _ = write!(label, "{n}");
-    }
+/// How a BODY section item is named in the response.
+enum SectionName {
+    /// `BODY[section]`, header field names upper-cased as Dovecot echoes them.
+    Body(Section),
+    /// `RFC822`, `RFC822.HEADER` or `RFC822.TEXT`.
+    Rfc822(Rfc822Part),
 }
 
-fn push_origin(label: &mut Vec<u8>, partial: &Option<Partial>) {
-    if let Some(p) = partial {
-        let _ = write!(label, "<{}>", p.offset);
+impl SectionName {
+    /// The response item carrying `data` (`None` is NIL).
+    fn item<'a>(&'a self, partial: &Option<Partial>, data: Option<&'a [u8]>) -> FetchItem<'a> {
+        let data = data.map(Cow::Borrowed);
+        match self {
+            SectionName::Body(section) => FetchItem::BodySection {
+                section: Cow::Borrowed(section),
+                origin: partial.map(|p| p.offset),
+                data,
+            },
+            SectionName::Rfc822(part) => FetchItem::Rfc822 { part: *part, data },
+        }
     }
 }
 
@@ -200,20 +206,20 @@ fn plan(attrs: &FetchAttrs) -> (Vec<Item>, bool) {
             A::Rfc822 => {
                 seen = true;
                 Item::Section {
-                    label: b"RFC822".to_vec(),
+                    name: SectionName::Rfc822(Rfc822Part::Whole),
                     spec: whole(MimeText::Whole),
                     partial: None,
                 }
             }
             A::Rfc822Header => Item::Section {
-                label: b"RFC822.HEADER".to_vec(),
+                name: SectionName::Rfc822(Rfc822Part::Header),
                 spec: whole(MimeText::Header),
                 partial: None,
             },
             A::Rfc822Text => {
                 seen = true;
                 Item::Section {
-                    label: b"RFC822.TEXT".to_vec(),
+                    name: SectionName::Rfc822(Rfc822Part::Text),
                     spec: whole(MimeText::Text),
                     partial: None,
                 }
@@ -224,9 +230,9 @@ fn plan(attrs: &FetchAttrs) -> (Vec<Item>, bool) {
                 partial,
             } => {
                 seen |= !peek;
-                let (label, spec) = section_label(&section, &partial);
+                let (name, spec) = section_name(&section);
                 Item::Section {
-                    label,
+                    name,
                     spec,
                     partial,
                 }
@@ -238,22 +244,15 @@ fn plan(attrs: &FetchAttrs) -> (Vec<Item>, bool) {
             } => {
                 seen |= !peek;
                 let path = part_path(&part);
-                let mut label = b"BINARY[".to_vec();
-                push_path(&mut label, &path);
-                label.push(b']');
-                push_origin(&mut label, &partial);
                 Item::Binary {
-                    label,
+                    part,
                     path,
                     partial,
                 }
             }
             A::BinarySize { part } => {
                 let path = part_path(&part);
-                let mut label = b"BINARY.SIZE[".to_vec();
-                push_path(&mut label, &path);
-                label.push(b']');
-                Item::BinarySize { label, path }
+                Item::BinarySize { part, path }
             }
         })
         .collect();
@@ -262,59 +261,29 @@ fn plan(attrs: &FetchAttrs) -> (Vec<Item>, bool) {
 
 /// The response name of a BODY section (field names upper-cased, as
 /// Dovecot echoes them) and the section as the mime module wants it.
-fn section_label(section: &Section, partial: &Option<Partial>) -> (Vec<u8>, SectionSpec) {
+fn section_name(section: &Section) -> (SectionName, SectionSpec) {
     let path = part_path(&section.part);
-    let mut label = b"BODY[".to_vec();
-    push_path(&mut label, &path);
-    let (name, text): (&[u8], MimeText) = match &section.text {
-        None => (b"", MimeText::Whole),
-        Some(SectionText::Header) => (b"HEADER", MimeText::Header),
-        Some(SectionText::Text) => (b"TEXT", MimeText::Text),
-        Some(SectionText::Mime) => (b"MIME", MimeText::Mime),
+    let fields = |f: &[String]| f.iter().map(|s| s.as_bytes().to_vec()).collect();
+    let upper = |f: &[String]| f.iter().map(|s| s.to_ascii_uppercase()).collect();
+    let (echo, text) = match &section.text {
+        None => (None, MimeText::Whole),
+        Some(SectionText::Header) => (Some(SectionText::Header), MimeText::Header),
+        Some(SectionText::Text) => (Some(SectionText::Text), MimeText::Text),
+        Some(SectionText::Mime) => (Some(SectionText::Mime), MimeText::Mime),
         Some(SectionText::HeaderFields(f)) => (
-            b"HEADER.FIELDS",
-            MimeText::HeaderFields(f.iter().map(|s| s.as_bytes().to_vec()).collect()),
+            Some(SectionText::HeaderFields(upper(f))),
+            MimeText::HeaderFields(fields(f)),
         ),
         Some(SectionText::HeaderFieldsNot(f)) => (
-            b"HEADER.FIELDS.NOT",
-            MimeText::HeaderFieldsNot(f.iter().map(|s| s.as_bytes().to_vec()).collect()),
+            Some(SectionText::HeaderFieldsNot(upper(f))),
+            MimeText::HeaderFieldsNot(fields(f)),
         ),
     };
-    if !name.is_empty() {
-        if !path.is_empty() {
-            label.push(b'.');
-        }
-        label.extend_from_slice(name);
-    }
-    if let Some(SectionText::HeaderFields(f) | SectionText::HeaderFieldsNot(f)) = &section.text {
-        label.extend_from_slice(b" (");
-        for (i, n) in f.iter().enumerate() {
-            if i > 0 {
-                label.push(b' ');
-            }
-            write_astring(&mut label, n.to_ascii_uppercase().as_bytes());
-        }
-        label.push(b')');
-    }
-    label.push(b']');
-    push_origin(&mut label, partial);
-    (label, SectionSpec { path, text })
-}
-
-/// Appends a `{n}` literal. RFC 3501's CHAR8 excludes NUL and only a
-/// BINARY response may use `~{n}`, so a NUL in the data (a binary part
-/// stored as the client sent it) goes out as 0x80, keeping every size
-/// and offset: Dovecot's "nonuls" substitution.
-fn write_literal(out: &mut Vec<u8>, data: &[u8]) {
-    let _ = write!(out, "{{{}}}\r\n", data.len());
-    let start = out.len();
-    out.extend_from_slice(data);
-    if let Some(written) = out.get_mut(start..) {
-        written
-            .iter_mut()
-            .filter(|b| **b == 0)
-            .for_each(|b| *b = 0x80);
-    }
+    let name = SectionName::Body(Section {
+        part: section.part.clone(),
+        text: echo,
+    });
+    (name, SectionSpec { path, text })
 }
 
 /// Decrypted content of one message, opened on first use.
@@ -377,23 +346,13 @@ struct Message<'a> {
     want_uid: bool,
 }
 
-fn write_flags(out: &mut Vec<u8>, info: &MessageInfo) {
-    out.extend_from_slice(b"FLAGS (");
-    let mut first = true;
-    for f in &info.flags {
-        if !first {
-            out.push(b' ');
-        }
-        first = false;
-        crate::imap::wire::response::write_flag(out, &wire_flag(f));
-    }
+/// `FLAGS (...)`, with \Recent when this session holds it.
+fn flags_item(info: &MessageInfo) -> FetchItem<'static> {
+    let mut flags: Vec<WireFlag> = info.flags.iter().map(wire_flag).collect();
     if info.recent {
-        if !first {
-            out.push(b' ');
-        }
-        crate::imap::wire::response::write_flag(out, &WireFlag::Recent);
+        flags.push(WireFlag::Recent);
     }
-    out.push(b')');
+    FetchItem::Flags(flags)
 }
 
 fn missing_summary(uid: Uid) -> FetchError {
@@ -405,119 +364,76 @@ fn missing_summary(uid: Uid) -> FetchError {
     }
 }
 
-/// Writes `* seq FETCH (...)` for one message.
+/// Writes `* seq FETCH (...)` for one message, item by item, so at most
+/// one section's bytes are held at a time.
 fn write_message(out: &mut Vec<u8>, items: &[Item], m: &mut Message) -> Result<(), FetchError> {
     let uid = m.info.uid;
-    let _ = write!(out, "* {} FETCH (", m.seq.get());
-    let mut first = true;
-    let mut sep = |out: &mut Vec<u8>| {
-        if !first {
-            out.push(b' ');
-        }
-        first = false;
-    };
+    let mut f = FetchEncoder::begin(out, m.seq);
     let asked_uid = items.iter().any(|i| matches!(i, Item::Uid));
     if m.want_uid && !asked_uid {
-        sep(out);
-        let _ = write!(out, "UID {uid}");
+        f.item(&FetchItem::Uid(uid));
     }
     for item in items {
-        sep(out);
         match item {
-            Item::Flags => write_flags(out, &m.info),
-            Item::Uid => {
-                let _ = write!(out, "UID {uid}");
-            }
+            Item::Flags => f.item(&flags_item(&m.info)),
+            Item::Uid => f.item(&FetchItem::Uid(uid)),
             Item::InternalDate => {
-                out.extend_from_slice(b"INTERNALDATE ");
-                match m.info.internal.to_chrono() {
-                    Some(d) => write_date_time(out, &d),
-                    None => out.extend_from_slice(b"\" 1-Jan-1970 00:00:00 +0000\""),
-                }
+                // A date the store cannot represent is reported as the epoch.
+                let date = m
+                    .info
+                    .internal
+                    .to_chrono()
+                    .unwrap_or_else(|| chrono::DateTime::UNIX_EPOCH.fixed_offset());
+                f.item(&FetchItem::InternalDate(date));
             }
-            Item::Size => {
-                let _ = write!(out, "RFC822.SIZE {}", m.info.size);
-            }
+            Item::Size => f.item(&FetchItem::Rfc822Size(m.info.size)),
             Item::Envelope | Item::Body | Item::BodyStructure => {
                 let s = m.summary.as_deref().ok_or_else(|| missing_summary(uid))?;
-                match item {
-                    Item::Envelope => {
-                        out.extend_from_slice(b"ENVELOPE ");
-                        write_envelope(out, &s.envelope);
-                    }
-                    Item::Body => {
-                        out.extend_from_slice(b"BODY ");
-                        write_body(out, &s.root);
-                    }
-                    _ => {
-                        out.extend_from_slice(b"BODYSTRUCTURE ");
-                        write_bodystructure(out, &s.root);
-                    }
-                }
+                f.item(&match item {
+                    Item::Envelope => FetchItem::Envelope(Structure::Envelope(&s.envelope)),
+                    Item::Body => FetchItem::Body(Structure::Body(&s.root)),
+                    _ => FetchItem::BodyStructure(Structure::BodyStructure(&s.root)),
+                });
             }
             Item::Section {
-                label,
+                name,
                 spec,
                 partial,
-            } => {
-                out.extend_from_slice(label);
-                out.push(b' ');
-                write_section(out, m, spec, partial)?;
-            }
+            } => write_section(&mut f, m, name, spec, partial)?,
             Item::Binary {
-                label,
+                part,
                 path,
                 partial,
             } => {
-                out.extend_from_slice(label);
-                out.push(b' ');
-                match binary(m, path)? {
-                    None => out.extend_from_slice(b"NIL"),
-                    Some(data) => {
-                        let data = window(&data, partial);
-                        if data.contains(&0) {
-                            write_binary_literal(out, data);
-                        } else {
-                            write_literal(out, data);
-                        }
-                    }
-                }
+                let data = binary(m, path)?;
+                f.item(&FetchItem::Binary {
+                    part: Cow::Borrowed(part),
+                    origin: partial.map(|p| p.offset),
+                    data: data.as_deref().map(|d| Cow::Borrowed(window(d, partial))),
+                });
             }
-            Item::BinarySize { label, path } => {
-                out.extend_from_slice(label);
-                out.push(b' ');
-                match binary(m, path)? {
-                    None => out.extend_from_slice(b"NIL"),
-                    Some(data) => {
-                        let _ = write!(out, "{}", data.len());
-                    }
-                }
+            Item::BinarySize { part, path } => {
+                let size = binary(m, path)?.map(|d| d.len() as u64);
+                f.item(&FetchItem::BinarySize {
+                    part: Cow::Borrowed(part),
+                    size,
+                });
             }
-            Item::ModSeq => {
-                let _ = write!(out, "MODSEQ ({})", m.info.modseq);
-            }
-            Item::EmailId => {
-                let _ = write!(out, "EMAILID (M{})", m.info.name);
-            }
-            Item::ThreadId => out.extend_from_slice(b"THREADID NIL"),
-            Item::SaveDate => {
-                out.extend_from_slice(b"SAVEDATE ");
-                match chrono::DateTime::from_timestamp(m.info.saved, 0) {
-                    Some(d) => write_date_time(out, &d.fixed_offset()),
-                    None => out.extend_from_slice(b"NIL"),
-                }
-            }
+            Item::ModSeq => f.item(&FetchItem::ModSeq(m.info.modseq)),
+            Item::EmailId => f.item(&FetchItem::EmailId(Cow::Owned(format!("M{}", m.info.name)))),
+            Item::ThreadId => f.item(&FetchItem::ThreadId(None)),
+            Item::SaveDate => f.item(&FetchItem::SaveDate(
+                chrono::DateTime::from_timestamp(m.info.saved, 0).map(|d| d.fixed_offset()),
+            )),
         }
     }
     if m.flags_changed && !items.iter().any(|i| matches!(i, Item::Flags)) {
-        sep(out);
-        write_flags(out, &m.info);
+        f.item(&flags_item(&m.info));
     }
     if m.want_modseq && !items.iter().any(|i| matches!(i, Item::ModSeq)) {
-        sep(out);
-        let _ = write!(out, "MODSEQ ({})", m.info.modseq);
+        f.item(&FetchItem::ModSeq(m.info.modseq));
     }
-    out.extend_from_slice(b")\r\n");
+    f.end();
     Ok(())
 }
 
@@ -532,8 +448,9 @@ fn window<'a>(data: &'a [u8], partial: &Option<Partial>) -> &'a [u8] {
 /// for a partial), any other section through the mime module; `NIL` for a
 /// part the message does not have (Dovecot).
 fn write_section(
-    out: &mut Vec<u8>,
+    f: &mut FetchEncoder<'_>,
     m: &mut Message,
+    name: &SectionName,
     spec: &SectionSpec,
     partial: &Option<Partial>,
 ) -> Result<(), FetchError> {
@@ -548,7 +465,7 @@ fn write_section(
             }
             None => m.content.read_all()?,
         };
-        write_literal(out, &data);
+        f.item(&name.item(partial, Some(&data)));
         return Ok(());
     }
     let s = m.summary.clone().ok_or_else(|| missing_summary(uid))?;
@@ -556,14 +473,14 @@ fn write_section(
         Ok(r) => r,
         Err(SectionError::NoSuchPart { .. } | SectionError::NotMessage { .. })
         | Err(SectionError::MimeWithoutPart) => {
-            out.extend_from_slice(b"NIL");
+            f.item(&name.item(partial, None));
             return Ok(());
         }
         Err(_) => return Err(missing_summary(uid)),
     };
     let raw = m.content.read(range.start, range.end)?;
     let data = section::extract_from_range(spec, &raw);
-    write_literal(out, window(&data, partial));
+    f.item(&name.item(partial, Some(window(&data, partial))));
     Ok(())
 }
 
@@ -734,11 +651,31 @@ mod tests {
         let (items, seen) = plan(&attrs(text));
         let l = items
             .iter()
-            .map(|i| match i {
-                Item::Section { label, .. }
-                | Item::Binary { label, .. }
-                | Item::BinarySize { label, .. } => String::from_utf8_lossy(label).into_owned(),
-                _ => "-".to_owned(),
+            .map(|i| {
+                let item = match i {
+                    Item::Section { name, partial, .. } => name.item(partial, None),
+                    Item::Binary { part, partial, .. } => FetchItem::Binary {
+                        part: Cow::Borrowed(part),
+                        origin: partial.map(|p| p.offset),
+                        data: None,
+                    },
+                    Item::BinarySize { part, .. } => FetchItem::BinarySize {
+                        part: Cow::Borrowed(part),
+                        size: None,
+                    },
+                    _ => return "-".to_owned(),
+                };
+                // The item name as encoded: `* 1 FETCH (name NIL)`.
+                let seq = SeqNum::new(1).unwrap_or_else(|| unreachable!());
+                let bytes = crate::imap::wire::response::Response::Fetch {
+                    seq,
+                    items: vec![item],
+                }
+                .to_bytes();
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                text.trim_start_matches("* 1 FETCH (")
+                    .trim_end_matches(" NIL)\r\n")
+                    .to_owned()
             })
             .collect();
         (l, seen)

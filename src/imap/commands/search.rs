@@ -6,7 +6,8 @@
 //! header block, and only then decrypted content. Never changes the
 //! mailbox; the only state it writes is the saved result (`$`).
 
-use std::io::Write as _;
+use std::borrow::Cow;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -15,7 +16,7 @@ use crate::imap::commands::fetch::SummaryCache;
 use crate::imap::context::{self, Ctx, Reply};
 use crate::imap::seqset::{Numbers, View};
 use crate::imap::wire::command::{SearchCommand, SearchKey, SearchReturnOpt, SeqSet};
-use crate::imap::wire::response::{write_seq_set, write_string, ResponseCode};
+use crate::imap::wire::response::{ESearchItem, Response, ResponseCode};
 use crate::mime::search_text::{self, SearchText};
 use crate::mime::Summary;
 use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
@@ -500,9 +501,9 @@ fn run(
     };
     let modseqs: Vec<Modseq> = hits.iter().map(|h| h.2).collect();
     // The numbers the response carries: UIDs or sequence numbers.
-    let numbers: Vec<u32> = hits
+    let numbers: Vec<NonZeroU32> = hits
         .iter()
-        .map(|&(s, u, _)| if cmd.uid { u.get() } else { s.get() })
+        .filter_map(|&(s, u, _)| NonZeroU32::new(if cmd.uid { u.get() } else { s.get() }))
         .collect();
     let opts = match opts {
         None if rev2 => Some(vec![SearchReturnOpt::All]),
@@ -510,14 +511,8 @@ fn run(
         o => o,
     };
     let Some(opts) = opts else {
-        out.extend_from_slice(b"* SEARCH");
-        for n in &numbers {
-            let _ = write!(out, " {n}");
-        }
-        if let Some(top) = modseqs.iter().max().filter(|_| uses_modseq) {
-            let _ = write!(out, " (MODSEQ {top})");
-        }
-        out.extend_from_slice(b"\r\n");
+        let modseq = modseqs.iter().max().filter(|_| uses_modseq).copied();
+        Response::Search { numbers, modseq }.encode(out);
         return Reply::ok("SEARCH completed");
     };
     let has = |o: SearchReturnOpt| opts.contains(&o);
@@ -542,33 +537,24 @@ fn run(
     if opts.iter().all(|o| *o == SearchReturnOpt::Save) {
         return Reply::ok("SEARCH completed, result saved");
     }
-    out.extend_from_slice(b"* ESEARCH (TAG ");
-    write_string(out, tag.as_bytes());
-    out.push(b')');
-    if cmd.uid {
-        out.extend_from_slice(b" UID");
-    }
+    let mut items = Vec::new();
     if has(SearchReturnOpt::Min) {
-        if let Some(n) = numbers.first() {
-            let _ = write!(out, " MIN {n}");
-        }
+        items.extend(numbers.first().map(|&n| ESearchItem::Min(n)));
     }
     if has(SearchReturnOpt::Max) {
-        if let Some(n) = numbers.last() {
-            let _ = write!(out, " MAX {n}");
-        }
+        items.extend(numbers.last().map(|&n| ESearchItem::Max(n)));
     }
-    let all = if cmd.uid {
-        context::wire_uid_set(hits.iter().map(|h| h.1))
-    } else {
-        context::wire_seq_set(hits.iter().map(|h| h.0))
-    };
-    if let Some(all) = all.filter(|_| has(SearchReturnOpt::All)) {
-        out.extend_from_slice(b" ALL ");
-        write_seq_set(out, &all);
+    if has(SearchReturnOpt::All) {
+        let all = if cmd.uid {
+            context::wire_uid_set(hits.iter().map(|h| h.1))
+        } else {
+            context::wire_seq_set(hits.iter().map(|h| h.0))
+        };
+        items.extend(all.map(ESearchItem::All));
     }
     if has(SearchReturnOpt::Count) {
-        let _ = write!(out, " COUNT {}", numbers.len());
+        let count = u32::try_from(numbers.len()).unwrap_or(u32::MAX);
+        items.push(ESearchItem::Count(count));
     }
     // RFC 7162 §3.1.5: the highest modseq of the messages returned, so
     // with only MIN and/or MAX just those one or two.
@@ -584,10 +570,15 @@ fn run(
         }
         v
     };
-    if let Some(top) = returned.iter().max().filter(|_| uses_modseq) {
-        let _ = write!(out, " MODSEQ {top}");
+    if let Some(&top) = returned.iter().max().filter(|_| uses_modseq) {
+        items.push(ESearchItem::ModSeq(top));
     }
-    out.extend_from_slice(b"\r\n");
+    Response::ESearch {
+        tag: Some(Cow::Borrowed(tag)),
+        uid: cmd.uid,
+        items,
+    }
+    .encode(out);
     Reply::ok("SEARCH completed")
 }
 

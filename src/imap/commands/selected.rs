@@ -5,6 +5,7 @@
 //! spool. Never parses message content and never touches store files
 //! except through `store` calls.
 
+use std::borrow::Cow;
 use std::fs;
 use std::path::PathBuf;
 
@@ -16,7 +17,7 @@ use crate::imap::context::{
 use crate::imap::seqset::View;
 use crate::imap::wire::command::{self, MailboxArg, QResyncParams, SelectParams, SeqSet, WireFlag};
 use crate::imap::wire::response::{
-    self, status_line, write_flag_list, write_flag_perm_list, write_seq_set, ResponseCode, Status,
+    EncodedMailbox, FetchItem, ListKind, ListResponse, Response, ResponseCode, Status,
 };
 use crate::store::mailbox::{Changes, Mailbox, MailboxError};
 use crate::store::spool;
@@ -86,12 +87,13 @@ pub fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
         Ok(changes) => report(sel, enabled, out, &changes),
         Err(e) => {
             log::error!("refreshing the mailbox: {e}");
-            out.extend(status_line(
+            Response::status(
                 None,
                 Status::No,
-                Some(&ResponseCode::ServerBug),
+                Some(ResponseCode::ServerBug),
                 "Cannot read mailbox changes; see the server log",
-            ));
+            )
+            .encode(out);
         }
     }
 }
@@ -115,7 +117,7 @@ fn report(sel: &mut Selected, enabled: Enabled, out: &mut Vec<u8>, changes: &Cha
             write_vanished(out, &uids, false);
         } else {
             for (seq, _) in &changes.expunged {
-                out.extend_from_slice(format!("* {} EXPUNGE\r\n", seq.get()).as_bytes());
+                Response::Expunge(*seq).encode(out);
             }
         }
     }
@@ -125,15 +127,9 @@ fn report(sel: &mut Selected, enabled: Enabled, out: &mut Vec<u8>, changes: &Cha
                 log::error!("claiming \\Recent: {e}");
             }
         }
-        out.extend_from_slice(format!("* {} EXISTS\r\n", changes.exists).as_bytes());
+        Response::Exists(changes.exists).encode(out);
         if !enabled.rev2 {
-            out.extend_from_slice(
-                format!(
-                    "* {} RECENT\r\n",
-                    visible_recent(&sel.mailbox, sel.read_only)
-                )
-                .as_bytes(),
-            );
+            Response::Recent(visible_recent(&sel.mailbox, sel.read_only)).encode(out);
         }
     }
 }
@@ -171,32 +167,21 @@ pub(crate) fn write_fetch(
     let Some(info) = mb.info(uid) else {
         return;
     };
-    out.extend_from_slice(format!("* {} FETCH (", seq.get()).as_bytes());
-    let mut first = true;
-    let mut sep = |out: &mut Vec<u8>| {
-        if !first {
-            out.push(b' ');
-        }
-        first = false;
-    };
+    let mut data = Vec::with_capacity(3);
     if items.uid {
-        sep(out);
-        out.extend_from_slice(format!("UID {}", uid.get()).as_bytes());
+        data.push(FetchItem::Uid(uid));
     }
     if items.flags {
-        sep(out);
-        out.extend_from_slice(b"FLAGS ");
         let mut flags: Vec<WireFlag> = info.flags.iter().map(wire_flag).collect();
         if info.recent && !rev2 {
             flags.push(WireFlag::Recent);
         }
-        write_flag_list(out, &flags);
+        data.push(FetchItem::Flags(flags));
     }
     if items.modseq {
-        sep(out);
-        out.extend_from_slice(format!("MODSEQ ({})", info.modseq.get()).as_bytes());
+        data.push(FetchItem::ModSeq(info.modseq));
     }
-    out.extend_from_slice(b")\r\n");
+    Response::Fetch { seq, items: data }.encode(out);
 }
 
 /// `* VANISHED [(EARLIER)] uids`; `uids` ascending.
@@ -204,12 +189,7 @@ pub(crate) fn write_vanished(out: &mut Vec<u8>, uids: &[Uid], earlier: bool) {
     let Some(set) = wire_uid_set(uids.iter().copied()) else {
         return;
     };
-    out.extend_from_slice(b"* VANISHED ");
-    if earlier {
-        out.extend_from_slice(b"(EARLIER) ");
-    }
-    write_seq_set(out, &set);
-    out.extend_from_slice(b"\r\n");
+    Response::Vanished { earlier, uids: set }.encode(out);
 }
 
 /// The flags every mailbox offers: the system flags plus its keywords.
@@ -249,9 +229,7 @@ pub fn announce_new_flags(sel: &mut Selected, out: &mut Vec<u8>) {
 /// `* FLAGS` and `* OK [PERMANENTFLAGS]` as SELECT sends them.
 fn write_flags(out: &mut Vec<u8>, mb: &Mailbox, read_only: bool) {
     let flags = mailbox_flags(mb);
-    out.extend_from_slice(b"* FLAGS ");
-    write_flag_list(out, &flags);
-    out.extend_from_slice(b"\r\n");
+    Response::Flags(flags.clone()).encode(out);
     let perm: Vec<command::FlagPerm> = if read_only {
         Vec::new()
     } else {
@@ -261,17 +239,16 @@ fn write_flags(out: &mut Vec<u8>, mb: &Mailbox, read_only: bool) {
             .chain([command::FlagPerm::Any])
             .collect()
     };
-    out.extend_from_slice(b"* OK [PERMANENTFLAGS ");
-    write_flag_perm_list(out, &perm);
-    out.extend_from_slice(if read_only {
-        b"] Read-only mailbox\r\n".as_slice()
+    let text = if read_only {
+        "Read-only mailbox"
     } else {
-        b"] Flags permitted\r\n".as_slice()
-    });
+        "Flags permitted"
+    };
+    untagged_ok(out, ResponseCode::PermanentFlags(perm), text);
 }
 
 pub(crate) fn untagged_ok(out: &mut Vec<u8>, code: ResponseCode, text: &str) {
-    out.extend(status_line(None, Status::Ok, Some(&code), text));
+    Response::status(None, Status::Ok, Some(code), text).encode(out);
 }
 
 /// `SELECT` (`read_only` false) and `EXAMINE` (true).
@@ -307,28 +284,26 @@ pub fn select(
     }
     let enabled = ctx.enabled;
     write_flags(out, &mailbox, read_only);
-    out.extend_from_slice(format!("* {} EXISTS\r\n", mailbox.exists()).as_bytes());
+    Response::Exists(mailbox.exists()).encode(out);
     if !enabled.rev2 {
-        out.extend_from_slice(
-            format!("* {} RECENT\r\n", visible_recent(&mailbox, read_only)).as_bytes(),
-        );
+        Response::Recent(visible_recent(&mailbox, read_only)).encode(out);
         let first_unseen = mailbox.uids().position(|u| {
             mailbox
                 .info(u)
                 .is_some_and(|i| !i.flags.contains(&Flag::Seen))
         });
         if let Some(seq) = first_unseen.and_then(SeqNum::from_index) {
-            untagged_ok(out, ResponseCode::Unseen(seq.get()), "First unseen");
+            untagged_ok(out, ResponseCode::Unseen(seq), "First unseen");
         }
     }
     untagged_ok(
         out,
-        ResponseCode::UidValidity(mailbox.uid_validity().get()),
+        ResponseCode::UidValidity(mailbox.uid_validity()),
         "UIDs valid",
     );
     untagged_ok(
         out,
-        ResponseCode::UidNext(mailbox.uidnext().get()),
+        ResponseCode::UidNext(mailbox.uidnext()),
         "Predicted next UID",
     );
     untagged_ok(
@@ -369,17 +344,22 @@ fn write_list_line(
     utf8: bool,
 ) {
     let account = ctx.account.state();
-    let mut attrs: Vec<&str> = vec![if account.has_children(name) {
+    let mut attrs: Vec<Cow<'_, str>> = vec![Cow::Borrowed(if account.has_children(name) {
         "\\HasChildren"
     } else {
         "\\HasNoChildren"
-    }];
+    })];
     if let Some(info) = account.mailbox(name) {
-        attrs.extend(info.special_use.iter().map(|s| s.as_imap()));
+        attrs.extend(info.special_use.iter().map(|s| Cow::Borrowed(s.as_imap())));
     }
-    out.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
-    response::write_mailbox(out, name.as_str(), utf8);
-    out.extend_from_slice(b"\r\n");
+    Response::List(ListResponse {
+        kind: ListKind::List,
+        attributes: attrs,
+        delimiter: Some('/'),
+        mailbox: EncodedMailbox::new(name.as_str(), utf8),
+        extended: Vec::new(),
+    })
+    .encode(out);
 }
 
 /// RFC 7162 §3.2.5: what changed since the client's last known modseq,

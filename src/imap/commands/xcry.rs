@@ -8,7 +8,7 @@ use log::{info, warn};
 
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::wire::command::XCryCommand;
-use crate::imap::wire::response::{self, ResponseCode};
+use crate::imap::wire::response::{Response, ResponseCode};
 use crate::imap::wire::user_setting::UserSetting;
 use crate::store::delivery::DETAIL_SETTING;
 use crate::store::mailbox::Mailbox;
@@ -68,16 +68,13 @@ pub fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
                     UserSetting::Kdf(f.password_cost().to_string()),
                     UserSetting::DetailDelivery(detail.to_owned()),
                 ];
-                out.extend_from_slice(b"* XCRY USER-CONFIG (");
-                for (i, s) in settings.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b' ');
-                    }
-                    response::write_string(out, s.name().as_bytes());
-                    out.push(b' ');
-                    response::write_string(out, s.value());
-                }
-                out.extend_from_slice(b")\r\n");
+                Response::XCryUserConfig(
+                    settings
+                        .iter()
+                        .map(|s| (s.name().into(), s.value().into()))
+                        .collect(),
+                )
+                .encode(out);
                 Reply::ok("GET-USER-CONFIG completed")
             }
             Err(e) => {
@@ -144,9 +141,7 @@ pub fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
                         "password changed; previous user.toml kept as {}",
                         backup.display()
                     );
-                    out.extend_from_slice(b"* XCRY BACKUP-FILE ");
-                    response::write_string(out, backup.to_string_lossy().as_bytes());
-                    out.extend_from_slice(b"\r\n");
+                    Response::XCryBackupFile(backup.to_string_lossy()).encode(out);
                     Reply::ok("Password changed")
                 }
                 Err(e) => {

@@ -11,7 +11,7 @@ use super::{Io, Login, LoginError, Next, Session, SessionError, State};
 use crate::imap::commands::selected;
 use crate::imap::context::{Ctx, CtxLimits};
 use crate::imap::wire::parser;
-use crate::imap::wire::response::{status_line, ResponseCode, Status};
+use crate::imap::wire::response::{Response, ResponseCode, Status};
 
 impl<L: Login> Session<L> {
     pub(super) fn starttls(&mut self, tag: &str) -> Result<Next, SessionError> {
@@ -38,7 +38,8 @@ impl<L: Login> Session<L> {
             return Ok(Next::Close);
         }
         let mut stream = io.inner.into_inner();
-        let ok = status_line(Some(tag), Status::Ok, None, "Begin TLS negotiation now");
+        let ok =
+            Response::status(Some(tag), Status::Ok, None, "Begin TLS negotiation now").to_bytes();
         stream.write_all(&ok)?;
         stream.flush()?;
         let stream = stream.accept_tls(&self.acceptor)?;
@@ -91,7 +92,7 @@ impl<L: Login> Session<L> {
                         warn!("{}: {e}", self.config.peer);
                         self.untagged_status(
                             Status::Bye,
-                            Some(&ResponseCode::ServerBug),
+                            Some(ResponseCode::ServerBug),
                             "The account cannot be opened; see the server log",
                         );
                         return Ok(Next::Close);
@@ -171,7 +172,7 @@ impl<L: Login> Session<L> {
         let data = match initial {
             Some(d) => d,
             None => {
-                self.out.extend_from_slice(b"+ \r\n");
+                Response::Continue("".into()).encode(&mut self.out);
                 self.flush()?;
                 let line = match self.read_inner_line(tag)? {
                     Ok(l) => l,

@@ -10,7 +10,7 @@ use log::{info, warn};
 use super::{Login, Next, Session, SessionError, State};
 use crate::imap::commands::selected;
 use crate::imap::wire::framing::FrameError;
-use crate::imap::wire::response::Status;
+use crate::imap::wire::response::{Response, Status};
 use crate::sys::inotify::DirWatcher;
 use crate::sys::poll;
 
@@ -32,7 +32,7 @@ impl<L: Login> Session<L> {
                 break;
             }
         }
-        self.out.extend_from_slice(b"+ idling\r\n");
+        Response::Continue("idling".into()).encode(&mut self.out);
         self.flush()?;
         let deadline = Instant::now() + self.config.idle_timeout;
         loop {

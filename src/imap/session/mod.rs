@@ -22,7 +22,7 @@ use crate::imap::stream::Stream;
 use crate::imap::wire::command::{Command, CommandBody, IdParams};
 use crate::imap::wire::framing::{CommandReader, FrameError, Limits};
 use crate::imap::wire::parser::{self, ParseOptions};
-use crate::imap::wire::response::{self, status_line, ResponseCode, Status};
+use crate::imap::wire::response::{NamespaceDescr, Response, ResponseCode, Status};
 use crate::store::credentials::UnlockedAccount;
 use crate::sys::conn::Conn;
 
@@ -192,7 +192,7 @@ impl<L: Login> Session<L> {
         let caps = self.capabilities();
         self.untagged_status(
             Status::Ok,
-            Some(&ResponseCode::Capability(caps)),
+            Some(ResponseCode::Capability(caps)),
             "crymap-like ready",
         );
         self.flush()?;
@@ -234,8 +234,7 @@ impl<L: Login> Session<L> {
                 Err(FrameError::Rejected { tag, reason, no }) => {
                     let status = if no { Status::No } else { Status::Bad };
                     let code = no.then_some(ResponseCode::TooBig);
-                    self.out
-                        .extend(status_line(tag.as_deref(), status, code.as_ref(), &reason));
+                    Response::status(tag.as_deref(), status, code, &reason).encode(&mut self.out);
                     self.flush()?;
                     continue;
                 }
@@ -255,8 +254,8 @@ impl<L: Login> Session<L> {
                 Ok(cmd) => self.dispatch(cmd)?,
                 Err(e) => {
                     let status = if e.no { Status::No } else { Status::Bad };
-                    self.out
-                        .extend(status_line(e.tag.as_deref(), status, None, &e.reason));
+                    Response::status(e.tag.as_deref(), status, None, &e.reason)
+                        .encode(&mut self.out);
                     Next::Continue
                 }
             };
@@ -290,13 +289,12 @@ impl<L: Login> Session<L> {
         Ok(())
     }
 
-    fn untagged_status(&mut self, status: Status, code: Option<&ResponseCode>, text: &str) {
-        self.out.extend(status_line(None, status, code, text));
+    fn untagged_status(&mut self, status: Status, code: Option<ResponseCode>, text: &str) {
+        Response::status(None, status, code, text).encode(&mut self.out);
     }
 
     fn tagged(&mut self, tag: &str, status: Status, code: Option<ResponseCode>, text: &str) {
-        self.out
-            .extend(status_line(Some(tag), status, code.as_ref(), text));
+        Response::status(Some(tag), status, code, text).encode(&mut self.out);
     }
 
     fn dispatch(&mut self, cmd: Command) -> Result<Next, SessionError> {
@@ -305,12 +303,8 @@ impl<L: Login> Session<L> {
         match cmd.body {
             CommandBody::Capability => {
                 let caps = self.capabilities();
-                self.out.extend_from_slice(b"* CAPABILITY");
-                for c in &caps {
-                    self.out.push(b' ');
-                    self.out.extend_from_slice(c.as_bytes());
-                }
-                self.out.extend_from_slice(b"\r\n");
+                Response::Capability(caps.into_iter().map(Into::into).collect())
+                    .encode(&mut self.out);
                 self.tagged(&tag, Status::Ok, None, "CAPABILITY completed");
             }
             CommandBody::Noop if !authenticated => {
@@ -366,7 +360,16 @@ impl<L: Login> Session<L> {
                 None => Reply::bad("No mailbox selected"),
             },
             CommandBody::Namespace => {
-                out.extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                // One personal namespace, the user's own tree, delimited by '/'.
+                Response::Namespace {
+                    personal: vec![NamespaceDescr {
+                        prefix: "".into(),
+                        delimiter: Some('/'),
+                    }],
+                    other: Vec::new(),
+                    shared: Vec::new(),
+                }
+                .encode(out);
                 Reply::ok("NAMESPACE completed")
             }
             CommandBody::Enable { capabilities } => enable::enable(ctx, out, &capabilities),
@@ -416,12 +419,7 @@ impl<L: Login> Session<L> {
             )),
         };
         selected::refresh(ctx, out, expunge_allowed);
-        self.out.extend(status_line(
-            Some(tag),
-            reply.status,
-            reply.code.as_ref(),
-            &reply.text,
-        ));
+        Response::status(Some(tag), reply.status, reply.code, &reply.text).encode(&mut self.out);
     }
 
     fn id(&mut self, tag: &str, params: Option<IdParams>) {
@@ -441,10 +439,13 @@ impl<L: Login> Session<L> {
                 .collect();
             info!("{}: client ID {}", self.config.peer, fields.join(", "));
         }
-        self.out
-            .extend_from_slice(b"* ID (\"name\" \"crymap-like\" \"version\" ");
-        response::write_string(&mut self.out, env!("CARGO_PKG_VERSION").as_bytes());
-        self.out.extend_from_slice(b")\r\n");
+        let field =
+            |k: &'static str, v: &'static str| (k.as_bytes().into(), Some(v.as_bytes().into()));
+        Response::Id(Some(vec![
+            field("name", "crymap-like"),
+            field("version", env!("CARGO_PKG_VERSION")),
+        ]))
+        .encode(&mut self.out);
         self.tagged(tag, Status::Ok, None, "ID completed");
     }
 }

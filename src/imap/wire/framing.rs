@@ -10,8 +10,15 @@
 
 use std::io::{self, BufRead, Read, Write};
 
-/// The continuation request sent for a synchronising literal.
-pub const CONTINUE: &[u8] = b"+ go ahead\r\n";
+use crate::imap::wire::response::Response;
+
+/// The text of the continuation request sent for a synchronising literal.
+pub const CONTINUE_TEXT: &str = "go ahead";
+
+/// `+ go ahead`, encoded by the one response encoder.
+pub fn continue_request() -> Vec<u8> {
+    Response::Continue(CONTINUE_TEXT.into()).to_bytes()
+}
 
 /// Size limits, all in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,7 +252,7 @@ impl CommandReader {
                 return Err(rejected(tag, "literal too large", append));
             };
             if lit.sync {
-                io.write_all(CONTINUE)?;
+                io.write_all(&continue_request())?;
                 io.flush()?;
             }
             buf.reserve(n);
@@ -457,7 +464,7 @@ mod tests {
             Ok(b"a LOGIN {3}\r\nbob {5+}\r\nse\r\nt\r\n".to_vec())
         );
         assert_eq!(cmds[1], Ok(b"b NOOP\r\n".to_vec()));
-        assert_eq!(w, CONTINUE);
+        assert_eq!(w, continue_request());
     }
 
     #[test]
@@ -506,7 +513,7 @@ mod tests {
         let (cmds, w) = run(&input, small());
         assert_eq!(cmds.len(), 1);
         assert_eq!(cmds[0].as_ref().map(Vec::len), Ok(input.len()));
-        assert_eq!(w, CONTINUE);
+        assert_eq!(w, continue_request());
     }
 
     #[test]
@@ -609,7 +616,7 @@ mod tests {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         };
-        assert_eq!(io.w, CONTINUE);
+        assert_eq!(io.w, continue_request());
         match parse_command(&cmd, &ParseOptions::default()).map(|c| c.body) {
             Ok(CommandBody::Append { messages, .. }) => {
                 assert_eq!(messages.first().map(|m| m.data == msg), Some(true));

@@ -113,7 +113,7 @@ pub fn append(
         Ok(u) => u,
         Err(e) => return append_error(e),
     };
-    let uid_validity = mb.uid_validity().get();
+    let uid_validity = mb.uid_validity();
     match wire_uid_set(uids.iter().copied()) {
         Some(set) => Reply::ok_code(
             ResponseCode::AppendUid {

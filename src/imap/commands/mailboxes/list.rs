@@ -7,14 +7,15 @@
 //! `\NonExistent` in extended LIST), and the subscription list. Owns no
 //! state and writes only untagged responses.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::pattern::Pattern;
 use super::refresh_account;
-use super::status::write_status;
+use super::status::status_response;
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::wire::command::{ListCommand, ListReturnOpt, ListSelectOpt, StatusItem};
-use crate::imap::wire::response::write_mailbox;
+use crate::imap::wire::response::{EncodedMailbox, ListExtended, ListKind, ListResponse, Response};
 use crate::store::account::{Account, MailboxName, SpecialUse};
 
 /// What LIST knows about one name.
@@ -83,17 +84,33 @@ struct Line {
     status: bool,
 }
 
-fn write_line(out: &mut Vec<u8>, word: &str, line: &Line, utf8: bool) {
-    out.extend_from_slice(b"* ");
-    out.extend_from_slice(word.as_bytes());
-    out.extend_from_slice(b" (");
-    out.extend_from_slice(line.attrs.join(" ").as_bytes());
-    out.extend_from_slice(b") \"/\" ");
-    write_mailbox(out, &line.name, utf8);
-    if line.childinfo {
-        out.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
-    }
-    out.extend_from_slice(b"\r\n");
+fn write_line(out: &mut Vec<u8>, kind: ListKind, line: &Line, utf8: bool) {
+    let extended = if line.childinfo {
+        vec![ListExtended::ChildInfo(vec![Cow::Borrowed("SUBSCRIBED")])]
+    } else {
+        Vec::new()
+    };
+    Response::List(ListResponse {
+        kind,
+        attributes: line.attrs.iter().map(|&a| Cow::Borrowed(a)).collect(),
+        delimiter: Some('/'),
+        mailbox: EncodedMailbox::new(&line.name, utf8),
+        extended,
+    })
+    .encode(out);
+}
+
+/// `* LIST (\\Noselect) "/" ""`: the answer to an empty pattern, which
+/// asks for the delimiter; the root of every reference is "" in this flat
+/// namespace (RFC 3501 §6.3.8).
+fn write_root(out: &mut Vec<u8>, kind: ListKind) {
+    let line = Line {
+        name: String::new(),
+        attrs: vec!["\\Noselect"],
+        childinfo: false,
+        status: false,
+    };
+    write_line(out, kind, &line, false);
 }
 
 fn children_attr(node: &Node) -> &'static str {
@@ -136,9 +153,7 @@ pub fn list(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ListCommand) -> Reply {
         }
     }
     if root_asked {
-        // RFC 3501 §6.3.8: an empty pattern asks for the delimiter; the
-        // root of every reference is "" in this flat namespace.
-        out.extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
+        write_root(out, ListKind::List);
     }
     let matches = |name: &str| patterns.iter().any(|p| p.matches(name));
 
@@ -213,16 +228,15 @@ pub fn list(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ListCommand) -> Reply {
 
     let utf8 = ctx.enabled.utf8_accept;
     for line in &lines {
-        write_line(out, "LIST", line, utf8);
+        write_line(out, ListKind::List, line, utf8);
         if line.status && !status_items.is_empty() {
             let Ok(name) = MailboxName::parse(&line.name) else {
                 continue;
             };
             // RFC 5819: a mailbox whose status cannot be had is listed
             // without it rather than failing the whole LIST.
-            let mut buf = Vec::new();
-            match write_status(ctx, &mut buf, &name, &status_items) {
-                Ok(()) => out.extend_from_slice(&buf),
+            match status_response(ctx, &name, &status_items) {
+                Ok(r) => r.encode(out),
                 Err(r) => log::warn!("LIST-STATUS of {name}: {}", r.text),
             }
         }
@@ -251,9 +265,14 @@ pub fn lsub_or_xlist(
     if let Err(r) = refresh_account(ctx) {
         return r;
     }
-    let word = if xlist { "XLIST" } else { "LSUB" };
+    let kind = if xlist {
+        ListKind::XList
+    } else {
+        ListKind::Lsub
+    };
+    let word = kind.as_str();
     if pattern.is_empty() {
-        out.extend_from_slice(format!("* {word} (\\Noselect) \"/\" \"\"\r\n").as_bytes());
+        write_root(out, kind);
         return Reply::ok(format!("{word} completed"));
     }
     let pat = Pattern::new(reference, pattern);
@@ -318,7 +337,7 @@ pub fn lsub_or_xlist(
         }
     }
     for line in &lines {
-        write_line(out, word, line, ctx.enabled.utf8_accept);
+        write_line(out, kind, line, ctx.enabled.utf8_accept);
     }
     Reply::ok(format!("{word} completed"))
 }

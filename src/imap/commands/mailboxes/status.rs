@@ -5,7 +5,7 @@
 
 use crate::imap::context::{mailbox_name, Ctx, Reply};
 use crate::imap::wire::command::{MailboxArg, StatusItem};
-use crate::imap::wire::response::write_mailbox;
+use crate::imap::wire::response::{EncodedMailbox, Response, StatusValue};
 use crate::store::account::MailboxName;
 use crate::store::mailbox::{Mailbox, MAX_MESSAGE_SIZE};
 use crate::store::types::Flag;
@@ -16,8 +16,11 @@ pub fn status(ctx: &mut Ctx, out: &mut Vec<u8>, name: &MailboxArg, items: &[Stat
         Ok(n) => n,
         Err(r) => return r,
     };
-    match write_status(ctx, out, &name, items) {
-        Ok(()) => Reply::ok("STATUS completed"),
+    match status_response(ctx, &name, items) {
+        Ok(r) => {
+            r.encode(out);
+            Reply::ok("STATUS completed")
+        }
         Err(r) => r,
     }
 }
@@ -54,14 +57,13 @@ fn counts(mb: &Mailbox) -> Counts {
     c
 }
 
-/// Writes `* STATUS name (items)` for mailbox `name`, or returns the
-/// tagged answer explaining why not (`NO [NONEXISTENT]`, server bug).
-pub(super) fn write_status(
+/// `* STATUS name (items)` for mailbox `name`, or the tagged answer
+/// explaining why not (`NO [NONEXISTENT]`, server bug).
+pub(super) fn status_response(
     ctx: &mut Ctx,
-    out: &mut Vec<u8>,
     name: &MailboxName,
     items: &[StatusItem],
-) -> Result<(), Reply> {
+) -> Result<Response<'static>, Reply> {
     let mb = ctx.open_mailbox(name)?;
     let needs_counts = items.iter().any(|i| {
         matches!(
@@ -80,37 +82,25 @@ pub(super) fn write_status(
         Some(sel) if sel.mailbox.id() == mb.id() => sel.mailbox.recent_count(),
         _ => 0,
     };
-    out.extend_from_slice(b"* STATUS ");
-    write_mailbox(out, name.as_str(), ctx.enabled.utf8_accept);
-    out.extend_from_slice(b" (");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
-        }
-        let (word, value) = match item {
-            StatusItem::Messages => ("MESSAGES", u64::from(mb.exists())),
-            StatusItem::Recent => (
-                "RECENT",
-                u64::from(mb.unclaimed_recent_count().saturating_add(own_recent)),
-            ),
-            StatusItem::UidNext => ("UIDNEXT", u64::from(mb.uidnext().get())),
-            StatusItem::UidValidity => ("UIDVALIDITY", u64::from(mb.uid_validity().get())),
-            StatusItem::Unseen => ("UNSEEN", u64::from(c.unseen)),
-            StatusItem::Deleted => ("DELETED", u64::from(c.deleted)),
-            StatusItem::Size => ("SIZE", c.size),
-            StatusItem::HighestModSeq => ("HIGHESTMODSEQ", mb.highest_modseq().get()),
-            StatusItem::AppendLimit => ("APPENDLIMIT", append_limit(ctx)),
-            StatusItem::MailboxId => {
-                out.extend_from_slice(b"MAILBOXID (");
-                out.extend_from_slice(mb.id().as_bytes());
-                out.push(b')');
-                continue;
+    let values = items
+        .iter()
+        .map(|item| match item {
+            StatusItem::Messages => StatusValue::Messages(mb.exists()),
+            StatusItem::Recent => {
+                StatusValue::Recent(mb.unclaimed_recent_count().saturating_add(own_recent))
             }
-        };
-        out.extend_from_slice(word.as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(value.to_string().as_bytes());
-    }
-    out.extend_from_slice(b")\r\n");
-    Ok(())
+            StatusItem::UidNext => StatusValue::UidNext(mb.uidnext()),
+            StatusItem::UidValidity => StatusValue::UidValidity(mb.uid_validity().get()),
+            StatusItem::Unseen => StatusValue::Unseen(c.unseen),
+            StatusItem::Deleted => StatusValue::Deleted(c.deleted),
+            StatusItem::Size => StatusValue::Size(c.size),
+            StatusItem::HighestModSeq => StatusValue::HighestModSeq(mb.highest_modseq().get()),
+            StatusItem::AppendLimit => StatusValue::AppendLimit(append_limit(ctx)),
+            StatusItem::MailboxId => StatusValue::MailboxId(mb.id().to_string()),
+        })
+        .collect();
+    Ok(Response::MailboxStatus {
+        mailbox: EncodedMailbox::new(name.as_str(), ctx.enabled.utf8_accept),
+        items: values,
+    })
 }

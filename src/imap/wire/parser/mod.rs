@@ -23,6 +23,7 @@ use crate::imap::wire::user_setting::UserSetting;
 
 mod fetch;
 mod lexer;
+pub mod response;
 mod search;
 
 use fetch::*;

@@ -2,14 +2,28 @@
 //! store library.
 
 mod common;
-mod fetchsearch_util;
 
+use common::{untagged, Client, Response, Root, Session};
 use crymap_like::imap::wire::structure::{write_bodystructure, write_envelope};
 use crymap_like::mime::summarize;
-use fetchsearch_util::{session, untagged};
+
+const USER: &str = "fs";
+const PASS: &str = "pw-fs";
+
+/// A root with `messages` in INBOX and a session that has INBOX selected
+/// (EXAMINEd when `read_only`).
+fn session(label: &str, messages: &[&[u8]], read_only: bool) -> (Root, Session, Vec<u32>) {
+    common::session_on_inbox(label, USER, PASS, messages, read_only)
+}
 
 fn s(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// Every byte of `responses`, as (lossy) text.
+fn all(responses: &[Response]) -> String {
+    let bytes: Vec<u8> = responses.iter().flat_map(|r| r.bytes.clone()).collect();
+    s(&bytes)
 }
 
 const FIXTURES: &[&str] = &[
@@ -36,13 +50,13 @@ fn fixture(name: &str) -> Vec<u8> {
 /// Appends a `{n}` literal the way the server writes strings that cannot
 /// be quoted (the renderers already do this; the wire must carry it).
 #[test]
-fn fixtures_envelope_and_bodystructure_byte_for_byte() {
+fn rfc9051_6_4_5_envelope_and_bodystructure_of_fixtures_byte_for_byte() {
     let raws: Vec<Vec<u8>> = FIXTURES.iter().map(|f| fixture(f)).collect();
     let refs: Vec<&[u8]> = raws.iter().map(|r| r.as_slice()).collect();
     let (_root, mut c, _) = session("fetch-fixtures", &refs, true);
     for (i, raw) in raws.iter().enumerate() {
         let seq = i + 1;
-        let resp = c.cmd(&format!("FETCH {seq} (ENVELOPE BODYSTRUCTURE)"));
+        let resp = c.run(&format!("FETCH {seq} (ENVELOPE BODYSTRUCTURE)"));
         let sum = summarize(raw);
         let mut want = format!("* {seq} FETCH (ENVELOPE ").into_bytes();
         write_envelope(&mut want, &sum.envelope);
@@ -50,26 +64,26 @@ fn fixtures_envelope_and_bodystructure_byte_for_byte() {
         write_bodystructure(&mut want, &sum.root);
         want.extend_from_slice(b")\r\n");
         let got = untagged(&resp);
-        assert_eq!(got.len(), 1, "{}: {}", FIXTURES[i], s(&resp));
+        assert_eq!(got.len(), 1, "{}: {}", FIXTURES[i], all(&resp));
         assert_eq!(s(&got[0]), s(&want), "{}", FIXTURES[i]);
-        assert!(s(&resp).ends_with("OK FETCH completed\r\n"));
+        assert!(all(&resp).ends_with("OK FETCH completed\r\n"));
     }
 }
 
 #[test]
-fn simple_message_exact_lines() {
+fn rfc9051_6_4_5_simple_message_exact_lines() {
     let msg: &[u8] = b"Date: Mon, 7 Feb 1994 21:52:25 -0800\r\nFrom: Fred Foobar <foobar@Blurdybloop.example>\r\nSubject: afternoon meeting\r\nTo: mooch@owatagu.example\r\nMessage-Id: <B27397-0100000@Blurdybloop.example>\r\nMIME-Version: 1.0\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\nHello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
     let (_root, mut c, _) = session("fetch-simple", &[msg], true);
-    let resp = c.text("FETCH 1 (ENVELOPE BODY RFC822.SIZE)");
+    let resp = c.transcript("FETCH 1 (ENVELOPE BODY RFC822.SIZE)");
     let want = "* 1 FETCH (ENVELOPE (\"Mon, 7 Feb 1994 21:52:25 -0800\" \"afternoon meeting\" ((\"Fred Foobar\" NIL \"foobar\" \"Blurdybloop.example\")) ((\"Fred Foobar\" NIL \"foobar\" \"Blurdybloop.example\")) ((\"Fred Foobar\" NIL \"foobar\" \"Blurdybloop.example\")) ((NIL NIL \"mooch\" \"owatagu.example\")) NIL NIL NIL \"<B27397-0100000@Blurdybloop.example>\") BODY (\"TEXT\" \"PLAIN\" (\"charset\" \"US-ASCII\") NIL NIL \"7bit\" 55 1) RFC822.SIZE ";
     assert!(resp.starts_with(want), "{resp}");
     assert!(
         resp.contains(&format!("RFC822.SIZE {})\r\n", msg.len())),
         "{resp}"
     );
-    let resp = c.text("UID FETCH 1 (FLAGS)");
+    let resp = c.transcript("UID FETCH 1 (FLAGS)");
     assert!(resp.starts_with("* 1 FETCH (UID 1 FLAGS ("), "{resp}");
-    let resp = c.text("FETCH 1 (EMAILID THREADID SAVEDATE MODSEQ INTERNALDATE)");
+    let resp = c.transcript("FETCH 1 (EMAILID THREADID SAVEDATE MODSEQ INTERNALDATE)");
     // MODSEQ enables CONDSTORE, announced by `* OK [HIGHESTMODSEQ]` first.
     let line = resp.lines().find(|l| l.starts_with("* 1 FETCH")).unwrap();
     assert!(line.starts_with("* 1 FETCH (EMAILID (M"), "{line}");
@@ -77,19 +91,19 @@ fn simple_message_exact_lines() {
     assert!(line.contains(" MODSEQ ("), "{line}");
     assert!(line.contains(" INTERNALDATE \""), "{line}");
     // ALL / FAST / FULL macros.
-    let all = c.text("FETCH 1 ALL");
+    let all = c.transcript("FETCH 1 ALL");
     assert!(all.starts_with("* 1 FETCH (FLAGS ("), "{all}");
     assert!(
         all.contains("INTERNALDATE") && all.contains("RFC822.SIZE") && all.contains("ENVELOPE (")
     );
-    let fast = c.text("FETCH 1 FAST");
+    let fast = c.transcript("FETCH 1 FAST");
     assert!(!fast.contains("ENVELOPE"), "{fast}");
-    let full = c.text("FETCH 1 FULL");
+    let full = c.transcript("FETCH 1 FULL");
     assert!(full.contains(" BODY (\"TEXT\""), "{full}");
     // Out-of-range sequence number is a BAD; a missing UID is just skipped.
     assert!(c.status("FETCH 2 FLAGS").contains(" BAD "));
-    let r = c.text("UID FETCH 99 FLAGS");
-    assert!(r.starts_with("r") && r.contains(" OK "), "{r}");
+    let r = c.transcript("UID FETCH 99 FLAGS");
+    assert!(r.starts_with("t") && r.contains(" OK "), "{r}");
 }
 
 const MIXED: &[u8] = b"Subject: s\r\nTo: a@b\r\nMIME-Version: 1.0\r\n\
@@ -104,12 +118,12 @@ Subject: inner\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boun
 --x--\r\n";
 
 #[test]
-fn sections_partials_and_binary() {
+fn rfc9051_6_4_5_sections_partials_and_rfc3516_binary() {
     let (_root, mut c, _) = session("fetch-sections", &[MIXED], true);
-    let one = |c: &mut fetchsearch_util::Raw, item: &str| -> String {
-        let r = c.cmd(&format!("FETCH 1 ({item})"));
+    let one = |c: &mut Client, item: &str| -> String {
+        let r = c.run(&format!("FETCH 1 ({item})"));
         let u = untagged(&r);
-        assert_eq!(u.len(), 1, "{item}: {}", s(&r));
+        assert_eq!(u.len(), 1, "{item}: {}", all(&r));
         s(&u[0])
     };
     assert_eq!(
@@ -182,7 +196,7 @@ fn sections_partials_and_binary() {
         one(&mut c, "BINARY.PEEK[2.1]"),
         "* 1 FETCH (BINARY[2.1] {11}\r\ninner plain)\r\n"
     );
-    let r = c.text("FETCH 1 (BINARY.PEEK[4])");
+    let r = c.transcript("FETCH 1 (BINARY.PEEK[4])");
     assert!(!r.contains("* 1 FETCH"), "{r}");
     assert!(r.contains(" NO [UNKNOWN-CTE]"), "{r}");
     // The session goes on.
@@ -190,7 +204,7 @@ fn sections_partials_and_binary() {
 }
 
 #[test]
-fn odd_messages_come_back_byte_for_byte() {
+fn rfc9051_6_4_5_odd_messages_come_back_byte_for_byte() {
     let msgs: Vec<&[u8]> = vec![
         b"Subject: nul\r\n\r\na\x00b\r\n",
         b"Subject: bare\n\nline one\nline two\n",
@@ -201,9 +215,9 @@ fn odd_messages_come_back_byte_for_byte() {
     let (_root, mut c, _) = session("fetch-odd", &msgs, true);
     for (i, m) in msgs.iter().enumerate() {
         let seq = i + 1;
-        let r = c.cmd(&format!("FETCH {seq} (RFC822.SIZE BODY.PEEK[])"));
+        let r = c.run(&format!("FETCH {seq} (RFC822.SIZE BODY.PEEK[])"));
         let u = untagged(&r);
-        assert_eq!(u.len(), 1, "{}", s(&r));
+        assert_eq!(u.len(), 1, "{}", all(&r));
         let mut want = format!(
             "* {seq} FETCH (RFC822.SIZE {} BODY[] {{{}}}\r\n",
             m.len(),
@@ -217,38 +231,38 @@ fn odd_messages_come_back_byte_for_byte() {
         assert_eq!(u[0], want, "message {seq}: {}", s(&u[0]));
     }
     // BINARY[] of the NUL message is a literal8.
-    let r = c.cmd("FETCH 1 (BINARY.PEEK[])");
-    assert!(s(&r).starts_with("* 1 FETCH (BINARY[] ~{"), "{}", s(&r));
+    let r = c.run("FETCH 1 (BINARY.PEEK[])");
+    assert!(all(&r).starts_with("* 1 FETCH (BINARY[] ~{"), "{}", all(&r));
 }
 
 #[test]
-fn non_peek_fetch_sets_seen_unless_read_only() {
+fn rfc9051_6_4_5_non_peek_fetch_sets_seen_unless_read_only() {
     let m: &[u8] = b"Subject: x\r\n\r\nbody\r\n";
     let (_root, mut c, _) = session("fetch-seen", &[m, m, m], false);
-    let r = c.text("FETCH 1 (BODY[TEXT])");
+    let r = c.transcript("FETCH 1 (BODY[TEXT])");
     assert!(r.contains("BODY[TEXT] {6}\r\nbody\r\n FLAGS ("), "{r}");
     assert!(r.contains("\\Seen"), "{r}");
-    let r = c.text("FETCH 1 (FLAGS BODY[TEXT])");
+    let r = c.transcript("FETCH 1 (FLAGS BODY[TEXT])");
     assert_eq!(r.matches("FLAGS").count(), 1, "{r}");
-    let r = c.text("FETCH 2 (BODY.PEEK[TEXT])");
+    let r = c.transcript("FETCH 2 (BODY.PEEK[TEXT])");
     assert!(!r.contains("FLAGS"), "{r}");
-    let r = c.text("FETCH 2 FLAGS");
+    let r = c.transcript("FETCH 2 FLAGS");
     assert!(!r.contains("\\Seen"), "{r}");
-    let r = c.text("FETCH 3 RFC822.TEXT");
+    let r = c.transcript("FETCH 3 RFC822.TEXT");
     assert!(r.contains("\\Seen"), "{r}");
     // EXAMINE: nothing changes.
     assert!(c.status("EXAMINE INBOX").contains(" OK "));
-    let r = c.text("FETCH 2 (BODY[TEXT])");
+    let r = c.transcript("FETCH 2 (BODY[TEXT])");
     assert!(!r.contains("\\Seen"), "{r}");
-    let r = c.text("FETCH 2 FLAGS");
+    let r = c.transcript("FETCH 2 FLAGS");
     assert!(!r.contains("\\Seen"), "{r}");
 }
 
 #[test]
-fn condstore_modseq_and_changedsince() {
+fn rfc7162_3_1_4_fetch_modseq_and_changedsince() {
     let m: &[u8] = b"Subject: x\r\n\r\nbody\r\n";
     let (_root, mut c, _) = session("fetch-condstore", &[m, m], false);
-    let r = c.text("FETCH 1:* (MODSEQ)");
+    let r = c.transcript("FETCH 1:* (MODSEQ)");
     let before: Vec<u64> = r
         .lines()
         .filter_map(|l| l.split("MODSEQ (").nth(1))
@@ -259,7 +273,7 @@ fn condstore_modseq_and_changedsince() {
     assert!(c
         .status("STORE 2 +FLAGS.SILENT (\\Flagged)")
         .contains(" OK "));
-    let r = c.text(&format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {top})"));
+    let r = c.transcript(&format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {top})"));
     let fetches: Vec<&str> = r.lines().filter(|l| l.starts_with("* ")).collect();
     assert_eq!(fetches.len(), 1, "{r}");
     assert!(
@@ -275,10 +289,10 @@ fn condstore_modseq_and_changedsince() {
 }
 
 #[test]
-fn tampered_message_fails_alone() {
+fn tamper_message_file_fails_alone() {
     let m: &[u8] = b"Subject: x\r\n\r\nbody of the message\r\n";
     let (root, mut c, _) = session("fetch-tamper", &[m, m, m], true);
-    let r = c.text("FETCH 2 EMAILID");
+    let r = c.transcript("FETCH 2 EMAILID");
     let id = r
         .split("EMAILID (M")
         .nth(1)
@@ -287,13 +301,12 @@ fn tampered_message_fails_alone() {
         .next()
         .unwrap()
         .to_owned();
-    let path = find_file(&root.path().join("users").join(fetchsearch_util::USER), &id)
-        .expect("message file");
+    let path = find_file(&root.path().join("users").join(USER), &id).expect("message file");
     let mut bytes = std::fs::read(&path).unwrap();
     let last = bytes.len() - 5;
     bytes[last] ^= 0x55;
     std::fs::write(&path, &bytes).unwrap();
-    let r = c.text("FETCH 1:3 (BODY.PEEK[])");
+    let r = c.transcript("FETCH 1:3 (BODY.PEEK[])");
     assert!(r.contains("* 1 FETCH (BODY[] {"), "{r}");
     assert!(!r.contains("* 2 FETCH"), "{r}");
     assert!(r.contains("* 3 FETCH (BODY[] {"), "{r}");
@@ -303,7 +316,7 @@ fn tampered_message_fails_alone() {
         "{tagged}"
     );
     // Metadata of the same message still comes from the store and summary.
-    let r = c.text("FETCH 2 (FLAGS ENVELOPE)");
+    let r = c.transcript("FETCH 2 (FLAGS ENVELOPE)");
     assert!(r.contains("* 2 FETCH (FLAGS ("), "{r}");
     assert!(c.status("NOOP").contains(" OK "));
 }

@@ -3,14 +3,25 @@
 //! and sequence-number stability.
 
 mod common;
-mod selected_util;
 
-use selected_util::{count, flags_by_seq, has, root_with, Sess};
+use common::{count, flags_by_seq, has, Root, Session};
+
+const USER: &str = "alice";
+const PASS: &str = "correct horse";
+
+/// A root with one user whose INBOX holds `n` messages.
+fn root_with(label: &str, n: u32) -> Root {
+    common::root_with_numbered(label, USER, PASS, n)
+}
+
+fn login(root: &Root) -> Session {
+    Session::login(root, USER, PASS)
+}
 
 #[test]
-fn checkpoint_every_session_reports_identical_state() {
+fn concurrency_checkpoint_every_session_reports_identical_state() {
     let root = root_with("ms-checkpoint", 5);
-    let mut sessions: Vec<Sess> = (0..3).map(|_| Sess::new(&root)).collect();
+    let mut sessions: Vec<Session> = (0..3).map(|_| login(&root)).collect();
     for s in &mut sessions {
         s.ok("SELECT INBOX");
     }
@@ -19,13 +30,7 @@ fn checkpoint_every_session_reports_identical_state() {
     sessions[2].ok("STORE 3 +FLAGS (\\Deleted)");
     sessions[2].ok("EXPUNGE");
     sessions[1].ok("XVANQUISH 5");
-    common::seed(
-        &root,
-        selected_util::USER,
-        selected_util::PASS,
-        "INBOX",
-        &[b"x\r\n\r\nnew\r\n"],
-    );
+    common::seed(&root, USER, PASS, "INBOX", &[b"x\r\n\r\nnew\r\n"]);
     let mut views = Vec::new();
     for s in &mut sessions {
         let r = s.ok("CHECK");
@@ -40,9 +45,9 @@ fn checkpoint_every_session_reports_identical_state() {
 }
 
 #[test]
-fn recent_is_claimed_by_exactly_one_of_three_sessions() {
+fn concurrency_recent_is_claimed_by_exactly_one_of_three_sessions() {
     let root = root_with("ms-recent", 1);
-    let mut sessions: Vec<Sess> = (0..3).map(|_| Sess::new(&root)).collect();
+    let mut sessions: Vec<Session> = (0..3).map(|_| login(&root)).collect();
     let mut recent_total = 0;
     for s in &mut sessions {
         let r = s.ok("SELECT INBOX");
@@ -51,13 +56,7 @@ fn recent_is_claimed_by_exactly_one_of_three_sessions() {
         }
     }
     assert_eq!(recent_total, 1, "the existing message is \\Recent once");
-    common::seed(
-        &root,
-        selected_util::USER,
-        selected_util::PASS,
-        "INBOX",
-        &[b"x\r\n\r\nnew\r\n"],
-    );
+    common::seed(&root, USER, PASS, "INBOX", &[b"x\r\n\r\nnew\r\n"]);
     let mut holders = 0;
     for s in &mut sessions {
         let r = s.ok("NOOP");
@@ -74,14 +73,14 @@ fn recent_is_claimed_by_exactly_one_of_three_sessions() {
 }
 
 #[test]
-fn concurrent_flag_changes_are_never_lost() {
+fn concurrency_flag_changes_from_sessions_are_never_lost() {
     let root = root_with("ms-atomic", 10);
     let barrier = std::sync::Barrier::new(4);
     std::thread::scope(|scope| {
         for i in 0..4 {
             let (root, barrier) = (&root, &barrier);
             scope.spawn(move || {
-                let mut s = Sess::new(root);
+                let mut s = login(root);
                 s.ok("SELECT INBOX");
                 barrier.wait();
                 for round in 0..5 {
@@ -93,7 +92,7 @@ fn concurrent_flag_changes_are_never_lost() {
             });
         }
     });
-    let mut checker = Sess::new(&root);
+    let mut checker = login(&root);
     checker.ok("SELECT INBOX");
     let s = &mut checker;
     s.ok("NOOP");
@@ -113,11 +112,11 @@ fn concurrent_flag_changes_are_never_lost() {
 }
 
 #[test]
-fn store_to_a_message_expunged_unseen_succeeds_and_others_see_it() {
+fn concurrency_store_to_a_message_expunged_unseen_succeeds_and_others_see_it() {
     let root = root_with("ms-expunge-store", 3);
-    let mut a = Sess::new(&root);
-    let mut b = Sess::new(&root);
-    let mut c = Sess::new(&root);
+    let mut a = login(&root);
+    let mut b = login(&root);
+    let mut c = login(&root);
     for s in [&mut a, &mut b, &mut c] {
         s.ok("SELECT INBOX");
     }

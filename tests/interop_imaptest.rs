@@ -4,40 +4,10 @@
 
 mod common;
 
-use common::{login_cmd, seed, Client, Guard, Root};
+use common::{seed, Root, Session};
 
 const USER: &str = "carol";
 const PASS: &str = "imaptest compliance";
-
-/// A logged-in session; the server process dies with it.
-struct Sess {
-    c: Client,
-    _guard: Guard,
-}
-
-impl Sess {
-    fn new(root: &Root) -> Sess {
-        let (child, sock) = root.spawn_serve("imaps");
-        let guard = Guard(child);
-        let (mut c, greeting) = Client::imaps(sock);
-        assert!(greeting.starts_with("* OK"), "{greeting}");
-        let st = c.status(&login_cmd(USER, PASS));
-        assert!(st.starts_with("t1 OK"), "{st}");
-        Sess { c, _guard: guard }
-    }
-
-    /// Runs a command, asserts its tagged status, returns all lines.
-    fn expect(&mut self, text: &str, status: &str) -> Vec<String> {
-        let lines = self.c.cmd(text);
-        let last = lines.last().cloned().unwrap_or_default();
-        assert_eq!(last.split(' ').nth(1), Some(status), "{text}: {lines:#?}");
-        lines
-    }
-
-    fn ok(&mut self, text: &str) -> Vec<String> {
-        self.expect(text, "OK")
-    }
-}
 
 fn root_with(label: &str, mailbox: &str, messages: &[&[u8]]) -> Root {
     let root = Root::new(label);
@@ -59,7 +29,7 @@ fn joined(lines: &[String]) -> String {
 /// imaptest fetch-body-mime: a message/rfc822 part whose message has no
 /// MIME-Version of its own is still MIME, so its subparts are addressable.
 #[test]
-fn sections_inside_an_encapsulated_message_without_mime_version() {
+fn rfc9051_6_4_5_sections_inside_a_message_rfc822_without_mime_version() {
     let msg: &[u8] = b"From: user@domain.org\r\nMime-Version: 1.0\r\n\
 Content-Type: multipart/mixed; boundary=\"foo\"\r\n\r\n\
 --foo\r\nContent-Type: text/plain\r\n\r\nhello\r\n\
@@ -70,11 +40,11 @@ Sub prologue\r\n--sub1\r\nContent-Type: text/html\r\n\r\n<p>Hello world</p>\r\n\
 --sub1\r\nContent-Type: text/plain\r\n\r\nHello another world\r\n--sub1--\r\n\
 --foo--\r\n";
     let root = root_with("cmp-rfc822", "INBOX", &[msg]);
-    let mut s = Sess::new(&root);
+    let mut s = Session::login(&root, USER, PASS);
     s.ok("SELECT INBOX");
     let r = s.ok("FETCH 1 (BODY.PEEK[2.1])");
     assert!(
-        joined(&r).contains("BODY[2.1] {18}\n<p>Hello world</p>)"),
+        joined(&r).contains("BODY[2.1] {18}\r\n<p>Hello world</p>)"),
         "{}",
         joined(&r)
     );
@@ -94,11 +64,11 @@ Sub prologue\r\n--sub1\r\nContent-Type: text/html\r\n\r\n<p>Hello world</p>\r\n\
 /// announced with `* FLAGS` before the FETCH that carries it, in the
 /// session that stored it and in another that learns it on NOOP.
 #[test]
-fn new_keywords_are_announced_before_use() {
+fn rfc9051_7_3_5_flags_announces_new_keywords_before_use() {
     let msg: &[u8] = b"Subject: k\r\n\r\nbody\r\n";
     let root = root_with("cmp-flags", "INBOX", &[msg, msg]);
-    let mut a = Sess::new(&root);
-    let mut b = Sess::new(&root);
+    let mut a = Session::login(&root, USER, PASS);
+    let mut b = Session::login(&root, USER, PASS);
     a.ok("SELECT INBOX");
     b.ok("SELECT INBOX");
     let r = a.ok("STORE 1 +FLAGS ($hello)");
@@ -123,10 +93,10 @@ fn new_keywords_are_announced_before_use() {
 /// imaptest select: EXAMINE claims no \Recent but still counts the
 /// messages nobody has claimed, which a later SELECT then gets.
 #[test]
-fn examine_reports_unclaimed_recent() {
+fn rfc3501_6_3_2_examine_reports_unclaimed_recent() {
     let msg: &[u8] = b"Subject: r\r\n\r\nbody\r\n";
     let root = root_with("cmp-recent", "INBOX", &[msg, msg]);
-    let mut s = Sess::new(&root);
+    let mut s = Session::login(&root, USER, PASS);
     let r = s.ok("EXAMINE INBOX");
     assert!(position(&r, "* 2 RECENT").is_some(), "{r:#?}");
     let r = s.ok("SELECT INBOX");
@@ -138,10 +108,10 @@ fn examine_reports_unclaimed_recent() {
 /// imaptest esearch-condstore: the first CONDSTORE-enabling command sends
 /// HIGHESTMODSEQ, and ESEARCH MODSEQ covers only the messages returned.
 #[test]
-fn esearch_modseq_and_condstore_enabling() {
+fn rfc7162_3_1_esearch_modseq_and_condstore_enabling() {
     let msg: &[u8] = b"Subject: m\r\n\r\nbody\r\n";
     let root = root_with("cmp-modseq", "INBOX", &[msg, msg, msg, msg]);
-    let mut s = Sess::new(&root);
+    let mut s = Session::login(&root, USER, PASS);
     s.ok("SELECT INBOX");
     let r = s.ok("FETCH 1 MODSEQ");
     assert!(position(&r, "* OK [HIGHESTMODSEQ ").is_some(), "{r:#?}");
@@ -181,24 +151,27 @@ fn esearch_modseq_and_condstore_enabling() {
 /// imaptest atoms: a mailbox name that is not valid modified UTF-7 is a
 /// NO (it cannot exist), and as a LIST pattern it simply matches nothing.
 #[test]
-fn invalid_modified_utf7_names() {
+fn rfc9051_5_1_3_invalid_modified_utf7_names() {
     let root = root_with("cmp-mutf7", "INBOX", &[]);
-    let mut s = Sess::new(&root);
-    let r = s.expect("SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}", "NO");
-    assert!(r.len() == 1, "{r:#?}");
-    let r = s.ok("LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*");
-    assert_eq!(r.len(), 1, "{r:#?}");
+    let mut s = Session::login(&root, USER, PASS);
+    // Sent raw: the library's parser refuses these names, as the server's
+    // does, so its encoder cannot write them.
+    let r = s.raw_cmd("SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}");
+    assert!(r.len() == 1 && r[0].contains(" NO "), "{r:#?}");
+    let r = s.raw_cmd("LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*");
+    assert!(r.len() == 1 && r[0].contains(" OK "), "{r:#?}");
     // Genuine syntax errors stay BAD.
-    s.expect("SELECT", "BAD");
+    let r = s.raw_cmd("SELECT");
+    assert!(r[0].contains(" BAD "), "{r:#?}");
 }
 
 /// imaptest move: MOVE into the selected mailbox itself succeeds like
 /// Dovecot's: new UIDs, old ones expunged, COPYUID reported.
 #[test]
-fn move_into_the_same_mailbox() {
+fn rfc6851_move_into_the_same_mailbox() {
     let msg: &[u8] = b"Subject: mv\r\n\r\nbody\r\n";
     let root = root_with("cmp-move", "INBOX", &[msg, msg, msg]);
-    let mut s = Sess::new(&root);
+    let mut s = Session::login(&root, USER, PASS);
     let r = s.ok("SELECT INBOX");
     let validity = r[position(&r, "[UIDVALIDITY ").unwrap()]
         .split("[UIDVALIDITY ")
@@ -225,7 +198,7 @@ fn move_into_the_same_mailbox() {
     );
     assert!(!fetches.iter().any(|l| l.contains("UID 1 ")), "{r:#?}");
     // Another session sees the same single copy.
-    let mut other = Sess::new(&root);
+    let mut other = Session::login(&root, USER, PASS);
     let r = other.ok("STATUS INBOX (MESSAGES UIDNEXT)");
     assert!(joined(&r).contains("MESSAGES 3 UIDNEXT 5"), "{r:#?}");
 }
@@ -233,12 +206,12 @@ fn move_into_the_same_mailbox() {
 /// imaptest append-binary: BODY[] never carries a NUL (RFC 3501 CHAR8);
 /// BINARY[] still returns the exact bytes in a literal8.
 #[test]
-fn no_nul_in_body_literals() {
+fn rfc3501_4_3_no_nul_in_body_literals() {
     let msg: &[u8] = b"From: user@domain.org\r\nMime-Version: 1.0\r\n\
 Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\
 \x00-Z\r\n";
     let root = root_with("cmp-nul", "INBOX", &[msg]);
-    let mut s = Sess::new(&root);
+    let mut s = Session::login(&root, USER, PASS);
     s.ok("SELECT INBOX");
     let r = s.ok("FETCH 1 (BODY.PEEK[1])");
     assert!(joined(&r).contains("BODY[1] {5}"), "{r:#?}");
@@ -254,9 +227,9 @@ Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\
 /// imaptest listext: with RECURSIVEMATCH, CHILDINFO is only for a parent
 /// whose subscribed child is not itself in the reply.
 #[test]
-fn childinfo_only_for_unlisted_children() {
+fn rfc5258_childinfo_only_for_unlisted_children() {
     let root = root_with("cmp-childinfo", "INBOX", &[]);
-    let mut s = Sess::new(&root);
+    let mut s = Session::login(&root, USER, PASS);
     s.ok("CREATE box/test2/test1");
     s.ok("SUBSCRIBE box/test2/test1");
     let r = s.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (box/test2 box/test2/test1)");

@@ -3,14 +3,25 @@
 //! ENABLE, QRESYNC resynchronisation and XCRY PURGE.
 
 mod common;
-mod selected_util;
 
-use selected_util::{count, has, root_with, Sess};
+use common::{count, has, numbered_msg, Root, Session};
+
+const USER: &str = "alice";
+const PASS: &str = "correct horse";
+
+/// A root with one user whose INBOX holds `n` messages.
+fn root_with(label: &str, n: u32) -> Root {
+    common::root_with_numbered(label, USER, PASS, n)
+}
+
+fn login(root: &Root) -> Session {
+    Session::login(root, USER, PASS)
+}
 
 #[test]
-fn select_and_examine_report_the_mailbox() {
+fn rfc9051_6_3_2_select_and_examine_report_the_mailbox() {
     let root = root_with("sel-select", 3);
-    let mut s = Sess::new(&root);
+    let mut s = login(&root);
     let caps = s.ok("CAPABILITY");
     for c in [
         "IDLE",
@@ -68,9 +79,9 @@ fn select_and_examine_report_the_mailbox() {
 }
 
 #[test]
-fn store_variants() {
+fn rfc9051_6_4_6_store_variants() {
     let root = root_with("sel-store", 3);
-    let mut s = Sess::new(&root);
+    let mut s = login(&root);
     s.ok("SELECT INBOX");
     let r = s.ok("STORE 1 +FLAGS (\\Seen)");
     assert!(has(&r, "* 1 FETCH (FLAGS (\\Seen \\Recent))"), "{r:#?}");
@@ -103,9 +114,9 @@ fn store_variants() {
 }
 
 #[test]
-fn condstore_store_reports_modseq_and_modified() {
+fn rfc7162_3_1_3_store_unchangedsince_reports_modseq_and_modified() {
     let root = root_with("sel-condstore", 3);
-    let mut s = Sess::new(&root);
+    let mut s = login(&root);
     let r = s.ok("SELECT INBOX (CONDSTORE)");
     let hms: u64 = r
         .iter()
@@ -136,18 +147,12 @@ fn condstore_store_reports_modseq_and_modified() {
 }
 
 #[test]
-fn store_on_a_thousand_messages_is_one_fast_write() {
+fn rfc9051_6_4_6_store_on_a_thousand_messages_is_one_write() {
     let root = root_with("sel-store-1000", 0);
-    let msgs: Vec<Vec<u8>> = (1..=1000).map(selected_util::msg).collect();
+    let msgs: Vec<Vec<u8>> = (1..=1000).map(numbered_msg).collect();
     let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
-    common::seed(
-        &root,
-        selected_util::USER,
-        selected_util::PASS,
-        "INBOX",
-        &refs,
-    );
-    let mut s = Sess::new(&root);
+    common::seed(&root, USER, PASS, "INBOX", &refs);
+    let mut s = login(&root);
     s.ok("SELECT INBOX (CONDSTORE)");
     let r = s.ok("STORE 1:* +FLAGS.SILENT (\\Seen)");
     // One log record: every message got the same new modseq.
@@ -160,9 +165,9 @@ fn store_on_a_thousand_messages_is_one_fast_write() {
 }
 
 #[test]
-fn expunge_uid_expunge_and_xvanquish() {
+fn rfc9051_6_4_3_expunge_uid_expunge_and_xvanquish() {
     let root = root_with("sel-expunge", 6);
-    let mut s = Sess::new(&root);
+    let mut s = login(&root);
     s.ok("SELECT INBOX");
     s.ok("STORE 2,4,5 +FLAGS.SILENT (\\Deleted)");
     // UID EXPUNGE only removes \Deleted messages inside the set.
@@ -181,9 +186,9 @@ fn expunge_uid_expunge_and_xvanquish() {
 }
 
 #[test]
-fn close_expunges_silently_and_unselect_does_not() {
+fn rfc9051_6_4_1_close_expunges_silently_and_unselect_does_not() {
     let root = root_with("sel-close", 4);
-    let mut s = Sess::new(&root);
+    let mut s = login(&root);
     s.ok("SELECT INBOX");
     s.ok("STORE 1,2 +FLAGS.SILENT (\\Deleted)");
     let r = s.ok("UNSELECT");
@@ -200,9 +205,9 @@ fn close_expunges_silently_and_unselect_does_not() {
 }
 
 #[test]
-fn copy_and_move() {
+fn rfc9051_6_4_7_copy_and_rfc6851_move() {
     let root = root_with("sel-copy", 3);
-    let mut s = Sess::new(&root);
+    let mut s = login(&root);
     let r = s.ok("SELECT Archive");
     let archive_validity = r
         .iter()
@@ -225,7 +230,7 @@ fn copy_and_move() {
     let r = s.ok("UID COPY 3 INBOX");
     assert!(has(&r, "* 4 EXISTS"), "{r:#?}");
     assert!(r.last().unwrap().contains("[COPYUID "), "{r:#?}");
-    // MOVE into the selected mailbox itself: tests/imap_compliance.rs.
+    // MOVE into the selected mailbox itself: tests/interop_imaptest.rs.
 
     // MOVE: untagged COPYUID, then the expunges, then the tagged OK.
     let r = s.ok("MOVE 1:2 Archive");
@@ -253,9 +258,9 @@ fn copy_and_move() {
 }
 
 #[test]
-fn enable_and_qresync_select() {
+fn rfc7162_3_2_5_enable_and_qresync_select() {
     let root = root_with("sel-enable", 4);
-    let mut s = Sess::new(&root);
+    let mut s = login(&root);
     let r = s.cmd("SELECT INBOX (QRESYNC (1 1))");
     assert!(
         r.last().unwrap().contains("BAD"),
@@ -294,9 +299,9 @@ fn enable_and_qresync_select() {
 }
 
 #[test]
-fn imap4rev2_select_has_list_and_no_recent() {
+fn rfc9051_6_3_2_imap4rev2_select_has_list_and_no_recent() {
     let root = root_with("sel-rev2", 2);
-    let mut s = Sess::new(&root);
+    let mut s = login(&root);
     let r = s.ok("ENABLE IMAP4rev2");
     assert_eq!(r[0], "* ENABLED IMAP4rev2");
     let r = s.ok("SELECT Sent");
@@ -311,16 +316,10 @@ fn imap4rev2_select_has_list_and_no_recent() {
 }
 
 #[test]
-fn utf8_accept_selects_utf8_names() {
+fn rfc6855_utf8_accept_selects_utf8_names() {
     let root = root_with("sel-utf8", 0);
-    common::seed(
-        &root,
-        selected_util::USER,
-        selected_util::PASS,
-        "Caf\u{e9}",
-        &[b"x\r\n\r\ny\r\n"],
-    );
-    let mut s = Sess::new(&root);
+    common::seed(&root, USER, PASS, "Caf\u{e9}", &[b"x\r\n\r\ny\r\n"]);
+    let mut s = login(&root);
     let r = s.ok("SELECT \"Caf&AOk-\"");
     assert!(has(&r, "* 1 EXISTS"), "{r:#?}");
     s.ok("ENABLE UTF8=ACCEPT");
@@ -329,19 +328,13 @@ fn utf8_accept_selects_utf8_names() {
 }
 
 #[test]
-fn purge_removes_expunged_files() {
+fn xcry_purge_removes_expunged_files() {
     let root = root_with("sel-purge", 2);
-    let mut s = Sess::new(&root);
+    let mut s = login(&root);
     s.ok("SELECT INBOX");
     s.ok("XVANQUISH 1");
     let files = |root: &common::Root| -> usize {
-        walk(
-            &root
-                .path()
-                .join("users")
-                .join(selected_util::USER)
-                .join("mailboxes"),
-        )
+        walk(&root.path().join("users").join(USER).join("mailboxes"))
     };
     let before = files(&root);
     let r = s.ok("XCRY PURGE");

@@ -19,7 +19,7 @@ fn dirs(mailboxes: &Path) -> BTreeSet<String> {
 }
 
 #[test]
-fn purge_removes_deleted_mailbox_directories_after_grace() {
+fn xcry_purge_removes_deleted_mailbox_directories_after_grace() {
     let root = Root::new("purge");
     let user_dir = root.add_user("quin", "pw");
     let mailboxes = user_dir.join("mailboxes");
@@ -27,7 +27,7 @@ fn purge_removes_deleted_mailbox_directories_after_grace() {
     let (child, sock) = root.spawn_serve("imaps");
     let _g = Guard(child);
     let (mut c, _) = Client::imaps(sock);
-    assert!(c.status(&login_cmd("quin", "pw")).starts_with("t1 OK"));
+    assert!(c.login("quin", "pw").starts_with("t1 OK"));
     assert!(c.status("CREATE Gone").contains(" OK "));
     assert!(c.status("CREATE Fresh").contains(" OK "));
     let with_new = dirs(&mailboxes);

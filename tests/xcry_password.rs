@@ -13,17 +13,17 @@ fn login_status(root: &Root, user: &str, pass: &str) -> String {
     let (child, sock) = root.spawn_serve("imaps");
     let _g = Guard(child);
     let (mut c, _) = Client::imaps(sock);
-    c.status(&login_cmd(user, pass))
+    c.login(user, pass)
 }
 
 #[test]
-fn change_password_then_restore_backup() {
+fn xcry_change_password_then_restore_backup() {
     let root = Root::new("chpw");
     let dir = root.add_user("mia", "old-pass");
     let (child, sock) = root.spawn_serve("imaps");
     let _g = Guard(child);
     let (mut c, _) = Client::imaps(sock);
-    assert!(c.status(&login_cmd("mia", "old-pass")).starts_with("t1 OK"));
+    assert!(c.login("mia", "old-pass").starts_with("t1 OK"));
     let before = std::fs::read(dir.join("user.toml")).unwrap();
 
     let r = c.cmd("XCRY SET-USER-CONFIG PASSWORD \"new pass\"");
@@ -52,7 +52,7 @@ fn change_password_then_restore_backup() {
 }
 
 #[test]
-fn set_user_config_rejects_bad_requests() {
+fn xcry_set_user_config_rejects_bad_requests() {
     let root = Root::new("chpw-bad");
     root.add_user("ned", "pw");
     let (child, sock) = root.spawn_serve("imaps");
@@ -62,7 +62,7 @@ fn set_user_config_rejects_bad_requests() {
         c.status("XCRY SET-USER-CONFIG PASSWORD x"),
         "t1 BAD Log in first"
     );
-    assert!(c.status(&login_cmd("ned", "pw")).starts_with("t2 OK"));
+    assert!(c.login("ned", "pw").starts_with("t2 OK"));
     assert_eq!(
         c.status("XCRY SET-USER-CONFIG PASSWORD \"\""),
         "t3 NO [CANNOT] The password may not be empty"
@@ -76,7 +76,7 @@ fn set_user_config_rejects_bad_requests() {
 }
 
 #[test]
-fn remote_chpw_and_test_over_imaps() {
+fn cli_remote_chpw_and_test_over_imaps() {
     let port = free_port();
     let root = Root::new("remote");
     let cfg = root.path().join("crymap-like.toml");

@@ -86,7 +86,7 @@ fn open(user: &Path, name: &str) -> Mailbox {
 }
 
 #[test]
-fn delivers_converts_and_files_with_instructions() {
+fn cli_deliver_converts_and_files_with_instructions() {
     let (root, user) = setup("ok");
     let code = deliver(
         &root.0,
@@ -122,7 +122,7 @@ fn delivers_converts_and_files_with_instructions() {
 }
 
 #[test]
-fn exit_codes_for_unknown_user_oversize_and_crash() {
+fn cli_deliver_exit_codes_for_unknown_user_oversize_and_crash() {
     let (root, user) = setup("codes");
     assert_eq!(deliver(&root.0, &["--user", "bob"], b"x\r\n", None), 67);
     assert_eq!(deliver(&root.0, &["--user", "../x"], b"x\r\n", None), 67);

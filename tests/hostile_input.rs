@@ -33,7 +33,7 @@ fn session(label: &str) -> (Root, Child, Client) {
 }
 
 #[test]
-fn oversized_line_is_bad_and_session_survives() {
+fn hostile_oversized_line_is_bad_and_session_survives() {
     let (_r, child, mut c) = session("long-line");
     let mut line = b"a1 NOOP ".to_vec();
     line.extend(std::iter::repeat_n(b'x', 100 * 1024));
@@ -48,7 +48,7 @@ fn oversized_line_is_bad_and_session_survives() {
 }
 
 #[test]
-fn enormous_line_ends_with_bye() {
+fn hostile_enormous_line_ends_with_bye() {
     let (_r, child, mut c) = session("huge-line");
     // Far beyond any limit, with no line end: the server must not buffer it.
     let chunk = vec![b'y'; 1 << 20];
@@ -69,7 +69,7 @@ fn enormous_line_ends_with_bye() {
 }
 
 #[test]
-fn oversized_literal_is_refused_without_continuation() {
+fn hostile_oversized_literal_is_refused_without_continuation() {
     let (_r, child, mut c) = session("big-literal");
     c.send(b"a1 LOGIN {100000000}\r\n");
     let l = c.line();
@@ -89,7 +89,7 @@ fn oversized_literal_is_refused_without_continuation() {
 }
 
 #[test]
-fn oversized_non_synchronising_literal_ends_with_bye() {
+fn hostile_oversized_non_synchronising_literal_ends_with_bye() {
     let (_r, child, mut c) = session("big-literal-plus");
     c.send(b"a1 LOGIN {900000000+}\r\n");
     let rest = c.rest();
@@ -102,7 +102,7 @@ fn oversized_non_synchronising_literal_ends_with_bye() {
 }
 
 #[test]
-fn unterminated_literal_at_eof() {
+fn hostile_unterminated_literal_at_eof() {
     let (_r, child, mut c) = session("unterminated");
     c.send(b"a1 LOGIN {10}\r\n");
     assert_eq!(c.line(), "+ go ahead");
@@ -112,7 +112,7 @@ fn unterminated_literal_at_eof() {
 }
 
 #[test]
-fn garbage_and_nul_bytes_get_bad() {
+fn hostile_garbage_and_nul_bytes_get_bad() {
     let (_r, child, mut c) = session("garbage");
     c.send(b"\x80\xff\xfe garbage \x01\x02\r\n");
     let l = c.line();
@@ -132,9 +132,9 @@ fn garbage_and_nul_bytes_get_bad() {
 }
 
 #[test]
-fn ten_thousand_nested_parentheses() {
+fn hostile_ten_thousand_nested_parentheses() {
     let (_r, child, mut c) = session("nesting");
-    assert!(c.status(&login_cmd("pat", "pw")).starts_with("t1 OK"));
+    assert!(c.login("pat", "pw").starts_with("t1 OK"));
     for cmd in ["SEARCH ", "FETCH 1 ", "ID "] {
         let mut line = format!("n1 {cmd}").into_bytes();
         line.extend(std::iter::repeat_n(b'(', 10_000));
@@ -150,7 +150,7 @@ fn ten_thousand_nested_parentheses() {
 }
 
 #[test]
-fn random_bytes_never_crash_the_server() {
+fn hostile_random_bytes_never_crash_the_server() {
     // Deterministic pseudo-random junk, in lines and with stray literals.
     let (_r, child, mut c) = session("random");
     let mut x: u64 = 0x9e3779b97f4a7c15;
@@ -178,7 +178,7 @@ fn random_bytes_never_crash_the_server() {
 /// bounded by the idle timeout, so the session ends instead of blocking
 /// forever.
 #[test]
-fn client_that_never_reads_does_not_hold_the_session() {
+fn hostile_client_that_never_reads_does_not_hold_the_session() {
     let root = Root::new("no-reader");
     let cfg = root.path().join("crymap-like.toml");
     let text = std::fs::read_to_string(&cfg)
@@ -194,7 +194,7 @@ fn client_that_never_reads_does_not_hold_the_session() {
     common::seed(&root, "pat", "pw", "INBOX", &[&big]);
     let (child, sock) = root.spawn_serve("imaps");
     let (mut c, _) = Client::imaps(sock);
-    assert!(c.status(&login_cmd("pat", "pw")).starts_with("t1 OK"));
+    assert!(c.login("pat", "pw").starts_with("t1 OK"));
     assert!(c.status("SELECT INBOX").contains(" OK "));
     // Ask for far more than the socket buffers hold, then stop reading.
     for i in 0..8 {
@@ -208,7 +208,7 @@ fn client_that_never_reads_does_not_hold_the_session() {
 /// after AUTHENTICATE's continuation request) is logged out after the idle
 /// timeout, like one that is silent between commands.
 #[test]
-fn client_stalling_inside_a_command_is_logged_out() {
+fn hostile_client_stalling_inside_a_command_is_logged_out() {
     for stall in [&b"a1 LOGIN {10}\r\nabc"[..], b"a2 AUTHENTICATE PLAIN\r\n"] {
         let root = Root::new("stall");
         let cfg = root.path().join("crymap-like.toml");

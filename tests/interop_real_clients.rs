@@ -1,31 +1,21 @@
 //! Real IMAP clients from Debian's packages (isync's mbsync, curl,
-//! fetchmail) against the real server started by `listen` on a free port of
-//! 127.0.0.1. Each test says `skipped: needs <package>` when its tool is
-//! missing (`.ci/run` installs them), and every client run is bounded in
-//! time. What the clients did is checked on the server, byte for byte.
+//! fetchmail, neomutt) against the real server started by `listen` on a
+//! free port of 127.0.0.1. A test whose tool is missing is skipped with a
+//! `SKIPPED:` line, or fails under `CI=true` (`.ci/run` installs them), and
+//! every client run is bounded in time. What the clients did is checked on the server, byte for byte.
 
 mod common;
-mod raw_util;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{connect_retry, free_port, seed, tls_over, Guard, Root};
-use raw_util::{flags_of, msg, word_after, Raw};
+use common::{connect_retry, fetched, free_port, msg, require_tool, seed, Client, Guard, Root};
 
 const USER: &str = "dora";
 const PASS: &str = "real clients pass";
 /// No client run may take longer than this.
 const CLIENT_LIMIT: Duration = Duration::from_secs(30);
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// A root with `listen` serving IMAPS on a free port, one user whose INBOX
 /// holds `seeds`.
@@ -71,10 +61,10 @@ impl Server {
     }
 
     /// A logged-in session of our own, to check what a client did.
-    fn session(&self) -> Raw {
+    fn session(&self) -> Client {
         let tcp = connect_retry(&format!("127.0.0.1:{}", self.port));
-        let mut raw = Raw::new(Box::new(tls_over(tcp)));
-        raw.ok(&common::login_cmd(USER, PASS));
+        let mut raw = Client::imaps_ok(tcp);
+        assert!(raw.login(USER, PASS).contains(" OK "));
         raw
     }
 
@@ -82,16 +72,10 @@ impl Server {
     fn contents(&self, mailbox: &str) -> Vec<(u32, Vec<String>, Vec<u8>)> {
         let mut raw = self.session();
         raw.ok(&format!("EXAMINE {mailbox}"));
-        let mut out = Vec::new();
-        for r in raw.ok("UID FETCH 1:* (UID FLAGS BODY.PEEK[])") {
-            if r.text.starts_with("* ") && r.text.contains(" FETCH (") {
-                let uid = word_after(&r.text, "UID ").expect("UID");
-                let flags = flags_of(&r.text);
-                let body = r.literals.into_iter().next().expect("literal");
-                out.push((uid, flags, body));
-            }
-        }
-        out
+        fetched(&raw.ok_run("UID FETCH 1:* (UID FLAGS BODY.PEEK[])"))
+            .into_iter()
+            .map(|m| (m.uid, m.flags, m.body))
+            .collect()
     }
 }
 
@@ -164,9 +148,12 @@ fn maildir_files(folder: &Path) -> Vec<PathBuf> {
 /// a message put into the Maildir reaches the server intact, and flags
 /// changed on either side reach the other.
 #[test]
-fn mbsync_syncs_both_ways_with_flags() {
-    if !have("mbsync") {
-        println!("mbsync: skipped: needs isync");
+fn interop_mbsync_syncs_both_ways_with_flags() {
+    if !require_tool(
+        "interop_mbsync_syncs_both_ways_with_flags",
+        "mbsync",
+        "isync",
+    ) {
         return;
     }
     let s = seeds("mbsync");
@@ -221,10 +208,10 @@ fn mbsync_syncs_both_ways_with_flags() {
     std::fs::rename(seed0, inbox.join("cur").join(format!("{base}:2,S"))).unwrap();
     {
         let mut raw = server.session();
-        raw.ok("SELECT INBOX");
+        raw.ok_run("SELECT INBOX");
         let contents = server.contents("INBOX");
         let uid = contents.iter().find(|m| m.2 == s[1]).unwrap().0;
-        raw.ok(&format!("UID STORE {uid} +FLAGS (\\Flagged)"));
+        raw.ok_run(&format!("UID STORE {uid} +FLAGS (\\Flagged)"));
     }
     mbsync();
 
@@ -275,9 +262,8 @@ fn curl(server: &Server, path: &str, extra: &[&str]) -> Output {
 /// curl over IMAPS with certificate and host name checks on: LIST, FETCH a
 /// message byte for byte, APPEND with --upload-file.
 #[test]
-fn curl_lists_fetches_and_appends() {
-    if !have("curl") {
-        println!("curl: skipped: needs curl");
+fn interop_curl_lists_fetches_and_appends() {
+    if !require_tool("interop_curl_lists_fetches_and_appends", "curl", "curl") {
         return;
     }
     let s = seeds("curl");
@@ -325,9 +311,12 @@ fn curl_lists_fetches_and_appends() {
 /// to an MDA that writes one file per message, keeping the mail on the
 /// server (which then marks it \Seen).
 #[test]
-fn fetchmail_retrieves_into_an_mda() {
-    if !have("fetchmail") {
-        println!("fetchmail: skipped: needs fetchmail");
+fn interop_fetchmail_retrieves_into_an_mda() {
+    if !require_tool(
+        "interop_fetchmail_retrieves_into_an_mda",
+        "fetchmail",
+        "fetchmail",
+    ) {
         return;
     }
     let s = seeds("fetchmail");
@@ -400,13 +389,19 @@ fn fetchmail_retrieves_into_an_mda() {
 /// terminal, and `push` types the keys. It pipes message 1 into a file and
 /// saves message 2 to Archive (which deletes it from INBOX on quit).
 #[test]
-fn neomutt_pipes_and_saves_a_message() {
-    if !have("neomutt") {
-        println!("neomutt: skipped: needs neomutt");
+fn interop_neomutt_pipes_and_saves_a_message() {
+    if !require_tool(
+        "interop_neomutt_pipes_and_saves_a_message",
+        "neomutt",
+        "neomutt",
+    ) {
         return;
     }
-    if !have("script") {
-        println!("neomutt: skipped: needs bsdutils (script)");
+    if !require_tool(
+        "interop_neomutt_pipes_and_saves_a_message",
+        "script",
+        "bsdutils",
+    ) {
         return;
     }
     let s = seeds("neomutt");

@@ -58,7 +58,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 }
 
 #[test]
-fn prompted_password_is_not_echoed_and_works() {
+fn cli_user_add_prompted_password_is_not_echoed_and_works() {
     let root = Root::new("prompt");
     let (shown, code) = add_on_terminal(&root, "vera", "Typed-Secret-42", "Typed-Secret-42");
     assert_eq!(code, 0, "{shown}");
@@ -69,13 +69,11 @@ fn prompted_password_is_not_echoed_and_works() {
     let (child, sock) = root.spawn_serve("imaps");
     let _g = Guard(child);
     let (mut c, _) = Client::imaps(sock);
-    assert!(c
-        .status(&login_cmd("vera", "Typed-Secret-42"))
-        .starts_with("t1 OK"));
+    assert!(c.login("vera", "Typed-Secret-42").starts_with("t1 OK"));
 }
 
 #[test]
-fn prompted_passwords_that_differ_create_nothing() {
+fn cli_user_add_prompted_passwords_that_differ_create_nothing() {
     let root = Root::new("prompt-differ");
     let (shown, code) = add_on_terminal(&root, "walt", "one", "two");
     assert_eq!(code, 65, "{shown}");
@@ -84,7 +82,7 @@ fn prompted_passwords_that_differ_create_nothing() {
 }
 
 #[test]
-fn generated_password_is_printed_once_and_works() {
+fn cli_user_add_generated_password_is_printed_once_and_works() {
     let root = Root::new("generated");
     let mut cmd = root.command(&["user", "add", "xena"]);
     if is_root() {
@@ -107,11 +105,11 @@ fn generated_password_is_printed_once_and_works() {
     let (child, sock) = root.spawn_serve("imaps");
     let _g = Guard(child);
     let (mut c, _) = Client::imaps(sock);
-    assert!(c.status(&login_cmd("xena", &password)).starts_with("t1 OK"));
+    assert!(c.login("xena", &password).starts_with("t1 OK"));
 }
 
 #[test]
-fn bad_requests_are_refused_with_reasons() {
+fn cli_user_add_bad_requests_are_refused_with_reasons() {
     let root = Root::new("user-add-bad");
     root.add_user("yara", "pw");
     let run = |args: &[&str]| run_with_stdin(root.command(args), b"pw\n");

@@ -7,7 +7,6 @@
 //! message is in exactly one mailbox, and that the store takes new writes.
 
 mod common;
-mod raw_util;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -17,8 +16,12 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{login_cmd, run_with_stdin, seed, tls_over, wait_exit, Guard, Root};
-use raw_util::{flags_of, msg, word_after, Closed, Raw};
+use crymap_like::imap::wire::command::{SeqBound, SeqRange, SeqSet};
+
+use common::{
+    exists, fetched, msg, run_with_stdin, seed, status_items, tagged_code, wait_exit, Client,
+    Closed, Flag, Guard, ResponseCode, Root, StatusValue,
+};
 
 const USER: &str = "carol";
 const PASS: &str = "crash test dummy";
@@ -26,7 +29,7 @@ const ENV: &str = "CRYMAP_LIKE_CRASH_AT";
 
 /// `serve imaps` on a socket pair, the way inetd starts it, optionally set
 /// to abort at `crash`.
-fn spawn(root: &Root, crash: Option<&str>) -> (Child, Raw) {
+fn spawn(root: &Root, crash: Option<&str>) -> (Child, Client) {
     let (ours, theirs) = UnixStream::pair().unwrap();
     let theirs: OwnedFd = theirs.into();
     let out = theirs.try_clone().unwrap();
@@ -43,7 +46,7 @@ fn spawn(root: &Root, crash: Option<&str>) -> (Child, Raw) {
         .unwrap();
     ours.set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    (child, Raw::new(Box::new(tls_over(ours))))
+    (child, Client::imaps_ok(ours))
 }
 
 /// A root with the user, INBOX seeded with `seeds` and an empty Archive
@@ -60,13 +63,15 @@ fn root_with(label: &str, seeds: &[Vec<u8>]) -> Root {
 
 /// Runs `steps` in a session set to abort at `point` and asserts that the
 /// process really died there (SIGABRT), i.e. the point was reached.
-fn crash_session(root: &Root, point: &str, steps: impl FnOnce(&mut Raw) -> Result<(), Closed>) {
+fn crash_session(root: &Root, point: &str, steps: impl FnOnce(&mut Client) -> Result<(), Closed>) {
     let (child, mut raw) = spawn(root, Some(point));
     let mut guard = Guard(child);
     let result = (|| {
-        let login = raw.cmd(&login_cmd(USER, PASS))?;
+        let login = raw.try_login(USER, PASS)?;
         assert!(
-            login.last().is_some_and(|r| r.text.starts_with("c1 OK")),
+            login
+                .last()
+                .is_some_and(|r| r.skeleton.starts_with("t1 OK")),
             "{point}: login refused"
         );
         steps(&mut raw)
@@ -86,7 +91,7 @@ fn libc_sigabrt() -> i32 {
 
 /// A normal, logged-in session for checking.
 struct Checker {
-    raw: Raw,
+    raw: Client,
     guard: Guard,
 }
 
@@ -94,35 +99,23 @@ impl Checker {
     fn new(root: &Root) -> Checker {
         let (child, mut raw) = spawn(root, None);
         let guard = Guard(child);
-        raw.ok(&login_cmd(USER, PASS));
+        assert!(raw.login(USER, PASS).contains(" OK "));
         Checker { raw, guard }
     }
 
     /// SELECTs `mailbox` and returns (uid, flags, content) of every message,
-    /// checking EXISTS against what FETCH returned.
+    /// checking EXISTS against what FETCH returned; all read from the
+    /// library's parse of the responses.
     fn contents(&mut self, mailbox: &str) -> Vec<(u32, Vec<String>, Vec<u8>)> {
-        let sel = self.raw.ok(&format!("SELECT {mailbox}"));
-        let exists: usize = sel
-            .iter()
-            .find_map(|r| {
-                r.text
-                    .strip_prefix("* ")?
-                    .strip_suffix(" EXISTS")?
-                    .parse()
-                    .ok()
-            })
-            .expect("EXISTS");
+        let sel = self.raw.ok_run(&format!("SELECT {mailbox}"));
+        let exists = exists(&sel).expect("EXISTS") as usize;
         let mut out = Vec::new();
         if exists > 0 {
-            for r in self.raw.ok("UID FETCH 1:* (UID FLAGS BODY.PEEK[])") {
-                if !r.text.starts_with("* ") || !r.text.contains(" FETCH (") {
-                    continue;
-                }
-                let uid = word_after(&r.text, "UID ").expect("UID in FETCH");
-                let flags = flags_of(&r.text);
-                let body = r.literals.into_iter().next().expect("BODY[] literal");
-                out.push((uid, flags, body));
-            }
+            let r = self.raw.ok_run("UID FETCH 1:* (UID FLAGS BODY.PEEK[])");
+            out = fetched(&r)
+                .into_iter()
+                .map(|m| (m.uid, m.flags, m.body))
+                .collect();
         }
         assert_eq!(
             out.len(),
@@ -134,22 +127,24 @@ impl Checker {
 
     /// STATUS MESSAGES and UIDNEXT.
     fn status(&mut self, mailbox: &str) -> (usize, u32) {
-        let r = self.raw.ok(&format!("STATUS {mailbox} (MESSAGES UIDNEXT)"));
-        let line = &r
-            .iter()
-            .find(|r| r.text.starts_with("* STATUS"))
-            .expect("STATUS line")
-            .text;
-        (
-            word_after(line, "MESSAGES ").expect("MESSAGES") as usize,
-            word_after(line, "UIDNEXT ").expect("UIDNEXT"),
-        )
+        let r = self
+            .raw
+            .ok_run(&format!("STATUS {mailbox} (MESSAGES UIDNEXT)"));
+        let (mut messages, mut uidnext) = (None, None);
+        for item in status_items(&r) {
+            match item {
+                StatusValue::Messages(n) => messages = Some(n as usize),
+                StatusValue::UidNext(n) => uidnext = Some(n),
+                _ => {}
+            }
+        }
+        (messages.expect("MESSAGES"), uidnext.expect("UIDNEXT"))
     }
 
     /// Ends the session and asserts the server logged no error: the store
     /// opened cleanly.
     fn finish(mut self) {
-        let _ = self.raw.cmd("LOGOUT");
+        let _ = self.raw.try_run("LOGOUT");
         wait_exit(&mut self.guard.0, Duration::from_secs(20)).expect("server exits");
         let mut err = String::new();
         if let Some(mut e) = self.guard.0.stderr.take() {
@@ -197,20 +192,24 @@ fn assert_set(
 fn assert_writable(c: &mut Checker, label: &str) {
     let (_, uidnext) = c.status("INBOX");
     let fresh = msg(&format!("{label}-after"));
-    let r = c.raw.append("INBOX", "", &fresh).expect("server alive");
-    let tagged = &r.last().expect("tagged").text;
-    assert!(tagged.contains("OK [APPENDUID"), "{label}: {tagged}");
-    let uid = tagged
-        .split_whitespace()
-        .nth(4)
-        .and_then(|u| u.trim_end_matches(']').parse::<u32>().ok())
-        .expect("APPENDUID uid");
+    let r = c.raw.append("INBOX", &[], &fresh).expect("server alive");
+    let uid = match tagged_code(&r) {
+        Some(ResponseCode::AppendUid {
+            uids: SeqSet::Ranges(ranges),
+            ..
+        }) => match ranges.as_slice() {
+            [SeqRange::Single(SeqBound::Value(u))] => u.get(),
+            other => panic!("{label}: APPENDUID of one message: {other:?}"),
+        },
+        other => panic!("{label}: no APPENDUID: {other:?}"),
+    };
     assert!(
         uid >= uidnext,
         "{label}: UID {uid} reused (UIDNEXT was {uidnext})"
     );
-    c.raw.ok("SELECT INBOX");
-    c.raw.ok(&format!("UID STORE {uid} +FLAGS (\\Answered)"));
+    c.raw.ok_run("SELECT INBOX");
+    c.raw
+        .ok_run(&format!("UID STORE {uid} +FLAGS (\\Answered)"));
     let all = c.contents("INBOX");
     let (_, flags, body) = all
         .iter()
@@ -238,7 +237,7 @@ fn append_case(point: &str, logged: bool) {
     let root = root_with(point, &s);
     let new = msg(&format!("{point}-new"));
     crash_session(&root, point, |raw| {
-        raw.append("INBOX", "\\Seen", &new).map(drop)
+        raw.append("INBOX", &[Flag::Seen], &new).map(drop)
     });
     let mut c = Checker::new(&root);
     let got = c.contents("INBOX");
@@ -252,28 +251,28 @@ fn append_case(point: &str, logged: bool) {
 }
 
 #[test]
-fn append_before_rename() {
+fn crash_append_before_rename() {
     append_case("append.before-rename", false);
 }
 
 #[test]
-fn append_after_file() {
+fn crash_append_after_file() {
     append_case("append.after-file", false);
 }
 
 #[test]
-fn append_after_log() {
+fn crash_append_after_log() {
     append_case("append.after-log", true);
 }
 
 #[test]
-fn store_flags_after_log() {
+fn crash_store_flags_after_log() {
     let point = "flags.after-log";
     let s = seeds(point);
     let root = root_with(point, &s);
     crash_session(&root, point, |raw| {
-        raw.cmd("SELECT INBOX")?;
-        raw.cmd("STORE 2 +FLAGS (\\Flagged)").map(drop)
+        raw.try_run("SELECT INBOX")?;
+        raw.try_run("STORE 2 +FLAGS (\\Flagged)").map(drop)
     });
     let mut c = Checker::new(&root);
     let got = c.contents("INBOX");
@@ -294,18 +293,18 @@ fn store_flags_after_log() {
 }
 
 #[test]
-fn expunge_after_log() {
+fn crash_expunge_after_log() {
     let point = "expunge.after-log";
     let s = seeds(point);
     let root = root_with(point, &s);
     // \Deleted is set in a normal session, since STORE has its own point.
     let mut prep = Checker::new(&root);
-    prep.raw.ok("SELECT INBOX");
-    prep.raw.ok("STORE 2 +FLAGS (\\Deleted)");
+    prep.raw.ok_run("SELECT INBOX");
+    prep.raw.ok_run("STORE 2 +FLAGS (\\Deleted)");
     prep.finish();
     crash_session(&root, point, |raw| {
-        raw.cmd("SELECT INBOX")?;
-        raw.cmd("EXPUNGE").map(drop)
+        raw.try_run("SELECT INBOX")?;
+        raw.try_run("EXPUNGE").map(drop)
     });
     let mut c = Checker::new(&root);
     let got = c.contents("INBOX");
@@ -320,8 +319,8 @@ fn copy_case(point: &str, logged: bool) {
     let s = seeds(point);
     let root = root_with(point, &s);
     crash_session(&root, point, |raw| {
-        raw.cmd("SELECT INBOX")?;
-        raw.cmd("COPY 1:3 Archive").map(drop)
+        raw.try_run("SELECT INBOX")?;
+        raw.try_run("COPY 1:3 Archive").map(drop)
     });
     let mut c = Checker::new(&root);
     assert_set(point, &c.contents("INBOX"), &refs(&s), &[]);
@@ -329,8 +328,8 @@ fn copy_case(point: &str, logged: bool) {
     let must = if logged { refs(&s) } else { Vec::new() };
     assert_set(&format!("{point} Archive"), &archive, &must, &[]);
     // A retried COPY succeeds and leaves one copy per retry in Archive.
-    c.raw.ok("SELECT INBOX");
-    c.raw.ok("COPY 1:3 Archive");
+    c.raw.ok_run("SELECT INBOX");
+    c.raw.ok_run("COPY 1:3 Archive");
     let archive = c.contents("Archive");
     assert_eq!(archive.len(), if logged { 6 } else { 3 }, "{point}");
     assert_writable(&mut c, point);
@@ -338,12 +337,12 @@ fn copy_case(point: &str, logged: bool) {
 }
 
 #[test]
-fn copy_after_link() {
+fn crash_copy_after_link() {
     copy_case("copy.after-link", false);
 }
 
 #[test]
-fn copy_after_log() {
+fn crash_copy_after_log() {
     copy_case("copy.after-log", true);
 }
 
@@ -355,8 +354,8 @@ fn move_case(point: &str, archive_first: bool, done: bool) {
     let label = format!("{point}-{archive_first}");
     let root = root_with(&label, &s);
     crash_session(&root, point, |raw| {
-        raw.cmd("SELECT INBOX")?;
-        raw.cmd("MOVE 2 Archive").map(drop)
+        raw.try_run("SELECT INBOX")?;
+        raw.try_run("MOVE 2 Archive").map(drop)
     });
     let mut c = Checker::new(&root);
     if archive_first {
@@ -392,27 +391,27 @@ fn move_case(point: &str, archive_first: bool, done: bool) {
     assert_eq!(c.status("INBOX").0, inbox.len(), "{label}");
     assert_eq!(c.status("Archive").0, archive.len(), "{label}");
     // The mailboxes still move mail.
-    c.raw.ok("SELECT INBOX");
-    c.raw.ok("MOVE 1 Archive");
+    c.raw.ok_run("SELECT INBOX");
+    c.raw.ok_run("MOVE 1 Archive");
     assert_eq!(c.contents("INBOX").len(), inbox.len() - 1, "{label}");
     assert_writable(&mut c, &label);
     c.finish();
 }
 
 #[test]
-fn move_after_intent() {
+fn crash_move_after_intent() {
     move_case("move.after-intent", false, false);
     move_case("move.after-intent", true, false);
 }
 
 #[test]
-fn move_after_dest_add() {
+fn crash_move_after_dest_add() {
     move_case("move.after-dest-add", false, true);
     move_case("move.after-dest-add", true, true);
 }
 
 #[test]
-fn move_after_source_expunge() {
+fn crash_move_after_source_expunge() {
     move_case("move.after-source-expunge", false, true);
     move_case("move.after-source-expunge", true, true);
 }
@@ -442,7 +441,7 @@ fn spool_case(point: &str) {
     let (child, mut raw) = spawn(&root, Some(point));
     let mut guard = Guard(child);
     assert!(
-        raw.cmd(&login_cmd(USER, PASS)).is_err(),
+        raw.try_login(USER, PASS).is_err(),
         "{point}: login survived"
     );
     let status = wait_exit(&mut guard.0, Duration::from_secs(20)).expect("exits");
@@ -453,7 +452,7 @@ fn spool_case(point: &str) {
     assert_set(point, &c.contents("INBOX"), &must, &[]);
     assert!(spool_is_empty(&root), "{point}: spool entry left behind");
     // A second login files nothing more.
-    drop(c.raw.ok("LOGOUT"));
+    drop(c.raw.ok_run("LOGOUT"));
     let mut c = Checker::new(&root);
     assert_set(point, &c.contents("INBOX"), &must, &[]);
     assert_writable(&mut c, point);
@@ -461,12 +460,12 @@ fn spool_case(point: &str) {
 }
 
 #[test]
-fn spool_after_link() {
+fn crash_spool_after_link() {
     spool_case("spool.after-link");
 }
 
 #[test]
-fn spool_after_log() {
+fn crash_spool_after_log() {
     spool_case("spool.after-log");
 }
 
@@ -494,12 +493,12 @@ fn deliver_case(point: &str, renamed: bool) {
 }
 
 #[test]
-fn deliver_before_rename() {
+fn crash_deliver_before_rename() {
     deliver_case("deliver.before-rename", false);
 }
 
 #[test]
-fn deliver_after_rename() {
+fn crash_deliver_after_rename() {
     deliver_case("deliver.after-rename", true);
 }
 
@@ -509,13 +508,13 @@ fn compact_case(point: &str) {
     let s: Vec<Vec<u8>> = (1..=5).map(|i| msg(&format!("{point}-seed{i}"))).collect();
     let root = root_with(point, &s);
     let mut prep = Checker::new(&root);
-    prep.raw.ok("SELECT INBOX");
-    prep.raw.ok("STORE 1 +FLAGS (\\Flagged)");
-    prep.raw.ok("STORE 2 +FLAGS (\\Deleted)");
-    prep.raw.ok("EXPUNGE");
+    prep.raw.ok_run("SELECT INBOX");
+    prep.raw.ok_run("STORE 1 +FLAGS (\\Flagged)");
+    prep.raw.ok_run("STORE 2 +FLAGS (\\Deleted)");
+    prep.raw.ok_run("EXPUNGE");
     let (_, uidnext_before) = prep.status("INBOX");
     prep.finish();
-    crash_session(&root, point, |raw| raw.cmd("XCRY PURGE").map(drop));
+    crash_session(&root, point, |raw| raw.try_run("XCRY PURGE").map(drop));
     let mut c = Checker::new(&root);
     let got = c.contents("INBOX");
     let uids = assert_set(point, &got, &[&s[0], &s[2], &s[3], &s[4]], &[]);
@@ -529,7 +528,7 @@ fn compact_case(point: &str) {
     let (_, uidnext) = c.status("INBOX");
     assert_eq!(uidnext, uidnext_before, "{point}: UIDNEXT moved");
     // Compaction itself still works, then the store takes writes.
-    c.raw.ok("XCRY PURGE");
+    c.raw.ok_run("XCRY PURGE");
     assert_set(
         point,
         &c.contents("INBOX"),
@@ -541,17 +540,17 @@ fn compact_case(point: &str) {
 }
 
 #[test]
-fn compact_after_segment() {
+fn crash_compact_after_segment() {
     compact_case("compact.after-segment");
 }
 
 #[test]
-fn compact_after_snapshot_tmp() {
+fn crash_compact_after_snapshot_tmp() {
     compact_case("compact.after-snapshot-tmp");
 }
 
 #[test]
-fn compact_after_snapshot() {
+fn crash_compact_after_snapshot() {
     compact_case("compact.after-snapshot");
 }
 
@@ -559,12 +558,12 @@ fn compact_after_snapshot() {
 /// half sent. Nothing was acknowledged and MULTIAPPEND is all or nothing
 /// (RFC 3502), so none of them may appear; the seeds stay intact.
 #[test]
-fn sigkill_during_multiappend() {
+fn crash_sigkill_during_multiappend() {
     let s = seeds("multiappend");
     let root = root_with("multiappend", &s);
     let (child, mut raw) = spawn(&root, None);
     let mut guard = Guard(child);
-    raw.ok(&login_cmd(USER, PASS));
+    assert!(raw.login(USER, PASS).contains(" OK "));
     let sent: Vec<Vec<u8>> = (1..=5).map(|i| msg(&format!("multi{i}"))).collect();
     let mut wire = b"c9 APPEND INBOX".to_vec();
     for m in &sent {
@@ -574,7 +573,7 @@ fn sigkill_during_multiappend() {
     let big = 2 * 1024 * 1024;
     wire.extend_from_slice(format!(" {{{big}+}}\r\n").as_bytes());
     wire.extend(std::iter::repeat(b'x').take(big / 2));
-    raw.send(&wire).expect("server reads the literals");
+    raw.try_send(&wire).expect("server reads the literals");
     // Let the server take in what was sent before it is killed.
     std::thread::sleep(Duration::from_millis(300));
     guard.0.kill().unwrap();
@@ -600,13 +599,13 @@ fn move_with_observer(point: &str, done: bool) {
     let mut observer = Checker::new(&root);
     assert_eq!(observer.contents("INBOX").len(), 3);
     crash_session(&root, point, |raw| {
-        raw.cmd("SELECT INBOX")?;
-        raw.cmd("MOVE 2 Archive").map(drop)
+        raw.try_run("SELECT INBOX")?;
+        raw.try_run("MOVE 2 Archive").map(drop)
     });
-    observer.raw.ok("NOOP");
+    observer.raw.ok_run("NOOP");
     let seen: Vec<Vec<u8>> = observer
         .raw
-        .ok("UID FETCH 1:* (UID BODY.PEEK[])")
+        .ok_run("UID FETCH 1:* (UID BODY.PEEK[])")
         .into_iter()
         .filter_map(|r| r.literals.into_iter().next())
         .collect();
@@ -631,7 +630,7 @@ fn move_with_observer(point: &str, done: bool) {
 }
 
 #[test]
-fn move_interrupted_under_an_observer() {
+fn crash_move_interrupted_under_an_observer() {
     move_with_observer("move.after-intent", false);
     move_with_observer("move.after-dest-add", true);
 }
@@ -648,10 +647,10 @@ fn compact_by_size_case(point: &str) {
     let keyword = |i: usize| format!("kw{i}{}", "x".repeat(50_000));
     let mut acked = 0usize;
     crash_session(&root, point, |raw| {
-        raw.cmd("SELECT INBOX")?;
+        raw.try_run("SELECT INBOX")?;
         for i in 0..12 {
-            let r = raw.cmd(&format!("STORE 1 +FLAGS ({})", keyword(i)))?;
-            let tagged = &r.last().expect("tagged").text;
+            let r = raw.try_run(&format!("STORE 1 +FLAGS ({})", keyword(i)))?;
+            let tagged = &r.last().expect("tagged").skeleton;
             assert!(
                 tagged.split(' ').nth(1) == Some("OK"),
                 "{label}: {tagged:.80}"
@@ -671,22 +670,22 @@ fn compact_by_size_case(point: &str) {
         assert!(first.1.contains(&keyword(i)), "{label}: keyword {i} lost");
     }
     // The log still compacts and takes writes.
-    c.raw.ok("XCRY PURGE");
+    c.raw.ok_run("XCRY PURGE");
     assert_writable(&mut c, &label);
     c.finish();
 }
 
 #[test]
-fn compact_by_size_after_segment() {
+fn crash_compact_by_size_after_segment() {
     compact_by_size_case("compact.after-segment");
 }
 
 #[test]
-fn compact_by_size_after_snapshot() {
+fn crash_compact_by_size_after_snapshot() {
     compact_by_size_case("compact.after-snapshot");
 }
 
 #[test]
-fn compact_by_size_after_snapshot_tmp() {
+fn crash_compact_by_size_after_snapshot_tmp() {
     compact_by_size_case("compact.after-snapshot-tmp");
 }

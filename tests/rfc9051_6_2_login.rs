@@ -1,5 +1,5 @@
 //! Logging in: implicit TLS, STARTTLS, AUTHENTICATE PLAIN, LOGINDISABLED on
-//! non-loopback cleartext, failure handling, and the `demo` command.
+//! non-loopback cleartext, failure handling, autologout.
 
 mod common;
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 
 #[test]
-fn imaps_login_succeeds_with_right_password_and_fails_with_wrong() {
+fn rfc9051_6_2_3_login_succeeds_with_right_password_and_fails_with_wrong() {
     let root = Root::new("imaps-login");
     root.add_user("alice", "correct horse");
     let (mut child, sock) = root.spawn_serve("imaps");
@@ -19,14 +19,14 @@ fn imaps_login_succeeds_with_right_password_and_fails_with_wrong() {
         "{greeting}"
     );
     assert!(!greeting.contains("STARTTLS"), "{greeting}");
-    let no = c.status(&login_cmd("alice", "wrong"));
+    let no = c.login("alice", "wrong");
     assert_eq!(no, "t1 NO [AUTHENTICATIONFAILED] Authentication failed");
-    let no = c.status(&login_cmd("nobody-here", "x"));
+    let no = c.login("nobody-here", "x");
     assert_eq!(no, "t2 NO [AUTHENTICATIONFAILED] Authentication failed");
-    let ok = c.status(&login_cmd("alice", "correct horse"));
+    let ok = c.login("alice", "correct horse");
     assert!(ok.starts_with("t3 OK [CAPABILITY IMAP4rev1 "), "{ok}");
     assert!(!ok.contains("AUTH=PLAIN"), "{ok}");
-    let again = c.status(&login_cmd("alice", "correct horse"));
+    let again = c.login("alice", "correct horse");
     assert_eq!(again, "t4 BAD Already logged in");
     let bye = c.cmd("LOGOUT");
     assert_eq!(bye, vec!["* BYE Logging out", "t5 OK LOGOUT completed"]);
@@ -35,17 +35,15 @@ fn imaps_login_succeeds_with_right_password_and_fails_with_wrong() {
 }
 
 #[test]
-fn too_many_failures_close_the_connection() {
+fn rfc9051_6_2_3_too_many_failures_close_the_connection() {
     let root = Root::new("failures");
     root.add_user("bob", "pw");
     let (mut child, sock) = root.spawn_serve("imaps");
     let (mut c, _) = Client::imaps(sock);
     for _ in 0..2 {
-        assert!(c
-            .status(&login_cmd("bob", "nope"))
-            .contains("NO [AUTHENTICATIONFAILED]"));
+        assert!(c.login("bob", "nope").contains("NO [AUTHENTICATIONFAILED]"));
     }
-    let last = c.cmd(&login_cmd("bob", "nope"));
+    let last = texts(&c.try_login("bob", "nope").unwrap());
     assert!(last[0].contains("NO [AUTHENTICATIONFAILED]"), "{last:?}");
     assert_eq!(c.rest(), vec!["* BYE Too many failed logins"]);
     let mut err = String::new();
@@ -55,7 +53,7 @@ fn too_many_failures_close_the_connection() {
 }
 
 #[test]
-fn authenticate_plain_with_initial_response_and_with_continuation() {
+fn rfc9051_6_2_2_authenticate_plain_with_initial_response_and_with_continuation() {
     let root = Root::new("auth-plain");
     root.add_user("carol", "s3cret");
     let (_child, sock) = root.spawn_serve("imaps");
@@ -111,7 +109,7 @@ impl WithListen for Root {
 }
 
 #[test]
-fn starttls_on_loopback_then_login_through_listen() {
+fn rfc9051_6_2_1_starttls_on_loopback_then_login_through_listen() {
     let imaps = free_port();
     let imap = free_port();
     let root = listen_root(
@@ -137,17 +135,15 @@ fn starttls_on_loopback_then_login_through_listen() {
     let mut c = Client::new(Box::new(tls));
     let caps = c.cmd("CAPABILITY");
     assert!(!caps[0].contains("STARTTLS"), "{caps:?}");
-    assert!(c
-        .status(&login_cmd("dave", "bad"))
-        .contains("NO [AUTHENTICATIONFAILED]"));
-    assert!(c.status(&login_cmd("dave", "pw-dave")).starts_with("t3 OK"));
+    assert!(c.login("dave", "bad").contains("NO [AUTHENTICATIONFAILED]"));
+    assert!(c.login("dave", "pw-dave").starts_with("t3 OK"));
     // Implicit TLS on the other port.
     let (mut c, _) = Client::imaps(connect_retry(&format!("127.0.0.1:{imaps}")));
-    assert!(c.status(&login_cmd("dave", "pw-dave")).starts_with("t1 OK"));
+    assert!(c.login("dave", "pw-dave").starts_with("t1 OK"));
 }
 
 #[test]
-fn data_pipelined_after_starttls_is_not_trusted() {
+fn rfc9051_6_2_1_data_pipelined_after_starttls_is_not_trusted() {
     let root = Root::new("starttls-inject");
     root.add_user("erin", "pw");
     let (_child, sock) = root.spawn_serve("imap");
@@ -166,8 +162,8 @@ fn data_pipelined_after_starttls_is_not_trusted() {
 /// thread moves into a fresh network namespace whose `lo` also carries
 /// 192.0.2.1 (TEST-NET-1), so no packet leaves the machine.
 #[test]
-fn cleartext_login_refused_from_non_loopback_address() {
-    if skip_unless_root("cleartext_login_refused_from_non_loopback_address") {
+fn rfc9051_6_2_3_cleartext_login_refused_from_non_loopback_address() {
+    if !require_root("rfc9051_6_2_3_cleartext_login_refused_from_non_loopback_address") {
         return;
     }
     let root = Root::new("logindisabled");
@@ -205,7 +201,7 @@ fn cleartext_login_refused_from_non_loopback_address() {
         assert!(greeting.contains(" STARTTLS"), "{greeting}");
         assert!(!greeting.contains("AUTH=PLAIN"), "{greeting}");
         assert_eq!(
-            c.status(&login_cmd("frank", "pw-frank")),
+            c.login("frank", "pw-frank"),
             "t1 NO [PRIVACYREQUIRED] Use STARTTLS before logging in"
         );
         assert_eq!(
@@ -217,15 +213,13 @@ fn cleartext_login_refused_from_non_loopback_address() {
         let mut c = Client::new(Box::new(tls_over(tcp)));
         let caps = c.cmd("CAPABILITY");
         assert!(caps[0].contains("AUTH=PLAIN"), "{caps:?}");
-        assert!(c
-            .status(&login_cmd("frank", "pw-frank"))
-            .starts_with("t2 OK"));
+        assert!(c.login("frank", "pw-frank").starts_with("t2 OK"));
     });
     handle.join().unwrap();
 }
 
 #[test]
-fn commands_need_the_right_state() {
+fn rfc9051_3_commands_need_the_right_state() {
     let root = Root::new("states");
     root.add_user("gina", "pw");
     let (_child, sock) = root.spawn_serve("imaps");
@@ -241,7 +235,7 @@ fn commands_need_the_right_state() {
             env!("CARGO_PKG_VERSION")
         )
     );
-    assert!(c.status(&login_cmd("gina", "pw")).starts_with("t5 OK"));
+    assert!(c.login("gina", "pw").starts_with("t5 OK"));
     let ns = c.cmd("NAMESPACE");
     assert_eq!(
         ns,
@@ -256,59 +250,7 @@ fn commands_need_the_right_state() {
 }
 
 #[test]
-fn demo_prints_settings_and_serves_them() {
-    let dir = TempDir::new("demo");
-    let demo_root = dir.path().join("demo-root");
-    let imaps = free_port();
-    let imap = free_port();
-    let mut child = std::process::Command::new(bin())
-        .args(["demo", "--dir"])
-        .arg(&demo_root)
-        .args([
-            "--imaps-port",
-            &imaps.to_string(),
-            "--imap-port",
-            &imap.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let guard = Guard(child);
-    let settings = demo_settings(stdout);
-    let (user, password) = (&settings["user"], &settings["password"]);
-    assert_eq!(user, "demo");
-    let (mut c, _) = Client::imaps(connect_retry(&format!("127.0.0.1:{imaps}")));
-    assert!(c.status(&login_cmd(user, password)).starts_with("t1 OK"));
-    // The certificate names localhost in CN and subjectAltName.
-    let pem = std::fs::read(demo_root.join("tls/cert.pem")).unwrap();
-    let cert = openssl::x509::X509::from_pem(&pem).unwrap();
-    let sans: Vec<_> = cert
-        .subject_alt_names()
-        .unwrap()
-        .iter()
-        .filter_map(|n| n.dnsname().map(str::to_owned))
-        .collect();
-    assert_eq!(sans, vec!["localhost"]);
-    drop(guard);
-    // A second demo replaces the first one's root; a foreign directory is
-    // never deleted.
-    let foreign = dir.path().join("foreign");
-    std::fs::create_dir_all(&foreign).unwrap();
-    std::fs::write(foreign.join("keep"), b"x").unwrap();
-    let out = std::process::Command::new(bin())
-        .args(["demo", "--dir"])
-        .arg(&foreign)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("was not made by demo"));
-    assert!(foreign.join("keep").exists());
-}
-
-#[test]
-fn silent_client_is_logged_out() {
+fn rfc9051_5_4_silent_client_is_logged_out() {
     let root = Root::with_config("idle", "idle_timeout_secs = 2\n");
     let text = std::fs::read_to_string(root.path().join("crymap-like.toml")).unwrap();
     // The extra line must land in [limits]; move it there.
@@ -319,13 +261,10 @@ fn silent_client_is_logged_out() {
     root.add_user("sam", "pw");
     let (mut child, sock) = root.spawn_serve("imaps");
     let (mut c, _) = Client::imaps(sock);
-    assert!(c.status(&login_cmd("sam", "pw")).starts_with("t1 OK"));
-    let t = std::time::Instant::now();
+    assert!(c.login("sam", "pw").starts_with("t1 OK"));
+    // Not logged out for being logged in: the session answers, and only
+    // then, with the client silent, ends on its own with the BYE.
+    assert_eq!(c.status("NOOP"), "t2 OK NOOP completed");
     assert_eq!(c.rest(), vec!["* BYE Autologout; idle for too long"]);
-    assert!(
-        t.elapsed() >= Duration::from_millis(1500),
-        "{:?}",
-        t.elapsed()
-    );
     wait_exit(&mut child, Duration::from_secs(10)).expect("serve did not exit");
 }

@@ -1,6 +1,6 @@
 //! The same session launched the three ways a host starts it: by systemd
 //! socket activation (inetd-style and `LISTEN_FDS` with `Accept=yes`), by
-//! openbsd-inetd, and by the built-in `listen` (see `login.rs`).
+//! openbsd-inetd, and by the built-in `listen` (see `rfc9051_6_2_login.rs`).
 
 mod common;
 
@@ -15,21 +15,12 @@ fn login_over_tls(port: u16, user: &str, pass: &str) {
         greeting.starts_with("* OK [CAPABILITY IMAP4rev1"),
         "{greeting}"
     );
-    assert!(c.status(&login_cmd(user, pass)).starts_with("t1 OK"));
+    assert!(c.login(user, pass).starts_with("t1 OK"));
     assert_eq!(c.cmd("LOGOUT")[0], "* BYE Logging out");
 }
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn socket_activate(label: &str, inetd_style: bool) {
-    if !have("systemd-socket-activate") {
-        println!("{label}: skipped: needs systemd-socket-activate (Debian package systemd)");
+fn socket_activate(test: &str, label: &str, inetd_style: bool) {
+    if !require_tool(test, "systemd-socket-activate", "systemd") {
         return;
     }
     let root = Root::new(label);
@@ -55,19 +46,26 @@ fn socket_activate(label: &str, inetd_style: bool) {
 }
 
 #[test]
-fn systemd_socket_activation_inetd_style() {
-    socket_activate("sd-inetd", true);
+fn deploy_systemd_socket_activation_inetd_style() {
+    socket_activate(
+        "deploy_systemd_socket_activation_inetd_style",
+        "sd-inetd",
+        true,
+    );
 }
 
 #[test]
-fn systemd_socket_activation_listen_fds() {
-    socket_activate("sd-listen-fds", false);
+fn deploy_systemd_socket_activation_listen_fds() {
+    socket_activate(
+        "deploy_systemd_socket_activation_listen_fds",
+        "sd-listen-fds",
+        false,
+    );
 }
 
 #[test]
-fn openbsd_inetd() {
-    if !have("inetd") {
-        println!("openbsd_inetd: skipped: needs inetd (Debian package openbsd-inetd)");
+fn deploy_openbsd_inetd() {
+    if !require_tool("deploy_openbsd_inetd", "inetd", "openbsd-inetd") {
         return;
     }
     let root = Root::new("inetd");

@@ -14,7 +14,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{bin, free_port, is_root, wait_exit, Root};
+use common::{bin, free_port, wait_exit, Root};
 use crymap_like::store::account::{AccountLog, MailboxName};
 use crymap_like::store::mailbox::{Mailbox, UserKeys};
 use crymap_like::store::spool;
@@ -22,22 +22,10 @@ use crymap_like::store::user_file::UserFile;
 
 const PW: &str = "lmtp-pw";
 
-/// Whether `tool` is installed. Missing: a visible skip, or a failure
-/// under `CI=true`, where .ci/run installs it.
-fn need(tool: &str, test: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{test}: {tool} is missing under CI=true"
-        );
-        println!("{test}: skipped: needs {tool}");
-    }
-    found
+/// Whether `tool` (from Debian's `package`) is installed; see
+/// `common::require_tool` (a visible skip, a failure under `CI=true`).
+fn need(tool: &str, package: &str, test: &str) -> bool {
+    common::require_tool(test, tool, package)
 }
 
 fn root_with_users(label: &str, extra: &str) -> Root {
@@ -147,7 +135,7 @@ fn message(subject: &str) -> String {
 
 #[test]
 fn swaks_as_inetd_three_recipients_one_unknown() {
-    if !need("swaks", "swaks_as_inetd") {
+    if !need("swaks", "swaks", "swaks_as_inetd") {
         return;
     }
     let root = root_with_users("lmtp-swaks", "");
@@ -195,7 +183,9 @@ fn swaks_as_inetd_three_recipients_one_unknown() {
 
 #[test]
 fn python_smtplib_over_systemd_unix_socket_and_listen() {
-    if !need("systemd-socket-activate", "python_smtplib") || !need("python3", "python_smtplib") {
+    if !need("systemd-socket-activate", "systemd", "python_smtplib")
+        || !need("python3", "python3", "python_smtplib")
+    {
         return;
     }
     let dir = common::TempDir::new("lmtp-sock");
@@ -271,7 +261,9 @@ for path in sys.argv[1:]:
 
 #[test]
 fn swaks_over_systemd_tcp() {
-    if !need("systemd-socket-activate", "swaks_tcp") || !need("swaks", "swaks_tcp") {
+    if !need("systemd-socket-activate", "systemd", "swaks_tcp")
+        || !need("swaks", "swaks", "swaks_tcp")
+    {
         return;
     }
     let root = root_with_users("lmtp-tcp", "");
@@ -446,8 +438,7 @@ fn connection_cut_mid_data_or_stalled_mid_bdat_stores_nothing() {
 
 #[test]
 fn recipient_directory_missing_or_not_writable() {
-    if !is_root() {
-        println!("recipient_directory_missing_or_not_writable: skipped: needs root");
+    if !common::require_root("recipient_directory_missing_or_not_writable") {
         return;
     }
     let root = root_with_users("lmtp-dirs", "");
@@ -596,7 +587,7 @@ fn plus_detail_files_into_the_mailbox_once_the_user_allows_it() {
     // UNIX socket), and sees it reported.
     let (_child, sock) = root.spawn_serve("imap");
     let (mut imap, _) = common::Client::plain(sock);
-    assert!(imap.status(&common::login_cmd("bob", PW)).contains("OK"));
+    assert!(imap.login("bob", PW).contains("OK"));
     assert!(imap
         .status("XCRY SET-USER-CONFIG DETAIL-DELIVERY maybe")
         .contains("NO [CANNOT]"));

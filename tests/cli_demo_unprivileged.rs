@@ -11,8 +11,8 @@ use common::*;
 /// Started by an ordinary user, `demo` serves as that user without chroot
 /// and says so. (As root the test becomes `nobody` with setpriv.)
 #[test]
-fn demo_by_an_ordinary_user_serves_unisolated_and_says_so() {
-    if skip_unless_root("demo_by_an_ordinary_user_serves_unisolated_and_says_so") {
+fn cli_demo_by_an_ordinary_user_serves_unisolated_and_says_so() {
+    if !require_root("cli_demo_by_an_ordinary_user_serves_unisolated_and_says_so") {
         return;
     }
     let dir = TempDir::new("demo-nobody");
@@ -54,6 +54,6 @@ fn demo_by_an_ordinary_user_serves_unisolated_and_says_so() {
     );
     let (mut c, _) = Client::imaps(connect_retry(&format!("127.0.0.1:{imaps}")));
     assert!(c
-        .status(&login_cmd(&settings["user"], &settings["password"]))
+        .login(&settings["user"], &settings["password"])
         .starts_with("t1 OK"));
 }
