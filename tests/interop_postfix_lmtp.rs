@@ -155,8 +155,8 @@ fn spooled(root: &Root, user: &str) -> usize {
 }
 
 #[test]
-fn postfix_delivers_through_lmtp_unix_into_two_accounts() {
-    if !prerequisites("postfix_delivers_through_lmtp_unix_into_two_accounts") {
+fn interop_postfix_delivers_through_lmtp_unix_into_two_accounts() {
+    if !prerequisites("interop_postfix_delivers_through_lmtp_unix_into_two_accounts") {
         return;
     }
     let sockets = TempDir::new("lmtp-postfix-sock");

@@ -134,8 +134,12 @@ fn message(subject: &str) -> String {
 }
 
 #[test]
-fn swaks_as_inetd_three_recipients_one_unknown() {
-    if !need("swaks", "swaks", "swaks_as_inetd") {
+fn interop_swaks_as_inetd_three_recipients_one_unknown() {
+    if !need(
+        "swaks",
+        "swaks",
+        "interop_swaks_as_inetd_three_recipients_one_unknown",
+    ) {
         return;
     }
     let root = root_with_users("lmtp-swaks", "");
@@ -182,10 +186,16 @@ fn swaks_as_inetd_three_recipients_one_unknown() {
 }
 
 #[test]
-fn python_smtplib_over_systemd_unix_socket_and_listen() {
-    if !need("systemd-socket-activate", "systemd", "python_smtplib")
-        || !need("python3", "python3", "python_smtplib")
-    {
+fn interop_python_smtplib_over_systemd_unix_socket_and_listen() {
+    if !need(
+        "systemd-socket-activate",
+        "systemd",
+        "interop_python_smtplib_over_systemd_unix_socket_and_listen",
+    ) || !need(
+        "python3",
+        "python3",
+        "interop_python_smtplib_over_systemd_unix_socket_and_listen",
+    ) {
         return;
     }
     let dir = common::TempDir::new("lmtp-sock");
@@ -260,9 +270,12 @@ for path in sys.argv[1:]:
 }
 
 #[test]
-fn swaks_over_systemd_tcp() {
-    if !need("systemd-socket-activate", "systemd", "swaks_tcp")
-        || !need("swaks", "swaks", "swaks_tcp")
+fn interop_swaks_over_systemd_tcp() {
+    if !need(
+        "systemd-socket-activate",
+        "systemd",
+        "interop_swaks_over_systemd_tcp",
+    ) || !need("swaks", "swaks", "interop_swaks_over_systemd_tcp")
     {
         return;
     }
@@ -299,7 +312,7 @@ fn swaks_over_systemd_tcp() {
 }
 
 #[test]
-fn pipelined_bdat_and_per_recipient_replies() {
+fn rfc2033_pipelined_bdat_and_per_recipient_replies() {
     let root = root_with_users("lmtp-bdat", "");
     let mut c = Raw::start(&root, None);
     let body = message("chunked");
@@ -340,7 +353,7 @@ fn transaction(c: &mut Raw, data: &[u8]) -> Vec<String> {
 }
 
 #[test]
-fn bad_input_gets_a_clear_reply_per_recipient_and_nothing_stored() {
+fn hostile_lmtp_bad_input_gets_a_clear_reply_per_recipient_and_nothing_stored() {
     let root = root_with_users("lmtp-bad", "[lmtp]\nmax_recipients = 100\n");
     let mut c = Raw::start(&root, None);
     assert!(c.cmd("LHLO t").starts_with("250"));
@@ -410,7 +423,7 @@ fn bad_input_gets_a_clear_reply_per_recipient_and_nothing_stored() {
 }
 
 #[test]
-fn connection_cut_mid_data_or_stalled_mid_bdat_stores_nothing() {
+fn hostile_lmtp_connection_cut_mid_data_or_stalled_mid_bdat_stores_nothing() {
     let root = root_with_users("lmtp-cut", "[lmtp]\nidle_timeout_secs = 2\n");
     // Cut off inside DATA.
     let mut c = Raw::start(&root, None);
@@ -437,8 +450,8 @@ fn connection_cut_mid_data_or_stalled_mid_bdat_stores_nothing() {
 }
 
 #[test]
-fn recipient_directory_missing_or_not_writable() {
-    if !common::require_root("recipient_directory_missing_or_not_writable") {
+fn rfc2033_recipient_directory_missing_or_not_writable() {
+    if !common::require_root("rfc2033_recipient_directory_missing_or_not_writable") {
         return;
     }
     let root = root_with_users("lmtp-dirs", "");
@@ -471,7 +484,7 @@ fn recipient_directory_missing_or_not_writable() {
 /// recipients (of alice, bob, carol) must end up with the message, given
 /// which were told 250.
 #[test]
-fn kill_at_every_point_of_a_multi_recipient_delivery() {
+fn crash_lmtp_kill_at_every_point_of_a_multi_recipient_delivery() {
     let points = [
         "lmtp.after-data",
         "deliver.before-rename",
@@ -551,7 +564,7 @@ fn kill_at_every_point_of_a_multi_recipient_delivery() {
 }
 
 #[test]
-fn deliver_address_maps_user_and_detail() {
+fn cli_deliver_address_maps_user_and_detail() {
     let root = root_with_users("lmtp-deliver-address", "");
     let run = |addr: &str| {
         let mut cmd = root.command(&["deliver", "--address", addr]);
@@ -569,7 +582,7 @@ fn deliver_address_maps_user_and_detail() {
 }
 
 #[test]
-fn plus_detail_files_into_the_mailbox_once_the_user_allows_it() {
+fn xcry_detail_delivery_files_plus_detail_into_the_mailbox() {
     let root = root_with_users("lmtp-detail", "");
     let send = |to: &str| {
         let mut c = Raw::start(&root, None);
