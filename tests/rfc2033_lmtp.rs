@@ -270,45 +270,56 @@ for path in sys.argv[1:]:
 }
 
 #[test]
-fn interop_swaks_over_systemd_tcp() {
+fn interop_swaks_over_systemd_tcp_both_styles() {
     if !need(
         "systemd-socket-activate",
         "systemd",
-        "interop_swaks_over_systemd_tcp",
-    ) || !need("swaks", "swaks", "interop_swaks_over_systemd_tcp")
-    {
+        "interop_swaks_over_systemd_tcp_both_styles",
+    ) || !need(
+        "swaks",
+        "swaks",
+        "interop_swaks_over_systemd_tcp_both_styles",
+    ) {
         return;
     }
     let root = root_with_users("lmtp-tcp", "");
-    let port = free_port();
-    let mut sd = Command::new("systemd-socket-activate")
-        .arg(format!("--listen=127.0.0.1:{port}"))
-        .arg("--accept")
-        .arg(bin())
-        .arg("--root")
-        .arg(root.path())
-        .args(["--log", "stderr", "serve", "lmtp"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    common::connect_retry(&format!("127.0.0.1:{port}"));
-    let out = Command::new("swaks")
-        .args(["--server", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--protocol", "LMTP", "--pipeline", "--from", "<>"])
-        .args(["--to", "carol@x.example"])
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
-    let _ = sd.kill();
-    let _ = sd.wait();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("250 2.0.0 Delivered <carol@x.example>"),
-        "{text}"
-    );
-    let m = messages(&root, "carol", "INBOX");
-    assert_eq!(m.len(), 1);
-    assert!(m[0].starts_with(b"Return-Path: <>\r\n"));
+    // Accept=yes both ways: the connection as descriptor 3 (LISTEN_FDS),
+    // and with --inetd as stdin/stdout, a real socket as inetd passes it.
+    for (round, inetd_style) in [false, true].into_iter().enumerate() {
+        let port = free_port();
+        let mut cmd = Command::new("systemd-socket-activate");
+        cmd.arg(format!("--listen=127.0.0.1:{port}"))
+            .arg("--accept");
+        if inetd_style {
+            cmd.arg("--inetd");
+        }
+        let mut sd = cmd
+            .arg(bin())
+            .arg("--root")
+            .arg(root.path())
+            .args(["--log", "stderr", "serve", "lmtp"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        common::connect_retry(&format!("127.0.0.1:{port}"));
+        let out = Command::new("swaks")
+            .args(["--server", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--protocol", "LMTP", "--pipeline", "--from", "<>"])
+            .args(["--to", "carol@x.example"])
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        let _ = sd.kill();
+        let _ = sd.wait();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("250 2.0.0 Delivered <carol@x.example>"),
+            "inetd style {inetd_style}: {text}"
+        );
+        let m = messages(&root, "carol", "INBOX");
+        assert_eq!(m.len(), round + 1);
+        assert!(m[round].starts_with(b"Return-Path: <>\r\n"));
+    }
 }
 
 #[test]
