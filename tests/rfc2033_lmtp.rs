@@ -392,6 +392,21 @@ fn hostile_lmtp_bad_input_gets_a_clear_reply_per_recipient_and_nothing_stored() 
     );
     let r = transaction(&mut c, ok.as_bytes());
     assert!(r.iter().all(|l| l.starts_with("250 2.0.0")), "{r:?}");
+    // Over the size limit (64 MiB): read to the end, refused for each.
+    for l in ["MAIL FROM:<s@x>", "RCPT TO:<alice@x>", "RCPT TO:<bob@x>"] {
+        assert!(c.cmd(l).starts_with("250"), "{l}");
+    }
+    let size = 64 * 1024 * 1024 + 1;
+    c.send(format!("BDAT {size} LAST\r\n").as_bytes());
+    let line = [b"x".repeat(78), b"\r\n".to_vec()].concat().repeat(13_000);
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(line.len());
+        c.send(&line[..n]);
+        left -= n;
+    }
+    let r = [c.reply().concat(), c.reply().concat()];
+    assert!(r.iter().all(|l| l.starts_with("552 5.3.4")), "{r:?}");
     // Protocol errors.
     assert!(c.cmd("EHLO x").starts_with("500 5.5.1"));
     assert!(c.cmd("DATA").starts_with("503 5.5.1"));
