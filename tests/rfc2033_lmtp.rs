@@ -644,3 +644,30 @@ fn xcry_detail_delivery_files_plus_detail_into_the_mailbox() {
     assert_eq!(archive.len(), 1);
     assert!(contains(&archive[0], "Delivered-To: bob+Archive@x"));
 }
+
+#[test]
+fn isolation_lmtp_black_box_chroot_system_and_system_user() {
+    if !common::require_root("isolation_lmtp_black_box_chroot_system_and_system_user") {
+        return;
+    }
+    // Every account belongs to `nobody` (as add_user does under root); the
+    // session chroots into users/ and becomes `nobody` before it reads
+    // the network, so its children cannot (and need not) chroot further.
+    let root = root_with_users(
+        "lmtp-blackbox",
+        "\n[security]\nchroot_system = true\nsystem_user = \"nobody\"\n",
+    );
+    let mut c = Raw::start(&root, None);
+    c.cmd("LHLO t");
+    c.cmd("MAIL FROM:<s@x>");
+    for u in ["alice", "bob", "nosuch"] {
+        c.cmd(&format!("RCPT TO:<{u}@x>"));
+    }
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.send(format!("{}.\r\n", message("black box")).as_bytes());
+    assert_eq!(c.reply().concat(), "250 2.0.0 Delivered <alice@x>");
+    assert_eq!(c.reply().concat(), "250 2.0.0 Delivered <bob@x>");
+    assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye");
+    assert_eq!(messages(&root, "alice", "INBOX").len(), 1);
+    assert_eq!(messages(&root, "bob", "INBOX").len(), 1);
+}
