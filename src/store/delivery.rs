@@ -247,12 +247,10 @@ pub fn classify(result: &Result<MessageName, SpoolError>) -> Outcome {
 pub fn classify_error(e: &SpoolError) -> Outcome {
     match e {
         SpoolError::MessageFile(MessageFileError::TooLarge { .. }) => Outcome::TooLarge,
-        SpoolError::MessageFile(MessageFileError::Io {
-            context: "reading message content for",
-            ..
-        }) => Outcome::BadInput,
-        SpoolError::MessageFile(MessageFileError::Io { source, .. })
-        | SpoolError::Io { source, .. } => io_outcome(source),
+        SpoolError::MessageFile(MessageFileError::ReadContent { .. }) => Outcome::BadInput,
+        SpoolError::MessageFile(MessageFileError::Io(e)) | SpoolError::Io(e) => {
+            io_outcome(&e.source)
+        }
         SpoolError::NoKey(_) => Outcome::NotWritable,
         _ => Outcome::Temporary,
     }

@@ -1,19 +1,20 @@
 //! Thin, audited wrappers over the operating system: privilege drop, chroot,
-//! socket activation, peer addresses, inotify, terminals. `activation` is the
-//! one module in the crate allowed `unsafe`, each block with a `SAFETY:`
+//! socket activation, peer addresses, inotify, terminals, and the one
+//! durable-write API (`durable`) every layer uses. `activation` is the one
+//! module in the crate allowed `unsafe`, each block with a `SAFETY:`
 //! comment; everything else here is safe wrappers over `nix` and `std`.
 //!
 //! Nothing here knows about IMAP, LMTP or the store: every function is a
 //! small, typed wrapper that a protocol or storage module composes.
 
-// The crate's one `allow(unsafe_code)`: adopting the descriptors systemd
+// The first `allow(unsafe_code)`: adopting the descriptors systemd
 // passes (`OwnedFd::from_raw_fd`) has no safe API, nor has arranging them at
 // 3, 4, … in a test child (`pre_exec`).
 #[allow(unsafe_code)]
 pub mod activation;
 pub mod conn;
+pub mod durable;
 pub mod fds;
-pub mod fs;
 pub mod inotify;
 pub mod log;
 pub mod password;
