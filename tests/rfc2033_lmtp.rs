@@ -671,3 +671,52 @@ fn isolation_lmtp_black_box_chroot_system_and_system_user() {
     assert_eq!(messages(&root, "alice", "INBOX").len(), 1);
     assert_eq!(messages(&root, "bob", "INBOX").len(), 1);
 }
+
+#[test]
+fn hostile_lmtp_client_gone_before_the_replies_stops_further_copies() {
+    // The client sends the whole message and closes at once: replies
+    // cannot be sent, so after the first failed reply no further copy is
+    // committed (the MTA would never learn of it). Whatever the timing,
+    // the recipients holding a copy are a prefix of the RCPT order, each
+    // holds at most one, and no staged file is left.
+    let root = root_with_users("lmtp-gone", "");
+    let users = ["alice", "bob", "carol"];
+    let mut c = Raw::start(&root, None);
+    c.cmd("LHLO t");
+    c.cmd("MAIL FROM:<s@x>");
+    for u in users {
+        c.cmd(&format!("RCPT TO:<{u}@x>"));
+    }
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.send(format!("{}.\r\n", message("gone")).as_bytes());
+    let Raw {
+        mut child,
+        write,
+        read,
+    } = c;
+    drop(write);
+    drop(read);
+    assert!(wait_exit(&mut child, Duration::from_secs(20)).is_some());
+    let copies: Vec<usize> = users
+        .iter()
+        .map(|u| messages(&root, u, "INBOX").len())
+        .collect();
+    assert!(copies.iter().all(|&n| n <= 1), "{copies:?}");
+    assert!(copies.windows(2).all(|w| w[0] >= w[1]), "{copies:?}");
+    let staged = || {
+        users
+            .iter()
+            .flat_map(|u| std::fs::read_dir(root.path().join("users").join(u).join("tmp")).unwrap())
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".staged.tmp"))
+            })
+            .count()
+    };
+    let mut tries = 0;
+    while staged() > 0 && tries < 200 {
+        std::thread::sleep(Duration::from_millis(50));
+        tries += 1;
+    }
+    assert_eq!(staged(), 0);
+}

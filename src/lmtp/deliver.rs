@@ -235,7 +235,7 @@ impl Deliverer for SpoolDeliverer {
         &mut self,
         jobs: &[(Recipient, Vec<u8>)],
         body: &[u8],
-        report: &mut dyn FnMut(usize, Outcome),
+        report: &mut dyn FnMut(usize, Outcome) -> bool,
     ) {
         let mut started: VecDeque<Started> = VecDeque::new();
         let mut reap = Vec::new();
@@ -252,7 +252,16 @@ impl Deliverer for SpoolDeliverer {
             let outcome = started
                 .pop_front()
                 .map_or(Outcome::Temporary, |s| finish(s, &mut reap));
-            report(i, outcome);
+            if !report(i, outcome) {
+                break;
+            }
+        }
+        // Children never told to commit (the MTA stopped listening) read
+        // end-of-file as their pipe closes here, and discard their copy.
+        for s in started {
+            if let Started::Child { pid, .. } = s {
+                reap.push(pid);
+            }
         }
         for pid in reap {
             if let Err(e) = process::wait_child(pid) {

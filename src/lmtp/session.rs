@@ -49,12 +49,14 @@ pub trait Deliverer {
     fn check(&mut self, recipient: &Recipient) -> RcptCheck;
     /// Stores, for each `(recipient, headers)` of `jobs`, the headers
     /// followed by `body`, and calls `report(i, outcome)` for each job in
-    /// order, as soon as that copy is durable or has failed.
+    /// order, as soon as that copy is durable or has failed. When `report`
+    /// returns false (the reply could not be sent), no further copy may be
+    /// stored: the MTA would never learn of it.
     fn deliver(
         &mut self,
         jobs: &[(Recipient, Vec<u8>)],
         body: &[u8],
-        report: &mut dyn FnMut(usize, Outcome),
+        report: &mut dyn FnMut(usize, Outcome) -> bool,
     );
 }
 
@@ -451,16 +453,24 @@ impl Session<'_> {
             wire.reply(code, false, &format!("{text} {path}"));
             // Each reply leaves as soon as its copy is durable, so a crash
             // later costs the MTA a retry only for recipients not yet told.
-            if let Err(e) = wire.flush() {
-                warn!("sending the reply for {path}: {e}");
-            }
+            let sent = match wire.flush() {
+                Ok(()) => true,
+                Err(e) => {
+                    warn!("sending the reply for {path}: {e}; storing no further copy");
+                    false
+                }
+            };
             crate::store::crash::point("lmtp.after-reply");
+            sent
         };
         if message.too_large || message.bad.is_some() {
             for a in &tx.rcpts {
-                match message.bad {
+                let sent = match message.bad {
                     Some(what) => send(&a.path, 554, &format!("5.6.0 Refused: {what}")),
                     None => send(&a.path, 552, "5.3.4 Message too big"),
+                };
+                if !sent {
+                    break;
                 }
             }
         } else {
@@ -471,12 +481,14 @@ impl Session<'_> {
                 .collect();
             self.deliverer
                 .deliver(&jobs, &message.body, &mut |i, outcome| {
-                    let Some(a) = tx.rcpts.get(i) else { return };
+                    let Some(a) = tx.rcpts.get(i) else {
+                        return false;
+                    };
                     if outcome != Outcome::Delivered {
                         warn!("delivery to {} failed: {outcome:?}", a.path);
                     }
                     let (code, text) = reply_for(outcome);
-                    send(&a.path, code, &text);
+                    send(&a.path, code, &text)
                 });
         }
         if message.too_large || message.bad.is_some() {
