@@ -13,7 +13,7 @@ use nix::unistd::{fork, ForkResult, Pid};
 
 /// How a child ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChildStatus {
+pub(crate) enum ChildStatus {
     /// It exited with this code.
     Exited(i32),
     /// A signal killed it.
@@ -22,7 +22,7 @@ pub enum ChildStatus {
 
 /// Why no child could be run.
 #[derive(Debug, thiserror::Error)]
-pub enum ForkError {
+pub(crate) enum ForkError {
     /// The process has more than one thread, where a forked child could
     /// find a lock held forever.
     #[error("refusing to fork: the process has {0} threads")]
@@ -36,18 +36,12 @@ pub enum ForkError {
 }
 
 /// The number of threads of this process, where `/proc` tells it.
-pub fn thread_count() -> Option<usize> {
+pub(crate) fn thread_count() -> Option<usize> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("Threads:"))
         .and_then(|n| n.trim().parse().ok())
-}
-
-/// Runs `work` in a forked child and waits for it; see [`spawn_child`].
-pub fn run_in_child(work: impl FnOnce() -> i32) -> Result<ChildStatus, ForkError> {
-    let pid = spawn_child(&[], work)?;
-    wait_child(pid)
 }
 
 /// Starts `work` in a forked child and returns its pid; the child first
@@ -60,7 +54,7 @@ pub fn run_in_child(work: impl FnOnce() -> i32) -> Result<ChildStatus, ForkError
 ///
 /// The caller must be single-threaded; this is checked through `/proc`
 /// where it is visible (before any chroot).
-pub fn spawn_child(
+pub(crate) fn spawn_child(
     close_in_child: &[BorrowedFd<'_>],
     work: impl FnOnce() -> i32,
 ) -> Result<Pid, ForkError> {
@@ -98,7 +92,7 @@ pub fn spawn_child(
 }
 
 /// Waits for child `pid` to end.
-pub fn wait_child(pid: Pid) -> Result<ChildStatus, ForkError> {
+pub(crate) fn wait_child(pid: Pid) -> Result<ChildStatus, ForkError> {
     loop {
         match waitpid(pid, None) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(ChildStatus::Exited(code)),
@@ -110,7 +104,7 @@ pub fn wait_child(pid: Pid) -> Result<ChildStatus, ForkError> {
 }
 
 /// A pipe: (read end, write end).
-pub fn pipe() -> Result<(std::fs::File, std::fs::File), ForkError> {
+pub(crate) fn pipe() -> Result<(std::fs::File, std::fs::File), ForkError> {
     let (r, w) = nix::unistd::pipe().map_err(ForkError::Fork)?;
     Ok((r.into(), w.into()))
 }
@@ -126,7 +120,10 @@ mod tests {
     fn threads_are_counted_and_forking_refused_when_threaded() {
         let handle = std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_secs(1)));
         assert!(thread_count().is_some_and(|n| n > 1));
-        assert!(matches!(run_in_child(|| 0), Err(ForkError::Threaded(_))));
+        assert!(matches!(
+            spawn_child(&[], || 0),
+            Err(ForkError::Threaded(_))
+        ));
         handle.join().unwrap();
     }
 }
