@@ -32,10 +32,10 @@ use crate::sys::privilege;
 use crate::sys::process::{self, ChildStatus};
 
 /// Delivery children staging at once.
-pub const IN_FLIGHT: usize = 16;
+pub(crate) const IN_FLIGHT: usize = 16;
 
 /// Delivers into the accounts under `users/`.
-pub struct SpoolDeliverer {
+pub(crate) struct SpoolDeliverer {
     users_dir: PathBuf,
 }
 
@@ -55,7 +55,7 @@ enum Started {
 impl SpoolDeliverer {
     /// Delivers into the accounts under `users_dir` (as this process sees
     /// it, which may be `/` after `[security] chroot_system`).
-    pub fn new(users_dir: PathBuf) -> SpoolDeliverer {
+    pub(crate) fn new(users_dir: PathBuf) -> SpoolDeliverer {
         SpoolDeliverer { users_dir }
     }
 
