@@ -315,6 +315,7 @@ fn crash_at_each_point_leaves_a_consistent_store() {
                 flags: vec![],
                 create: false,
                 received: InternalDate::now(),
+                detail: None,
             };
             spool::deliver(&user, &mut &message(200)[..], &instr).unwrap();
         }
@@ -389,6 +390,7 @@ fn confidentiality_nothing_readable_in_store_files() {
         flags: vec![Flag::keyword("MarkerKeywordQx").unwrap()],
         create: true,
         received: InternalDate::now(),
+        detail: None,
     };
     spool::deliver(&user, &mut &body[..], &instr).unwrap();
     inbox.collect_garbage(Duration::from_secs(3600)).unwrap();
