@@ -10,6 +10,7 @@ use chrono::{FixedOffset, TimeZone};
 use super::encode::{write_astring, write_binary_literal, write_flag_perm_list};
 use super::*;
 use crate::imap::wire::command::{SectionText, SeqBound as WireSeq, SeqRange};
+use crate::imap::wire::mutation::{mutate, Rng};
 
 fn s(f: impl FnOnce(&mut Vec<u8>)) -> String {
     let mut v = Vec::new();
@@ -814,21 +815,6 @@ fn malformed_responses_are_syntax_errors() {
 
 // ------------------------------------------------- mutation round trip
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 const PIECES: &[&[u8]] = &[
     b" ",
     b"(",
@@ -856,35 +842,6 @@ const PIECES: &[&[u8]] = &[
     b"(EARLIER)",
 ];
 
-fn mutate(rng: &mut Rng, base: &[u8], seeds: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = base.to_vec();
-    for _ in 0..=rng.below(2) {
-        let pos = rng.below(out.len() + 1);
-        match rng.below(4) {
-            0 if !out.is_empty() => {
-                let end = (pos + rng.below(8)).min(out.len());
-                out.drain(pos.min(end)..end);
-            }
-            1 => {
-                let piece = PIECES.get(rng.below(PIECES.len())).copied().unwrap_or(b" ");
-                out.splice(pos..pos, piece.iter().copied());
-            }
-            2 if pos < out.len() => {
-                if let Some(b) = out.get_mut(pos) {
-                    *b = (rng.next() & 0xff) as u8;
-                }
-            }
-            _ => {
-                let other = seeds.get(rng.below(seeds.len())).map_or(&[][..], |s| s);
-                let a = rng.below(other.len() + 1);
-                let b = (a + rng.below(24)).min(other.len());
-                out.splice(pos..pos, other.get(a..b).unwrap_or(b"").iter().copied());
-            }
-        }
-    }
-    out
-}
-
 /// The property the fuzz target checks, over deterministic mutations:
 /// whatever parses re-encodes to bytes that parse to the same value.
 #[test]
@@ -899,7 +856,8 @@ fn round_trip_property_on_mutated_responses() {
     let mut parsed = 0;
     for n in 0..30_000 {
         let base = seeds.get(n % seeds.len()).cloned().unwrap_or_default();
-        let input = mutate(&mut rng, &base, &seeds);
+        let ops = 1 + rng.below(2);
+        let input = mutate(&mut rng, &base, ops, PIECES, &seeds);
         if let Ok((r, used)) = parse_response(&input) {
             parsed += 1;
             assert!(used <= input.len());
