@@ -20,6 +20,7 @@ use crate::imap::wire::response::{ESearchItem, Response, ResponseCode};
 use crate::mime::search_text::{self, SearchText};
 use crate::mime::Summary;
 use crate::store::mailbox::{Mailbox, MessageInfo};
+use crate::store::message_file::MessageReader;
 use crate::store::types::{Flag, Modseq, SeqNum, Uid, UidSet};
 
 /// Why a message could not be searched.
@@ -222,14 +223,19 @@ impl Msg<'_> {
         Ok(s)
     }
 
+    /// The decrypting reader of this message's file.
+    fn open(&self) -> Result<MessageReader, Unreadable> {
+        let uid = self.info.uid;
+        self.mb
+            .open_message(uid)
+            .map_err(|source| Unreadable::Store { uid, source })
+    }
+
     fn header(&mut self) -> Result<&[u8], SearchError> {
         if self.header.is_none() {
             let s = self.summary()?;
             let uid = self.info.uid;
-            let mut r = self
-                .mb
-                .open_message(uid)
-                .map_err(|source| Unreadable::Store { uid, source })?;
+            let mut r = self.open()?;
             let len = s.root.body_start.saturating_sub(s.root.header_start);
             let h = r
                 .read_range(s.root.header_start, len)
@@ -243,10 +249,7 @@ impl Msg<'_> {
         if self.text.is_none() {
             let s = self.summary()?;
             let uid = self.info.uid;
-            let mut reader = self
-                .mb
-                .open_message(uid)
-                .map_err(|source| Unreadable::Store { uid, source })?;
+            let mut reader = self.open()?;
             // Decrypt only what the text search reads (headers and the start
             // of text parts), never attachments; the rest stays zeroed.
             let size = usize::try_from(reader.size()).unwrap_or(0);
