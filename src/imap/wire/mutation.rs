@@ -20,6 +20,12 @@ impl Rng {
     }
 }
 
+/// Syntax pieces both directions start their piece lists with:
+/// delimiters and quoting...
+pub(crate) const DELIMITERS: &[&[u8]] = &[b" ", b"(", b")", b"\"", b"\\"];
+/// ...and `NIL` with the brackets of sections and partial ranges.
+pub(crate) const NIL_AND_SECTIONS: &[&[u8]] = &[b"NIL", b"[", b"]", b"<", b">", b"."];
+
 /// `base` with `ops` random edits: a cut, an inserted syntax `piece`, a
 /// flipped byte, or a chunk of another of the `seeds` spliced in.
 pub(crate) fn mutate(
