@@ -8,6 +8,7 @@
 //! summary alone. Decisions are recorded in `doc/mime.md`.
 
 pub mod address;
+pub mod binary;
 pub mod bodystructure;
 pub mod charset;
 pub mod encoded_word;

@@ -223,6 +223,10 @@ pub struct Mailbox {
     changed: BTreeSet<Uid>,
     /// UIDs this session holds \Recent for.
     recent: Vec<(Uid, Uid)>,
+    /// The highest modseq up to which the client has been told every
+    /// change (RFC 7162 §3.2): `highest_modseq` once a refresh has been
+    /// reported, lower while other sessions' changes wait unreported.
+    reported: Modseq,
 }
 
 fn now_secs() -> i64 {
@@ -290,6 +294,7 @@ impl Mailbox {
             visible,
             changed: BTreeSet::new(),
             recent: Vec::new(),
+            reported: Modseq::MIN,
         };
         if !mb.state.pending_moves.is_empty() {
             mb.recover_moves()?;
@@ -298,6 +303,7 @@ impl Mailbox {
             mb.visible = mb.state.messages.len();
             mb.changed.clear();
         }
+        mb.reported = mb.state.highest_modseq;
         Ok(mb)
     }
 
@@ -319,6 +325,15 @@ impl Mailbox {
     /// HIGHESTMODSEQ of everything read so far.
     pub fn highest_modseq(&self) -> Modseq {
         self.state.highest_modseq
+    }
+
+    /// The HIGHESTMODSEQ a client may cache now: every change up to it
+    /// has been made visible to this handle's client (by a refresh, or by
+    /// this handle's own flag changes while nobody else wrote). Below
+    /// [`Mailbox::highest_modseq`] while another session's expunge, flag
+    /// change or new message waits for the next refresh (RFC 7162 §3.2).
+    pub fn reported_modseq(&self) -> Modseq {
+        self.reported
     }
 
     /// Number of messages the client knows (EXISTS).
@@ -400,6 +415,28 @@ impl Mailbox {
         u32::try_from(n).unwrap_or(u32::MAX)
     }
 
+    /// Shows \Recent to this handle's client for the messages it knows
+    /// that no session has claimed, without claiming them: what a
+    /// read-only selection (EXAMINE) does, so its RECENT count, FETCH
+    /// FLAGS and SEARCH RECENT agree (RFC 3501 §7.3.2) and a later SELECT
+    /// still gets them.
+    pub fn observe_unclaimed_recent(&mut self) {
+        let after_claimed = self.state.recent_upto.and_then(Uid::next).unwrap_or(Uid::MIN);
+        let after_observed = self
+            .recent
+            .iter()
+            .map(|(_, hi)| hi.next().unwrap_or(Uid::MAX))
+            .max()
+            .unwrap_or(Uid::MIN);
+        let from = after_claimed.max(after_observed);
+        let Some(last) = self.state.messages.iter().take(self.visible).last() else {
+            return;
+        };
+        if last.uid >= from {
+            self.recent.push((from, last.uid));
+        }
+    }
+
     /// UIDs expunged with a modseq above `since` (QRESYNC VANISHED).
     pub fn vanished_since(&self, since: Modseq) -> Vec<Uid> {
         self.state
@@ -461,6 +498,7 @@ impl Mailbox {
             .collect();
         self.visible = self.state.messages.len();
         out.exists = self.exists();
+        self.reported = self.state.highest_modseq;
         Ok(out)
     }
 
@@ -650,11 +688,17 @@ impl Mailbox {
     ) -> Result<StoreOutcome, MailboxError> {
         let flags = flags.to_vec();
         let uids = UidSet::from_uids(uids.iter().copied());
-        self.log
+        // The client stays current only if nobody else wrote since it
+        // was last current: then this change is all it has not seen.
+        let current = self.reported == self.state.highest_modseq;
+        let before = self.state.highest_modseq;
+        let (out, stays_current) = self
+            .log
             .write(
                 &mut self.state,
                 Some(&mut self.changed),
                 |st: &State| -> Result<_, MailboxError> {
+                    let stays_current = current && st.highest_modseq == before;
                     let (bits, mut changes) = plan_bits(st, &flags)?;
                     let mut out = StoreOutcome::default();
                     for uid in uids.iter() {
@@ -673,7 +717,7 @@ impl Mailbox {
                         }
                     }
                     if out.changed.is_empty() {
-                        return Ok((Vec::new(), out));
+                        return Ok((Vec::new(), (out, stays_current)));
                     }
                     let modseq = st.highest_modseq.next();
                     out.modseq = Some(modseq);
@@ -687,11 +731,15 @@ impl Mailbox {
                             modseq: Some(modseq),
                             changes,
                         }],
-                        out,
+                        (out, stays_current),
                     ))
                 },
             )
-            .inspect(|_| crash::point("flags.after-log"))
+            .inspect(|_| crash::point("flags.after-log"))?;
+        if stays_current {
+            self.reported = self.state.highest_modseq;
+        }
+        Ok(out)
     }
 
     /// Expunges `uids`; returns those this call expunged. The client is told

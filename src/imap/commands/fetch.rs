@@ -169,6 +169,38 @@ impl SectionName {
     }
 }
 
+/// `attrs` with each response item once: an item asked twice (`FLAGS
+/// FLAGS`, `BODY[] BODY.PEEK[]`) is answered once, where it was first
+/// asked (Dovecot), and sets \Seen if any of its requests does.
+fn unique(attrs: &[FetchAttr]) -> Vec<FetchAttr> {
+    fn unpeeked(a: &FetchAttr) -> FetchAttr {
+        let mut a = a.clone();
+        match &mut a {
+            FetchAttr::BodySection { peek, .. } | FetchAttr::Binary { peek, .. } => *peek = false,
+            _ => {}
+        }
+        a
+    }
+    let mut out: Vec<FetchAttr> = Vec::with_capacity(attrs.len());
+    for a in attrs {
+        let key = unpeeked(a);
+        match out.iter().position(|o| unpeeked(o) == key) {
+            Some(i) => {
+                if let Some(o) = out.get_mut(i) {
+                    if !matches!(
+                        a,
+                        FetchAttr::BodySection { peek: true, .. } | FetchAttr::Binary { peek: true, .. }
+                    ) {
+                        *o = key;
+                    }
+                }
+            }
+            None => out.push(a.clone()),
+        }
+    }
+    out
+}
+
 /// The request as items, and whether it sets \Seen.
 fn plan(attrs: &FetchAttrs) -> (Vec<Item>, bool) {
     use FetchAttr as A;
@@ -182,7 +214,7 @@ fn plan(attrs: &FetchAttrs) -> (Vec<Item>, bool) {
             A::Envelope,
             A::Body,
         ],
-        FetchAttrs::List(l) => l.clone(),
+        FetchAttrs::List(l) => unique(l),
     };
     let mut seen = false;
     let whole = |text| SectionSpec {
@@ -488,7 +520,11 @@ fn write_section(
 fn binary(m: &mut Message, path: &[u32]) -> Result<Option<Vec<u8>>, FetchError> {
     let uid = m.info.uid;
     if path.is_empty() {
-        return m.content.read_all().map(Some);
+        // RFC 3516: BINARY content is what a client gets after decoding;
+        // a message stored with bare LFs comes back with CRLF, as
+        // BODY[] does not promise (Dovecot).
+        let all = m.content.read_all()?;
+        return Ok(Some(section::normalize_crlf(&all).into_owned()));
     }
     let s = m.summary.clone().ok_or_else(|| missing_summary(uid))?;
     let (range, enc) = match section::locate_binary(&s, path) {
@@ -517,6 +553,7 @@ pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
     if cmd.vanished && !ctx.enabled.qresync {
         return Reply::bad("VANISHED needs QRESYNC to be enabled");
     }
+    let condstore = ctx.enabled.condstore;
     let Ctx {
         selected,
         summaries,
@@ -561,6 +598,9 @@ pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
             }
         }
     }
+    // RFC 7162 §3.1: a FETCH that sets \Seen while CONDSTORE is on
+    // reports UID and MODSEQ (Dovecot: on every message it answers).
+    let seen_reports_modseq = condstore && !newly_seen.is_empty();
     let needs_summary = items.iter().any(Item::needs_summary);
     let mb = &sel.mailbox;
     let mut failed: Vec<Uid> = Vec::new();
@@ -590,8 +630,8 @@ pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
                     uid,
                     reader: None,
                 },
-                want_modseq: changed_since.is_some(),
-                want_uid: cmd.uid,
+                want_modseq: changed_since.is_some() || seen_reports_modseq,
+                want_uid: cmd.uid || seen_reports_modseq,
             };
             write_message(out, &items, &mut m)
         })();
