@@ -38,17 +38,21 @@ fn append8(s: &mut common::Session, data: Vec<u8>, kind: AppendKind) -> Vec<Resp
 }
 
 fn binary_item(r: &[Response]) -> Option<Vec<u8>> {
-    r.iter().flat_map(|r| r.fetch_items()).find_map(|i| match i {
-        FetchItem::Binary { data, .. } => data.as_deref().map(<[u8]>::to_vec),
-        _ => None,
-    })
+    r.iter()
+        .flat_map(|r| r.fetch_items())
+        .find_map(|i| match i {
+            FetchItem::Binary { data, .. } => data.as_deref().map(<[u8]>::to_vec),
+            _ => None,
+        })
 }
 
 fn body_item(r: &[Response]) -> Option<Vec<u8>> {
-    r.iter().flat_map(|r| r.fetch_items()).find_map(|i| match i {
-        FetchItem::BodySection { data, .. } => data.as_deref().map(<[u8]>::to_vec),
-        _ => None,
-    })
+    r.iter()
+        .flat_map(|r| r.fetch_items())
+        .find_map(|i| match i {
+            FetchItem::BodySection { data, .. } => data.as_deref().map(<[u8]>::to_vec),
+            _ => None,
+        })
 }
 
 #[test]
@@ -60,16 +64,25 @@ fn rfc3516_4_4_literal8_binary_part_is_stored_base64_and_binary_returns_it() {
     s.ok("NOOP");
     let r = s.ok("FETCH 1 BODYSTRUCTURE");
     assert!(
-        has(&r, "\"application\" \"octet-stream\" NIL NIL NIL \"base64\""),
+        has(
+            &r,
+            "\"application\" \"octet-stream\" NIL NIL NIL \"base64\""
+        ),
         "{r:#?}"
     );
     // BODY[] is a valid RFC 5322 message: no NUL, the part re-labelled.
     let body = body_item(&s.ok_run("FETCH 1 BODY.PEEK[]")).unwrap();
     assert!(!body.contains(&0), "NUL in BODY[]");
     let text = String::from_utf8(body).expect("7-bit BODY[]");
-    assert!(text.contains("Content-Transfer-Encoding: base64\r\n"), "{text}");
+    assert!(
+        text.contains("Content-Transfer-Encoding: base64\r\n"),
+        "{text}"
+    );
     let part = body_item(&s.ok_run("FETCH 1 BODY.PEEK[2]")).unwrap();
-    assert!(!part.contains(&0x80) && !part.contains(&0), "BODY[2] altered");
+    assert!(
+        !part.contains(&0x80) && !part.contains(&0),
+        "BODY[2] altered"
+    );
     // BINARY[2] is exactly what was sent.
     let got = binary_item(&s.ok_run("FETCH 1 BINARY.PEEK[2]")).unwrap();
     assert_eq!(got, payload);
@@ -79,7 +92,8 @@ fn rfc3516_4_4_literal8_binary_part_is_stored_base64_and_binary_returns_it() {
         "{r:#?}"
     );
     // An ordinary literal is stored as sent.
-    let plain = b"Subject: plain\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: binary\r\n\r\nabc\r\n";
+    let plain =
+        b"Subject: plain\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: binary\r\n\r\nabc\r\n";
     append8(&mut s, plain.to_vec(), AppendKind::Literal);
     s.ok("NOOP");
     assert_eq!(body_item(&s.ok_run("FETCH 2 BODY.PEEK[]")).unwrap(), plain);
@@ -89,7 +103,11 @@ fn rfc3516_4_4_literal8_binary_part_is_stored_base64_and_binary_returns_it() {
 fn rfc3516_6_binary_of_a_bare_lf_message_comes_back_with_crlf() {
     let (_root, mut s, _) = session_on_inbox("bin-lf", USER, PASS, &[], false);
     let r = s
-        .append("INBOX", &[], b"Subject: lf\nFrom: a@example.org\n\nline one\nline two\n")
+        .append(
+            "INBOX",
+            &[],
+            b"Subject: lf\nFrom: a@example.org\n\nline one\nline two\n",
+        )
         .unwrap();
     assert_eq!(r.last().unwrap().status(), Some("OK"));
     s.ok("NOOP");

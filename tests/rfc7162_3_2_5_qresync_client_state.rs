@@ -121,7 +121,9 @@ impl Cache {
                         }
                     }
                     let uid = uid.or_else(|| self.uid_at(seq.get()));
-                    let uid = uid.unwrap_or_else(|| panic!("{context}: FETCH for an unknown message: {}", r.text));
+                    let uid = uid.unwrap_or_else(|| {
+                        panic!("{context}: FETCH for an unknown message: {}", r.text)
+                    });
                     if let Some(flags) = flags {
                         self.msgs.insert(uid, flags);
                     } else {
@@ -199,7 +201,11 @@ impl SyncClient {
         self.session = Some(s);
         if self.cache.validity == 0 {
             self.cache.absorb(&r, &select);
-            let r = self.session.as_mut().unwrap().ok_run("UID FETCH 1:* (FLAGS)");
+            let r = self
+                .session
+                .as_mut()
+                .unwrap()
+                .ok_run("UID FETCH 1:* (FLAGS)");
             self.cache.absorb(&r, "initial UID FETCH");
             return;
         }
@@ -251,7 +257,8 @@ fn mutate(b: &mut Session, rng: &mut Rng, appended: &mut u32) {
     let uids: Vec<u32> = now.keys().copied().collect();
     if uids.len() < 4 || rng.below(6) == 0 {
         *appended += 1;
-        b.append("INBOX", &[], &numbered_msg(100 + *appended)).unwrap();
+        b.append("INBOX", &[], &numbered_msg(100 + *appended))
+            .unwrap();
         return;
     }
     let uid = *rng.pick(&uids);

@@ -150,7 +150,10 @@ fn rfc7162_3_2_7_expunge_ok_carries_highestmodseq() {
     );
     // Nothing is left for a client that cached it.
     let again = resync(&root, v, after);
-    assert!(!has(&again, "VANISHED") && !has(&again, "FETCH"), "{again:#?}");
+    assert!(
+        !has(&again, "VANISHED") && !has(&again, "FETCH"),
+        "{again:#?}"
+    );
 }
 
 #[test]
@@ -166,7 +169,10 @@ fn rfc7162_3_2_9_uid_expunge_ok_carries_highestmodseq() {
     assert!(has(&texts(&r), "* VANISHED 3"), "{:#?}", texts(&r));
     let after = tagged_highest(&r);
     let again = resync(&root, v, after);
-    assert!(!has(&again, "VANISHED") && !has(&again, "FETCH"), "{again:#?}");
+    assert!(
+        !has(&again, "VANISHED") && !has(&again, "FETCH"),
+        "{again:#?}"
+    );
 }
 
 #[test]
@@ -183,7 +189,10 @@ fn rfc6851_4_4_move_ok_carries_highestmodseq() {
     let r = a.ok_run("MOVE 1 Archive");
     let after = tagged_highest(&r);
     let again = resync(&root, v, after);
-    assert!(!has(&again, "VANISHED") && !has(&again, "FETCH"), "{again:#?}");
+    assert!(
+        !has(&again, "VANISHED") && !has(&again, "FETCH"),
+        "{again:#?}"
+    );
 }
 
 #[test]
@@ -250,8 +259,14 @@ fn rfc7162_3_1_store_and_unsolicited_fetch_carry_uid_under_condstore() {
     b.ok("SELECT INBOX");
     b.ok("STORE 3 +FLAGS (\\Answered)");
     let r = a.ok("NOOP");
-    let line = r.iter().find(|l| l.starts_with("* 3 FETCH")).expect("FETCH");
-    assert!(line.contains("UID 3") && line.contains("MODSEQ ("), "{r:#?}");
+    let line = r
+        .iter()
+        .find(|l| l.starts_with("* 3 FETCH"))
+        .expect("FETCH");
+    assert!(
+        line.contains("UID 3") && line.contains("MODSEQ ("),
+        "{r:#?}"
+    );
 }
 
 #[test]

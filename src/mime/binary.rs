@@ -117,7 +117,10 @@ a\x00b\x00\xff\nc\r\n--x--\r\n";
         let out = encode_binary_parts(raw).unwrap();
         assert!(!out.contains(&0u8));
         let text = String::from_utf8(out.clone()).unwrap();
-        assert!(text.contains("Content-Transfer-Encoding: base64\r\n\r\n"), "{text}");
+        assert!(
+            text.contains("Content-Transfer-Encoding: base64\r\n\r\n"),
+            "{text}"
+        );
         assert!(text.contains("hello\r\n--x\r\n"), "{text}");
         assert!(text.ends_with("\r\n--x--\r\n"), "{text}");
         let s = summarize(&out);
@@ -144,6 +147,8 @@ a\x00b\x00\xff\nc\r\n--x--\r\n";
     #[test]
     fn eight_bit_headers() {
         assert!(header_has_8bit("Subject: caf\u{e9}\r\n\r\nx".as_bytes()));
-        assert!(!header_has_8bit("Subject: cafe\r\n\r\ncaf\u{e9}".as_bytes()));
+        assert!(!header_has_8bit(
+            "Subject: cafe\r\n\r\ncaf\u{e9}".as_bytes()
+        ));
     }
 }

@@ -189,7 +189,8 @@ fn unique(attrs: &[FetchAttr]) -> Vec<FetchAttr> {
                 if let Some(o) = out.get_mut(i) {
                     if !matches!(
                         a,
-                        FetchAttr::BodySection { peek: true, .. } | FetchAttr::Binary { peek: true, .. }
+                        FetchAttr::BodySection { peek: true, .. }
+                            | FetchAttr::Binary { peek: true, .. }
                     ) {
                         *o = key;
                     }

@@ -16,8 +16,8 @@ mod auth;
 mod idle;
 
 use crate::imap::capability::{self, Phase};
-use crate::imap::commands::{copy, enable, fetch, mailboxes, search, selected, store, xcry};
 use crate::imap::commands::selected::TaggedModseq;
+use crate::imap::commands::{copy, enable, fetch, mailboxes, search, selected, store, xcry};
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::stream::Stream;
 use crate::imap::wire::command::{Command, CommandBody, IdParams};

@@ -158,7 +158,11 @@ impl Mailbox {
     /// FLAGS and SEARCH RECENT agree (RFC 3501 §7.3.2) and a later SELECT
     /// still gets them.
     pub fn observe_unclaimed_recent(&mut self) {
-        let after_claimed = self.state.recent_upto.and_then(Uid::next).unwrap_or(Uid::MIN);
+        let after_claimed = self
+            .state
+            .recent_upto
+            .and_then(Uid::next)
+            .unwrap_or(Uid::MIN);
         let after_observed = self
             .recent
             .iter()
@@ -166,7 +170,8 @@ impl Mailbox {
             .max()
             .unwrap_or(Uid::MIN);
         let from = after_claimed.max(after_observed);
-        let Some(last) = self.state.messages.iter().take(self.visible).last() else {
+        let shown = self.visible.min(self.state.messages.len());
+        let Some(last) = self.state.messages.get(..shown).and_then(<[_]>::last) else {
             return;
         };
         if last.uid >= from {

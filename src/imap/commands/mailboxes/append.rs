@@ -16,8 +16,8 @@ use std::borrow::Cow;
 use super::status::append_limit;
 use crate::imap::context::{mailbox_name, store_flag, wire_uid_set, Ctx, Reply};
 use crate::imap::wire::command::{AppendKind, AppendMessage, MailboxArg, WireFlag};
-use crate::mime::binary::{encode_binary_parts, header_has_8bit};
 use crate::imap::wire::response::ResponseCode;
+use crate::mime::binary::{encode_binary_parts, header_has_8bit};
 use crate::store::mailbox::{MailboxError, NewMessage};
 use crate::store::types::{Flag, InternalDate, Uid};
 
