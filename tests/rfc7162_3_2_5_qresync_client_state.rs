@@ -251,18 +251,18 @@ fn truth(b: &mut Session) -> BTreeMap<u32, Flags> {
     out
 }
 
-/// One change by the other session.
-fn mutate(b: &mut Session, rng: &mut Rng, appended: &mut u32) {
+/// One change by the other session, or a new message.
+fn mutate(root: &Root, b: &mut Session, rng: &mut Rng, appended: &mut u32) {
     let now = truth(b);
     let uids: Vec<u32> = now.keys().copied().collect();
-    if uids.len() < 4 || rng.below(6) == 0 {
+    if uids.len() < 6 || rng.below(12) == 0 {
+        // New mail arrives (through the store, as a delivery does).
         *appended += 1;
-        b.append("INBOX", &[], &numbered_msg(100 + *appended))
-            .unwrap();
+        common::seed(root, USER, PASS, "INBOX", &[&numbered_msg(100 + *appended)]);
         return;
     }
     let uid = *rng.pick(&uids);
-    match rng.below(4) {
+    match rng.below(8) {
         0 => {
             b.ok(&format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)"));
             b.ok(&format!("UID EXPUNGE {uid}"));
@@ -314,7 +314,7 @@ fn act(a: &mut SyncClient, rng: &mut Rng) {
         55..=64 if n > 0 => a.run(&format!("UID STORE {uid} {sign}FLAGS ({flag})")),
         65..=74 if n > 0 => a.run(&format!("FETCH {seq} BODY[TEXT]")),
         75..=81 if n > 0 => a.run(&format!("UID FETCH {uid} BODY[TEXT]")),
-        82..=89 if n > 0 => {
+        82..=85 if n > 0 => {
             a.run(&format!("UID STORE {uid} +FLAGS ({})", "\\Deleted"));
             a.run(&format!("UID EXPUNGE {uid}"));
         }
@@ -324,7 +324,7 @@ fn act(a: &mut SyncClient, rng: &mut Rng) {
 
 #[test]
 fn rfc7162_3_2_5_qresync_cache_survives_dropped_connections() {
-    let root = common::root_with_numbered("qresync-client", USER, PASS, 8);
+    let root = common::root_with_numbered("qresync-client", USER, PASS, 20);
     let mut rng = Rng(SEED);
     let mut b = Session::login(&root, USER, PASS);
     b.ok("SELECT INBOX");
@@ -347,7 +347,7 @@ fn rfc7162_3_2_5_qresync_cache_survives_dropped_connections() {
             act(&mut a, &mut rng);
         }
         if rng.below(10) < 6 {
-            mutate(&mut b, &mut rng, &mut appended);
+            mutate(&root, &mut b, &mut rng, &mut appended);
         }
     }
     assert!(reconnections > 100, "{reconnections} reconnections");
