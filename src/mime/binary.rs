@@ -18,7 +18,7 @@ const LINE: usize = 76;
 
 /// The message with every `binary` leaf part base64-encoded, or `None`
 /// when it has none (the message is stored as sent).
-pub fn encode_binary_parts(raw: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn encode_binary_parts(raw: &[u8]) -> Option<Vec<u8>> {
     let summary = summarize(raw);
     let mut parts: Vec<&Part> = Vec::new();
     collect(&summary.root, &mut parts);
@@ -97,7 +97,7 @@ fn encode_body(body: &[u8], out: &mut Vec<u8>) {
 
 /// Whether the top-level header of `raw` has a byte above 0x7f (RFC 6855
 /// §4: such a message needs UTF8=ACCEPT).
-pub fn header_has_8bit(raw: &[u8]) -> bool {
+pub(crate) fn header_has_8bit(raw: &[u8]) -> bool {
     let len = header::header_len(raw);
     raw.get(..len).unwrap_or(raw).iter().any(|b| *b >= 0x80)
 }

@@ -6,11 +6,11 @@
 //! [`Ctx`]: crate::imap::context::Ctx
 //! [`Reply`]: crate::imap::context::Reply
 
-pub mod copy;
-pub mod enable;
-pub mod fetch;
-pub mod mailboxes;
-pub mod search;
-pub mod selected;
-pub mod store;
-pub mod xcry;
+pub(crate) mod copy;
+pub(crate) mod enable;
+pub(crate) mod fetch;
+pub(crate) mod mailboxes;
+pub(crate) mod search;
+pub(crate) mod selected;
+pub(crate) mod store;
+pub(crate) mod xcry;
