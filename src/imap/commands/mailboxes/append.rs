@@ -76,6 +76,17 @@ fn validate<'a>(m: &'a AppendMessage, limit: u64, utf8_accept: bool) -> Result<R
             None => Cow::Borrowed(&m.data[..]),
         },
     };
+    let stored = u64::try_from(raw.len()).unwrap_or(u64::MAX);
+    if stored > limit {
+        // Base64 grows a binary part by a third: the limit holds for what
+        // is stored, so it is checked again.
+        return Err(Reply::no(
+            Some(ResponseCode::TooBig),
+            format!(
+                "Message of {stored} bytes once base64-encoded exceeds the limit of {limit} bytes"
+            ),
+        ));
+    }
     Ok(Ready {
         raw,
         flags,
@@ -195,5 +206,22 @@ mod tests {
         assert!(matches!(big, Err(ref r) if r.code == Some(ResponseCode::TooBig)));
         assert!(validate(&msg(vec![], 10), 10, false).is_ok());
         assert!(validate(&msg(vec![], 0), 10, false).is_ok());
+    }
+
+    #[test]
+    fn the_limit_holds_for_the_base64_encoded_form() {
+        let data = b"MIME-Version: 1.0\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+            .to_vec();
+        let m = AppendMessage {
+            flags: Vec::new(),
+            internal_date: None,
+            kind: AppendKind::Literal8,
+            data: data.clone(),
+        };
+        let limit = data.len() as u64;
+        let r = validate(&m, limit, false);
+        assert!(matches!(r, Err(ref r) if r.code == Some(ResponseCode::TooBig)));
+        let ok = validate(&m, limit + 64, false).map_err(|r| r.text).unwrap();
+        assert!(ok.raw.ends_with(b"AAAAAAAAAAAA\r\n"), "{:?}", ok.raw);
     }
 }
