@@ -19,6 +19,7 @@ use crate::imap::wire::command::{
 use crate::imap::wire::response::{FetchEncoder, FetchItem, ResponseCode, Rfc822Part, Structure};
 use crate::mime::section::{self, SectionError, SectionSpec, SectionText as MimeText};
 use crate::mime::Summary;
+use crate::store::account::MailboxId;
 use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
 use crate::store::message_file::{MessageFileError, MessageReader};
 use crate::store::types::{Flag, FlagOp, Modseq, SeqNum, Uid};
@@ -32,16 +33,16 @@ const CACHE_LIMIT: usize = 4096;
 /// Keyed by mailbox id and UID, which together never name two messages.
 #[derive(Default)]
 pub(crate) struct SummaryCache {
-    mailbox: String,
+    mailbox: Option<MailboxId>,
     map: HashMap<Uid, Arc<Summary>>,
 }
 
 impl SummaryCache {
     /// The summary of `uid` in `mb`, from the cache or the store.
     pub(crate) fn get(&mut self, mb: &Mailbox, uid: Uid) -> Result<Arc<Summary>, MailboxError> {
-        if self.mailbox != mb.id() {
+        if self.mailbox != Some(mb.id()) {
             self.map.clear();
-            self.mailbox = mb.id().to_owned();
+            self.mailbox = Some(mb.id());
         }
         if let Some(s) = self.map.get(&uid) {
             return Ok(s.clone());
