@@ -182,22 +182,27 @@ fn unique(attrs: &[FetchAttr]) -> Vec<FetchAttr> {
         }
         a
     }
+    // Keyed by the item's rendering so a hostile list of thousands of
+    // items costs one pass, not a quadratic scan.
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(attrs.len());
     let mut out: Vec<FetchAttr> = Vec::with_capacity(attrs.len());
     for a in attrs {
         let key = unpeeked(a);
-        match out.iter().position(|o| unpeeked(o) == key) {
-            Some(i) => {
-                if let Some(o) = out.get_mut(i) {
-                    if !matches!(
-                        a,
-                        FetchAttr::BodySection { peek: true, .. }
-                            | FetchAttr::Binary { peek: true, .. }
-                    ) {
-                        *o = key;
-                    }
+        match seen.get(&format!("{key:?}")) {
+            Some(&i) => {
+                let peeks = matches!(
+                    a,
+                    FetchAttr::BodySection { peek: true, .. }
+                        | FetchAttr::Binary { peek: true, .. }
+                );
+                if let (false, Some(o)) = (peeks, out.get_mut(i)) {
+                    *o = key;
                 }
             }
-            None => out.push(a.clone()),
+            None => {
+                seen.insert(format!("{key:?}"), out.len());
+                out.push(a.clone());
+            }
         }
     }
     out
