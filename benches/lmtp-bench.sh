@@ -64,7 +64,6 @@ if command -v dovecot >/dev/null && [ -x /usr/lib/dovecot/lmtp ]; then
 base_dir = $d/run
 log_path = $d/dovecot.log
 protocols = lmtp
-listen =
 ssl = no
 first_valid_uid = 1
 mail_location = maildir:~/Maildir

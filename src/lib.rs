@@ -24,7 +24,7 @@ pub(crate) mod config;
 pub mod crypto;
 /// IMAP: wire syntax (`wire`), command handlers (`commands`), the session state machine.
 pub mod imap;
-/// LMTP (RFC 2033): the command grammar, the session, delivery through per-recipient children.
+/// LMTP (RFC 2033): the grammar, the session, the per-recipient delivery child.
 pub mod lmtp;
 /// RFC 5322/MIME parsing: summaries, ENVELOPE/BODYSTRUCTURE values, sections, search text.
 pub mod mime;

@@ -147,7 +147,8 @@ pub fn parse(line: &[u8]) -> Result<Command, CommandError> {
     match verb.to_ascii_uppercase().as_str() {
         "LHLO" => {
             let domain = args.trim();
-            if domain.is_empty() || domain.contains(' ') {
+            // The name goes into Received: headers: no spaces or controls.
+            if domain.is_empty() || domain.chars().any(|c| c == ' ' || c.is_control()) {
                 return Err(CommandError::Syntax("LHLO"));
             }
             Ok(Command::Lhlo(domain.to_owned()))
@@ -389,6 +390,7 @@ mod tests {
         assert_eq!(p("FROB"), Err(CommandError::Unknown));
         assert_eq!(p(""), Err(CommandError::Unknown));
         assert_eq!(p("LHLO"), Err(CommandError::Syntax("LHLO")));
+        assert_eq!(p("LHLO a\tb"), Err(CommandError::Syntax("LHLO")));
         assert_eq!(p("MAIL <a@b>"), Err(CommandError::Syntax("MAIL")));
         assert_eq!(p("MAIL FROM:a@b"), Err(CommandError::BadPath));
         assert_eq!(p("MAIL FROM:<a@b"), Err(CommandError::BadPath));

@@ -6,6 +6,6 @@
 //! writes sealed spool entries with the account's public key only.
 
 pub mod command;
-pub mod deliver;
+pub(crate) mod deliver;
 pub mod session;
-pub mod wire;
+pub(crate) mod wire;

@@ -47,9 +47,17 @@ pub enum RcptCheck {
 pub trait Deliverer {
     /// Checks at RCPT time that the recipient's account exists.
     fn check(&mut self, recipient: &Recipient) -> RcptCheck;
-    /// Stores `headers` followed by `body` for `recipient`; returns once
-    /// the copy is durable or has failed.
-    fn deliver(&mut self, recipient: &Recipient, headers: &[u8], body: &[u8]) -> Outcome;
+    /// Stores, for each `(recipient, headers)` of `jobs`, the headers
+    /// followed by `body`, and calls `report(i, outcome)` for each job in
+    /// order, as soon as that copy is durable or has failed. When `report`
+    /// returns false (the reply could not be sent), no further copy may be
+    /// stored: the MTA would never learn of it.
+    fn deliver(
+        &mut self,
+        jobs: &[(Recipient, Vec<u8>)],
+        body: &[u8],
+        report: &mut dyn FnMut(usize, Outcome) -> bool,
+    );
 }
 
 /// Why a session ended other than by QUIT.
@@ -441,28 +449,47 @@ impl Session<'_> {
             }
         }
         crate::store::crash::point("lmtp.after-data");
-        for a in &tx.rcpts {
-            let (code, text) = if message.too_large {
-                (552, "5.3.4 Message too big".to_owned())
-            } else if let Some(what) = message.bad {
-                (554, format!("5.6.0 Refused: {what}"))
-            } else {
-                let headers = self.trace_headers(&tx, a);
-                let outcome = self
-                    .deliverer
-                    .deliver(&a.recipient, &headers, &message.body);
-                if outcome != Outcome::Delivered {
-                    warn!("delivery to {} failed: {outcome:?}", a.path);
-                }
-                reply_for(outcome)
-            };
-            wire.reply(code, false, &format!("{text} {}", a.path));
+        let mut send = |path: &Path, code: u16, text: &str| {
+            wire.reply(code, false, &format!("{text} {path}"));
             // Each reply leaves as soon as its copy is durable, so a crash
             // later costs the MTA a retry only for recipients not yet told.
-            if let Err(e) = wire.flush() {
-                warn!("sending the reply for {}: {e}", a.path);
-            }
+            let sent = match wire.flush() {
+                Ok(()) => true,
+                Err(e) => {
+                    warn!("sending the reply for {path}: {e}; storing no further copy");
+                    false
+                }
+            };
             crate::store::crash::point("lmtp.after-reply");
+            sent
+        };
+        if message.too_large || message.bad.is_some() {
+            for a in &tx.rcpts {
+                let sent = match message.bad {
+                    Some(what) => send(&a.path, 554, &format!("5.6.0 Refused: {what}")),
+                    None => send(&a.path, 552, "5.3.4 Message too big"),
+                };
+                if !sent {
+                    break;
+                }
+            }
+        } else {
+            let jobs: Vec<(Recipient, Vec<u8>)> = tx
+                .rcpts
+                .iter()
+                .map(|a| (a.recipient.clone(), self.trace_headers(&tx, a)))
+                .collect();
+            self.deliverer
+                .deliver(&jobs, &message.body, &mut |i, outcome| {
+                    let Some(a) = tx.rcpts.get(i) else {
+                        return false;
+                    };
+                    if outcome != Outcome::Delivered {
+                        warn!("delivery to {} failed: {outcome:?}", a.path);
+                    }
+                    let (code, text) = reply_for(outcome);
+                    send(&a.path, code, &text)
+                });
         }
         if message.too_large || message.bad.is_some() {
             info!(

@@ -10,7 +10,7 @@ const READ_CHUNK: usize = 16 * 1024;
 
 /// How a line ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ending {
+pub(crate) enum Ending {
     /// CR LF.
     CrLf,
     /// A bare LF.
@@ -19,7 +19,7 @@ pub enum Ending {
 
 /// One line as read.
 #[derive(Debug)]
-pub struct Line {
+pub(crate) struct Line {
     /// The bytes before the line ending, at most the cap.
     pub bytes: Vec<u8>,
     /// Whether bytes beyond the cap were discarded.
@@ -29,7 +29,7 @@ pub struct Line {
 }
 
 /// The connection with its buffers.
-pub struct Wire<S> {
+pub(crate) struct Wire<S> {
     stream: S,
     inbuf: Vec<u8>,
     pos: usize,
@@ -38,7 +38,7 @@ pub struct Wire<S> {
 
 impl<S: Read + Write> Wire<S> {
     /// Wraps a connected stream.
-    pub fn new(stream: S) -> Wire<S> {
+    pub(crate) fn new(stream: S) -> Wire<S> {
         Wire {
             stream,
             inbuf: Vec::with_capacity(READ_CHUNK),
@@ -74,7 +74,7 @@ impl<S: Read + Write> Wire<S> {
 
     /// Reads one line of at most `cap` bytes (more are discarded and
     /// flagged). `Ok(None)` if the input ends before a line ending.
-    pub fn read_line(&mut self, cap: usize) -> io::Result<Option<Line>> {
+    pub(crate) fn read_line(&mut self, cap: usize) -> io::Result<Option<Line>> {
         let mut line = Line {
             bytes: Vec::new(),
             overflow: false,
@@ -118,7 +118,11 @@ impl<S: Read + Write> Wire<S> {
 
     /// Reads exactly `size` octets, handing each piece to `sink`.
     /// `Ok(false)` if the input ends first.
-    pub fn read_chunk(&mut self, mut size: u64, mut sink: impl FnMut(&[u8])) -> io::Result<bool> {
+    pub(crate) fn read_chunk(
+        &mut self,
+        mut size: u64,
+        mut sink: impl FnMut(&[u8]),
+    ) -> io::Result<bool> {
         while size > 0 {
             if self.buffered().is_empty() && !self.fill()? {
                 return Ok(false);
@@ -134,25 +138,20 @@ impl<S: Read + Write> Wire<S> {
 
     /// Queues one reply line (`code` and text, CRLF added); `more` makes it
     /// a continuation line (`250-`).
-    pub fn reply(&mut self, code: u16, more: bool, text: &str) {
+    pub(crate) fn reply(&mut self, code: u16, more: bool, text: &str) {
         let sep = if more { '-' } else { ' ' };
         self.out
             .extend_from_slice(format!("{code}{sep}{text}\r\n").as_bytes());
     }
 
     /// Sends queued replies.
-    pub fn flush(&mut self) -> io::Result<()> {
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out)?;
             self.out.clear();
             self.stream.flush()?;
         }
         Ok(())
-    }
-
-    /// Whether pipelined input is waiting already.
-    pub fn has_pending_input(&self) -> bool {
-        !self.buffered().is_empty()
     }
 }
 

@@ -11,6 +11,7 @@ pub const ENV: &str = "CRYMAP_LIKE_CRASH_AT";
 /// Every named crash point, so tests can iterate over them.
 pub const POINTS: &[&str] = &[
     "deliver.before-rename",
+    "deliver.before-commit",
     "deliver.after-rename",
     "append.before-rename",
     "append.after-file",

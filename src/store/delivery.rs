@@ -239,14 +239,50 @@ fn io_outcome(e: &io::Error) -> Outcome {
 pub(crate) fn classify(result: &Result<MessageName, SpoolError>) -> Outcome {
     match result {
         Ok(_) => Outcome::Delivered,
-        Err(SpoolError::MessageFile(MessageFileError::TooLarge { .. })) => Outcome::TooLarge,
-        Err(SpoolError::MessageFile(MessageFileError::ReadContent { .. })) => Outcome::BadInput,
-        Err(SpoolError::MessageFile(MessageFileError::Io(e))) | Err(SpoolError::Io(e)) => {
+        Err(e) => classify_error(e),
+    }
+}
+
+/// Classifies a failed delivery.
+pub fn classify_error(e: &SpoolError) -> Outcome {
+    match e {
+        SpoolError::MessageFile(MessageFileError::TooLarge { .. }) => Outcome::TooLarge,
+        SpoolError::MessageFile(MessageFileError::ReadContent { .. }) => Outcome::BadInput,
+        SpoolError::MessageFile(MessageFileError::Io(e)) | SpoolError::Io(e) => {
             io_outcome(&e.source)
         }
-        Err(SpoolError::NoKey(_)) => Outcome::NotWritable,
-        Err(_) => Outcome::Temporary,
+        SpoolError::NoKey(_) => Outcome::NotWritable,
+        _ => Outcome::Temporary,
     }
+}
+
+fn instructions_for(
+    recipient: &Recipient,
+    mailbox: Option<String>,
+    flags: Vec<super::types::Flag>,
+    create: bool,
+) -> DeliveryInstructions {
+    DeliveryInstructions {
+        mailbox,
+        flags,
+        create,
+        received: super::types::InternalDate::now(),
+        detail: recipient.detail.clone(),
+    }
+}
+
+/// Stages `content` as spool entry `name` of the account in `user_dir`
+/// (already entered as its owner), to be made visible by
+/// [`Staged::commit`](spool::Staged::commit); filed like [`deliver`]'s
+/// entries without `mailbox`.
+pub fn stage(
+    user_dir: &Path,
+    name: MessageName,
+    recipient: &Recipient,
+    content: &mut dyn Read,
+) -> Result<spool::Staged, (Outcome, SpoolError)> {
+    let instructions = instructions_for(recipient, None, Vec::new(), false);
+    spool::stage(user_dir, name, content, &instructions).map_err(|e| (classify_error(&e), e))
 }
 
 /// Writes `content` as spool entry `name` (fresh from
@@ -263,13 +299,7 @@ pub(crate) fn deliver(
     flags: Vec<super::types::Flag>,
     create: bool,
 ) -> (Outcome, Result<MessageName, SpoolError>) {
-    let instructions = DeliveryInstructions {
-        mailbox,
-        flags,
-        create,
-        received: super::types::InternalDate::now(),
-        detail: recipient.detail.clone(),
-    };
+    let instructions = instructions_for(recipient, mailbox, flags, create);
     let result = spool::deliver_named(user_dir, name, content, &instructions);
     (classify(&result), result)
 }

@@ -8,7 +8,7 @@ pub(crate) mod check;
 pub mod crash;
 pub mod create;
 pub(crate) mod credentials;
-pub(crate) mod delivery;
+pub mod delivery;
 pub mod error;
 pub mod mailbox;
 pub(crate) mod message_file;

@@ -13,7 +13,7 @@
 
 use std::fs;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -187,6 +187,28 @@ pub fn deliver_named(
     content: &mut dyn Read,
     instructions: &DeliveryInstructions,
 ) -> Result<MessageName, SpoolError> {
+    let dest = user_dir.join("spool").join(name.to_string());
+    write_entry(
+        user_dir,
+        name,
+        content,
+        instructions,
+        &dest,
+        message_file::Durability::Now,
+    )?;
+    crash::point("deliver.after-rename");
+    Ok(name)
+}
+
+/// Writes the sealed entry `name` at `dest` (through `tmp/`).
+fn write_entry(
+    user_dir: &Path,
+    name: MessageName,
+    content: &mut dyn Read,
+    instructions: &DeliveryInstructions,
+    dest: &Path,
+    durability: message_file::Durability,
+) -> Result<(), SpoolError> {
     let keys = KeyStore::new(user_dir.join("keys"));
     let (key_name, public) = keys
         .current_public(chrono::Utc::now())
@@ -200,7 +222,7 @@ pub fn deliver_named(
     let mut crlf = CrlfReader::new(content);
     message_file::write(
         &user_dir.join("tmp"),
-        &user_dir.join("spool").join(name.to_string()),
+        dest,
         message_file::Keys {
             wrapped: &wrapped,
             content_key: &content_key,
@@ -209,10 +231,76 @@ pub fn deliver_named(
         Some(&extra),
         MAX_MESSAGE_SIZE,
         "deliver.before-rename",
-        message_file::Durability::Now,
+        durability,
     )?;
-    crash::point("deliver.after-rename");
-    Ok(name)
+    Ok(())
+}
+
+/// A spool entry written and synced under `tmp/` but not yet in `spool/`:
+/// the expensive part of a delivery, done ahead so that the commit is one
+/// rename. Dropped without [`Staged::commit`], it is removed (and if the
+/// process dies first, it is an ordinary `tmp/*.tmp` file that garbage
+/// collection removes after 24 hours).
+#[derive(Debug)]
+pub struct Staged {
+    user_dir: PathBuf,
+    name: MessageName,
+    committed: bool,
+}
+
+fn staged_path(user_dir: &Path, name: MessageName) -> PathBuf {
+    user_dir.join("tmp").join(format!("{name}.staged.tmp"))
+}
+
+/// Like [`deliver_named`], but stops before the entry becomes visible.
+pub fn stage(
+    user_dir: &Path,
+    name: MessageName,
+    content: &mut dyn Read,
+    instructions: &DeliveryInstructions,
+) -> Result<Staged, SpoolError> {
+    // Only the file's own content must be durable before the commit's
+    // rename; its name under tmp/ never needs to be.
+    let path = staged_path(user_dir, name);
+    write_entry(
+        user_dir,
+        name,
+        content,
+        instructions,
+        &path,
+        message_file::Durability::Deferred,
+    )?;
+    let staged = Staged {
+        user_dir: user_dir.to_owned(),
+        name,
+        committed: false,
+    };
+    durable::sync_file(&path)?;
+    Ok(staged)
+}
+
+impl Staged {
+    /// Makes the entry visible in `spool/` and durable: the commit point.
+    pub fn commit(mut self) -> Result<MessageName, SpoolError> {
+        crash::point("deliver.before-commit");
+        let from = staged_path(&self.user_dir, self.name);
+        let to = self.user_dir.join("spool").join(self.name.to_string());
+        // Once renamed the entry is committed, even if the directory's
+        // fsync then fails: it must not be removed as an uncommitted one.
+        let renamed = durable::rename_into(&from, &to);
+        self.committed = renamed.is_ok() || to.exists();
+        renamed?;
+        crash::point("deliver.after-rename");
+        Ok(self.name)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(staged_path(&self.user_dir, self.name));
+        }
+    }
 }
 
 /// Whether the delivery named `name` happened: its entry is still in the

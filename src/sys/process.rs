@@ -4,10 +4,12 @@
 //! it needs for the next recipient). Owns `fork`, `_exit` and `waitpid`;
 //! never decides what the child does.
 
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+
 use nix::errno::Errno;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, ForkResult};
+use nix::unistd::{fork, ForkResult, Pid};
 
 /// How a child ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,7 +27,7 @@ pub(crate) enum ForkError {
     /// find a lock held forever.
     #[error("refusing to fork: the process has {0} threads")]
     Threaded(usize),
-    /// `fork` failed.
+    /// `fork`, `pipe` or `sigaction` failed.
     #[error("fork: {0}")]
     Fork(Errno),
     /// `waitpid` failed.
@@ -42,13 +44,21 @@ pub(crate) fn thread_count() -> Option<usize> {
         .and_then(|n| n.trim().parse().ok())
 }
 
-/// Runs `work` in a forked child and waits for it; the child's exit code is
-/// what `work` returns (70, EX_SOFTWARE, if it panics). The child leaves
-/// through `_exit`, so no exit handler or buffer of the parent runs twice.
+/// Starts `work` in a forked child and returns its pid; the child first
+/// closes its copies of `close_in_child` (pipe ends meant for its
+/// siblings, so their end-of-file still means "the parent is gone"). The
+/// child's exit
+/// code is what `work` returns (70, EX_SOFTWARE, if it panics). The child
+/// leaves through `_exit`, so no exit handler or buffer of the parent runs
+/// twice. Reap it with [`wait_child`].
 ///
 /// The caller must be single-threaded; this is checked through `/proc`
 /// where it is visible (before any chroot).
-pub(crate) fn run_in_child(work: impl FnOnce() -> i32) -> Result<ChildStatus, ForkError> {
+pub(crate) fn spawn_child(
+    close_in_child: &[BorrowedFd<'_>],
+    work: impl FnOnce() -> i32,
+) -> Result<Pid, ForkError> {
+    let to_close: Vec<RawFd> = close_in_child.iter().map(|fd| fd.as_raw_fd()).collect();
     if let Some(n) = thread_count().filter(|&n| n > 1) {
         return Err(ForkError::Threaded(n));
     }
@@ -66,20 +76,37 @@ pub(crate) fn run_in_child(work: impl FnOnce() -> i32) -> Result<ChildStatus, Fo
     let forked = unsafe { fork() }.map_err(ForkError::Fork)?;
     match forked {
         ForkResult::Child => {
+            for fd in to_close {
+                // The parent's objects owning these are never dropped in
+                // the child (it leaves through _exit), so nothing closes
+                // them twice.
+                let _ = nix::unistd::close(fd);
+            }
             let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(70);
             // SAFETY: _exit takes a plain integer, cannot fail and never
             // returns; it ends only this (child) process.
             unsafe { nix::libc::_exit(code) }
         }
-        ForkResult::Parent { child } => loop {
-            match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, code)) => return Ok(ChildStatus::Exited(code)),
-                Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(ChildStatus::Signaled(sig)),
-                Ok(_) | Err(Errno::EINTR) => continue,
-                Err(e) => return Err(ForkError::Wait(e)),
-            }
-        },
+        ForkResult::Parent { child } => Ok(child),
     }
+}
+
+/// Waits for child `pid` to end.
+pub(crate) fn wait_child(pid: Pid) -> Result<ChildStatus, ForkError> {
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(ChildStatus::Exited(code)),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(ChildStatus::Signaled(sig)),
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(e) => return Err(ForkError::Wait(e)),
+        }
+    }
+}
+
+/// A pipe: (read end, write end).
+pub(crate) fn pipe() -> Result<(std::fs::File, std::fs::File), ForkError> {
+    let (r, w) = nix::unistd::pipe().map_err(ForkError::Fork)?;
+    Ok((r.into(), w.into()))
 }
 
 #[cfg(test)]
@@ -93,7 +120,10 @@ mod tests {
     fn threads_are_counted_and_forking_refused_when_threaded() {
         let handle = std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_secs(1)));
         assert!(thread_count().is_some_and(|n| n > 1));
-        assert!(matches!(run_in_child(|| 0), Err(ForkError::Threaded(_))));
+        assert!(matches!(
+            spawn_child(&[], || 0),
+            Err(ForkError::Threaded(_))
+        ));
         handle.join().unwrap();
     }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{is_root, Root, TempDir};
+use common::{Root, TempDir};
 use crymap_like::store::account::{AccountLog, MailboxName};
 use crymap_like::store::mailbox::{Mailbox, UserKeys};
 use crymap_like::store::spool;
@@ -23,21 +23,7 @@ use crymap_like::store::user_file::UserFile;
 const PW: &str = "postfix-pw";
 
 fn prerequisites(test: &str) -> bool {
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    let postfix = Path::new("/usr/sbin/postfix").exists();
-    let missing = match (is_root(), postfix) {
-        (false, _) => Some("root"),
-        (true, false) => Some("postfix (Debian package postfix)"),
-        (true, true) => None,
-    };
-    match missing {
-        None => true,
-        Some(what) => {
-            assert!(!ci, "{test}: needs {what}, missing under CI=true");
-            println!("{test}: skipped: needs {what}");
-            false
-        }
-    }
+    common::require_root(test) && common::require_tool(test, "postfix", "postfix")
 }
 
 /// A Postfix instance in `dir`, stopped when dropped.
@@ -169,8 +155,8 @@ fn spooled(root: &Root, user: &str) -> usize {
 }
 
 #[test]
-fn postfix_delivers_through_lmtp_unix_into_two_accounts() {
-    if !prerequisites("postfix_delivers_through_lmtp_unix_into_two_accounts") {
+fn interop_postfix_delivers_through_lmtp_unix_into_two_accounts() {
+    if !prerequisites("interop_postfix_delivers_through_lmtp_unix_into_two_accounts") {
         return;
     }
     let sockets = TempDir::new("lmtp-postfix-sock");

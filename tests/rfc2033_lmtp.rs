@@ -14,7 +14,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{bin, free_port, is_root, wait_exit, Root};
+use common::{bin, free_port, wait_exit, Root};
 use crymap_like::store::account::{AccountLog, MailboxName};
 use crymap_like::store::mailbox::{Mailbox, UserKeys};
 use crymap_like::store::spool;
@@ -22,22 +22,10 @@ use crymap_like::store::user_file::UserFile;
 
 const PW: &str = "lmtp-pw";
 
-/// Whether `tool` is installed. Missing: a visible skip, or a failure
-/// under `CI=true`, where .ci/run installs it.
-fn need(tool: &str, test: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{test}: {tool} is missing under CI=true"
-        );
-        println!("{test}: skipped: needs {tool}");
-    }
-    found
+/// Whether `tool` (from Debian's `package`) is installed; see
+/// `common::require_tool` (a visible skip, a failure under `CI=true`).
+fn need(tool: &str, package: &str, test: &str) -> bool {
+    common::require_tool(test, tool, package)
 }
 
 fn root_with_users(label: &str, extra: &str) -> Root {
@@ -146,8 +134,12 @@ fn message(subject: &str) -> String {
 }
 
 #[test]
-fn swaks_as_inetd_three_recipients_one_unknown() {
-    if !need("swaks", "swaks_as_inetd") {
+fn interop_swaks_as_inetd_three_recipients_one_unknown() {
+    if !need(
+        "swaks",
+        "swaks",
+        "interop_swaks_as_inetd_three_recipients_one_unknown",
+    ) {
         return;
     }
     let root = root_with_users("lmtp-swaks", "");
@@ -194,8 +186,16 @@ fn swaks_as_inetd_three_recipients_one_unknown() {
 }
 
 #[test]
-fn python_smtplib_over_systemd_unix_socket_and_listen() {
-    if !need("systemd-socket-activate", "python_smtplib") || !need("python3", "python_smtplib") {
+fn interop_python_smtplib_over_systemd_unix_socket_and_listen() {
+    if !need(
+        "systemd-socket-activate",
+        "systemd",
+        "interop_python_smtplib_over_systemd_unix_socket_and_listen",
+    ) || !need(
+        "python3",
+        "python3",
+        "interop_python_smtplib_over_systemd_unix_socket_and_listen",
+    ) {
         return;
     }
     let dir = common::TempDir::new("lmtp-sock");
@@ -270,44 +270,60 @@ for path in sys.argv[1:]:
 }
 
 #[test]
-fn swaks_over_systemd_tcp() {
-    if !need("systemd-socket-activate", "swaks_tcp") || !need("swaks", "swaks_tcp") {
+fn interop_swaks_over_systemd_tcp_both_styles() {
+    if !need(
+        "systemd-socket-activate",
+        "systemd",
+        "interop_swaks_over_systemd_tcp_both_styles",
+    ) || !need(
+        "swaks",
+        "swaks",
+        "interop_swaks_over_systemd_tcp_both_styles",
+    ) {
         return;
     }
     let root = root_with_users("lmtp-tcp", "");
-    let port = free_port();
-    let mut sd = Command::new("systemd-socket-activate")
-        .arg(format!("--listen=127.0.0.1:{port}"))
-        .arg("--accept")
-        .arg(bin())
-        .arg("--root")
-        .arg(root.path())
-        .args(["--log", "stderr", "serve", "lmtp"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    common::connect_retry(&format!("127.0.0.1:{port}"));
-    let out = Command::new("swaks")
-        .args(["--server", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--protocol", "LMTP", "--pipeline", "--from", "<>"])
-        .args(["--to", "carol@x.example"])
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
-    let _ = sd.kill();
-    let _ = sd.wait();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("250 2.0.0 Delivered <carol@x.example>"),
-        "{text}"
-    );
-    let m = messages(&root, "carol", "INBOX");
-    assert_eq!(m.len(), 1);
-    assert!(m[0].starts_with(b"Return-Path: <>\r\n"));
+    // Accept=yes both ways: the connection as descriptor 3 (LISTEN_FDS),
+    // and with --inetd as stdin/stdout, a real socket as inetd passes it.
+    for (round, inetd_style) in [false, true].into_iter().enumerate() {
+        let port = free_port();
+        let mut cmd = Command::new("systemd-socket-activate");
+        cmd.arg(format!("--listen=127.0.0.1:{port}"))
+            .arg("--accept");
+        if inetd_style {
+            cmd.arg("--inetd");
+        }
+        let mut sd = cmd
+            .arg(bin())
+            .arg("--root")
+            .arg(root.path())
+            .args(["--log", "stderr", "serve", "lmtp"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        common::connect_retry(&format!("127.0.0.1:{port}"));
+        let out = Command::new("swaks")
+            .args(["--server", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--protocol", "LMTP", "--pipeline", "--from", "<>"])
+            .args(["--to", "carol@x.example"])
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        let _ = sd.kill();
+        let _ = sd.wait();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("250 2.0.0 Delivered <carol@x.example>"),
+            "inetd style {inetd_style}: {text}"
+        );
+        let m = messages(&root, "carol", "INBOX");
+        assert_eq!(m.len(), round + 1);
+        assert!(m[round].starts_with(b"Return-Path: <>\r\n"));
+    }
 }
 
 #[test]
-fn pipelined_bdat_and_per_recipient_replies() {
+fn rfc2033_pipelined_bdat_and_per_recipient_replies() {
     let root = root_with_users("lmtp-bdat", "");
     let mut c = Raw::start(&root, None);
     let body = message("chunked");
@@ -348,7 +364,7 @@ fn transaction(c: &mut Raw, data: &[u8]) -> Vec<String> {
 }
 
 #[test]
-fn bad_input_gets_a_clear_reply_per_recipient_and_nothing_stored() {
+fn hostile_lmtp_bad_input_gets_a_clear_reply_per_recipient_and_nothing_stored() {
     let root = root_with_users("lmtp-bad", "[lmtp]\nmax_recipients = 100\n");
     let mut c = Raw::start(&root, None);
     assert!(c.cmd("LHLO t").starts_with("250"));
@@ -376,6 +392,21 @@ fn bad_input_gets_a_clear_reply_per_recipient_and_nothing_stored() {
     );
     let r = transaction(&mut c, ok.as_bytes());
     assert!(r.iter().all(|l| l.starts_with("250 2.0.0")), "{r:?}");
+    // Over the size limit (64 MiB): read to the end, refused for each.
+    for l in ["MAIL FROM:<s@x>", "RCPT TO:<alice@x>", "RCPT TO:<bob@x>"] {
+        assert!(c.cmd(l).starts_with("250"), "{l}");
+    }
+    let size = 64 * 1024 * 1024 + 1;
+    c.send(format!("BDAT {size} LAST\r\n").as_bytes());
+    let line = [b"x".repeat(78), b"\r\n".to_vec()].concat().repeat(13_000);
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(line.len());
+        c.send(&line[..n]);
+        left -= n;
+    }
+    let r = [c.reply().concat(), c.reply().concat()];
+    assert!(r.iter().all(|l| l.starts_with("552 5.3.4")), "{r:?}");
     // Protocol errors.
     assert!(c.cmd("EHLO x").starts_with("500 5.5.1"));
     assert!(c.cmd("DATA").starts_with("503 5.5.1"));
@@ -418,7 +449,7 @@ fn bad_input_gets_a_clear_reply_per_recipient_and_nothing_stored() {
 }
 
 #[test]
-fn connection_cut_mid_data_or_stalled_mid_bdat_stores_nothing() {
+fn hostile_lmtp_connection_cut_mid_data_or_stalled_mid_bdat_stores_nothing() {
     let root = root_with_users("lmtp-cut", "[lmtp]\nidle_timeout_secs = 2\n");
     // Cut off inside DATA.
     let mut c = Raw::start(&root, None);
@@ -445,9 +476,8 @@ fn connection_cut_mid_data_or_stalled_mid_bdat_stores_nothing() {
 }
 
 #[test]
-fn recipient_directory_missing_or_not_writable() {
-    if !is_root() {
-        println!("recipient_directory_missing_or_not_writable: skipped: needs root");
+fn rfc2033_recipient_directory_missing_or_not_writable() {
+    if !common::require_root("rfc2033_recipient_directory_missing_or_not_writable") {
         return;
     }
     let root = root_with_users("lmtp-dirs", "");
@@ -480,10 +510,11 @@ fn recipient_directory_missing_or_not_writable() {
 /// recipients (of alice, bob, carol) must end up with the message, given
 /// which were told 250.
 #[test]
-fn kill_at_every_point_of_a_multi_recipient_delivery() {
+fn crash_lmtp_kill_at_every_point_of_a_multi_recipient_delivery() {
     let points = [
         "lmtp.after-data",
         "deliver.before-rename",
+        "deliver.before-commit",
         "deliver.after-rename",
         "lmtp.after-reply#1",
         "lmtp.after-reply#2",
@@ -520,6 +551,29 @@ fn kill_at_every_point_of_a_multi_recipient_delivery() {
             s
         };
         assert!(c_status.is_some());
+        // Children that had staged ahead of the replies saw the session
+        // die and removed their staged files (an aborted child leaves its
+        // own, an ordinary tmp/*.tmp file for garbage collection).
+        if point != "deliver.before-commit" {
+            let staged = || {
+                ["alice", "bob", "carol"]
+                    .iter()
+                    .flat_map(|u| {
+                        std::fs::read_dir(root.path().join("users").join(u).join("tmp")).unwrap()
+                    })
+                    .filter(|e| {
+                        e.as_ref()
+                            .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".staged.tmp"))
+                    })
+                    .count()
+            };
+            let mut tries = 0;
+            while staged() > 0 && tries < 200 {
+                std::thread::sleep(Duration::from_millis(50));
+                tries += 1;
+            }
+            assert_eq!(staged(), 0, "{point}: staged files left behind");
+        }
         for (i, u) in ["alice", "bob", "carol"].iter().enumerate() {
             let delivered = told
                 .get(i)
@@ -536,7 +590,7 @@ fn kill_at_every_point_of_a_multi_recipient_delivery() {
 }
 
 #[test]
-fn deliver_address_maps_user_and_detail() {
+fn cli_deliver_address_maps_user_and_detail() {
     let root = root_with_users("lmtp-deliver-address", "");
     let run = |addr: &str| {
         let mut cmd = root.command(&["deliver", "--address", addr]);
@@ -554,7 +608,7 @@ fn deliver_address_maps_user_and_detail() {
 }
 
 #[test]
-fn plus_detail_files_into_the_mailbox_once_the_user_allows_it() {
+fn xcry_detail_delivery_files_plus_detail_into_the_mailbox() {
     let root = root_with_users("lmtp-detail", "");
     let send = |to: &str| {
         let mut c = Raw::start(&root, None);
@@ -589,4 +643,80 @@ fn plus_detail_files_into_the_mailbox_once_the_user_allows_it() {
     let archive = messages(&root, "bob", "Archive");
     assert_eq!(archive.len(), 1);
     assert!(contains(&archive[0], "Delivered-To: bob+Archive@x"));
+}
+
+#[test]
+fn isolation_lmtp_black_box_chroot_system_and_system_user() {
+    if !common::require_root("isolation_lmtp_black_box_chroot_system_and_system_user") {
+        return;
+    }
+    // Every account belongs to `nobody` (as add_user does under root); the
+    // session chroots into users/ and becomes `nobody` before it reads
+    // the network, so its children cannot (and need not) chroot further.
+    let root = root_with_users(
+        "lmtp-blackbox",
+        "\n[security]\nchroot_system = true\nsystem_user = \"nobody\"\n",
+    );
+    let mut c = Raw::start(&root, None);
+    c.cmd("LHLO t");
+    c.cmd("MAIL FROM:<s@x>");
+    for u in ["alice", "bob", "nosuch"] {
+        c.cmd(&format!("RCPT TO:<{u}@x>"));
+    }
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.send(format!("{}.\r\n", message("black box")).as_bytes());
+    assert_eq!(c.reply().concat(), "250 2.0.0 Delivered <alice@x>");
+    assert_eq!(c.reply().concat(), "250 2.0.0 Delivered <bob@x>");
+    assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye");
+    assert_eq!(messages(&root, "alice", "INBOX").len(), 1);
+    assert_eq!(messages(&root, "bob", "INBOX").len(), 1);
+}
+
+#[test]
+fn hostile_lmtp_client_gone_before_the_replies_stops_further_copies() {
+    // The client sends the whole message and closes at once: replies
+    // cannot be sent, so after the first failed reply no further copy is
+    // committed (the MTA would never learn of it). Whatever the timing,
+    // the recipients holding a copy are a prefix of the RCPT order, each
+    // holds at most one, and no staged file is left.
+    let root = root_with_users("lmtp-gone", "");
+    let users = ["alice", "bob", "carol"];
+    let mut c = Raw::start(&root, None);
+    c.cmd("LHLO t");
+    c.cmd("MAIL FROM:<s@x>");
+    for u in users {
+        c.cmd(&format!("RCPT TO:<{u}@x>"));
+    }
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.send(format!("{}.\r\n", message("gone")).as_bytes());
+    let Raw {
+        mut child,
+        write,
+        read,
+    } = c;
+    drop(write);
+    drop(read);
+    assert!(wait_exit(&mut child, Duration::from_secs(20)).is_some());
+    let copies: Vec<usize> = users
+        .iter()
+        .map(|u| messages(&root, u, "INBOX").len())
+        .collect();
+    assert!(copies.iter().all(|&n| n <= 1), "{copies:?}");
+    assert!(copies.windows(2).all(|w| w[0] >= w[1]), "{copies:?}");
+    let staged = || {
+        users
+            .iter()
+            .flat_map(|u| std::fs::read_dir(root.path().join("users").join(u).join("tmp")).unwrap())
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".staged.tmp"))
+            })
+            .count()
+    };
+    let mut tries = 0;
+    while staged() > 0 && tries < 200 {
+        std::thread::sleep(Duration::from_millis(50));
+        tries += 1;
+    }
+    assert_eq!(staged(), 0);
 }
