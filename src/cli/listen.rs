@@ -37,8 +37,19 @@ impl Socket {
                 std::fs::remove_file(path)?;
             }
         }
-        let socket = UnixListener::bind(path)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+        // Bound under a temporary name, given its mode, then renamed into
+        // place: the socket appears at `path` already 0660, so nobody (an
+        // MTA, or whoever sets the socket's group or mode next) ever sees
+        // it with the umask's mode, nor has a later chmod undone by ours.
+        let staging = path.with_file_name(format!(
+            ".{}.{}.binding",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("socket"),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&staging);
+        let socket = UnixListener::bind(&staging)?;
+        std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o660))?;
+        std::fs::rename(&staging, path)?;
         Ok(Socket::Unix(socket))
     }
 
