@@ -17,7 +17,9 @@ pub mod invariants;
 pub mod params;
 pub mod search_text;
 pub mod section;
+pub mod sort;
 pub mod summary;
+pub mod thread;
 pub mod transfer;
 
 pub use section::{SectionError, SectionSpec, SectionText};

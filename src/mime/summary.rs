@@ -13,6 +13,7 @@ use super::encoded_word;
 use super::envelope::{self, Envelope, MessageDate};
 use super::header;
 use super::params;
+use super::sort::{self, SortFields};
 
 /// Parts nested deeper than this are not split (opaque).
 pub const MAX_DEPTH: usize = 20;
@@ -89,6 +90,8 @@ pub struct Summary {
     pub size: u64,
     /// Header values for SEARCH and SORT.
     pub search: SearchFields,
+    /// SORT and THREAD keys (base subject, address keys, references).
+    pub sort: SortFields,
 }
 
 /// (IMAP size, line count) of `bytes`.
@@ -259,11 +262,13 @@ pub fn summarize(raw: &[u8]) -> Summary {
             .as_ref()
             .map(|m| String::from_utf8_lossy(m).into_owned()),
     };
+    let sort = sort::build(block, &envelope, &search.subject);
     Summary {
         size: measure(raw).0,
         root,
         envelope,
         search,
+        sort,
     }
 }
 
