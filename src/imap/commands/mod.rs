@@ -12,5 +12,6 @@ pub mod fetch;
 pub mod mailboxes;
 pub mod search;
 pub mod selected;
+pub mod sort;
 pub mod store;
 pub mod xcry;

@@ -288,6 +288,10 @@ pub enum CommandBody {
     },
     /// `[UID] SEARCH ...`
     Search(SearchCommand),
+    /// `[UID] SORT ...` (RFC 5256, RFC 5957, RFC 5267 ESORT)
+    Sort(SortCommand),
+    /// `[UID] THREAD ...` (RFC 5256)
+    Thread(ThreadCommand),
     /// `[UID] FETCH ...`
     Fetch(FetchCommand),
     /// `[UID] STORE ...`
@@ -450,6 +454,109 @@ pub struct SearchCommand {
     pub criteria: Vec<SearchKey>,
 }
 
+/// `[UID] SORT [RETURN (..)] (criteria) charset keys` (RFC 5256 §3,
+/// RFC 5267 §3 for RETURN).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortCommand {
+    /// UID SORT?
+    pub uid: bool,
+    /// ESORT return options; `None` = the classic SORT response.
+    pub return_opts: Option<Vec<SearchReturnOpt>>,
+    /// Sort criteria, most significant first (never empty).
+    pub criteria: Vec<SortCriterion>,
+    /// Charset name as sent (mandatory in SORT).
+    pub charset: String,
+    /// Search keys, implicitly ANDed (never empty).
+    pub search: Vec<SearchKey>,
+}
+
+/// One SORT criterion: a key, optionally reversed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortCriterion {
+    /// `REVERSE` was given before the key.
+    pub reverse: bool,
+    /// The key.
+    pub key: SortKey,
+}
+
+/// A SORT key (RFC 5256 §3, RFC 5957 §3 DISPLAYFROM/DISPLAYTO).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// `ARRIVAL`: INTERNALDATE.
+    Arrival,
+    /// `CC`: first Cc addr-mailbox.
+    Cc,
+    /// `DATE`: sent date.
+    Date,
+    /// `FROM`: first From addr-mailbox.
+    From,
+    /// `SIZE`: RFC822.SIZE.
+    Size,
+    /// `SUBJECT`: base subject.
+    Subject,
+    /// `TO`: first To addr-mailbox.
+    To,
+    /// `DISPLAYFROM`: first From display name.
+    DisplayFrom,
+    /// `DISPLAYTO`: first To display name.
+    DisplayTo,
+}
+
+impl SortKey {
+    /// The wire name; the one table the parser and encoder share.
+    pub const NAMES: &'static [(SortKey, &'static str)] = &[
+        (SortKey::Arrival, "ARRIVAL"),
+        (SortKey::Cc, "CC"),
+        (SortKey::Date, "DATE"),
+        (SortKey::From, "FROM"),
+        (SortKey::Size, "SIZE"),
+        (SortKey::Subject, "SUBJECT"),
+        (SortKey::To, "TO"),
+        (SortKey::DisplayFrom, "DISPLAYFROM"),
+        (SortKey::DisplayTo, "DISPLAYTO"),
+    ];
+
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map_or("ARRIVAL", |(_, n)| n)
+    }
+}
+
+/// `[UID] THREAD algorithm charset keys` (RFC 5256 §3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadCommand {
+    /// UID THREAD?
+    pub uid: bool,
+    /// The threading algorithm.
+    pub algorithm: ThreadAlgorithm,
+    /// Charset name as sent.
+    pub charset: String,
+    /// Search keys, implicitly ANDed (never empty).
+    pub search: Vec<SearchKey>,
+}
+
+/// A THREAD algorithm this server implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadAlgorithm {
+    /// `ORDEREDSUBJECT` (RFC 5256 §3).
+    OrderedSubject,
+    /// `REFERENCES` (RFC 5256 §4).
+    References,
+}
+
+impl ThreadAlgorithm {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ThreadAlgorithm::OrderedSubject => "ORDEREDSUBJECT",
+            ThreadAlgorithm::References => "REFERENCES",
+        }
+    }
+}
+
 /// An ESEARCH return option (RFC 4731, RFC 5182).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchReturnOpt {
@@ -572,6 +679,10 @@ pub enum SearchKey {
     SavedSince(NaiveDate),
     /// `SAVEDATESUPPORTED`
     SaveDateSupported,
+    /// `OLDER n` (RFC 5032): INTERNALDATE more than n seconds ago.
+    Older(NonZeroU32),
+    /// `YOUNGER n` (RFC 5032): INTERNALDATE at most n seconds ago.
+    Younger(NonZeroU32),
 }
 
 /// `[UID] FETCH set attrs [(modifiers)]`.

@@ -143,6 +143,21 @@ impl Enc {
         }
     }
 
+    fn return_opts(&mut self, opts: Option<&[SearchReturnOpt]>) {
+        if let Some(r) = opts {
+            self.raw(" RETURN ");
+            self.list(r, |e, o| {
+                e.raw(match o {
+                    SearchReturnOpt::Min => "MIN",
+                    SearchReturnOpt::Max => "MAX",
+                    SearchReturnOpt::All => "ALL",
+                    SearchReturnOpt::Count => "COUNT",
+                    SearchReturnOpt::Save => "SAVE",
+                })
+            });
+        }
+    }
+
     fn search_key(&mut self, k: &SearchKey) {
         use SearchKey as K;
         let (word, arg): (&str, Option<&[u8]>) = match k {
@@ -252,6 +267,15 @@ impl Enc {
                     });
                 }
                 self.num(mod_seq.0);
+                return;
+            }
+            K::Older(n) | K::Younger(n) => {
+                self.raw(if matches!(k, K::Older(_)) {
+                    "OLDER "
+                } else {
+                    "YOUNGER "
+                });
+                self.num(n);
                 return;
             }
             K::EmailId(id) | K::ThreadId(id) => {
@@ -529,23 +553,41 @@ impl Enc {
             B::Search(s) => {
                 self.uid(s.uid);
                 self.raw("SEARCH");
-                if let Some(r) = &s.return_opts {
-                    self.raw(" RETURN ");
-                    self.list(r, |e, o| {
-                        e.raw(match o {
-                            SearchReturnOpt::Min => "MIN",
-                            SearchReturnOpt::Max => "MAX",
-                            SearchReturnOpt::All => "ALL",
-                            SearchReturnOpt::Count => "COUNT",
-                            SearchReturnOpt::Save => "SAVE",
-                        })
-                    });
-                }
+                self.return_opts(s.return_opts.as_deref());
                 if let Some(c) = &s.charset {
                     self.raw(" CHARSET ");
                     self.astring(c.as_bytes());
                 }
                 for k in &s.criteria {
+                    self.sp();
+                    self.search_key(k);
+                }
+            }
+            B::Sort(s) => {
+                self.uid(s.uid);
+                self.raw("SORT");
+                self.return_opts(s.return_opts.as_deref());
+                self.sp();
+                self.list(&s.criteria, |e, c| {
+                    if c.reverse {
+                        e.raw("REVERSE ");
+                    }
+                    e.raw(c.key.name());
+                });
+                self.sp();
+                self.astring(s.charset.as_bytes());
+                for k in &s.search {
+                    self.sp();
+                    self.search_key(k);
+                }
+            }
+            B::Thread(t) => {
+                self.uid(t.uid);
+                self.raw("THREAD ");
+                self.raw(t.algorithm.name());
+                self.sp();
+                self.astring(t.charset.as_bytes());
+                for k in &t.search {
                     self.sp();
                     self.search_key(k);
                 }

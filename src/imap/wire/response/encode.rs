@@ -14,7 +14,7 @@ use std::io::Write as _;
 use chrono::{DateTime, FixedOffset};
 
 use super::{
-    ESearchItem, EncodedMailbox, FetchItem, ListExtended, NamespaceDescr, Response, ResponseCode,
+    ESearchItem, EncodedMailbox, ThreadList, FetchItem, ListExtended, NamespaceDescr, Response, ResponseCode,
     Rfc822Part, StatusValue, Structure,
 };
 use crate::imap::wire::command::{
@@ -591,6 +591,25 @@ fn write_status_value(out: &mut Vec<u8>, v: &StatusValue) {
     write_uint(out, name, n);
 }
 
+/// `"(" thread-members [SP thread-nested] ")"` (RFC 5256 §5); recursion
+/// only at branches.
+fn write_thread(out: &mut Vec<u8>, t: &ThreadList) {
+    out.push(b'(');
+    for (k, n) in t.members.iter().enumerate() {
+        if k > 0 {
+            out.push(b' ');
+        }
+        let _ = write!(out, "{n}");
+    }
+    if !t.members.is_empty() && !t.children.is_empty() {
+        out.push(b' ');
+    }
+    for c in &t.children {
+        write_thread(out, c);
+    }
+    out.push(b')');
+}
+
 fn write_esearch_item(out: &mut Vec<u8>, item: &ESearchItem) {
     match item {
         ESearchItem::Min(n) => write_uint(out, "MIN", n),
@@ -761,6 +780,24 @@ impl Response<'_> {
                 }
                 if let Some(m) = modseq {
                     let _ = write!(out, " (MODSEQ {m})");
+                }
+            }
+            Response::Sort { numbers, modseq } => {
+                out.extend_from_slice(b"* SORT");
+                for n in numbers {
+                    let _ = write!(out, " {n}");
+                }
+                if let Some(m) = modseq {
+                    let _ = write!(out, " (MODSEQ {m})");
+                }
+            }
+            Response::Thread(threads) => {
+                out.extend_from_slice(b"* THREAD");
+                if !threads.is_empty() {
+                    out.push(b' ');
+                }
+                for t in threads {
+                    write_thread(out, t);
                 }
             }
             Response::ESearch { tag, uid, items } => {

@@ -228,6 +228,16 @@ pub enum Response<'a> {
         /// The highest modseq among them (RFC 7162 §3.1.5).
         modseq: Option<Modseq>,
     },
+    /// `* SORT n... [(MODSEQ m)]` (RFC 5256, RFC 7162 §3.1.5): sequence
+    /// numbers or UIDs in sort order.
+    Sort {
+        /// The matching messages, sorted.
+        numbers: Vec<NonZeroU32>,
+        /// The highest modseq among them, when the search used MODSEQ.
+        modseq: Option<Modseq>,
+    },
+    /// `* THREAD (thread)...` (RFC 5256 §5).
+    Thread(Vec<ThreadList>),
     /// `* ESEARCH [(TAG "t")] [UID] item...` (RFC 4731).
     ESearch {
         /// The tag of the SEARCH this answers.
@@ -363,6 +373,19 @@ pub enum StatusValue {
     AppendLimit(u64),
     /// `MAILBOXID (id)` (RFC 8474)
     MailboxId(String),
+}
+
+/// One thread of a THREAD response, as RFC 5256 §5 writes it: `members`
+/// is a chain (each the only child of the one before), then `children`
+/// (two or more) hang under the last member. Empty `members` is a parent
+/// that is not in the result, holding its children. Only branching
+/// nests, so a long reply chain costs no recursion.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ThreadList {
+    /// The chain: sequence numbers or UIDs.
+    pub members: Vec<NonZeroU32>,
+    /// The sub-threads under the last member.
+    pub children: Vec<ThreadList>,
 }
 
 /// One item of an ESEARCH response (RFC 4731, RFC 7162).
@@ -635,6 +658,8 @@ impl<'a> Response<'a> {
             Response::Expunge(n) => Response::Expunge(n),
             Response::Vanished { earlier, uids } => Response::Vanished { earlier, uids },
             Response::Search { numbers, modseq } => Response::Search { numbers, modseq },
+            Response::Sort { numbers, modseq } => Response::Sort { numbers, modseq },
+            Response::Thread(t) => Response::Thread(t),
             Response::ESearch { tag, uid, items } => Response::ESearch {
                 tag: tag.map(owned_str),
                 uid,

@@ -37,6 +37,13 @@ fn modseq(n: u64) -> Modseq {
     Modseq::new(n).unwrap_or_else(|| panic!("{n} is not a modseq"))
 }
 
+fn thread(members: &[u32], children: Vec<ThreadList>) -> ThreadList {
+    ThreadList {
+        members: members.iter().map(|&n| nz(n)).collect(),
+        children,
+    }
+}
+
 fn set(numbers: &[u32]) -> SeqSet {
     SeqSet::from_numbers(numbers.iter().copied()).unwrap_or(SeqSet::Saved)
 }
@@ -502,6 +509,43 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
                 modseq: Modseq::new(917_162_500),
             },
             b"* SEARCH 5 (MODSEQ 917162500)\r\n",
+        ),
+        (
+            Response::Sort {
+                numbers: vec![nz(5), nz(3), nz(4)],
+                modseq: None,
+            },
+            b"* SORT 5 3 4\r\n",
+        ),
+        (
+            Response::Sort {
+                numbers: Vec::new(),
+                modseq: None,
+            },
+            b"* SORT\r\n",
+        ),
+        (
+            Response::Sort {
+                numbers: vec![nz(7)],
+                modseq: Modseq::new(42),
+            },
+            b"* SORT 7 (MODSEQ 42)\r\n",
+        ),
+        (Response::Thread(Vec::new()), b"* THREAD\r\n"),
+        (
+            // RFC 5256 §5's example.
+            Response::Thread(vec![
+                thread(&[2], vec![]),
+                thread(&[3, 6], vec![thread(&[4, 23], vec![]), thread(&[44, 7, 96], vec![])]),
+            ]),
+            b"* THREAD (2)(3 6 (4 23)(44 7 96))\r\n",
+        ),
+        (
+            Response::Thread(vec![
+                thread(&[], vec![thread(&[3], vec![]), thread(&[5], vec![])]),
+                thread(&[1, 2], vec![]),
+            ]),
+            b"* THREAD ((3)(5))(1 2)\r\n",
         ),
         (
             Response::ESearch {

@@ -1,0 +1,268 @@
+//! `[UID] SORT` (RFC 5256, SORT=DISPLAY RFC 5957, ESORT RFC 5267) and
+//! `[UID] THREAD` (RFC 5256 ORDEREDSUBJECT and REFERENCES). The messages
+//! come from the shared SEARCH evaluation; the keys and references from
+//! each message's sealed summary (`mime::sort`), the algorithms from
+//! `mime::thread`. Never changes the mailbox; the only state it writes is
+//! the saved result (`$`) of `SORT RETURN (SAVE)`.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::num::NonZeroU32;
+
+use crate::imap::commands::search::{self, Hits};
+use crate::imap::context::{self, Ctx, Reply};
+use crate::imap::wire::command::{
+    SearchReturnOpt, SortCommand, SortCriterion, SortKey, ThreadAlgorithm, ThreadCommand,
+};
+use crate::imap::wire::response::{ESearchItem, Response, Status, ThreadList};
+use crate::mime::sort::SortFields;
+use crate::mime::thread::{self, ThreadInput, Tree};
+use crate::store::types::{Modseq, Uid};
+
+/// What one message is sorted by: its facts from the store and, when a
+/// criterion needs them, its summary's sort fields.
+struct Row {
+    /// Position among the hits (sequence order), the last tie-breaker.
+    pos: usize,
+    arrival: i64,
+    size: u32,
+    /// Sent date in UTC seconds, INTERNALDATE when the Date header is
+    /// missing or unparsable (RFC 5256 §2.2).
+    date: i64,
+    fields: SortFields,
+}
+
+fn needs_summary(criteria: &[SortCriterion]) -> bool {
+    criteria
+        .iter()
+        .any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Size))
+}
+
+/// Loads the rows of `hits` from the selected mailbox.
+fn rows(ctx: &mut Ctx, hits: &Hits, with_summary: bool) -> Result<Vec<Row>, Reply> {
+    let Ctx {
+        selected,
+        summaries,
+        ..
+    } = ctx;
+    let Some(sel) = selected.as_ref() else {
+        return Err(Reply::bad("No mailbox selected"));
+    };
+    let mb = &sel.mailbox;
+    let mut out = Vec::with_capacity(hits.len());
+    for (pos, &(_, uid, _)) in hits.iter().enumerate() {
+        let Some(info) = mb.info(uid) else { continue };
+        let arrival = info.internal.unix_secs;
+        let (date, fields) = if with_summary {
+            let s = summaries
+                .get(mb, uid)
+                .map_err(|e| Reply::server_bug("SORT", &e))?;
+            let date = s.search.date.map_or(arrival, |d| d.unix_seconds);
+            (date, s.sort.clone())
+        } else {
+            (arrival, SortFields::default())
+        };
+        out.push(Row {
+            pos,
+            arrival,
+            size: info.size,
+            date,
+            fields,
+        });
+    }
+    Ok(out)
+}
+
+fn compare(a: &Row, b: &Row, criteria: &[SortCriterion]) -> Ordering {
+    for c in criteria {
+        let o = match c.key {
+            SortKey::Arrival => a.arrival.cmp(&b.arrival),
+            SortKey::Date => a.date.cmp(&b.date),
+            SortKey::Size => a.size.cmp(&b.size),
+            SortKey::Subject => a.fields.base_subject.cmp(&b.fields.base_subject),
+            SortKey::From => a.fields.from.cmp(&b.fields.from),
+            SortKey::To => a.fields.to.cmp(&b.fields.to),
+            SortKey::Cc => a.fields.cc.cmp(&b.fields.cc),
+            SortKey::DisplayFrom => a.fields.display_from.cmp(&b.fields.display_from),
+            SortKey::DisplayTo => a.fields.display_to.cmp(&b.fields.display_to),
+        };
+        let o = if c.reverse { o.reverse() } else { o };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    // RFC 5256 §3: exact matches stay in mailbox order (REVERSE does not
+    // apply to this tie-break).
+    a.pos.cmp(&b.pos)
+}
+
+/// The number a response carries for hit `h`.
+fn number(uid_cmd: bool, h: &(crate::store::types::SeqNum, Uid, Modseq)) -> Option<NonZeroU32> {
+    NonZeroU32::new(if uid_cmd { h.1.get() } else { h.0.get() })
+}
+
+/// `[UID] SORT`; `tag` is echoed by an ESORT answer.
+pub fn sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> Reply {
+    let save = cmd
+        .return_opts
+        .as_ref()
+        .is_some_and(|o| o.contains(&SearchReturnOpt::Save));
+    let reply = run_sort(ctx, out, tag, cmd);
+    if save && reply.status != Status::Ok {
+        // RFC 5182 §2.1: a failed command with RETURN (SAVE) empties `$`.
+        if let Some(sel) = ctx.selected.as_mut() {
+            sel.saved.clear();
+        }
+    }
+    reply
+}
+
+fn run_sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> Reply {
+    if let Err(r) = search::check_charset(&cmd.charset) {
+        return r;
+    }
+    let (hits, uses_modseq) = match search::matching(ctx, out, &cmd.search) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let mut rows = match rows(ctx, &hits, needs_summary(&cmd.criteria)) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    rows.sort_by(|a, b| compare(a, b, &cmd.criteria));
+    let sorted: Vec<&(crate::store::types::SeqNum, Uid, Modseq)> =
+        rows.iter().filter_map(|r| hits.get(r.pos)).collect();
+    let numbers: Vec<NonZeroU32> = sorted.iter().filter_map(|h| number(cmd.uid, h)).collect();
+    let top_modseq = || {
+        sorted
+            .iter()
+            .map(|h| h.2)
+            .max()
+            .filter(|_| uses_modseq)
+    };
+    let Some(opts) = &cmd.return_opts else {
+        Response::Sort {
+            numbers,
+            modseq: top_modseq(),
+        }
+        .encode(out);
+        return Reply::ok("SORT completed");
+    };
+    // ESORT (RFC 5267 §3): as ESEARCH, with MIN/MAX the first/last in
+    // sort order and ALL in sort order.
+    let opts: Vec<SearchReturnOpt> = if opts.is_empty() {
+        vec![SearchReturnOpt::All]
+    } else {
+        opts.clone()
+    };
+    let has = |o: SearchReturnOpt| opts.contains(&o);
+    if has(SearchReturnOpt::Save) {
+        if let Some(sel) = ctx.selected.as_mut() {
+            let only_min_max = !has(SearchReturnOpt::All) && !has(SearchReturnOpt::Count);
+            let mut saved: Vec<Uid> =
+                if only_min_max && (has(SearchReturnOpt::Min) || has(SearchReturnOpt::Max)) {
+                    let mut v = Vec::new();
+                    if has(SearchReturnOpt::Min) {
+                        v.extend(sorted.first().map(|h| h.1));
+                    }
+                    if has(SearchReturnOpt::Max) {
+                        v.extend(sorted.last().map(|h| h.1));
+                    }
+                    v
+                } else {
+                    sorted.iter().map(|h| h.1).collect()
+                };
+            saved.sort_unstable();
+            saved.dedup();
+            sel.saved = saved;
+        }
+    }
+    if opts.iter().all(|o| *o == SearchReturnOpt::Save) {
+        return Reply::ok("SORT completed, result saved");
+    }
+    let mut items = Vec::new();
+    if has(SearchReturnOpt::Min) {
+        items.extend(numbers.first().map(|&n| ESearchItem::Min(n)));
+    }
+    if has(SearchReturnOpt::Max) {
+        items.extend(numbers.last().map(|&n| ESearchItem::Max(n)));
+    }
+    if has(SearchReturnOpt::All) {
+        let all = if cmd.uid {
+            context::wire_uid_set(sorted.iter().map(|h| h.1))
+        } else {
+            context::wire_seq_set(sorted.iter().map(|h| h.0))
+        };
+        items.extend(all.map(ESearchItem::All));
+    }
+    if has(SearchReturnOpt::Count) {
+        let count = u32::try_from(numbers.len()).unwrap_or(u32::MAX);
+        items.push(ESearchItem::Count(count));
+    }
+    let returned: Vec<Modseq> = if has(SearchReturnOpt::All) || has(SearchReturnOpt::Count) {
+        sorted.iter().map(|h| h.2).collect()
+    } else {
+        let mut v = Vec::new();
+        if has(SearchReturnOpt::Min) {
+            v.extend(sorted.first().map(|h| h.2));
+        }
+        if has(SearchReturnOpt::Max) {
+            v.extend(sorted.last().map(|h| h.2));
+        }
+        v
+    };
+    if let Some(&top) = returned.iter().max().filter(|_| uses_modseq) {
+        items.push(ESearchItem::ModSeq(top));
+    }
+    Response::ESearch {
+        tag: Some(Cow::Borrowed(tag)),
+        uid: cmd.uid,
+        items,
+    }
+    .encode(out);
+    Reply::ok("SORT completed")
+}
+
+/// A `mime::thread` tree with message numbers in place of input indices.
+fn to_wire(t: &Tree, numbers: &[Option<NonZeroU32>]) -> ThreadList {
+    ThreadList {
+        members: t
+            .members
+            .iter()
+            .filter_map(|&i| numbers.get(i).copied().flatten())
+            .collect(),
+        children: t.children.iter().map(|c| to_wire(c, numbers)).collect(),
+    }
+}
+
+/// `[UID] THREAD`.
+pub fn thread(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ThreadCommand) -> Reply {
+    if let Err(r) = search::check_charset(&cmd.charset) {
+        return r;
+    }
+    let (hits, _) = match search::matching(ctx, out, &cmd.search) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let rows = match rows(ctx, &hits, true) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let input: Vec<ThreadInput> = rows
+        .iter()
+        .map(|r| ThreadInput {
+            date: r.date,
+            fields: &r.fields,
+        })
+        .collect();
+    let numbers: Vec<Option<NonZeroU32>> = rows
+        .iter()
+        .map(|r| hits.get(r.pos).and_then(|h| number(cmd.uid, h)))
+        .collect();
+    let trees = match cmd.algorithm {
+        ThreadAlgorithm::OrderedSubject => thread::ordered_subject(&input),
+        ThreadAlgorithm::References => thread::references(&input),
+    };
+    Response::Thread(trees.iter().map(|t| to_wire(t, &numbers)).collect()).encode(out);
+    Reply::ok("THREAD completed")
+}
