@@ -194,8 +194,11 @@ fn push_id(out: &mut Vec<String>, inner: &str) {
     }
 }
 
+/// The first address, where a group's start counts as an address whose
+/// mailbox is the group name (Dovecot; imaptest sort-addresses and
+/// sort-display-to); a group's end is skipped.
 fn first_addr(list: &[Address]) -> Option<&Address> {
-    list.iter().find(|a| !a.is_group_marker())
+    list.iter().find(|a| a.mailbox.is_some())
 }
 
 fn addr_mailbox(list: &[Address]) -> String {
@@ -216,8 +219,11 @@ fn display_name(list: &[Address]) -> String {
         .filter(|n| !n.trim().is_empty());
     let shown = name.unwrap_or_else(|| {
         let mb = String::from_utf8_lossy(a.mailbox.as_deref().unwrap_or_default());
-        let host = String::from_utf8_lossy(a.host.as_deref().unwrap_or_default());
-        format!("{mb}@{host}")
+        match a.host.as_deref() {
+            Some(host) => format!("{mb}@{}", String::from_utf8_lossy(host)),
+            // A group start: its name.
+            None => encoded_word::decode(mb.as_bytes()),
+        }
     });
     casemap(shown.trim())
 }

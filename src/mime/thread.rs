@@ -217,14 +217,13 @@ pub fn references(msgs: &[ThreadInput<'_>]) -> Vec<Tree> {
         }
         // (1B) The last reference is the parent: it replaces whatever a
         // References field of another message presumed.
-        // With no references the presumed parent goes (NIL).
-        match refs.iter().rev().find(|&&r| r != own) {
-            Some(&parent) if !a.would_loop(parent, own) => {
-                a.unlink(own);
-                a.link(parent, own);
-            }
-            Some(_) => {}
-            None => a.unlink(own),
+        // The presumed parent always goes (with no references the parent
+        // is NIL); the new link is made unless it would close a loop, in
+        // which case the message starts a thread of its own (Dovecot;
+        // imaptest `thread`).
+        a.unlink(own);
+        if let Some(&parent) = refs.iter().rev().find(|&&r| r != own) {
+            a.link(parent, own);
         }
     }
     // (2) The root set.
