@@ -280,6 +280,7 @@ pub fn references(msgs: &[ThreadInput<'_>]) -> Vec<Tree> {
             }
         }
     }
+    sort_siblings(&mut a, msgs);
     // (5) Sort the root set by date (a dummy by its first child's).
     let key = |a: &Arena, c: usize| -> (i64, usize) {
         let m = a.msg(c).or_else(|| {
@@ -363,14 +364,21 @@ pub fn references(msgs: &[ThreadInput<'_>]) -> Vec<Tree> {
     let mut roots: Vec<usize> = slots.into_iter().flatten().collect();
     // (7) Sort every set of siblings by date; dummies (only ever at the
     // root) by their first child, so children are sorted first.
+    sort_siblings(&mut a, msgs);
+    roots.sort_by_cached_key(|&c| key(&a, c));
+    roots.into_iter().map(|r| to_tree(&a, r)).collect()
+}
+
+/// Sorts the children of every container by (date, mailbox order). Below
+/// the root there are no dummies after pruning, so a child's own message
+/// is its key.
+fn sort_siblings(a: &mut Arena, msgs: &[ThreadInput<'_>]) {
     let date = |i: usize| msgs.get(i).map_or(0, |m| m.date);
     for c in 0..a.c.len() {
         let mut kids = std::mem::take(&mut a.c[c].children);
         kids.sort_by_cached_key(|&k| a.msg(k).map_or((i64::MAX, usize::MAX), |i| (date(i), i)));
         a.c[c].children = kids;
     }
-    roots.sort_by_cached_key(|&c| key(&a, c));
-    roots.into_iter().map(|r| to_tree(&a, r)).collect()
 }
 
 /// The RFC 5256 shape of the thread at `root`: chains flattened, so only
