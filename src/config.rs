@@ -17,8 +17,10 @@ pub const DEFAULT_ROOT: &str = "/etc/crymap-like";
 pub const CONFIG_FILE: &str = "crymap-like.toml";
 
 /// The largest message the server accepts at all (the design's 64 MiB);
-/// `limits.max_message_size` may only lower it. The store enforces the same
-/// bound on its own.
+/// `limits.max_message_size` may only lower it. Must equal
+/// `store::MAX_MESSAGE_SIZE`, the bound the store owns and enforces on its
+/// own: `config` is a leaf and does not import the store, so a test in
+/// `cli::serve` (where both meet) asserts the two agree.
 pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
 /// Why the configuration could not be loaded.

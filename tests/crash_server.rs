@@ -134,7 +134,7 @@ impl Checker {
         for item in status_items(&r) {
             match item {
                 StatusValue::Messages(n) => messages = Some(n as usize),
-                StatusValue::UidNext(n) => uidnext = Some(n),
+                StatusValue::UidNext(n) => uidnext = Some(n.get()),
                 _ => {}
             }
         }

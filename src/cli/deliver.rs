@@ -129,11 +129,7 @@ pub fn run(args: &[OsString]) -> i32 {
             eprintln!("crymap-like deliver: message larger than {limit} bytes refused");
             EX_DATAERR
         }
-        Err(SpoolError::MessageFile(MessageFileError::Io {
-            context: "reading message content for",
-            source,
-            ..
-        })) => {
+        Err(SpoolError::MessageFile(MessageFileError::ReadContent { source })) => {
             eprintln!("crymap-like deliver: reading the message: {source}");
             EX_DATAERR
         }

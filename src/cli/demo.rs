@@ -142,11 +142,10 @@ pub fn prepare(root: &Path, imaps_port: u16, imap_port: u16) -> Result<String, (
     let cert = super::tls::self_signed("localhost")
         .map_err(|e| (exit::SOFTWARE, format!("certificate: {e}")))?;
     std::fs::write(root.join("tls/cert.pem"), &cert.certificate_pem).map_err(io)?;
-    sys::fs::write_atomic(
+    sys::durable::replace(
         &root.join("tls"),
         &root.join("tls/key.pem"),
         &cert.private_key_pem,
-        0o600,
     )
     .map_err(|e| (exit::CANTCREAT, format!("tls/key.pem: {e}")))?;
     let system = System::load(root).map_err(|e| (exit::CONFIG, e.to_string()))?;

@@ -246,6 +246,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn config_message_bound_equals_the_store_s() {
+        assert_eq!(
+            u64::try_from(crate::config::MAX_MESSAGE_SIZE).ok(),
+            Some(crate::store::MAX_MESSAGE_SIZE)
+        );
+    }
+
+    #[test]
     fn user_names_that_could_escape_are_refused() {
         for bad in [
             "", ".", "..", "../etc", "a/b", ".hidden", "-x", "a\0b", "a b",

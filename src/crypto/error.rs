@@ -86,6 +86,12 @@ pub enum CryptoError {
     },
 }
 
+impl From<crate::sys::durable::FsError> for CryptoError {
+    fn from(e: crate::sys::durable::FsError) -> Self {
+        CryptoError::io(format!("{} {}", e.op, e.path.display()), e.source)
+    }
+}
+
 impl CryptoError {
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
         CryptoError::Io {

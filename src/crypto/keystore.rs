@@ -12,16 +12,14 @@
 
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use hkdf::Hkdf;
 use rand::rngs::OsRng;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 pub use x25519_dalek::PublicKey;
@@ -30,6 +28,7 @@ use x25519_dalek::StaticSecret;
 use super::seal::{open, seal};
 use super::secret::{MasterKey, SecretKey, KEY_LEN};
 use super::CryptoError;
+use crate::sys::durable;
 
 /// The key-name pattern used when the user has not chosen one.
 pub const DEFAULT_KEY_PATTERN: &str = "%Y-%m";
@@ -251,13 +250,13 @@ impl KeyStore {
             let sealed = seal(&master.subkey(PRIVATE_KEY_PURPOSE), &aad, secret.as_bytes());
             // Losing the race to another session is fine: its pair wins and
             // ours was never used.
-            create_exclusive(&self.dir, &priv_path, &sealed)?;
+            durable::write_new(&self.dir, &priv_path, &sealed)?;
         }
         // Also repairs a crash between writing the private and public halves.
         if !exists(&self.pub_path(&name))? {
             let secret = self.private_key(master, &name)?;
             let public = PublicKey::from(&secret);
-            create_exclusive(&self.dir, &self.pub_path(&name), public.as_bytes())?;
+            durable::write_new(&self.dir, &self.pub_path(&name), public.as_bytes())?;
         }
         Ok(name)
     }
@@ -412,38 +411,6 @@ fn name_for(pattern: &str, now: DateTime<Utc>) -> Result<KeyName, CryptoError> {
 fn exists(path: &Path) -> Result<bool, CryptoError> {
     path.try_exists()
         .map_err(|e| CryptoError::io(format!("checking {}", path.display()), e))
-}
-
-/// Writes `data` to `path` only if `path` does not exist: temp file, fsync,
-/// hard link (fails rather than replaces), fsync of the directory.
-/// Returns whether this call created the file.
-fn create_exclusive(dir: &Path, path: &Path, data: &[u8]) -> Result<bool, CryptoError> {
-    let mut rnd = [0u8; 8];
-    OsRng.fill_bytes(&mut rnd);
-    let tmp = dir.join(format!(".tmp-{}", u64::from_le_bytes(rnd)));
-    let ctx = |what: &str, p: &Path| format!("{what} {}", p.display());
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| CryptoError::io(ctx("creating", &tmp), e))?;
-        f.write_all(data)
-            .and_then(|_| f.sync_all())
-            .map_err(|e| CryptoError::io(ctx("writing", &tmp), e))?;
-        match fs::hard_link(&tmp, path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(CryptoError::io(ctx("linking", path), e)),
-        }
-    })();
-    let _ = fs::remove_file(&tmp);
-    let created = result?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| CryptoError::io(ctx("syncing", dir), e))?;
-    Ok(created)
 }
 
 #[cfg(test)]

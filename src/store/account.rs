@@ -12,9 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
-use std::fs::DirBuilder;
 use std::num::NonZeroU32;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use rand::rngs::OsRng;
@@ -24,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{Result, StoreError};
 use super::record_log::RecordLog;
 use crate::crypto::secret::MasterKey;
+use crate::sys::durable;
 
 /// Path of the account log inside the user directory.
 pub const ACCOUNT_LOG_PATH: &str = "account/log";
@@ -50,9 +49,10 @@ impl MailboxId {
         MailboxId(b)
     }
 
-    /// Parses 32 hex digits.
+    /// Parses 32 hex digits (either case: ids are compared as values, so
+    /// `AB…` and `ab…` are the same id).
     pub fn parse_hex(s: &str) -> Option<Self> {
-        if s.len() != 32 {
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let mut out = [0u8; 16];
@@ -730,11 +730,8 @@ impl AccountLog {
 /// Creates `mailboxes/<id>/` (mode 0700) before the record naming it is
 /// logged, so a logged mailbox always has its directory.
 fn make_mailbox_dir(user_dir: &Path, id: MailboxId) -> Result<()> {
-    let path = user_dir.join(MAILBOXES_DIR).join(id.to_string());
-    DirBuilder::new()
-        .mode(0o700)
-        .create(&path)
-        .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))
+    durable::create_dir(&user_dir.join(MAILBOXES_DIR).join(id.to_string()))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -989,6 +986,12 @@ mod tests {
         assert_eq!(MailboxId::parse_hex(&hex), Some(id));
         assert_eq!(MailboxId::parse_hex("zz"), None);
         assert_eq!(MailboxId::parse_hex(&"g".repeat(32)), None);
+        assert_eq!(MailboxId::parse_hex(&hex.to_uppercase()), Some(id));
+        assert_eq!(
+            MailboxId::parse_hex(&"+f".repeat(16)),
+            None,
+            "sign accepted"
+        );
         assert_eq!(SpecialUse::from_imap("\\junk"), Some(SpecialUse::Junk));
         assert_eq!(SpecialUse::from_imap("Junk"), None);
     }

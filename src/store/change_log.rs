@@ -25,12 +25,12 @@ use thiserror::Error;
 
 use super::crash;
 use super::error::StoreError;
-use super::fsutil;
 use super::record_log::RecordLog;
 use super::state::{Batch, MessageMeta, PendingMove, State, StateError};
 use super::types::{Flag, MessageName, Modseq, Uid};
 use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::{seal, CryptoError};
+use crate::sys::durable::{self, Durability, FsError, NewFile};
 
 /// Compact once the newest segment reaches this size, so opening a mailbox
 /// reads one snapshot plus at most this much of sealed records.
@@ -43,16 +43,9 @@ const SNAPSHOT_VERSION: u16 = 1;
 /// Errors of the change log.
 #[derive(Debug, Error)]
 pub enum ChangeLogError {
-    /// The file system failed.
-    #[error("{context} {path}: {source}")]
-    Io {
-        /// What was being done.
-        context: &'static str,
-        /// Which file.
-        path: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
+    /// The file system failed (the step and the path are in the error).
+    #[error(transparent)]
+    Io(#[from] FsError),
     /// A segment could not be read or appended.
     #[error("change log segment {path}: {source}")]
     Segment {
@@ -86,15 +79,6 @@ pub enum ChangeLogError {
         /// The contradiction.
         source: StateError,
     },
-}
-
-fn io_err(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> ChangeLogError {
-    let path = path.to_path_buf();
-    move |source| ChangeLogError::Io {
-        context,
-        path,
-        source,
-    }
 }
 
 #[derive(Serialize)]
@@ -173,7 +157,7 @@ impl ChangeLog {
         id: &str,
         master: &MasterKey,
     ) -> Result<(ChangeLog, State), ChangeLogError> {
-        fsutil::ensure_dir(&dir.join("log")).map_err(io_err("creating", &dir.join("log")))?;
+        durable::create_dir_all(&dir.join("log"))?;
         let snapshot_key = master.subkey("mailbox-snapshot");
         let (next, mut state) = load_snapshot(dir, id, &snapshot_key)?;
         let mut log = ChangeLog {
@@ -299,11 +283,11 @@ impl ChangeLog {
             .write(true)
             .create(true)
             .truncate(false)
-            .mode(0o600)
+            .mode(durable::FILE_MODE)
             .open(&path)
-            .map_err(io_err("opening", &path))?;
+            .map_err(FsError::at("opening", &path))?;
         let lock = Flock::lock(f, FlockArg::LockExclusive)
-            .map_err(|(_, e)| io_err("locking", &path)(io::Error::from(e)))?;
+            .map_err(|(_, e)| FsError::at("locking", &path)(io::Error::from(e)))?;
         Ok(MailboxLock { _lock: lock })
     }
 
@@ -378,8 +362,7 @@ impl ChangeLog {
         // The new segment exists before the snapshot names it, so a crash in
         // between leaves readers a consistent chain either way.
         let new_segment = self.open_segment(next)?;
-        fsutil::fsync_dir(&self.dir.join("log"))
-            .map_err(io_err("syncing", &self.dir.join("log")))?;
+        durable::sync_dir(&self.dir.join("log"))?;
         crash::point("compact.after-segment");
         let out = SnapshotOut {
             version: SNAPSHOT_VERSION,
@@ -401,12 +384,10 @@ impl ChangeLog {
             }
         })?);
         let sealed = seal::seal(&self.snapshot_key, &snapshot_aad(&self.id), &plain);
-        let tmp_dir = &self.tmp_dir;
-        let (mut f, tmp) = fsutil::create_tmp(tmp_dir).map_err(io_err("creating", tmp_dir))?;
-        io::Write::write_all(&mut f, &sealed).map_err(io_err("writing", &tmp))?;
+        let mut staged = NewFile::create(&self.tmp_dir)?;
+        staged.write_all(&sealed)?;
         crash::point("compact.after-snapshot-tmp");
-        let dest = self.dir.join("snapshot");
-        fsutil::commit_tmp(f, &tmp, &dest).map_err(io_err("committing", &dest))?;
+        staged.place(&self.dir.join("snapshot"), Durability::Now)?;
         crash::point("compact.after-snapshot");
         self.segment = new_segment;
         self.segment_no = next;
@@ -456,7 +437,7 @@ fn load_snapshot(dir: &Path, id: &str, key: &SecretKey) -> Result<(u32, State), 
     let sealed = match fs::read(&path) {
         Ok(s) => s,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((1, State::default())),
-        Err(e) => return Err(io_err("reading", &path)(e)),
+        Err(e) => return Err(FsError::at("reading", &path)(e).into()),
     };
     let corrupt = |reason: String| ChangeLogError::CorruptSnapshot {
         path: path.clone(),
@@ -512,23 +493,31 @@ mod tests {
         }
     }
 
+    /// A user directory with `tmp/`, the mailbox directory in it, a key.
+    fn fresh() -> (TempDir, PathBuf, MasterKey) {
+        let tmp = TempDir::new("changelog");
+        std::fs::create_dir_all(tmp.path().join("tmp")).unwrap();
+        let dir = tmp.path().join("mb");
+        (tmp, dir, MasterKey::generate())
+    }
+
+    fn compact(log: &mut ChangeLog, state: &mut State) {
+        let lock = log.lock().unwrap();
+        log.compact_locked(&lock, state).unwrap();
+    }
+
     /// Opening a 100,000-message mailbox reads one snapshot, not 100,000
     /// records; the bound is loose for debug builds (release is ~10x faster).
     #[test]
     fn large_mailbox_reopens_from_snapshot() {
-        let tmp = TempDir::new("changelog");
-        let dir = tmp.path().join("mb");
-        let master = MasterKey::generate();
-        std::fs::create_dir_all(tmp.path().join("tmp")).unwrap();
+        let (tmp, dir, master) = fresh();
         let (mut log, mut state) =
             ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
         log.write(&mut state, None, |_| -> Result<_, ChangeLogError> {
             Ok((vec![big_state(100_000)], ()))
         })
         .unwrap();
-        let lock = log.lock().unwrap();
-        log.compact_locked(&lock, &mut state).unwrap();
-        drop(lock);
+        compact(&mut log, &mut state);
         // How fast this is, is measured in benches/ (SELECT of 100,000
         // messages); here only that it reopens from the snapshot, whole.
         let (_, reopened) = ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
@@ -540,15 +529,10 @@ mod tests {
 
     #[test]
     fn tampered_snapshot_is_a_typed_error() {
-        let tmp = TempDir::new("changelog");
-        let dir = tmp.path().join("mb");
-        let master = MasterKey::generate();
-        std::fs::create_dir_all(tmp.path().join("tmp")).unwrap();
+        let (tmp, dir, master) = fresh();
         let (mut log, mut state) =
             ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
-        let lock = log.lock().unwrap();
-        log.compact_locked(&lock, &mut state).unwrap();
-        drop(lock);
+        compact(&mut log, &mut state);
         let mut bytes = std::fs::read(dir.join("snapshot")).unwrap();
         bytes[30] ^= 1;
         std::fs::write(dir.join("snapshot"), bytes).unwrap();

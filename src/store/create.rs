@@ -8,9 +8,9 @@
 //! directory that the administrator removes before retrying, never a
 //! half-initialised account that accepts logins.
 
-use std::fs::{self, DirBuilder};
+use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use chrono::Utc;
@@ -19,10 +19,11 @@ use rand::seq::SliceRandom;
 
 use super::account::{AccountLog, SpecialUse, MAILBOXES_DIR};
 use super::error::{Result, StoreError};
-use super::user_file::{sync_dir, UserFile, UserSettings, TMP_DIR};
+use super::user_file::{UserFile, UserSettings, TMP_DIR};
 use crate::crypto::kdf::KdfParams;
 use crate::crypto::keystore::KeyStore;
 use crate::crypto::secret::MasterKey;
+use crate::sys::durable::{self, DIR_MODE};
 
 /// Subdirectories of a user directory, all mode 0700.
 pub const SUBDIRS: [&str; 5] = ["keys", MAILBOXES_DIR, "account", "spool", TMP_DIR];
@@ -59,11 +60,7 @@ pub fn create_user(dir: &Path, password: &[u8], kdf: &KdfParams, key_pattern: &s
     let keys = KeyStore::new(dir.join("keys")).with_pattern(key_pattern)?;
     prepare_dir(dir)?;
     for sub in SUBDIRS {
-        let path = dir.join(sub);
-        DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
+        durable::create_dir(&dir.join(sub))?;
     }
     let master = MasterKey::generate();
     keys.ensure_current(&master, Utc::now())?;
@@ -77,10 +74,10 @@ pub fn create_user(dir: &Path, password: &[u8], kdf: &KdfParams, key_pattern: &s
         key_name_pattern: key_pattern.to_owned(),
     };
     UserFile::new_sealed(dir, &master, password, kdf, settings)?.write_atomic(dir)?;
-    sync_dir(dir)
+    Ok(durable::sync_dir(dir)?)
 }
 
-/// Makes `dir` exist, empty, mode 0700; refuses a non-empty one.
+/// Makes `dir` exist, empty, mode [`DIR_MODE`]; refuses a non-empty one.
 fn prepare_dir(dir: &Path) -> Result<()> {
     match fs::read_dir(dir) {
         Ok(mut entries) => {
@@ -89,7 +86,7 @@ fn prepare_dir(dir: &Path) -> Result<()> {
                     path: dir.to_owned(),
                 });
             }
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))
                 .map_err(|e| StoreError::io(format!("setting mode of {}", dir.display()), e))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -97,10 +94,8 @@ fn prepare_dir(dir: &Path) -> Result<()> {
                 fs::create_dir_all(parent)
                     .map_err(|e| StoreError::io(format!("creating {}", parent.display()), e))?;
             }
-            DirBuilder::new()
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))
+            durable::create_dir(dir)?;
+            Ok(())
         }
         Err(e) => Err(StoreError::io(format!("reading {}", dir.display()), e)),
     }

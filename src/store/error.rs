@@ -6,6 +6,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::crypto::CryptoError;
+use crate::sys::durable::FsError;
 
 use super::account::{MailboxId, MailboxNameError};
 
@@ -117,6 +118,15 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+}
+
+impl From<FsError> for StoreError {
+    fn from(e: FsError) -> Self {
+        StoreError::Io {
+            context: format!("{} {}", e.op, e.path.display()),
+            source: e.source,
+        }
+    }
 }
 
 impl StoreError {

@@ -25,11 +25,14 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-use super::{crash, fsutil};
+use super::crash;
 use crate::crypto::keystore::WrappedKey;
 use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::stream::{StreamReader, StreamWriter};
 use crate::crypto::{seal, CryptoError};
+use crate::sys::durable::{FsError, NewFile};
+
+pub use crate::sys::durable::Durability;
 
 const MAGIC: &[u8; 8] = b"CRYLMSG\0";
 const VERSION: u16 = 1;
@@ -39,16 +42,9 @@ const EXTRA_AAD: &[u8] = b"crymap-like message extra v1";
 /// Errors reading or writing a message file.
 #[derive(Debug, Error)]
 pub enum MessageFileError {
-    /// The file system failed.
-    #[error("{context} {path}: {source}")]
-    Io {
-        /// What was being done.
-        context: &'static str,
-        /// Which file.
-        path: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
+    /// The file system failed (the step and the path are in the error).
+    #[error(transparent)]
+    Io(#[from] FsError),
     /// The file is not a message file of a version we read.
     #[error("message file {path} is malformed: {reason}")]
     Malformed {
@@ -64,6 +60,13 @@ pub enum MessageFileError {
         path: PathBuf,
         /// The cryptographic failure.
         source: CryptoError,
+    },
+    /// The message content could not be read from its source (the client
+    /// or `deliver`'s standard input); nothing was written.
+    #[error("reading the message content: {source}")]
+    ReadContent {
+        /// The error of the source.
+        source: io::Error,
     },
     /// The content exceeds the size limit; nothing was written.
     #[error("message larger than {limit} bytes")]
@@ -97,16 +100,6 @@ pub struct Keys<'a> {
     pub content_key: &'a SecretKey,
 }
 
-/// How a new message file is made durable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// fsync the file, rename it, fsync its directory: durable on return.
-    Synced,
-    /// Rename only; the caller calls `fsutil::sync_filesystem` before
-    /// anything refers to the file (one sync for a whole batch).
-    Deferred,
-}
-
 /// Writes a message file at `dest`, staging it in `tmp_dir`: content from
 /// `content` (at most `limit` bytes, else [`MessageFileError::TooLarge`] and
 /// nothing is left behind), encrypted under `content_key`, which `wrapped`
@@ -130,13 +123,9 @@ pub fn write(
         wrapped: keys.wrapped.clone(),
         extra: extra.map(|e| seal::seal(&extra_key, EXTRA_AAD, e)),
     };
-    let io_err = |context, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| MessageFileError::Io {
-            context,
-            path,
-            source,
-        }
+    let io_err = |op, path: &Path| {
+        let at = FsError::at(op, path);
+        move |source| MessageFileError::Io(at(source))
     };
     let header = postcard::to_stdvec(&header).map_err(|_| MessageFileError::Malformed {
         path: dest.to_path_buf(),
@@ -149,13 +138,17 @@ pub fn write(
             path: dest.to_path_buf(),
             reason: "header too large",
         })?;
-    let (mut file, tmp) = fsutil::create_tmp(tmp_dir).map_err(io_err("creating", tmp_dir))?;
-    let result = (|| {
+    // Dropped on any error below, the staging file is removed: nothing is
+    // left behind.
+    let mut staged = NewFile::create(tmp_dir)?;
+    let tmp = staged.path().to_path_buf();
+    let total = {
+        let file = staged.file();
         file.write_all(MAGIC)
             .and_then(|_| file.write_all(&header_len.to_le_bytes()))
             .and_then(|_| file.write_all(&header))
             .map_err(io_err("writing", &tmp))?;
-        let mut w = StreamWriter::new(&stream_key, io::BufWriter::new(&mut file));
+        let mut w = StreamWriter::new(&stream_key, io::BufWriter::new(&mut *file));
         let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
         let mut total = 0u64;
         loop {
@@ -163,7 +156,7 @@ pub fn write(
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_err("reading message content for", &tmp)(e)),
+                Err(source) => return Err(MessageFileError::ReadContent { source }),
             };
             total += n as u64;
             if total > limit {
@@ -175,26 +168,11 @@ pub fn write(
         w.finish()
             .and_then(|mut b| b.flush())
             .map_err(io_err("writing", &tmp))?;
-        Ok(total)
-    })();
-    match result {
-        Ok(total) => {
-            crash::point(crash_point);
-            if durability == Durability::Synced {
-                fsutil::commit_tmp(file, &tmp, dest)
-            } else {
-                drop(file);
-                fsutil::commit_tmp_unsynced(&tmp, dest)
-            }
-            .map_err(io_err("committing", dest))?;
-            Ok(total)
-        }
-        Err(e) => {
-            drop(file);
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+        total
+    };
+    crash::point(crash_point);
+    staged.place(dest, durability)?;
+    Ok(total)
 }
 
 /// A message file whose header has been read but whose key is not yet
@@ -212,11 +190,7 @@ impl SealedMessage {
             path: path.to_path_buf(),
             reason,
         };
-        let mut file = File::open(path).map_err(|source| MessageFileError::Io {
-            context: "opening",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let mut file = File::open(path).map_err(FsError::at("opening", path))?;
         let mut fixed = [0u8; 12];
         file.read_exact(&mut fixed)
             .map_err(|_| mal("shorter than its header"))?;
@@ -306,11 +280,7 @@ impl MessageReader {
     pub fn reader(&mut self) -> Result<impl Read + '_, MessageFileError> {
         self.stream
             .seek(SeekFrom::Start(0))
-            .map_err(|source| MessageFileError::Io {
-                context: "seeking",
-                path: self.path.clone(),
-                source,
-            })?;
+            .map_err(FsError::at("seeking", &self.path))?;
         Ok(&mut self.stream)
     }
 }
@@ -330,25 +300,38 @@ mod tests {
         (d, master, ck, w)
     }
 
+    /// Writes `content` as a durable message file at `dest`.
+    fn write_to(
+        d: &TempDir,
+        dest: &Path,
+        (wrapped, content_key): (&WrappedKey, &SecretKey),
+        mut content: &[u8],
+        extra: Option<&[u8]>,
+        limit: u64,
+    ) -> Result<u64, MessageFileError> {
+        let keys = Keys {
+            wrapped,
+            content_key,
+        };
+        let tmp = d.path().join("tmp");
+        write(
+            &tmp,
+            dest,
+            keys,
+            &mut content,
+            extra,
+            limit,
+            "",
+            Durability::Now,
+        )
+    }
+
     #[test]
     fn round_trip_with_ranges_and_extra() {
         let (d, _m, ck, w) = setup();
         let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let dest = d.path().join("msg/ab/x");
-        let n = write(
-            &d.path().join("tmp"),
-            &dest,
-            Keys {
-                wrapped: &w,
-                content_key: &ck,
-            },
-            &mut &body[..],
-            Some(b"extra"),
-            1 << 20,
-            "",
-            Durability::Synced,
-        )
-        .unwrap();
+        let n = write_to(&d, &dest, (&w, &ck), &body, Some(b"extra"), 1 << 20).unwrap();
         assert_eq!(n, body.len() as u64);
         assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
         let s = SealedMessage::open(&dest).unwrap();
@@ -368,20 +351,7 @@ mod tests {
         let (d, _m, ck, w) = setup();
         let dest = d.path().join("m");
         let body = vec![b'a'; 5000];
-        let e = write(
-            &d.path().join("tmp"),
-            &dest,
-            Keys {
-                wrapped: &w,
-                content_key: &ck,
-            },
-            &mut &body[..],
-            None,
-            4096,
-            "",
-            Durability::Synced,
-        )
-        .unwrap_err();
+        let e = write_to(&d, &dest, (&w, &ck), &body, None, 4096).unwrap_err();
         assert!(matches!(e, MessageFileError::TooLarge { limit: 4096 }));
         assert!(!dest.exists());
         assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
@@ -391,20 +361,7 @@ mod tests {
     fn tampering_and_garbage_are_typed_errors() {
         let (d, _m, ck, w) = setup();
         let dest = d.path().join("m");
-        write(
-            &d.path().join("tmp"),
-            &dest,
-            Keys {
-                wrapped: &w,
-                content_key: &ck,
-            },
-            &mut &b"hello world"[..],
-            None,
-            100,
-            "",
-            Durability::Synced,
-        )
-        .unwrap();
+        write_to(&d, &dest, (&w, &ck), b"hello world", None, 100).unwrap();
         let mut bytes = std::fs::read(&dest).unwrap();
         let last = bytes.len() - 3;
         bytes[last] ^= 1;
@@ -421,20 +378,7 @@ mod tests {
             Err(MessageFileError::Malformed { .. })
         ));
         let wrong = SecretKey::generate();
-        write(
-            &d.path().join("tmp"),
-            &dest,
-            Keys {
-                wrapped: &w,
-                content_key: &ck,
-            },
-            &mut &b"x"[..],
-            None,
-            100,
-            "",
-            Durability::Synced,
-        )
-        .unwrap();
+        write_to(&d, &dest, (&w, &ck), b"x", None, 100).unwrap();
         let e = SealedMessage::open(&dest)
             .unwrap()
             .decrypt(&wrong)

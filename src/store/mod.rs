@@ -8,7 +8,6 @@ pub mod crash;
 pub mod create;
 pub mod credentials;
 pub mod error;
-pub mod fsutil;
 pub mod mailbox;
 pub mod message_file;
 pub mod record_log;
@@ -24,3 +23,9 @@ pub mod user_file;
 pub const READ_GRANULARITY: u64 = crate::crypto::stream::CHUNK_SIZE as u64;
 
 pub use error::StoreError;
+
+/// Largest message the store accepts (APPEND and delivery): the design's
+/// 64 MiB. The store owns this bound; `config::MAX_MESSAGE_SIZE` must equal
+/// it (config is a leaf and does not import it; a test in `cli::serve`
+/// asserts they agree), and `limits.max_message_size` may only lower it.
+pub const MAX_MESSAGE_SIZE: u64 = 64 * 1024 * 1024;

@@ -13,7 +13,7 @@
 
 use std::fs;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -21,7 +21,6 @@ use thiserror::Error;
 
 use super::account::{AccountLog, MailboxName};
 use super::crash;
-use super::fsutil;
 use super::mailbox::{Mailbox, MailboxError, UserKeys, MAX_MESSAGE_SIZE};
 use super::message_file::{self, MessageFileError, SealedMessage};
 use super::types::{Flag, InternalDate, MessageName, Uid};
@@ -29,6 +28,7 @@ use super::StoreError;
 use crate::crypto::keystore::{wrap_to_public, KeyStore};
 use crate::crypto::secret::SecretKey;
 use crate::crypto::CryptoError;
+use crate::sys::durable::{self, FsError};
 
 /// What `deliver` asks of the filing session, sealed in the spool entry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -56,16 +56,10 @@ pub enum SpoolError {
     /// Writing or reading the entry failed.
     #[error(transparent)]
     MessageFile(#[from] MessageFileError),
-    /// The spool directory could not be read.
-    #[error("{context} {path}: {source}")]
-    Io {
-        /// What was being done.
-        context: &'static str,
-        /// Which path.
-        path: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
+    /// The spool directory or an entry's name failed (the step and the
+    /// path are in the error).
+    #[error(transparent)]
+    Io(#[from] FsError),
     /// The instructions inside an entry are unreadable.
     #[error("spool entry {name}: {reason}")]
     BadEntry {
@@ -139,15 +133,6 @@ impl<R: Read> Read for CrlfReader<R> {
     }
 }
 
-fn io_err(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SpoolError {
-    let path = path.to_path_buf();
-    move |source| SpoolError::Io {
-        context,
-        path,
-        source,
-    }
-}
-
 /// Writes a spool entry for the account in `user_dir` from `content`
 /// (bare LFs become CRLF), encrypted to the current public key; needs no
 /// secret of the account. Returns the entry's name once it is durable.
@@ -181,7 +166,7 @@ pub fn deliver(
         Some(&extra),
         MAX_MESSAGE_SIZE,
         "deliver.before-rename",
-        message_file::Durability::Synced,
+        message_file::Durability::Now,
     )?;
     crash::point("deliver.after-rename");
     Ok(name)
@@ -208,7 +193,7 @@ pub fn file_pending(
 ) -> Result<(Vec<Filed>, Vec<SpoolError>), SpoolError> {
     let spool = user_dir.join("spool");
     let mut names: Vec<MessageName> = fs::read_dir(&spool)
-        .map_err(io_err("listing", &spool))?
+        .map_err(FsError::at("listing", &spool))?
         .flatten()
         .filter_map(|e| e.file_name().to_str().and_then(MessageName::parse))
         .collect();
@@ -264,7 +249,7 @@ fn file_one(
         })?;
     let mut mailbox = Mailbox::open(keys.clone(), user_dir, &info.id, info.uid_validity)?;
     let dest = mailbox.message_path(&name);
-    fsutil::link_into(&entry, &dest).map_err(io_err("linking", &dest))?;
+    durable::link_exclusive(&entry, &dest)?;
     crash::point("spool.after-link");
     let raw = reader.read_all()?;
     mailbox.write_summary_for(&name, &raw)?;
@@ -273,9 +258,9 @@ fn file_one(
     })?;
     let uid = mailbox.add_delivered(name, size, &instructions.flags, instructions.received)?;
     crash::point("spool.after-log");
-    fs::remove_file(&entry).map_err(io_err("removing", &entry))?;
+    fs::remove_file(&entry).map_err(FsError::at("removing", &entry))?;
     let spool = user_dir.join("spool");
-    fsutil::fsync_dir(&spool).map_err(io_err("syncing", &spool))?;
+    durable::sync_dir(&spool)?;
     Ok(Filed {
         name,
         mailbox: target.to_string(),

@@ -5,31 +5,24 @@
 //! summary (the IMAP layer deserialises it).
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-use super::fsutil;
 use super::types::MessageName;
 use crate::crypto::seal;
 use crate::crypto::secret::SecretKey;
 use crate::mime::summary::Summary;
+use crate::sys::durable::{Durability, FsError, NewFile};
 
 /// Errors reading or writing a summary file.
 #[derive(Debug, Error)]
 pub enum SummaryError {
-    /// The file system failed.
-    #[error("{context} {path}: {source}")]
-    Io {
-        /// What was being done.
-        context: &'static str,
-        /// Which file.
-        path: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
+    /// The file system failed (the step and the path are in the error).
+    #[error(transparent)]
+    Io(#[from] FsError),
     /// The summary failed authentication (tampered or misplaced).
     #[error("summary {path} failed authentication")]
     Corrupt {
@@ -99,23 +92,11 @@ pub fn write(
     summary: &[u8],
 ) -> Result<(), SummaryError> {
     let sealed = seal::seal(key, &aad(name), summary);
-    let io_err = |context, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| SummaryError::Io {
-            context,
-            path,
-            source,
-        }
-    };
-    let (mut f, tmp) = fsutil::create_tmp(tmp_dir).map_err(io_err("creating", tmp_dir))?;
-    if let Err(e) = f.write_all(&sealed) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err("writing", &tmp)(e));
-    }
+    let mut staged = NewFile::create(tmp_dir)?;
+    staged.write_all(&sealed)?;
     // No fsync: a summary lost or torn by a crash is recomputed from the
     // message (see `Mailbox::summary`), so it needs no durability of its own.
-    drop(f);
-    fsutil::commit_tmp_unsynced(&tmp, dest).map_err(io_err("committing", dest))
+    Ok(staged.place(dest, Durability::Deferred)?)
 }
 
 /// Reads and opens the summary at `path`; `Ok(None)` if there is none.
@@ -127,13 +108,7 @@ pub fn read(
     let sealed = match fs::read(path) {
         Ok(s) => s,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(SummaryError::Io {
-                context: "reading",
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+        Err(e) => return Err(FsError::at("reading", path)(e).into()),
     };
     seal::open(key, &aad(name), &sealed)
         .map(Some)

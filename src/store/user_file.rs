@@ -3,9 +3,8 @@
 //! and password changes. Never writes the password or the master key in
 //! the clear, and never replaces `user.toml` except by an atomic rename.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -21,6 +20,7 @@ use crate::crypto::keystore::DEFAULT_KEY_PATTERN;
 use crate::crypto::seal::{open, seal};
 use crate::crypto::secret::{MasterKey, SecretKey, KEY_LEN};
 use crate::crypto::CryptoError;
+use crate::sys::durable;
 
 /// File name of the account file inside the user directory.
 pub const USER_FILE: &str = "user.toml";
@@ -232,22 +232,16 @@ impl UserFile {
         })
     }
 
-    /// Writes this file as `dir/user.toml` atomically: `dir/tmp/`, fsync,
-    /// rename, fsync of `dir`.
+    /// Writes this file as `dir/user.toml` atomically
+    /// ([`durable::replace`]: staged in `dir/tmp/`, fsync, rename, fsync of
+    /// `dir`).
     pub fn write_atomic(&self, dir: &Path) -> Result<()> {
         let text = self.to_toml()?;
-        let tmp = dir
-            .join(TMP_DIR)
-            .join(format!("user.toml.new.{}", random_hex()));
-        let result = write_synced(&tmp, text.as_bytes()).and_then(|()| {
-            fs::rename(&tmp, dir.join(USER_FILE))
-                .map_err(|e| StoreError::io(format!("renaming {} into place", tmp.display()), e))
-        });
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result?;
-        sync_dir(dir)
+        Ok(durable::replace(
+            &dir.join(TMP_DIR),
+            &dir.join(USER_FILE),
+            text.as_bytes(),
+        )?)
     }
 }
 
@@ -272,18 +266,10 @@ pub fn change_password(
             format!("user.toml.{stamp}-{n}.bak")
         };
         let rel = Path::new(TMP_DIR).join(name);
-        match fs::hard_link(dir.join(USER_FILE), dir.join(&rel)) {
-            Ok(()) => {
-                backup = Some(rel);
-                break;
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(StoreError::io(
-                    format!("backing up {} to {}", USER_FILE, rel.display()),
-                    e,
-                ))
-            }
+        // Durable on return (`tmp/` fsynced); an existing name is left alone.
+        if durable::link_exclusive(&dir.join(USER_FILE), &dir.join(&rel))? {
+            backup = Some(rel);
+            break;
         }
     }
     let backup = backup.ok_or_else(|| {
@@ -292,36 +278,9 @@ pub fn change_password(
             io::Error::new(io::ErrorKind::AlreadyExists, "too many backups this second"),
         )
     })?;
-    sync_dir(&dir.join(TMP_DIR))?;
     let new = UserFile::new_sealed(dir, master, new_password, params, current.settings)?;
     new.write_atomic(dir)?;
     Ok(backup)
-}
-
-/// Creates `path` (mode 0600, must not exist), writes `data` and fsyncs.
-pub(crate) fn write_synced(path: &Path, data: &[u8]) -> Result<()> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
-    f.write_all(data)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))
-}
-
-/// Fsyncs a directory so renames and links in it are durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| StoreError::io(format!("syncing directory {}", dir.display()), e))
-}
-
-fn random_hex() -> String {
-    let mut b = [0u8; 8];
-    OsRng.fill_bytes(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[cfg(test)]

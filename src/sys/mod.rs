@@ -1,6 +1,7 @@
 //! Thin, audited wrappers over the operating system: privilege drop, chroot,
-//! socket activation, peer addresses, inotify, terminals. `activation` is the
-//! one module in the crate allowed `unsafe`, each block with a `SAFETY:`
+//! socket activation, peer addresses, inotify, terminals, and the one
+//! durable-write API (`durable`) every layer uses. `activation` is the one
+//! module in the crate allowed `unsafe`, each block with a `SAFETY:`
 //! comment; everything else here is safe wrappers over `nix` and `std`.
 //!
 //! Nothing here knows about IMAP, LMTP or the store: every function is a
@@ -12,8 +13,8 @@
 #[allow(unsafe_code)]
 pub mod activation;
 pub mod conn;
+pub mod durable;
 pub mod fds;
-pub mod fs;
 pub mod inotify;
 pub mod log;
 pub mod password;

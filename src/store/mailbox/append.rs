@@ -1,0 +1,196 @@
+//! Messages entering a mailbox: APPEND and MULTIAPPEND (files written,
+//! one `syncfs`, one log record), the summary written beside each file,
+//! and the filing of a delivered spool entry exactly once. Never removes a
+//! file of a logged message and never logs a message whose file is not
+//! durable yet.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::{msg_path, next_batch, now_secs, FlagPlan, Mailbox, MailboxError, MAX_MESSAGE_SIZE};
+use crate::crypto::keystore;
+use crate::crypto::secret::SecretKey;
+use crate::store::crash;
+use crate::store::message_file::{self, MessageFileError};
+use crate::store::state::{Added, Change, State};
+use crate::store::summary;
+use crate::store::types::{Flag, InternalDate, MessageName, Uid};
+use crate::sys::durable::{self, Durability};
+
+/// One message of a batch append.
+#[derive(Clone, Copy, Debug)]
+pub struct NewMessage<'a> {
+    /// The raw RFC 5322 message.
+    pub raw: &'a [u8],
+    /// Its initial flags.
+    pub flags: &'a [Flag],
+    /// Its INTERNALDATE.
+    pub internal: InternalDate,
+}
+
+impl Mailbox {
+    /// Appends a message; returns its UID. The client learns of it at the
+    /// next refresh.
+    pub fn append(
+        &mut self,
+        raw: &[u8],
+        flags: &[Flag],
+        internal: InternalDate,
+    ) -> Result<Uid, MailboxError> {
+        let uids = self.append_many(&[NewMessage {
+            raw,
+            flags,
+            internal,
+        }])?;
+        uids.first().copied().ok_or(MailboxError::UidsExhausted)
+    }
+
+    /// Appends several messages at once (MULTIAPPEND): every file is
+    /// written, one `syncfs` makes them all durable, and one log record
+    /// adds them all, so the batch is atomic (all or none appear) and costs
+    /// two syncs whatever its size. Returns their UIDs in order.
+    pub fn append_many(&mut self, msgs: &[NewMessage<'_>]) -> Result<Vec<Uid>, MailboxError> {
+        let tmp = self.user_dir.join("tmp");
+        let mut written: Vec<(MessageName, PathBuf, u32)> = Vec::with_capacity(msgs.len());
+        let result = (|| -> Result<(), MailboxError> {
+            for m in msgs {
+                let content_key = SecretKey::generate();
+                let wrapped = keystore::wrap_under_master(&self.keys.master, &content_key);
+                let name = MessageName::random();
+                let path = msg_path(self.log.dir(), &name);
+                let size = message_file::write(
+                    &tmp,
+                    &path,
+                    message_file::Keys {
+                        wrapped: &wrapped,
+                        content_key: &content_key,
+                    },
+                    &mut &m.raw[..],
+                    None,
+                    MAX_MESSAGE_SIZE,
+                    "append.before-rename",
+                    Durability::Deferred,
+                )?;
+                let size = u32::try_from(size).map_err(|_| MessageFileError::TooLarge {
+                    limit: MAX_MESSAGE_SIZE,
+                })?;
+                written.push((name, path.clone(), size));
+                self.write_summary(&name, &path, m.raw)?;
+            }
+            // One syncfs makes every file, name and summary durable before
+            // the record that refers to them is logged.
+            Ok(durable::syncfs(self.log.dir()).map_err(MessageFileError::from)?)
+        })();
+        if let Err(e) = result {
+            // Unreferenced files would be collected after 24 h anyway; an
+            // immediate clean-up keeps a failed batch from using space.
+            for (_, path, _) in &written {
+                let _ = fs::remove_file(summary::path_for(path));
+                let _ = fs::remove_file(path);
+            }
+            return Err(e);
+        }
+        crash::point("append.after-file");
+        let uids = self.log.write(
+            &mut self.state,
+            Some(&mut self.changed),
+            |st: &State| -> Result<_, MailboxError> {
+                let mut plan = FlagPlan::new(st);
+                let mut adds = Vec::with_capacity(msgs.len());
+                let mut next = Some(st.uidnext);
+                let mut uids = Vec::with_capacity(msgs.len());
+                let saved = now_secs();
+                for (m, (name, _, size)) in msgs.iter().zip(&written) {
+                    let uid = next
+                        .filter(|u| *u != Uid::MAX)
+                        .ok_or(MailboxError::UidsExhausted)?;
+                    let bits = plan.bits(m.flags)?;
+                    adds.push(Change::Added(Added {
+                        uid,
+                        name: *name,
+                        internal: m.internal,
+                        saved,
+                        size: *size,
+                        flags: bits,
+                        move_id: None,
+                    }));
+                    uids.push(uid);
+                    next = uid.next();
+                }
+                let mut changes = plan.into_defs();
+                changes.append(&mut adds);
+                Ok((next_batch(st, changes), uids))
+            },
+        )?;
+        crash::point("append.after-log");
+        Ok(uids)
+    }
+
+    fn write_summary(
+        &self,
+        name: &MessageName,
+        path: &Path,
+        raw: &[u8],
+    ) -> Result<(), MailboxError> {
+        let blob = summary::compute(raw);
+        if blob.is_empty() {
+            return Ok(());
+        }
+        summary::write(
+            &self.user_dir.join("tmp"),
+            &summary::path_for(path),
+            &self.keys.summary_key,
+            name,
+            &blob,
+        )?;
+        Ok(())
+    }
+
+    /// Files a delivered message (a spool entry already linked to
+    /// `msg/XX/NAME`) exactly once: if a record already names the file, a
+    /// previous attempt succeeded and nothing is logged. Returns the UID, or
+    /// `None` if it was already filed.
+    pub(crate) fn add_delivered(
+        &mut self,
+        name: MessageName,
+        size: u32,
+        flags: &[Flag],
+        internal: InternalDate,
+    ) -> Result<Option<Uid>, MailboxError> {
+        let flags = flags.to_vec();
+        self.log.write(
+            &mut self.state,
+            Some(&mut self.changed),
+            |st: &State| -> Result<_, MailboxError> {
+                if st.knows_file(&name) {
+                    return Ok((Vec::new(), None));
+                }
+                if st.uidnext == Uid::MAX {
+                    return Err(MailboxError::UidsExhausted);
+                }
+                let mut plan = FlagPlan::new(st);
+                let bits = plan.bits(&flags)?;
+                let uid = st.uidnext;
+                let mut changes = plan.into_defs();
+                changes.push(Change::Added(Added {
+                    uid,
+                    name,
+                    internal,
+                    saved: now_secs(),
+                    size,
+                    flags: bits,
+                    move_id: None,
+                }));
+                Ok((next_batch(st, changes), Some(uid)))
+            },
+        )
+    }
+
+    pub(crate) fn write_summary_for(
+        &self,
+        name: &MessageName,
+        raw: &[u8],
+    ) -> Result<(), MailboxError> {
+        self.write_summary(name, &self.message_path(name), raw)
+    }
+}

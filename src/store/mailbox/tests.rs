@@ -1,0 +1,402 @@
+//! Unit tests of one mailbox across its operation files: visibility at
+//! refresh, concurrent flag changes, CONDSTORE, \Recent, copy and move and
+//! their crash recovery, compaction, garbage collection and tampering.
+//! Never touches another user's directory or the real clock's grace
+//! periods (graces are passed explicitly).
+
+use super::*;
+use crate::crypto::kdf::KdfParams;
+use crate::crypto::test_util::TempDir;
+use crate::store::account::AccountLog;
+use crate::store::create::create_user;
+use crate::store::state::Batch;
+use crate::store::types::{FlagOp, InternalDate, Modseq, SeqNum, UidSet};
+use crate::store::user_file::UserFile;
+use std::fs;
+
+struct Fixture {
+    _tmp: TempDir,
+    user: PathBuf,
+    keys: Arc<UserKeys>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let tmp = TempDir::new("mailbox");
+        let user = tmp.path().join("u");
+        create_user(&user, b"pw", &KdfParams::insecure_for_tests(), "%Y-%m").unwrap();
+        let master = UserFile::load(&user).unwrap().unlock(b"pw").unwrap();
+        let keys = UserKeys::new(&user, master);
+        Fixture {
+            _tmp: tmp,
+            user,
+            keys,
+        }
+    }
+
+    fn open(&self, name: &str) -> Mailbox {
+        let acct = AccountLog::open(&self.user, self.keys.master()).unwrap();
+        let info = acct
+            .state()
+            .mailbox(&crate::store::account::MailboxName::parse(name).unwrap())
+            .unwrap()
+            .clone();
+        Mailbox::open(self.keys.clone(), &self.user, &info.id, info.uid_validity).unwrap()
+    }
+}
+
+fn msg(i: usize) -> Vec<u8> {
+    format!("Subject: test {i}\r\n\r\nbody {i}\r\n").into_bytes()
+}
+
+fn kw(s: &str) -> Flag {
+    Flag::keyword(s).unwrap()
+}
+
+#[test]
+fn append_becomes_visible_at_refresh_and_reads_back() {
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let mut b = f.open("INBOX");
+    let u1 = a
+        .append(&msg(1), &[Flag::Seen], InternalDate::now())
+        .unwrap();
+    let u2 = a.append(&msg(2), &[], InternalDate::now()).unwrap();
+    assert!(u2 > u1);
+    assert_eq!(b.exists(), 0);
+    let ch = b.refresh().unwrap();
+    assert_eq!(ch.new_uids, vec![u1, u2]);
+    assert_eq!(ch.exists, 2);
+    assert_eq!(b.info(u1).unwrap().flags, vec![Flag::Seen]);
+    assert_eq!(b.seq_of(u2).map(SeqNum::get), Some(2));
+    let mut r = b.open_message(u2).unwrap();
+    assert_eq!(r.read_all().unwrap(), msg(2));
+    assert_eq!(r.read_range(0, 8).unwrap(), b"Subject:");
+    assert_eq!(b.info(u1).unwrap().size as usize, msg(1).len());
+    let again = f.open("INBOX");
+    assert_eq!(again.exists(), 2);
+    assert_eq!(again.uidnext(), u2.next().unwrap());
+}
+
+#[test]
+fn concurrent_flag_changes_merge_and_report_others_only() {
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let u = a.append(&msg(1), &[], InternalDate::now()).unwrap();
+    a.refresh().unwrap();
+    let mut b = f.open("INBOX");
+    a.store_flags(&[u], FlagOp::Add, &[Flag::Seen], None)
+        .unwrap();
+    // b decides on stale state but catches up under the lock.
+    b.store_flags(&[u], FlagOp::Add, &[kw("$Work")], None)
+        .unwrap();
+    let info = b.info(u).unwrap();
+    assert_eq!(info.flags, vec![Flag::Seen, kw("$Work")]);
+    let ch = b.refresh().unwrap();
+    assert_eq!(ch.flags_changed, vec![(SeqNum::new(1).unwrap(), u)]);
+    let ch = a.refresh().unwrap();
+    assert_eq!(ch.flags_changed.len(), 1);
+    assert_eq!(a.info(u).unwrap().flags, vec![Flag::Seen, kw("$Work")]);
+    let out = a
+        .store_flags(&[u], FlagOp::Remove, &[Flag::Seen], None)
+        .unwrap();
+    assert_eq!(out.changed, vec![u]);
+    assert_eq!(a.refresh().unwrap().flags_changed, vec![]);
+}
+
+#[test]
+fn unchanged_since_reports_modified_messages() {
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let u1 = a.append(&msg(1), &[], InternalDate::now()).unwrap();
+    let u2 = a.append(&msg(2), &[], InternalDate::now()).unwrap();
+    a.refresh().unwrap();
+    let before = a.highest_modseq();
+    a.store_flags(&[u2], FlagOp::Add, &[Flag::Flagged], None)
+        .unwrap();
+    let out = a
+        .store_flags(&[u1, u2], FlagOp::Add, &[Flag::Seen], Some(before))
+        .unwrap();
+    assert_eq!(out.changed, vec![u1]);
+    assert_eq!(out.failed_modified, vec![u2]);
+    assert_eq!(out.modseq, Some(a.highest_modseq()));
+}
+
+#[test]
+fn store_of_many_messages_is_one_record() {
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let uids: Vec<Uid> = (0..50)
+        .map(|i| a.append(&msg(i), &[], InternalDate::now()).unwrap())
+        .collect();
+    let seg = ChangeLog::segment_path(a.log.dir(), 1);
+    let before = fs::metadata(&seg).unwrap().len();
+    let m = a.highest_modseq();
+    a.store_flags(&uids, FlagOp::Add, &[Flag::Seen], None)
+        .unwrap();
+    assert_eq!(a.highest_modseq(), m.next());
+    let grown = fs::metadata(&seg).unwrap().len() - before;
+    assert!(grown < 200, "one small record expected, grew {grown}");
+}
+
+#[test]
+fn expunged_message_stays_readable_and_storable_until_reported() {
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let u1 = a.append(&msg(1), &[], InternalDate::now()).unwrap();
+    let u2 = a.append(&msg(2), &[], InternalDate::now()).unwrap();
+    a.refresh().unwrap();
+    let mut b = f.open("INBOX");
+    let mut c = f.open("INBOX");
+    assert_eq!(a.expunge(&[u1]).unwrap(), vec![u1]);
+    assert_eq!(a.expunge(&[u1]).unwrap(), vec![]);
+    // b has not refreshed: still sees and reads u1, and may store to it.
+    assert_eq!(b.exists(), 2);
+    assert_eq!(b.open_message(u1).unwrap().read_all().unwrap(), msg(1));
+    let out = b
+        .store_flags(&[u1], FlagOp::Add, &[Flag::Seen], None)
+        .unwrap();
+    assert_eq!(out.changed, vec![u1]);
+    assert!(b.info(u1).unwrap().expunged);
+    // c still has it and sees the change before the expunge.
+    let ch = c.refresh().unwrap();
+    assert_eq!(ch.flags_changed, vec![(SeqNum::new(1).unwrap(), u1)]);
+    assert_eq!(ch.expunged, vec![(SeqNum::new(1).unwrap(), u1)]);
+    assert_eq!(ch.exists, 1);
+    assert_eq!(c.uid_of(SeqNum::new(1).unwrap()), Some(u2));
+    let ch = a.refresh().unwrap();
+    assert_eq!(ch.expunged.len(), 1);
+    assert_eq!(a.vanished_since(Modseq::MIN), vec![u1]);
+    assert_eq!(f.open("INBOX").exists(), 1);
+}
+
+#[test]
+fn recent_is_claimed_by_exactly_one_session() {
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let mut b = f.open("INBOX");
+    let u1 = a.append(&msg(1), &[], InternalDate::now()).unwrap();
+    a.refresh().unwrap();
+    b.refresh().unwrap();
+    assert_eq!(b.claim_recent().unwrap(), vec![u1]);
+    assert_eq!(a.claim_recent().unwrap(), vec![]);
+    let u2 = b.append(&msg(2), &[], InternalDate::now()).unwrap();
+    a.refresh().unwrap();
+    assert_eq!(a.claim_recent().unwrap(), vec![u2]);
+    assert!(a.is_recent(u2) && !a.is_recent(u1));
+    assert!(b.is_recent(u1) && !b.is_recent(u2));
+    assert_eq!(a.recent_count(), 1);
+}
+
+#[test]
+fn copy_and_move_keep_content_and_flags() {
+    let f = Fixture::new();
+    let mut inbox = f.open("INBOX");
+    let mut archive = f.open("Archive");
+    let u1 = inbox
+        .append(&msg(1), &[kw("$Label")], InternalDate::now())
+        .unwrap();
+    let u2 = inbox
+        .append(&msg(2), &[Flag::Seen], InternalDate::now())
+        .unwrap();
+    inbox.refresh().unwrap();
+    let map = inbox.copy_to(&[u1], &mut archive).unwrap();
+    let (_, d1) = map[0];
+    archive.refresh().unwrap();
+    assert_eq!(archive.info(d1).unwrap().flags, vec![kw("$Label")]);
+    assert_eq!(
+        archive.open_message(d1).unwrap().read_all().unwrap(),
+        msg(1)
+    );
+    let map = inbox.move_to(&[u2], &mut archive).unwrap();
+    let (_, d2) = map[0];
+    let ch = inbox.refresh().unwrap();
+    assert_eq!(ch.expunged, vec![(SeqNum::new(2).unwrap(), u2)]);
+    archive.refresh().unwrap();
+    assert_eq!(archive.info(d2).unwrap().flags, vec![Flag::Seen]);
+    assert_eq!(
+        archive.open_message(d2).unwrap().read_all().unwrap(),
+        msg(2)
+    );
+    assert_eq!(f.open("INBOX").exists(), 1);
+    assert_eq!(f.open("Archive").exists(), 2);
+    assert!(matches!(
+        inbox.move_to(&[u1], &mut f.open("INBOX")),
+        Err(MailboxError::SameMailbox)
+    ));
+}
+
+fn write_intent(m: &mut Mailbox, dest: &Mailbox, uid: Uid) -> u64 {
+    let dest_id = dest.id().to_owned();
+    let id = 42;
+    m.log
+        .write(
+            &mut m.state,
+            None,
+            |_st: &State| -> Result<_, MailboxError> {
+                Ok((
+                    vec![Batch {
+                        modseq: None,
+                        changes: vec![Change::MoveIntent {
+                            id,
+                            dest: dest_id,
+                            uids: UidSet::from_uids([uid]),
+                        }],
+                    }],
+                    (),
+                ))
+            },
+        )
+        .unwrap();
+    id
+}
+
+#[test]
+fn interrupted_move_is_finished_or_cancelled_by_next_opener() {
+    let f = Fixture::new();
+    let mut inbox = f.open("INBOX");
+    let mut trash = f.open("Trash");
+    let u1 = inbox.append(&msg(1), &[], InternalDate::now()).unwrap();
+    let u2 = inbox.append(&msg(2), &[], InternalDate::now()).unwrap();
+    // Crash after the intent only: the move is cancelled.
+    write_intent(&mut inbox, &trash, u1);
+    let reopened = f.open("INBOX");
+    assert_eq!(reopened.exists(), 2);
+    assert!(reopened.state.pending_moves.is_empty());
+    assert_eq!(f.open("Trash").exists(), 0);
+    // Crash after the destination add: the move is finished.
+    inbox.refresh().unwrap();
+    let id = write_intent(&mut inbox, &trash, u2);
+    let items = inbox.link_into(&[u2], &trash).unwrap();
+    let lock = trash.log.lock().unwrap();
+    trash.add_linked(&lock, &items, Some(id)).unwrap();
+    drop(lock);
+    let reopened = f.open("INBOX");
+    assert_eq!(reopened.exists(), 1);
+    assert!(reopened.info(u1).is_some() && reopened.info(u2).is_none());
+    assert_eq!(f.open("Trash").exists(), 1);
+}
+
+#[test]
+fn move_within_renumbers_in_one_step_and_keeps_the_file() {
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let u1 = a.append(&msg(1), &[kw("x")], InternalDate::now()).unwrap();
+    let u2 = a.append(&msg(2), &[], InternalDate::now()).unwrap();
+    a.refresh().unwrap();
+    let map = a.move_within(&[u1]).unwrap();
+    let new = map.first().map(|&(_, n)| n).unwrap();
+    assert_eq!(map, vec![(u1, new)]);
+    assert!(new > u2);
+    let b = f.open("INBOX");
+    assert_eq!(b.uids().collect::<Vec<_>>(), vec![u2, new]);
+    let info = b.info(new).unwrap();
+    assert!(info.flags.iter().any(|fl| fl.same_as(&kw("x"))));
+    // The old UID's file is shared, so collecting garbage keeps it.
+    drop(b);
+    a.refresh().unwrap();
+    a.collect_garbage(Duration::ZERO).unwrap();
+    assert_eq!(
+        f.open("INBOX")
+            .open_message(new)
+            .unwrap()
+            .read_all()
+            .unwrap(),
+        msg(1)
+    );
+    // Nothing left to move: no record, no error.
+    assert!(a.move_within(&[u1]).unwrap().is_empty());
+}
+
+#[test]
+fn compaction_and_gc_preserve_state() {
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let u1 = a.append(&msg(1), &[kw("x")], InternalDate::now()).unwrap();
+    let u2 = a.append(&msg(2), &[], InternalDate::now()).unwrap();
+    a.expunge(&[u1]).unwrap();
+    a.refresh().unwrap();
+    let mut b = f.open("INBOX");
+    // The expunged message file and its summary beside it.
+    assert_eq!(a.collect_garbage(Duration::ZERO).unwrap(), 2);
+    assert!(a.log.dir().join("snapshot").exists());
+    let c = f.open("INBOX");
+    assert_eq!(c.exists(), 1);
+    assert_eq!(c.highest_modseq(), a.highest_modseq());
+    assert_eq!(c.defined_flags().len(), 6);
+    assert_eq!(c.open_message(u2).unwrap().read_all().unwrap(), msg(2));
+    // A reader of the old segment follows into the new one.
+    a.store_flags(&[u2], FlagOp::Add, &[Flag::Seen], None)
+        .unwrap();
+    let ch = b.refresh().unwrap();
+    assert_eq!(ch.flags_changed.len(), 1);
+    assert_eq!(b.info(u2).unwrap().flags, vec![Flag::Seen]);
+}
+
+#[test]
+fn tampering_is_a_typed_error_for_that_message_or_record_only() {
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let u1 = a.append(&msg(1), &[], InternalDate::now()).unwrap();
+    let u2 = a.append(&msg(2), &[], InternalDate::now()).unwrap();
+    let u3 = a.append(&msg(3), &[], InternalDate::now()).unwrap();
+    a.refresh().unwrap();
+    let name = a.info(u1).unwrap().name;
+    let path = a.message_path(&name);
+    let mut bytes = fs::read(&path).unwrap();
+    let at = bytes.len() - 20;
+    bytes[at] ^= 0x40;
+    fs::write(&path, bytes).unwrap();
+    assert!(matches!(
+        a.open_message(u1),
+        Err(MailboxError::MessageFile(MessageFileError::Crypto { .. }))
+    ));
+    assert_eq!(a.open_message(u2).unwrap().read_all().unwrap(), msg(2));
+    // Flip a byte inside the second record (u2's add) of the segment.
+    let seg = ChangeLog::segment_path(a.log.dir(), 1);
+    let mut log = fs::read(&seg).unwrap();
+    let first_len = u32::from_le_bytes(log[0..4].try_into().unwrap()) as usize;
+    let second = 4 + first_len;
+    log[second + 30] ^= 1;
+    fs::write(&seg, log).unwrap();
+    let b = f.open("INBOX");
+    assert_eq!(b.log.damaged_records(), 1);
+    assert!(b.info(u1).is_some() && b.info(u3).is_some());
+    assert!(b.info(u2).is_none());
+}
+
+#[test]
+fn flag_plan_reuses_defined_and_planned_bits_and_defines_in_order() {
+    let st = State {
+        flag_table: vec![Flag::Seen, kw("$Old")],
+        ..State::default()
+    };
+    let mut plan = FlagPlan::new(&st);
+    assert_eq!(plan.bits(&[kw("$old"), Flag::Seen]).unwrap(), 0b11);
+    assert_eq!(plan.bits(&[kw("$New"), kw("$Other")]).unwrap(), 0b1100);
+    assert_eq!(plan.bits(&[kw("$other"), kw("$Old")]).unwrap(), 0b1010);
+    let defs = plan.into_defs();
+    assert_eq!(
+        defs,
+        vec![
+            Change::FlagDefined {
+                bit: 2,
+                flag: kw("$New")
+            },
+            Change::FlagDefined {
+                bit: 3,
+                flag: kw("$Other")
+            },
+        ]
+    );
+    let full = State {
+        flag_table: (0..MAX_FLAGS).map(|i| kw(&format!("k{i}"))).collect(),
+        ..State::default()
+    };
+    let mut plan = FlagPlan::new(&full);
+    assert_eq!(plan.bits(&[kw("k63")]).unwrap(), 1 << 63);
+    assert!(matches!(
+        plan.bits(&[kw("one-too-many")]),
+        Err(MailboxError::TooManyKeywords)
+    ));
+}

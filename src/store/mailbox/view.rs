@@ -1,0 +1,291 @@
+//! What the client of one session sees of a mailbox: sequence numbers,
+//! message facts, \Recent as this session holds it, and
+//! [`Mailbox::refresh`], the only door through which other sessions'
+//! changes reach the client; plus decrypted access to messages and their
+//! summaries. Never writes a log record (except through the recovery of an
+//! interrupted move, which belongs to `moves`) and never changes a file.
+
+use super::{msg_path, Mailbox, MailboxError};
+use crate::mime::summary::Summary;
+use crate::store::change_log::ChangeLogError;
+use crate::store::message_file::{MessageReader, SealedMessage};
+use crate::store::state::State;
+use crate::store::summary;
+use crate::store::types::{Flag, InternalDate, MessageName, Modseq, SeqNum, Uid};
+
+/// What changed since the previous [`Mailbox::refresh`], in the order the
+/// IMAP layer should report it: flag changes (FETCH, sequence numbers valid
+/// before the expunges), then expunges (EXPUNGE, already in an order where
+/// each sequence number is right when sent: descending), then the new
+/// message count (EXISTS).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Messages whose flags others changed, with their sequence numbers.
+    pub flags_changed: Vec<(SeqNum, Uid)>,
+    /// Expunged messages, descending sequence numbers.
+    pub expunged: Vec<(SeqNum, Uid)>,
+    /// Messages that appeared, ascending.
+    pub new_uids: Vec<Uid>,
+    /// The message count after the changes.
+    pub exists: u32,
+}
+
+/// Store-side facts about one message as this session sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageInfo {
+    /// UID.
+    pub uid: Uid,
+    /// Flags (without \Recent).
+    pub flags: Vec<Flag>,
+    /// Whether this session holds \Recent for it.
+    pub recent: bool,
+    /// Modseq of its last change.
+    pub modseq: Modseq,
+    /// INTERNALDATE.
+    pub internal: InternalDate,
+    /// SAVEDATE, seconds since the epoch.
+    pub saved: i64,
+    /// RFC822.SIZE.
+    pub size: u32,
+    /// Expunged by another session; not yet reported.
+    pub expunged: bool,
+    /// The message file name (stable across COPY: usable as EMAILID).
+    pub name: MessageName,
+}
+
+impl Mailbox {
+    /// UIDNEXT as of the last refresh (or later own writes).
+    pub fn uidnext(&self) -> Uid {
+        self.state.uidnext
+    }
+
+    /// HIGHESTMODSEQ of everything read so far.
+    pub fn highest_modseq(&self) -> Modseq {
+        self.state.highest_modseq
+    }
+
+    /// Number of messages the client knows (EXISTS).
+    pub fn exists(&self) -> u32 {
+        u32::try_from(self.visible).unwrap_or(u32::MAX)
+    }
+
+    /// UIDs the client knows, by sequence number.
+    pub fn uids(&self) -> impl Iterator<Item = Uid> + '_ {
+        self.state.messages.iter().take(self.visible).map(|m| m.uid)
+    }
+
+    /// The UID at sequence number `seq`.
+    pub fn uid_of(&self, seq: SeqNum) -> Option<Uid> {
+        if seq.index() >= self.visible {
+            return None;
+        }
+        self.state.messages.get(seq.index()).map(|m| m.uid)
+    }
+
+    /// The sequence number of `uid`, if the client knows it.
+    pub fn seq_of(&self, uid: Uid) -> Option<SeqNum> {
+        self.state
+            .position(uid)
+            .filter(|i| *i < self.visible)
+            .and_then(SeqNum::from_index)
+    }
+
+    /// Facts about a message the client knows.
+    pub fn info(&self, uid: Uid) -> Option<MessageInfo> {
+        let i = self.state.position(uid).filter(|i| *i < self.visible)?;
+        let m = self.state.messages.get(i)?;
+        Some(MessageInfo {
+            uid: m.uid,
+            flags: self.state.flags_of(m.flags),
+            recent: self.is_recent(uid),
+            modseq: m.modseq,
+            internal: m.internal,
+            saved: m.saved,
+            size: m.size,
+            expunged: m.expunged,
+            name: m.name,
+        })
+    }
+
+    /// Every flag defined in this mailbox (for the FLAGS response).
+    pub fn defined_flags(&self) -> &[Flag] {
+        &self.state.flag_table
+    }
+
+    /// Whether this session holds \Recent for `uid`.
+    pub fn is_recent(&self, uid: Uid) -> bool {
+        self.recent.iter().any(|&(lo, hi)| lo <= uid && uid <= hi)
+    }
+
+    /// Number of messages this session holds \Recent for (RECENT).
+    pub fn recent_count(&self) -> u32 {
+        let n = self
+            .state
+            .messages
+            .iter()
+            .take(self.visible)
+            .filter(|m| self.is_recent(m.uid))
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// Messages the client knows that no session has claimed \Recent for
+    /// yet: what STATUS RECENT reports from a handle that claims nothing.
+    pub fn unclaimed_recent_count(&self) -> u32 {
+        let upto = self.state.recent_upto;
+        let n = self
+            .state
+            .messages
+            .iter()
+            .take(self.visible)
+            .filter(|m| Some(m.uid) > upto)
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// UIDs expunged with a modseq above `since` (QRESYNC VANISHED).
+    pub fn vanished_since(&self, since: Modseq) -> Vec<Uid> {
+        self.state
+            .vanished
+            .iter()
+            .filter(|(_, m)| *m > since)
+            .map(|(u, _)| *u)
+            .collect()
+    }
+
+    /// Reads what other sessions wrote (without locking) and makes it
+    /// visible to the client, returning what to report.
+    pub fn refresh(&mut self) -> Result<Changes, MailboxError> {
+        match self.log.catch_up(&mut self.state, Some(&mut self.changed)) {
+            Ok(_) => {}
+            Err(ChangeLogError::LostPlace { .. }) => {
+                let fresh = self.log.reload()?;
+                self.merge_fresh(fresh);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if !self.state.pending_moves.is_empty() {
+            self.recover_moves()?;
+        }
+        let mut out = Changes::default();
+        for uid in std::mem::take(&mut self.changed) {
+            if let Some(seq) = self.seq_of(uid) {
+                out.flags_changed.push((seq, uid));
+            }
+        }
+        for (i, m) in self
+            .state
+            .messages
+            .iter()
+            .enumerate()
+            .take(self.visible)
+            .rev()
+        {
+            if m.expunged {
+                if let Some(seq) = SeqNum::from_index(i) {
+                    out.expunged.push((seq, m.uid));
+                }
+            }
+        }
+        let known = self
+            .state
+            .messages
+            .iter()
+            .take(self.visible)
+            .filter(|m| !m.expunged)
+            .count();
+        self.state.drop_tombstones();
+        out.new_uids = self
+            .state
+            .messages
+            .iter()
+            .skip(known)
+            .map(|m| m.uid)
+            .collect();
+        self.visible = self.state.messages.len();
+        out.exists = self.exists();
+        Ok(out)
+    }
+
+    /// Adopts a state rebuilt from scratch, turning the difference into
+    /// tombstones, flag changes and new messages as a refresh would.
+    fn merge_fresh(&mut self, mut fresh: State) {
+        fresh.drop_tombstones();
+        let mut merged: Vec<_> = Vec::with_capacity(fresh.messages.len());
+        let mut new_iter = fresh.messages.into_iter().peekable();
+        for mut old in std::mem::take(&mut self.state.messages) {
+            while new_iter.peek().is_some_and(|n| n.uid < old.uid) {
+                if let Some(n) = new_iter.next() {
+                    merged.push(n);
+                }
+            }
+            match new_iter.peek() {
+                Some(n) if n.uid == old.uid => {
+                    if n.flags != old.flags {
+                        self.changed.insert(old.uid);
+                    }
+                    if let Some(n) = new_iter.next() {
+                        let expunged = old.expunged;
+                        old = n;
+                        old.expunged = expunged;
+                    }
+                }
+                _ => old.expunged = true,
+            }
+            merged.push(old);
+        }
+        merged.extend(new_iter);
+        fresh.messages = merged;
+        self.state = fresh;
+    }
+
+    /// Decrypted access to a message's content. Works for messages other
+    /// sessions expunged that this session has not yet reported (their
+    /// files live 24 h after the expunge).
+    pub fn open_message(&self, uid: Uid) -> Result<MessageReader, MailboxError> {
+        let m = self
+            .state
+            .get(uid)
+            .ok_or(MailboxError::NoSuchMessage(uid))?;
+        let sealed = SealedMessage::open(&msg_path(self.log.dir(), &m.name))?;
+        let key = self
+            .keys
+            .keystore
+            .unwrap(&self.keys.master, sealed.wrapped_key())
+            .map_err(|source| MailboxError::Key { uid, source })?;
+        Ok(sealed.decrypt(&key)?)
+    }
+
+    /// The parsed summary of a message (see `store::summary`), computed
+    /// from the content if none was stored or it is of an older format.
+    pub fn summary(&self, uid: Uid) -> Result<Summary, MailboxError> {
+        let m = self
+            .state
+            .get(uid)
+            .ok_or(MailboxError::NoSuchMessage(uid))?;
+        let path = summary::path_for(&msg_path(self.log.dir(), &m.name));
+        // Summaries are written without fsync and are only a cache of what
+        // the (authenticated) message says: a missing, torn or tampered one
+        // is recomputed from the message.
+        match summary::read(&path, &self.keys.summary_key, &m.name) {
+            Ok(Some(s)) => {
+                if let Some(parsed) = summary::decode(&s) {
+                    return Ok(parsed);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => log::warn!("{e}; recomputing it from the message"),
+        }
+        let raw = self.open_message(uid)?.read_all()?;
+        let parsed = summary::summarize(&raw);
+        // Stored again, so a summary of an older format (or a lost one) is
+        // recomputed once, not on every use; failing to store it only
+        // costs the next reader the same work.
+        let blob = summary::encode_summary(&parsed);
+        let tmp = self.user_dir.join("tmp");
+        if let Err(e) = summary::write(&tmp, &path, &self.keys.summary_key, &m.name, &blob) {
+            log::warn!("{e}; the recomputed summary was not stored");
+        }
+        Ok(parsed)
+    }
+}

@@ -1,0 +1,393 @@
+//! The one way to write files durably: staging files (one name scheme,
+//! `<32 hex digits>.tmp`), exclusive creation, atomic replacement, exclusive
+//! hard links, directory fsync and the batch `syncfs(2)`, all with one mode
+//! policy (files exactly 0600, directories exactly 0700, whatever the
+//! umask) and one error type naming the step and the path.
+//!
+//! Owns the durability order: data, then name, then directory. Never
+//! interprets file contents, never decides *what* is written or *when* a
+//! crash point fires: a caller that needs a crash-injection point between
+//! two steps (after staging, before the rename) calls the steps itself
+//! through [`NewFile`].
+
+use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Mode of every file this module creates (exactly; umask does not apply).
+pub const FILE_MODE: u32 = 0o600;
+/// Mode of every directory this module creates (exactly).
+pub const DIR_MODE: u32 = 0o700;
+/// Suffix of every staging file; anything ending in it is disposable once
+/// old (garbage collection removes stale ones).
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// Failure of a file-system step, naming the step and the path: the one
+/// file-system error type, which every layer's error enum wraps (its `Io`
+/// variant), for durable writes and plain reads alike.
+#[derive(Debug, thiserror::Error)]
+#[error("{op} {path}: {source}")]
+pub struct FsError {
+    /// The step that failed ("create", "fsync", "rename onto", ...).
+    pub op: &'static str,
+    /// The path it was applied to.
+    pub path: PathBuf,
+    /// The underlying error.
+    pub source: io::Error,
+}
+
+impl FsError {
+    /// The error-mapping closure for step `op` on `path`:
+    /// `fs::read(p).map_err(FsError::at("reading", p))`.
+    pub fn at(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> FsError {
+        let path = path.to_owned();
+        move |source| FsError { op, path, source }
+    }
+}
+
+/// Shorthand for results of this module.
+pub type Result<T, E = FsError> = std::result::Result<T, E>;
+
+/// When a placed file becomes durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the file before placing it and its directory after: durable
+    /// on return.
+    Now,
+    /// Place only; the caller makes a whole batch durable later with one
+    /// [`syncfs`] before anything refers to the file.
+    Deferred,
+}
+
+/// A fresh staging name: 128 random bits in hex plus [`TEMP_SUFFIX`].
+fn temp_name() -> String {
+    format!("{:032x}{TEMP_SUFFIX}", rand::random::<u128>())
+}
+
+/// A new private file being written under a staging name. Dropped before
+/// it is placed, it is removed (a crash leaves it behind, harmlessly: its
+/// name ends in [`TEMP_SUFFIX`]).
+pub struct NewFile {
+    file: File,
+    path: PathBuf,
+    placed: bool,
+}
+
+impl NewFile {
+    /// Creates a staging file in `dir` (exclusively, mode [`FILE_MODE`]).
+    /// `dir` must be on the file system of the file's final place.
+    pub fn create(dir: &Path) -> Result<NewFile> {
+        let path = dir.join(temp_name());
+        let file = OpenOptions::new()
+            .write(true)
+            .read(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(&path)
+            .map_err(FsError::at("create", &path))?;
+        let staged = NewFile {
+            file,
+            path,
+            placed: false,
+        };
+        // The umask may have narrowed the mode; the policy is exact.
+        staged
+            .file
+            .set_permissions(Permissions::from_mode(FILE_MODE))
+            .map_err(FsError::at("chmod", &staged.path))?;
+        Ok(staged)
+    }
+
+    /// The staging path (for error messages).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The open file, to write (or stream) content into.
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    /// Writes all of `data`.
+    pub fn write_all(&mut self, data: &[u8]) -> Result<()> {
+        self.file
+            .write_all(data)
+            .map_err(FsError::at("write", &self.path))
+    }
+
+    /// Flushes the content to disk (fsync).
+    pub fn sync(&self) -> Result<()> {
+        self.file
+            .sync_all()
+            .map_err(FsError::at("fsync", &self.path))
+    }
+
+    /// Renames the file to `dest` (creating `dest`'s directory if needed),
+    /// replacing whatever is there. With [`Durability::Now`] the content is
+    /// fsynced before and `dest`'s directory after: after a crash `dest`
+    /// holds its old content or all of the new, never a mix.
+    pub fn place(mut self, dest: &Path, durability: Durability) -> Result<()> {
+        if durability == Durability::Now {
+            self.sync()?;
+        }
+        let dir = parent(dest);
+        create_dir_all(dir)?;
+        fs::rename(&self.path, dest).map_err(FsError::at("rename onto", dest))?;
+        self.placed = true;
+        if durability == Durability::Now {
+            sync_dir(dir)?;
+        }
+        Ok(())
+    }
+
+    /// Gives the file the name `dest` unless `dest` exists (never replaces
+    /// it), durably: the content is fsynced, hard-linked to `dest`, the
+    /// staging name removed and `dest`'s directory fsynced. Returns whether
+    /// this call created `dest`.
+    pub fn place_exclusive(mut self, dest: &Path) -> Result<bool> {
+        self.sync()?;
+        let dir = parent(dest);
+        create_dir_all(dir)?;
+        let created = link_unless_exists(&self.path, dest)?;
+        fs::remove_file(&self.path).map_err(FsError::at("remove", &self.path))?;
+        self.placed = true;
+        sync_dir(dir)?;
+        Ok(created)
+    }
+}
+
+impl Drop for NewFile {
+    fn drop(&mut self) {
+        if !self.placed {
+            // Best effort: a leftover staging file harms nothing but space
+            // (it is collected when old); the caller's error is the one
+            // worth reporting.
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Creates `dest` with `data` only if it does not exist (staged in
+/// `tmp_dir`, fsynced, hard-linked: never replaces and never shows a
+/// partial file). Returns whether this call created it; `false` means
+/// another writer won and its content is left alone.
+pub fn write_new(tmp_dir: &Path, dest: &Path, data: &[u8]) -> Result<bool> {
+    let mut f = NewFile::create(tmp_dir)?;
+    f.write_all(data)?;
+    f.place_exclusive(dest)
+}
+
+/// Replaces `dest` with `data` atomically and durably (staged in `tmp_dir`,
+/// fsync, rename, fsync of `dest`'s directory): after a crash `dest` holds
+/// either its old content or all of `data`.
+pub fn replace(tmp_dir: &Path, dest: &Path, data: &[u8]) -> Result<()> {
+    let mut f = NewFile::create(tmp_dir)?;
+    f.write_all(data)?;
+    f.place(dest, Durability::Now)
+}
+
+/// Hard-links `src` to `dest` unless `dest` exists (creating `dest`'s
+/// directory if needed), then fsyncs `dest`'s directory, so on return the
+/// name is durable either way. Returns whether this call created it.
+pub fn link_exclusive(src: &Path, dest: &Path) -> Result<bool> {
+    let dir = parent(dest);
+    create_dir_all(dir)?;
+    let created = link_unless_exists(src, dest)?;
+    sync_dir(dir)?;
+    Ok(created)
+}
+
+fn link_unless_exists(src: &Path, dest: &Path) -> Result<bool> {
+    match fs::hard_link(src, dest) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(FsError::at("link onto", dest)(e)),
+    }
+}
+
+/// Flushes a directory's entries (creations, renames, links, removals).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let d = File::open(dir).map_err(FsError::at("open directory", dir))?;
+    d.sync_all().map_err(FsError::at("fsync directory", dir))
+}
+
+/// Makes every write, rename and link on the file system holding `path`
+/// durable with one `syncfs(2)`: what makes a batch of new files cheap to
+/// commit (one call instead of an fsync per file and per directory).
+pub fn syncfs(path: &Path) -> Result<()> {
+    let f = File::open(path).map_err(FsError::at("open", path))?;
+    nix::unistd::syncfs(f.as_raw_fd())
+        .map_err(io::Error::from)
+        .map_err(FsError::at("syncfs", path))
+}
+
+/// Creates the directory `path` with exactly [`DIR_MODE`] (its parent must
+/// exist). Returns `true` if created, `false` if a directory was already
+/// there (left alone); anything else at `path` is an error. The parent is
+/// not fsynced; call [`sync_dir`] when it matters.
+pub fn create_dir(path: &Path) -> Result<bool> {
+    match DirBuilder::new().mode(DIR_MODE).create(path) {
+        Ok(()) => {
+            fs::set_permissions(path, Permissions::from_mode(DIR_MODE))
+                .map_err(FsError::at("chmod", path))?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let md = fs::symlink_metadata(path).map_err(FsError::at("lstat", path))?;
+            if md.is_dir() {
+                Ok(false)
+            } else {
+                Err(FsError::at("create directory", path)(e))
+            }
+        }
+        Err(e) => Err(FsError::at("create directory", path)(e)),
+    }
+}
+
+/// Makes `path` a directory, creating it and any missing parents with
+/// exactly [`DIR_MODE`]; each directory created is made durable in its
+/// parent (fsync), so a file placed inside cannot lose its directory.
+pub fn create_dir_all(path: &Path) -> Result<()> {
+    if path.as_os_str().is_empty() || path.is_dir() {
+        return Ok(());
+    }
+    let up = parent(path);
+    create_dir_all(up)?;
+    if create_dir(path)? {
+        sync_dir(up)?;
+    }
+    Ok(())
+}
+
+/// The directory holding `path` (`.` for a bare name).
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::test_support::temp_dir;
+    use std::os::unix::fs::MetadataExt;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn replace_creates_and_replaces_with_exact_mode() {
+        let dir = temp_dir("durable");
+        let tmp = dir.join("tmp");
+        fs::create_dir(&tmp).expect("tmp");
+        let target = dir.join("user.toml");
+        replace(&tmp, &target, b"first").expect("write");
+        assert_eq!(fs::read(&target).expect("read"), b"first");
+        fs::set_permissions(&target, Permissions::from_mode(0o644)).expect("chmod");
+        replace(&tmp, &target, b"second").expect("rewrite");
+        assert_eq!(fs::read(&target).expect("read"), b"second");
+        assert_eq!(fs::metadata(&target).expect("stat").mode() & 0o777, 0o600);
+        assert!(names(&tmp).is_empty(), "temp file left behind");
+        fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn failed_replace_keeps_old_content_and_cleans_up() {
+        let dir = temp_dir("durable");
+        let target = dir.join("occupied");
+        // A non-empty directory cannot be replaced by a file: rename fails.
+        fs::create_dir(&target).expect("dir");
+        fs::write(target.join("x"), b"x").expect("x");
+        let err = replace(&dir, &target, b"new").expect_err("must fail");
+        assert_eq!(err.op, "rename onto");
+        assert_eq!(err.path, target);
+        assert_eq!(names(&dir), ["occupied"], "temp file left behind");
+        let missing = replace(&dir.join("nope"), &dir.join("t"), b"").expect_err("no temp dir");
+        assert_eq!(missing.op, "create");
+        fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn dropped_new_file_is_removed_and_names_follow_one_scheme() {
+        let dir = temp_dir("durable");
+        let mut f = NewFile::create(&dir).expect("create");
+        f.write_all(b"half").expect("write");
+        let name = f
+            .path()
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        assert!(name.ends_with(TEMP_SUFFIX), "{name}");
+        assert_eq!(name.len(), 32 + TEMP_SUFFIX.len(), "{name}");
+        assert!(name
+            .trim_end_matches(TEMP_SUFFIX)
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit()));
+        drop(f);
+        assert!(names(&dir).is_empty());
+        fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn deferred_place_creates_the_directory_and_syncfs_succeeds() {
+        let dir = temp_dir("durable");
+        let dest = dir.join("msg/ab/name");
+        let mut f = NewFile::create(&dir).expect("create");
+        f.write_all(b"content").expect("write");
+        f.place(&dest, Durability::Deferred).expect("place");
+        assert_eq!(fs::read(&dest).expect("read"), b"content");
+        assert_eq!(names(&dir), ["msg"]);
+        for d in [dir.join("msg"), dir.join("msg/ab")] {
+            assert_eq!(fs::metadata(&d).expect("stat").mode() & 0o7777, DIR_MODE);
+        }
+        syncfs(&dir).expect("syncfs");
+        assert_eq!(
+            syncfs(&dir.join("missing")).expect_err("missing").op,
+            "open"
+        );
+        fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn write_new_and_link_exclusive_never_replace() {
+        let dir = temp_dir("durable");
+        let dest = dir.join("key");
+        assert!(write_new(&dir, &dest, b"first").expect("create"));
+        assert!(!write_new(&dir, &dest, b"second").expect("lost race"));
+        assert_eq!(fs::read(&dest).expect("read"), b"first");
+        assert_eq!(fs::metadata(&dest).expect("stat").mode() & 0o777, 0o600);
+        assert_eq!(names(&dir), ["key"], "temp file left behind");
+        let copy = dir.join("sub/copy");
+        assert!(link_exclusive(&dest, &copy).expect("link"));
+        assert!(!link_exclusive(&dest, &copy).expect("again"));
+        assert_eq!(fs::read(&copy).expect("read"), b"first");
+        let err = link_exclusive(&dir.join("missing"), &dir.join("x")).expect_err("no src");
+        assert_eq!(err.op, "link onto");
+        fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn create_dir_is_exact_and_idempotent() {
+        let dir = temp_dir("durable");
+        let sub = dir.join("keys");
+        assert!(create_dir(&sub).expect("create"));
+        assert_eq!(fs::metadata(&sub).expect("stat").mode() & 0o7777, 0o700);
+        assert!(!create_dir(&sub).expect("again"));
+        fs::write(dir.join("file"), b"").expect("file");
+        assert!(create_dir(&dir.join("file")).is_err());
+        assert!(create_dir_all(&dir.join("file/below")).is_err());
+        sync_dir(&sub).expect("fsync");
+        assert!(sync_dir(&dir.join("missing")).is_err());
+        fs::remove_dir_all(dir).expect("cleanup");
+    }
+}
