@@ -509,6 +509,53 @@ mod tests {
         assert_eq!(show(&ordered_subject(&input)), "(2 (4)(5))(3 1)");
     }
 
+    /// Deterministic stand-in for the `thread_builder` fuzz target: IDs
+    /// from a tiny alphabet make duplicates, self references and loops
+    /// common; every message must come back exactly once.
+    #[test]
+    fn property_every_message_exactly_once() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let subjects = ["a", "Re: a", "b", "Fwd: b", "", "Re: Fwd:", "[l] a (fwd)"];
+        for _ in 0..300 {
+            let n = 1 + next(40) as usize;
+            let fs: Vec<SortFields> = (0..n)
+                .map(|_| {
+                    let id = |k: u64| format!("{k}@x");
+                    let refs = (0..next(6)).map(|_| id(next(12))).collect();
+                    let subj = subjects[next(subjects.len() as u64) as usize];
+                    let mut f = f("", &[], subj);
+                    f.message_id = (next(5) != 0).then(|| id(next(12)));
+                    f.references = refs;
+                    f
+                })
+                .collect();
+            let input: Vec<ThreadInput> = fs
+                .iter()
+                .map(|f| ThreadInput {
+                    date: next(5) as i64,
+                    fields: f,
+                })
+                .collect();
+            for trees in [references(&input), ordered_subject(&input)] {
+                let mut all: Vec<usize> = trees.iter().flat_map(Tree::indices).collect();
+                all.sort_unstable();
+                assert_eq!(all, (0..n).collect::<Vec<_>>(), "{fs:?}");
+                // RFC 5256 shape: a branch has at least two children.
+                let mut stack: Vec<&Tree> = trees.iter().collect();
+                while let Some(t) = stack.pop() {
+                    assert!(t.children.len() != 1 || t.members.is_empty(), "{fs:?}");
+                    stack.extend(&t.children);
+                }
+            }
+        }
+    }
+
     #[test]
     fn deep_chain_does_not_recurse() {
         let n = 100_000;
