@@ -223,3 +223,45 @@ fn rfc5256_3_unknown_charset_is_no_badcharset() {
     let r = c.expect("THREAD REFERENCES X-UNKNOWN ALL", "NO");
     assert!(r.last().unwrap().contains("BADCHARSET"), "{r:?}");
 }
+
+/// RFC 9394 §3.1: SEARCH RETURN (PARTIAL) pages the result: positions
+/// from the start or (negative) from the end, reversed ends accepted,
+/// NIL beyond the result; PARTIAL with ALL is refused.
+#[test]
+fn rfc9394_3_1_search_and_sort_partial() {
+    let (_root, mut c) = session("partial");
+    let tag_free = |s: String| s.split_once(") ").map(|(_, r)| r.to_owned()).unwrap_or(s);
+    let r = answer(&mut c, "SEARCH RETURN (PARTIAL 4:2) 1:2,4:5", "* ESEARCH");
+    assert_eq!(tag_free(r), "PARTIAL (2:4 2,4:5)");
+    let r = answer(&mut c, "UID SEARCH RETURN (PARTIAL -1:-3 COUNT) ALL", "* ESEARCH");
+    assert_eq!(tag_free(r), "UID COUNT 32 PARTIAL (-1:-3 30:32)");
+    let r = answer(&mut c, "SEARCH RETURN (PARTIAL 40:50) ALL", "* ESEARCH");
+    assert_eq!(tag_free(r), "PARTIAL (40:50 NIL)");
+    // In sort order: the second to fourth by date, newest first.
+    let r = answer(
+        &mut c,
+        "SORT RETURN (PARTIAL 2:4) (REVERSE DATE) UTF-8 NOT 13:14",
+        "* ESEARCH",
+    );
+    assert_eq!(tag_free(r), "PARTIAL (2:4 31:32,29)");
+    c.expect("SEARCH RETURN (PARTIAL 1:2 ALL) ALL", "BAD");
+}
+
+/// RFC 9394 §3.3: FETCH (PARTIAL) answers only that page of the set.
+#[test]
+fn rfc9394_3_3_fetch_partial() {
+    let (_root, mut c) = session("fetch-partial");
+    let r = c.transcript("UID FETCH 1:* (FLAGS) (PARTIAL -1:-2)");
+    let fetched: Vec<&str> = r
+        .lines()
+        .filter(|l| l.starts_with("* ") && l.contains(" FETCH "))
+        .collect();
+    assert_eq!(fetched.len(), 2, "{r}");
+    assert!(fetched[0].starts_with("* 31 FETCH") && fetched[1].starts_with("* 32 FETCH"), "{r}");
+    let r = c.transcript("FETCH 1:10 (UID) (PARTIAL 3:4)");
+    let fetched: Vec<&str> = r
+        .lines()
+        .filter(|l| l.starts_with("* ") && l.contains(" FETCH "))
+        .collect();
+    assert_eq!(fetched, ["* 3 FETCH (UID 3)", "* 4 FETCH (UID 4)"], "{r}");
+}

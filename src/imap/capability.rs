@@ -79,6 +79,8 @@ pub enum Capability {
     SearchRes,
     /// `WITHIN` (RFC 5032): SEARCH OLDER / YOUNGER.
     Within,
+    /// `PARTIAL` (RFC 9394): paged SEARCH, SORT and FETCH.
+    Partial,
     /// `SORT` (RFC 5256).
     Sort,
     /// `SORT=DISPLAY` (RFC 5957).
@@ -127,6 +129,7 @@ const NAMES: &[(Capability, &str)] = &[
     (Capability::Esearch, "ESEARCH"),
     (Capability::SearchRes, "SEARCHRES"),
     (Capability::Within, "WITHIN"),
+    (Capability::Partial, "PARTIAL"),
     (Capability::Sort, "SORT"),
     (Capability::SortDisplay, "SORT=DISPLAY"),
     (Capability::Esort, "ESORT"),
@@ -228,7 +231,7 @@ pub fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
     // imap::commands::fetch
     caps.extend([C::Binary, C::ObjectId, C::SaveDate]);
     // imap::commands::search
-    caps.extend([C::Esearch, C::SearchRes, C::Within]);
+    caps.extend([C::Esearch, C::SearchRes, C::Within, C::Partial]);
     // imap::commands::sort
     caps.extend([
         C::Sort,
@@ -253,7 +256,7 @@ mod tests {
 
     const EXTENSIONS: &str = "CHILDREN MULTIAPPEND LIST-EXTENDED LIST-STATUS SPECIAL-USE \
         CREATE-SPECIAL-USE STATUS=SIZE APPENDLIMIT=67108864 XLIST IDLE UNSELECT UIDPLUS MOVE \
-        CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT \
+        CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
         THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
 
     #[test]

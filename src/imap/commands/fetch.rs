@@ -534,6 +534,10 @@ pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
     if let Some(Some(since)) = changed_since {
         uids.retain(|u| sel.mailbox.info(*u).is_some_and(|i| i.modseq > since));
     }
+    if let Some(page) = cmd.partial {
+        // RFC 9394 §3.3: a page of what the set (and CHANGEDSINCE) names.
+        uids = uids.get(page.indices(uids.len())).unwrap_or_default().to_vec();
+    }
     if cmd.vanished {
         if let Some(Some(since)) = changed_since {
             let gone = View::of(sel).named_among(&cmd.set, &sel.mailbox.vanished_since(since));

@@ -10,6 +10,7 @@ pub mod copy;
 pub mod enable;
 pub mod fetch;
 pub mod mailboxes;
+pub mod returned;
 pub mod search;
 pub mod selected;
 pub mod sort;

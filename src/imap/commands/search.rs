@@ -13,10 +13,11 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use crate::imap::commands::fetch::SummaryCache;
+use crate::imap::commands::returned;
 use crate::imap::context::{self, Ctx, Reply};
 use crate::imap::seqset::{Numbers, View};
 use crate::imap::wire::command::{SearchCommand, SearchKey, SearchReturnOpt, SeqSet};
-use crate::imap::wire::response::{ESearchItem, Response, ResponseCode};
+use crate::imap::wire::response::{Response, ResponseCode};
 use crate::mime::search_text::{self, SearchText};
 use crate::mime::Summary;
 use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
@@ -371,8 +372,11 @@ fn coalesce(mut ranges: Vec<std::ops::Range<u64>>) -> Vec<std::ops::Range<u64>> 
     out
 }
 
-/// Hits as (sequence number, UID, modseq), in sequence order.
-pub(crate) type Hits = Vec<(SeqNum, Uid, Modseq)>;
+/// One matching message: (sequence number, UID, modseq).
+pub(crate) type Hit = (SeqNum, Uid, Modseq);
+
+/// Hits in sequence order.
+pub(crate) type Hits = Vec<Hit>;
 
 /// Messages below which a content search is not worth a second thread.
 const PARALLEL_MIN: usize = 32;
@@ -551,64 +555,17 @@ fn run(
         Response::Search { numbers, modseq }.encode(out);
         return Reply::ok("SEARCH completed");
     };
-    let has = |o: SearchReturnOpt| opts.contains(&o);
-    if has(SearchReturnOpt::Save) {
-        let only_min_max = !has(SearchReturnOpt::All) && !has(SearchReturnOpt::Count);
-        let mut saved: Vec<Uid> =
-            if only_min_max && (has(SearchReturnOpt::Min) || has(SearchReturnOpt::Max)) {
-                let mut v = Vec::new();
-                if has(SearchReturnOpt::Min) {
-                    v.extend(hits.first().map(|h| h.1));
-                }
-                if has(SearchReturnOpt::Max) {
-                    v.extend(hits.last().map(|h| h.1));
-                }
-                v
-            } else {
-                hits.iter().map(|h| h.1).collect()
-            };
-        saved.dedup();
+    let r = match returned::returned(&opts, &hits, cmd.uid, uses_modseq) {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    if let Some(saved) = r.saved {
         sel.saved = saved;
     }
-    if opts.iter().all(|o| *o == SearchReturnOpt::Save) {
+    if r.save_only {
         return Reply::ok("SEARCH completed, result saved");
     }
-    let mut items = Vec::new();
-    if has(SearchReturnOpt::Min) {
-        items.extend(numbers.first().map(|&n| ESearchItem::Min(n)));
-    }
-    if has(SearchReturnOpt::Max) {
-        items.extend(numbers.last().map(|&n| ESearchItem::Max(n)));
-    }
-    if has(SearchReturnOpt::All) {
-        let all = if cmd.uid {
-            context::wire_uid_set(hits.iter().map(|h| h.1))
-        } else {
-            context::wire_seq_set(hits.iter().map(|h| h.0))
-        };
-        items.extend(all.map(ESearchItem::All));
-    }
-    if has(SearchReturnOpt::Count) {
-        let count = u32::try_from(numbers.len()).unwrap_or(u32::MAX);
-        items.push(ESearchItem::Count(count));
-    }
-    // RFC 7162 §3.1.5: the highest modseq of the messages returned, so
-    // with only MIN and/or MAX just those one or two.
-    let returned: Vec<Modseq> = if has(SearchReturnOpt::All) || has(SearchReturnOpt::Count) {
-        modseqs
-    } else {
-        let mut v = Vec::new();
-        if has(SearchReturnOpt::Min) {
-            v.extend(modseqs.first());
-        }
-        if has(SearchReturnOpt::Max) {
-            v.extend(modseqs.last());
-        }
-        v
-    };
-    if let Some(&top) = returned.iter().max().filter(|_| uses_modseq) {
-        items.push(ESearchItem::ModSeq(top));
-    }
+    let items = r.items;
     Response::ESearch {
         tag: Some(Cow::Borrowed(tag)),
         uid: cmd.uid,

@@ -9,15 +9,15 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::num::NonZeroU32;
 
-use crate::imap::commands::search::{self, Hits};
-use crate::imap::context::{self, Ctx, Reply};
+use crate::imap::commands::returned;
+use crate::imap::commands::search::{self, Hit, Hits};
+use crate::imap::context::{Ctx, Reply};
 use crate::imap::wire::command::{
     SearchReturnOpt, SortCommand, SortCriterion, SortKey, ThreadAlgorithm, ThreadCommand,
 };
-use crate::imap::wire::response::{ESearchItem, Response, Status, ThreadList};
+use crate::imap::wire::response::{Response, Status, ThreadList};
 use crate::mime::sort::SortFields;
 use crate::mime::thread::{self, ThreadInput, Tree};
-use crate::store::types::{Modseq, Uid};
 
 /// What one message is sorted by: its facts from the store and, when a
 /// criterion needs them, its summary's sort fields.
@@ -97,7 +97,7 @@ fn compare(a: &Row, b: &Row, criteria: &[SortCriterion]) -> Ordering {
 }
 
 /// The number a response carries for hit `h`.
-fn number(uid_cmd: bool, h: &(crate::store::types::SeqNum, Uid, Modseq)) -> Option<NonZeroU32> {
+fn number(uid_cmd: bool, h: &Hit) -> Option<NonZeroU32> {
     NonZeroU32::new(if uid_cmd { h.1.get() } else { h.0.get() })
 }
 
@@ -130,8 +130,7 @@ fn run_sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> R
         Err(r) => return r,
     };
     rows.sort_by(|a, b| compare(a, b, &cmd.criteria));
-    let sorted: Vec<&(crate::store::types::SeqNum, Uid, Modseq)> =
-        rows.iter().filter_map(|r| hits.get(r.pos)).collect();
+    let sorted: Vec<&Hit> = rows.iter().filter_map(|r| hits.get(r.pos)).collect();
     let numbers: Vec<NonZeroU32> = sorted.iter().filter_map(|h| number(cmd.uid, h)).collect();
     let top_modseq = || {
         sorted
@@ -149,71 +148,19 @@ fn run_sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> R
         return Reply::ok("SORT completed");
     };
     // ESORT (RFC 5267 §3): as ESEARCH, with MIN/MAX the first/last in
-    // sort order and ALL in sort order.
-    let opts: Vec<SearchReturnOpt> = if opts.is_empty() {
-        vec![SearchReturnOpt::All]
-    } else {
-        opts.clone()
+    // sort order and ALL and PARTIAL in sort order.
+    let sorted: Vec<Hit> = sorted.into_iter().copied().collect();
+    let r = match returned::returned(opts, &sorted, cmd.uid, uses_modseq) {
+        Ok(r) => r,
+        Err(reply) => return reply,
     };
-    let has = |o: SearchReturnOpt| opts.contains(&o);
-    if has(SearchReturnOpt::Save) {
-        if let Some(sel) = ctx.selected.as_mut() {
-            let only_min_max = !has(SearchReturnOpt::All) && !has(SearchReturnOpt::Count);
-            let mut saved: Vec<Uid> =
-                if only_min_max && (has(SearchReturnOpt::Min) || has(SearchReturnOpt::Max)) {
-                    let mut v = Vec::new();
-                    if has(SearchReturnOpt::Min) {
-                        v.extend(sorted.first().map(|h| h.1));
-                    }
-                    if has(SearchReturnOpt::Max) {
-                        v.extend(sorted.last().map(|h| h.1));
-                    }
-                    v
-                } else {
-                    sorted.iter().map(|h| h.1).collect()
-                };
-            saved.sort_unstable();
-            saved.dedup();
-            sel.saved = saved;
-        }
+    if let (Some(saved), Some(sel)) = (r.saved, ctx.selected.as_mut()) {
+        sel.saved = saved;
     }
-    if opts.iter().all(|o| *o == SearchReturnOpt::Save) {
+    if r.save_only {
         return Reply::ok("SORT completed, result saved");
     }
-    let mut items = Vec::new();
-    if has(SearchReturnOpt::Min) {
-        items.extend(numbers.first().map(|&n| ESearchItem::Min(n)));
-    }
-    if has(SearchReturnOpt::Max) {
-        items.extend(numbers.last().map(|&n| ESearchItem::Max(n)));
-    }
-    if has(SearchReturnOpt::All) {
-        let all = if cmd.uid {
-            context::wire_uid_set(sorted.iter().map(|h| h.1))
-        } else {
-            context::wire_seq_set(sorted.iter().map(|h| h.0))
-        };
-        items.extend(all.map(ESearchItem::All));
-    }
-    if has(SearchReturnOpt::Count) {
-        let count = u32::try_from(numbers.len()).unwrap_or(u32::MAX);
-        items.push(ESearchItem::Count(count));
-    }
-    let returned: Vec<Modseq> = if has(SearchReturnOpt::All) || has(SearchReturnOpt::Count) {
-        sorted.iter().map(|h| h.2).collect()
-    } else {
-        let mut v = Vec::new();
-        if has(SearchReturnOpt::Min) {
-            v.extend(sorted.first().map(|h| h.2));
-        }
-        if has(SearchReturnOpt::Max) {
-            v.extend(sorted.last().map(|h| h.2));
-        }
-        v
-    };
-    if let Some(&top) = returned.iter().max().filter(|_| uses_modseq) {
-        items.push(ESearchItem::ModSeq(top));
-    }
+    let items = r.items;
     Response::ESearch {
         tag: Some(Cow::Borrowed(tag)),
         uid: cmd.uid,

@@ -557,7 +557,7 @@ impl ThreadAlgorithm {
     }
 }
 
-/// An ESEARCH return option (RFC 4731, RFC 5182).
+/// An ESEARCH return option (RFC 4731, RFC 5182, RFC 9394).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchReturnOpt {
     /// `MIN`
@@ -570,6 +570,57 @@ pub enum SearchReturnOpt {
     Count,
     /// `SAVE`
     Save,
+    /// `PARTIAL range` (RFC 9394): a page of the result.
+    Partial(PartialRange),
+}
+
+/// A page of a result (RFC 9394 §3): positions counted from 1, from the
+/// start (`first:last`) or from the end (`-first:-last`, -1 the last
+/// message). Kept with `first <= last`, as `4:2` means `2:4`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartialRange {
+    /// Counted from the end of the result.
+    pub from_end: bool,
+    /// The nearer position (1-based).
+    pub first: NonZeroU32,
+    /// The farther position (1-based), `>= first`.
+    pub last: NonZeroU32,
+}
+
+impl std::fmt::Display for PartialRange {
+    /// `2:4` or `-1:-50`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.from_end { "-" } else { "" };
+        write!(f, "{sign}{}:{sign}{}", self.first, self.last)
+    }
+}
+
+impl PartialRange {
+    /// The range with its ends in order.
+    pub fn new(from_end: bool, a: NonZeroU32, b: NonZeroU32) -> PartialRange {
+        PartialRange {
+            from_end,
+            first: a.min(b),
+            last: a.max(b),
+        }
+    }
+
+    /// The 0-based indices into a result of `len` items that the range
+    /// names, ascending; empty when it lies beyond the result.
+    pub fn indices(&self, len: usize) -> std::ops::Range<usize> {
+        let first = usize::try_from(self.first.get()).unwrap_or(usize::MAX);
+        let last = usize::try_from(self.last.get()).unwrap_or(usize::MAX);
+        if self.from_end {
+            // -first:-last: positions len-last .. len-first (0-based).
+            let end = len.saturating_sub(first - 1);
+            let start = len.saturating_sub(last);
+            start..end.max(start)
+        } else {
+            let start = (first - 1).min(len);
+            let end = last.min(len);
+            start..end.max(start)
+        }
+    }
 }
 
 /// Which metadata entries a SEARCH MODSEQ refers to.
@@ -698,6 +749,9 @@ pub struct FetchCommand {
     pub changed_since: Option<ModseqValue>,
     /// `VANISHED` (RFC 7162, UID FETCH with CHANGEDSINCE only).
     pub vanished: bool,
+    /// `PARTIAL range` (RFC 9394 §3.3): only that page of the messages
+    /// the set names (after CHANGEDSINCE), counted in UID order.
+    pub partial: Option<PartialRange>,
 }
 
 /// The attribute part of FETCH.

@@ -153,6 +153,11 @@ impl Enc {
                     SearchReturnOpt::All => "ALL",
                     SearchReturnOpt::Count => "COUNT",
                     SearchReturnOpt::Save => "SAVE",
+                    SearchReturnOpt::Partial(r) => {
+                        e.raw("PARTIAL ");
+                        e.raw(&r.to_string());
+                        return;
+                    }
                 })
             });
         }
@@ -606,6 +611,9 @@ impl Enc {
                 let mut mods = Vec::new();
                 if let Some(m) = f.changed_since {
                     mods.push(format!("CHANGEDSINCE {}", m.0));
+                }
+                if let Some(p) = f.partial {
+                    mods.push(format!("PARTIAL {p}"));
                 }
                 if f.vanished {
                     mods.push("VANISHED".to_owned());

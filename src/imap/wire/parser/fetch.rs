@@ -162,24 +162,32 @@ pub(super) fn fetch(i: &[u8], uid: bool) -> R<'_, CommandBody> {
     };
     let mut changed_since = None;
     let mut vanished = false;
+    let mut partial = None;
     let i = match i.strip_prefix(b" ") {
         Some(r) => {
             let (r, mods) = paren_list(r, false, |i| {
                 if let Some(r) = keyword(i, "CHANGEDSINCE ") {
                     let (r, m) = mod_seq_value(r)?;
-                    Ok((r, (Some(m), false)))
+                    Ok((r, (Some(m), false, None)))
                 } else if let Some(r) = keyword(i, "VANISHED") {
-                    Ok((r, (None, true)))
+                    Ok((r, (None, true, None)))
+                } else if let Some(r) = keyword(i, "PARTIAL ") {
+                    let (r, p) = super::search::partial_range(r)?;
+                    Ok((r, (None, false, Some(p))))
                 } else {
                     fail("unknown FETCH modifier")
                 }
             })?;
-            for (m, v) in mods {
-                if (m.is_some() && changed_since.is_some()) || (v && vanished) {
+            for (m, v, p) in mods {
+                if (m.is_some() && changed_since.is_some())
+                    || (v && vanished)
+                    || (p.is_some() && partial.is_some())
+                {
                     return fail("duplicate FETCH modifier");
                 }
                 changed_since = changed_since.or(m);
                 vanished |= v;
+                partial = partial.or(p);
             }
             if vanished && !uid {
                 return fail("VANISHED requires UID FETCH");
@@ -199,6 +207,7 @@ pub(super) fn fetch(i: &[u8], uid: bool) -> R<'_, CommandBody> {
             attrs,
             changed_since,
             vanished,
+            partial,
         }),
     ))
 }

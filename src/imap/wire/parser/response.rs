@@ -773,6 +773,17 @@ fn esearch(i: &[u8]) -> R<'_, Response<'_>> {
             b"ALL" => seq_set(i).map(|(r, s)| (r, ESearchItem::All(s))),
             b"COUNT" => number(i).map(|(r, n)| (r, ESearchItem::Count(n))),
             b"MODSEQ" => modseq(i).map(|(r, m)| (r, ESearchItem::ModSeq(m))),
+            b"PARTIAL" => {
+                let (i, ()) = expect(i, b"(", "expected '('")?;
+                let (i, range) = partial_range(i)?;
+                let (i, ()) = sp(i)?;
+                let (i, set) = match keyword(i, "NIL") {
+                    Some(r) => (r, None),
+                    None => seq_set(i).map(|(r, s)| (r, Some(s)))?,
+                };
+                let (i, ()) = expect(i, b")", "expected ')'")?;
+                Ok((i, ESearchItem::Partial { range, set }))
+            }
             _ => fail(format!("unknown ESEARCH item {}", shown(&name))),
         }
     })?;

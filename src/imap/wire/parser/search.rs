@@ -179,12 +179,36 @@ fn return_opts(i: &[u8]) -> R<'_, Option<Vec<SearchReturnOpt>>> {
             b"ALL" => SearchReturnOpt::All,
             b"COUNT" => SearchReturnOpt::Count,
             b"SAVE" => SearchReturnOpt::Save,
+            b"PARTIAL" => {
+                let (r, ()) = sp(r)?;
+                let (r, range) = partial_range(r)?;
+                return Ok((r, SearchReturnOpt::Partial(range)));
+            }
             _ => return fail("unknown SEARCH RETURN option"),
         };
         Ok((r, o))
     })?;
     let (rest, ()) = sp(rest)?;
     Ok((rest, Some(list)))
+}
+
+/// `n:m` or `-n:-m` (RFC 9394 §3: partial-range-first / -last).
+pub(super) fn partial_range(i: &[u8]) -> R<'_, PartialRange> {
+    let (i, neg_a) = match i.strip_prefix(b"-") {
+        Some(r) => (r, true),
+        None => (i, false),
+    };
+    let (i, a) = ctx("expected partial range", nz_number)(i)?;
+    let (i, ()) = expect(i, b":", "expected ':' in partial range")?;
+    let (i, neg_b) = match i.strip_prefix(b"-") {
+        Some(r) => (r, true),
+        None => (i, false),
+    };
+    let (i, b) = ctx("expected partial range", nz_number)(i)?;
+    if neg_a != neg_b {
+        return fail("partial range ends must have the same sign");
+    }
+    Ok((i, PartialRange::new(neg_a, a, b)))
 }
 
 /// One or more search keys separated by SP, up to the end of the command.

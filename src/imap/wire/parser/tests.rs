@@ -59,6 +59,7 @@ fn fetch(set: SeqSet, attrs: FetchAttrs) -> CommandBody {
         attrs,
         changed_since: None,
         vanished: false,
+        partial: None,
     })
 }
 
@@ -484,6 +485,7 @@ fn table() -> Vec<(&'static str, CommandBody)> {
                 attrs: FetchAttrs::List(vec![FetchAttr::Flags]),
                 changed_since: Some(ModseqValue(12345)),
                 vanished: true,
+                partial: None,
             }),
         ),
         (
@@ -654,6 +656,43 @@ fn table() -> Vec<(&'static str, CommandBody)> {
             }),
         ),
         (
+            "a UID SEARCH RETURN (PARTIAL -1:-50 COUNT) UNDELETED\r\n",
+            CommandBody::Search(SearchCommand {
+                uid: true,
+                return_opts: Some(vec![
+                    SearchReturnOpt::Partial(PartialRange::new(true, nz(1), nz(50))),
+                    SearchReturnOpt::Count,
+                ]),
+                charset: None,
+                criteria: vec![SearchKey::Undeleted],
+            }),
+        ),
+        (
+            "a SORT RETURN (PARTIAL 4:2) (ARRIVAL) US-ASCII ALL\r\n",
+            CommandBody::Sort(SortCommand {
+                uid: false,
+                return_opts: Some(vec![SearchReturnOpt::Partial(PartialRange::new(
+                    false,
+                    nz(2),
+                    nz(4),
+                ))]),
+                criteria: vec![SortCriterion { reverse: false, key: SortKey::Arrival }],
+                charset: "US-ASCII".into(),
+                search: vec![SearchKey::All],
+            }),
+        ),
+        (
+            "a UID FETCH 1:* FLAGS (PARTIAL -1:-30)\r\n",
+            CommandBody::Fetch(FetchCommand {
+                uid: true,
+                set: set(&[SeqRange::Range(v(1), SeqBound::Star)]),
+                attrs: FetchAttrs::List(vec![FetchAttr::Flags]),
+                changed_since: None,
+                vanished: false,
+                partial: Some(PartialRange::new(true, nz(1), nz(30))),
+            }),
+        ),
+        (
             "a THREAD REFERENCES UTF-8 SINCE 1-Feb-1994\r\n",
             CommandBody::Thread(ThreadCommand {
                 uid: false,
@@ -798,6 +837,11 @@ fn errors_name_the_problem() {
         (b"a SORT () UTF-8 ALL\r\n", Some("a"), "empty list not allowed here"),
         (b"a THREAD X UTF-8 ALL\r\n", Some("a"), "unknown threading algorithm X"),
         (b"a SEARCH OLDER 0\r\n", Some("a"), "number must not be zero"),
+        (b"a SEARCH RETURN (PARTIAL 1) ALL\r\n", Some("a"), "expected ':' in partial range"),
+        (b"a SEARCH RETURN (PARTIAL 1:*) ALL\r\n", Some("a"), "expected partial range"),
+        (b"a SEARCH RETURN (PARTIAL *:1) ALL\r\n", Some("a"), "expected partial range"),
+        (b"a SEARCH RETURN (PARTIAL -1:2) ALL\r\n", Some("a"), "partial range ends must have the same sign"),
+        (b"a FETCH 1 FLAGS (PARTIAL 1:2 PARTIAL 3:4)\r\n", Some("a"), "duplicate FETCH modifier"),
         (b"a SEARCH SINCE 31-Feb-2020\r\n", Some("a"), "invalid date"),
         (b"a SEARCH SINCE 1-Foo-2020\r\n", Some("a"), "invalid month in date"),
         (b"a SEARCH SUBJECT \"abc\r\n", Some("a"), "unterminated quoted string"),
@@ -970,6 +1014,8 @@ const PIECES: &[&[u8]] = &[
     b"SORT",
     b"THREAD",
     b"REVERSE",
+    b"PARTIAL",
+    b"-1:-5",
     b"UID",
     b"NOT",
     b"OR",

@@ -620,6 +620,14 @@ fn write_esearch_item(out: &mut Vec<u8>, item: &ESearchItem) {
         }
         ESearchItem::Count(n) => write_uint(out, "COUNT", n),
         ESearchItem::ModSeq(m) => write_uint(out, "MODSEQ", m),
+        ESearchItem::Partial { range, set } => {
+            let _ = write!(out, "PARTIAL ({range} ");
+            match set {
+                Some(s) => write_seq_set(out, s),
+                None => out.extend_from_slice(b"NIL"),
+            }
+            out.push(b')');
+        }
     }
 }
 

@@ -12,7 +12,9 @@ use std::num::NonZeroU32;
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::imap::wire::command::{FlagPerm, ModseqValue, Section, SeqSet, WireFlag};
+use crate::imap::wire::command::{
+    FlagPerm, ModseqValue, PartialRange, Section, SeqSet, WireFlag,
+};
 use crate::imap::wire::mutf7;
 use crate::mime::envelope::Envelope;
 use crate::mime::summary::Part;
@@ -401,6 +403,14 @@ pub enum ESearchItem {
     Count(u32),
     /// `MODSEQ n`
     ModSeq(Modseq),
+    /// `PARTIAL (range set-or-NIL)` (RFC 9394): the page asked for and the
+    /// messages in it (`None` = NIL, the page lies beyond the result).
+    Partial {
+        /// The range, as asked (ends in order).
+        range: PartialRange,
+        /// The messages in the page.
+        set: Option<SeqSet>,
+    },
 }
 
 /// RFC822, RFC822.HEADER or RFC822.TEXT.

@@ -563,6 +563,23 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
         ),
         (
             Response::ESearch {
+                tag: Some(b("p")),
+                uid: true,
+                items: vec![
+                    ESearchItem::Partial {
+                        range: PartialRange::new(false, nz(2), nz(4)),
+                        set: Some(set(&[2, 4, 5])),
+                    },
+                    ESearchItem::Partial {
+                        range: PartialRange::new(true, nz(1), nz(100)),
+                        set: None,
+                    },
+                ],
+            },
+            b"* ESEARCH (TAG \"p\") UID PARTIAL (2:4 2,4:5) PARTIAL (-1:-100 NIL)\r\n",
+        ),
+        (
+            Response::ESearch {
                 tag: Some(b("t")),
                 uid: false,
                 items: vec![ESearchItem::Count(0)],
