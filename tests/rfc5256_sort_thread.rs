@@ -265,3 +265,25 @@ fn rfc9394_3_3_fetch_partial() {
         .collect();
     assert_eq!(fetched, ["* 3 FETCH (UID 3)", "* 4 FETCH (UID 4)"], "{r}");
 }
+
+/// RFC 8970 §3: PREVIEW is the start of the first readable text part,
+/// white space collapsed (HTML reduced to text); (LAZY) gets the same,
+/// since the preview is stored with the message.
+#[test]
+fn rfc8970_3_fetch_preview() {
+    let msgs: [&[u8]; 3] = [
+        b"Subject: a\r\n\r\n  Hello,\r\n   world.\r\n",
+        b"MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><head><style>p{}</style></head><body><p>Caf\xc3\xa9 &amp; cr\xc3\xa8me</p></body></html>\r\n",
+        b"MIME-Version: 1.0\r\nContent-Type: image/png\r\n\r\nxx\r\n",
+    ];
+    let (_root, mut c, _) = common::session_on_inbox("preview", USER, PASS, &msgs, false);
+    let r = c.transcript("FETCH 1:3 (PREVIEW)");
+    assert!(r.contains("* 1 FETCH (PREVIEW \"Hello, world.\")"), "{r}");
+    assert!(r.contains("* 2 FETCH (PREVIEW {14}\r\nCafé & crème)"), "{r}");
+    assert!(r.contains("* 3 FETCH (PREVIEW \"\")"), "{r}");
+    let r = c.transcript("UID FETCH 1 (PREVIEW (LAZY))");
+    assert!(r.contains("PREVIEW \"Hello, world.\""), "{r}");
+    // PREVIEW does not set \Seen.
+    let r = c.transcript("FETCH 1 (FLAGS)");
+    assert!(!r.contains("\\Seen"), "{r}");
+}

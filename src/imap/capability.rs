@@ -77,6 +77,8 @@ pub enum Capability {
     Esearch,
     /// `SEARCHRES` (RFC 5182).
     SearchRes,
+    /// `PREVIEW` (RFC 8970): FETCH PREVIEW.
+    Preview,
     /// `WITHIN` (RFC 5032): SEARCH OLDER / YOUNGER.
     Within,
     /// `PARTIAL` (RFC 9394): paged SEARCH, SORT and FETCH.
@@ -128,6 +130,7 @@ const NAMES: &[(Capability, &str)] = &[
     (Capability::SaveDate, "SAVEDATE"),
     (Capability::Esearch, "ESEARCH"),
     (Capability::SearchRes, "SEARCHRES"),
+    (Capability::Preview, "PREVIEW"),
     (Capability::Within, "WITHIN"),
     (Capability::Partial, "PARTIAL"),
     (Capability::Sort, "SORT"),
@@ -229,7 +232,7 @@ pub fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
         C::Utf8Accept,
     ]);
     // imap::commands::fetch
-    caps.extend([C::Binary, C::ObjectId, C::SaveDate]);
+    caps.extend([C::Binary, C::ObjectId, C::SaveDate, C::Preview]);
     // imap::commands::search
     caps.extend([C::Esearch, C::SearchRes, C::Within, C::Partial]);
     // imap::commands::sort
@@ -256,7 +259,7 @@ mod tests {
 
     const EXTENSIONS: &str = "CHILDREN MULTIAPPEND LIST-EXTENDED LIST-STATUS SPECIAL-USE \
         CREATE-SPECIAL-USE STATUS=SIZE APPENDLIMIT=67108864 XLIST IDLE UNSELECT UIDPLUS MOVE \
-        CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
+        CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE PREVIEW ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
         THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
 
     #[test]

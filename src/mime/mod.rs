@@ -15,6 +15,7 @@ pub mod envelope;
 pub mod header;
 pub mod invariants;
 pub mod params;
+pub mod preview;
 pub mod search_text;
 pub mod section;
 pub mod sort;

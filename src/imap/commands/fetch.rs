@@ -125,12 +125,17 @@ enum Item {
     EmailId,
     ThreadId,
     SaveDate,
+    Preview,
 }
 
 impl Item {
     fn needs_summary(&self) -> bool {
         match self {
-            Item::Envelope | Item::Body | Item::BodyStructure | Item::BinarySize { .. } => true,
+            Item::Envelope
+            | Item::Body
+            | Item::BodyStructure
+            | Item::BinarySize { .. }
+            | Item::Preview => true,
             Item::Section { spec, .. } => !is_whole(spec),
             Item::Binary { path, .. } => !path.is_empty(),
             _ => false,
@@ -202,6 +207,7 @@ fn plan(attrs: &FetchAttrs) -> (Vec<Item>, bool) {
             A::ModSeq => Item::ModSeq,
             A::EmailId => Item::EmailId,
             A::ThreadId => Item::ThreadId,
+            A::Preview { .. } => Item::Preview,
             A::SaveDate => Item::SaveDate,
             A::Rfc822 => {
                 seen = true;
@@ -422,6 +428,12 @@ fn write_message(out: &mut Vec<u8>, items: &[Item], m: &mut Message) -> Result<(
             Item::ModSeq => f.item(&FetchItem::ModSeq(m.info.modseq)),
             Item::EmailId => f.item(&FetchItem::EmailId(Cow::Owned(format!("M{}", m.info.name)))),
             Item::ThreadId => f.item(&FetchItem::ThreadId(None)),
+            Item::Preview => {
+                // Computed when the message was stored, so LAZY never
+                // needs NIL.
+                let s = m.summary.as_deref().ok_or_else(|| missing_summary(uid))?;
+                f.item(&FetchItem::Preview(Some(Cow::Borrowed(&s.preview))));
+            }
             Item::SaveDate => f.item(&FetchItem::SaveDate(
                 chrono::DateTime::from_timestamp(m.info.saved, 0).map(|d| d.fixed_offset()),
             )),

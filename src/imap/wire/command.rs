@@ -819,6 +819,12 @@ pub enum FetchAttr {
     EmailId,
     /// `THREADID`
     ThreadId,
+    /// `PREVIEW [(LAZY)]` (RFC 8970); `lazy` lets the server answer NIL
+    /// rather than compute it (it never has to: the preview is stored).
+    Preview {
+        /// `(LAZY)` was given.
+        lazy: bool,
+    },
     /// `SAVEDATE`
     SaveDate,
 }

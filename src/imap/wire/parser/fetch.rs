@@ -106,6 +106,25 @@ pub(super) fn fetch_att(i: &[u8]) -> R<'_, FetchAttr> {
         b"MODSEQ" => FetchAttr::ModSeq,
         b"EMAILID" => FetchAttr::EmailId,
         b"THREADID" => FetchAttr::ThreadId,
+        b"PREVIEW" => {
+            // RFC 8970 §5: "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"].
+            // A list that is not LAZY is the command's modifier list
+            // (`FETCH 1 PREVIEW (CHANGEDSINCE 5)`), left for the caller.
+            let lazy = i
+                .strip_prefix(b" ")
+                .filter(|r| r.starts_with(b"("))
+                .and_then(|r| {
+                    paren_list(r, false, |i| match keyword(i, "LAZY") {
+                        Some(r) => Ok((r, ())),
+                        None => fail("unknown PREVIEW modifier"),
+                    })
+                    .ok()
+                });
+            return Ok(match lazy {
+                Some((rest, _)) => (rest, FetchAttr::Preview { lazy: true }),
+                None => (i, FetchAttr::Preview { lazy: false }),
+            });
+        }
         b"SAVEDATE" => FetchAttr::SaveDate,
         b"BODY" if peek(i) != Some(b'[') => FetchAttr::Body,
         b"BODY" | b"BODY.PEEK" => {

@@ -568,6 +568,7 @@ fn fetch_item(i: &[u8]) -> R<'_, FetchItem<'_>> {
             None => object_id(i).map(|(r, id)| (r, FetchItem::ThreadId(Some(id)))),
         },
         b"SAVEDATE" => opt_date(i).map(|(r, d)| (r, FetchItem::SaveDate(d))),
+        b"PREVIEW" => rnstring(i).map(|(r, p)| (r, FetchItem::Preview(p.map(cow_text)))),
         _ => fail(format!("unknown FETCH item {}", shown(&name))),
     }
 }

@@ -693,6 +693,21 @@ fn table() -> Vec<(&'static str, CommandBody)> {
             }),
         ),
         (
+            "a FETCH 1 (PREVIEW (LAZY) PREVIEW FLAGS)\r\n",
+            fetch(
+                one(1),
+                FetchAttrs::List(vec![
+                    FetchAttr::Preview { lazy: true },
+                    FetchAttr::Preview { lazy: false },
+                    FetchAttr::Flags,
+                ]),
+            ),
+        ),
+        (
+            "a FETCH 1 PREVIEW\r\n",
+            fetch(one(1), FetchAttrs::List(vec![FetchAttr::Preview { lazy: false }])),
+        ),
+        (
             "a THREAD REFERENCES UTF-8 SINCE 1-Feb-1994\r\n",
             CommandBody::Thread(ThreadCommand {
                 uid: false,

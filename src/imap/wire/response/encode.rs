@@ -513,6 +513,10 @@ fn write_fetch_item(out: &mut Vec<u8>, item: &FetchItem<'_>) {
                 None => out.extend_from_slice(b"NIL"),
             }
         }
+        FetchItem::Preview(p) => {
+            out.extend_from_slice(b"PREVIEW ");
+            write_nstring(out, p.as_deref().map(str::as_bytes));
+        }
         FetchItem::EmailId(id) => {
             out.extend_from_slice(b"EMAILID (");
             write_atom(out, id);

@@ -524,6 +524,8 @@ pub enum FetchItem<'a> {
     ThreadId(Option<Cow<'a, str>>),
     /// `SAVEDATE "date-time"` or `SAVEDATE NIL` (RFC 8514).
     SaveDate(Option<DateTime<FixedOffset>>),
+    /// `PREVIEW nstring` (RFC 8970): UTF-8 text, NIL when not available.
+    Preview(Option<Cow<'a, str>>),
 }
 
 fn owned_bytes(c: Option<Cow<'_, [u8]>>) -> Option<Cow<'static, [u8]>> {
@@ -574,6 +576,7 @@ impl FetchItem<'_> {
             },
             FetchItem::EmailId(id) => FetchItem::EmailId(owned_str(id)),
             FetchItem::ThreadId(id) => FetchItem::ThreadId(id.map(owned_str)),
+            FetchItem::Preview(p) => FetchItem::Preview(p.map(owned_str)),
             FetchItem::SaveDate(d) => FetchItem::SaveDate(d),
         }
     }

@@ -562,6 +562,17 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
             b"* ESEARCH (TAG \"a5\") UID MIN 2 MAX 9 ALL 2:4,9 COUNT 4 MODSEQ 12\r\n",
         ),
         (
+            Response::Fetch {
+                seq: seq(3),
+                items: vec![
+                    FetchItem::Preview(Some(b("Hello, world"))),
+                    FetchItem::Preview(None),
+                    FetchItem::Preview(Some(b("Café"))),
+                ],
+            },
+            "* 3 FETCH (PREVIEW \"Hello, world\" PREVIEW NIL PREVIEW {5}\r\nCafé)\r\n".as_bytes(),
+        ),
+        (
             Response::ESearch {
                 tag: Some(b("p")),
                 uid: true,
