@@ -12,20 +12,20 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The default system root when `--root` is not given.
-pub const DEFAULT_ROOT: &str = "/etc/crymap-like";
+pub(crate) const DEFAULT_ROOT: &str = "/etc/crymap-like";
 /// The configuration file's name inside the system root.
-pub const CONFIG_FILE: &str = "crymap-like.toml";
+pub(crate) const CONFIG_FILE: &str = "crymap-like.toml";
 
 /// The largest message the server accepts at all (the design's 64 MiB);
 /// `limits.max_message_size` may only lower it. Must equal
 /// `store::MAX_MESSAGE_SIZE`, the bound the store owns and enforces on its
 /// own: `config` is a leaf and does not import the store, so a test in
 /// `cli::serve` (where both meet) asserts the two agree.
-pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     /// The file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -55,7 +55,7 @@ pub enum ConfigError {
 /// The whole system configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Config {
+pub(crate) struct Config {
     /// TLS certificate and key.
     pub tls: TlsConfig,
     /// Privilege and isolation settings.
@@ -73,7 +73,7 @@ pub struct Config {
 /// `[tls]`: the server's certificate chain and private key, PEM files.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct TlsConfig {
+pub(crate) struct TlsConfig {
     /// PEM certificate chain, leaf first. Relative paths are relative to the
     /// system root.
     pub certificate: PathBuf,
@@ -93,7 +93,7 @@ impl Default for TlsConfig {
 /// `[security]`: how `serve` isolates itself before and after login.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct SecurityConfig {
+pub(crate) struct SecurityConfig {
     /// Chroot into `users/` before reading anything from the network.
     pub chroot_system: bool,
     /// Drop to this UNIX user before reading anything from the network. In a
@@ -105,7 +105,7 @@ pub struct SecurityConfig {
 /// `[kdf]`: Argon2id parameters used when a password is set.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct KdfConfig {
+pub(crate) struct KdfConfig {
     /// Memory cost in KiB.
     pub memory_kib: u32,
     /// Number of passes.
@@ -130,7 +130,7 @@ impl Default for KdfConfig {
 /// `[keys]`: how X25519 key pairs are named (and so how often they rotate).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct KeysConfig {
+pub(crate) struct KeysConfig {
     /// strftime pattern naming the current key pair of a new account.
     pub name_pattern: String,
 }
@@ -146,7 +146,7 @@ impl Default for KeysConfig {
 /// `[listen]`: socket addresses for `crymap-like listen`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ListenConfig {
+pub(crate) struct ListenConfig {
     /// Addresses for IMAP with implicit TLS.
     pub imaps: Vec<String>,
     /// Addresses for cleartext IMAP with STARTTLS.
@@ -168,7 +168,7 @@ impl Default for ListenConfig {
 /// `[limits]`: bounds that protect the server from clients.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct LimitsConfig {
+pub(crate) struct LimitsConfig {
     /// Largest message APPEND accepts, in bytes.
     pub max_message_size: usize,
     /// Seconds of client silence before an autologout (RFC 9051: at least 30
@@ -193,7 +193,7 @@ impl Default for LimitsConfig {
 
 impl Config {
     /// Loads `ROOT/crymap-like.toml`; a missing file means all defaults.
-    pub fn load(root: &Path) -> Result<Config, ConfigError> {
+    pub(crate) fn load(root: &Path) -> Result<Config, ConfigError> {
         let path = root.join(CONFIG_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -204,7 +204,7 @@ impl Config {
     }
 
     /// Parses and validates configuration text; `path` is for messages.
-    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: path.to_owned(),
             message: e.to_string(),
@@ -247,7 +247,7 @@ impl Config {
     }
 
     /// Resolves a path from the configuration against the system root.
-    pub fn resolve(root: &Path, p: &Path) -> PathBuf {
+    pub(crate) fn resolve(root: &Path, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_owned()
         } else {
@@ -258,7 +258,7 @@ impl Config {
 
 /// Where the system lives: the root directory and its parsed configuration.
 #[derive(Debug, Clone)]
-pub struct System {
+pub(crate) struct System {
     /// The system root (`--root`).
     pub root: PathBuf,
     /// The parsed `crymap-like.toml`.
@@ -267,7 +267,7 @@ pub struct System {
 
 impl System {
     /// Loads the configuration of the system rooted at `root`.
-    pub fn load(root: &Path) -> Result<System, ConfigError> {
+    pub(crate) fn load(root: &Path) -> Result<System, ConfigError> {
         Ok(System {
             root: root.to_owned(),
             config: Config::load(root)?,
@@ -275,7 +275,7 @@ impl System {
     }
 
     /// The directory holding one entry (directory or symlink) per user.
-    pub fn users_dir(&self) -> PathBuf {
+    pub(crate) fn users_dir(&self) -> PathBuf {
         self.root.join("users")
     }
 }

@@ -14,27 +14,18 @@ use crate::store::spool::{self, DeliveryInstructions, SpoolError};
 use crate::store::types::{Flag, InternalDate};
 
 /// Success.
-pub const EX_OK: i32 = 0;
+pub(crate) const EX_OK: i32 = 0;
 /// Command line misuse.
-pub const EX_USAGE: i32 = 64;
+pub(crate) const EX_USAGE: i32 = 64;
 /// The message is unacceptable (too large, unreadable input).
-pub const EX_DATAERR: i32 = 65;
+pub(crate) const EX_DATAERR: i32 = 65;
 /// No such user.
-pub const EX_NOUSER: i32 = 67;
+pub(crate) const EX_NOUSER: i32 = 67;
 /// Temporary failure; the MTA should retry.
-pub const EX_TEMPFAIL: i32 = 75;
+pub(crate) const EX_TEMPFAIL: i32 = 75;
 
 const USAGE: &str = "usage: crymap-like deliver [--root DIR] [--user NAME] \
                      [--mailbox NAME] [--flag FLAG]... [--create] < message";
-
-/// Runs `deliver` if `args` (the whole command line) asks for it.
-pub fn dispatch(args: impl Iterator<Item = OsString>) -> Option<i32> {
-    let args: Vec<OsString> = args.skip(1).collect();
-    if args.first().and_then(|a| a.to_str()) != Some("deliver") {
-        return None;
-    }
-    Some(run(args.get(1..).unwrap_or_default()))
-}
 
 #[derive(Debug, PartialEq)]
 struct Args {
@@ -86,7 +77,7 @@ fn invoking_user() -> Option<String> {
 }
 
 /// Runs `deliver` with its arguments; returns the exit code.
-pub fn run(args: &[OsString]) -> i32 {
+pub(crate) fn run(args: &[OsString]) -> i32 {
     let args = match parse(args) {
         Ok(a) => a,
         Err(e) => {

@@ -108,7 +108,11 @@ pub(super) fn run(_global: &Global, args: &mut Args) -> Result<i32, ArgError> {
 }
 
 /// Makes the demo root afresh and returns the demo user's password.
-pub fn prepare(root: &Path, imaps_port: u16, imap_port: u16) -> Result<String, (i32, String)> {
+pub(crate) fn prepare(
+    root: &Path,
+    imaps_port: u16,
+    imap_port: u16,
+) -> Result<String, (i32, String)> {
     if root.exists() {
         if !root.join(MARKER).exists() {
             return Err((

@@ -17,13 +17,13 @@ use crate::config::System;
 use crate::sys;
 
 /// One bound listener and the `serve` flavour it feeds.
-pub struct Listener {
+pub(super) struct Listener {
     socket: TcpListener,
     mode: &'static str,
 }
 
 /// Binds every configured address; fails if any cannot be bound.
-pub fn bind(system: &System) -> Result<Vec<Listener>, String> {
+pub(super) fn bind(system: &System) -> Result<Vec<Listener>, String> {
     let mut out = Vec::new();
     for (mode, addrs) in [
         ("imaps", &system.config.listen.imaps),
@@ -68,7 +68,7 @@ pub(super) fn run(global: &Global, args: &mut Args) -> Result<i32, ArgError> {
 
 /// Accepts connections until a fatal error; each one becomes a child
 /// `serve` process. Returns an exit code.
-pub fn serve_forever(global: &Global, system: &System, listeners: &[Listener]) -> i32 {
+pub(super) fn serve_forever(global: &Global, system: &System, listeners: &[Listener]) -> i32 {
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => {

@@ -5,13 +5,13 @@
 //! usage error from a temporary failure.
 
 mod args;
-pub mod deliver;
-pub mod demo;
+pub(crate) mod deliver;
+pub(crate) mod demo;
 mod listen;
 mod remote;
 mod serve;
 pub mod tls;
-pub mod user;
+pub(crate) mod user;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

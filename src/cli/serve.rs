@@ -23,7 +23,7 @@ use crate::sys;
 
 /// Which flavour of IMAP to speak on the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(super) enum Mode {
     /// TLS from the first byte (port 993).
     Imaps,
     /// Cleartext with STARTTLS (port 143).
@@ -208,11 +208,7 @@ impl Login for SystemLogin {
             other => LoginError::Unavailable(other.to_string()),
         })?;
         let root = isolate(&dir).map_err(LoginError::Fatal)?;
-        Ok(LoggedIn {
-            user: user.to_owned(),
-            account,
-            dir: root,
-        })
+        Ok(LoggedIn { account, dir: root })
     }
 }
 

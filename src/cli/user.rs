@@ -13,7 +13,7 @@ use crate::sys;
 
 /// Where the new account's password comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PasswordSource {
+pub(crate) enum PasswordSource {
     /// Generate one and print it once.
     Generate,
     /// Ask on the terminal, without echo, twice.
@@ -120,7 +120,7 @@ fn resolve_owner(
 }
 
 /// Creates the account; returns the generated password, if one was made.
-pub fn add_user(
+pub(crate) fn add_user(
     system: &System,
     name: &str,
     dir: Option<&Path>,

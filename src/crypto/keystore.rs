@@ -22,7 +22,7 @@ use hkdf::Hkdf;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-pub use x25519_dalek::PublicKey;
+pub(crate) use x25519_dalek::PublicKey;
 use x25519_dalek::StaticSecret;
 
 use super::seal::{open, seal};
@@ -31,11 +31,11 @@ use super::CryptoError;
 use crate::sys::durable;
 
 /// The key-name pattern used when the user has not chosen one.
-pub const DEFAULT_KEY_PATTERN: &str = "%Y-%m";
+pub(crate) const DEFAULT_KEY_PATTERN: &str = "%Y-%m";
 /// Purpose string of the subkey that seals private keys.
-pub const PRIVATE_KEY_PURPOSE: &str = "keypair-private";
+pub(crate) const PRIVATE_KEY_PURPOSE: &str = "keypair-private";
 /// Purpose string of the subkey that wraps content keys for a session.
-pub const MASTER_WRAP_PURPOSE: &str = "content-key-wrap";
+pub(crate) const MASTER_WRAP_PURPOSE: &str = "content-key-wrap";
 
 const PRIV_AAD_PREFIX: &[u8] = b"crymap-like keypair-private v1\0";
 const X25519_WRAP_INFO: &[u8] = b"crymap-like content-key wrap x25519 v1";
@@ -154,7 +154,7 @@ fn key_from_plain(plain: &[u8], what: &'static str) -> Result<SecretKey, CryptoE
 /// Wraps `content_key` to the public key `public` of pair `name`
 /// (ephemeral X25519, HKDF-SHA-256 over the shared secret with both public
 /// keys as salt, then [`seal`]). Needs no secret of the account.
-pub fn wrap_to_public(
+pub(crate) fn wrap_to_public(
     name: &KeyName,
     public: &PublicKey,
     content_key: &SecretKey,
@@ -179,7 +179,7 @@ pub fn wrap_to_public(
 
 /// Wraps `content_key` under the master key, for content a logged-in
 /// session writes itself.
-pub fn wrap_under_master(master: &MasterKey, content_key: &SecretKey) -> WrappedKey {
+pub(crate) fn wrap_under_master(master: &MasterKey, content_key: &SecretKey) -> WrappedKey {
     WrappedKey {
         method: WrapMethod::Master,
         sealed: seal(

@@ -4,10 +4,10 @@
 
 mod error;
 pub mod kdf;
-pub mod keystore;
-pub mod seal;
-pub mod secret;
-pub mod stream;
+pub(crate) mod keystore;
+pub(crate) mod seal;
+pub(crate) mod secret;
+pub(crate) mod stream;
 #[cfg(test)]
 pub(crate) mod test_util;
 

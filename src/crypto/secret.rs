@@ -11,7 +11,7 @@ use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Length in bytes of every symmetric key.
-pub const KEY_LEN: usize = 32;
+pub(crate) const KEY_LEN: usize = 32;
 
 /// Domain-separation salt for subkeys, so a master key reused by mistake in
 /// another HKDF application cannot yield the same subkeys.

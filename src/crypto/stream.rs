@@ -27,7 +27,7 @@ use super::secret::SecretKey;
 use super::CryptoError;
 
 /// Plaintext bytes per chunk.
-pub const CHUNK_SIZE: usize = 64 * 1024;
+pub(crate) const CHUNK_SIZE: usize = 64 * 1024;
 const TAG_LEN: usize = 16;
 const SEALED_CHUNK: u64 = (CHUNK_SIZE + TAG_LEN) as u64;
 const PLAIN_CHUNK: u64 = CHUNK_SIZE as u64;
@@ -40,8 +40,9 @@ fn chunk_nonce(counter: u64, last: bool) -> Nonce {
     Nonce::from(n)
 }
 
+#[cfg(test)]
 /// Size of the sealed stream for `plain_len` bytes of content.
-pub fn sealed_len(plain_len: u64) -> u64 {
+pub(crate) fn sealed_len(plain_len: u64) -> u64 {
     let chunks = plain_len.div_ceil(PLAIN_CHUNK).max(1);
     plain_len + chunks * TAG_LEN as u64
 }
@@ -49,7 +50,7 @@ pub fn sealed_len(plain_len: u64) -> u64 {
 /// Encrypts content written to it into the chunked stream on `W`.
 /// Call [`StreamWriter::finish`]: dropping it without finishing leaves a
 /// stream that readers reject as truncated.
-pub struct StreamWriter<W: Write> {
+pub(crate) struct StreamWriter<W: Write> {
     cipher: ChaCha20Poly1305,
     inner: W,
     buf: Zeroizing<Vec<u8>>,
@@ -59,7 +60,7 @@ pub struct StreamWriter<W: Write> {
 
 impl<W: Write> StreamWriter<W> {
     /// Starts a stream under `key`, which must never be used for another.
-    pub fn new(key: &SecretKey, inner: W) -> Self {
+    pub(crate) fn new(key: &SecretKey, inner: W) -> Self {
         StreamWriter {
             cipher: ChaCha20Poly1305::new(key.as_bytes().into()),
             inner,
@@ -89,7 +90,7 @@ impl<W: Write> StreamWriter<W> {
     }
 
     /// Seals the final chunk and returns the inner writer (not flushed).
-    pub fn finish(mut self) -> io::Result<W> {
+    pub(crate) fn finish(mut self) -> io::Result<W> {
         self.emit(true)?;
         Ok(self.inner)
     }
@@ -120,7 +121,7 @@ impl<W: Write> Write for StreamWriter<W> {
 /// Decrypts a chunked stream with random access. The stream starts at the
 /// reader's position when [`StreamReader::new`] is called and runs to the
 /// end of the underlying data.
-pub struct StreamReader<R: Read + Seek> {
+pub(crate) struct StreamReader<R: Read + Seek> {
     cipher: ChaCha20Poly1305,
     inner: R,
     start: u64,
@@ -134,7 +135,7 @@ pub struct StreamReader<R: Read + Seek> {
 impl<R: Read + Seek> StreamReader<R> {
     /// Opens the stream and authenticates its final chunk, so the length
     /// reported by [`StreamReader::len`] is trustworthy from the start.
-    pub fn new(key: &SecretKey, mut inner: R) -> Result<Self, CryptoError> {
+    pub(crate) fn new(key: &SecretKey, mut inner: R) -> Result<Self, CryptoError> {
         let io_err = |e| CryptoError::io("reading encrypted stream", e);
         let start = inner.stream_position().map_err(io_err)?;
         let end = inner.seek(SeekFrom::End(0)).map_err(io_err)?;
@@ -164,13 +165,8 @@ impl<R: Read + Seek> StreamReader<R> {
     }
 
     /// Length of the decrypted content.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.plain_len
-    }
-
-    /// Whether the content is empty.
-    pub fn is_empty(&self) -> bool {
-        self.plain_len == 0
     }
 
     fn load_chunk(&mut self, idx: u64) -> Result<&[u8], CryptoError> {
@@ -211,7 +207,7 @@ impl<R: Read + Seek> StreamReader<R> {
 
     /// Decrypts bytes `offset..offset+len` of the content, clamped to its
     /// end, touching only the chunks that overlap that range.
-    pub fn read_range(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, CryptoError> {
+    pub(crate) fn read_range(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, CryptoError> {
         let end = offset.saturating_add(len).min(self.plain_len);
         let mut out = Vec::with_capacity(usize::try_from(end.saturating_sub(offset)).unwrap_or(0));
         let mut at = offset;
@@ -230,11 +226,6 @@ impl<R: Read + Seek> StreamReader<R> {
             at = chunk_start + to as u64;
         }
         Ok(out)
-    }
-
-    /// Gives back the underlying reader.
-    pub fn into_inner(self) -> R {
-        self.inner
     }
 }
 

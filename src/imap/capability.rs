@@ -9,7 +9,7 @@ use std::fmt;
 
 /// One capability, by its RFC name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Capability {
+pub(crate) enum Capability {
     /// `IMAP4rev1` (RFC 3501).
     Imap4rev1,
     /// `IMAP4rev2` (RFC 9051); ENABLE-able for rev2 semantics.
@@ -147,7 +147,7 @@ impl Capability {
     /// The capability a client names, case-insensitively (ENABLE's
     /// arguments, RFC 5161 §3.1); `None` for a name this server does not
     /// implement. `APPENDLIMIT=<n>` parses with its value.
-    pub fn from_name(name: &str) -> Option<Capability> {
+    pub(crate) fn from_name(name: &str) -> Option<Capability> {
         if let Some((key, value)) = name.split_once('=') {
             if key.eq_ignore_ascii_case(APPENDLIMIT) {
                 return value.parse().ok().map(Capability::AppendLimit);
@@ -176,7 +176,7 @@ impl fmt::Display for Capability {
 
 /// Where the session is, as far as the capability list cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Before LOGIN/AUTHENTICATE.
     NotAuthenticated {
         /// TLS is already active (implicit TLS or after STARTTLS).
@@ -192,7 +192,7 @@ pub enum Phase {
 /// The capabilities a session advertises in `phase`, in the order they are
 /// sent. `append_limit` is the configured largest message, the one limit
 /// that applies to every mailbox (RFC 7889).
-pub fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
+pub(crate) fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
     use Capability as C;
     let mut caps = vec![C::Imap4rev1, C::Imap4rev2, C::LiteralPlus, C::Id, C::Enable];
     match phase {

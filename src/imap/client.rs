@@ -9,7 +9,7 @@ use crate::imap::wire::response::{parse_response, Response, ResponseParseError, 
 
 /// Why a client exchange failed.
 #[derive(Debug, thiserror::Error)]
-pub enum ClientError {
+pub(crate) enum ClientError {
     /// The connection failed.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
@@ -24,17 +24,16 @@ pub enum ClientError {
     Refused(String),
 }
 
-/// The responses to one command: the untagged ones and the tagged status.
+/// The responses to a command that completed OK: the untagged ones (a
+/// refusal is a [`ClientError::Refused`] instead).
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// Untagged responses (`* ...`), in order.
     pub untagged: Vec<Response<'static>>,
-    /// The tagged completion.
-    pub status: Response<'static>,
 }
 
 /// An IMAP client over any byte stream.
-pub struct Client<S: Read + Write> {
+pub(crate) struct Client<S: Read + Write> {
     io: BufReader<S>,
     /// Bytes read but not yet parsed (the start of the next response).
     buf: Vec<u8>,
@@ -47,7 +46,7 @@ const MAX_RESPONSE: usize = 4 << 20;
 
 impl<S: Read + Write> Client<S> {
     /// Wraps a connected stream and reads the greeting.
-    pub fn new(stream: S) -> Result<(Client<S>, Response<'static>), ClientError> {
+    pub(crate) fn new(stream: S) -> Result<(Client<S>, Response<'static>), ClientError> {
         let mut c = Client {
             io: BufReader::new(stream),
             buf: Vec::new(),
@@ -65,7 +64,7 @@ impl<S: Read + Write> Client<S> {
     }
 
     /// Reads one response, literals included, with the library's parser.
-    pub fn read_response(&mut self) -> Result<Response<'static>, ClientError> {
+    pub(crate) fn read_response(&mut self) -> Result<Response<'static>, ClientError> {
         loop {
             let needed = match parse_response(&self.buf) {
                 Ok((r, used)) => {
@@ -93,7 +92,7 @@ impl<S: Read + Write> Client<S> {
     /// Sends one command (the text after the tag; arguments already
     /// encoded, literals as LITERAL+ `{n+}`) and collects its reply. A NO or
     /// BAD completion, or a BYE, becomes `ClientError::Refused`.
-    pub fn command(&mut self, parts: &[Part<'_>]) -> Result<Reply, ClientError> {
+    pub(crate) fn command(&mut self, parts: &[Part<'_>]) -> Result<Reply, ClientError> {
         let tag = format!("c{}", self.next_tag);
         self.next_tag += 1;
         let mut buf = Vec::new();
@@ -122,10 +121,7 @@ impl<S: Read + Write> Client<S> {
                     ..
                 } if *t == tag => {
                     if *status == Status::Ok {
-                        return Ok(Reply {
-                            untagged,
-                            status: r,
-                        });
+                        return Ok(Reply { untagged });
                     }
                     let line = shown(&r);
                     let text = line.strip_prefix(&format!("{tag} ")).unwrap_or(&line);
@@ -144,7 +140,7 @@ impl<S: Read + Write> Client<S> {
 
 /// One argument of a command.
 #[derive(Debug, Clone, Copy)]
-pub enum Part<'a> {
+pub(crate) enum Part<'a> {
     /// Sent as is (atoms, already-quoted strings).
     Atom(&'a str),
     /// Sent as a non-synchronising literal, so any bytes are safe.
@@ -153,12 +149,12 @@ pub enum Part<'a> {
 
 /// Bytes as text for messages, with invalid UTF-8 replaced and the line end
 /// removed.
-pub fn lossy(b: &[u8]) -> String {
+pub(crate) fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).trim_end().to_owned()
 }
 
 /// A response as the server wrote it, for messages and `remote`'s output.
-pub fn shown(r: &Response<'_>) -> String {
+pub(crate) fn shown(r: &Response<'_>) -> String {
     lossy(&r.to_bytes())
 }
 

@@ -22,7 +22,7 @@ use crate::store::types::{Flag, Modseq, SeqNum, Uid};
 
 /// The tagged completion of a command.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// OK, NO or BAD.
     pub status: Status,
     /// The response code, if any.
@@ -33,7 +33,7 @@ pub struct Reply {
 
 impl Reply {
     /// `OK text`.
-    pub fn ok(text: impl Into<String>) -> Reply {
+    pub(crate) fn ok(text: impl Into<String>) -> Reply {
         Reply {
             status: Status::Ok,
             code: None,
@@ -42,7 +42,7 @@ impl Reply {
     }
 
     /// `OK [code] text`.
-    pub fn ok_code(code: ResponseCode, text: impl Into<String>) -> Reply {
+    pub(crate) fn ok_code(code: ResponseCode, text: impl Into<String>) -> Reply {
         Reply {
             status: Status::Ok,
             code: Some(code),
@@ -51,7 +51,7 @@ impl Reply {
     }
 
     /// `NO [code] text` (or `NO text` without a code).
-    pub fn no(code: Option<ResponseCode>, text: impl Into<String>) -> Reply {
+    pub(crate) fn no(code: Option<ResponseCode>, text: impl Into<String>) -> Reply {
         Reply {
             status: Status::No,
             code,
@@ -60,7 +60,7 @@ impl Reply {
     }
 
     /// `BAD text`.
-    pub fn bad(text: impl Into<String>) -> Reply {
+    pub(crate) fn bad(text: impl Into<String>) -> Reply {
         Reply {
             status: Status::Bad,
             code: None,
@@ -70,7 +70,7 @@ impl Reply {
 
     /// `NO [SERVERBUG]` for a storage failure; the detail goes to the log,
     /// not to the client.
-    pub fn server_bug(what: &str, err: &dyn std::fmt::Display) -> Reply {
+    pub(crate) fn server_bug(what: &str, err: &dyn std::fmt::Display) -> Reply {
         log::error!("{what}: {err}");
         Reply::no(
             Some(ResponseCode::ServerBug),
@@ -81,7 +81,7 @@ impl Reply {
 
 /// What ENABLE (or a CONDSTORE-enabling command) switched on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Enabled {
+pub(crate) struct Enabled {
     /// RFC 7162 CONDSTORE.
     pub condstore: bool,
     /// RFC 7162 QRESYNC (implies CONDSTORE).
@@ -93,7 +93,7 @@ pub struct Enabled {
 }
 
 /// The selected mailbox.
-pub struct Selected {
+pub(crate) struct Selected {
     /// Its name as the account knows it.
     pub name: MailboxName,
     /// The store's view, which is also this session's view: other
@@ -110,13 +110,13 @@ pub struct Selected {
 
 /// Limits the commands enforce.
 #[derive(Debug, Clone, Copy)]
-pub struct CtxLimits {
+pub(crate) struct CtxLimits {
     /// Largest message APPEND accepts.
     pub max_message_size: usize,
 }
 
 /// Everything a logged-in session holds.
-pub struct Ctx {
+pub(crate) struct Ctx {
     /// Who, with the master key and the user directory.
     pub user: LoggedIn,
     /// Keys shared by every mailbox handle of this session.
@@ -136,11 +136,11 @@ pub struct Ctx {
 /// Why the logged-in context could not be opened.
 #[derive(Debug, thiserror::Error)]
 #[error("opening the account: {0}")]
-pub struct OpenError(#[from] crate::store::StoreError);
+pub(crate) struct OpenError(#[from] crate::store::StoreError);
 
 impl Ctx {
     /// Opens the account of a freshly logged-in user.
-    pub fn open(user: LoggedIn, limits: CtxLimits) -> Result<Ctx, OpenError> {
+    pub(crate) fn open(user: LoggedIn, limits: CtxLimits) -> Result<Ctx, OpenError> {
         let account = AccountLog::open(&user.dir, user.account.master_key())?;
         let keys = UserKeys::new(&user.dir, user.account.master_key().clone());
         Ok(Ctx {
@@ -155,13 +155,13 @@ impl Ctx {
     }
 
     /// The user directory as the process sees it.
-    pub fn dir(&self) -> &PathBuf {
+    pub(crate) fn dir(&self) -> &PathBuf {
         &self.user.dir
     }
 
     /// Opens a handle on mailbox `name`, refreshing the account first so
     /// that mailboxes other sessions created are found.
-    pub fn open_mailbox(&mut self, name: &MailboxName) -> Result<Mailbox, Reply> {
+    pub(crate) fn open_mailbox(&mut self, name: &MailboxName) -> Result<Mailbox, Reply> {
         if let Err(e) = self.account.refresh() {
             return Err(Reply::server_bug("reading the account", &e));
         }
@@ -179,14 +179,14 @@ impl Ctx {
 
 /// Converts a wire mailbox name (already decoded from modified UTF-7) into
 /// the store's validated name, or a `NO` naming the rule it breaks.
-pub fn mailbox_name(name: &command::MailboxArg) -> Result<MailboxName, Reply> {
+pub(crate) fn mailbox_name(name: &command::MailboxArg) -> Result<MailboxName, Reply> {
     MailboxName::parse(&name.0).map_err(|e| Reply::no(Some(ResponseCode::Cannot), e.to_string()))
 }
 
 /// Converts a wire flag into a store flag. `\Recent` and `\*` are not
 /// storable: `None`; keywords follow the store's rule
 /// ([`Flag::from_name`]), the one `deliver --flag` follows too.
-pub fn store_flag(f: &command::WireFlag) -> Option<Flag> {
+pub(crate) fn store_flag(f: &command::WireFlag) -> Option<Flag> {
     Some(match f {
         command::WireFlag::Answered => Flag::Answered,
         command::WireFlag::Flagged => Flag::Flagged,
@@ -201,7 +201,7 @@ pub fn store_flag(f: &command::WireFlag) -> Option<Flag> {
 }
 
 /// Converts a store flag into a wire flag.
-pub fn wire_flag(f: &Flag) -> command::WireFlag {
+pub(crate) fn wire_flag(f: &Flag) -> command::WireFlag {
     match f {
         Flag::Answered => command::WireFlag::Answered,
         Flag::Flagged => command::WireFlag::Flagged,
@@ -214,29 +214,29 @@ pub fn wire_flag(f: &Flag) -> command::WireFlag {
 
 /// A client's modseq (CHANGEDSINCE, UNCHANGEDSINCE, SEARCH MODSEQ, QRESYNC)
 /// as the store's: `None` for 0, which is below every modseq.
-pub fn modseq(v: ModseqValue) -> Option<Modseq> {
+pub(crate) fn modseq(v: ModseqValue) -> Option<Modseq> {
     Modseq::new(v.0)
 }
 
 /// The store's modseq as a wire value (HIGHESTMODSEQ).
-pub fn wire_modseq(m: Modseq) -> ModseqValue {
+pub(crate) fn wire_modseq(m: Modseq) -> ModseqValue {
     ModseqValue(m.get())
 }
 
 /// Whether a client's UIDVALIDITY (QRESYNC) is the mailbox's.
-pub fn same_uid_validity(client: NonZeroU32, mailbox: UidValidity) -> bool {
+pub(crate) fn same_uid_validity(client: NonZeroU32, mailbox: UidValidity) -> bool {
     UidValidity::new(client.get()) == Some(mailbox)
 }
 
 /// UIDs as a wire set (COPYUID, MODIFIED, VANISHED, ESEARCH), in the given
 /// order; `None` when there are none.
-pub fn wire_uid_set<I: IntoIterator<Item = Uid>>(uids: I) -> Option<SeqSet> {
+pub(crate) fn wire_uid_set<I: IntoIterator<Item = Uid>>(uids: I) -> Option<SeqSet> {
     SeqSet::from_numbers(uids.into_iter().map(Uid::get))
 }
 
 /// Sequence numbers as a wire set (MODIFIED, ESEARCH), in the given order;
 /// `None` when there are none.
-pub fn wire_seq_set<I: IntoIterator<Item = SeqNum>>(seqs: I) -> Option<SeqSet> {
+pub(crate) fn wire_seq_set<I: IntoIterator<Item = SeqNum>>(seqs: I) -> Option<SeqSet> {
     SeqSet::from_numbers(seqs.into_iter().map(SeqNum::get))
 }
 
@@ -244,14 +244,14 @@ pub fn wire_seq_set<I: IntoIterator<Item = SeqNum>>(seqs: I) -> Option<SeqSet> {
 /// selected mailbox, ascending and without duplicates, or the `BAD` for a
 /// sequence number beyond the last message. The rules are
 /// [`crate::imap::seqset`]'s.
-pub fn resolve(sel: &Selected, set: &SeqSet, uid: bool) -> Result<Vec<Uid>, Reply> {
+pub(crate) fn resolve(sel: &Selected, set: &SeqSet, uid: bool) -> Result<Vec<Uid>, Reply> {
     View::of(sel)
         .resolve(set, Numbers::of_uid_command(uid))
         .map_err(|e| Reply::bad(e.to_string()))
 }
 
 /// The selected mailbox, or the `BAD` a command that needs one answers.
-pub fn selected(ctx: &mut Ctx) -> Result<&mut Selected, Reply> {
+pub(crate) fn selected(ctx: &mut Ctx) -> Result<&mut Selected, Reply> {
     ctx.selected
         .as_mut()
         .ok_or_else(|| Reply::bad("No mailbox selected"))

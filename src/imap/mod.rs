@@ -1,11 +1,11 @@
 //! The IMAP protocol: wire syntax, response writing and the session.
 //! Never touches files directly: storage goes through `store`.
 
-pub mod capability;
-pub mod client;
-pub mod commands;
-pub mod context;
-pub mod seqset;
-pub mod session;
-pub mod stream;
+pub(crate) mod capability;
+pub(crate) mod client;
+pub(crate) mod commands;
+pub(crate) mod context;
+pub(crate) mod seqset;
+pub(crate) mod session;
+pub(crate) mod stream;
 pub mod wire;

@@ -23,7 +23,7 @@ use crate::store::types::Uid;
 
 /// Whether a set holds message sequence numbers or UIDs (`UID FETCH` ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Numbers {
+pub(crate) enum Numbers {
     /// Message sequence numbers (FETCH, STORE, COPY, MOVE, SEARCH keys).
     Seq,
     /// UIDs (the `UID` forms, `UID` search key, UID EXPUNGE, QRESYNC).
@@ -32,7 +32,7 @@ pub enum Numbers {
 
 impl Numbers {
     /// `Uid` for a `UID` command, `Seq` otherwise.
-    pub fn of_uid_command(uid: bool) -> Numbers {
+    pub(crate) fn of_uid_command(uid: bool) -> Numbers {
         if uid {
             Numbers::Uid
         } else {
@@ -44,7 +44,7 @@ impl Numbers {
 /// Why a sequence set names no valid messages (only for sequence numbers
 /// in commands other than SEARCH).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SeqSetError {
+pub(crate) enum SeqSetError {
     /// A number greater than the message count.
     #[error("Sequence number {number} is beyond the last message ({exists})")]
     BeyondLast {
@@ -61,7 +61,7 @@ pub enum SeqSetError {
 /// The messages a set is resolved against: the session's view of the
 /// selected mailbox and its saved search result.
 #[derive(Debug, Clone)]
-pub struct View<'a> {
+pub(crate) struct View<'a> {
     /// UIDs in sequence order (ascending): sequence number `n` is
     /// `uids[n - 1]`.
     uids: Vec<Uid>,
@@ -74,7 +74,7 @@ pub struct View<'a> {
 impl<'a> View<'a> {
     /// A view of `uids` (ascending, the session's messages in sequence
     /// order) with `saved` as `$`.
-    pub fn new(uids: Vec<Uid>, saved: &'a [Uid], uidnext: Uid) -> View<'a> {
+    pub(crate) fn new(uids: Vec<Uid>, saved: &'a [Uid], uidnext: Uid) -> View<'a> {
         debug_assert!(uids.windows(2).all(|w| w[0] < w[1]), "UIDs ascend");
         View {
             uids,
@@ -84,7 +84,7 @@ impl<'a> View<'a> {
     }
 
     /// The view of the selected mailbox.
-    pub fn of(sel: &'a Selected) -> View<'a> {
+    pub(crate) fn of(sel: &'a Selected) -> View<'a> {
         View::new(
             sel.mailbox.uids().collect(),
             &sel.saved,
@@ -95,7 +95,7 @@ impl<'a> View<'a> {
     /// The messages `set` names, as ascending UIDs without duplicates, for
     /// FETCH, STORE, COPY, MOVE, UID EXPUNGE and XVANQUISH: a sequence
     /// number beyond the last message is an error.
-    pub fn resolve(&self, set: &SeqSet, numbers: Numbers) -> Result<Vec<Uid>, SeqSetError> {
+    pub(crate) fn resolve(&self, set: &SeqSet, numbers: Numbers) -> Result<Vec<Uid>, SeqSetError> {
         if let (Numbers::Seq, SeqSet::Ranges(ranges)) = (numbers, set) {
             let exists = self.exists();
             for bound in ranges.iter().flat_map(bounds) {
@@ -116,7 +116,7 @@ impl<'a> View<'a> {
 
     /// The messages `set` names, as ascending UIDs without duplicates, for
     /// SEARCH: numbers beyond the last message match nothing.
-    pub fn matching(&self, set: &SeqSet, numbers: Numbers) -> Vec<Uid> {
+    pub(crate) fn matching(&self, set: &SeqSet, numbers: Numbers) -> Vec<Uid> {
         let ranges = match set {
             SeqSet::Saved => {
                 let mut v: Vec<Uid> = self
@@ -163,7 +163,7 @@ impl<'a> View<'a> {
     /// Here `*` is the largest UID ever assigned (UIDNEXT - 1), not the
     /// last present message: an expunged message above the last one is
     /// still one the client may know of.
-    pub fn named_among(&self, set: &SeqSet, candidates: &[Uid]) -> Vec<Uid> {
+    pub(crate) fn named_among(&self, set: &SeqSet, candidates: &[Uid]) -> Vec<Uid> {
         let mut out: Vec<Uid> = match set {
             SeqSet::Saved => candidates
                 .iter()

@@ -11,7 +11,7 @@ use openssl::ssl::{SslAcceptor, SslStream};
 use crate::sys::conn::Conn;
 
 /// A connection before or after TLS.
-pub enum Stream {
+pub(crate) enum Stream {
     /// Cleartext.
     Plain(Conn),
     /// TLS over the same connection.
@@ -21,11 +21,11 @@ pub enum Stream {
 /// Why TLS negotiation failed.
 #[derive(Debug, thiserror::Error)]
 #[error("TLS handshake failed: {0}")]
-pub struct HandshakeError(pub String);
+pub(crate) struct HandshakeError(pub String);
 
 impl Stream {
     /// Performs the server side of a TLS handshake over a cleartext stream.
-    pub fn accept_tls(self, acceptor: &SslAcceptor) -> Result<Stream, HandshakeError> {
+    pub(crate) fn accept_tls(self, acceptor: &SslAcceptor) -> Result<Stream, HandshakeError> {
         match self {
             Stream::Tls(_) => Err(HandshakeError("already in TLS".to_owned())),
             Stream::Plain(conn) => match acceptor.accept(conn) {
@@ -38,21 +38,21 @@ impl Stream {
     /// Ends TLS properly (close_notify) before the connection closes, so
     /// clients see a clean end rather than a truncation. Best effort: the
     /// peer may already be gone.
-    pub fn shutdown_tls(&mut self) {
+    pub(crate) fn shutdown_tls(&mut self) {
         if let Stream::Tls(s) = self {
             let _ = s.shutdown();
         }
     }
 
     /// Whether TLS is active.
-    pub fn is_tls(&self) -> bool {
+    pub(crate) fn is_tls(&self) -> bool {
         matches!(self, Stream::Tls(_))
     }
 
     /// The descriptor input arrives on, for waiting on it together with
     /// others (IDLE). Check [`Stream::has_pending`] first: TLS may hold
     /// decrypted data the descriptor no longer shows.
-    pub fn read_fd(&self) -> BorrowedFd<'_> {
+    pub(crate) fn read_fd(&self) -> BorrowedFd<'_> {
         match self {
             Stream::Plain(c) => c.as_fd(),
             Stream::Tls(s) => s.get_ref().as_fd(),
@@ -60,7 +60,7 @@ impl Stream {
     }
 
     /// Whether TLS holds already-decrypted input.
-    pub fn has_pending(&self) -> bool {
+    pub(crate) fn has_pending(&self) -> bool {
         match self {
             Stream::Plain(_) => false,
             Stream::Tls(s) => s.ssl().pending() > 0,
@@ -69,7 +69,7 @@ impl Stream {
 
     /// Waits until input may be available, up to `timeout`. Data that TLS
     /// has already decrypted counts as available.
-    pub fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
+    pub(crate) fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
         match self {
             Stream::Plain(c) => c.wait_readable(Some(timeout)).map_err(io::Error::other),
             Stream::Tls(s) => {

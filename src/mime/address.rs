@@ -10,9 +10,9 @@ use super::encoded_word;
 use super::params::Lexer;
 
 /// Placeholder for an address without a local part (Dovecot's choice).
-pub const MISSING_MAILBOX: &[u8] = b"MISSING_MAILBOX";
+pub(crate) const MISSING_MAILBOX: &[u8] = b"MISSING_MAILBOX";
 /// Placeholder for an address without a domain (Dovecot's choice).
-pub const MISSING_DOMAIN: &[u8] = b"MISSING_DOMAIN";
+pub(crate) const MISSING_DOMAIN: &[u8] = b"MISSING_DOMAIN";
 
 /// One IMAP address: `(name adl mailbox host)`. A group start has only
 /// `mailbox` (the group name); a group end has all four None.
@@ -98,7 +98,7 @@ fn mailbox(
 }
 
 /// Parses an unfolded address-list header value.
-pub fn parse_list(value: &[u8]) -> Vec<Address> {
+pub(crate) fn parse_list(value: &[u8]) -> Vec<Address> {
     let toks = tokenize(value);
     let mut out = Vec::new();
     let mut in_group = false;
@@ -230,7 +230,7 @@ fn skip_to_separator(toks: &[Tok], i: &mut usize) {
 
 /// A human-readable, RFC 2047-decoded rendering of an address list
 /// (`Name <local@domain>, …`), the text SEARCH FROM/TO and SORT DISPLAY use.
-pub fn display(addrs: &[Address]) -> String {
+pub(crate) fn display(addrs: &[Address]) -> String {
     let mut out = String::new();
     for a in addrs {
         if a.is_group_marker() {

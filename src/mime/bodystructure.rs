@@ -166,7 +166,7 @@ fn strip_prefix_ci<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
 }
 
 /// True when the block has a MIME-Version field.
-pub fn has_mime_version(block: &[u8]) -> bool {
+pub(crate) fn has_mime_version(block: &[u8]) -> bool {
     header::fields(block).any(|f| f.is(b"MIME-Version"))
 }
 

@@ -10,7 +10,7 @@ use encoding_rs::{Encoding, WINDOWS_1252};
 /// label such as `utf-8` or `ISO-8859-1`). Unknown labels fall back to
 /// [`decode_unlabelled`], because a wrong label is far more common in real
 /// mail than text that is not UTF-8 or Latin-1.
-pub fn decode<'a>(label: &[u8], bytes: &'a [u8]) -> Cow<'a, str> {
+pub(crate) fn decode<'a>(label: &[u8], bytes: &'a [u8]) -> Cow<'a, str> {
     let label = trim_ascii(label);
     // RFC 2231 allows `charset*language` inside encoded words.
     let label = match label.iter().position(|&b| b == b'*') {
@@ -27,7 +27,7 @@ pub fn decode<'a>(label: &[u8], bytes: &'a [u8]) -> Cow<'a, str> {
 /// Decodes bytes that carry no charset label (raw 8-bit headers, text parts
 /// without a charset parameter): UTF-8 when valid, else Windows-1252, the
 /// superset of Latin-1 that unlabelled Western mail almost always is.
-pub fn decode_unlabelled(bytes: &[u8]) -> Cow<'_, str> {
+pub(crate) fn decode_unlabelled(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
         Ok(s) => Cow::Borrowed(s),
         Err(_) => WINDOWS_1252.decode_without_bom_handling(bytes).0,

@@ -105,7 +105,7 @@ impl Decoder {
 /// Decodes an unfolded header value (unstructured text or a phrase) to
 /// UTF-8, expanding encoded words. White space between two encoded words
 /// is dropped as RFC 2047 section 6.2 requires.
-pub fn decode(value: &[u8]) -> String {
+pub(crate) fn decode(value: &[u8]) -> String {
     let mut d = Decoder::default();
     let mut pending_ws: Vec<u8> = Vec::new();
     let mut after_word = false;

@@ -37,7 +37,7 @@ pub struct Envelope {
 
 /// Builds the envelope from a header block. A repeated field overrides
 /// earlier ones, as in Dovecot.
-pub fn build(block: &[u8]) -> Envelope {
+pub(crate) fn build(block: &[u8]) -> Envelope {
     let mut env = Envelope::default();
     for f in header::fields(block) {
         let name = f.name;
@@ -130,7 +130,7 @@ fn zone_offset(z: &str) -> Option<i32> {
 
 /// Parses an RFC 5322 date-time, accepting obsolete forms (no weekday,
 /// two- and three-digit years, named zones, missing seconds, comments).
-pub fn parse_date(value: &[u8]) -> Option<MessageDate> {
+pub(crate) fn parse_date(value: &[u8]) -> Option<MessageDate> {
     let text = String::from_utf8_lossy(value);
     let mut cleaned = String::with_capacity(text.len());
     let mut depth = 0u32;

@@ -5,11 +5,11 @@
 
 /// Fields longer than this (folded, in bytes) are not parsed: they stay in
 /// the header bytes returned by FETCH but contribute nothing to the summary.
-pub const MAX_FIELD_LEN: usize = 64 * 1024;
+pub(crate) const MAX_FIELD_LEN: usize = 64 * 1024;
 
 /// One header field as it appears in the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Field<'a> {
+pub(crate) struct Field<'a> {
     /// The field name, without trailing white space (obs-syntax allows it).
     pub name: &'a [u8],
     /// Everything after the colon, still folded, without the final line end.
@@ -20,12 +20,12 @@ pub struct Field<'a> {
 
 impl Field<'_> {
     /// The value unfolded and trimmed; see [`unfold`].
-    pub fn unfolded(&self) -> Vec<u8> {
+    pub(crate) fn unfolded(&self) -> Vec<u8> {
         unfold(self.value)
     }
 
     /// Case-insensitive name comparison.
-    pub fn is(&self, name: &[u8]) -> bool {
+    pub(crate) fn is(&self, name: &[u8]) -> bool {
         self.name.eq_ignore_ascii_case(name)
     }
 }
@@ -33,7 +33,7 @@ impl Field<'_> {
 /// Length of the header block at the start of `data`, including the empty
 /// line that ends it; equivalently the offset where the body starts. A
 /// message without an empty line is all header and has an empty body.
-pub fn header_len(data: &[u8]) -> usize {
+pub(crate) fn header_len(data: &[u8]) -> usize {
     let mut pos = 0;
     loop {
         let rest = data.get(pos..).unwrap_or_default();
@@ -54,13 +54,13 @@ pub fn header_len(data: &[u8]) -> usize {
 /// [`header_len`], or any prefix of a message: iteration stops at the
 /// empty line).
 #[derive(Debug, Clone)]
-pub struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     data: &'a [u8],
     pos: usize,
 }
 
 /// Iterates over the fields of `block`.
-pub fn fields(block: &[u8]) -> Fields<'_> {
+pub(crate) fn fields(block: &[u8]) -> Fields<'_> {
     Fields {
         data: block,
         pos: 0,
@@ -133,7 +133,7 @@ fn parse_field(raw: &[u8]) -> Option<Field<'_>> {
 /// Unfolds a field value: line ends are removed (the white space that
 /// follows them is kept, as RFC 5322 unfolding says), then leading and
 /// trailing white space is trimmed.
-pub fn unfold(value: &[u8]) -> Vec<u8> {
+pub(crate) fn unfold(value: &[u8]) -> Vec<u8> {
     let mut out: Vec<u8> = value
         .iter()
         .copied()
@@ -154,16 +154,17 @@ pub fn unfold(value: &[u8]) -> Vec<u8> {
 
 /// The last field named `name` (case-insensitive), unfolded. Envelope
 /// fields follow Dovecot, where a repeated field overrides earlier ones.
-pub fn last_value(block: &[u8], name: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn last_value(block: &[u8], name: &[u8]) -> Option<Vec<u8>> {
     fields(block)
         .filter(|f| f.is(name))
         .last()
         .map(|f| f.unfolded())
 }
 
+#[cfg(test)]
 /// The first field named `name`, unfolded. Content-* fields follow Dovecot,
 /// where the first occurrence wins.
-pub fn first_value(block: &[u8], name: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn first_value(block: &[u8], name: &[u8]) -> Option<Vec<u8>> {
     fields(block).find(|f| f.is(name)).map(|f| f.unfolded())
 }
 

@@ -7,21 +7,21 @@
 //! SEARCH, and `imap::wire::structure` renders ENVELOPE/BODYSTRUCTURE from the
 //! summary alone. Decisions are recorded in `doc/mime.md`.
 
-pub mod address;
-pub mod bodystructure;
-pub mod charset;
-pub mod encoded_word;
-pub mod envelope;
-pub mod header;
+pub(crate) mod address;
+pub(crate) mod bodystructure;
+pub(crate) mod charset;
+pub(crate) mod encoded_word;
+pub(crate) mod envelope;
+pub(crate) mod header;
 pub mod invariants;
-pub mod params;
-pub mod preview;
-pub mod search_text;
+pub(crate) mod params;
+pub(crate) mod preview;
+pub(crate) mod search_text;
 pub mod section;
 pub mod sort;
 pub mod summary;
 pub mod thread;
-pub mod transfer;
+pub(crate) mod transfer;
 
 pub use section::{SectionError, SectionSpec, SectionText};
 pub use summary::{summarize, Part, PartBody, Summary};

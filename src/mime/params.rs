@@ -7,8 +7,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::charset;
-
 /// One `name=value` parameter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Param {
@@ -125,7 +123,7 @@ pub(crate) fn is_token_char(b: u8) -> bool {
 
 /// Parses `token *(";" param)`: the leading token (e.g. a disposition)
 /// and the merged parameters. Returns None if there is no token.
-pub fn parse_token_with_params(value: &[u8]) -> Option<(Vec<u8>, Vec<Param>)> {
+pub(crate) fn parse_token_with_params(value: &[u8]) -> Option<(Vec<u8>, Vec<Param>)> {
     let mut lx = Lexer::new(value);
     lx.skip_cfws();
     let token = lx.take_while(is_token_char).to_vec();
@@ -137,7 +135,7 @@ pub fn parse_token_with_params(value: &[u8]) -> Option<(Vec<u8>, Vec<Param>)> {
 
 /// Parses a Content-Type value into type, subtype and parameters, keeping
 /// the case of type and subtype as written (Dovecot does the same).
-pub fn parse_content_type(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>, Vec<Param>)> {
+pub(crate) fn parse_content_type(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>, Vec<Param>)> {
     let mut lx = Lexer::new(value);
     lx.skip_cfws();
     let ty = lx.take_while(is_token_char).to_vec();
@@ -275,6 +273,7 @@ fn merge_sections(mut out: Vec<Param>, mut sections: Vec<Section>) -> Vec<Param>
     out
 }
 
+#[cfg(test)]
 fn percent_decode(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
@@ -295,18 +294,21 @@ fn percent_decode(s: &[u8]) -> Vec<u8> {
     out
 }
 
+#[cfg(test)]
 /// The decoded value of parameter `name` (e.g. `filename`): the RFC 2231
 /// extended form wins over the plain one; plain values may carry RFC 2047
 /// encoded words, which many mailers (wrongly but commonly) use.
-pub fn decoded_value(params: &[Param], name: &[u8]) -> Option<String> {
+pub(crate) fn decoded_value(params: &[Param], name: &[u8]) -> Option<String> {
     let mut ext_name = name.to_ascii_lowercase();
     ext_name.push(b'*');
     if let Some(p) = params.iter().find(|p| p.name == ext_name) {
         let mut parts = p.value.splitn(3, |&b| b == b'\'');
         let (cs, _lang, text) = (parts.next(), parts.next(), parts.next());
         return Some(match (cs, text) {
-            (Some(cs), Some(text)) => charset::decode(cs, &percent_decode(text)).into_owned(),
-            _ => charset::decode_unlabelled(&percent_decode(&p.value)).into_owned(),
+            (Some(cs), Some(text)) => {
+                super::charset::decode(cs, &percent_decode(text)).into_owned()
+            }
+            _ => super::charset::decode_unlabelled(&percent_decode(&p.value)).into_owned(),
         });
     }
     params
@@ -316,7 +318,7 @@ pub fn decoded_value(params: &[Param], name: &[u8]) -> Option<String> {
 }
 
 /// The raw value of parameter `name` (plain form only).
-pub fn raw_value<'a>(params: &'a [Param], name: &[u8]) -> Option<&'a [u8]> {
+pub(crate) fn raw_value<'a>(params: &'a [Param], name: &[u8]) -> Option<&'a [u8]> {
     params
         .iter()
         .find(|p| p.name.eq_ignore_ascii_case(name))

@@ -7,7 +7,7 @@ use super::summary::{Part, PartBody};
 
 /// Longest preview, in characters (RFC 8970 §3 allows up to 256; about
 /// 200 is what clients show).
-pub const MAX_CHARS: usize = 200;
+pub(crate) const MAX_CHARS: usize = 200;
 
 fn is_attachment(p: &Part) -> bool {
     p.content
@@ -68,7 +68,7 @@ fn drop_blocks(html: &str, name: &str) -> String {
 /// The preview of the message whose root part is `root` (raw bytes
 /// `raw`): white space collapsed, at most [`MAX_CHARS`] characters, empty
 /// when the message has no readable text.
-pub fn build(root: &Part, raw: &[u8]) -> String {
+pub(crate) fn build(root: &Part, raw: &[u8]) -> String {
     let Some(part) = text_part(root) else {
         return String::new();
     };

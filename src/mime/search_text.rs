@@ -10,11 +10,11 @@ use super::summary::{Part, PartBody, Summary};
 use super::transfer::{Base64Decoder, QpDecoder, TransferEncoding};
 
 /// At most this much decoded text is considered per part.
-pub const PART_TEXT_CAP: usize = 128 * 1024;
+pub(crate) const PART_TEXT_CAP: usize = 128 * 1024;
 
 /// Folded text of a message for SEARCH TEXT/BODY.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SearchText {
+pub(crate) struct SearchText {
     /// `Name: decoded value` lines of the top-level header.
     pub headers: String,
     /// Decoded text parts (and encapsulated messages' headers), joined by
@@ -23,13 +23,15 @@ pub struct SearchText {
 }
 
 impl SearchText {
+    #[cfg(test)]
     /// SEARCH BODY.
-    pub fn body_matches(&self, needle: &str) -> bool {
+    pub(crate) fn body_matches(&self, needle: &str) -> bool {
         matches(&self.body, needle)
     }
 
+    #[cfg(test)]
     /// SEARCH TEXT (header or body).
-    pub fn text_matches(&self, needle: &str) -> bool {
+    pub(crate) fn text_matches(&self, needle: &str) -> bool {
         matches(&self.headers, needle) || matches(&self.body, needle)
     }
 }
@@ -68,7 +70,7 @@ fn fold_char(c: char, out: &mut String) {
 }
 
 /// Unicode simple case folding of a string.
-pub fn fold(s: &str) -> String {
+pub(crate) fn fold(s: &str) -> String {
     // Most mail text is ASCII, where folding is lower-casing; this path is
     // several times faster than folding character by character.
     if s.is_ascii() {
@@ -85,15 +87,16 @@ pub fn fold(s: &str) -> String {
     out
 }
 
+#[cfg(test)]
 /// True when `folded_haystack` (already [`fold`]ed) contains `needle`
 /// (folded here). An empty needle matches everything, as in IMAP.
-pub fn matches(folded_haystack: &str, needle: &str) -> bool {
+pub(crate) fn matches(folded_haystack: &str, needle: &str) -> bool {
     folded_haystack.contains(fold(needle).as_str())
 }
 
 /// The decoded values of every field named `name` in a header block, for
 /// SEARCH HEADER; not folded.
-pub fn header_values(block: &[u8], name: &[u8]) -> Vec<String> {
+pub(crate) fn header_values(block: &[u8], name: &[u8]) -> Vec<String> {
     header::fields(block)
         .filter(|f| f.is(name))
         .map(|f| encoded_word::decode(&f.unfolded()))
@@ -117,7 +120,7 @@ const INPUT_CAP: usize = PART_TEXT_CAP * 3 + 1024;
 /// header, the bounded start of each text part, the headers of
 /// encapsulated messages. A caller holding encrypted content decrypts only
 /// these (attachments are skipped) and may leave the rest of `raw` zeroed.
-pub fn needed_ranges(summary: &Summary) -> Vec<std::ops::Range<u64>> {
+pub(crate) fn needed_ranges(summary: &Summary) -> Vec<std::ops::Range<u64>> {
     fn walk(part: &Part, out: &mut Vec<std::ops::Range<u64>>) {
         match &part.body {
             PartBody::Multipart(children) => children.iter().for_each(|c| walk(c, out)),
@@ -218,7 +221,7 @@ fn collect_body(part: &Part, raw: &[u8], out: &mut String) {
 }
 
 /// Builds the folded search text of a message.
-pub fn extract(summary: &Summary, raw: &[u8]) -> SearchText {
+pub(crate) fn extract(summary: &Summary, raw: &[u8]) -> SearchText {
     let bs = usize::try_from(summary.root.body_start).unwrap_or(usize::MAX);
     let mut headers = String::new();
     push_header_text(raw.get(..bs).unwrap_or_default(), &mut headers);

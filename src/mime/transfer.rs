@@ -45,11 +45,6 @@ impl TransferEncoding {
             Self::Unknown(v.to_vec())
         }
     }
-
-    /// True when the body is stored as-is (no decoding step needed).
-    pub fn is_identity(&self) -> bool {
-        matches!(self, Self::SevenBit | Self::EightBit | Self::Binary)
-    }
 }
 
 fn b64_value(b: u8) -> Option<u8> {
@@ -66,7 +61,7 @@ fn b64_value(b: u8) -> Option<u8> {
 /// Incremental, lenient base64 decoder: characters outside the alphabet
 /// (line breaks, stray punctuation) are skipped; `=` ends the data.
 #[derive(Debug, Default, Clone)]
-pub struct Base64Decoder {
+pub(crate) struct Base64Decoder {
     acc: u32,
     bits: u8,
     done: bool,
@@ -74,12 +69,12 @@ pub struct Base64Decoder {
 
 impl Base64Decoder {
     /// A decoder at the start of the data.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Decodes `input`, appending to `out`.
-    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
+    pub(crate) fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
         for &b in input {
             if self.done {
                 return;
@@ -101,7 +96,7 @@ impl Base64Decoder {
 }
 
 /// Decodes a whole base64 buffer.
-pub fn decode_base64(input: &[u8]) -> Vec<u8> {
+pub(crate) fn decode_base64(input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
     Base64Decoder::new().feed(input, &mut out);
     out
@@ -120,18 +115,18 @@ fn hex_value(b: u8) -> Option<u8> {
 /// break or trailing white space can only be recognised at the line end),
 /// so it holds back at most one incomplete line between `feed` calls.
 #[derive(Debug, Default, Clone)]
-pub struct QpDecoder {
+pub(crate) struct QpDecoder {
     pending: Vec<u8>,
 }
 
 impl QpDecoder {
     /// A decoder at the start of the data.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Decodes the complete lines of `pending + input`, appending to `out`.
-    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
+    pub(crate) fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
         let mut rest = input;
         while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
             let (line, tail) = rest.split_at(nl + 1);
@@ -148,7 +143,7 @@ impl QpDecoder {
     }
 
     /// Decodes the final, unterminated line.
-    pub fn finish(mut self, out: &mut Vec<u8>) {
+    pub(crate) fn finish(mut self, out: &mut Vec<u8>) {
         let line = std::mem::take(&mut self.pending);
         decode_qp_line(&line, out);
     }
@@ -189,7 +184,7 @@ fn decode_qp_line(line: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Decodes a whole quoted-printable buffer.
-pub fn decode_qp(input: &[u8]) -> Vec<u8> {
+pub(crate) fn decode_qp(input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len());
     let mut dec = QpDecoder::new();
     dec.feed(input, &mut out);

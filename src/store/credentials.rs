@@ -77,7 +77,7 @@ impl UserFile {
 /// yields and what opening the account's logs and mailboxes needs. Debug
 /// output never shows the key.
 #[derive(Clone)]
-pub struct UnlockedAccount {
+pub(crate) struct UnlockedAccount {
     master: MasterKey,
     /// The cost a password change hashes the new password with.
     cost: PasswordCost,
@@ -88,7 +88,7 @@ impl UnlockedAccount {
     /// [`StoreError::WrongPassword`](super::StoreError::WrongPassword).
     /// `cost` is what a later [`change_password`](Self::change_password)
     /// hashes with.
-    pub fn unlock(file: &UserFile, password: &[u8], cost: PasswordCost) -> Result<Self> {
+    pub(crate) fn unlock(file: &UserFile, password: &[u8], cost: PasswordCost) -> Result<Self> {
         Ok(UnlockedAccount {
             master: file.unlock(password)?,
             cost,
@@ -97,14 +97,14 @@ impl UnlockedAccount {
 
     /// The master key, for the store's own constructors
     /// (`AccountLog::open`, `UserKeys::new`); opaque to everyone else.
-    pub fn master_key(&self) -> &MasterKey {
+    pub(crate) fn master_key(&self) -> &MasterKey {
         &self.master
     }
 
     /// Re-seals the master key in `dir/user.toml` under `new_password` at
     /// this account's cost; returns the backup of the previous file (see
     /// [`user_file::change_password`]).
-    pub fn change_password(&self, dir: &Path, new_password: &[u8]) -> Result<PathBuf> {
+    pub(crate) fn change_password(&self, dir: &Path, new_password: &[u8]) -> Result<PathBuf> {
         user_file::change_password(dir, &self.master, new_password, &self.cost.kdf_params())
     }
 }

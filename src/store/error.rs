@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::crypto::CryptoError;
 use crate::sys::durable::FsError;
 
-use super::account::{MailboxId, MailboxNameError};
+use super::account::MailboxNameError;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -88,12 +88,6 @@ pub enum StoreError {
     NoSuchMailbox {
         /// The name.
         name: String,
-    },
-    /// No mailbox with this id (it was deleted).
-    #[error("no mailbox with id {id}")]
-    NoSuchMailboxId {
-        /// The id.
-        id: MailboxId,
     },
     /// INBOX cannot be deleted.
     #[error("INBOX cannot be deleted")]

@@ -32,7 +32,7 @@ use crate::crypto::stream::{StreamReader, StreamWriter};
 use crate::crypto::{seal, CryptoError};
 use crate::sys::durable::{FsError, NewFile};
 
-pub use crate::sys::durable::Durability;
+pub(crate) use crate::sys::durable::Durability;
 
 const MAGIC: &[u8; 8] = b"CRYLMSG\0";
 const VERSION: u16 = 1;
@@ -93,7 +93,7 @@ fn subkeys(content_key: &SecretKey) -> (SecretKey, SecretKey) {
 
 /// A fresh content key and its wrapped form.
 #[derive(Clone, Copy)]
-pub struct Keys<'a> {
+pub(crate) struct Keys<'a> {
     /// The wrapped key stored in the header.
     pub wrapped: &'a WrappedKey,
     /// The same key in the clear, to encrypt with.
@@ -107,7 +107,7 @@ pub struct Keys<'a> {
 /// `crash_point` names the crash-injection point between staging and
 /// rename. Returns the content size.
 #[allow(clippy::too_many_arguments)]
-pub fn write(
+pub(crate) fn write(
     tmp_dir: &Path,
     dest: &Path,
     keys: Keys<'_>,
@@ -177,7 +177,7 @@ pub fn write(
 
 /// A message file whose header has been read but whose key is not yet
 /// unwrapped.
-pub struct SealedMessage {
+pub(crate) struct SealedMessage {
     path: PathBuf,
     file: File,
     header: FileHeader,
@@ -185,7 +185,7 @@ pub struct SealedMessage {
 
 impl SealedMessage {
     /// Opens `path` and parses its header.
-    pub fn open(path: &Path) -> Result<SealedMessage, MessageFileError> {
+    pub(crate) fn open(path: &Path) -> Result<SealedMessage, MessageFileError> {
         let mal = |reason| MessageFileError::Malformed {
             path: path.to_path_buf(),
             reason,
@@ -218,12 +218,15 @@ impl SealedMessage {
     }
 
     /// The wrapped content key, for the key store to unwrap.
-    pub fn wrapped_key(&self) -> &WrappedKey {
+    pub(crate) fn wrapped_key(&self) -> &WrappedKey {
         &self.header.wrapped
     }
 
     /// Decrypts with the unwrapped content key.
-    pub fn decrypt(self, content_key: &SecretKey) -> Result<MessageReader, MessageFileError> {
+    pub(crate) fn decrypt(
+        self,
+        content_key: &SecretKey,
+    ) -> Result<MessageReader, MessageFileError> {
         let (stream_key, extra_key) = subkeys(content_key);
         let crypto = |source| MessageFileError::Crypto {
             path: self.path.clone(),

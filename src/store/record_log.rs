@@ -36,14 +36,14 @@ use crate::crypto::seal::{open, seal, OVERHEAD};
 use crate::crypto::secret::SecretKey;
 
 /// Largest encoded record accepted (before sealing).
-pub const MAX_RECORD_LEN: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_RECORD_LEN: usize = 16 * 1024 * 1024;
 const MAX_SEALED_LEN: usize = MAX_RECORD_LEN + OVERHEAD;
 const LEN_PREFIX: u64 = 4;
 const AAD_DOMAIN: &[u8] = b"crymap-like record v1\0";
 
 /// What [`RecordLog::append`] did.
 #[derive(Debug)]
-pub struct Appended<T> {
+pub(crate) struct Appended<T> {
     /// Records other writers appended since this handle last read, which
     /// were read (and applied by nobody) before appending.
     pub preceding: Vec<T>,
@@ -52,7 +52,7 @@ pub struct Appended<T> {
 }
 
 /// An open sealed log of records of type `T`.
-pub struct RecordLog<T> {
+pub(crate) struct RecordLog<T> {
     path: PathBuf,
     file: File,
     key: SecretKey,
@@ -79,7 +79,7 @@ struct Scan<T> {
 impl<T: Serialize + DeserializeOwned> RecordLog<T> {
     /// Opens (creating if absent, mode 0600) the log at `path`, positioned
     /// at its start. `identity` names the log in every record's AAD.
-    pub fn open(path: &Path, key: SecretKey, identity: String) -> Result<Self> {
+    pub(crate) fn open(path: &Path, key: SecretKey, identity: String) -> Result<Self> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -99,19 +99,22 @@ impl<T: Serialize + DeserializeOwned> RecordLog<T> {
     }
 
     /// The path of the log file.
-    pub fn path(&self) -> &Path {
+    #[cfg(test)]
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Offset up to which this handle has read (a record boundary).
-    pub fn position(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn position(&self) -> u64 {
         self.pos
     }
 
+    #[cfg(test)]
     /// Continues reading from `offset`, which must be a record boundary
-    /// obtained earlier from [`RecordLog::position`] or an append (e.g.
+    /// obtained earlier from an append (e.g.
     /// stored in a snapshot). A wrong offset shows up as corruption.
-    pub fn seek_to(&mut self, offset: u64) {
+    pub(crate) fn seek_to(&mut self, offset: u64) {
         self.pos = offset;
     }
 
@@ -226,7 +229,7 @@ impl<T: Serialize + DeserializeOwned> RecordLog<T> {
     /// position. Stops before an incomplete tail without error. On a
     /// corrupt record, first returns the good records before it; the next
     /// call reports [`StoreError::Corrupt`].
-    pub fn read_new(&mut self) -> Result<Vec<T>> {
+    pub(crate) fn read_new(&mut self) -> Result<Vec<T>> {
         let scan = self.scan(self.pos)?;
         let at = scan.end;
         self.pos = at;
@@ -238,7 +241,7 @@ impl<T: Serialize + DeserializeOwned> RecordLog<T> {
 
     /// Skips the corrupt record at the current position, if its framing is
     /// intact, and returns the new position. Its content is lost.
-    pub fn skip_corrupt(&mut self) -> Result<u64> {
+    pub(crate) fn skip_corrupt(&mut self) -> Result<u64> {
         let scan = self.scan(self.pos)?;
         match scan.tail {
             Tail::Corrupt { next: Some(next) } if scan.records.is_empty() => {
@@ -257,7 +260,10 @@ impl<T: Serialize + DeserializeOwned> RecordLog<T> {
     /// Runs `f` holding the exclusive lock. Inside, `tx.read_new()` catches
     /// up (repairing a torn tail) and `tx.append()` writes; deciding between
     /// the two happens under the lock, so preconditions cannot go stale.
-    pub fn with_lock<R>(&mut self, f: impl FnOnce(&mut LogTx<'_, T>) -> Result<R>) -> Result<R> {
+    pub(crate) fn with_lock<R>(
+        &mut self,
+        f: impl FnOnce(&mut LogTx<'_, T>) -> Result<R>,
+    ) -> Result<R> {
         let dup = self
             .file
             .try_clone()
@@ -286,7 +292,7 @@ impl<T: Serialize + DeserializeOwned> RecordLog<T> {
     }
 
     /// Catches up and appends `records` under the lock in one step.
-    pub fn append(&mut self, records: &[T]) -> Result<Appended<T>> {
+    pub(crate) fn append(&mut self, records: &[T]) -> Result<Appended<T>> {
         self.with_lock(|tx| {
             let preceding = tx.read_new()?;
             let end = tx.append(records)?;
@@ -296,7 +302,7 @@ impl<T: Serialize + DeserializeOwned> RecordLog<T> {
 }
 
 /// The writer's view of the log while it holds the lock.
-pub struct LogTx<'a, T> {
+pub(crate) struct LogTx<'a, T> {
     log: &'a mut RecordLog<T>,
     caught_up: bool,
 }
@@ -304,7 +310,7 @@ pub struct LogTx<'a, T> {
 impl<T: Serialize + DeserializeOwned> LogTx<'_, T> {
     /// Reads every record appended since the handle's position, truncating
     /// a torn tail. Must be called before [`LogTx::append`].
-    pub fn read_new(&mut self) -> Result<Vec<T>> {
+    pub(crate) fn read_new(&mut self) -> Result<Vec<T>> {
         let log = &mut *self.log;
         let scan = log.scan(log.pos)?;
         match scan.tail {
@@ -335,7 +341,7 @@ impl<T: Serialize + DeserializeOwned> LogTx<'_, T> {
     /// Appends `records` with one write and `fdatasync`; returns the new
     /// end offset. Fails if [`LogTx::read_new`] was not called first, since
     /// the caller would be deciding on stale state.
-    pub fn append(&mut self, records: &[T]) -> Result<u64> {
+    pub(crate) fn append(&mut self, records: &[T]) -> Result<u64> {
         let log = &mut *self.log;
         if !self.caught_up {
             return Err(StoreError::io(

@@ -11,7 +11,7 @@ use super::types::{Flag, FlagOp, InternalDate, MessageName, Modseq, Uid, UidSet}
 
 /// Number of flag bits a message carries: the five system flags and up to
 /// 59 keywords per mailbox.
-pub const MAX_FLAGS: usize = 64;
+pub(crate) const MAX_FLAGS: usize = 64;
 
 /// How many inbound move ids a destination remembers, so the source of an
 /// interrupted move can learn whether its adds landed. Moves finish within

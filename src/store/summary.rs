@@ -33,13 +33,13 @@ pub enum SummaryError {
 
 /// Computes the serialised summary of a raw message. The ONLY place the
 /// store calls the MIME parser.
-pub fn compute(raw: &[u8]) -> Vec<u8> {
+pub(crate) fn compute(raw: &[u8]) -> Vec<u8> {
     encode(&summarize(raw))
 }
 
 /// Parses a raw message into its summary (never fails: malformed mail
 /// degrades to opaque parts).
-pub fn summarize(raw: &[u8]) -> Summary {
+pub(crate) fn summarize(raw: &[u8]) -> Summary {
     crate::mime::summary::summarize(raw)
 }
 
@@ -61,13 +61,13 @@ fn encode(s: &Summary) -> Vec<u8> {
 
 /// Decodes a stored summary; `None` if it is from an older format (the
 /// caller then recomputes it from the content and stores it again).
-pub fn decode(blob: &[u8]) -> Option<Summary> {
+pub(crate) fn decode(blob: &[u8]) -> Option<Summary> {
     postcard::from_bytes(blob.strip_prefix(FORMAT_MAGIC)?).ok()
 }
 
 /// The stored form of an already computed summary (for rewriting one
 /// recomputed from an older format).
-pub fn encode_summary(s: &Summary) -> Vec<u8> {
+pub(crate) fn encode_summary(s: &Summary) -> Vec<u8> {
     encode(s)
 }
 
@@ -76,7 +76,7 @@ fn aad(name: &MessageName) -> Vec<u8> {
 }
 
 /// The summary file path beside message file `msg_path`.
-pub fn path_for(msg_path: &Path) -> PathBuf {
+pub(crate) fn path_for(msg_path: &Path) -> PathBuf {
     let mut p = msg_path.as_os_str().to_owned();
     p.push(".sum");
     PathBuf::from(p)
@@ -84,7 +84,7 @@ pub fn path_for(msg_path: &Path) -> PathBuf {
 
 /// Seals `summary` for message `name` and renames it into place at `dest`
 /// (not synced: it can always be recomputed).
-pub fn write(
+pub(crate) fn write(
     tmp_dir: &Path,
     dest: &Path,
     key: &SecretKey,
@@ -100,7 +100,7 @@ pub fn write(
 }
 
 /// Reads and opens the summary at `path`; `Ok(None)` if there is none.
-pub fn read(
+pub(crate) fn read(
     path: &Path,
     key: &SecretKey,
     name: &MessageName,

@@ -16,7 +16,7 @@ use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use crate::sys::conn::{Conn, ConnError};
 
 /// The first descriptor systemd passes (`SD_LISTEN_FDS_START`).
-pub const LISTEN_FDS_START: RawFd = 3;
+pub(crate) const LISTEN_FDS_START: RawFd = 3;
 
 /// More descriptors than any sane unit passes; guards against a corrupt
 /// environment making us claim the whole descriptor table.
@@ -27,7 +27,7 @@ static ADOPTED: AtomicBool = AtomicBool::new(false);
 
 /// Failure to interpret or adopt socket-activation descriptors.
 #[derive(Debug, thiserror::Error)]
-pub enum ActivationError {
+pub(crate) enum ActivationError {
     /// An environment variable is present but malformed.
     #[error("malformed {var}={value:?}")]
     BadVar {
@@ -61,15 +61,6 @@ pub enum ActivationError {
     /// Falling back to stdin/stdout failed.
     #[error(transparent)]
     Stdio(#[from] ConnError),
-}
-
-/// A descriptor passed by systemd, with its `FileDescriptorName=` if any.
-#[derive(Debug)]
-pub struct ListenFd {
-    /// The descriptor, now owned by this process and close-on-exec.
-    pub fd: OwnedFd,
-    /// Its name from `LISTEN_FDNAMES`, if the variable was set.
-    pub name: Option<String>,
 }
 
 /// What the environment announces, before any descriptor is touched.
@@ -124,7 +115,7 @@ fn parse_env(
 
 /// How many descriptors systemd passed to this process (0 when it was not
 /// socket-activated or the variables are malformed), without taking them.
-pub fn passed_fd_count() -> usize {
+pub(crate) fn passed_fd_count() -> usize {
     let var = |name| std::env::var(name).ok();
     match parse_env(
         var("LISTEN_PID").as_deref(),
@@ -137,13 +128,15 @@ pub fn passed_fd_count() -> usize {
     }
 }
 
-/// Takes ownership of the descriptors systemd passed, with their names.
+/// Takes ownership of the descriptors systemd passed. `LISTEN_FDNAMES`,
+/// when set, is only checked for one name per descriptor: a `serve`
+/// process needs no names, it serves the one socket it is given.
 ///
 /// Returns an empty list when the process was not socket-activated. The
 /// `LISTEN_*` variables are removed (so children do not inherit them) and
 /// every descriptor is made close-on-exec. Call early, before other threads
 /// exist, because it edits the environment.
-pub fn take_named_listen_fds() -> Result<Vec<ListenFd>, ActivationError> {
+pub(crate) fn take_listen_fds() -> Result<Vec<OwnedFd>, ActivationError> {
     let var = |name| std::env::var(name).ok();
     let spec = parse_env(
         var("LISTEN_PID").as_deref(),
@@ -161,7 +154,6 @@ pub fn take_named_listen_fds() -> Result<Vec<ListenFd>, ActivationError> {
         return Err(ActivationError::AlreadyTaken);
     }
     let mut out = Vec::with_capacity(spec.count);
-    let mut names = spec.names.map(Vec::into_iter);
     for fd in (LISTEN_FDS_START..).take(spec.count) {
         fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
             .map_err(|source| ActivationError::BadFd { fd, source })?;
@@ -169,22 +161,14 @@ pub fn take_named_listen_fds() -> Result<Vec<ListenFd>, ActivationError> {
         // process by its parent per the sd_listen_fds protocol, which this
         // function is the only reader of; ADOPTED guarantees it runs once, so
         // nothing else in the process owns or will close these descriptors.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        let name = names.as_mut().and_then(Iterator::next);
-        out.push(ListenFd { fd: owned, name });
+        out.push(unsafe { OwnedFd::from_raw_fd(fd) });
     }
     Ok(out)
 }
 
-/// Takes ownership of the descriptors systemd passed (see
-/// [`take_named_listen_fds`]), without their names.
-pub fn take_listen_fds() -> Result<Vec<OwnedFd>, ActivationError> {
-    Ok(take_named_listen_fds()?.into_iter().map(|l| l.fd).collect())
-}
-
 /// The connection of a `serve` process: the one socket systemd passed with
 /// `Accept=yes`, or else stdin/stdout (inetd `nowait`, or a pipe in tests).
-pub fn connection_from_environment() -> Result<Conn, ActivationError> {
+pub(crate) fn connection_from_environment() -> Result<Conn, ActivationError> {
     let mut fds = take_listen_fds()?;
     match fds.len() {
         0 => Ok(Conn::from_stdio()?),
@@ -265,21 +249,19 @@ mod tests {
             std::env::set_var("LISTEN_PID", std::process::id().to_string());
             std::env::set_var("LISTEN_FDS", "2");
             std::env::set_var("LISTEN_FDNAMES", "first:second");
-            let fds = take_named_listen_fds().expect("take");
+            let fds = take_listen_fds().expect("take");
             assert_eq!(fds.len(), 2);
             assert!(
                 std::env::var_os("LISTEN_FDS").is_none()
                     && std::env::var_os("LISTEN_PID").is_none()
             );
-            let names: Vec<_> = fds.iter().map(|l| l.name.as_deref()).collect();
-            assert_eq!(names, vec![Some("first"), Some("second")]);
             for l in &fds {
-                let flags = fcntl(l.fd.as_raw_fd(), FcntlArg::F_GETFD).expect("getfd");
+                let flags = fcntl(l.as_raw_fd(), FcntlArg::F_GETFD).expect("getfd");
                 assert!(FdFlag::from_bits_truncate(flags).contains(FdFlag::FD_CLOEXEC));
             }
             let mut it = fds.into_iter();
             let first = it.next().expect("first");
-            let mut s = UnixStream::from(first.fd);
+            let mut s = UnixStream::from(first);
             s.write_all(b"hello from fd 3").expect("write");
             // A second adoption must not hand out the same descriptors again.
             std::env::set_var("LISTEN_PID", std::process::id().to_string());

@@ -17,12 +17,12 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Mode of every file this module creates (exactly; umask does not apply).
-pub const FILE_MODE: u32 = 0o600;
+pub(crate) const FILE_MODE: u32 = 0o600;
 /// Mode of every directory this module creates (exactly).
-pub const DIR_MODE: u32 = 0o700;
+pub(crate) const DIR_MODE: u32 = 0o700;
 /// Suffix of every staging file; anything ending in it is disposable once
 /// old (garbage collection removes stale ones).
-pub const TEMP_SUFFIX: &str = ".tmp";
+pub(crate) const TEMP_SUFFIX: &str = ".tmp";
 
 /// Failure of a file-system step, naming the step and the path: the one
 /// file-system error type, which every layer's error enum wraps (its `Io`
@@ -48,11 +48,11 @@ impl FsError {
 }
 
 /// Shorthand for results of this module.
-pub type Result<T, E = FsError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = FsError> = std::result::Result<T, E>;
 
 /// When a placed file becomes durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
+pub(crate) enum Durability {
     /// fsync the file before placing it and its directory after: durable
     /// on return.
     Now,
@@ -69,7 +69,7 @@ fn temp_name() -> String {
 /// A new private file being written under a staging name. Dropped before
 /// it is placed, it is removed (a crash leaves it behind, harmlessly: its
 /// name ends in [`TEMP_SUFFIX`]).
-pub struct NewFile {
+pub(crate) struct NewFile {
     file: File,
     path: PathBuf,
     placed: bool,
@@ -78,7 +78,7 @@ pub struct NewFile {
 impl NewFile {
     /// Creates a staging file in `dir` (exclusively, mode [`FILE_MODE`]).
     /// `dir` must be on the file system of the file's final place.
-    pub fn create(dir: &Path) -> Result<NewFile> {
+    pub(crate) fn create(dir: &Path) -> Result<NewFile> {
         let path = dir.join(temp_name());
         let file = OpenOptions::new()
             .write(true)
@@ -101,24 +101,24 @@ impl NewFile {
     }
 
     /// The staging path (for error messages).
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The open file, to write (or stream) content into.
-    pub fn file(&mut self) -> &mut File {
+    pub(crate) fn file(&mut self) -> &mut File {
         &mut self.file
     }
 
     /// Writes all of `data`.
-    pub fn write_all(&mut self, data: &[u8]) -> Result<()> {
+    pub(crate) fn write_all(&mut self, data: &[u8]) -> Result<()> {
         self.file
             .write_all(data)
             .map_err(FsError::at("write", &self.path))
     }
 
     /// Flushes the content to disk (fsync).
-    pub fn sync(&self) -> Result<()> {
+    pub(crate) fn sync(&self) -> Result<()> {
         self.file
             .sync_all()
             .map_err(FsError::at("fsync", &self.path))
@@ -128,7 +128,7 @@ impl NewFile {
     /// replacing whatever is there. With [`Durability::Now`] the content is
     /// fsynced before and `dest`'s directory after: after a crash `dest`
     /// holds its old content or all of the new, never a mix.
-    pub fn place(mut self, dest: &Path, durability: Durability) -> Result<()> {
+    pub(crate) fn place(mut self, dest: &Path, durability: Durability) -> Result<()> {
         if durability == Durability::Now {
             self.sync()?;
         }
@@ -146,7 +146,7 @@ impl NewFile {
     /// it), durably: the content is fsynced, hard-linked to `dest`, the
     /// staging name removed and `dest`'s directory fsynced. Returns whether
     /// this call created `dest`.
-    pub fn place_exclusive(mut self, dest: &Path) -> Result<bool> {
+    pub(crate) fn place_exclusive(mut self, dest: &Path) -> Result<bool> {
         self.sync()?;
         let dir = parent(dest);
         create_dir_all(dir)?;
@@ -173,7 +173,7 @@ impl Drop for NewFile {
 /// `tmp_dir`, fsynced, hard-linked: never replaces and never shows a
 /// partial file). Returns whether this call created it; `false` means
 /// another writer won and its content is left alone.
-pub fn write_new(tmp_dir: &Path, dest: &Path, data: &[u8]) -> Result<bool> {
+pub(crate) fn write_new(tmp_dir: &Path, dest: &Path, data: &[u8]) -> Result<bool> {
     let mut f = NewFile::create(tmp_dir)?;
     f.write_all(data)?;
     f.place_exclusive(dest)
@@ -182,7 +182,7 @@ pub fn write_new(tmp_dir: &Path, dest: &Path, data: &[u8]) -> Result<bool> {
 /// Replaces `dest` with `data` atomically and durably (staged in `tmp_dir`,
 /// fsync, rename, fsync of `dest`'s directory): after a crash `dest` holds
 /// either its old content or all of `data`.
-pub fn replace(tmp_dir: &Path, dest: &Path, data: &[u8]) -> Result<()> {
+pub(crate) fn replace(tmp_dir: &Path, dest: &Path, data: &[u8]) -> Result<()> {
     let mut f = NewFile::create(tmp_dir)?;
     f.write_all(data)?;
     f.place(dest, Durability::Now)
@@ -191,7 +191,7 @@ pub fn replace(tmp_dir: &Path, dest: &Path, data: &[u8]) -> Result<()> {
 /// Hard-links `src` to `dest` unless `dest` exists (creating `dest`'s
 /// directory if needed), then fsyncs `dest`'s directory, so on return the
 /// name is durable either way. Returns whether this call created it.
-pub fn link_exclusive(src: &Path, dest: &Path) -> Result<bool> {
+pub(crate) fn link_exclusive(src: &Path, dest: &Path) -> Result<bool> {
     let dir = parent(dest);
     create_dir_all(dir)?;
     let created = link_unless_exists(src, dest)?;
@@ -208,7 +208,7 @@ fn link_unless_exists(src: &Path, dest: &Path) -> Result<bool> {
 }
 
 /// Flushes a directory's entries (creations, renames, links, removals).
-pub fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     let d = File::open(dir).map_err(FsError::at("open directory", dir))?;
     d.sync_all().map_err(FsError::at("fsync directory", dir))
 }
@@ -216,7 +216,7 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 /// Makes every write, rename and link on the file system holding `path`
 /// durable with one `syncfs(2)`: what makes a batch of new files cheap to
 /// commit (one call instead of an fsync per file and per directory).
-pub fn syncfs(path: &Path) -> Result<()> {
+pub(crate) fn syncfs(path: &Path) -> Result<()> {
     let f = File::open(path).map_err(FsError::at("open", path))?;
     nix::unistd::syncfs(f.as_raw_fd())
         .map_err(io::Error::from)
@@ -227,7 +227,7 @@ pub fn syncfs(path: &Path) -> Result<()> {
 /// exist). Returns `true` if created, `false` if a directory was already
 /// there (left alone); anything else at `path` is an error. The parent is
 /// not fsynced; call [`sync_dir`] when it matters.
-pub fn create_dir(path: &Path) -> Result<bool> {
+pub(crate) fn create_dir(path: &Path) -> Result<bool> {
     match DirBuilder::new().mode(DIR_MODE).create(path) {
         Ok(()) => {
             fs::set_permissions(path, Permissions::from_mode(DIR_MODE))
@@ -249,7 +249,7 @@ pub fn create_dir(path: &Path) -> Result<bool> {
 /// Makes `path` a directory, creating it and any missing parents with
 /// exactly [`DIR_MODE`]; each directory created is made durable in its
 /// parent (fsync), so a file placed inside cannot lose its directory.
-pub fn create_dir_all(path: &Path) -> Result<()> {
+pub(crate) fn create_dir_all(path: &Path) -> Result<()> {
     if path.as_os_str().is_empty() || path.is_dir() {
         return Ok(());
     }

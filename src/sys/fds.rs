@@ -14,7 +14,7 @@ use super::activation::{passed_fd_count, LISTEN_FDS_START};
 /// activation. Must run first thing in `main`, before any thread exists and
 /// before anything in this process opened a descriptor of its own. Returns
 /// the descriptors it closed, for the log.
-pub fn close_inherited() -> io::Result<Vec<RawFd>> {
+pub(crate) fn close_inherited() -> io::Result<Vec<RawFd>> {
     let keep = passed_fd_count();
     let keep = LISTEN_FDS_START..LISTEN_FDS_START.saturating_add(keep as RawFd);
     let open = open_fds()?;

@@ -13,14 +13,14 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
-use crate::sys::poll::{self, PollError};
+use crate::sys::poll::PollError;
 
 /// How often a watcher in polling mode tells its caller to re-scan.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Failure of the watcher.
 #[derive(Debug, thiserror::Error)]
-pub enum WatchError {
+pub(crate) enum WatchError {
     /// Adding a watch failed for a reason other than running out of watches.
     #[error("cannot watch {path}: {source}")]
     AddWatch {
@@ -39,14 +39,14 @@ pub enum WatchError {
 
 /// Watches a set of directories for new or changed entries.
 #[derive(Debug)]
-pub struct DirWatcher {
+pub(crate) struct DirWatcher {
     inotify: Option<Inotify>,
 }
 
 impl DirWatcher {
     /// An inotify-backed watcher, or a polling one if inotify cannot be
     /// initialised (the reason is logged once).
-    pub fn new() -> DirWatcher {
+    pub(crate) fn new() -> DirWatcher {
         match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
             Ok(inotify) => DirWatcher {
                 inotify: Some(inotify),
@@ -62,19 +62,19 @@ impl DirWatcher {
 
     /// A watcher that never blocks on events and always reports a possible
     /// change, so the caller re-scans at [`POLL_INTERVAL`].
-    pub fn polling() -> DirWatcher {
+    pub(crate) fn polling() -> DirWatcher {
         DirWatcher { inotify: None }
     }
 
     /// Whether this watcher is in the polling fallback.
-    pub fn is_polling(&self) -> bool {
+    pub(crate) fn is_polling(&self) -> bool {
         self.inotify.is_none()
     }
 
     /// Adds `dir` to the watched set (creations, modifications, completed
     /// writes and renames into it). Running out of inotify watches switches
     /// the whole watcher to polling rather than failing.
-    pub fn watch(&mut self, dir: &Path) -> Result<(), WatchError> {
+    pub(crate) fn watch(&mut self, dir: &Path) -> Result<(), WatchError> {
         let Some(inotify) = &self.inotify else {
             return Ok(());
         };
@@ -101,20 +101,20 @@ impl DirWatcher {
     }
 
     /// The descriptor to poll for readability, or `None` in polling mode.
-    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+    pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
         self.inotify.as_ref().map(|i| i.as_fd())
     }
 
     /// The timeout a caller waiting on [`DirWatcher::fd`] and other
     /// descriptors should use so a polling watcher still gets its re-scans.
-    pub fn suggested_timeout(&self) -> Option<Duration> {
+    pub(crate) fn suggested_timeout(&self) -> Option<Duration> {
         self.is_polling().then_some(POLL_INTERVAL)
     }
 
     /// Consumes every pending event without blocking; `true` if anything
     /// happened since the last call (always `true` in polling mode, and on
     /// queue overflow, where events were lost).
-    pub fn drain(&mut self) -> Result<bool, WatchError> {
+    pub(crate) fn drain(&mut self) -> Result<bool, WatchError> {
         let Some(inotify) = &self.inotify else {
             return Ok(true);
         };
@@ -130,10 +130,11 @@ impl DirWatcher {
         }
     }
 
+    #[cfg(test)]
     /// Waits up to `timeout` (`None`: forever) for a change, then drains.
     /// In polling mode, sleeps for the shorter of `timeout` and
     /// [`POLL_INTERVAL`] and reports `true`.
-    pub fn wait(&mut self, timeout: Option<Duration>) -> Result<bool, WatchError> {
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<bool, WatchError> {
         match self.fd() {
             None => {
                 let nap = timeout.map_or(POLL_INTERVAL, |t| t.min(POLL_INTERVAL));
@@ -141,7 +142,7 @@ impl DirWatcher {
                 Ok(true)
             }
             Some(fd) => {
-                poll::wait_any(&[fd], timeout)?;
+                crate::sys::poll::wait_any(&[fd], timeout)?;
                 self.drain()
             }
         }

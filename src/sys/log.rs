@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// The tag every line carries.
-pub const IDENT: &str = "crymap-like";
+pub(crate) const IDENT: &str = "crymap-like";
 
 /// Where the system logger listens by default.
-pub const DEFAULT_SYSLOG_PATH: &str = "/dev/log";
+pub(crate) const DEFAULT_SYSLOG_PATH: &str = "/dev/log";
 
 /// `LOG_MAIL`, the facility of mail servers.
 const FACILITY_MAIL: u8 = 2;
@@ -29,7 +29,7 @@ const MAX_MESSAGE: usize = 2048;
 
 /// Failure to install the logger.
 #[derive(Debug, thiserror::Error)]
-pub enum LogError {
+pub(crate) enum LogError {
     /// A logger was already installed in this process.
     #[error("a logger is already installed")]
     AlreadyInstalled,
@@ -37,7 +37,7 @@ pub enum LogError {
 
 /// Where log lines go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sink<'p> {
+pub(crate) enum Sink<'p> {
     /// Standard error, one line per record.
     Stderr,
     /// The syslog datagram socket at this path (normally
@@ -53,7 +53,7 @@ enum Output {
 
 /// A logger; [`init`] installs one process-wide, tests use it directly.
 #[derive(Debug)]
-pub struct Logger {
+pub(crate) struct Logger {
     output: Output,
     level: log::LevelFilter,
     context: Mutex<Option<String>>,
@@ -64,7 +64,7 @@ pub struct Logger {
 impl Logger {
     /// Builds a logger for `sink`. Connecting to syslog happens here, once;
     /// if it fails the logger writes to stderr and says so there once.
-    pub fn new(sink: Sink<'_>, level: log::LevelFilter) -> Logger {
+    pub(crate) fn new(sink: Sink<'_>, level: log::LevelFilter) -> Logger {
         let output = match sink {
             Sink::Stderr => Output::Stderr,
             Sink::Syslog(path) => {
@@ -89,13 +89,14 @@ impl Logger {
         }
     }
 
+    #[cfg(test)]
     /// Whether records go to syslog (false: stderr).
-    pub fn is_syslog(&self) -> bool {
+    pub(crate) fn is_syslog(&self) -> bool {
         matches!(self.output, Output::Syslog(_))
     }
 
     /// Tags every later line with `user` (after login), or clears the tag.
-    pub fn set_context(&self, user: Option<&str>) {
+    pub(crate) fn set_context(&self, user: Option<&str>) {
         let mut ctx = self
             .context
             .lock()
@@ -206,7 +207,7 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 
 /// Installs the process-wide logger for `sink` at `level`. Call before any
 /// chroot so the syslog socket can be reached.
-pub fn init(sink: Sink<'_>, level: log::LevelFilter) -> Result<(), LogError> {
+pub(crate) fn init(sink: Sink<'_>, level: log::LevelFilter) -> Result<(), LogError> {
     if LOGGER.set(Logger::new(sink, level)).is_err() {
         return Err(LogError::AlreadyInstalled);
     }
@@ -218,7 +219,7 @@ pub fn init(sink: Sink<'_>, level: log::LevelFilter) -> Result<(), LogError> {
 
 /// Tags all later lines of the installed logger with `user` (e.g. after a
 /// successful login); a no-op if [`init`] was not called.
-pub fn set_context(user: Option<&str>) {
+pub(crate) fn set_context(user: Option<&str>) {
     if let Some(logger) = LOGGER.get() {
         logger.set_context(user);
     }

@@ -11,17 +11,16 @@
 // passes (`OwnedFd::from_raw_fd`) has no safe API, nor has arranging them at
 // 3, 4, … in a test child (`pre_exec`).
 #[allow(unsafe_code)]
-pub mod activation;
-pub mod conn;
-pub mod durable;
-pub mod fds;
-pub mod inotify;
-pub mod log;
-pub mod password;
-pub mod peer;
-pub mod poll;
+pub(crate) mod activation;
+pub(crate) mod conn;
+pub(crate) mod durable;
+pub(crate) mod fds;
+pub(crate) mod inotify;
+pub(crate) mod log;
+pub(crate) mod password;
+pub(crate) mod peer;
+pub(crate) mod poll;
 pub mod privilege;
-pub mod signals;
 
 #[cfg(test)]
 mod test_support;

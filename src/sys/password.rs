@@ -13,11 +13,11 @@ use zeroize::{Zeroize, Zeroizing};
 
 /// Longest password accepted, in bytes; reading stops there so a runaway
 /// input cannot grow the buffer (which would leave unzeroised copies).
-pub const MAX_PASSWORD_LEN: usize = 1024;
+pub(crate) const MAX_PASSWORD_LEN: usize = 1024;
 
 /// Failure to read a password.
 #[derive(Debug, thiserror::Error)]
-pub enum PasswordError {
+pub(crate) enum PasswordError {
     /// The controlling terminal could not be opened.
     #[error("cannot open the terminal /dev/tty: {0}")]
     NoTerminal(io::Error),
@@ -46,14 +46,14 @@ pub enum PasswordError {
 /// Turns terminal echo off for its lifetime and restores the saved mode
 /// when dropped, whatever way the scope is left.
 #[derive(Debug)]
-pub struct EchoOff<'fd> {
+pub(crate) struct EchoOff<'fd> {
     fd: BorrowedFd<'fd>,
     saved: Termios,
 }
 
 impl<'fd> EchoOff<'fd> {
     /// Disables echo on the terminal `fd` (keeping canonical line editing).
-    pub fn new(fd: BorrowedFd<'fd>) -> Result<EchoOff<'fd>, PasswordError> {
+    pub(crate) fn new(fd: BorrowedFd<'fd>) -> Result<EchoOff<'fd>, PasswordError> {
         let saved = termios::tcgetattr(fd)
             .map_err(|source| PasswordError::Termios { op: "get", source })?;
         let mut quiet = saved.clone();
@@ -80,7 +80,9 @@ impl Drop for EchoOff<'_> {
 ///
 /// Reads byte by byte so nothing after the line is consumed and no
 /// intermediate buffer holds a copy of the secret.
-pub fn read_password_line<R: Read>(mut input: R) -> Result<Zeroizing<String>, PasswordError> {
+pub(crate) fn read_password_line<R: Read>(
+    mut input: R,
+) -> Result<Zeroizing<String>, PasswordError> {
     let mut buf = Zeroizing::new(Vec::with_capacity(MAX_PASSWORD_LEN + 1));
     let mut byte = [0u8; 1];
     loop {
@@ -119,7 +121,7 @@ pub fn read_password_line<R: Read>(mut input: R) -> Result<Zeroizing<String>, Pa
 }
 
 /// Prompts on the terminal `tty` and reads a password with echo off.
-pub fn read_password_from_tty(
+pub(crate) fn read_password_from_tty(
     tty: &File,
     prompt: &str,
 ) -> Result<Zeroizing<String>, PasswordError> {
@@ -134,7 +136,9 @@ pub fn read_password_from_tty(
 
 /// Prompts on the controlling terminal (`/dev/tty`) and reads a password
 /// without echo, even when stdin/stdout are redirected.
-pub fn read_password_from_terminal(prompt: &str) -> Result<Zeroizing<String>, PasswordError> {
+pub(crate) fn read_password_from_terminal(
+    prompt: &str,
+) -> Result<Zeroizing<String>, PasswordError> {
     let tty = File::options()
         .read(true)
         .write(true)
@@ -145,7 +149,7 @@ pub fn read_password_from_terminal(prompt: &str) -> Result<Zeroizing<String>, Pa
 
 /// Reads a password as one line of standard input (for scripts), leaving
 /// any following input unread.
-pub fn read_password_from_stdin() -> Result<Zeroizing<String>, PasswordError> {
+pub(crate) fn read_password_from_stdin() -> Result<Zeroizing<String>, PasswordError> {
     let stdin = File::from(io::stdin().as_fd().try_clone_to_owned()?);
     read_password_line(stdin)
 }

@@ -13,7 +13,7 @@ use nix::sys::socket::{self, AddressFamily, SockaddrLike, SockaddrStorage};
 
 /// Failure to learn a socket's address.
 #[derive(Debug, thiserror::Error)]
-pub enum PeerError {
+pub(crate) enum PeerError {
     /// `getpeername`/`getsockname` failed for a reason other than "not a socket".
     #[error("{call} failed: {source}")]
     Sys {
@@ -34,7 +34,7 @@ pub enum PeerError {
 
 /// One end of a connection, as far as the server cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Peer {
+pub(crate) enum Peer {
     /// An IP address on the loopback network (127/8, `::1`, or `::ffff:127/104`).
     Loopback(SocketAddr),
     /// A UNIX-domain socket (always on this host).
@@ -48,16 +48,8 @@ pub enum Peer {
 impl Peer {
     /// Whether the connection cannot leave this host, so cleartext
     /// authentication does not cross a network.
-    pub fn is_local(&self) -> bool {
+    pub(crate) fn is_local(&self) -> bool {
         matches!(self, Peer::Loopback(_) | Peer::Unix)
-    }
-
-    /// The IP address and port, if the peer is an IP endpoint.
-    pub fn socket_addr(&self) -> Option<SocketAddr> {
-        match self {
-            Peer::Loopback(a) | Peer::Remote(a) => Some(*a),
-            Peer::Unix | Peer::NotASocket => None,
-        }
     }
 }
 
@@ -74,7 +66,7 @@ impl fmt::Display for Peer {
 
 /// Classifies an IP endpoint, unwrapping IPv4-mapped IPv6 addresses so that
 /// logs show the address the client actually used.
-pub fn classify(addr: SocketAddr) -> Peer {
+pub(crate) fn classify(addr: SocketAddr) -> Peer {
     let addr = match addr {
         SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
             Some(v4) => SocketAddr::V4(SocketAddrV4::new(v4, v6.port())),
@@ -107,19 +99,10 @@ fn from_storage(call: &'static str, sa: &SockaddrStorage) -> Result<Peer, PeerEr
 }
 
 /// The remote end of `fd` (`getpeername`).
-pub fn peer_of(fd: BorrowedFd<'_>) -> Result<Peer, PeerError> {
+pub(crate) fn peer_of(fd: BorrowedFd<'_>) -> Result<Peer, PeerError> {
     query(
         "getpeername",
         socket::getpeername::<SockaddrStorage>(fd.as_raw_fd()),
-    )
-}
-
-/// The local end of `fd` (`getsockname`), for logs: which address and port
-/// the client connected to.
-pub fn local_of(fd: BorrowedFd<'_>) -> Result<Peer, PeerError> {
-    query(
-        "getsockname",
-        socket::getsockname::<SockaddrStorage>(fd.as_raw_fd()),
     )
 }
 
@@ -180,10 +163,6 @@ mod tests {
             Peer::Loopback(client.local_addr().expect("client addr"))
         );
         assert!(peer.is_local());
-        assert_eq!(
-            local_of(accepted.as_fd()).expect("local"),
-            Peer::Loopback(server_addr)
-        );
         assert!(peer.to_string().contains("loopback"));
     }
 
@@ -205,7 +184,6 @@ mod tests {
     fn unix_socketpair_and_pipe() {
         let (a, _b) = UnixStream::pair().expect("pair");
         assert_eq!(peer_of(a.as_fd()).expect("peer"), Peer::Unix);
-        assert_eq!(local_of(a.as_fd()).expect("local"), Peer::Unix);
         let (r, _w) = nix::unistd::pipe().expect("pipe");
         assert_eq!(peer_of(r.as_fd()).expect("peer"), Peer::NotASocket);
         assert_eq!(Peer::NotASocket.to_string(), "not a socket");

@@ -10,7 +10,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 /// Failure of [`wait_any`].
 #[derive(Debug, thiserror::Error)]
-pub enum PollError {
+pub(crate) enum PollError {
     /// `poll(2)` itself failed (other than `EINTR`, which is retried).
     #[error("poll on {count} descriptor(s) failed: {source}")]
     Poll {
@@ -43,7 +43,10 @@ fn to_poll_timeout(remaining: Option<Duration>) -> PollTimeout {
 /// Returns one flag per descriptor, in order; all `false` means the timeout
 /// expired. `None` waits forever. Interruptions by signals are retried with
 /// the remaining time.
-pub fn wait_any(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> Result<Vec<bool>, PollError> {
+pub(crate) fn wait_any(
+    fds: &[BorrowedFd<'_>],
+    timeout: Option<Duration>,
+) -> Result<Vec<bool>, PollError> {
     let deadline = timeout.map(|t| Instant::now().checked_add(t));
     let interesting =
         PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL;

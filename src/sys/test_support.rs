@@ -7,15 +7,15 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Set in the environment of a re-executed test binary.
-pub const CHILD_VAR: &str = "CRYMAP_LIKE_SYS_TEST_CHILD";
+pub(super) const CHILD_VAR: &str = "CRYMAP_LIKE_SYS_TEST_CHILD";
 
 /// Whether this process is such a re-executed child.
-pub fn in_child() -> bool {
+pub(super) fn in_child() -> bool {
     std::env::var_os(CHILD_VAR).is_some()
 }
 
 /// A fresh directory under the system temp dir.
-pub fn temp_dir(tag: &str) -> PathBuf {
+pub(super) fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "crymap-like-{tag}-{}-{:016x}",
         std::process::id(),
@@ -26,7 +26,7 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 }
 
 /// The command that re-runs exactly `test` (its full path) in a child.
-pub fn child_command(test: &str) -> Command {
+pub(super) fn child_command(test: &str) -> Command {
     let exe = std::env::current_exe().expect("current exe");
     let mut cmd = Command::new(exe);
     cmd.args([test, "--exact", "--test-threads=1", "--nocapture"])
@@ -36,7 +36,7 @@ pub fn child_command(test: &str) -> Command {
 
 /// Runs `cmd` (from [`child_command`]) and reports whether the one test passed,
 /// echoing the child's output for diagnosis.
-pub fn child_passed(cmd: &mut Command) -> bool {
+pub(super) fn child_passed(cmd: &mut Command) -> bool {
     let out = cmd.output().expect("spawn child test");
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!(

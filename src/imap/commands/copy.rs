@@ -10,7 +10,7 @@ use crate::store::account::MailboxId;
 use crate::store::mailbox::Mailbox;
 
 /// `[UID] COPY` (`is_move` false) and `[UID] MOVE`.
-pub fn copy(
+pub(crate) fn copy(
     ctx: &mut Ctx,
     out: &mut Vec<u8>,
     uid: bool,

@@ -8,7 +8,7 @@ use crate::imap::wire::response::Response;
 
 /// `ENABLE`: answers `* ENABLED` with exactly the extensions this command
 /// newly switched on; unknown names are ignored (RFC 5161 §3.1).
-pub fn enable(ctx: &mut Ctx, out: &mut Vec<u8>, capabilities: &[String]) -> Reply {
+pub(crate) fn enable(ctx: &mut Ctx, out: &mut Vec<u8>, capabilities: &[String]) -> Reply {
     let mut newly: Vec<Capability> = Vec::new();
     for name in capabilities {
         let Some(cap) = Capability::from_name(name) else {

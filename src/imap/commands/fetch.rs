@@ -31,14 +31,14 @@ const CACHE_LIMIT: usize = 4096;
 /// ENVELOPE/BODYSTRUCTURE/SEARCH do not re-read and re-open summary files.
 /// Keyed by mailbox id and UID, which together never name two messages.
 #[derive(Default)]
-pub struct SummaryCache {
+pub(crate) struct SummaryCache {
     mailbox: String,
     map: HashMap<Uid, Arc<Summary>>,
 }
 
 impl SummaryCache {
     /// The summary of `uid` in `mb`, from the cache or the store.
-    pub fn get(&mut self, mb: &Mailbox, uid: Uid) -> Result<Arc<Summary>, MailboxError> {
+    pub(crate) fn get(&mut self, mb: &Mailbox, uid: Uid) -> Result<Arc<Summary>, MailboxError> {
         if self.mailbox != mb.id() {
             self.map.clear();
             self.mailbox = mb.id().to_owned();
@@ -57,7 +57,7 @@ impl SummaryCache {
 
 /// Why one message's FETCH response could not be produced.
 #[derive(Debug, thiserror::Error)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     /// The store could not give the summary or open the file.
     #[error("message {uid}: {source}")]
     Store {
@@ -516,7 +516,7 @@ fn binary(m: &mut Message, path: &[u32]) -> Result<Option<Vec<u8>>, FetchError> 
 }
 
 /// `[UID] FETCH`.
-pub fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
+pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
     let (items, sets_seen) = plan(&cmd.attrs);
     let asks_modseq = items.iter().any(|i| matches!(i, Item::ModSeq));
     if (asks_modseq || cmd.changed_since.is_some()) && !ctx.enabled.condstore {

@@ -6,13 +6,13 @@
 //! [`Ctx`]: crate::imap::context::Ctx
 //! [`Reply`]: crate::imap::context::Reply
 
-pub mod copy;
-pub mod enable;
-pub mod fetch;
-pub mod mailboxes;
-pub mod returned;
-pub mod search;
-pub mod selected;
-pub mod sort;
-pub mod store;
-pub mod xcry;
+pub(crate) mod copy;
+pub(crate) mod enable;
+pub(crate) mod fetch;
+pub(crate) mod mailboxes;
+pub(crate) mod returned;
+pub(crate) mod search;
+pub(crate) mod selected;
+pub(crate) mod sort;
+pub(crate) mod store;
+pub(crate) mod xcry;

@@ -26,7 +26,7 @@ use crate::store::types::{Flag, Modseq, SeqNum, Uid, UidSet};
 
 /// Why a message could not be searched.
 #[derive(Debug, thiserror::Error)]
-pub enum SearchError {
+pub(crate) enum SearchError {
     /// The store could not give the summary or open the file.
     #[error("message {uid}: {source}")]
     Store {
@@ -504,7 +504,7 @@ pub(crate) fn check_charset(charset: &str) -> Result<(), Reply> {
 }
 
 /// `[UID] SEARCH`; `tag` is the command's tag, which ESEARCH echoes.
-pub fn search(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SearchCommand) -> Reply {
+pub(crate) fn search(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SearchCommand) -> Reply {
     let opts = cmd.return_opts.clone();
     let save = opts
         .as_ref()

@@ -25,7 +25,7 @@ use crate::store::types::{Flag, SeqNum, Uid};
 
 /// Runs once after login: files deliveries that arrived while the user was
 /// offline, so they are in their mailboxes before the first command.
-pub fn after_login(ctx: &mut Ctx) {
+pub(crate) fn after_login(ctx: &mut Ctx) {
     file_spool(ctx);
 }
 
@@ -59,7 +59,7 @@ fn file_spool(ctx: &mut Ctx) {
 
 /// The directories whose changes IDLE must notice: the spool and, with a
 /// mailbox selected, its directory and change-log directory.
-pub fn watch_dirs(ctx: &Ctx) -> Vec<PathBuf> {
+pub(crate) fn watch_dirs(ctx: &Ctx) -> Vec<PathBuf> {
     let mut dirs = vec![ctx.dir().join("spool")];
     if let Some(sel) = &ctx.selected {
         let mb = ctx.dir().join("mailboxes").join(sel.mailbox.id());
@@ -74,7 +74,7 @@ pub fn watch_dirs(ctx: &Ctx) -> Vec<PathBuf> {
 /// SEARCH by sequence number (RFC 3501 §7.4.1); then nothing is reported,
 /// because the store makes flag changes, expunges and new messages visible
 /// together.
-pub fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
+pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
     file_spool(ctx);
     if !expunge_allowed {
         return;
@@ -206,7 +206,7 @@ fn mailbox_flags(mb: &Mailbox) -> Vec<WireFlag> {
 /// `* OK [HIGHESTMODSEQ n]`: RFC 7162 §3.1 wants it when a command
 /// enables CONDSTORE while a mailbox is selected (Dovecot sends it even
 /// though SELECT already did; imaptest `esearch-condstore` expects it).
-pub fn write_highest_modseq(out: &mut Vec<u8>, mb: &Mailbox) {
+pub(crate) fn write_highest_modseq(out: &mut Vec<u8>, mb: &Mailbox) {
     untagged_ok(
         out,
         ResponseCode::HighestModSeq(wire_modseq(mb.highest_modseq())),
@@ -217,7 +217,7 @@ pub fn write_highest_modseq(out: &mut Vec<u8>, mb: &Mailbox) {
 /// Sends `* FLAGS` (and `PERMANENTFLAGS` when writable) when the mailbox
 /// has keywords the client has not been told of, so no FETCH names a flag
 /// missing from the last FLAGS response (RFC 3501 §7.2.6; imaptest checks).
-pub fn announce_new_flags(sel: &mut Selected, out: &mut Vec<u8>) {
+pub(crate) fn announce_new_flags(sel: &mut Selected, out: &mut Vec<u8>) {
     let known = sel.mailbox.defined_flags().len();
     if known == sel.announced_flags {
         return;
@@ -252,7 +252,7 @@ pub(crate) fn untagged_ok(out: &mut Vec<u8>, code: ResponseCode, text: &str) {
 }
 
 /// `SELECT` (`read_only` false) and `EXAMINE` (true).
-pub fn select(
+pub(crate) fn select(
     ctx: &mut Ctx,
     out: &mut Vec<u8>,
     name: &MailboxArg,
@@ -395,7 +395,7 @@ fn resync(out: &mut Vec<u8>, mb: &Mailbox, q: &QResyncParams, enabled: Enabled) 
 }
 
 /// `CLOSE` (`expunge` true) and `UNSELECT` (false).
-pub fn close(ctx: &mut Ctx, _out: &mut Vec<u8>, expunge: bool) -> Reply {
+pub(crate) fn close(ctx: &mut Ctx, _out: &mut Vec<u8>, expunge: bool) -> Reply {
     let Some(mut sel) = ctx.selected.take() else {
         return Reply::bad("No mailbox selected");
     };
@@ -429,7 +429,12 @@ pub(crate) fn read_only_no() -> Reply {
 /// `EXPUNGE` (`uids` None), `UID EXPUNGE` and `XVANQUISH` (`vanquish`: the
 /// given UIDs go whether or not they are \Deleted). The expunges are
 /// reported by the refresh that follows every command.
-pub fn expunge(ctx: &mut Ctx, _out: &mut Vec<u8>, uids: Option<&SeqSet>, vanquish: bool) -> Reply {
+pub(crate) fn expunge(
+    ctx: &mut Ctx,
+    _out: &mut Vec<u8>,
+    uids: Option<&SeqSet>,
+    vanquish: bool,
+) -> Reply {
     let sel = match selected(ctx) {
         Ok(s) => s,
         Err(r) => return r,

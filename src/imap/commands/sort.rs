@@ -102,7 +102,7 @@ fn number(uid_cmd: bool, h: &Hit) -> Option<NonZeroU32> {
 }
 
 /// `[UID] SORT`; `tag` is echoed by an ESORT answer.
-pub fn sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> Reply {
+pub(crate) fn sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> Reply {
     let save = cmd
         .return_opts
         .as_ref()
@@ -183,7 +183,7 @@ fn to_wire(t: &Tree, numbers: &[Option<NonZeroU32>]) -> ThreadList {
 }
 
 /// `[UID] THREAD`.
-pub fn thread(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ThreadCommand) -> Reply {
+pub(crate) fn thread(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ThreadCommand) -> Reply {
     if let Err(r) = search::check_charset(&cmd.charset) {
         return r;
     }

@@ -36,7 +36,7 @@ fn storable_flags(flags: &[WireFlag]) -> Result<Vec<Flag>, Reply> {
 
 /// `[UID] STORE`. One store call whatever the number of messages, so the
 /// change is one log record and one fsync.
-pub fn store(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &StoreCommand) -> Reply {
+pub(crate) fn store(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &StoreCommand) -> Reply {
     if cmd.unchanged_since.is_some() && !ctx.enabled.condstore {
         // RFC 7162 §3.1: UNCHANGEDSINCE is a CONDSTORE-enabling command.
         ctx.enabled.condstore = true;

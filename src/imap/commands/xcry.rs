@@ -55,7 +55,7 @@ fn purge(ctx: &mut Ctx) -> Reply {
 }
 
 /// `XCRY GET-USER-CONFIG`, `XCRY SET-USER-CONFIG` and `XCRY PURGE`.
-pub fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
+pub(crate) fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
     let user = &ctx.user;
     match x {
         XCryCommand::GetUserConfig => match user_file::UserFile::load(&user.dir) {

@@ -10,6 +10,7 @@ use log::{info, warn};
 use super::{Login, Next, Session, SessionError, State};
 use crate::imap::commands::selected;
 use crate::imap::wire::framing::FrameError;
+use crate::imap::wire::parser;
 use crate::imap::wire::response::{Response, Status};
 use crate::sys::inotify::DirWatcher;
 use crate::sys::poll;
@@ -78,7 +79,7 @@ impl<L: Login> Session<L> {
             if let State::Authenticated(ctx) = &mut self.state {
                 selected::refresh(ctx, &mut self.out, true);
             }
-            if line.eq_ignore_ascii_case(b"DONE") {
+            if parser::is_idle_done(&line) {
                 self.tagged(tag, Status::Ok, None, "IDLE terminated");
             } else {
                 self.tagged(tag, Status::Bad, None, "Expected DONE to end IDLE");

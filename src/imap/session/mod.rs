@@ -30,7 +30,7 @@ use crate::sys::conn::Conn;
 
 /// What the caller tells the session about its connection and limits.
 #[derive(Debug, Clone)]
-pub struct SessionConfig {
+pub(crate) struct SessionConfig {
     /// TLS from the first byte (`serve imaps`).
     pub implicit_tls: bool,
     /// Whether LOGIN/AUTHENTICATE may be used before TLS: only on loopback
@@ -49,9 +49,7 @@ pub struct SessionConfig {
 }
 
 /// A successful login: the unlocked account and where its directory now is.
-pub struct LoggedIn {
-    /// The user name.
-    pub user: String,
+pub(crate) struct LoggedIn {
     /// The account its password unlocked (master key, and the cost at
     /// which a password change hashes the new password).
     pub account: UnlockedAccount,
@@ -61,7 +59,7 @@ pub struct LoggedIn {
 
 /// Why a login did not succeed.
 #[derive(Debug)]
-pub enum LoginError {
+pub(crate) enum LoginError {
     /// Unknown user or wrong password (never said which).
     BadCredentials,
     /// The account exists but cannot be opened now.
@@ -71,7 +69,7 @@ pub enum LoginError {
 }
 
 /// Authenticates a user and isolates the process in their directory.
-pub trait Login {
+pub(crate) trait Login {
     /// Checks `password` for `user`; on success the process is already
     /// chrooted and running as the directory's owner where it can be.
     fn login(&mut self, user: &str, password: &[u8]) -> Result<LoggedIn, LoginError>;
@@ -79,7 +77,7 @@ pub trait Login {
 
 /// Why a session ended abnormally.
 #[derive(Debug, thiserror::Error)]
-pub enum SessionError {
+pub(crate) enum SessionError {
     /// The connection failed.
     #[error("I/O: {0}")]
     Io(#[from] io::Error),
@@ -92,7 +90,7 @@ pub enum SessionError {
 }
 
 /// The buffered connection: reads through a buffer, writes straight through.
-pub struct Io {
+pub(crate) struct Io {
     inner: BufReader<Stream>,
 }
 
@@ -143,7 +141,7 @@ struct Session<L: Login> {
 }
 
 /// Serves one connection until logout, EOF, timeout or a fatal error.
-pub fn run<L: Login>(
+pub(crate) fn run<L: Login>(
     conn: Conn,
     acceptor: SslAcceptor,
     config: SessionConfig,

@@ -192,11 +192,6 @@ impl CommandReader {
         CommandReader { limits }
     }
 
-    /// The limits in force.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     /// Reads one complete command from `io`, writing `+ go ahead` back to it
     /// (and flushing it) before each synchronising literal. Blank lines between
     /// commands are skipped. The result ends with the final line's LF.

@@ -5,9 +5,9 @@
 //! the framing reader it is handed.
 
 pub mod command;
-pub mod command_encoder;
+pub(crate) mod command_encoder;
 pub mod framing;
-pub mod mutf7;
+pub(crate) mod mutf7;
 pub mod parser;
 pub mod response;
 pub mod structure;

@@ -10,7 +10,7 @@ use thiserror::Error;
 
 /// Why a modified UTF-7 string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum Mutf7Error {
+pub(crate) enum Mutf7Error {
     /// A byte outside printable US-ASCII appeared unencoded.
     #[error("byte 0x{byte:02x} at offset {offset} must be encoded")]
     RawByte {
@@ -57,7 +57,7 @@ fn is_direct(c: char) -> bool {
 }
 
 /// Encodes a Unicode name in modified UTF-7.
-pub fn encode(name: &str) -> String {
+pub(crate) fn encode(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut pending: Vec<u16> = Vec::new();
     for c in name.chars() {
@@ -100,7 +100,7 @@ fn flush_run(out: &mut String, units: &mut Vec<u16>) {
 }
 
 /// Decodes a modified UTF-7 name, rejecting every non-canonical form.
-pub fn decode(input: &[u8]) -> Result<String, Mutf7Error> {
+pub(crate) fn decode(input: &[u8]) -> Result<String, Mutf7Error> {
     let mut out = String::with_capacity(input.len());
     let mut i = 0;
     // Offset just past the previous encoded run, to detect adjacent runs.

@@ -71,7 +71,7 @@ fn append_error(e: MailboxError) -> Reply {
 }
 
 /// `APPEND` with one or more messages.
-pub fn append(
+pub(crate) fn append(
     ctx: &mut Ctx,
     _out: &mut Vec<u8>,
     name: &MailboxArg,

@@ -122,7 +122,7 @@ fn children_attr(node: &Node) -> &'static str {
 }
 
 /// `LIST` in all its forms.
-pub fn list(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ListCommand) -> Reply {
+pub(crate) fn list(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ListCommand) -> Reply {
     if let Err(r) = refresh_account(ctx) {
         return r;
     }
@@ -255,7 +255,7 @@ fn xlist_attr(u: SpecialUse) -> &'static str {
 }
 
 /// `LSUB` (`xlist` false) and `XLIST` (`xlist` true).
-pub fn lsub_or_xlist(
+pub(crate) fn lsub_or_xlist(
     ctx: &mut Ctx,
     out: &mut Vec<u8>,
     reference: &str,

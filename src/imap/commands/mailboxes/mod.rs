@@ -12,9 +12,9 @@ mod list;
 mod pattern;
 mod status;
 
-pub use append::append;
-pub use list::{list, lsub_or_xlist};
-pub use status::status;
+pub(crate) use append::append;
+pub(crate) use list::{list, lsub_or_xlist};
+pub(crate) use status::status;
 
 use crate::imap::context::{mailbox_name, Ctx, Reply};
 use crate::imap::wire::command::{MailboxArg, UseAttr};
@@ -36,7 +36,7 @@ fn store_reply(what: &str, e: StoreError) -> Reply {
         StoreError::MailboxExists { .. } => {
             Reply::no(Some(ResponseCode::AlreadyExists), "Mailbox already exists")
         }
-        StoreError::NoSuchMailbox { .. } | StoreError::NoSuchMailboxId { .. } => {
+        StoreError::NoSuchMailbox { .. } => {
             Reply::no(Some(ResponseCode::Nonexistent), "No such mailbox")
         }
         StoreError::CannotDeleteInbox => {
@@ -66,7 +66,12 @@ fn refresh_account(ctx: &mut Ctx) -> Result<(), Reply> {
 }
 
 /// `CREATE`.
-pub fn create(ctx: &mut Ctx, _out: &mut Vec<u8>, name: &MailboxArg, uses: &[UseAttr]) -> Reply {
+pub(crate) fn create(
+    ctx: &mut Ctx,
+    _out: &mut Vec<u8>,
+    name: &MailboxArg,
+    uses: &[UseAttr],
+) -> Reply {
     // RFC 3501 §6.3.3: a trailing delimiter only declares the intent to
     // create inferiors; the name is created without it.
     let trimmed = name.0.strip_suffix(DELIMITER).unwrap_or(&name.0);
@@ -99,7 +104,7 @@ pub fn create(ctx: &mut Ctx, _out: &mut Vec<u8>, name: &MailboxArg, uses: &[UseA
 /// `DELETE`. Inferiors stay (the name then lists as `\Noselect`);
 /// deleting the selected mailbox is allowed and leaves this session's view
 /// of it intact until it selects another one.
-pub fn delete(ctx: &mut Ctx, _out: &mut Vec<u8>, name: &MailboxArg) -> Reply {
+pub(crate) fn delete(ctx: &mut Ctx, _out: &mut Vec<u8>, name: &MailboxArg) -> Reply {
     let name = match mailbox_name(name) {
         Ok(n) => n,
         Err(r) => return r,
@@ -115,7 +120,12 @@ pub fn delete(ctx: &mut Ctx, _out: &mut Vec<u8>, name: &MailboxArg) -> Reply {
 
 /// `RENAME`, with inferiors; RENAME of INBOX moves its messages into the
 /// new mailbox and leaves INBOX empty (RFC 3501 §6.3.5).
-pub fn rename(ctx: &mut Ctx, _out: &mut Vec<u8>, from: &MailboxArg, to: &MailboxArg) -> Reply {
+pub(crate) fn rename(
+    ctx: &mut Ctx,
+    _out: &mut Vec<u8>,
+    from: &MailboxArg,
+    to: &MailboxArg,
+) -> Reply {
     let (from, to) = match (mailbox_name(from), mailbox_name(to)) {
         (Ok(f), Ok(t)) => (f, t),
         (Err(r), _) | (_, Err(r)) => return r,
@@ -180,7 +190,12 @@ fn move_inbox(
 /// `SUBSCRIBE` (`subscribe` true) and `UNSUBSCRIBE`. Names need not exist
 /// (RFC 3501 §6.3.6); unsubscribing a name that is not subscribed is OK,
 /// as RFC 9051 §6.3.10 allows.
-pub fn subscribe(ctx: &mut Ctx, _out: &mut Vec<u8>, name: &MailboxArg, subscribe: bool) -> Reply {
+pub(crate) fn subscribe(
+    ctx: &mut Ctx,
+    _out: &mut Vec<u8>,
+    name: &MailboxArg,
+    subscribe: bool,
+) -> Reply {
     let name = match mailbox_name(name) {
         Ok(n) => n,
         Err(r) => return r,

@@ -19,7 +19,7 @@ enum Tok {
 
 /// A compiled LIST pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pattern {
+pub(super) struct Pattern {
     tokens: Vec<Tok>,
 }
 
@@ -27,7 +27,7 @@ impl Pattern {
     /// Joins `reference` and `pattern` as RFC 3501 describes (plain
     /// concatenation: the reference is a prefix, normally ending in the
     /// delimiter) and compiles the result.
-    pub fn new(reference: &str, pattern: &str) -> Pattern {
+    pub(super) fn new(reference: &str, pattern: &str) -> Pattern {
         let mut tokens: Vec<Tok> = Vec::with_capacity(reference.len() + pattern.len());
         for c in reference.chars().chain(pattern.chars()) {
             let t = match c {
@@ -52,7 +52,7 @@ impl Pattern {
     /// Whether canonical mailbox name `name` matches. The `INBOX` at the
     /// start of INBOX and its inferiors matches case-insensitively, since
     /// clients may spell it any way.
-    pub fn matches(&self, name: &str) -> bool {
+    pub(super) fn matches(&self, name: &str) -> bool {
         let chars: Vec<char> = name.chars().collect();
         let inbox_prefix = if name == "INBOX" || name.starts_with("INBOX/") {
             5

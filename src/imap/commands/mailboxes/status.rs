@@ -11,7 +11,12 @@ use crate::store::mailbox::{Mailbox, MAX_MESSAGE_SIZE};
 use crate::store::types::Flag;
 
 /// `STATUS`.
-pub fn status(ctx: &mut Ctx, out: &mut Vec<u8>, name: &MailboxArg, items: &[StatusItem]) -> Reply {
+pub(crate) fn status(
+    ctx: &mut Ctx,
+    out: &mut Vec<u8>,
+    name: &MailboxArg,
+    items: &[StatusItem],
+) -> Reply {
     let name = match mailbox_name(name) {
         Ok(n) => n,
         Err(r) => return r,
