@@ -109,7 +109,11 @@ fn rfc5256_2_1_sort_subject_uses_the_base_subject() {
         "23 24 14 8 9 10 17 18 19 22 11 12 15 16 5 6 7 25 26 27 13 31 30 1 2 3 4 21 28 29 20 32"
     );
     // The search keys restrict what is sorted.
-    let some = answer(&mut c, "SORT (REVERSE SUBJECT) UTF-8 1:5 SINCE 1-Jan-2000", "* SORT");
+    let some = answer(
+        &mut c,
+        "SORT (REVERSE SUBJECT) UTF-8 1:5 SINCE 1-Jan-2000",
+        "* SORT",
+    );
     assert_eq!(some, "1 2 3 4 5");
 }
 
@@ -178,9 +182,15 @@ fn rfc5957_3_sort_display_from() {
     let (_root, mut c, _) = common::session_on_inbox("sort-display", USER, PASS, &msgs, false);
     // Missing From sorts first; "bravo@x" < "Emile" (É casemaps to E +
     // combining accent) < "Zed".
-    assert_eq!(answer(&mut c, "SORT (DISPLAYFROM) UTF-8 ALL", "* SORT"), "4 3 2 1");
+    assert_eq!(
+        answer(&mut c, "SORT (DISPLAYFROM) UTF-8 ALL", "* SORT"),
+        "4 3 2 1"
+    );
     assert_eq!(answer(&mut c, "SORT (FROM) UTF-8 ALL", "* SORT"), "4 1 3 2");
-    assert_eq!(answer(&mut c, "SORT (REVERSE FROM) UTF-8 ALL", "* SORT"), "2 3 1 4");
+    assert_eq!(
+        answer(&mut c, "SORT (REVERSE FROM) UTF-8 ALL", "* SORT"),
+        "2 3 1 4"
+    );
 }
 
 /// RFC 5267 §3 (ESORT): RETURN answers ESEARCH with MIN/MAX the first and
@@ -196,7 +206,11 @@ fn rfc5267_3_esort_return_options() {
         "* ESEARCH",
     );
     assert_eq!(tag_free(r), "MIN 5 MAX 4 ALL 5,1:4 COUNT 5");
-    let r = answer(&mut c, "UID SORT RETURN () (REVERSE DATE) UTF-8 1:3", "* ESEARCH");
+    let r = answer(
+        &mut c,
+        "UID SORT RETURN () (REVERSE DATE) UTF-8 1:3",
+        "* ESEARCH",
+    );
     assert_eq!(tag_free(r), "UID ALL 3,2,1");
     c.ok("SORT RETURN (SAVE) (DATE) UTF-8 30:32");
     assert_eq!(answer(&mut c, "SEARCH $", "* SEARCH"), "30 31 32");
@@ -233,7 +247,11 @@ fn rfc9394_3_1_search_and_sort_partial() {
     let tag_free = |s: String| s.split_once(") ").map(|(_, r)| r.to_owned()).unwrap_or(s);
     let r = answer(&mut c, "SEARCH RETURN (PARTIAL 4:2) 1:2,4:5", "* ESEARCH");
     assert_eq!(tag_free(r), "PARTIAL (2:4 2,4:5)");
-    let r = answer(&mut c, "UID SEARCH RETURN (PARTIAL -1:-3 COUNT) ALL", "* ESEARCH");
+    let r = answer(
+        &mut c,
+        "UID SEARCH RETURN (PARTIAL -1:-3 COUNT) ALL",
+        "* ESEARCH",
+    );
     assert_eq!(tag_free(r), "UID COUNT 32 PARTIAL (-1:-3 30:32)");
     let r = answer(&mut c, "SEARCH RETURN (PARTIAL 40:50) ALL", "* ESEARCH");
     assert_eq!(tag_free(r), "PARTIAL (40:50 NIL)");
@@ -257,7 +275,10 @@ fn rfc9394_3_3_fetch_partial() {
         .filter(|l| l.starts_with("* ") && l.contains(" FETCH "))
         .collect();
     assert_eq!(fetched.len(), 2, "{r}");
-    assert!(fetched[0].starts_with("* 31 FETCH") && fetched[1].starts_with("* 32 FETCH"), "{r}");
+    assert!(
+        fetched[0].starts_with("* 31 FETCH") && fetched[1].starts_with("* 32 FETCH"),
+        "{r}"
+    );
     let r = c.transcript("FETCH 1:10 (UID) (PARTIAL 3:4)");
     let fetched: Vec<&str> = r
         .lines()
@@ -279,7 +300,10 @@ fn rfc8970_3_fetch_preview() {
     let (_root, mut c, _) = common::session_on_inbox("preview", USER, PASS, &msgs, false);
     let r = c.transcript("FETCH 1:3 (PREVIEW)");
     assert!(r.contains("* 1 FETCH (PREVIEW \"Hello, world.\")"), "{r}");
-    assert!(r.contains("* 2 FETCH (PREVIEW {14}\r\nCafé & crème)"), "{r}");
+    assert!(
+        r.contains("* 2 FETCH (PREVIEW {14}\r\nCafé & crème)"),
+        "{r}"
+    );
     assert!(r.contains("* 3 FETCH (PREVIEW \"\")"), "{r}");
     let r = c.transcript("UID FETCH 1 (PREVIEW (LAZY))");
     assert!(r.contains("PREVIEW \"Hello, world.\""), "{r}");

@@ -115,7 +115,10 @@ mod tests {
 
     #[test]
     fn rfc8970_plain_text_collapsed_and_capped() {
-        assert_eq!(preview(b"Subject: x\r\n\r\n  Hello,\r\n\r\n  world!\r\n"), "Hello, world!");
+        assert_eq!(
+            preview(b"Subject: x\r\n\r\n  Hello,\r\n\r\n  world!\r\n"),
+            "Hello, world!"
+        );
         let long = format!("Subject: x\r\n\r\n{}\r\n", "abcd ".repeat(100));
         let p = preview(long.as_bytes());
         assert_eq!(p.chars().count(), MAX_CHARS);

@@ -275,7 +275,10 @@ mod tests {
     #[test]
     fn rfc5256_2_1_base_subject() {
         assert_eq!(base("Re: hello"), ("hello".into(), true));
-        assert_eq!(base("RE:   Fwd: [list]  Re[2]: hello"), ("hello".into(), true));
+        assert_eq!(
+            base("RE:   Fwd: [list]  Re[2]: hello"),
+            ("hello".into(), true)
+        );
         assert_eq!(base("hello (fwd) (FWD)  "), ("hello".into(), true));
         assert_eq!(base("[fwd: Re: hello]"), ("hello".into(), true));
         assert_eq!(base("[list] hello"), ("hello".into(), false));

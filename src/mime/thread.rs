@@ -50,7 +50,10 @@ impl Tree {
 /// in date order; groups in the order of their first message's date.
 pub fn ordered_subject(msgs: &[ThreadInput<'_>]) -> Vec<Tree> {
     let mut order: Vec<usize> = (0..msgs.len()).collect();
-    let key = |i: usize| msgs.get(i).map(|m| (m.fields.base_subject.as_str(), m.date));
+    let key = |i: usize| {
+        msgs.get(i)
+            .map(|m| (m.fields.base_subject.as_str(), m.date))
+    };
     order.sort_by(|&a, &b| key(a).cmp(&key(b)).then(a.cmp(&b)));
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut last: Option<&str> = None;
@@ -296,7 +299,8 @@ pub fn references(msgs: &[ThreadInput<'_>]) -> Vec<Tree> {
     roots.sort_by_cached_key(|&c| key(&a, c));
     // (6) Merge threads whose subjects agree.
     let subject = |a: &Arena, c: usize| -> Option<usize> {
-        a.msg(c).or_else(|| a.children(c).first().and_then(|&k| a.msg(k)))
+        a.msg(c)
+            .or_else(|| a.children(c).first().and_then(|&k| a.msg(k)))
     };
     let subj_of = |a: &Arena, c: usize| -> Option<&str> {
         subject(a, c)
@@ -561,7 +565,11 @@ mod tests {
         let n = 100_000;
         let fs: Vec<SortFields> = (0..n)
             .map(|i| {
-                let refs = if i == 0 { vec![] } else { vec![format!("{}@x", i - 1)] };
+                let refs = if i == 0 {
+                    vec![]
+                } else {
+                    vec![format!("{}@x", i - 1)]
+                };
                 SortFields {
                     message_id: Some(format!("{i}@x")),
                     references: refs,
@@ -572,7 +580,10 @@ mod tests {
         let input: Vec<ThreadInput> = fs
             .iter()
             .enumerate()
-            .map(|(i, f)| ThreadInput { date: i as i64, fields: f })
+            .map(|(i, f)| ThreadInput {
+                date: i as i64,
+                fields: f,
+            })
             .collect();
         let t = references(&input);
         assert_eq!(t.len(), 1);

@@ -548,7 +548,10 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
     }
     if let Some(page) = cmd.partial {
         // RFC 9394 §3.3: a page of what the set (and CHANGEDSINCE) names.
-        uids = uids.get(page.indices(uids.len())).unwrap_or_default().to_vec();
+        uids = uids
+            .get(page.indices(uids.len()))
+            .unwrap_or_default()
+            .to_vec();
     }
     if cmd.vanished {
         if let Some(Some(since)) = changed_since {

@@ -132,13 +132,7 @@ fn run_sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> R
     rows.sort_by(|a, b| compare(a, b, &cmd.criteria));
     let sorted: Vec<&Hit> = rows.iter().filter_map(|r| hits.get(r.pos)).collect();
     let numbers: Vec<NonZeroU32> = sorted.iter().filter_map(|h| number(cmd.uid, h)).collect();
-    let top_modseq = || {
-        sorted
-            .iter()
-            .map(|h| h.2)
-            .max()
-            .filter(|_| uses_modseq)
-    };
+    let top_modseq = || sorted.iter().map(|h| h.2).max().filter(|_| uses_modseq);
     let Some(opts) = &cmd.return_opts else {
         Response::Sort {
             numbers,

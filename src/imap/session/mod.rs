@@ -16,9 +16,7 @@ mod auth;
 mod idle;
 
 use crate::imap::capability::{self, Phase};
-use crate::imap::commands::{
-    copy, enable, fetch, mailboxes, search, selected, sort, store, xcry,
-};
+use crate::imap::commands::{copy, enable, fetch, mailboxes, search, selected, sort, store, xcry};
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::stream::Stream;
 use crate::imap::wire::command::{Command, CommandBody, IdParams};

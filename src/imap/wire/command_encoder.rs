@@ -330,7 +330,9 @@ impl Enc {
             FetchAttr::ModSeq => self.raw("MODSEQ"),
             FetchAttr::EmailId => self.raw("EMAILID"),
             FetchAttr::ThreadId => self.raw("THREADID"),
-            FetchAttr::Preview { lazy } => self.raw(if *lazy { "PREVIEW (LAZY)" } else { "PREVIEW" }),
+            FetchAttr::Preview { lazy } => {
+                self.raw(if *lazy { "PREVIEW (LAZY)" } else { "PREVIEW" })
+            }
             FetchAttr::SaveDate => self.raw("SAVEDATE"),
             FetchAttr::BodySection {
                 peek,

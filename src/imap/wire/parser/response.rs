@@ -17,8 +17,8 @@ use std::num::NonZeroUsize;
 
 use super::*;
 use crate::imap::wire::response::{
-    ESearchItem, EncodedMailbox, ThreadList, FetchItem, IdField, ListExtended, ListKind, ListResponse,
-    NamespaceDescr, Response, ResponseCode, Rfc822Part, Status, StatusValue, Structure,
+    ESearchItem, EncodedMailbox, FetchItem, IdField, ListExtended, ListKind, ListResponse,
+    NamespaceDescr, Response, ResponseCode, Rfc822Part, Status, StatusValue, Structure, ThreadList,
 };
 use crate::store::account::UidValidity;
 use crate::store::types::{Modseq, SeqNum as MsgSeq, Uid};

@@ -14,8 +14,8 @@ use std::io::Write as _;
 use chrono::{DateTime, FixedOffset};
 
 use super::{
-    ESearchItem, EncodedMailbox, ThreadList, FetchItem, ListExtended, NamespaceDescr, Response, ResponseCode,
-    Rfc822Part, StatusValue, Structure,
+    ESearchItem, EncodedMailbox, FetchItem, ListExtended, NamespaceDescr, Response, ResponseCode,
+    Rfc822Part, StatusValue, Structure, ThreadList,
 };
 use crate::imap::wire::command::{
     FlagPerm, Section, SectionText, SeqBound, SeqRange, SeqSet, WireFlag,

@@ -12,9 +12,7 @@ use std::num::NonZeroU32;
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::imap::wire::command::{
-    FlagPerm, ModseqValue, PartialRange, Section, SeqSet, WireFlag,
-};
+use crate::imap::wire::command::{FlagPerm, ModseqValue, PartialRange, Section, SeqSet, WireFlag};
 use crate::imap::wire::mutf7;
 use crate::mime::envelope::Envelope;
 use crate::mime::summary::Part;
