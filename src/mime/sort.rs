@@ -83,7 +83,7 @@ fn is_wsp(c: char) -> bool {
 /// `s` does not start with one.
 fn strip_blob(s: &str) -> Option<&str> {
     let rest = s.strip_prefix('[')?;
-    let end = rest.find(|c| c == '[' || c == ']')?;
+    let end = rest.find(['[', ']'])?;
     let after = rest.get(end..)?.strip_prefix(']')?;
     Some(after.trim_start_matches(is_wsp))
 }
