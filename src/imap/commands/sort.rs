@@ -7,7 +7,9 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use crate::imap::commands::returned;
 use crate::imap::commands::search::{self, Hit, Hits};
@@ -18,6 +20,47 @@ use crate::imap::wire::command::{
 use crate::imap::wire::response::{Response, Status, ThreadList};
 use crate::mime::sort::SortFields;
 use crate::mime::thread::{self, ThreadInput, Tree};
+use crate::store::mailbox::{Mailbox, MailboxError};
+use crate::store::types::Uid;
+
+/// Entries kept before the cache is dropped and refilled: about 300 bytes
+/// each, so a 200,000-message mailbox costs some 60 MB while it is sorted
+/// or threaded, and an idle session nothing.
+const SORT_CACHE_LIMIT: usize = 200_000;
+
+/// What SORT and THREAD need of each message (the Date header's instant
+/// and the summary's sort fields), kept for the session so a repeated SORT
+/// on a large mailbox does not unseal every summary again: summaries are
+/// immutable per UID, so entries never go stale. Unlike `SummaryCache`
+/// (whole summaries, 4,096 at most) it holds only these small keys.
+#[derive(Default)]
+pub(crate) struct SortKeyCache {
+    mailbox: String,
+    map: HashMap<Uid, Arc<(Option<i64>, SortFields)>>,
+}
+
+impl SortKeyCache {
+    fn get(
+        &mut self,
+        mb: &Mailbox,
+        uid: Uid,
+    ) -> Result<Arc<(Option<i64>, SortFields)>, MailboxError> {
+        if self.mailbox != mb.id() {
+            self.map.clear();
+            self.mailbox = mb.id().to_owned();
+        }
+        if let Some(k) = self.map.get(&uid) {
+            return Ok(k.clone());
+        }
+        let s = mb.summary(uid)?;
+        let k = Arc::new((s.search.date.map(|d| d.unix_seconds), s.sort));
+        if self.map.len() >= SORT_CACHE_LIMIT {
+            self.map.clear();
+        }
+        self.map.insert(uid, k.clone());
+        Ok(k)
+    }
+}
 
 /// What one message is sorted by: its facts from the store and, when a
 /// criterion needs them, its summary's sort fields.
@@ -29,7 +72,7 @@ struct Row {
     /// Sent date in UTC seconds, INTERNALDATE when the Date header is
     /// missing or unparsable (RFC 5256 §2.2).
     date: i64,
-    fields: SortFields,
+    fields: Arc<(Option<i64>, SortFields)>,
 }
 
 fn needs_summary(criteria: &[SortCriterion]) -> bool {
@@ -42,7 +85,7 @@ fn needs_summary(criteria: &[SortCriterion]) -> bool {
 fn rows(ctx: &mut Ctx, hits: &Hits, with_summary: bool) -> Result<Vec<Row>, Reply> {
     let Ctx {
         selected,
-        summaries,
+        sort_keys,
         ..
     } = ctx;
     let Some(sel) = selected.as_ref() else {
@@ -54,13 +97,12 @@ fn rows(ctx: &mut Ctx, hits: &Hits, with_summary: bool) -> Result<Vec<Row>, Repl
         let Some(info) = mb.info(uid) else { continue };
         let arrival = info.internal.unix_secs;
         let (date, fields) = if with_summary {
-            let s = summaries
+            let k = sort_keys
                 .get(mb, uid)
                 .map_err(|e| Reply::server_bug("SORT", &e))?;
-            let date = s.search.date.map_or(arrival, |d| d.unix_seconds);
-            (date, s.sort.clone())
+            (k.0.unwrap_or(arrival), k)
         } else {
-            (arrival, SortFields::default())
+            (arrival, Arc::default())
         };
         out.push(Row {
             pos,
@@ -79,12 +121,12 @@ fn compare(a: &Row, b: &Row, criteria: &[SortCriterion]) -> Ordering {
             SortKey::Arrival => a.arrival.cmp(&b.arrival),
             SortKey::Date => a.date.cmp(&b.date),
             SortKey::Size => a.size.cmp(&b.size),
-            SortKey::Subject => a.fields.base_subject.cmp(&b.fields.base_subject),
-            SortKey::From => a.fields.from.cmp(&b.fields.from),
-            SortKey::To => a.fields.to.cmp(&b.fields.to),
-            SortKey::Cc => a.fields.cc.cmp(&b.fields.cc),
-            SortKey::DisplayFrom => a.fields.display_from.cmp(&b.fields.display_from),
-            SortKey::DisplayTo => a.fields.display_to.cmp(&b.fields.display_to),
+            SortKey::Subject => a.fields.1.base_subject.cmp(&b.fields.1.base_subject),
+            SortKey::From => a.fields.1.from.cmp(&b.fields.1.from),
+            SortKey::To => a.fields.1.to.cmp(&b.fields.1.to),
+            SortKey::Cc => a.fields.1.cc.cmp(&b.fields.1.cc),
+            SortKey::DisplayFrom => a.fields.1.display_from.cmp(&b.fields.1.display_from),
+            SortKey::DisplayTo => a.fields.1.display_to.cmp(&b.fields.1.display_to),
         };
         let o = if c.reverse { o.reverse() } else { o };
         if o != Ordering::Equal {
@@ -193,7 +235,7 @@ pub(crate) fn thread(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ThreadCommand) -> R
         .iter()
         .map(|r| ThreadInput {
             date: r.date,
-            fields: &r.fields,
+            fields: &r.fields.1,
         })
         .collect();
     let numbers: Vec<Option<NonZeroU32>> = rows
