@@ -11,7 +11,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use crate::imap::commands::selected::write_vanished;
-use crate::imap::context::{self, wire_flag, Ctx, Reply};
+use crate::imap::context::{self, wire_flag, Ctx, Reply, Unreadable};
 use crate::imap::seqset::View;
 use crate::imap::wire::command::{
     FetchAttr, FetchAttrs, FetchCommand, Partial, Section, SectionText, WireFlag,
@@ -19,8 +19,9 @@ use crate::imap::wire::command::{
 use crate::imap::wire::response::{FetchEncoder, FetchItem, ResponseCode, Rfc822Part, Structure};
 use crate::mime::section::{self, SectionError, SectionSpec, SectionText as MimeText};
 use crate::mime::Summary;
+use crate::store::account::MailboxId;
 use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
-use crate::store::message_file::{MessageFileError, MessageReader};
+use crate::store::message_file::MessageReader;
 use crate::store::types::{Flag, FlagOp, Modseq, SeqNum, Uid};
 
 /// More summaries than this are not kept: a session must stay small even
@@ -32,16 +33,16 @@ const CACHE_LIMIT: usize = 4096;
 /// Keyed by mailbox id and UID, which together never name two messages.
 #[derive(Default)]
 pub(crate) struct SummaryCache {
-    mailbox: String,
+    mailbox: Option<MailboxId>,
     map: HashMap<Uid, Arc<Summary>>,
 }
 
 impl SummaryCache {
     /// The summary of `uid` in `mb`, from the cache or the store.
     pub(crate) fn get(&mut self, mb: &Mailbox, uid: Uid) -> Result<Arc<Summary>, MailboxError> {
-        if self.mailbox != mb.id() {
+        if self.mailbox != Some(mb.id()) {
             self.map.clear();
-            self.mailbox = mb.id().to_owned();
+            self.mailbox = Some(mb.id());
         }
         if let Some(s) = self.map.get(&uid) {
             return Ok(s.clone());
@@ -58,22 +59,9 @@ impl SummaryCache {
 /// Why one message's FETCH response could not be produced.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FetchError {
-    /// The store could not give the summary or open the file.
-    #[error("message {uid}: {source}")]
-    Store {
-        /// Which message.
-        uid: Uid,
-        /// Why.
-        source: MailboxError,
-    },
-    /// Decrypting content failed (tampering, truncation, I/O).
-    #[error("message {uid}: {source}")]
-    Content {
-        /// Which message.
-        uid: Uid,
-        /// Why.
-        source: MessageFileError,
-    },
+    /// The message could not be read at all.
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
     /// The stored summary does not fit the content.
     #[error("message {uid}: summary says {expected} bytes at {offset}, content gave {got}")]
     Mismatch {
@@ -174,6 +162,44 @@ impl SectionName {
     }
 }
 
+/// `attrs` with each response item once: an item asked twice (`FLAGS
+/// FLAGS`, `BODY[] BODY.PEEK[]`) is answered once, where it was first
+/// asked (Dovecot), and sets \Seen if any of its requests does.
+fn unique(attrs: &[FetchAttr]) -> Vec<FetchAttr> {
+    fn unpeeked(a: &FetchAttr) -> FetchAttr {
+        let mut a = a.clone();
+        match &mut a {
+            FetchAttr::BodySection { peek, .. } | FetchAttr::Binary { peek, .. } => *peek = false,
+            _ => {}
+        }
+        a
+    }
+    // Keyed by the item's rendering so a hostile list of thousands of
+    // items costs one pass, not a quadratic scan.
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(attrs.len());
+    let mut out: Vec<FetchAttr> = Vec::with_capacity(attrs.len());
+    for a in attrs {
+        let key = unpeeked(a);
+        match seen.get(&format!("{key:?}")) {
+            Some(&i) => {
+                let peeks = matches!(
+                    a,
+                    FetchAttr::BodySection { peek: true, .. }
+                        | FetchAttr::Binary { peek: true, .. }
+                );
+                if let (false, Some(o)) = (peeks, out.get_mut(i)) {
+                    *o = key;
+                }
+            }
+            None => {
+                seen.insert(format!("{key:?}"), out.len());
+                out.push(a.clone());
+            }
+        }
+    }
+    out
+}
+
 /// The request as items, and whether it sets \Seen.
 fn plan(attrs: &FetchAttrs) -> (Vec<Item>, bool) {
     use FetchAttr as A;
@@ -187,7 +213,7 @@ fn plan(attrs: &FetchAttrs) -> (Vec<Item>, bool) {
             A::Envelope,
             A::Body,
         ],
-        FetchAttrs::List(l) => l.clone(),
+        FetchAttrs::List(l) => unique(l),
     };
     let mut seen = false;
     let whole = |text| SectionSpec {
@@ -307,7 +333,7 @@ impl Content<'_> {
             None => self
                 .mb
                 .open_message(uid)
-                .map_err(|source| FetchError::Store { uid, source })?,
+                .map_err(|source| Unreadable::Store { uid, source })?,
         };
         Ok(self.reader.insert(r))
     }
@@ -318,7 +344,7 @@ impl Content<'_> {
         let len = end.saturating_sub(start);
         let bytes = reader
             .read_range(start, len)
-            .map_err(|source| FetchError::Content { uid, source })?;
+            .map_err(|source| Unreadable::Content { uid, source })?;
         if bytes.len() as u64 != len {
             return Err(FetchError::Mismatch {
                 uid,
@@ -334,7 +360,7 @@ impl Content<'_> {
         let uid = self.uid;
         self.reader()?
             .read_all()
-            .map_err(|source| FetchError::Content { uid, source })
+            .map_err(|source| Unreadable::Content { uid, source }.into())
     }
 }
 
@@ -500,7 +526,11 @@ fn write_section(
 fn binary(m: &mut Message, path: &[u32]) -> Result<Option<Vec<u8>>, FetchError> {
     let uid = m.info.uid;
     if path.is_empty() {
-        return m.content.read_all().map(Some);
+        // RFC 3516: BINARY content is what a client gets after decoding;
+        // a message stored with bare LFs comes back with CRLF, as
+        // BODY[] does not promise (Dovecot).
+        let all = m.content.read_all()?;
+        return Ok(Some(section::normalize_crlf(&all).into_owned()));
     }
     let s = m.summary.clone().ok_or_else(|| missing_summary(uid))?;
     let (range, enc) = match section::locate_binary(&s, path) {
@@ -529,6 +559,7 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
     if cmd.vanished && !ctx.enabled.qresync {
         return Reply::bad("VANISHED needs QRESYNC to be enabled");
     }
+    let condstore = ctx.enabled.condstore;
     let Ctx {
         selected,
         summaries,
@@ -580,6 +611,9 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
             }
         }
     }
+    // RFC 7162 §3.1: a FETCH that sets \Seen while CONDSTORE is on
+    // reports UID and MODSEQ (Dovecot: on every message it answers).
+    let seen_reports_modseq = condstore && !newly_seen.is_empty();
     let needs_summary = items.iter().any(Item::needs_summary);
     let mb = &sel.mailbox;
     let mut failed: Vec<Uid> = Vec::new();
@@ -594,7 +628,7 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
                 Some(
                     summaries
                         .get(mb, uid)
-                        .map_err(|source| FetchError::Store { uid, source })?,
+                        .map_err(|source| Unreadable::Store { uid, source })?,
                 )
             } else {
                 None
@@ -609,8 +643,8 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
                     uid,
                     reader: None,
                 },
-                want_modseq: changed_since.is_some(),
-                want_uid: cmd.uid,
+                want_modseq: changed_since.is_some() || seen_reports_modseq,
+                want_uid: cmd.uid || seen_reports_modseq,
             };
             write_message(out, &items, &mut m)
         })();

@@ -20,6 +20,7 @@ use crate::imap::wire::command::{
 use crate::imap::wire::response::{Response, Status, ThreadList};
 use crate::mime::sort::SortFields;
 use crate::mime::thread::{self, ThreadInput, Tree};
+use crate::store::account::MailboxId;
 use crate::store::mailbox::{Mailbox, MailboxError};
 use crate::store::types::Uid;
 
@@ -35,7 +36,7 @@ const SORT_CACHE_LIMIT: usize = 200_000;
 /// (whole summaries, 4,096 at most) it holds only these small keys.
 #[derive(Default)]
 pub(crate) struct SortKeyCache {
-    mailbox: String,
+    mailbox: Option<MailboxId>,
     map: HashMap<Uid, Arc<(Option<i64>, SortFields)>>,
 }
 
@@ -45,9 +46,9 @@ impl SortKeyCache {
         mb: &Mailbox,
         uid: Uid,
     ) -> Result<Arc<(Option<i64>, SortFields)>, MailboxError> {
-        if self.mailbox != mb.id() {
+        if self.mailbox != Some(mb.id()) {
             self.map.clear();
-            self.mailbox = mb.id().to_owned();
+            self.mailbox = Some(mb.id());
         }
         if let Some(k) = self.map.get(&uid) {
             return Ok(k.clone());

@@ -16,6 +16,7 @@ mod auth;
 mod idle;
 
 use crate::imap::capability::{self, Phase};
+use crate::imap::commands::selected::TaggedModseq;
 use crate::imap::commands::{copy, enable, fetch, mailboxes, search, selected, sort, store, xcry};
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::stream::Stream;
@@ -353,7 +354,19 @@ impl<L: Login> Session<L> {
             && !matches!(&body, CommandBody::Search(s) if !s.uid)
             && !matches!(&body, CommandBody::Sort(s) if !s.uid)
             && !matches!(&body, CommandBody::Thread(t) if !t.uid);
-        let reply = match body {
+        let tagged_modseq = match &body {
+            CommandBody::Expunge
+            | CommandBody::UidExpunge { .. }
+            | CommandBody::XVanquish { .. }
+            | CommandBody::Move { .. }
+            | CommandBody::Store(_) => TaggedModseq::Always,
+            CommandBody::Fetch(_)
+            | CommandBody::Search(_)
+            | CommandBody::Sort(_)
+            | CommandBody::Thread(_) => TaggedModseq::WhenBehind,
+            _ => TaggedModseq::Never,
+        };
+        let mut reply = match body {
             CommandBody::Noop => Reply::ok("NOOP completed"),
             CommandBody::Check => match ctx.selected {
                 Some(_) => Reply::ok("CHECK completed"),
@@ -421,6 +434,7 @@ impl<L: Login> Session<L> {
             )),
         };
         selected::refresh(ctx, out, expunge_allowed);
+        selected::tag_highest_modseq(ctx, tagged_modseq, &mut reply);
         Response::status(Some(tag), reply.status, reply.code, &reply.text).encode(&mut self.out);
     }
 
