@@ -411,7 +411,7 @@ fn older_summary_format_is_recomputed_once_and_stored_again() {
     let mut mb = f.open("INBOX");
     let raw = b"Subject: Re: upgrade\r\nMessage-ID: <u@x>\r\nReferences: <p@x>\r\n\r\nhello\r\n";
     let uid = mb.append(raw, &[], InternalDate::now()).unwrap();
-    let name = mb.state.get(uid).unwrap().name.clone();
+    let name = mb.state.get(uid).unwrap().name;
     let sum_path = summary::path_for(&mb.message_path(&name));
     // Format 1: plain postcard of the fields that existed then (the root
     // part first, so it starts with a zero byte).
