@@ -37,10 +37,66 @@ const SORT_CACHE_LIMIT: usize = 200_000;
 #[derive(Default)]
 pub(crate) struct SortKeyCache {
     mailbox: Option<MailboxId>,
-    map: HashMap<Uid, Arc<(Option<i64>, SortFields)>>,
+    map: HashMap<Uid, Keys>,
+}
+
+/// Below this many uncached messages the keys are read on this thread.
+const PARALLEL_MIN: usize = 256;
+
+/// A message's Date header instant and sort fields.
+type Keys = Arc<(Option<i64>, SortFields)>;
+
+fn load(mb: &Mailbox, uid: Uid) -> Result<Keys, MailboxError> {
+    let s = mb.summary(uid)?;
+    Ok(Arc::new((s.search.date.map(|d| d.unix_seconds), s.sort)))
 }
 
 impl SortKeyCache {
+    /// Reads the keys of those of `uids` not cached yet, on every core
+    /// when there are many (each summary is unsealed and decoded: the
+    /// cost of the first SORT or THREAD on a large mailbox).
+    fn fill(&mut self, mb: &Mailbox, uids: &[Uid]) -> Result<(), MailboxError> {
+        if self.mailbox != Some(mb.id()) {
+            self.map.clear();
+            self.mailbox = Some(mb.id());
+        }
+        let missing: Vec<Uid> = uids
+            .iter()
+            .copied()
+            .filter(|u| !self.map.contains_key(u))
+            .collect();
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(8);
+        if missing.len() < PARALLEL_MIN || threads < 2 {
+            return Ok(());
+        }
+        let chunk = missing.len().div_ceil(threads);
+        let parts: Vec<Result<Vec<(Uid, Keys)>, MailboxError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = missing
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|&u| load(mb, u).map(|k| (u, k)))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        if self.map.len() + missing.len() > SORT_CACHE_LIMIT {
+            self.map.clear();
+        }
+        for p in parts {
+            self.map.extend(p?);
+        }
+        // A panicked reader leaves its messages uncached; `get` reads
+        // them one by one.
+        Ok(())
+    }
+
     fn get(
         &mut self,
         mb: &Mailbox,
@@ -53,8 +109,7 @@ impl SortKeyCache {
         if let Some(k) = self.map.get(&uid) {
             return Ok(k.clone());
         }
-        let s = mb.summary(uid)?;
-        let k = Arc::new((s.search.date.map(|d| d.unix_seconds), s.sort));
+        let k = load(mb, uid)?;
         if self.map.len() >= SORT_CACHE_LIMIT {
             self.map.clear();
         }
@@ -73,7 +128,7 @@ struct Row {
     /// Sent date in UTC seconds, INTERNALDATE when the Date header is
     /// missing or unparsable (RFC 5256 §2.2).
     date: i64,
-    fields: Arc<(Option<i64>, SortFields)>,
+    fields: Keys,
 }
 
 fn needs_summary(criteria: &[SortCriterion]) -> bool {
@@ -93,6 +148,12 @@ fn rows(ctx: &mut Ctx, hits: &Hits, with_summary: bool) -> Result<Vec<Row>, Repl
         return Err(Reply::bad("No mailbox selected"));
     };
     let mb = &sel.mailbox;
+    if with_summary {
+        let uids: Vec<Uid> = hits.iter().map(|h| h.1).collect();
+        sort_keys
+            .fill(mb, &uids)
+            .map_err(|e| Reply::server_bug("SORT", &e))?;
+    }
     let mut out = Vec::with_capacity(hits.len());
     for (pos, &(_, uid, _)) in hits.iter().enumerate() {
         let Some(info) = mb.info(uid) else { continue };
