@@ -72,6 +72,7 @@ pub fn create_user(dir: &Path, password: &[u8], kdf: &KdfParams, key_pattern: &s
     }
     let settings = UserSettings {
         key_name_pattern: key_pattern.to_owned(),
+        old_password_grace_hours: None,
     };
     UserFile::new_sealed(dir, &master, password, kdf, settings)?.write_atomic(dir)?;
     Ok(durable::sync_dir(dir)?)
@@ -207,7 +208,7 @@ mod tests {
         ));
         assert_eq!(uf.unlock(b"new-pass").unwrap(), master);
         assert_eq!(uf.settings().key_name_pattern, "%Y");
-        fs::copy(dir.join(&backup), dir.join(USER_FILE)).unwrap();
+        fs::copy(dir.join(&backup.path), dir.join(USER_FILE)).unwrap();
         let restored = UserFile::load(&dir).unwrap();
         assert_eq!(restored.unlock(PASSWORD).unwrap(), master);
         let mut files = Vec::new();

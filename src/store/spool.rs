@@ -169,6 +169,12 @@ pub fn deliver(
         message_file::Durability::Now,
     )?;
     crash::point("deliver.after-rename");
+    // Deliveries also retire expired password backups, so an old password
+    // stops working even for a user who does not log in. Best effort: the
+    // message is already delivered.
+    if let Err(e) = super::user_file::retire_old_backups(user_dir, chrono::Utc::now()) {
+        log::warn!("retiring old user.toml backups: {e}");
+    }
     Ok(name)
 }
 

@@ -26,7 +26,18 @@ use crate::store::types::{Flag, SeqNum, Uid};
 /// Runs once after login: files deliveries that arrived while the user was
 /// offline, so they are in their mailboxes before the first command.
 pub(crate) fn after_login(ctx: &mut Ctx) {
+    retire_old_password(ctx);
     file_spool(ctx);
+}
+
+/// Removes password-change backups whose grace period has passed, so the
+/// old password stops opening this directory (doc/cryptography.md).
+fn retire_old_password(ctx: &Ctx) {
+    match crate::store::user_file::retire_old_backups(ctx.dir(), chrono::Utc::now()) {
+        Ok(0) => {}
+        Ok(n) => log::info!("removed {n} expired user.toml backup(s)"),
+        Err(e) => log::warn!("retiring old user.toml backups: {e}"),
+    }
 }
 
 /// Files pending spool entries. Listing the directory first keeps the
