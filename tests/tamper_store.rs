@@ -16,6 +16,11 @@ const USER: &str = "tess";
 const PASS: &str = "tamper-pw";
 
 fn session(root: &Root) -> (Guard, Client) {
+    session_logging(root, Stdio::null())
+}
+
+/// A session whose server log goes to `log`.
+fn session_logging(root: &Root, log: impl Into<Stdio>) -> (Guard, Client) {
     let (ours, theirs) = UnixStream::pair().unwrap();
     let theirs: OwnedFd = theirs.into();
     let out = theirs.try_clone().unwrap();
@@ -23,7 +28,7 @@ fn session(root: &Root) -> (Guard, Client) {
         .command(&["serve", "imaps"])
         .stdin(Stdio::from(theirs))
         .stdout(Stdio::from(out))
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
     ours.set_read_timeout(Some(Duration::from_secs(20)))
@@ -89,4 +94,96 @@ fn tamper_flipped_byte_in_a_log_segment_costs_only_that_record() {
     let shown = fetched(&c.ok_run("UID FETCH 1:* (BODY.PEEK[])"));
     assert!(shown.iter().any(|m| m.body == extra));
     c.ok_run("LOGOUT");
+}
+
+/// Message files of a mailbox directory (`msg/XX/NAME`, not summaries).
+fn message_files(mailbox: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for fan in std::fs::read_dir(mailbox.join("msg")).unwrap() {
+        for f in std::fs::read_dir(fan.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            if p.extension().is_none() {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Finding 4 of issue 7: swapping two message files inside a mailbox, or
+/// putting another mailbox's file in a message's place, with the summaries
+/// deleted, must never serve the wrong content: FETCH fails for those
+/// messages and the log names the misplaced file. (Before binding, FETCH 1
+/// returned message 2's content with OK.)
+#[test]
+fn tamper_swapped_message_files_never_serve_wrong_content() {
+    let root = Root::new("tamper-swap");
+    root.add_user(USER, PASS);
+    let seeds: Vec<Vec<u8>> = (1..=3).map(|i| msg(&format!("swap-{i}"))).collect();
+    let refs: Vec<&[u8]> = seeds.iter().map(Vec::as_slice).collect();
+    seed(&root, USER, PASS, "INBOX", &refs);
+    let inbox = inbox_segment(&root)
+        .parent()
+        .and_then(|p| p.parent())
+        .unwrap()
+        .to_path_buf();
+    let other = msg("other-mailbox");
+    seed(&root, USER, PASS, "Other", &[&other]);
+    let files = message_files(&inbox);
+    assert_eq!(files.len(), 3);
+    // Summaries go too, so nothing but the message files can notice.
+    for f in &files {
+        let _ = std::fs::remove_file(f.with_extension("sum"));
+    }
+    let other_file = std::fs::read_dir(inbox.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| *p != inbox)
+        .flat_map(|p| {
+            if p.join("msg").exists() {
+                message_files(&p)
+            } else {
+                Vec::new()
+            }
+        })
+        .next()
+        .expect("the other mailbox's message");
+    // Swap the first two; overwrite the third with the other mailbox's.
+    let tmp = inbox.join("swap.tmp");
+    std::fs::rename(&files[0], &tmp).unwrap();
+    std::fs::rename(&files[1], &files[0]).unwrap();
+    std::fs::rename(&tmp, &files[1]).unwrap();
+    std::fs::copy(&other_file, &files[2]).unwrap();
+
+    let log = root.path().join("swap-server.log");
+    let (_g, mut c) = session_logging(&root, std::fs::File::create(&log).unwrap());
+    assert!(c.login(USER, PASS).contains(" OK "));
+    c.ok_run("SELECT INBOX");
+    let r = c.transcript("UID FETCH 1:* (UID BODY.PEEK[])");
+    for wrong in seeds.iter().chain([&other]) {
+        let needle = String::from_utf8_lossy(wrong);
+        let first_line = needle.lines().find(|l| l.starts_with("Subject")).unwrap();
+        assert!(
+            !r.contains(first_line),
+            "content served from a swapped file: {r}"
+        );
+    }
+    let tagged = r.lines().last().unwrap();
+    assert!(
+        tagged.contains(" NO [SERVERBUG]") && tagged.contains("UID 1,2,3"),
+        "{tagged}"
+    );
+    // The session goes on; a new message works.
+    c.ok_run("NOOP");
+    let extra = msg("swap-after");
+    let r = c.append("INBOX", &[], &extra).unwrap();
+    assert!(r.last().unwrap().text.contains(" OK "), "{:?}", r.last());
+    c.ok_run("LOGOUT");
+    drop(_g);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("does not belong at this name"),
+        "the log names the misplaced file: {text}"
+    );
 }

@@ -158,6 +158,7 @@ pub fn deliver(
     message_file::write(
         &user_dir.join("tmp"),
         &user_dir.join("spool").join(name.to_string()),
+        name,
         message_file::Keys {
             wrapped: &wrapped,
             content_key: &content_key,
@@ -229,7 +230,7 @@ fn file_one(
     name: MessageName,
 ) -> Result<Filed, SpoolError> {
     let entry = user_dir.join("spool").join(name.to_string());
-    let sealed = SealedMessage::open(&entry)?;
+    let sealed = SealedMessage::open(&entry, name)?;
     let content_key = keys
         .keystore()
         .unwrap(keys.master(), sealed.wrapped_key())

@@ -61,6 +61,7 @@ impl Mailbox {
                 let size = message_file::write(
                     &tmp,
                     &path,
+                    name,
                     message_file::Keys {
                         wrapped: &wrapped,
                         content_key: &content_key,
