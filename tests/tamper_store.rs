@@ -51,8 +51,28 @@ fn inbox_segment(root: &Root) -> std::path::PathBuf {
     found.remove(0)
 }
 
+/// Every file under `dir`, recursively.
+fn all_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(all_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Finding 3 of issue 7 (damage): a flipped byte in a record before the
+/// end of a change log never yields wrong content, and the mailbox turns
+/// read-only with an ALERT: no APPEND, no PURGE that could make the loss
+/// permanent. (Before: SELECT said OK with one message fewer, and after
+/// XCRY PURGE the file of that message was gone.)
 #[test]
-fn tamper_flipped_byte_in_a_log_segment_costs_only_that_record() {
+fn tamper_flipped_byte_in_a_log_segment_makes_the_mailbox_read_only() {
     let root = Root::new("tamper-log");
     root.add_user(USER, PASS);
     let seeds: Vec<Vec<u8>> = (1..=3).map(|i| msg(&format!("tamper-{i}"))).collect();
@@ -71,10 +91,15 @@ fn tamper_flipped_byte_in_a_log_segment_costs_only_that_record() {
     );
     bytes[second + 4 + 30] ^= 0x01;
     std::fs::write(&seg, &bytes).unwrap();
+    let mailbox_dir = seg.parent().and_then(|p| p.parent()).unwrap().to_path_buf();
+    let files_before = all_files(&mailbox_dir);
 
     let (_g, mut c) = session(&root);
     assert!(c.login(USER, PASS).contains(" OK "));
-    c.ok_run("SELECT INBOX");
+    let r = c.transcript("SELECT INBOX");
+    assert!(r.contains("* OK [ALERT] This mailbox is read-only"), "{r}");
+    assert!(r.contains("damaged"), "{r}");
+    assert!(r.lines().last().unwrap().contains("OK [READ-ONLY]"), "{r}");
     let shown = fetched(&c.ok_run("UID FETCH 1:* (UID BODY.PEEK[])"));
     let bodies: Vec<&Vec<u8>> = shown.iter().map(|m| &m.body).collect();
     // Whatever is shown is exactly one of the stored messages, once each.
@@ -84,15 +109,64 @@ fn tamper_flipped_byte_in_a_log_segment_costs_only_that_record() {
     let mut distinct = bodies.clone();
     distinct.dedup();
     assert_eq!(distinct.len(), bodies.len(), "a message appears twice");
-    // Only the damaged record is lost: at least two of the three remain.
     assert!(bodies.len() >= 2, "saw {} messages", bodies.len());
-    // The session and the mailbox go on working.
+    // The session goes on, but nothing is written to or removed from the
+    // damaged mailbox.
     c.ok_run("NOOP");
-    let extra = msg("tamper-after");
-    let r = c.append("INBOX", &[], &extra).unwrap();
-    assert!(r.last().unwrap().text.contains(" OK "), "{:?}", r.last());
-    let shown = fetched(&c.ok_run("UID FETCH 1:* (BODY.PEEK[])"));
-    assert!(shown.iter().any(|m| m.body == extra));
+    let r = c.append("INBOX", &[], &msg("tamper-after")).unwrap();
+    assert!(r.last().unwrap().text.contains(" NO "), "{:?}", r.last());
+    assert!(c.status("STORE 1 +FLAGS (\\Deleted)").contains(" NO "));
+    assert!(c.status("XCRY PURGE").contains(" NO "));
+    c.ok_run("LOGOUT");
+    assert_eq!(all_files(&mailbox_dir), files_before, "a file changed");
+}
+
+/// Finding 3 of issue 7 (rollback): restoring an older copy of a mailbox's
+/// log must not bring back an expunged message, move HIGHESTMODSEQ
+/// backwards or hand out an APPENDUID twice: the mailbox is read-only with
+/// an ALERT. (Before: SELECT said OK on the old state and APPEND reused
+/// UID 3.)
+#[test]
+fn tamper_rolled_back_mailbox_log_is_detected_and_read_only() {
+    let root = Root::new("tamper-rollback");
+    root.add_user(USER, PASS);
+    let seeds: Vec<Vec<u8>> = (1..=2).map(|i| msg(&format!("rollback-{i}"))).collect();
+    let refs: Vec<&[u8]> = seeds.iter().map(Vec::as_slice).collect();
+    seed(&root, USER, PASS, "INBOX", &refs);
+    let seg = inbox_segment(&root);
+    let old_log = std::fs::read(&seg).unwrap();
+
+    let (g, mut c) = session(&root);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    c.ok_run("SELECT INBOX");
+    let r = c.append("INBOX", &[], &msg("rollback-3")).unwrap();
+    assert!(
+        r.last().unwrap().text.contains("[APPENDUID "),
+        "{:?}",
+        r.last()
+    );
+    c.ok_run("STORE 1 +FLAGS.SILENT (\\Deleted)");
+    c.ok_run("EXPUNGE");
+    c.ok_run("LOGOUT");
+    drop(g);
+
+    // The attacker puts the older log back.
+    std::fs::write(&seg, &old_log).unwrap();
+
+    let (_g, mut c) = session(&root);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    let r = c.transcript("SELECT INBOX");
+    assert!(r.contains("* OK [ALERT] This mailbox is read-only"), "{r}");
+    assert!(r.contains("rolled back"), "{r}");
+    assert!(r.lines().last().unwrap().contains("OK [READ-ONLY]"), "{r}");
+    // No UID is handed out a second time.
+    let r = c.append("INBOX", &[], &msg("rollback-4")).unwrap();
+    let last = &r.last().unwrap().text;
+    assert!(
+        last.contains(" NO ") && !last.contains("APPENDUID"),
+        "{last}"
+    );
+    assert!(c.status("XCRY PURGE").contains(" NO "));
     c.ok_run("LOGOUT");
 }
 
@@ -186,4 +260,37 @@ fn tamper_swapped_message_files_never_serve_wrong_content() {
         text.contains("does not belong at this name"),
         "the log names the misplaced file: {text}"
     );
+}
+
+/// Finding 3 of issue 7 (account rollback): restoring an older
+/// `account/log` brought back a deleted folder silently. Now the first
+/// command after login carries an ALERT, and nothing that trusts the
+/// account log's list of mailboxes (CREATE, DELETE, PURGE's removal of
+/// deleted mailboxes' directories) runs.
+#[test]
+fn tamper_rolled_back_account_log_is_detected_and_read_only() {
+    let root = Root::new("tamper-account");
+    let dir = root.add_user(USER, PASS);
+    let account_log = dir.join("account/log");
+    let old_log = std::fs::read(&account_log).unwrap();
+
+    let (g, mut c) = session(&root);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    c.ok_run("DELETE Archive");
+    c.ok_run("CREATE Fresh");
+    c.ok_run("LOGOUT");
+    drop(g);
+
+    std::fs::write(&account_log, &old_log).unwrap();
+
+    let (_g, mut c) = session(&root);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    let r = c.transcript("NOOP");
+    assert!(
+        r.contains("* OK [ALERT] The account is read-only: the account log was rolled back"),
+        "{r}"
+    );
+    assert!(c.status("CREATE Other").contains(" NO "));
+    assert!(c.status("XCRY PURGE").contains(" NO "));
+    c.ok_run("LOGOUT");
 }

@@ -131,6 +131,10 @@ pub(crate) struct Ctx {
     pub limits: CtxLimits,
     /// Parsed message summaries of the selected mailbox (FETCH, SEARCH).
     pub summaries: crate::imap::commands::fetch::SummaryCache,
+    /// `* OK [ALERT]` texts found at login (store integrity), sent before
+    /// the response to the next command (the login response itself is
+    /// written by the session, which this layer does not touch).
+    pub alerts: Vec<String>,
 }
 
 /// Why the logged-in context could not be opened.
@@ -151,6 +155,7 @@ impl Ctx {
             enabled: Enabled::default(),
             limits,
             summaries: Default::default(),
+            alerts: Vec::new(),
         })
     }
 

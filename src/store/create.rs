@@ -26,7 +26,14 @@ use crate::crypto::secret::MasterKey;
 use crate::sys::durable::{self, DIR_MODE};
 
 /// Subdirectories of a user directory, all mode 0700.
-pub const SUBDIRS: [&str; 5] = ["keys", MAILBOXES_DIR, "account", "spool", TMP_DIR];
+pub const SUBDIRS: [&str; 6] = [
+    "keys",
+    MAILBOXES_DIR,
+    "account",
+    "spool",
+    TMP_DIR,
+    super::marks::MARKS_DIR,
+];
 
 /// The mailboxes every new account gets, all subscribed.
 pub const DEFAULT_MAILBOXES: [(&str, Option<SpecialUse>); 6] = [

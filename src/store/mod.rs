@@ -9,6 +9,7 @@ pub mod create;
 pub(crate) mod credentials;
 pub mod error;
 pub mod mailbox;
+pub mod marks;
 pub(crate) mod message_file;
 pub(crate) mod record_log;
 pub mod spool;

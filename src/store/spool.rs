@@ -255,6 +255,8 @@ fn file_one(
             reason: format!("target mailbox {target} vanished"),
         })?;
     let mut mailbox = Mailbox::open(keys.clone(), user_dir, &info.id, info.uid_validity)?;
+    // The entry stays in the spool while its target does not verify.
+    mailbox.refuse_if_read_only()?;
     let dest = mailbox.message_path(&name);
     durable::link_exclusive(&entry, &dest)?;
     crash::point("spool.after-link");

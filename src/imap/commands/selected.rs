@@ -27,6 +27,11 @@ use crate::store::types::{Flag, SeqNum, Uid};
 /// offline, so they are in their mailboxes before the first command.
 pub(crate) fn after_login(ctx: &mut Ctx) {
     retire_old_password(ctx);
+    if let Some(problem) = ctx.account.problem() {
+        ctx.alerts.push(format!(
+            "The account is read-only: {problem}; no mailbox will be created, renamed, deleted or removed until it is repaired"
+        ));
+    }
     file_spool(ctx);
 }
 
@@ -86,6 +91,9 @@ pub(crate) fn watch_dirs(ctx: &Ctx) -> Vec<PathBuf> {
 /// because the store makes flag changes, expunges and new messages visible
 /// together.
 pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
+    for alert in std::mem::take(&mut ctx.alerts) {
+        untagged_ok(out, ResponseCode::Alert, &alert);
+    }
     file_spool(ctx);
     if !expunge_allowed {
         return;
@@ -288,6 +296,20 @@ pub(crate) fn select(
         Ok(m) => m,
         Err(r) => return r,
     };
+    // A mailbox whose log does not verify is only ever shown read-only, and
+    // the user is told why (the store refuses writes to it anyway).
+    let asked_read_only = read_only;
+    let read_only = match mailbox.integrity_problem() {
+        Some(problem) => {
+            untagged_ok(
+                out,
+                ResponseCode::Alert,
+                &format!("This mailbox is read-only: {problem}; nothing in it will be changed or removed until it is repaired"),
+            );
+            true
+        }
+        None => read_only,
+    };
     if !read_only {
         if let Err(e) = mailbox.claim_recent() {
             return Reply::server_bug("claiming \\Recent", &e);
@@ -341,7 +363,12 @@ pub(crate) fn select(
         saved: Vec::new(),
     });
     if read_only {
-        Reply::ok_code(ResponseCode::ReadOnly, "EXAMINE completed")
+        let text = if asked_read_only {
+            "EXAMINE completed"
+        } else {
+            "SELECT completed, read-only"
+        };
+        Reply::ok_code(ResponseCode::ReadOnly, text)
     } else {
         Reply::ok_code(ResponseCode::ReadWrite, "SELECT completed")
     }

@@ -40,6 +40,11 @@ fn purge(ctx: &mut Ctx) -> Reply {
             Err(e) => return Reply::server_bug("purging", &e),
         }
     }
+    // Directories are removed as "deleted" only on the word of an account
+    // log that verifies.
+    if let Err(e) = ctx.account.refuse_if_read_only() {
+        return Reply::no(Some(ResponseCode::Cannot), e.to_string());
+    }
     let live: Vec<_> = boxes.iter().map(|(id, _)| *id).collect();
     let gone = match crate::store::mailbox::remove_deleted_mailboxes(
         ctx.dir(),

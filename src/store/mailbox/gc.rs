@@ -66,6 +66,9 @@ impl Mailbox {
         let lock = self.log.lock()?;
         self.log
             .catch_up(&mut self.state, Some(&mut self.changed))?;
+        // Nothing is removed on the word of a log that does not verify: a
+        // rolled-back or damaged log would call live messages unreferenced.
+        self.log.ensure_writable(&mut self.state)?;
         let now = now_secs();
         let grace_secs = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
         let live: BTreeSet<MessageName> = self.state.live().map(|m| m.name).collect();
