@@ -68,6 +68,31 @@ pub(crate) struct Config {
     pub listen: ListenConfig,
     /// Protocol limits and timeouts.
     pub limits: LimitsConfig,
+    /// The LMTP server (`serve lmtp`).
+    pub lmtp: LmtpConfig,
+}
+
+/// `[lmtp]`: the LMTP server's limits and name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct LmtpConfig {
+    /// Recipients accepted per transaction; further RCPTs get 452 4.5.3
+    /// (RFC 5321 §4.5.3.1.8 asks for at least 100).
+    pub max_recipients: usize,
+    /// Seconds of client silence before the session is closed (421 4.4.2).
+    pub idle_timeout_secs: u64,
+    /// The name in the greeting and in `Received:`; the host name if unset.
+    pub hostname: Option<String>,
+}
+
+impl Default for LmtpConfig {
+    fn default() -> Self {
+        LmtpConfig {
+            max_recipients: 100,
+            idle_timeout_secs: 300,
+            hostname: None,
+        }
+    }
 }
 
 /// `[tls]`: the server's certificate chain and private key, PEM files.
@@ -151,6 +176,9 @@ pub(crate) struct ListenConfig {
     pub imaps: Vec<String>,
     /// Addresses for cleartext IMAP with STARTTLS.
     pub imap: Vec<String>,
+    /// Addresses for LMTP: `host:port`, or an absolute path for a UNIX
+    /// socket. None by default: LMTP must not be exposed by accident.
+    pub lmtp: Vec<String>,
     /// Most connections served at once; further ones wait in the backlog.
     pub max_sessions: usize,
 }
@@ -160,6 +188,7 @@ impl Default for ListenConfig {
         ListenConfig {
             imaps: vec!["0.0.0.0:993".to_owned()],
             imap: vec!["0.0.0.0:143".to_owned()],
+            lmtp: Vec::new(),
             max_sessions: 512,
         }
     }
@@ -239,6 +268,20 @@ impl Config {
                 "keys.name_pattern must be non-empty, contain no '/' and not start with '.'"
                     .to_owned(),
             );
+        }
+        if self.lmtp.max_recipients == 0 || self.lmtp.idle_timeout_secs == 0 {
+            return Err(
+                "lmtp.max_recipients and lmtp.idle_timeout_secs must be at least 1".to_owned(),
+            );
+        }
+        if let Some(h) = &self.lmtp.hostname {
+            if h.is_empty()
+                || !h
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-_[]:".contains(&b))
+            {
+                return Err("lmtp.hostname must be a host name".to_owned());
+            }
         }
         if self.listen.max_sessions == 0 {
             return Err("listen.max_sessions must be at least 1".to_owned());

@@ -24,6 +24,8 @@ pub(crate) mod config;
 pub mod crypto;
 /// IMAP: wire syntax (`wire`), command handlers (`commands`), the session state machine.
 pub mod imap;
+/// LMTP (RFC 2033): the grammar, the session, the per-recipient delivery child.
+pub mod lmtp;
 /// RFC 5322/MIME parsing: summaries, ENVELOPE/BODYSTRUCTURE values, sections, search text.
 pub mod mime;
 /// The user's encrypted on-disk state: account, logs, mailboxes, message files, spool.

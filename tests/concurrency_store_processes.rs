@@ -150,7 +150,7 @@ fn child_entry() {
             spool::file_pending(&user, &keys, &mut acct).unwrap();
         }
         "hold-lock" => {
-            let id = inbox.id().to_owned();
+            let id = inbox.id().to_string();
             let dir = user.join("mailboxes").join(&id);
             let (log, _) = ChangeLog::open(&dir, &user.join("tmp"), &id, keys.master()).unwrap();
             let _lock = log.lock().unwrap();
@@ -237,7 +237,9 @@ fn crash_killed_lock_holder_never_blocks_the_next_writer() {
     assert!(locked);
     let lock_file = {
         let inbox = open(&user, &k, "INBOX");
-        user.join("mailboxes").join(inbox.id()).join("lock")
+        user.join("mailboxes")
+            .join(inbox.id().to_string())
+            .join("lock")
     };
     // While the child lives, its flock is held: a non-blocking try fails.
     assert!(
@@ -313,6 +315,7 @@ fn crash_at_each_point_leaves_a_consistent_store() {
                 flags: vec![],
                 create: false,
                 received: InternalDate::now(),
+                detail: None,
             };
             spool::deliver(&user, &mut &message(200)[..], &instr).unwrap();
         }
@@ -387,6 +390,7 @@ fn confidentiality_nothing_readable_in_store_files() {
         flags: vec![Flag::keyword("MarkerKeywordQx").unwrap()],
         create: true,
         received: InternalDate::now(),
+        detail: None,
     };
     spool::deliver(&user, &mut &body[..], &instr).unwrap();
     inbox.collect_garbage(Duration::from_secs(3600)).unwrap();

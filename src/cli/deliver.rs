@@ -7,11 +7,10 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::store::message_file::MessageFileError;
-use crate::store::spool::{self, DeliveryInstructions, SpoolError};
-use crate::store::types::{Flag, InternalDate};
+use crate::store::delivery::{self, LookupError, Outcome, Recipient};
+use crate::store::types::{Flag, MessageName};
 
 /// Success.
 pub(crate) const EX_OK: i32 = 0;
@@ -24,13 +23,15 @@ pub(crate) const EX_NOUSER: i32 = 67;
 /// Temporary failure; the MTA should retry.
 pub(crate) const EX_TEMPFAIL: i32 = 75;
 
-const USAGE: &str = "usage: crymap-like deliver [--root DIR] [--user NAME] \
+const USAGE: &str = "usage: crymap-like deliver [--root DIR] \
+                     [--user NAME | --address USER[+DETAIL][@DOMAIN]] \
                      [--mailbox NAME] [--flag FLAG]... [--create] < message";
 
 #[derive(Debug, PartialEq)]
 struct Args {
     root: PathBuf,
     user: Option<String>,
+    address: Option<String>,
     mailbox: Option<String>,
     flags: Vec<Flag>,
     create: bool,
@@ -40,6 +41,7 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
     let mut out = Args {
         root: PathBuf::from("/etc/crymap-like"),
         user: None,
+        address: None,
         mailbox: None,
         flags: Vec::new(),
         create: false,
@@ -56,6 +58,7 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
         match a {
             "--root" => out.root = PathBuf::from(value("--root")?),
             "--user" => out.user = Some(value("--user")?),
+            "--address" => out.address = Some(value("--address")?),
             "--mailbox" => out.mailbox = Some(value("--mailbox")?),
             "--flag" => {
                 let f = value("--flag")?;
@@ -65,6 +68,9 @@ fn parse(args: &[OsString]) -> Result<Args, String> {
             "--create" => out.create = true,
             other => return Err(format!("unknown argument {other}")),
         }
+    }
+    if out.user.is_some() && out.address.is_some() {
+        return Err("--user and --address exclude each other".to_owned());
     }
     Ok(out)
 }
@@ -85,81 +91,58 @@ pub(crate) fn run(args: &[OsString]) -> i32 {
             return EX_USAGE;
         }
     };
-    let Some(user) = args.user.clone().or_else(invoking_user) else {
-        eprintln!("crymap-like deliver: cannot tell who the recipient is");
-        return EX_NOUSER;
-    };
-    if user.is_empty() || user.contains('/') || user.starts_with('.') {
-        eprintln!("crymap-like deliver: invalid user name");
-        return EX_NOUSER;
-    }
-    let user_dir = match args.root.join("users").join(&user).canonicalize() {
-        Ok(d) if d.join("keys").is_dir() => d,
-        _ => {
-            eprintln!("crymap-like deliver: no such user: {user}");
+    let recipient = match (&args.address, args.user.clone().or_else(invoking_user)) {
+        (Some(address), _) => Recipient::from_address(address),
+        (None, Some(user)) => Recipient::user(&user),
+        (None, None) => {
+            eprintln!("crymap-like deliver: cannot tell who the recipient is");
             return EX_NOUSER;
         }
     };
-    let user_dir = match enter_user_dir(&user_dir) {
+    let recipient = match recipient {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("crymap-like deliver: {e}");
+            return EX_NOUSER;
+        }
+    };
+    let user_dir = match delivery::user_dir(&args.root.join("users"), &recipient) {
+        Ok(d) => d,
+        Err(LookupError::NoSuchUser(u)) => {
+            eprintln!("crymap-like deliver: no such user: {u}");
+            return EX_NOUSER;
+        }
+        Err(e) => {
+            eprintln!("crymap-like deliver: {e}");
+            return EX_TEMPFAIL;
+        }
+    };
+    let user_dir = match crate::sys::privilege::become_owner_of(&user_dir) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("crymap-like deliver: dropping privileges: {e}");
             return EX_TEMPFAIL;
         }
     };
-    let instructions = DeliveryInstructions {
-        mailbox: args.mailbox,
-        flags: args.flags,
-        create: args.create,
-        received: InternalDate::now(),
-    };
     let mut stdin = io::stdin().lock();
-    match spool::deliver(&user_dir, &mut stdin, &instructions) {
-        Ok(_) => EX_OK,
-        Err(SpoolError::MessageFile(MessageFileError::TooLarge { limit })) => {
-            eprintln!("crymap-like deliver: message larger than {limit} bytes refused");
-            EX_DATAERR
-        }
-        Err(SpoolError::MessageFile(MessageFileError::ReadContent { source })) => {
-            eprintln!("crymap-like deliver: reading the message: {source}");
-            EX_DATAERR
-        }
-        Err(e) => {
-            eprintln!("crymap-like deliver: {e}");
-            EX_TEMPFAIL
-        }
+    let (outcome, result) = delivery::deliver(
+        &user_dir,
+        MessageName::random(),
+        &recipient,
+        &mut stdin,
+        args.mailbox,
+        args.flags,
+        args.create,
+    );
+    if let Err(e) = result {
+        eprintln!("crymap-like deliver: {e}");
     }
-}
-
-/// As root: becomes the owner of `dir` and chroots into it, returning the
-/// directory as seen afterwards (`/`). Otherwise returns `dir` unchanged:
-/// an unprivileged deliver can only write where it already may.
-fn enter_user_dir(dir: &Path) -> io::Result<PathBuf> {
-    use nix::unistd::{chdir, chroot, setgid, setgroups, setuid, Gid, Uid};
-    use std::os::unix::fs::MetadataExt;
-    if !nix::unistd::geteuid().is_root() {
-        return Ok(dir.to_path_buf());
+    match outcome {
+        Outcome::Delivered => EX_OK,
+        Outcome::TooLarge | Outcome::BadInput => EX_DATAERR,
+        Outcome::NoSuchUser => EX_NOUSER,
+        _ => EX_TEMPFAIL,
     }
-    let meta = std::fs::metadata(dir)?;
-    if meta.uid() == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            "user directory owned by root; refusing to deliver as root",
-        ));
-    }
-    let (uid, gid) = (Uid::from_raw(meta.uid()), Gid::from_raw(meta.gid()));
-    chroot(dir)?;
-    chdir("/")?;
-    setgroups(&[gid])?;
-    setgid(gid)?;
-    setuid(uid)?;
-    if setuid(Uid::from_raw(0)).is_ok() {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            "root privileges could be regained",
-        ));
-    }
-    Ok(PathBuf::from("/"))
 }
 
 #[cfg(test)]

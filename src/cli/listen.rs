@@ -4,7 +4,9 @@
 //! session in-process, so one user's session can never see another's.
 
 use std::net::TcpListener;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -16,9 +18,59 @@ use super::{exit, Global};
 use crate::config::System;
 use crate::sys;
 
+/// A bound socket: TCP, or a UNIX socket for addresses that are paths.
+enum Socket {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Socket {
+    /// Binds `addr`: an absolute path is a UNIX socket (a stale socket
+    /// file left by an earlier run is replaced; anything else there is an
+    /// error), anything else `host:port`.
+    fn bind(addr: &str) -> std::io::Result<Socket> {
+        if !addr.starts_with('/') {
+            return TcpListener::bind(addr).map(Socket::Tcp);
+        }
+        let path = std::path::Path::new(addr);
+        if let Ok(md) = std::fs::symlink_metadata(path) {
+            if md.file_type().is_socket() {
+                std::fs::remove_file(path)?;
+            }
+        }
+        let socket = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+        Ok(Socket::Unix(socket))
+    }
+
+    fn set_nonblocking(&self) -> std::io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.set_nonblocking(true),
+            Socket::Unix(s) => s.set_nonblocking(true),
+        }
+    }
+
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Socket::Tcp(s) => s.as_fd(),
+            Socket::Unix(s) => s.as_fd(),
+        }
+    }
+
+    /// Accepts one connection: the socket and a printable peer.
+    fn accept(&self) -> std::io::Result<(OwnedFd, String)> {
+        match self {
+            Socket::Tcp(s) => s.accept().map(|(c, a)| (c.into(), a.to_string())),
+            Socket::Unix(s) => s
+                .accept()
+                .map(|(c, _)| (c.into(), "a UNIX socket".to_owned())),
+        }
+    }
+}
+
 /// One bound listener and the `serve` flavour it feeds.
 pub(super) struct Listener {
-    socket: TcpListener,
+    socket: Socket,
     mode: &'static str,
 }
 
@@ -28,11 +80,12 @@ pub(super) fn bind(system: &System) -> Result<Vec<Listener>, String> {
     for (mode, addrs) in [
         ("imaps", &system.config.listen.imaps),
         ("imap", &system.config.listen.imap),
+        ("lmtp", &system.config.listen.lmtp),
     ] {
         for a in addrs {
-            let socket = TcpListener::bind(a).map_err(|e| format!("bind {mode} {a}: {e}"))?;
+            let socket = Socket::bind(a).map_err(|e| format!("bind {mode} {a}: {e}"))?;
             socket
-                .set_nonblocking(true)
+                .set_nonblocking()
                 .map_err(|e| format!("{mode} {a}: {e}"))?;
             info!("listening for {mode} on {a}");
             out.push(Listener { socket, mode });
@@ -97,15 +150,13 @@ pub(super) fn serve_forever(global: &Global, system: &System, listeners: &[Liste
                 continue;
             }
             match l.socket.accept() {
-                Ok((stream, addr)) => {
-                    match spawn(&exe, global, &system.root, l.mode, stream.into()) {
-                        Ok(child) => {
-                            info!("{} connection from {addr}: pid {}", l.mode, child.id());
-                            children.push(child);
-                        }
-                        Err(e) => warn!("cannot start a session for {addr}: {e}"),
+                Ok((stream, addr)) => match spawn(&exe, global, &system.root, l.mode, stream) {
+                    Ok(child) => {
+                        info!("{} connection from {addr}: pid {}", l.mode, child.id());
+                        children.push(child);
                     }
-                }
+                    Err(e) => warn!("cannot start a session for {addr}: {e}"),
+                },
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => warn!("accept on {}: {e}", l.mode),
             }

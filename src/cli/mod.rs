@@ -8,6 +8,7 @@ mod args;
 pub(crate) mod deliver;
 pub(crate) mod demo;
 mod listen;
+mod lmtp;
 mod remote;
 mod serve;
 pub mod tls;
@@ -53,10 +54,13 @@ commands:
   serve imaps            one IMAP session with implicit TLS on stdin/stdout
                          or on the socket systemd passes (LISTEN_FDS)
   serve imap             one cleartext IMAP session offering STARTTLS
+  serve lmtp             one LMTP session (RFC 2033) delivering into users'
+                         spools, on stdin/stdout or the socket systemd passes
   listen                 accept on the configured addresses and spawn one
                          `serve` process per connection
   deliver                UNIX MDA: a message on stdin into a user's INBOX
-                         [--user NAME] [--mailbox NAME] [--flag F]...
+                         [--user NAME | --address USER+DETAIL@DOMAIN]
+                         [--mailbox NAME] [--flag F]...
                          [--create]; exit codes from sysexits.h
   user add NAME [DIR]    create an account [--uid USER|UID]
                          [--prompt-password | --password-stdin]
@@ -140,10 +144,11 @@ fn run(args: &mut Args) -> Result<i32, ArgError> {
     let command = args.command("COMMAND")?;
     match command.as_str() {
         "serve" => {
-            let what = args.command("serve imaps|imap")?;
+            let what = args.command("serve imaps|imap|lmtp")?;
             match what.as_str() {
                 "imaps" => serve::run(&global, args, serve::Mode::Imaps),
                 "imap" => serve::run(&global, args, serve::Mode::Imap),
+                "lmtp" => lmtp::run(&global, args),
                 other => Err(ArgError::UnknownCommand(format!("serve {other}"))),
             }
         }

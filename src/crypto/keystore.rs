@@ -423,14 +423,21 @@ mod tests {
         Utc.with_ymd_and_hms(y, m, 15, 12, 0, 0).unwrap()
     }
 
+    /// A fresh store holding January 2026's pair: its directory (kept
+    /// alive), the master key, the store, the pair's name and public half.
+    fn store_with_january_pair() -> (TempDir, MasterKey, KeyStore, KeyName, PublicKey) {
+        let dir = TempDir::new("ks");
+        let m = MasterKey::generate();
+        let ks = KeyStore::new(dir.path().to_owned());
+        let a = ks.ensure_current(&m, at(2026, 1)).unwrap();
+        let pk = ks.read_public(&a).unwrap().unwrap();
+        (dir, m, ks, a, pk)
+    }
+
     #[test]
     fn creates_one_pair_per_month_and_keeps_old() {
-        let dir = TempDir::new("ks");
-        let ks = KeyStore::new(dir.path().to_owned());
-        let m = MasterKey::generate();
-        let a = ks.ensure_current(&m, at(2026, 1)).unwrap();
+        let (dir, m, ks, a, pk_a) = store_with_january_pair();
         assert_eq!(a.as_str(), "2026-01");
-        let pk_a = ks.read_public(&a).unwrap().unwrap();
         assert_eq!(ks.ensure_current(&m, at(2026, 1)).unwrap(), a);
         assert_eq!(ks.read_public(&a).unwrap().unwrap(), pk_a, "pair replaced");
         let b = ks.ensure_current(&m, at(2026, 2)).unwrap();
@@ -496,11 +503,7 @@ mod tests {
 
     #[test]
     fn private_key_bound_to_its_name() {
-        let dir = TempDir::new("ks");
-        let m = MasterKey::generate();
-        let ks = KeyStore::new(dir.path().to_owned());
-        let a = ks.ensure_current(&m, at(2026, 1)).unwrap();
-        let pk = ks.read_public(&a).unwrap().unwrap();
+        let (dir, m, _, a, pk) = store_with_january_pair();
         let w = wrap_to_public(&a, &pk, &SecretKey::generate()).unwrap();
         // Swapping the sealed private file under another name must fail.
         let b = KeyName::new("other".into()).unwrap();
@@ -521,11 +524,7 @@ mod tests {
 
     #[test]
     fn missing_public_half_is_repaired() {
-        let dir = TempDir::new("ks");
-        let m = MasterKey::generate();
-        let ks = KeyStore::new(dir.path().to_owned());
-        let a = ks.ensure_current(&m, at(2026, 1)).unwrap();
-        let pk = ks.read_public(&a).unwrap().unwrap();
+        let (dir, m, ks, a, pk) = store_with_january_pair();
         fs::remove_file(dir.path().join("2026-01.pub")).unwrap();
         ks.ensure_current(&m, at(2026, 1)).unwrap();
         assert_eq!(ks.read_public(&a).unwrap().unwrap(), pk);

@@ -17,8 +17,32 @@ use crate::imap::session::LoggedIn;
 use crate::imap::wire::command::{self, ModseqValue, SeqSet};
 use crate::imap::wire::response::{ResponseCode, Status};
 use crate::store::account::{AccountLog, MailboxName, UidValidity};
-use crate::store::mailbox::{Mailbox, UserKeys};
+use crate::store::mailbox::{Mailbox, MailboxError, UserKeys};
+use crate::store::message_file::MessageFileError;
 use crate::store::types::{Flag, Modseq, SeqNum, Uid};
+
+/// Why a stored message could not be read, for every command that reads
+/// messages (FETCH, SEARCH): each command's error wraps it next to its own
+/// reasons.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Unreadable {
+    /// The store could not give the summary or open the file.
+    #[error("message {uid}: {source}")]
+    Store {
+        /// Which message.
+        uid: Uid,
+        /// Why.
+        source: MailboxError,
+    },
+    /// Decrypting content failed (tampering, truncation, I/O).
+    #[error("message {uid}: {source}")]
+    Content {
+        /// Which message.
+        uid: Uid,
+        /// Why.
+        source: MessageFileError,
+    },
+}
 
 /// The tagged completion of a command.
 #[derive(Debug, Clone, PartialEq)]

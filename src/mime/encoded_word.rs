@@ -5,7 +5,7 @@
 //! text around them is taken as UTF-8 or else Windows-1252.
 
 use super::charset;
-use super::transfer::decode_base64;
+use super::transfer::{decode_base64, decode_hex_escapes};
 
 /// One `=?charset?enc?text?=` token found at the start of `s`: returns its
 /// charset, decoded bytes and total length.
@@ -36,34 +36,10 @@ fn parse_word(s: &[u8]) -> Option<(&[u8], Vec<u8>, usize)> {
     let encoded = text.get(..end)?;
     let decoded = match enc {
         b'B' | b'b' => decode_base64(encoded),
-        b'Q' | b'q' => decode_q(encoded),
+        b'Q' | b'q' => decode_hex_escapes(encoded, b'=', true),
         _ => return None,
     };
     Some((charset, decoded, 2 + text_start + end + 2))
-}
-
-fn decode_q(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while let Some(&b) = s.get(i) {
-        match b {
-            b'_' => out.push(b' '),
-            b'=' => {
-                let hex = s
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok());
-                if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    out.push(v);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'=');
-            }
-            _ => out.push(b),
-        }
-        i += 1;
-    }
-    out
 }
 
 /// Accumulates output: raw text runs and runs of encoded bytes sharing a

@@ -275,23 +275,7 @@ fn merge_sections(mut out: Vec<Param>, mut sections: Vec<Section>) -> Vec<Param>
 
 #[cfg(test)]
 fn percent_decode(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while let Some(&b) = s.get(i) {
-        if b == b'%' {
-            let hex = s
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok());
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b);
-        i += 1;
-    }
-    out
+    super::transfer::decode_hex_escapes(s, b'%', false)
 }
 
 #[cfg(test)]

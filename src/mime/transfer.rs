@@ -1,4 +1,5 @@
-//! Content-Transfer-Encoding decoding (base64, quoted-printable).
+//! Content-Transfer-Encoding decoding (base64, quoted-printable), and the
+//! hex escapes the header encodings share (RFC 2047 Q `=XX`, RFC 2231 `%XX`).
 //! Decoders are incremental (`feed` any chunking, then `finish`) so a
 //! caller can decode a part while it is being decrypted, and lenient: bytes
 //! that violate the encoding are skipped or kept, never an error, because
@@ -99,6 +100,33 @@ impl Base64Decoder {
 pub(crate) fn decode_base64(input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
     Base64Decoder::new().feed(input, &mut out);
+    out
+}
+
+/// Decodes `escape` followed by two hex digits as that byte (RFC 2047 Q
+/// encoding's `=XX`, RFC 2231's `%XX`); an escape without them stays as it
+/// is. With `underscore_is_space`, `_` is a space (Q encoding only).
+pub(crate) fn decode_hex_escapes(s: &[u8], escape: u8, underscore_is_space: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if b == escape {
+            let hex = s
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b == b'_' && underscore_is_space {
+            b' '
+        } else {
+            b
+        });
+        i += 1;
+    }
     out
 }
 
@@ -223,6 +251,15 @@ mod tests {
             dec.feed(chunk, &mut out);
         }
         assert_eq!(out, b"hello world");
+    }
+
+    #[test]
+    fn header_hex_escapes() {
+        assert_eq!(
+            decode_hex_escapes(b"a=3Db_c=ZZ=4", b'=', true),
+            b"a=b c=ZZ=4"
+        );
+        assert_eq!(decode_hex_escapes(b"r%E9s_%2%", b'%', false), b"r\xe9s_%2%");
     }
 
     #[test]

@@ -408,6 +408,14 @@ impl Account {
         self.by_name.get(name).and_then(|id| self.mailboxes.get(id))
     }
 
+    /// The mailbox with this name, or [`StoreError::NoSuchMailbox`] for the
+    /// commands that need it to exist.
+    pub fn existing_mailbox(&self, name: &MailboxName) -> Result<&MailboxInfo> {
+        self.mailbox(name).ok_or_else(|| StoreError::NoSuchMailbox {
+            name: name.to_string(),
+        })
+    }
+
     /// The mailbox with this id, if it still exists.
     pub fn mailbox_by_id(&self, id: &MailboxId) -> Option<&MailboxInfo> {
         self.mailboxes.get(id)
@@ -697,11 +705,7 @@ impl AccountLog {
             return Err(StoreError::CannotDeleteInbox);
         }
         self.transact(|state| {
-            let info = state
-                .mailbox(&name)
-                .ok_or_else(|| StoreError::NoSuchMailbox {
-                    name: name.to_string(),
-                })?;
+            let info = state.existing_mailbox(&name)?;
             Ok((vec![AccountRecord::MailboxDeleted { id: info.id }], info.id))
         })
     }
@@ -714,11 +718,7 @@ impl AccountLog {
         let to = parse_name(to)?;
         let user_dir = self.user_dir.clone();
         self.transact(|state| {
-            let source = state
-                .mailbox(&from)
-                .ok_or_else(|| StoreError::NoSuchMailbox {
-                    name: from.to_string(),
-                })?;
+            let source = state.existing_mailbox(&from)?;
             if state.mailbox(&to).is_some() || to.is_inbox() {
                 return Err(StoreError::MailboxExists {
                     name: to.to_string(),

@@ -2,6 +2,7 @@
 //! the process aborts there, exactly as a `kill -9` would stop it. Owns the
 //! list of points (see `doc/store.md`); never alters behaviour otherwise.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// The environment variable naming the point to abort at.
@@ -10,6 +11,7 @@ pub const ENV: &str = "CRYMAP_LIKE_CRASH_AT";
 /// Every named crash point, so tests can iterate over them.
 pub const POINTS: &[&str] = &[
     "deliver.before-rename",
+    "deliver.before-commit",
     "deliver.after-rename",
     "append.before-rename",
     "append.after-file",
@@ -26,14 +28,29 @@ pub const POINTS: &[&str] = &[
     "compact.after-segment",
     "compact.after-snapshot-tmp",
     "compact.after-snapshot",
+    "lmtp.after-data",
+    "lmtp.after-reply",
 ];
 
-/// Aborts the process if `point` is the configured crash point.
+/// Aborts the process if `point` is the configured crash point. The
+/// configured value may be `POINT#N`: abort the N-th time the process
+/// reaches it (points reached once per recipient, say).
 pub fn point(point: &str) {
-    static AT: OnceLock<Option<String>> = OnceLock::new();
-    let at = AT.get_or_init(|| std::env::var(ENV).ok());
-    if at.as_deref() == Some(point) {
-        debug_assert!(POINTS.contains(&point), "undeclared crash point {point}");
-        std::process::abort();
+    static AT: OnceLock<Option<(String, usize)>> = OnceLock::new();
+    static REACHED: AtomicUsize = AtomicUsize::new(0);
+    let at = AT.get_or_init(|| {
+        let v = std::env::var(ENV).ok()?;
+        Some(match v.split_once('#') {
+            Some((p, n)) => (p.to_owned(), n.parse().unwrap_or(1)),
+            None => (v, 1),
+        })
+    });
+    if let Some((p, n)) = at {
+        if p == point {
+            debug_assert!(POINTS.contains(&point), "undeclared crash point {point}");
+            if REACHED.fetch_add(1, Ordering::SeqCst) + 1 == *n {
+                std::process::abort();
+            }
+        }
     }
 }

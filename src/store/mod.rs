@@ -7,6 +7,7 @@ pub mod change_log;
 pub mod crash;
 pub mod create;
 pub(crate) mod credentials;
+pub mod delivery;
 pub mod error;
 pub mod mailbox;
 pub mod marks;

@@ -13,7 +13,7 @@
 
 use std::fs;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,37 @@ pub struct DeliveryInstructions {
     pub create: bool,
     /// Arrival time (INTERNALDATE).
     pub received: InternalDate,
+    /// The `+detail` of the recipient address: the entry is filed into
+    /// that mailbox when it exists and the account's
+    /// [`DETAIL_SETTING`](super::delivery::DETAIL_SETTING) is `yes`, unless
+    /// `mailbox` names a target.
+    pub detail: Option<String>,
+}
+
+/// The instructions of entries written before `detail` existed, still
+/// decoded so that no spooled message is stranded by an upgrade.
+#[derive(Deserialize)]
+struct InstructionsV1 {
+    mailbox: Option<String>,
+    flags: Vec<Flag>,
+    create: bool,
+    received: InternalDate,
+}
+
+impl DeliveryInstructions {
+    /// Decodes the sealed instructions of an entry, in either format.
+    fn decode(bytes: &[u8]) -> Result<DeliveryInstructions, postcard::Error> {
+        postcard::from_bytes::<DeliveryInstructions>(bytes).or_else(|e| {
+            let v1: InstructionsV1 = postcard::from_bytes(bytes).map_err(|_| e)?;
+            Ok(DeliveryInstructions {
+                mailbox: v1.mailbox,
+                flags: v1.flags,
+                create: v1.create,
+                received: v1.received,
+                detail: None,
+            })
+        })
+    }
 }
 
 /// Errors of the spool.
@@ -143,13 +174,56 @@ pub fn deliver(
     content: &mut dyn Read,
     instructions: &DeliveryInstructions,
 ) -> Result<MessageName, SpoolError> {
+    deliver_named(user_dir, MessageName::random(), content, instructions)
+}
+
+/// [`deliver`] under a name the caller chose (fresh from
+/// [`MessageName::random`]), so that a parent whose writer died can look
+/// for `spool/NAME` to learn whether the entry was made durable.
+pub fn deliver_named(
+    user_dir: &Path,
+    name: MessageName,
+    content: &mut dyn Read,
+    instructions: &DeliveryInstructions,
+) -> Result<MessageName, SpoolError> {
+    let dest = user_dir.join("spool").join(name.to_string());
+    write_entry(
+        user_dir,
+        name,
+        content,
+        instructions,
+        &dest,
+        message_file::Durability::Now,
+    )?;
+    crash::point("deliver.after-rename");
+    retire_old_password(user_dir);
+    Ok(name)
+}
+
+/// Deliveries also retire expired password backups, so an old password
+/// stops working even for a user who does not log in. Best effort: the
+/// message is already delivered.
+fn retire_old_password(user_dir: &Path) {
+    if let Err(e) = super::user_file::retire_old_backups(user_dir, chrono::Utc::now()) {
+        log::warn!("retiring old user.toml backups: {e}");
+    }
+}
+
+/// Writes the sealed entry `name` at `dest` (through `tmp/`).
+fn write_entry(
+    user_dir: &Path,
+    name: MessageName,
+    content: &mut dyn Read,
+    instructions: &DeliveryInstructions,
+    dest: &Path,
+    durability: message_file::Durability,
+) -> Result<(), SpoolError> {
     let keys = KeyStore::new(user_dir.join("keys"));
     let (key_name, public) = keys
         .current_public(chrono::Utc::now())
         .map_err(SpoolError::NoKey)?;
     let content_key = SecretKey::generate();
     let wrapped = wrap_to_public(&key_name, &public, &content_key).map_err(SpoolError::Wrap)?;
-    let name = MessageName::random();
     let extra = postcard::to_stdvec(instructions).map_err(|e| SpoolError::BadEntry {
         name,
         reason: format!("encoding instructions: {e}"),
@@ -157,7 +231,7 @@ pub fn deliver(
     let mut crlf = CrlfReader::new(content);
     message_file::write(
         &user_dir.join("tmp"),
-        &user_dir.join("spool").join(name.to_string()),
+        dest,
         name,
         message_file::Keys {
             wrapped: &wrapped,
@@ -167,16 +241,77 @@ pub fn deliver(
         Some(&extra),
         MAX_MESSAGE_SIZE,
         "deliver.before-rename",
-        message_file::Durability::Now,
+        durability,
     )?;
-    crash::point("deliver.after-rename");
-    // Deliveries also retire expired password backups, so an old password
-    // stops working even for a user who does not log in. Best effort: the
-    // message is already delivered.
-    if let Err(e) = super::user_file::retire_old_backups(user_dir, chrono::Utc::now()) {
-        log::warn!("retiring old user.toml backups: {e}");
+    Ok(())
+}
+
+/// A spool entry written and synced under `tmp/` but not yet in `spool/`:
+/// the expensive part of a delivery, done ahead so that the commit is one
+/// rename. Dropped without [`Staged::commit`], it is removed (and if the
+/// process dies first, it is an ordinary `tmp/*.tmp` file that garbage
+/// collection removes after 24 hours).
+#[derive(Debug)]
+pub struct Staged {
+    user_dir: PathBuf,
+    name: MessageName,
+    committed: bool,
+}
+
+fn staged_path(user_dir: &Path, name: MessageName) -> PathBuf {
+    user_dir.join("tmp").join(format!("{name}.staged.tmp"))
+}
+
+/// Like [`deliver_named`], but stops before the entry becomes visible.
+pub fn stage(
+    user_dir: &Path,
+    name: MessageName,
+    content: &mut dyn Read,
+    instructions: &DeliveryInstructions,
+) -> Result<Staged, SpoolError> {
+    // Only the file's own content must be durable before the commit's
+    // rename; its name under tmp/ never needs to be.
+    let path = staged_path(user_dir, name);
+    write_entry(
+        user_dir,
+        name,
+        content,
+        instructions,
+        &path,
+        message_file::Durability::Deferred,
+    )?;
+    let staged = Staged {
+        user_dir: user_dir.to_owned(),
+        name,
+        committed: false,
+    };
+    durable::sync_file(&path)?;
+    Ok(staged)
+}
+
+impl Staged {
+    /// Makes the entry visible in `spool/` and durable: the commit point.
+    pub fn commit(mut self) -> Result<MessageName, SpoolError> {
+        crash::point("deliver.before-commit");
+        let from = staged_path(&self.user_dir, self.name);
+        let to = self.user_dir.join("spool").join(self.name.to_string());
+        // Once renamed the entry is committed, even if the directory's
+        // fsync then fails: it must not be removed as an uncommitted one.
+        let renamed = durable::rename_into(&from, &to);
+        self.committed = renamed.is_ok() || to.exists();
+        renamed?;
+        crash::point("deliver.after-rename");
+        retire_old_password(&self.user_dir);
+        Ok(self.name)
     }
-    Ok(name)
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(staged_path(&self.user_dir, self.name));
+        }
+    }
 }
 
 /// One spool entry filed by [`file_pending`].
@@ -239,10 +374,12 @@ fn file_one(
             reason: format!("unwrapping its key: {e}"),
         })?;
     let mut reader = sealed.decrypt(&content_key)?;
-    let instructions: DeliveryInstructions = postcard::from_bytes(reader.extra().unwrap_or(&[]))
-        .map_err(|e| SpoolError::BadEntry {
-            name,
-            reason: format!("instructions do not decode: {e}"),
+    let instructions =
+        DeliveryInstructions::decode(reader.extra().unwrap_or(&[])).map_err(|e| {
+            SpoolError::BadEntry {
+                name,
+                reason: format!("instructions do not decode: {e}"),
+            }
         })?;
     account.refresh()?;
     let target = resolve_target(account, &instructions)?;
@@ -281,8 +418,17 @@ fn resolve_target(
     account: &mut AccountLog,
     instructions: &DeliveryInstructions,
 ) -> Result<MailboxName, SpoolError> {
-    let Some(wanted) = instructions.mailbox.as_deref() else {
-        return Ok(MailboxName::inbox());
+    let detail_allowed = account
+        .state()
+        .setting(super::delivery::DETAIL_SETTING)
+        .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+    let wanted = match (&instructions.mailbox, &instructions.detail) {
+        (Some(m), _) => m.as_str(),
+        (None, Some(d)) if detail_allowed => match MailboxName::parse(d) {
+            Ok(parsed) if account.state().mailbox(&parsed).is_some() => return Ok(parsed),
+            _ => return Ok(MailboxName::inbox()),
+        },
+        (None, _) => return Ok(MailboxName::inbox()),
     };
     let Ok(parsed) = MailboxName::parse(wanted) else {
         log::warn!("delivery to an invalid mailbox name; filing into INBOX");

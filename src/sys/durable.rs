@@ -207,6 +207,23 @@ fn link_unless_exists(src: &Path, dest: &Path) -> Result<bool> {
     }
 }
 
+/// Flushes an existing file's content to disk (fsync), so that a later
+/// [`rename_into`] of it is a durable commit.
+pub(crate) fn sync_file(path: &Path) -> Result<()> {
+    let f = File::open(path).map_err(FsError::at("open", path))?;
+    f.sync_all().map_err(FsError::at("fsync", path))
+}
+
+/// Renames a file whose content is already durable ([`sync_file`], or a
+/// [`NewFile`] placed with [`Durability::Now`]) to `dest`, replacing
+/// whatever is there, and fsyncs `dest`'s directory: a commit point that
+/// costs one rename and one directory fsync (the LMTP server stages its
+/// spool entries ahead and commits them one by one this way).
+pub(crate) fn rename_into(from: &Path, dest: &Path) -> Result<()> {
+    fs::rename(from, dest).map_err(FsError::at("rename onto", dest))?;
+    sync_dir(parent(dest))
+}
+
 /// Flushes a directory's entries (creations, renames, links, removals).
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     let d = File::open(dir).map_err(FsError::at("open directory", dir))?;

@@ -7,7 +7,7 @@
 //! Nothing here knows about IMAP, LMTP or the store: every function is a
 //! small, typed wrapper that a protocol or storage module composes.
 
-// The crate's one `allow(unsafe_code)`: adopting the descriptors systemd
+// The first `allow(unsafe_code)`: adopting the descriptors systemd
 // passes (`OwnedFd::from_raw_fd`) has no safe API, nor has arranging them at
 // 3, 4, … in a test child (`pre_exec`).
 #[allow(unsafe_code)]
@@ -21,6 +21,10 @@ pub(crate) mod password;
 pub(crate) mod peer;
 pub(crate) mod poll;
 pub mod privilege;
+// The second `allow(unsafe_code)`: forking the LMTP server's per-recipient
+// delivery child (`fork`, `sigaction`, `_exit`) has no safe API.
+#[allow(unsafe_code)]
+pub(crate) mod process;
 
 #[cfg(test)]
 mod test_support;

@@ -170,6 +170,24 @@ fn verify_dropped(uid: Uid, gid: Gid, was_root: bool) -> Result<(), PrivilegeErr
     Ok(())
 }
 
+/// As root: chroots into `dir` and becomes its owner for good (refusing a
+/// root-owned directory), returning the directory as now seen (`/`).
+/// Without root, returns `dir` unchanged: the process can only write where
+/// it already may. Used by the delivery agents before they touch a user's
+/// directory, so no symlink inside it can lead out of it.
+pub fn become_owner_of(dir: &Path) -> Result<PathBuf, PrivilegeError> {
+    if !is_root() {
+        return Ok(dir.to_owned());
+    }
+    let (uid, gid) = owner_of(dir)?;
+    if uid.is_root() {
+        return Err(PrivilegeError::TargetIsRoot);
+    }
+    chroot_into(dir)?;
+    drop_to(uid, gid)?;
+    Ok(PathBuf::from("/"))
+}
+
 /// Looks a user up by name; `Ok(None)` if no such user exists.
 pub fn lookup_user(name: &str) -> Result<Option<UserInfo>, PrivilegeError> {
     let user = unistd::User::from_name(name).map_err(|source| PrivilegeError::Lookup {

@@ -6,7 +6,6 @@ use crate::imap::commands::selected::{mailbox_error, read_only_no, untagged_ok};
 use crate::imap::context::{mailbox_name, resolve, selected, wire_uid_set, Ctx, Reply};
 use crate::imap::wire::command::{MailboxArg, SeqSet};
 use crate::imap::wire::response::ResponseCode;
-use crate::store::account::MailboxId;
 use crate::store::mailbox::Mailbox;
 
 /// `[UID] COPY` (`is_move` false) and `[UID] MOVE`.
@@ -53,7 +52,7 @@ pub(crate) fn copy(
     }
     // Compared as values: the store hands the selected mailbox's id out as
     // text only, so it is parsed back rather than compared as a string.
-    let same_mailbox = MailboxId::parse_hex(sel.mailbox.id()) == Some(info.id);
+    let same_mailbox = sel.mailbox.id() == info.id;
     let result = if is_move && same_mailbox {
         // Dovecot: new UIDs, old ones expunged (reported by the refresh).
         sel.mailbox.move_within(&uids)

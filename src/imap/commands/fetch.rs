@@ -11,7 +11,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use crate::imap::commands::selected::write_vanished;
-use crate::imap::context::{self, wire_flag, Ctx, Reply};
+use crate::imap::context::{self, wire_flag, Ctx, Reply, Unreadable};
 use crate::imap::seqset::View;
 use crate::imap::wire::command::{
     FetchAttr, FetchAttrs, FetchCommand, Partial, Section, SectionText, WireFlag,
@@ -19,8 +19,9 @@ use crate::imap::wire::command::{
 use crate::imap::wire::response::{FetchEncoder, FetchItem, ResponseCode, Rfc822Part, Structure};
 use crate::mime::section::{self, SectionError, SectionSpec, SectionText as MimeText};
 use crate::mime::Summary;
+use crate::store::account::MailboxId;
 use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
-use crate::store::message_file::{MessageFileError, MessageReader};
+use crate::store::message_file::MessageReader;
 use crate::store::types::{Flag, FlagOp, Modseq, SeqNum, Uid};
 
 /// More summaries than this are not kept: a session must stay small even
@@ -32,16 +33,16 @@ const CACHE_LIMIT: usize = 4096;
 /// Keyed by mailbox id and UID, which together never name two messages.
 #[derive(Default)]
 pub(crate) struct SummaryCache {
-    mailbox: String,
+    mailbox: Option<MailboxId>,
     map: HashMap<Uid, Arc<Summary>>,
 }
 
 impl SummaryCache {
     /// The summary of `uid` in `mb`, from the cache or the store.
     pub(crate) fn get(&mut self, mb: &Mailbox, uid: Uid) -> Result<Arc<Summary>, MailboxError> {
-        if self.mailbox != mb.id() {
+        if self.mailbox != Some(mb.id()) {
             self.map.clear();
-            self.mailbox = mb.id().to_owned();
+            self.mailbox = Some(mb.id());
         }
         if let Some(s) = self.map.get(&uid) {
             return Ok(s.clone());
@@ -58,22 +59,9 @@ impl SummaryCache {
 /// Why one message's FETCH response could not be produced.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FetchError {
-    /// The store could not give the summary or open the file.
-    #[error("message {uid}: {source}")]
-    Store {
-        /// Which message.
-        uid: Uid,
-        /// Why.
-        source: MailboxError,
-    },
-    /// Decrypting content failed (tampering, truncation, I/O).
-    #[error("message {uid}: {source}")]
-    Content {
-        /// Which message.
-        uid: Uid,
-        /// Why.
-        source: MessageFileError,
-    },
+    /// The message could not be read at all.
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
     /// The stored summary does not fit the content.
     #[error("message {uid}: summary says {expected} bytes at {offset}, content gave {got}")]
     Mismatch {
@@ -301,7 +289,7 @@ impl Content<'_> {
             None => self
                 .mb
                 .open_message(uid)
-                .map_err(|source| FetchError::Store { uid, source })?,
+                .map_err(|source| Unreadable::Store { uid, source })?,
         };
         Ok(self.reader.insert(r))
     }
@@ -312,7 +300,7 @@ impl Content<'_> {
         let len = end.saturating_sub(start);
         let bytes = reader
             .read_range(start, len)
-            .map_err(|source| FetchError::Content { uid, source })?;
+            .map_err(|source| Unreadable::Content { uid, source })?;
         if bytes.len() as u64 != len {
             return Err(FetchError::Mismatch {
                 uid,
@@ -328,7 +316,7 @@ impl Content<'_> {
         let uid = self.uid;
         self.reader()?
             .read_all()
-            .map_err(|source| FetchError::Content { uid, source })
+            .map_err(|source| Unreadable::Content { uid, source }.into())
     }
 }
 
@@ -575,7 +563,7 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
                 Some(
                     summaries
                         .get(mb, uid)
-                        .map_err(|source| FetchError::Store { uid, source })?,
+                        .map_err(|source| Unreadable::Store { uid, source })?,
                 )
             } else {
                 None

@@ -13,35 +13,22 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use crate::imap::commands::fetch::SummaryCache;
-use crate::imap::context::{self, Ctx, Reply};
+use crate::imap::context::{self, Ctx, Reply, Unreadable};
 use crate::imap::seqset::{Numbers, View};
 use crate::imap::wire::command::{SearchCommand, SearchKey, SearchReturnOpt, SeqSet};
 use crate::imap::wire::response::{ESearchItem, Response, ResponseCode};
 use crate::mime::search_text::{self, SearchText};
 use crate::mime::Summary;
-use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
-use crate::store::message_file::MessageFileError;
+use crate::store::mailbox::{Mailbox, MessageInfo};
+use crate::store::message_file::MessageReader;
 use crate::store::types::{Flag, Modseq, SeqNum, Uid, UidSet};
 
 /// Why a message could not be searched.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SearchError {
-    /// The store could not give the summary or open the file.
-    #[error("message {uid}: {source}")]
-    Store {
-        /// Which message.
-        uid: Uid,
-        /// Why.
-        source: MailboxError,
-    },
-    /// Decrypting content failed (tampering, truncation, I/O).
-    #[error("message {uid}: {source}")]
-    Content {
-        /// Which message.
-        uid: Uid,
-        /// Why.
-        source: MessageFileError,
-    },
+    /// The message could not be read at all.
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
     /// A search thread panicked (a bug; the search is refused, the session
     /// goes on).
     #[error("a search thread panicked")]
@@ -231,23 +218,28 @@ impl Msg<'_> {
         let s = self
             .cache
             .get(self.mb, uid)
-            .map_err(|source| SearchError::Store { uid, source })?;
+            .map_err(|source| Unreadable::Store { uid, source })?;
         self.summary = Some(s.clone());
         Ok(s)
+    }
+
+    /// The decrypting reader of this message's file.
+    fn open(&self) -> Result<MessageReader, Unreadable> {
+        let uid = self.info.uid;
+        self.mb
+            .open_message(uid)
+            .map_err(|source| Unreadable::Store { uid, source })
     }
 
     fn header(&mut self) -> Result<&[u8], SearchError> {
         if self.header.is_none() {
             let s = self.summary()?;
             let uid = self.info.uid;
-            let mut r = self
-                .mb
-                .open_message(uid)
-                .map_err(|source| SearchError::Store { uid, source })?;
+            let mut r = self.open()?;
             let len = s.root.body_start.saturating_sub(s.root.header_start);
             let h = r
                 .read_range(s.root.header_start, len)
-                .map_err(|source| SearchError::Content { uid, source })?;
+                .map_err(|source| Unreadable::Content { uid, source })?;
             self.header = Some(h);
         }
         Ok(self.header.as_deref().unwrap_or_default())
@@ -257,10 +249,7 @@ impl Msg<'_> {
         if self.text.is_none() {
             let s = self.summary()?;
             let uid = self.info.uid;
-            let mut reader = self
-                .mb
-                .open_message(uid)
-                .map_err(|source| SearchError::Store { uid, source })?;
+            let mut reader = self.open()?;
             // Decrypt only what the text search reads (headers and the start
             // of text parts), never attachments; the rest stays zeroed.
             let size = usize::try_from(reader.size()).unwrap_or(0);
@@ -268,7 +257,7 @@ impl Msg<'_> {
             for r in coalesce(search_text::needed_ranges(&s)) {
                 let bytes = reader
                     .read_range(r.start, r.end - r.start)
-                    .map_err(|source| SearchError::Content { uid, source })?;
+                    .map_err(|source| Unreadable::Content { uid, source })?;
                 let start = usize::try_from(r.start).unwrap_or(usize::MAX);
                 if let Some(dst) = raw.get_mut(start..start.saturating_add(bytes.len())) {
                     dst.copy_from_slice(&bytes);

@@ -78,7 +78,10 @@ fn file_spool(ctx: &mut Ctx) {
 pub(crate) fn watch_dirs(ctx: &Ctx) -> Vec<PathBuf> {
     let mut dirs = vec![ctx.dir().join("spool")];
     if let Some(sel) = &ctx.selected {
-        let mb = ctx.dir().join("mailboxes").join(sel.mailbox.id());
+        let mb = ctx
+            .dir()
+            .join("mailboxes")
+            .join(sel.mailbox.id().to_string());
         dirs.push(mb.join("log"));
         dirs.push(mb);
     }
@@ -346,7 +349,7 @@ pub(crate) fn select(
     );
     untagged_ok(
         out,
-        ResponseCode::MailboxId(mailbox.id().to_owned()),
+        ResponseCode::MailboxId(mailbox.id().to_string()),
         "Mailbox id",
     );
     if enabled.rev2 {

@@ -10,6 +10,7 @@ use crate::imap::context::{Ctx, Reply};
 use crate::imap::wire::command::XCryCommand;
 use crate::imap::wire::response::{Response, ResponseCode};
 use crate::imap::wire::user_setting::UserSetting;
+use crate::store::delivery::DETAIL_SETTING;
 use crate::store::mailbox::Mailbox;
 use crate::store::user_file;
 
@@ -65,10 +66,12 @@ pub(crate) fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
     match x {
         XCryCommand::GetUserConfig => match user_file::UserFile::load(&user.dir) {
             Ok(f) => {
+                let detail = ctx.account.state().setting(DETAIL_SETTING).unwrap_or("no");
                 let settings = [
                     UserSetting::KeyNamePattern(f.settings().key_name_pattern.clone()),
                     UserSetting::PasswordChanged(f.password_changed().to_rfc3339()),
                     UserSetting::Kdf(f.password_cost().to_string()),
+                    UserSetting::DetailDelivery(detail.to_owned()),
                 ];
                 Response::XCryUserConfig(
                     settings
@@ -89,9 +92,22 @@ pub(crate) fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
         },
         XCryCommand::SetUserConfig(pairs) => {
             let mut new_password = None;
+            let mut detail = None;
             for setting in pairs {
                 match setting {
                     Ok(UserSetting::Password(p)) => new_password = Some(p),
+                    Ok(UserSetting::DetailDelivery(v)) => {
+                        let yes_no = ["yes", "no"]
+                            .into_iter()
+                            .find(|w| v.eq_ignore_ascii_case(w));
+                        let Some(value) = yes_no else {
+                            return Reply::no(
+                                Some(ResponseCode::Cannot),
+                                "DETAIL-DELIVERY is yes or no",
+                            );
+                        };
+                        detail = Some(value);
+                    }
                     // Only the password can be set; the reported settings
                     // are answered like unknown ones, as they always were.
                     Ok(reported) => {
@@ -105,8 +121,21 @@ pub(crate) fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
                     }
                 }
             }
+            if let Some(value) = detail {
+                if let Err(e) = ctx.account.set_setting(DETAIL_SETTING, value) {
+                    warn!("setting DETAIL-DELIVERY: {e}");
+                    return Reply::no(
+                        Some(ResponseCode::ServerBug),
+                        "The setting could not be saved",
+                    );
+                }
+            }
             let Some(password) = new_password else {
-                return Reply::ok("Nothing to change");
+                return Reply::ok(if detail.is_some() {
+                    "Settings saved"
+                } else {
+                    "Nothing to change"
+                });
             };
             if password.is_empty() {
                 return Reply::no(Some(ResponseCode::Cannot), "The password may not be empty");

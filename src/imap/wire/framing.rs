@@ -436,6 +436,32 @@ mod tests {
         (out, io.w)
     }
 
+    /// Runs `input`, in which `t1` must be rejected for `reason` (tagged NO
+    /// when `no`) and the reader must resynchronise on the `t2 NOOP` after
+    /// it; returns what was written back.
+    fn rejects_t1_then_reads_t2(input: &[u8], reason: &str, no: bool) -> Vec<u8> {
+        let (cmds, w) = run(input, small());
+        assert_eq!(
+            cmds.first(),
+            Some(&Err(format!("Some(\"t1\") {reason} no={no}")))
+        );
+        assert_eq!(cmds.get(1), Some(&Ok(b"t2 NOOP\r\n".to_vec())));
+        w
+    }
+
+    /// `head`, `n` copies of `byte`, then `tail`: an oversized line or
+    /// literal body.
+    fn filled(head: &[u8], byte: u8, n: usize, tail: &[u8]) -> Vec<u8> {
+        [head, &vec![byte; n], tail].concat()
+    }
+
+    /// Runs `input`, which must end the connection with nothing but the
+    /// fatal error `reason`.
+    fn is_fatal(input: &[u8], reason: &str) {
+        let (cmds, _) = run(input, small());
+        assert_eq!(cmds, vec![Err(format!("fatal protocol error: {reason}"))]);
+    }
+
     #[test]
     fn simple_and_bare_lf() {
         let (cmds, w) = run(b"a NOOP\r\n\r\nb CAPABILITY\nc LOGOUT\r\n", small());
@@ -464,47 +490,27 @@ mod tests {
 
     #[test]
     fn line_too_long_is_rejected_and_resyncs() {
-        let mut input = b"t1 SEARCH TEXT ".to_vec();
-        input.extend(std::iter::repeat(b'x').take(300));
-        input.extend_from_slice(b"\r\nt2 NOOP\r\n");
-        let (cmds, _) = run(&input, small());
-        assert_eq!(cmds[0], Err("Some(\"t1\") line too long no=false".into()));
-        assert_eq!(cmds[1], Ok(b"t2 NOOP\r\n".to_vec()));
+        let input = filled(b"t1 SEARCH TEXT ", b'x', 300, b"\r\nt2 NOOP\r\n");
+        rejects_t1_then_reads_t2(&input, "line too long", false);
     }
 
     #[test]
     fn absurdly_long_line_is_fatal() {
         let input = vec![b'x'; 5000];
-        let (cmds, _) = run(&input, small());
-        assert_eq!(
-            cmds,
-            vec![Err("fatal protocol error: line too long".into())]
-        );
+        is_fatal(&input, "line too long");
     }
 
     #[test]
     fn oversized_sync_literal_gets_no_continuation() {
-        let (cmds, w) = run(b"t1 LOGIN {51}\r\nt2 NOOP\r\n", small());
-        assert_eq!(
-            cmds[0],
-            Err("Some(\"t1\") literal too large no=false".into())
-        );
-        assert_eq!(cmds[1], Ok(b"t2 NOOP\r\n".to_vec()));
-        assert!(w.is_empty());
-        let (cmds, w) = run(b"t1 APPEND INBOX {1001}\r\nt2 NOOP\r\n", small());
-        assert_eq!(
-            cmds[0],
-            Err("Some(\"t1\") literal too large no=true".into())
-        );
-        assert_eq!(cmds[1], Ok(b"t2 NOOP\r\n".to_vec()));
-        assert!(w.is_empty());
+        let input = b"t1 LOGIN {51}\r\nt2 NOOP\r\n";
+        assert!(rejects_t1_then_reads_t2(input, "literal too large", false).is_empty());
+        let input = b"t1 APPEND INBOX {1001}\r\nt2 NOOP\r\n";
+        assert!(rejects_t1_then_reads_t2(input, "literal too large", true).is_empty());
     }
 
     #[test]
     fn append_gets_its_bigger_limit() {
-        let mut input = b"t1 APPEND INBOX ~{600}\r\n".to_vec();
-        input.extend(std::iter::repeat(b'm').take(600));
-        input.extend_from_slice(b"\r\n");
+        let input = filled(b"t1 APPEND INBOX ~{600}\r\n", b'm', 600, b"\r\n");
         let (cmds, w) = run(&input, small());
         assert_eq!(cmds.len(), 1);
         assert_eq!(cmds[0].as_ref().map(Vec::len), Ok(input.len()));
@@ -513,25 +519,20 @@ mod tests {
 
     #[test]
     fn oversized_nonsync_literal_is_skipped() {
-        let mut input = b"t1 LOGIN {60+}\r\n".to_vec();
-        input.extend(std::iter::repeat(b'z').take(60));
-        input.extend_from_slice(b" {2+}\r\nzz\r\nt2 NOOP\r\n");
-        let (cmds, _) = run(&input, small());
-        assert_eq!(
-            cmds[0],
-            Err("Some(\"t1\") literal too large no=false".into())
+        let input = filled(
+            b"t1 LOGIN {60+}\r\n",
+            b'z',
+            60,
+            b" {2+}\r\nzz\r\nt2 NOOP\r\n",
         );
-        assert_eq!(cmds[1], Ok(b"t2 NOOP\r\n".to_vec()));
+        rejects_t1_then_reads_t2(&input, "literal too large", false);
     }
 
     #[test]
     fn huge_nonsync_literal_is_fatal() {
-        let (cmds, _) = run(b"t1 LOGIN {99999999999999999999999+}\r\n", small());
-        assert_eq!(
-            cmds,
-            vec![Err(
-                "fatal protocol error: non-synchronising literal too large to skip".into()
-            )]
+        is_fatal(
+            b"t1 LOGIN {99999999999999999999999+}\r\n",
+            "non-synchronising literal too large to skip",
         );
     }
 
@@ -546,22 +547,16 @@ mod tests {
         }
         input.extend(std::iter::repeat(b'a').take(50));
         input.extend_from_slice(b"\r\nt2 NOOP\r\n");
-        let (cmds, _) = run(&input, small());
-        assert_eq!(
-            cmds[0],
-            Err("Some(\"t1\") literal too large no=false".into())
-        );
-        assert_eq!(cmds[1], Ok(b"t2 NOOP\r\n".to_vec()));
+        rejects_t1_then_reads_t2(&input, "literal too large", false);
     }
 
     #[test]
     fn nul_byte_rejected() {
-        let (cmds, _) = run(b"t1 NO\0OP\r\nt2 NOOP\r\n", small());
-        assert_eq!(
-            cmds[0],
-            Err("Some(\"t1\") NUL byte in command line no=false".into())
+        rejects_t1_then_reads_t2(
+            b"t1 NO\0OP\r\nt2 NOOP\r\n",
+            "NUL byte in command line",
+            false,
         );
-        assert_eq!(cmds[1], Ok(b"t2 NOOP\r\n".to_vec()));
     }
 
     #[test]

@@ -7,6 +7,8 @@
 pub mod command;
 pub(crate) mod command_encoder;
 pub mod framing;
+#[cfg(test)]
+mod mutation;
 pub(crate) mod mutf7;
 pub mod parser;
 pub mod response;

@@ -3,7 +3,7 @@
 //! leaves open follow Dovecot (see doc/mime.md); this module only
 //! serialises, it never parses mail.
 
-use crate::imap::wire::response::{write_nstring, write_string};
+use crate::imap::wire::response::{write_list_or_nil, write_nstring, write_string};
 use crate::mime::address::Address;
 use crate::mime::bodystructure::ContentInfo;
 use crate::mime::envelope::Envelope;
@@ -41,12 +41,7 @@ pub fn write_envelope(out: &mut Vec<u8>, env: &Envelope) {
 }
 
 fn write_address_list(out: &mut Vec<u8>, list: &[Address]) {
-    if list.is_empty() {
-        out.extend_from_slice(b"NIL");
-        return;
-    }
-    out.push(b'(');
-    for a in list {
+    write_list_or_nil(out, list, b"", |out, a| {
         out.push(b'(');
         write_nstring(out, a.name.as_deref());
         out.push(b' ');
@@ -56,8 +51,7 @@ fn write_address_list(out: &mut Vec<u8>, list: &[Address]) {
         out.push(b' ');
         write_nstring(out, a.host.as_deref());
         out.push(b')');
-    }
-    out.push(b')');
+    });
 }
 
 /// Writes FETCH BODY (no extension data) for `part`, parenthesised.
@@ -207,18 +201,7 @@ fn write_common_extension(out: &mut Vec<u8>, c: &ContentInfo) {
         }
     }
     out.push(b' ');
-    if c.language.is_empty() {
-        out.extend_from_slice(b"NIL");
-    } else {
-        out.push(b'(');
-        for (i, l) in c.language.iter().enumerate() {
-            if i > 0 {
-                out.push(b' ');
-            }
-            write_string(out, l);
-        }
-        out.push(b')');
-    }
+    write_list_or_nil(out, &c.language, b" ", |out, l| write_string(out, l));
     out.push(b' ');
     write_nstring(out, c.location.as_deref());
 }

@@ -20,6 +20,10 @@ pub enum UserSetting {
     /// `KDF`: how the password is hashed, e.g. `argon2id m=19456 t=2 p=1`.
     /// Reported only.
     Kdf(String),
+    /// `DETAIL-DELIVERY`: whether mail to `user+detail` is filed into
+    /// mailbox `detail` when it exists (`yes` / `no`, default `no`). The
+    /// value is as sent; the handler accepts only `yes` and `no`.
+    DetailDelivery(String),
 }
 
 /// A key `SET-USER-CONFIG` sent that names no [`UserSetting`], with the
@@ -39,6 +43,7 @@ const PASSWORD: &str = "PASSWORD";
 const KEY_NAME_PATTERN: &str = "KEY-NAME-PATTERN";
 const PASSWORD_CHANGED: &str = "PASSWORD-CHANGED";
 const KDF: &str = "KDF";
+const DETAIL_DELIVERY: &str = "DETAIL-DELIVERY";
 
 impl UserSetting {
     /// The setting `key` (case-insensitive) names, with `value`.
@@ -49,6 +54,7 @@ impl UserSetting {
             KEY_NAME_PATTERN => UserSetting::KeyNamePattern(text()),
             PASSWORD_CHANGED => UserSetting::PasswordChanged(text()),
             KDF => UserSetting::Kdf(text()),
+            DETAIL_DELIVERY => UserSetting::DetailDelivery(text()),
             _ => {
                 return Err(UnknownUserSetting {
                     key: key.to_owned(),
@@ -65,6 +71,7 @@ impl UserSetting {
             UserSetting::KeyNamePattern(_) => KEY_NAME_PATTERN,
             UserSetting::PasswordChanged(_) => PASSWORD_CHANGED,
             UserSetting::Kdf(_) => KDF,
+            UserSetting::DetailDelivery(_) => DETAIL_DELIVERY,
         }
     }
 
@@ -74,7 +81,8 @@ impl UserSetting {
             UserSetting::Password(p) => p,
             UserSetting::KeyNamePattern(s)
             | UserSetting::PasswordChanged(s)
-            | UserSetting::Kdf(s) => s.as_bytes(),
+            | UserSetting::Kdf(s)
+            | UserSetting::DetailDelivery(s) => s.as_bytes(),
         }
     }
 }
@@ -87,6 +95,7 @@ impl fmt::Debug for UserSetting {
             UserSetting::KeyNamePattern(s) => f.debug_tuple("KeyNamePattern").field(s).finish(),
             UserSetting::PasswordChanged(s) => f.debug_tuple("PasswordChanged").field(s).finish(),
             UserSetting::Kdf(s) => f.debug_tuple("Kdf").field(s).finish(),
+            UserSetting::DetailDelivery(s) => f.debug_tuple("DetailDelivery").field(s).finish(),
         }
     }
 }
@@ -111,6 +120,7 @@ mod tests {
             UserSetting::KeyNamePattern("%Y-%m".into()),
             UserSetting::PasswordChanged("2026-11-27T18:00:00+00:00".into()),
             UserSetting::Kdf("argon2id m=8 t=1 p=1".into()),
+            UserSetting::DetailDelivery("yes".into()),
         ] {
             let back = UserSetting::parse(&s.name().to_ascii_lowercase(), s.value().to_vec());
             assert_eq!(back, Ok(s));

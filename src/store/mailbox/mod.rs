@@ -256,8 +256,8 @@ impl Mailbox {
     }
 
     /// The mailbox id.
-    pub fn id(&self) -> &str {
-        self.log.id()
+    pub fn id(&self) -> MailboxId {
+        self.mailbox_id
     }
 
     /// UIDVALIDITY.

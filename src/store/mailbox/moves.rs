@@ -175,7 +175,7 @@ impl Mailbox {
             (self.log.lock()?, d)
         };
         let id = rand::rngs::OsRng.next_u64();
-        let dest_id = dest.id().to_owned();
+        let dest_id = dest.id().to_string();
         let wanted = UidSet::from_uids(uids.iter().copied());
         let moving = self.log.write_locked(
             &src_lock,

@@ -227,7 +227,7 @@ fn copy_and_move_keep_content_and_flags() {
 }
 
 fn write_intent(m: &mut Mailbox, dest: &Mailbox, uid: Uid) -> u64 {
-    let dest_id = dest.id().to_owned();
+    let dest_id = dest.id().to_string();
     let id = 42;
     m.log
         .write(

@@ -84,6 +84,21 @@ struct Line {
     status: bool,
 }
 
+impl Line {
+    /// The line for `node`: `attrs` chosen by the LIST form, then the
+    /// children and special-use attributes every form reports.
+    fn new(name: String, node: &Node, mut attrs: Vec<&'static str>, childinfo: bool) -> Line {
+        attrs.push(children_attr(node));
+        attrs.extend(node.special_use.iter().map(|u| u.as_imap()));
+        Line {
+            status: node.exists,
+            name,
+            attrs,
+            childinfo,
+        }
+    }
+}
+
 fn write_line(out: &mut Vec<u8>, kind: ListKind, line: &Line, utf8: bool) {
     let extended = if line.childinfo {
         vec![ListExtended::ChildInfo(vec![Cow::Borrowed("SUBSCRIBED")])]
@@ -187,14 +202,7 @@ pub(crate) fn list(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ListCommand) -> Reply
             if is_sub {
                 attrs.push("\\Subscribed");
             }
-            attrs.push(children_attr(&node));
-            attrs.extend(node.special_use.iter().map(|u| u.as_imap()));
-            lines.push(Line {
-                status: node.exists,
-                name,
-                attrs,
-                childinfo,
-            });
+            lines.push(Line::new(name, &node, attrs, childinfo));
         }
     } else {
         let mut names: Vec<String> = tree.nodes.keys().filter(|n| matches(n)).cloned().collect();
@@ -215,14 +223,7 @@ pub(crate) fn list(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ListCommand) -> Reply
             if ret_subscribed && tree.subscribed.contains(&name) {
                 attrs.push("\\Subscribed");
             }
-            attrs.push(children_attr(&node));
-            attrs.extend(node.special_use.iter().map(|u| u.as_imap()));
-            lines.push(Line {
-                status: node.exists,
-                name,
-                attrs,
-                childinfo: false,
-            });
+            lines.push(Line::new(name, &node, attrs, false));
         }
     }
 

@@ -6,6 +6,7 @@ use std::num::NonZeroU32;
 use chrono::{FixedOffset, NaiveDate, TimeZone};
 
 use super::*;
+use crate::imap::wire::mutation::{mutate, Rng, DELIMITERS, NIL_AND_SECTIONS};
 use crate::imap::wire::user_setting::UnknownUserSetting;
 
 fn nz(n: u32) -> NonZeroU32 {
@@ -861,94 +862,41 @@ fn authenticate_lines_and_done() {
     assert!(!is_idle_done(b"DONE NOW\r\n"));
 }
 
-/// A small deterministic PRNG (xorshift64*) so the property test is
-/// reproducible without extra crates.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-const PIECES: &[&[u8]] = &[
-    b" ",
-    b"(",
-    b")",
-    b"\"",
-    b"\\",
-    b"{",
-    b"}",
-    b"~",
-    b"*",
-    b"$",
-    b":",
-    b",",
-    b"1",
-    b"0",
-    b"4294967296",
-    b"\r\n",
-    b"\n",
-    b"NIL",
-    b"[",
-    b"]",
-    b"<",
-    b">",
-    b".",
-    b"&",
-    b"-",
-    b"+",
-    b"HEADER",
-    b"UID",
-    b"NOT",
-    b"OR",
-    b"\xc3\xa9",
-    b"\0",
-    b"{3}\r\n",
-    b"{0+}\r\n",
-    b"INBOX",
-];
-
-fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
-    let mut out = base.to_vec();
-    let ops = if rng.below(4) == 0 { 2 } else { 1 };
-    for _ in 0..ops {
-        let pos = rng.below(out.len() + 1);
-        match rng.below(4) {
-            0 if !out.is_empty() => {
-                let end = (pos + rng.below(8)).min(out.len());
-                out.drain(pos.min(end)..end);
-            }
-            1 => {
-                let piece = PIECES.get(rng.below(PIECES.len())).copied().unwrap_or(b" ");
-                out.splice(pos..pos, piece.iter().copied());
-            }
-            2 if pos < out.len() => {
-                if let Some(b) = out.get_mut(pos) {
-                    *b = (rng.next() & 0xff) as u8;
-                }
-            }
-            _ => {
-                // Splice in a chunk of another table entry.
-                let t = table();
-                let other = t
-                    .get(rng.below(t.len()))
-                    .map(|(s, _)| s.as_bytes())
-                    .unwrap_or(b"");
-                let a = rng.below(other.len() + 1);
-                let b = (a + rng.below(24)).min(other.len());
-                out.splice(pos..pos, other.get(a..b).unwrap_or(b"").iter().copied());
-            }
-        }
-    }
-    out
+/// The pieces mutations insert, command syntax first.
+fn pieces() -> Vec<&'static [u8]> {
+    [
+        DELIMITERS,
+        &[
+            b"{",
+            b"}",
+            b"~",
+            b"*",
+            b"$",
+            b":",
+            b",",
+            b"1",
+            b"0",
+            b"4294967296",
+            b"\r\n",
+            b"\n",
+        ],
+        NIL_AND_SECTIONS,
+        &[
+            b"&",
+            b"-",
+            b"+",
+            b"HEADER",
+            b"UID",
+            b"NOT",
+            b"OR",
+            b"\xc3\xa9",
+            b"\0",
+            b"{3}\r\n",
+            b"{0+}\r\n",
+            b"INBOX",
+        ],
+    ]
+    .concat()
 }
 
 /// The fuzz target's property, run over deterministic mutations so CI
@@ -959,11 +907,13 @@ fn round_trip_property_on_mutated_inputs() {
         .into_iter()
         .map(|(s, _)| s.as_bytes().to_vec())
         .collect();
+    let pieces = pieces();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut parsed = 0;
     for n in 0..6000 {
         let base = seeds.get(n % seeds.len()).cloned().unwrap_or_default();
-        let input = mutate(&mut rng, &base);
+        let ops = if rng.below(4) == 0 { 2 } else { 1 };
+        let input = mutate(&mut rng, &base, ops, &pieces, &seeds);
         for opts in [ParseOptions::default(), ParseOptions { utf8_accept: true }] {
             if let Ok(cmd) = parse_command(&input, &opts) {
                 parsed += 1;

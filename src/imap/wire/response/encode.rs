@@ -89,6 +89,29 @@ pub fn write_nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
     }
 }
 
+/// Appends `NIL` for an empty list, else the items in parentheses with
+/// `sep` between them: the "nil or list" shape RFC 3501 uses for
+/// namespaces, address lists and body languages.
+pub fn write_list_or_nil<T>(
+    out: &mut Vec<u8>,
+    items: &[T],
+    sep: &[u8],
+    mut write_item: impl FnMut(&mut Vec<u8>, &T),
+) {
+    if items.is_empty() {
+        out.extend_from_slice(b"NIL");
+        return;
+    }
+    out.push(b'(');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(sep);
+        }
+        write_item(out, item);
+    }
+    out.push(b')');
+}
+
 /// Appends an astring: a bare atom when possible (not `NIL`), else a string.
 pub(super) fn write_astring(out: &mut Vec<u8>, s: &[u8]) {
     if !s.is_empty() && s.iter().all(|&b| is_atom_char(b)) && !s.eq_ignore_ascii_case(b"NIL") {
@@ -365,19 +388,13 @@ fn write_encoded_mailbox(out: &mut Vec<u8>, m: &EncodedMailbox<'_>) {
 }
 
 fn write_namespaces(out: &mut Vec<u8>, list: &[NamespaceDescr<'_>]) {
-    if list.is_empty() {
-        out.extend_from_slice(b"NIL");
-        return;
-    }
-    out.push(b'(');
-    for d in list {
+    write_list_or_nil(out, list, b"", |out, d| {
         out.push(b'(');
         write_string(out, d.prefix.as_bytes());
         out.push(b' ');
         write_delimiter(out, d.delimiter);
         out.push(b')');
-    }
-    out.push(b')');
+    });
 }
 
 fn write_part_path(out: &mut Vec<u8>, path: &[std::num::NonZeroU32]) {

@@ -10,6 +10,7 @@ use chrono::{FixedOffset, TimeZone};
 use super::encode::{write_astring, write_binary_literal, write_flag_perm_list};
 use super::*;
 use crate::imap::wire::command::{SectionText, SeqBound as WireSeq, SeqRange};
+use crate::imap::wire::mutation::{mutate, Rng, DELIMITERS, NIL_AND_SECTIONS};
 
 fn s(f: impl FnOnce(&mut Vec<u8>)) -> String {
     let mut v = Vec::new();
@@ -814,75 +815,28 @@ fn malformed_responses_are_syntax_errors() {
 
 // ------------------------------------------------- mutation round trip
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-const PIECES: &[&[u8]] = &[
-    b" ",
-    b"(",
-    b")",
-    b"\"",
-    b"\\",
-    b"NIL",
-    b"[",
-    b"]",
-    b"<",
-    b">",
-    b".",
-    b"{3}\r\n",
-    b"~{2}\r\n",
-    b"\0",
-    b"\r\n",
-    b"*",
-    b"+",
-    b"0",
-    b"9",
-    b"\xc3\xa9",
-    b"FLAGS",
-    b"UID",
-    b"BODY[",
-    b"(EARLIER)",
-];
-
-fn mutate(rng: &mut Rng, base: &[u8], seeds: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = base.to_vec();
-    for _ in 0..=rng.below(2) {
-        let pos = rng.below(out.len() + 1);
-        match rng.below(4) {
-            0 if !out.is_empty() => {
-                let end = (pos + rng.below(8)).min(out.len());
-                out.drain(pos.min(end)..end);
-            }
-            1 => {
-                let piece = PIECES.get(rng.below(PIECES.len())).copied().unwrap_or(b" ");
-                out.splice(pos..pos, piece.iter().copied());
-            }
-            2 if pos < out.len() => {
-                if let Some(b) = out.get_mut(pos) {
-                    *b = (rng.next() & 0xff) as u8;
-                }
-            }
-            _ => {
-                let other = seeds.get(rng.below(seeds.len())).map_or(&[][..], |s| s);
-                let a = rng.below(other.len() + 1);
-                let b = (a + rng.below(24)).min(other.len());
-                out.splice(pos..pos, other.get(a..b).unwrap_or(b"").iter().copied());
-            }
-        }
-    }
-    out
+/// The pieces mutations insert, response syntax first.
+fn pieces() -> Vec<&'static [u8]> {
+    [
+        DELIMITERS,
+        NIL_AND_SECTIONS,
+        &[
+            b"{3}\r\n",
+            b"~{2}\r\n",
+            b"\0",
+            b"\r\n",
+            b"*",
+            b"+",
+            b"0",
+            b"9",
+            b"\xc3\xa9",
+            b"FLAGS",
+            b"UID",
+            b"BODY[",
+            b"(EARLIER)",
+        ],
+    ]
+    .concat()
 }
 
 /// The property the fuzz target checks, over deterministic mutations:
@@ -895,11 +849,13 @@ fn round_trip_property_on_mutated_responses() {
         seeds.push(rest.get(..used).unwrap_or_default().to_vec());
         rest = rest.get(used..).unwrap_or_default();
     }
+    let pieces = pieces();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut parsed = 0;
     for n in 0..30_000 {
         let base = seeds.get(n % seeds.len()).cloned().unwrap_or_default();
-        let input = mutate(&mut rng, &base, &seeds);
+        let ops = 1 + rng.below(2);
+        let input = mutate(&mut rng, &base, ops, &pieces, &seeds);
         if let Ok((r, used)) = parse_response(&input) {
             parsed += 1;
             assert!(used <= input.len());

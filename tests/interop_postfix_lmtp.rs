@@ -1,0 +1,216 @@
+//! A real Postfix (Debian's package) delivers one message to two accounts
+//! through `virtual_transport = lmtp:unix:...`, into `crymap-like listen`
+//! on a UNIX socket; both copies are then read back through the store.
+//! Postfix runs from a private configuration directory written here, with
+//! no network listener (only its own UNIX sockets under the test's queue
+//! directory). Needs root (Postfix's daemons and its `postfix` user);
+//! skipped visibly without root or Postfix, and failing under `CI=true`,
+//! where .ci/run installs Postfix.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Root, TempDir};
+use crymap_like::store::account::{AccountLog, MailboxName};
+use crymap_like::store::mailbox::{Mailbox, UserKeys};
+use crymap_like::store::spool;
+use crymap_like::store::user_file::UserFile;
+
+const PW: &str = "postfix-pw";
+
+fn prerequisites(test: &str) -> bool {
+    common::require_root(test) && common::require_tool(test, "postfix", "postfix")
+}
+
+/// A Postfix instance in `dir`, stopped when dropped.
+struct Postfix {
+    conf: PathBuf,
+}
+
+impl Postfix {
+    fn start(dir: &Path, lmtp_socket: &Path) -> Postfix {
+        let conf = dir.join("conf");
+        let queue = dir.join("queue");
+        let data = dir.join("data");
+        for d in [&conf, &queue, &data] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let status = Command::new("chown")
+            .args(["postfix"])
+            .arg(&data)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::write(
+            conf.join("main.cf"),
+            format!(
+                "compatibility_level = 3.6\n\
+                 queue_directory = {queue}\n\
+                 data_directory = {data}\n\
+                 command_directory = /usr/sbin\n\
+                 daemon_directory = /usr/lib/postfix/sbin\n\
+                 mail_owner = postfix\n\
+                 setgid_group = postdrop\n\
+                 myhostname = mta.example.test\n\
+                 mydomain = example.test\n\
+                 mydestination =\n\
+                 inet_interfaces = loopback-only\n\
+                 inet_protocols = ipv4\n\
+                 virtual_mailbox_domains = example.test\n\
+                 virtual_transport = lmtp:unix:{sock}\n\
+                 maillog_file_prefixes = /tmp, /var\n\
+                 maillog_file = {log}\n\
+                 smtputf8_enable = yes\n",
+                queue = queue.display(),
+                data = data.display(),
+                sock = lmtp_socket.display(),
+                log = dir.join("maillog").display(),
+            ),
+        )
+        .unwrap();
+        // Only internal services: no smtp listener, nothing chrooted.
+        let services = [
+            "pickup    unix  n       -       n       60      1       pickup",
+            "cleanup   unix  n       -       n       -       0       cleanup",
+            "qmgr      unix  n       -       n       300     1       qmgr",
+            "rewrite   unix  -       -       n       -       -       trivial-rewrite",
+            "bounce    unix  -       -       n       -       0       bounce",
+            "defer     unix  -       -       n       -       0       bounce",
+            "trace     unix  -       -       n       -       0       bounce",
+            "verify    unix  -       -       n       -       1       verify",
+            "flush     unix  n       -       n       1000?   0       flush",
+            "proxymap  unix  -       -       n       -       -       proxymap",
+            "showq     unix  n       -       n       -       -       showq",
+            "error     unix  -       -       n       -       -       error",
+            "retry     unix  -       -       n       -       -       error",
+            "discard   unix  -       -       n       -       -       discard",
+            "lmtp      unix  -       -       n       -       -       lmtp",
+            "anvil     unix  -       -       n       -       1       anvil",
+            "scache    unix  -       -       n       -       1       scache",
+            "postlog   unix-dgram n  -       n       -       1       postlogd",
+        ];
+        std::fs::write(conf.join("master.cf"), services.join("\n") + "\n").unwrap();
+        let pf = Postfix { conf };
+        let out = Command::new("postfix")
+            .arg("-c")
+            .arg(&pf.conf)
+            .arg("start")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "postfix start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        pf
+    }
+
+    fn sendmail(&self, from: &str, to: &[&str], message: &[u8]) {
+        let mut cmd = Command::new("sendmail");
+        cmd.arg("-C").arg(&self.conf).args(["-f", from]).args(to);
+        let out = common::run_with_stdin(cmd, message);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        let _ = Command::new("postfix")
+            .arg("-c")
+            .arg(&self.conf)
+            .arg("stop")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn messages(root: &Root, user: &str) -> Vec<Vec<u8>> {
+    let dir = root.path().join("users").join(user).canonicalize().unwrap();
+    let master = UserFile::load(&dir).unwrap().unlock(PW.as_bytes()).unwrap();
+    let keys = UserKeys::new(&dir, master);
+    let mut acct = AccountLog::open(&dir, keys.master()).unwrap();
+    spool::file_pending(&dir, &keys, &mut acct).unwrap();
+    acct.refresh().unwrap();
+    let info = acct.state().mailbox(&MailboxName::inbox()).unwrap().clone();
+    let mbox = Mailbox::open(keys, &dir, &info.id, info.uid_validity).unwrap();
+    let uids: Vec<_> = mbox.uids().collect();
+    uids.into_iter()
+        .map(|u| mbox.open_message(u).unwrap().read_all().unwrap())
+        .collect()
+}
+
+fn spooled(root: &Root, user: &str) -> usize {
+    std::fs::read_dir(root.path().join("users").join(user).join("spool"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn interop_postfix_delivers_through_lmtp_unix_into_two_accounts() {
+    if !prerequisites("interop_postfix_delivers_through_lmtp_unix_into_two_accounts") {
+        return;
+    }
+    let sockets = TempDir::new("lmtp-postfix-sock");
+    std::fs::set_permissions(sockets.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let socket = sockets.path().join("lmtp.sock");
+    let root = Root::with_config(
+        "lmtp-postfix",
+        &format!("lmtp = [\"{}\"]\n", socket.display()),
+    );
+    for u in ["alice", "bob"] {
+        root.add_user(u, PW);
+    }
+    let mut listen = root
+        .command(&["listen"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !socket.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The MTA's lmtp client runs as `postfix`; production gives the
+    // socket's group to the MTA (doc/deployment.md), the test opens it.
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+
+    let pfdir = TempDir::new("lmtp-postfix-mta");
+    let postfix = Postfix::start(pfdir.path(), &socket);
+    postfix.sendmail(
+        "sender@example.test",
+        &["alice@example.test", "bob@example.test"],
+        "Subject: via Postfix\nContent-Type: text/plain; charset=utf-8\n\nHallo, schöne Grüße.\n"
+            .as_bytes(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (spooled(&root, "alice") == 0 || spooled(&root, "bob") == 0) && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(postfix);
+    let _ = listen.kill();
+    let _ = listen.wait();
+    let log = std::fs::read_to_string(pfdir.path().join("maillog")).unwrap_or_default();
+    for user in ["alice", "bob"] {
+        let m = messages(&root, user);
+        assert_eq!(m.len(), 1, "{user}: {log}");
+        let text = String::from_utf8_lossy(&m[0]);
+        assert!(
+            text.starts_with(&format!(
+                "Return-Path: <sender@example.test>\r\nDelivered-To: {user}@example.test\r\n"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("by mta.example.test (Postfix"), "{text}");
+        assert!(text.contains("Grüße"), "{text}");
+    }
+    assert!(log.contains("status=sent (250 2.0.0 Delivered"), "{log}");
+}
