@@ -10,7 +10,7 @@ use std::os::unix::net::UnixStream;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{fetched, msg, seed, Client, Guard, Root};
+use common::{deliver, fetched, msg, seed, Client, Guard, Root};
 
 const USER: &str = "tess";
 const PASS: &str = "tamper-pw";
@@ -292,5 +292,61 @@ fn tamper_rolled_back_account_log_is_detected_and_read_only() {
     );
     assert!(c.status("CREATE Other").contains(" NO "));
     assert!(c.status("XCRY PURGE").contains(" NO "));
+    c.ok_run("LOGOUT");
+}
+
+/// Finding 5 of issue 7: a replaced `keys/NAME.pub` made `deliver` seal new
+/// mail to the attacker, and the next login showed nothing. Now the login
+/// is followed by ALERTs naming the replaced key and the message sealed to
+/// it, the genuine key is restored, that message is kept (in the spool,
+/// not dropped), and the next delivery is readable again.
+#[test]
+fn tamper_replaced_public_key_is_restored_and_reported() {
+    let root = Root::new("tamper-pubkey");
+    let dir = root.add_user(USER, PASS);
+    let keys = dir.join("keys");
+    let pubs: Vec<_> = std::fs::read_dir(&keys)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pub"))
+        .collect();
+    assert_eq!(pubs.len(), 1, "{pubs:?}");
+    let genuine = std::fs::read(&pubs[0]).unwrap();
+    let key_name = pubs[0].file_stem().unwrap().to_str().unwrap().to_owned();
+    // The attacker's public key (any 32 bytes of a non-low-order point).
+    std::fs::write(&pubs[0], [0x42u8; 32]).unwrap();
+
+    // deliver cannot tell (it has no master key): it succeeds.
+    deliver(&root, USER, &msg("to-the-attacker"));
+
+    let (_g, mut c) = session(&root);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    let r = c.transcript("NOOP");
+    assert!(
+        r.contains(&format!(
+            "* OK [ALERT] Your public key {key_name} had been replaced"
+        )),
+        "{r}"
+    );
+    assert!(
+        r.contains(
+            "* OK [ALERT] 1 delivered message(s) were encrypted to a public key that is not yours"
+        ),
+        "{r}"
+    );
+    assert_eq!(
+        std::fs::read(&pubs[0]).unwrap(),
+        genuine,
+        "key not restored"
+    );
+    // The message sealed to the attacker is kept, not dropped.
+    assert_eq!(std::fs::read_dir(dir.join("spool")).unwrap().count(), 1);
+
+    // Mail delivered from now on is the user's again.
+    let good = msg("after-repair");
+    deliver(&root, USER, &good);
+    c.ok_run("SELECT INBOX");
+    let shown = fetched(&c.ok_run("UID FETCH 1:* (BODY.PEEK[])"));
+    assert!(shown.iter().any(|m| m.body == good), "{shown:?}");
     c.ok_run("LOGOUT");
 }

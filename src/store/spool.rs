@@ -78,6 +78,14 @@ impl DeliveryInstructions {
 /// Errors of the spool.
 #[derive(Debug, Error)]
 pub enum SpoolError {
+    /// The entry's content key was wrapped to a public key that is not the
+    /// account's (a replaced `keys/NAME.pub`): it stays in the spool,
+    /// unreadable to the user, and is reported.
+    #[error("spool entry {name} was sealed to a public key that is not this account's")]
+    ForeignKey {
+        /// The entry.
+        name: MessageName,
+    },
     /// No usable public key (the account has none, or it is unreadable).
     #[error("no public key to deliver to: {0}")]
     NoKey(CryptoError),
@@ -369,9 +377,14 @@ fn file_one(
     let content_key = keys
         .keystore()
         .unwrap(keys.master(), sealed.wrapped_key())
-        .map_err(|e| SpoolError::BadEntry {
-            name,
-            reason: format!("unwrapping its key: {e}"),
+        .map_err(|e| match e {
+            // The private half opened (it is genuine), yet the wrapped key
+            // does not: it was wrapped to another public key.
+            CryptoError::Authentication { .. } => SpoolError::ForeignKey { name },
+            e => SpoolError::BadEntry {
+                name,
+                reason: format!("unwrapping its key: {e}"),
+            },
         })?;
     let mut reader = sealed.decrypt(&content_key)?;
     let instructions =

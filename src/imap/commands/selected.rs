@@ -32,7 +32,38 @@ pub(crate) fn after_login(ctx: &mut Ctx) {
             "The account is read-only: {problem}; no mailbox will be created, renamed, deleted or removed until it is repaired"
         ));
     }
-    file_spool(ctx);
+    verify_public_keys(ctx);
+    let foreign = file_spool(ctx);
+    if foreign > 0 {
+        ctx.alerts.push(format!(
+            "{foreign} delivered message(s) were encrypted to a public key that is not yours and cannot be read here; they are kept in the spool and whoever holds that key can read them"
+        ));
+    }
+}
+
+/// Checks every public key against its sealed private half (a key
+/// `deliver` encrypts to could have been replaced by someone with write
+/// access); repairs and reports what was wrong.
+fn verify_public_keys(ctx: &mut Ctx) {
+    match ctx.keys.keystore().verify_public_keys(ctx.keys.master()) {
+        Ok(audit) => {
+            for name in &audit.restored {
+                ctx.alerts.push(format!(
+                    "Your public key {name} had been replaced by someone else's; mail delivered since may be readable by them. The genuine key is restored"
+                ));
+            }
+            for name in &audit.rejected {
+                ctx.alerts.push(format!(
+                    "A public key {name} that is not yours was found and set aside; mail delivered to it may be readable by someone else"
+                ));
+            }
+        }
+        Err(e) => {
+            log::error!("verifying the public keys: {e}");
+            ctx.alerts
+                .push("Your public keys could not be verified; see the server log".into());
+        }
+    }
 }
 
 /// Removes password-change backups whose grace period has passed, so the
@@ -46,8 +77,9 @@ fn retire_old_password(ctx: &Ctx) {
 }
 
 /// Files pending spool entries. Listing the directory first keeps the
-/// common case (nothing delivered) to one `getdents`.
-fn file_spool(ctx: &mut Ctx) {
+/// common case (nothing delivered) to one `getdents`. Returns how many
+/// entries were sealed to a public key that is not the account's.
+fn file_spool(ctx: &mut Ctx) -> usize {
     let dir = ctx.dir().clone();
     let spool_dir = dir.join("spool");
     let has_entries = match fs::read_dir(&spool_dir) {
@@ -58,7 +90,7 @@ fn file_spool(ctx: &mut Ctx) {
         }
     };
     if !has_entries {
-        return;
+        return 0;
     }
     match spool::file_pending(&dir, &ctx.keys, &mut ctx.account) {
         Ok((filed, failed)) => {
@@ -68,8 +100,15 @@ fn file_spool(ctx: &mut Ctx) {
             if !failed.is_empty() {
                 log::error!("{} spool entries could not be filed", failed.len());
             }
+            failed
+                .iter()
+                .filter(|e| matches!(e, spool::SpoolError::ForeignKey { .. }))
+                .count()
         }
-        Err(e) => log::error!("filing the spool: {e}"),
+        Err(e) => {
+            log::error!("filing the spool: {e}");
+            0
+        }
     }
 }
 
@@ -97,7 +136,8 @@ pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
     for alert in std::mem::take(&mut ctx.alerts) {
         untagged_ok(out, ResponseCode::Alert, &alert);
     }
-    file_spool(ctx);
+    // Entries sealed to a foreign key were reported after login.
+    let _ = file_spool(ctx);
     if !expunge_allowed {
         return;
     }
