@@ -51,6 +51,9 @@ pub fn remove_deleted_mailboxes(
             .unwrap_or_default();
         if meta.is_dir() && age >= grace {
             fs::remove_dir_all(entry.path())?;
+            // Its high-water mark goes with it (best effort: a leftover mark
+            // of a mailbox that no longer exists is never read).
+            let _ = fs::remove_file(user_dir.join(super::super::marks::MARKS_DIR).join(name));
             removed += 1;
         }
     }
