@@ -10,12 +10,17 @@ use std::os::unix::net::UnixStream;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{fetched, msg, seed, Client, Guard, Root};
+use common::{deliver, fetched, msg, seed, Client, Guard, Root};
 
 const USER: &str = "tess";
 const PASS: &str = "tamper-pw";
 
 fn session(root: &Root) -> (Guard, Client) {
+    session_logging(root, Stdio::null())
+}
+
+/// A session whose server log goes to `log`.
+fn session_logging(root: &Root, log: impl Into<Stdio>) -> (Guard, Client) {
     let (ours, theirs) = UnixStream::pair().unwrap();
     let theirs: OwnedFd = theirs.into();
     let out = theirs.try_clone().unwrap();
@@ -23,7 +28,7 @@ fn session(root: &Root) -> (Guard, Client) {
         .command(&["serve", "imaps"])
         .stdin(Stdio::from(theirs))
         .stdout(Stdio::from(out))
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
     ours.set_read_timeout(Some(Duration::from_secs(20)))
@@ -46,8 +51,28 @@ fn inbox_segment(root: &Root) -> std::path::PathBuf {
     found.remove(0)
 }
 
+/// Every file under `dir`, recursively.
+fn all_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(all_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Finding 3 of issue 7 (damage): a flipped byte in a record before the
+/// end of a change log never yields wrong content, and the mailbox turns
+/// read-only with an ALERT: no APPEND, no PURGE that could make the loss
+/// permanent. (Before: SELECT said OK with one message fewer, and after
+/// XCRY PURGE the file of that message was gone.)
 #[test]
-fn tamper_flipped_byte_in_a_log_segment_costs_only_that_record() {
+fn tamper_flipped_byte_in_a_log_segment_makes_the_mailbox_read_only() {
     let root = Root::new("tamper-log");
     root.add_user(USER, PASS);
     let seeds: Vec<Vec<u8>> = (1..=3).map(|i| msg(&format!("tamper-{i}"))).collect();
@@ -66,10 +91,15 @@ fn tamper_flipped_byte_in_a_log_segment_costs_only_that_record() {
     );
     bytes[second + 4 + 30] ^= 0x01;
     std::fs::write(&seg, &bytes).unwrap();
+    let mailbox_dir = seg.parent().and_then(|p| p.parent()).unwrap().to_path_buf();
+    let files_before = all_files(&mailbox_dir);
 
     let (_g, mut c) = session(&root);
     assert!(c.login(USER, PASS).contains(" OK "));
-    c.ok_run("SELECT INBOX");
+    let r = c.transcript("SELECT INBOX");
+    assert!(r.contains("* OK [ALERT] This mailbox is read-only"), "{r}");
+    assert!(r.contains("damaged"), "{r}");
+    assert!(r.lines().last().unwrap().contains("OK [READ-ONLY]"), "{r}");
     let shown = fetched(&c.ok_run("UID FETCH 1:* (UID BODY.PEEK[])"));
     let bodies: Vec<&Vec<u8>> = shown.iter().map(|m| &m.body).collect();
     // Whatever is shown is exactly one of the stored messages, once each.
@@ -79,14 +109,244 @@ fn tamper_flipped_byte_in_a_log_segment_costs_only_that_record() {
     let mut distinct = bodies.clone();
     distinct.dedup();
     assert_eq!(distinct.len(), bodies.len(), "a message appears twice");
-    // Only the damaged record is lost: at least two of the three remain.
     assert!(bodies.len() >= 2, "saw {} messages", bodies.len());
-    // The session and the mailbox go on working.
+    // The session goes on, but nothing is written to or removed from the
+    // damaged mailbox.
     c.ok_run("NOOP");
-    let extra = msg("tamper-after");
+    let r = c.append("INBOX", &[], &msg("tamper-after")).unwrap();
+    assert!(r.last().unwrap().text.contains(" NO "), "{:?}", r.last());
+    assert!(c.status("STORE 1 +FLAGS (\\Deleted)").contains(" NO "));
+    assert!(c.status("XCRY PURGE").contains(" NO "));
+    c.ok_run("LOGOUT");
+    assert_eq!(all_files(&mailbox_dir), files_before, "a file changed");
+}
+
+/// Finding 3 of issue 7 (rollback): restoring an older copy of a mailbox's
+/// log must not bring back an expunged message, move HIGHESTMODSEQ
+/// backwards or hand out an APPENDUID twice: the mailbox is read-only with
+/// an ALERT. (Before: SELECT said OK on the old state and APPEND reused
+/// UID 3.)
+#[test]
+fn tamper_rolled_back_mailbox_log_is_detected_and_read_only() {
+    let root = Root::new("tamper-rollback");
+    root.add_user(USER, PASS);
+    let seeds: Vec<Vec<u8>> = (1..=2).map(|i| msg(&format!("rollback-{i}"))).collect();
+    let refs: Vec<&[u8]> = seeds.iter().map(Vec::as_slice).collect();
+    seed(&root, USER, PASS, "INBOX", &refs);
+    let seg = inbox_segment(&root);
+    let old_log = std::fs::read(&seg).unwrap();
+
+    let (g, mut c) = session(&root);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    c.ok_run("SELECT INBOX");
+    let r = c.append("INBOX", &[], &msg("rollback-3")).unwrap();
+    assert!(
+        r.last().unwrap().text.contains("[APPENDUID "),
+        "{:?}",
+        r.last()
+    );
+    c.ok_run("STORE 1 +FLAGS.SILENT (\\Deleted)");
+    c.ok_run("EXPUNGE");
+    c.ok_run("LOGOUT");
+    drop(g);
+
+    // The attacker puts the older log back.
+    std::fs::write(&seg, &old_log).unwrap();
+
+    let (_g, mut c) = session(&root);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    let r = c.transcript("SELECT INBOX");
+    assert!(r.contains("* OK [ALERT] This mailbox is read-only"), "{r}");
+    assert!(r.contains("rolled back"), "{r}");
+    assert!(r.lines().last().unwrap().contains("OK [READ-ONLY]"), "{r}");
+    // No UID is handed out a second time.
+    let r = c.append("INBOX", &[], &msg("rollback-4")).unwrap();
+    let last = &r.last().unwrap().text;
+    assert!(
+        last.contains(" NO ") && !last.contains("APPENDUID"),
+        "{last}"
+    );
+    assert!(c.status("XCRY PURGE").contains(" NO "));
+    c.ok_run("LOGOUT");
+}
+
+/// Message files of a mailbox directory (`msg/XX/NAME`, not summaries).
+fn message_files(mailbox: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for fan in std::fs::read_dir(mailbox.join("msg")).unwrap() {
+        for f in std::fs::read_dir(fan.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            if p.extension().is_none() {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Finding 4 of issue 7: swapping two message files inside a mailbox, or
+/// putting another mailbox's file in a message's place, with the summaries
+/// deleted, must never serve the wrong content: FETCH fails for those
+/// messages and the log names the misplaced file. (Before binding, FETCH 1
+/// returned message 2's content with OK.)
+#[test]
+fn tamper_swapped_message_files_never_serve_wrong_content() {
+    let root = Root::new("tamper-swap");
+    root.add_user(USER, PASS);
+    let seeds: Vec<Vec<u8>> = (1..=3).map(|i| msg(&format!("swap-{i}"))).collect();
+    let refs: Vec<&[u8]> = seeds.iter().map(Vec::as_slice).collect();
+    seed(&root, USER, PASS, "INBOX", &refs);
+    let inbox = inbox_segment(&root)
+        .parent()
+        .and_then(|p| p.parent())
+        .unwrap()
+        .to_path_buf();
+    let other = msg("other-mailbox");
+    seed(&root, USER, PASS, "Other", &[&other]);
+    let files = message_files(&inbox);
+    assert_eq!(files.len(), 3);
+    // Summaries go too, so nothing but the message files can notice.
+    for f in &files {
+        let _ = std::fs::remove_file(f.with_extension("sum"));
+    }
+    let other_file = std::fs::read_dir(inbox.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| *p != inbox)
+        .flat_map(|p| {
+            if p.join("msg").exists() {
+                message_files(&p)
+            } else {
+                Vec::new()
+            }
+        })
+        .next()
+        .expect("the other mailbox's message");
+    // Swap the first two; overwrite the third with the other mailbox's.
+    let tmp = inbox.join("swap.tmp");
+    std::fs::rename(&files[0], &tmp).unwrap();
+    std::fs::rename(&files[1], &files[0]).unwrap();
+    std::fs::rename(&tmp, &files[1]).unwrap();
+    std::fs::copy(&other_file, &files[2]).unwrap();
+
+    let log = root.path().join("swap-server.log");
+    let (_g, mut c) = session_logging(&root, std::fs::File::create(&log).unwrap());
+    assert!(c.login(USER, PASS).contains(" OK "));
+    c.ok_run("SELECT INBOX");
+    let r = c.transcript("UID FETCH 1:* (UID BODY.PEEK[])");
+    for wrong in seeds.iter().chain([&other]) {
+        let needle = String::from_utf8_lossy(wrong);
+        let first_line = needle.lines().find(|l| l.starts_with("Subject")).unwrap();
+        assert!(
+            !r.contains(first_line),
+            "content served from a swapped file: {r}"
+        );
+    }
+    let tagged = r.lines().last().unwrap();
+    assert!(
+        tagged.contains(" NO [SERVERBUG]") && tagged.contains("UID 1,2,3"),
+        "{tagged}"
+    );
+    // The session goes on; a new message works.
+    c.ok_run("NOOP");
+    let extra = msg("swap-after");
     let r = c.append("INBOX", &[], &extra).unwrap();
     assert!(r.last().unwrap().text.contains(" OK "), "{:?}", r.last());
+    c.ok_run("LOGOUT");
+    drop(_g);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("does not belong at this name"),
+        "the log names the misplaced file: {text}"
+    );
+}
+
+/// Finding 3 of issue 7 (account rollback): restoring an older
+/// `account/log` brought back a deleted folder silently. Now the first
+/// command after login carries an ALERT, and nothing that trusts the
+/// account log's list of mailboxes (CREATE, DELETE, PURGE's removal of
+/// deleted mailboxes' directories) runs.
+#[test]
+fn tamper_rolled_back_account_log_is_detected_and_read_only() {
+    let root = Root::new("tamper-account");
+    let dir = root.add_user(USER, PASS);
+    let account_log = dir.join("account/log");
+    let old_log = std::fs::read(&account_log).unwrap();
+
+    let (g, mut c) = session(&root);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    c.ok_run("DELETE Archive");
+    c.ok_run("CREATE Fresh");
+    c.ok_run("LOGOUT");
+    drop(g);
+
+    std::fs::write(&account_log, &old_log).unwrap();
+
+    let (_g, mut c) = session(&root);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    let r = c.transcript("NOOP");
+    assert!(
+        r.contains("* OK [ALERT] The account is read-only: the account log was rolled back"),
+        "{r}"
+    );
+    assert!(c.status("CREATE Other").contains(" NO "));
+    assert!(c.status("XCRY PURGE").contains(" NO "));
+    c.ok_run("LOGOUT");
+}
+
+/// Finding 5 of issue 7: a replaced `keys/NAME.pub` made `deliver` seal new
+/// mail to the attacker, and the next login showed nothing. Now the login
+/// is followed by ALERTs naming the replaced key and the message sealed to
+/// it, the genuine key is restored, that message is kept (in the spool,
+/// not dropped), and the next delivery is readable again.
+#[test]
+fn tamper_replaced_public_key_is_restored_and_reported() {
+    let root = Root::new("tamper-pubkey");
+    let dir = root.add_user(USER, PASS);
+    let keys = dir.join("keys");
+    let pubs: Vec<_> = std::fs::read_dir(&keys)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pub"))
+        .collect();
+    assert_eq!(pubs.len(), 1, "{pubs:?}");
+    let genuine = std::fs::read(&pubs[0]).unwrap();
+    let key_name = pubs[0].file_stem().unwrap().to_str().unwrap().to_owned();
+    // The attacker's public key (any 32 bytes of a non-low-order point).
+    std::fs::write(&pubs[0], [0x42u8; 32]).unwrap();
+
+    // deliver cannot tell (it has no master key): it succeeds.
+    deliver(&root, USER, &msg("to-the-attacker"));
+
+    let (_g, mut c) = session(&root);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    let r = c.transcript("NOOP");
+    assert!(
+        r.contains(&format!(
+            "* OK [ALERT] Your public key {key_name} had been replaced"
+        )),
+        "{r}"
+    );
+    assert!(
+        r.contains(
+            "* OK [ALERT] 1 delivered message(s) were encrypted to a public key that is not yours"
+        ),
+        "{r}"
+    );
+    assert_eq!(
+        std::fs::read(&pubs[0]).unwrap(),
+        genuine,
+        "key not restored"
+    );
+    // The message sealed to the attacker is kept, not dropped.
+    assert_eq!(std::fs::read_dir(dir.join("spool")).unwrap().count(), 1);
+
+    // Mail delivered from now on is the user's again.
+    let good = msg("after-repair");
+    deliver(&root, USER, &good);
+    c.ok_run("SELECT INBOX");
     let shown = fetched(&c.ok_run("UID FETCH 1:* (BODY.PEEK[])"));
-    assert!(shown.iter().any(|m| m.body == extra));
+    assert!(shown.iter().any(|m| m.body == good), "{shown:?}");
     c.ok_run("LOGOUT");
 }

@@ -28,7 +28,12 @@ fn xcry_change_password_then_restore_backup() {
 
     let r = c.cmd("XCRY SET-USER-CONFIG PASSWORD \"new pass\"");
     assert_eq!(r.len(), 2, "{r:?}");
-    assert_eq!(r[1], "t2 OK Password changed");
+    assert!(
+        r[1].starts_with(
+            "t2 OK Password changed; the old password keeps opening the backup file until "
+        ),
+        "{r:?}"
+    );
     let backup = r[0]
         .strip_prefix("* XCRY BACKUP-FILE \"")
         .and_then(|s| s.strip_suffix('"'))
@@ -159,4 +164,59 @@ fn cli_remote_chpw_and_test_over_imaps() {
         String::from_utf8_lossy(&out.stderr)
     );
     std::thread::sleep(Duration::from_millis(10));
+}
+
+/// Finding 2 of issue 7: after the grace period the backup is removed at
+/// the next login, so a leaked old password no longer opens a copy of the
+/// directory taken afterwards. (Today's code kept the backup forever.)
+#[test]
+fn xcry_old_password_retires_after_the_grace_period() {
+    let root = Root::new("chpw-grace");
+    let dir = root.add_user("rita", "old-pass");
+    let (child, sock) = root.spawn_serve("imaps");
+    let _g = Guard(child);
+    let (mut c, _) = Client::imaps(sock);
+    assert!(c.login("rita", "old-pass").starts_with("t1 OK"));
+    let r = c.cmd("XCRY SET-USER-CONFIG PASSWORD \"new pass\"");
+    let backup = r[0]
+        .strip_prefix("* XCRY BACKUP-FILE \"")
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("{r:?}"))
+        .to_owned();
+    // The response says when: the change time plus the default 72 hours.
+    let until = r[1].rsplit("until ").next().unwrap();
+    let until = until.strip_suffix(", when it is removed").unwrap_or(until);
+    let stamp = backup
+        .strip_prefix("tmp/user.toml.")
+        .and_then(|s| s.get(..16))
+        .unwrap();
+    let (d, t) = stamp.split_at(8);
+    assert!(
+        until.ends_with('Z') && until.len() == 20,
+        "removal time {until:?} from {r:?}"
+    );
+    assert_ne!(
+        &until[..10],
+        &format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..8]),
+        "{until} vs {t}"
+    );
+    c.ok_run("LOGOUT");
+
+    // A login within the grace keeps the backup.
+    assert!(login_status(&root, "rita", "new pass").starts_with("t1 OK"));
+    assert!(dir.join(&backup).exists());
+
+    // Time passes: the backup now looks four days old (its name carries
+    // the change time; the file's mtime is the old file's anyway).
+    let aged = dir.join("tmp/user.toml.20200101T000000Z.bak");
+    std::fs::rename(dir.join(&backup), &aged).unwrap();
+    assert!(login_status(&root, "rita", "new pass").starts_with("t1 OK"));
+
+    // A thief copying the directory now, with the old password, finds no
+    // file the old password opens: restoring any tmp/ file fails.
+    assert!(!aged.exists(), "the expired backup was kept");
+    for f in std::fs::read_dir(dir.join("tmp")).unwrap() {
+        std::fs::copy(f.unwrap().path(), dir.join("user.toml")).ok();
+        assert!(!login_status(&root, "rita", "old-pass").starts_with("t1 OK"));
+    }
 }

@@ -9,6 +9,15 @@
 //! with hard links, which never replace an existing file, so two sessions
 //! racing to create a period's pair cannot destroy a key that already
 //! encrypted mail. Old pairs are kept forever. Never deletes a key file.
+//!
+//! The public halves are written by the session but read by `deliver`,
+//! which has no master key and so cannot authenticate them. Their
+//! authenticator is the sealed private half: `NAME.pub` is genuine iff it
+//! equals X25519(unseal(`NAME.priv`)), an AEAD under a master-derived key
+//! bound to NAME. [`KeyStore::verify_public_keys`] checks every pair at
+//! login, rewrites a replaced public half from its private half, and sets
+//! aside (renames, never deletes) public halves no genuine private half
+//! vouches for.
 
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
@@ -188,6 +197,49 @@ pub(crate) fn wrap_under_master(master: &MasterKey, content_key: &SecretKey) -> 
             content_key.as_bytes(),
         ),
     }
+}
+
+/// What [`KeyStore::verify_public_keys`] found and repaired.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct KeyAudit {
+    /// Pairs whose public half had been replaced; rewritten from the
+    /// private half.
+    pub restored: Vec<KeyName>,
+    /// Public halves that no genuine private half vouches for (no private
+    /// half, or one that does not authenticate): renamed to
+    /// `NAME.pub.rejected` (and `NAME.priv.rejected`) so nothing encrypts
+    /// to them any more.
+    pub rejected: Vec<KeyName>,
+}
+
+impl KeyAudit {
+    /// True when every public key was genuine.
+    pub fn is_clean(&self) -> bool {
+        self.restored.is_empty() && self.rejected.is_empty()
+    }
+}
+
+/// Renames `path` to `path.rejected` (or `.rejected-N` when taken): set
+/// aside for inspection, never deleted.
+fn set_aside(path: &Path) -> Result<(), CryptoError> {
+    for n in 0..100u32 {
+        let mut dest = path.as_os_str().to_owned();
+        if n == 0 {
+            dest.push(".rejected");
+        } else {
+            dest.push(format!(".rejected-{n}"));
+        }
+        let dest = PathBuf::from(dest);
+        if exists(&dest)? {
+            continue;
+        }
+        return fs::rename(path, &dest)
+            .map_err(|e| CryptoError::io(format!("setting aside {}", path.display()), e));
+    }
+    Err(CryptoError::io(
+        format!("setting aside {}", path.display()),
+        io::Error::other("too many rejected copies"),
+    ))
 }
 
 /// The key pairs of one account.
@@ -379,6 +431,58 @@ impl KeyStore {
                 name: name.to_string(),
             }),
         }
+    }
+
+    /// Checks every `NAME.pub` against its sealed private half (see the
+    /// module documentation): a replaced public half is rewritten from the
+    /// private one; a public half with no private half, or whose private
+    /// half fails authentication, is set aside with that private half.
+    /// Costs one AEAD open and one scalar multiplication per pair, at login.
+    pub fn verify_public_keys(&self, master: &MasterKey) -> Result<KeyAudit, CryptoError> {
+        let ctx = || format!("listing {}", self.dir.display());
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(|e| CryptoError::io(ctx(), e))? {
+            let entry = entry.map_err(|e| CryptoError::io(ctx(), e))?;
+            let file_name = entry.file_name();
+            if let Some(stem) = file_name.to_str().and_then(|n| n.strip_suffix(".pub")) {
+                // A `.pub` whose stem is no valid name is never read either.
+                if let Ok(name) = KeyName::new(stem.to_owned()) {
+                    names.push(name);
+                }
+            }
+        }
+        names.sort();
+        let mut audit = KeyAudit::default();
+        for name in names {
+            match self.private_key(master, &name) {
+                Ok(secret) => {
+                    let genuine = PublicKey::from(&secret);
+                    let found = self.read_public(&name).ok().flatten();
+                    if found.map(|p| p.to_bytes()) != Some(genuine.to_bytes()) {
+                        durable::replace(&self.dir, &self.pub_path(&name), genuine.as_bytes())?;
+                        log::error!("public key {name} had been replaced; restored");
+                        audit.restored.push(name);
+                    }
+                }
+                Err(CryptoError::KeyNotFound { .. }) => {
+                    set_aside(&self.pub_path(&name))?;
+                    log::error!("public key {name} has no private half; set aside");
+                    audit.rejected.push(name);
+                }
+                Err(
+                    CryptoError::Authentication { .. }
+                    | CryptoError::Truncated { .. }
+                    | CryptoError::Malformed { .. },
+                ) => {
+                    set_aside(&self.pub_path(&name))?;
+                    set_aside(&self.priv_path(&name))?;
+                    log::error!("key pair {name} is not this account's; set aside");
+                    audit.rejected.push(name);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(audit)
     }
 
     /// Recovers a content key wrapped by [`wrap_to_public`] or
@@ -599,5 +703,29 @@ mod tests {
             wrap_to_public(&name, &zero, &SecretKey::generate()),
             Err(CryptoError::WeakPublicKey { .. })
         ));
+    }
+
+    #[test]
+    fn verify_public_keys_restores_replaced_and_sets_aside_foreign() {
+        let (dir, m, ks, a, pk_a) = store_with_january_pair();
+        assert!(ks.verify_public_keys(&m).unwrap().is_clean());
+        // Replaced public half: rewritten from the private half.
+        fs::write(dir.path().join("2026-01.pub"), [0x42u8; 32]).unwrap();
+        // A public half with no private half, and a whole foreign pair.
+        fs::write(dir.path().join("2026-05.pub"), [0x43u8; 32]).unwrap();
+        let other = MasterKey::generate();
+        let foreign = KeyStore::new(dir.path().to_owned());
+        let f = foreign.ensure_current(&other, at(2026, 6)).unwrap();
+        let audit = ks.verify_public_keys(&m).unwrap();
+        assert_eq!(audit.restored, vec![a.clone()]);
+        assert_eq!(
+            audit.rejected,
+            vec![KeyName::new("2026-05".into()).unwrap(), f.clone()]
+        );
+        assert_eq!(ks.read_public(&a).unwrap().unwrap(), pk_a);
+        assert!(dir.path().join("2026-05.pub.rejected").exists());
+        assert!(dir.path().join("2026-06.priv.rejected").exists());
+        assert_eq!(ks.list().unwrap(), vec![a]);
+        assert!(ks.verify_public_keys(&m).unwrap().is_clean());
     }
 }

@@ -157,6 +157,10 @@ pub(crate) struct Ctx {
     pub summaries: crate::imap::commands::fetch::SummaryCache,
     /// SORT/THREAD keys of the selected mailbox's messages.
     pub sort_keys: crate::imap::commands::sort::SortKeyCache,
+    /// `* OK [ALERT]` texts found at login (store integrity), sent before
+    /// the response to the next command (the login response itself is
+    /// written by the session, which this layer does not touch).
+    pub alerts: Vec<String>,
 }
 
 /// Why the logged-in context could not be opened.
@@ -178,6 +182,7 @@ impl Ctx {
             limits,
             summaries: Default::default(),
             sort_keys: Default::default(),
+            alerts: Vec::new(),
         })
     }
 

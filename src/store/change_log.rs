@@ -25,6 +25,7 @@ use thiserror::Error;
 
 use super::crash;
 use super::error::StoreError;
+use super::marks::{Mark, MarkError, Marks};
 use super::record_log::RecordLog;
 use super::state::{Batch, MessageMeta, PendingMove, State, StateError};
 use super::types::{Flag, MessageName, Modseq, Uid};
@@ -79,6 +80,42 @@ pub enum ChangeLogError {
         /// The contradiction.
         source: StateError,
     },
+    /// The log does not verify (rolled back or damaged): nothing is
+    /// written, compacted or collected until it does.
+    #[error("mailbox {mailbox} is read-only: {problem}")]
+    ReadOnly {
+        /// Mailbox id.
+        mailbox: String,
+        /// What is wrong.
+        problem: IntegrityProblem,
+    },
+}
+
+/// Why a mailbox's log does not verify. The text is what the user is told
+/// (`* OK [ALERT]`): ids and counters only, never a mailbox name.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum IntegrityProblem {
+    /// The log is behind its high-water mark: an older copy was restored.
+    #[error("its change log was rolled back (UIDNEXT {found_uidnext}, HIGHESTMODSEQ {found_modseq}; it had reached {mark_uidnext} and {mark_modseq})")]
+    RolledBack {
+        /// UIDNEXT the log gives now.
+        found_uidnext: u64,
+        /// HIGHESTMODSEQ the log gives now.
+        found_modseq: u64,
+        /// UIDNEXT already reached.
+        mark_uidnext: u64,
+        /// HIGHESTMODSEQ already reached.
+        mark_modseq: u64,
+    },
+    /// Records before the end of the log failed authentication.
+    #[error("{records} record(s) of its change log are damaged")]
+    Damaged {
+        /// How many were skipped.
+        records: u64,
+    },
+    /// The high-water mark itself does not authenticate or cannot be read.
+    #[error("its high-water mark is damaged or unreadable")]
+    BadMark,
 }
 
 #[derive(Serialize)]
@@ -126,6 +163,9 @@ pub struct ChangeLog {
     segment_no: u32,
     segment: RecordLog<Batch>,
     damaged: u64,
+    marks: Marks,
+    /// Set once the log failed to verify; never cleared by this handle.
+    problem: Option<IntegrityProblem>,
 }
 
 fn clone_key(k: &SecretKey) -> SecretKey {
@@ -149,8 +189,10 @@ impl ChangeLog {
     }
 
     /// Opens the log of mailbox `id` in `dir` and replays it: the snapshot,
-    /// then every later segment.
-    /// Staging files go to `tmp_dir` (the user's `tmp/`).
+    /// then every later segment, and checks it against its high-water mark
+    /// ([`ChangeLog::problem`]).
+    /// Staging files go to `tmp_dir` (the user's `tmp/`, whose parent is the
+    /// user directory holding `marks/`).
     pub fn open(
         dir: &Path,
         tmp_dir: &Path,
@@ -177,9 +219,102 @@ impl ChangeLog {
                 source,
             })?,
             damaged: 0,
+            marks: Marks::new(tmp_dir.parent().unwrap_or(tmp_dir), master),
+            problem: None,
         };
         log.catch_up(&mut state, None)?;
+        log.verify(&mut state);
         Ok((log, state))
+    }
+
+    fn mark_of(state: &State) -> Mark {
+        Mark {
+            a: u64::from(state.uidnext.get()),
+            b: state.highest_modseq.get(),
+        }
+    }
+
+    /// Checks the replayed `state` against the high-water mark and the
+    /// damage count, recording any problem. A mailbox without a mark (one
+    /// written before marks existed) gets one now. Readers take no lock, so
+    /// a writer may raise the mark after `state` was read: a state behind
+    /// its mark is caught up once more (the mark is only ever written after
+    /// the records it covers) before it counts as rolled back.
+    fn verify(&mut self, state: &mut State) {
+        if self.problem.is_some() {
+            return;
+        }
+        if self.damaged > 0 {
+            self.problem = Some(IntegrityProblem::Damaged {
+                records: self.damaged,
+            });
+            return;
+        }
+        let mut now = Self::mark_of(state);
+        let read = self.marks.read(&self.id);
+        if let Ok(Some(mark)) = &read {
+            if now.is_behind(mark) {
+                if let Err(e) = self.catch_up(state, None) {
+                    log::warn!("mailbox {}: catching up to verify: {e}", self.id);
+                }
+                now = Self::mark_of(state);
+                if self.damaged > 0 {
+                    return self.verify(state);
+                }
+            }
+        }
+        match read {
+            Ok(Some(mark)) if now.is_behind(&mark) => {
+                self.problem = Some(IntegrityProblem::RolledBack {
+                    found_uidnext: now.a,
+                    found_modseq: now.b,
+                    mark_uidnext: mark.a,
+                    mark_modseq: mark.b,
+                });
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                if let Err(e) = self.marks.write(&self.id, now) {
+                    log::warn!(
+                        "mailbox {}: writing its first high-water mark: {e}",
+                        self.id
+                    );
+                }
+            }
+            Err(e @ MarkError::Tampered { .. }) | Err(e @ MarkError::Io(_)) => {
+                log::error!("mailbox {}: {e}", self.id);
+                self.problem = Some(IntegrityProblem::BadMark);
+            }
+        }
+        if let Some(p) = &self.problem {
+            log::error!("mailbox {} is read-only: {p}", self.id);
+        }
+    }
+
+    /// Why this log does not verify, if it does not: then the mailbox is
+    /// read-only and nothing is collected or compacted.
+    pub fn problem(&self) -> Option<&IntegrityProblem> {
+        self.problem.as_ref()
+    }
+
+    /// Refuses with [`ChangeLogError::ReadOnly`] if this log is already
+    /// known not to verify: a cheap check before writing anything else
+    /// (message files, links) that a refused log record would orphan.
+    pub fn refuse_if_known_bad(&self) -> Result<(), ChangeLogError> {
+        match &self.problem {
+            None => Ok(()),
+            Some(p) => Err(ChangeLogError::ReadOnly {
+                mailbox: self.id.clone(),
+                problem: p.clone(),
+            }),
+        }
+    }
+
+    /// Verifies the caught-up `state` (under the lock) and refuses with
+    /// [`ChangeLogError::ReadOnly`] if the log does not verify.
+    pub fn ensure_writable(&mut self, state: &mut State) -> Result<(), ChangeLogError> {
+        self.verify(state);
+        self.refuse_if_known_bad()
     }
 
     /// The mailbox directory.
@@ -320,6 +455,7 @@ impl ChangeLog {
         E: From<ChangeLogError>,
     {
         self.catch_up(state, changed)?;
+        self.ensure_writable(state)?;
         let (batches, r) = decide(state)?;
         if batches.is_empty() {
             return Ok(r);
@@ -342,6 +478,11 @@ impl ChangeLog {
                     source,
                 })?;
         }
+        // The records are durable: raise the mark. A failure only leaves the
+        // mark lower (less rollback detected), never a false alarm.
+        if let Err(e) = self.marks.write(&self.id, Self::mark_of(state)) {
+            log::warn!("mailbox {}: writing its high-water mark: {e}", self.id);
+        }
         if appended.end >= COMPACT_AT_BYTES {
             self.compact_locked(_lock, state)?;
         }
@@ -358,6 +499,7 @@ impl ChangeLog {
         state: &mut State,
     ) -> Result<(), ChangeLogError> {
         self.catch_up(state, None)?;
+        self.ensure_writable(state)?;
         let next = self.segment_no.saturating_add(1);
         // The new segment exists before the snapshot names it, so a crash in
         // between leaves readers a consistent chain either way.

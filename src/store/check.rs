@@ -128,6 +128,9 @@ pub(crate) fn check(
             ),
         );
     }
+    if let Some(problem) = account.problem() {
+        report.add(Severity::Damaged, "account log", problem);
+    }
     let mut mailboxes: Vec<_> = account.state().mailboxes().cloned().collect();
     mailboxes.sort_by(|a, b| a.name.cmp(&b.name));
     let tmp = user_dir.join("tmp");
@@ -151,6 +154,11 @@ pub(crate) fn check(
         };
         report.mailboxes += 1;
         let damaged = log.damaged_records();
+        if let (0, Some(problem)) = (damaged, log.problem()) {
+            // Damaged records are reported below; this is what only the
+            // high-water mark shows (a rolled-back or unverifiable log).
+            report.add(Severity::Damaged, &place, problem.to_string());
+        }
         if damaged > 0 {
             report.add(
                 Severity::Damaged,
@@ -183,7 +191,7 @@ pub(crate) fn check(
                 .join(m.name.fanout())
                 .join(m.name.to_string());
             progress(u64::from(m.size));
-            let raw = match read_message(&path, &keystore, master) {
+            let raw = match read_message(&path, m.name, &keystore, master) {
                 Ok(raw) => raw,
                 Err(Problem::Missing) => {
                     report.add(
@@ -255,11 +263,16 @@ enum Problem {
     Damaged(String),
 }
 
-fn read_message(path: &Path, keystore: &KeyStore, master: &MasterKey) -> Result<Vec<u8>, Problem> {
+fn read_message(
+    path: &Path,
+    name: MessageName,
+    keystore: &KeyStore,
+    master: &MasterKey,
+) -> Result<Vec<u8>, Problem> {
     if !path.exists() {
         return Err(Problem::Missing);
     }
-    let sealed = SealedMessage::open(path).map_err(|e| Problem::Damaged(e.to_string()))?;
+    let sealed = SealedMessage::open(path, name).map_err(|e| Problem::Damaged(e.to_string()))?;
     let key = keystore
         .unwrap(master, sealed.wrapped_key())
         .map_err(|e| Problem::Damaged(format!("its key cannot be unwrapped: {e}")))?;
@@ -393,7 +406,19 @@ fn check_spool(user_dir: &Path, keystore: &KeyStore, master: &MasterKey, report:
     };
     for e in entries.flatten() {
         let path = e.path();
-        match read_message(&path, keystore, master) {
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(MessageName::parse)
+        else {
+            report.add(
+                Severity::Damaged,
+                format!("spool entry {}", path.display()),
+                "its file name is not a message name",
+            );
+            continue;
+        };
+        match read_message(&path, name, keystore, master) {
             Ok(_) => report.spool += 1,
             Err(Problem::Missing) => {}
             Err(Problem::Damaged(why)) => report.add(

@@ -26,7 +26,14 @@ use crate::crypto::secret::MasterKey;
 use crate::sys::durable::{self, DIR_MODE};
 
 /// Subdirectories of a user directory, all mode 0700.
-pub const SUBDIRS: [&str; 5] = ["keys", MAILBOXES_DIR, "account", "spool", TMP_DIR];
+pub const SUBDIRS: [&str; 6] = [
+    "keys",
+    MAILBOXES_DIR,
+    "account",
+    "spool",
+    TMP_DIR,
+    super::marks::MARKS_DIR,
+];
 
 /// The mailboxes every new account gets, all subscribed.
 pub const DEFAULT_MAILBOXES: [(&str, Option<SpecialUse>); 6] = [
@@ -72,6 +79,7 @@ pub fn create_user(dir: &Path, password: &[u8], kdf: &KdfParams, key_pattern: &s
     }
     let settings = UserSettings {
         key_name_pattern: key_pattern.to_owned(),
+        old_password_grace_hours: None,
     };
     UserFile::new_sealed(dir, &master, password, kdf, settings)?.write_atomic(dir)?;
     Ok(durable::sync_dir(dir)?)
@@ -207,7 +215,7 @@ mod tests {
         ));
         assert_eq!(uf.unlock(b"new-pass").unwrap(), master);
         assert_eq!(uf.settings().key_name_pattern, "%Y");
-        fs::copy(dir.join(&backup), dir.join(USER_FILE)).unwrap();
+        fs::copy(dir.join(&backup.path), dir.join(USER_FILE)).unwrap();
         let restored = UserFile::load(&dir).unwrap();
         assert_eq!(restored.unlock(PASSWORD).unwrap(), master);
         let mut files = Vec::new();

@@ -6,7 +6,7 @@
 //! unsealing and password changes are `user_file`'s.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::error::Result;
 use super::user_file::{self, UserFile};
@@ -104,7 +104,11 @@ impl UnlockedAccount {
     /// Re-seals the master key in `dir/user.toml` under `new_password` at
     /// this account's cost; returns the backup of the previous file (see
     /// [`user_file::change_password`]).
-    pub(crate) fn change_password(&self, dir: &Path, new_password: &[u8]) -> Result<PathBuf> {
+    pub(crate) fn change_password(
+        &self,
+        dir: &Path,
+        new_password: &[u8],
+    ) -> Result<user_file::PasswordBackup> {
         user_file::change_password(dir, &self.master, new_password, &self.cost.kdf_params())
     }
 }

@@ -13,6 +13,13 @@ use super::account::MailboxNameError;
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The account log does not verify (it is behind its high-water mark):
+    /// it is read-only, and nothing is removed on its word.
+    #[error("the account is read-only: {reason}")]
+    AccountReadOnly {
+        /// What is wrong, as the user is told.
+        reason: String,
+    },
     /// The password does not open `user.toml`.
     #[error("wrong password")]
     WrongPassword,

@@ -3,19 +3,28 @@
 //! (staged in `tmp/`, fsynced, renamed, directory fsynced); never chooses
 //! which key wraps the content and never touches a change log.
 //!
-//! Format, version 1:
+//! Format, version 2 (version 1 had no name after the header):
 //!
 //! ```text
 //! "CRYLMSG\0"            8 bytes magic
 //! u32 LE                 length H of the header that follows (≤ 64 KiB)
-//! postcard(FileHeader)   H bytes: format version, WrappedKey, optional
-//!                        sealed extra data (delivery instructions)
+//! postcard(FileHeader)   format version, WrappedKey, optional sealed extra
+//!                        data (delivery instructions)
+//! [u8; 16]               (version 2) the file's MessageName
 //! STREAM                 crypto::stream chunks of the content
 //! ```
 //!
 //! The file's random content key is never used directly: the stream key and
 //! the key sealing the extra data are HKDF subkeys of it, so the two AEAD
-//! constructions never share a key.
+//! constructions never share a key. In version 2 both subkeys' purposes
+//! include the file's name, so the file authenticates only under the name
+//! it was written for: a file moved or swapped to another name fails to
+//! open ([`MessageFileError::Misplaced`] when the clear name in the header
+//! disagrees, an authentication failure when that too was forged), never
+//! serves another message's content. The name, not the mailbox, is bound
+//! because COPY, MOVE and spool filing hard-link one file under the same
+//! name into other directories; the authenticated change log says which
+//! name each UID of a mailbox has (see `doc/cryptography.md`).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -26,6 +35,7 @@ use thiserror::Error;
 use zeroize::Zeroizing;
 
 use super::crash;
+use super::types::MessageName;
 use crate::crypto::keystore::WrappedKey;
 use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::stream::{StreamReader, StreamWriter};
@@ -35,7 +45,10 @@ use crate::sys::durable::{FsError, NewFile};
 pub(crate) use crate::sys::durable::Durability;
 
 const MAGIC: &[u8; 8] = b"CRYLMSG\0";
-const VERSION: u16 = 1;
+/// Unbound files written before version 2; still read (see
+/// [`MessageName::requires_binding`] for where they are refused).
+const VERSION_UNBOUND: u16 = 1;
+const VERSION: u16 = 2;
 const MAX_HEADER: u32 = 64 * 1024;
 const EXTRA_AAD: &[u8] = b"crymap-like message extra v1";
 
@@ -52,6 +65,16 @@ pub enum MessageFileError {
         path: PathBuf,
         /// What is wrong.
         reason: &'static str,
+    },
+    /// The file is not the one its name designates: it was written for
+    /// another name (`found`; `None` for an unbound version-1 file where
+    /// a bound file belongs). Swapped or moved files end here.
+    #[error("message file {path} does not belong at this name: it was sealed for {}", .found.map_or_else(|| "no name (an old unbound file)".to_owned(), |n| n.to_string()))]
+    Misplaced {
+        /// Which file.
+        path: PathBuf,
+        /// The name the file was sealed for, if any.
+        found: Option<MessageName>,
     },
     /// Decryption or authentication failed (tampering, truncation, wrong key).
     #[error("message file {path}: {source}")]
@@ -83,12 +106,20 @@ struct FileHeader {
     extra: Option<Vec<u8>>,
 }
 
-fn subkeys(content_key: &SecretKey) -> (SecretKey, SecretKey) {
+/// The stream and extra-data keys: for a bound file (`Some(name)`) their
+/// purposes name the file, so the content authenticates under that name only.
+fn subkeys(content_key: &SecretKey, bound_to: Option<&MessageName>) -> (SecretKey, SecretKey) {
     let base = MasterKey::from_secret(SecretKey::from_bytes(*content_key.as_bytes()));
-    (
-        base.subkey("message-file stream"),
-        base.subkey("message-file extra"),
-    )
+    match bound_to {
+        None => (
+            base.subkey("message-file stream"),
+            base.subkey("message-file extra"),
+        ),
+        Some(name) => (
+            base.subkey(&format!("message-file stream v2 {name}")),
+            base.subkey(&format!("message-file extra v2 {name}")),
+        ),
+    }
 }
 
 /// A fresh content key and its wrapped form.
@@ -100,7 +131,8 @@ pub(crate) struct Keys<'a> {
     pub content_key: &'a SecretKey,
 }
 
-/// Writes a message file at `dest`, staging it in `tmp_dir`: content from
+/// Writes a message file named `name` at `dest`, bound to `name` (version 2),
+/// staging it in `tmp_dir`: content from
 /// `content` (at most `limit` bytes, else [`MessageFileError::TooLarge`] and
 /// nothing is left behind), encrypted under `content_key`, which `wrapped`
 /// must wrap (both given as `keys`). `extra` is sealed beside it.
@@ -110,6 +142,7 @@ pub(crate) struct Keys<'a> {
 pub(crate) fn write(
     tmp_dir: &Path,
     dest: &Path,
+    name: MessageName,
     keys: Keys<'_>,
     content: &mut dyn Read,
     extra: Option<&[u8]>,
@@ -117,9 +150,40 @@ pub(crate) fn write(
     crash_point: &str,
     durability: Durability,
 ) -> Result<u64, MessageFileError> {
-    let (stream_key, extra_key) = subkeys(keys.content_key);
+    write_as(
+        tmp_dir,
+        dest,
+        Some(name),
+        keys,
+        content,
+        extra,
+        limit,
+        crash_point,
+        durability,
+    )
+}
+
+/// [`write`], or with `bound_to` `None` a version-1 file as older builds
+/// wrote (tests of backward compatibility only).
+#[allow(clippy::too_many_arguments)]
+fn write_as(
+    tmp_dir: &Path,
+    dest: &Path,
+    bound_to: Option<MessageName>,
+    keys: Keys<'_>,
+    content: &mut dyn Read,
+    extra: Option<&[u8]>,
+    limit: u64,
+    crash_point: &str,
+    durability: Durability,
+) -> Result<u64, MessageFileError> {
+    let (stream_key, extra_key) = subkeys(keys.content_key, bound_to.as_ref());
     let header = FileHeader {
-        version: VERSION,
+        version: if bound_to.is_some() {
+            VERSION
+        } else {
+            VERSION_UNBOUND
+        },
         wrapped: keys.wrapped.clone(),
         extra: extra.map(|e| seal::seal(&extra_key, EXTRA_AAD, e)),
     };
@@ -127,10 +191,13 @@ pub(crate) fn write(
         let at = FsError::at(op, path);
         move |source| MessageFileError::Io(at(source))
     };
-    let header = postcard::to_stdvec(&header).map_err(|_| MessageFileError::Malformed {
+    let mut header = postcard::to_stdvec(&header).map_err(|_| MessageFileError::Malformed {
         path: dest.to_path_buf(),
         reason: "header does not serialise",
     })?;
+    if let Some(name) = bound_to {
+        header.extend_from_slice(&name.bytes());
+    }
     let header_len = u32::try_from(header.len())
         .ok()
         .filter(|l| *l <= MAX_HEADER)
@@ -181,11 +248,17 @@ pub(crate) struct SealedMessage {
     path: PathBuf,
     file: File,
     header: FileHeader,
+    /// The name a version-2 file is bound to (checked equal to the
+    /// expected one); `None` for an accepted version-1 file.
+    bound_to: Option<MessageName>,
 }
 
 impl SealedMessage {
-    /// Opens `path` and parses its header.
-    pub(crate) fn open(path: &Path) -> Result<SealedMessage, MessageFileError> {
+    /// Opens `path`, the file of the message named `name` (as the
+    /// authenticated log or the spool says), and parses its header. A file
+    /// sealed for another name, or an unbound version-1 file where `name`
+    /// requires a bound one, is [`MessageFileError::Misplaced`].
+    pub(crate) fn open(path: &Path, name: MessageName) -> Result<SealedMessage, MessageFileError> {
         let mal = |reason| MessageFileError::Malformed {
             path: path.to_path_buf(),
             reason,
@@ -205,15 +278,37 @@ impl SealedMessage {
         let mut header = vec![0u8; len as usize];
         file.read_exact(&mut header)
             .map_err(|_| mal("header truncated"))?;
-        let header: FileHeader =
-            postcard::from_bytes(&header).map_err(|_| mal("header does not parse"))?;
-        if header.version != VERSION {
-            return Err(mal("unknown format version"));
-        }
+        let (header, rest): (FileHeader, &[u8]) =
+            postcard::take_from_bytes(&header).map_err(|_| mal("header does not parse"))?;
+        let bound_to = match header.version {
+            VERSION => {
+                let bytes: [u8; 16] = rest.try_into().map_err(|_| mal("bad name in header"))?;
+                let found = MessageName::from_bytes(bytes);
+                if found != name {
+                    return Err(MessageFileError::Misplaced {
+                        path: path.to_path_buf(),
+                        found: Some(found),
+                    });
+                }
+                Some(found)
+            }
+            VERSION_UNBOUND if rest.is_empty() => {
+                if name.requires_binding() {
+                    return Err(MessageFileError::Misplaced {
+                        path: path.to_path_buf(),
+                        found: None,
+                    });
+                }
+                None
+            }
+            VERSION_UNBOUND => return Err(mal("trailing bytes in header")),
+            _ => return Err(mal("unknown format version")),
+        };
         Ok(SealedMessage {
             path: path.to_path_buf(),
             file,
             header,
+            bound_to,
         })
     }
 
@@ -227,7 +322,7 @@ impl SealedMessage {
         self,
         content_key: &SecretKey,
     ) -> Result<MessageReader, MessageFileError> {
-        let (stream_key, extra_key) = subkeys(content_key);
+        let (stream_key, extra_key) = subkeys(content_key, self.bound_to.as_ref());
         let crypto = |source| MessageFileError::Crypto {
             path: self.path.clone(),
             source,
@@ -303,10 +398,28 @@ mod tests {
         (d, master, ck, w)
     }
 
-    /// Writes `content` as a durable message file at `dest`.
+    /// The name every test file is written for unless it says otherwise.
+    fn name() -> MessageName {
+        MessageName::parse("00112233445566778899aabbccddeeff").unwrap()
+    }
+
+    /// Writes `content` as a durable message file at `dest`, bound to
+    /// [`name`].
     fn write_to(
         d: &TempDir,
         dest: &Path,
+        keys: (&WrappedKey, &SecretKey),
+        content: &[u8],
+        extra: Option<&[u8]>,
+        limit: u64,
+    ) -> Result<u64, MessageFileError> {
+        write_named(d, dest, Some(name()), keys, content, extra, limit)
+    }
+
+    fn write_named(
+        d: &TempDir,
+        dest: &Path,
+        bound_to: Option<MessageName>,
         (wrapped, content_key): (&WrappedKey, &SecretKey),
         mut content: &[u8],
         extra: Option<&[u8]>,
@@ -317,9 +430,10 @@ mod tests {
             content_key,
         };
         let tmp = d.path().join("tmp");
-        write(
+        write_as(
             &tmp,
             dest,
+            bound_to,
             keys,
             &mut content,
             extra,
@@ -337,7 +451,7 @@ mod tests {
         let n = write_to(&d, &dest, (&w, &ck), &body, Some(b"extra"), 1 << 20).unwrap();
         assert_eq!(n, body.len() as u64);
         assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
-        let s = SealedMessage::open(&dest).unwrap();
+        let s = SealedMessage::open(&dest, name()).unwrap();
         assert_eq!(s.wrapped_key(), &w);
         let mut r = s.decrypt(&ck).unwrap();
         assert_eq!(r.size(), body.len() as u64);
@@ -369,7 +483,7 @@ mod tests {
         let last = bytes.len() - 3;
         bytes[last] ^= 1;
         std::fs::write(&dest, &bytes).unwrap();
-        let e = SealedMessage::open(&dest)
+        let e = SealedMessage::open(&dest, name())
             .unwrap()
             .decrypt(&ck)
             .err()
@@ -377,16 +491,68 @@ mod tests {
         assert!(matches!(e, MessageFileError::Crypto { .. }));
         std::fs::write(&dest, b"not a message").unwrap();
         assert!(matches!(
-            SealedMessage::open(&dest),
+            SealedMessage::open(&dest, name()),
             Err(MessageFileError::Malformed { .. })
         ));
         let wrong = SecretKey::generate();
         write_to(&d, &dest, (&w, &ck), b"x", None, 100).unwrap();
-        let e = SealedMessage::open(&dest)
+        let e = SealedMessage::open(&dest, name())
             .unwrap()
             .decrypt(&wrong)
             .err()
             .unwrap();
         assert!(matches!(e, MessageFileError::Crypto { .. }));
+    }
+
+    #[test]
+    fn bound_file_opens_only_under_its_name() {
+        let (d, _m, ck, w) = setup();
+        let a = MessageName::random();
+        let b = MessageName::random();
+        assert!(a.requires_binding() && b.requires_binding());
+        let pa = d.path().join("a");
+        let pb = d.path().join("b");
+        write_named(&d, &pa, Some(a), (&w, &ck), b"message A", None, 100).unwrap();
+        write_named(&d, &pb, Some(b), (&w, &ck), b"message B", None, 100).unwrap();
+        let read = |p: &Path, n| -> Result<Vec<u8>, MessageFileError> {
+            SealedMessage::open(p, n)?.decrypt(&ck)?.read_all()
+        };
+        assert_eq!(read(&pa, a).unwrap(), b"message A");
+        // Swapped: the header names the other file.
+        assert!(matches!(
+            read(&pa, b),
+            Err(MessageFileError::Misplaced { found: Some(f), .. }) if f == a
+        ));
+        // The clear name forged too: authentication fails, no content.
+        let mut bytes = std::fs::read(&pa).unwrap();
+        let at = bytes.windows(16).position(|x| x == a.bytes()).unwrap();
+        bytes[at..at + 16].copy_from_slice(&b.bytes());
+        std::fs::write(&pa, &bytes).unwrap();
+        assert!(matches!(read(&pa, b), Err(MessageFileError::Crypto { .. })));
+        // Downgraded to version 1 (header version byte, name dropped): the
+        // unbound keys differ, so it fails too, and the bound name refuses
+        // an unbound file anyway.
+        let mut bytes = std::fs::read(&pb).unwrap();
+        assert_eq!(bytes[12], 2);
+        bytes[12] = 1;
+        std::fs::write(&pb, &bytes).unwrap();
+        assert!(read(&pb, b).is_err());
+    }
+
+    #[test]
+    fn unbound_version_1_files_still_open_where_allowed() {
+        let (d, _m, ck, w) = setup();
+        let old = MessageName::random_unbound();
+        assert!(!old.requires_binding());
+        let p = d.path().join("old");
+        write_named(&d, &p, None, (&w, &ck), b"old message", Some(b"x"), 100).unwrap();
+        let mut r = SealedMessage::open(&p, old).unwrap().decrypt(&ck).unwrap();
+        assert_eq!(r.read_all().unwrap(), b"old message");
+        assert_eq!(r.extra(), Some(&b"x"[..]));
+        // But never where a bound file belongs.
+        assert!(matches!(
+            SealedMessage::open(&p, MessageName::random()),
+            Err(MessageFileError::Misplaced { found: None, .. })
+        ));
     }
 }

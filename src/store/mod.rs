@@ -11,6 +11,7 @@ pub(crate) mod credentials;
 pub mod delivery;
 pub mod error;
 pub mod mailbox;
+pub mod marks;
 pub(crate) mod message_file;
 pub(crate) mod record_log;
 pub mod spool;

@@ -105,7 +105,6 @@ impl<T: Serialize + DeserializeOwned> RecordLog<T> {
     }
 
     /// Offset up to which this handle has read (a record boundary).
-    #[cfg(test)]
     pub(crate) fn position(&self) -> u64 {
         self.pos
     }

@@ -78,6 +78,14 @@ impl DeliveryInstructions {
 /// Errors of the spool.
 #[derive(Debug, Error)]
 pub enum SpoolError {
+    /// The entry's content key was wrapped to a public key that is not the
+    /// account's (a replaced `keys/NAME.pub`): it stays in the spool,
+    /// unreadable to the user, and is reported.
+    #[error("spool entry {name} was sealed to a public key that is not this account's")]
+    ForeignKey {
+        /// The entry.
+        name: MessageName,
+    },
     /// No usable public key (the account has none, or it is unreadable).
     #[error("no public key to deliver to: {0}")]
     NoKey(CryptoError),
@@ -197,7 +205,17 @@ pub fn deliver_named(
         message_file::Durability::Now,
     )?;
     crash::point("deliver.after-rename");
+    retire_old_password(user_dir);
     Ok(name)
+}
+
+/// Deliveries also retire expired password backups, so an old password
+/// stops working even for a user who does not log in. Best effort: the
+/// message is already delivered.
+fn retire_old_password(user_dir: &Path) {
+    if let Err(e) = super::user_file::retire_old_backups(user_dir, chrono::Utc::now()) {
+        log::warn!("retiring old user.toml backups: {e}");
+    }
 }
 
 /// Writes the sealed entry `name` at `dest` (through `tmp/`).
@@ -223,6 +241,7 @@ fn write_entry(
     message_file::write(
         &user_dir.join("tmp"),
         dest,
+        name,
         message_file::Keys {
             wrapped: &wrapped,
             content_key: &content_key,
@@ -291,6 +310,7 @@ impl Staged {
         self.committed = renamed.is_ok() || to.exists();
         renamed?;
         crash::point("deliver.after-rename");
+        retire_old_password(&self.user_dir);
         Ok(self.name)
     }
 }
@@ -373,13 +393,18 @@ fn file_one(
     name: MessageName,
 ) -> Result<Filed, SpoolError> {
     let entry = user_dir.join("spool").join(name.to_string());
-    let sealed = SealedMessage::open(&entry)?;
+    let sealed = SealedMessage::open(&entry, name)?;
     let content_key = keys
         .keystore()
         .unwrap(keys.master(), sealed.wrapped_key())
-        .map_err(|e| SpoolError::BadEntry {
-            name,
-            reason: format!("unwrapping its key: {e}"),
+        .map_err(|e| match e {
+            // The private half opened (it is genuine), yet the wrapped key
+            // does not: it was wrapped to another public key.
+            CryptoError::Authentication { .. } => SpoolError::ForeignKey { name },
+            e => SpoolError::BadEntry {
+                name,
+                reason: format!("unwrapping its key: {e}"),
+            },
         })?;
     let mut reader = sealed.decrypt(&content_key)?;
     let instructions =
@@ -400,6 +425,8 @@ fn file_one(
             reason: format!("target mailbox {target} vanished"),
         })?;
     let mut mailbox = Mailbox::open(keys.clone(), user_dir, &info.id, info.uid_validity)?;
+    // The entry stays in the spool while its target does not verify.
+    mailbox.refuse_if_read_only()?;
     let dest = mailbox.message_path(&name);
     durable::link_exclusive(&entry, &dest)?;
     crash::point("spool.after-link");

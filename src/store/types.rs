@@ -225,17 +225,53 @@ impl InternalDate {
 }
 
 /// The name of an immutable message file (and of a spool entry, which keeps
-/// its name when filed): 128 random bits, written as 32 lowercase hex digits.
+/// its name when filed), written as 32 lowercase hex digits. Names made
+/// since message files are bound to their name (format 2) are 80 random
+/// bits followed by [`BOUND_NAME_MARK`]; a file at such a name must be a
+/// format-2 file sealed with that very name. Older names are 128 random
+/// bits; one of them carries the mark by chance with probability 2⁻⁴⁸.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct MessageName([u8; 16]);
 
+/// The last six bytes of every name made by [`MessageName::random`]: the
+/// name itself (recorded in the authenticated log) says that its file must
+/// be bound to it, so an old unbound file cannot be put in its place.
+pub const BOUND_NAME_MARK: [u8; 6] = *b"CRYL\x00\x02";
+
 impl MessageName {
-    /// A fresh random name.
+    /// A fresh random name (80 random bits and the [`BOUND_NAME_MARK`]).
     pub fn random() -> MessageName {
         use rand::RngCore;
         let mut b = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut b);
+        rand::rngs::OsRng.fill_bytes(&mut b[..10]);
+        b[10..].copy_from_slice(&BOUND_NAME_MARK);
         MessageName(b)
+    }
+
+    /// A name as made before binding (128 random bits without the mark),
+    /// to test that old files stay readable.
+    #[cfg(test)]
+    pub(crate) fn random_unbound() -> MessageName {
+        use rand::RngCore;
+        let mut b = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut b);
+        b[15] = b[15].wrapping_add(u8::from(b[10..] == BOUND_NAME_MARK));
+        MessageName(b)
+    }
+
+    /// Whether this name requires a bound (format 2) file.
+    pub fn requires_binding(&self) -> bool {
+        self.0[10..] == BOUND_NAME_MARK
+    }
+
+    /// The name of these 16 bytes (as read from a bound file's header).
+    pub fn from_bytes(bytes: [u8; 16]) -> MessageName {
+        MessageName(bytes)
+    }
+
+    /// The 16 bytes, as sealed into a bound file.
+    pub fn bytes(&self) -> [u8; 16] {
+        self.0
     }
 
     /// Parses the 32-hex-digit form; `None` for anything else.

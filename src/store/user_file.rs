@@ -56,12 +56,33 @@ struct MasterKeySection {
 pub struct UserSettings {
     /// strftime pattern naming key pairs.
     pub key_name_pattern: String,
+    /// How long the previous `user.toml` (and so the previous password) is
+    /// kept after a password change, in hours; [`DEFAULT_OLD_PASSWORD_GRACE_HOURS`]
+    /// when absent. Set by the administrator in `user.toml`; absent from
+    /// files that do not set it, so older builds still read them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_password_grace_hours: Option<u32>,
+}
+
+/// How long a password-change backup is kept unless `user.toml` says
+/// otherwise: three days, time to notice a mistaken change and undo it.
+pub const DEFAULT_OLD_PASSWORD_GRACE_HOURS: u32 = 72;
+
+impl UserSettings {
+    /// The grace period of password-change backups.
+    pub fn old_password_grace(&self) -> chrono::Duration {
+        chrono::Duration::hours(i64::from(
+            self.old_password_grace_hours
+                .unwrap_or(DEFAULT_OLD_PASSWORD_GRACE_HOURS),
+        ))
+    }
 }
 
 impl Default for UserSettings {
     fn default() -> Self {
         UserSettings {
             key_name_pattern: DEFAULT_KEY_PATTERN.to_owned(),
+            old_password_grace_hours: None,
         }
     }
 }
@@ -245,25 +266,45 @@ impl UserFile {
     }
 }
 
+/// What a password change left behind: the backup of the previous
+/// `user.toml` and when [`retire_old_backups`] removes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordBackup {
+    /// Path relative to the user directory, e.g.
+    /// `tmp/user.toml.20261121T120000Z.bak`.
+    pub path: PathBuf,
+    /// From this time on, the next login or delivery removes the backup.
+    pub removed_after: DateTime<Utc>,
+}
+
+const BACKUP_PREFIX: &str = "user.toml.";
+const BACKUP_SUFFIX: &str = ".bak";
+const BACKUP_STAMP: &str = "%Y%m%dT%H%M%SZ";
+
 /// Re-seals the same master key under `new_password` with a fresh salt.
 /// The previous `user.toml` is first hard-linked into `tmp/`; restoring
-/// that backup over `user.toml` restores the old password. Returns the
-/// backup's path relative to `dir`, e.g. `tmp/user.toml.20261121T120000Z.bak`.
+/// that backup over `user.toml` restores the old password until
+/// [`retire_old_backups`] removes it, once the grace period of
+/// [`UserSettings::old_password_grace`] has passed.
 pub fn change_password(
     dir: &Path,
     master: &MasterKey,
     new_password: &[u8],
     params: &KdfParams,
-) -> Result<PathBuf> {
+) -> Result<PasswordBackup> {
     params.validate()?;
     let current = UserFile::load(dir)?;
-    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let now = Utc::now();
+    let removed_after = now + current.settings.old_password_grace();
+    // The stamp in the name is the change time: retirement reads it from
+    // the name, because the hard link keeps the old file's mtime.
+    let stamp = now.format(BACKUP_STAMP).to_string();
     let mut backup = None;
     for n in 0..100u32 {
         let name = if n == 0 {
-            format!("user.toml.{stamp}.bak")
+            format!("{BACKUP_PREFIX}{stamp}{BACKUP_SUFFIX}")
         } else {
-            format!("user.toml.{stamp}-{n}.bak")
+            format!("{BACKUP_PREFIX}{stamp}-{n}{BACKUP_SUFFIX}")
         };
         let rel = Path::new(TMP_DIR).join(name);
         // Durable on return (`tmp/` fsynced); an existing name is left alone.
@@ -280,7 +321,66 @@ pub fn change_password(
     })?;
     let new = UserFile::new_sealed(dir, master, new_password, params, current.settings)?;
     new.write_atomic(dir)?;
-    Ok(backup)
+    Ok(PasswordBackup {
+        path: backup,
+        removed_after,
+    })
+}
+
+/// When the backup file `name` (in `tmp/`) was made, from its name; `None`
+/// for anything that is not a password-change backup.
+fn backup_time(name: &str) -> Option<DateTime<Utc>> {
+    let stem = name
+        .strip_prefix(BACKUP_PREFIX)?
+        .strip_suffix(BACKUP_SUFFIX)?;
+    let stamp = stem.get(..16)?;
+    let rest = &stem[16..];
+    if !(rest.is_empty()
+        || rest
+            .strip_prefix('-')
+            .is_some_and(|n| n.parse::<u32>().is_ok()))
+    {
+        return None;
+    }
+    chrono::NaiveDateTime::parse_from_str(stamp, BACKUP_STAMP)
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+/// Removes every password-change backup in `dir/tmp/` made more than the
+/// grace period of `dir/user.toml` before `now`, so an old password stops
+/// opening the directory. Runs at every login and every delivery (the
+/// processes that touch a user directory); best effort: an unreadable
+/// `user.toml` retires with the default grace. Returns how many were
+/// removed.
+pub fn retire_old_backups(dir: &Path, now: DateTime<Utc>) -> Result<usize> {
+    let grace = UserFile::load(dir)
+        .map(|f| f.settings.old_password_grace())
+        .unwrap_or_else(|_| UserSettings::default().old_password_grace());
+    let tmp = dir.join(TMP_DIR);
+    let entries = match fs::read_dir(&tmp) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(StoreError::io(format!("listing {}", tmp.display()), e)),
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(made) = name.to_str().and_then(backup_time) else {
+            continue;
+        };
+        if made + grace <= now {
+            match fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io("removing an old user.toml backup", e)),
+            }
+        }
+    }
+    if removed > 0 {
+        durable::sync_dir(&tmp)?;
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -362,7 +462,8 @@ mod tests {
             b"new password",
             &KdfParams::insecure_for_tests(),
         )
-        .unwrap();
+        .unwrap()
+        .path;
         assert!(backup.starts_with(TMP_DIR));
         assert!(backup.to_str().unwrap().ends_with(".bak"));
         assert_eq!(fs::read(dir.path().join(&backup)).unwrap(), before);
@@ -379,7 +480,8 @@ mod tests {
             b"third password",
             &KdfParams::insecure_for_tests(),
         )
-        .unwrap();
+        .unwrap()
+        .path;
         assert_ne!(backup, backup2);
         fs::copy(dir.path().join(&backup), dir.path().join(USER_FILE)).unwrap();
         let restored = UserFile::load(dir.path()).unwrap();
@@ -394,6 +496,43 @@ mod tests {
             .filter(|n| !n.ends_with(".bak"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn backups_retire_after_the_grace_period_and_only_backups() {
+        let (dir, m) = setup();
+        let b = change_password(dir.path(), &m, b"new", &KdfParams::insecure_for_tests()).unwrap();
+        let made = b.removed_after - chrono::Duration::hours(72);
+        let tmp = dir.path().join(TMP_DIR);
+        fs::write(tmp.join("user.toml.garbage.bak"), b"x").unwrap();
+        fs::write(tmp.join("0123.tmp"), b"x").unwrap();
+        // Within the grace: kept.
+        assert_eq!(
+            retire_old_backups(dir.path(), made + chrono::Duration::hours(71)).unwrap(),
+            0
+        );
+        assert!(dir.path().join(&b.path).exists());
+        // After: gone; what is not a backup stays.
+        assert_eq!(retire_old_backups(dir.path(), b.removed_after).unwrap(), 1);
+        assert!(!dir.path().join(&b.path).exists());
+        assert!(tmp.join("user.toml.garbage.bak").exists());
+        assert!(tmp.join("0123.tmp").exists());
+        assert_eq!(
+            backup_time("user.toml.20261121T120000Z-3.bak")
+                .map(|t| t.to_rfc3339())
+                .as_deref(),
+            Some("2026-11-21T12:00:00+00:00")
+        );
+        assert_eq!(backup_time("user.toml.20261121T120000Z-x.bak"), None);
+        // A shorter grace set in user.toml applies.
+        let mut uf = UserFile::load(dir.path()).unwrap();
+        uf.settings.old_password_grace_hours = Some(1);
+        uf.write_atomic(dir.path()).unwrap();
+        let b = change_password(dir.path(), &m, b"n2", &KdfParams::insecure_for_tests()).unwrap();
+        assert_eq!(retire_old_backups(dir.path(), b.removed_after).unwrap(), 1);
+        assert!(fs::read_to_string(dir.path().join(USER_FILE))
+            .unwrap()
+            .contains("old_password_grace_hours = 1"));
     }
 
     #[test]

@@ -26,12 +26,60 @@ use crate::store::types::{Flag, SeqNum, Uid};
 /// Runs once after login: files deliveries that arrived while the user was
 /// offline, so they are in their mailboxes before the first command.
 pub(crate) fn after_login(ctx: &mut Ctx) {
-    file_spool(ctx);
+    retire_old_password(ctx);
+    if let Some(problem) = ctx.account.problem() {
+        ctx.alerts.push(format!(
+            "The account is read-only: {problem}; no mailbox will be created, renamed, deleted or removed until it is repaired"
+        ));
+    }
+    verify_public_keys(ctx);
+    let foreign = file_spool(ctx);
+    if foreign > 0 {
+        ctx.alerts.push(format!(
+            "{foreign} delivered message(s) were encrypted to a public key that is not yours and cannot be read here; they are kept in the spool and whoever holds that key can read them"
+        ));
+    }
+}
+
+/// Checks every public key against its sealed private half (a key
+/// `deliver` encrypts to could have been replaced by someone with write
+/// access); repairs and reports what was wrong.
+fn verify_public_keys(ctx: &mut Ctx) {
+    match ctx.keys.keystore().verify_public_keys(ctx.keys.master()) {
+        Ok(audit) => {
+            for name in &audit.restored {
+                ctx.alerts.push(format!(
+                    "Your public key {name} had been replaced by someone else's; mail delivered since may be readable by them. The genuine key is restored"
+                ));
+            }
+            for name in &audit.rejected {
+                ctx.alerts.push(format!(
+                    "A public key {name} that is not yours was found and set aside; mail delivered to it may be readable by someone else"
+                ));
+            }
+        }
+        Err(e) => {
+            log::error!("verifying the public keys: {e}");
+            ctx.alerts
+                .push("Your public keys could not be verified; see the server log".into());
+        }
+    }
+}
+
+/// Removes password-change backups whose grace period has passed, so the
+/// old password stops opening this directory (doc/cryptography.md).
+fn retire_old_password(ctx: &Ctx) {
+    match crate::store::user_file::retire_old_backups(ctx.dir(), chrono::Utc::now()) {
+        Ok(0) => {}
+        Ok(n) => log::info!("removed {n} expired user.toml backup(s)"),
+        Err(e) => log::warn!("retiring old user.toml backups: {e}"),
+    }
 }
 
 /// Files pending spool entries. Listing the directory first keeps the
-/// common case (nothing delivered) to one `getdents`.
-fn file_spool(ctx: &mut Ctx) {
+/// common case (nothing delivered) to one `getdents`. Returns how many
+/// entries were sealed to a public key that is not the account's.
+fn file_spool(ctx: &mut Ctx) -> usize {
     let dir = ctx.dir().clone();
     let spool_dir = dir.join("spool");
     let has_entries = match fs::read_dir(&spool_dir) {
@@ -42,7 +90,7 @@ fn file_spool(ctx: &mut Ctx) {
         }
     };
     if !has_entries {
-        return;
+        return 0;
     }
     match spool::file_pending(&dir, &ctx.keys, &mut ctx.account) {
         Ok((filed, failed)) => {
@@ -52,8 +100,15 @@ fn file_spool(ctx: &mut Ctx) {
             if !failed.is_empty() {
                 log::error!("{} spool entries could not be filed", failed.len());
             }
+            failed
+                .iter()
+                .filter(|e| matches!(e, spool::SpoolError::ForeignKey { .. }))
+                .count()
         }
-        Err(e) => log::error!("filing the spool: {e}"),
+        Err(e) => {
+            log::error!("filing the spool: {e}");
+            0
+        }
     }
 }
 
@@ -78,7 +133,11 @@ pub(crate) fn watch_dirs(ctx: &Ctx) -> Vec<PathBuf> {
 /// because the store makes flag changes, expunges and new messages visible
 /// together.
 pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
-    file_spool(ctx);
+    for alert in std::mem::take(&mut ctx.alerts) {
+        untagged_ok(out, ResponseCode::Alert, &alert);
+    }
+    // Entries sealed to a foreign key were reported after login.
+    let _ = file_spool(ctx);
     if !expunge_allowed {
         return;
     }
@@ -311,6 +370,20 @@ pub(crate) fn select(
         Ok(m) => m,
         Err(r) => return r,
     };
+    // A mailbox whose log does not verify is only ever shown read-only, and
+    // the user is told why (the store refuses writes to it anyway).
+    let asked_read_only = read_only;
+    let read_only = match mailbox.integrity_problem() {
+        Some(problem) => {
+            untagged_ok(
+                out,
+                ResponseCode::Alert,
+                &format!("This mailbox is read-only: {problem}; nothing in it will be changed or removed until it is repaired"),
+            );
+            true
+        }
+        None => read_only,
+    };
     // A read-only selection claims nothing, but, like Dovecot's EXAMINE,
     // shows the messages no session has claimed yet as \Recent (imaptest
     // `select`) in RECENT, FETCH and SEARCH alike, without taking them
@@ -368,7 +441,12 @@ pub(crate) fn select(
         saved: Vec::new(),
     });
     if read_only {
-        Reply::ok_code(ResponseCode::ReadOnly, "EXAMINE completed")
+        let text = if asked_read_only {
+            "EXAMINE completed"
+        } else {
+            "SELECT completed, read-only"
+        };
+        Reply::ok_code(ResponseCode::ReadOnly, text)
     } else {
         Reply::ok_code(ResponseCode::ReadWrite, "SELECT completed")
     }

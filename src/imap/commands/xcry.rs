@@ -41,6 +41,11 @@ fn purge(ctx: &mut Ctx) -> Reply {
             Err(e) => return Reply::server_bug("purging", &e),
         }
     }
+    // Directories are removed as "deleted" only on the word of an account
+    // log that verifies.
+    if let Err(e) = ctx.account.refuse_if_read_only() {
+        return Reply::no(Some(ResponseCode::Cannot), e.to_string());
+    }
     let live: Vec<_> = boxes.iter().map(|(id, _)| *id).collect();
     let gone = match crate::store::mailbox::remove_deleted_mailboxes(
         ctx.dir(),
@@ -137,12 +142,17 @@ pub(crate) fn xcry(ctx: &mut Ctx, out: &mut Vec<u8>, x: XCryCommand) -> Reply {
             }
             match user.account.change_password(&user.dir, &password) {
                 Ok(backup) => {
+                    let until = backup
+                        .removed_after
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
                     info!(
-                        "password changed; previous user.toml kept as {}",
-                        backup.display()
+                        "password changed; previous user.toml kept as {} until {until}",
+                        backup.path.display()
                     );
-                    Response::XCryBackupFile(backup.to_string_lossy()).encode(out);
-                    Reply::ok("Password changed")
+                    Response::XCryBackupFile(backup.path.to_string_lossy()).encode(out);
+                    Reply::ok(format!(
+                        "Password changed; the old password keeps opening the backup file until {until}, when it is removed"
+                    ))
                 }
                 Err(e) => {
                     warn!("password change failed: {e}");

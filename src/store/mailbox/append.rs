@@ -50,6 +50,7 @@ impl Mailbox {
     /// adds them all, so the batch is atomic (all or none appear) and costs
     /// two syncs whatever its size. Returns their UIDs in order.
     pub fn append_many(&mut self, msgs: &[NewMessage<'_>]) -> Result<Vec<Uid>, MailboxError> {
+        self.log.refuse_if_known_bad()?;
         let tmp = self.user_dir.join("tmp");
         let mut written: Vec<(MessageName, PathBuf, u32)> = Vec::with_capacity(msgs.len());
         let result = (|| -> Result<(), MailboxError> {
@@ -61,6 +62,7 @@ impl Mailbox {
                 let size = message_file::write(
                     &tmp,
                     &path,
+                    name,
                     message_file::Keys {
                         wrapped: &wrapped,
                         content_key: &content_key,

@@ -51,6 +51,9 @@ pub fn remove_deleted_mailboxes(
             .unwrap_or_default();
         if meta.is_dir() && age >= grace {
             fs::remove_dir_all(entry.path())?;
+            // Its high-water mark goes with it (best effort: a leftover mark
+            // of a mailbox that no longer exists is never read).
+            let _ = fs::remove_file(user_dir.join(super::super::marks::MARKS_DIR).join(name));
             removed += 1;
         }
     }
@@ -66,6 +69,9 @@ impl Mailbox {
         let lock = self.log.lock()?;
         self.log
             .catch_up(&mut self.state, Some(&mut self.changed))?;
+        // Nothing is removed on the word of a log that does not verify: a
+        // rolled-back or damaged log would call live messages unreferenced.
+        self.log.ensure_writable(&mut self.state)?;
         let now = now_secs();
         let grace_secs = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
         let live: BTreeSet<MessageName> = self.state.live().map(|m| m.name).collect();

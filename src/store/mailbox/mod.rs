@@ -25,7 +25,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::account::{MailboxId, UidValidity};
-use super::change_log::{ChangeLog, ChangeLogError};
+use super::change_log::{ChangeLog, ChangeLogError, IntegrityProblem};
 use super::message_file::MessageFileError;
 use super::state::{Batch, Change, State, MAX_FLAGS};
 use super::summary::SummaryError;
@@ -235,7 +235,9 @@ impl Mailbox {
             recent: Vec::new(),
             reported: Modseq::MIN,
         };
-        if !mb.state.pending_moves.is_empty() {
+        // A log that does not verify is left exactly as it is: recovering a
+        // move would write to it.
+        if !mb.state.pending_moves.is_empty() && mb.log.problem().is_none() {
             mb.recover_moves()?;
             // The client has seen nothing yet: start from the repaired state.
             mb.state.drop_tombstones();
@@ -244,6 +246,19 @@ impl Mailbox {
         }
         mb.reported = mb.state.highest_modseq;
         Ok(mb)
+    }
+
+    /// Why this mailbox's log does not verify (rolled back, damaged), if it
+    /// does not. Then the mailbox is read-only: every write, compaction and
+    /// garbage collection is refused with [`ChangeLogError::ReadOnly`].
+    pub fn integrity_problem(&self) -> Option<&IntegrityProblem> {
+        self.log.problem()
+    }
+
+    /// [`ChangeLogError::ReadOnly`] if this mailbox is known not to
+    /// verify, before anything (a file, a link) is written for it.
+    pub(crate) fn refuse_if_read_only(&self) -> Result<(), MailboxError> {
+        Ok(self.log.refuse_if_known_bad()?)
     }
 
     /// The mailbox id.

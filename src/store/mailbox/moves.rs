@@ -25,6 +25,7 @@ impl Mailbox {
         uids: &[Uid],
         dest: &mut Mailbox,
     ) -> Result<Vec<(Uid, Uid)>, MailboxError> {
+        dest.refuse_if_read_only()?;
         let items = self.link_into(uids, dest)?;
         crash::point("copy.after-link");
         let lock = dest.log.lock()?;
@@ -163,6 +164,8 @@ impl Mailbox {
         if self.mailbox_id == dest.mailbox_id {
             return Err(MailboxError::SameMailbox);
         }
+        self.refuse_if_read_only()?;
+        dest.refuse_if_read_only()?;
         // Locks in id order, so two opposite moves cannot deadlock.
         let (src_lock, dst_lock) = if self.mailbox_id < dest.mailbox_id {
             let s = self.log.lock()?;

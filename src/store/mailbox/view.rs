@@ -284,7 +284,7 @@ impl Mailbox {
             .state
             .get(uid)
             .ok_or(MailboxError::NoSuchMessage(uid))?;
-        let sealed = SealedMessage::open(&msg_path(self.log.dir(), &m.name))?;
+        let sealed = SealedMessage::open(&msg_path(self.log.dir(), &m.name), m.name)?;
         let key = self
             .keys
             .keystore

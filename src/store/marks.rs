@@ -1,0 +1,150 @@
+//! Sealed high-water marks of the logs: `marks/ID` for each mailbox's
+//! change log (UIDNEXT and HIGHESTMODSEQ after the last write) and
+//! `marks/account` for the account log (the end offset of its last record).
+//! A log found behind its mark was rolled back (see `doc/cryptography.md`,
+//! "Rollback and damage"). Owns the mark files' format; never decides what
+//! happens to a log behind its mark (its owner puts it read-only) and never
+//! deletes anything.
+//!
+//! The marks live in their own directory, apart from the logs they guard,
+//! so restoring an older copy of a mailbox directory or of `account/` does
+//! not roll back their mark. They are written after the log's own
+//! fdatasync and without one of their own (a rename of a staged file): a
+//! crash can only leave a mark behind its log, never ahead of it.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::crypto::seal;
+use crate::crypto::secret::{MasterKey, SecretKey};
+use crate::sys::durable::{self, Durability, FsError, NewFile};
+
+/// The directory of the marks inside the user directory.
+pub const MARKS_DIR: &str = "marks";
+const MARK_PURPOSE: &str = "log-mark";
+const MARK_AAD: &[u8] = b"crymap-like log mark v1\0";
+const PAYLOAD_LEN: usize = 16;
+const SEALED_LEN: usize = PAYLOAD_LEN + seal::OVERHEAD;
+
+/// Errors reading a mark.
+#[derive(Debug, Error)]
+pub enum MarkError {
+    /// The file system failed.
+    #[error(transparent)]
+    Io(#[from] FsError),
+    /// A full-length mark failed authentication: written by someone without
+    /// the key (or moved from another log).
+    #[error("the high-water mark {path} fails authentication")]
+    Tampered {
+        /// Which file.
+        path: PathBuf,
+    },
+}
+
+/// Two counters that only ever grow while a log is written: UIDNEXT and
+/// HIGHESTMODSEQ for a mailbox, the end offset and zero for the account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mark {
+    /// First counter.
+    pub a: u64,
+    /// Second counter.
+    pub b: u64,
+}
+
+impl Mark {
+    /// True when `self` (what the log says now) is behind `mark` in either
+    /// counter.
+    pub fn is_behind(&self, mark: &Mark) -> bool {
+        self.a < mark.a || self.b < mark.b
+    }
+}
+
+/// The marks of one user directory.
+pub struct Marks {
+    dir: PathBuf,
+    tmp: PathBuf,
+    key: SecretKey,
+}
+
+impl Marks {
+    /// The marks of the user in `user_dir`.
+    pub fn new(user_dir: &Path, master: &MasterKey) -> Marks {
+        Marks {
+            dir: user_dir.join(MARKS_DIR),
+            tmp: user_dir.join("tmp"),
+            key: master.subkey(MARK_PURPOSE),
+        }
+    }
+
+    fn aad(name: &str) -> Vec<u8> {
+        let mut aad = MARK_AAD.to_vec();
+        aad.extend_from_slice(name.as_bytes());
+        aad
+    }
+
+    /// The mark called `name`; `None` if there is none yet (a log written
+    /// before marks existed) or the file is shorter than a mark (a crash
+    /// before its data reached the disk; its log is at least as far).
+    pub fn read(&self, name: &str) -> Result<Option<Mark>, MarkError> {
+        let path = self.dir.join(name);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(FsError::at("reading", &path)(e).into()),
+        };
+        if bytes.len() != SEALED_LEN {
+            log::warn!("ignoring the incomplete high-water mark {}", path.display());
+            return Ok(None);
+        }
+        let plain = seal::open(&self.key, &Self::aad(name), &bytes)
+            .map_err(|_| MarkError::Tampered { path: path.clone() })?;
+        let (a, b) = plain.split_at(8);
+        let word = |s: &[u8]| s.try_into().map(u64::from_le_bytes);
+        match (word(a), word(b)) {
+            (Ok(a), Ok(b)) => Ok(Some(Mark { a, b })),
+            _ => Err(MarkError::Tampered { path }),
+        }
+    }
+
+    /// Replaces the mark called `name` (staged in `tmp/`, renamed, no
+    /// fsync: the log it follows was synced already).
+    pub fn write(&self, name: &str, mark: Mark) -> Result<(), FsError> {
+        durable::create_dir_all(&self.dir)?;
+        let mut plain = [0u8; PAYLOAD_LEN];
+        plain[..8].copy_from_slice(&mark.a.to_le_bytes());
+        plain[8..].copy_from_slice(&mark.b.to_le_bytes());
+        let sealed = seal::seal(&self.key, &Self::aad(name), &plain);
+        let mut staged = NewFile::create(&self.tmp)?;
+        staged.write_all(&sealed)?;
+        staged.place(&self.dir.join(name), Durability::Deferred)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::test_util::TempDir;
+
+    #[test]
+    fn marks_round_trip_and_are_bound_to_their_name() {
+        let d = TempDir::new("marks");
+        fs::create_dir(d.path().join("tmp")).unwrap();
+        let m = MasterKey::generate();
+        let marks = Marks::new(d.path(), &m);
+        assert_eq!(marks.read("x").unwrap(), None);
+        marks.write("x", Mark { a: 5, b: 7 }).unwrap();
+        marks.write("y", Mark { a: 1, b: 1 }).unwrap();
+        assert_eq!(marks.read("x").unwrap(), Some(Mark { a: 5, b: 7 }));
+        // Another log's mark copied over this one does not authenticate.
+        fs::copy(d.path().join("marks/y"), d.path().join("marks/x")).unwrap();
+        assert!(matches!(marks.read("x"), Err(MarkError::Tampered { .. })));
+        // A torn (short) mark is no mark.
+        fs::write(d.path().join("marks/x"), b"").unwrap();
+        assert_eq!(marks.read("x").unwrap(), None);
+        assert!(Mark { a: 4, b: 9 }.is_behind(&Mark { a: 5, b: 7 }));
+        assert!(!Mark { a: 5, b: 7 }.is_behind(&Mark { a: 5, b: 7 }));
+    }
+}
