@@ -489,6 +489,36 @@ impl ChangeLog {
         Ok(r)
     }
 
+    /// `check --repair`: the administrator accepts the loss `check`
+    /// reported (damaged records, their changes gone) and a fresh snapshot
+    /// is written past them, which makes the log consistent again. UIDNEXT
+    /// and HIGHESTMODSEQ never go below the high-water mark, so no UID is
+    /// issued twice even when the lost records were the newest. A
+    /// rolled-back log is not repaired here: a snapshot would make the
+    /// rollback permanent, so it stays read-only until its copy is
+    /// restored.
+    pub fn compact_past_damage(
+        &mut self,
+        lock: &MailboxLock,
+        state: &mut State,
+    ) -> Result<(), ChangeLogError> {
+        if !matches!(self.problem, None | Some(IntegrityProblem::Damaged { .. })) {
+            return self.refuse_if_known_bad();
+        }
+        self.catch_up(state, None)?;
+        if let Ok(Some(mark)) = self.marks.read(&self.id) {
+            if let Some(uid) = u32::try_from(mark.a).ok().and_then(Uid::new) {
+                state.uidnext = state.uidnext.max(uid);
+            }
+            if let Some(modseq) = Modseq::new(mark.b) {
+                state.highest_modseq = state.highest_modseq.max(modseq);
+            }
+        }
+        self.damaged = 0;
+        self.problem = None;
+        self.compact_locked(lock, state)
+    }
+
     /// Writes a snapshot of `state` (which must be caught up, under the
     /// lock) covering every segment up to the current one, starts the next
     /// segment, and removes segments superseded longer than the grace

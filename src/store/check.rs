@@ -171,7 +171,7 @@ pub(crate) fn check(
             if repair {
                 let done = log
                     .lock()
-                    .and_then(|lock| log.compact_locked(&lock, &mut state));
+                    .and_then(|lock| log.compact_past_damage(&lock, &mut state));
                 match done {
                     Ok(()) => report.repaired(),
                     Err(e) => report.add(
