@@ -1,7 +1,7 @@
 //! A real Postfix (Debian's package) delivers one message to two accounts
 //! through `virtual_transport = lmtp:unix:...`, into `crymap-like listen`
 //! on a UNIX socket; both copies are then read back through the store.
-//! Postfix runs from a private configuration directory written here, with
+//! Postfix runs from a private configuration directory (tests/common/postfix.rs), with
 //! no network listener (only its own UNIX sockets under the test's queue
 //! directory). Needs root (Postfix's daemons and its `postfix` user);
 //! skipped visibly without root or Postfix, and failing under `CI=true`,
@@ -10,8 +10,7 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::postfix::Postfix;
