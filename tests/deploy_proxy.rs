@@ -366,9 +366,18 @@ fn site_ca(dir: &Path, backends: &[(&Backend, &str)]) {
     }
 }
 
+/// The mail client's own address, distinct from the proxy's, so the
+/// backend's log shows which of the two it believed.
+const CLIENT_IP: &str = "127.0.0.9";
+
+/// A connection to the proxy from [`CLIENT_IP`].
+fn from_client(port: u16) -> TcpStream {
+    connect_from(CLIENT_IP, SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
 /// Logs `user` in through the proxy at `port`.
 fn through_proxy(proxy: &Dovecot, port: u16, user: &str, password: &str) -> Client {
-    let (mut c, greeting) = Client::plain(common::connect_retry(&format!("{PROXY_IP}:{port}")));
+    let (mut c, greeting) = Client::plain(from_client(port));
     assert!(greeting.starts_with("* OK"), "{greeting}");
     let r = c.login(user, password);
     if !r.contains("Logged in") {
@@ -407,6 +416,7 @@ fn deploy_dovecot_proxy_routes_each_user_to_its_backend() {
             .lines()
             .find(|l| l.ends_with(&format!("{user} logged in")))
             .unwrap_or_else(|| panic!("{user}: {log}\n{}", proxy.log()));
+        assert!(line.contains(&format!("{CLIENT_IP}:")), "{line}");
         assert!(line.contains(" via proxy 127.0.0.1:"), "{line}");
         assert!(log.contains("(imaps, trusted proxy)"), "{log}");
         assert!(
@@ -449,7 +459,7 @@ fn deploy_dovecot_proxy_routes_each_user_to_its_backend() {
 
     // A wrong password goes through the proxy (it holds none) and is
     // refused by the backend, which logs the attempt with the real client.
-    let (mut c, _) = Client::plain(common::connect_retry(&format!("{PROXY_IP}:{port}")));
+    let (mut c, _) = Client::plain(from_client(port));
     let r = c.login("alice", "not-alices-password");
     assert!(!r.contains("Logged in"), "{r}");
     let log = a.wait_log("failed login #1 for \"alice\"");
@@ -460,7 +470,7 @@ fn deploy_dovecot_proxy_routes_each_user_to_its_backend() {
     );
     let line = log.lines().find(|l| l.contains("failed login #1")).unwrap();
     assert!(line.contains("via proxy 127.0.0.1:"), "{line}");
-    assert!(line.ends_with("client 127.0.0.1"), "{line}");
+    assert!(line.ends_with(&format!("client {CLIENT_IP}")), "{line}");
     let _ = c.try_run("LOGOUT");
 }
 
