@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use log::{error, info, warn};
 
-use super::args::{ArgError, Args};
 use super::{exit, Global};
 use crate::config::System;
 use crate::sys;
@@ -97,26 +96,23 @@ pub(super) fn bind(system: &System) -> Result<Vec<Listener>, String> {
     Ok(out)
 }
 
-pub(super) fn run(global: &Global, args: &mut Args) -> Result<i32, ArgError> {
-    if let Some(w) = args.next_word() {
-        return Err(ArgError::Unexpected(w?));
-    }
+pub(super) fn run(global: &Global) -> i32 {
     super::init_logging(global);
     let system = match System::load(&global.root) {
         Ok(s) => s,
         Err(e) => {
             error!("{e}");
-            return Ok(exit::CONFIG);
+            return exit::CONFIG;
         }
     };
     let listeners = match bind(&system) {
         Ok(l) => l,
         Err(e) => {
             error!("{e}");
-            return Ok(exit::OSERR);
+            return exit::OSERR;
         }
     };
-    Ok(serve_forever(global, &system, &listeners))
+    serve_forever(global, &system, &listeners)
 }
 
 /// Accepts connections until a fatal error; each one becomes a child
@@ -174,9 +170,12 @@ fn spawn(
     let out = socket.try_clone()?;
     let mut cmd = Command::new(exe);
     cmd.arg("--root").arg(root);
-    if global.log_stderr {
-        cmd.arg("--log").arg("stderr");
-    }
+    // The children log where `listen` does, whatever their stderr is.
+    cmd.arg("--log").arg(if global.log_stderr {
+        "stderr"
+    } else {
+        "syslog"
+    });
     cmd.arg("serve")
         .arg(mode)
         .stdin(Stdio::from(socket))
