@@ -7,6 +7,7 @@
 //! step.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -125,6 +126,80 @@ pub(crate) struct SecurityConfig {
     /// black-box deployment every user directory is owned by this account
     /// and sessions keep running as it after login.
     pub system_user: Option<String>,
+    /// Peers (IMAP proxies) whose forwarded client address, sent in `ID`
+    /// as `x-originating-ip`/`x-originating-port` before login, is believed.
+    /// From any other peer the fields are logged and ignored: a client
+    /// could otherwise pick the address the logs and the login throttle
+    /// blame.
+    pub trusted_proxies: Vec<ProxyNet>,
+}
+
+/// One entry of `security.trusted_proxies`: an address (`192.0.2.7`,
+/// `2001:db8::7`) or a network in CIDR form (`10.1.0.0/16`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) struct ProxyNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl ProxyNet {
+    /// Whether `ip` lies in this network. An IPv4-mapped IPv6 address is
+    /// compared as the IPv4 address it carries.
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            IpAddr::V4(_) => ip,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                prefix_eq(&net.octets(), &ip.octets(), self.prefix)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                prefix_eq(&net.octets(), &ip.octets(), self.prefix)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether the first `bits` bits of `a` and `b` agree.
+fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
+    let bits = usize::from(bits);
+    let (whole, rest) = (bits / 8, bits % 8);
+    if a[..whole] != b[..whole] {
+        return false;
+    }
+    if rest == 0 {
+        return true;
+    }
+    let mask = 0xffu8 << (8 - rest);
+    a[whole] & mask == b[whole] & mask
+}
+
+impl TryFrom<String> for ProxyNet {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not an IP address or ADDRESS/PREFIX network");
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text.as_str(), None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+        };
+        Ok(ProxyNet { addr, prefix })
+    }
+}
+
+impl fmt::Display for ProxyNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
 }
 
 /// `[kdf]`: Argon2id parameters used when a password is set.
@@ -364,5 +439,37 @@ mod tests {
         assert_eq!(c.listen.imaps, d.listen.imaps);
         assert_eq!(c.keys.name_pattern, d.keys.name_pattern);
         assert_eq!(c.tls.certificate, d.tls.certificate);
+        assert_eq!(c.security.trusted_proxies, d.security.trusted_proxies);
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let c = Config::parse(
+            "[security]\ntrusted_proxies = [\"192.0.2.7\", \"10.1.0.0/16\", \"2001:db8::/32\"]\n",
+            Path::new("c"),
+        )
+        .unwrap();
+        let nets = &c.security.trusted_proxies;
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted = |s: &str| nets.iter().any(|n| n.contains(ip(s)));
+        assert!(trusted("192.0.2.7"));
+        assert!(!trusted("192.0.2.8"));
+        assert!(trusted("10.1.255.3"));
+        assert!(!trusted("10.2.0.1"));
+        assert!(trusted("::ffff:10.1.0.9"));
+        assert!(trusted("2001:db8:ffff::1"));
+        assert!(!trusted("2001:db9::1"));
+        for bad in [
+            "\"10.0.0.0/33\"",
+            "\"proxy.example\"",
+            "\"::/129\"",
+            "\"1.2.3.4/\"",
+        ] {
+            let text = format!("[security]\ntrusted_proxies = [{bad}]\n");
+            assert!(Config::parse(&text, Path::new("c")).is_err(), "{bad}");
+        }
+        let zero = ProxyNet::try_from("0.0.0.0/0".to_owned()).unwrap();
+        assert!(zero.contains(ip("203.0.113.1")));
+        assert!(!zero.contains(ip("::1")));
     }
 }

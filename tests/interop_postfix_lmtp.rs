@@ -1,7 +1,7 @@
 //! A real Postfix (Debian's package) delivers one message to two accounts
 //! through `virtual_transport = lmtp:unix:...`, into `crymap-like listen`
 //! on a UNIX socket; both copies are then read back through the store.
-//! Postfix runs from a private configuration directory written here, with
+//! Postfix runs from a private configuration directory (tests/common/postfix.rs), with
 //! no network listener (only its own UNIX sockets under the test's queue
 //! directory). Needs root (Postfix's daemons and its `postfix` user);
 //! skipped visibly without root or Postfix, and failing under `CI=true`,
@@ -10,10 +10,10 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::postfix::Postfix;
 use common::{Root, TempDir};
 use crymap_like::store::account::{AccountLog, MailboxName};
 use crymap_like::store::mailbox::{Mailbox, UserKeys};
@@ -24,113 +24,6 @@ const PW: &str = "postfix-pw";
 
 fn prerequisites(test: &str) -> bool {
     common::require_root(test) && common::require_tool(test, "postfix", "postfix")
-}
-
-/// A Postfix instance in `dir`, stopped when dropped.
-struct Postfix {
-    conf: PathBuf,
-}
-
-impl Postfix {
-    fn start(dir: &Path, lmtp_socket: &Path) -> Postfix {
-        let conf = dir.join("conf");
-        let queue = dir.join("queue");
-        let data = dir.join("data");
-        for d in [&conf, &queue, &data] {
-            std::fs::create_dir_all(d).unwrap();
-        }
-        let status = Command::new("chown")
-            .args(["postfix"])
-            .arg(&data)
-            .status()
-            .unwrap();
-        assert!(status.success());
-        std::fs::write(
-            conf.join("main.cf"),
-            format!(
-                "compatibility_level = 3.6\n\
-                 queue_directory = {queue}\n\
-                 data_directory = {data}\n\
-                 command_directory = /usr/sbin\n\
-                 daemon_directory = /usr/lib/postfix/sbin\n\
-                 mail_owner = postfix\n\
-                 setgid_group = postdrop\n\
-                 myhostname = mta.example.test\n\
-                 mydomain = example.test\n\
-                 mydestination =\n\
-                 inet_interfaces = loopback-only\n\
-                 inet_protocols = ipv4\n\
-                 virtual_mailbox_domains = example.test\n\
-                 virtual_transport = lmtp:unix:{sock}\n\
-                 maillog_file_prefixes = /tmp, /var\n\
-                 maillog_file = {log}\n\
-                 smtputf8_enable = yes\n",
-                queue = queue.display(),
-                data = data.display(),
-                sock = lmtp_socket.display(),
-                log = dir.join("maillog").display(),
-            ),
-        )
-        .unwrap();
-        // Only internal services: no smtp listener, nothing chrooted.
-        let services = [
-            "pickup    unix  n       -       n       60      1       pickup",
-            "cleanup   unix  n       -       n       -       0       cleanup",
-            "qmgr      unix  n       -       n       300     1       qmgr",
-            "rewrite   unix  -       -       n       -       -       trivial-rewrite",
-            "bounce    unix  -       -       n       -       0       bounce",
-            "defer     unix  -       -       n       -       0       bounce",
-            "trace     unix  -       -       n       -       0       bounce",
-            "verify    unix  -       -       n       -       1       verify",
-            "flush     unix  n       -       n       1000?   0       flush",
-            "proxymap  unix  -       -       n       -       -       proxymap",
-            "showq     unix  n       -       n       -       -       showq",
-            "error     unix  -       -       n       -       -       error",
-            "retry     unix  -       -       n       -       -       error",
-            "discard   unix  -       -       n       -       -       discard",
-            "lmtp      unix  -       -       n       -       -       lmtp",
-            "anvil     unix  -       -       n       -       1       anvil",
-            "scache    unix  -       -       n       -       1       scache",
-            "postlog   unix-dgram n  -       n       -       1       postlogd",
-        ];
-        std::fs::write(conf.join("master.cf"), services.join("\n") + "\n").unwrap();
-        let pf = Postfix { conf };
-        let out = Command::new("postfix")
-            .arg("-c")
-            .arg(&pf.conf)
-            .arg("start")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "postfix start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        pf
-    }
-
-    fn sendmail(&self, from: &str, to: &[&str], message: &[u8]) {
-        let mut cmd = Command::new("sendmail");
-        cmd.arg("-C").arg(&self.conf).args(["-f", from]).args(to);
-        let out = common::run_with_stdin(cmd, message);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Postfix {
-    fn drop(&mut self) {
-        let _ = Command::new("postfix")
-            .arg("-c")
-            .arg(&self.conf)
-            .arg("stop")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
 }
 
 fn messages(root: &Root, user: &str) -> Vec<Vec<u8>> {
@@ -183,7 +76,10 @@ fn interop_postfix_delivers_through_lmtp_unix_into_two_accounts() {
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
 
     let pfdir = TempDir::new("lmtp-postfix-mta");
-    let postfix = Postfix::start(pfdir.path(), &socket);
+    let postfix = Postfix::start(
+        pfdir.path(),
+        &format!("virtual_transport = lmtp:unix:{}", socket.display()),
+    );
     postfix.sendmail(
         "sender@example.test",
         &["alice@example.test", "bob@example.test"],

@@ -111,11 +111,30 @@ fn serve(global: &Global, mode: Mode) -> i32 {
     let idle = Duration::from_secs(config.limits.idle_timeout_secs);
     conn.set_read_timeout(Some(idle));
     conn.set_write_timeout(idle);
-    let (peer, peer_is_local) = match conn.peer() {
-        Ok(p) => (p.to_string(), p.is_local()),
-        Err(e) => (format!("unknown peer ({e})"), false),
+    let direct = match conn.peer() {
+        Ok(p) => p,
+        Err(e) => {
+            warn!("peer address: {e}");
+            sys::peer::Peer::NotASocket
+        }
     };
-    info!("connection from {peer} ({})", mode_name(mode));
+    let peer_is_local = direct.is_local();
+    // Only a configured proxy may tell us who its client is; the decision
+    // is made here, on the socket's own peer, once.
+    let proxy_trusted = match direct {
+        sys::peer::Peer::Loopback(a) | sys::peer::Peer::Remote(a) => config
+            .security
+            .trusted_proxies
+            .iter()
+            .any(|net| net.contains(a.ip())),
+        sys::peer::Peer::Unix | sys::peer::Peer::NotASocket => false,
+    };
+    let peer = sys::peer::ClientAddr::new(direct, proxy_trusted);
+    info!(
+        "connection from {peer} ({}{})",
+        mode_name(mode),
+        if proxy_trusted { ", trusted proxy" } else { "" }
+    );
 
     let login = SystemLogin {
         users_dir,

@@ -64,6 +64,63 @@ impl fmt::Display for Peer {
     }
 }
 
+/// The client of a session as logs and the login throttle see it: the
+/// socket's peer, or, once a trusted proxy has forwarded the address of the
+/// client it serves, that address. Whether the peer is trusted is decided by
+/// the caller (from `security.trusted_proxies`); this type only keeps the
+/// two addresses apart and refuses a forwarded address from anyone else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClientAddr {
+    direct: Peer,
+    proxy_trusted: bool,
+    forwarded: Option<SocketAddr>,
+}
+
+impl ClientAddr {
+    /// A client connected straight from `direct`; `proxy_trusted` says
+    /// whether that peer may forward another client's address.
+    pub(crate) fn new(direct: Peer, proxy_trusted: bool) -> ClientAddr {
+        ClientAddr {
+            direct,
+            proxy_trusted,
+            forwarded: None,
+        }
+    }
+
+    /// Records `addr` as the real client when the peer is a trusted proxy
+    /// and returns true; from any other peer changes nothing and returns
+    /// false.
+    pub(crate) fn forward(&mut self, addr: SocketAddr) -> bool {
+        if !self.proxy_trusted {
+            return false;
+        }
+        self.forwarded = Some(match classify(addr) {
+            Peer::Loopback(a) | Peer::Remote(a) => a,
+            _ => addr,
+        });
+        true
+    }
+
+    /// The effective client address: the one value a per-address login
+    /// throttle or a log scanner (fail2ban) keys on. `None` for a UNIX
+    /// socket or a pipe nobody forwarded an address for.
+    pub(crate) fn ip(&self) -> Option<IpAddr> {
+        match (self.forwarded, self.direct) {
+            (Some(a), _) | (None, Peer::Loopback(a) | Peer::Remote(a)) => Some(a.ip()),
+            (None, Peer::Unix | Peer::NotASocket) => None,
+        }
+    }
+}
+
+impl fmt::Display for ClientAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.forwarded {
+            Some(a) => write!(f, "{a} via proxy {}", self.direct),
+            None => self.direct.fmt(f),
+        }
+    }
+}
+
 /// Classifies an IP endpoint, unwrapping IPv4-mapped IPv6 addresses so that
 /// logs show the address the client actually used.
 pub(crate) fn classify(addr: SocketAddr) -> Peer {
@@ -149,6 +206,31 @@ mod tests {
         assert!(Peer::Unix.is_local());
         assert!(!Peer::NotASocket.is_local());
         assert!(!classify(v4(10, 0, 0, 1)).is_local());
+    }
+
+    #[test]
+    fn forwarded_address_only_from_a_trusted_proxy() {
+        let proxy = classify(SocketAddr::from((Ipv4Addr::new(10, 0, 0, 5), 40000)));
+        let client = SocketAddr::from((Ipv4Addr::new(203, 0, 113, 9), 5555));
+
+        let mut untrusted = ClientAddr::new(proxy, false);
+        assert!(!untrusted.forward(client));
+        assert_eq!(untrusted.ip(), Some(IpAddr::from([10, 0, 0, 5])));
+        assert_eq!(untrusted.to_string(), "10.0.0.5:40000");
+
+        let mut trusted = ClientAddr::new(proxy, true);
+        assert!(trusted.forward(client));
+        assert_eq!(trusted.ip(), Some(IpAddr::from([203, 0, 113, 9])));
+        assert_eq!(
+            trusted.to_string(),
+            "203.0.113.9:5555 via proxy 10.0.0.5:40000"
+        );
+
+        let mapped: SocketAddr = "[::ffff:198.51.100.1]:7".parse().expect("addr");
+        assert!(trusted.forward(mapped));
+        assert_eq!(trusted.ip(), Some(IpAddr::from([198, 51, 100, 1])));
+
+        assert_eq!(ClientAddr::new(Peer::Unix, false).ip(), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod mail;
+pub mod postfix;
 
 #[allow(unused_imports)]
 pub use client::*;

@@ -133,8 +133,13 @@ impl<L: Login> Session<L> {
 
     fn failed_login(&mut self, tag: &str, user: &str, why: &str) -> Result<Next, SessionError> {
         self.failures += 1;
+        // The bare effective address at the end, for log scanners
+        // (fail2ban) and, through `client_ip`, for a per-address throttle.
+        let from = self
+            .client_ip()
+            .map_or_else(|| "local".to_owned(), |ip| ip.to_string());
         warn!(
-            "{}: failed login #{} for {user:?}: {why}",
+            "{}: failed login #{} for {user:?}: {why}; client {from}",
             self.config.peer, self.failures
         );
         std::thread::sleep(self.config.login_failure_delay);

@@ -9,7 +9,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use log::info;
+use log::{info, warn};
 use openssl::ssl::SslAcceptor;
 
 mod auth;
@@ -26,6 +26,7 @@ use crate::imap::wire::parser::{self, ParseOptions};
 use crate::imap::wire::response::{NamespaceDescr, Response, ResponseCode, Status};
 use crate::store::credentials::UnlockedAccount;
 use crate::sys::conn::Conn;
+use crate::sys::peer::ClientAddr;
 
 /// What the caller tells the session about its connection and limits.
 #[derive(Debug, Clone)]
@@ -35,8 +36,9 @@ pub(crate) struct SessionConfig {
     /// Whether LOGIN/AUTHENTICATE may be used before TLS: only on loopback
     /// or a UNIX socket, where nobody can listen in.
     pub cleartext_login_allowed: bool,
-    /// The peer, for log lines.
-    pub peer: String,
+    /// The client, for log lines and the login path: the socket's peer, or
+    /// the address a trusted proxy forwards in `ID` (see [`Session::id`]).
+    pub peer: ClientAddr,
     /// Client silence after which the session is logged out.
     pub idle_timeout: Duration,
     /// How long a failed login waits before it is answered.
@@ -438,8 +440,15 @@ impl<L: Login> Session<L> {
         Response::status(Some(tag), reply.status, reply.code, &reply.text).encode(&mut self.out);
     }
 
+    /// RFC 2971 ID. Before login, a proxy's `x-originating-ip` (and
+    /// `x-originating-port`), which Dovecot's proxy sends ahead of LOGIN,
+    /// becomes the session's client address when the peer is a trusted
+    /// proxy (`security.trusted_proxies`), and is only logged otherwise.
     fn id(&mut self, tag: &str, params: Option<IdParams>) {
         if let Some(params) = params {
+            if matches!(self.state, State::NotAuthenticated) {
+                self.take_forwarded_address(&params);
+            }
             let fields: Vec<String> = params
                 .iter()
                 .take(30)
@@ -463,6 +472,52 @@ impl<L: Login> Session<L> {
         ]))
         .encode(&mut self.out);
         self.tagged(tag, Status::Ok, None, "ID completed");
+    }
+}
+
+impl<L: Login> Session<L> {
+    /// The effective client address (the forwarded one behind a trusted
+    /// proxy): what a per-address login throttle keys on.
+    pub(super) fn client_ip(&self) -> Option<std::net::IpAddr> {
+        self.config.peer.ip()
+    }
+
+    fn take_forwarded_address(&mut self, params: &IdParams) {
+        let field = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name.as_bytes()))
+                .and_then(|(_, v)| v.as_deref())
+                .and_then(|v| std::str::from_utf8(v).ok())
+        };
+        let Some(ip) = field("x-originating-ip") else {
+            return;
+        };
+        let Ok(ip) = ip
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+        else {
+            warn!(
+                "{}: ID x-originating-ip is not an address; ignored",
+                self.config.peer
+            );
+            return;
+        };
+        let port = field("x-originating-port")
+            .and_then(|p| p.parse::<u16>().ok())
+            .unwrap_or(0);
+        let before = self.config.peer.to_string();
+        if self
+            .config
+            .peer
+            .forward(std::net::SocketAddr::new(ip, port))
+        {
+            info!("{before}: proxy forwards client {}", self.config.peer);
+        } else {
+            warn!(
+                "{before}: x-originating-ip from a peer not in security.trusted_proxies; ignored"
+            );
+        }
     }
 }
 
