@@ -92,14 +92,18 @@ fn cli_user_list_show_and_remove() {
         "INBOX",
         &[b"Subject: a\r\n\r\nx\r\n", b"Subject: b\r\n\r\ny\r\n"],
     );
+    drop(common::Session::login(&root, "gil", "pw"));
     let out = root.command(&["user", "list"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     let gil = text.lines().find(|l| l.starts_with("gil ")).unwrap();
-    // 6 default mailboxes, 2 message files.
+    // gil logged in today, hal never; 6 default mailboxes, 2 message files.
     let cols: Vec<&str> = gil.split_whitespace().collect();
-    assert_eq!(&cols[3..5], &["6", "2"], "{gil}");
-    assert!(text.lines().any(|l| l.starts_with("hal ")));
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(cols[3], today, "{gil}");
+    assert_eq!(&cols[4..6], &["6", "2"], "{gil}");
+    let hal = text.lines().find(|l| l.starts_with("hal ")).unwrap();
+    assert_eq!(hal.split_whitespace().nth(3), Some("never"), "{hal}");
 
     let out = root.command(&["user", "show", "gil"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

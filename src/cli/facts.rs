@@ -6,6 +6,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use crate::store::credentials::LAST_LOGIN_FILE;
 use crate::store::user_file::UserFile;
 
 /// The visible facts of one account.
@@ -27,6 +28,8 @@ pub(super) struct Facts {
     pub bytes: u64,
     /// Deliveries waiting in the spool.
     pub spool: u64,
+    /// The last successful login (seconds since the epoch), if any.
+    pub last_login: Option<i64>,
 }
 
 impl Facts {
@@ -40,11 +43,24 @@ impl Facts {
         self.created_with("%Y-%m-%d %H:%M:%S UTC")
     }
 
-    fn created_with(&self, fmt: &str) -> String {
-        self.created
-            .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-            .map_or_else(|| "?".to_owned(), |d| d.format(fmt).to_string())
+    /// `last_login` as a day, `never` if there was none.
+    pub(super) fn last_login_day(&self) -> String {
+        when(self.last_login, "%Y-%m-%d", "never")
     }
+
+    /// `last_login` in full, `never` if there was none.
+    pub(super) fn last_login_full(&self) -> String {
+        when(self.last_login, "%Y-%m-%d %H:%M:%S UTC", "never")
+    }
+
+    fn created_with(&self, fmt: &str) -> String {
+        when(self.created, fmt, "?")
+    }
+}
+
+fn when(secs: Option<i64>, fmt: &str, none: &str) -> String {
+    secs.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map_or_else(|| none.to_owned(), |d| d.format(fmt).to_string())
 }
 
 fn entries(dir: &Path) -> impl Iterator<Item = std::fs::DirEntry> {
@@ -70,6 +86,11 @@ pub(super) fn visible(dir: &Path) -> Facts {
         .filter_map(|e| e.metadata().ok().map(|m| m.mtime()))
         .min();
     f.spool = entries(&dir.join("spool")).count() as u64;
+    // Not followed: the user owns the directory and may have put a link there.
+    f.last_login = std::fs::symlink_metadata(dir.join(LAST_LOGIN_FILE))
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.mtime());
     for mb in entries(&dir.join("mailboxes")) {
         if !mb.file_type().is_ok_and(|t| t.is_dir()) {
             continue;

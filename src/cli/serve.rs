@@ -218,6 +218,7 @@ impl Login for SystemLogin {
             other => LoginError::Unavailable(other.to_string()),
         })?;
         let root = isolate(&dir).map_err(LoginError::Fatal)?;
+        crate::store::credentials::note_login(&root);
         Ok(LoggedIn { account, dir: root })
     }
 }

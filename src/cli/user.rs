@@ -139,16 +139,17 @@ fn list(global: &Global) -> Result<(), (i32, String)> {
         .collect();
     names.sort();
     println!(
-        "{:<20} {:>6} {:<10} {:>9} {:>8} {:>10}",
-        "NAME", "UID", "CREATED", "MAILBOXES", "MESSAGES", "SIZE"
+        "{:<20} {:>6} {:<10} {:<10} {:>9} {:>8} {:>10}",
+        "NAME", "UID", "CREATED", "LAST LOGIN", "MAILBOXES", "MESSAGES", "SIZE"
     );
     for name in names {
         match password::user_dir(&global.root, &name).map(|d| facts::visible(&d)) {
             Ok(f) => println!(
-                "{:<20} {:>6} {:<10} {:>9} {:>8} {:>10}",
+                "{:<20} {:>6} {:<10} {:<10} {:>9} {:>8} {:>10}",
                 name,
                 f.uid,
                 f.created_day(),
+                f.last_login_day(),
                 f.mailboxes,
                 f.messages,
                 facts::human_size(f.bytes)
@@ -166,6 +167,7 @@ fn show(global: &Global, a: &ShowArgs) -> Result<(), (i32, String)> {
     println!("directory: {}", dir.display());
     println!("uid: {}", f.uid);
     println!("created: {}", f.created_full());
+    println!("last login: {}", f.last_login_full());
     println!("password changed: {}", f.password_changed);
     println!("mailbox directories: {}", f.mailboxes);
     println!("message files: {}", f.messages);

@@ -122,6 +122,28 @@ impl fmt::Debug for UnlockedAccount {
     }
 }
 
+/// The file whose modification time is the account's last successful
+/// login (`user list`/`user show` read it without the password). Empty:
+/// the time is all it says, and a disk reader sees as much from the logs'
+/// own times.
+pub(crate) const LAST_LOGIN_FILE: &str = "last-login";
+
+/// Records a successful login in `user_dir` (as the account's owner, after
+/// the chroot). A failure only costs the operator that fact, so it is
+/// logged, never an error of the login.
+pub(crate) fn note_login(user_dir: &Path) {
+    let path = user_dir.join(LAST_LOGIN_FILE);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+    if let Err(e) = written {
+        log::warn!("recording the login time in {}: {e}", path.display());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
