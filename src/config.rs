@@ -139,6 +139,13 @@ pub(crate) struct KdfConfig {
     pub lanes: u32,
     /// Accept parameters below the safe minimum (tests only).
     pub allow_weak: bool,
+    /// Login refuses an account file asking for more memory than this
+    /// (KiB): the file is user-owned and hashed by a root process.
+    pub max_memory_kib: u32,
+    /// Login refuses an account file asking for more passes than this.
+    pub max_passes: u32,
+    /// Login refuses an account file asking for more lanes than this.
+    pub max_lanes: u32,
 }
 
 impl Default for KdfConfig {
@@ -148,6 +155,9 @@ impl Default for KdfConfig {
             passes: 2,
             lanes: 1,
             allow_weak: false,
+            max_memory_kib: 64 * 1024,
+            max_passes: 4,
+            max_lanes: 4,
         }
     }
 }
@@ -259,6 +269,16 @@ impl Config {
         }
         if self.kdf.lanes == 0 || self.kdf.passes == 0 || self.kdf.memory_kib < 8 {
             return Err("kdf: lanes and passes must be >= 1, memory_kib >= 8".to_owned());
+        }
+        if self.kdf.memory_kib > self.kdf.max_memory_kib
+            || self.kdf.passes > self.kdf.max_passes
+            || self.kdf.lanes > self.kdf.max_lanes
+        {
+            return Err(
+                "kdf: memory_kib, passes and lanes must not exceed max_memory_kib, \
+                 max_passes and max_lanes (what login accepts)"
+                    .to_owned(),
+            );
         }
         if self.keys.name_pattern.is_empty()
             || self.keys.name_pattern.contains('/')
