@@ -191,6 +191,9 @@ pub(crate) struct ListenConfig {
     pub lmtp: Vec<String>,
     /// Most connections served at once; further ones wait in the backlog.
     pub max_sessions: usize,
+    /// Most connections served at once from one client IP address; further
+    /// ones are closed at once, so one client cannot take every session.
+    pub max_sessions_per_address: usize,
 }
 
 impl Default for ListenConfig {
@@ -200,6 +203,7 @@ impl Default for ListenConfig {
             imap: vec!["0.0.0.0:143".to_owned()],
             lmtp: Vec::new(),
             max_sessions: 512,
+            max_sessions_per_address: 10,
         }
     }
 }
@@ -217,6 +221,15 @@ pub(crate) struct LimitsConfig {
     pub login_failure_delay_ms: u64,
     /// Failed logins after which the connection is closed.
     pub max_login_failures: u32,
+    /// Seconds a connection may stay unauthenticated (TLS handshake
+    /// included) before it is closed: until login the process is root.
+    pub prelogin_timeout_secs: u64,
+    /// Seconds one command may take to arrive, first byte to last (the idle
+    /// timeout bounds each wait only, so a byte every few seconds would
+    /// otherwise hold the process).
+    pub command_timeout_secs: u64,
+    /// Commands accepted before login; the next one closes the connection.
+    pub max_prelogin_commands: u32,
 }
 
 impl Default for LimitsConfig {
@@ -226,6 +239,9 @@ impl Default for LimitsConfig {
             idle_timeout_secs: 30 * 60,
             login_failure_delay_ms: 2000,
             max_login_failures: 3,
+            prelogin_timeout_secs: 60,
+            command_timeout_secs: 600,
+            max_prelogin_commands: 50,
         }
     }
 }
@@ -263,6 +279,14 @@ impl Config {
             return Err(format!(
                 "limits.max_message_size must be between 1 and {MAX_MESSAGE_SIZE} (64 MiB)"
             ));
+        }
+        if self.limits.prelogin_timeout_secs == 0
+            || self.limits.command_timeout_secs == 0
+            || self.limits.max_prelogin_commands == 0
+        {
+            return Err("limits.prelogin_timeout_secs, command_timeout_secs and \
+                 max_prelogin_commands must be at least 1"
+                .to_owned());
         }
         if self.limits.max_login_failures == 0 {
             return Err("limits.max_login_failures must be at least 1".to_owned());
@@ -303,8 +327,11 @@ impl Config {
                 return Err("lmtp.hostname must be a host name".to_owned());
             }
         }
-        if self.listen.max_sessions == 0 {
-            return Err("listen.max_sessions must be at least 1".to_owned());
+        if self.listen.max_sessions == 0 || self.listen.max_sessions_per_address == 0 {
+            return Err(
+                "listen.max_sessions and listen.max_sessions_per_address must be at least 1"
+                    .to_owned(),
+            );
         }
         Ok(())
     }

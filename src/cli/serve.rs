@@ -137,6 +137,9 @@ fn serve(global: &Global, mode: Mode) -> i32 {
         login_failure_delay: Duration::from_millis(config.limits.login_failure_delay_ms),
         max_login_failures: config.limits.max_login_failures,
         max_message_size: config.limits.max_message_size,
+        prelogin_timeout: Duration::from_secs(config.limits.prelogin_timeout_secs),
+        command_timeout: Duration::from_secs(config.limits.command_timeout_secs),
+        max_prelogin_commands: config.limits.max_prelogin_commands,
     };
     match session::run(conn, acceptor, session_config, login) {
         Ok(()) => exit::OK,
