@@ -70,6 +70,38 @@ pub(crate) struct Config {
     pub limits: LimitsConfig,
     /// The LMTP server (`serve lmtp`).
     pub lmtp: LmtpConfig,
+    /// Failed logins counted across connections.
+    pub throttle: ThrottleConfig,
+}
+
+/// `[throttle]`: failed logins counted per user name and per client
+/// address across every connection, in `ROOT/login-throttle`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ThrottleConfig {
+    /// Count and slow down guesses at all.
+    pub enabled: bool,
+    /// Attempts within the window answered without an added delay.
+    pub free_failures: u32,
+    /// Ceiling of the doubling delay (1 s, 2 s, 4 s, ...) after them.
+    pub max_delay_secs: u64,
+    /// Attempts within the window after which passwords are not checked
+    /// at all (answered NO) until the window passes without one.
+    pub lockout_failures: u32,
+    /// Seconds without an attempt after which a count is forgotten.
+    pub window_secs: u64,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        ThrottleConfig {
+            enabled: true,
+            free_failures: 5,
+            max_delay_secs: 30,
+            lockout_failures: 20,
+            window_secs: 15 * 60,
+        }
+    }
 }
 
 /// `[lmtp]`: the LMTP server's limits and name.
@@ -326,6 +358,11 @@ impl Config {
             {
                 return Err("lmtp.hostname must be a host name".to_owned());
             }
+        }
+        if self.throttle.lockout_failures == 0 || self.throttle.window_secs == 0 {
+            return Err(
+                "throttle.lockout_failures and throttle.window_secs must be at least 1".to_owned(),
+            );
         }
         if self.listen.max_sessions == 0 || self.listen.max_sessions_per_address == 0 {
             return Err(

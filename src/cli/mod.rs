@@ -11,6 +11,7 @@ mod listen;
 mod lmtp;
 mod remote;
 mod serve;
+mod throttle;
 pub mod tls;
 pub(crate) mod user;
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use log::{error, info, warn};
 
 use super::args::{ArgError, Args};
+use super::throttle::{LoginThrottle, Verdict};
 use super::{exit, Global};
 use crate::config::{Config, System};
 use crate::imap::session::{self, LoggedIn, Login, LoginError, SessionConfig};
@@ -80,6 +81,14 @@ fn serve(global: &Global, mode: Mode) -> i32 {
             return exit::OSERR;
         }
     };
+    // The shared failed-login counts live under the system root, which a
+    // chroot into users/ or a drop to system_user would put out of reach:
+    // opened now, the descriptor is kept (and closed at login).
+    let address = match conn.peer() {
+        Ok(sys::peer::Peer::Loopback(a) | sys::peer::Peer::Remote(a)) => Some(a.ip()),
+        _ => None,
+    };
+    let throttle = LoginThrottle::open(&system.root, &config.throttle, address);
     // Everything that needs the system's files or the user database is
     // looked up now, before the process shuts itself in.
     let system_user = match &config.security.system_user {
@@ -128,7 +137,7 @@ fn serve(global: &Global, mode: Mode) -> i32 {
     };
     info!("connection from {peer} ({})", mode_name(mode));
 
-    let login = SystemLogin::new(users_dir, config);
+    let login = SystemLogin::new(users_dir, config, throttle);
     let session_config = SessionConfig {
         implicit_tls: mode == Mode::Imaps,
         cleartext_login_allowed: peer_is_local,
@@ -217,16 +226,19 @@ struct SystemLogin {
     policy: KdfPolicy,
     /// Hashed for unknown users, at the cost a new account gets.
     decoy: UserFile,
+    /// Attempts counted across connections; dropped (closed) at login.
+    throttle: Option<LoginThrottle>,
 }
 
 impl SystemLogin {
-    fn new(users_dir: PathBuf, config: &Config) -> SystemLogin {
+    fn new(users_dir: PathBuf, config: &Config, throttle: Option<LoginThrottle>) -> SystemLogin {
         let cost = password_cost(config);
         SystemLogin {
             users_dir,
             decoy: UserFile::decoy(&cost.kdf_params()),
             cost,
             policy: KdfPolicy::from_config(config),
+            throttle,
         }
     }
 
@@ -239,6 +251,18 @@ impl SystemLogin {
 
 impl Login for SystemLogin {
     fn login(&mut self, user: &str, password: &[u8]) -> Result<LoggedIn, LoginError> {
+        if let Some(t) = self.throttle.as_mut() {
+            match t.attempt(user) {
+                Verdict::LockedOut => return Err(LoginError::Throttled),
+                Verdict::Check(delay) => std::thread::sleep(delay),
+            }
+        }
+        self.check(user, password)
+    }
+}
+
+impl SystemLogin {
+    fn check(&mut self, user: &str, password: &[u8]) -> Result<LoggedIn, LoginError> {
         if !valid_user_name(user) {
             return Err(self.unknown(password));
         }
@@ -286,6 +310,10 @@ impl Login for SystemLogin {
             StoreError::WrongPassword => LoginError::BadCredentials,
             other => LoginError::Unavailable(other.to_string()),
         })?;
+        // The throttle's descriptor (root's file) must not reach the user.
+        if let Some(mut t) = self.throttle.take() {
+            t.succeeded(user);
+        }
         let root = isolate(&dir).map_err(LoginError::Fatal)?;
         Ok(LoggedIn { account, dir: root })
     }

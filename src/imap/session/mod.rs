@@ -72,6 +72,9 @@ pub(crate) enum LoginError {
     Unavailable(String),
     /// Isolation failed half-way; the process must not go on.
     Fatal(String),
+    /// Too many attempts for this user or address lately, across
+    /// connections: the password was not checked.
+    Throttled,
 }
 
 /// Authenticates a user and isolates the process in their directory.
