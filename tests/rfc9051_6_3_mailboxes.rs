@@ -404,6 +404,9 @@ fn rfc9051_6_3_11_status_items_and_rfc5819_list_status() {
 fn rfc9051_6_3_12_append_forms_are_stored_byte_for_byte() {
     let root = fresh("mbox-append");
     let mut c = session(&root);
+    // 8-bit header bytes need UTF8=ACCEPT (RFC 6855 §4); see
+    // tests/rfc3516_rfc6855_append.rs for the refusal without it.
+    c.ok("ENABLE UTF8=ACCEPT");
     let plain = b"From: a@example.org\r\nSubject: plain\r\n\r\nHello\r\n".to_vec();
     let weird = b"Subject: \xc3\xa4 8-bit\nbare LF\n\x00NUL inside\r\nno separator".to_vec();
     let utf8 = "Subject: caf\u{e9}\r\n\r\nUTF-8 body \u{2603}\r\n"

@@ -128,7 +128,11 @@ fn rfc7162_3_1_3_store_unchangedsince_reports_modseq_and_modified() {
     assert!(
         has(
             &r,
-            &format!("* 1 FETCH (FLAGS (\\Seen \\Recent) MODSEQ ({}))", hms + 1)
+            // RFC 7162 §3.1: with CONDSTORE on, UID too.
+            &format!(
+                "* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent) MODSEQ ({}))",
+                hms + 1
+            )
         ),
         "{r:#?}"
     );
@@ -138,7 +142,7 @@ fn rfc7162_3_1_3_store_unchangedsince_reports_modseq_and_modified() {
     ));
     assert!(r.last().unwrap().contains("OK [MODIFIED 1]"), "{r:#?}");
     assert!(
-        has(&r, &format!("* 2 FETCH (MODSEQ ({}))", hms + 2)),
+        has(&r, &format!("* 2 FETCH (UID 2 MODSEQ ({}))", hms + 2)),
         "{r:#?}"
     );
     assert!(!has(&r, "* 1 FETCH"), "{r:#?}");

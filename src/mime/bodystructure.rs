@@ -45,7 +45,7 @@ pub struct ContentInfo {
     pub description: Option<Vec<u8>>,
     /// Content-Transfer-Encoding token as written.
     pub encoding: Option<Vec<u8>>,
-    /// Content-MD5, raw (parsed but rendered NIL, see doc/mime.md).
+    /// Content-MD5, raw (BODYSTRUCTURE echoes it, see doc/mime.md).
     pub md5: Option<Vec<u8>>,
     /// Content-Disposition.
     pub disposition: Option<Disposition>,

@@ -112,6 +112,22 @@ impl<'a> Iterator for Fields<'a> {
     }
 }
 
+/// The logical lines (a line plus its continuation lines) of `block` up
+/// to the empty line, fields or not: what a full-text search reads.
+pub(crate) fn logical_lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut f = fields(block);
+    std::iter::from_fn(move || f.next_logical_line())
+}
+
+/// A logical line as a field, or `None` when it is not a valid one (no
+/// colon, a bad name, too long).
+pub(crate) fn parse_line(raw: &[u8]) -> Option<Field<'_>> {
+    if raw.len() > MAX_FIELD_LEN {
+        return None;
+    }
+    parse_field(raw)
+}
+
 fn parse_field(raw: &[u8]) -> Option<Field<'_>> {
     let colon = raw.iter().position(|&b| b == b':')?;
     let name = raw.get(..colon)?.trim_ascii_end();

@@ -8,6 +8,7 @@
 //! summary alone. Decisions are recorded in `doc/mime.md`.
 
 pub(crate) mod address;
+pub(crate) mod binary;
 pub(crate) mod bodystructure;
 pub(crate) mod charset;
 pub(crate) mod encoded_word;

@@ -104,10 +104,17 @@ pub(crate) fn header_values(block: &[u8], name: &[u8]) -> Vec<String> {
 }
 
 fn push_header_text(block: &[u8], out: &mut String) {
-    for f in header::fields(block) {
-        out.push_str(&String::from_utf8_lossy(f.name));
-        out.push_str(": ");
-        out.push_str(&encoded_word::decode(&f.unfolded()));
+    for line in header::logical_lines(block) {
+        match header::parse_line(line) {
+            Some(f) => {
+                out.push_str(&String::from_utf8_lossy(f.name));
+                out.push_str(": ");
+                out.push_str(&encoded_word::decode(&f.unfolded()));
+            }
+            // Not a field, yet text of the message: SEARCH TEXT finds it
+            // (Dovecot does).
+            None => out.push_str(&String::from_utf8_lossy(&header::unfold(line))),
+        }
         out.push('\n');
     }
 }

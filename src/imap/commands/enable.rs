@@ -3,12 +3,14 @@
 //! `Enabled`. Names are recognised by `imap::capability`.
 
 use crate::imap::capability::Capability;
+use crate::imap::commands::selected::write_highest_modseq;
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::wire::response::Response;
 
 /// `ENABLE`: answers `* ENABLED` with exactly the extensions this command
 /// newly switched on; unknown names are ignored (RFC 5161 §3.1).
 pub(crate) fn enable(ctx: &mut Ctx, out: &mut Vec<u8>, capabilities: &[String]) -> Reply {
+    let had_condstore = ctx.enabled.condstore;
     let mut newly: Vec<Capability> = Vec::new();
     for name in capabilities {
         let Some(cap) = Capability::from_name(name) else {
@@ -32,5 +34,12 @@ pub(crate) fn enable(ctx: &mut Ctx, out: &mut Vec<u8>, capabilities: &[String]) 
         }
     }
     Response::Enabled(newly.iter().map(|c| c.to_string().into()).collect()).encode(out);
+    if ctx.enabled.condstore && !had_condstore {
+        // RFC 7162 §3.1: a CONDSTORE-enabling command with a mailbox
+        // selected tells the client its HIGHESTMODSEQ.
+        if let Some(sel) = &ctx.selected {
+            write_highest_modseq(out, &sel.mailbox);
+        }
+    }
     Reply::ok("ENABLE completed")
 }

@@ -157,6 +157,44 @@ impl SectionName {
     }
 }
 
+/// `attrs` with each response item once: an item asked twice (`FLAGS
+/// FLAGS`, `BODY[] BODY.PEEK[]`) is answered once, where it was first
+/// asked (Dovecot), and sets \Seen if any of its requests does.
+fn unique(attrs: &[FetchAttr]) -> Vec<FetchAttr> {
+    fn unpeeked(a: &FetchAttr) -> FetchAttr {
+        let mut a = a.clone();
+        match &mut a {
+            FetchAttr::BodySection { peek, .. } | FetchAttr::Binary { peek, .. } => *peek = false,
+            _ => {}
+        }
+        a
+    }
+    // Keyed by the item's rendering so a hostile list of thousands of
+    // items costs one pass, not a quadratic scan.
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(attrs.len());
+    let mut out: Vec<FetchAttr> = Vec::with_capacity(attrs.len());
+    for a in attrs {
+        let key = unpeeked(a);
+        match seen.get(&format!("{key:?}")) {
+            Some(&i) => {
+                let peeks = matches!(
+                    a,
+                    FetchAttr::BodySection { peek: true, .. }
+                        | FetchAttr::Binary { peek: true, .. }
+                );
+                if let (false, Some(o)) = (peeks, out.get_mut(i)) {
+                    *o = key;
+                }
+            }
+            None => {
+                seen.insert(format!("{key:?}"), out.len());
+                out.push(a.clone());
+            }
+        }
+    }
+    out
+}
+
 /// The request as items, and whether it sets \Seen.
 fn plan(attrs: &FetchAttrs) -> (Vec<Item>, bool) {
     use FetchAttr as A;
@@ -170,7 +208,7 @@ fn plan(attrs: &FetchAttrs) -> (Vec<Item>, bool) {
             A::Envelope,
             A::Body,
         ],
-        FetchAttrs::List(l) => l.clone(),
+        FetchAttrs::List(l) => unique(l),
     };
     let mut seen = false;
     let whole = |text| SectionSpec {
@@ -476,7 +514,11 @@ fn write_section(
 fn binary(m: &mut Message, path: &[u32]) -> Result<Option<Vec<u8>>, FetchError> {
     let uid = m.info.uid;
     if path.is_empty() {
-        return m.content.read_all().map(Some);
+        // RFC 3516: BINARY content is what a client gets after decoding;
+        // a message stored with bare LFs comes back with CRLF, as
+        // BODY[] does not promise (Dovecot).
+        let all = m.content.read_all()?;
+        return Ok(Some(section::normalize_crlf(&all).into_owned()));
     }
     let s = m.summary.clone().ok_or_else(|| missing_summary(uid))?;
     let (range, enc) = match section::locate_binary(&s, path) {
@@ -505,6 +547,7 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
     if cmd.vanished && !ctx.enabled.qresync {
         return Reply::bad("VANISHED needs QRESYNC to be enabled");
     }
+    let condstore = ctx.enabled.condstore;
     let Ctx {
         selected,
         summaries,
@@ -549,6 +592,9 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
             }
         }
     }
+    // RFC 7162 §3.1: a FETCH that sets \Seen while CONDSTORE is on
+    // reports UID and MODSEQ (Dovecot: on every message it answers).
+    let seen_reports_modseq = condstore && !newly_seen.is_empty();
     let needs_summary = items.iter().any(Item::needs_summary);
     let mb = &sel.mailbox;
     let mut failed: Vec<Uid> = Vec::new();
@@ -578,8 +624,8 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
                     uid,
                     reader: None,
                 },
-                want_modseq: changed_since.is_some(),
-                want_uid: cmd.uid,
+                want_modseq: changed_since.is_some() || seen_reports_modseq,
+                want_uid: cmd.uid || seen_reports_modseq,
             };
             write_message(out, &items, &mut m)
         })();

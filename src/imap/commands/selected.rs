@@ -105,9 +105,11 @@ pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
 /// read-write selection.
 fn report(sel: &mut Selected, enabled: Enabled, out: &mut Vec<u8>, changes: &Changes) {
     announce_new_flags(sel, out);
+    // RFC 7162 §3.1: with CONDSTORE on, unsolicited FETCH carries UID and
+    // MODSEQ.
     let items = FetchItems {
         flags: true,
-        uid: enabled.qresync || enabled.rev2,
+        uid: enabled.condstore || enabled.rev2,
         modseq: enabled.condstore,
     };
     for (seq, uid) in &changes.flags_changed {
@@ -125,27 +127,15 @@ fn report(sel: &mut Selected, enabled: Enabled, out: &mut Vec<u8>, changes: &Cha
         }
     }
     if !changes.new_uids.is_empty() {
-        if !sel.read_only {
-            if let Err(e) = sel.mailbox.claim_recent() {
-                log::error!("claiming \\Recent: {e}");
-            }
+        if sel.read_only {
+            sel.mailbox.observe_unclaimed_recent();
+        } else if let Err(e) = sel.mailbox.claim_recent() {
+            log::error!("claiming \\Recent: {e}");
         }
         Response::Exists(changes.exists).encode(out);
         if !enabled.rev2 {
-            Response::Recent(visible_recent(&sel.mailbox, sel.read_only)).encode(out);
+            Response::Recent(sel.mailbox.recent_count()).encode(out);
         }
-    }
-}
-
-/// The RECENT count. A read-only selection claims nothing, so, like
-/// Dovecot's EXAMINE, it reports the messages no session has claimed yet
-/// (imaptest `select`), without taking them from a later SELECT.
-fn visible_recent(mb: &Mailbox, read_only: bool) -> u32 {
-    if read_only {
-        mb.recent_count()
-            .saturating_add(mb.unclaimed_recent_count())
-    } else {
-        mb.recent_count()
     }
 }
 
@@ -209,12 +199,53 @@ fn mailbox_flags(mb: &Mailbox) -> Vec<WireFlag> {
 /// `* OK [HIGHESTMODSEQ n]`: RFC 7162 §3.1 wants it when a command
 /// enables CONDSTORE while a mailbox is selected (Dovecot sends it even
 /// though SELECT already did; imaptest `esearch-condstore` expects it).
+/// The value is the one the client may cache: below any change it has
+/// not been told of yet.
 pub(crate) fn write_highest_modseq(out: &mut Vec<u8>, mb: &Mailbox) {
     untagged_ok(
         out,
-        ResponseCode::HighestModSeq(wire_modseq(mb.highest_modseq())),
+        ResponseCode::HighestModSeq(wire_modseq(mb.reported_modseq())),
         "Highest",
     );
+}
+
+/// What a command's tagged OK says about HIGHESTMODSEQ under QRESYNC.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TaggedModseq {
+    /// Always `[HIGHESTMODSEQ]`: EXPUNGE, UID EXPUNGE, XVANQUISH (RFC
+    /// 7162 §3.2.7, §3.2.9), MOVE (RFC 6851 §4.4) and STORE (Dovecot;
+    /// RFC 7162 §3.2: the STORE's own MODSEQs may lie above an expunge
+    /// the client has not been told of).
+    Always,
+    /// Only when a change waits unreported (FETCH and SEARCH, during
+    /// which expunges cannot be reported), so the MODSEQs these
+    /// responses carry are not taken for the mailbox's.
+    WhenBehind,
+    /// Never.
+    Never,
+}
+
+/// Adds `[HIGHESTMODSEQ n]` to a tagged OK that has no code, for a
+/// QRESYNC session with a mailbox selected, as `when` says. `n` is what
+/// the client may cache: every change up to it has been reported
+/// (`Mailbox::reported_modseq`), so a later `SELECT (QRESYNC (v n))`
+/// reports whatever it has not seen.
+pub(crate) fn tag_highest_modseq(ctx: &Ctx, when: TaggedModseq, reply: &mut Reply) {
+    if !ctx.enabled.qresync || reply.status != Status::Ok || reply.code.is_some() {
+        return;
+    }
+    let Some(sel) = &ctx.selected else { return };
+    let mb = &sel.mailbox;
+    let add = match when {
+        TaggedModseq::Always => true,
+        TaggedModseq::WhenBehind => mb.reported_modseq() < mb.highest_modseq(),
+        TaggedModseq::Never => false,
+    };
+    if add {
+        reply.code = Some(ResponseCode::HighestModSeq(wire_modseq(
+            mb.reported_modseq(),
+        )));
+    }
 }
 
 /// Sends `* FLAGS` (and `PERMANENTFLAGS` when writable) when the mailbox
@@ -280,16 +311,20 @@ pub(crate) fn select(
         Ok(m) => m,
         Err(r) => return r,
     };
-    if !read_only {
-        if let Err(e) = mailbox.claim_recent() {
-            return Reply::server_bug("claiming \\Recent", &e);
-        }
+    // A read-only selection claims nothing, but, like Dovecot's EXAMINE,
+    // shows the messages no session has claimed yet as \Recent (imaptest
+    // `select`) in RECENT, FETCH and SEARCH alike, without taking them
+    // from a later SELECT.
+    if read_only {
+        mailbox.observe_unclaimed_recent();
+    } else if let Err(e) = mailbox.claim_recent() {
+        return Reply::server_bug("claiming \\Recent", &e);
     }
     let enabled = ctx.enabled;
     write_flags(out, &mailbox, read_only);
     Response::Exists(mailbox.exists()).encode(out);
     if !enabled.rev2 {
-        Response::Recent(visible_recent(&mailbox, read_only)).encode(out);
+        Response::Recent(mailbox.recent_count()).encode(out);
         let first_unseen = mailbox.uids().position(|u| {
             mailbox
                 .info(u)
@@ -375,9 +410,17 @@ fn resync(out: &mut Vec<u8>, mb: &Mailbox, q: &QResyncParams, enabled: Enabled) 
         return;
     };
     let mut vanished = mb.vanished_since(since);
+    let mut changed: Vec<Uid> = mb
+        .uids()
+        .filter(|u| mb.info(*u).is_some_and(|info| info.modseq > since))
+        .collect();
     if let Some(known) = &q.known_uids {
-        // A new selection has no saved search result: `$` names nothing.
-        vanished = View::new(mb.uids().collect(), &[], mb.uidnext()).named_among(known, &vanished);
+        // RFC 7162 §3.2.5.1: with known UIDs, only changes to those are
+        // reported. A new selection has no saved search result: `$`
+        // names nothing.
+        let view = View::new(mb.uids().collect(), &[], mb.uidnext());
+        vanished = view.named_among(known, &vanished);
+        changed = view.named_among(known, &changed);
     } else {
         vanished.sort_unstable();
         vanished.dedup();
@@ -388,11 +431,9 @@ fn resync(out: &mut Vec<u8>, mb: &Mailbox, q: &QResyncParams, enabled: Enabled) 
         uid: true,
         modseq: true,
     };
-    for (i, uid) in mb.uids().enumerate() {
-        if mb.info(uid).is_some_and(|info| info.modseq > since) {
-            if let Some(seq) = SeqNum::from_index(i) {
-                write_fetch(out, mb, seq, uid, items, enabled.rev2);
-            }
+    for uid in changed {
+        if let Some(seq) = mb.seq_of(uid) {
+            write_fetch(out, mb, seq, uid, items, enabled.rev2);
         }
     }
 }

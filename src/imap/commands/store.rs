@@ -78,7 +78,9 @@ pub(crate) fn store(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &StoreCommand) -> Rep
     };
     announce_new_flags(sel, out);
     let mb = &sel.mailbox;
-    let with_uid = cmd.uid || enabled.qresync || enabled.rev2;
+    // RFC 7162 §3.1: once CONDSTORE is on, every FETCH a STORE causes
+    // carries UID and MODSEQ.
+    let with_uid = cmd.uid || enabled.condstore || enabled.rev2;
     if !cmd.silent {
         let items = FetchItems {
             flags: true,

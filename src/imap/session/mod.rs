@@ -16,6 +16,7 @@ mod auth;
 mod idle;
 
 use crate::imap::capability::{self, Phase};
+use crate::imap::commands::selected::TaggedModseq;
 use crate::imap::commands::{copy, enable, fetch, mailboxes, search, selected, store, xcry};
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::stream::Stream;
@@ -422,7 +423,16 @@ impl<L: Login> Session<L> {
             CommandBody::Fetch(f) if !f.uid
         ) && !matches!(&body, CommandBody::Store(s) if !s.uid)
             && !matches!(&body, CommandBody::Search(s) if !s.uid);
-        let reply = match body {
+        let tagged_modseq = match &body {
+            CommandBody::Expunge
+            | CommandBody::UidExpunge { .. }
+            | CommandBody::XVanquish { .. }
+            | CommandBody::Move { .. }
+            | CommandBody::Store(_) => TaggedModseq::Always,
+            CommandBody::Fetch(_) | CommandBody::Search(_) => TaggedModseq::WhenBehind,
+            _ => TaggedModseq::Never,
+        };
+        let mut reply = match body {
             CommandBody::Noop => Reply::ok("NOOP completed"),
             CommandBody::Check => match ctx.selected {
                 Some(_) => Reply::ok("CHECK completed"),
@@ -488,6 +498,7 @@ impl<L: Login> Session<L> {
             )),
         };
         selected::refresh(ctx, out, expunge_allowed);
+        selected::tag_highest_modseq(ctx, tagged_modseq, &mut reply);
         Response::status(Some(tag), reply.status, reply.code, &reply.text).encode(&mut self.out);
     }
 

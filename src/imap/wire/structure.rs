@@ -181,10 +181,12 @@ fn write_params(out: &mut Vec<u8>, params: &[Param], text: bool) {
     out.push(b')');
 }
 
-/// Extension data of a non-multipart body: MD5 (always NIL), then the
-/// common disposition/language/location.
+/// Extension data of a non-multipart body: MD5 (the Content-MD5 value,
+/// as Dovecot echoes it; NIL without one), then the common
+/// disposition/language/location.
 fn write_single_extension(out: &mut Vec<u8>, c: &ContentInfo) {
-    out.extend_from_slice(b" NIL");
+    out.push(b' ');
+    write_nstring(out, c.md5.as_deref());
     write_common_extension(out, c);
 }
 

@@ -33,11 +33,17 @@ impl Mailbox {
     ) -> Result<StoreOutcome, MailboxError> {
         let flags = flags.to_vec();
         let uids = UidSet::from_uids(uids.iter().copied());
-        self.log
+        // The client stays current only if nobody else wrote since it
+        // was last current: then this change is all it has not seen.
+        let current = self.reported == self.state.highest_modseq;
+        let before = self.state.highest_modseq;
+        let (out, stays_current) = self
+            .log
             .write(
                 &mut self.state,
                 Some(&mut self.changed),
                 |st: &State| -> Result<_, MailboxError> {
+                    let stays_current = current && st.highest_modseq == before;
                     let mut plan = FlagPlan::new(st);
                     let bits = plan.bits(&flags)?;
                     let mut out = StoreOutcome::default();
@@ -57,7 +63,7 @@ impl Mailbox {
                         }
                     }
                     if out.changed.is_empty() {
-                        return Ok((Vec::new(), out));
+                        return Ok((Vec::new(), (out, stays_current)));
                     }
                     let mut changes = plan.into_defs();
                     changes.push(Change::Flags {
@@ -67,10 +73,14 @@ impl Mailbox {
                     });
                     let batches = next_batch(st, changes);
                     out.modseq = batches.first().and_then(|b| b.modseq);
-                    Ok((batches, out))
+                    Ok((batches, (out, stays_current)))
                 },
             )
-            .inspect(|_| crash::point("flags.after-log"))
+            .inspect(|_| crash::point("flags.after-log"))?;
+        if stays_current {
+            self.reported = self.state.highest_modseq;
+        }
+        Ok(out)
     }
 
     /// Claims \Recent for every message not yet claimed by any session

@@ -29,7 +29,7 @@ use super::change_log::{ChangeLog, ChangeLogError};
 use super::message_file::MessageFileError;
 use super::state::{Batch, Change, State, MAX_FLAGS};
 use super::summary::SummaryError;
-use super::types::{Flag, MessageName, Uid};
+use super::types::{Flag, MessageName, Modseq, Uid};
 use crate::crypto::keystore::KeyStore;
 use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::CryptoError;
@@ -133,6 +133,10 @@ pub struct Mailbox {
     changed: BTreeSet<Uid>,
     /// UIDs this session holds \Recent for.
     recent: Vec<(Uid, Uid)>,
+    /// The highest modseq up to which the client has been told every
+    /// change (RFC 7162 §3.2): `highest_modseq` once a refresh has been
+    /// reported, lower while other sessions' changes wait unreported.
+    reported: Modseq,
 }
 
 fn now_secs() -> i64 {
@@ -229,6 +233,7 @@ impl Mailbox {
             visible,
             changed: BTreeSet::new(),
             recent: Vec::new(),
+            reported: Modseq::MIN,
         };
         if !mb.state.pending_moves.is_empty() {
             mb.recover_moves()?;
@@ -237,6 +242,7 @@ impl Mailbox {
             mb.visible = mb.state.messages.len();
             mb.changed.clear();
         }
+        mb.reported = mb.state.highest_modseq;
         Ok(mb)
     }
 

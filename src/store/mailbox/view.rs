@@ -64,6 +64,15 @@ impl Mailbox {
         self.state.highest_modseq
     }
 
+    /// The HIGHESTMODSEQ a client may cache now: every change up to it
+    /// has been made visible to this handle's client (by a refresh, or by
+    /// this handle's own flag changes while nobody else wrote). Below
+    /// [`Mailbox::highest_modseq`] while another session's expunge, flag
+    /// change or new message waits for the next refresh (RFC 7162 §3.2).
+    pub fn reported_modseq(&self) -> Modseq {
+        self.reported
+    }
+
     /// Number of messages the client knows (EXISTS).
     pub fn exists(&self) -> u32 {
         u32::try_from(self.visible).unwrap_or(u32::MAX)
@@ -143,6 +152,33 @@ impl Mailbox {
         u32::try_from(n).unwrap_or(u32::MAX)
     }
 
+    /// Shows \Recent to this handle's client for the messages it knows
+    /// that no session has claimed, without claiming them: what a
+    /// read-only selection (EXAMINE) does, so its RECENT count, FETCH
+    /// FLAGS and SEARCH RECENT agree (RFC 3501 §7.3.2) and a later SELECT
+    /// still gets them.
+    pub fn observe_unclaimed_recent(&mut self) {
+        let after_claimed = self
+            .state
+            .recent_upto
+            .and_then(Uid::next)
+            .unwrap_or(Uid::MIN);
+        let after_observed = self
+            .recent
+            .iter()
+            .map(|(_, hi)| hi.next().unwrap_or(Uid::MAX))
+            .max()
+            .unwrap_or(Uid::MIN);
+        let from = after_claimed.max(after_observed);
+        let shown = self.visible.min(self.state.messages.len());
+        let Some(last) = self.state.messages.get(..shown).and_then(<[_]>::last) else {
+            return;
+        };
+        if last.uid >= from {
+            self.recent.push((from, last.uid));
+        }
+    }
+
     /// UIDs expunged with a modseq above `since` (QRESYNC VANISHED).
     pub fn vanished_since(&self, since: Modseq) -> Vec<Uid> {
         self.state
@@ -204,6 +240,7 @@ impl Mailbox {
             .collect();
         self.visible = self.state.messages.len();
         out.exists = self.exists();
+        self.reported = self.state.highest_modseq;
         Ok(out)
     }
 

@@ -2,32 +2,49 @@
 //! APPENDUID (RFC 4315), APPENDLIMIT (RFC 7889), `~{n}` literals (RFC 3516)
 //! and the `UTF8 (~{n})` form (RFC 6855).
 //!
-//! Messages are stored exactly as received (NULs, bare LFs, 8-bit headers
-//! included): the store owns their encryption and summaries, this module
-//! only validates the command and keeps MULTIAPPEND all-or-nothing.
+//! Messages are stored as received (bare LFs included), with two
+//! exceptions decided here: a message sent as a literal8 has its
+//! `Content-Transfer-Encoding: binary` parts base64-encoded
+//! (`mime::binary`, as Dovecot), so `BODY[]` is a valid RFC 5322 message
+//! while `BINARY[]` returns the original octets; and 8-bit header bytes
+//! are refused unless UTF8=ACCEPT is enabled (RFC 6855 §4). The store
+//! owns encryption and summaries; this module validates the command and
+//! keeps MULTIAPPEND all-or-nothing.
+
+use std::borrow::Cow;
 
 use super::status::append_limit;
 use crate::imap::context::{mailbox_name, store_flag, wire_uid_set, Ctx, Reply};
-use crate::imap::wire::command::{AppendMessage, MailboxArg, WireFlag};
+use crate::imap::wire::command::{AppendKind, AppendMessage, MailboxArg, WireFlag};
 use crate::imap::wire::response::ResponseCode;
+use crate::mime::binary::{encode_binary_parts, header_has_8bit};
 use crate::store::mailbox::{MailboxError, NewMessage};
 use crate::store::types::{Flag, InternalDate, Uid};
 
 /// One message checked and ready to store.
 struct Ready<'a> {
-    raw: &'a [u8],
+    raw: Cow<'a, [u8]>,
     flags: Vec<Flag>,
     internal: InternalDate,
 }
 
 /// Checks one message against the limits and flag rules; `Err` is the
 /// tagged answer for the whole command.
-fn validate<'a>(m: &'a AppendMessage, limit: u64) -> Result<Ready<'a>, Reply> {
+fn validate<'a>(m: &'a AppendMessage, limit: u64, utf8_accept: bool) -> Result<Ready<'a>, Reply> {
     let len = u64::try_from(m.data.len()).unwrap_or(u64::MAX);
     if len > limit {
         return Err(Reply::no(
             Some(ResponseCode::TooBig),
             format!("Message of {len} bytes exceeds the limit of {limit} bytes"),
+        ));
+    }
+    // RFC 6855 §4: without ENABLE UTF8=ACCEPT, a message whose header has
+    // 8-bit bytes is refused with NO (the `UTF8 (...)` form says the
+    // client knows what it sends).
+    if !utf8_accept && m.kind != AppendKind::Utf8 && header_has_8bit(&m.data) {
+        return Err(Reply::no(
+            None,
+            "8-bit characters in the message header need ENABLE UTF8=ACCEPT",
         ));
     }
     let mut flags: Vec<Flag> = Vec::with_capacity(m.flags.len());
@@ -49,8 +66,29 @@ fn validate<'a>(m: &'a AppendMessage, limit: u64) -> Result<Ready<'a>, Reply> {
         .internal_date
         .map(InternalDate::from_chrono)
         .unwrap_or_else(InternalDate::now);
+    // RFC 3516 §4.4: a literal8 may carry a `binary` part, which is
+    // base64-encoded for storage (Dovecot) so that BODY[] stays a valid
+    // message; BINARY[] decodes it back.
+    let raw = match m.kind {
+        AppendKind::Literal => Cow::Borrowed(&m.data[..]),
+        AppendKind::Literal8 | AppendKind::Utf8 => match encode_binary_parts(&m.data) {
+            Some(encoded) => Cow::Owned(encoded),
+            None => Cow::Borrowed(&m.data[..]),
+        },
+    };
+    let stored = u64::try_from(raw.len()).unwrap_or(u64::MAX);
+    if stored > limit {
+        // Base64 grows a binary part by a third: the limit holds for what
+        // is stored, so it is checked again.
+        return Err(Reply::no(
+            Some(ResponseCode::TooBig),
+            format!(
+                "Message of {stored} bytes once base64-encoded exceeds the limit of {limit} bytes"
+            ),
+        ));
+    }
     Ok(Ready {
-        raw: &m.data,
+        raw,
         flags,
         internal,
     })
@@ -82,11 +120,12 @@ pub(crate) fn append(
         Err(r) => return r,
     };
     let limit = append_limit(ctx);
+    let utf8_accept = ctx.enabled.utf8_accept;
     // MULTIAPPEND is all or nothing: every message is checked before the
     // first one is stored.
     let ready = match messages
         .iter()
-        .map(|m| validate(m, limit))
+        .map(|m| validate(m, limit, utf8_accept))
         .collect::<Result<Vec<_>, _>>()
     {
         Ok(r) => r,
@@ -104,7 +143,7 @@ pub(crate) fn append(
     let batch: Vec<NewMessage<'_>> = ready
         .iter()
         .map(|m| NewMessage {
-            raw: m.raw,
+            raw: &m.raw,
             flags: &m.flags,
             internal: m.internal,
         })
@@ -129,7 +168,6 @@ pub(crate) fn append(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::imap::wire::command::AppendKind;
     use crate::imap::wire::response::Status;
 
     fn msg(flags: Vec<WireFlag>, len: usize) -> AppendMessage {
@@ -153,20 +191,37 @@ mod tests {
             ],
             3,
         );
-        let r = validate(&m, 10).map_err(|r| r.text).unwrap();
+        let r = validate(&m, 10, false).map_err(|r| r.text).unwrap();
         assert_eq!(r.flags, [Flag::Seen, Flag::Keyword("$Work".into())]);
-        assert_eq!(r.raw, b"xxx");
+        assert_eq!(&*r.raw, b"xxx");
     }
 
     #[test]
     fn unknown_system_flag_is_bad_and_size_is_checked() {
         let odd = msg(vec![WireFlag::Extension("Foo".into())], 1);
-        let bad = validate(&odd, 10);
+        let bad = validate(&odd, 10, false);
         assert!(matches!(bad, Err(ref r) if r.status == Status::Bad && r.text.contains("\\Foo")));
         let large = msg(vec![], 11);
-        let big = validate(&large, 10);
+        let big = validate(&large, 10, false);
         assert!(matches!(big, Err(ref r) if r.code == Some(ResponseCode::TooBig)));
-        assert!(validate(&msg(vec![], 10), 10).is_ok());
-        assert!(validate(&msg(vec![], 0), 10).is_ok());
+        assert!(validate(&msg(vec![], 10), 10, false).is_ok());
+        assert!(validate(&msg(vec![], 0), 10, false).is_ok());
+    }
+
+    #[test]
+    fn the_limit_holds_for_the_base64_encoded_form() {
+        let data = b"MIME-Version: 1.0\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+            .to_vec();
+        let m = AppendMessage {
+            flags: Vec::new(),
+            internal_date: None,
+            kind: AppendKind::Literal8,
+            data: data.clone(),
+        };
+        let limit = data.len() as u64;
+        let r = validate(&m, limit, false);
+        assert!(matches!(r, Err(ref r) if r.code == Some(ResponseCode::TooBig)));
+        let ok = validate(&m, limit + 64, false).map_err(|r| r.text).unwrap();
+        assert!(ok.raw.ends_with(b"AAAAAAAAAAAA\r\n"), "{:?}", ok.raw);
     }
 }

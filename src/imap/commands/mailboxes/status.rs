@@ -3,6 +3,7 @@
 //! LIST-STATUS. Works from a fresh handle on the mailbox's change log and
 //! message metadata: it never decrypts a message and never claims \Recent.
 
+use crate::imap::commands::selected::write_highest_modseq;
 use crate::imap::context::{mailbox_name, Ctx, Reply};
 use crate::imap::wire::command::{MailboxArg, StatusItem};
 use crate::imap::wire::response::{EncodedMailbox, Response, StatusValue};
@@ -21,6 +22,15 @@ pub(crate) fn status(
         Ok(n) => n,
         Err(r) => return r,
     };
+    if items.contains(&StatusItem::HighestModSeq) && !ctx.enabled.condstore {
+        // RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) is a CONDSTORE-enabling
+        // command; with a mailbox selected the client learns its
+        // HIGHESTMODSEQ at once.
+        ctx.enabled.condstore = true;
+        if let Some(sel) = &ctx.selected {
+            write_highest_modseq(out, &sel.mailbox);
+        }
+    }
     match status_response(ctx, &name, items) {
         Ok(r) => {
             r.encode(out);
@@ -84,7 +94,9 @@ pub(super) fn status_response(
     // This session's own \Recent claims are invisible to a fresh handle;
     // add them when the mailbox is the selected one.
     let own_recent = match &ctx.selected {
-        Some(sel) if sel.mailbox.id() == mb.id() => sel.mailbox.recent_count(),
+        // A read-only selection's \Recent messages are unclaimed ones,
+        // already counted.
+        Some(sel) if sel.mailbox.id() == mb.id() && !sel.read_only => sel.mailbox.recent_count(),
         _ => 0,
     };
     let values = items
