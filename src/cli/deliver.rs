@@ -20,6 +20,8 @@ pub(crate) const EX_USAGE: i32 = 64;
 pub(crate) const EX_DATAERR: i32 = 65;
 /// No such user.
 pub(crate) const EX_NOUSER: i32 = 67;
+/// An operating-system error (descriptors, limits).
+pub(crate) const EX_OSERR: i32 = 71;
 /// Temporary failure; the MTA should retry.
 pub(crate) const EX_TEMPFAIL: i32 = 75;
 
@@ -84,6 +86,16 @@ fn invoking_user() -> Option<String> {
 
 /// Runs `deliver` with its arguments; returns the exit code.
 pub(crate) fn run(args: &[OsString]) -> i32 {
+    // As `serve` does, first thing: a descriptor the MTA leaked (pointing
+    // outside the user directory) would survive the chroot.
+    if let Err(e) = crate::sys::fds::close_inherited() {
+        eprintln!("crymap-like deliver: cannot list inherited descriptors: {e}");
+        return EX_OSERR;
+    }
+    if let Err(e) = crate::sys::privilege::forbid_core_dumps() {
+        eprintln!("crymap-like deliver: {e}");
+        return EX_OSERR;
+    }
     let args = match parse(args) {
         Ok(a) => a,
         Err(e) => {
@@ -125,6 +137,19 @@ pub(crate) fn run(args: &[OsString]) -> i32 {
         }
     };
     let mut stdin = io::stdin().lock();
+    // An empty message is a mistake upstream, not mail (RFC 5322 needs at
+    // least the header fields): refused, not delivered.
+    match io::BufRead::fill_buf(&mut stdin) {
+        Ok([]) => {
+            eprintln!("crymap-like deliver: empty message refused");
+            return EX_DATAERR;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("crymap-like deliver: reading the message: {e}");
+            return EX_TEMPFAIL;
+        }
+    }
     let (outcome, result) = delivery::deliver(
         &user_dir,
         MessageName::random(),

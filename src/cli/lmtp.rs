@@ -31,6 +31,11 @@ pub(super) fn run(global: &Global, args: &mut Args) -> Result<i32, ArgError> {
             return Ok(exit::OSERR);
         }
     }
+    // Before any secret (TLS key, password, master key) is in memory.
+    if let Err(e) = sys::privilege::forbid_core_dumps() {
+        error!("{e}");
+        return Ok(exit::OSERR);
+    }
     Ok(serve(global))
 }
 

@@ -48,6 +48,11 @@ pub(super) fn run(global: &Global, args: &mut Args, mode: Mode) -> Result<i32, A
             return Ok(exit::OSERR);
         }
     }
+    // Before any secret (TLS key, password, master key) is in memory.
+    if let Err(e) = sys::privilege::forbid_core_dumps() {
+        error!("{e}");
+        return Ok(exit::OSERR);
+    }
     Ok(serve(global, mode))
 }
 

@@ -59,6 +59,14 @@ pub enum PrivilegeError {
         /// The underlying errno.
         source: Errno,
     },
+    /// Making the process undumpable failed.
+    #[error("{call} failed: {source}")]
+    Harden {
+        /// The system call.
+        call: &'static str,
+        /// The underlying errno.
+        source: Errno,
+    },
     /// `stat`, `lstat` or `lchown` on a path failed.
     #[error("{op} {path}: {source}")]
     Io {
@@ -136,7 +144,13 @@ pub fn drop_to(uid: Uid, gid: Gid) -> Result<(), PrivilegeError> {
         id: uid.as_raw(),
         source,
     })?;
-    verify_dropped(uid, gid, was_root)
+    verify_dropped(uid, gid, was_root)?;
+    // setresuid reset the dumpable flag: the process now runs as a uid
+    // that could otherwise attach to it.
+    nix::sys::prctl::set_dumpable(false).map_err(|source| PrivilegeError::Harden {
+        call: "prctl(PR_SET_DUMPABLE)",
+        source,
+    })
 }
 
 /// Checks the identity after a drop; separate so the checks read as a list.
@@ -187,6 +201,24 @@ pub fn become_owner_of(dir: &Path) -> Result<PathBuf, PrivilegeError> {
     chroot_into(dir)?;
     drop_to(uid, gid)?;
     Ok(PathBuf::from("/"))
+}
+
+/// Makes the process undumpable: no core file (`RLIMIT_CORE` 0, soft and
+/// hard, so it cannot be raised again) and `PR_SET_DUMPABLE` 0, which also
+/// keeps a process of the same uid from attaching to it (ptrace) or
+/// reading its memory through /proc. Run before any secret (TLS key,
+/// password, master key) is read; run again after a uid drop, which resets
+/// the dumpable flag to the system's `fs.suid_dumpable`.
+pub fn forbid_core_dumps() -> Result<(), PrivilegeError> {
+    use nix::sys::resource::{setrlimit, Resource};
+    setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(|source| PrivilegeError::Harden {
+        call: "setrlimit(RLIMIT_CORE)",
+        source,
+    })?;
+    nix::sys::prctl::set_dumpable(false).map_err(|source| PrivilegeError::Harden {
+        call: "prctl(PR_SET_DUMPABLE)",
+        source,
+    })
 }
 
 /// Looks a user up by name; `Ok(None)` if no such user exists.
