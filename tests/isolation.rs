@@ -61,6 +61,8 @@ fn isolation_session_is_chrooted_into_user_dir_as_its_owner() {
     // No capability is left that could undo any of it.
     assert_eq!(status_field(pid, "CapEff"), "0000000000000000");
     assert_eq!(status_field(pid, "CapPrm"), "0000000000000000");
+    // Nothing it could execute would give a privilege back (issue 7).
+    assert_eq!(status_field(pid, "NoNewPrivs"), "1");
 
     // No open descriptor refers to a path outside the user directory (a
     // directory descriptor outside it would allow an escape via fchdir).

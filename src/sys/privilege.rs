@@ -150,6 +150,12 @@ pub fn drop_to(uid: Uid, gid: Gid) -> Result<(), PrivilegeError> {
     nix::sys::prctl::set_dumpable(false).map_err(|source| PrivilegeError::Harden {
         call: "prctl(PR_SET_DUMPABLE)",
         source,
+    })?;
+    // Nothing this process (or a child) executes can gain a privilege
+    // again (setuid binaries, file capabilities); inherited across fork.
+    nix::sys::prctl::set_no_new_privs().map_err(|source| PrivilegeError::Harden {
+        call: "prctl(PR_SET_NO_NEW_PRIVS)",
+        source,
     })
 }
 
