@@ -71,6 +71,38 @@ pub(crate) struct Config {
     pub limits: LimitsConfig,
     /// The LMTP server (`serve lmtp`).
     pub lmtp: LmtpConfig,
+    /// Failed logins counted across connections.
+    pub throttle: ThrottleConfig,
+}
+
+/// `[throttle]`: failed logins counted per user name and per client
+/// address across every connection, in `ROOT/login-throttle`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ThrottleConfig {
+    /// Count and slow down guesses at all.
+    pub enabled: bool,
+    /// Attempts within the window answered without an added delay.
+    pub free_failures: u32,
+    /// Ceiling of the doubling delay (1 s, 2 s, 4 s, ...) after them.
+    pub max_delay_secs: u64,
+    /// Attempts within the window after which passwords are not checked
+    /// at all (answered NO) until the window passes without one.
+    pub lockout_failures: u32,
+    /// Seconds without an attempt after which a count is forgotten.
+    pub window_secs: u64,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        ThrottleConfig {
+            enabled: true,
+            free_failures: 5,
+            max_delay_secs: 30,
+            lockout_failures: 20,
+            window_secs: 15 * 60,
+        }
+    }
 }
 
 /// `[lmtp]`: the LMTP server's limits and name.
@@ -214,6 +246,13 @@ pub(crate) struct KdfConfig {
     pub lanes: u32,
     /// Accept parameters below the safe minimum (tests only).
     pub allow_weak: bool,
+    /// Login refuses an account file asking for more memory than this
+    /// (KiB): the file is user-owned and hashed by a root process.
+    pub max_memory_kib: u32,
+    /// Login refuses an account file asking for more passes than this.
+    pub max_passes: u32,
+    /// Login refuses an account file asking for more lanes than this.
+    pub max_lanes: u32,
 }
 
 impl Default for KdfConfig {
@@ -223,6 +262,9 @@ impl Default for KdfConfig {
             passes: 2,
             lanes: 1,
             allow_weak: false,
+            max_memory_kib: 64 * 1024,
+            max_passes: 4,
+            max_lanes: 4,
         }
     }
 }
@@ -256,6 +298,9 @@ pub(crate) struct ListenConfig {
     pub lmtp: Vec<String>,
     /// Most connections served at once; further ones wait in the backlog.
     pub max_sessions: usize,
+    /// Most connections served at once from one client IP address; further
+    /// ones are closed at once, so one client cannot take every session.
+    pub max_sessions_per_address: usize,
 }
 
 impl Default for ListenConfig {
@@ -265,6 +310,7 @@ impl Default for ListenConfig {
             imap: vec!["0.0.0.0:143".to_owned()],
             lmtp: Vec::new(),
             max_sessions: 512,
+            max_sessions_per_address: 10,
         }
     }
 }
@@ -282,6 +328,15 @@ pub(crate) struct LimitsConfig {
     pub login_failure_delay_ms: u64,
     /// Failed logins after which the connection is closed.
     pub max_login_failures: u32,
+    /// Seconds a connection may stay unauthenticated (TLS handshake
+    /// included) before it is closed: until login the process is root.
+    pub prelogin_timeout_secs: u64,
+    /// Seconds one command may take to arrive, first byte to last (the idle
+    /// timeout bounds each wait only, so a byte every few seconds would
+    /// otherwise hold the process).
+    pub command_timeout_secs: u64,
+    /// Commands accepted before login; the next one closes the connection.
+    pub max_prelogin_commands: u32,
 }
 
 impl Default for LimitsConfig {
@@ -291,6 +346,9 @@ impl Default for LimitsConfig {
             idle_timeout_secs: 30 * 60,
             login_failure_delay_ms: 2000,
             max_login_failures: 3,
+            prelogin_timeout_secs: 60,
+            command_timeout_secs: 600,
+            max_prelogin_commands: 50,
         }
     }
 }
@@ -329,11 +387,29 @@ impl Config {
                 "limits.max_message_size must be between 1 and {MAX_MESSAGE_SIZE} (64 MiB)"
             ));
         }
+        if self.limits.prelogin_timeout_secs == 0
+            || self.limits.command_timeout_secs == 0
+            || self.limits.max_prelogin_commands == 0
+        {
+            return Err("limits.prelogin_timeout_secs, command_timeout_secs and \
+                 max_prelogin_commands must be at least 1"
+                .to_owned());
+        }
         if self.limits.max_login_failures == 0 {
             return Err("limits.max_login_failures must be at least 1".to_owned());
         }
         if self.kdf.lanes == 0 || self.kdf.passes == 0 || self.kdf.memory_kib < 8 {
             return Err("kdf: lanes and passes must be >= 1, memory_kib >= 8".to_owned());
+        }
+        if self.kdf.memory_kib > self.kdf.max_memory_kib
+            || self.kdf.passes > self.kdf.max_passes
+            || self.kdf.lanes > self.kdf.max_lanes
+        {
+            return Err(
+                "kdf: memory_kib, passes and lanes must not exceed max_memory_kib, \
+                 max_passes and max_lanes (what login accepts)"
+                    .to_owned(),
+            );
         }
         if self.keys.name_pattern.is_empty()
             || self.keys.name_pattern.contains('/')
@@ -358,8 +434,16 @@ impl Config {
                 return Err("lmtp.hostname must be a host name".to_owned());
             }
         }
-        if self.listen.max_sessions == 0 {
-            return Err("listen.max_sessions must be at least 1".to_owned());
+        if self.throttle.lockout_failures == 0 || self.throttle.window_secs == 0 {
+            return Err(
+                "throttle.lockout_failures and throttle.window_secs must be at least 1".to_owned(),
+            );
+        }
+        if self.listen.max_sessions == 0 || self.listen.max_sessions_per_address == 0 {
+            return Err(
+                "listen.max_sessions and listen.max_sessions_per_address must be at least 1"
+                    .to_owned(),
+            );
         }
         Ok(())
     }

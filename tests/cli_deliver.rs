@@ -152,3 +152,13 @@ fn cli_deliver_exit_codes_for_unknown_user_oversize_and_crash() {
     assert_eq!(spool_count(&user), 1);
     assert_eq!(open(&user, "INBOX").exists(), 1);
 }
+
+/// An empty message is a mistake upstream, not mail: EX_DATAERR (65), and
+/// nothing is stored (issue 7).
+#[test]
+fn cli_deliver_refuses_an_empty_message_with_ex_dataerr() {
+    let (root, user) = setup("empty");
+    assert_eq!(deliver(&root.0, &["--user", "alice"], b"", None), 65);
+    assert_eq!(spool_count(&user), 0);
+    assert_eq!(open(&user, "INBOX").exists(), 0);
+}

@@ -61,6 +61,8 @@ fn isolation_session_is_chrooted_into_user_dir_as_its_owner() {
     // No capability is left that could undo any of it.
     assert_eq!(status_field(pid, "CapEff"), "0000000000000000");
     assert_eq!(status_field(pid, "CapPrm"), "0000000000000000");
+    // Nothing it could execute would give a privilege back (issue 7).
+    assert_eq!(status_field(pid, "NoNewPrivs"), "1");
 
     // No open descriptor refers to a path outside the user directory (a
     // directory descriptor outside it would allow an escape via fchdir).
@@ -204,4 +206,37 @@ fn isolation_black_box_deployment_chroots_system_and_drops_before_reading() {
     assert!(c.login("uma", "pw-uma").starts_with("t1 OK"));
     assert!(c.login("uma", "pw-uma").contains("BAD"));
     assert!(c.cmd("XCRY GET-USER-CONFIG")[0].starts_with("* XCRY USER-CONFIG"));
+}
+
+/// Before any secret is read (TLS key, password, master key) the process
+/// can no longer dump core, even if it tries to raise the limit (hard
+/// limit 0), and it stays so after the uid drop (issue 7).
+#[test]
+fn isolation_session_cannot_dump_core() {
+    if !require_root("isolation_session_cannot_dump_core") {
+        return;
+    }
+    let root = Root::new("nocore");
+    root.add_user("ivan", "pw-ivan");
+    let (child, sock) = root.spawn_serve("imaps");
+    let pid = child.id();
+    let _guard = Guard(child);
+    let (mut c, _) = Client::imaps(sock);
+    let core_limit = || {
+        std::fs::read_to_string(format!("/proc/{pid}/limits"))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("Max core file size"))
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(4)
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(core_limit(), "0 0", "before login");
+    assert!(c.login("ivan", "pw-ivan").starts_with("t1 OK"));
+    assert_eq!(core_limit(), "0 0", "after login");
 }

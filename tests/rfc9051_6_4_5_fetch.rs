@@ -335,3 +335,24 @@ fn find_file(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
     }
     None
 }
+
+/// RFC 9051 §4.3: no string, quoted or literal, may carry NUL (CHAR8);
+/// a sender's header may hold one, delivered as it came (issue 7).
+#[test]
+fn rfc9051_4_3_envelope_never_carries_nul() {
+    let msg = b"From: \"a\0b\" <x@example.org>\r\nSubject: hi\0there\r\n\r\nbody\r\n";
+    let (root, mut s, _) = session("env-nul", &[], false);
+    common::mail::deliver(&root, USER, msg);
+    s.ok("SELECT INBOX");
+    let bytes: Vec<u8> =
+        s.c.run("FETCH 1 (ENVELOPE BODYSTRUCTURE)")
+            .into_iter()
+            .flat_map(|r| r.bytes)
+            .collect();
+    assert!(!bytes.contains(&0), "{}", s_(&bytes));
+    assert!(s_(&bytes).contains("hi there"), "{}", s_(&bytes));
+}
+
+fn s_(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}

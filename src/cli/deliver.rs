@@ -17,6 +17,8 @@ pub(crate) const EX_OK: i32 = exit::OK;
 pub(crate) const EX_DATAERR: i32 = exit::DATAERR;
 /// No such user.
 pub(crate) const EX_NOUSER: i32 = exit::NOUSER;
+/// An operating-system error (descriptors, limits).
+pub(crate) const EX_OSERR: i32 = exit::OSERR;
 /// Temporary failure; the MTA should retry.
 pub(crate) const EX_TEMPFAIL: i32 = exit::TEMPFAIL;
 
@@ -60,6 +62,16 @@ fn invoking_user() -> Option<String> {
 
 /// Runs `deliver`; returns the exit code.
 pub(crate) fn run(global: &Global, args: DeliverArgs) -> i32 {
+    // As `serve` does, first thing: a descriptor the MTA leaked (pointing
+    // outside the user directory) would survive the chroot.
+    if let Err(e) = crate::sys::fds::close_inherited() {
+        eprintln!("crymap-like deliver: cannot list inherited descriptors: {e}");
+        return EX_OSERR;
+    }
+    if let Err(e) = crate::sys::privilege::forbid_core_dumps() {
+        eprintln!("crymap-like deliver: {e}");
+        return EX_OSERR;
+    }
     let recipient = match (&args.address, args.user.clone().or_else(invoking_user)) {
         (Some(address), _) => Recipient::from_address(address),
         (None, Some(user)) => Recipient::user(&user),
@@ -94,6 +106,19 @@ pub(crate) fn run(global: &Global, args: DeliverArgs) -> i32 {
         }
     };
     let mut stdin = io::stdin().lock();
+    // An empty message is a mistake upstream, not mail (RFC 5322 needs at
+    // least the header fields): refused, not delivered.
+    match io::BufRead::fill_buf(&mut stdin) {
+        Ok([]) => {
+            eprintln!("crymap-like deliver: empty message refused");
+            return EX_DATAERR;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("crymap-like deliver: reading the message: {e}");
+            return EX_TEMPFAIL;
+        }
+    }
     let (outcome, result) = delivery::deliver(
         &user_dir,
         MessageName::random(),

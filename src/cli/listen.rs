@@ -3,7 +3,7 @@
 //! `crymap-like serve` process as its stdin/stdout; it never serves a
 //! session in-process, so one user's session can never see another's.
 
-use std::net::TcpListener;
+use std::net::{IpAddr, TcpListener};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
@@ -69,13 +69,16 @@ impl Socket {
         }
     }
 
-    /// Accepts one connection: the socket and a printable peer.
-    fn accept(&self) -> std::io::Result<(OwnedFd, String)> {
+    /// Accepts one connection: the socket, a printable peer, and the
+    /// client's IP address (TCP only) for the per-address cap.
+    fn accept(&self) -> std::io::Result<(OwnedFd, String, Option<IpAddr>)> {
         match self {
-            Socket::Tcp(s) => s.accept().map(|(c, a)| (c.into(), a.to_string())),
+            Socket::Tcp(s) => s
+                .accept()
+                .map(|(c, a)| (c.into(), a.to_string(), Some(a.ip()))),
             Socket::Unix(s) => s
                 .accept()
-                .map(|(c, _)| (c.into(), "a UNIX socket".to_owned())),
+                .map(|(c, _)| (c.into(), "a UNIX socket".to_owned(), None)),
         }
     }
 }
@@ -139,9 +142,10 @@ pub(super) fn serve_forever(global: &Global, system: &System, listeners: &[Liste
         }
     };
     let max = system.config.listen.max_sessions;
-    let mut children: Vec<Child> = Vec::new();
+    let per_address = system.config.listen.max_sessions_per_address;
+    let mut children: Vec<(Child, Option<IpAddr>)> = Vec::new();
     loop {
-        children.retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
+        children.retain_mut(|(c, _)| !matches!(c.try_wait(), Ok(Some(_))));
         if children.len() >= max {
             std::thread::sleep(Duration::from_millis(50));
             continue;
@@ -159,10 +163,20 @@ pub(super) fn serve_forever(global: &Global, system: &System, listeners: &[Liste
                 continue;
             }
             match l.socket.accept() {
-                Ok((stream, addr)) => match spawn(&exe, global, &system.root, l.mode, stream) {
+                Ok((_, addr, Some(ip)))
+                    if children.iter().filter(|(_, a)| *a == Some(ip)).count() >= per_address =>
+                {
+                    // Dropping the socket closes it: no process, no greeting.
+                    warn!(
+                        "{} connection from {addr} refused: {per_address} sessions from {ip} \
+                         already (listen.max_sessions_per_address)",
+                        l.mode
+                    );
+                }
+                Ok((stream, addr, ip)) => match spawn(&exe, global, &system.root, l.mode, stream) {
                     Ok(child) => {
                         info!("{} connection from {addr}: pid {}", l.mode, child.id());
-                        children.push(child);
+                        children.push((child, ip));
                     }
                     Err(e) => warn!("cannot start a session for {addr}: {e}"),
                 },

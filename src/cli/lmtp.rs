@@ -27,6 +27,11 @@ pub(super) fn run(global: &Global) -> i32 {
             return exit::OSERR;
         }
     }
+    // Before any secret (TLS key, password, master key) is in memory.
+    if let Err(e) = sys::privilege::forbid_core_dumps() {
+        error!("{e}");
+        return exit::OSERR;
+    }
     serve(global)
 }
 

@@ -23,6 +23,7 @@ mod password;
 mod progress;
 mod remote;
 mod serve;
+mod throttle;
 pub mod tls;
 pub(crate) mod user;
 

@@ -7,18 +7,20 @@
 //! become its owner. Any failing step ends the session; the process never
 //! serves a logged-in user as root.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use log::{error, info, warn};
 
+use super::throttle::{LoginThrottle, Verdict};
 use super::{exit, Global, ServeCommand};
 use crate::config::{Config, System};
 use crate::imap::session::{self, LoggedIn, Login, LoginError, SessionConfig};
 use crate::store::credentials::{PasswordCost, UnlockedAccount};
 use crate::store::error::StoreError;
-use crate::store::user_file::UserFile;
+use crate::store::user_file::{UserFile, USER_FILE};
 use crate::sys;
+use crate::sys::privilege::{UserDir, UserDirError};
 
 /// Which flavour of IMAP to speak on the connection.
 type Mode = ServeCommand;
@@ -35,6 +37,11 @@ pub(super) fn run(global: &Global, mode: Mode) -> i32 {
             error!("cannot list inherited descriptors: {e}");
             return exit::OSERR;
         }
+    }
+    // Before any secret (TLS key, password, master key) is in memory.
+    if let Err(e) = sys::privilege::forbid_core_dumps() {
+        error!("{e}");
+        return exit::OSERR;
     }
     serve(global, mode)
 }
@@ -69,6 +76,14 @@ fn serve(global: &Global, mode: Mode) -> i32 {
             return exit::OSERR;
         }
     };
+    // The shared failed-login counts live under the system root, which a
+    // chroot into users/ or a drop to system_user would put out of reach:
+    // opened now, the descriptor is kept (and closed at login).
+    let address = match conn.peer() {
+        Ok(sys::peer::Peer::Loopback(a) | sys::peer::Peer::Remote(a)) => Some(a.ip()),
+        _ => None,
+    };
+    let throttle = LoginThrottle::open(&system.root, &config.throttle, address);
     // Everything that needs the system's files or the user database is
     // looked up now, before the process shuts itself in.
     let system_user = match &config.security.system_user {
@@ -136,10 +151,7 @@ fn serve(global: &Global, mode: Mode) -> i32 {
         if proxy_trusted { ", trusted proxy" } else { "" }
     );
 
-    let login = SystemLogin {
-        users_dir,
-        cost: password_cost(config),
-    };
+    let login = SystemLogin::new(users_dir, config, throttle);
     let session_config = SessionConfig {
         implicit_tls: mode == Mode::Imaps,
         cleartext_login_allowed: peer_is_local,
@@ -148,6 +160,9 @@ fn serve(global: &Global, mode: Mode) -> i32 {
         login_failure_delay: Duration::from_millis(config.limits.login_failure_delay_ms),
         max_login_failures: config.limits.max_login_failures,
         max_message_size: config.limits.max_message_size,
+        prelogin_timeout: Duration::from_secs(config.limits.prelogin_timeout_secs),
+        command_timeout: Duration::from_secs(config.limits.command_timeout_secs),
+        max_prelogin_commands: config.limits.max_prelogin_commands,
     };
     match session::run(conn, acceptor, session_config, login) {
         Ok(()) => exit::OK,
@@ -187,65 +202,163 @@ pub(super) fn valid_user_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@' | b'+'))
 }
 
+/// The most an account file may ask of a login (`[kdf] max_*`).
+#[derive(Debug, Clone, Copy)]
+struct KdfPolicy {
+    max_memory_kib: u32,
+    max_passes: u32,
+    max_lanes: u32,
+}
+
+impl KdfPolicy {
+    fn from_config(config: &Config) -> KdfPolicy {
+        KdfPolicy {
+            max_memory_kib: config.kdf.max_memory_kib,
+            max_passes: config.kdf.max_passes,
+            max_lanes: config.kdf.max_lanes,
+        }
+    }
+
+    fn allows(&self, memory_kib: u32, passes: u32, lanes: u32) -> bool {
+        memory_kib <= self.max_memory_kib && passes <= self.max_passes && lanes <= self.max_lanes
+    }
+}
+
 /// Authenticates against `users/NAME/user.toml` and then isolates the
 /// process in that user's directory.
+///
+/// The directory belongs to the user, the process is root: the directory
+/// is opened once (no link followed at its last component), `user.toml`
+/// is read through that descriptor (no link, regular file, the
+/// directory's owner's, at most [`UserFile::MAX_SIZE`] bytes), its Argon2
+/// cost is checked against the system's policy before any hashing, and the
+/// chroot is made on the same descriptor. Argon2 runs in this (root)
+/// process, bounded by that policy; see doc/cryptography.md for why not in
+/// a child dropped to the owner's uid.
 struct SystemLogin {
     users_dir: PathBuf,
     cost: PasswordCost,
+    policy: KdfPolicy,
+    /// Hashed for unknown users, at the cost a new account gets.
+    decoy: UserFile,
+    /// Attempts counted across connections; dropped (closed) at login.
+    throttle: Option<LoginThrottle>,
+}
+
+impl SystemLogin {
+    fn new(users_dir: PathBuf, config: &Config, throttle: Option<LoginThrottle>) -> SystemLogin {
+        let cost = password_cost(config);
+        SystemLogin {
+            users_dir,
+            decoy: UserFile::decoy(&cost.kdf_params()),
+            cost,
+            policy: KdfPolicy::from_config(config),
+            throttle,
+        }
+    }
+
+    /// An unknown user costs the same Argon2 run as a wrong password.
+    fn unknown(&self, password: &[u8]) -> LoginError {
+        let _ = self.decoy.unlock(password);
+        LoginError::BadCredentials
+    }
 }
 
 impl Login for SystemLogin {
     fn login(&mut self, user: &str, password: &[u8]) -> Result<LoggedIn, LoginError> {
+        if let Some(t) = self.throttle.as_mut() {
+            match t.attempt(user) {
+                Verdict::LockedOut => return Err(LoginError::Throttled),
+                Verdict::Check(delay) => std::thread::sleep(delay),
+            }
+        }
+        self.check(user, password)
+    }
+}
+
+impl SystemLogin {
+    fn check(&mut self, user: &str, password: &[u8]) -> Result<LoggedIn, LoginError> {
         if !valid_user_name(user) {
-            return Err(LoginError::BadCredentials);
+            return Err(self.unknown(password));
         }
         let entry = self.users_dir.join(user);
-        let dir = match std::fs::canonicalize(&entry) {
+        // `users/` is root's: a link there was placed by the administrator
+        // and is resolved once, here. What it leads to is then opened
+        // without following a link.
+        let path = match std::fs::canonicalize(&entry) {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(LoginError::BadCredentials)
+                return Err(self.unknown(password))
             }
             Err(e) => return Err(LoginError::Unavailable(format!("{}: {e}", entry.display()))),
         };
-        let file = UserFile::load(&dir).map_err(|e| match e {
-            StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                LoginError::BadCredentials
-            }
-            other => LoginError::Unavailable(other.to_string()),
-        })?;
+        let dir = match UserDir::open(&path) {
+            Ok(d) => d,
+            Err(UserDirError::NotFound(_)) => return Err(self.unknown(password)),
+            Err(e) => return Err(LoginError::Unavailable(e.to_string())),
+        };
+        let bytes = match dir.read_owned_file(USER_FILE, UserFile::MAX_SIZE) {
+            Ok(b) => b,
+            Err(UserDirError::NotFound(_)) => return Err(self.unknown(password)),
+            Err(e) => return Err(LoginError::Unavailable(e.to_string())),
+        };
+        let file = UserFile::from_bytes(path.join(USER_FILE), &bytes)
+            .map_err(|e| LoginError::Unavailable(e.to_string()))?;
+        let params = file.kdf_params();
+        if !self
+            .policy
+            .allows(params.memory_kib, params.passes, params.lanes)
+        {
+            return Err(LoginError::Unavailable(format!(
+                "{}: Argon2 cost (memory_kib {}, passes {}, lanes {}) is above the system's \
+                 policy (kdf.max_memory_kib {}, max_passes {}, max_lanes {})",
+                path.join(USER_FILE).display(),
+                params.memory_kib,
+                params.passes,
+                params.lanes,
+                self.policy.max_memory_kib,
+                self.policy.max_passes,
+                self.policy.max_lanes
+            )));
+        }
         let account = UnlockedAccount::unlock(&file, password, self.cost).map_err(|e| match e {
             StoreError::WrongPassword => LoginError::BadCredentials,
             other => LoginError::Unavailable(other.to_string()),
         })?;
+        // The throttle's descriptor (root's file) must not reach the user.
+        if let Some(mut t) = self.throttle.take() {
+            t.succeeded(user);
+        }
         let root = isolate(&dir).map_err(LoginError::Fatal)?;
         crate::store::credentials::note_login(&root);
         Ok(LoggedIn { account, dir: root })
     }
 }
 
-/// Shuts the process into `dir` and becomes its owner; returns the path of
-/// the user directory as the process now sees it.
-fn isolate(dir: &Path) -> Result<PathBuf, String> {
+/// Shuts the process into the opened directory and becomes its owner;
+/// returns the path of the user directory as the process now sees it.
+fn isolate(dir: &UserDir) -> Result<PathBuf, String> {
+    let path = dir.path();
     if !sys::privilege::is_root() {
         warn!(
             "not running as root: serving {} without chroot, as uid {}",
-            dir.display(),
+            path.display(),
             nix::unistd::geteuid()
         );
-        return Ok(dir.to_owned());
+        return Ok(path.to_owned());
     }
-    let (uid, gid) =
-        sys::privilege::owner_of(dir).map_err(|e| format!("stat {}: {e}", dir.display()))?;
+    let (uid, gid) = dir.owner();
     if uid.is_root() {
         return Err(format!(
             "{} is owned by root; refusing to serve a user as root",
-            dir.display()
+            path.display()
         ));
     }
-    sys::privilege::chroot_into(dir).map_err(|e| format!("chroot {}: {e}", dir.display()))?;
-    sys::privilege::drop_to(uid, gid).map_err(|e| format!("setuid {uid}: {e}"))?;
-    info!("isolated in {} as uid {uid} gid {gid}", dir.display());
-    Ok(PathBuf::from("/"))
+    let root = dir
+        .isolate()
+        .map_err(|e| format!("isolating in {}: {e}", path.display()))?;
+    info!("isolated in {} as uid {uid} gid {gid}", path.display());
+    Ok(root)
 }
 
 #[cfg(test)]

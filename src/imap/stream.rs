@@ -44,6 +44,15 @@ impl Stream {
         }
     }
 
+    /// Bounds every read from now on by `deadline` (see
+    /// [`Conn::set_deadline`]); `None` leaves only the per-read timeout.
+    pub(crate) fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        match self {
+            Stream::Plain(c) => c.set_deadline(deadline),
+            Stream::Tls(s) => s.get_mut().set_deadline(deadline),
+        }
+    }
+
     /// Whether TLS is active.
     pub(crate) fn is_tls(&self) -> bool {
         matches!(self, Stream::Tls(_))

@@ -356,7 +356,10 @@ impl Account {
                 uid_validity,
             } => {
                 if let Some(old) = self.by_name.insert(name.clone(), *id) {
-                    log::warn!("account log: {name} created twice; {old} replaced");
+                    // Ids, not names: mailbox names never reach the log.
+                    log::warn!(
+                        "account log: mailbox {id} created under a name {old} held; {old} replaced"
+                    );
                     self.mailboxes.remove(&old);
                 }
                 self.max_uid_validity = self.max_uid_validity.max(uid_validity.get());
@@ -380,7 +383,9 @@ impl Account {
                     if let Some(info) = self.mailboxes.get_mut(id) {
                         info.name = new.clone();
                         if let Some(old) = self.by_name.insert(new.clone(), *id) {
-                            log::warn!("account log: rename onto {new} replaced {old}");
+                            log::warn!(
+                                "account log: renaming mailbox {id} onto the name of {old} replaced {old}"
+                            );
                             self.mailboxes.remove(&old);
                         }
                     }

@@ -118,12 +118,55 @@ impl UserFile {
         Self::parse(path, &text)
     }
 
+    /// Largest `user.toml` the login path reads (a real one is under 1 KiB):
+    /// the file is user-owned and read by a root process.
+    pub const MAX_SIZE: u64 = 16 * 1024;
+
+    /// Parses account-file bytes already read (by the login path, through
+    /// a directory descriptor); `path` is for messages only. Errors never
+    /// quote the content: the file may be a link to a secret.
+    pub fn from_bytes(path: PathBuf, bytes: &[u8]) -> Result<UserFile> {
+        let text = std::str::from_utf8(bytes).map_err(|e| StoreError::MalformedUserFile {
+            path: path.clone(),
+            reason: format!("not UTF-8 at byte {}", e.valid_up_to()),
+        })?;
+        Self::parse(path, text)
+    }
+
+    /// A stand-in for an unknown user: a random salt and a random sealed
+    /// key under `params`, so [`UserFile::unlock`] costs exactly one real
+    /// Argon2 run and then fails as a wrong password does. Answering an
+    /// unknown name faster would tell who has an account.
+    pub fn decoy(params: &KdfParams) -> UserFile {
+        let mut salt = [0u8; SALT_LEN];
+        OsRng.fill_bytes(&mut salt);
+        let mut sealed_master = vec![0u8; KEY_LEN + crate::crypto::seal::OVERHEAD];
+        OsRng.fill_bytes(&mut sealed_master);
+        UserFile {
+            path: PathBuf::from(USER_FILE),
+            salt,
+            params: KdfParams {
+                allow_weak: true,
+                ..*params
+            },
+            sealed_master,
+            settings: UserSettings::default(),
+            password_changed: Utc::now(),
+        }
+    }
+
     fn parse(path: PathBuf, text: &str) -> Result<UserFile> {
         let bad = |reason: String| StoreError::MalformedUserFile {
             path: path.clone(),
             reason,
         };
-        let file: FileFormat = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+        // toml's own message quotes the offending line: say only where.
+        let file: FileFormat = toml::from_str(text).map_err(|e| {
+            bad(match e.span() {
+                Some(span) => format!("not a valid account file (at byte {})", span.start),
+                None => "not a valid account file".to_owned(),
+            })
+        })?;
         if file.format != FORMAT_VERSION {
             return Err(StoreError::UnsupportedVersion {
                 path,
@@ -132,13 +175,12 @@ impl UserFile {
         }
         if file.kdf.algorithm != ALGORITHM || file.kdf.version != ARGON2_VERSION {
             return Err(bad(format!(
-                "unsupported KDF {} version {:#x}",
-                file.kdf.algorithm, file.kdf.version
+                "unsupported KDF (only {ALGORITHM} version {ARGON2_VERSION:#x})"
             )));
         }
         let salt: [u8; SALT_LEN] = B64
             .decode(&file.kdf.salt)
-            .map_err(|e| bad(format!("salt: {e}")))?
+            .map_err(|_| bad("salt is not base64".into()))?
             .try_into()
             .map_err(|_| bad(format!("salt must be {SALT_LEN} bytes")))?;
         // Parameters chosen under an older, weaker policy must still open.
@@ -151,12 +193,12 @@ impl UserFile {
         params.validate().map_err(|e| bad(e.to_string()))?;
         let sealed_master = B64
             .decode(&file.master_key.sealed)
-            .map_err(|e| bad(format!("master_key.sealed: {e}")))?;
+            .map_err(|_| bad("master_key.sealed is not base64".into()))?;
         if sealed_master.len() != KEY_LEN + crate::crypto::seal::OVERHEAD {
             return Err(bad("master_key.sealed has the wrong length".into()));
         }
         let password_changed = DateTime::parse_from_rfc3339(&file.password_changed)
-            .map_err(|e| bad(format!("password_changed: {e}")))?
+            .map_err(|_| bad("password_changed is not an RFC 3339 time".into()))?
             .with_timezone(&Utc);
         Ok(UserFile {
             path,
@@ -441,6 +483,16 @@ mod tests {
                 ),
                 "case {i}: {err:?}"
             );
+        }
+        // Nothing of the content is quoted: the file may be a link to a
+        // secret (issue 7).
+        for text in [
+            "root:$6$SECRETHASH:19000::",
+            "x = \"SECRETHASH\"",
+            "[kdf]\nalgorithm = \"SECRETHASH\"",
+        ] {
+            let err = UserFile::from_bytes(PathBuf::from("x"), text.as_bytes()).unwrap_err();
+            assert!(!err.to_string().contains("SECRETHASH"), "{err}");
         }
         // A tampered salt is indistinguishable from a wrong password.
         let uf = UserFile::load(dir.path()).unwrap();

@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::sys::peer::{self, Peer, PeerError};
 use crate::sys::poll::{self, PollError};
@@ -47,6 +47,10 @@ pub(crate) struct Conn {
     read: File,
     write: Option<File>,
     read_timeout: Option<Duration>,
+    /// A moment after which no read waits any more, whatever the per-read
+    /// timeout: bounds a whole command (or the whole unauthenticated
+    /// state), so a byte every few seconds cannot hold the process.
+    deadline: Option<Instant>,
 }
 
 impl Conn {
@@ -56,6 +60,7 @@ impl Conn {
             read: File::from(fd),
             write: None,
             read_timeout: None,
+            deadline: None,
         }
     }
 
@@ -65,6 +70,7 @@ impl Conn {
             read: File::from(read),
             write: Some(File::from(write)),
             read_timeout: None,
+            deadline: None,
         }
     }
 
@@ -163,6 +169,13 @@ impl Conn {
         self.read_timeout = timeout;
     }
 
+    /// Sets (or clears, with `None`) the deadline every read is bounded by
+    /// besides the per-read timeout; past it a read fails with
+    /// [`io::ErrorKind::TimedOut`].
+    pub(crate) fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
     /// Waits until the read side has data or end-of-file (`true`), or the
     /// timeout elapses (`false`). `None` waits forever.
     ///
@@ -197,9 +210,22 @@ fn same_file(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> bool {
 
 impl Read for Conn {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(timeout) = self.read_timeout {
+        let left = self
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|l| l.is_zero()) {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"));
+        }
+        let timeout = match (self.read_timeout, left) {
+            (Some(t), Some(l)) => Some(t.min(l)),
+            (t, l) => t.or(l),
+        };
+        if let Some(timeout) = timeout {
             match self.wait_readable(Some(timeout)) {
                 Ok(true) => {}
+                Ok(false) if left.is_some_and(|l| l <= timeout) => {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"))
+                }
                 Ok(false) => {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,

@@ -1,5 +1,6 @@
 //! Leaving root: chroot, dropping to an unprivileged uid/gid and checking
-//! that the drop really happened, user look-ups and ownership.
+//! that the drop really happened, user look-ups and ownership, and reading
+//! a user-owned directory by descriptor ([`UserDir`]) without following links.
 //!
 //! Owns the exact system-call sequence and its verification; it never decides
 //! *which* user to become (that policy belongs to the caller, see
@@ -55,6 +56,14 @@ pub enum PrivilegeError {
     Lookup {
         /// The user name.
         name: String,
+        /// The underlying errno.
+        source: Errno,
+    },
+    /// Making the process undumpable failed.
+    #[error("{call} failed: {source}")]
+    Harden {
+        /// The system call.
+        call: &'static str,
         /// The underlying errno.
         source: Errno,
     },
@@ -135,7 +144,19 @@ pub fn drop_to(uid: Uid, gid: Gid) -> Result<(), PrivilegeError> {
         id: uid.as_raw(),
         source,
     })?;
-    verify_dropped(uid, gid, was_root)
+    verify_dropped(uid, gid, was_root)?;
+    // setresuid reset the dumpable flag: the process now runs as a uid
+    // that could otherwise attach to it.
+    nix::sys::prctl::set_dumpable(false).map_err(|source| PrivilegeError::Harden {
+        call: "prctl(PR_SET_DUMPABLE)",
+        source,
+    })?;
+    // Nothing this process (or a child) executes can gain a privilege
+    // again (setuid binaries, file capabilities); inherited across fork.
+    nix::sys::prctl::set_no_new_privs().map_err(|source| PrivilegeError::Harden {
+        call: "prctl(PR_SET_NO_NEW_PRIVS)",
+        source,
+    })
 }
 
 /// Checks the identity after a drop; separate so the checks read as a list.
@@ -188,6 +209,24 @@ pub fn become_owner_of(dir: &Path) -> Result<PathBuf, PrivilegeError> {
     Ok(PathBuf::from("/"))
 }
 
+/// Makes the process undumpable: no core file (`RLIMIT_CORE` 0, soft and
+/// hard, so it cannot be raised again) and `PR_SET_DUMPABLE` 0, which also
+/// keeps a process of the same uid from attaching to it (ptrace) or
+/// reading its memory through /proc. Run before any secret (TLS key,
+/// password, master key) is read; run again after a uid drop, which resets
+/// the dumpable flag to the system's `fs.suid_dumpable`.
+pub fn forbid_core_dumps() -> Result<(), PrivilegeError> {
+    use nix::sys::resource::{setrlimit, Resource};
+    setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(|source| PrivilegeError::Harden {
+        call: "setrlimit(RLIMIT_CORE)",
+        source,
+    })?;
+    nix::sys::prctl::set_dumpable(false).map_err(|source| PrivilegeError::Harden {
+        call: "prctl(PR_SET_DUMPABLE)",
+        source,
+    })
+}
+
 /// Looks a user up by name; `Ok(None)` if no such user exists.
 pub fn lookup_user(name: &str) -> Result<Option<UserInfo>, PrivilegeError> {
     let user = unistd::User::from_name(name).map_err(|source| PrivilegeError::Lookup {
@@ -232,6 +271,194 @@ pub fn chown_tree(dir: &Path, uid: Uid, gid: Gid) -> Result<(), PrivilegeError> 
         chown_tree(&entry.path(), uid, gid)?;
     }
     Ok(())
+}
+
+/// Why a file could not be read out of a user directory. No variant ever
+/// carries the file's content, so a refusal can be logged as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum UserDirError {
+    /// The directory or the file does not exist.
+    #[error("{0}: no such file or directory")]
+    NotFound(PathBuf),
+    /// `open`, `fstat`, `fchdir` or `read` failed (`ELOOP`: a symlink).
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// The operation.
+        op: &'static str,
+        /// The path as given.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Not a regular file (a FIFO, a device, a directory, a socket).
+    #[error("{0} is not a regular file")]
+    NotRegular(PathBuf),
+    /// Owned by someone other than the directory's owner.
+    #[error("{path} is owned by uid {file_uid}, not by the directory's owner {dir_uid}")]
+    WrongOwner {
+        /// The file.
+        path: PathBuf,
+        /// Its owner.
+        file_uid: u32,
+        /// The directory's owner.
+        dir_uid: u32,
+    },
+    /// Larger than the caller's cap.
+    #[error("{path} is larger than {cap} bytes")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The cap.
+        cap: u64,
+    },
+}
+
+/// A user directory opened once, by descriptor: everything read from it and
+/// the final chroot go through this descriptor, so swapping the path (or a
+/// component of it) for a symlink after the open changes nothing.
+#[derive(Debug)]
+pub struct UserDir {
+    fd: std::fs::File,
+    path: PathBuf,
+    uid: Uid,
+    gid: Gid,
+}
+
+impl UserDir {
+    /// Opens `path` with `O_DIRECTORY | O_NOFOLLOW`: its last component must
+    /// be a real directory, not a symlink. Callers resolve the links an
+    /// administrator placed in the root-owned `users/` first.
+    pub fn open(path: &Path) -> Result<UserDir, UserDirError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let fd = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|source| match source.kind() {
+                io::ErrorKind::NotFound => UserDirError::NotFound(path.to_owned()),
+                _ => UserDirError::Io {
+                    op: "open",
+                    path: path.to_owned(),
+                    source,
+                },
+            })?;
+        let md = fd.metadata().map_err(|source| UserDirError::Io {
+            op: "fstat",
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(UserDir {
+            fd,
+            path: path.to_owned(),
+            uid: Uid::from_raw(md.uid()),
+            gid: Gid::from_raw(md.gid()),
+        })
+    }
+
+    /// The directory's owner and group, as found at the open.
+    pub fn owner(&self) -> (Uid, Gid) {
+        (self.uid, self.gid)
+    }
+
+    /// The path the directory was opened by (for messages only).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes the opened directory the working directory (`fchdir`).
+    fn enter(&self) -> Result<(), UserDirError> {
+        use std::os::fd::AsRawFd;
+        unistd::fchdir(self.fd.as_raw_fd()).map_err(|e| UserDirError::Io {
+            op: "fchdir",
+            path: self.path.clone(),
+            source: io::Error::from(e),
+        })
+    }
+
+    /// Reads `name` inside the directory as `openat(dir, name, O_NOFOLLOW |
+    /// O_NONBLOCK)` would (by `fchdir` on the descriptor, then a relative
+    /// open): refuses a symlink, anything but a regular file (a FIFO never
+    /// blocks the open, a device is never read), a file not owned by the
+    /// directory's owner, and more than `cap` bytes (never reading more
+    /// than `cap + 1`). Leaves the working directory in the user directory.
+    pub fn read_owned_file(&self, name: &str, cap: u64) -> Result<Vec<u8>, UserDirError> {
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        self.enter()?;
+        let path = self.path.join(name);
+        let io_err = |op: &'static str, path: &Path| {
+            let path = path.to_owned();
+            move |source: io::Error| UserDirError::Io { op, path, source }
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(
+                nix::libc::O_NOFOLLOW
+                    | nix::libc::O_NONBLOCK
+                    | nix::libc::O_NOCTTY
+                    | nix::libc::O_CLOEXEC,
+            )
+            .open(name)
+            .map_err(|source| match source.kind() {
+                io::ErrorKind::NotFound => UserDirError::NotFound(path.clone()),
+                _ => UserDirError::Io {
+                    op: "open",
+                    path: path.clone(),
+                    source,
+                },
+            })?;
+        let md = file.metadata().map_err(io_err("fstat", &path))?;
+        let ft = md.file_type();
+        if !ft.is_file() || ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
+            return Err(UserDirError::NotRegular(path));
+        }
+        if md.uid() != self.uid.as_raw() {
+            return Err(UserDirError::WrongOwner {
+                path,
+                file_uid: md.uid(),
+                dir_uid: self.uid.as_raw(),
+            });
+        }
+        if md.len() > cap {
+            return Err(UserDirError::TooLarge { path, cap });
+        }
+        let mut bytes = Vec::new();
+        // The size can grow between fstat and read: the read is bounded too.
+        io::Read::read_to_end(&mut io::Read::take(&file, cap + 1), &mut bytes)
+            .map_err(io_err("read", &path))?;
+        if bytes.len() as u64 > cap {
+            return Err(UserDirError::TooLarge { path, cap });
+        }
+        Ok(bytes)
+    }
+
+    /// As root: `fchdir` on the descriptor, `chroot(".")`, `chdir("/")` (the
+    /// very directory the account file was read from, whatever its path
+    /// points at now), then becomes its owner as found at the open
+    /// (refusing root). Returns the directory as now seen (`/`).
+    pub fn isolate(&self) -> Result<PathBuf, PrivilegeError> {
+        if self.uid.is_root() {
+            return Err(PrivilegeError::TargetIsRoot);
+        }
+        self.enter().map_err(|e| PrivilegeError::Chdir {
+            path: self.path.clone(),
+            source: match e {
+                UserDirError::Io { source, .. } => {
+                    Errno::from_raw(source.raw_os_error().unwrap_or(0))
+                }
+                _ => Errno::UnknownErrno,
+            },
+        })?;
+        unistd::chroot(".").map_err(|source| PrivilegeError::Chroot {
+            path: self.path.clone(),
+            source,
+        })?;
+        unistd::chdir("/").map_err(|source| PrivilegeError::Chdir {
+            path: PathBuf::from("/"),
+            source,
+        })?;
+        drop_to(self.uid, self.gid)?;
+        Ok(PathBuf::from("/"))
+    }
 }
 
 #[cfg(test)]

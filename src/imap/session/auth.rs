@@ -112,6 +112,25 @@ impl<L: Login> Session<L> {
             Err(LoginError::BadCredentials) => {
                 self.failed_login(tag, &user, "wrong user name or password")
             }
+            Err(LoginError::Throttled) => {
+                self.failures += 1;
+                warn!(
+                    "{}: login for {user:?} not checked: too many attempts for this user \
+                     or address lately",
+                    self.config.peer
+                );
+                self.tagged(
+                    tag,
+                    Status::No,
+                    Some(ResponseCode::AuthenticationFailed),
+                    "Too many failed logins; try again later",
+                );
+                if self.failures >= self.config.max_login_failures {
+                    self.untagged_status(Status::Bye, None, "Too many failed logins");
+                    return Ok(Next::Close);
+                }
+                Ok(Next::Continue)
+            }
             Err(LoginError::Unavailable(why)) => {
                 warn!("{}: login of {user} failed: {why}", self.config.peer);
                 self.tagged(

@@ -7,7 +7,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{info, warn};
 use openssl::ssl::SslAcceptor;
@@ -47,6 +47,14 @@ pub(crate) struct SessionConfig {
     pub max_login_failures: u32,
     /// Largest message APPEND accepts.
     pub max_message_size: usize,
+    /// The whole unauthenticated state (TLS handshake included) must end
+    /// within this: a stranger holds a root process no longer.
+    pub prelogin_timeout: Duration,
+    /// One command, from its first byte to its last, must arrive within
+    /// this (the idle timeout bounds each wait only).
+    pub command_timeout: Duration,
+    /// Commands accepted before login; the next one ends the connection.
+    pub max_prelogin_commands: u32,
 }
 
 /// A successful login: the unlocked account and where its directory now is.
@@ -67,6 +75,9 @@ pub(crate) enum LoginError {
     Unavailable(String),
     /// Isolation failed half-way; the process must not go on.
     Fatal(String),
+    /// Too many attempts for this user or address lately, across
+    /// connections: the password was not checked.
+    Throttled,
 }
 
 /// Authenticates a user and isolates the process in their directory.
@@ -139,6 +150,12 @@ struct Session<L: Login> {
     reader: CommandReader,
     failures: u32,
     out: Vec<u8>,
+    /// The bounds after login (before it: [`Limits::before_login`]).
+    limits: Limits,
+    /// When the unauthenticated state ends, logged in or not.
+    prelogin_deadline: Instant,
+    /// Commands read before login.
+    prelogin_commands: u32,
 }
 
 /// Serves one connection until logout, EOF, timeout or a fatal error.
@@ -148,7 +165,10 @@ pub(crate) fn run<L: Login>(
     config: SessionConfig,
     login: L,
 ) -> Result<(), SessionError> {
+    let prelogin_deadline = Instant::now() + config.prelogin_timeout;
     let mut stream = Stream::Plain(conn);
+    // A slow handshake is part of the unauthenticated state too.
+    stream.set_deadline(Some(prelogin_deadline));
     if config.implicit_tls {
         stream = stream.accept_tls(&acceptor)?;
     }
@@ -161,12 +181,15 @@ pub(crate) fn run<L: Login>(
             inner: BufReader::with_capacity(64 * 1024, stream),
         }),
         acceptor,
-        reader: CommandReader::new(limits),
+        reader: CommandReader::new(Limits::before_login()),
         config,
         login,
         state: State::NotAuthenticated,
         failures: 0,
         out: Vec::with_capacity(4096),
+        limits,
+        prelogin_deadline,
+        prelogin_commands: 0,
     };
     s.greet()?;
     let result = s.serve();
@@ -216,21 +239,65 @@ impl<L: Login> Session<L> {
             .collect()
     }
 
+    fn authenticated(&self) -> bool {
+        matches!(self.state, State::Authenticated(_))
+    }
+
+    /// Bounds every read from now on by `deadline` (or only by the idle
+    /// timeout, with `None`).
+    fn set_deadline(&mut self, deadline: Option<Instant>) {
+        if let Some(io) = self.io.as_mut() {
+            io.inner.get_mut().set_deadline(deadline);
+        }
+    }
+
+    /// Ends the session with `* BYE reason`, best effort.
+    fn bye(&mut self, reason: &str) -> Result<(), SessionError> {
+        self.untagged_status(Status::Bye, None, reason);
+        let _ = self.flush();
+        info!("{}: closed: {reason}", self.config.peer);
+        Ok(())
+    }
+
     fn serve(&mut self) -> Result<(), SessionError> {
         loop {
             if !self.wait_for_input()? {
-                self.untagged_status(Status::Bye, None, "Autologout; idle for too long");
-                let _ = self.flush();
-                info!("{}: idle timeout", self.config.peer);
-                return Ok(());
+                if !self.authenticated() {
+                    return self.bye("Too long without logging in");
+                }
+                return self.bye("Autologout; idle for too long");
             }
+            // A deadline for the whole command, not for each read; before
+            // login also the one for the whole unauthenticated state.
+            let mut deadline = Instant::now() + self.config.command_timeout;
+            if self.authenticated() {
+                self.reader.set_limits(self.limits);
+            } else {
+                self.reader.set_limits(Limits::before_login());
+                deadline = deadline.min(self.prelogin_deadline);
+                self.prelogin_commands += 1;
+                if self.prelogin_commands > self.config.max_prelogin_commands {
+                    return self.bye("Too many commands without logging in");
+                }
+            }
+            self.set_deadline(Some(deadline));
             let io = match self.io.as_mut() {
                 Some(io) => io,
                 None => return Ok(()),
             };
-            let raw = match self.reader.read_command(io) {
+            let read = self.reader.read_command(io);
+            // Reads while a command runs (AUTHENTICATE's response, IDLE's
+            // DONE) keep the unauthenticated state's deadline, or only the
+            // idle timeout after login.
+            let after = (!self.authenticated()).then_some(self.prelogin_deadline);
+            self.set_deadline(after);
+            // The command may hold a password: wiped when dropped.
+            let raw = zeroize::Zeroizing::new(match read {
                 Ok(raw) => raw,
                 Err(FrameError::Eof) => return Ok(()),
+                Err(FrameError::Io(e)) if e.kind() == io::ErrorKind::TimedOut => {
+                    return self.bye("Autologout; command not completed in time");
+                }
                 Err(FrameError::Io(e)) => return Err(e.into()),
                 Err(FrameError::Rejected { tag, reason, no }) => {
                     let status = if no { Status::No } else { Status::Bad };
@@ -240,12 +307,9 @@ impl<L: Login> Session<L> {
                     continue;
                 }
                 Err(FrameError::Fatal(reason)) => {
-                    self.untagged_status(Status::Bye, None, &reason);
-                    let _ = self.flush();
-                    info!("{}: closed: {reason}", self.config.peer);
-                    return Ok(());
+                    return self.bye(&reason);
                 }
-            };
+            });
             let utf8_accept = match &self.state {
                 State::Authenticated(ctx) => ctx.enabled.utf8_accept,
                 State::NotAuthenticated => false,
@@ -269,7 +333,13 @@ impl<L: Login> Session<L> {
 
     /// Waits for the client; false when it stayed silent too long.
     fn wait_for_input(&mut self) -> io::Result<bool> {
-        let timeout = self.config.idle_timeout;
+        let mut timeout = self.config.idle_timeout;
+        if !self.authenticated() {
+            timeout = timeout.min(
+                self.prelogin_deadline
+                    .saturating_duration_since(Instant::now()),
+            );
+        }
         let io = self.io()?;
         if !io.inner.buffer().is_empty() {
             return Ok(true);
@@ -323,7 +393,8 @@ impl<L: Login> Session<L> {
             }
             CommandBody::StartTls => return self.starttls(&tag),
             CommandBody::Login { username, password } if !authenticated => {
-                return self.login(&tag, &username, &password)
+                let password = zeroize::Zeroizing::new(password);
+                return self.login(&tag, &username, &password);
             }
             CommandBody::Authenticate {
                 mechanism,

@@ -51,6 +51,25 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The bounds before authentication, when the process is still root and
+    /// the client is anyone: no command needs more than a user name and a
+    /// password, so a literal over 4 KiB gets no `+` (refused), a
+    /// non-synchronising one over it ends the connection (nothing is skipped
+    /// for a stranger), and APPEND gets no larger bound than any command.
+    pub fn before_login() -> Limits {
+        const CAP: usize = 4 * 1024;
+        Limits {
+            max_line: 2 * CAP,
+            max_literal: CAP,
+            max_append_literal: CAP,
+            max_command: 2 * CAP,
+            max_append_command: 2 * CAP,
+            max_discard: 0,
+        }
+    }
+}
+
 /// Why no command could be returned.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -190,6 +209,12 @@ impl CommandReader {
     /// A reader enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
         CommandReader { limits }
+    }
+
+    /// Applies other bounds from the next command on (the session widens
+    /// them after login).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     /// Reads one complete command from `io`, writing `+ go ahead` back to it

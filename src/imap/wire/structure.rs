@@ -3,7 +3,11 @@
 //! leaves open follow Dovecot (see doc/mime.md); this module only
 //! serialises, it never parses mail.
 
-use crate::imap::wire::response::{write_list_or_nil, write_nstring, write_string};
+use std::borrow::Cow;
+
+use crate::imap::wire::response::{
+    write_list_or_nil, write_nstring as raw_nstring, write_string as raw_string,
+};
 use crate::mime::address::Address;
 use crate::mime::bodystructure::ContentInfo;
 use crate::mime::envelope::Envelope;
@@ -15,6 +19,25 @@ const EMPTY_BODY: &[u8] = b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL N
 /// The same with extension data (BODYSTRUCTURE form).
 const EMPTY_BODYSTRUCTURE: &[u8] =
     b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)";
+
+/// A NUL byte may not appear in an IMAP string, quoted or literal (RFC
+/// 9051 §4.3, CHAR8); header fields are the sender's bytes and may hold
+/// one. Each becomes a space, so ENVELOPE and BODYSTRUCTURE never carry it.
+fn without_nul(s: &[u8]) -> Cow<'_, [u8]> {
+    if s.contains(&0) {
+        Cow::Owned(s.iter().map(|&b| if b == 0 { b' ' } else { b }).collect())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+fn write_string(out: &mut Vec<u8>, s: &[u8]) {
+    raw_string(out, &without_nul(s));
+}
+
+fn write_nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
+    raw_nstring(out, s.map(without_nul).as_deref());
+}
 
 /// Writes `(date subject from sender reply-to to cc bcc in-reply-to message-id)`.
 pub fn write_envelope(out: &mut Vec<u8>, env: &Envelope) {
@@ -243,6 +266,13 @@ mod tests {
             body(raw),
             "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 4 1)"
         );
+    }
+
+    #[test]
+    fn envelope_never_carries_nul() {
+        let e = env(b"Subject: a\0b\r\nFrom: \"x\0y\" <u@h>\r\n\r\nbody");
+        assert!(!e.contains('\0'), "{e:?}");
+        assert!(e.contains("a b"), "{e}");
     }
 
     #[test]

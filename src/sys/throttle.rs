@@ -1,0 +1,226 @@
+//! A small table of counters shared by every process through one file
+//! under `flock`: the failed-login throttle's state (issue 7). Owns the
+//! file format, its bound and the locking; never decides what a count
+//! means (delay, lock-out: that policy is the caller's).
+//!
+//! The file is a fixed array of [`SLOTS`] records of [`SLOT`] bytes:
+//! key length (1 byte), key (up to [`MAX_KEY`] bytes), count (u32 LE), time
+//! of the last bump (u64 LE, UNIX seconds). When every slot is taken the
+//! least recently bumped one is reused, so the file never grows past
+//! `SLOTS * SLOT` bytes (128 KiB) whatever a client sends.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+
+use nix::fcntl::{Flock, FlockArg};
+
+/// Records in the file.
+pub(crate) const SLOTS: usize = 1024;
+/// Bytes per record.
+pub(crate) const SLOT: usize = 128;
+/// Longest key (longer ones are cut; a user name is at most 64 bytes).
+pub(crate) const MAX_KEY: usize = SLOT - 1 - 4 - 8;
+
+/// A counter table shared between processes.
+#[derive(Debug)]
+pub(crate) struct CounterFile {
+    file: File,
+}
+
+struct Slot {
+    key: Vec<u8>,
+    count: u32,
+    last: u64,
+}
+
+fn decode(raw: &[u8]) -> Slot {
+    let len = usize::from(raw.first().copied().unwrap_or(0)).min(MAX_KEY);
+    let key = raw.get(1..1 + len).unwrap_or_default().to_vec();
+    let num = |at: usize, n: usize| -> u64 {
+        raw.get(at..at + n)
+            .map(|b| {
+                b.iter()
+                    .rev()
+                    .fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
+            })
+            .unwrap_or(0)
+    };
+    Slot {
+        key,
+        count: u32::try_from(num(1 + MAX_KEY, 4)).unwrap_or(u32::MAX),
+        last: num(1 + MAX_KEY + 4, 8),
+    }
+}
+
+fn encode(s: &Slot) -> [u8; SLOT] {
+    let mut out = [0u8; SLOT];
+    let len = s.key.len().min(MAX_KEY);
+    out[0] = len as u8;
+    out[1..1 + len].copy_from_slice(&s.key[..len]);
+    out[1 + MAX_KEY..1 + MAX_KEY + 4].copy_from_slice(&s.count.to_le_bytes());
+    out[1 + MAX_KEY + 4..1 + MAX_KEY + 12].copy_from_slice(&s.last.to_le_bytes());
+    out
+}
+
+fn key_bytes(key: &str) -> Vec<u8> {
+    let b = key.as_bytes();
+    b.get(..MAX_KEY).unwrap_or(b).to_vec()
+}
+
+impl CounterFile {
+    /// Opens (creating, mode 0600) the table at `path`; refuses a link or
+    /// anything but a regular file.
+    pub(crate) fn open(path: &Path) -> io::Result<CounterFile> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
+            .open(path)?;
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a regular file", path.display()),
+            ));
+        }
+        Ok(CounterFile { file })
+    }
+
+    /// Runs `f` on the decoded table under an exclusive lock, then writes
+    /// back the slots it changed.
+    fn with_table<T>(
+        &mut self,
+        f: impl FnOnce(&mut Vec<Slot>, &mut Vec<usize>) -> T,
+    ) -> io::Result<T> {
+        let locked = Flock::lock(self.file.try_clone()?, FlockArg::LockExclusive)
+            .map_err(|(_, e)| io::Error::from(e))?;
+        // Positional reads from 0: the descriptor's offset is shared and
+        // means nothing here.
+        let mut raw = vec![0u8; SLOTS * SLOT];
+        let mut got = 0;
+        while let Some(rest) = raw.get_mut(got..).filter(|r| !r.is_empty()) {
+            match locked.read_at(rest, got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut table: Vec<Slot> = raw.chunks(SLOT).map(decode).collect();
+        let mut dirty = Vec::new();
+        let out = f(&mut table, &mut dirty);
+        for i in dirty {
+            if let Some(s) = table.get(i) {
+                locked.write_all_at(&encode(s), (i * SLOT) as u64)?;
+            }
+        }
+        drop(locked);
+        Ok(out)
+    }
+
+    /// For each key: forgets its count if its last bump is more than
+    /// `window` seconds before `now`, returns the count, then adds one and
+    /// stamps `now` — all under one lock, so parallel processes each see
+    /// the others' bumps.
+    pub(crate) fn count_and_bump(
+        &mut self,
+        keys: &[&str],
+        now: u64,
+        window: u64,
+    ) -> io::Result<Vec<u32>> {
+        self.with_table(|table, dirty| {
+            keys.iter()
+                .map(|k| {
+                    let k = key_bytes(k);
+                    let i = table
+                        .iter()
+                        .position(|s| !s.key.is_empty() && s.key == k)
+                        .or_else(|| table.iter().position(|s| s.key.is_empty()))
+                        .unwrap_or_else(|| {
+                            // Full: reuse the least recently bumped slot.
+                            table
+                                .iter()
+                                .enumerate()
+                                .min_by_key(|(_, s)| s.last)
+                                .map(|(i, _)| i)
+                                .unwrap_or(0)
+                        });
+                    let Some(s) = table.get_mut(i) else {
+                        return 0;
+                    };
+                    if s.key != k || now.saturating_sub(s.last) > window {
+                        *s = Slot {
+                            key: k,
+                            count: 0,
+                            last: now,
+                        };
+                    }
+                    let before = s.count;
+                    s.count = s.count.saturating_add(1);
+                    s.last = now;
+                    dirty.push(i);
+                    before
+                })
+                .collect()
+        })
+    }
+
+    /// Clears `key`'s count (after a successful login).
+    pub(crate) fn reset(&mut self, key: &str) -> io::Result<()> {
+        let k = key_bytes(key);
+        self.with_table(|table, dirty| {
+            if let Some(i) = table.iter().position(|s| s.key == k) {
+                if let Some(s) = table.get_mut(i) {
+                    *s = Slot {
+                        key: Vec::new(),
+                        count: 0,
+                        last: 0,
+                    };
+                    dirty.push(i);
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::test_support::temp_dir;
+
+    #[test]
+    fn counts_decay_reset_and_stay_bounded() {
+        let dir = temp_dir("throttle");
+        let path = dir.join("t");
+        let mut a = CounterFile::open(&path).expect("open");
+        let mut b = CounterFile::open(&path).expect("open twice");
+        assert_eq!(
+            a.count_and_bump(&["u:x", "a:1"], 100, 60).expect("bump"),
+            [0, 0]
+        );
+        // The same handle again and again (its offset must not matter).
+        for n in 1..5 {
+            assert_eq!(a.count_and_bump(&["u:y"], 100, 60).expect("bump"), [n - 1]);
+        }
+        assert_eq!(b.count_and_bump(&["u:x"], 110, 60).expect("bump"), [1]);
+        assert_eq!(
+            a.count_and_bump(&["u:x", "a:1"], 120, 60).expect("bump"),
+            [2, 1]
+        );
+        // Past the window since the last bump: forgotten.
+        assert_eq!(a.count_and_bump(&["u:x"], 200, 60).expect("bump"), [0]);
+        b.reset("u:x").expect("reset");
+        assert_eq!(a.count_and_bump(&["u:x"], 201, 60).expect("bump"), [0]);
+        // Many distinct keys: the file never grows past its bound.
+        for i in 0..(SLOTS * 2) {
+            a.count_and_bump(&[&format!("u:{i}")], 300 + i as u64, 600)
+                .expect("bump");
+        }
+        let len = std::fs::metadata(&path).expect("stat").len();
+        assert!(len <= (SLOTS * SLOT) as u64, "{len}");
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+}

@@ -1,0 +1,71 @@
+//! Guessing passwords from many connections at once (issue 7, finding 7):
+//! attempts are counted per user name (and client address) in one file
+//! every `serve` process shares, so parallel connections do not each get
+//! their own allowance, and the right password is not accepted in the
+//! middle of a guessing storm.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn throttled_root(label: &str) -> Root {
+    // Appended as its own table after the harness's [listen].
+    let root = Root::with_config(
+        label,
+        "\n[throttle]\nfree_failures = 3\nmax_delay_secs = 1\nlockout_failures = 8\nwindow_secs = 3\n",
+    );
+    root.add_user("alice", "right-password");
+    root
+}
+
+fn guess(root: &Root, password: &str) -> String {
+    guesses(root, &[password]).remove(0)
+}
+
+/// Tries `passwords` in turn on one connection (at most 3: the
+/// per-connection limit).
+fn guesses(root: &Root, passwords: &[&str]) -> Vec<String> {
+    let (child, sock) = root.spawn_serve("imaps");
+    let _g = Guard(child);
+    let (mut c, greeting) = Client::imaps(sock);
+    assert!(greeting.starts_with("* OK"), "{greeting}");
+    passwords.iter().map(|p| c.login("alice", p)).collect()
+}
+
+#[test]
+fn hostile_parallel_guessing_is_throttled_across_connections() {
+    let root = std::sync::Arc::new(throttled_root("guess-parallel"));
+    let threads: Vec<_> = (0..30)
+        .map(|i| {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let p: Vec<String> = (0..3).map(|n| format!("guess-{i}-{n}")).collect();
+                guesses(&root, &p.iter().map(String::as_str).collect::<Vec<_>>())
+            })
+        })
+        .collect();
+    let replies: Vec<String> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let checked = replies
+        .iter()
+        .filter(|r| r.contains("Authentication failed"))
+        .count();
+    let refused = replies
+        .iter()
+        .filter(|r| r.contains("try again later"))
+        .count();
+    assert_eq!(checked + refused, 90, "{replies:?}");
+    // 8 attempts are checked across all 30 connections, not 90.
+    assert!(checked <= 8, "{checked} passwords checked: {replies:?}");
+    // The right password, in the middle of the storm, is not accepted.
+    let r = guess(&root, "right-password");
+    assert!(r.contains("NO") && r.contains("try again later"), "{r}");
+    // Once the window passes without an attempt, it is.
+    std::thread::sleep(Duration::from_secs(4));
+    let r = guess(&root, "right-password");
+    assert!(r.starts_with("t1 OK"), "{r}");
+}
