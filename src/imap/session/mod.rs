@@ -361,6 +361,9 @@ impl<L: Login> Session<L> {
             CommandBody::Fetch(_) | CommandBody::Search(_) => TaggedModseq::WhenBehind,
             _ => TaggedModseq::Never,
         };
+        if !expunge_allowed {
+            selected::refresh_flags(ctx, out);
+        }
         let mut reply = match body {
             CommandBody::Noop => Reply::ok("NOOP completed"),
             CommandBody::Check => match ctx.selected {
