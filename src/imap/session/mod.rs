@@ -13,6 +13,7 @@ use log::info;
 use openssl::ssl::SslAcceptor;
 
 mod auth;
+mod compress;
 mod idle;
 
 use crate::imap::capability::{self, Phase};
@@ -187,6 +188,12 @@ impl<L: Login> Session<L> {
             .is_some_and(|io| io.inner.get_ref().is_tls())
     }
 
+    fn is_compressed(&self) -> bool {
+        self.io
+            .as_ref()
+            .is_some_and(|io| io.inner.get_ref().is_compressed())
+    }
+
     fn greet(&mut self) -> Result<(), SessionError> {
         let caps = self.capabilities();
         self.untagged_status(
@@ -206,7 +213,9 @@ impl<L: Login> Session<L> {
                 tls: self.is_tls(),
                 login_allowed: self.is_tls() || self.config.cleartext_login_allowed,
             },
-            State::Authenticated(_) => Phase::Authenticated,
+            State::Authenticated(_) => Phase::Authenticated {
+                compress_available: !self.is_compressed(),
+            },
         };
         capability::advertised(phase, self.config.max_message_size as u64)
             .iter()
@@ -332,6 +341,7 @@ impl<L: Login> Session<L> {
             }
             _ if !authenticated => self.tagged(&tag, Status::Bad, None, "Log in first"),
             CommandBody::Idle => return self.idle(&tag),
+            CommandBody::Compress { algorithm } => return self.compress(&tag, &algorithm),
             body => self.dispatch_user(&tag, body),
         }
         Ok(Next::Continue)
