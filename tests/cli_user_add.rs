@@ -128,7 +128,7 @@ fn cli_user_add_bad_requests_are_refused_with_reasons() {
     assert_eq!(out.status.code(), Some(64));
     let out = run(&["user", "add", "zed", "--frobnicate"]);
     assert_eq!(out.status.code(), Some(64));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option `--frobnicate`"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--frobnicate"));
     if is_root() {
         // No UNIX account named like the user and no --uid: refused.
         let out = run(&["user", "add", "no-such-unix-user", "--password-stdin"]);

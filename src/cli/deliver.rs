@@ -5,74 +5,50 @@
 //! reading stdin) and the mapping of failures to sysexits codes; never
 //! needs or asks for the user's password.
 
-use std::ffi::OsString;
 use std::io;
-use std::path::PathBuf;
 
+use super::{exit, Global};
 use crate::store::delivery::{self, LookupError, Outcome, Recipient};
 use crate::store::types::{Flag, MessageName};
 
 /// Success.
-pub(crate) const EX_OK: i32 = 0;
-/// Command line misuse.
-pub(crate) const EX_USAGE: i32 = 64;
+pub(crate) const EX_OK: i32 = exit::OK;
 /// The message is unacceptable (too large, unreadable input).
-pub(crate) const EX_DATAERR: i32 = 65;
+pub(crate) const EX_DATAERR: i32 = exit::DATAERR;
 /// No such user.
-pub(crate) const EX_NOUSER: i32 = 67;
+pub(crate) const EX_NOUSER: i32 = exit::NOUSER;
 /// Temporary failure; the MTA should retry.
-pub(crate) const EX_TEMPFAIL: i32 = 75;
+pub(crate) const EX_TEMPFAIL: i32 = exit::TEMPFAIL;
 
-const USAGE: &str = "usage: crymap-like deliver [--root DIR] \
-                     [--user NAME | --address USER[+DETAIL][@DOMAIN]] \
-                     [--mailbox NAME] [--flag FLAG]... [--create] < message";
-
-#[derive(Debug, PartialEq)]
-struct Args {
-    root: PathBuf,
-    user: Option<String>,
-    address: Option<String>,
-    mailbox: Option<String>,
-    flags: Vec<Flag>,
-    create: bool,
+/// `deliver`'s options.
+#[derive(Debug, PartialEq, clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 delivered, 64 usage, 65 too large or unreadable \
+                  input, 67 no such user, 75 anything else (temporary: retry)."
+)]
+pub struct DeliverArgs {
+    /// The recipient (default: the invoking UNIX user).
+    #[arg(long, value_name = "NAME", conflicts_with = "address")]
+    pub user: Option<String>,
+    /// The recipient as an address, USER[+DETAIL][@DOMAIN] (the detail
+    /// names a mailbox when the user allows it).
+    #[arg(long, value_name = "ADDRESS")]
+    pub address: Option<String>,
+    /// Target mailbox (default INBOX; INBOX too if it does not exist and
+    /// --create is not given).
+    #[arg(long, value_name = "NAME")]
+    pub mailbox: Option<String>,
+    /// Initial flag or keyword (\\Seen, \\Flagged, $Junk, ...); repeatable.
+    #[arg(long = "flag", value_name = "FLAG", value_parser = parse_flag)]
+    pub flags: Vec<Flag>,
+    /// Create the target mailbox if it does not exist.
+    #[arg(long)]
+    pub create: bool,
 }
 
-fn parse(args: &[OsString]) -> Result<Args, String> {
-    let mut out = Args {
-        root: PathBuf::from("/etc/crymap-like"),
-        user: None,
-        address: None,
-        mailbox: None,
-        flags: Vec::new(),
-        create: false,
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let a = a.to_str().ok_or("arguments must be UTF-8")?;
-        let mut value = |name: &str| {
-            it.next()
-                .and_then(|v| v.to_str())
-                .map(str::to_owned)
-                .ok_or(format!("{name} needs a value"))
-        };
-        match a {
-            "--root" => out.root = PathBuf::from(value("--root")?),
-            "--user" => out.user = Some(value("--user")?),
-            "--address" => out.address = Some(value("--address")?),
-            "--mailbox" => out.mailbox = Some(value("--mailbox")?),
-            "--flag" => {
-                let f = value("--flag")?;
-                out.flags
-                    .push(Flag::from_name(&f).ok_or(format!("invalid flag {f}"))?);
-            }
-            "--create" => out.create = true,
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    if out.user.is_some() && out.address.is_some() {
-        return Err("--user and --address exclude each other".to_owned());
-    }
-    Ok(out)
+/// A flag as `--flag` names it.
+pub(crate) fn parse_flag(s: &str) -> Result<Flag, String> {
+    Flag::from_name(s).ok_or_else(|| format!("invalid flag {s}"))
 }
 
 fn invoking_user() -> Option<String> {
@@ -82,15 +58,8 @@ fn invoking_user() -> Option<String> {
         .map(|u| u.name)
 }
 
-/// Runs `deliver` with its arguments; returns the exit code.
-pub(crate) fn run(args: &[OsString]) -> i32 {
-    let args = match parse(args) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("crymap-like deliver: {e}\n{USAGE}");
-            return EX_USAGE;
-        }
-    };
+/// Runs `deliver`; returns the exit code.
+pub(crate) fn run(global: &Global, args: DeliverArgs) -> i32 {
     let recipient = match (&args.address, args.user.clone().or_else(invoking_user)) {
         (Some(address), _) => Recipient::from_address(address),
         (None, Some(user)) => Recipient::user(&user),
@@ -106,7 +75,7 @@ pub(crate) fn run(args: &[OsString]) -> i32 {
             return EX_NOUSER;
         }
     };
-    let user_dir = match delivery::user_dir(&args.root.join("users"), &recipient) {
+    let user_dir = match delivery::user_dir(&global.root.join("users"), &recipient) {
         Ok(d) => d,
         Err(LookupError::NoSuchUser(u)) => {
             eprintln!("crymap-like deliver: no such user: {u}");
@@ -148,16 +117,18 @@ pub(crate) fn run(args: &[OsString]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn os(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: DeliverArgs,
     }
 
     #[test]
     fn parses_arguments_and_flags() {
-        let a = parse(&os(&[
-            "--root",
-            "/r",
+        let a = Wrap::try_parse_from([
+            "deliver",
             "--user",
             "bob",
             "--mailbox",
@@ -167,15 +138,22 @@ mod tests {
             "--flag",
             "$Junk",
             "--create",
-        ]))
-        .unwrap();
-        assert_eq!(a.root, PathBuf::from("/r"));
+        ])
+        .unwrap()
+        .args;
         assert_eq!(a.user.as_deref(), Some("bob"));
         assert_eq!(a.flags, vec![Flag::Seen, Flag::keyword("$Junk").unwrap()]);
         assert!(a.create);
-        assert!(parse(&os(&["--flag", "\\Bogus"])).is_err());
-        assert!(parse(&os(&["--flag", "a(b"])).is_err());
-        assert!(parse(&os(&["--user"])).is_err());
-        assert!(parse(&os(&["--what"])).is_err());
+        for bad in [
+            &["--flag", "\\Bogus"][..],
+            &["--flag", "a(b"],
+            &["--user"],
+            &["--what"],
+            &["--user", "a", "--address", "b@c"],
+        ] {
+            let mut argv = vec!["deliver"];
+            argv.extend_from_slice(bad);
+            assert!(Wrap::try_parse_from(argv).is_err(), "{bad:?}");
+        }
     }
 }

@@ -8,7 +8,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::args::{ArgError, Args};
 use super::user::{add_user, PasswordSource};
 use super::{exit, listen, Global};
 use crate::config::System;
@@ -18,20 +17,27 @@ use crate::sys;
 /// deletes what it made itself.
 const MARKER: &str = ".crymap-like-demo";
 
-pub(super) fn run(_global: &Global, args: &mut Args) -> Result<i32, ArgError> {
-    let mut dir = PathBuf::from("demo-root");
-    let mut imaps_port: u16 = 1993;
-    let mut imap_port: u16 = 1143;
-    while let Some(w) = args.next_word() {
-        let w = w?;
-        match w.as_str() {
-            "--dir" => dir = PathBuf::from(args.value("--dir")?),
-            "--imaps-port" => imaps_port = args.number("--imaps-port", "a port number")?,
-            "--imap-port" => imap_port = args.number("--imap-port", "a port number")?,
-            _ if w.starts_with('-') => return Err(ArgError::UnknownOption(w)),
-            _ => return Err(ArgError::Unexpected(w)),
-        }
-    }
+/// `demo`'s options.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// The throwaway system root (deleted and remade on every start, and
+    /// only if `demo` made it).
+    #[arg(long, value_name = "DIR", default_value = "demo-root")]
+    dir: PathBuf,
+    /// The IMAPS port on 127.0.0.1.
+    #[arg(long, value_name = "PORT", default_value_t = 1993)]
+    imaps_port: u16,
+    /// The STARTTLS port on 127.0.0.1.
+    #[arg(long, value_name = "PORT", default_value_t = 1143)]
+    imap_port: u16,
+}
+
+pub(super) fn run(args: DemoArgs) -> i32 {
+    let DemoArgs {
+        dir,
+        imaps_port,
+        imap_port,
+    } = args;
     super::init_logging(&Global {
         root: dir.clone(),
         log_stderr: true,
@@ -40,28 +46,28 @@ pub(super) fn run(_global: &Global, args: &mut Args) -> Result<i32, ArgError> {
         Ok(r) => r,
         Err(e) => {
             eprintln!("crymap-like demo: {}: {e}", dir.display());
-            return Ok(exit::CANTCREAT);
+            return exit::CANTCREAT;
         }
     };
     let password = match prepare(&root, imaps_port, imap_port) {
         Ok(p) => p,
         Err((code, msg)) => {
             eprintln!("crymap-like demo: {msg}");
-            return Ok(code);
+            return code;
         }
     };
     let system = match System::load(&root) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("crymap-like demo: {e}");
-            return Ok(exit::CONFIG);
+            return exit::CONFIG;
         }
     };
     let listeners = match listen::bind(&system) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("crymap-like demo: {e} (is another demo running?)");
-            return Ok(exit::OSERR);
+            return exit::OSERR;
         }
     };
     let cert = root.join("tls/cert.pem");
@@ -104,7 +110,7 @@ pub(super) fn run(_global: &Global, args: &mut Args) -> Result<i32, ArgError> {
         root: root.clone(),
         log_stderr: true,
     };
-    Ok(listen::serve_forever(&global, &system, &listeners))
+    listen::serve_forever(&global, &system, &listeners)
 }
 
 /// Makes the demo root afresh and returns the demo user's password.

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use log::{error, info, warn};
 
-use super::args::{ArgError, Args};
 use super::{exit, Global};
 use crate::config::System;
 use crate::sys;
@@ -38,8 +37,19 @@ impl Socket {
                 std::fs::remove_file(path)?;
             }
         }
-        let socket = UnixListener::bind(path)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+        // Bound under a temporary name, given its mode, then renamed into
+        // place: the socket appears at `path` already 0660, so nobody (an
+        // MTA, or whoever sets the socket's group or mode next) ever sees
+        // it with the umask's mode, nor has a later chmod undone by ours.
+        let staging = path.with_file_name(format!(
+            ".{}.{}.binding",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("socket"),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&staging);
+        let socket = UnixListener::bind(&staging)?;
+        std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o660))?;
+        std::fs::rename(&staging, path)?;
         Ok(Socket::Unix(socket))
     }
 
@@ -97,26 +107,23 @@ pub(super) fn bind(system: &System) -> Result<Vec<Listener>, String> {
     Ok(out)
 }
 
-pub(super) fn run(global: &Global, args: &mut Args) -> Result<i32, ArgError> {
-    if let Some(w) = args.next_word() {
-        return Err(ArgError::Unexpected(w?));
-    }
+pub(super) fn run(global: &Global) -> i32 {
     super::init_logging(global);
     let system = match System::load(&global.root) {
         Ok(s) => s,
         Err(e) => {
             error!("{e}");
-            return Ok(exit::CONFIG);
+            return exit::CONFIG;
         }
     };
     let listeners = match bind(&system) {
         Ok(l) => l,
         Err(e) => {
             error!("{e}");
-            return Ok(exit::OSERR);
+            return exit::OSERR;
         }
     };
-    Ok(serve_forever(global, &system, &listeners))
+    serve_forever(global, &system, &listeners)
 }
 
 /// Accepts connections until a fatal error; each one becomes a child
@@ -174,9 +181,12 @@ fn spawn(
     let out = socket.try_clone()?;
     let mut cmd = Command::new(exe);
     cmd.arg("--root").arg(root);
-    if global.log_stderr {
-        cmd.arg("--log").arg("stderr");
-    }
+    // The children log where `listen` does, whatever their stderr is.
+    cmd.arg("--log").arg(if global.log_stderr {
+        "stderr"
+    } else {
+        "syslog"
+    });
     cmd.arg("serve")
         .arg(mode)
         .stdin(Stdio::from(socket))

@@ -10,17 +10,13 @@ use std::time::Duration;
 
 use log::{error, info, warn};
 
-use super::args::{ArgError, Args};
 use super::{exit, Global};
 use crate::config::System;
 use crate::lmtp::deliver::SpoolDeliverer;
 use crate::lmtp::session::{self, SessionConfig, SessionError};
 use crate::sys;
 
-pub(super) fn run(global: &Global, args: &mut Args) -> Result<i32, ArgError> {
-    if let Some(w) = args.next_word() {
-        return Err(ArgError::Unexpected(w?));
-    }
+pub(super) fn run(global: &Global) -> i32 {
     let closed = sys::fds::close_inherited();
     super::init_logging(global);
     match closed {
@@ -28,10 +24,10 @@ pub(super) fn run(global: &Global, args: &mut Args) -> Result<i32, ArgError> {
         Ok(_) => {}
         Err(e) => {
             error!("cannot list inherited descriptors: {e}");
-            return Ok(exit::OSERR);
+            return exit::OSERR;
         }
     }
-    Ok(serve(global))
+    serve(global)
 }
 
 fn serve(global: &Global) -> i32 {

@@ -1,80 +1,128 @@
 //! Command-line entry points, one file per subcommand. Owns argument parsing
-//! and process start-up order; never implements protocol or storage logic.
+//! (clap, derive), process start-up order and the mapping of failures to
+//! exit codes (`exit`); never implements protocol or storage logic itself.
 //!
-//! Exit codes follow sysexits.h so that inetd, systemd and MTAs can tell a
-//! usage error from a temporary failure.
+//! Every command accepts `--help`; the top level and every subcommand accept
+//! `--version`. Options mean the same thing wherever they appear: `--root`
+//! (the system root), `--log`, `--user` (an account), `--password-stdin` /
+//! `--prompt-password` (where a user's password comes from).
 
-mod args;
+mod check;
 pub(crate) mod deliver;
 pub(crate) mod demo;
+pub(crate) mod exit;
+mod export;
+mod facts;
+mod import;
 mod listen;
 mod lmtp;
+mod mailfmt;
+mod manpages;
+mod opened;
+mod password;
+mod progress;
 mod remote;
 mod serve;
 pub mod tls;
 pub(crate) mod user;
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 
-pub use args::{ArgError, Args};
+use clap::{Parser, Subcommand, ValueEnum};
 
-/// sysexits.h codes used by the commands.
-pub mod exit {
-    /// Success.
-    pub const OK: i32 = 0;
-    /// Command line usage error.
-    pub const USAGE: i32 = 64;
-    /// Input data was malformed.
-    pub const DATAERR: i32 = 65;
-    /// Addressee (user) unknown.
-    pub const NOUSER: i32 = 67;
-    /// Service unavailable (e.g. the server refused).
-    pub const UNAVAILABLE: i32 = 69;
-    /// Internal software error.
-    pub const SOFTWARE: i32 = 70;
-    /// Operating system error (fork, chroot, setuid...).
-    pub const OSERR: i32 = 71;
-    /// Cannot create output file.
-    pub const CANTCREAT: i32 = 73;
-    /// Input/output error.
-    pub const IOERR: i32 = 74;
-    /// Temporary failure; the caller should retry later.
-    pub const TEMPFAIL: i32 = 75;
-    /// Permission denied.
-    pub const NOPERM: i32 = 77;
-    /// Configuration error.
-    pub const CONFIG: i32 = 78;
+const AFTER_HELP: &str = "\
+Exit codes (sysexits.h): 0 success, 64 bad command line, 65 bad input, something
+skipped, or damage found by check, 66 missing input, 67 no such user, 69 server refused,
+70 internal error, 71 OS error, 73 cannot create, 74 I/O error,
+75 temporary failure, 77 permission denied or wrong password,
+78 configuration error. See `man crymap-like` and doc/cli.md.";
+
+/// An IMAP server whose mail is encrypted at rest and readable only with
+/// the user's password.
+#[derive(Debug, Parser)]
+#[command(name = "crymap-like", version, propagate_version = true, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// The system root: crymap-like.toml and users/.
+    #[arg(long, global = true, value_name = "DIR", default_value = crate::config::DEFAULT_ROOT)]
+    pub root: PathBuf,
+    /// Where log lines go. Default: syslog (facility mail) when stderr is
+    /// not a terminal, else stderr.
+    #[arg(long, global = true, value_enum, value_name = "WHERE")]
+    pub log: Option<LogTarget>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-const USAGE: &str = "\
-usage: crymap-like [--root DIR] [--log stderr|syslog] COMMAND ...
+/// The log sink asked for on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogTarget {
+    /// Standard error, one line per record.
+    Stderr,
+    /// RFC 3164 datagrams to /dev/log, facility mail.
+    Syslog,
+}
 
-commands:
-  serve imaps            one IMAP session with implicit TLS on stdin/stdout
-                         or on the socket systemd passes (LISTEN_FDS)
-  serve imap             one cleartext IMAP session offering STARTTLS
-  serve lmtp             one LMTP session (RFC 2033) delivering into users'
-                         spools, on stdin/stdout or the socket systemd passes
-  listen                 accept on the configured addresses and spawn one
-                         `serve` process per connection
-  deliver                UNIX MDA: a message on stdin into a user's INBOX
-                         [--user NAME | --address USER+DETAIL@DOMAIN]
-                         [--mailbox NAME] [--flag F]...
-                         [--create]; exit codes from sysexits.h
-  user add NAME [DIR]    create an account [--uid USER|UID]
-                         [--prompt-password | --password-stdin]
-  remote test|chpw|config
-                         the client side of XCRY over IMAPS
-                         (--host H --port P --user U [--password-stdin]
-                          [--ca FILE | --insecure]; see `remote --help`)
-  demo                   a throwaway server on 127.0.0.1 (IMAPS 1993,
-                         IMAP 1143) under ./demo-root
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve one connection on stdin/stdout or the socket systemd passes.
+    Serve {
+        /// Which protocol.
+        #[command(subcommand)]
+        what: ServeCommand,
+    },
+    /// Accept on the configured addresses and spawn one `serve` process per
+    /// connection.
+    Listen,
+    /// UNIX MDA: one message on stdin into a user's spool (no password
+    /// needed). Exit codes: 75 temporary, 67 no such user, 65 bad data.
+    Deliver(deliver::DeliverArgs),
+    /// Manage accounts.
+    User {
+        /// What to do.
+        #[command(subcommand)]
+        what: user::UserCommand,
+    },
+    /// The client side of XCRY over IMAPS.
+    Remote {
+        /// What to do.
+        #[command(subcommand)]
+        what: remote::RemoteCommand,
+    },
+    /// A throwaway server on 127.0.0.1 under ./demo-root.
+    Demo(demo::DemoArgs),
+    /// Bring mail in from Maildir, Maildir++ or mbox.
+    Import(import::ImportArgs),
+    /// Write an account's mail out as Maildir++ or mbox (needs the password).
+    Export(export::ExportArgs),
+    /// Verify every log, record, message, summary and key of an account
+    /// (needs the password); --repair recomputes what can be recomputed.
+    Check(check::CheckArgs),
+    /// Write the man pages (one per subcommand) into DIR.
+    Manpages {
+        /// Target directory, e.g. /usr/local/share/man/man1.
+        dir: PathBuf,
+    },
+    /// Print a shell completion script on stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
 
---root defaults to /etc/crymap-like.
-";
+/// The `serve` flavours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum ServeCommand {
+    /// One IMAP session with implicit TLS (port 993).
+    Imaps,
+    /// One cleartext IMAP session offering STARTTLS (port 143).
+    Imap,
+    /// One LMTP session (RFC 2033) delivering into users' spools.
+    Lmtp,
+}
 
-/// Options that come before the command.
+/// Options every command sees.
 #[derive(Debug, Clone)]
 pub struct Global {
     /// The system root.
@@ -98,80 +146,49 @@ fn init_logging(global: &Global) {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
-    let mut args = Args::from_env();
-    match run(&mut args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("crymap-like: {e}");
-            eprintln!("try `crymap-like --help`");
-            exit::USAGE
-        }
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return clap_error(&e),
+    };
+    run(cli)
+}
+
+/// Prints clap's message; help and version are successes, anything else
+/// is a usage error (64), as sysexits.h wants, not clap's own 2.
+fn clap_error(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    let _ = e.print();
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => exit::OK,
+        _ => exit::USAGE,
     }
 }
 
-fn run(args: &mut Args) -> Result<i32, ArgError> {
-    let mut global = Global {
-        root: PathBuf::from(crate::config::DEFAULT_ROOT),
-        log_stderr: false,
+fn run(cli: Cli) -> i32 {
+    use std::io::IsTerminal;
+    let log_stderr = match cli.log {
+        Some(LogTarget::Stderr) => true,
+        Some(LogTarget::Syslog) => false,
+        None => std::io::stderr().is_terminal(),
     };
-    loop {
-        match args.peek() {
-            Some("--root") => {
-                args.next_word();
-                global.root = PathBuf::from(args.value("--root")?);
-            }
-            Some("--log") => {
-                args.next_word();
-                global.log_stderr = match args.value("--log")?.as_str() {
-                    "stderr" => true,
-                    "syslog" => false,
-                    other => {
-                        return Err(ArgError::BadValue {
-                            option: "--log".into(),
-                            value: other.into(),
-                            expected: "stderr or syslog",
-                        })
-                    }
-                };
-            }
-            Some("-h" | "--help" | "help") => {
-                print!("{USAGE}");
-                return Ok(exit::OK);
-            }
-            _ => break,
-        }
-    }
-    let command = args.command("COMMAND")?;
-    match command.as_str() {
-        "serve" => {
-            let what = args.command("serve imaps|imap|lmtp")?;
-            match what.as_str() {
-                "imaps" => serve::run(&global, args, serve::Mode::Imaps),
-                "imap" => serve::run(&global, args, serve::Mode::Imap),
-                "lmtp" => lmtp::run(&global, args),
-                other => Err(ArgError::UnknownCommand(format!("serve {other}"))),
-            }
-        }
-        "listen" => listen::run(&global, args),
-        "deliver" => {
-            // `deliver` parses its own options (it is what MTAs call); the
-            // global --root is handed on in front of them.
-            let mut rest = vec![
-                OsString::from("--root"),
-                global.root.clone().into_os_string(),
-            ];
-            rest.extend(args.rest_os());
-            Ok(deliver::run(&rest))
-        }
-        "user" => {
-            let what = args.command("user add")?;
-            match what.as_str() {
-                "add" => user::add(&global, args),
-                other => Err(ArgError::UnknownCommand(format!("user {other}"))),
-            }
-        }
-        "remote" => remote::run(&global, args),
-        "demo" => demo::run(&global, args),
-        other => Err(ArgError::UnknownCommand(other.to_owned())),
+    let global = Global {
+        root: cli.root,
+        log_stderr,
+    };
+    match cli.command {
+        Command::Serve {
+            what: ServeCommand::Lmtp,
+        } => lmtp::run(&global),
+        Command::Serve { what } => serve::run(&global, what),
+        Command::Listen => listen::run(&global),
+        Command::Deliver(args) => deliver::run(&global, args),
+        Command::User { what } => user::run(&global, what),
+        Command::Remote { what } => remote::run(what),
+        Command::Demo(args) => demo::run(args),
+        Command::Import(args) => import::run(&global, args),
+        Command::Export(args) => export::run(&global, args),
+        Command::Check(args) => check::run(&global, args),
+        Command::Manpages { dir } => manpages::write_all(&dir),
+        Command::Completions { shell } => manpages::completions(shell),
     }
 }

@@ -6,88 +6,83 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::args::{ArgError, Args};
-use super::{exit, Global};
+use super::exit;
 use crate::imap::client::{shown, Client, ClientError, Part};
 use crate::imap::wire::user_setting::{UnknownUserSetting, UserSetting};
 use crate::sys;
 
-const HELP: &str = "\
-usage: crymap-like remote test|chpw|config [options]
-
-  test      log in and print the server's capabilities
-  chpw      change the password (prints the server's backup file name)
-  config    print the user configuration; with --set KEY VALUE (repeatable)
-            change it
-
-options:
-  --host HOST        server (default localhost)
-  --port PORT        IMAPS port (default 993)
-  --user NAME        account name (required)
-  --ca FILE          trust this certificate (e.g. the demo's tls/cert.pem)
-  --insecure         do not verify the server certificate
-  --password-stdin   read passwords from stdin, one per line (chpw: the
-                     current one, then the new one) instead of prompting
-";
-
-struct Options {
-    host: String,
-    port: u16,
-    user: Option<String>,
-    ca: Option<PathBuf>,
-    insecure: bool,
-    password_stdin: bool,
-    set: Vec<(String, String)>,
+/// `remote` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum RemoteCommand {
+    /// Log in and print the server's capabilities.
+    Test(Options),
+    /// Change the password (prints the server's backup file name).
+    Chpw(Options),
+    /// Print the user configuration; with --set KEY VALUE, change it first.
+    Config(ConfigArgs),
 }
 
-pub(super) fn run(_global: &Global, args: &mut Args) -> Result<i32, ArgError> {
-    let what = args.command("remote test|chpw|config")?;
-    if what == "--help" || what == "-h" {
-        print!("{HELP}");
-        return Ok(exit::OK);
-    }
-    if !matches!(what.as_str(), "test" | "chpw" | "config") {
-        return Err(ArgError::UnknownCommand(format!("remote {what}")));
-    }
-    let mut o = Options {
-        host: "localhost".into(),
-        port: 993,
-        user: None,
-        ca: None,
-        insecure: false,
-        password_stdin: false,
-        set: Vec::new(),
-    };
-    while let Some(w) = args.next_word() {
-        let w = w?;
-        match w.as_str() {
-            "--host" => o.host = args.value("--host")?,
-            "--port" => o.port = args.number("--port", "a port number")?,
-            "--user" => o.user = Some(args.value("--user")?),
-            "--ca" => o.ca = Some(PathBuf::from(args.value("--ca")?)),
-            "--insecure" => o.insecure = true,
-            "--password-stdin" => o.password_stdin = true,
-            "--set" if what == "config" => {
-                let k = args.value("--set")?;
-                let v = args.value("--set")?;
-                o.set.push((k, v));
-            }
-            _ if w.starts_with('-') => return Err(ArgError::UnknownOption(w)),
-            _ => return Err(ArgError::Unexpected(w)),
+/// The connection options every `remote` command takes.
+#[derive(Debug, clap::Args)]
+pub struct Options {
+    /// The server.
+    #[arg(long, default_value = "localhost")]
+    host: String,
+    /// The IMAPS port.
+    #[arg(long, default_value_t = 993)]
+    port: u16,
+    /// The account name.
+    #[arg(long, value_name = "NAME")]
+    user: String,
+    /// Trust this certificate (e.g. the demo's tls/cert.pem).
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    ca: Option<PathBuf>,
+    /// Do not verify the server certificate.
+    #[arg(long)]
+    insecure: bool,
+    /// Read passwords from stdin, one per line (chpw: the current one, then
+    /// the new one) instead of prompting.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+/// `remote config`'s options.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    options: Options,
+    /// Set KEY to VALUE (repeatable).
+    #[arg(long, num_args = 2, value_names = ["KEY", "VALUE"], action = clap::ArgAction::Append)]
+    set: Vec<String>,
+}
+
+pub(super) fn run(what: RemoteCommand) -> i32 {
+    let (name, o, set) = match what {
+        RemoteCommand::Test(o) => ("test", o, Vec::new()),
+        RemoteCommand::Chpw(o) => ("chpw", o, Vec::new()),
+        RemoteCommand::Config(c) => {
+            let pairs = c
+                .set
+                .chunks(2)
+                .filter_map(|p| match p {
+                    [k, v] => Some((k.clone(), v.clone())),
+                    _ => None,
+                })
+                .collect();
+            ("config", c.options, pairs)
         }
-    }
-    let user = o.user.clone().ok_or(ArgError::Missing("--user NAME"))?;
-    Ok(match session(&what, &o, &user) {
+    };
+    match session(name, &o, &set) {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("crymap-like remote {what}: {e}");
+            eprintln!("crymap-like remote {name}: {e}");
             match e {
                 RemoteError::Client(ClientError::Refused(_)) => exit::UNAVAILABLE,
                 RemoteError::Input(_) | RemoteError::Mismatch => exit::DATAERR,
                 _ => exit::IOERR,
             }
         }
-    })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +108,8 @@ fn read_password(o: &Options, prompt: &str) -> Result<Vec<u8>, RemoteError> {
     Ok(p.as_bytes().to_vec())
 }
 
-fn session(what: &str, o: &Options, user: &str) -> Result<(), RemoteError> {
+fn session(what: &str, o: &Options, set: &[(String, String)]) -> Result<(), RemoteError> {
+    let user = o.user.as_str();
     let password = read_password(o, "Password: ")?;
     let new_password = if what == "chpw" {
         let p = read_password(o, "New password: ")?;
@@ -162,10 +158,9 @@ fn session(what: &str, o: &Options, user: &str) -> Result<(), RemoteError> {
             println!("password changed");
         }
         _ => {
-            if !o.set.is_empty() {
+            if !set.is_empty() {
                 // Unknown keys are sent too: the server says what it knows.
-                let settings: Vec<_> = o
-                    .set
+                let settings: Vec<_> = set
                     .iter()
                     .map(|(k, v)| UserSetting::parse(k, v.as_bytes().to_vec()))
                     .collect();

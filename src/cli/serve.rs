@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use log::{error, info, warn};
 
-use super::args::{ArgError, Args};
-use super::{exit, Global};
+use super::{exit, Global, ServeCommand};
 use crate::config::{Config, System};
 use crate::imap::session::{self, LoggedIn, Login, LoginError, SessionConfig};
 use crate::store::credentials::{PasswordCost, UnlockedAccount};
@@ -22,18 +21,9 @@ use crate::store::user_file::UserFile;
 use crate::sys;
 
 /// Which flavour of IMAP to speak on the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Mode {
-    /// TLS from the first byte (port 993).
-    Imaps,
-    /// Cleartext with STARTTLS (port 143).
-    Imap,
-}
+type Mode = ServeCommand;
 
-pub(super) fn run(global: &Global, args: &mut Args, mode: Mode) -> Result<i32, ArgError> {
-    if let Some(w) = args.next_word() {
-        return Err(ArgError::Unexpected(w?));
-    }
+pub(super) fn run(global: &Global, mode: Mode) -> i32 {
     // Before anything opens a descriptor of its own: whatever the launcher
     // leaked would otherwise survive the chroot.
     let closed = sys::fds::close_inherited();
@@ -43,10 +33,10 @@ pub(super) fn run(global: &Global, args: &mut Args, mode: Mode) -> Result<i32, A
         Ok(_) => {}
         Err(e) => {
             error!("cannot list inherited descriptors: {e}");
-            return Ok(exit::OSERR);
+            return exit::OSERR;
         }
     }
-    Ok(serve(global, mode))
+    serve(global, mode)
 }
 
 fn serve(global: &Global, mode: Mode) -> i32 {
@@ -153,6 +143,7 @@ fn mode_name(mode: Mode) -> &'static str {
     match mode {
         Mode::Imaps => "imaps",
         Mode::Imap => "imap",
+        Mode::Lmtp => "lmtp",
     }
 }
 

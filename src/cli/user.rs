@@ -1,12 +1,16 @@
-//! `crymap-like user add NAME [DIR]`: creates an account (keys, default
-//! mailboxes, password) and, when run as root, gives it to its UNIX owner.
+//! `crymap-like user add|list|show|remove`: creates an account (keys,
+//! default mailboxes, password) and, when run as root, gives it to its UNIX
+//! owner; lists and shows accounts (what is visible without the password,
+//! and with it what the account's sealed data says); removes one. Never
+//! removes anything without a confirmation or `--yes`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::args::{ArgError, Args};
+use super::opened::Opened;
+use super::password::{self, PasswordArgs};
 use super::serve::{password_cost, valid_user_name};
-use super::{exit, Global};
+use super::{exit, facts, Global};
 use crate::config::System;
 use crate::store::create::{create_user, generate_password};
 use crate::sys;
@@ -22,63 +26,212 @@ pub(crate) enum PasswordSource {
     Stdin,
 }
 
-pub(super) fn add(global: &Global, args: &mut Args) -> Result<i32, ArgError> {
-    let mut name = None;
-    let mut dir = None;
-    let mut owner = None;
-    let mut source = PasswordSource::Generate;
-    while let Some(w) = args.next_word() {
-        let w = w?;
-        match w.as_str() {
-            "--uid" => owner = Some(args.value("--uid")?),
-            "--prompt-password" | "--password-stdin" => {
-                if source != PasswordSource::Generate {
-                    return Err(ArgError::Conflict(
-                        "--prompt-password and --password-stdin exclude each other",
-                    ));
-                }
-                source = if w == "--prompt-password" {
-                    PasswordSource::Prompt
-                } else {
-                    PasswordSource::Stdin
-                };
-            }
-            s if s.starts_with('-') => return Err(ArgError::UnknownOption(w)),
-            _ if name.is_none() => name = Some(w),
-            _ if dir.is_none() => dir = Some(PathBuf::from(w)),
-            _ => return Err(ArgError::Unexpected(w)),
-        }
-    }
-    let name = name.ok_or(ArgError::Missing("NAME"))?;
-    if !valid_user_name(&name) {
-        return Err(ArgError::BadValue {
-            option: "NAME".into(),
-            value: name,
-            expected: "letters, digits and . _ - @ +, not starting with . or -",
-        });
-    }
-    let system = match System::load(&global.root) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("crymap-like: {e}");
-            return Ok(exit::CONFIG);
-        }
+/// `user` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCommand {
+    /// Create an account: keys, default mailboxes, password.
+    Add(AddArgs),
+    /// List the accounts with what is visible without their passwords.
+    List,
+    /// Show one account; with a password, its mailboxes too.
+    Show(ShowArgs),
+    /// Remove an account and all its mail (asks first, unless --yes).
+    Remove(RemoveArgs),
+}
+
+/// `user add`'s options.
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// The account name.
+    pub name: String,
+    /// Where the data directory goes (default ROOT/users/NAME; otherwise
+    /// users/NAME becomes a symlink to it).
+    pub dir: Option<PathBuf>,
+    /// The UNIX user (name or number) that owns the account (root only;
+    /// default: the UNIX user named like the account).
+    #[arg(long, value_name = "USER|UID")]
+    pub uid: Option<String>,
+    /// Ask for the password on the terminal, twice, without echo.
+    #[arg(long, conflicts_with = "password_stdin")]
+    pub prompt_password: bool,
+    /// Read the password from one line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// `user show`'s options.
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The account name.
+    pub name: String,
+    /// With a password: the account's mailboxes, messages and unseen counts.
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+/// `user remove`'s options.
+#[derive(Debug, clap::Args)]
+pub struct RemoveArgs {
+    /// The account name.
+    pub name: String,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+pub(super) fn run(global: &Global, what: UserCommand) -> i32 {
+    let result = match what {
+        UserCommand::Add(a) => add(global, a),
+        UserCommand::List => list(global),
+        UserCommand::Show(a) => show(global, &a),
+        UserCommand::Remove(a) => remove(global, &a),
     };
-    Ok(
-        match add_user(&system, &name, dir.as_deref(), owner.as_deref(), source) {
-            Ok(generated) => {
-                if let Some(p) = generated {
-                    println!("user: {name}");
-                    println!("password: {p}");
+    match result {
+        Ok(()) => exit::OK,
+        Err((code, msg)) => {
+            eprintln!("crymap-like user: {msg}");
+            code
+        }
+    }
+}
+
+fn add(global: &Global, a: AddArgs) -> Result<(), (i32, String)> {
+    let source = if a.prompt_password {
+        PasswordSource::Prompt
+    } else if a.password_stdin {
+        PasswordSource::Stdin
+    } else {
+        PasswordSource::Generate
+    };
+    let name = a.name;
+    if !valid_user_name(&name) {
+        return Err((
+            exit::USAGE,
+            format!(
+                "invalid user name {name:?}: letters, digits and . _ - @ +, \
+                 not starting with . or -"
+            ),
+        ));
+    }
+    let system = System::load(&global.root).map_err(|e| (exit::CONFIG, e.to_string()))?;
+    let generated = add_user(&system, &name, a.dir.as_deref(), a.uid.as_deref(), source)
+        .map_err(|(code, msg)| (code, format!("add {name}: {msg}")))?;
+    if let Some(p) = generated {
+        println!("user: {name}");
+        println!("password: {p}");
+    }
+    Ok(())
+}
+
+fn list(global: &Global) -> Result<(), (i32, String)> {
+    let users = global.root.join("users");
+    let entries = match std::fs::read_dir(&users) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(());
+        }
+        Err(e) => return Err((exit::IOERR, format!("{}: {e}", users.display()))),
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| valid_user_name(n))
+        .collect();
+    names.sort();
+    println!(
+        "{:<20} {:>6} {:<10} {:>9} {:>8} {:>10}",
+        "NAME", "UID", "CREATED", "MAILBOXES", "MESSAGES", "SIZE"
+    );
+    for name in names {
+        match password::user_dir(&global.root, &name).map(|d| facts::visible(&d)) {
+            Ok(f) => println!(
+                "{:<20} {:>6} {:<10} {:>9} {:>8} {:>10}",
+                name,
+                f.uid,
+                f.created_day(),
+                f.mailboxes,
+                f.messages,
+                facts::human_size(f.bytes)
+            ),
+            Err((_, msg)) => println!("{name:<20} (unreadable: {msg})"),
+        }
+    }
+    Ok(())
+}
+
+fn show(global: &Global, a: &ShowArgs) -> Result<(), (i32, String)> {
+    let dir = password::user_dir(&global.root, &a.name)?;
+    let f = facts::visible(&dir);
+    println!("name: {}", a.name);
+    println!("directory: {}", dir.display());
+    println!("uid: {}", f.uid);
+    println!("created: {}", f.created_full());
+    println!("password changed: {}", f.password_changed);
+    println!("mailbox directories: {}", f.mailboxes);
+    println!("message files: {}", f.messages);
+    println!("size: {} ({} bytes)", facts::human_size(f.bytes), f.bytes);
+    println!("spool entries waiting: {}", f.spool);
+    if !a.password.given() {
+        return Ok(());
+    }
+    let opened = Opened::open(&dir, &a.password)?;
+    println!("mailboxes:");
+    for info in opened.mailboxes() {
+        let mb = opened.open_mailbox(&info)?;
+        let (mut count, mut unseen, mut bytes) = (0u64, 0u64, 0u64);
+        for uid in mb.uids() {
+            if let Some(m) = mb.info(uid) {
+                count += 1;
+                bytes += u64::from(m.size);
+                if !m.flags.contains(&crate::store::types::Flag::Seen) {
+                    unseen += 1;
                 }
-                exit::OK
             }
-            Err((code, msg)) => {
-                eprintln!("crymap-like: user add {name}: {msg}");
-                code
-            }
-        },
-    )
+        }
+        let uses: Vec<&str> = info.special_use.iter().map(|u| u.as_imap()).collect();
+        println!(
+            "  {} {}messages={count} unseen={unseen} size={}",
+            info.name,
+            if uses.is_empty() {
+                String::new()
+            } else {
+                format!("({}) ", uses.join(" "))
+            },
+            facts::human_size(bytes)
+        );
+    }
+    Ok(())
+}
+
+fn remove(global: &Global, a: &RemoveArgs) -> Result<(), (i32, String)> {
+    let dir = password::user_dir(&global.root, &a.name)?;
+    let entry = global.root.join("users").join(&a.name);
+    if !a.yes {
+        eprint!(
+            "Remove account {} and ALL its mail in {}? Type yes: ",
+            a.name,
+            dir.display()
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| (exit::IOERR, format!("reading the answer: {e}")))?;
+        if !matches!(answer.trim(), "yes" | "y") {
+            return Err((exit::NOPERM, format!("{} not removed", a.name)));
+        }
+    }
+    // The entry first: once it is gone no new session or delivery can
+    // reach the account, then the data.
+    std::fs::remove_file(&entry)
+        .or_else(|_| std::fs::remove_dir_all(&entry))
+        .map_err(|e| (exit::IOERR, format!("{}: {e}", entry.display())))?;
+    if dir != entry && dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| (exit::IOERR, format!("{}: {e}", dir.display())))?;
+    }
+    println!("removed {}", a.name);
+    Ok(())
 }
 
 /// The UNIX owner a new account's directory is given to.

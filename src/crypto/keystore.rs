@@ -365,6 +365,22 @@ impl KeyStore {
         Ok(secret)
     }
 
+    /// Checks pair `name`: its private key unseals under `master` and
+    /// belongs to its public key (for integrity checks).
+    pub fn verify_pair(&self, master: &MasterKey, name: &KeyName) -> Result<(), CryptoError> {
+        let secret = self.private_key(master, name)?;
+        match self.read_public(name)? {
+            Some(public) if public == PublicKey::from(&secret) => Ok(()),
+            Some(_) => Err(CryptoError::Malformed {
+                what: "key pair",
+                reason: format!("{name}.pub does not belong to {name}.priv"),
+            }),
+            None => Err(CryptoError::KeyNotFound {
+                name: name.to_string(),
+            }),
+        }
+    }
+
     /// Recovers a content key wrapped by [`wrap_to_public`] or
     /// [`wrap_under_master`].
     pub fn unwrap(

@@ -79,6 +79,22 @@ pub(crate) enum Capability {
     Esearch,
     /// `SEARCHRES` (RFC 5182).
     SearchRes,
+    /// `PREVIEW` (RFC 8970): FETCH PREVIEW.
+    Preview,
+    /// `WITHIN` (RFC 5032): SEARCH OLDER / YOUNGER.
+    Within,
+    /// `PARTIAL` (RFC 9394): paged SEARCH, SORT and FETCH.
+    Partial,
+    /// `SORT` (RFC 5256).
+    Sort,
+    /// `SORT=DISPLAY` (RFC 5957).
+    SortDisplay,
+    /// `ESORT` (RFC 5267): SORT RETURN.
+    Esort,
+    /// `THREAD=ORDEREDSUBJECT` (RFC 5256).
+    ThreadOrderedSubject,
+    /// `THREAD=REFERENCES` (RFC 5256).
+    ThreadReferences,
 }
 
 /// The capabilities without a value, with their wire names: the one table
@@ -117,6 +133,14 @@ const NAMES: &[(Capability, &str)] = &[
     (Capability::SaveDate, "SAVEDATE"),
     (Capability::Esearch, "ESEARCH"),
     (Capability::SearchRes, "SEARCHRES"),
+    (Capability::Preview, "PREVIEW"),
+    (Capability::Within, "WITHIN"),
+    (Capability::Partial, "PARTIAL"),
+    (Capability::Sort, "SORT"),
+    (Capability::SortDisplay, "SORT=DISPLAY"),
+    (Capability::Esort, "ESORT"),
+    (Capability::ThreadOrderedSubject, "THREAD=ORDEREDSUBJECT"),
+    (Capability::ThreadReferences, "THREAD=REFERENCES"),
 ];
 
 /// The wire name before `=` of a capability that carries a value.
@@ -222,9 +246,17 @@ pub(crate) fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
         C::Utf8Accept,
     ]);
     // imap::commands::fetch
-    caps.extend([C::Binary, C::ObjectId, C::SaveDate]);
+    caps.extend([C::Binary, C::ObjectId, C::SaveDate, C::Preview]);
     // imap::commands::search
-    caps.extend([C::Esearch, C::SearchRes]);
+    caps.extend([C::Esearch, C::SearchRes, C::Within, C::Partial]);
+    // imap::commands::sort
+    caps.extend([
+        C::Sort,
+        C::SortDisplay,
+        C::Esort,
+        C::ThreadOrderedSubject,
+        C::ThreadReferences,
+    ]);
     caps
 }
 
@@ -241,7 +273,8 @@ mod tests {
 
     const EXTENSIONS: &str = "CHILDREN MULTIAPPEND LIST-EXTENDED LIST-STATUS SPECIAL-USE \
         CREATE-SPECIAL-USE STATUS=SIZE APPENDLIMIT=67108864 XLIST IDLE UNSELECT UIDPLUS MOVE \
-        CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE ESEARCH SEARCHRES";
+        CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE PREVIEW ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
+        THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
 
     #[test]
     fn advertised_lists_are_the_documented_ones() {

@@ -155,6 +155,8 @@ pub(crate) struct Ctx {
     pub limits: CtxLimits,
     /// Parsed message summaries of the selected mailbox (FETCH, SEARCH).
     pub summaries: crate::imap::commands::fetch::SummaryCache,
+    /// SORT/THREAD keys of the selected mailbox's messages.
+    pub sort_keys: crate::imap::commands::sort::SortKeyCache,
 }
 
 /// Why the logged-in context could not be opened.
@@ -175,6 +177,7 @@ impl Ctx {
             enabled: Enabled::default(),
             limits,
             summaries: Default::default(),
+            sort_keys: Default::default(),
         })
     }
 

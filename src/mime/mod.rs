@@ -16,9 +16,12 @@ pub(crate) mod envelope;
 pub(crate) mod header;
 pub mod invariants;
 pub(crate) mod params;
+pub(crate) mod preview;
 pub(crate) mod search_text;
 pub mod section;
+pub mod sort;
 pub mod summary;
+pub mod thread;
 pub(crate) mod transfer;
 
 pub use section::{SectionError, SectionSpec, SectionText};

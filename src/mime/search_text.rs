@@ -150,7 +150,7 @@ pub(crate) fn needed_ranges(summary: &Summary) -> Vec<std::ops::Range<u64>> {
 }
 
 /// Decodes up to [`PART_TEXT_CAP`] bytes of text of a leaf part.
-fn part_text(part: &Part, raw: &[u8]) -> String {
+pub(super) fn part_text(part: &Part, raw: &[u8]) -> String {
     let start = usize::try_from(part.body_start).unwrap_or(usize::MAX);
     let end = usize::try_from(part.end).unwrap_or(usize::MAX);
     let body = raw.get(start..end.min(raw.len())).unwrap_or_default();
@@ -185,7 +185,7 @@ fn part_text(part: &Part, raw: &[u8]) -> String {
 
 /// Drops HTML tags so markup never matches a search; entities other than
 /// the common few are left as written.
-fn strip_tags(html: &str) -> String {
+pub(super) fn strip_tags(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut in_tag = false;
     for c in html.chars() {

@@ -13,6 +13,8 @@ use super::encoded_word;
 use super::envelope::{self, Envelope, MessageDate};
 use super::header;
 use super::params;
+use super::preview;
+use super::sort::{self, SortFields};
 
 /// Parts nested deeper than this are not split (opaque).
 pub const MAX_DEPTH: usize = 20;
@@ -89,6 +91,10 @@ pub struct Summary {
     pub size: u64,
     /// Header values for SEARCH and SORT.
     pub search: SearchFields,
+    /// SORT and THREAD keys (base subject, address keys, references).
+    pub sort: SortFields,
+    /// The PREVIEW text (RFC 8970); empty when there is no readable text.
+    pub preview: String,
 }
 
 /// (IMAP size, line count) of `bytes`.
@@ -259,11 +265,15 @@ pub fn summarize(raw: &[u8]) -> Summary {
             .as_ref()
             .map(|m| String::from_utf8_lossy(m).into_owned()),
     };
+    let sort = sort::build(block, &envelope, &search.subject);
+    let preview = preview::build(&root, raw);
     Summary {
         size: measure(raw).0,
         root,
         envelope,
         search,
+        sort,
+        preview,
     }
 }
 

@@ -518,6 +518,33 @@ impl AccountLog {
         Ok(account)
     }
 
+    /// Opens the log like [`AccountLog::open`], but skips corrupt records
+    /// instead of failing (their changes are lost in this handle only;
+    /// nothing is written). Returns the offsets skipped. For `check`.
+    pub fn open_skipping_damaged(user_dir: &Path, master: &MasterKey) -> Result<(Self, Vec<u64>)> {
+        let log = RecordLog::open(
+            &user_dir.join(ACCOUNT_LOG_PATH),
+            master.subkey(ACCOUNT_LOG_PURPOSE),
+            ACCOUNT_LOG_IDENTITY.to_owned(),
+        )?;
+        let mut account = AccountLog {
+            user_dir: user_dir.to_owned(),
+            log,
+            state: Account::default(),
+        };
+        let mut skipped = Vec::new();
+        loop {
+            match account.refresh() {
+                Ok(_) => return Ok((account, skipped)),
+                Err(StoreError::Corrupt { offset, .. }) => {
+                    account.skip_corrupt()?;
+                    skipped.push(offset);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// The current state (as of the last refresh or operation).
     pub fn state(&self) -> &Account {
         &self.state

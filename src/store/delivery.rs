@@ -19,7 +19,7 @@ use super::types::MessageName;
 /// The sealed account setting that lets `user+detail` addresses file into
 /// mailbox `detail` (values `yes` / `no`, default `no`); set with
 /// `XCRY SET-USER-CONFIG DETAIL-DELIVERY yes`.
-pub const DETAIL_SETTING: &str = "DETAIL-DELIVERY";
+pub(crate) const DETAIL_SETTING: &str = "DETAIL-DELIVERY";
 
 /// The longest account name accepted (a path component).
 const MAX_USER_LEN: usize = 64;
@@ -50,7 +50,7 @@ pub enum AddressError {
 /// `-` (the rule `serve` applies to login names). An account whose name
 /// holds a `+` is reachable only by `deliver --user`, since addresses split
 /// at the first `+`.
-pub fn valid_user_name(name: &str) -> bool {
+pub(crate) fn valid_user_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_USER_LEN
         && !name.starts_with('.')
@@ -110,7 +110,7 @@ impl Recipient {
 
 /// Why an account's directory cannot be used.
 #[derive(Debug, Error)]
-pub enum LookupError {
+pub(crate) enum LookupError {
     /// `users/NAME` does not exist or is not an account.
     #[error("no such user: {0}")]
     NoSuchUser(String),
@@ -126,13 +126,13 @@ pub enum LookupError {
 
 /// Whether spool entry `name` exists in the account at `user_dir`: how a
 /// parent whose delivery child died learns if the copy had become durable.
-pub fn spooled(user_dir: &Path, name: MessageName) -> bool {
+pub(crate) fn spooled(user_dir: &Path, name: MessageName) -> bool {
     user_dir.join("spool").join(name.to_string()).is_file()
 }
 
 /// Resolves `users_dir/NAME` (which may be a symlink the administrator
 /// made) to the account's real directory, which must hold `keys/`.
-pub fn user_dir(users_dir: &Path, recipient: &Recipient) -> Result<PathBuf, LookupError> {
+pub(crate) fn user_dir(users_dir: &Path, recipient: &Recipient) -> Result<PathBuf, LookupError> {
     let entry = users_dir.join(&recipient.user);
     let dir = match entry.canonicalize() {
         Ok(d) => d,
@@ -236,7 +236,7 @@ fn io_outcome(e: &io::Error) -> Outcome {
 }
 
 /// Classifies the result of [`spool::deliver`].
-pub fn classify(result: &Result<MessageName, SpoolError>) -> Outcome {
+pub(crate) fn classify(result: &Result<MessageName, SpoolError>) -> Outcome {
     match result {
         Ok(_) => Outcome::Delivered,
         Err(e) => classify_error(e),
@@ -290,7 +290,7 @@ pub fn stage(
 /// as its owner), filed later into INBOX, or into the recipient's
 /// `+detail` mailbox when the account allows it, or into `mailbox` when
 /// given (then `create` says whether to create it).
-pub fn deliver(
+pub(crate) fn deliver(
     user_dir: &Path,
     name: MessageName,
     recipient: &Recipient,

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod change_log;
+pub(crate) mod check;
 pub mod crash;
 pub mod create;
 pub(crate) mod credentials;

@@ -178,8 +178,9 @@ pub fn deliver(
 }
 
 /// [`deliver`] under a name the caller chose (fresh from
-/// [`MessageName::random`]), so that a parent whose writer died can look
-/// for `spool/NAME` to learn whether the entry was made durable.
+/// [`MessageName::random`]), so that a caller whose writer died (LMTP's
+/// parent, an interrupted `import`) can tell with [`is_delivered`] whether
+/// the entry was made durable.
 pub fn deliver_named(
     user_dir: &Path,
     name: MessageName,
@@ -300,6 +301,25 @@ impl Drop for Staged {
             let _ = fs::remove_file(staged_path(&self.user_dir, self.name));
         }
     }
+}
+
+/// Whether the delivery named `name` happened: its entry is still in the
+/// spool, or a session already filed it into some mailbox (a filed entry
+/// keeps its name). Needs no secret.
+pub fn is_delivered(user_dir: &Path, name: &MessageName) -> bool {
+    if user_dir.join("spool").join(name.to_string()).exists() {
+        return true;
+    }
+    let Ok(boxes) = fs::read_dir(user_dir.join("mailboxes")) else {
+        return false;
+    };
+    boxes.flatten().any(|b| {
+        b.path()
+            .join("msg")
+            .join(name.fanout())
+            .join(name.to_string())
+            .exists()
+    })
 }
 
 /// One spool entry filed by [`file_pending`].

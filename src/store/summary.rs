@@ -43,17 +43,32 @@ pub(crate) fn summarize(raw: &[u8]) -> Summary {
     crate::mime::summary::summarize(raw)
 }
 
-/// The stored form of a summary.
+/// The first bytes of a stored summary of the current format (2: with the
+/// SORT/THREAD fields). Format 1 had no marker and always starts with a
+/// zero byte (the root part's header offset), so the two never collide;
+/// any other start is an older format and is recomputed.
+const FORMAT_MAGIC: &[u8] = b"CLS2";
+
+/// The stored form of a summary: [`FORMAT_MAGIC`], then postcard.
 fn encode(s: &Summary) -> Vec<u8> {
     // Serialising plain data into a Vec cannot fail; an empty blob would
     // only make readers recompute.
-    postcard::to_stdvec(s).unwrap_or_default()
+    match postcard::to_stdvec(s) {
+        Ok(body) => [FORMAT_MAGIC, &body].concat(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Decodes a stored summary; `None` if it is from an older format (the
-/// caller then recomputes it from the content).
+/// caller then recomputes it from the content and stores it again).
 pub(crate) fn decode(blob: &[u8]) -> Option<Summary> {
-    postcard::from_bytes(blob).ok()
+    postcard::from_bytes(blob.strip_prefix(FORMAT_MAGIC)?).ok()
+}
+
+/// The stored form of an already computed summary (for rewriting one
+/// recomputed from an older format).
+pub(crate) fn encode_summary(s: &Summary) -> Vec<u8> {
+    encode(s)
 }
 
 fn aad(name: &MessageName) -> Vec<u8> {

@@ -113,12 +113,17 @@ enum Item {
     EmailId,
     ThreadId,
     SaveDate,
+    Preview,
 }
 
 impl Item {
     fn needs_summary(&self) -> bool {
         match self {
-            Item::Envelope | Item::Body | Item::BodyStructure | Item::BinarySize { .. } => true,
+            Item::Envelope
+            | Item::Body
+            | Item::BodyStructure
+            | Item::BinarySize { .. }
+            | Item::Preview => true,
             Item::Section { spec, .. } => !is_whole(spec),
             Item::Binary { path, .. } => !path.is_empty(),
             _ => false,
@@ -228,6 +233,7 @@ fn plan(attrs: &FetchAttrs) -> (Vec<Item>, bool) {
             A::ModSeq => Item::ModSeq,
             A::EmailId => Item::EmailId,
             A::ThreadId => Item::ThreadId,
+            A::Preview { .. } => Item::Preview,
             A::SaveDate => Item::SaveDate,
             A::Rfc822 => {
                 seen = true;
@@ -448,6 +454,12 @@ fn write_message(out: &mut Vec<u8>, items: &[Item], m: &mut Message) -> Result<(
             Item::ModSeq => f.item(&FetchItem::ModSeq(m.info.modseq)),
             Item::EmailId => f.item(&FetchItem::EmailId(Cow::Owned(format!("M{}", m.info.name)))),
             Item::ThreadId => f.item(&FetchItem::ThreadId(None)),
+            Item::Preview => {
+                // Computed when the message was stored, so LAZY never
+                // needs NIL.
+                let s = m.summary.as_deref().ok_or_else(|| missing_summary(uid))?;
+                f.item(&FetchItem::Preview(Some(Cow::Borrowed(&s.preview))));
+            }
             Item::SaveDate => f.item(&FetchItem::SaveDate(
                 chrono::DateTime::from_timestamp(m.info.saved, 0).map(|d| d.fixed_offset()),
             )),
@@ -564,6 +576,13 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
     let changed_since: Option<Option<Modseq>> = cmd.changed_since.map(context::modseq);
     if let Some(Some(since)) = changed_since {
         uids.retain(|u| sel.mailbox.info(*u).is_some_and(|i| i.modseq > since));
+    }
+    if let Some(page) = cmd.partial {
+        // RFC 9394 §3.3: a page of what the set (and CHANGEDSINCE) names.
+        uids = uids
+            .get(page.indices(uids.len()))
+            .unwrap_or_default()
+            .to_vec();
     }
     if cmd.vanished {
         if let Some(Some(since)) = changed_since {

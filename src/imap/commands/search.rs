@@ -13,10 +13,11 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use crate::imap::commands::fetch::SummaryCache;
+use crate::imap::commands::returned;
 use crate::imap::context::{self, Ctx, Reply, Unreadable};
 use crate::imap::seqset::{Numbers, View};
 use crate::imap::wire::command::{SearchCommand, SearchKey, SearchReturnOpt, SeqSet};
-use crate::imap::wire::response::{ESearchItem, Response, ResponseCode};
+use crate::imap::wire::response::{Response, ResponseCode};
 use crate::mime::search_text::{self, SearchText};
 use crate::mime::Summary;
 use crate::store::mailbox::{Mailbox, MessageInfo};
@@ -73,6 +74,10 @@ enum Key {
     /// `imap::seqset` (so both numberings end as the same typed set).
     In(UidSet),
     Internal(DateCmp, NaiveDate),
+    /// WITHIN (RFC 5032): INTERNALDATE at or before this instant (OLDER).
+    ArrivedBy(i64),
+    /// WITHIN: INTERNALDATE after this instant (YOUNGER).
+    ArrivedAfter(i64),
     Saved(DateCmp, NaiveDate),
     Larger(u64),
     Smaller(u64),
@@ -122,6 +127,8 @@ fn needle(bytes: &[u8]) -> String {
 
 struct Compiler<'a> {
     view: View<'a>,
+    /// Seconds since the epoch when the command started (WITHIN).
+    now: i64,
 }
 
 impl Compiler<'_> {
@@ -194,6 +201,8 @@ impl Compiler<'_> {
             S::ModSeq { mod_seq, .. } => Key::ModSeq(context::modseq(*mod_seq)),
             S::EmailId(id) => Key::EmailId(id.clone()),
             S::ThreadId(_) => Key::Never,
+            S::Older(n) => Key::ArrivedBy(self.now - i64::from(n.get())),
+            S::Younger(n) => Key::ArrivedAfter(self.now - i64::from(n.get())),
         }
     }
 }
@@ -283,6 +292,8 @@ impl Msg<'_> {
                 .internal
                 .to_chrono()
                 .is_some_and(|t| c.test(t.date_naive(), *d)),
+            Key::ArrivedBy(t) => i.internal.unix_secs <= *t,
+            Key::ArrivedAfter(t) => i.internal.unix_secs > *t,
             Key::Saved(c, d) => chrono::DateTime::from_timestamp(i.saved, 0)
                 .is_some_and(|t| c.test(t.date_naive(), *d)),
             Key::Larger(n) => u64::from(i.size) > *n,
@@ -350,8 +361,11 @@ fn coalesce(mut ranges: Vec<std::ops::Range<u64>>) -> Vec<std::ops::Range<u64>> 
     out
 }
 
-/// Hits as (sequence number, UID, modseq), in sequence order.
-type Hits = Vec<(SeqNum, Uid, Modseq)>;
+/// One matching message: (sequence number, UID, modseq).
+pub(crate) type Hit = (SeqNum, Uid, Modseq);
+
+/// Hits in sequence order.
+pub(crate) type Hits = Vec<Hit>;
 
 /// Messages below which a content search is not worth a second thread.
 const PARALLEL_MIN: usize = 32;
@@ -428,6 +442,56 @@ fn evaluate_range(
     Ok(hits)
 }
 
+/// The messages `criteria` (implicitly ANDed) match in the selected
+/// mailbox, in sequence order, and whether they used MODSEQ (which then
+/// turns CONDSTORE on, RFC 7162 §3.1). SEARCH, SORT and THREAD share it.
+pub(crate) fn matching(
+    ctx: &mut Ctx,
+    out: &mut Vec<u8>,
+    criteria: &[SearchKey],
+) -> Result<(Hits, bool), Reply> {
+    let Ctx {
+        selected,
+        summaries,
+        enabled,
+        ..
+    } = ctx;
+    let Some(sel) = selected.as_mut() else {
+        return Err(Reply::bad("No mailbox selected"));
+    };
+    let key = Compiler {
+        view: View::of(sel),
+        now: chrono::Utc::now().timestamp(),
+    }
+    .and(criteria);
+    let uses_modseq = key.uses_modseq();
+    if uses_modseq && !enabled.condstore {
+        // RFC 7162 §3.1: SEARCH MODSEQ turns CONDSTORE on.
+        enabled.condstore = true;
+        crate::imap::commands::selected::write_highest_modseq(out, &sel.mailbox);
+    }
+    let mb = &sel.mailbox;
+    let all: Vec<Uid> = mb.uids().collect();
+    match evaluate(mb, summaries, &key, &all) {
+        Ok(hits) => Ok((hits, uses_modseq)),
+        Err(e) => Err(Reply::server_bug("SEARCH", &e)),
+    }
+}
+
+/// Answers NO unless `charset` is one SEARCH, SORT and THREAD accept.
+pub(crate) fn check_charset(charset: &str) -> Result<(), Reply> {
+    if charset.eq_ignore_ascii_case("UTF-8") || charset.eq_ignore_ascii_case("US-ASCII") {
+        return Ok(());
+    }
+    Err(Reply::no(
+        Some(ResponseCode::BadCharset(vec![
+            "UTF-8".to_owned(),
+            "US-ASCII".to_owned(),
+        ])),
+        "Unsupported charset",
+    ))
+}
+
 /// `[UID] SEARCH`; `tag` is the command's tag, which ESEARCH echoes.
 pub(crate) fn search(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SearchCommand) -> Reply {
     let opts = cmd.return_opts.clone();
@@ -452,41 +516,17 @@ fn run(
     opts: Option<Vec<SearchReturnOpt>>,
 ) -> Reply {
     if let Some(cs) = &cmd.charset {
-        if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") {
-            return Reply::no(
-                Some(ResponseCode::BadCharset(vec![
-                    "UTF-8".to_owned(),
-                    "US-ASCII".to_owned(),
-                ])),
-                "Unsupported charset",
-            );
+        if let Err(reply) = check_charset(cs) {
+            return reply;
         }
     }
     let rev2 = ctx.enabled.rev2;
-    let Ctx {
-        selected,
-        summaries,
-        enabled,
-        ..
-    } = ctx;
-    let Some(sel) = selected.as_mut() else {
-        return Reply::bad("No mailbox selected");
-    };
-    let key = Compiler {
-        view: View::of(sel),
-    }
-    .and(&cmd.criteria);
-    let uses_modseq = key.uses_modseq();
-    if uses_modseq && !enabled.condstore {
-        // RFC 7162 §3.1: SEARCH MODSEQ turns CONDSTORE on.
-        enabled.condstore = true;
-        crate::imap::commands::selected::write_highest_modseq(out, &sel.mailbox);
-    }
-    let mb = &sel.mailbox;
-    let all: Vec<Uid> = mb.uids().collect();
-    let hits = match evaluate(mb, summaries, &key, &all) {
+    let (hits, uses_modseq) = match matching(ctx, out, &cmd.criteria) {
         Ok(r) => r,
-        Err(e) => return Reply::server_bug("SEARCH", &e),
+        Err(reply) => return reply,
+    };
+    let Some(sel) = ctx.selected.as_mut() else {
+        return Reply::bad("No mailbox selected");
     };
     let modseqs: Vec<Modseq> = hits.iter().map(|h| h.2).collect();
     // The numbers the response carries: UIDs or sequence numbers.
@@ -504,64 +544,17 @@ fn run(
         Response::Search { numbers, modseq }.encode(out);
         return Reply::ok("SEARCH completed");
     };
-    let has = |o: SearchReturnOpt| opts.contains(&o);
-    if has(SearchReturnOpt::Save) {
-        let only_min_max = !has(SearchReturnOpt::All) && !has(SearchReturnOpt::Count);
-        let mut saved: Vec<Uid> =
-            if only_min_max && (has(SearchReturnOpt::Min) || has(SearchReturnOpt::Max)) {
-                let mut v = Vec::new();
-                if has(SearchReturnOpt::Min) {
-                    v.extend(hits.first().map(|h| h.1));
-                }
-                if has(SearchReturnOpt::Max) {
-                    v.extend(hits.last().map(|h| h.1));
-                }
-                v
-            } else {
-                hits.iter().map(|h| h.1).collect()
-            };
-        saved.dedup();
+    let r = match returned::returned(&opts, &hits, cmd.uid, uses_modseq) {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    if let Some(saved) = r.saved {
         sel.saved = saved;
     }
-    if opts.iter().all(|o| *o == SearchReturnOpt::Save) {
+    if r.save_only {
         return Reply::ok("SEARCH completed, result saved");
     }
-    let mut items = Vec::new();
-    if has(SearchReturnOpt::Min) {
-        items.extend(numbers.first().map(|&n| ESearchItem::Min(n)));
-    }
-    if has(SearchReturnOpt::Max) {
-        items.extend(numbers.last().map(|&n| ESearchItem::Max(n)));
-    }
-    if has(SearchReturnOpt::All) {
-        let all = if cmd.uid {
-            context::wire_uid_set(hits.iter().map(|h| h.1))
-        } else {
-            context::wire_seq_set(hits.iter().map(|h| h.0))
-        };
-        items.extend(all.map(ESearchItem::All));
-    }
-    if has(SearchReturnOpt::Count) {
-        let count = u32::try_from(numbers.len()).unwrap_or(u32::MAX);
-        items.push(ESearchItem::Count(count));
-    }
-    // RFC 7162 §3.1.5: the highest modseq of the messages returned, so
-    // with only MIN and/or MAX just those one or two.
-    let returned: Vec<Modseq> = if has(SearchReturnOpt::All) || has(SearchReturnOpt::Count) {
-        modseqs
-    } else {
-        let mut v = Vec::new();
-        if has(SearchReturnOpt::Min) {
-            v.extend(modseqs.first());
-        }
-        if has(SearchReturnOpt::Max) {
-            v.extend(modseqs.last());
-        }
-        v
-    };
-    if let Some(&top) = returned.iter().max().filter(|_| uses_modseq) {
-        items.push(ESearchItem::ModSeq(top));
-    }
+    let items = r.items;
     Response::ESearch {
         tag: Some(Cow::Borrowed(tag)),
         uid: cmd.uid,

@@ -18,7 +18,7 @@ mod idle;
 
 use crate::imap::capability::{self, Phase};
 use crate::imap::commands::selected::TaggedModseq;
-use crate::imap::commands::{copy, enable, fetch, mailboxes, search, selected, store, xcry};
+use crate::imap::commands::{copy, enable, fetch, mailboxes, search, selected, sort, store, xcry};
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::stream::Stream;
 use crate::imap::wire::command::{Command, CommandBody, IdParams};
@@ -361,14 +361,19 @@ impl<L: Login> Session<L> {
             &body,
             CommandBody::Fetch(f) if !f.uid
         ) && !matches!(&body, CommandBody::Store(s) if !s.uid)
-            && !matches!(&body, CommandBody::Search(s) if !s.uid);
+            && !matches!(&body, CommandBody::Search(s) if !s.uid)
+            && !matches!(&body, CommandBody::Sort(s) if !s.uid)
+            && !matches!(&body, CommandBody::Thread(t) if !t.uid);
         let tagged_modseq = match &body {
             CommandBody::Expunge
             | CommandBody::UidExpunge { .. }
             | CommandBody::XVanquish { .. }
             | CommandBody::Move { .. }
             | CommandBody::Store(_) => TaggedModseq::Always,
-            CommandBody::Fetch(_) | CommandBody::Search(_) => TaggedModseq::WhenBehind,
+            CommandBody::Fetch(_)
+            | CommandBody::Search(_)
+            | CommandBody::Sort(_)
+            | CommandBody::Thread(_) => TaggedModseq::WhenBehind,
             _ => TaggedModseq::Never,
         };
         if !expunge_allowed {
@@ -434,6 +439,8 @@ impl<L: Login> Session<L> {
             }
             CommandBody::Fetch(cmd) => fetch::fetch(ctx, out, &cmd),
             CommandBody::Search(cmd) => search::search(ctx, out, tag, &cmd),
+            CommandBody::Sort(cmd) => sort::sort(ctx, out, tag, &cmd),
+            CommandBody::Thread(cmd) => sort::thread(ctx, out, &cmd),
             other => Reply::bad(format!(
                 "{} is not implemented by this server",
                 command_name(&other)
@@ -495,6 +502,8 @@ fn command_name(body: &CommandBody) -> &'static str {
         CommandBody::Expunge => "EXPUNGE",
         CommandBody::UidExpunge { .. } => "UID EXPUNGE",
         CommandBody::Search(_) => "SEARCH",
+        CommandBody::Sort(_) => "SORT",
+        CommandBody::Thread(_) => "THREAD",
         CommandBody::Fetch(_) => "FETCH",
         CommandBody::Store(_) => "STORE",
         CommandBody::Copy { .. } => "COPY",

@@ -288,6 +288,10 @@ pub enum CommandBody {
     },
     /// `[UID] SEARCH ...`
     Search(SearchCommand),
+    /// `[UID] SORT ...` (RFC 5256, RFC 5957, RFC 5267 ESORT)
+    Sort(SortCommand),
+    /// `[UID] THREAD ...` (RFC 5256)
+    Thread(ThreadCommand),
     /// `[UID] FETCH ...`
     Fetch(FetchCommand),
     /// `[UID] STORE ...`
@@ -450,7 +454,110 @@ pub struct SearchCommand {
     pub criteria: Vec<SearchKey>,
 }
 
-/// An ESEARCH return option (RFC 4731, RFC 5182).
+/// `[UID] SORT [RETURN (..)] (criteria) charset keys` (RFC 5256 §3,
+/// RFC 5267 §3 for RETURN).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortCommand {
+    /// UID SORT?
+    pub uid: bool,
+    /// ESORT return options; `None` = the classic SORT response.
+    pub return_opts: Option<Vec<SearchReturnOpt>>,
+    /// Sort criteria, most significant first (never empty).
+    pub criteria: Vec<SortCriterion>,
+    /// Charset name as sent (mandatory in SORT).
+    pub charset: String,
+    /// Search keys, implicitly ANDed (never empty).
+    pub search: Vec<SearchKey>,
+}
+
+/// One SORT criterion: a key, optionally reversed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortCriterion {
+    /// `REVERSE` was given before the key.
+    pub reverse: bool,
+    /// The key.
+    pub key: SortKey,
+}
+
+/// A SORT key (RFC 5256 §3, RFC 5957 §3 DISPLAYFROM/DISPLAYTO).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// `ARRIVAL`: INTERNALDATE.
+    Arrival,
+    /// `CC`: first Cc addr-mailbox.
+    Cc,
+    /// `DATE`: sent date.
+    Date,
+    /// `FROM`: first From addr-mailbox.
+    From,
+    /// `SIZE`: RFC822.SIZE.
+    Size,
+    /// `SUBJECT`: base subject.
+    Subject,
+    /// `TO`: first To addr-mailbox.
+    To,
+    /// `DISPLAYFROM`: first From display name.
+    DisplayFrom,
+    /// `DISPLAYTO`: first To display name.
+    DisplayTo,
+}
+
+impl SortKey {
+    /// The wire name; the one table the parser and encoder share.
+    pub const NAMES: &'static [(SortKey, &'static str)] = &[
+        (SortKey::Arrival, "ARRIVAL"),
+        (SortKey::Cc, "CC"),
+        (SortKey::Date, "DATE"),
+        (SortKey::From, "FROM"),
+        (SortKey::Size, "SIZE"),
+        (SortKey::Subject, "SUBJECT"),
+        (SortKey::To, "TO"),
+        (SortKey::DisplayFrom, "DISPLAYFROM"),
+        (SortKey::DisplayTo, "DISPLAYTO"),
+    ];
+
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map_or("ARRIVAL", |(_, n)| n)
+    }
+}
+
+/// `[UID] THREAD algorithm charset keys` (RFC 5256 §3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadCommand {
+    /// UID THREAD?
+    pub uid: bool,
+    /// The threading algorithm.
+    pub algorithm: ThreadAlgorithm,
+    /// Charset name as sent.
+    pub charset: String,
+    /// Search keys, implicitly ANDed (never empty).
+    pub search: Vec<SearchKey>,
+}
+
+/// A THREAD algorithm this server implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadAlgorithm {
+    /// `ORDEREDSUBJECT` (RFC 5256 §3).
+    OrderedSubject,
+    /// `REFERENCES` (RFC 5256 §4).
+    References,
+}
+
+impl ThreadAlgorithm {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ThreadAlgorithm::OrderedSubject => "ORDEREDSUBJECT",
+            ThreadAlgorithm::References => "REFERENCES",
+        }
+    }
+}
+
+/// An ESEARCH return option (RFC 4731, RFC 5182, RFC 9394).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchReturnOpt {
     /// `MIN`
@@ -463,6 +570,57 @@ pub enum SearchReturnOpt {
     Count,
     /// `SAVE`
     Save,
+    /// `PARTIAL range` (RFC 9394): a page of the result.
+    Partial(PartialRange),
+}
+
+/// A page of a result (RFC 9394 §3): positions counted from 1, from the
+/// start (`first:last`) or from the end (`-first:-last`, -1 the last
+/// message). Kept with `first <= last`, as `4:2` means `2:4`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartialRange {
+    /// Counted from the end of the result.
+    pub from_end: bool,
+    /// The nearer position (1-based).
+    pub first: NonZeroU32,
+    /// The farther position (1-based), `>= first`.
+    pub last: NonZeroU32,
+}
+
+impl std::fmt::Display for PartialRange {
+    /// `2:4` or `-1:-50`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.from_end { "-" } else { "" };
+        write!(f, "{sign}{}:{sign}{}", self.first, self.last)
+    }
+}
+
+impl PartialRange {
+    /// The range with its ends in order.
+    pub fn new(from_end: bool, a: NonZeroU32, b: NonZeroU32) -> PartialRange {
+        PartialRange {
+            from_end,
+            first: a.min(b),
+            last: a.max(b),
+        }
+    }
+
+    /// The 0-based indices into a result of `len` items that the range
+    /// names, ascending; empty when it lies beyond the result.
+    pub fn indices(&self, len: usize) -> std::ops::Range<usize> {
+        let first = usize::try_from(self.first.get()).unwrap_or(usize::MAX);
+        let last = usize::try_from(self.last.get()).unwrap_or(usize::MAX);
+        if self.from_end {
+            // -first:-last: positions len-last .. len-first (0-based).
+            let end = len.saturating_sub(first - 1);
+            let start = len.saturating_sub(last);
+            start..end.max(start)
+        } else {
+            let start = (first - 1).min(len);
+            let end = last.min(len);
+            start..end.max(start)
+        }
+    }
 }
 
 /// Which metadata entries a SEARCH MODSEQ refers to.
@@ -572,6 +730,10 @@ pub enum SearchKey {
     SavedSince(NaiveDate),
     /// `SAVEDATESUPPORTED`
     SaveDateSupported,
+    /// `OLDER n` (RFC 5032): INTERNALDATE more than n seconds ago.
+    Older(NonZeroU32),
+    /// `YOUNGER n` (RFC 5032): INTERNALDATE at most n seconds ago.
+    Younger(NonZeroU32),
 }
 
 /// `[UID] FETCH set attrs [(modifiers)]`.
@@ -587,6 +749,9 @@ pub struct FetchCommand {
     pub changed_since: Option<ModseqValue>,
     /// `VANISHED` (RFC 7162, UID FETCH with CHANGEDSINCE only).
     pub vanished: bool,
+    /// `PARTIAL range` (RFC 9394 §3.3): only that page of the messages
+    /// the set names (after CHANGEDSINCE), counted in UID order.
+    pub partial: Option<PartialRange>,
 }
 
 /// The attribute part of FETCH.
@@ -654,6 +819,12 @@ pub enum FetchAttr {
     EmailId,
     /// `THREADID`
     ThreadId,
+    /// `PREVIEW [(LAZY)]` (RFC 8970); `lazy` lets the server answer NIL
+    /// rather than compute it (it never has to: the preview is stored).
+    Preview {
+        /// `(LAZY)` was given.
+        lazy: bool,
+    },
     /// `SAVEDATE`
     SaveDate,
 }

@@ -143,6 +143,26 @@ impl Enc {
         }
     }
 
+    fn return_opts(&mut self, opts: Option<&[SearchReturnOpt]>) {
+        if let Some(r) = opts {
+            self.raw(" RETURN ");
+            self.list(r, |e, o| {
+                e.raw(match o {
+                    SearchReturnOpt::Min => "MIN",
+                    SearchReturnOpt::Max => "MAX",
+                    SearchReturnOpt::All => "ALL",
+                    SearchReturnOpt::Count => "COUNT",
+                    SearchReturnOpt::Save => "SAVE",
+                    SearchReturnOpt::Partial(r) => {
+                        e.raw("PARTIAL ");
+                        e.raw(&r.to_string());
+                        return;
+                    }
+                })
+            });
+        }
+    }
+
     fn search_key(&mut self, k: &SearchKey) {
         use SearchKey as K;
         let (word, arg): (&str, Option<&[u8]>) = match k {
@@ -254,6 +274,15 @@ impl Enc {
                 self.num(mod_seq.0);
                 return;
             }
+            K::Older(n) | K::Younger(n) => {
+                self.raw(if matches!(k, K::Older(_)) {
+                    "OLDER "
+                } else {
+                    "YOUNGER "
+                });
+                self.num(n);
+                return;
+            }
             K::EmailId(id) | K::ThreadId(id) => {
                 self.raw(if matches!(k, K::EmailId(_)) {
                     "EMAILID "
@@ -301,6 +330,9 @@ impl Enc {
             FetchAttr::ModSeq => self.raw("MODSEQ"),
             FetchAttr::EmailId => self.raw("EMAILID"),
             FetchAttr::ThreadId => self.raw("THREADID"),
+            FetchAttr::Preview { lazy } => {
+                self.raw(if *lazy { "PREVIEW (LAZY)" } else { "PREVIEW" })
+            }
             FetchAttr::SaveDate => self.raw("SAVEDATE"),
             FetchAttr::BodySection {
                 peek,
@@ -529,23 +561,41 @@ impl Enc {
             B::Search(s) => {
                 self.uid(s.uid);
                 self.raw("SEARCH");
-                if let Some(r) = &s.return_opts {
-                    self.raw(" RETURN ");
-                    self.list(r, |e, o| {
-                        e.raw(match o {
-                            SearchReturnOpt::Min => "MIN",
-                            SearchReturnOpt::Max => "MAX",
-                            SearchReturnOpt::All => "ALL",
-                            SearchReturnOpt::Count => "COUNT",
-                            SearchReturnOpt::Save => "SAVE",
-                        })
-                    });
-                }
+                self.return_opts(s.return_opts.as_deref());
                 if let Some(c) = &s.charset {
                     self.raw(" CHARSET ");
                     self.astring(c.as_bytes());
                 }
                 for k in &s.criteria {
+                    self.sp();
+                    self.search_key(k);
+                }
+            }
+            B::Sort(s) => {
+                self.uid(s.uid);
+                self.raw("SORT");
+                self.return_opts(s.return_opts.as_deref());
+                self.sp();
+                self.list(&s.criteria, |e, c| {
+                    if c.reverse {
+                        e.raw("REVERSE ");
+                    }
+                    e.raw(c.key.name());
+                });
+                self.sp();
+                self.astring(s.charset.as_bytes());
+                for k in &s.search {
+                    self.sp();
+                    self.search_key(k);
+                }
+            }
+            B::Thread(t) => {
+                self.uid(t.uid);
+                self.raw("THREAD ");
+                self.raw(t.algorithm.name());
+                self.sp();
+                self.astring(t.charset.as_bytes());
+                for k in &t.search {
                     self.sp();
                     self.search_key(k);
                 }
@@ -564,6 +614,9 @@ impl Enc {
                 let mut mods = Vec::new();
                 if let Some(m) = f.changed_since {
                     mods.push(format!("CHANGEDSINCE {}", m.0));
+                }
+                if let Some(p) = f.partial {
+                    mods.push(format!("PARTIAL {p}"));
                 }
                 if f.vanished {
                     mods.push("VANISHED".to_owned());

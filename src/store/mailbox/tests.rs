@@ -10,6 +10,7 @@ use crate::crypto::test_util::TempDir;
 use crate::store::account::AccountLog;
 use crate::store::create::create_user;
 use crate::store::state::Batch;
+use crate::store::summary;
 use crate::store::types::{FlagOp, InternalDate, Modseq, SeqNum, UidSet};
 use crate::store::user_file::UserFile;
 use std::fs;
@@ -399,4 +400,39 @@ fn flag_plan_reuses_defined_and_planned_bits_and_defines_in_order() {
         plan.bits(&[kw("one-too-many")]),
         Err(MailboxError::TooManyKeywords)
     ));
+}
+
+/// A summary of the format before SORT/THREAD (no magic, no sort fields)
+/// is recomputed on first use and stored again in the current format, so
+/// the next use reads it without touching the message.
+#[test]
+fn older_summary_format_is_recomputed_once_and_stored_again() {
+    let f = Fixture::new();
+    let mut mb = f.open("INBOX");
+    let raw = b"Subject: Re: upgrade\r\nMessage-ID: <u@x>\r\nReferences: <p@x>\r\n\r\nhello\r\n";
+    let uid = mb.append(raw, &[], InternalDate::now()).unwrap();
+    let name = mb.state.get(uid).unwrap().name;
+    let sum_path = summary::path_for(&mb.message_path(&name));
+    // Format 1: plain postcard of the fields that existed then (the root
+    // part first, so it starts with a zero byte).
+    let current = summary::summarize(raw);
+    let old_blob = postcard::to_stdvec(&(
+        &current.root,
+        &current.envelope,
+        current.size,
+        &current.search,
+    ))
+    .unwrap();
+    assert_eq!(old_blob.first(), Some(&0));
+    assert!(summary::decode(&old_blob).is_none());
+    let tmp = f.user.join("tmp");
+    summary::write(&tmp, &sum_path, &f.keys.summary_key, &name, &old_blob).unwrap();
+    let s = mb.summary(uid).unwrap();
+    assert_eq!(s.sort.base_subject, "UPGRADE");
+    assert_eq!(s.sort.references, vec!["p@x".to_owned()]);
+    assert_eq!(s.preview, "hello");
+    let stored = summary::read(&sum_path, &f.keys.summary_key, &name)
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary::decode(&stored), Some(s));
 }

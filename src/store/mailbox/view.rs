@@ -350,6 +350,15 @@ impl Mailbox {
             Err(e) => log::warn!("{e}; recomputing it from the message"),
         }
         let raw = self.open_message(uid)?.read_all()?;
-        Ok(summary::summarize(&raw))
+        let parsed = summary::summarize(&raw);
+        // Stored again, so a summary of an older format (or a lost one) is
+        // recomputed once, not on every use; failing to store it only
+        // costs the next reader the same work.
+        let blob = summary::encode_summary(&parsed);
+        let tmp = self.user_dir.join("tmp");
+        if let Err(e) = summary::write(&tmp, &path, &self.keys.summary_key, &m.name, &blob) {
+            log::warn!("{e}; the recomputed summary was not stored");
+        }
+        Ok(parsed)
     }
 }

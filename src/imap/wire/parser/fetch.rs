@@ -106,6 +106,25 @@ pub(super) fn fetch_att(i: &[u8]) -> R<'_, FetchAttr> {
         b"MODSEQ" => FetchAttr::ModSeq,
         b"EMAILID" => FetchAttr::EmailId,
         b"THREADID" => FetchAttr::ThreadId,
+        b"PREVIEW" => {
+            // RFC 8970 §5: "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"].
+            // A list that is not LAZY is the command's modifier list
+            // (`FETCH 1 PREVIEW (CHANGEDSINCE 5)`), left for the caller.
+            let lazy = i
+                .strip_prefix(b" ")
+                .filter(|r| r.starts_with(b"("))
+                .and_then(|r| {
+                    paren_list(r, false, |i| match keyword(i, "LAZY") {
+                        Some(r) => Ok((r, ())),
+                        None => fail("unknown PREVIEW modifier"),
+                    })
+                    .ok()
+                });
+            return Ok(match lazy {
+                Some((rest, _)) => (rest, FetchAttr::Preview { lazy: true }),
+                None => (i, FetchAttr::Preview { lazy: false }),
+            });
+        }
         b"SAVEDATE" => FetchAttr::SaveDate,
         b"BODY" if peek(i) != Some(b'[') => FetchAttr::Body,
         b"BODY" | b"BODY.PEEK" => {
@@ -162,24 +181,32 @@ pub(super) fn fetch(i: &[u8], uid: bool) -> R<'_, CommandBody> {
     };
     let mut changed_since = None;
     let mut vanished = false;
+    let mut partial = None;
     let i = match i.strip_prefix(b" ") {
         Some(r) => {
             let (r, mods) = paren_list(r, false, |i| {
                 if let Some(r) = keyword(i, "CHANGEDSINCE ") {
                     let (r, m) = mod_seq_value(r)?;
-                    Ok((r, (Some(m), false)))
+                    Ok((r, (Some(m), false, None)))
                 } else if let Some(r) = keyword(i, "VANISHED") {
-                    Ok((r, (None, true)))
+                    Ok((r, (None, true, None)))
+                } else if let Some(r) = keyword(i, "PARTIAL ") {
+                    let (r, p) = super::search::partial_range(r)?;
+                    Ok((r, (None, false, Some(p))))
                 } else {
                     fail("unknown FETCH modifier")
                 }
             })?;
-            for (m, v) in mods {
-                if (m.is_some() && changed_since.is_some()) || (v && vanished) {
+            for (m, v, p) in mods {
+                if (m.is_some() && changed_since.is_some())
+                    || (v && vanished)
+                    || (p.is_some() && partial.is_some())
+                {
                     return fail("duplicate FETCH modifier");
                 }
                 changed_since = changed_since.or(m);
                 vanished |= v;
+                partial = partial.or(p);
             }
             if vanished && !uid {
                 return fail("VANISHED requires UID FETCH");
@@ -199,6 +226,7 @@ pub(super) fn fetch(i: &[u8], uid: bool) -> R<'_, CommandBody> {
             attrs,
             changed_since,
             vanished,
+            partial,
         }),
     ))
 }

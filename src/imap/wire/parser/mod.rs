@@ -298,6 +298,8 @@ fn uid_command<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, CommandBody> {
     match name.to_ascii_uppercase().as_slice() {
         b"FETCH" => fetch(i, true),
         b"SEARCH" => search(i, true),
+        b"SORT" => sort(i, true),
+        b"THREAD" => thread(i, true),
         b"STORE" => store(i, true),
         b"COPY" | b"MOVE" => copy_move(i, opts, true, name.eq_ignore_ascii_case(b"MOVE")),
         b"EXPUNGE" => {
@@ -496,6 +498,8 @@ fn command_body<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, CommandBody> {
         }
         b"UID" => uid_command(i, opts),
         b"SEARCH" => search(i, false),
+        b"SORT" => sort(i, false),
+        b"THREAD" => thread(i, false),
         b"FETCH" => fetch(i, false),
         b"STORE" => store(i, false),
         b"COPY" => copy_move(i, opts, false, false),

@@ -18,7 +18,7 @@ use std::num::NonZeroUsize;
 use super::*;
 use crate::imap::wire::response::{
     ESearchItem, EncodedMailbox, FetchItem, IdField, ListExtended, ListKind, ListResponse,
-    NamespaceDescr, Response, ResponseCode, Rfc822Part, Status, StatusValue, Structure,
+    NamespaceDescr, Response, ResponseCode, Rfc822Part, Status, StatusValue, Structure, ThreadList,
 };
 use crate::store::account::UidValidity;
 use crate::store::types::{Modseq, SeqNum as MsgSeq, Uid};
@@ -568,6 +568,7 @@ fn fetch_item(i: &[u8]) -> R<'_, FetchItem<'_>> {
             None => object_id(i).map(|(r, id)| (r, FetchItem::ThreadId(Some(id)))),
         },
         b"SAVEDATE" => opt_date(i).map(|(r, d)| (r, FetchItem::SaveDate(d))),
+        b"PREVIEW" => rnstring(i).map(|(r, p)| (r, FetchItem::Preview(p.map(cow_text)))),
         _ => fail(format!("unknown FETCH item {}", shown(&name))),
     }
 }
@@ -696,6 +697,58 @@ fn search(i: &[u8]) -> R<'_, Response<'_>> {
     ))
 }
 
+fn sort(i: &[u8]) -> R<'_, Response<'_>> {
+    let (i, r) = search(i)?;
+    match r {
+        Response::Search { numbers, modseq } => Ok((i, Response::Sort { numbers, modseq })),
+        _ => fail("expected SORT numbers"),
+    }
+}
+
+/// Nesting of THREAD lists the parser follows (each level is a branch).
+const MAX_THREAD_DEPTH: usize = 1000;
+
+/// `"(" (thread-members / thread-nested) ")"` (RFC 5256 §5).
+fn thread_list(i: &[u8], depth: usize) -> R<'_, ThreadList> {
+    if depth > MAX_THREAD_DEPTH {
+        return fail("THREAD nested too deeply");
+    }
+    let (mut i, ()) = expect(i, b"(", "expected '('")?;
+    let mut t = ThreadList::default();
+    while peek(i).is_some_and(|c| c.is_ascii_digit()) {
+        let (rest, n) = nz_number(i)?;
+        t.members.push(n);
+        i = match rest.strip_prefix(b" ") {
+            Some(r) => r,
+            None => rest,
+        };
+    }
+    while peek(i) == Some(b'(') {
+        let (rest, c) = thread_list(i, depth + 1)?;
+        t.children.push(c);
+        i = rest;
+    }
+    let (i, ()) = expect(i, b")", "expected ')'")?;
+    if t.members.is_empty() && t.children.is_empty() {
+        return fail("empty THREAD list");
+    }
+    Ok((i, t))
+}
+
+fn thread(i: &[u8]) -> R<'_, Response<'_>> {
+    let mut i = match i.strip_prefix(b" ") {
+        Some(r) => r,
+        None => return Ok((i, Response::Thread(Vec::new()))),
+    };
+    let mut threads = Vec::new();
+    while peek(i) == Some(b'(') {
+        let (rest, t) = thread_list(i, 1)?;
+        threads.push(t);
+        i = rest;
+    }
+    Ok((i, Response::Thread(threads)))
+}
+
 fn esearch(i: &[u8]) -> R<'_, Response<'_>> {
     let (i, tag) = match i.strip_prefix(b" (") {
         Some(rest) => {
@@ -721,6 +774,17 @@ fn esearch(i: &[u8]) -> R<'_, Response<'_>> {
             b"ALL" => seq_set(i).map(|(r, s)| (r, ESearchItem::All(s))),
             b"COUNT" => number(i).map(|(r, n)| (r, ESearchItem::Count(n))),
             b"MODSEQ" => modseq(i).map(|(r, m)| (r, ESearchItem::ModSeq(m))),
+            b"PARTIAL" => {
+                let (i, ()) = expect(i, b"(", "expected '('")?;
+                let (i, range) = partial_range(i)?;
+                let (i, ()) = sp(i)?;
+                let (i, set) = match keyword(i, "NIL") {
+                    Some(r) => (r, None),
+                    None => seq_set(i).map(|(r, s)| (r, Some(s)))?,
+                };
+                let (i, ()) = expect(i, b")", "expected ')'")?;
+                Ok((i, ESearchItem::Partial { range, set }))
+            }
             _ => fail(format!("unknown ESEARCH item {}", shown(&name))),
         }
     })?;
@@ -846,6 +910,8 @@ fn untagged(i: &[u8]) -> R<'_, Response<'_>> {
             Ok((i, Response::Vanished { earlier, uids }))
         }
         b"SEARCH" => search(i),
+        b"SORT" => sort(i),
+        b"THREAD" => thread(i),
         b"ESEARCH" => esearch(i),
         b"XCRY" => xcry(i),
         other => fail(format!("unknown response {}", shown(other))),

@@ -72,6 +72,8 @@ pub(super) fn search_key<'a>(i: &'a [u8], depth: usize) -> R<'a, SearchKey> {
         b"MODSEQ",
         b"EMAILID",
         b"THREADID",
+        b"OLDER",
+        b"YOUNGER",
     ];
     if !WITH_ARGS.contains(&name.as_slice()) {
         return fail(format!("unknown search key {}", shown(&name)));
@@ -144,6 +146,8 @@ pub(super) fn search_key<'a>(i: &'a [u8], depth: usize) -> R<'a, SearchKey> {
         }
         b"EMAILID" => object_id(i).map(|(r, s)| (r, SearchKey::EmailId(s))),
         b"THREADID" => object_id(i).map(|(r, s)| (r, SearchKey::ThreadId(s))),
+        b"OLDER" => nz_number(i).map(|(r, n)| (r, SearchKey::Older(n))),
+        b"YOUNGER" => nz_number(i).map(|(r, n)| (r, SearchKey::Younger(n))),
         _ => fail(format!(
             "unknown search key {}",
             String::from_utf8_lossy(&name)
@@ -162,48 +166,142 @@ pub(super) fn object_id(i: &[u8]) -> R<'_, String> {
     Ok((rest, String::from_utf8_lossy(id).into_owned()))
 }
 
-pub(super) fn search(i: &[u8], uid: bool) -> R<'_, CommandBody> {
-    let (mut i, ()) = sp(i)?;
-    let mut return_opts = None;
-    if let Some(rest) = keyword(i, "RETURN ") {
-        let (rest, list) = paren_list(rest, true, |i| {
-            let (r, a) = ctx("expected SEARCH RETURN option", atom)(i)?;
-            let o = match a.to_ascii_uppercase().as_slice() {
-                b"MIN" => SearchReturnOpt::Min,
-                b"MAX" => SearchReturnOpt::Max,
-                b"ALL" => SearchReturnOpt::All,
-                b"COUNT" => SearchReturnOpt::Count,
-                b"SAVE" => SearchReturnOpt::Save,
-                _ => return fail("unknown SEARCH RETURN option"),
-            };
-            Ok((r, o))
-        })?;
-        return_opts = Some(list);
-        (i, ()) = sp(rest)?;
+/// `RETURN (opt...) SP`, if present.
+fn return_opts(i: &[u8]) -> R<'_, Option<Vec<SearchReturnOpt>>> {
+    let Some(rest) = keyword(i, "RETURN ") else {
+        return Ok((i, None));
+    };
+    let (rest, list) = paren_list(rest, true, |i| {
+        let (r, a) = ctx("expected SEARCH RETURN option", atom)(i)?;
+        let o = match a.to_ascii_uppercase().as_slice() {
+            b"MIN" => SearchReturnOpt::Min,
+            b"MAX" => SearchReturnOpt::Max,
+            b"ALL" => SearchReturnOpt::All,
+            b"COUNT" => SearchReturnOpt::Count,
+            b"SAVE" => SearchReturnOpt::Save,
+            b"PARTIAL" => {
+                let (r, ()) = sp(r)?;
+                let (r, range) = partial_range(r)?;
+                return Ok((r, SearchReturnOpt::Partial(range)));
+            }
+            _ => return fail("unknown SEARCH RETURN option"),
+        };
+        Ok((r, o))
+    })?;
+    let (rest, ()) = sp(rest)?;
+    Ok((rest, Some(list)))
+}
+
+/// `n:m` or `-n:-m` (RFC 9394 §3: partial-range-first / -last).
+pub(super) fn partial_range(i: &[u8]) -> R<'_, PartialRange> {
+    let (i, neg_a) = match i.strip_prefix(b"-") {
+        Some(r) => (r, true),
+        None => (i, false),
+    };
+    let (i, a) = ctx("expected partial range", nz_number)(i)?;
+    let (i, ()) = expect(i, b":", "expected ':' in partial range")?;
+    let (i, neg_b) = match i.strip_prefix(b"-") {
+        Some(r) => (r, true),
+        None => (i, false),
+    };
+    let (i, b) = ctx("expected partial range", nz_number)(i)?;
+    if neg_a != neg_b {
+        return fail("partial range ends must have the same sign");
     }
+    Ok((i, PartialRange::new(neg_a, a, b)))
+}
+
+/// One or more search keys separated by SP, up to the end of the command.
+fn criteria(mut i: &[u8]) -> R<'_, Vec<SearchKey>> {
+    let mut out = Vec::new();
+    loop {
+        let (rest, k) = search_key(i, 1)?;
+        out.push(k);
+        match rest.strip_prefix(b" ") {
+            Some(more) => i = more,
+            None => return Ok((rest, out)),
+        }
+    }
+}
+
+pub(super) fn search(i: &[u8], uid: bool) -> R<'_, CommandBody> {
+    let (i, ()) = sp(i)?;
+    let (mut i, return_opts) = return_opts(i)?;
     let mut charset = None;
     if let Some(rest) = keyword(i, "CHARSET ") {
         let (rest, cs) = astring(rest, "expected charset")?;
         charset = Some(utf8_string(cs, "invalid charset name")?);
         (i, ()) = sp(rest)?;
     }
-    let mut criteria = Vec::new();
-    loop {
-        let (rest, k) = search_key(i, 1)?;
-        criteria.push(k);
-        match rest.strip_prefix(b" ") {
-            Some(more) => i = more,
-            None => {
-                return Ok((
-                    rest,
-                    CommandBody::Search(SearchCommand {
-                        uid,
-                        return_opts,
-                        charset,
-                        criteria,
-                    }),
-                ))
-            }
+    let (i, criteria) = criteria(i)?;
+    Ok((
+        i,
+        CommandBody::Search(SearchCommand {
+            uid,
+            return_opts,
+            charset,
+            criteria,
+        }),
+    ))
+}
+
+/// `SORT [RETURN (..)] (criteria) charset keys` (RFC 5256 §3, RFC 5267).
+pub(super) fn sort(i: &[u8], uid: bool) -> R<'_, CommandBody> {
+    let (i, ()) = sp(i)?;
+    let (i, return_opts) = return_opts(i)?;
+    let (i, crit) = paren_list(i, false, |i| {
+        let (i, reverse) = match keyword(i, "REVERSE ") {
+            Some(rest) => (rest, true),
+            None => (i, false),
+        };
+        let (i, name) = ctx("expected sort key", atom)(i)?;
+        let key = SortKey::NAMES
+            .iter()
+            .find(|(_, n)| name.eq_ignore_ascii_case(n.as_bytes()))
+            .map(|(k, _)| *k);
+        match key {
+            Some(key) => Ok((i, SortCriterion { reverse, key })),
+            None => fail(format!("unknown sort key {}", shown(name))),
         }
-    }
+    })?;
+    let (i, ()) = sp(i)?;
+    let (i, cs) = astring(i, "expected charset")?;
+    let charset = utf8_string(cs, "invalid charset name")?;
+    let (i, ()) = sp(i)?;
+    let (i, search) = criteria(i)?;
+    Ok((
+        i,
+        CommandBody::Sort(SortCommand {
+            uid,
+            return_opts,
+            criteria: crit,
+            charset,
+            search,
+        }),
+    ))
+}
+
+/// `THREAD algorithm charset keys` (RFC 5256 §3).
+pub(super) fn thread(i: &[u8], uid: bool) -> R<'_, CommandBody> {
+    let (i, ()) = sp(i)?;
+    let (i, name) = ctx("expected threading algorithm", atom)(i)?;
+    let algorithm = match name.to_ascii_uppercase().as_slice() {
+        b"ORDEREDSUBJECT" => ThreadAlgorithm::OrderedSubject,
+        b"REFERENCES" => ThreadAlgorithm::References,
+        _ => return fail(format!("unknown threading algorithm {}", shown(name))),
+    };
+    let (i, ()) = sp(i)?;
+    let (i, cs) = astring(i, "expected charset")?;
+    let charset = utf8_string(cs, "invalid charset name")?;
+    let (i, ()) = sp(i)?;
+    let (i, search) = criteria(i)?;
+    Ok((
+        i,
+        CommandBody::Thread(ThreadCommand {
+            uid,
+            algorithm,
+            charset,
+            search,
+        }),
+    ))
 }

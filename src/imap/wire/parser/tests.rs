@@ -60,6 +60,7 @@ fn fetch(set: SeqSet, attrs: FetchAttrs) -> CommandBody {
         attrs,
         changed_since: None,
         vanished: false,
+        partial: None,
     })
 }
 
@@ -485,6 +486,7 @@ fn table() -> Vec<(&'static str, CommandBody)> {
                 attrs: FetchAttrs::List(vec![FetchAttr::Flags]),
                 changed_since: Some(ModseqValue(12345)),
                 vanished: true,
+                partial: None,
             }),
         ),
         (
@@ -616,6 +618,115 @@ fn table() -> Vec<(&'static str, CommandBody)> {
             }),
         ),
         (
+            "a SORT (REVERSE DATE subject DISPLAYFROM displayto ARRIVAL CC FROM SIZE TO) UTF-8 ALL\r\n",
+            CommandBody::Sort(SortCommand {
+                uid: false,
+                return_opts: None,
+                criteria: vec![
+                    SortCriterion { reverse: true, key: SortKey::Date },
+                    SortCriterion { reverse: false, key: SortKey::Subject },
+                    SortCriterion { reverse: false, key: SortKey::DisplayFrom },
+                    SortCriterion { reverse: false, key: SortKey::DisplayTo },
+                    SortCriterion { reverse: false, key: SortKey::Arrival },
+                    SortCriterion { reverse: false, key: SortKey::Cc },
+                    SortCriterion { reverse: false, key: SortKey::From },
+                    SortCriterion { reverse: false, key: SortKey::Size },
+                    SortCriterion { reverse: false, key: SortKey::To },
+                ],
+                charset: "UTF-8".into(),
+                search: vec![SearchKey::All],
+            }),
+        ),
+        (
+            "a UID SORT RETURN (MIN MAX COUNT ALL SAVE) (SIZE) \"us-ascii\" 1:5 UNSEEN\r\n",
+            CommandBody::Sort(SortCommand {
+                uid: true,
+                return_opts: Some(vec![
+                    SearchReturnOpt::Min,
+                    SearchReturnOpt::Max,
+                    SearchReturnOpt::Count,
+                    SearchReturnOpt::All,
+                    SearchReturnOpt::Save,
+                ]),
+                criteria: vec![SortCriterion { reverse: false, key: SortKey::Size }],
+                charset: "us-ascii".into(),
+                search: vec![
+                    SearchKey::SeqSet(set(&[SeqRange::Range(v(1), v(5))])),
+                    SearchKey::Unseen,
+                ],
+            }),
+        ),
+        (
+            "a UID SEARCH RETURN (PARTIAL -1:-50 COUNT) UNDELETED\r\n",
+            CommandBody::Search(SearchCommand {
+                uid: true,
+                return_opts: Some(vec![
+                    SearchReturnOpt::Partial(PartialRange::new(true, nz(1), nz(50))),
+                    SearchReturnOpt::Count,
+                ]),
+                charset: None,
+                criteria: vec![SearchKey::Undeleted],
+            }),
+        ),
+        (
+            "a SORT RETURN (PARTIAL 4:2) (ARRIVAL) US-ASCII ALL\r\n",
+            CommandBody::Sort(SortCommand {
+                uid: false,
+                return_opts: Some(vec![SearchReturnOpt::Partial(PartialRange::new(
+                    false,
+                    nz(2),
+                    nz(4),
+                ))]),
+                criteria: vec![SortCriterion { reverse: false, key: SortKey::Arrival }],
+                charset: "US-ASCII".into(),
+                search: vec![SearchKey::All],
+            }),
+        ),
+        (
+            "a UID FETCH 1:* FLAGS (PARTIAL -1:-30)\r\n",
+            CommandBody::Fetch(FetchCommand {
+                uid: true,
+                set: set(&[SeqRange::Range(v(1), SeqBound::Star)]),
+                attrs: FetchAttrs::List(vec![FetchAttr::Flags]),
+                changed_since: None,
+                vanished: false,
+                partial: Some(PartialRange::new(true, nz(1), nz(30))),
+            }),
+        ),
+        (
+            "a FETCH 1 (PREVIEW (LAZY) PREVIEW FLAGS)\r\n",
+            fetch(
+                one(1),
+                FetchAttrs::List(vec![
+                    FetchAttr::Preview { lazy: true },
+                    FetchAttr::Preview { lazy: false },
+                    FetchAttr::Flags,
+                ]),
+            ),
+        ),
+        (
+            "a FETCH 1 PREVIEW\r\n",
+            fetch(one(1), FetchAttrs::List(vec![FetchAttr::Preview { lazy: false }])),
+        ),
+        (
+            "a THREAD REFERENCES UTF-8 SINCE 1-Feb-1994\r\n",
+            CommandBody::Thread(ThreadCommand {
+                uid: false,
+                algorithm: ThreadAlgorithm::References,
+                charset: "UTF-8".into(),
+                search: vec![SearchKey::Since(date(1994, 2, 1))],
+            }),
+        ),
+        (
+            "a UID THREAD orderedsubject US-ASCII OLDER 3600 YOUNGER 60\r\n",
+            CommandBody::Thread(ThreadCommand {
+                uid: true,
+                algorithm: ThreadAlgorithm::OrderedSubject,
+                charset: "US-ASCII".into(),
+                search: vec![SearchKey::Older(nz(3600)), SearchKey::Younger(nz(60))],
+            }),
+        ),
+        (
             "a SEARCH RETURN () ALL\r\n",
             CommandBody::Search(SearchCommand {
                 uid: false,
@@ -738,6 +849,15 @@ fn errors_name_the_problem() {
         (b"a UID FETCH 1 FLAGS (VANISHED)\r\n", Some("a"), "VANISHED requires CHANGEDSINCE"),
         (b"a FETCH 1 FLAGS (CHANGEDSINCE 0)\r\n", Some("a"), "mod-sequence must not be zero"),
         (b"a SEARCH FOO\r\n", Some("a"), "unknown search key FOO"),
+        (b"a SORT (FOO) UTF-8 ALL\r\n", Some("a"), "unknown sort key FOO"),
+        (b"a SORT () UTF-8 ALL\r\n", Some("a"), "empty list not allowed here"),
+        (b"a THREAD X UTF-8 ALL\r\n", Some("a"), "unknown threading algorithm X"),
+        (b"a SEARCH OLDER 0\r\n", Some("a"), "number must not be zero"),
+        (b"a SEARCH RETURN (PARTIAL 1) ALL\r\n", Some("a"), "expected ':' in partial range"),
+        (b"a SEARCH RETURN (PARTIAL 1:*) ALL\r\n", Some("a"), "expected partial range"),
+        (b"a SEARCH RETURN (PARTIAL *:1) ALL\r\n", Some("a"), "expected partial range"),
+        (b"a SEARCH RETURN (PARTIAL -1:2) ALL\r\n", Some("a"), "partial range ends must have the same sign"),
+        (b"a FETCH 1 FLAGS (PARTIAL 1:2 PARTIAL 3:4)\r\n", Some("a"), "duplicate FETCH modifier"),
         (b"a SEARCH SINCE 31-Feb-2020\r\n", Some("a"), "invalid date"),
         (b"a SEARCH SINCE 1-Foo-2020\r\n", Some("a"), "invalid month in date"),
         (b"a SEARCH SUBJECT \"abc\r\n", Some("a"), "unterminated quoted string"),
@@ -886,6 +1006,11 @@ fn pieces() -> Vec<&'static [u8]> {
             b"-",
             b"+",
             b"HEADER",
+            b"SORT",
+            b"THREAD",
+            b"REVERSE",
+            b"PARTIAL",
+            b"-1:-5",
             b"UID",
             b"NOT",
             b"OR",

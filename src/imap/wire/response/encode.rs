@@ -15,7 +15,7 @@ use chrono::{DateTime, FixedOffset};
 
 use super::{
     ESearchItem, EncodedMailbox, FetchItem, ListExtended, NamespaceDescr, Response, ResponseCode,
-    Rfc822Part, StatusValue, Structure,
+    Rfc822Part, StatusValue, Structure, ThreadList,
 };
 use crate::imap::wire::command::{
     FlagPerm, Section, SectionText, SeqBound, SeqRange, SeqSet, WireFlag,
@@ -530,6 +530,10 @@ fn write_fetch_item(out: &mut Vec<u8>, item: &FetchItem<'_>) {
                 None => out.extend_from_slice(b"NIL"),
             }
         }
+        FetchItem::Preview(p) => {
+            out.extend_from_slice(b"PREVIEW ");
+            write_nstring(out, p.as_deref().map(str::as_bytes));
+        }
         FetchItem::EmailId(id) => {
             out.extend_from_slice(b"EMAILID (");
             write_atom(out, id);
@@ -608,6 +612,25 @@ fn write_status_value(out: &mut Vec<u8>, v: &StatusValue) {
     write_uint(out, name, n);
 }
 
+/// `"(" thread-members [SP thread-nested] ")"` (RFC 5256 §5); recursion
+/// only at branches.
+fn write_thread(out: &mut Vec<u8>, t: &ThreadList) {
+    out.push(b'(');
+    for (k, n) in t.members.iter().enumerate() {
+        if k > 0 {
+            out.push(b' ');
+        }
+        let _ = write!(out, "{n}");
+    }
+    if !t.members.is_empty() && !t.children.is_empty() {
+        out.push(b' ');
+    }
+    for c in &t.children {
+        write_thread(out, c);
+    }
+    out.push(b')');
+}
+
 fn write_esearch_item(out: &mut Vec<u8>, item: &ESearchItem) {
     match item {
         ESearchItem::Min(n) => write_uint(out, "MIN", n),
@@ -618,6 +641,14 @@ fn write_esearch_item(out: &mut Vec<u8>, item: &ESearchItem) {
         }
         ESearchItem::Count(n) => write_uint(out, "COUNT", n),
         ESearchItem::ModSeq(m) => write_uint(out, "MODSEQ", m),
+        ESearchItem::Partial { range, set } => {
+            let _ = write!(out, "PARTIAL ({range} ");
+            match set {
+                Some(s) => write_seq_set(out, s),
+                None => out.extend_from_slice(b"NIL"),
+            }
+            out.push(b')');
+        }
     }
 }
 
@@ -778,6 +809,24 @@ impl Response<'_> {
                 }
                 if let Some(m) = modseq {
                     let _ = write!(out, " (MODSEQ {m})");
+                }
+            }
+            Response::Sort { numbers, modseq } => {
+                out.extend_from_slice(b"* SORT");
+                for n in numbers {
+                    let _ = write!(out, " {n}");
+                }
+                if let Some(m) = modseq {
+                    let _ = write!(out, " (MODSEQ {m})");
+                }
+            }
+            Response::Thread(threads) => {
+                out.extend_from_slice(b"* THREAD");
+                if !threads.is_empty() {
+                    out.push(b' ');
+                }
+                for t in threads {
+                    write_thread(out, t);
                 }
             }
             Response::ESearch { tag, uid, items } => {

@@ -12,7 +12,7 @@ use std::num::NonZeroU32;
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::imap::wire::command::{FlagPerm, ModseqValue, Section, SeqSet, WireFlag};
+use crate::imap::wire::command::{FlagPerm, ModseqValue, PartialRange, Section, SeqSet, WireFlag};
 use crate::imap::wire::mutf7;
 use crate::mime::envelope::Envelope;
 use crate::mime::summary::Part;
@@ -228,6 +228,16 @@ pub enum Response<'a> {
         /// The highest modseq among them (RFC 7162 §3.1.5).
         modseq: Option<Modseq>,
     },
+    /// `* SORT n... [(MODSEQ m)]` (RFC 5256, RFC 7162 §3.1.5): sequence
+    /// numbers or UIDs in sort order.
+    Sort {
+        /// The matching messages, sorted.
+        numbers: Vec<NonZeroU32>,
+        /// The highest modseq among them, when the search used MODSEQ.
+        modseq: Option<Modseq>,
+    },
+    /// `* THREAD (thread)...` (RFC 5256 §5).
+    Thread(Vec<ThreadList>),
     /// `* ESEARCH [(TAG "t")] [UID] item...` (RFC 4731).
     ESearch {
         /// The tag of the SEARCH this answers.
@@ -365,6 +375,19 @@ pub enum StatusValue {
     MailboxId(String),
 }
 
+/// One thread of a THREAD response, as RFC 5256 §5 writes it: `members`
+/// is a chain (each the only child of the one before), then `children`
+/// (two or more) hang under the last member. Empty `members` is a parent
+/// that is not in the result, holding its children. Only branching
+/// nests, so a long reply chain costs no recursion.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ThreadList {
+    /// The chain: sequence numbers or UIDs.
+    pub members: Vec<NonZeroU32>,
+    /// The sub-threads under the last member.
+    pub children: Vec<ThreadList>,
+}
+
 /// One item of an ESEARCH response (RFC 4731, RFC 7162).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ESearchItem {
@@ -378,6 +401,14 @@ pub enum ESearchItem {
     Count(u32),
     /// `MODSEQ n`
     ModSeq(Modseq),
+    /// `PARTIAL (range set-or-NIL)` (RFC 9394): the page asked for and the
+    /// messages in it (`None` = NIL, the page lies beyond the result).
+    Partial {
+        /// The range, as asked (ends in order).
+        range: PartialRange,
+        /// The messages in the page.
+        set: Option<SeqSet>,
+    },
 }
 
 /// RFC822, RFC822.HEADER or RFC822.TEXT.
@@ -491,6 +522,8 @@ pub enum FetchItem<'a> {
     ThreadId(Option<Cow<'a, str>>),
     /// `SAVEDATE "date-time"` or `SAVEDATE NIL` (RFC 8514).
     SaveDate(Option<DateTime<FixedOffset>>),
+    /// `PREVIEW nstring` (RFC 8970): UTF-8 text, NIL when not available.
+    Preview(Option<Cow<'a, str>>),
 }
 
 fn owned_bytes(c: Option<Cow<'_, [u8]>>) -> Option<Cow<'static, [u8]>> {
@@ -541,6 +574,7 @@ impl FetchItem<'_> {
             },
             FetchItem::EmailId(id) => FetchItem::EmailId(owned_str(id)),
             FetchItem::ThreadId(id) => FetchItem::ThreadId(id.map(owned_str)),
+            FetchItem::Preview(p) => FetchItem::Preview(p.map(owned_str)),
             FetchItem::SaveDate(d) => FetchItem::SaveDate(d),
         }
     }
@@ -635,6 +669,8 @@ impl<'a> Response<'a> {
             Response::Expunge(n) => Response::Expunge(n),
             Response::Vanished { earlier, uids } => Response::Vanished { earlier, uids },
             Response::Search { numbers, modseq } => Response::Search { numbers, modseq },
+            Response::Sort { numbers, modseq } => Response::Sort { numbers, modseq },
+            Response::Thread(t) => Response::Thread(t),
             Response::ESearch { tag, uid, items } => Response::ESearch {
                 tag: tag.map(owned_str),
                 uid,

@@ -38,6 +38,13 @@ fn modseq(n: u64) -> Modseq {
     Modseq::new(n).unwrap_or_else(|| panic!("{n} is not a modseq"))
 }
 
+fn thread(members: &[u32], children: Vec<ThreadList>) -> ThreadList {
+    ThreadList {
+        members: members.iter().map(|&n| nz(n)).collect(),
+        children,
+    }
+}
+
 fn set(numbers: &[u32]) -> SeqSet {
     SeqSet::from_numbers(numbers.iter().copied()).unwrap_or(SeqSet::Saved)
 }
@@ -505,6 +512,43 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
             b"* SEARCH 5 (MODSEQ 917162500)\r\n",
         ),
         (
+            Response::Sort {
+                numbers: vec![nz(5), nz(3), nz(4)],
+                modseq: None,
+            },
+            b"* SORT 5 3 4\r\n",
+        ),
+        (
+            Response::Sort {
+                numbers: Vec::new(),
+                modseq: None,
+            },
+            b"* SORT\r\n",
+        ),
+        (
+            Response::Sort {
+                numbers: vec![nz(7)],
+                modseq: Modseq::new(42),
+            },
+            b"* SORT 7 (MODSEQ 42)\r\n",
+        ),
+        (Response::Thread(Vec::new()), b"* THREAD\r\n"),
+        (
+            // RFC 5256 §5's example.
+            Response::Thread(vec![
+                thread(&[2], vec![]),
+                thread(&[3, 6], vec![thread(&[4, 23], vec![]), thread(&[44, 7, 96], vec![])]),
+            ]),
+            b"* THREAD (2)(3 6 (4 23)(44 7 96))\r\n",
+        ),
+        (
+            Response::Thread(vec![
+                thread(&[], vec![thread(&[3], vec![]), thread(&[5], vec![])]),
+                thread(&[1, 2], vec![]),
+            ]),
+            b"* THREAD ((3)(5))(1 2)\r\n",
+        ),
+        (
             Response::ESearch {
                 tag: Some(b("a5")),
                 uid: true,
@@ -517,6 +561,34 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
                 ],
             },
             b"* ESEARCH (TAG \"a5\") UID MIN 2 MAX 9 ALL 2:4,9 COUNT 4 MODSEQ 12\r\n",
+        ),
+        (
+            Response::Fetch {
+                seq: seq(3),
+                items: vec![
+                    FetchItem::Preview(Some(b("Hello, world"))),
+                    FetchItem::Preview(None),
+                    FetchItem::Preview(Some(b("Café"))),
+                ],
+            },
+            "* 3 FETCH (PREVIEW \"Hello, world\" PREVIEW NIL PREVIEW {5}\r\nCafé)\r\n".as_bytes(),
+        ),
+        (
+            Response::ESearch {
+                tag: Some(b("p")),
+                uid: true,
+                items: vec![
+                    ESearchItem::Partial {
+                        range: PartialRange::new(false, nz(2), nz(4)),
+                        set: Some(set(&[2, 4, 5])),
+                    },
+                    ESearchItem::Partial {
+                        range: PartialRange::new(true, nz(1), nz(100)),
+                        set: None,
+                    },
+                ],
+            },
+            b"* ESEARCH (TAG \"p\") UID PARTIAL (2:4 2,4:5) PARTIAL (-1:-100 NIL)\r\n",
         ),
         (
             Response::ESearch {
