@@ -43,7 +43,9 @@ impl Socket {
         // it with the umask's mode, nor has a later chmod undone by ours.
         let staging = path.with_file_name(format!(
             ".{}.{}.binding",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("socket"),
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("socket"),
             std::process::id()
         ));
         let _ = std::fs::remove_file(&staging);
