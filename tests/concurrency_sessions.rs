@@ -145,3 +145,118 @@ fn concurrency_store_to_a_message_expunged_unseen_succeeds_and_others_see_it() {
     let r = b.ok("NOOP");
     assert!(!has(&r, "EXPUNGE"), "reported once: {r:#?}");
 }
+
+// The seed's multi-session table, one test per column, each "Yes".
+
+/// The FLAGS a list of responses gives for sequence number `seq` last.
+fn last_flags_of(r: &[String], seq: u32) -> Option<String> {
+    let prefix = format!("* {seq} FETCH ");
+    r.iter()
+        .rev()
+        .find(|l| l.starts_with(&prefix) && l.contains("FLAGS ("))
+        .cloned()
+}
+
+#[test]
+fn seed_expunge_fetch_two_sessions_yes() {
+    let root = root_with("seed-expunge-fetch", 3);
+    let mut a = login(&root);
+    let mut b = login(&root);
+    a.ok("SELECT INBOX");
+    b.ok("SELECT INBOX");
+    a.ok("STORE 2 +FLAGS (\\Deleted)");
+    a.ok("EXPUNGE");
+    // RFC 9051 §7.5.1: B still has message 2 and may fetch all of it; the
+    // FETCH shows A's \Deleted at once, but no EXPUNGE.
+    let r = b.ok("FETCH 2 (FLAGS BODY[])");
+    assert!(!has(&r, "EXPUNGE"), "{r:#?}");
+    assert!(has(&r, "BODY[]"), "{r:#?}");
+    let flags = last_flags_of(&r, 2).unwrap_or_default();
+    assert!(flags.contains("\\Deleted"), "{r:#?}");
+    let r = b.ok("NOOP");
+    assert_eq!(count(&r, "* 2 EXPUNGE"), 1, "{r:#?}");
+}
+
+#[test]
+fn seed_expunge_store_three_sessions_yes() {
+    let root = root_with("seed-expunge-store", 3);
+    let mut s1 = login(&root);
+    let mut s2 = login(&root);
+    let mut s3 = login(&root);
+    for s in [&mut s1, &mut s2, &mut s3] {
+        s.ok("SELECT INBOX");
+    }
+    s1.ok("STORE 1 +FLAGS (\\Deleted)");
+    s1.ok("EXPUNGE");
+    // Session 2 has not seen the expunge: its STORE to 1,2 is accepted
+    // and recorded for both.
+    let r = s2.ok("STORE 1,2 +FLAGS (\\Seen)");
+    assert!(!has(&r, "EXPUNGE"), "{r:#?}");
+    // Session 3 sees \Seen on both at once, in its FETCH, with no EXPUNGE.
+    let r = s3.ok("FETCH 1,2 FLAGS");
+    assert!(!has(&r, "EXPUNGE"), "{r:#?}");
+    for seq in [1, 2] {
+        let flags = last_flags_of(&r, seq).unwrap_or_default();
+        assert!(flags.contains("\\Seen"), "message {seq}: {r:#?}");
+    }
+    // Then the expunge, once, at the next point that allows it.
+    let r = s3.ok("NOOP");
+    assert_eq!(count(&r, "* 1 EXPUNGE"), 1, "{r:#?}");
+    assert!(!has(&r, "FETCH"), "flags were already reported: {r:#?}");
+    let r = s3.ok("FETCH 1 FLAGS");
+    assert!(has(&r, "\\Seen"), "{r:#?}");
+}
+
+#[test]
+fn seed_checkpoint_every_session_yes() {
+    let root = root_with("seed-checkpoint", 4);
+    let mut sessions: Vec<Session> = (0..4).map(|_| login(&root)).collect();
+    for s in &mut sessions {
+        s.ok("SELECT INBOX");
+    }
+    sessions[0].ok("STORE 1 +FLAGS (\\Answered)");
+    sessions[1].ok("STORE 2 +FLAGS (\\Deleted)");
+    sessions[1].ok("EXPUNGE");
+    sessions[3].ok("STORE 1:* +FLAGS.SILENT ($Seed)");
+    common::seed(&root, USER, PASS, "INBOX", &[b"x\r\n\r\nnew\r\n"]);
+    let mut views = Vec::new();
+    for s in &mut sessions {
+        let r = s.ok("CHECK");
+        assert!(has(&r, "* 4 EXISTS"), "{r:#?}");
+        views.push(flags_by_seq(&s.ok("FETCH 1:* FLAGS")));
+    }
+    for v in &views[1..] {
+        assert_eq!(v, &views[0]);
+    }
+    assert_eq!(views[0].len(), 4, "{views:#?}");
+}
+
+#[test]
+fn seed_recent_five_sessions_yes() {
+    let root = root_with("seed-recent-five", 0);
+    let mut sessions: Vec<Session> = (0..5).map(|_| login(&root)).collect();
+    for s in &mut sessions {
+        s.ok("SELECT INBOX");
+    }
+    common::seed(
+        &root,
+        USER,
+        PASS,
+        "INBOX",
+        &[b"x\r\n\r\none\r\n", b"x\r\n\r\ntwo\r\n"],
+    );
+    let mut holders = Vec::new();
+    for (i, s) in sessions.iter_mut().enumerate() {
+        let r = s.ok("NOOP");
+        assert!(has(&r, "* 2 EXISTS"), "{r:#?}");
+        let r = s.ok("SEARCH RECENT");
+        if r.iter().any(|l| l.trim_end() == "* SEARCH 1 2") {
+            holders.push(i);
+        }
+    }
+    assert_eq!(
+        holders.len(),
+        1,
+        "exactly one session holds \\Recent: {holders:?}"
+    );
+}

@@ -144,7 +144,7 @@ fn maildir_files(folder: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// mbsync both ways: the server's messages reach the local Maildir intact,
+/// mbsync both ways, compressed (COMPRESS=DEFLATE): the server's messages reach the local Maildir intact,
 /// a message put into the Maildir reaches the server intact, and flags
 /// changed on either side reach the other.
 #[test]
@@ -183,7 +183,17 @@ fn interop_mbsync_syncs_both_ways_with_flags() {
         assert_success("mbsync", &out);
     };
 
-    mbsync();
+    // The first run with network debugging: mbsync turns on COMPRESS=DEFLATE
+    // (RFC 4978) by itself once it is advertised, and the whole sync then
+    // runs compressed.
+    let mut c = Command::new("mbsync");
+    c.arg("-Dn").arg("-c").arg(&rc).arg("-a");
+    let out = run(c);
+    assert_success("mbsync", &out);
+    let trace =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(trace.contains("COMPRESS DEFLATE"), "{trace}");
+    assert!(trace.contains("OK DEFLATE active"), "{trace}");
     let inbox = local.join("INBOX");
     let files = maildir_files(&inbox);
     assert_eq!(files.len(), 3, "{files:?}");

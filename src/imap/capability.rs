@@ -28,6 +28,8 @@ pub(crate) enum Capability {
     AuthPlain,
     /// `LOGINDISABLED`: no login before TLS.
     LoginDisabled,
+    /// `COMPRESS=DEFLATE` (RFC 4978): after login, until it is active.
+    CompressDeflate,
     /// `NAMESPACE` (RFC 2342).
     Namespace,
     /// `XCRY`: the private configuration commands.
@@ -106,6 +108,7 @@ const NAMES: &[(Capability, &str)] = &[
     (Capability::SaslIr, "SASL-IR"),
     (Capability::StartTls, "STARTTLS"),
     (Capability::AuthPlain, "AUTH=PLAIN"),
+    (Capability::CompressDeflate, "COMPRESS=DEFLATE"),
     (Capability::LoginDisabled, "LOGINDISABLED"),
     (Capability::Namespace, "NAMESPACE"),
     (Capability::Xcry, "XCRY"),
@@ -186,7 +189,12 @@ pub(crate) enum Phase {
         login_allowed: bool,
     },
     /// Logged in.
-    Authenticated,
+    Authenticated {
+        /// COMPRESS is not active yet (RFC 4978 §3: offered until it is).
+        /// Logging in required TLS or a connection nobody can listen in
+        /// on, so compression is as safe as the login was.
+        compress_available: bool,
+    },
 }
 
 /// The capabilities a session advertises in `phase`, in the order they are
@@ -207,7 +215,13 @@ pub(crate) fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
                 C::LoginDisabled
             });
         }
-        Phase::Authenticated => caps.extend([C::Namespace, C::Xcry, C::Xyzzy]),
+        Phase::Authenticated { compress_available } => {
+            caps.extend([C::Namespace, C::Xcry, C::Xyzzy]);
+            // imap::session::compress
+            if compress_available {
+                caps.push(C::CompressDeflate);
+            }
+        }
     }
     // imap::commands::mailboxes
     caps.extend([
@@ -291,8 +305,13 @@ mod tests {
             names(&advertised(tls, limit)),
             format!("IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE SASL-IR AUTH=PLAIN {EXTENSIONS}")
         );
+        let authenticated = |compress_available| Phase::Authenticated { compress_available };
         assert_eq!(
-            names(&advertised(Phase::Authenticated, limit)),
+            names(&advertised(authenticated(true), limit)),
+            format!("IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE NAMESPACE XCRY XYZZY COMPRESS=DEFLATE {EXTENSIONS}")
+        );
+        assert_eq!(
+            names(&advertised(authenticated(false), limit)),
             format!("IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE NAMESPACE XCRY XYZZY {EXTENSIONS}")
         );
     }
@@ -300,7 +319,9 @@ mod tests {
     #[test]
     fn every_advertised_name_parses_back_case_insensitively() {
         let phases = [
-            Phase::Authenticated,
+            Phase::Authenticated {
+                compress_available: true,
+            },
             Phase::NotAuthenticated {
                 tls: false,
                 login_allowed: false,

@@ -129,9 +129,9 @@ pub(crate) fn watch_dirs(ctx: &Ctx) -> Vec<PathBuf> {
 
 /// Brings the selected mailbox up to date and writes the untagged responses
 /// that report it. `expunge_allowed` is false during FETCH, STORE and
-/// SEARCH by sequence number (RFC 3501 §7.4.1); then nothing is reported,
-/// because the store makes flag changes, expunges and new messages visible
-/// together.
+/// SEARCH by sequence number (RFC 3501 §7.4.1); then nothing is reported
+/// here: [`refresh_flags`] already reported flag changes before the
+/// command, and expunges and new messages wait.
 pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
     for alert in std::mem::take(&mut ctx.alerts) {
         untagged_ok(out, ResponseCode::Alert, &alert);
@@ -157,6 +157,31 @@ pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
             )
             .encode(out);
         }
+    }
+}
+
+/// Before FETCH, STORE or SEARCH by sequence number: reports other
+/// sessions' flag changes to messages the client still has (also those
+/// expunged meanwhile, whose EXPUNGE must wait), so the command answers
+/// with current flags. RFC 9051 §7.5.1 forbids only EXPUNGE there.
+pub(crate) fn refresh_flags(ctx: &mut Ctx, out: &mut Vec<u8>) {
+    let enabled = ctx.enabled;
+    let Some(sel) = ctx.selected.as_mut() else {
+        return;
+    };
+    match sel.mailbox.refresh_flags() {
+        Ok(changed) => {
+            announce_new_flags(sel, out);
+            let items = FetchItems {
+                flags: true,
+                uid: enabled.condstore || enabled.rev2,
+                modseq: enabled.condstore,
+            };
+            for (seq, uid) in &changed {
+                write_fetch(out, &sel.mailbox, *seq, *uid, items, enabled.rev2);
+            }
+        }
+        Err(e) => log::error!("reading flag changes: {e}"),
     }
 }
 

@@ -13,6 +13,7 @@ use log::{info, warn};
 use openssl::ssl::SslAcceptor;
 
 mod auth;
+mod compress;
 mod idle;
 
 use crate::imap::capability::{self, Phase};
@@ -212,6 +213,12 @@ impl<L: Login> Session<L> {
             .is_some_and(|io| io.inner.get_ref().is_tls())
     }
 
+    fn is_compressed(&self) -> bool {
+        self.io
+            .as_ref()
+            .is_some_and(|io| io.inner.get_ref().is_compressed())
+    }
+
     fn greet(&mut self) -> Result<(), SessionError> {
         let caps = self.capabilities();
         self.untagged_status(
@@ -231,7 +238,9 @@ impl<L: Login> Session<L> {
                 tls: self.is_tls(),
                 login_allowed: self.is_tls() || self.config.cleartext_login_allowed,
             },
-            State::Authenticated(_) => Phase::Authenticated,
+            State::Authenticated(_) => Phase::Authenticated {
+                compress_available: !self.is_compressed(),
+            },
         };
         capability::advertised(phase, self.config.max_message_size as u64)
             .iter()
@@ -405,6 +414,7 @@ impl<L: Login> Session<L> {
             }
             _ if !authenticated => self.tagged(&tag, Status::Bad, None, "Log in first"),
             CommandBody::Idle => return self.idle(&tag),
+            CommandBody::Compress { algorithm } => return self.compress(&tag, &algorithm),
             body => self.dispatch_user(&tag, body),
         }
         Ok(Next::Continue)
@@ -439,6 +449,9 @@ impl<L: Login> Session<L> {
             | CommandBody::Thread(_) => TaggedModseq::WhenBehind,
             _ => TaggedModseq::Never,
         };
+        if !expunge_allowed {
+            selected::refresh_flags(ctx, out);
+        }
         let mut reply = match body {
             CommandBody::Noop => Reply::ok("NOOP completed"),
             CommandBody::Check => match ctx.selected {

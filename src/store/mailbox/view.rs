@@ -244,6 +244,42 @@ impl Mailbox {
         Ok(out)
     }
 
+    /// Reads what other sessions wrote and returns only the flag changes
+    /// of messages the client knows, including ones expunged since but not
+    /// yet reported: what may be said during FETCH, STORE and SEARCH by
+    /// sequence number, where EXPUNGE and EXISTS may not (RFC 9051
+    /// §7.5.1). Expunges and new messages stay pending for the next
+    /// [`Mailbox::refresh`]; if nothing else is pending, the client is now
+    /// current (RFC 7162 §3.2).
+    pub fn refresh_flags(&mut self) -> Result<Vec<(SeqNum, Uid)>, MailboxError> {
+        match self.log.catch_up(&mut self.state, Some(&mut self.changed)) {
+            Ok(_) => {}
+            Err(ChangeLogError::LostPlace { .. }) => {
+                let fresh = self.log.reload()?;
+                self.merge_fresh(fresh);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mut out = Vec::new();
+        let mut later = std::collections::BTreeSet::new();
+        for uid in std::mem::take(&mut self.changed) {
+            match self.seq_of(uid) {
+                Some(seq) => out.push((seq, uid)),
+                None => {
+                    later.insert(uid);
+                }
+            }
+        }
+        self.changed = later;
+        let nothing_pending = self.state.messages.len() == self.visible
+            && self.state.messages.iter().all(|m| !m.expunged)
+            && self.state.pending_moves.is_empty();
+        if nothing_pending {
+            self.reported = self.state.highest_modseq;
+        }
+        Ok(out)
+    }
+
     /// Adopts a state rebuilt from scratch, turning the difference into
     /// tombstones, flag changes and new messages as a refresh would.
     fn merge_fresh(&mut self, mut fresh: State) {
