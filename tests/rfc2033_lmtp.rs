@@ -475,6 +475,41 @@ fn hostile_lmtp_connection_cut_mid_data_or_stalled_mid_bdat_stores_nothing() {
     assert_eq!(spool_len(&root, "alice") + spool_len(&root, "bob"), 0);
 }
 
+/// An empty message (DATA ended at once, or a lone `BDAT 0 LAST`) is a
+/// mistake upstream, not mail: each recipient gets 554 5.6.0 and nothing is
+/// stored, as `deliver` refuses one with EX_DATAERR.
+#[test]
+fn rfc2033_4_2_empty_message_refused_per_recipient_nothing_stored() {
+    let root = root_with_users("lmtp-empty", "");
+    let mut c = Raw::start(&root, None);
+    assert!(c.cmd("LHLO t").starts_with("250"));
+    let r = transaction(&mut c, b".\r\n");
+    assert!(
+        r.iter()
+            .all(|l| l.starts_with("554 5.6.0") && l.contains("empty message")),
+        "DATA: {r:?}"
+    );
+    for l in ["MAIL FROM:<s@x>", "RCPT TO:<alice@x>", "RCPT TO:<bob@x>"] {
+        assert!(c.cmd(l).starts_with("250"), "{l}");
+    }
+    c.send(b"BDAT 0 LAST\r\n");
+    let r = [c.reply().concat(), c.reply().concat()];
+    assert!(
+        r.iter()
+            .all(|l| l.starts_with("554 5.6.0") && l.contains("empty message")),
+        "BDAT: {r:?}"
+    );
+    // The session goes on: a real message after them is delivered.
+    let r = transaction(&mut c, b"Subject: ok\r\n\r\nhi\r\n.\r\n");
+    assert!(r.iter().all(|l| l.starts_with("250 2.0.0")), "{r:?}");
+    assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye");
+    for user in ["alice", "bob"] {
+        let m = messages(&root, user, "INBOX");
+        assert_eq!(m.len(), 1, "{user}: only the real message is stored");
+        assert!(m[0].ends_with(b"hi\r\n"));
+    }
+}
+
 #[test]
 fn rfc2033_recipient_directory_missing_or_not_writable() {
     if !common::require_root("rfc2033_recipient_directory_missing_or_not_writable") {

@@ -110,9 +110,14 @@ impl Message {
     }
 }
 
-/// Checks message content: no NUL, CR and LF only as CRLF, lines of at
+/// Checks message content: not empty, no NUL, CR and LF only as CRLF, lines of at
 /// most 998 octets. Returns what is wrong.
 pub fn check_content(body: &[u8]) -> Result<(), &'static str> {
+    // An empty message is a mistake upstream, not mail (RFC 5322 needs at
+    // least the header fields); `deliver` refuses one with EX_DATAERR.
+    if body.is_empty() {
+        return Err("empty message");
+    }
     let mut line_len = 0usize;
     let mut prev = 0u8;
     for (i, &b) in body.iter().enumerate() {
@@ -543,6 +548,7 @@ mod tests {
         assert!(check_content(b"a\nb").is_err());
         assert!(check_content(b"a\rb\r\n").is_err());
         assert!(check_content(b"a\0b\r\n").is_err());
+        assert_eq!(check_content(b""), Err("empty message"));
         let mut long = vec![b'x'; 998];
         long.extend_from_slice(b"\r\n");
         assert_eq!(check_content(&long), Ok(()));
