@@ -240,3 +240,83 @@ fn isolation_session_cannot_dump_core() {
     assert!(c.login("ivan", "pw-ivan").starts_with("t1 OK"));
     assert_eq!(core_limit(), "0 0", "after login");
 }
+
+/// `deliver` closes the descriptors it inherits before anything else, as
+/// `serve` does: a descriptor leaked into it on purpose (no close-on-exec,
+/// pointing outside the user directory) is no longer open once it has
+/// dropped to the owner, shut itself in and blocks reading the message.
+#[test]
+fn isolation_deliver_closes_inherited_descriptors() {
+    if !require_root("isolation_deliver_closes_inherited_descriptors") {
+        return;
+    }
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("skipped: the read-on-stdin probe knows x86_64 syscall numbers only");
+        return;
+    }
+    use std::process::{Command, Stdio};
+    let root = Root::new("deliver-fds");
+    let dir = std::fs::canonicalize(root.add_user("vera", "pw-vera")).unwrap();
+    let marker = root.path().join("leaked-descriptor-marker");
+    std::fs::write(&marker, b"x").unwrap();
+    let leak = std::fs::File::open(&marker).unwrap();
+    nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(&leak),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .unwrap();
+    let child = Command::new(bin())
+        .arg("deliver")
+        .arg("--root")
+        .arg(root.path())
+        .args(["--user", "vera"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(leak);
+    let pid = child.id();
+    let mut guard = Guard(child);
+    // Wait until it blocks in read(0, ...) on the message (the first
+    // fields of /proc/PID/syscall are the number, 0 = read on x86_64, and
+    // the descriptor): by then it has closed, dropped and chrooted.
+    let mut blocked = false;
+    for _ in 0..600 {
+        let sc = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        let mut f = sc.split_whitespace();
+        if f.next() == Some("0") && f.next() == Some("0x0") {
+            blocked = true;
+            break;
+        }
+        if let Ok(Some(s)) = guard.0.try_wait() {
+            panic!("deliver exited before reading its message: {s}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(blocked, "deliver never blocked reading stdin");
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+        dir
+    );
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap() {
+        let target = std::fs::read_link(fd.unwrap().path()).unwrap();
+        let t = target.to_string_lossy();
+        assert!(
+            !t.contains("leaked-descriptor-marker") && !t.ends_with("crymap-like.toml"),
+            "inherited descriptor still open in deliver: {t}"
+        );
+        let harmless = t.starts_with("socket:")
+            || t.starts_with("pipe:")
+            || t.starts_with("anon_inode:")
+            || t == "/dev/null";
+        assert!(
+            harmless || target.starts_with(&dir),
+            "descriptor open outside the user directory: {t}"
+        );
+    }
+    // Closing stdin now is an empty message: refused, nothing stored.
+    drop(guard.0.stdin.take());
+    let status = wait_exit(&mut guard.0, std::time::Duration::from_secs(30)).unwrap();
+    assert_eq!(status.code(), Some(65));
+}
