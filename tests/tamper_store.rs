@@ -350,3 +350,91 @@ fn tamper_replaced_public_key_is_restored_and_reported() {
     assert!(shown.iter().any(|m| m.body == good), "{shown:?}");
     c.ok_run("LOGOUT");
 }
+
+/// Finding 9 of issue 7: mailbox names are the user's content and never
+/// reach the server log, even on error paths. A mailbox with a marker in
+/// its name is made unreadable to the session (its directory mode 000),
+/// then every command that names or lists it fails or degrades; the
+/// captured log holds lines about it (by id) but never the name.
+#[test]
+fn confidentiality_mailbox_names_never_reach_the_log() {
+    use std::os::unix::fs::PermissionsExt;
+    const NAME: &str = "Secret-Box-Marker-91c";
+    let root = Root::new("tamper-names");
+    root.add_user(USER, PASS);
+    let mailboxes = root.path().join("users").join(USER).join("mailboxes");
+    let listing = || -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(&mailboxes)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    };
+    let hidden = {
+        let (_g, mut c) = session(&root);
+        assert!(c.login(USER, PASS).contains(" OK "));
+        let r = c.append("INBOX", &[], &msg("to be copied")).unwrap();
+        assert!(r.last().unwrap().text.contains(" OK "), "{:?}", r.last());
+        c.ok_run("SELECT INBOX");
+        let before = listing();
+        c.ok_run(&format!("CREATE {NAME}"));
+        c.ok_run(&format!("CREATE {NAME}/Child"));
+        let r = c.append(NAME, &[], &msg("in the secret box")).unwrap();
+        assert!(r.last().unwrap().text.contains(" OK "), "{:?}", r.last());
+        c.ok_run("LOGOUT");
+        let new: Vec<_> = listing()
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .collect();
+        assert_eq!(new.len(), 2, "{new:?}");
+        for p in &new {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o000)).unwrap();
+        }
+        new.iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect::<Vec<String>>()
+    };
+
+    let log_path = root.path().join("server.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let (mut g, mut c) = session_logging(&root, log_file);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    let mut seen = String::new();
+    for cmd in [
+        "LIST \"\" \"*\" RETURN (STATUS (MESSAGES UIDNEXT UNSEEN))".to_owned(),
+        format!("STATUS {NAME} (MESSAGES UIDNEXT)"),
+        format!("STATUS {NAME}/Child (MESSAGES)"),
+        format!("SELECT {NAME}"),
+        format!("EXAMINE {NAME}/Child"),
+        "SELECT INBOX".to_owned(),
+        format!("COPY 1:* {NAME}"),
+        format!("RENAME {NAME}/Child {NAME}/Other"),
+        format!("DELETE {NAME}/Child"),
+        "XCRY PURGE".to_owned(),
+        "NOOP".to_owned(),
+    ] {
+        seen.push_str(&c.transcript(&cmd));
+    }
+    let r = c.append(NAME, &[], &msg("another")).unwrap();
+    seen.push_str(&r.last().unwrap().text);
+    c.ok_run("LOGOUT");
+    drop(c);
+    let _ = common::wait_exit(&mut g.0, Duration::from_secs(20));
+    // The failure paths were taken: something about those mailboxes failed.
+    assert!(seen.contains(" NO "), "{seen}");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    // The failure paths were logged, naming the mailbox by its id.
+    assert!(log.contains("LIST-STATUS"), "{log}");
+    assert!(
+        hidden.iter().any(|id| log.contains(id.as_str())),
+        "no line names the mailbox by id:\n{log}"
+    );
+    assert!(
+        !log.contains("Secret-Box-Marker"),
+        "a mailbox name reached the log:\n{log}"
+    );
+    for p in listing() {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+}
