@@ -63,6 +63,10 @@ fn isolation_session_is_chrooted_into_user_dir_as_its_owner() {
     assert_eq!(status_field(pid, "CapPrm"), "0000000000000000");
     // Nothing it could execute would give a privilege back (issue 7).
     assert_eq!(status_field(pid, "NoNewPrivs"), "1");
+    // The seccomp allow-list is installed (2 = filter mode), and the
+    // session still answers under it.
+    assert_eq!(status_field(pid, "Seccomp"), "2");
+    c.ok("NOOP");
 
     // No open descriptor refers to a path outside the user directory (a
     // directory descriptor outside it would allow an escape via fchdir).

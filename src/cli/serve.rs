@@ -358,6 +358,17 @@ fn isolate(dir: &UserDir) -> Result<PathBuf, String> {
         .isolate()
         .map_err(|e| format!("isolating in {}: {e}", path.display()))?;
     info!("isolated in {} as uid {uid} gid {gid}", path.display());
+    // The kernel sandbox, last: Landlock to the directory, then the
+    // seccomp allow-list (doc/cryptography.md, "Kernel sandbox").
+    match sys::sandbox::confine() {
+        Ok(sys::sandbox::LandlockState::Unsupported) => {
+            if sys::sandbox::first_report() {
+                info!("this kernel has no Landlock: file access is confined by the chroot alone");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => return Err(format!("sandboxing the session: {e}")),
+    }
     Ok(root)
 }
 

@@ -25,6 +25,7 @@ pub mod privilege;
 // delivery child (`fork`, `sigaction`, `_exit`) has no safe API.
 #[allow(unsafe_code)]
 pub(crate) mod process;
+pub(crate) mod sandbox;
 pub(crate) mod throttle;
 
 #[cfg(test)]
