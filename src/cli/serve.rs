@@ -86,34 +86,10 @@ fn serve(global: &Global, mode: Mode) -> i32 {
     let throttle = LoginThrottle::open(&system.root, &config.throttle, address);
     // Everything that needs the system's files or the user database is
     // looked up now, before the process shuts itself in.
-    let system_user = match &config.security.system_user {
-        None => None,
-        Some(name) => match sys::privilege::lookup_user(name) {
-            Ok(Some(u)) => Some(u),
-            Ok(None) => {
-                error!("security.system_user {name:?} does not exist");
-                return exit::CONFIG;
-            }
-            Err(e) => {
-                error!("looking up security.system_user {name:?}: {e}");
-                return exit::OSERR;
-            }
-        },
+    let users_dir = match shut_in(&system) {
+        Ok(dir) => dir,
+        Err(code) => return code,
     };
-    let mut users_dir = system.users_dir();
-    if config.security.chroot_system {
-        if let Err(e) = sys::privilege::chroot_into(&users_dir) {
-            error!("chroot into {}: {e}", users_dir.display());
-            return exit::OSERR;
-        }
-        users_dir = PathBuf::from("/");
-    }
-    if let Some(u) = &system_user {
-        if let Err(e) = sys::privilege::drop_to(u.uid, u.gid) {
-            error!("dropping to security.system_user: {e}");
-            return exit::OSERR;
-        }
-    }
 
     if let Err(e) = conn.make_blocking() {
         error!("connection: {e}");
@@ -359,6 +335,43 @@ fn isolate(dir: &UserDir) -> Result<PathBuf, String> {
         .map_err(|e| format!("isolating in {}: {e}", path.display()))?;
     info!("isolated in {} as uid {uid} gid {gid}", path.display());
     Ok(root)
+}
+
+/// The start-up steps `serve` and `serve lmtp` share once they hold what
+/// they need from the system: look up `[security] system_user`, chroot into
+/// `users/` when `chroot_system` says so, then drop to that user. Returns
+/// where `users/` now is, or the exit code after logging why not.
+pub(super) fn shut_in(system: &System) -> Result<PathBuf, i32> {
+    let config = &system.config;
+    let system_user = match &config.security.system_user {
+        None => None,
+        Some(name) => match sys::privilege::lookup_user(name) {
+            Ok(Some(u)) => Some(u),
+            Ok(None) => {
+                error!("security.system_user {name:?} does not exist");
+                return Err(exit::CONFIG);
+            }
+            Err(e) => {
+                error!("looking up security.system_user {name:?}: {e}");
+                return Err(exit::OSERR);
+            }
+        },
+    };
+    let mut users_dir = system.users_dir();
+    if config.security.chroot_system {
+        if let Err(e) = sys::privilege::chroot_into(&users_dir) {
+            error!("chroot into {}: {e}", users_dir.display());
+            return Err(exit::OSERR);
+        }
+        users_dir = PathBuf::from("/");
+    }
+    if let Some(u) = &system_user {
+        if let Err(e) = sys::privilege::drop_to(u.uid, u.gid) {
+            error!("dropping to security.system_user: {e}");
+            return Err(exit::OSERR);
+        }
+    }
+    Ok(users_dir)
 }
 
 #[cfg(test)]
