@@ -16,32 +16,13 @@ use crate::lmtp::session::{self, SessionConfig, SessionError};
 use crate::sys;
 
 pub(super) fn run(global: &Global) -> i32 {
-    let closed = sys::fds::close_inherited();
-    super::init_logging(global);
-    match closed {
-        Ok(fds) if !fds.is_empty() => info!("closed inherited descriptors {fds:?}"),
-        Ok(_) => {}
-        Err(e) => {
-            error!("cannot list inherited descriptors: {e}");
-            return exit::OSERR;
-        }
+    match super::serve::start(global) {
+        Ok(system) => serve(&system),
+        Err(code) => code,
     }
-    // Before any secret (TLS key, password, master key) is in memory.
-    if let Err(e) = sys::privilege::forbid_core_dumps() {
-        error!("{e}");
-        return exit::OSERR;
-    }
-    serve(global)
 }
 
-fn serve(global: &Global) -> i32 {
-    let system = match System::load(&global.root) {
-        Ok(s) => s,
-        Err(e) => {
-            error!("{e}");
-            return exit::CONFIG;
-        }
-    };
+fn serve(system: &System) -> i32 {
     let config = &system.config;
     if let Some(n) = sys::process::thread_count().filter(|&n| n > 1) {
         error!("serve lmtp must be single-threaded (it forks), has {n} threads");
@@ -61,7 +42,7 @@ fn serve(global: &Global) -> i32 {
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "localhost".to_owned())
     });
-    let users_dir = match super::serve::shut_in(&system) {
+    let users_dir = match super::serve::shut_in(system) {
         Ok(dir) => dir,
         Err(code) => return code,
     };
