@@ -5,7 +5,6 @@
 //! user, only then the network. Never serves as a user: every copy is
 //! written by a per-recipient child (see `lmtp::deliver`).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use log::{error, info, warn};
@@ -17,32 +16,13 @@ use crate::lmtp::session::{self, SessionConfig, SessionError};
 use crate::sys;
 
 pub(super) fn run(global: &Global) -> i32 {
-    let closed = sys::fds::close_inherited();
-    super::init_logging(global);
-    match closed {
-        Ok(fds) if !fds.is_empty() => info!("closed inherited descriptors {fds:?}"),
-        Ok(_) => {}
-        Err(e) => {
-            error!("cannot list inherited descriptors: {e}");
-            return exit::OSERR;
-        }
+    match super::serve::start(global) {
+        Ok(system) => serve(&system),
+        Err(code) => code,
     }
-    // Before any secret (TLS key, password, master key) is in memory.
-    if let Err(e) = sys::privilege::forbid_core_dumps() {
-        error!("{e}");
-        return exit::OSERR;
-    }
-    serve(global)
 }
 
-fn serve(global: &Global) -> i32 {
-    let system = match System::load(&global.root) {
-        Ok(s) => s,
-        Err(e) => {
-            error!("{e}");
-            return exit::CONFIG;
-        }
-    };
+fn serve(system: &System) -> i32 {
     let config = &system.config;
     if let Some(n) = sys::process::thread_count().filter(|&n| n > 1) {
         error!("serve lmtp must be single-threaded (it forks), has {n} threads");
@@ -62,34 +42,10 @@ fn serve(global: &Global) -> i32 {
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "localhost".to_owned())
     });
-    let system_user = match &config.security.system_user {
-        None => None,
-        Some(name) => match sys::privilege::lookup_user(name) {
-            Ok(Some(u)) => Some(u),
-            Ok(None) => {
-                error!("security.system_user {name:?} does not exist");
-                return exit::CONFIG;
-            }
-            Err(e) => {
-                error!("looking up security.system_user {name:?}: {e}");
-                return exit::OSERR;
-            }
-        },
+    let users_dir = match super::serve::shut_in(system) {
+        Ok(dir) => dir,
+        Err(code) => return code,
     };
-    let mut users_dir = system.users_dir();
-    if config.security.chroot_system {
-        if let Err(e) = sys::privilege::chroot_into(&users_dir) {
-            error!("chroot into {}: {e}", users_dir.display());
-            return exit::OSERR;
-        }
-        users_dir = PathBuf::from("/");
-    }
-    if let Some(u) = &system_user {
-        if let Err(e) = sys::privilege::drop_to(u.uid, u.gid) {
-            error!("dropping to security.system_user: {e}");
-            return exit::OSERR;
-        }
-    }
     if let Err(e) = conn.make_blocking() {
         error!("connection: {e}");
         return exit::OSERR;

@@ -26,34 +26,13 @@ use crate::sys::privilege::{UserDir, UserDirError};
 type Mode = ServeCommand;
 
 pub(super) fn run(global: &Global, mode: Mode) -> i32 {
-    // Before anything opens a descriptor of its own: whatever the launcher
-    // leaked would otherwise survive the chroot.
-    let closed = sys::fds::close_inherited();
-    super::init_logging(global);
-    match closed {
-        Ok(fds) if !fds.is_empty() => info!("closed inherited descriptors {fds:?}"),
-        Ok(_) => {}
-        Err(e) => {
-            error!("cannot list inherited descriptors: {e}");
-            return exit::OSERR;
-        }
+    match start(global) {
+        Ok(system) => serve(mode, &system),
+        Err(code) => code,
     }
-    // Before any secret (TLS key, password, master key) is in memory.
-    if let Err(e) = sys::privilege::forbid_core_dumps() {
-        error!("{e}");
-        return exit::OSERR;
-    }
-    serve(global, mode)
 }
 
-fn serve(global: &Global, mode: Mode) -> i32 {
-    let system = match System::load(&global.root) {
-        Ok(s) => s,
-        Err(e) => {
-            error!("{e}");
-            return exit::CONFIG;
-        }
-    };
+fn serve(mode: Mode, system: &System) -> i32 {
     let config = &system.config;
     let acceptor = match super::tls::acceptor(
         &Config::resolve(&system.root, &config.tls.certificate),
@@ -86,34 +65,10 @@ fn serve(global: &Global, mode: Mode) -> i32 {
     let throttle = LoginThrottle::open(&system.root, &config.throttle, address);
     // Everything that needs the system's files or the user database is
     // looked up now, before the process shuts itself in.
-    let system_user = match &config.security.system_user {
-        None => None,
-        Some(name) => match sys::privilege::lookup_user(name) {
-            Ok(Some(u)) => Some(u),
-            Ok(None) => {
-                error!("security.system_user {name:?} does not exist");
-                return exit::CONFIG;
-            }
-            Err(e) => {
-                error!("looking up security.system_user {name:?}: {e}");
-                return exit::OSERR;
-            }
-        },
+    let users_dir = match shut_in(system) {
+        Ok(dir) => dir,
+        Err(code) => return code,
     };
-    let mut users_dir = system.users_dir();
-    if config.security.chroot_system {
-        if let Err(e) = sys::privilege::chroot_into(&users_dir) {
-            error!("chroot into {}: {e}", users_dir.display());
-            return exit::OSERR;
-        }
-        users_dir = PathBuf::from("/");
-    }
-    if let Some(u) = &system_user {
-        if let Err(e) = sys::privilege::drop_to(u.uid, u.gid) {
-            error!("dropping to security.system_user: {e}");
-            return exit::OSERR;
-        }
-    }
 
     if let Err(e) = conn.make_blocking() {
         error!("connection: {e}");
@@ -370,6 +325,69 @@ fn isolate(dir: &UserDir) -> Result<PathBuf, String> {
         Err(e) => return Err(format!("sandboxing the session: {e}")),
     }
     Ok(root)
+}
+
+/// What every serving process (`serve`, `serve lmtp`) does first: close
+/// whatever descriptors the launcher leaked (before anything opens one of
+/// its own, so none survives the chroot), start logging, forbid core dumps
+/// (before any secret is in memory), and load the system configuration.
+/// `Err` is the exit code, the reason already logged.
+pub(super) fn start(global: &Global) -> Result<System, i32> {
+    let closed = sys::fds::close_inherited();
+    super::init_logging(global);
+    match closed {
+        Ok(fds) if !fds.is_empty() => info!("closed inherited descriptors {fds:?}"),
+        Ok(_) => {}
+        Err(e) => {
+            error!("cannot list inherited descriptors: {e}");
+            return Err(exit::OSERR);
+        }
+    }
+    if let Err(e) = sys::privilege::forbid_core_dumps() {
+        error!("{e}");
+        return Err(exit::OSERR);
+    }
+    System::load(&global.root).map_err(|e| {
+        error!("{e}");
+        exit::CONFIG
+    })
+}
+
+/// The start-up steps `serve` and `serve lmtp` share once they hold what
+/// they need from the system: look up `[security] system_user`, chroot into
+/// `users/` when `chroot_system` says so, then drop to that user. Returns
+/// where `users/` now is, or the exit code after logging why not.
+pub(super) fn shut_in(system: &System) -> Result<PathBuf, i32> {
+    let config = &system.config;
+    let system_user = match &config.security.system_user {
+        None => None,
+        Some(name) => match sys::privilege::lookup_user(name) {
+            Ok(Some(u)) => Some(u),
+            Ok(None) => {
+                error!("security.system_user {name:?} does not exist");
+                return Err(exit::CONFIG);
+            }
+            Err(e) => {
+                error!("looking up security.system_user {name:?}: {e}");
+                return Err(exit::OSERR);
+            }
+        },
+    };
+    let mut users_dir = system.users_dir();
+    if config.security.chroot_system {
+        if let Err(e) = sys::privilege::chroot_into(&users_dir) {
+            error!("chroot into {}: {e}", users_dir.display());
+            return Err(exit::OSERR);
+        }
+        users_dir = PathBuf::from("/");
+    }
+    if let Some(u) = &system_user {
+        if let Err(e) = sys::privilege::drop_to(u.uid, u.gid) {
+            error!("dropping to security.system_user: {e}");
+            return Err(exit::OSERR);
+        }
+    }
+    Ok(users_dir)
 }
 
 #[cfg(test)]

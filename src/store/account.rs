@@ -515,39 +515,33 @@ pub struct AccountLog {
 impl AccountLog {
     /// Opens `account/log` of the account in `user_dir` and replays it.
     pub fn open(user_dir: &Path, master: &MasterKey) -> Result<Self> {
+        let mut account = Self::unreplayed(user_dir, master)?;
+        account.refresh()?;
+        account.verify()?;
+        Ok(account)
+    }
+
+    /// The log opened, nothing replayed or verified yet.
+    fn unreplayed(user_dir: &Path, master: &MasterKey) -> Result<Self> {
         let log = RecordLog::open(
             &user_dir.join(ACCOUNT_LOG_PATH),
             master.subkey(ACCOUNT_LOG_PURPOSE),
             ACCOUNT_LOG_IDENTITY.to_owned(),
         )?;
-        let mut account = AccountLog {
+        Ok(AccountLog {
             user_dir: user_dir.to_owned(),
             log,
             state: Account::default(),
             marks: Marks::new(user_dir, master),
             problem: None,
-        };
-        account.refresh()?;
-        account.verify()?;
-        Ok(account)
+        })
     }
 
     /// Opens the log like [`AccountLog::open`], but skips corrupt records
     /// instead of failing (their changes are lost in this handle only;
     /// nothing is written). Returns the offsets skipped. For `check`.
     pub fn open_skipping_damaged(user_dir: &Path, master: &MasterKey) -> Result<(Self, Vec<u64>)> {
-        let log = RecordLog::open(
-            &user_dir.join(ACCOUNT_LOG_PATH),
-            master.subkey(ACCOUNT_LOG_PURPOSE),
-            ACCOUNT_LOG_IDENTITY.to_owned(),
-        )?;
-        let mut account = AccountLog {
-            user_dir: user_dir.to_owned(),
-            log,
-            state: Account::default(),
-            marks: Marks::new(user_dir, master),
-            problem: None,
-        };
+        let mut account = Self::unreplayed(user_dir, master)?;
         let mut skipped = Vec::new();
         loop {
             match account.refresh() {

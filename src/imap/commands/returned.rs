@@ -1,15 +1,16 @@
 //! The ESEARCH answer SEARCH and SORT share (RFC 4731, RFC 5267 ESORT,
 //! RFC 5182 SAVE, RFC 9394 PARTIAL, RFC 7162 §3.1.5 MODSEQ): RETURN
 //! options applied to a result already in its order (ascending for SEARCH,
-//! sort order for SORT). Pure: computes the items and the UIDs to save;
-//! the handlers store and send them.
+//! sort order for SORT). `returned` is pure (the items and the UIDs to save); `answer` stores
+//! the saved result and sends the response for both handlers.
 
+use std::borrow::Cow;
 use std::num::NonZeroU32;
 
 use crate::imap::commands::search::Hit;
 use crate::imap::context::{self, Reply};
 use crate::imap::wire::command::SearchReturnOpt;
-use crate::imap::wire::response::ESearchItem;
+use crate::imap::wire::response::{ESearchItem, Response};
 use crate::store::types::{Modseq, Uid};
 
 /// What the RETURN options give for one result.
@@ -115,4 +116,37 @@ pub(crate) fn returned(
         saved,
         save_only,
     })
+}
+
+/// The whole RETURN answer of a SEARCH or SORT (`verb`): applies `opts`,
+/// stores a SAVE result in `saved` (the selected mailbox's `$`), and sends
+/// the ESEARCH response unless only SAVE was asked.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn answer(
+    opts: &[SearchReturnOpt],
+    hits: &[Hit],
+    uid: bool,
+    uses_modseq: bool,
+    saved: Option<&mut Vec<Uid>>,
+    tag: &str,
+    out: &mut Vec<u8>,
+    verb: &str,
+) -> Reply {
+    let r = match returned(opts, hits, uid, uses_modseq) {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    if let (Some(result), Some(slot)) = (r.saved, saved) {
+        *slot = result;
+    }
+    if r.save_only {
+        return Reply::ok(format!("{verb} completed, result saved"));
+    }
+    Response::ESearch {
+        tag: Some(Cow::Borrowed(tag)),
+        uid,
+        items: r.items,
+    }
+    .encode(out);
+    Reply::ok(format!("{verb} completed"))
 }

@@ -6,7 +6,6 @@
 //! header block, and only then decrypted content. Never changes the
 //! mailbox; the only state it writes is the saved result (`$`).
 
-use std::borrow::Cow;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -544,24 +543,16 @@ fn run(
         Response::Search { numbers, modseq }.encode(out);
         return Reply::ok("SEARCH completed");
     };
-    let r = match returned::returned(&opts, &hits, cmd.uid, uses_modseq) {
-        Ok(r) => r,
-        Err(reply) => return reply,
-    };
-    if let Some(saved) = r.saved {
-        sel.saved = saved;
-    }
-    if r.save_only {
-        return Reply::ok("SEARCH completed, result saved");
-    }
-    let items = r.items;
-    Response::ESearch {
-        tag: Some(Cow::Borrowed(tag)),
-        uid: cmd.uid,
-        items,
-    }
-    .encode(out);
-    Reply::ok("SEARCH completed")
+    returned::answer(
+        &opts,
+        &hits,
+        cmd.uid,
+        uses_modseq,
+        Some(&mut sel.saved),
+        tag,
+        out,
+        "SEARCH",
+    )
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 //! `mime::thread`. Never changes the mailbox; the only state it writes is
 //! the saved result (`$`) of `SORT RETURN (SAVE)`.
 
-use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -248,24 +247,16 @@ fn run_sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> R
     // ESORT (RFC 5267 §3): as ESEARCH, with MIN/MAX the first/last in
     // sort order and ALL and PARTIAL in sort order.
     let sorted: Vec<Hit> = sorted.into_iter().copied().collect();
-    let r = match returned::returned(opts, &sorted, cmd.uid, uses_modseq) {
-        Ok(r) => r,
-        Err(reply) => return reply,
-    };
-    if let (Some(saved), Some(sel)) = (r.saved, ctx.selected.as_mut()) {
-        sel.saved = saved;
-    }
-    if r.save_only {
-        return Reply::ok("SORT completed, result saved");
-    }
-    let items = r.items;
-    Response::ESearch {
-        tag: Some(Cow::Borrowed(tag)),
-        uid: cmd.uid,
-        items,
-    }
-    .encode(out);
-    Reply::ok("SORT completed")
+    returned::answer(
+        opts,
+        &sorted,
+        cmd.uid,
+        uses_modseq,
+        ctx.selected.as_mut().map(|sel| &mut sel.saved),
+        tag,
+        out,
+        "SORT",
+    )
 }
 
 /// A `mime::thread` tree with message numbers in place of input indices.
