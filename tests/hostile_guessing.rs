@@ -69,3 +69,41 @@ fn hostile_parallel_guessing_is_throttled_across_connections() {
     let r = guess(&root, "right-password");
     assert!(r.starts_with("t1 OK"), "{r}");
 }
+
+/// Successful logins from one address never add up to a lock-out: a
+/// client that reconnects often, a NAT, a webmail or a proxy in front logs
+/// in far more often than `lockout_failures` within the window. Found by
+/// Dovecot's imaptest, which logs in once per test group and was locked
+/// out after the twentieth.
+#[test]
+fn hostile_successful_logins_from_one_address_are_never_throttled() {
+    let port = free_port();
+    let root = throttled_root("guess-successes");
+    let path = root.path().join("crymap-like.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "[listen]\nimaps = []\nimap = []\n",
+        &format!("[listen]\nimaps = []\nimap = [\"127.0.0.1:{port}\"]\n"),
+    );
+    std::fs::write(&path, text).unwrap();
+    let _server = Guard(
+        root.command(&["listen"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let addr = format!("127.0.0.1:{port}");
+    // Two wrong guesses from the address first: they keep counting.
+    for n in 0..2 {
+        let (mut c, greeting) = Client::plain(connect_retry(&addr));
+        assert!(greeting.starts_with("* OK"), "{greeting}");
+        let st = c.login("alice", &format!("wrong-{n}"));
+        assert!(st.contains("NO"), "{st}");
+    }
+    // lockout_failures is 8: three times as many right logins all pass.
+    for n in 0..24 {
+        let (mut c, greeting) = Client::plain(connect_retry(&addr));
+        assert!(greeting.starts_with("* OK"), "{greeting}");
+        let st = c.login("alice", "right-password");
+        assert!(st.contains("OK"), "login {n} from one address: {st}");
+    }
+}

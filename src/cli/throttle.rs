@@ -113,11 +113,20 @@ impl LoginThrottle {
         Verdict::Check(Duration::from_secs(secs))
     }
 
-    /// A correct password: the user's count starts again (the address's
-    /// does not, or one account of one's own would reset it).
+    /// A correct password: the user's count starts again, and this
+    /// attempt no longer counts against the address. The address's earlier
+    /// failures stay (one account of one's own must not wipe the guesses
+    /// made at others), but successful logins never add up to a lock-out:
+    /// a client that logs in often, a NAT, a webmail or a proxy in front
+    /// would otherwise be locked out by its own users.
     pub(super) fn succeeded(&mut self, user: &str) {
         if let Err(e) = self.file.reset(&Self::user_key(user)) {
             warn!("login throttle: {e}");
+        }
+        if let Some(a) = self.address {
+            if let Err(e) = self.file.unbump(&format!("a:{a}")) {
+                warn!("login throttle: {e}");
+            }
         }
     }
 }

@@ -168,6 +168,22 @@ impl CounterFile {
         })
     }
 
+    /// Takes back one attempt counted for `key` (a login that turned out
+    /// to be right): what a correct password proves about one account
+    /// does not clear the guesses made from the same place, but it must
+    /// not count as one either.
+    pub(crate) fn unbump(&mut self, key: &str) -> io::Result<()> {
+        let k = key_bytes(key);
+        self.with_table(|table, dirty| {
+            if let Some(i) = table.iter().position(|s| s.key == k) {
+                if let Some(s) = table.get_mut(i) {
+                    s.count = s.count.saturating_sub(1);
+                    dirty.push(i);
+                }
+            }
+        })
+    }
+
     /// Clears `key`'s count (after a successful login).
     pub(crate) fn reset(&mut self, key: &str) -> io::Result<()> {
         let k = key_bytes(key);
@@ -190,6 +206,16 @@ impl CounterFile {
 mod tests {
     use super::*;
     use crate::sys::test_support::temp_dir;
+
+    #[test]
+    fn a_taken_back_attempt_no_longer_counts() {
+        let dir = temp_dir("throttle-unbump");
+        let mut t = CounterFile::open(&dir.join("t")).expect("open");
+        assert_eq!(t.count_and_bump(&["a:1"], 100, 60).expect("bump"), [0]);
+        assert_eq!(t.count_and_bump(&["a:1"], 100, 60).expect("bump"), [1]);
+        t.unbump("a:1").expect("unbump");
+        assert_eq!(t.count_and_bump(&["a:1"], 100, 60).expect("bump"), [1]);
+    }
 
     #[test]
     fn counts_decay_reset_and_stay_bounded() {
