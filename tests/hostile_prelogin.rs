@@ -231,3 +231,32 @@ fn hostile_listen_caps_sessions_per_client_address() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The pre-login bounds still let through the largest command RFC 2971
+/// allows before login: `ID` with 30 pairs of 1,024-octet strings (about
+/// 32 KiB on one line). Found by Dovecot's imaptest (`id` group).
+#[test]
+fn rfc2971_3_3_maximal_id_before_login_is_answered() {
+    let root = Root::new("pre-id");
+    let (child, sock) = root.spawn_serve("imaps");
+    let _g = Guard(child);
+    let (mut c, greeting) = Client::imaps(sock);
+    assert!(greeting.starts_with("* OK"), "{greeting}");
+    let mut line = b"i1 ID (".to_vec();
+    for n in 0..30 {
+        if n > 0 {
+            line.push(b' ');
+        }
+        let field = format!("\"f{n:02}{}\"", "x".repeat(26));
+        let value = format!("\"{}\"", "v".repeat(1024));
+        line.extend_from_slice(format!("{field} {value}").as_bytes());
+    }
+    line.extend_from_slice(b")\r\n");
+    assert!(line.len() > 30 * 1024, "{}", line.len());
+    c.send(&line);
+    let mut answer = c.line();
+    while answer.starts_with("* ") {
+        answer = c.line();
+    }
+    assert!(answer.starts_with("i1 OK"), "{answer}");
+}

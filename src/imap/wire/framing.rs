@@ -57,14 +57,18 @@ impl Limits {
     /// password, so a literal over 4 KiB gets no `+` (refused), a
     /// non-synchronising one over it ends the connection (nothing is skipped
     /// for a stranger), and APPEND gets no larger bound than any command.
+    /// The one larger thing a client may send before login is RFC 2971's
+    /// `ID`: up to 30 field/value pairs of up to 1,024 octets each, about
+    /// 32 KiB quoted on one line, so lines and commands get 40 KiB.
     pub fn before_login() -> Limits {
-        const CAP: usize = 4 * 1024;
+        const LITERAL_CAP: usize = 4 * 1024;
+        const LINE_CAP: usize = 40 * 1024;
         Limits {
-            max_line: 2 * CAP,
-            max_literal: CAP,
-            max_append_literal: CAP,
-            max_command: 2 * CAP,
-            max_append_command: 2 * CAP,
+            max_line: LINE_CAP,
+            max_literal: LITERAL_CAP,
+            max_append_literal: LITERAL_CAP,
+            max_command: LINE_CAP,
+            max_append_command: LINE_CAP,
             max_discard: 0,
         }
     }
