@@ -4,19 +4,8 @@
 
 mod common;
 
-use common::{count, flags_by_seq, has, Root, Session};
-
-const USER: &str = "alice";
-const PASS: &str = "correct horse";
-
-/// A root with one user whose INBOX holds `n` messages.
-fn root_with(label: &str, n: u32) -> Root {
-    common::root_with_numbered(label, USER, PASS, n)
-}
-
-fn login(root: &Root) -> Session {
-    Session::login(root, USER, PASS)
-}
+use common::alice::{login, root_with, PASS, USER};
+use common::{count, flags_by_seq, has, Session};
 
 #[test]
 fn concurrency_checkpoint_every_session_reports_identical_state() {

@@ -4,19 +4,8 @@
 
 mod common;
 
-use common::{has, Root, Session};
-
-const USER: &str = "alice";
-const PASS: &str = "correct horse";
-
-/// A root with one user whose INBOX holds `n` messages.
-fn root_with(label: &str, n: u32) -> Root {
-    common::root_with_numbered(label, USER, PASS, n)
-}
-
-fn login(root: &Root) -> Session {
-    Session::login(root, USER, PASS)
-}
+use common::alice::{login, root_with, USER};
+use common::has;
 
 /// The idling client sends nothing after IDLE: the EXISTS it receives was
 /// pushed by the server because of the delivery, and it is the first

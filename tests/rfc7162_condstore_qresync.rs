@@ -7,18 +7,8 @@
 
 mod common;
 
+use common::alice::{login, root_with};
 use common::{has, tagged_code, Parsed, Response, ResponseCode, Root, Session};
-
-const USER: &str = "alice";
-const PASS: &str = "correct horse";
-
-fn root_with(label: &str, n: u32) -> Root {
-    common::root_with_numbered(label, USER, PASS, n)
-}
-
-fn login(root: &Root) -> Session {
-    Session::login(root, USER, PASS)
-}
 
 /// The value of the first `[HIGHESTMODSEQ n]` among `r` (tagged or not).
 fn highest(r: &[Response]) -> Option<u64> {

@@ -4,19 +4,8 @@
 
 mod common;
 
-use common::{count, has, numbered_msg, Root, Session};
-
-const USER: &str = "alice";
-const PASS: &str = "correct horse";
-
-/// A root with one user whose INBOX holds `n` messages.
-fn root_with(label: &str, n: u32) -> Root {
-    common::root_with_numbered(label, USER, PASS, n)
-}
-
-fn login(root: &Root) -> Session {
-    Session::login(root, USER, PASS)
-}
+use common::alice::{login, root_with, PASS, USER};
+use common::{count, has, numbered_msg};
 
 #[test]
 fn rfc9051_6_3_2_select_and_examine_report_the_mailbox() {

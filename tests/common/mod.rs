@@ -413,3 +413,22 @@ pub fn demo_settings(stdout: impl Read) -> std::collections::HashMap<String, Str
     }
     settings
 }
+
+/// The one-user fixture the selected-state, IDLE, CONDSTORE and
+/// multi-session tests share: `alice` with a numbered INBOX.
+pub mod alice {
+    use super::{Root, Session};
+
+    pub const USER: &str = "alice";
+    pub const PASS: &str = "correct horse";
+
+    /// A root with `alice`, whose INBOX holds `n` numbered messages.
+    pub fn root_with(label: &str, n: u32) -> Root {
+        super::root_with_numbered(label, USER, PASS, n)
+    }
+
+    /// A session logged in as `alice`.
+    pub fn login(root: &Root) -> Session {
+        Session::login(root, USER, PASS)
+    }
+}
