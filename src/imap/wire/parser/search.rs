@@ -264,11 +264,7 @@ pub(super) fn sort(i: &[u8], uid: bool) -> R<'_, CommandBody> {
             None => fail(format!("unknown sort key {}", shown(name))),
         }
     })?;
-    let (i, ()) = sp(i)?;
-    let (i, cs) = astring(i, "expected charset")?;
-    let charset = utf8_string(cs, "invalid charset name")?;
-    let (i, ()) = sp(i)?;
-    let (i, search) = criteria(i)?;
+    let (i, (charset, search)) = charset_and_criteria(i)?;
     Ok((
         i,
         CommandBody::Sort(SortCommand {
@@ -281,6 +277,17 @@ pub(super) fn sort(i: &[u8], uid: bool) -> R<'_, CommandBody> {
     ))
 }
 
+/// The ` charset criteria` tail SORT and THREAD share (RFC 5256 §3): the
+/// charset is mandatory there, unlike SEARCH's optional `CHARSET x`.
+fn charset_and_criteria(i: &[u8]) -> R<'_, (String, Vec<SearchKey>)> {
+    let (i, ()) = sp(i)?;
+    let (i, cs) = astring(i, "expected charset")?;
+    let charset = utf8_string(cs, "invalid charset name")?;
+    let (i, ()) = sp(i)?;
+    let (i, search) = criteria(i)?;
+    Ok((i, (charset, search)))
+}
+
 /// `THREAD algorithm charset keys` (RFC 5256 §3).
 pub(super) fn thread(i: &[u8], uid: bool) -> R<'_, CommandBody> {
     let (i, ()) = sp(i)?;
@@ -290,11 +297,7 @@ pub(super) fn thread(i: &[u8], uid: bool) -> R<'_, CommandBody> {
         b"REFERENCES" => ThreadAlgorithm::References,
         _ => return fail(format!("unknown threading algorithm {}", shown(name))),
     };
-    let (i, ()) = sp(i)?;
-    let (i, cs) = astring(i, "expected charset")?;
-    let charset = utf8_string(cs, "invalid charset name")?;
-    let (i, ()) = sp(i)?;
-    let (i, search) = criteria(i)?;
+    let (i, (charset, search)) = charset_and_criteria(i)?;
     Ok((
         i,
         CommandBody::Thread(ThreadCommand {
