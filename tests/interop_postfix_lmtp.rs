@@ -15,10 +15,6 @@ use std::time::{Duration, Instant};
 
 use common::postfix::Postfix;
 use common::{Root, TempDir};
-use crymap_like::store::account::{AccountLog, MailboxName};
-use crymap_like::store::mailbox::{Mailbox, UserKeys};
-use crymap_like::store::spool;
-use crymap_like::store::user_file::UserFile;
 
 const PW: &str = "postfix-pw";
 
@@ -27,24 +23,7 @@ fn prerequisites(test: &str) -> bool {
 }
 
 fn messages(root: &Root, user: &str) -> Vec<Vec<u8>> {
-    let dir = root.path().join("users").join(user).canonicalize().unwrap();
-    let master = UserFile::load(&dir).unwrap().unlock(PW.as_bytes()).unwrap();
-    let keys = UserKeys::new(&dir, master);
-    let mut acct = AccountLog::open(&dir, keys.master()).unwrap();
-    spool::file_pending(&dir, &keys, &mut acct).unwrap();
-    acct.refresh().unwrap();
-    let info = acct.state().mailbox(&MailboxName::inbox()).unwrap().clone();
-    let mbox = Mailbox::open(keys, &dir, &info.id, info.uid_validity).unwrap();
-    let uids: Vec<_> = mbox.uids().collect();
-    uids.into_iter()
-        .map(|u| mbox.open_message(u).unwrap().read_all().unwrap())
-        .collect()
-}
-
-fn spooled(root: &Root, user: &str) -> usize {
-    std::fs::read_dir(root.path().join("users").join(user).join("spool"))
-        .map(|d| d.count())
-        .unwrap_or(0)
+    common::delivered::messages(root, user, PW, "INBOX")
 }
 
 #[test]
@@ -87,7 +66,9 @@ fn interop_postfix_delivers_through_lmtp_unix_into_two_accounts() {
             .as_bytes(),
     );
     let deadline = Instant::now() + Duration::from_secs(60);
-    while (spooled(&root, "alice") == 0 || spooled(&root, "bob") == 0) && Instant::now() < deadline
+    while (common::delivered::spooled(&root, "alice") == 0
+        || common::delivered::spooled(&root, "bob") == 0)
+        && Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -15,10 +15,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{bin, free_port, wait_exit, Root};
-use crymap_like::store::account::{AccountLog, MailboxName};
-use crymap_like::store::mailbox::{Mailbox, UserKeys};
-use crymap_like::store::spool;
-use crymap_like::store::user_file::UserFile;
 
 const PW: &str = "lmtp-pw";
 
@@ -36,31 +32,8 @@ fn root_with_users(label: &str, extra: &str) -> Root {
     root
 }
 
-/// Every message in `mailbox` of `user`, after filing the spool the way a
-/// logged-in session does.
 fn messages(root: &Root, user: &str, mailbox: &str) -> Vec<Vec<u8>> {
-    let dir = root.path().join("users").join(user).canonicalize().unwrap();
-    let master = UserFile::load(&dir).unwrap().unlock(PW.as_bytes()).unwrap();
-    let keys = UserKeys::new(&dir, master);
-    let mut acct = AccountLog::open(&dir, keys.master()).unwrap();
-    spool::file_pending(&dir, &keys, &mut acct).unwrap();
-    acct.refresh().unwrap();
-    let info = acct
-        .state()
-        .mailbox(&MailboxName::parse(mailbox).unwrap())
-        .unwrap()
-        .clone();
-    let mbox = Mailbox::open(keys, &dir, &info.id, info.uid_validity).unwrap();
-    let uids: Vec<_> = mbox.uids().collect();
-    uids.into_iter()
-        .map(|u| mbox.open_message(u).unwrap().read_all().unwrap())
-        .collect()
-}
-
-fn spool_len(root: &Root, user: &str) -> usize {
-    std::fs::read_dir(root.path().join("users").join(user).join("spool"))
-        .map(|d| d.count())
-        .unwrap_or(0)
+    common::delivered::messages(root, user, PW, mailbox)
 }
 
 fn contains(hay: &[u8], needle: &str) -> bool {
@@ -472,7 +445,10 @@ fn hostile_lmtp_connection_cut_mid_data_or_stalled_mid_bdat_stores_nothing() {
     let r = c.reply();
     assert!(r.concat().starts_with("421 4.4.2"), "{r:?}");
     assert!(wait_exit(&mut c.child, Duration::from_secs(20)).is_some());
-    assert_eq!(spool_len(&root, "alice") + spool_len(&root, "bob"), 0);
+    assert_eq!(
+        common::delivered::spooled(&root, "alice") + common::delivered::spooled(&root, "bob"),
+        0
+    );
 }
 
 /// An empty message (DATA ended at once, or a lone `BDAT 0 LAST`) is a
@@ -537,7 +513,10 @@ fn rfc2033_recipient_directory_missing_or_not_writable() {
     assert!(r[1].starts_with("450 4.2.1"), "{r:?}");
     assert!(r[2].starts_with("550 5.1.1"), "{r:?}");
     std::fs::rename(&away, &carol).unwrap();
-    assert_eq!(spool_len(&root, "bob") + spool_len(&root, "carol"), 0);
+    assert_eq!(
+        common::delivered::spooled(&root, "bob") + common::delivered::spooled(&root, "carol"),
+        0
+    );
     assert_eq!(messages(&root, "alice", "INBOX").len(), 1);
 }
 

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod delivered;
 pub mod mail;
 pub mod postfix;
 
