@@ -19,6 +19,12 @@ const LINE: usize = 76;
 /// The message with every `binary` leaf part base64-encoded, or `None`
 /// when it has none (the message is stored as sent).
 pub(crate) fn encode_binary_parts(raw: &[u8]) -> Option<Vec<u8>> {
+    // A `binary` CTE is spelled out as that token in some header: without
+    // it anywhere, no part is binary, and the full parse (which the store
+    // repeats when it saves the message) is skipped.
+    if !raw.windows(6).any(|w| w.eq_ignore_ascii_case(b"binary")) {
+        return None;
+    }
     let summary = summarize(raw);
     let mut parts: Vec<&Part> = Vec::new();
     collect(&summary.root, &mut parts);
