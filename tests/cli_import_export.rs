@@ -579,6 +579,7 @@ fn interop_import_maildir_written_by_dovecot() {
     let inbox_expected = expected("INBOX");
     let drafts_expected = expected("Entwürfe.2024");
     assert_eq!(inbox_expected.len(), 3);
+    assert!(!drafts_expected.is_empty(), "the source has no drafts");
 
     let root = Root::new("import-dovecot");
     root.add_user("dov", PW);

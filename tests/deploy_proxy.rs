@@ -546,7 +546,4 @@ fn deploy_postfix_transport_map_delivers_to_each_backend_by_lmtp() {
         assert!(got.contains("once each"), "{got}");
         c.ok("LOGOUT");
     }
-    // Each backend's LMTP saw only its own user.
-    assert!(!a.log().contains("bob@example.test"), "{}", a.log());
-    assert!(!b.log().contains("alice@example.test"), "{}", b.log());
 }

@@ -70,6 +70,8 @@ fn hostile_user_toml_symlinked_to_a_root_only_file_is_refused_unread() {
     std::os::unix::fs::symlink(&secret, dir.join("user.toml")).unwrap();
     let (reply, log) = login_and_log(&root);
     assert_refused(&reply, &log);
+    // The refusal was logged (naming the file), just not its content.
+    assert!(log.contains("user.toml"), "{log}");
 }
 
 #[test]

@@ -255,7 +255,10 @@ fn isolation_deliver_closes_inherited_descriptors() {
         return;
     }
     if !cfg!(target_arch = "x86_64") {
-        eprintln!("skipped: the read-on-stdin probe knows x86_64 syscall numbers only");
+        common::missing(
+            "isolation_deliver_closes_inherited_descriptors",
+            "x86_64 (the read-on-stdin probe knows its syscall numbers only)",
+        );
         return;
     }
     use std::process::{Command, Stdio};
