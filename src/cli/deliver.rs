@@ -8,11 +8,9 @@
 use std::io;
 
 use super::{exit, Global};
-use crate::store::delivery::{self, LookupError, Outcome, Recipient};
+use crate::store::delivery::{self, LookupError, Recipient};
 use crate::store::types::{Flag, MessageName};
 
-/// Success.
-pub(crate) const EX_OK: i32 = exit::OK;
 /// The message is unacceptable (too large, unreadable input).
 pub(crate) const EX_DATAERR: i32 = exit::DATAERR;
 /// No such user.
@@ -131,12 +129,7 @@ pub(crate) fn run(global: &Global, args: DeliverArgs) -> i32 {
     if let Err(e) = result {
         eprintln!("crymap-like deliver: {e}");
     }
-    match outcome {
-        Outcome::Delivered => EX_OK,
-        Outcome::TooLarge | Outcome::BadInput => EX_DATAERR,
-        Outcome::NoSuchUser => EX_NOUSER,
-        _ => EX_TEMPFAIL,
-    }
+    outcome.exit_code()
 }
 
 #[cfg(test)]

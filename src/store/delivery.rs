@@ -181,16 +181,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The sysexits.h code of this outcome.
+    /// The sysexits.h code an MDA (`deliver`) exits with: 65 for a
+    /// message that will never be accepted, 67 for no such user, and 75
+    /// (the MTA retries) for everything that may pass later, including a
+    /// full disk or an unwritable directory.
     pub fn exit_code(self) -> i32 {
         match self {
             Outcome::Delivered => 0,
             Outcome::TooLarge | Outcome::BadInput => 65,
             Outcome::NoSuchUser => 67,
-            Outcome::NotWritable => 73,
-            Outcome::DiskFull => 74,
-            Outcome::QuotaExceeded => 76,
-            Outcome::Temporary => 75,
+            Outcome::NotWritable
+            | Outcome::DiskFull
+            | Outcome::QuotaExceeded
+            | Outcome::Temporary => 75,
         }
     }
 
@@ -210,12 +213,19 @@ impl Outcome {
         }
     }
 
-    /// The code a delivery child exits with ([`Outcome::exit_code`], except
-    /// that "too large" gets its own code so the parent can tell it apart).
+    /// The code a delivery child exits with: one per outcome (sysexits
+    /// numbers where one fits), so the parent can give each recipient its
+    /// own reply; [`Outcome::from_child_code`] is the inverse.
     pub fn child_code(self) -> i32 {
         match self {
+            Outcome::Delivered => 0,
+            Outcome::BadInput => 65,
             Outcome::TooLarge => CHILD_TOO_LARGE,
-            other => other.exit_code(),
+            Outcome::NoSuchUser => 67,
+            Outcome::NotWritable => 73,
+            Outcome::DiskFull => 74,
+            Outcome::Temporary => 75,
+            Outcome::QuotaExceeded => 76,
         }
     }
 }
@@ -331,6 +341,24 @@ mod tests {
             assert!(Recipient::from_address(bad).is_err(), "{bad:?}");
         }
         assert!(Recipient::from_address("a+\u{7}@x").is_err());
+    }
+
+    #[test]
+    fn mda_exit_codes_are_permanent_only_for_the_message_or_the_user() {
+        assert_eq!(Outcome::Delivered.exit_code(), 0);
+        assert_eq!(Outcome::BadInput.exit_code(), 65);
+        assert_eq!(Outcome::TooLarge.exit_code(), 65);
+        assert_eq!(Outcome::NoSuchUser.exit_code(), 67);
+        // A full disk or an unwritable directory must make the MTA retry,
+        // never bounce (73 and 74 are permanent failures to Postfix).
+        for o in [
+            Outcome::NotWritable,
+            Outcome::DiskFull,
+            Outcome::QuotaExceeded,
+            Outcome::Temporary,
+        ] {
+            assert_eq!(o.exit_code(), 75, "{o:?}");
+        }
     }
 
     #[test]
