@@ -27,6 +27,7 @@ use nix::unistd::Pid;
 
 use super::session::{Deliverer, RcptCheck};
 use crate::store::delivery::{self, LookupError, Outcome, Recipient};
+use crate::store::spool;
 use crate::store::types::MessageName;
 use crate::sys::privilege;
 use crate::sys::process::{self, ChildStatus};
@@ -158,7 +159,7 @@ fn finish(started: Started, reap: &mut Vec<Pid>) -> Outcome {
     }
     match process::wait_child(pid) {
         Ok(ChildStatus::Exited(code)) => Outcome::from_child_code(code),
-        Ok(ChildStatus::Signaled(sig)) if delivery::spooled(&dir, name) => {
+        Ok(ChildStatus::Signaled(sig)) if spool::is_delivered(&dir, &name) => {
             warn!("delivery child for {user} killed by {sig} after its commit");
             Outcome::Delivered
         }
@@ -166,7 +167,7 @@ fn finish(started: Started, reap: &mut Vec<Pid>) -> Outcome {
             warn!("delivery child for {user} killed by {sig}");
             Outcome::Temporary
         }
-        Err(e) if delivery::spooled(&dir, name) => {
+        Err(e) if spool::is_delivered(&dir, &name) => {
             warn!("delivery child for {user}: {e}; its copy is durable");
             Outcome::Delivered
         }

@@ -124,12 +124,6 @@ pub(crate) enum LookupError {
     },
 }
 
-/// Whether spool entry `name` exists in the account at `user_dir`: how a
-/// parent whose delivery child died learns if the copy had become durable.
-pub(crate) fn spooled(user_dir: &Path, name: MessageName) -> bool {
-    user_dir.join("spool").join(name.to_string()).is_file()
-}
-
 /// Resolves `users_dir/NAME` (which may be a symlink the administrator
 /// made) to the account's real directory, which must hold `keys/`.
 pub(crate) fn user_dir(users_dir: &Path, recipient: &Recipient) -> Result<PathBuf, LookupError> {
