@@ -367,7 +367,8 @@ pub fn file_pending(
         .flatten()
         .filter_map(|e| e.file_name().to_str().and_then(MessageName::parse))
         .collect();
-    names.sort_by_key(|n| {
+    // One stat per entry, not one per comparison.
+    names.sort_by_cached_key(|n| {
         fs::metadata(spool.join(n.to_string()))
             .and_then(|m| m.modified())
             .ok()
