@@ -525,16 +525,18 @@ fn rfc2033_recipient_directory_missing_or_not_writable() {
 /// which were told 250.
 #[test]
 fn crash_lmtp_kill_at_every_point_of_a_multi_recipient_delivery() {
+    // Each point with how many recipients the MTA must be told 250, so a
+    // point that never fires (or fires elsewhere) fails the test.
     let points = [
-        "lmtp.after-data",
-        "deliver.before-rename",
-        "deliver.before-commit",
-        "deliver.after-rename",
-        "lmtp.after-reply#1",
-        "lmtp.after-reply#2",
-        "lmtp.after-reply#3",
+        ("lmtp.after-data", 0),
+        ("deliver.before-rename", 0),
+        ("deliver.before-commit", 0),
+        ("deliver.after-rename", 3),
+        ("lmtp.after-reply#1", 1),
+        ("lmtp.after-reply#2", 2),
+        ("lmtp.after-reply#3", 3),
     ];
-    for point in points {
+    for (point, expected_250) in points {
         let root = root_with_users("lmtp-crash", "");
         let mut c = Raw::start(&root, Some(point));
         c.cmd("LHLO t");
@@ -565,6 +567,11 @@ fn crash_lmtp_kill_at_every_point_of_a_multi_recipient_delivery() {
             s
         };
         assert!(c_status.is_some());
+        assert_eq!(
+            told.iter().filter(|r| r.starts_with("250")).count(),
+            expected_250,
+            "{point}: the MTA was told {told:?}"
+        );
         // Children that had staged ahead of the replies saw the session
         // die and removed their staged files (an aborted child leaves its
         // own, an ordinary tmp/*.tmp file for garbage collection).
