@@ -213,6 +213,20 @@ fn rfc4978_4_a_decompression_bomb_hits_the_line_limit() {
     let _ = t.inner.write_all(&z);
     let text = answer_until(&mut t, b"* BYE");
     assert!(!text.contains("a3 OK"), "{text}");
+    // The session ended: a BYE, or the connection closed (end of file or a
+    // reset), never a read that merely timed out.
+    if !text.contains("* BYE") {
+        let mut one = [0u8; 1];
+        match t.inner.read(&mut one) {
+            Ok(0) => {}
+            Err(e)
+                if !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            other => panic!("the bomb did not end the session: {other:?} {text}"),
+        }
+    }
     drop(t);
     still_serving(&root);
 }
@@ -238,10 +252,14 @@ fn rfc4978_4_garbage_and_truncated_streams_end_only_that_session() {
     }
     drop(t);
     // Truncated: half a compressed command, then the client goes away.
-    let (t, _server2) = compressed_raw(&root);
+    let (t, mut server2) = compressed_raw(&root);
     let mut t = Deflating::new(t);
     let z = t.deflate(b"a1 SELECT INBOX\r\n");
     let _ = t.inner.write_all(&z[..z.len() / 2]);
     drop(t);
+    assert!(
+        common::wait_exit(&mut server2.0, std::time::Duration::from_secs(20)).is_some(),
+        "the session with a truncated stream did not end"
+    );
     still_serving(&root);
 }
