@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use crate::imap::commands::returned;
 use crate::imap::commands::search::{self, Hit, Hits};
+use crate::imap::commands::{returned, updates};
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::wire::command::{
     SearchReturnOpt, SortCommand, SortCriterion, SortKey, ThreadAlgorithm, ThreadCommand,
@@ -224,7 +224,16 @@ fn run_sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> R
     if let Err(r) = search::check_charset(&cmd.charset) {
         return r;
     }
-    let (hits, uses_modseq) = match search::matching(ctx, out, &cmd.search) {
+    let update = cmd
+        .return_opts
+        .as_ref()
+        .is_some_and(|o| o.contains(&SearchReturnOpt::Update));
+    if update {
+        if let Err(r) = updates::check_tag(ctx, tag) {
+            return r;
+        }
+    }
+    let (hits, uses_modseq, program) = match search::matching_program(ctx, out, &cmd.search) {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -247,7 +256,7 @@ fn run_sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> R
     // ESORT (RFC 5267 §3): as ESEARCH, with MIN/MAX the first/last in
     // sort order and ALL and PARTIAL in sort order.
     let sorted: Vec<Hit> = sorted.into_iter().copied().collect();
-    returned::answer(
+    let reply = returned::answer(
         opts,
         &sorted,
         cmd.uid,
@@ -256,7 +265,44 @@ fn run_sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> R
         tag,
         out,
         "SORT",
-    )
+    );
+    if update && reply.status == Status::Ok {
+        let new = updates::NewContext {
+            tag,
+            uid: cmd.uid,
+            program,
+            order: Some(cmd.criteria.clone()),
+            result: sorted.iter().map(|h| h.1).collect(),
+        };
+        updates::register(ctx, out, new);
+    }
+    reply
+}
+
+/// `uids` (ascending) in the order `criteria` give, ties in mailbox
+/// order: how a live SORT context places new members.
+pub(crate) fn sorted_uids(
+    ctx: &mut Ctx,
+    uids: &[Uid],
+    criteria: &[SortCriterion],
+) -> Result<Vec<Uid>, Reply> {
+    let Some(sel) = ctx.selected.as_ref() else {
+        return Err(Reply::bad("No mailbox selected"));
+    };
+    let mb = &sel.mailbox;
+    let hits: Hits = uids
+        .iter()
+        .filter_map(|&u| {
+            let info = mb.info(u)?;
+            Some((mb.seq_of(u)?, u, info.modseq))
+        })
+        .collect();
+    let mut rows = rows(ctx, &hits, needs_summary(criteria))?;
+    rows.sort_by(|a, b| compare(a, b, criteria));
+    Ok(rows
+        .iter()
+        .filter_map(|r| hits.get(r.pos).map(|h| h.1))
+        .collect())
 }
 
 /// A `mime::thread` tree with message numbers in place of input indices.

@@ -83,6 +83,16 @@ impl Mailbox {
         self.state.messages.iter().take(self.visible).map(|m| m.uid)
     }
 
+    /// The UID and modseq of each message the client knows, by sequence
+    /// number: what tells a live search which messages changed.
+    pub fn modseqs(&self) -> impl Iterator<Item = (Uid, Modseq)> + '_ {
+        self.state
+            .messages
+            .iter()
+            .take(self.visible)
+            .map(|m| (m.uid, m.modseq))
+    }
+
     /// The UID at sequence number `seq`.
     pub fn uid_of(&self, seq: SeqNum) -> Option<Uid> {
         if seq.index() >= self.visible {

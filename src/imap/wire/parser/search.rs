@@ -179,6 +179,8 @@ fn return_opts(i: &[u8]) -> R<'_, Option<Vec<SearchReturnOpt>>> {
             b"ALL" => SearchReturnOpt::All,
             b"COUNT" => SearchReturnOpt::Count,
             b"SAVE" => SearchReturnOpt::Save,
+            b"UPDATE" => SearchReturnOpt::Update,
+            b"CONTEXT" => SearchReturnOpt::Context,
             b"PARTIAL" => {
                 let (r, ()) = sp(r)?;
                 let (r, range) = partial_range(r)?;
