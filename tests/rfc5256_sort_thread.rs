@@ -137,6 +137,27 @@ fn rfc5256_4_thread_references() {
     assert_eq!(members(&t), (1..=32).collect::<Vec<u32>>());
 }
 
+/// THREAD=REFS (draft-ietf-morg-inthread), hand-derived: the links of
+/// REFERENCES without merging by subject (12 stays apart from 11, 18 from
+/// 17's thread, 25–27 apart), threads ordered by their latest message:
+/// 5–7 end on 2 Jan, 8–10 on 3 Jan, ..., the thread of 1 only on 8 Jan
+/// (21), 31 30 after 32 (13 Jan 10:00 against 06:00 UTC), 13 and 14 (no
+/// usable Date: INTERNALDATE, the seeding time) last.
+#[test]
+fn inthread_refs_thread_order_and_no_subject_merge() {
+    let (_root, mut c) = session("thread-refs2");
+    let t = answer(&mut c, "THREAD REFS UTF-8 ALL", "* THREAD");
+    assert_eq!(
+        t,
+        "((5)(6 7))(8 9 10)(11)(12)(16 15)(18)(17 19)(20)(1 (2 3 21)(4))(22)(23)(24)\
+         (25)(26)(27)(28 29)(32)(31 30)(13)(14)"
+    );
+    assert_eq!(members(&t), (1..=32).collect::<Vec<u32>>());
+    // Without 21 the thread of 1 ends on 1 Jan (4) and comes first.
+    let t = answer(&mut c, "UID THREAD REFS UTF-8 1:12", "* THREAD");
+    assert_eq!(t, "(1 (2 3)(4))((5)(6 7))(8 9 10)(11)(12)");
+}
+
 /// RFC 5256 §3 (ORDEREDSUBJECT): grouped by base subject, the earliest
 /// message the parent of the others, groups by their first date.
 #[test]

@@ -1,5 +1,6 @@
 //! `[UID] SORT` (RFC 5256, SORT=DISPLAY RFC 5957, ESORT RFC 5267) and
-//! `[UID] THREAD` (RFC 5256 ORDEREDSUBJECT and REFERENCES). The messages
+//! `[UID] THREAD` (RFC 5256 ORDEREDSUBJECT and REFERENCES, and REFS of
+//! draft-ietf-morg-inthread). The messages
 //! come from the shared SEARCH evaluation; the keys and references from
 //! each message's sealed summary (`mime::sort`), the algorithms from
 //! `mime::thread`. Never changes the mailbox; the only state it writes is
@@ -344,6 +345,7 @@ pub(crate) fn thread(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ThreadCommand) -> R
     let trees = match cmd.algorithm {
         ThreadAlgorithm::OrderedSubject => thread::ordered_subject(&input),
         ThreadAlgorithm::References => thread::references(&input),
+        ThreadAlgorithm::Refs => thread::refs(&input),
     };
     Response::Thread(trees.iter().map(|t| to_wire(t, &numbers)).collect()).encode(out);
     Reply::ok("THREAD completed")

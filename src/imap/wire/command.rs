@@ -551,6 +551,9 @@ pub enum ThreadAlgorithm {
     OrderedSubject,
     /// `REFERENCES` (RFC 5256 §4).
     References,
+    /// `REFS` (draft-ietf-morg-inthread): REFERENCES without subject
+    /// merging, threads ordered by their latest message.
+    Refs,
 }
 
 impl ThreadAlgorithm {
@@ -559,6 +562,7 @@ impl ThreadAlgorithm {
         match self {
             ThreadAlgorithm::OrderedSubject => "ORDEREDSUBJECT",
             ThreadAlgorithm::References => "REFERENCES",
+            ThreadAlgorithm::Refs => "REFS",
         }
     }
 }

@@ -297,6 +297,7 @@ pub(super) fn thread(i: &[u8], uid: bool) -> R<'_, CommandBody> {
     let algorithm = match name.to_ascii_uppercase().as_slice() {
         b"ORDEREDSUBJECT" => ThreadAlgorithm::OrderedSubject,
         b"REFERENCES" => ThreadAlgorithm::References,
+        b"REFS" => ThreadAlgorithm::Refs,
         _ => return fail(format!("unknown threading algorithm {}", shown(name))),
     };
     let (i, (charset, search)) = charset_and_criteria(i)?;
