@@ -332,3 +332,57 @@ fn rfc8970_3_fetch_preview() {
     let r = c.transcript("FETCH 1 (FLAGS)");
     assert!(!r.contains("\\Seen"), "{r}");
 }
+
+/// The sealed sort-key cache (`store::sort_keys`): the first SORT of a
+/// session on 80 messages writes it; a new session sorts from it with the
+/// same answer, and a message appended since is sorted from its summary.
+#[test]
+fn rfc5256_3_sort_from_the_sealed_key_cache() {
+    let msgs: Vec<Vec<u8>> = (0..80u32)
+        .map(|i| {
+            format!(
+                "From: u{i}@example.org\r\nSubject: s{:02}\r\nDate: {:02} Feb 2024 10:00:00 +0000\r\n\
+                 Message-ID: <k{i}@x>\r\n\r\nbody\r\n",
+                (i * 37) % 80,
+                1 + (i * 7) % 28
+            )
+            .into_bytes()
+        })
+        .collect();
+    let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+    let (root, mut c, _) = common::session_on_inbox("sort-keycache", USER, PASS, &refs, false);
+    let by_date = answer(&mut c, "SORT (DATE) UTF-8 ALL", "* SORT");
+    let by_subject = answer(&mut c, "SORT (SUBJECT) UTF-8 ALL", "* SORT");
+    let boxes = root.path().join("users").join(USER).join("mailboxes");
+    let cached: Vec<_> = std::fs::read_dir(&boxes)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path().join("sortkeys");
+            p.exists().then_some(p)
+        })
+        .collect();
+    assert_eq!(cached.len(), 1, "one sealed sort-key file");
+    let sealed = std::fs::read(&cached[0]).unwrap();
+    assert!(
+        !sealed.windows(3).any(|w| w == b"S00"),
+        "subjects are not kept in clear"
+    );
+    drop(c);
+
+    let mut c = Session::login(&root, USER, PASS);
+    c.ok("SELECT INBOX");
+    assert_eq!(
+        answer(&mut c, "SORT (SUBJECT) UTF-8 ALL", "* SORT"),
+        by_subject
+    );
+    assert_eq!(answer(&mut c, "SORT (DATE) UTF-8 ALL", "* SORT"), by_date);
+    let late = b"Subject: a first\r\nDate: 01 Jan 2024 00:00:00 +0000\r\n\r\nx\r\n";
+    c.append("INBOX", &[], late).unwrap();
+    drop(c);
+    let mut c = Session::login(&root, USER, PASS);
+    c.ok("SELECT INBOX");
+    assert_eq!(
+        answer(&mut c, "SORT (DATE) UTF-8 ALL", "* SORT"),
+        format!("81 {by_date}")
+    );
+}

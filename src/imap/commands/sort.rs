@@ -38,7 +38,15 @@ const SORT_CACHE_LIMIT: usize = 200_000;
 pub(crate) struct SortKeyCache {
     mailbox: Option<MailboxId>,
     map: HashMap<Uid, Keys>,
+    /// The mailbox's sealed sort-key file was read into `map`.
+    stored_read: bool,
 }
+
+/// Keys read from summaries in one fill at or above which the sealed
+/// sort-key file is rewritten: enough that the next session saves real
+/// work, few enough rewrites that a mailbox receiving mail one message at
+/// a time does not rewrite a large file after every SORT.
+const STORE_MIN: usize = 64;
 
 /// Below this many uncached messages the keys are read on this thread.
 const PARALLEL_MIN: usize = 256;
@@ -52,24 +60,51 @@ fn load(mb: &Mailbox, uid: Uid) -> Result<Keys, MailboxError> {
 }
 
 impl SortKeyCache {
-    /// Reads the keys of those of `uids` not cached yet, on every core
-    /// when there are many (each summary is unsealed and decoded: the
-    /// cost of the first SORT or THREAD on a large mailbox).
+    /// Reads the keys of those of `uids` not cached yet: first from the
+    /// mailbox's sealed sort-key file (one file for the whole mailbox),
+    /// then from the summaries of the rest, on every core when there are
+    /// many (each summary is a file to unseal and decode); many of those
+    /// are written back to the sort-key file for the next session.
     fn fill(&mut self, mb: &Mailbox, uids: &[Uid]) -> Result<(), MailboxError> {
         if self.mailbox != Some(mb.id()) {
             self.map.clear();
             self.mailbox = Some(mb.id());
+            self.stored_read = false;
+        }
+        if !self.stored_read {
+            self.stored_read = true;
+            for (uid, date, fields) in mb.cached_sort_keys() {
+                self.map.insert(uid, Arc::new((date, fields)));
+            }
         }
         let missing: Vec<Uid> = uids
             .iter()
             .copied()
             .filter(|u| !self.map.contains_key(u))
             .collect();
+        self.read_summaries(mb, &missing)?;
+        if missing.len() >= STORE_MIN {
+            let known: Vec<(Uid, Option<i64>, &SortFields)> = mb
+                .uids()
+                .filter_map(|u| self.map.get(&u).map(|k| (u, k.0, &k.1)))
+                .collect();
+            mb.store_sort_keys(&known);
+        }
+        Ok(())
+    }
+
+    /// Reads the keys of `missing` from their summaries, on every core
+    /// when there are many.
+    fn read_summaries(&mut self, mb: &Mailbox, missing: &[Uid]) -> Result<(), MailboxError> {
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
             .min(8);
         if missing.len() < PARALLEL_MIN || threads < 2 {
+            for &u in missing {
+                let k = load(mb, u)?;
+                self.map.insert(u, k);
+            }
             return Ok(());
         }
         let chunk = missing.len().div_ceil(threads);
@@ -105,6 +140,7 @@ impl SortKeyCache {
         if self.mailbox != Some(mb.id()) {
             self.map.clear();
             self.mailbox = Some(mb.id());
+            self.stored_read = false;
         }
         if let Some(k) = self.map.get(&uid) {
             return Ok(k.clone());
