@@ -41,6 +41,10 @@ struct Entry {
     fields: SortFields,
 }
 
+/// One stored entry as read: UID, message file name, Date header instant,
+/// sort fields.
+pub(crate) type StoredKeys = (Uid, MessageName, Option<i64>, SortFields);
+
 /// The cache file of the mailbox stored in `mailbox_dir`.
 pub(crate) fn path(mailbox_dir: &Path) -> PathBuf {
     mailbox_dir.join("sortkeys")
@@ -57,7 +61,7 @@ pub(crate) fn read(
     key: &SecretKey,
     id: &MailboxId,
     uid_validity: UidValidity,
-) -> Option<Vec<(Uid, MessageName, Option<i64>, SortFields)>> {
+) -> Option<Vec<StoredKeys>> {
     let sealed = match read_bounded(file) {
         Ok(s) => s,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
