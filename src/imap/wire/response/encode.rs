@@ -288,6 +288,10 @@ pub(super) fn write_response_code(out: &mut Vec<u8>, code: &ResponseCode) {
         }
         ResponseCode::Closed => simple(out, "CLOSED"),
         ResponseCode::TooBig => simple(out, "TOOBIG"),
+        ResponseCode::BadUrl(url) => {
+            simple(out, "BADURL ");
+            write_text(out, url, true);
+        }
         ResponseCode::UnknownCte => simple(out, "UNKNOWN-CTE"),
         ResponseCode::Nonexistent => simple(out, "NONEXISTENT"),
         ResponseCode::AlreadyExists => simple(out, "ALREADYEXISTS"),

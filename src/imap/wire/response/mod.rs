@@ -110,6 +110,9 @@ pub enum ResponseCode {
     Closed,
     /// `TOOBIG` (RFC 7889)
     TooBig,
+    /// `BADURL url` (RFC 4469): the CATENATE URL that could not be
+    /// resolved (`]`, CR, LF and NUL are replaced when written).
+    BadUrl(String),
     /// `UNKNOWN-CTE` (RFC 3516)
     UnknownCte,
     /// `NONEXISTENT` (RFC 5530 and following)
