@@ -36,13 +36,6 @@ pub(crate) fn replace(
         Ok(n) => n,
         Err(r) => return r,
     };
-    let ready = match prepare(ctx, std::slice::from_ref(message)) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let Some(msg) = ready.first().map(|r| r.as_new()) else {
-        return Reply::bad("REPLACE needs a message");
-    };
     if let Err(e) = ctx.account.refresh() {
         return Reply::server_bug("reading the account", &e);
     }
@@ -53,6 +46,15 @@ pub(crate) fn replace(
             Some(ResponseCode::TryCreate),
             "The destination mailbox does not exist",
         );
+    };
+    // Checked (and a CATENATE built) before anything changes; after the
+    // destination, as APPEND does.
+    let ready = match prepare(ctx, std::slice::from_ref(message)) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let Some(msg) = ready.first().map(|r| r.as_new()) else {
+        return Reply::bad("REPLACE needs a message");
     };
     let keys = ctx.keys.clone();
     let dir = ctx.dir().clone();

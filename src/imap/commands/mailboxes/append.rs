@@ -163,17 +163,20 @@ pub(crate) fn append(
         Ok(n) => n,
         Err(r) => return r,
     };
-    // MULTIAPPEND is all or nothing: every message is checked (and every
-    // CATENATE built) before the first one is stored.
-    let ready = match prepare(ctx, messages) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+    // The destination first: a missing one is TRYCREATE whatever the
+    // messages are (imaptest `catenate`, Dovecot), so a client creates
+    // it and retries rather than fixing a message that was fine.
     let mut mb = match ctx.open_mailbox(&name) {
         Ok(mb) => mb,
         Err(r) if r.code == Some(ResponseCode::Nonexistent) => {
             return Reply::no(Some(ResponseCode::TryCreate), "No such mailbox")
         }
+        Err(r) => return r,
+    };
+    // MULTIAPPEND is all or nothing: every message is checked (and every
+    // CATENATE built) before the first one is stored.
+    let ready = match prepare(ctx, messages) {
+        Ok(r) => r,
         Err(r) => return r,
     };
     // One batch: the store commits all messages with one record, so a
