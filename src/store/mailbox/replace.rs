@@ -96,6 +96,7 @@ impl Mailbox {
         )?;
         crash::point("replace.after-dest-add");
         self.expunge_locked(&src_lock, old)?;
+        crash::point("replace.after-source-expunge");
         drop(dst_lock);
         drop(src_lock);
         uids.first().copied().ok_or(MailboxError::UidsExhausted)
