@@ -162,7 +162,10 @@ fn rfc4469_5_bad_urls_are_badurl_and_store_nothing() {
         format!("/NoSuchBox/;UID={uid}"),
         format!("/INBOX/;UID={}", uid + 50),
         format!("/INBOX/;UID={gone}"),
-        format!("/INBOX;UIDVALIDITY={}/;UID={uid}", v.parse::<u32>().unwrap() ^ 1),
+        format!(
+            "/INBOX;UIDVALIDITY={}/;UID={uid}",
+            v.parse::<u32>().unwrap() ^ 1
+        ),
         format!("/INBOX/;UID={uid}/;SECTION=7"),
         format!("/INBOX/;UID={uid}/;SECTION=1.2.3"),
         // The message being built has no UID yet: a URL naming the UID it
@@ -209,7 +212,12 @@ fn rfc7889_catenate_result_over_the_append_limit_is_toobig() {
     s.ok(&format!("APPEND Drafts CATENATE ({url} {url})"));
     let before = drafts_count(&mut s);
     let r = s.run(&format!("APPEND Drafts CATENATE ({url} {url} {url})"));
-    assert_eq!(tagged_code(&r), Some(&ResponseCode::TooBig), "{:#?}", texts(&r));
+    assert_eq!(
+        tagged_code(&r),
+        Some(&ResponseCode::TooBig),
+        "{:#?}",
+        texts(&r)
+    );
     assert_eq!(drafts_count(&mut s), before);
 }
 

@@ -27,13 +27,7 @@ fn with_literal(head: &str, content: &[u8]) -> String {
 }
 
 fn drafts_inbox() -> (Root, Session, Vec<u32>) {
-    session_on_inbox(
-        "replace",
-        USER,
-        PASS,
-        &[&msg(1), &msg(2), &msg(3)],
-        false,
-    )
+    session_on_inbox("replace", USER, PASS, &[&msg(1), &msg(2), &msg(3)], false)
 }
 
 /// Position of the first line containing `needle`.
@@ -47,7 +41,9 @@ fn pos(lines: &[String], needle: &str) -> usize {
 /// The `* STATUS` line (STATUS HIGHESTMODSEQ enables CONDSTORE, so an
 /// `* OK [HIGHESTMODSEQ]` for the selected mailbox may come first).
 fn status(s: &mut Session, mailbox: &str) -> String {
-    let lines = s.ok(&format!("STATUS {mailbox} (MESSAGES UIDNEXT HIGHESTMODSEQ)"));
+    let lines = s.ok(&format!(
+        "STATUS {mailbox} (MESSAGES UIDNEXT HIGHESTMODSEQ)"
+    ));
     lines[pos(&lines, "* STATUS ")].clone()
 }
 
@@ -62,7 +58,10 @@ fn rfc8508_3_3_replace_in_the_selected_mailbox_reports_appenduid_exists_and_expu
     // §3.3: APPENDUID first (untagged, as MOVE's COPYUID), then the
     // mailbox changes; the new message has the next UID.
     let appenduid = pos(&lines, "* OK [APPENDUID ");
-    assert!(lines[appenduid].contains(&format!(" {}] ", uids[2] + 1)), "{lines:#?}");
+    assert!(
+        lines[appenduid].contains(&format!(" {}] ", uids[2] + 1)),
+        "{lines:#?}"
+    );
     assert!(appenduid < pos(&lines, "* 2 EXPUNGE"), "{lines:#?}");
     // EXPUNGE then EXISTS: the numbers the client holds stay consistent
     // (RFC 8508's example shows the other order; both are valid).
@@ -72,7 +71,10 @@ fn rfc8508_3_3_replace_in_the_selected_mailbox_reports_appenduid_exists_and_expu
     assert_eq!(f.len(), 4, "{f:#?}");
     assert!(has(&f, &format!("UID {} ", uids[2] + 1)), "{f:#?}");
     assert!(!has(&f, &format!("UID {} ", uids[1])), "{f:#?}");
-    assert!(has(&f, "\\Seen \\Draft") || has(&f, "\\Draft \\Seen"), "{f:#?}");
+    assert!(
+        has(&f, "\\Seen \\Draft") || has(&f, "\\Draft \\Seen"),
+        "{f:#?}"
+    );
     let body = s.bytes(&format!("UID FETCH {} BODY.PEEK[]", uids[2] + 1));
     assert!(String::from_utf8_lossy(&body).contains("version 4"));
     // Another session learns both at its next NOOP.
@@ -134,8 +136,14 @@ fn rfc8508_4_3_qresync_reports_vanished_instead_of_expunge() {
     let (_root, mut s, uids) = drafts_inbox();
     s.ok("ENABLE QRESYNC");
     s.ok("SELECT INBOX");
-    let lines = s.ok(&with_literal(&format!("UID REPLACE {} INBOX", uids[1]), &msg(6)));
-    assert!(has(&lines, &format!("* VANISHED {}", uids[1])), "{lines:#?}");
+    let lines = s.ok(&with_literal(
+        &format!("UID REPLACE {} INBOX", uids[1]),
+        &msg(6),
+    ));
+    assert!(
+        has(&lines, &format!("* VANISHED {}", uids[1])),
+        "{lines:#?}"
+    );
     assert!(!has(&lines, "EXPUNGE"), "{lines:#?}");
     assert!(
         pos(&lines, "[APPENDUID ") < pos(&lines, "* VANISHED"),
@@ -149,7 +157,12 @@ fn rfc8508_3_4_missing_destination_is_trycreate_and_nothing_changes() {
     let (_root, mut s, _) = drafts_inbox();
     let before = status(&mut s, "INBOX");
     let r = s.run(&with_literal("REPLACE 1 NoSuchBox", &msg(7)));
-    assert_eq!(tagged_code(&r), Some(&ResponseCode::TryCreate), "{:#?}", texts(&r));
+    assert_eq!(
+        tagged_code(&r),
+        Some(&ResponseCode::TryCreate),
+        "{:#?}",
+        texts(&r)
+    );
     assert!(!has(&texts(&r), "EXPUNGE"));
     assert_eq!(status(&mut s, "INBOX"), before);
 }

@@ -97,14 +97,20 @@ pub fn parse(url: &str) -> Result<ImapUrl, UrlError> {
             return Err(UrlError::Unsupported("network-path reference"));
         }
         let (mb, rest) = mailbox_ref(path)?;
-        (UrlMailbox::Path(mb.ok_or(UrlError::Syntax("no mailbox"))?), rest)
+        (
+            UrlMailbox::Path(mb.ok_or(UrlError::Syntax("no mailbox"))?),
+            rest,
+        )
     } else if starts_with_ci(url, ";UID=") {
         (UrlMailbox::Selected, (None, url))
     } else if starts_with_ci(url, ";SECTION=") || starts_with_ci(url, ";PARTIAL=") {
         return Err(UrlError::Unsupported("a section without a message"));
     } else {
         let (mb, rest) = mailbox_ref(url)?;
-        (UrlMailbox::Path(mb.ok_or(UrlError::Syntax("no mailbox"))?), rest)
+        (
+            UrlMailbox::Path(mb.ok_or(UrlError::Syntax("no mailbox"))?),
+            rest,
+        )
     };
     let mailbox = mailbox_part;
     let (uid_validity, rest) = rest;
@@ -125,9 +131,8 @@ pub fn parse(url: &str) -> Result<ImapUrl, UrlError> {
                 return Err(UrlError::Syntax(";SECTION= out of place"));
             }
             let text = decode(v)?;
-            section = Some(
-                parse_section(text.as_bytes()).ok_or(UrlError::Syntax("invalid ;SECTION="))?,
-            );
+            section =
+                Some(parse_section(text.as_bytes()).ok_or(UrlError::Syntax("invalid ;SECTION="))?);
         } else if let Some(v) = value_of(p, ";PARTIAL=") {
             if partial.is_some() {
                 return Err(UrlError::Syntax(";PARTIAL= given twice"));
@@ -164,7 +169,9 @@ fn mailbox_ref(path: &str) -> Result<MailboxRef<'_>, UrlError> {
         None => (mb, None),
     };
     if name.contains(';') || name.contains('?') {
-        return Err(UrlError::Syntax("unexpected ';' or '?' in the mailbox name"));
+        return Err(UrlError::Syntax(
+            "unexpected ';' or '?' in the mailbox name",
+        ));
     }
     if name.is_empty() {
         return Ok((None, (validity, rest)));
@@ -188,7 +195,8 @@ fn number(s: &str) -> Result<u32, UrlError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(UrlError::Syntax("expected a number"));
     }
-    s.parse().map_err(|_| UrlError::Syntax("number out of range"))
+    s.parse()
+        .map_err(|_| UrlError::Syntax("number out of range"))
 }
 
 fn nz(s: &str) -> Result<NonZeroU32, UrlError> {
@@ -250,7 +258,10 @@ mod tests {
     #[test]
     fn rfc4469_example_urls_parse() {
         let u = parse("/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER").unwrap();
-        assert_eq!(u.mailbox, UrlMailbox::Path(MailboxArg::new("Drafts".into())));
+        assert_eq!(
+            u.mailbox,
+            UrlMailbox::Path(MailboxArg::new("Drafts".into()))
+        );
         assert_eq!(u.uid_validity, Some(n(385759045)));
         assert_eq!(u.uid, n(20));
         assert_eq!(
@@ -289,7 +300,10 @@ mod tests {
         assert_eq!(u.mailbox, UrlMailbox::Path(MailboxArg::new("a/b/c".into())));
         assert_eq!(
             u.section.unwrap().text,
-            Some(SectionText::HeaderFields(vec!["Subject".into(), "From".into()]))
+            Some(SectionText::HeaderFields(vec![
+                "Subject".into(),
+                "From".into()
+            ]))
         );
         let u = parse("imap://j%40x;AUTH=*@h:143/Entw%C3%BCrfe/;UID=2").unwrap();
         assert_eq!(

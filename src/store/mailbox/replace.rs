@@ -64,9 +64,7 @@ impl Mailbox {
         let locks = if self.mailbox_id < dest.mailbox_id {
             self.log.lock().and_then(|s| Ok((s, dest.log.lock()?)))
         } else {
-            dest.log
-                .lock()
-                .and_then(|d| Ok((self.log.lock()?, d)))
+            dest.log.lock().and_then(|d| Ok((self.log.lock()?, d)))
         };
         let (src_lock, dst_lock) = match locks {
             Ok(l) => l,
@@ -109,7 +107,7 @@ impl Mailbox {
             Some(&mut self.changed),
             |st: &State| -> Result<_, MailboxError> {
                 // Our lock has been held since the check: still live.
-                if st.get(old).is_none_or(|m| m.expunged) {
+                if !st.get(old).is_some_and(|m| !m.expunged) {
                     return Ok((Vec::new(), ()));
                 }
                 let expunged = Change::Expunged {

@@ -255,7 +255,9 @@ mod tests {
         let limit = data.len() as u64;
         let r = validate(&m, None, limit, false);
         assert!(matches!(r, Err(ref r) if r.code == Some(ResponseCode::TooBig)));
-        let ok = validate(&m, None, limit + 64, false).map_err(|r| r.text).unwrap();
+        let ok = validate(&m, None, limit + 64, false)
+            .map_err(|r| r.text)
+            .unwrap();
         assert!(ok.raw.ends_with(b"AAAAAAAAAAAA\r\n"), "{:?}", ok.raw);
     }
 }

@@ -80,12 +80,10 @@ fn resolve(ctx: &mut Ctx, opened: &mut Opened, url: &str) -> Result<Vec<u8>, Rep
         None => {
             // A fresh handle: it shows the mailbox as it is now, so a
             // message another session expunged is not found.
-            let mb = ctx
-                .open_mailbox(&name)
-                .map_err(|r| match r.code {
-                    Some(ResponseCode::Nonexistent) => bad_url(url, "no such mailbox"),
-                    _ => r,
-                })?;
+            let mb = ctx.open_mailbox(&name).map_err(|r| match r.code {
+                Some(ResponseCode::Nonexistent) => bad_url(url, "no such mailbox"),
+                _ => r,
+            })?;
             opened.push((name, mb));
             opened.len() - 1
         }

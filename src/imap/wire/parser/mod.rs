@@ -346,7 +346,7 @@ pub(crate) fn parse_section(text: &[u8]) -> Option<Section> {
     framed.extend_from_slice(text);
     framed.push(b']');
     match section(&framed) {
-        Ok((rest, s)) if rest.is_empty() => Some(s),
+        Ok((b"", s)) => Some(s),
         _ => None,
     }
 }
