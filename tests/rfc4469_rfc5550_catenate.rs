@@ -230,3 +230,39 @@ fn rfc4469_catenate_and_url_partial_are_advertised() {
         "{caps:#?}"
     );
 }
+
+#[test]
+fn hostile_catenate_naming_large_messages_over_and_over_is_bounded() {
+    let root = Root::new("cat-budget");
+    root.add_user(USER, PASS);
+    let conf = root.path().join("crymap-like.toml");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        text.replacen("[limits]\n", "[limits]\nmax_message_size = 1000\n", 1),
+    )
+    .unwrap();
+    let (a, b) = (vec![b'a'; 900], vec![b'b'; 900]);
+    let uids = seed(&root, USER, PASS, "INBOX", &[&a, &b]);
+    let mut s = Session::login(&root, USER, PASS);
+    let one = |uid: u32| format!("URL \"/INBOX/;UID={uid}/;PARTIAL=0.1\"");
+    // The same message a hundred times is read once.
+    let same = vec![one(uids[0]); 100].join(" ");
+    s.ok(&format!("APPEND Drafts CATENATE ({same})"));
+    assert_eq!(draft(&mut s, 1), vec![b'a'; 100]);
+    // Alternating two messages decrypts each again: past four messages'
+    // worth of the limit (4,000 octets here) the command is refused.
+    let before = drafts_count(&mut s);
+    let alternating: Vec<String> = (0..10).map(|i| one(uids[i % 2])).collect();
+    let r = s.run(&format!(
+        "APPEND Drafts CATENATE ({})",
+        alternating.join(" ")
+    ));
+    assert_eq!(
+        tagged_code(&r),
+        Some(&ResponseCode::Limit),
+        "{:#?}",
+        texts(&r)
+    );
+    assert_eq!(drafts_count(&mut s), before);
+}

@@ -8,7 +8,8 @@
 //! exist, a UIDVALIDITY that changed, a message that is not (or no longer)
 //! in the mailbox, or a part the message does not have is `NO [BADURL
 //! url]`; a result over the APPEND limit is `NO [TOOBIG]`, noticed as soon
-//! as the parts so far exceed it. Decisions: `doc/imap-append.md`.
+//! as the parts so far exceed it; decrypting more than a few messages'
+//! worth for one message is `NO [LIMIT]`. Decisions: `doc/imap-append.md`.
 
 use crate::imap::commands::fetch::section_spec;
 use crate::imap::context::{mailbox_name, same_uid_validity, Ctx, Reply};
@@ -20,19 +21,34 @@ use crate::store::account::MailboxName;
 use crate::store::mailbox::Mailbox;
 use crate::store::types::Uid;
 
-/// The mailboxes one CATENATE has opened, so several URLs into one
-/// mailbox open it once.
-type Opened = Vec<(MailboxName, Mailbox)>;
+/// How many times the APPEND limit one CATENATE may decrypt in all: a
+/// few whole messages' worth, so a command naming a large message
+/// thousands of times (each URL decrypts its message) costs a bounded
+/// amount of work, not thousands of decryptions.
+const READ_BUDGET_FACTOR: u64 = 4;
+
+/// What one CATENATE has opened and read: each mailbox once, and the last
+/// message decrypted (URLs usually name parts of one message in a row).
+struct Sources {
+    opened: Vec<(MailboxName, Mailbox)>,
+    last: Option<(usize, Uid, Vec<u8>)>,
+    /// Octets still allowed to be decrypted.
+    budget: u64,
+}
 
 /// Builds the message `parts` describe, at most `limit` octets.
 pub(super) fn build(ctx: &mut Ctx, parts: &[CatPart], limit: u64) -> Result<Vec<u8>, Reply> {
     let mut out = Vec::new();
-    let mut opened: Opened = Vec::new();
+    let mut src = Sources {
+        opened: Vec::new(),
+        last: None,
+        budget: limit.saturating_mul(READ_BUDGET_FACTOR),
+    };
     for part in parts {
         match part {
             CatPart::Text(data) => out.extend_from_slice(data),
             CatPart::Url(url) => {
-                let data = resolve(ctx, &mut opened, url)?;
+                let data = resolve(ctx, &mut src, url)?;
                 out.extend_from_slice(&data);
             }
         }
@@ -57,7 +73,7 @@ fn bad_url(url: &str, why: impl std::fmt::Display) -> Reply {
 }
 
 /// The octets `url` names.
-fn resolve(ctx: &mut Ctx, opened: &mut Opened, url: &str) -> Result<Vec<u8>, Reply> {
+fn resolve(ctx: &mut Ctx, src: &mut Sources, url: &str) -> Result<Vec<u8>, Reply> {
     let parsed = imap_url::parse(url).map_err(|e| bad_url(url, e))?;
     let name = match &parsed.mailbox {
         UrlMailbox::Absolute { user, mailbox } => {
@@ -75,7 +91,7 @@ fn resolve(ctx: &mut Ctx, opened: &mut Opened, url: &str) -> Result<Vec<u8>, Rep
             None => return Err(bad_url(url, "a relative URL needs a selected mailbox")),
         },
     };
-    let at = match opened.iter().position(|(n, _)| *n == name) {
+    let at = match src.opened.iter().position(|(n, _)| *n == name) {
         Some(at) => at,
         None => {
             // A fresh handle: it shows the mailbox as it is now, so a
@@ -84,21 +100,21 @@ fn resolve(ctx: &mut Ctx, opened: &mut Opened, url: &str) -> Result<Vec<u8>, Rep
                 Some(ResponseCode::Nonexistent) => bad_url(url, "no such mailbox"),
                 _ => r,
             })?;
-            opened.push((name, mb));
-            opened.len() - 1
+            src.opened.push((name, mb));
+            src.opened.len() - 1
         }
     };
-    let Some((_, mb)) = opened.get(at) else {
-        return Err(bad_url(url, "no such mailbox"));
-    };
-    read_part(mb, url, &parsed)
+    read_part(src, at, url, &parsed)
 }
 
 fn checked_name(url: &str, mailbox: &MailboxArg) -> Result<MailboxName, Reply> {
     mailbox_name(mailbox).map_err(|_| bad_url(url, "invalid mailbox name"))
 }
 
-fn read_part(mb: &Mailbox, url: &str, parsed: &ImapUrl) -> Result<Vec<u8>, Reply> {
+fn read_part(src: &mut Sources, at: usize, url: &str, parsed: &ImapUrl) -> Result<Vec<u8>, Reply> {
+    let Some((_, mb)) = src.opened.get(at) else {
+        return Err(bad_url(url, "no such mailbox"));
+    };
     if let Some(v) = parsed.uid_validity {
         if !same_uid_validity(v, mb.uid_validity()) {
             return Err(bad_url(url, "the mailbox's UIDVALIDITY has changed"));
@@ -108,16 +124,32 @@ fn read_part(mb: &Mailbox, url: &str, parsed: &ImapUrl) -> Result<Vec<u8>, Reply
         return Err(bad_url(url, "no such message"));
     };
     let unreadable = |e: &dyn std::fmt::Display| Reply::server_bug("reading a CATENATE part", e);
-    let raw = mb
-        .open_message(uid)
-        .and_then(|mut r| Ok(r.read_all()?))
-        .map_err(|e| unreadable(&e))?;
+    let cached = matches!(&src.last, Some((a, u, _)) if *a == at && *u == uid);
+    if !cached {
+        let size = mb.info(uid).map_or(0, |i| u64::from(i.size));
+        if size > src.budget {
+            return Err(Reply::no(
+                Some(ResponseCode::Limit),
+                "This CATENATE reads too many stored messages",
+            ));
+        }
+        src.budget -= size;
+        src.last = None;
+        let raw = mb
+            .open_message(uid)
+            .and_then(|mut r| Ok(r.read_all()?))
+            .map_err(|e| unreadable(&e))?;
+        src.last = Some((at, uid, raw));
+    }
+    let Some((_, _, raw)) = &src.last else {
+        return Err(unreadable(&"the message just read is gone"));
+    };
     let data = match &parsed.section {
-        None => raw,
+        None => raw.clone(),
         Some(s) => {
             let spec = section_spec(s);
             let summary = mb.summary(uid).map_err(|e| unreadable(&e))?;
-            match section::extract(&summary, &spec, &raw) {
+            match section::extract(&summary, &spec, raw) {
                 Ok(d) => d.into_owned(),
                 Err(e) => return Err(bad_url(url, e)),
             }
