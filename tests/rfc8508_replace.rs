@@ -52,6 +52,9 @@ fn rfc8508_3_3_replace_in_the_selected_mailbox_reports_appenduid_exists_and_expu
     let (root, mut s, uids) = drafts_inbox();
     let mut other = Session::login(&root, USER, PASS);
     other.ok("SELECT INBOX");
+    // Only the replaced message goes: another \Deleted one stays (§3.1:
+    // not an EXPUNGE of the mailbox).
+    s.ok("STORE 3 +FLAGS.SILENT (\\Deleted)");
     let r = s.run(&with_literal("REPLACE 2 INBOX (\\Seen \\Draft)", &msg(4)));
     let lines = texts(&r);
     assert!(lines.last().unwrap().contains(" OK "), "{lines:#?}");
@@ -69,6 +72,7 @@ fn rfc8508_3_3_replace_in_the_selected_mailbox_reports_appenduid_exists_and_expu
     assert_eq!(tagged_code(&r), None);
     let f = s.ok("FETCH 1:* (UID FLAGS BODY.PEEK[TEXT])");
     assert_eq!(f.len(), 4, "{f:#?}");
+    assert!(has(&f, &format!("UID {} FLAGS (\\Deleted", uids[2])), "{f:#?}");
     assert!(has(&f, &format!("UID {} ", uids[2] + 1)), "{f:#?}");
     assert!(!has(&f, &format!("UID {} ", uids[1])), "{f:#?}");
     assert!(
@@ -80,6 +84,7 @@ fn rfc8508_3_3_replace_in_the_selected_mailbox_reports_appenduid_exists_and_expu
     // Another session learns both at its next NOOP.
     let n = other.ok("NOOP");
     assert!(has(&n, "* 2 EXPUNGE") && has(&n, "* 3 EXISTS"), "{n:#?}");
+    assert_eq!(n.iter().filter(|l| l.contains("EXPUNGE")).count(), 1, "{n:#?}");
 }
 
 #[test]
