@@ -63,6 +63,12 @@ pub(crate) enum Capability {
     UidPlus,
     /// `MOVE` (RFC 6851).
     Move,
+    /// `REPLACE` (RFC 8508).
+    Replace,
+    /// `CATENATE` (RFC 4469).
+    Catenate,
+    /// `URL-PARTIAL` (RFC 5550): `;PARTIAL=` in CATENATE's URLs.
+    UrlPartial,
     /// `CONDSTORE` (RFC 7162); ENABLE-able.
     CondStore,
     /// `QRESYNC` (RFC 7162); ENABLE-able, implies CONDSTORE.
@@ -132,6 +138,9 @@ const NAMES: &[(Capability, &str)] = &[
     (Capability::Unselect, "UNSELECT"),
     (Capability::UidPlus, "UIDPLUS"),
     (Capability::Move, "MOVE"),
+    (Capability::Replace, "REPLACE"),
+    (Capability::Catenate, "CATENATE"),
+    (Capability::UrlPartial, "URL-PARTIAL"),
     (Capability::CondStore, "CONDSTORE"),
     (Capability::QResync, "QRESYNC"),
     (Capability::Utf8Accept, "UTF8=ACCEPT"),
@@ -244,13 +253,16 @@ pub(crate) fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
         C::StatusSize,
         C::AppendLimit(append_limit),
         C::Xlist,
+        C::Catenate,
+        C::UrlPartial,
     ]);
-    // imap::commands::{selected, idle, copy}
+    // imap::commands::{selected, idle, copy, replace}
     caps.extend([
         C::Idle,
         C::Unselect,
         C::UidPlus,
         C::Move,
+        C::Replace,
         C::CondStore,
         C::QResync,
         C::Utf8Accept,
@@ -285,8 +297,8 @@ mod tests {
     }
 
     const EXTENSIONS: &str = "CHILDREN MULTIAPPEND LIST-EXTENDED LIST-STATUS SPECIAL-USE \
-        CREATE-SPECIAL-USE STATUS=SIZE APPENDLIMIT=67108864 XLIST IDLE UNSELECT UIDPLUS MOVE \
-        CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE PREVIEW ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
+        CREATE-SPECIAL-USE STATUS=SIZE APPENDLIMIT=67108864 XLIST CATENATE URL-PARTIAL IDLE UNSELECT UIDPLUS MOVE \
+        REPLACE CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE PREVIEW ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
         THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS CONTEXT=SEARCH CONTEXT=SORT";
 
     #[test]

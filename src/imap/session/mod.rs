@@ -19,7 +19,7 @@ mod idle;
 use crate::imap::capability::{self, Phase};
 use crate::imap::commands::selected::TaggedModseq;
 use crate::imap::commands::{
-    copy, enable, fetch, mailboxes, search, selected, sort, store, updates, xcry,
+    copy, enable, fetch, mailboxes, replace, search, selected, sort, store, updates, xcry,
 };
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::stream::Stream;
@@ -67,6 +67,9 @@ pub(crate) struct LoggedIn {
     pub account: UnlockedAccount,
     /// The user directory as the process now sees it (`/` once chrooted).
     pub dir: PathBuf,
+    /// The login name the client gave (IMAP URLs in CATENATE must name
+    /// this user).
+    pub name: String,
 }
 
 /// Why a login did not succeed.
@@ -444,6 +447,7 @@ impl<L: Login> Session<L> {
             | CommandBody::UidExpunge { .. }
             | CommandBody::XVanquish { .. }
             | CommandBody::Move { .. }
+            | CommandBody::Replace { .. }
             | CommandBody::Store(_) => TaggedModseq::Always,
             CommandBody::Fetch(_)
             | CommandBody::Search(_)
@@ -512,6 +516,12 @@ impl<L: Login> Session<L> {
             CommandBody::Move { uid, set, mailbox } => {
                 copy::copy(ctx, out, uid, &set, &mailbox, true)
             }
+            CommandBody::Replace {
+                uid,
+                target,
+                mailbox,
+                message,
+            } => replace::replace(ctx, out, uid, target, &mailbox, &message),
             CommandBody::Fetch(cmd) => fetch::fetch(ctx, out, &cmd),
             CommandBody::Search(cmd) => search::search(ctx, out, tag, &cmd),
             CommandBody::Sort(cmd) => sort::sort(ctx, out, tag, &cmd),
@@ -623,6 +633,8 @@ fn command_name(body: &CommandBody) -> &'static str {
         CommandBody::XList { .. } => "XLIST",
         CommandBody::Status { .. } => "STATUS",
         CommandBody::Append { .. } => "APPEND",
+        CommandBody::Replace { uid: false, .. } => "REPLACE",
+        CommandBody::Replace { uid: true, .. } => "UID REPLACE",
         CommandBody::Idle => "IDLE",
         CommandBody::Compress { .. } => "COMPRESS",
         CommandBody::Check => "CHECK",

@@ -362,6 +362,18 @@ fn code_arg<'a>(i: &'a [u8], name: &[u8]) -> R<'a, Option<ResponseCode>> {
                 ResponseCode::NoUpdate(String::from_utf8_lossy(&t).into_owned()),
             )
         }
+        b"BADURL" => {
+            let (i, ()) = sp(i)?;
+            let end = i
+                .iter()
+                .position(|&b| matches!(b, b']' | b'\r' | b'\n' | 0))
+                .unwrap_or(i.len());
+            if end == 0 {
+                return fail("BADURL needs a URL");
+            }
+            let (url, rest) = i.split_at(end);
+            (rest, ResponseCode::BadUrl(text_of(url).into_owned()))
+        }
         b"UNKNOWN-CTE" => (i, ResponseCode::UnknownCte),
         b"NONEXISTENT" => (i, ResponseCode::Nonexistent),
         b"ALREADYEXISTS" => (i, ResponseCode::AlreadyExists),

@@ -292,6 +292,10 @@ pub(super) fn write_response_code(out: &mut Vec<u8>, code: &ResponseCode) {
             simple(out, "NOUPDATE ");
             write_quoted_tag(out, tag);
         }
+        ResponseCode::BadUrl(url) => {
+            simple(out, "BADURL ");
+            write_text(out, url, true);
+        }
         ResponseCode::UnknownCte => simple(out, "UNKNOWN-CTE"),
         ResponseCode::Nonexistent => simple(out, "NONEXISTENT"),
         ResponseCode::AlreadyExists => simple(out, "ALREADYEXISTS"),
