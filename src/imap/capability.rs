@@ -95,6 +95,8 @@ pub(crate) enum Capability {
     ThreadOrderedSubject,
     /// `THREAD=REFERENCES` (RFC 5256).
     ThreadReferences,
+    /// `UIDONLY` (RFC 9586); ENABLE-able: no sequence numbers either way.
+    UidOnly,
 }
 
 /// The capabilities without a value, with their wire names: the one table
@@ -141,6 +143,7 @@ const NAMES: &[(Capability, &str)] = &[
     (Capability::Esort, "ESORT"),
     (Capability::ThreadOrderedSubject, "THREAD=ORDEREDSUBJECT"),
     (Capability::ThreadReferences, "THREAD=REFERENCES"),
+    (Capability::UidOnly, "UIDONLY"),
 ];
 
 /// The wire name before `=` of a capability that carries a value.
@@ -245,6 +248,8 @@ pub(crate) fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
         C::QResync,
         C::Utf8Accept,
     ]);
+    // imap::commands::uidonly
+    caps.push(C::UidOnly);
     // imap::commands::fetch
     caps.extend([C::Binary, C::ObjectId, C::SaveDate, C::Preview]);
     // imap::commands::search
@@ -273,7 +278,7 @@ mod tests {
 
     const EXTENSIONS: &str = "CHILDREN MULTIAPPEND LIST-EXTENDED LIST-STATUS SPECIAL-USE \
         CREATE-SPECIAL-USE STATUS=SIZE APPENDLIMIT=67108864 XLIST IDLE UNSELECT UIDPLUS MOVE \
-        CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE PREVIEW ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
+        CONDSTORE QRESYNC UTF8=ACCEPT UIDONLY BINARY OBJECTID SAVEDATE PREVIEW ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
         THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
 
     #[test]
