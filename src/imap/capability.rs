@@ -108,6 +108,8 @@ pub(crate) enum Capability {
     ContextSearch,
     /// `CONTEXT=SORT` (RFC 5267 §4): the same for SORT.
     ContextSort,
+    /// `UIDONLY` (RFC 9586); ENABLE-able: no sequence numbers either way.
+    UidOnly,
 }
 
 /// The capabilities without a value, with their wire names: the one table
@@ -160,6 +162,7 @@ const NAMES: &[(Capability, &str)] = &[
     (Capability::ThreadRefs, "THREAD=REFS"),
     (Capability::ContextSearch, "CONTEXT=SEARCH"),
     (Capability::ContextSort, "CONTEXT=SORT"),
+    (Capability::UidOnly, "UIDONLY"),
 ];
 
 /// The wire name before `=` of a capability that carries a value.
@@ -267,6 +270,8 @@ pub(crate) fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
         C::QResync,
         C::Utf8Accept,
     ]);
+    // imap::commands::uidonly
+    caps.push(C::UidOnly);
     // imap::commands::fetch
     caps.extend([C::Binary, C::ObjectId, C::SaveDate, C::Preview]);
     // imap::commands::search
@@ -298,7 +303,7 @@ mod tests {
 
     const EXTENSIONS: &str = "CHILDREN MULTIAPPEND LIST-EXTENDED LIST-STATUS SPECIAL-USE \
         CREATE-SPECIAL-USE STATUS=SIZE APPENDLIMIT=67108864 XLIST CATENATE URL-PARTIAL IDLE UNSELECT UIDPLUS MOVE \
-        REPLACE CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE PREVIEW ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
+        REPLACE CONDSTORE QRESYNC UTF8=ACCEPT UIDONLY BINARY OBJECTID SAVEDATE PREVIEW ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
         THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS CONTEXT=SEARCH CONTEXT=SORT";
 
     #[test]

@@ -114,6 +114,9 @@ pub(crate) struct Enabled {
     pub utf8_accept: bool,
     /// RFC 9051 IMAP4rev2 semantics.
     pub rev2: bool,
+    /// RFC 9586 UIDONLY: no sequence numbers in commands (BAD
+    /// [UIDREQUIRED]) or responses (UIDFETCH, VANISHED).
+    pub uidonly: bool,
 }
 
 /// The selected mailbox.

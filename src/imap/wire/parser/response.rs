@@ -404,6 +404,7 @@ fn code_arg<'a>(i: &'a [u8], name: &[u8]) -> R<'a, Option<ResponseCode>> {
         b"NOTSAVED" => (i, ResponseCode::NotSaved),
         b"USEATTR" => (i, ResponseCode::UseAttr),
         b"COMPRESSIONACTIVE" => (i, ResponseCode::CompressionActive),
+        b"UIDREQUIRED" => (i, ResponseCode::UidRequired),
         _ => return Ok((i, None)),
     };
     Ok((code.0, Some(code.1)))
@@ -866,7 +867,7 @@ fn xcry(i: &[u8]) -> R<'_, Response<'_>> {
     fail("unknown XCRY response")
 }
 
-/// `* n EXISTS|RECENT|EXPUNGE|FETCH`.
+/// `* n EXISTS|RECENT|EXPUNGE|FETCH`, or `* uid UIDFETCH` (RFC 9586).
 fn numbered(i: &[u8]) -> R<'_, Response<'_>> {
     let (i, n) = number(i)?;
     let (i, ()) = sp(i)?;
@@ -875,6 +876,14 @@ fn numbered(i: &[u8]) -> R<'_, Response<'_>> {
     match word.as_slice() {
         b"EXISTS" => return Ok((i, Response::Exists(n))),
         b"RECENT" => return Ok((i, Response::Recent(n))),
+        b"UIDFETCH" => {
+            let Some(uid) = Uid::new(n) else {
+                return fail("UID must not be zero");
+            };
+            let (i, ()) = sp(i)?;
+            let (i, items) = paren_list(i, true, fetch_item)?;
+            return Ok((i, Response::UidFetch { uid, items }));
+        }
         _ => {}
     }
     let Some(seq) = MsgSeq::new(n) else {

@@ -164,6 +164,9 @@ pub enum ResponseCode {
     UseAttr,
     /// `COMPRESSIONACTIVE` (RFC 4978)
     CompressionActive,
+    /// `UIDREQUIRED` (RFC 9586): a command used message sequence numbers
+    /// after UIDONLY was enabled.
+    UidRequired,
     /// Any other code: an atom and optional text (sanitised when written).
     Other(String, Option<String>),
 }
@@ -258,6 +261,14 @@ pub enum Response<'a> {
         /// The message's sequence number.
         seq: SeqNum,
         /// The data items, in order.
+        items: Vec<FetchItem<'a>>,
+    },
+    /// `* uid UIDFETCH (item...)` (RFC 9586): what `Fetch` is once the
+    /// client enabled UIDONLY, the message named by its UID.
+    UidFetch {
+        /// The message's UID.
+        uid: Uid,
+        /// The data items, in order (`UID` only when the client asked).
         items: Vec<FetchItem<'a>>,
     },
     /// `* XCRY USER-CONFIG (name value ...)`: settings as
@@ -689,6 +700,10 @@ impl<'a> Response<'a> {
             },
             Response::Fetch { seq, items } => Response::Fetch {
                 seq,
+                items: items.into_iter().map(FetchItem::into_owned).collect(),
+            },
+            Response::UidFetch { uid, items } => Response::UidFetch {
+                uid,
                 items: items.into_iter().map(FetchItem::into_owned).collect(),
             },
             Response::XCryUserConfig(pairs) => Response::XCryUserConfig(

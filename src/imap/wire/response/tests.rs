@@ -353,6 +353,10 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
             b"* OK [COMPRESSIONACTIVE] some text\r\n",
         ),
         (
+            code(ResponseCode::UidRequired),
+            b"* OK [UIDREQUIRED] some text\r\n",
+        ),
+        (
             code(ResponseCode::Other("X-ONE".into(), None)),
             b"* OK [X-ONE] some text\r\n",
         ),
@@ -767,6 +771,36 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
             },
             b"* 5 FETCH ()\r\n",
         ),
+        // RFC 9586 §3.3: the UID names the message; the UID item only
+        // when asked.
+        (
+            Response::UidFetch {
+                uid: uid(25997),
+                items: vec![
+                    FetchItem::Flags(vec![WireFlag::Flagged, WireFlag::Answered]),
+                    FetchItem::ModSeq(modseq(12121231000)),
+                ],
+            },
+            b"* 25997 UIDFETCH (FLAGS (\\Flagged \\Answered) MODSEQ (12121231000))\r\n",
+        ),
+        (
+            Response::UidFetch {
+                uid: uid(26311),
+                items: vec![FetchItem::Flags(Vec::new()), FetchItem::Uid(uid(26311))],
+            },
+            b"* 26311 UIDFETCH (FLAGS () UID 26311)\r\n",
+        ),
+        (
+            Response::UidFetch {
+                uid: uid(7),
+                items: vec![FetchItem::BodySection {
+                    section: Cow::Owned(Section::default()),
+                    origin: None,
+                    data: Some(Cow::Borrowed(b"x: y\r\n\r\nz")),
+                }],
+            },
+            b"* 7 UIDFETCH (BODY[] {9}\r\nx: y\r\n\r\nz)\r\n",
+        ),
         (
             Response::XCryUserConfig(vec![
                 (b("KEY-NAME-PATTERN"), Cow::Borrowed(b"%Y-%m")),
@@ -888,6 +922,8 @@ fn every_prefix_is_incomplete_and_literals_say_how_much_is_missing() {
 fn malformed_responses_are_syntax_errors() {
     for bad in [
         &b"* 0 FETCH (UID 1)\r\n"[..],
+        b"* 0 UIDFETCH (FLAGS ())\r\n",
+        b"* 1 UIDFETCH\r\n",
         b"* 1 FETCH (UID 0)\r\n",
         b"* 1 FETCH (UNKNOWN 1)\r\n",
         b"* 1 FETCH (BODY[] {3}\r\na\0b)\r\n",
@@ -925,6 +961,7 @@ fn pieces() -> Vec<&'static [u8]> {
             b"\xc3\xa9",
             b"FLAGS",
             b"UID",
+            b"UIDFETCH",
             b"BODY[",
             b"(EARLIER)",
         ],
