@@ -636,6 +636,7 @@ fn command_name(body: &CommandBody) -> &'static str {
         CommandBody::Move { .. } => "MOVE",
         CommandBody::XVanquish { .. } => "XVANQUISH",
         CommandBody::Xyzzy => "XYZZY",
+        CommandBody::Notify(_) => "NOTIFY",
         CommandBody::Enable { .. } => "ENABLE",
         CommandBody::Namespace => "NAMESPACE",
         CommandBody::XCry(_) => "XCRY",

@@ -10,6 +10,7 @@ pub mod framing;
 #[cfg(test)]
 mod mutation;
 pub(crate) mod mutf7;
+pub mod notify;
 pub mod parser;
 pub mod response;
 pub mod structure;

@@ -23,6 +23,7 @@ use crate::imap::wire::user_setting::UserSetting;
 
 mod fetch;
 mod lexer;
+mod notify;
 pub mod response;
 mod search;
 
@@ -505,6 +506,7 @@ fn command_body<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, CommandBody> {
         b"COPY" => copy_move(i, opts, false, false),
         b"MOVE" => copy_move(i, opts, false, true),
         b"XCRY" => xcry(i),
+        b"NOTIFY" => notify::notify(i, opts),
         b"XVANQUISH" => {
             let (i, ()) = sp(i)?;
             let (i, uids) = seq_set(i)?;

@@ -158,6 +158,10 @@ pub enum ResponseCode {
     UseAttr,
     /// `COMPRESSIONACTIVE` (RFC 4978)
     CompressionActive,
+    /// `NOTIFICATIONOVERFLOW` (RFC 5465 §5.8)
+    NotificationOverflow,
+    /// `BADEVENT (events)` (RFC 5465 §3.1): the events this server supports.
+    BadEvent(Vec<String>),
     /// Any other code: an atom and optional text (sanitised when written).
     Other(String, Option<String>),
 }
