@@ -95,6 +95,8 @@ pub(crate) enum Capability {
     ThreadOrderedSubject,
     /// `THREAD=REFERENCES` (RFC 5256).
     ThreadReferences,
+    /// `NOTIFY` (RFC 5465).
+    Notify,
 }
 
 /// The capabilities without a value, with their wire names: the one table
@@ -141,6 +143,7 @@ const NAMES: &[(Capability, &str)] = &[
     (Capability::Esort, "ESORT"),
     (Capability::ThreadOrderedSubject, "THREAD=ORDEREDSUBJECT"),
     (Capability::ThreadReferences, "THREAD=REFERENCES"),
+    (Capability::Notify, "NOTIFY"),
 ];
 
 /// The wire name before `=` of a capability that carries a value.
@@ -257,6 +260,8 @@ pub(crate) fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
         C::ThreadOrderedSubject,
         C::ThreadReferences,
     ]);
+    // imap::commands::notify
+    caps.push(C::Notify);
     caps
 }
 
@@ -274,7 +279,7 @@ mod tests {
     const EXTENSIONS: &str = "CHILDREN MULTIAPPEND LIST-EXTENDED LIST-STATUS SPECIAL-USE \
         CREATE-SPECIAL-USE STATUS=SIZE APPENDLIMIT=67108864 XLIST IDLE UNSELECT UIDPLUS MOVE \
         CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE PREVIEW ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
-        THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
+        THREAD=ORDEREDSUBJECT THREAD=REFERENCES NOTIFY";
 
     #[test]
     fn advertised_lists_are_the_documented_ones() {

@@ -79,7 +79,7 @@ fn retire_old_password(ctx: &Ctx) {
 /// Files pending spool entries. Listing the directory first keeps the
 /// common case (nothing delivered) to one `getdents`. Returns how many
 /// entries were sealed to a public key that is not the account's.
-fn file_spool(ctx: &mut Ctx) -> usize {
+pub(crate) fn file_spool(ctx: &mut Ctx) -> usize {
     let dir = ctx.dir().clone();
     let spool_dir = dir.join("spool");
     let has_entries = match fs::read_dir(&spool_dir) {
@@ -131,22 +131,26 @@ pub(crate) fn watch_dirs(ctx: &Ctx) -> Vec<PathBuf> {
 /// that report it. `expunge_allowed` is false during FETCH, STORE and
 /// SEARCH by sequence number (RFC 3501 §7.4.1); then nothing is reported
 /// here: [`refresh_flags`] already reported flag changes before the
-/// command, and expunges and new messages wait.
-pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
+/// command, and expunges and new messages wait. Returns the new messages
+/// it reported.
+pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) -> Vec<Uid> {
     for alert in std::mem::take(&mut ctx.alerts) {
         untagged_ok(out, ResponseCode::Alert, &alert);
     }
     // Entries sealed to a foreign key were reported after login.
     let _ = file_spool(ctx);
     if !expunge_allowed {
-        return;
+        return Vec::new();
     }
     let enabled = ctx.enabled;
     let Some(sel) = ctx.selected.as_mut() else {
-        return;
+        return Vec::new();
     };
     match sel.mailbox.refresh() {
-        Ok(changes) => report(sel, enabled, out, &changes),
+        Ok(changes) => {
+            report(sel, enabled, out, &changes);
+            changes.new_uids
+        }
         Err(e) => {
             log::error!("refreshing the mailbox: {e}");
             Response::status(
@@ -156,6 +160,7 @@ pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
                 "Cannot read mailbox changes; see the server log",
             )
             .encode(out);
+            Vec::new()
         }
     }
 }
@@ -187,7 +192,7 @@ pub(crate) fn refresh_flags(ctx: &mut Ctx, out: &mut Vec<u8>) {
 
 /// Writes what a refresh found, claiming \Recent for new messages in a
 /// read-write selection.
-fn report(sel: &mut Selected, enabled: Enabled, out: &mut Vec<u8>, changes: &Changes) {
+pub(crate) fn report(sel: &mut Selected, enabled: Enabled, out: &mut Vec<u8>, changes: &Changes) {
     announce_new_flags(sel, out);
     // RFC 7162 §3.1: with CONDSTORE on, unsolicited FETCH carries UID and
     // MODSEQ.

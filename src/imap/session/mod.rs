@@ -15,10 +15,13 @@ use openssl::ssl::SslAcceptor;
 mod auth;
 mod compress;
 mod idle;
+mod notifying;
 
 use crate::imap::capability::{self, Phase};
 use crate::imap::commands::selected::TaggedModseq;
-use crate::imap::commands::{copy, enable, fetch, mailboxes, search, selected, sort, store, xcry};
+use crate::imap::commands::{
+    copy, enable, fetch, mailboxes, notify, search, selected, sort, store, xcry,
+};
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::stream::Stream;
 use crate::imap::wire::command::{Command, CommandBody, IdParams};
@@ -353,7 +356,10 @@ impl<L: Login> Session<L> {
         if !io.inner.buffer().is_empty() {
             return Ok(true);
         }
-        io.inner.get_ref().wait_readable(timeout)
+        if self.notifying() {
+            return self.wait_notifying(timeout);
+        }
+        self.io()?.inner.get_ref().wait_readable(timeout)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -452,6 +458,10 @@ impl<L: Login> Session<L> {
         if !expunge_allowed {
             selected::refresh_flags(ctx, out);
         }
+        let own_adds = matches!(
+            &body,
+            CommandBody::Append { .. } | CommandBody::Copy { .. } | CommandBody::Move { .. }
+        );
         let mut reply = match body {
             CommandBody::Noop => Reply::ok("NOOP completed"),
             CommandBody::Check => match ctx.selected {
@@ -514,12 +524,13 @@ impl<L: Login> Session<L> {
             CommandBody::Search(cmd) => search::search(ctx, out, tag, &cmd),
             CommandBody::Sort(cmd) => sort::sort(ctx, out, tag, &cmd),
             CommandBody::Thread(cmd) => sort::thread(ctx, out, &cmd),
+            CommandBody::Notify(cmd) => notify::notify(ctx, out, &cmd),
             other => Reply::bad(format!(
                 "{} is not implemented by this server",
                 command_name(&other)
             )),
         };
-        selected::refresh(ctx, out, expunge_allowed);
+        notify::refresh_after_command(ctx, out, expunge_allowed, own_adds);
         selected::tag_highest_modseq(ctx, tagged_modseq, &mut reply);
         Response::status(Some(tag), reply.status, reply.code, &reply.text).encode(&mut self.out);
     }
