@@ -146,7 +146,7 @@ pub(crate) fn notify(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &NotifyCommand) -> R
                 &info.name,
                 counts,
                 Kind::None,
-                ctx.enabled.condstore,
+                ctx.enabled.condstore || t.events.flags,
                 ctx.enabled.utf8_accept,
             );
         }
@@ -405,7 +405,7 @@ fn account_events(n: &mut Notifier, ctx: &mut Ctx, out: &mut Vec<u8>) -> Result<
                 &info.name,
                 c,
                 Kind::Messages,
-                ctx.enabled.condstore,
+                ctx.enabled.condstore || t.events.flags,
                 ctx.enabled.utf8_accept,
             );
         }
@@ -458,7 +458,7 @@ fn mailbox_events(
                 &info.name,
                 now,
                 kind,
-                ctx.enabled.condstore,
+                ctx.enabled.condstore || t.events.flags,
                 ctx.enabled.utf8_accept,
             );
         }

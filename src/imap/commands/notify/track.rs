@@ -77,14 +77,15 @@ pub(super) fn kind(before: Counts, after: Counts) -> Kind {
 
 /// `* STATUS name (...)` for a change of `kind` (RFC 5465 §5.2, §5.3:
 /// MESSAGES and UIDNEXT; §5.1: UIDVALIDITY for a flag change; UNSEEN in
-/// both, which is what a client shows; HIGHESTMODSEQ with CONDSTORE on),
-/// or the full set NOTIFY SET STATUS sends (`kind` None).
+/// both, which is what a client shows; HIGHESTMODSEQ (`modseq`) with
+/// CONDSTORE on or FlagChange asked for, as Dovecot does), or the full set
+/// NOTIFY SET STATUS sends (`kind` None).
 pub(super) fn status_line(
     out: &mut Vec<u8>,
     name: &MailboxName,
     c: Counts,
     kind: Kind,
-    condstore: bool,
+    modseq: bool,
     utf8: bool,
 ) {
     let mut items = Vec::with_capacity(5);
@@ -96,7 +97,7 @@ pub(super) fn status_line(
         items.push(StatusValue::UidValidity(c.uid_validity.get()));
     }
     items.push(StatusValue::Unseen(c.unseen));
-    if condstore {
+    if modseq {
         items.push(StatusValue::HighestModSeq(c.highest_modseq.get()));
     }
     Response::MailboxStatus {
