@@ -384,3 +384,42 @@ fn rfc5465_5_8_watching_more_than_the_limit_overflows() {
         "* STATUS \"m0501\" (MESSAGES 2 UIDNEXT 3 UNSEEN 2)"
     );
 }
+
+#[test]
+fn rfc5465_6_3_inboxes_hear_of_a_delivery_while_the_session_waits() {
+    let root = root_with("notify-deliver", 0);
+    let mut a = login(&root);
+    a.ok("NOTIFY SET (INBOXES (MessageNew MessageExpunge))");
+    // The real MDA writes the spool; the waiting session files it and
+    // reports the INBOX it landed in.
+    common::deliver(
+        &root,
+        common::alice::USER,
+        b"From: x@example.org\nSubject: hi\n\nbody\n",
+    );
+    assert_eq!(a.c.line(), "* STATUS \"INBOX\" (MESSAGES 1 UIDNEXT 2 UNSEEN 1)");
+}
+
+#[test]
+fn rfc5465_4_idle_pushes_the_selected_mailbox_when_selected_was_asked() {
+    let root = root_with("notify-idle-selected", 2);
+    let mut a = login(&root);
+    let mut b = login(&root);
+    // NOTIFY before SELECT: SELECTED applies to whatever is selected later.
+    a.ok("NOTIFY SET (SELECTED-DELAYED (MessageNew (FLAGS) MessageExpunge))");
+    a.ok("SELECT INBOX");
+    let t = a.start("IDLE");
+    assert_eq!(a.c.line(), "+ idling");
+    // During IDLE expunges are allowed, even with SELECTED-DELAYED.
+    b.ok("SELECT INBOX");
+    b.ok("XVANQUISH 2");
+    assert_eq!(a.c.line(), "* 2 EXPUNGE");
+    b.ok("APPEND INBOX (\\Flagged) {12+}\r\nSubject: f\r\n");
+    assert_eq!(a.c.line(), "* 2 EXISTS");
+    let l = a.c.line();
+    let l = if l.ends_with("RECENT") { a.c.line() } else { l };
+    assert!(l.starts_with("* 2 FETCH (UID 3 FLAGS (\\Flagged"), "{l}");
+    a.c.send(b"DONE\r\n");
+    let r = a.c.until_tagged(&t);
+    assert_eq!(r.len(), 1, "everything was pushed already: {r:#?}");
+}
