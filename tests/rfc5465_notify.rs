@@ -397,7 +397,10 @@ fn rfc5465_6_3_inboxes_hear_of_a_delivery_while_the_session_waits() {
         common::alice::USER,
         b"From: x@example.org\nSubject: hi\n\nbody\n",
     );
-    assert_eq!(a.c.line(), "* STATUS \"INBOX\" (MESSAGES 1 UIDNEXT 2 UNSEEN 1)");
+    assert_eq!(
+        a.c.line(),
+        "* STATUS \"INBOX\" (MESSAGES 1 UIDNEXT 2 UNSEEN 1)"
+    );
 }
 
 #[test]

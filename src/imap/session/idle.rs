@@ -28,21 +28,19 @@ impl<L: Login> Session<L> {
         selected::refresh(ctx, &mut self.out, true);
         // With NOTIFY in force, IDLE reports exactly what NOTIFY asked for
         // (RFC 5465 §4), through NOTIFY's own watches.
-        let notifying = ctx.notify.is_some();
-        let mut watcher = (!notifying).then(DirWatcher::new);
-        if let Some(w) = watcher.as_mut() {
-            for dir in selected::watch_dirs(ctx) {
-                if let Err(e) = w.watch(&dir) {
-                    warn!("IDLE falls back to polling: {e}");
-                    *w = DirWatcher::polling();
-                    break;
-                }
-            }
-        }
+        let mut watcher = ctx.notify.is_none().then(|| idle_watcher(ctx));
         Response::Continue("idling".into()).encode(&mut self.out);
         self.flush()?;
         let deadline = Instant::now() + self.config.idle_timeout;
         loop {
+            if watcher.is_none() {
+                // NOTIFY ended (NOTIFICATIONOVERFLOW): plain IDLE from here.
+                if let State::Authenticated(ctx) = &self.state {
+                    if ctx.notify.is_none() {
+                        watcher = Some(idle_watcher(ctx));
+                    }
+                }
+            }
             let Session { io, state, .. } = &mut *self;
             let io = io
                 .as_mut()
@@ -138,4 +136,16 @@ impl<L: Login> Session<L> {
             }
         }
     }
+}
+
+/// IDLE's own watch: the spool and the selected mailbox.
+fn idle_watcher(ctx: &crate::imap::context::Ctx) -> DirWatcher {
+    let mut w = DirWatcher::new();
+    for dir in selected::watch_dirs(ctx) {
+        if let Err(e) = w.watch(&dir) {
+            warn!("IDLE falls back to polling: {e}");
+            return DirWatcher::polling();
+        }
+    }
+    w
 }
