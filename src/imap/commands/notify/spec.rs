@@ -8,7 +8,7 @@ use crate::imap::context::Reply;
 use crate::imap::wire::command::{FetchAttr, NotifyEvent, NotifyFilter};
 use crate::imap::wire::notify::EventGroup;
 use crate::imap::wire::response::ResponseCode;
-use crate::store::account::MailboxName;
+use crate::store::account::{MailboxName, DELIMITER};
 
 /// The events this server can report, as BADEVENT lists them. The
 /// annotation and metadata events need ANNOTATE / METADATA, which this
@@ -204,9 +204,11 @@ impl Spec {
                 Filter::Inboxes => name.is_inbox() || facts.delivers_everywhere(),
                 Filter::Subscribed => facts.subscribed(name),
                 Filter::Mailboxes(list) => list.iter().any(|n| n == name.as_str()),
-                Filter::Subtree(list) => list.iter().any(|n| {
-                    n == name.as_str()
-                        || MailboxName::parse(n).is_ok_and(|top| name.is_inside(&top))
+                Filter::Subtree(list) => list.iter().any(|top| {
+                    let n = name.as_str();
+                    n == top
+                        || n.strip_prefix(top.as_str())
+                            .is_some_and(|rest| rest.starts_with(DELIMITER))
                 }),
             };
             if !matches {
