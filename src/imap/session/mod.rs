@@ -1,9 +1,10 @@
 //! One IMAP session from greeting to logout: the state machine (RFC 3501
 //! §3), capabilities, the idle timeout, and dispatch of each command to its
 //! handler in `imap::commands`. The commands that need the connection itself
-//! live beside it: STARTTLS and authentication in `auth`, IDLE in `idle`. Never chroots or reads account files itself: logging in is
-//! delegated to a [`Login`] supplied by the caller, which also isolates the
-//! process.
+//! live beside it: STARTTLS and authentication in `auth`, IDLE in `idle`,
+//! the wait between commands while NOTIFY is in force in `notifying`. Never
+//! chroots or reads account files itself: logging in is delegated to a
+//! [`Login`] supplied by the caller, which also isolates the process.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
