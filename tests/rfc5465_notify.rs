@@ -303,6 +303,12 @@ fn rfc5465_5_4_5_5_mailbox_names_and_subscriptions_changed_by_another_session() 
         a.c.line(),
         "* LIST (\\NonExistent \\HasNoChildren) \"/\" \"Projects\""
     );
+    // Names go out in modified UTF-7, as in any LIST.
+    b.ok("CREATE Entw&APw-rfe");
+    assert_eq!(
+        a.c.line(),
+        "* LIST (\\HasNoChildren) \"/\" \"Entw&APw-rfe\""
+    );
     // Only SubscriptionChange asked: a CREATE is not reported.
     a.ok("NOTIFY SET (PERSONAL (SubscriptionChange))");
     b.ok("CREATE Quiet");
