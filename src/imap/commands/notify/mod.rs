@@ -70,6 +70,7 @@ pub(crate) struct Notifier {
     /// command's refresh could not report goes out once it is over.
     selected_due: bool,
     account: AccountView,
+    open: track::OpenCache,
 }
 
 /// Why a Notifier could not be (re)built.
@@ -184,6 +185,7 @@ fn build(ctx: &Ctx, spec: Spec) -> Result<Notifier, Trouble> {
         selected: None,
         selected_due: false,
         account: AccountView::of(ctx.account.state()),
+        open: track::OpenCache::default(),
     };
     n.retrack(ctx)?;
     n.watch_selected(ctx)?;
@@ -225,6 +227,7 @@ impl Notifier {
         for id in gone {
             if let Some(t) = self.tracked.remove(&id) {
                 self.drop_watch(id, t.watch);
+                self.open.forget(id);
             }
         }
         for (id, events) in wanted {
@@ -438,7 +441,7 @@ fn mailbox_events(
         let (Some(t), Some(info)) = (n.tracked.get_mut(&id), account.mailbox_by_id(&id)) else {
             continue;
         };
-        let now = match Counts::read(&ctx.keys, ctx.user.dir.as_path(), info) {
+        let now = match n.open.counts(&ctx.keys, ctx.user.dir.as_path(), info) {
             Ok(c) => c,
             Err(e) => return Err(Trouble::Store(e.to_string())),
         };

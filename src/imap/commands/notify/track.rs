@@ -51,6 +51,51 @@ impl Counts {
     }
 }
 
+/// How many watched mailboxes stay open between looks.
+const OPEN_MAX: usize = 8;
+/// Larger mailboxes are opened afresh each time rather than kept: their
+/// state would cost more memory than a session should hold for this.
+const OPEN_MAX_MESSAGES: u32 = 20_000;
+
+/// The most recently changed watched mailboxes, kept open so that their
+/// next change costs only reading the new log records, not the snapshot.
+#[derive(Default)]
+pub(super) struct OpenCache {
+    handles: std::collections::VecDeque<(MailboxId, Mailbox)>,
+}
+
+impl OpenCache {
+    /// The counts of mailbox `info` now.
+    pub(super) fn counts(
+        &mut self,
+        keys: &std::sync::Arc<crate::store::mailbox::UserKeys>,
+        dir: &std::path::Path,
+        info: &MailboxInfo,
+    ) -> Result<Counts, MailboxError> {
+        let mb = match self.handles.iter().position(|(id, _)| *id == info.id) {
+            Some(i) => match self.handles.remove(i) {
+                Some((_, mut mb)) => {
+                    mb.refresh()?;
+                    mb
+                }
+                None => Mailbox::open(keys.clone(), dir, &info.id, info.uid_validity)?,
+            },
+            None => Mailbox::open(keys.clone(), dir, &info.id, info.uid_validity)?,
+        };
+        let c = Counts::of(&mb);
+        if mb.exists() <= OPEN_MAX_MESSAGES {
+            self.handles.push_front((info.id, mb));
+            self.handles.truncate(OPEN_MAX);
+        }
+        Ok(c)
+    }
+
+    /// Closes mailbox `id` (no longer watched).
+    pub(super) fn forget(&mut self, id: MailboxId) {
+        self.handles.retain(|(i, _)| *i != id);
+    }
+}
+
 /// What kind of change a new look at a mailbox found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
