@@ -493,7 +493,7 @@ fn push_selected(ctx: &mut Ctx, out: &mut Vec<u8>, spec: &SelectedSpec, moment: 
     if !spec.flags {
         changes.flags_changed.clear();
     }
-    selected::report(sel, enabled, out, &changes);
+    selected::report_with_updates(ctx, enabled, out, &changes);
     fetch_new(ctx, out, &spec.new_attrs, &changes.new_uids);
 }
 
