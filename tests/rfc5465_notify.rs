@@ -97,10 +97,10 @@ fn rfc5465_3_1_unsupported_events_are_no_badevent_and_forbidden_combinations_bad
     }
     // Malformed commands are BAD with a reason, sent as raw bytes.
     for raw in [
-        "NOTIFY\r\n",
-        "NOTIFY SET\r\n",
-        "NOTIFY SET (PERSONAL MessageNew)\r\n",
-        "NOTIFY SET (EVERYWHERE (MessageNew MessageExpunge))\r\n",
+        "NOTIFY",
+        "NOTIFY SET",
+        "NOTIFY SET (PERSONAL MessageNew)",
+        "NOTIFY SET (EVERYWHERE (MessageNew MessageExpunge))",
     ] {
         let r = s.raw_cmd(raw);
         assert!(
@@ -431,4 +431,38 @@ fn rfc5465_4_idle_pushes_the_selected_mailbox_when_selected_was_asked() {
     a.c.send(b"DONE\r\n");
     let r = a.c.until_tagged(&t);
     assert_eq!(r.len(), 1, "everything was pushed already: {r:#?}");
+}
+
+/// RFC 5465 §7 with RFC 5267: a live search context follows the changes
+/// NOTIFY pushes between commands, ADDTO after the EXISTS, REMOVEFROM
+/// before the EXPUNGE.
+#[test]
+fn rfc5465_7_search_contexts_follow_what_notify_pushes() {
+    let root = root_with("notify-context", 2);
+    let mut a = login(&root);
+    let mut b = login(&root);
+    a.ok("SELECT INBOX");
+    a.ok("NOTIFY SET (SELECTED (MessageNew MessageExpunge))");
+    let r = a.ok("UID SEARCH RETURN (UPDATE COUNT) ALL");
+    let t = a.last_tag();
+    assert!(
+        r.contains(&format!("* ESEARCH (TAG \"{t}\") UID COUNT 2")),
+        "{r:#?}"
+    );
+    b.ok("APPEND INBOX {12+}\r\nSubject: c\r\n");
+    assert_eq!(a.c.line(), "* 3 EXISTS");
+    let l = a.c.line();
+    let l = if l.ends_with("RECENT") { a.c.line() } else { l };
+    assert_eq!(l, format!("* ESEARCH (TAG \"{t}\") UID ADDTO (0 3)"));
+    b.ok("SELECT INBOX");
+    b.ok("XVANQUISH 1");
+    assert_eq!(
+        a.c.line(),
+        format!("* ESEARCH (TAG \"{t}\") UID REMOVEFROM (0 1)")
+    );
+    assert_eq!(a.c.line(), "* 1 EXPUNGE");
+    // A context with fetch attributes (§7's UPDATE (fetch-att)) is not
+    // supported: the grammar refuses it.
+    let r = a.raw_cmd("SEARCH RETURN (UPDATE (UID)) ALL");
+    assert!(r.last().is_some_and(|l| l.contains(" BAD ")), "{r:#?}");
 }
