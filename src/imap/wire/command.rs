@@ -10,6 +10,7 @@ use std::num::NonZeroU32;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
+pub use super::notify::{EventGroup, NotifyCommand, NotifyEvent, NotifyFilter};
 use super::user_setting::{UnknownUserSetting, UserSetting};
 
 /// A command tag: the client's identifier echoed in the tagged response.
@@ -335,6 +336,8 @@ pub enum CommandBody {
     },
     /// `XYZZY`
     Xyzzy,
+    /// `NOTIFY ...` (RFC 5465)
+    Notify(NotifyCommand),
     /// `CANCELUPDATE "tag" ...` (RFC 5267 §4.3.5): stop updating these
     /// contexts.
     CancelUpdate {

@@ -23,6 +23,7 @@ use crate::imap::wire::user_setting::UserSetting;
 
 mod fetch;
 mod lexer;
+mod notify;
 pub mod response;
 mod search;
 
@@ -568,6 +569,7 @@ fn command_body<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, CommandBody> {
         b"MOVE" => copy_move(i, opts, false, true),
         b"REPLACE" => replace(i, opts, false),
         b"XCRY" => xcry(i),
+        b"NOTIFY" => notify::notify(i, opts),
         b"CANCELUPDATE" => {
             let mut tags = Vec::new();
             let mut i = i;

@@ -353,6 +353,17 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
             b"* OK [COMPRESSIONACTIVE] some text\r\n",
         ),
         (
+            code(ResponseCode::NotificationOverflow),
+            b"* OK [NOTIFICATIONOVERFLOW] some text\r\n",
+        ),
+        (
+            code(ResponseCode::BadEvent(vec![
+                "MessageNew".into(),
+                "MessageExpunge".into(),
+            ])),
+            b"* OK [BADEVENT (MessageNew MessageExpunge)] some text\r\n",
+        ),
+        (
             code(ResponseCode::UidRequired),
             b"* OK [UIDREQUIRED] some text\r\n",
         ),
