@@ -72,7 +72,10 @@ fn rfc8508_3_3_replace_in_the_selected_mailbox_reports_appenduid_exists_and_expu
     assert_eq!(tagged_code(&r), None);
     let f = s.ok("FETCH 1:* (UID FLAGS BODY.PEEK[TEXT])");
     assert_eq!(f.len(), 4, "{f:#?}");
-    assert!(has(&f, &format!("UID {} FLAGS (\\Deleted", uids[2])), "{f:#?}");
+    assert!(
+        has(&f, &format!("UID {} FLAGS (\\Deleted", uids[2])),
+        "{f:#?}"
+    );
     assert!(has(&f, &format!("UID {} ", uids[2] + 1)), "{f:#?}");
     assert!(!has(&f, &format!("UID {} ", uids[1])), "{f:#?}");
     assert!(
@@ -84,7 +87,11 @@ fn rfc8508_3_3_replace_in_the_selected_mailbox_reports_appenduid_exists_and_expu
     // Another session learns both at its next NOOP.
     let n = other.ok("NOOP");
     assert!(has(&n, "* 2 EXPUNGE") && has(&n, "* 3 EXISTS"), "{n:#?}");
-    assert_eq!(n.iter().filter(|l| l.contains("EXPUNGE")).count(), 1, "{n:#?}");
+    assert_eq!(
+        n.iter().filter(|l| l.contains("EXPUNGE")).count(),
+        1,
+        "{n:#?}"
+    );
 }
 
 #[test]
