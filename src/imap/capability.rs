@@ -101,6 +101,15 @@ pub(crate) enum Capability {
     ThreadOrderedSubject,
     /// `THREAD=REFERENCES` (RFC 5256).
     ThreadReferences,
+    /// `THREAD=REFS` (draft-ietf-morg-inthread).
+    ThreadRefs,
+    /// `CONTEXT=SEARCH` (RFC 5267 §4): SEARCH RETURN (UPDATE CONTEXT),
+    /// CANCELUPDATE.
+    ContextSearch,
+    /// `CONTEXT=SORT` (RFC 5267 §4): the same for SORT.
+    ContextSort,
+    /// `UIDONLY` (RFC 9586); ENABLE-able: no sequence numbers either way.
+    UidOnly,
 }
 
 /// The capabilities without a value, with their wire names: the one table
@@ -150,6 +159,10 @@ const NAMES: &[(Capability, &str)] = &[
     (Capability::Esort, "ESORT"),
     (Capability::ThreadOrderedSubject, "THREAD=ORDEREDSUBJECT"),
     (Capability::ThreadReferences, "THREAD=REFERENCES"),
+    (Capability::ThreadRefs, "THREAD=REFS"),
+    (Capability::ContextSearch, "CONTEXT=SEARCH"),
+    (Capability::ContextSort, "CONTEXT=SORT"),
+    (Capability::UidOnly, "UIDONLY"),
 ];
 
 /// The wire name before `=` of a capability that carries a value.
@@ -257,6 +270,8 @@ pub(crate) fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
         C::QResync,
         C::Utf8Accept,
     ]);
+    // imap::commands::uidonly
+    caps.push(C::UidOnly);
     // imap::commands::fetch
     caps.extend([C::Binary, C::ObjectId, C::SaveDate, C::Preview]);
     // imap::commands::search
@@ -268,7 +283,10 @@ pub(crate) fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
         C::Esort,
         C::ThreadOrderedSubject,
         C::ThreadReferences,
+        C::ThreadRefs,
     ]);
+    // imap::commands::updates
+    caps.extend([C::ContextSearch, C::ContextSort]);
     caps
 }
 
@@ -285,8 +303,8 @@ mod tests {
 
     const EXTENSIONS: &str = "CHILDREN MULTIAPPEND LIST-EXTENDED LIST-STATUS SPECIAL-USE \
         CREATE-SPECIAL-USE STATUS=SIZE APPENDLIMIT=67108864 XLIST CATENATE URL-PARTIAL IDLE UNSELECT UIDPLUS MOVE \
-        REPLACE CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE PREVIEW ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
-        THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
+        REPLACE CONDSTORE QRESYNC UTF8=ACCEPT UIDONLY BINARY OBJECTID SAVEDATE PREVIEW ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
+        THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS CONTEXT=SEARCH CONTEXT=SORT";
 
     #[test]
     fn advertised_lists_are_the_documented_ones() {

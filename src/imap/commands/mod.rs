@@ -16,4 +16,6 @@ pub(crate) mod search;
 pub(crate) mod selected;
 pub(crate) mod sort;
 pub(crate) mod store;
+pub(crate) mod uidonly;
+pub(crate) mod updates;
 pub(crate) mod xcry;

@@ -19,7 +19,7 @@ mod idle;
 use crate::imap::capability::{self, Phase};
 use crate::imap::commands::selected::TaggedModseq;
 use crate::imap::commands::{
-    copy, enable, fetch, mailboxes, replace, search, selected, sort, store, xcry,
+    copy, enable, fetch, mailboxes, replace, search, selected, sort, store, uidonly, updates, xcry,
 };
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::stream::Stream;
@@ -433,6 +433,10 @@ impl<L: Login> Session<L> {
             return;
         };
         let out = &mut self.out;
+        if let Some(refused) = uidonly::refuse(ctx.enabled, &body) {
+            Response::status(Some(tag), refused.status, refused.code, &refused.text).encode(out);
+            return;
+        }
         // RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH
         // by sequence number, since the client's numbers would shift.
         let expunge_allowed = !matches!(
@@ -526,6 +530,7 @@ impl<L: Login> Session<L> {
             CommandBody::Search(cmd) => search::search(ctx, out, tag, &cmd),
             CommandBody::Sort(cmd) => sort::sort(ctx, out, tag, &cmd),
             CommandBody::Thread(cmd) => sort::thread(ctx, out, &cmd),
+            CommandBody::CancelUpdate { tags } => updates::cancel(ctx, &tags),
             other => Reply::bad(format!(
                 "{} is not implemented by this server",
                 command_name(&other)
@@ -660,5 +665,6 @@ fn command_name(body: &CommandBody) -> &'static str {
         CommandBody::Authenticate { .. } => "AUTHENTICATE",
         CommandBody::Login { .. } => "LOGIN",
         CommandBody::Id { .. } => "ID",
+        CommandBody::CancelUpdate { .. } => "CANCELUPDATE",
     }
 }
