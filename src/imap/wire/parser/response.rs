@@ -357,6 +357,11 @@ fn code_arg<'a>(i: &'a [u8], name: &[u8]) -> R<'a, Option<ResponseCode>> {
         b"NOUPDATE" => {
             let (i, ()) = sp(i)?;
             let (i, t) = quoted(i)?;
+            // The tag is the client's command tag: tag characters only,
+            // which is also all the encoder writes unchanged.
+            if t.is_empty() || !t.iter().all(|&b| is_tag_char(b)) {
+                return fail("NOUPDATE needs a command tag");
+            }
             (
                 i,
                 ResponseCode::NoUpdate(String::from_utf8_lossy(&t).into_owned()),
