@@ -456,6 +456,9 @@ pub enum AppendKind {
 pub enum CatPart {
     /// `TEXT literal`: octets sent by the client.
     Text(Vec<u8>),
+    /// `TEXT literal8` (RFC 4469 §5 with BINARY, RFC 3516): octets that
+    /// may be binary; the message is then stored as a literal8 APPEND's.
+    Text8(Vec<u8>),
     /// `URL astring`: an IMAP URL (RFC 5092) naming a stored message or
     /// part, kept as written (a URL that does not parse is a `BADURL`
     /// answer, not a syntax error: `imap_url` parses it when resolved).

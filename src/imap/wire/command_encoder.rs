@@ -112,6 +112,10 @@ impl Enc {
                         e.raw("TEXT ");
                         e.literal(data, false);
                     }
+                    CatPart::Text8(data) => {
+                        e.raw("TEXT ");
+                        e.literal(data, true);
+                    }
                     CatPart::Url(url) => {
                         e.raw("URL ");
                         e.astring(url.as_bytes());

@@ -305,9 +305,13 @@ fn append_message(i: &[u8]) -> R<'_, AppendMessage> {
     ))
 }
 
-/// RFC 4469 `cat-part`: `TEXT literal` or `URL astring`.
+/// RFC 4469 `cat-part`: `TEXT literal`, `TEXT literal8` or `URL astring`.
 fn cat_part(i: &[u8]) -> R<'_, CatPart> {
     if let Some(r) = keyword(i, "TEXT ") {
+        if peek(r) == Some(b'~') {
+            let (r, d) = literal8(r)?;
+            return Ok((r, CatPart::Text8(d.to_vec())));
+        }
         let (r, d) = literal(r)?;
         return Ok((r, CatPart::Text(d.to_vec())));
     }

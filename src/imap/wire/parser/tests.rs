@@ -343,7 +343,7 @@ fn table() -> Vec<(&'static str, CommandBody)> {
             },
         ),
         (
-            "a UID REPLACE * INBOX \" 7-Feb-1994 21:52:25 -0800\" CATENATE (TEXT {1+}\r\nx URL /INBOX/;UID=1)\r\n",
+            "a UID REPLACE * INBOX \" 7-Feb-1994 21:52:25 -0800\" CATENATE (TEXT {1+}\r\nx URL /INBOX/;UID=1 TEXT ~{2}\r\n\0y)\r\n",
             B::Replace {
                 uid: true,
                 target: SeqBound::Star,
@@ -356,6 +356,7 @@ fn table() -> Vec<(&'static str, CommandBody)> {
                     kind: AppendKind::Catenate(vec![
                         CatPart::Text(b"x".to_vec()),
                         CatPart::Url("/INBOX/;UID=1".into()),
+                        CatPart::Text8(b"\0y".to_vec()),
                     ]),
                     data: Vec::new(),
                 },
