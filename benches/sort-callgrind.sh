@@ -89,13 +89,15 @@ if what == "sort":
 cmd(b"e", b"LOGOUT")
 EOF
 }
-total() { # instructions of the session process (the largest profile)
-    local best=0
+keep=${KEEP_PROFILES:-}   # a directory: the session profiles are copied there
+total() { # $1 label: instructions of the session process (the largest profile)
+    local best=0 file=
     for f in "$work"/cg.*; do
         local v
         v=$(sed -n 's/^summary: //p' "$f" | head -1)
-        [ -n "$v" ] && [ "$v" -gt "$best" ] && best=$v
+        [ -n "$v" ] && [ "$v" -gt "$best" ] && best=$v file=$f
     done
+    [ -n "$keep" ] && [ -n "$file" ] && cp "$file" "$keep/callgrind.$1"
     rm -f "$work"/cg.*
     echo "$best"
 }
@@ -103,10 +105,10 @@ total() { # instructions of the session process (the largest profile)
 start_demo
 python3 benches/sort-bench.py 127.0.0.1 "$iport" demo "$pw" --synthetic "$n" --reps 1 >/dev/null
 stop
-start_traced; session nosort; stop; base=$(total)
-start_traced; session sort; stop; cached=$(total)
+start_traced; session nosort; stop; base=$(total base)
+start_traced; session sort; stop; cached=$(total cached)
 find -L "$work/root/users" -name sortkeys -path '*/mailboxes/*' -delete
-start_traced; session sort; stop; summaries=$(total)
+start_traced; session sort; stop; summaries=$(total summaries)
 echo "messages $n"
 echo "session_without_sort $base instructions"
 echo "first_sort_from_cache $((cached - base)) instructions"

@@ -114,6 +114,9 @@ pub(crate) struct Enabled {
     pub utf8_accept: bool,
     /// RFC 9051 IMAP4rev2 semantics.
     pub rev2: bool,
+    /// RFC 9586 UIDONLY: no sequence numbers in commands (BAD
+    /// [UIDREQUIRED]) or responses (UIDFETCH, VANISHED).
+    pub uidonly: bool,
 }
 
 /// The selected mailbox.
@@ -163,6 +166,8 @@ pub(crate) struct Ctx {
     /// the response to the next command (the login response itself is
     /// written by the session, which this layer does not touch).
     pub alerts: Vec<String>,
+    /// The NOTIFY SET in force (RFC 5465), if any.
+    pub notify: Option<Box<crate::imap::commands::notify::Notifier>>,
 }
 
 /// Why the logged-in context could not be opened.
@@ -185,6 +190,7 @@ impl Ctx {
             summaries: Default::default(),
             sort_keys: Default::default(),
             alerts: Vec::new(),
+            notify: None,
         })
     }
 
