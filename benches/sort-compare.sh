@@ -101,13 +101,12 @@ python3 "$shared/bench/gen-corpus.py" --count "$count" "$work/corpus.mbox" >/dev
 echo "date $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "dovecot $(dovecot --version)"
-run() { # label, then sort-bench.py arguments after the server's
+run() { # label, then sort-bench.py's mailbox arguments
     local label=$1
     shift
-    echo "== crymap-like $label"
-    python3 benches/sort-bench.py 127.0.0.1 "$iport" demo "$ours_pw" --reps "$reps" "$@"
-    echo "== dovecot $label"
-    python3 benches/sort-bench.py 127.0.0.1 "$dport" bench bench --reps "$reps" "$@"
+    echo "== $label"
+    python3 benches/sort-bench.py 127.0.0.1 "$iport" demo "$ours_pw" --name crymap-like \
+        --also "dovecot=127.0.0.1:$dport:bench:bench" --reps "$reps" "$@"
 }
 run "corpus $count" --corpus "$work/corpus.mbox"
 if [ "$synthetic" -gt 0 ]; then
