@@ -131,7 +131,7 @@ pub(crate) fn append(
         Ok(r) => r,
         Err(r) => return r,
     };
-    let mut mb = match ctx.open_mailbox(&name) {
+    let mb = match ctx.append_target(&name) {
         Ok(mb) => mb,
         Err(r) if r.code == Some(ResponseCode::Nonexistent) => {
             return Reply::no(Some(ResponseCode::TryCreate), "No such mailbox")
