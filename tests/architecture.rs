@@ -11,7 +11,8 @@
 //! comments and string literals never count.
 //!
 //! `unsafe`: `src/lib.rs` denies `unsafe_code`, and `allow(unsafe_code)`
-//! exists only on `sys::activation`, `sys::process` and `sys::tcp` in `src/sys/mod.rs`;
+//! exists only on `sys::activation`, `sys::process`, `sys::tcp` and
+//! `sys::memory` in `src/sys/mod.rs`;
 //! the compiler then confines `unsafe` to those modules, and clippy's
 //! `undocumented_unsafe_blocks` demands a `SAFETY:` comment on each block.
 //!
@@ -121,6 +122,7 @@ const UNSAFE_MODULES: &[(&str, &str)] = &[
     ("sys/mod.rs", "activation"),
     ("sys/mod.rs", "process"),
     ("sys/mod.rs", "tcp"),
+    ("sys/mod.rs", "memory"),
 ];
 
 #[test]

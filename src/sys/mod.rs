@@ -17,6 +17,10 @@ pub(crate) mod durable;
 pub(crate) mod fds;
 pub(crate) mod inotify;
 pub(crate) mod log;
+// The fourth `allow(unsafe_code)`: `madvise` (huge pages and prefaulting
+// for the Argon2 memory) is `unsafe` in `nix`.
+#[allow(unsafe_code)]
+pub(crate) mod memory;
 pub(crate) mod password;
 pub(crate) mod peer;
 pub(crate) mod poll;
