@@ -115,6 +115,9 @@ pub(crate) struct Enabled {
     pub utf8_accept: bool,
     /// RFC 9051 IMAP4rev2 semantics.
     pub rev2: bool,
+    /// RFC 9586 UIDONLY: no sequence numbers in commands (BAD
+    /// [UIDREQUIRED]) or responses (UIDFETCH, VANISHED).
+    pub uidonly: bool,
 }
 
 /// The selected mailbox.
@@ -128,6 +131,8 @@ pub(crate) struct Selected {
     pub read_only: bool,
     /// The result of the last `SEARCH RETURN (SAVE)` (RFC 5182 `$`).
     pub saved: Vec<Uid>,
+    /// The live RFC 5267 contexts (`RETURN (UPDATE)`) on this selection.
+    pub live: crate::imap::commands::updates::LiveContexts,
     /// How many of `mailbox.defined_flags()` the client was told of in
     /// the last `* FLAGS`; more means a new keyword to announce.
     pub announced_flags: usize,

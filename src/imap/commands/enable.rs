@@ -25,6 +25,7 @@ pub(crate) fn enable(ctx: &mut Ctx, out: &mut Vec<u8>, capabilities: &[String]) 
             }
             Capability::Utf8Accept => &mut e.utf8_accept,
             Capability::Imap4rev2 => &mut e.rev2,
+            Capability::UidOnly => &mut e.uidonly,
             // Known, but nothing to switch on.
             _ => continue,
         };

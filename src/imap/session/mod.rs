@@ -18,7 +18,9 @@ mod idle;
 
 use crate::imap::capability::{self, Phase};
 use crate::imap::commands::selected::TaggedModseq;
-use crate::imap::commands::{copy, enable, fetch, mailboxes, search, selected, sort, store, xcry};
+use crate::imap::commands::{
+    copy, enable, fetch, mailboxes, replace, search, selected, sort, store, uidonly, updates, xcry,
+};
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::stream::Stream;
 use crate::imap::wire::command::{Command, CommandBody, IdParams};
@@ -65,6 +67,9 @@ pub(crate) struct LoggedIn {
     pub account: UnlockedAccount,
     /// The user directory as the process now sees it (`/` once chrooted).
     pub dir: PathBuf,
+    /// The login name the client gave (IMAP URLs in CATENATE must name
+    /// this user).
+    pub name: String,
 }
 
 /// Why a login did not succeed.
@@ -428,6 +433,10 @@ impl<L: Login> Session<L> {
             return;
         };
         let out = &mut self.out;
+        if let Some(refused) = uidonly::refuse(ctx.enabled, &body) {
+            Response::status(Some(tag), refused.status, refused.code, &refused.text).encode(out);
+            return;
+        }
         // RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH
         // by sequence number, since the client's numbers would shift.
         let expunge_allowed = !matches!(
@@ -442,6 +451,7 @@ impl<L: Login> Session<L> {
             | CommandBody::UidExpunge { .. }
             | CommandBody::XVanquish { .. }
             | CommandBody::Move { .. }
+            | CommandBody::Replace { .. }
             | CommandBody::Store(_) => TaggedModseq::Always,
             CommandBody::Fetch(_)
             | CommandBody::Search(_)
@@ -510,10 +520,17 @@ impl<L: Login> Session<L> {
             CommandBody::Move { uid, set, mailbox } => {
                 copy::copy(ctx, out, uid, &set, &mailbox, true)
             }
+            CommandBody::Replace {
+                uid,
+                target,
+                mailbox,
+                message,
+            } => replace::replace(ctx, out, uid, target, &mailbox, &message),
             CommandBody::Fetch(cmd) => fetch::fetch(ctx, out, &cmd),
             CommandBody::Search(cmd) => search::search(ctx, out, tag, &cmd),
             CommandBody::Sort(cmd) => sort::sort(ctx, out, tag, &cmd),
             CommandBody::Thread(cmd) => sort::thread(ctx, out, &cmd),
+            CommandBody::CancelUpdate { tags } => updates::cancel(ctx, &tags),
             other => Reply::bad(format!(
                 "{} is not implemented by this server",
                 command_name(&other)
@@ -620,6 +637,8 @@ fn command_name(body: &CommandBody) -> &'static str {
         CommandBody::XList { .. } => "XLIST",
         CommandBody::Status { .. } => "STATUS",
         CommandBody::Append { .. } => "APPEND",
+        CommandBody::Replace { uid: false, .. } => "REPLACE",
+        CommandBody::Replace { uid: true, .. } => "UID REPLACE",
         CommandBody::Idle => "IDLE",
         CommandBody::Compress { .. } => "COMPRESS",
         CommandBody::Check => "CHECK",
@@ -646,5 +665,6 @@ fn command_name(body: &CommandBody) -> &'static str {
         CommandBody::Authenticate { .. } => "AUTHENTICATE",
         CommandBody::Login { .. } => "LOGIN",
         CommandBody::Id { .. } => "ID",
+        CommandBody::CancelUpdate { .. } => "CANCELUPDATE",
     }
 }

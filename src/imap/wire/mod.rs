@@ -7,6 +7,7 @@
 pub mod command;
 pub(crate) mod command_encoder;
 pub mod framing;
+pub mod imap_url;
 #[cfg(test)]
 mod mutation;
 pub(crate) mod mutf7;
