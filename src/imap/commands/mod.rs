@@ -16,4 +16,5 @@ pub(crate) mod selected;
 pub(crate) mod sort;
 pub(crate) mod store;
 pub(crate) mod uidonly;
+pub(crate) mod updates;
 pub(crate) mod xcry;

@@ -277,6 +277,10 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
         (code(ResponseCode::Closed), b"* OK [CLOSED] some text\r\n"),
         (code(ResponseCode::TooBig), b"* OK [TOOBIG] some text\r\n"),
         (
+            code(ResponseCode::NoUpdate("B02".into())),
+            b"* OK [NOUPDATE \"B02\"] some text\r\n",
+        ),
+        (
             code(ResponseCode::UnknownCte),
             b"* OK [UNKNOWN-CTE] some text\r\n",
         ),
@@ -593,6 +597,17 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
                 ],
             },
             b"* ESEARCH (TAG \"p\") UID PARTIAL (2:4 2,4:5) PARTIAL (-1:-100 NIL)\r\n",
+        ),
+        (
+            Response::ESearch {
+                tag: Some(b("C01")),
+                uid: true,
+                items: vec![
+                    ESearchItem::RemoveFrom(vec![(0, set(&[32768]))]),
+                    ESearchItem::AddTo(vec![(1, set(&[2733])), (1, set(&[2731, 2732]))]),
+                ],
+            },
+            b"* ESEARCH (TAG \"C01\") UID REMOVEFROM (0 32768) ADDTO (1 2733 1 2731:2732)\r\n",
         ),
         (
             Response::ESearch {
@@ -979,4 +994,36 @@ fn round_trip_property_on_mutated_responses() {
         }
     }
     assert!(parsed > 3000, "only {parsed} mutated responses parsed");
+}
+
+/// Found when the UIDFETCH rows changed the mutation stream: a NOUPDATE
+/// whose quoted "tag" held a control character parsed as `NoUpdate`, but
+/// the writer masks such bytes, so it did not parse back the same.
+#[test]
+fn noupdate_with_what_no_tag_holds_round_trips_as_other() {
+    for bytes in [
+        &b"* OK [NOUPDATE \"\x1402\"] x\r\n"[..],
+        b"* OK [NOUPDATE \"a\\\\b\"] x\r\n",
+        b"* OK [NOUPDATE \"\"] x\r\n",
+    ] {
+        let (r, _) = parse_response(bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(
+                &r,
+                Response::Status {
+                    code: Some(ResponseCode::Other(..)),
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
+        let again = r.to_bytes();
+        let (r2, _) = parse_response(&again).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r2, r, "{}", shown(&again));
+    }
+    let (r, _) = parse_response(b"* OK [NOUPDATE \"a5\"] x\r\n").unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        r,
+        Response::Status { code: Some(ResponseCode::NoUpdate(ref t)), .. } if t == "a5"
+    ));
 }
