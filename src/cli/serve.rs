@@ -294,7 +294,11 @@ impl SystemLogin {
         }
         let root = isolate(&dir).map_err(LoginError::Fatal)?;
         crate::store::credentials::note_login(&root);
-        Ok(LoggedIn { account, dir: root })
+        Ok(LoggedIn {
+            account,
+            dir: root,
+            name: user.to_owned(),
+        })
     }
 }
 

@@ -166,6 +166,8 @@ pub(crate) struct Ctx {
     /// the response to the next command (the login response itself is
     /// written by the session, which this layer does not touch).
     pub alerts: Vec<String>,
+    /// The NOTIFY SET in force (RFC 5465), if any.
+    pub notify: Option<Box<crate::imap::commands::notify::Notifier>>,
 }
 
 /// Why the logged-in context could not be opened.
@@ -188,6 +190,7 @@ impl Ctx {
             summaries: Default::default(),
             sort_keys: Default::default(),
             alerts: Vec::new(),
+            notify: None,
         })
     }
 

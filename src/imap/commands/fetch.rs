@@ -291,6 +291,12 @@ fn plan(attrs: &FetchAttrs) -> (Vec<Item>, bool) {
     (items, seen)
 }
 
+/// The section as the mime module wants it (CATENATE's `;SECTION=`
+/// names the same sections as FETCH `BODY[...]`).
+pub(crate) fn section_spec(section: &Section) -> SectionSpec {
+    section_name(section).1
+}
+
 /// The response name of a BODY section (field names upper-cased, as
 /// Dovecot echoes them) and the section as the mime module wants it.
 fn section_name(section: &Section) -> (SectionName, SectionSpec) {

@@ -357,16 +357,27 @@ fn code_arg<'a>(i: &'a [u8], name: &[u8]) -> R<'a, Option<ResponseCode>> {
         b"NOUPDATE" => {
             let (i, ()) = sp(i)?;
             let (i, t) = quoted(i)?;
-            // Only a real tag: anything else would not be written back
-            // as received (the writer masks what a tag cannot hold), so
-            // it stays `Other`.
+            // The tag is the client's command tag: tag characters only,
+            // which is also all the encoder writes unchanged.
             if t.is_empty() || !t.iter().all(|&b| is_tag_char(b)) {
-                return fail("NOUPDATE needs a tag");
+                return fail("NOUPDATE needs a command tag");
             }
             (
                 i,
                 ResponseCode::NoUpdate(String::from_utf8_lossy(&t).into_owned()),
             )
+        }
+        b"BADURL" => {
+            let (i, ()) = sp(i)?;
+            let end = i
+                .iter()
+                .position(|&b| matches!(b, b']' | b'\r' | b'\n' | 0))
+                .unwrap_or(i.len());
+            if end == 0 {
+                return fail("BADURL needs a URL");
+            }
+            let (url, rest) = i.split_at(end);
+            (rest, ResponseCode::BadUrl(text_of(url).into_owned()))
         }
         b"UNKNOWN-CTE" => (i, ResponseCode::UnknownCte),
         b"NONEXISTENT" => (i, ResponseCode::Nonexistent),
@@ -398,6 +409,12 @@ fn code_arg<'a>(i: &'a [u8], name: &[u8]) -> R<'a, Option<ResponseCode>> {
         b"NOTSAVED" => (i, ResponseCode::NotSaved),
         b"USEATTR" => (i, ResponseCode::UseAttr),
         b"COMPRESSIONACTIVE" => (i, ResponseCode::CompressionActive),
+        b"NOTIFICATIONOVERFLOW" => (i, ResponseCode::NotificationOverflow),
+        b"BADEVENT" => {
+            let (i, ()) = expect(i, b" ", "expected SP")?;
+            let (i, l) = paren_list(i, false, owned_atom)?;
+            (i, ResponseCode::BadEvent(l))
+        }
         b"UIDREQUIRED" => (i, ResponseCode::UidRequired),
         _ => return Ok((i, None)),
     };

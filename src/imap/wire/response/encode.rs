@@ -293,6 +293,10 @@ pub(super) fn write_response_code(out: &mut Vec<u8>, code: &ResponseCode) {
             simple(out, "NOUPDATE ");
             write_quoted_tag(out, tag);
         }
+        ResponseCode::BadUrl(url) => {
+            simple(out, "BADURL ");
+            write_text(out, url, true);
+        }
         ResponseCode::UnknownCte => simple(out, "UNKNOWN-CTE"),
         ResponseCode::Nonexistent => simple(out, "NONEXISTENT"),
         ResponseCode::AlreadyExists => simple(out, "ALREADYEXISTS"),
@@ -321,6 +325,12 @@ pub(super) fn write_response_code(out: &mut Vec<u8>, code: &ResponseCode) {
         ResponseCode::NotSaved => simple(out, "NOTSAVED"),
         ResponseCode::UseAttr => simple(out, "USEATTR"),
         ResponseCode::CompressionActive => simple(out, "COMPRESSIONACTIVE"),
+        ResponseCode::NotificationOverflow => simple(out, "NOTIFICATIONOVERFLOW"),
+        ResponseCode::BadEvent(events) => {
+            simple(out, "BADEVENT (");
+            write_atom_list(out, events);
+            out.push(b')');
+        }
         ResponseCode::UidRequired => simple(out, "UIDREQUIRED"),
         ResponseCode::Other(atom, text) => {
             write_atom(out, atom);

@@ -113,6 +113,9 @@ pub enum ResponseCode {
     /// `NOUPDATE "tag"` (RFC 5267 §4.3.1): the search with this tag will
     /// not be kept up to date.
     NoUpdate(String),
+    /// `BADURL url` (RFC 4469): the CATENATE URL that could not be
+    /// resolved (`]`, CR, LF and NUL are replaced when written).
+    BadUrl(String),
     /// `UNKNOWN-CTE` (RFC 3516)
     UnknownCte,
     /// `NONEXISTENT` (RFC 5530 and following)
@@ -161,6 +164,10 @@ pub enum ResponseCode {
     UseAttr,
     /// `COMPRESSIONACTIVE` (RFC 4978)
     CompressionActive,
+    /// `NOTIFICATIONOVERFLOW` (RFC 5465 §5.8)
+    NotificationOverflow,
+    /// `BADEVENT (events)` (RFC 5465 §3.1): the events this server supports.
+    BadEvent(Vec<String>),
     /// `UIDREQUIRED` (RFC 9586): a command used message sequence numbers
     /// after UIDONLY was enabled.
     UidRequired,

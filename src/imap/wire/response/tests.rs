@@ -341,10 +341,27 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
             b"* OK [MAILBOXID (0a1b2c)] some text\r\n",
         ),
         (code(ResponseCode::NotSaved), b"* OK [NOTSAVED] some text\r\n"),
+        (
+            code(ResponseCode::BadUrl(
+                "/Drafts;UIDVALIDITY=38/;UID=2/;section=HEADER.FIELDS%20(A)".into(),
+            )),
+            b"* OK [BADURL /Drafts;UIDVALIDITY=38/;UID=2/;section=HEADER.FIELDS%20(A)] some text\r\n",
+        ),
         (code(ResponseCode::UseAttr), b"* OK [USEATTR] some text\r\n"),
         (
             code(ResponseCode::CompressionActive),
             b"* OK [COMPRESSIONACTIVE] some text\r\n",
+        ),
+        (
+            code(ResponseCode::NotificationOverflow),
+            b"* OK [NOTIFICATIONOVERFLOW] some text\r\n",
+        ),
+        (
+            code(ResponseCode::BadEvent(vec![
+                "MessageNew".into(),
+                "MessageExpunge".into(),
+            ])),
+            b"* OK [BADEVENT (MessageNew MessageExpunge)] some text\r\n",
         ),
         (
             code(ResponseCode::UidRequired),
