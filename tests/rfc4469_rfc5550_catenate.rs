@@ -266,3 +266,41 @@ fn hostile_catenate_naming_large_messages_over_and_over_is_bounded() {
     );
     assert_eq!(drafts_count(&mut s), before);
 }
+
+#[test]
+fn rfc4469_5_text_literal8_is_stored_as_a_binary_append() {
+    let (_root, mut s, uid) = setup("cat-binary");
+    let head = b"From: a@example.org\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"z\"\r\n\r\n--z\r\n";
+    let payload: &[u8] = b"\x00\x01\xff binary \x00";
+    let mut part = b"Content-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: binary\r\n\r\n"
+        .to_vec();
+    part.extend_from_slice(payload);
+    part.extend_from_slice(b"\r\n--z--\r\n");
+    let mut cmd = format!(
+        "APPEND Drafts CATENATE (TEXT {{{}+}}\r\n{} URL \"/INBOX/;UID={uid}/;SECTION=1.MIME\" URL \"/INBOX/;UID={uid}/;SECTION=1\" TEXT {{5+}}\r\n\r\n--z TEXT ~{{{}+}}\r\n",
+        head.len(),
+        String::from_utf8_lossy(head),
+        part.len() + 2,
+    )
+    .into_bytes();
+    cmd.extend_from_slice(b"\r\n");
+    cmd.extend_from_slice(&part);
+    cmd.extend_from_slice(b")");
+    let r = s.try_run_bytes(&cmd).expect("server alive");
+    assert!(has(&texts(&r), "[APPENDUID "), "{:#?}", texts(&r));
+    s.ok("SELECT Drafts");
+    // Stored like a literal8 APPEND: BODY[] is 7-bit (base64), BINARY[2]
+    // gives the octets back.
+    let body = draft(&mut s, 1);
+    assert!(!body.contains(&0), "NUL in BODY[]");
+    assert!(String::from_utf8_lossy(&body).contains("first part text"));
+    s.ok("SELECT Drafts");
+    let bin = s.bytes("FETCH 1 BINARY.PEEK[2]");
+    assert!(
+        bin.windows(payload.len()).any(|w| w == payload),
+        "{:?}",
+        String::from_utf8_lossy(&bin)
+    );
+}

@@ -252,3 +252,29 @@ fn rfc8508_4_2_replace_with_catenate_may_reuse_the_replaced_message() {
     );
     assert!(!body.contains("From:"), "{body}");
 }
+
+#[test]
+fn rfc9586_3_2_replace_needs_its_uid_form_under_uidonly() {
+    let (_root, mut s, uids) = drafts_inbox();
+    s.ok("ENABLE UIDONLY");
+    s.ok("SELECT INBOX");
+    let before = status(&mut s, "INBOX");
+    let r = s.run(&with_literal("REPLACE 1 INBOX", &msg(11)));
+    assert_eq!(
+        tagged_code(&r),
+        Some(&ResponseCode::UidRequired),
+        "{:#?}",
+        texts(&r)
+    );
+    assert_eq!(status(&mut s, "INBOX"), before);
+    let lines = s.ok(&with_literal(
+        &format!("UID REPLACE {} INBOX", uids[0]),
+        &msg(11),
+    ));
+    assert!(has(&lines, "[APPENDUID "), "{lines:#?}");
+    assert!(
+        has(&lines, &format!("* VANISHED {}", uids[0])),
+        "{lines:#?}"
+    );
+    assert!(!has(&lines, "EXPUNGE"), "{lines:#?}");
+}

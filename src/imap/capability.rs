@@ -110,6 +110,8 @@ pub(crate) enum Capability {
     ContextSort,
     /// `UIDONLY` (RFC 9586); ENABLE-able: no sequence numbers either way.
     UidOnly,
+    /// `NOTIFY` (RFC 5465).
+    Notify,
 }
 
 /// The capabilities without a value, with their wire names: the one table
@@ -163,6 +165,7 @@ const NAMES: &[(Capability, &str)] = &[
     (Capability::ContextSearch, "CONTEXT=SEARCH"),
     (Capability::ContextSort, "CONTEXT=SORT"),
     (Capability::UidOnly, "UIDONLY"),
+    (Capability::Notify, "NOTIFY"),
 ];
 
 /// The wire name before `=` of a capability that carries a value.
@@ -287,6 +290,8 @@ pub(crate) fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
     ]);
     // imap::commands::updates
     caps.extend([C::ContextSearch, C::ContextSort]);
+    // imap::commands::notify
+    caps.push(C::Notify);
     caps
 }
 
@@ -304,7 +309,7 @@ mod tests {
     const EXTENSIONS: &str = "CHILDREN MULTIAPPEND LIST-EXTENDED LIST-STATUS SPECIAL-USE \
         CREATE-SPECIAL-USE STATUS=SIZE APPENDLIMIT=67108864 XLIST CATENATE URL-PARTIAL IDLE UNSELECT UIDPLUS MOVE \
         REPLACE CONDSTORE QRESYNC UTF8=ACCEPT UIDONLY BINARY OBJECTID SAVEDATE PREVIEW ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
-        THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS CONTEXT=SEARCH CONTEXT=SORT";
+        THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS CONTEXT=SEARCH CONTEXT=SORT NOTIFY";
 
     #[test]
     fn advertised_lists_are_the_documented_ones() {

@@ -172,6 +172,8 @@ pub(crate) struct Ctx {
     /// another reads only the new log records instead of replaying the
     /// whole log each time.
     append_target: Option<(Mailbox, Instant)>,
+    /// The NOTIFY SET in force (RFC 5465), if any.
+    pub notify: Option<Box<crate::imap::commands::notify::Notifier>>,
 }
 
 /// How long an idle APPEND target stays open. Well under the hour for
@@ -200,6 +202,7 @@ impl Ctx {
             sort_keys: Default::default(),
             alerts: Vec::new(),
             append_target: None,
+            notify: None,
         })
     }
 

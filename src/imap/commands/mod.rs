@@ -10,6 +10,7 @@ pub(crate) mod copy;
 pub(crate) mod enable;
 pub(crate) mod fetch;
 pub(crate) mod mailboxes;
+pub(crate) mod notify;
 pub(crate) mod replace;
 pub(crate) mod returned;
 pub(crate) mod search;

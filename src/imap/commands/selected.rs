@@ -80,7 +80,7 @@ fn retire_old_password(ctx: &Ctx) {
 /// Files pending spool entries. Listing the directory first keeps the
 /// common case (nothing delivered) to one `getdents`. Returns how many
 /// entries were sealed to a public key that is not the account's.
-fn file_spool(ctx: &mut Ctx) -> usize {
+pub(crate) fn file_spool(ctx: &mut Ctx) -> usize {
     let dir = ctx.dir().clone();
     let spool_dir = dir.join("spool");
     let has_entries = match fs::read_dir(&spool_dir) {
@@ -132,8 +132,9 @@ pub(crate) fn watch_dirs(ctx: &Ctx) -> Vec<PathBuf> {
 /// that report it. `expunge_allowed` is false during FETCH, STORE and
 /// SEARCH by sequence number (RFC 3501 §7.4.1); then nothing is reported
 /// here: [`refresh_flags`] already reported flag changes before the
-/// command, and expunges and new messages wait.
-pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
+/// command, and expunges and new messages wait. Returns the new messages
+/// it reported.
+pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) -> Vec<Uid> {
     for alert in std::mem::take(&mut ctx.alerts) {
         untagged_ok(out, ResponseCode::Alert, &alert);
     }
@@ -143,21 +144,16 @@ pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
         // Flag changes were reported before the command; live search
         // contexts follow them now (no EXISTS or EXPUNGE is due here).
         updates::report_changes(ctx, out);
-        return;
+        return Vec::new();
     }
     let enabled = ctx.enabled;
     let Some(sel) = ctx.selected.as_mut() else {
-        return;
+        return Vec::new();
     };
     match sel.mailbox.refresh() {
         Ok(changes) => {
-            // RFC 5267 §4.3.4: REMOVEFROM before the EXPUNGE it follows
-            // from; §4.3.3: ADDTO after the EXISTS.
-            updates::report_expunged(ctx, out, &changes.expunged);
-            if let Some(sel) = ctx.selected.as_mut() {
-                report(sel, enabled, out, &changes);
-            }
-            updates::report_changes(ctx, out);
+            report_with_updates(ctx, enabled, out, &changes);
+            changes.new_uids
         }
         Err(e) => {
             log::error!("refreshing the mailbox: {e}");
@@ -168,8 +164,25 @@ pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
                 "Cannot read mailbox changes; see the server log",
             )
             .encode(out);
+            Vec::new()
         }
     }
+}
+
+/// [`report`], with the CONTEXT=SEARCH/SORT updates around it: RFC 5267
+/// §4.3.4: REMOVEFROM before the EXPUNGE it follows from; §4.3.3: ADDTO
+/// after the EXISTS. Also what NOTIFY pushes between commands.
+pub(crate) fn report_with_updates(
+    ctx: &mut Ctx,
+    enabled: Enabled,
+    out: &mut Vec<u8>,
+    changes: &Changes,
+) {
+    updates::report_expunged(ctx, out, &changes.expunged);
+    if let Some(sel) = ctx.selected.as_mut() {
+        report(sel, enabled, out, changes);
+    }
+    updates::report_changes(ctx, out);
 }
 
 /// Before FETCH, STORE or SEARCH by sequence number: reports other

@@ -12,8 +12,9 @@ use crate::imap::wire::response::{ResponseCode, Status};
 /// The `BAD [UIDREQUIRED]` for `body` when UIDONLY is on and the command
 /// uses message sequence numbers; `None` when it may run.
 ///
-/// RFC 9586 §3.2 and §3.8: FETCH, STORE, SEARCH, COPY, MOVE, SORT and
-/// THREAD without `UID` are refused whatever their arguments; §3.5: a bare
+/// RFC 9586 §3.2 and §3.8: FETCH, STORE, SEARCH, COPY, MOVE, SORT,
+/// THREAD and REPLACE (RFC 8508) without `UID` are refused whatever their
+/// arguments; §3.5: a bare
 /// sequence-set search key in UID SEARCH (and UID SORT/THREAD, whose
 /// criteria are SEARCH's); §3.7: SELECT/EXAMINE with QRESYNC's
 /// sequence-match data. `$` (RFC 5182) names the saved messages, not
@@ -25,7 +26,9 @@ pub(crate) fn refuse(enabled: Enabled, body: &CommandBody) -> Option<Reply> {
     let numbers = match body {
         CommandBody::Fetch(f) => !f.uid,
         CommandBody::Store(s) => !s.uid,
-        CommandBody::Copy { uid, .. } | CommandBody::Move { uid, .. } => !uid,
+        CommandBody::Copy { uid, .. }
+        | CommandBody::Move { uid, .. }
+        | CommandBody::Replace { uid, .. } => !uid,
         CommandBody::Search(s) => !s.uid || s.criteria.iter().any(names_sequence_numbers),
         CommandBody::Sort(s) => !s.uid || s.search.iter().any(names_sequence_numbers),
         CommandBody::Thread(t) => !t.uid || t.search.iter().any(names_sequence_numbers),
@@ -84,6 +87,7 @@ mod tests {
             "SEARCH UID 1:*",
             "COPY 1 Archive",
             "MOVE 2:3 Archive",
+            "REPLACE 1 Drafts {1+}\r\nx",
             "SORT (DATE) UTF-8 ALL",
             "THREAD REFERENCES UTF-8 ALL",
         ] {
@@ -122,6 +126,7 @@ mod tests {
             "UID STORE 1:* +FLAGS (\\Seen)",
             "UID COPY 1 Archive",
             "UID MOVE 1 Archive",
+            "UID REPLACE 1 Drafts {1+}\r\nx",
             "UID EXPUNGE 1:*",
             "EXPUNGE",
             "NOOP",

@@ -1,9 +1,10 @@
 //! One IMAP session from greeting to logout: the state machine (RFC 3501
 //! §3), capabilities, the idle timeout, and dispatch of each command to its
 //! handler in `imap::commands`. The commands that need the connection itself
-//! live beside it: STARTTLS and authentication in `auth`, IDLE in `idle`. Never chroots or reads account files itself: logging in is
-//! delegated to a [`Login`] supplied by the caller, which also isolates the
-//! process.
+//! live beside it: STARTTLS and authentication in `auth`, IDLE in `idle`,
+//! the wait between commands while NOTIFY is in force in `notifying`. Never
+//! chroots or reads account files itself: logging in is delegated to a
+//! [`Login`] supplied by the caller, which also isolates the process.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -15,11 +16,13 @@ use openssl::ssl::SslAcceptor;
 mod auth;
 mod compress;
 mod idle;
+mod notifying;
 
 use crate::imap::capability::{self, Phase};
 use crate::imap::commands::selected::TaggedModseq;
 use crate::imap::commands::{
-    copy, enable, fetch, mailboxes, replace, search, selected, sort, store, uidonly, updates, xcry,
+    copy, enable, fetch, mailboxes, notify, replace, search, selected, sort, store, uidonly,
+    updates, xcry,
 };
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::stream::Stream;
@@ -358,7 +361,10 @@ impl<L: Login> Session<L> {
         if !io.inner.buffer().is_empty() {
             return Ok(true);
         }
-        io.inner.get_ref().wait_readable(timeout)
+        if self.notifying() {
+            return self.wait_notifying(timeout);
+        }
+        self.io()?.inner.get_ref().wait_readable(timeout)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -462,6 +468,13 @@ impl<L: Login> Session<L> {
         if !expunge_allowed {
             selected::refresh_flags(ctx, out);
         }
+        let own_adds = matches!(
+            &body,
+            CommandBody::Append { .. }
+                | CommandBody::Copy { .. }
+                | CommandBody::Move { .. }
+                | CommandBody::Replace { .. }
+        );
         let mut reply = match body {
             CommandBody::Noop => Reply::ok("NOOP completed"),
             CommandBody::Check => match ctx.selected {
@@ -531,12 +544,13 @@ impl<L: Login> Session<L> {
             CommandBody::Sort(cmd) => sort::sort(ctx, out, tag, &cmd),
             CommandBody::Thread(cmd) => sort::thread(ctx, out, &cmd),
             CommandBody::CancelUpdate { tags } => updates::cancel(ctx, &tags),
+            CommandBody::Notify(cmd) => notify::notify(ctx, out, &cmd),
             other => Reply::bad(format!(
                 "{} is not implemented by this server",
                 command_name(&other)
             )),
         };
-        selected::refresh(ctx, out, expunge_allowed);
+        notify::refresh_after_command(ctx, out, expunge_allowed, own_adds);
         selected::tag_highest_modseq(ctx, tagged_modseq, &mut reply);
         Response::status(Some(tag), reply.status, reply.code, &reply.text).encode(&mut self.out);
     }
@@ -655,6 +669,7 @@ fn command_name(body: &CommandBody) -> &'static str {
         CommandBody::Move { .. } => "MOVE",
         CommandBody::XVanquish { .. } => "XVANQUISH",
         CommandBody::Xyzzy => "XYZZY",
+        CommandBody::Notify(_) => "NOTIFY",
         CommandBody::Enable { .. } => "ENABLE",
         CommandBody::Namespace => "NAMESPACE",
         CommandBody::XCry(_) => "XCRY",

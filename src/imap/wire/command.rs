@@ -10,6 +10,7 @@ use std::num::NonZeroU32;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
+pub use super::notify::{EventGroup, NotifyCommand, NotifyEvent, NotifyFilter};
 use super::user_setting::{UnknownUserSetting, UserSetting};
 
 /// A command tag: the client's identifier echoed in the tagged response.
@@ -335,6 +336,8 @@ pub enum CommandBody {
     },
     /// `XYZZY`
     Xyzzy,
+    /// `NOTIFY ...` (RFC 5465)
+    Notify(NotifyCommand),
     /// `CANCELUPDATE "tag" ...` (RFC 5267 §4.3.5): stop updating these
     /// contexts.
     CancelUpdate {
@@ -453,6 +456,9 @@ pub enum AppendKind {
 pub enum CatPart {
     /// `TEXT literal`: octets sent by the client.
     Text(Vec<u8>),
+    /// `TEXT literal8` (RFC 4469 §5 with BINARY, RFC 3516): octets that
+    /// may be binary; the message is then stored as a literal8 APPEND's.
+    Text8(Vec<u8>),
     /// `URL astring`: an IMAP URL (RFC 5092) naming a stored message or
     /// part, kept as written (a URL that does not parse is a `BADURL`
     /// answer, not a syntax error: `imap_url` parses it when resolved).

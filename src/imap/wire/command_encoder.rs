@@ -112,6 +112,10 @@ impl Enc {
                         e.raw("TEXT ");
                         e.literal(data, false);
                     }
+                    CatPart::Text8(data) => {
+                        e.raw("TEXT ");
+                        e.literal(data, true);
+                    }
                     CatPart::Url(url) => {
                         e.raw("URL ");
                         e.astring(url.as_bytes());
@@ -719,6 +723,50 @@ impl Enc {
                 self.raw("XVANQUISH ");
                 self.set(uids);
             }
+            B::Notify(n) => self.notify(n),
+        }
+    }
+
+    fn notify(&mut self, n: &NotifyCommand) {
+        let NotifyCommand::Set { status, groups } = n else {
+            self.raw("NOTIFY NONE");
+            return;
+        };
+        self.raw("NOTIFY SET");
+        if *status {
+            self.raw(" STATUS");
+        }
+        for g in groups {
+            self.raw(" (");
+            match &g.filter {
+                NotifyFilter::Selected => self.raw("SELECTED"),
+                NotifyFilter::SelectedDelayed => self.raw("SELECTED-DELAYED"),
+                NotifyFilter::Inboxes => self.raw("INBOXES"),
+                NotifyFilter::Personal => self.raw("PERSONAL"),
+                NotifyFilter::Subscribed => self.raw("SUBSCRIBED"),
+                NotifyFilter::Subtree(m) | NotifyFilter::Mailboxes(m) => {
+                    self.raw(if matches!(g.filter, NotifyFilter::Subtree(_)) {
+                        "SUBTREE "
+                    } else {
+                        "MAILBOXES "
+                    });
+                    self.list(m, |e, m| e.name(&m.0));
+                }
+            }
+            self.sp();
+            match &g.events {
+                None => self.raw("NONE"),
+                Some(events) => self.list(events, |e, ev| {
+                    e.raw(ev.name());
+                    if let NotifyEvent::MessageNew(attrs) = ev {
+                        if !attrs.is_empty() {
+                            e.sp();
+                            e.list(attrs, |e, a| e.fetch_attr(a));
+                        }
+                    }
+                }),
+            }
+            self.raw(")");
         }
     }
 }

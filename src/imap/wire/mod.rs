@@ -11,6 +11,7 @@ pub mod imap_url;
 #[cfg(test)]
 mod mutation;
 pub(crate) mod mutf7;
+pub mod notify;
 pub mod parser;
 pub mod response;
 pub mod structure;

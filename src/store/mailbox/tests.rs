@@ -437,6 +437,33 @@ fn older_summary_format_is_recomputed_once_and_stored_again() {
     assert_eq!(summary::decode(&stored), Some(s));
 }
 
+#[test]
+fn refresh_keeping_expunged_shows_new_messages_and_holds_expunges_back() {
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let mut b = f.open("INBOX");
+    let u1 = a.append(&msg(1), &[], InternalDate::now()).unwrap();
+    let u2 = a.append(&msg(2), &[], InternalDate::now()).unwrap();
+    b.refresh().unwrap();
+    a.refresh().unwrap();
+    a.expunge(&[u1]).unwrap();
+    a.store_flags(&[u2], FlagOp::Add, &[Flag::Seen], None)
+        .unwrap();
+    let u3 = a.append(&msg(3), &[], InternalDate::now()).unwrap();
+    let ch = b.refresh_keeping_expunged().unwrap();
+    assert_eq!(ch.expunged, vec![]);
+    assert_eq!(ch.flags_changed, vec![(SeqNum::new(2).unwrap(), u2)]);
+    assert_eq!(ch.new_uids, vec![u3]);
+    assert_eq!(ch.exists, 3, "the expunged message keeps its number");
+    assert!(b.info(u1).unwrap().expunged);
+    assert!(b.reported_modseq() < b.highest_modseq(), "an expunge waits");
+    let ch = b.refresh().unwrap();
+    assert_eq!(ch.expunged, vec![(SeqNum::new(1).unwrap(), u1)]);
+    assert_eq!(ch.new_uids, vec![], "already reported");
+    assert_eq!(ch.exists, 2);
+    assert_eq!(b.reported_modseq(), b.highest_modseq());
+}
+
 /// The sealed sort-key cache: what is stored comes back for the messages
 /// still here and still named as stored; a tampered file, another
 /// mailbox's file, an expunged message or a symlink in its place are

@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use super::catenate;
 use super::status::append_limit;
 use crate::imap::context::{mailbox_name, store_flag, wire_uid_set, Ctx, Reply};
-use crate::imap::wire::command::{AppendKind, AppendMessage, MailboxArg, WireFlag};
+use crate::imap::wire::command::{AppendKind, AppendMessage, CatPart, MailboxArg, WireFlag};
 use crate::imap::wire::response::ResponseCode;
 use crate::mime::binary::{encode_binary_parts, header_has_8bit};
 use crate::store::mailbox::{MailboxError, NewMessage};
@@ -113,12 +113,16 @@ fn validate(
     // RFC 3516 §4.4: a literal8 may carry a `binary` part, which is
     // base64-encoded for storage (Dovecot) so that BODY[] stays a valid
     // message; BINARY[] decodes it back.
-    let raw = match m.kind {
-        AppendKind::Literal | AppendKind::Catenate(_) => data,
-        AppendKind::Literal8 | AppendKind::Utf8 => match encode_binary_parts(&data) {
-            Some(encoded) => Cow::Owned(encoded),
-            None => data,
-        },
+    // A CATENATE with a `TEXT ~{n}` part may carry binary octets, like a
+    // literal8 message.
+    let binary = match &m.kind {
+        AppendKind::Literal => false,
+        AppendKind::Literal8 | AppendKind::Utf8 => true,
+        AppendKind::Catenate(parts) => parts.iter().any(|p| matches!(p, CatPart::Text8(_))),
+    };
+    let raw = match binary.then(|| encode_binary_parts(&data)).flatten() {
+        Some(encoded) => Cow::Owned(encoded),
+        None => data,
     };
     let stored = u64::try_from(raw.len()).unwrap_or(u64::MAX);
     if stored > limit {

@@ -46,7 +46,7 @@ pub(super) fn build(ctx: &mut Ctx, parts: &[CatPart], limit: u64) -> Result<Vec<
     };
     for part in parts {
         match part {
-            CatPart::Text(data) => out.extend_from_slice(data),
+            CatPart::Text(data) | CatPart::Text8(data) => out.extend_from_slice(data),
             CatPart::Url(url) => {
                 let data = resolve(ctx, &mut src, url)?;
                 out.extend_from_slice(&data);

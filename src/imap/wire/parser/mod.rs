@@ -23,6 +23,7 @@ use crate::imap::wire::user_setting::UserSetting;
 
 mod fetch;
 mod lexer;
+mod notify;
 pub mod response;
 mod search;
 
@@ -304,9 +305,13 @@ fn append_message(i: &[u8]) -> R<'_, AppendMessage> {
     ))
 }
 
-/// RFC 4469 `cat-part`: `TEXT literal` or `URL astring`.
+/// RFC 4469 `cat-part`: `TEXT literal`, `TEXT literal8` or `URL astring`.
 fn cat_part(i: &[u8]) -> R<'_, CatPart> {
     if let Some(r) = keyword(i, "TEXT ") {
+        if peek(r) == Some(b'~') {
+            let (r, d) = literal8(r)?;
+            return Ok((r, CatPart::Text8(d.to_vec())));
+        }
         let (r, d) = literal(r)?;
         return Ok((r, CatPart::Text(d.to_vec())));
     }
@@ -568,6 +573,7 @@ fn command_body<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, CommandBody> {
         b"MOVE" => copy_move(i, opts, false, true),
         b"REPLACE" => replace(i, opts, false),
         b"XCRY" => xcry(i),
+        b"NOTIFY" => notify::notify(i, opts),
         b"CANCELUPDATE" => {
             let mut tags = Vec::new();
             let mut i = i;

@@ -409,6 +409,12 @@ fn code_arg<'a>(i: &'a [u8], name: &[u8]) -> R<'a, Option<ResponseCode>> {
         b"NOTSAVED" => (i, ResponseCode::NotSaved),
         b"USEATTR" => (i, ResponseCode::UseAttr),
         b"COMPRESSIONACTIVE" => (i, ResponseCode::CompressionActive),
+        b"NOTIFICATIONOVERFLOW" => (i, ResponseCode::NotificationOverflow),
+        b"BADEVENT" => {
+            let (i, ()) = expect(i, b" ", "expected SP")?;
+            let (i, l) = paren_list(i, false, owned_atom)?;
+            (i, ResponseCode::BadEvent(l))
+        }
         b"UIDREQUIRED" => (i, ResponseCode::UidRequired),
         _ => return Ok((i, None)),
     };

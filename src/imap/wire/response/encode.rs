@@ -325,6 +325,12 @@ pub(super) fn write_response_code(out: &mut Vec<u8>, code: &ResponseCode) {
         ResponseCode::NotSaved => simple(out, "NOTSAVED"),
         ResponseCode::UseAttr => simple(out, "USEATTR"),
         ResponseCode::CompressionActive => simple(out, "COMPRESSIONACTIVE"),
+        ResponseCode::NotificationOverflow => simple(out, "NOTIFICATIONOVERFLOW"),
+        ResponseCode::BadEvent(events) => {
+            simple(out, "BADEVENT (");
+            write_atom_list(out, events);
+            out.push(b')');
+        }
         ResponseCode::UidRequired => simple(out, "UIDREQUIRED"),
         ResponseCode::Other(atom, text) => {
             write_atom(out, atom);

@@ -164,6 +164,10 @@ pub enum ResponseCode {
     UseAttr,
     /// `COMPRESSIONACTIVE` (RFC 4978)
     CompressionActive,
+    /// `NOTIFICATIONOVERFLOW` (RFC 5465 §5.8)
+    NotificationOverflow,
+    /// `BADEVENT (events)` (RFC 5465 §3.1): the events this server supports.
+    BadEvent(Vec<String>),
     /// `UIDREQUIRED` (RFC 9586): a command used message sequence numbers
     /// after UIDONLY was enabled.
     UidRequired,
