@@ -393,3 +393,37 @@ fn rfc9586_3_select_and_examine_send_no_sequence_numbers() {
         assert!(!has(&r, "UNSEEN"), "{text}: {r:#?}");
     }
 }
+
+/// RFC 9586 §3 with RFC 5267 contexts: a `SEARCH RETURN (UPDATE)` made
+/// before UIDONLY would go on reporting sequence numbers (ADDTO/REMOVEFROM
+/// positions and numbers), so ENABLE ends it with `NO [NOUPDATE]`; a UID
+/// context goes on, in UIDs.
+#[test]
+fn rfc9586_3_enable_ends_search_contexts_by_sequence_number() {
+    let root = root_with("uidonly-contexts", 6);
+    let mut s = login(&root);
+    s.ok("SELECT INBOX");
+    s.ok("XVANQUISH 1:2");
+    s.ok("SEARCH RETURN (UPDATE) SEEN");
+    let by_seq = s.last_tag();
+    s.ok("UID SEARCH RETURN (UPDATE) SEEN");
+    let by_uid = s.last_tag();
+    let r = s.ok("ENABLE UIDONLY");
+    assert_eq!(r[0], "* ENABLED UIDONLY", "{r:#?}");
+    assert!(
+        r.iter()
+            .any(|l| l.starts_with(&format!("* NO [NOUPDATE \"{by_seq}\"]"))),
+        "{r:#?}"
+    );
+    assert!(!has(&r, &format!("\"{by_uid}\"")), "{r:#?}");
+    let mut other = login(&root);
+    other.ok("SELECT INBOX");
+    other.ok("UID STORE 4 +FLAGS.SILENT (\\Seen)");
+    let r = ok_uid(&mut s, "NOOP");
+    assert!(has(&r, "* 4 UIDFETCH (FLAGS (\\Seen"), "{r:#?}");
+    assert!(!has(&r, &format!("(TAG \"{by_seq}\")")), "{r:#?}");
+    assert!(
+        has(&r, &format!("(TAG \"{by_uid}\") UID ADDTO (0 4)")),
+        "{r:#?}"
+    );
+}

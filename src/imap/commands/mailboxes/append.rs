@@ -167,21 +167,29 @@ pub(crate) fn append(
         Ok(n) => n,
         Err(r) => return r,
     };
+    let target = |r: Reply| match r.code {
+        Some(ResponseCode::Nonexistent) => {
+            Reply::no(Some(ResponseCode::TryCreate), "No such mailbox")
+        }
+        _ => r,
+    };
     // The destination first: a missing one is TRYCREATE whatever the
     // messages are (imaptest `catenate`, Dovecot), so a client creates
     // it and retries rather than fixing a message that was fine.
-    let mut mb = match ctx.open_mailbox(&name) {
-        Ok(mb) => mb,
-        Err(r) if r.code == Some(ResponseCode::Nonexistent) => {
-            return Reply::no(Some(ResponseCode::TryCreate), "No such mailbox")
-        }
-        Err(r) => return r,
-    };
+    if let Err(r) = ctx.append_target(&name) {
+        return target(r);
+    }
     // MULTIAPPEND is all or nothing: every message is checked (and every
     // CATENATE built) before the first one is stored.
     let ready = match prepare(ctx, messages) {
         Ok(r) => r,
         Err(r) => return r,
+    };
+    // The handle kept open above (CATENATE may have read other mailboxes
+    // in between; this lookup is a stat of the account log).
+    let mb = match ctx.append_target(&name) {
+        Ok(mb) => mb,
+        Err(r) => return target(r),
     };
     // One batch: the store commits all messages with one record, so a
     // MULTIAPPEND is atomic (RFC 3502) even across a crash.

@@ -1012,3 +1012,35 @@ fn round_trip_property_on_mutated_responses() {
     }
     assert!(parsed > 3000, "only {parsed} mutated responses parsed");
 }
+
+/// Found when the UIDFETCH rows changed the mutation stream: a NOUPDATE
+/// whose quoted "tag" held a control character parsed as `NoUpdate`, but
+/// the writer masks such bytes, so it did not parse back the same.
+#[test]
+fn noupdate_with_what_no_tag_holds_round_trips_as_other() {
+    for bytes in [
+        &b"* OK [NOUPDATE \"\x1402\"] x\r\n"[..],
+        b"* OK [NOUPDATE \"a\\\\b\"] x\r\n",
+        b"* OK [NOUPDATE \"\"] x\r\n",
+    ] {
+        let (r, _) = parse_response(bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(
+                &r,
+                Response::Status {
+                    code: Some(ResponseCode::Other(..)),
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
+        let again = r.to_bytes();
+        let (r2, _) = parse_response(&again).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r2, r, "{}", shown(&again));
+    }
+    let (r, _) = parse_response(b"* OK [NOUPDATE \"a5\"] x\r\n").unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        r,
+        Response::Status { code: Some(ResponseCode::NoUpdate(ref t)), .. } if t == "a5"
+    ));
+}
