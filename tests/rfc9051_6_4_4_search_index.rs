@@ -84,7 +84,7 @@ fn corpus(n: usize, salt: usize) -> Vec<Vec<u8>> {
                 ),
                 _ => {
                     let (latin, _, _) = encoding_rs::WINDOWS_1252.encode(&body);
-                    let mut m = format!("Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n").into_bytes();
+                    let mut m = b"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n".to_vec();
                     m.extend_from_slice(&latin);
                     m.extend_from_slice(b"\r\n");
                     return [head.into_bytes(), m].concat();

@@ -472,7 +472,9 @@ pub(crate) fn matching(
         .enumerate()
         .filter_map(|(i, uid)| Some((SeqNum::from_index(i)?, uid)))
         .filter(|&(_, uid)| {
-            only.is_none_or(|a| !a.coverage.covers(uid) || a.hits.contains(uid.get()))
+            only.map_or(true, |a| {
+                !a.coverage.covers(uid) || a.hits.contains(uid.get())
+            })
         })
         .collect();
     match evaluate(mb, summaries, &key, &msgs) {

@@ -14,6 +14,8 @@ use std::io::{self, Read as _};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::segment;
@@ -175,8 +177,9 @@ impl Place {
         Ok(removed)
     }
 
-    /// The builder's lock, if no other process holds it.
-    pub(crate) fn try_lock(&self) -> Result<Option<File>, FtsError> {
+    /// The builder's lock, if no other process holds it (released when
+    /// dropped).
+    pub(crate) fn try_lock(&self) -> Result<Option<Flock<File>>, FtsError> {
         let path = self.dir.join(LOCK);
         let f = OpenOptions::new()
             .read(true)
@@ -187,10 +190,10 @@ impl Place {
             .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
             .open(&path)
             .map_err(FsError::at("opening", &path))?;
-        match f.try_lock() {
-            Ok(()) => Ok(Some(f)),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => Err(FsError::at("locking", &path)(e).into()),
+        match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(Some(lock)),
+            Err((_, Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(FsError::at("locking", &path)(e.into()).into()),
         }
     }
 }
