@@ -7,10 +7,13 @@
 //! Why this keeps SEARCH's substring semantics: a needle made only of word
 //! characters can occur only inside one maximal run of word characters, so
 //! "the text contains the needle" is exactly "some word of the text
-//! contains it" ([`Plan::Exact`]). A needle with separators is narrowed
-//! only (every word run of the needle must be a prefix, suffix, whole or
-//! part of some word of the text), and the candidates are checked by the
-//! matcher.
+//! contains it" ([`Plan::Exact`]). Likewise a needle `run1 SEP run2` (SEP a
+//! separator run of at most [`MAX_SEP`] bytes, no separator at either end)
+//! occurs exactly inside some *pair*: the slice of the text from the start
+//! of one word to the end of the next, when the separator between them is
+//! SEP ([`Plan::Pair`]). Any other needle with separators is narrowed only
+//! (every word run of the needle must be a prefix, suffix, whole or part of
+//! some word of the text), and the candidates are checked by the matcher.
 
 /// Whether `c` belongs to a word. Works on folded text and needles alike
 /// (folding maps alphanumerics to alphanumerics).
@@ -24,6 +27,45 @@ pub(crate) fn words(folded: &str) -> impl Iterator<Item = &str> {
     folded
         .split(|c: char| !is_word_char(c))
         .filter(|w| !w.is_empty())
+}
+
+/// Longest separator (bytes) kept inside a pair: longer ones (blank lines,
+/// rules of dashes) are rarely searched across.
+pub(crate) const MAX_SEP: usize = 4;
+
+/// The pairs of `folded`: for each two consecutive words separated by at
+/// most [`MAX_SEP`] bytes, the slice from the first's start to the
+/// second's end (repeats included).
+pub(crate) fn pairs(folded: &str) -> impl Iterator<Item = &str> {
+    let mut spans = folded
+        .char_indices()
+        .scan(None::<usize>, move |start, (i, c)| {
+            let word = is_word_char(c);
+            let end = i + c.len_utf8();
+            Some(match (*start, word) {
+                (None, true) => {
+                    *start = Some(i);
+                    (end == folded.len()).then_some((i, end))
+                }
+                (Some(s), true) => (end == folded.len()).then_some((s, end)),
+                (Some(s), false) => {
+                    *start = None;
+                    Some((s, i))
+                }
+                (None, false) => None,
+            })
+        })
+        .flatten();
+    let mut prev = spans.next();
+    std::iter::from_fn(move || loop {
+        let (s0, e0) = prev?;
+        let next = spans.next();
+        prev = next;
+        let (s1, e1) = next?;
+        if s1 - e0 <= MAX_SEP {
+            return folded.get(s0..e1);
+        }
+    })
 }
 
 /// Where a word run of the needle must sit inside a word of the text.
@@ -58,6 +100,9 @@ pub(crate) enum Plan {
     /// The needle is one run of word characters: the messages with a word
     /// containing it are exactly the matches.
     Exact(String),
+    /// Two word runs around one short separator: the messages with a pair
+    /// containing it are exactly the matches.
+    Pair(String),
     /// Every run must fit some word of a match; matches are a subset of
     /// the messages satisfying all runs, to be checked by the matcher.
     Narrow(Vec<(String, Bound)>),
@@ -86,6 +131,9 @@ pub(crate) fn plan(needle: &str) -> Plan {
     match runs.as_slice() {
         [] => Plan::Scan,
         [(0, w)] if w.len() == needle.len() => Plan::Exact((*w).to_owned()),
+        [(0, a), (b_at, b)] if b_at + b.len() == needle.len() && b_at - a.len() <= MAX_SEP => {
+            Plan::Pair(needle.to_owned())
+        }
         _ => Plan::Narrow(
             runs.iter()
                 .map(|&(at, w)| {
@@ -120,11 +168,21 @@ mod tests {
         assert_eq!(plan("日本"), Plan::Exact("日本".into()));
         assert_eq!(plan(""), Plan::Scan);
         assert_eq!(plan(" - "), Plan::Scan);
+        assert_eq!(plan("budget review"), Plan::Pair("budget review".into()));
+        assert_eq!(plan("get, rev"), Plan::Pair("get, rev".into()));
         assert_eq!(
-            plan("budget review"),
+            plan("budget  --  review"),
             Plan::Narrow(vec![
                 ("budget".into(), Bound::End),
                 ("review".into(), Bound::Start)
+            ])
+        );
+        assert_eq!(
+            plan("a b c"),
+            Plan::Narrow(vec![
+                ("a".into(), Bound::End),
+                ("b".into(), Bound::Whole),
+                ("c".into(), Bound::Start)
             ])
         );
         assert_eq!(
@@ -132,10 +190,19 @@ mod tests {
             Plan::Narrow(vec![("a".into(), Bound::Whole), ("b".into(), Bound::Start)])
         );
         assert_eq!(plan("x@"), Plan::Narrow(vec![("x".into(), Bound::End)]));
+        assert_eq!(plan("é\u{301}a"), Plan::Pair("é\u{301}a".into()));
         assert_eq!(
-            plan("é\u{301}a"),
-            Plan::Narrow(vec![("é".into(), Bound::End), ("a".into(), Bound::Start)])
+            plan("-é\u{301}a"),
+            Plan::Narrow(vec![("é".into(), Bound::Whole), ("a".into(), Bound::Start)])
         );
+    }
+
+    #[test]
+    fn pairs_are_adjacent_words_with_short_separators() {
+        let p: Vec<&str> = pairs("a b, c\n\n\n\n\nd 日本 語x").collect();
+        assert_eq!(p, ["a b", "b, c", "d 日本", "日本 語x"]);
+        assert_eq!(pairs("one").count(), 0);
+        assert_eq!(pairs(" x  y ").collect::<Vec<_>>(), ["x  y"]);
     }
 
     #[test]

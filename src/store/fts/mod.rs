@@ -287,6 +287,17 @@ impl FtsIndex {
         };
         let (runs, exact) = match tokens::plan(needle) {
             Plan::Exact(w) => (vec![(w, Bound::Inside)], true),
+            Plan::Pair(p) => {
+                let mut hits = UidBits::default();
+                for (_, s) in &self.segments {
+                    s.lookup_pair(&p, mask, &mut hits);
+                }
+                return Some(Answer {
+                    exact: true,
+                    hits,
+                    coverage: self.coverage.clone(),
+                });
+            }
             Plan::Narrow(runs) => (runs, false),
             Plan::Scan => return None,
         };
@@ -363,13 +374,16 @@ fn index_part(mb: &Mailbox, uids: &[Uid]) -> (Builder, Vec<u32>) {
             }
         };
         let mut words: HashMap<&str, u8> = HashMap::new();
-        for w in tokens::words(&t.headers) {
-            *words.entry(w).or_default() |= IN_HEADER;
+        let mut pairs: HashMap<&str, u8> = HashMap::new();
+        for (text, field) in [(&t.headers, IN_HEADER), (&t.body, IN_BODY)] {
+            for w in tokens::words(text) {
+                *words.entry(w).or_default() |= field;
+            }
+            for p in tokens::pairs(text) {
+                *pairs.entry(p).or_default() |= field;
+            }
         }
-        for w in tokens::words(&t.body) {
-            *words.entry(w).or_default() |= IN_BODY;
-        }
-        b.add(uid.get(), &words);
+        b.add(uid.get(), &words, &pairs);
     }
     (b, failed)
 }

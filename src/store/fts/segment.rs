@@ -1,6 +1,8 @@
-//! One immutable segment of the full-text index, as plaintext: a sorted
-//! vocabulary of words and, per word, the compressed posting list of the
-//! messages containing it (UID deltas with two field bits, LEB128). Owns
+//! One immutable segment of the full-text index, as plaintext: two tables
+//! (words, and pairs of adjacent words with their separator, see
+//! `mime::tokens`), each a sorted vocabulary and, per entry, the compressed
+//! posting list of the messages containing it (UID deltas with two field
+//! bits, LEB128). Owns
 //! building, encoding (padded to a size bucket, so the sealed file reveals
 //! no count), decoding with every offset checked, lookups and the
 //! decoding for compaction. Never touches files or keys.
@@ -29,44 +31,39 @@ pub(crate) struct Malformed(&'static str);
 /// ascending UID order.
 #[derive(Default)]
 pub(crate) struct Builder {
-    map: HashMap<String, Vec<u64>>,
+    words: Postings,
+    pairs: Postings,
 }
 
-impl Builder {
-    /// Adds message `uid` (greater than every UID added before) with its
-    /// words and their field bits.
-    pub(crate) fn add(&mut self, uid: u32, words: &HashMap<&str, u8>) {
-        for (w, fields) in words {
-            let e = (u64::from(uid) << 2) | u64::from(*fields);
-            match self.map.get_mut(*w) {
-                Some(v) => v.push(e),
-                None => {
-                    self.map.insert((*w).to_owned(), vec![e]);
-                }
+/// Entry → posting entries `(uid << 2) | fields`.
+#[derive(Default)]
+struct Postings(HashMap<String, Vec<u64>>);
+
+impl Postings {
+    fn push(&mut self, key: &str, uid: u32, fields: u8) {
+        let e = (u64::from(uid) << 2) | u64::from(fields);
+        match self.0.get_mut(key) {
+            Some(v) => v.push(e),
+            None => {
+                self.0.insert(key.to_owned(), vec![e]);
             }
         }
     }
 
-    /// Appends `other`, whose UIDs are all above this builder's.
-    pub(crate) fn append(&mut self, other: Builder) {
-        for (w, mut v) in other.map {
-            match self.map.get_mut(&w) {
+    fn append(&mut self, other: Postings) {
+        for (w, mut v) in other.0 {
+            match self.0.get_mut(&w) {
                 Some(mine) => mine.append(&mut v),
                 None => {
-                    self.map.insert(w, v);
+                    self.0.insert(w, v);
                 }
             }
         }
     }
 
-    /// Whether nothing was added.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// The padded plaintext of the segment.
-    pub(crate) fn encode(self) -> Vec<u8> {
-        let mut words: Vec<(String, Vec<u64>)> = self.map.into_iter().collect();
+    /// `varint V ‖ vocabulary ‖ varint L ‖ lengths ‖ varint P ‖ postings`.
+    fn encode(self, body: &mut Vec<u8>) {
+        let mut words: Vec<(String, Vec<u64>)> = self.0.into_iter().collect();
         words.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut vocab = Vec::new();
         let mut lens = Vec::new();
@@ -88,12 +85,41 @@ impl Builder {
             }
             put_varint(&mut lens, (postings.len() - before) as u64);
         }
-        let mut body = Vec::with_capacity(vocab.len() + lens.len() + postings.len() + 32);
-        put_varint(&mut body, vocab.len() as u64);
-        body.extend_from_slice(&vocab);
-        put_varint(&mut body, lens.len() as u64);
-        body.extend_from_slice(&lens);
-        body.extend_from_slice(&postings);
+        for part in [vocab, lens, postings] {
+            put_varint(body, part.len() as u64);
+            body.extend_from_slice(&part);
+        }
+    }
+}
+
+impl Builder {
+    /// Adds message `uid` (greater than every UID added before) with its
+    /// words and pairs and their field bits.
+    pub(crate) fn add(&mut self, uid: u32, words: &HashMap<&str, u8>, pairs: &HashMap<&str, u8>) {
+        for (w, fields) in words {
+            self.words.push(w, uid, *fields);
+        }
+        for (p, fields) in pairs {
+            self.pairs.push(p, uid, *fields);
+        }
+    }
+
+    /// Appends `other`, whose UIDs are all above this builder's.
+    pub(crate) fn append(&mut self, other: Builder) {
+        self.words.append(other.words);
+        self.pairs.append(other.pairs);
+    }
+
+    /// Whether nothing was added.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.words.0.is_empty() && self.pairs.0.is_empty()
+    }
+
+    /// The padded plaintext of the segment.
+    pub(crate) fn encode(self) -> Vec<u8> {
+        let mut body = Vec::new();
+        self.words.encode(&mut body);
+        self.pairs.encode(&mut body);
         pad(body)
     }
 }
@@ -154,10 +180,16 @@ fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
     None
 }
 
-/// A decoded segment: the plaintext with the offsets of its words and
-/// posting lists (posting lists are decoded only when looked up).
+/// A decoded segment: its word and pair tables.
 pub(crate) struct Segment {
-    /// Words, each followed by a zero byte, sorted.
+    words: Table,
+    pairs: Table,
+}
+
+/// One decoded table: the vocabulary with the offsets of its entries and
+/// posting lists (posting lists are decoded only when looked up).
+struct Table {
+    /// Entries, each followed by a zero byte, sorted.
     vocab: String,
     /// Start of each word in `vocab`, plus `vocab.len()`.
     starts: Vec<u32>,
@@ -166,16 +198,50 @@ pub(crate) struct Segment {
     postings: Vec<u8>,
 }
 
+fn take<'a>(body: &'a [u8], pos: &mut usize, what: &'static str) -> Result<&'a [u8], Malformed> {
+    let len = get_varint(body, pos).ok_or(Malformed(what))?;
+    let len = usize::try_from(len).map_err(|_| Malformed(what))?;
+    let end = pos.checked_add(len).ok_or(Malformed(what))?;
+    let part = body.get(*pos..end).ok_or(Malformed(what))?;
+    *pos = end;
+    Ok(part)
+}
+
 impl Segment {
     /// Decodes a padded plaintext.
     pub(crate) fn decode(plain: &[u8]) -> Result<Segment, Malformed> {
         let body = unpad(plain)?;
         let mut pos = 0;
-        let vlen = get_varint(body, &mut pos).ok_or(Malformed("vocabulary length"))?;
-        let vend = pos
-            .checked_add(usize::try_from(vlen).map_err(|_| Malformed("vocabulary length"))?)
-            .ok_or(Malformed("vocabulary length"))?;
-        let vocab = body.get(pos..vend).ok_or(Malformed("vocabulary"))?;
+        let words = Table::decode(body, &mut pos)?;
+        let pairs = Table::decode(body, &mut pos)?;
+        if pos != body.len() {
+            return Err(Malformed("trailing bytes"));
+        }
+        Ok(Segment { words, pairs })
+    }
+
+    /// Adds to `out` every message with a word that `run` fits under
+    /// `bound`, in one of the fields of `mask`.
+    pub(crate) fn lookup(&self, run: &str, bound: Bound, mask: u8, out: &mut UidBits) {
+        self.words.lookup(run, bound, mask, out);
+    }
+
+    /// Adds to `out` every message with a pair containing `needle`.
+    pub(crate) fn lookup_pair(&self, needle: &str, mask: u8, out: &mut UidBits) {
+        self.pairs.lookup(needle, Bound::Inside, mask, out);
+    }
+
+    /// Bytes held in memory.
+    pub(crate) fn memory(&self) -> usize {
+        self.words.memory() + self.pairs.memory()
+    }
+}
+
+impl Table {
+    fn decode(body: &[u8], pos: &mut usize) -> Result<Table, Malformed> {
+        let vocab = take(body, pos, "vocabulary")?;
+        let lens = take(body, pos, "posting lengths")?;
+        let postings = take(body, pos, "postings")?.to_vec();
         let vocab = std::str::from_utf8(vocab)
             .map_err(|_| Malformed("vocabulary not UTF-8"))?
             .to_owned();
@@ -188,13 +254,6 @@ impl Segment {
             starts.push(u32_of(i + 1)?);
         }
         let words = starts.len() - 1;
-        pos = vend;
-        let llen = get_varint(body, &mut pos).ok_or(Malformed("lengths length"))?;
-        let lend = pos
-            .checked_add(usize::try_from(llen).map_err(|_| Malformed("lengths length"))?)
-            .ok_or(Malformed("lengths length"))?;
-        let lens = body.get(pos..lend).ok_or(Malformed("lengths"))?;
-        let postings = body.get(lend..).ok_or(Malformed("postings"))?.to_vec();
         let mut offsets = Vec::with_capacity(words + 1);
         offsets.push(0u32);
         let mut lp = 0;
@@ -209,7 +268,7 @@ impl Segment {
         if lp != lens.len() || total != postings.len() {
             return Err(Malformed("posting lengths disagree"));
         }
-        Ok(Segment {
+        Ok(Table {
             vocab,
             starts,
             offsets,
@@ -241,9 +300,7 @@ impl Segment {
         }
     }
 
-    /// Adds to `out` every message with a word that `run` fits under
-    /// `bound`, in one of the fields of `mask`.
-    pub(crate) fn lookup(&self, run: &str, bound: Bound, mask: u8, out: &mut UidBits) {
+    fn lookup(&self, run: &str, bound: Bound, mask: u8, out: &mut UidBits) {
         let mut add = |i: usize| {
             self.postings_of(i, |uid, fields| {
                 if fields & mask != 0 {
@@ -294,16 +351,15 @@ impl Segment {
         }
     }
 
-    /// Every posting, for compaction: `f(word, uid, fields)`.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&str, u32, u8)) {
+    /// Every posting, for compaction: `f(entry, uid, fields)`.
+    fn for_each(&self, mut f: impl FnMut(&str, u32, u8)) {
         for i in 0..self.words() {
             let w = self.word(i);
             self.postings_of(i, |u, fl| f(w, u, fl));
         }
     }
 
-    /// Bytes held in memory.
-    pub(crate) fn memory(&self) -> usize {
+    fn memory(&self) -> usize {
         self.vocab.len() + self.postings.len() + 4 * (self.starts.len() + self.offsets.len())
     }
 }
@@ -313,15 +369,14 @@ impl Segment {
 pub(crate) fn merge(segments: &[&Segment], keep: impl Fn(u32) -> bool) -> Builder {
     let mut b = Builder::default();
     for s in segments {
-        s.for_each(|w, uid, fields| {
+        s.words.for_each(|w, uid, fields| {
             if keep(uid) {
-                let e = (u64::from(uid) << 2) | u64::from(fields);
-                match b.map.get_mut(w) {
-                    Some(v) => v.push(e),
-                    None => {
-                        b.map.insert(w.to_owned(), vec![e]);
-                    }
-                }
+                b.words.push(w, uid, fields);
+            }
+        });
+        s.pairs.for_each(|p, uid, fields| {
+            if keep(uid) {
+                b.pairs.push(p, uid, fields);
             }
         });
     }
@@ -335,7 +390,17 @@ mod tests {
     fn seg(msgs: &[(u32, &[(&str, u8)])]) -> Segment {
         let mut b = Builder::default();
         for (uid, words) in msgs {
-            b.add(*uid, &words.iter().copied().collect());
+            let pairs: HashMap<&str, u8> = words
+                .iter()
+                .filter(|(w, _)| w.contains(' '))
+                .copied()
+                .collect();
+            let words: HashMap<&str, u8> = words
+                .iter()
+                .filter(|(w, _)| !w.contains(' '))
+                .copied()
+                .collect();
+            b.add(*uid, &words, &pairs);
         }
         Segment::decode(&b.encode()).expect("decodes")
     }
@@ -364,6 +429,14 @@ mod tests {
         assert_eq!(found(&s, "budget", Bound::Inside, IN_HEADER), vec![3]);
         assert_eq!(found(&s, "本", Bound::Inside, 3), vec![900]);
         assert_eq!(found(&s, "x", Bound::Inside, 3), Vec::<u32>::new());
+        let s = seg(&[(4, &[("budget", IN_BODY), ("big budget review", IN_BODY)])]);
+        let mut out = UidBits::default();
+        s.lookup_pair("get rev", IN_BODY, &mut out);
+        assert_eq!(out.iter().collect::<Vec<_>>(), vec![4]);
+        let mut out = UidBits::default();
+        s.lookup_pair("get rev", IN_HEADER, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(found(&s, "get rev", Bound::Inside, 3), Vec::<u32>::new());
     }
 
     #[test]
@@ -393,8 +466,12 @@ mod tests {
         assert!(Segment::decode(b"nope").is_err());
         let mut p = pad(vec![5, b'a', 0]);
         assert!(Segment::decode(&p).is_err());
-        p = pad(vec![2, b'a', 0, 1, 9]);
+        p = pad(vec![2, b'a', 0, 1, 9, 0, 0, 0, 0]);
         assert!(Segment::decode(&p).is_err());
+        p = pad(vec![2, b'a', 0, 1, 1, 1, 4, 0, 0, 0, 7]);
+        assert!(Segment::decode(&p).is_err());
+        p = pad(vec![2, b'a', 0, 1, 1, 1, 4, 0, 0, 0]);
+        assert!(Segment::decode(&p).is_ok());
         let empty = Builder::default().encode();
         assert_eq!(empty.len(), MIN_BUCKET);
         assert!(Segment::decode(&empty).is_ok());

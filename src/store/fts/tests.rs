@@ -345,7 +345,7 @@ fn property_indexed_search_equals_linear_scan() {
 }
 
 #[test]
-fn exact_plans_need_no_check_and_phrases_narrow() {
+fn words_and_pairs_are_exact_other_phrases_narrow() {
     let f = Fixture::new();
     let mut mb = f.open();
     let raw = |s: &str, b: &str| format!("Subject: {s}\r\n\r\n{b}\r\n").into_bytes();
@@ -367,11 +367,21 @@ fn exact_plans_need_no_check_and_phrases_narrow() {
     let a = idx.query("subject", Scope::Body).unwrap();
     assert!(a.hits.is_empty());
     assert_eq!(idx.query("subject", Scope::Text).unwrap().hits.len(), 3);
-    // "budget review": u1 and u2 are candidates (u2 is then ruled out by
-    // the check), u3 is not ("budgets" does not end in "budget").
+    // Two words around a short separator: exact through the pairs.
     let a = idx.query("budget review", Scope::Body).unwrap();
+    assert!(a.exact);
+    assert_eq!(a.hits.iter().collect::<Vec<_>>(), vec![u1.get()]);
+    let a = idx.query("get, rev", Scope::Body).unwrap();
+    assert_eq!(a.hits.iter().collect::<Vec<_>>(), vec![u2.get()]);
+    // A leading separator: narrowed to words starting with "budget", then
+    // checked (u2 has no space before its "budget").
+    let a = idx.query(" budget", Scope::Body).unwrap();
     assert!(!a.exact);
-    assert_eq!(a.hits.iter().collect::<Vec<_>>(), vec![u1.get(), u2.get()]);
+    assert_eq!(
+        a.hits.iter().collect::<Vec<_>>(),
+        vec![u1.get(), u2.get(), u3.get()]
+    );
+    assert_same(&mb, &idx, " budget");
     assert!(idx.query(" ", Scope::Body).is_none());
     assert_same(&mb, &idx, "budget review");
 }
