@@ -247,9 +247,10 @@ impl FtsIndex {
             m.failed.extend(failed);
             place.write_manifest(&m)?;
             self.set(m, segs);
-            if self.segments.len() > MAX_SEGMENTS {
-                self.compact(mb, place)?;
-            }
+        }
+        // Once per build, not per chunk: a long first build merges once.
+        if self.segments.len() > MAX_SEGMENTS {
+            self.compact(mb, place)?;
         }
         Ok(())
     }
@@ -264,7 +265,7 @@ impl FtsIndex {
         // UIDs above the last this session shows are others' news: kept.
         let top = mb.uids().last().map_or(0, Uid::get);
         let keep = |u: u32| u > top || Uid::new(u).and_then(|u| mb.info(u)).is_some();
-        let plain = segment::merge(&old, keep).encode();
+        let plain = segment::merge(&old, keep);
         let id = place.write_segment(&plain, "fts.compact-after-segment")?;
         let seg = Segment::decode(&plain).map_err(|_| FtsError::Encode)?;
         let mut m = self.manifest.clone();

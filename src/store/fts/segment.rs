@@ -351,36 +351,75 @@ impl Table {
         }
     }
 
-    /// Every posting, for compaction: `f(entry, uid, fields)`.
-    fn for_each(&self, mut f: impl FnMut(&str, u32, u8)) {
-        for i in 0..self.words() {
-            let w = self.word(i);
-            self.postings_of(i, |u, fl| f(w, u, fl));
-        }
-    }
-
     fn memory(&self) -> usize {
         self.vocab.len() + self.postings.len() + 4 * (self.starts.len() + self.offsets.len())
     }
 }
 
-/// Merges decoded segments (in ascending UID order) into one builder,
-/// keeping the postings of the UIDs `keep` accepts.
-pub(crate) fn merge(segments: &[&Segment], keep: impl Fn(u32) -> bool) -> Builder {
-    let mut b = Builder::default();
-    for s in segments {
-        s.words.for_each(|w, uid, fields| {
-            if keep(uid) {
-                b.words.push(w, uid, fields);
-            }
-        });
-        s.pairs.for_each(|p, uid, fields| {
-            if keep(uid) {
-                b.pairs.push(p, uid, fields);
-            }
-        });
+/// Merges decoded segments (in ascending UID order) into the padded
+/// plaintext of one, keeping the postings of the UIDs `keep` accepts: a
+/// streaming merge of the sorted tables (no map, no copy of a word).
+pub(crate) fn merge(segments: &[&Segment], keep: impl Fn(u32) -> bool) -> Vec<u8> {
+    let mut body = Vec::new();
+    let words: Vec<&Table> = segments.iter().map(|s| &s.words).collect();
+    merge_tables(&words, &keep, &mut body);
+    let pairs: Vec<&Table> = segments.iter().map(|s| &s.pairs).collect();
+    merge_tables(&pairs, &keep, &mut body);
+    pad(body)
+}
+
+fn merge_tables(tables: &[&Table], keep: &impl Fn(u32) -> bool, body: &mut Vec<u8>) {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut next = vec![0usize; tables.len()];
+    let mut heap = BinaryHeap::new();
+    for (t, table) in tables.iter().enumerate() {
+        if table.words() > 0 {
+            heap.push(Reverse((table.word(0), t)));
+        }
     }
-    b
+    let (mut vocab, mut lens, mut postings) = (Vec::new(), Vec::new(), Vec::new());
+    let mut group = Vec::new();
+    while let Some(Reverse((word, t))) = heap.pop() {
+        group.clear();
+        group.push(t);
+        while let Some(Reverse((w, u))) = heap.peek() {
+            if *w != word {
+                break;
+            }
+            group.push(*u);
+            heap.pop();
+        }
+        // Segment order is UID order.
+        group.sort_unstable();
+        let before = postings.len();
+        let mut prev = 0u32;
+        for &t in &group {
+            let i = next[t];
+            tables[t].postings_of(i, |uid, fields| {
+                if uid > prev && keep(uid) {
+                    put_varint(
+                        &mut postings,
+                        (u64::from(uid - prev) << 2) | u64::from(fields),
+                    );
+                    prev = uid;
+                }
+            });
+            next[t] = i + 1;
+            if next[t] < tables[t].words() {
+                heap.push(Reverse((tables[t].word(next[t]), t)));
+            }
+        }
+        if postings.len() > before {
+            vocab.extend_from_slice(word.as_bytes());
+            vocab.push(0);
+            put_varint(&mut lens, (postings.len() - before) as u64);
+        }
+    }
+    for part in [vocab, lens, postings] {
+        put_varint(body, part.len() as u64);
+        body.extend_from_slice(&part);
+    }
 }
 
 #[cfg(test)]
@@ -456,9 +495,26 @@ mod tests {
     fn merge_drops_unkept_uids() {
         let a = seg(&[(1, &[("x", IN_BODY)]), (2, &[("x", IN_BODY)])]);
         let b = seg(&[(5, &[("x", IN_HEADER), ("y", IN_BODY)])]);
-        let m = Segment::decode(&merge(&[&a, &b], |u| u != 2).encode()).expect("decodes");
+        let m = Segment::decode(&merge(&[&a, &b], |u| u != 2)).expect("decodes");
         assert_eq!(found(&m, "x", Bound::Whole, 3), vec![1, 5]);
         assert_eq!(found(&m, "y", Bound::Whole, IN_HEADER), Vec::<u32>::new());
+        // A word whose every message is dropped disappears.
+        let m = Segment::decode(&merge(&[&a, &b], |u| u == 5)).expect("decodes");
+        assert_eq!(found(&m, "x", Bound::Whole, 3), vec![5]);
+        let m = Segment::decode(&merge(&[&a], |_| false)).expect("decodes");
+        assert_eq!(m.words.words(), 0);
+        // Merging equals building the union directly.
+        let c = seg(&[(9, &[("x", IN_BODY), ("z", IN_BODY), ("a b", IN_BODY)])]);
+        let direct = seg(&[
+            (1, &[("x", IN_BODY)]),
+            (2, &[("x", IN_BODY)]),
+            (5, &[("x", IN_HEADER), ("y", IN_BODY)]),
+            (9, &[("x", IN_BODY), ("z", IN_BODY), ("a b", IN_BODY)]),
+        ]);
+        let merged = Segment::decode(&merge(&[&a, &b, &c], |_| true)).expect("decodes");
+        assert_eq!(merged.words.vocab, direct.words.vocab);
+        assert_eq!(merged.words.postings, direct.words.postings);
+        assert_eq!(merged.pairs.vocab, direct.pairs.vocab);
     }
 
     #[test]
