@@ -110,9 +110,9 @@ pub(crate) enum Plan {
     Scan,
 }
 
-/// The plan for `needle`, which must already be folded.
-pub(crate) fn plan(needle: &str) -> Plan {
-    let runs: Vec<(usize, &str)> = needle
+/// The word runs of `needle` with their byte offsets.
+fn runs(needle: &str) -> Vec<(usize, &str)> {
+    needle
         .split(|c: char| !is_word_char(c))
         .scan(0usize, |pos, w| {
             let at = *pos;
@@ -127,7 +127,26 @@ pub(crate) fn plan(needle: &str) -> Plan {
             Some((at, w))
         })
         .filter(|(_, w)| !w.is_empty())
-        .collect();
+        .collect()
+}
+
+/// The slices `run SEP run` of `needle` for consecutive word runs whose
+/// separator is at most [`MAX_SEP`] bytes: each lies inside one pair of any
+/// text containing the needle, so a match has a pair containing each (a
+/// further narrowing of [`Plan::Narrow`]).
+pub(crate) fn inner_pairs(needle: &str) -> Vec<&str> {
+    runs(needle)
+        .windows(2)
+        .filter_map(|w| {
+            let ((a_at, a), (b_at, b)) = (w[0], w[1]);
+            (b_at - (a_at + a.len()) <= MAX_SEP).then(|| needle.get(a_at..b_at + b.len()))?
+        })
+        .collect()
+}
+
+/// The plan for `needle`, which must already be folded.
+pub(crate) fn plan(needle: &str) -> Plan {
+    let runs = runs(needle);
     match runs.as_slice() {
         [] => Plan::Scan,
         [(0, w)] if w.len() == needle.len() => Plan::Exact((*w).to_owned()),
@@ -203,6 +222,16 @@ mod tests {
         assert_eq!(p, ["a b", "b, c", "d 日本", "日本 語x"]);
         assert_eq!(pairs("one").count(), 0);
         assert_eq!(pairs(" x  y ").collect::<Vec<_>>(), ["x  y"]);
+    }
+
+    #[test]
+    fn inner_pairs_of_longer_phrases() {
+        assert_eq!(
+            inner_pairs("big budget review"),
+            ["big budget", "budget review"]
+        );
+        assert_eq!(inner_pairs(" a, b -------- c"), ["a, b"]);
+        assert!(inner_pairs("word").is_empty());
     }
 
     #[test]

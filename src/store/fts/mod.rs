@@ -302,6 +302,17 @@ impl FtsIndex {
             Plan::Narrow(runs) => (runs, false),
             Plan::Scan => return None,
         };
+        // Narrowing only: consecutive runs must also sit in one pair.
+        let mut pairs = Vec::new();
+        if !exact {
+            for p in tokens::inner_pairs(needle) {
+                let mut bits = UidBits::default();
+                for (_, s) in &self.segments {
+                    s.lookup_pair(p, mask, &mut bits);
+                }
+                pairs.push(bits);
+            }
+        }
         let mut acc: Option<UidBits> = None;
         for (run, bound) in runs {
             let mut bits = UidBits::default();
@@ -315,6 +326,11 @@ impl FtsIndex {
                     a
                 }
             });
+        }
+        if let Some(a) = acc.as_mut() {
+            for p in &pairs {
+                a.intersect(p);
+            }
         }
         Some(Answer {
             exact,
