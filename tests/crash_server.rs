@@ -689,3 +689,57 @@ fn crash_compact_by_size_after_snapshot() {
 fn crash_compact_by_size_after_snapshot_tmp() {
     compact_by_size_case("compact.after-snapshot-tmp");
 }
+
+/// REPLACE (RFC 8508) of INBOX message 2 aborting at `point`, into INBOX
+/// itself or into Archive. Within one mailbox the add and the expunge are
+/// one record: the old message or the new one, never both or neither.
+/// Across mailboxes the new message is logged first: a crash between the
+/// two records leaves both, never neither.
+fn replace_case(point: &str, into: &str, new_there: bool, old_gone: bool) {
+    let s = seeds(point);
+    let label = format!("{point}-{into}");
+    let root = root_with(&label, &s);
+    let new = msg(&format!("{label}-replacement"));
+    crash_session(&root, point, |raw| {
+        raw.try_run("SELECT INBOX")?;
+        let cmd = format!(
+            "REPLACE 2 {into} {{{}+}}\r\n{}",
+            new.len(),
+            String::from_utf8_lossy(&new)
+        );
+        raw.try_run(&cmd).map(drop)
+    });
+    let mut c = Checker::new(&root);
+    let inbox = c.contents("INBOX");
+    let old = s[1].as_slice();
+    let mut must: Vec<&[u8]> = vec![&s[0], &s[2]];
+    if !old_gone {
+        must.push(old);
+    }
+    if into == "INBOX" {
+        if new_there {
+            must.push(&new);
+        }
+        assert_set(&label, &inbox, &must, &[]);
+    } else {
+        assert_set(&label, &inbox, &must, &[]);
+        let dest = c.contents(into);
+        let want: Vec<&[u8]> = if new_there { vec![&new] } else { vec![] };
+        assert_set(&format!("{label} {into}"), &dest, &want, &[]);
+    }
+    assert_writable(&mut c, &label);
+    c.finish();
+}
+
+#[test]
+fn crash_replace_within_a_mailbox_is_all_or_nothing() {
+    replace_case("replace.after-file", "INBOX", false, false);
+    replace_case("replace.after-log", "INBOX", true, true);
+}
+
+#[test]
+fn crash_replace_into_another_mailbox_never_loses_the_message() {
+    replace_case("replace.after-file", "Archive", false, false);
+    replace_case("replace.after-dest-add", "Archive", true, false);
+    replace_case("replace.after-source-expunge", "Archive", true, true);
+}

@@ -114,6 +114,9 @@ pub(crate) struct Enabled {
     pub utf8_accept: bool,
     /// RFC 9051 IMAP4rev2 semantics.
     pub rev2: bool,
+    /// RFC 9586 UIDONLY: no sequence numbers in commands (BAD
+    /// [UIDREQUIRED]) or responses (UIDFETCH, VANISHED).
+    pub uidonly: bool,
 }
 
 /// The selected mailbox.
@@ -127,6 +130,8 @@ pub(crate) struct Selected {
     pub read_only: bool,
     /// The result of the last `SEARCH RETURN (SAVE)` (RFC 5182 `$`).
     pub saved: Vec<Uid>,
+    /// The live RFC 5267 contexts (`RETURN (UPDATE)`) on this selection.
+    pub live: crate::imap::commands::updates::LiveContexts,
     /// How many of `mailbox.defined_flags()` the client was told of in
     /// the last `* FLAGS`; more means a new keyword to announce.
     pub announced_flags: usize,
@@ -163,6 +168,8 @@ pub(crate) struct Ctx {
     /// the response to the next command (the login response itself is
     /// written by the session, which this layer does not touch).
     pub alerts: Vec<String>,
+    /// The NOTIFY SET in force (RFC 5465), if any.
+    pub notify: Option<Box<crate::imap::commands::notify::Notifier>>,
 }
 
 /// Why the logged-in context could not be opened.
@@ -186,6 +193,7 @@ impl Ctx {
             fts: Default::default(),
             sort_keys: Default::default(),
             alerts: Vec::new(),
+            notify: None,
         })
     }
 

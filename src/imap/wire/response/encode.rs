@@ -21,6 +21,7 @@ use crate::imap::wire::command::{
     FlagPerm, Section, SectionText, SeqBound, SeqRange, SeqSet, WireFlag,
 };
 use crate::store::types::SeqNum as MsgSeq;
+use crate::store::types::Uid;
 
 /// Strings at least this long are always sent as literals.
 const MAX_QUOTED: usize = 1024;
@@ -288,6 +289,14 @@ pub(super) fn write_response_code(out: &mut Vec<u8>, code: &ResponseCode) {
         }
         ResponseCode::Closed => simple(out, "CLOSED"),
         ResponseCode::TooBig => simple(out, "TOOBIG"),
+        ResponseCode::NoUpdate(tag) => {
+            simple(out, "NOUPDATE ");
+            write_quoted_tag(out, tag);
+        }
+        ResponseCode::BadUrl(url) => {
+            simple(out, "BADURL ");
+            write_text(out, url, true);
+        }
         ResponseCode::UnknownCte => simple(out, "UNKNOWN-CTE"),
         ResponseCode::Nonexistent => simple(out, "NONEXISTENT"),
         ResponseCode::AlreadyExists => simple(out, "ALREADYEXISTS"),
@@ -316,6 +325,13 @@ pub(super) fn write_response_code(out: &mut Vec<u8>, code: &ResponseCode) {
         ResponseCode::NotSaved => simple(out, "NOTSAVED"),
         ResponseCode::UseAttr => simple(out, "USEATTR"),
         ResponseCode::CompressionActive => simple(out, "COMPRESSIONACTIVE"),
+        ResponseCode::NotificationOverflow => simple(out, "NOTIFICATIONOVERFLOW"),
+        ResponseCode::BadEvent(events) => {
+            simple(out, "BADEVENT (");
+            write_atom_list(out, events);
+            out.push(b')');
+        }
+        ResponseCode::UidRequired => simple(out, "UIDREQUIRED"),
         ResponseCode::Other(atom, text) => {
             write_atom(out, atom);
             if let Some(t) = text {
@@ -576,6 +592,12 @@ impl<'o> FetchEncoder<'o> {
         FetchEncoder { out, first: true }
     }
 
+    /// Starts `* uid UIDFETCH (` for message `uid` (RFC 9586, UIDONLY).
+    pub fn begin_uid(out: &'o mut Vec<u8>, uid: Uid) -> FetchEncoder<'o> {
+        let _ = write!(out, "* {} UIDFETCH (", uid.get());
+        FetchEncoder { out, first: true }
+    }
+
     /// Appends one item.
     pub fn item(&mut self, item: &FetchItem<'_>) {
         if !self.first {
@@ -649,7 +671,37 @@ fn write_esearch_item(out: &mut Vec<u8>, item: &ESearchItem) {
             }
             out.push(b')');
         }
+        ESearchItem::AddTo(pairs) => write_context_pairs(out, "ADDTO", pairs),
+        ESearchItem::RemoveFrom(pairs) => write_context_pairs(out, "REMOVEFROM", pairs),
     }
+}
+
+/// `NAME (position set position set ...)`.
+fn write_context_pairs(out: &mut Vec<u8>, name: &str, pairs: &[(u32, SeqSet)]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b" (");
+    for (i, (pos, set)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        let _ = write!(out, "{pos} ");
+        write_seq_set(out, set);
+    }
+    out.push(b')');
+}
+
+/// A tag as a quoted string (NOUPDATE's argument); a tag never holds a
+/// quote or backslash, but a hand-built one is made safe.
+fn write_quoted_tag(out: &mut Vec<u8>, tag: &str) {
+    out.push(b'"');
+    out.extend(tag.bytes().map(|b| {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            b'X'
+        } else {
+            b
+        }
+    }));
+    out.push(b'"');
 }
 
 fn write_words(out: &mut Vec<u8>, name: &[u8], words: &[std::borrow::Cow<'_, str>]) {
@@ -846,6 +898,14 @@ impl Response<'_> {
             }
             Response::Fetch { seq, items } => {
                 let mut f = FetchEncoder::begin(out, *seq);
+                for item in items {
+                    f.item(item);
+                }
+                f.end();
+                return;
+            }
+            Response::UidFetch { uid, items } => {
+                let mut f = FetchEncoder::begin_uid(out, *uid);
                 for item in items {
                     f.item(item);
                 }
