@@ -342,3 +342,26 @@ fn rfc9051_6_4_4_index_crash_points_leave_correct_answers() {
         assert_eq!(indexed, scan_answers(&root), "{point}");
     }
 }
+
+/// RFC 5267 §4.3: a `SEARCH RETURN (UPDATE)` context whose program was
+/// answered by the index keeps working for mail that arrives later (not
+/// covered by the answer it kept: evaluated by the matcher).
+#[test]
+fn rfc5267_4_3_context_update_through_the_index() {
+    let root = root_with("fts-context", &corpus(10, 4));
+    let (_g, mut c) = session(&root);
+    let (_g2, mut b) = session(&root);
+    let r = c.transcript("SEARCH RETURN (UPDATE COUNT) BODY zqxmark");
+    assert!(r.contains("COUNT 10"), "{r}");
+    b.append(
+        "INBOX",
+        &[],
+        b"Subject: late\r\n\r\nlate zqxmark99 and Gr\xc3\xbc\xc3\x9fe\r\n",
+    )
+    .unwrap();
+    b.append("INBOX", &[], b"Subject: other\r\n\r\nnothing here\r\n")
+        .unwrap();
+    let r = c.transcript("NOOP");
+    assert!(r.contains("ADDTO (0 11)"), "{r}");
+    assert!(!r.contains(" 12)"), "{r}");
+}
