@@ -163,6 +163,8 @@ pub(crate) struct Ctx {
     pub summaries: crate::imap::commands::fetch::SummaryCache,
     /// SORT/THREAD keys of the selected mailbox's messages.
     pub sort_keys: crate::imap::commands::sort::SortKeyCache,
+    /// The selected mailbox's full-text index, as this session last loaded it.
+    pub fts: crate::store::fts::FtsIndex,
     /// `* OK [ALERT]` texts found at login (store integrity), sent before
     /// the response to the next command (the login response itself is
     /// written by the session, which this layer does not touch).
@@ -199,6 +201,7 @@ impl Ctx {
             enabled: Enabled::default(),
             limits,
             summaries: Default::default(),
+            fts: Default::default(),
             sort_keys: Default::default(),
             alerts: Vec::new(),
             append_target: None,

@@ -22,6 +22,7 @@ pub mod section;
 pub mod sort;
 pub mod summary;
 pub mod thread;
+pub(crate) mod tokens;
 pub(crate) mod transfer;
 
 pub use section::{SectionError, SectionSpec, SectionText};

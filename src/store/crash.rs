@@ -32,6 +32,11 @@ pub const POINTS: &[&str] = &[
     "compact.after-segment",
     "compact.after-snapshot-tmp",
     "compact.after-snapshot",
+    "fts.after-segment",
+    "fts.before-manifest",
+    "fts.after-manifest",
+    "fts.compact-after-segment",
+    "fts.compact-after-manifest",
     "lmtp.after-data",
     "lmtp.after-reply",
 ];

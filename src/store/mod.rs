@@ -10,6 +10,7 @@ pub mod create;
 pub(crate) mod credentials;
 pub mod delivery;
 pub mod error;
+pub mod fts;
 pub mod mailbox;
 pub mod marks;
 pub(crate) mod message_file;

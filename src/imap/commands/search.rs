@@ -3,8 +3,11 @@
 //! SAVEDATE keys. Keys are compiled once (needles case-folded, sets
 //! resolved) and evaluated per message cheapest first: flags, sizes, dates
 //! and numbers, then the stored summary's header values, then the decrypted
-//! header block, and only then decrypted content. Never changes the
-//! mailbox; the only state it writes is the saved result (`$`).
+//! header block, and only then decrypted content. TEXT and BODY keys are
+//! first answered or narrowed by the mailbox's encrypted full-text index
+//! (`store::fts`, `doc/fts.md`) for the messages it covers; the rest are
+//! scanned. Never changes the mailbox; the only state it writes is the
+//! saved result (`$`) and the index (a cache of the messages' text).
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use crate::imap::wire::command::{SearchCommand, SearchKey, SearchReturnOpt, SeqS
 use crate::imap::wire::response::{Response, ResponseCode};
 use crate::mime::search_text::{self, SearchText};
 use crate::mime::Summary;
+use crate::store::fts::{self, Answer, FtsIndex, Scope};
 use crate::store::mailbox::{Mailbox, MessageInfo};
 use crate::store::message_file::MessageReader;
 use crate::store::types::{Flag, Modseq, SeqNum, Uid, UidSet};
@@ -89,6 +93,10 @@ enum Key {
     Header(Vec<u8>, String),
     Body(String),
     Text(String),
+    /// A TEXT or BODY key with the full-text index's answer: for the
+    /// messages the answer covers, a miss is final and (when the answer is
+    /// exact) so is a hit; other messages evaluate the key itself.
+    Indexed(Arc<Answer>, Box<Key>),
     Not(Box<Key>),
     Or(Box<Key>, Box<Key>),
     And(Vec<Key>),
@@ -102,7 +110,8 @@ impl Key {
             Key::Sent(..) | Key::Field(..) => 1,
             Key::Header(..) => 2,
             Key::Body(_) | Key::Text(_) => 3,
-            Key::Not(k) => k.cost(),
+            Key::Indexed(a, _) if a.exact => 0,
+            Key::Indexed(_, k) | Key::Not(k) => k.cost(),
             Key::Or(a, b) => a.cost().max(b.cost()),
             Key::And(v) => v.iter().map(Key::cost).max().unwrap_or(0),
             _ => 0,
@@ -124,7 +133,7 @@ impl Key {
     fn uses_modseq(&self) -> bool {
         match self {
             Key::ModSeq(_) => true,
-            Key::Not(k) => k.uses_modseq(),
+            Key::Not(k) | Key::Indexed(_, k) => k.uses_modseq(),
             Key::Or(a, b) => a.uses_modseq() || b.uses_modseq(),
             Key::And(v) => v.iter().any(Key::uses_modseq),
             _ => false,
@@ -269,21 +278,10 @@ impl Msg<'_> {
         if self.text.is_none() {
             let s = self.summary()?;
             let uid = self.info.uid;
-            let mut reader = self.open()?;
-            // Decrypt only what the text search reads (headers and the start
-            // of text parts), never attachments; the rest stays zeroed.
-            let size = usize::try_from(reader.size()).unwrap_or(0);
-            let mut raw = vec![0u8; size];
-            for r in coalesce(search_text::needed_ranges(&s)) {
-                let bytes = reader
-                    .read_range(r.start, r.end - r.start)
-                    .map_err(|source| Unreadable::Content { uid, source })?;
-                let start = usize::try_from(r.start).unwrap_or(usize::MAX);
-                if let Some(dst) = raw.get_mut(start..start.saturating_add(bytes.len())) {
-                    dst.copy_from_slice(&bytes);
-                }
-            }
-            self.text = Some(search_text::extract(&s, &raw));
+            // The same function the index is built with: the two agree.
+            let t = fts::search_text(self.mb, uid, &s)
+                .map_err(|source| Unreadable::Store { uid, source })?;
+            self.text = Some(t);
         }
         Ok(self.text.get_or_insert_with(SearchText::default))
     }
@@ -341,6 +339,14 @@ impl Msg<'_> {
                 let t = self.text()?;
                 t.headers.contains(n.as_str()) || t.body.contains(n.as_str())
             }
+            Key::Indexed(a, k) => {
+                let uid = self.info.uid;
+                if a.coverage.covers(uid) {
+                    a.hits.contains(uid.get()) && (a.exact || self.eval(k)?)
+                } else {
+                    self.eval(k)?
+                }
+            }
             Key::Not(k) => !self.eval(k)?,
             Key::Or(a, b) => self.eval(a)? || self.eval(b)?,
             Key::And(v) => {
@@ -355,23 +361,6 @@ impl Msg<'_> {
     }
 }
 
-/// Merges ranges closer than the store's read granularity (one encryption
-/// chunk), so no chunk is decrypted twice.
-fn coalesce(mut ranges: Vec<std::ops::Range<u64>>) -> Vec<std::ops::Range<u64>> {
-    let gap = crate::store::READ_GRANULARITY;
-    ranges.sort_by_key(|r| r.start);
-    let mut out: Vec<std::ops::Range<u64>> = Vec::with_capacity(ranges.len());
-    for r in ranges {
-        match out.last_mut() {
-            Some(last) if r.start <= last.end.saturating_add(gap) => {
-                last.end = last.end.max(r.end);
-            }
-            _ => out.push(r),
-        }
-    }
-    out
-}
-
 /// One matching message: (sequence number, UID, modseq).
 pub(crate) type Hit = (SeqNum, Uid, Modseq);
 
@@ -381,32 +370,30 @@ pub(crate) type Hits = Vec<Hit>;
 /// Messages below which a content search is not worth a second thread.
 const PARALLEL_MIN: usize = 32;
 
-/// Evaluates `key` over `uids` (the whole mailbox, in sequence order);
-/// returns the hits.
+/// Evaluates `key` over `msgs` (in sequence order); returns the hits.
 /// Searches that must decrypt content run on every core, each thread with
 /// its own summary cache; cheaper ones run here with the session's cache.
 fn evaluate(
     mb: &Mailbox,
     cache: &mut SummaryCache,
     key: &Key,
-    uids: &[Uid],
+    msgs: &[(SeqNum, Uid)],
 ) -> Result<Hits, SearchError> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(8);
-    if key.cost() < 3 || threads < 2 || uids.len() < PARALLEL_MIN {
-        return evaluate_range(mb, cache, key, uids, 0);
+    if key.cost() < 3 || threads < 2 || msgs.len() < PARALLEL_MIN {
+        return evaluate_range(mb, cache, key, msgs);
     }
-    let chunk = uids.len().div_ceil(threads);
+    let chunk = msgs.len().div_ceil(threads);
     let parts: Vec<Result<Hits, SearchError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = uids
+        let handles: Vec<_> = msgs
             .chunks(chunk)
-            .enumerate()
-            .map(|(i, part)| {
+            .map(|part| {
                 scope.spawn(move || {
                     let mut local = SummaryCache::default();
-                    evaluate_range(mb, &mut local, key, part, i * chunk)
+                    evaluate_range(mb, &mut local, key, part)
                 })
             })
             .collect();
@@ -422,18 +409,16 @@ fn evaluate(
     Ok(hits)
 }
 
-/// Evaluates `key` over `uids`, whose first element has sequence number
-/// `offset + 1`.
+/// Evaluates `key` over `msgs`.
 fn evaluate_range(
     mb: &Mailbox,
     cache: &mut SummaryCache,
     key: &Key,
-    uids: &[Uid],
-    offset: usize,
+    msgs: &[(SeqNum, Uid)],
 ) -> Result<Hits, SearchError> {
     let mut hits = Vec::new();
-    for (i, &uid) in uids.iter().enumerate() {
-        let (Some(info), Some(seq)) = (mb.info(uid), SeqNum::from_index(offset + i)) else {
+    for &(seq, uid) in msgs {
+        let Some(info) = mb.info(uid) else {
             continue;
         };
         let modseq = info.modseq;
@@ -517,6 +502,7 @@ pub(crate) fn matching_program(
         selected,
         summaries,
         enabled,
+        fts: index,
         ..
     } = ctx;
     let Some(sel) = selected.as_mut() else {
@@ -534,10 +520,81 @@ pub(crate) fn matching_program(
         crate::imap::commands::selected::write_highest_modseq(out, &sel.mailbox);
     }
     let mb = &sel.mailbox;
-    let all: Vec<Uid> = mb.uids().collect();
-    match evaluate(mb, summaries, &key, &all) {
+    let key = if key.reads_text() {
+        // The index is a cache: if it cannot be brought up to date, what
+        // it does not cover is scanned.
+        if let Err(e) = index.sync(mb) {
+            log::warn!("full-text index of mailbox {}: {e}", mb.id());
+        }
+        with_index(key, index)
+    } else {
+        key
+    };
+    let only = key.narrowed();
+    let msgs: Vec<(SeqNum, Uid)> = mb
+        .uids()
+        .enumerate()
+        .filter_map(|(i, uid)| Some((SeqNum::from_index(i)?, uid)))
+        .filter(|&(_, uid)| {
+            only.map_or(true, |a| {
+                !a.coverage.covers(uid) || a.hits.contains(uid.get())
+            })
+        })
+        .collect();
+    match evaluate(mb, summaries, &key, &msgs) {
+        // The program keeps the index's answers: they stay true for the
+        // messages they cover, and others (new mail) evaluate the key.
         Ok(hits) => Ok((hits, uses_modseq, Program { key })),
         Err(e) => Err(Reply::server_bug("SEARCH", &e)),
+    }
+}
+
+impl Key {
+    /// Whether evaluating this key reads message text (TEXT, BODY).
+    fn reads_text(&self) -> bool {
+        match self {
+            Key::Body(_) | Key::Text(_) => true,
+            Key::Not(k) | Key::Indexed(_, k) => k.reads_text(),
+            Key::Or(a, b) => a.reads_text() || b.reads_text(),
+            Key::And(v) => v.iter().any(Key::reads_text),
+            _ => false,
+        }
+    }
+
+    /// An index answer every match must agree with (the key itself or a
+    /// conjunct of it), to skip the messages it rules out.
+    fn narrowed(&self) -> Option<&Answer> {
+        match self {
+            Key::Indexed(a, _) => Some(a),
+            Key::And(v) => v.iter().find_map(Key::narrowed),
+            _ => None,
+        }
+    }
+}
+
+/// `key` with each TEXT and BODY key carrying the index's answer.
+fn with_index(key: Key, index: &FtsIndex) -> Key {
+    let answer = |n: &str, scope| index.query(n, scope).map(Arc::new);
+    match key {
+        Key::Body(n) => match answer(&n, Scope::Body) {
+            Some(a) => Key::Indexed(a, Box::new(Key::Body(n))),
+            None => Key::Body(n),
+        },
+        Key::Text(n) => match answer(&n, Scope::Text) {
+            Some(a) => Key::Indexed(a, Box::new(Key::Text(n))),
+            None => Key::Text(n),
+        },
+        Key::Not(k) => Key::Not(Box::new(with_index(*k, index))),
+        Key::Or(a, b) => Key::Or(
+            Box::new(with_index(*a, index)),
+            Box::new(with_index(*b, index)),
+        ),
+        Key::And(v) => {
+            let mut v: Vec<Key> = v.into_iter().map(|k| with_index(k, index)).collect();
+            v.sort_by_key(Key::cost);
+            Key::And(v)
+        }
+        k => k,
     }
 }
 

@@ -278,6 +278,21 @@ impl Mailbox {
         self.uid_validity
     }
 
+    /// This mailbox's directory (the full-text index lives inside it).
+    pub(crate) fn dir(&self) -> &Path {
+        self.log.dir()
+    }
+
+    /// The user's staging directory (same file system as the mailbox).
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
+        self.user_dir.join("tmp")
+    }
+
+    /// The user's keys.
+    pub(crate) fn keys(&self) -> &UserKeys {
+        &self.keys
+    }
+
     /// Path of the message file named `name` in this mailbox.
     pub(crate) fn message_path(&self, name: &MessageName) -> PathBuf {
         msg_path(self.log.dir(), name)
