@@ -423,12 +423,7 @@ pub(crate) fn select(
     Response::Exists(mailbox.exists()).encode(out);
     if !enabled.rev2 {
         Response::Recent(mailbox.recent_count()).encode(out);
-        let first_unseen = mailbox.uids().position(|u| {
-            mailbox
-                .info(u)
-                .is_some_and(|i| !i.flags.contains(&Flag::Seen))
-        });
-        if let Some(seq) = first_unseen.and_then(SeqNum::from_index) {
+        if let Some(seq) = mailbox.first_unseen() {
             untagged_ok(out, ResponseCode::Unseen(seq), "First unseen");
         }
     }
