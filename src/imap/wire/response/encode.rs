@@ -50,13 +50,18 @@ fn quotable(s: &[u8]) -> bool {
 /// `{n}` literal. NUL bytes force a literal8 when `allow_literal8`.
 pub fn write_string_opts(out: &mut Vec<u8>, s: &[u8], allow_literal8: bool, non_sync: bool) {
     if quotable(s) {
+        // Copied in runs between the bytes to escape: a push per byte was
+        // most of BODYSTRUCTURE's encoding (callgrind, issue 12).
         out.push(b'"');
-        for &b in s {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
+        let mut rest = s;
+        while let Some(i) = rest.iter().position(|&b| b == b'"' || b == b'\\') {
+            let (run, tail) = rest.split_at(i);
+            out.extend_from_slice(run);
+            out.push(b'\\');
+            out.extend_from_slice(tail.get(..1).unwrap_or_default());
+            rest = tail.get(1..).unwrap_or_default();
         }
+        out.extend_from_slice(rest);
         out.push(b'"');
     } else {
         if allow_literal8 && s.contains(&0) {

@@ -983,3 +983,10 @@ fn flags_from_a_borrowed_list_encode_as_the_flags_item() {
         "* 7 FETCH (UID 70 FLAGS (\\Seen $Junk \\Recent))\r\n"
     );
 }
+
+#[test]
+fn quoted_strings_escape_quotes_and_backslashes_in_runs() {
+    assert_eq!(s(|o| write_string(o, b"plain")), "\"plain\"");
+    assert_eq!(s(|o| write_string(o, b"\"a\\b\"c\\")), r#""\"a\\b\"c\\""#);
+    assert_eq!(s(|o| write_string(o, b"")), "\"\"");
+}
