@@ -137,6 +137,27 @@ fn rfc5256_4_thread_references() {
     assert_eq!(members(&t), (1..=32).collect::<Vec<u32>>());
 }
 
+/// THREAD=REFS (draft-ietf-morg-inthread), hand-derived: the links of
+/// REFERENCES without merging by subject (12 stays apart from 11, 18 from
+/// 17's thread, 25–27 apart), threads ordered by their latest message:
+/// 5–7 end on 2 Jan, 8–10 on 3 Jan, ..., the thread of 1 only on 8 Jan
+/// (21), 31 30 after 32 (13 Jan 10:00 against 06:00 UTC), 13 and 14 (no
+/// usable Date: INTERNALDATE, the seeding time) last.
+#[test]
+fn inthread_refs_thread_order_and_no_subject_merge() {
+    let (_root, mut c) = session("thread-refs2");
+    let t = answer(&mut c, "THREAD REFS UTF-8 ALL", "* THREAD");
+    assert_eq!(
+        t,
+        "((5)(6 7))(8 9 10)(11)(12)(16 15)(18)(17 19)(20)(1 (2 3 21)(4))(22)(23)(24)\
+         (25)(26)(27)(28 29)(32)(31 30)(13)(14)"
+    );
+    assert_eq!(members(&t), (1..=32).collect::<Vec<u32>>());
+    // Without 21 the thread of 1 ends on 1 Jan (4) and comes first.
+    let t = answer(&mut c, "UID THREAD REFS UTF-8 1:12", "* THREAD");
+    assert_eq!(t, "(1 (2 3)(4))((5)(6 7))(8 9 10)(11)(12)");
+}
+
 /// RFC 5256 §3 (ORDEREDSUBJECT): grouped by base subject, the earliest
 /// message the parent of the others, groups by their first date.
 #[test]
@@ -310,4 +331,58 @@ fn rfc8970_3_fetch_preview() {
     // PREVIEW does not set \Seen.
     let r = c.transcript("FETCH 1 (FLAGS)");
     assert!(!r.contains("\\Seen"), "{r}");
+}
+
+/// The sealed sort-key cache (`store::sort_keys`): the first SORT of a
+/// session on 80 messages writes it; a new session sorts from it with the
+/// same answer, and a message appended since is sorted from its summary.
+#[test]
+fn rfc5256_3_sort_from_the_sealed_key_cache() {
+    let msgs: Vec<Vec<u8>> = (0..80u32)
+        .map(|i| {
+            format!(
+                "From: u{i}@example.org\r\nSubject: s{:02}\r\nDate: {:02} Feb 2024 10:00:00 +0000\r\n\
+                 Message-ID: <k{i}@x>\r\n\r\nbody\r\n",
+                (i * 37) % 80,
+                1 + (i * 7) % 28
+            )
+            .into_bytes()
+        })
+        .collect();
+    let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+    let (root, mut c, _) = common::session_on_inbox("sort-keycache", USER, PASS, &refs, false);
+    let by_date = answer(&mut c, "SORT (DATE) UTF-8 ALL", "* SORT");
+    let by_subject = answer(&mut c, "SORT (SUBJECT) UTF-8 ALL", "* SORT");
+    let boxes = root.path().join("users").join(USER).join("mailboxes");
+    let cached: Vec<_> = std::fs::read_dir(&boxes)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path().join("sortkeys");
+            p.exists().then_some(p)
+        })
+        .collect();
+    assert_eq!(cached.len(), 1, "one sealed sort-key file");
+    let sealed = std::fs::read(&cached[0]).unwrap();
+    assert!(
+        !sealed.windows(3).any(|w| w == b"S00"),
+        "subjects are not kept in clear"
+    );
+    drop(c);
+
+    let mut c = Session::login(&root, USER, PASS);
+    c.ok("SELECT INBOX");
+    assert_eq!(
+        answer(&mut c, "SORT (SUBJECT) UTF-8 ALL", "* SORT"),
+        by_subject
+    );
+    assert_eq!(answer(&mut c, "SORT (DATE) UTF-8 ALL", "* SORT"), by_date);
+    let late = b"Subject: a first\r\nDate: 01 Jan 2024 00:00:00 +0000\r\n\r\nx\r\n";
+    c.append("INBOX", &[], late).unwrap();
+    drop(c);
+    let mut c = Session::login(&root, USER, PASS);
+    c.ok("SELECT INBOX");
+    assert_eq!(
+        answer(&mut c, "SORT (DATE) UTF-8 ALL", "* SORT"),
+        format!("81 {by_date}")
+    );
 }

@@ -26,5 +26,6 @@ fuzz_target!(|raw: &[u8]| {
         })
         .collect();
     check(&thread::references(&input), input.len());
+    check(&thread::refs(&input), input.len());
     check(&thread::ordered_subject(&input), input.len());
 });

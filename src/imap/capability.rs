@@ -95,6 +95,13 @@ pub(crate) enum Capability {
     ThreadOrderedSubject,
     /// `THREAD=REFERENCES` (RFC 5256).
     ThreadReferences,
+    /// `THREAD=REFS` (draft-ietf-morg-inthread).
+    ThreadRefs,
+    /// `CONTEXT=SEARCH` (RFC 5267 §4): SEARCH RETURN (UPDATE CONTEXT),
+    /// CANCELUPDATE.
+    ContextSearch,
+    /// `CONTEXT=SORT` (RFC 5267 §4): the same for SORT.
+    ContextSort,
 }
 
 /// The capabilities without a value, with their wire names: the one table
@@ -141,6 +148,9 @@ const NAMES: &[(Capability, &str)] = &[
     (Capability::Esort, "ESORT"),
     (Capability::ThreadOrderedSubject, "THREAD=ORDEREDSUBJECT"),
     (Capability::ThreadReferences, "THREAD=REFERENCES"),
+    (Capability::ThreadRefs, "THREAD=REFS"),
+    (Capability::ContextSearch, "CONTEXT=SEARCH"),
+    (Capability::ContextSort, "CONTEXT=SORT"),
 ];
 
 /// The wire name before `=` of a capability that carries a value.
@@ -256,7 +266,10 @@ pub(crate) fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
         C::Esort,
         C::ThreadOrderedSubject,
         C::ThreadReferences,
+        C::ThreadRefs,
     ]);
+    // imap::commands::updates
+    caps.extend([C::ContextSearch, C::ContextSort]);
     caps
 }
 
@@ -274,7 +287,7 @@ mod tests {
     const EXTENSIONS: &str = "CHILDREN MULTIAPPEND LIST-EXTENDED LIST-STATUS SPECIAL-USE \
         CREATE-SPECIAL-USE STATUS=SIZE APPENDLIMIT=67108864 XLIST IDLE UNSELECT UIDPLUS MOVE \
         CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE PREVIEW ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
-        THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
+        THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS CONTEXT=SEARCH CONTEXT=SORT";
 
     #[test]
     fn advertised_lists_are_the_documented_ones() {

@@ -127,6 +127,8 @@ pub(crate) struct Selected {
     pub read_only: bool,
     /// The result of the last `SEARCH RETURN (SAVE)` (RFC 5182 `$`).
     pub saved: Vec<Uid>,
+    /// The live RFC 5267 contexts (`RETURN (UPDATE)`) on this selection.
+    pub live: crate::imap::commands::updates::LiveContexts,
     /// How many of `mailbox.defined_flags()` the client was told of in
     /// the last `* FLAGS`; more means a new keyword to announce.
     pub announced_flags: usize,

@@ -185,6 +185,25 @@ impl<'a> Arena<'a> {
 
 /// THREAD=REFERENCES (RFC 5256 §4).
 pub fn references(msgs: &[ThreadInput<'_>]) -> Vec<Tree> {
+    threads(msgs, Variant::References)
+}
+
+/// THREAD=REFS (draft-ietf-morg-inthread): REFERENCES steps 1 to 4 (the
+/// same links, the same pruning, siblings by date), with no merging by
+/// subject, and the threads ordered by their most recent message: by the
+/// latest sent date of any message in the thread, ties by the thread's
+/// earliest message (date, then mailbox order), as Dovecot does.
+pub fn refs(msgs: &[ThreadInput<'_>]) -> Vec<Tree> {
+    threads(msgs, Variant::Refs)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    References,
+    Refs,
+}
+
+fn threads(msgs: &[ThreadInput<'_>], variant: Variant) -> Vec<Tree> {
     let mut a = Arena {
         c: Vec::with_capacity(msgs.len() * 2),
         ids: HashMap::with_capacity(msgs.len() * 2),
@@ -296,6 +315,10 @@ pub fn references(msgs: &[ThreadInput<'_>]) -> Vec<Tree> {
             (msgs.get(i).map_or(0, |m| m.date), i)
         })
     };
+    if variant == Variant::Refs {
+        roots.sort_by_cached_key(|&c| (latest(&a, c, msgs), key(&a, c)));
+        return roots.into_iter().map(|r| to_tree(&a, r)).collect();
+    }
     roots.sort_by_cached_key(|&c| key(&a, c));
     // (6) Merge threads whose subjects agree.
     let subject = |a: &Arena, c: usize| -> Option<usize> {
@@ -371,6 +394,20 @@ pub fn references(msgs: &[ThreadInput<'_>]) -> Vec<Tree> {
     sort_siblings(&mut a, msgs);
     roots.sort_by_cached_key(|&c| key(&a, c));
     roots.into_iter().map(|r| to_tree(&a, r)).collect()
+}
+
+/// The latest sent date of any message in the thread at `root` (walked
+/// with an explicit stack: a thread may be a 100,000-message chain).
+fn latest(a: &Arena, root: usize, msgs: &[ThreadInput<'_>]) -> i64 {
+    let mut best = i64::MIN;
+    let mut stack = vec![root];
+    while let Some(c) = stack.pop() {
+        if let Some(m) = a.msg(c).and_then(|i| msgs.get(i)) {
+            best = best.max(m.date);
+        }
+        stack.extend_from_slice(a.children(c));
+    }
+    best
 }
 
 /// Sorts the children of every container by (date, mailbox order). Below
@@ -495,6 +532,39 @@ mod tests {
         assert_eq!(run(&fs, &[1, 2, 3, 4]), "((2 1)(4))(3)");
     }
 
+    /// REFS: the links and sibling order of REFERENCES; no subject merge
+    /// (1 and 4 share "topic" but stay apart); threads by their latest
+    /// message: (5 6) ends at 6 (day 9) after 3 (day 7) and before the
+    /// thread of 1, whose reply 2 is dated day 10.
+    #[test]
+    fn inthread_refs_latest_message_and_no_subject_merge() {
+        let fs = [
+            f("a@x", &[], "topic"),
+            f("b@x", &["a@x"], "Re: topic"),
+            f("c@x", &[], "other"),
+            f("d@x", &[], "topic"),
+            f("e@x", &["gone@x"], "x"),
+            f("f@x", &["gone@x"], "y"),
+        ];
+        let input: Vec<ThreadInput> = fs
+            .iter()
+            .zip([1, 10, 7, 2, 8, 9])
+            .map(|(f, d)| ThreadInput { date: d, fields: f })
+            .collect();
+        assert_eq!(show(&refs(&input)), "(4)(3)((5)(6))(1 2)");
+        // REFERENCES merges 4 under the same subject and sorts by the
+        // first message (days 1, 7, 8).
+        assert_eq!(show(&references(&input)), "((1 2)(4))(3)((5)(6))");
+        // Latest dates 2, 4, 5 and 5: the tie between (1 2) and (3) goes
+        // to the thread whose earliest message is earlier.
+        let tied: Vec<ThreadInput> = fs
+            .iter()
+            .zip([1, 5, 5, 2, 3, 4])
+            .map(|(f, d)| ThreadInput { date: d, fields: f })
+            .collect();
+        assert_eq!(show(&refs(&tied)), "(4)((5)(6))(1 2)(3)");
+    }
+
     #[test]
     fn rfc5256_3_ordered_subject() {
         let fs = [
@@ -546,7 +616,7 @@ mod tests {
                     fields: f,
                 })
                 .collect();
-            for trees in [references(&input), ordered_subject(&input)] {
+            for trees in [references(&input), refs(&input), ordered_subject(&input)] {
                 let mut all: Vec<usize> = trees.iter().flat_map(Tree::indices).collect();
                 all.sort_unstable();
                 assert_eq!(all, (0..n).collect::<Vec<_>>(), "{fs:?}");

@@ -14,6 +14,7 @@ pub mod mailbox;
 pub mod marks;
 pub(crate) mod message_file;
 pub(crate) mod record_log;
+pub(crate) mod sort_keys;
 pub mod spool;
 pub(crate) mod state;
 pub(crate) mod summary;

@@ -15,4 +15,5 @@ pub(crate) mod search;
 pub(crate) mod selected;
 pub(crate) mod sort;
 pub(crate) mod store;
+pub(crate) mod updates;
 pub(crate) mod xcry;

@@ -31,8 +31,17 @@ pub(crate) fn returned(
     uid: bool,
     uses_modseq: bool,
 ) -> Result<Returned, Reply> {
+    // CONTEXT is a hint (RFC 5267 §4.2) and UPDATE is answered by the
+    // updates that follow (§4.3); neither asks for data now. Like
+    // Dovecot, `RETURN (CONTEXT)` alone means ALL and `RETURN (UPDATE)`
+    // alone answers an ESEARCH with no data.
+    let hint = |o: &SearchReturnOpt| matches!(o, SearchReturnOpt::Context);
     let all_opt = [SearchReturnOpt::All];
-    let opts = if opts.is_empty() { &all_opt[..] } else { opts };
+    let opts = if opts.iter().all(hint) {
+        &all_opt[..]
+    } else {
+        opts
+    };
     let has = |o: SearchReturnOpt| opts.contains(&o);
     let partial = opts.iter().find_map(|o| match o {
         SearchReturnOpt::Partial(r) => Some(*r),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use crate::imap::commands::fetch::SummaryCache;
-use crate::imap::commands::returned;
+use crate::imap::commands::{returned, updates};
 use crate::imap::context::{self, Ctx, Reply, Unreadable};
 use crate::imap::seqset::{Numbers, View};
 use crate::imap::wire::command::{SearchCommand, SearchKey, SearchReturnOpt, SeqSet};
@@ -106,6 +106,18 @@ impl Key {
             Key::Or(a, b) => a.cost().max(b.cost()),
             Key::And(v) => v.iter().map(Key::cost).max().unwrap_or(0),
             _ => 0,
+        }
+    }
+
+    /// Whether the answer depends on the clock (WITHIN), not only on the
+    /// messages: such a result cannot be kept live from changes alone.
+    fn time_dependent(&self) -> bool {
+        match self {
+            Key::ArrivedBy(_) | Key::ArrivedAfter(_) => true,
+            Key::Not(k) => k.time_dependent(),
+            Key::Or(a, b) => a.time_dependent() || b.time_dependent(),
+            Key::And(v) => v.iter().any(Key::time_dependent),
+            _ => false,
         }
     }
 
@@ -441,6 +453,49 @@ fn evaluate_range(
     Ok(hits)
 }
 
+/// A compiled search: sequence sets, `$` and UID sets already resolved to
+/// the messages they named when the command ran. What an RFC 5267 UPDATE
+/// context evaluates again for each changed message.
+pub(crate) struct Program {
+    key: Key,
+}
+
+impl Program {
+    /// WITHIN keys: the result changes with the clock, not with messages.
+    pub(crate) fn time_dependent(&self) -> bool {
+        self.key.time_dependent()
+    }
+
+    /// Those of `uids` (each in the session's view) that match, in the
+    /// order given.
+    pub(crate) fn filter(
+        &self,
+        mb: &Mailbox,
+        cache: &mut SummaryCache,
+        uids: &[Uid],
+    ) -> Result<Vec<Uid>, SearchError> {
+        let mut hits = Vec::new();
+        for &uid in uids {
+            let (Some(info), Some(seq)) = (mb.info(uid), mb.seq_of(uid)) else {
+                continue;
+            };
+            let mut m = Msg {
+                mb,
+                cache,
+                seq,
+                info,
+                summary: None,
+                header: None,
+                text: None,
+            };
+            if m.eval(&self.key)? {
+                hits.push(uid);
+            }
+        }
+        Ok(hits)
+    }
+}
+
 /// The messages `criteria` (implicitly ANDed) match in the selected
 /// mailbox, in sequence order, and whether they used MODSEQ (which then
 /// turns CONDSTORE on, RFC 7162 §3.1). SEARCH, SORT and THREAD share it.
@@ -449,6 +504,15 @@ pub(crate) fn matching(
     out: &mut Vec<u8>,
     criteria: &[SearchKey],
 ) -> Result<(Hits, bool), Reply> {
+    matching_program(ctx, out, criteria).map(|(h, m, _)| (h, m))
+}
+
+/// [`matching`], also giving the compiled search (for UPDATE contexts).
+pub(crate) fn matching_program(
+    ctx: &mut Ctx,
+    out: &mut Vec<u8>,
+    criteria: &[SearchKey],
+) -> Result<(Hits, bool, Program), Reply> {
     let Ctx {
         selected,
         summaries,
@@ -472,7 +536,7 @@ pub(crate) fn matching(
     let mb = &sel.mailbox;
     let all: Vec<Uid> = mb.uids().collect();
     match evaluate(mb, summaries, &key, &all) {
-        Ok(hits) => Ok((hits, uses_modseq)),
+        Ok(hits) => Ok((hits, uses_modseq, Program { key })),
         Err(e) => Err(Reply::server_bug("SEARCH", &e)),
     }
 }
@@ -520,7 +584,15 @@ fn run(
         }
     }
     let rev2 = ctx.enabled.rev2;
-    let (hits, uses_modseq) = match matching(ctx, out, &cmd.criteria) {
+    let update = opts
+        .as_ref()
+        .is_some_and(|o| o.contains(&SearchReturnOpt::Update));
+    if update {
+        if let Err(r) = updates::check_tag(ctx, tag) {
+            return r;
+        }
+    }
+    let (hits, uses_modseq, program) = match matching_program(ctx, out, &cmd.criteria) {
         Ok(r) => r,
         Err(reply) => return reply,
     };
@@ -543,7 +615,7 @@ fn run(
         Response::Search { numbers, modseq }.encode(out);
         return Reply::ok("SEARCH completed");
     };
-    returned::answer(
+    let reply = returned::answer(
         &opts,
         &hits,
         cmd.uid,
@@ -552,7 +624,18 @@ fn run(
         tag,
         out,
         "SEARCH",
-    )
+    );
+    if update && reply.status == crate::imap::wire::response::Status::Ok {
+        let new = updates::NewContext {
+            tag,
+            uid: cmd.uid,
+            program,
+            order: None,
+            result: hits.iter().map(|h| h.1).collect(),
+        };
+        updates::register(ctx, out, new);
+    }
+    reply
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::fs;
 use std::path::PathBuf;
 
+use crate::imap::commands::updates;
 use crate::imap::context::Selected;
 use crate::imap::context::{
     mailbox_name, modseq, resolve, same_uid_validity, selected, wire_flag, wire_modseq,
@@ -139,6 +140,9 @@ pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
     // Entries sealed to a foreign key were reported after login.
     let _ = file_spool(ctx);
     if !expunge_allowed {
+        // Flag changes were reported before the command; live search
+        // contexts follow them now (no EXISTS or EXPUNGE is due here).
+        updates::report_changes(ctx, out);
         return;
     }
     let enabled = ctx.enabled;
@@ -146,7 +150,15 @@ pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
         return;
     };
     match sel.mailbox.refresh() {
-        Ok(changes) => report(sel, enabled, out, &changes),
+        Ok(changes) => {
+            // RFC 5267 §4.3.4: REMOVEFROM before the EXPUNGE it follows
+            // from; §4.3.3: ADDTO after the EXISTS.
+            updates::report_expunged(ctx, out, &changes.expunged);
+            if let Some(sel) = ctx.selected.as_mut() {
+                report(sel, enabled, out, &changes);
+            }
+            updates::report_changes(ctx, out);
+        }
         Err(e) => {
             log::error!("refreshing the mailbox: {e}");
             Response::status(
@@ -459,6 +471,7 @@ pub(crate) fn select(
         mailbox,
         read_only,
         saved: Vec::new(),
+        live: Default::default(),
     });
     if read_only {
         let text = if asked_read_only {

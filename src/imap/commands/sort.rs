@@ -1,5 +1,6 @@
 //! `[UID] SORT` (RFC 5256, SORT=DISPLAY RFC 5957, ESORT RFC 5267) and
-//! `[UID] THREAD` (RFC 5256 ORDEREDSUBJECT and REFERENCES). The messages
+//! `[UID] THREAD` (RFC 5256 ORDEREDSUBJECT and REFERENCES, and REFS of
+//! draft-ietf-morg-inthread). The messages
 //! come from the shared SEARCH evaluation; the keys and references from
 //! each message's sealed summary (`mime::sort`), the algorithms from
 //! `mime::thread`. Never changes the mailbox; the only state it writes is
@@ -10,8 +11,8 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use crate::imap::commands::returned;
 use crate::imap::commands::search::{self, Hit, Hits};
+use crate::imap::commands::{returned, updates};
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::wire::command::{
     SearchReturnOpt, SortCommand, SortCriterion, SortKey, ThreadAlgorithm, ThreadCommand,
@@ -37,7 +38,15 @@ const SORT_CACHE_LIMIT: usize = 200_000;
 pub(crate) struct SortKeyCache {
     mailbox: Option<MailboxId>,
     map: HashMap<Uid, Keys>,
+    /// The mailbox's sealed sort-key file was read into `map`.
+    stored_read: bool,
 }
+
+/// Keys read from summaries in one fill at or above which the sealed
+/// sort-key file is rewritten: enough that the next session saves real
+/// work, few enough rewrites that a mailbox receiving mail one message at
+/// a time does not rewrite a large file after every SORT.
+const STORE_MIN: usize = 64;
 
 /// Below this many uncached messages the keys are read on this thread.
 const PARALLEL_MIN: usize = 256;
@@ -51,24 +60,51 @@ fn load(mb: &Mailbox, uid: Uid) -> Result<Keys, MailboxError> {
 }
 
 impl SortKeyCache {
-    /// Reads the keys of those of `uids` not cached yet, on every core
-    /// when there are many (each summary is unsealed and decoded: the
-    /// cost of the first SORT or THREAD on a large mailbox).
+    /// Reads the keys of those of `uids` not cached yet: first from the
+    /// mailbox's sealed sort-key file (one file for the whole mailbox),
+    /// then from the summaries of the rest, on every core when there are
+    /// many (each summary is a file to unseal and decode); many of those
+    /// are written back to the sort-key file for the next session.
     fn fill(&mut self, mb: &Mailbox, uids: &[Uid]) -> Result<(), MailboxError> {
         if self.mailbox != Some(mb.id()) {
             self.map.clear();
             self.mailbox = Some(mb.id());
+            self.stored_read = false;
+        }
+        if !self.stored_read {
+            self.stored_read = true;
+            for (uid, date, fields) in mb.cached_sort_keys() {
+                self.map.insert(uid, Arc::new((date, fields)));
+            }
         }
         let missing: Vec<Uid> = uids
             .iter()
             .copied()
             .filter(|u| !self.map.contains_key(u))
             .collect();
+        self.read_summaries(mb, &missing)?;
+        if missing.len() >= STORE_MIN {
+            let known: Vec<(Uid, Option<i64>, &SortFields)> = mb
+                .uids()
+                .filter_map(|u| self.map.get(&u).map(|k| (u, k.0, &k.1)))
+                .collect();
+            mb.store_sort_keys(&known);
+        }
+        Ok(())
+    }
+
+    /// Reads the keys of `missing` from their summaries, on every core
+    /// when there are many.
+    fn read_summaries(&mut self, mb: &Mailbox, missing: &[Uid]) -> Result<(), MailboxError> {
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
             .min(8);
         if missing.len() < PARALLEL_MIN || threads < 2 {
+            for &u in missing {
+                let k = load(mb, u)?;
+                self.map.insert(u, k);
+            }
             return Ok(());
         }
         let chunk = missing.len().div_ceil(threads);
@@ -104,6 +140,7 @@ impl SortKeyCache {
         if self.mailbox != Some(mb.id()) {
             self.map.clear();
             self.mailbox = Some(mb.id());
+            self.stored_read = false;
         }
         if let Some(k) = self.map.get(&uid) {
             return Ok(k.clone());
@@ -224,7 +261,16 @@ fn run_sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> R
     if let Err(r) = search::check_charset(&cmd.charset) {
         return r;
     }
-    let (hits, uses_modseq) = match search::matching(ctx, out, &cmd.search) {
+    let update = cmd
+        .return_opts
+        .as_ref()
+        .is_some_and(|o| o.contains(&SearchReturnOpt::Update));
+    if update {
+        if let Err(r) = updates::check_tag(ctx, tag) {
+            return r;
+        }
+    }
+    let (hits, uses_modseq, program) = match search::matching_program(ctx, out, &cmd.search) {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -247,7 +293,7 @@ fn run_sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> R
     // ESORT (RFC 5267 §3): as ESEARCH, with MIN/MAX the first/last in
     // sort order and ALL and PARTIAL in sort order.
     let sorted: Vec<Hit> = sorted.into_iter().copied().collect();
-    returned::answer(
+    let reply = returned::answer(
         opts,
         &sorted,
         cmd.uid,
@@ -256,7 +302,44 @@ fn run_sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> R
         tag,
         out,
         "SORT",
-    )
+    );
+    if update && reply.status == Status::Ok {
+        let new = updates::NewContext {
+            tag,
+            uid: cmd.uid,
+            program,
+            order: Some(cmd.criteria.clone()),
+            result: sorted.iter().map(|h| h.1).collect(),
+        };
+        updates::register(ctx, out, new);
+    }
+    reply
+}
+
+/// `uids` (ascending) in the order `criteria` give, ties in mailbox
+/// order: how a live SORT context places new members.
+pub(crate) fn sorted_uids(
+    ctx: &mut Ctx,
+    uids: &[Uid],
+    criteria: &[SortCriterion],
+) -> Result<Vec<Uid>, Reply> {
+    let Some(sel) = ctx.selected.as_ref() else {
+        return Err(Reply::bad("No mailbox selected"));
+    };
+    let mb = &sel.mailbox;
+    let hits: Hits = uids
+        .iter()
+        .filter_map(|&u| {
+            let info = mb.info(u)?;
+            Some((mb.seq_of(u)?, u, info.modseq))
+        })
+        .collect();
+    let mut rows = rows(ctx, &hits, needs_summary(criteria))?;
+    rows.sort_by(|a, b| compare(a, b, criteria));
+    Ok(rows
+        .iter()
+        .filter_map(|r| hits.get(r.pos).map(|h| h.1))
+        .collect())
 }
 
 /// A `mime::thread` tree with message numbers in place of input indices.
@@ -298,6 +381,7 @@ pub(crate) fn thread(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ThreadCommand) -> R
     let trees = match cmd.algorithm {
         ThreadAlgorithm::OrderedSubject => thread::ordered_subject(&input),
         ThreadAlgorithm::References => thread::references(&input),
+        ThreadAlgorithm::Refs => thread::refs(&input),
     };
     Response::Thread(trees.iter().map(|t| to_wire(t, &numbers)).collect()).encode(out);
     Reply::ok("THREAD completed")

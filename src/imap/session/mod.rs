@@ -18,7 +18,9 @@ mod idle;
 
 use crate::imap::capability::{self, Phase};
 use crate::imap::commands::selected::TaggedModseq;
-use crate::imap::commands::{copy, enable, fetch, mailboxes, search, selected, sort, store, xcry};
+use crate::imap::commands::{
+    copy, enable, fetch, mailboxes, search, selected, sort, store, updates, xcry,
+};
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::stream::Stream;
 use crate::imap::wire::command::{Command, CommandBody, IdParams};
@@ -514,6 +516,7 @@ impl<L: Login> Session<L> {
             CommandBody::Search(cmd) => search::search(ctx, out, tag, &cmd),
             CommandBody::Sort(cmd) => sort::sort(ctx, out, tag, &cmd),
             CommandBody::Thread(cmd) => sort::thread(ctx, out, &cmd),
+            CommandBody::CancelUpdate { tags } => updates::cancel(ctx, &tags),
             other => Reply::bad(format!(
                 "{} is not implemented by this server",
                 command_name(&other)
@@ -646,5 +649,6 @@ fn command_name(body: &CommandBody) -> &'static str {
         CommandBody::Authenticate { .. } => "AUTHENTICATE",
         CommandBody::Login { .. } => "LOGIN",
         CommandBody::Id { .. } => "ID",
+        CommandBody::CancelUpdate { .. } => "CANCELUPDATE",
     }
 }

@@ -323,6 +323,12 @@ pub enum CommandBody {
     },
     /// `XYZZY`
     Xyzzy,
+    /// `CANCELUPDATE "tag" ...` (RFC 5267 §4.3.5): stop updating these
+    /// contexts.
+    CancelUpdate {
+        /// The tags of the searching commands, as sent.
+        tags: Vec<String>,
+    },
 }
 
 /// ID field/value pairs (RFC 2971); a `None` value was sent as NIL.
@@ -545,6 +551,9 @@ pub enum ThreadAlgorithm {
     OrderedSubject,
     /// `REFERENCES` (RFC 5256 §4).
     References,
+    /// `REFS` (draft-ietf-morg-inthread): REFERENCES without subject
+    /// merging, threads ordered by their latest message.
+    Refs,
 }
 
 impl ThreadAlgorithm {
@@ -553,6 +562,7 @@ impl ThreadAlgorithm {
         match self {
             ThreadAlgorithm::OrderedSubject => "ORDEREDSUBJECT",
             ThreadAlgorithm::References => "REFERENCES",
+            ThreadAlgorithm::Refs => "REFS",
         }
     }
 }
@@ -572,6 +582,11 @@ pub enum SearchReturnOpt {
     Save,
     /// `PARTIAL range` (RFC 9394): a page of the result.
     Partial(PartialRange),
+    /// `UPDATE` (RFC 5267 §4.3): keep the result live with ADDTO and
+    /// REMOVEFROM.
+    Update,
+    /// `CONTEXT` (RFC 5267 §4.2): a hint that the result will be paged.
+    Context,
 }
 
 /// A page of a result (RFC 9394 §3): positions counted from 1, from the

@@ -153,6 +153,8 @@ impl Enc {
                     SearchReturnOpt::All => "ALL",
                     SearchReturnOpt::Count => "COUNT",
                     SearchReturnOpt::Save => "SAVE",
+                    SearchReturnOpt::Update => "UPDATE",
+                    SearchReturnOpt::Context => "CONTEXT",
                     SearchReturnOpt::Partial(r) => {
                         e.raw("PARTIAL ");
                         e.raw(&r.to_string());
@@ -394,6 +396,13 @@ impl Enc {
             B::Unselect => self.raw("UNSELECT"),
             B::Expunge => self.raw("EXPUNGE"),
             B::Xyzzy => self.raw("XYZZY"),
+            B::CancelUpdate { tags } => {
+                self.raw("CANCELUPDATE");
+                for t in tags {
+                    self.raw(" ");
+                    self.string(t.as_bytes());
+                }
+            }
             B::Authenticate {
                 mechanism,
                 initial_response,

@@ -436,3 +436,68 @@ fn older_summary_format_is_recomputed_once_and_stored_again() {
         .unwrap();
     assert_eq!(summary::decode(&stored), Some(s));
 }
+
+/// The sealed sort-key cache: what is stored comes back for the messages
+/// still here and still named as stored; a tampered file, another
+/// mailbox's file, an expunged message or a symlink in its place are
+/// ignored (the caller then reads the summaries), never an error.
+#[test]
+fn sort_key_cache_round_trip_and_rejections() {
+    use crate::mime::sort::SortFields;
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let uids: Vec<Uid> = (0..3)
+        .map(|i| a.append(&msg(i), &[], InternalDate::now()).unwrap())
+        .collect();
+    a.refresh().unwrap();
+    assert!(a.cached_sort_keys().is_empty(), "no file yet");
+    let fields: Vec<SortFields> = (0..3)
+        .map(|i| SortFields {
+            base_subject: format!("TEST {i}"),
+            ..SortFields::default()
+        })
+        .collect();
+    let keys: Vec<(Uid, Option<i64>, &SortFields)> = uids
+        .iter()
+        .zip(&fields)
+        .map(|(&u, f)| (u, Some(i64::from(u.get()) * 10), f))
+        .collect();
+    a.store_sort_keys(&keys);
+    let back = a.cached_sort_keys();
+    assert_eq!(back.len(), 3);
+    assert_eq!(back[1].0, uids[1]);
+    assert_eq!(back[1].1, Some(i64::from(uids[1].get()) * 10));
+    assert_eq!(back[1].2.base_subject, "TEST 1");
+
+    // An expunged message's entry is not given out.
+    a.expunge(&[uids[0]]).unwrap();
+    a.refresh().unwrap();
+    assert_eq!(a.cached_sort_keys().len(), 2);
+
+    // Another mailbox's (validly sealed) file does not open here.
+    let dir = |m: &Mailbox| f.user.join("mailboxes").join(m.id().to_string());
+    let mut other = {
+        let mut acct = AccountLog::open(&f.user, f.keys.master()).unwrap();
+        acct.create("Other", &[]).unwrap();
+        f.open("Other")
+    };
+    other.append(&msg(9), &[], InternalDate::now()).unwrap();
+    other.refresh().unwrap();
+    fs::copy(dir(&a).join("sortkeys"), dir(&other).join("sortkeys")).unwrap();
+    assert!(other.cached_sort_keys().is_empty());
+
+    // A flipped byte fails authentication.
+    let file = dir(&a).join("sortkeys");
+    let mut bytes = fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    fs::write(&file, &bytes).unwrap();
+    assert!(a.cached_sort_keys().is_empty());
+
+    // A symlink in its place is not followed.
+    a.store_sort_keys(&keys);
+    let good = dir(&a).join("sortkeys.good");
+    fs::rename(&file, &good).unwrap();
+    std::os::unix::fs::symlink(&good, &file).unwrap();
+    assert!(a.cached_sort_keys().is_empty());
+}

@@ -2,16 +2,18 @@
 //! message facts, \Recent as this session holds it, and
 //! [`Mailbox::refresh`], the only door through which other sessions'
 //! changes reach the client; plus decrypted access to messages and their
-//! summaries. Never writes a log record (except through the recovery of an
-//! interrupted move, which belongs to `moves`) and never changes a file.
+//! summaries and the sealed sort-key cache. Never writes a log record
+//! (except through the recovery of an interrupted move, which belongs to
+//! `moves`) and never changes a file but those caches.
 
 use super::{msg_path, Mailbox, MailboxError};
+use crate::mime::sort::SortFields;
 use crate::mime::summary::Summary;
 use crate::store::change_log::ChangeLogError;
 use crate::store::message_file::{MessageReader, SealedMessage};
 use crate::store::state::State;
-use crate::store::summary;
 use crate::store::types::{Flag, InternalDate, MessageName, Modseq, SeqNum, Uid};
+use crate::store::{sort_keys, summary};
 
 /// What changed since the previous [`Mailbox::refresh`], in the order the
 /// IMAP layer should report it: flag changes (FETCH, sequence numbers valid
@@ -107,6 +109,16 @@ impl Mailbox {
     /// UIDs the client knows, by sequence number.
     pub fn uids(&self) -> impl Iterator<Item = Uid> + '_ {
         self.state.messages.iter().take(self.visible).map(|m| m.uid)
+    }
+
+    /// The UID and modseq of each message the client knows, by sequence
+    /// number: what tells a live search which messages changed.
+    pub fn modseqs(&self) -> impl Iterator<Item = (Uid, Modseq)> + '_ {
+        self.state
+            .messages
+            .iter()
+            .take(self.visible)
+            .map(|m| (m.uid, m.modseq))
     }
 
     /// The UID at sequence number `seq`.
@@ -396,6 +408,53 @@ impl Mailbox {
             .unwrap(&self.keys.master, sealed.wrapped_key())
             .map_err(|source| MailboxError::Key { uid, source })?;
         Ok(sealed.decrypt(&key)?)
+    }
+
+    /// The stored sort keys (see `store::sort_keys`) of the messages the
+    /// client knows whose entry still names the message's file: (UID, Date
+    /// header instant, sort fields). Empty when there is no usable cache.
+    pub fn cached_sort_keys(&self) -> Vec<(Uid, Option<i64>, SortFields)> {
+        let file = sort_keys::path(self.log.dir());
+        let Some(entries) = sort_keys::read(
+            &file,
+            &self.keys.summary_key,
+            &self.mailbox_id,
+            self.uid_validity,
+        ) else {
+            return Vec::new();
+        };
+        entries
+            .into_iter()
+            .filter(|(uid, name, _, _)| {
+                self.seq_of(*uid).is_some() && self.state.get(*uid).is_some_and(|m| m.name == *name)
+            })
+            .map(|(uid, _, date, fields)| (uid, date, fields))
+            .collect()
+    }
+
+    /// Replaces the stored sort keys with `keys` (those of messages no
+    /// longer here are dropped). A failure is logged: the cache only
+    /// saves the next session work.
+    pub fn store_sort_keys(&self, keys: &[(Uid, Option<i64>, &SortFields)]) {
+        let entries: Vec<_> = keys
+            .iter()
+            .filter_map(|&(uid, date, fields)| {
+                let m = self.state.get(uid)?;
+                Some((uid, m.name, date, fields))
+            })
+            .collect();
+        let file = sort_keys::path(self.log.dir());
+        let tmp = self.user_dir.join("tmp");
+        if let Err(e) = sort_keys::write(
+            &tmp,
+            &file,
+            &self.keys.summary_key,
+            &self.mailbox_id,
+            self.uid_validity,
+            &entries,
+        ) {
+            log::warn!("{}: {e}; the sort keys were not cached", file.display());
+        }
     }
 
     /// The parsed summary of a message (see `store::summary`), computed

@@ -505,6 +505,23 @@ fn command_body<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, CommandBody> {
         b"COPY" => copy_move(i, opts, false, false),
         b"MOVE" => copy_move(i, opts, false, true),
         b"XCRY" => xcry(i),
+        b"CANCELUPDATE" => {
+            let mut tags = Vec::new();
+            let mut i = i;
+            while let Some(r) = i.strip_prefix(b" ") {
+                let (r, t) = ctx("expected a quoted tag", quoted)(r)?;
+                // Only a tag can name a context; anything else is no tag.
+                if t.is_empty() || !t.iter().all(|&b| is_tag_char(b)) {
+                    return fail("CANCELUPDATE takes command tags");
+                }
+                tags.push(String::from_utf8_lossy(&t).into_owned());
+                i = r;
+            }
+            if tags.is_empty() {
+                return fail("CANCELUPDATE needs at least one tag");
+            }
+            Ok((i, CommandBody::CancelUpdate { tags }))
+        }
         b"XVANQUISH" => {
             let (i, ()) = sp(i)?;
             let (i, uids) = seq_set(i)?;

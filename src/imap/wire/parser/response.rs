@@ -354,6 +354,14 @@ fn code_arg<'a>(i: &'a [u8], name: &[u8]) -> R<'a, Option<ResponseCode>> {
         }
         b"CLOSED" => (i, ResponseCode::Closed),
         b"TOOBIG" => (i, ResponseCode::TooBig),
+        b"NOUPDATE" => {
+            let (i, ()) = sp(i)?;
+            let (i, t) = quoted(i)?;
+            (
+                i,
+                ResponseCode::NoUpdate(String::from_utf8_lossy(&t).into_owned()),
+            )
+        }
         b"UNKNOWN-CTE" => (i, ResponseCode::UnknownCte),
         b"NONEXISTENT" => (i, ResponseCode::Nonexistent),
         b"ALREADYEXISTS" => (i, ResponseCode::AlreadyExists),
@@ -785,10 +793,31 @@ fn esearch(i: &[u8]) -> R<'_, Response<'_>> {
                 let (i, ()) = expect(i, b")", "expected ')'")?;
                 Ok((i, ESearchItem::Partial { range, set }))
             }
+            b"ADDTO" => context_pairs(i).map(|(r, p)| (r, ESearchItem::AddTo(p))),
+            b"REMOVEFROM" => context_pairs(i).map(|(r, p)| (r, ESearchItem::RemoveFrom(p))),
             _ => fail(format!("unknown ESEARCH item {}", shown(&name))),
         }
     })?;
     Ok((i, Response::ESearch { tag, uid, items }))
+}
+
+/// `(position set position set ...)` of ADDTO and REMOVEFROM.
+fn context_pairs(i: &[u8]) -> R<'_, Vec<(u32, SeqSet)>> {
+    let (mut i, ()) = expect(i, b"(", "expected '('")?;
+    let mut pairs = Vec::new();
+    loop {
+        let (r, pos) = number(i)?;
+        let (r, ()) = sp(r)?;
+        let (r, set) = seq_set(r)?;
+        pairs.push((pos, set));
+        match r.strip_prefix(b" ") {
+            Some(r) => i = r,
+            None => {
+                let (r, ()) = expect(r, b")", "expected ')'")?;
+                return Ok((r, pairs));
+            }
+        }
+    }
 }
 
 fn id(i: &[u8]) -> R<'_, Response<'_>> {

@@ -179,6 +179,8 @@ fn return_opts(i: &[u8]) -> R<'_, Option<Vec<SearchReturnOpt>>> {
             b"ALL" => SearchReturnOpt::All,
             b"COUNT" => SearchReturnOpt::Count,
             b"SAVE" => SearchReturnOpt::Save,
+            b"UPDATE" => SearchReturnOpt::Update,
+            b"CONTEXT" => SearchReturnOpt::Context,
             b"PARTIAL" => {
                 let (r, ()) = sp(r)?;
                 let (r, range) = partial_range(r)?;
@@ -295,6 +297,7 @@ pub(super) fn thread(i: &[u8], uid: bool) -> R<'_, CommandBody> {
     let algorithm = match name.to_ascii_uppercase().as_slice() {
         b"ORDEREDSUBJECT" => ThreadAlgorithm::OrderedSubject,
         b"REFERENCES" => ThreadAlgorithm::References,
+        b"REFS" => ThreadAlgorithm::Refs,
         _ => return fail(format!("unknown threading algorithm {}", shown(name))),
     };
     let (i, (charset, search)) = charset_and_criteria(i)?;

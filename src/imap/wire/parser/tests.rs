@@ -669,6 +669,25 @@ fn table() -> Vec<(&'static str, CommandBody)> {
             }),
         ),
         (
+            "a UID SEARCH RETURN (UPDATE CONTEXT COUNT) ALL\r\n",
+            CommandBody::Search(SearchCommand {
+                uid: true,
+                return_opts: Some(vec![
+                    SearchReturnOpt::Update,
+                    SearchReturnOpt::Context,
+                    SearchReturnOpt::Count,
+                ]),
+                charset: None,
+                criteria: vec![SearchKey::All],
+            }),
+        ),
+        (
+            "a CANCELUPDATE \"b01\" \"c.2\"\r\n",
+            CommandBody::CancelUpdate {
+                tags: vec!["b01".into(), "c.2".into()],
+            },
+        ),
+        (
             "a SORT RETURN (PARTIAL 4:2) (ARRIVAL) US-ASCII ALL\r\n",
             CommandBody::Sort(SortCommand {
                 uid: false,
@@ -849,6 +868,9 @@ fn errors_name_the_problem() {
         (b"a UID FETCH 1 FLAGS (VANISHED)\r\n", Some("a"), "VANISHED requires CHANGEDSINCE"),
         (b"a FETCH 1 FLAGS (CHANGEDSINCE 0)\r\n", Some("a"), "mod-sequence must not be zero"),
         (b"a SEARCH FOO\r\n", Some("a"), "unknown search key FOO"),
+        (b"a CANCELUPDATE\r\n", Some("a"), "CANCELUPDATE needs at least one tag"),
+        (b"a CANCELUPDATE \"x y\"\r\n", Some("a"), "CANCELUPDATE takes command tags"),
+        (b"a CANCELUPDATE b1\r\n", Some("a"), "expected a quoted tag"),
         (b"a SORT (FOO) UTF-8 ALL\r\n", Some("a"), "unknown sort key FOO"),
         (b"a SORT () UTF-8 ALL\r\n", Some("a"), "empty list not allowed here"),
         (b"a THREAD X UTF-8 ALL\r\n", Some("a"), "unknown threading algorithm X"),

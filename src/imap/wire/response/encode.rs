@@ -293,6 +293,10 @@ pub(super) fn write_response_code(out: &mut Vec<u8>, code: &ResponseCode) {
         }
         ResponseCode::Closed => simple(out, "CLOSED"),
         ResponseCode::TooBig => simple(out, "TOOBIG"),
+        ResponseCode::NoUpdate(tag) => {
+            simple(out, "NOUPDATE ");
+            write_quoted_tag(out, tag);
+        }
         ResponseCode::UnknownCte => simple(out, "UNKNOWN-CTE"),
         ResponseCode::Nonexistent => simple(out, "NONEXISTENT"),
         ResponseCode::AlreadyExists => simple(out, "ALREADYEXISTS"),
@@ -700,7 +704,37 @@ fn write_esearch_item(out: &mut Vec<u8>, item: &ESearchItem) {
             }
             out.push(b')');
         }
+        ESearchItem::AddTo(pairs) => write_context_pairs(out, "ADDTO", pairs),
+        ESearchItem::RemoveFrom(pairs) => write_context_pairs(out, "REMOVEFROM", pairs),
     }
+}
+
+/// `NAME (position set position set ...)`.
+fn write_context_pairs(out: &mut Vec<u8>, name: &str, pairs: &[(u32, SeqSet)]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b" (");
+    for (i, (pos, set)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        let _ = write!(out, "{pos} ");
+        write_seq_set(out, set);
+    }
+    out.push(b')');
+}
+
+/// A tag as a quoted string (NOUPDATE's argument); a tag never holds a
+/// quote or backslash, but a hand-built one is made safe.
+fn write_quoted_tag(out: &mut Vec<u8>, tag: &str) {
+    out.push(b'"');
+    out.extend(tag.bytes().map(|b| {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            b'X'
+        } else {
+            b
+        }
+    }));
+    out.push(b'"');
 }
 
 fn write_words(out: &mut Vec<u8>, name: &[u8], words: &[std::borrow::Cow<'_, str>]) {

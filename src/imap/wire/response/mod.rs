@@ -110,6 +110,9 @@ pub enum ResponseCode {
     Closed,
     /// `TOOBIG` (RFC 7889)
     TooBig,
+    /// `NOUPDATE "tag"` (RFC 5267 §4.3.1): the search with this tag will
+    /// not be kept up to date.
+    NoUpdate(String),
     /// `UNKNOWN-CTE` (RFC 3516)
     UnknownCte,
     /// `NONEXISTENT` (RFC 5530 and following)
@@ -409,6 +412,11 @@ pub enum ESearchItem {
         /// The messages in the page.
         set: Option<SeqSet>,
     },
+    /// `ADDTO (position set ...)` (RFC 5267 §4.3.3): insert each set at
+    /// its position (0: anywhere, for SEARCH contexts).
+    AddTo(Vec<(u32, SeqSet)>),
+    /// `REMOVEFROM (position set ...)` (RFC 5267 §4.3.4).
+    RemoveFrom(Vec<(u32, SeqSet)>),
 }
 
 /// RFC822, RFC822.HEADER or RFC822.TEXT.

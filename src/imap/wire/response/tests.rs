@@ -277,6 +277,10 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
         (code(ResponseCode::Closed), b"* OK [CLOSED] some text\r\n"),
         (code(ResponseCode::TooBig), b"* OK [TOOBIG] some text\r\n"),
         (
+            code(ResponseCode::NoUpdate("B02".into())),
+            b"* OK [NOUPDATE \"B02\"] some text\r\n",
+        ),
+        (
             code(ResponseCode::UnknownCte),
             b"* OK [UNKNOWN-CTE] some text\r\n",
         ),
@@ -589,6 +593,17 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
                 ],
             },
             b"* ESEARCH (TAG \"p\") UID PARTIAL (2:4 2,4:5) PARTIAL (-1:-100 NIL)\r\n",
+        ),
+        (
+            Response::ESearch {
+                tag: Some(b("C01")),
+                uid: true,
+                items: vec![
+                    ESearchItem::RemoveFrom(vec![(0, set(&[32768]))]),
+                    ESearchItem::AddTo(vec![(1, set(&[2733])), (1, set(&[2731, 2732]))]),
+                ],
+            },
+            b"* ESEARCH (TAG \"C01\") UID REMOVEFROM (0 32768) ADDTO (1 2733 1 2731:2732)\r\n",
         ),
         (
             Response::ESearch {
