@@ -25,7 +25,9 @@
 #             in the same way, as the column "baseline"
 #
 # Servers run one after the other, never at once; each one's raw output is
-# printed as it comes, the table at the end.
+# printed as it comes, the table at the end. The last column, "client
+# floor", is benches/client-floor.py: the FETCH FLAGS rows against a
+# stand-in that answers instantly, i.e. what the Python client itself costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${SHARED:-../shared}
@@ -229,6 +231,16 @@ if $dovecot; then
     run_dovecot dovecot+mail_crypt true
 fi
 
+# What the client alone costs on the FETCH FLAGS rows (a stand-in server
+# that answers instantly): the floor under every server's figure.
+echo "## client floor"
+labels+=("client floor")
+floor_counts=$small
+[ "$big" -gt 0 ] && floor_counts="$small $big"
+# shellcheck disable=SC2086
+python3 benches/client-floor.py $floor_counts --reps "$reps" |
+    sed "s/^floor_$small /small_flags /; s/^floor_$big /big_flags /" | tee "$work/results/client floor"
+
 echo "# load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$work/results" "${labels[@]}" <<'PY'
 import sys
@@ -237,6 +249,8 @@ rows, units, cols = [], {}, {}
 for l in labels:
     cols[l] = {}
     for line in open("%s/%s" % (d, l)):
+        if not line.strip():
+            continue
         name, value, unit = line.split()
         if name not in units:
             rows.append(name)
