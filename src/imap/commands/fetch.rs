@@ -402,7 +402,7 @@ impl<'a> FlagLists<'a> {
     /// `FLAGS (...)` of a message, with \Recent when this session holds it.
     fn of(&mut self, info: &MessageFacts) -> &[WireFlag] {
         let key = (info.flag_bits, info.recent);
-        if self.lists.get(self.last).is_none_or(|(k, _)| *k != key) {
+        if self.lists.get(self.last).map_or(true, |(k, _)| *k != key) {
             self.last = match self.lists.iter().position(|(k, _)| *k == key) {
                 Some(i) => i,
                 None => {

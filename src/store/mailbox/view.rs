@@ -193,7 +193,7 @@ impl Mailbox {
             .messages
             .iter()
             .take(self.visible)
-            .position(|m| seen.is_none_or(|bit| m.flags & bit == 0))?;
+            .position(|m| seen.map_or(true, |bit| m.flags & bit == 0))?;
         SeqNum::from_index(i)
     }
 
