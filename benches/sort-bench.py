@@ -3,16 +3,20 @@
 on loopback.
 
 usage: sort-bench.py HOST PORT USER PASS (--corpus FILE | --synthetic N)
-                     [--tls] [--reps N]
+                     [--tls] [--reps N] [--name NAME]
+                     [--also NAME=HOST:PORT:USER:PASS ...]
 
 --corpus: an mbox made by ../shared/bench/gen-corpus.py (APPENDed with
 MULTIAPPEND in batches of 200); --synthetic N: N small messages with
 Message-ID, References chains (a tenth of them with a missing parent),
 subjects with Re:/Fwd: and dates out of order.
-Prints one line per figure (median of --reps): name value unit; the
-`*_first*` figures are single runs: the first SORT after APPENDing in the
-same session, and the first in a new session after SELECT.
-benches/sort-compare.sh runs it against crymap-like and Dovecot."""
+With --also, every server gets the same mailbox and each figure is
+measured on them in turn, rep by rep, so the machine's load falls on all
+alike. Prints one line per figure, one value per server (median of
+--reps): name values unit; the `*_first*` figures are single runs: the
+first SORT after APPENDing in the same session, and the first in a new
+session after SELECT. benches/sort-compare.sh runs it against
+crymap-like and Dovecot."""
 import argparse
 import random
 import re
@@ -30,12 +34,21 @@ ap.add_argument("--tls", action="store_true")
 ap.add_argument("--corpus")
 ap.add_argument("--synthetic", type=int, default=0)
 ap.add_argument("--reps", type=int, default=5)
+ap.add_argument("--also", action="append", default=[],
+                help="another server, NAME=HOST:PORT:USER:PASS, measured in turn "
+                     "with the first (each figure alternates between them)")
+ap.add_argument("--name", default="server")
 a = ap.parse_args()
+servers = [(a.name, a.host, a.port, a.user, a.password)]
+for spec in a.also:
+    name, rest = spec.split("=", 1)
+    host, port, user, password = rest.split(":", 3)
+    servers.append((name, host, int(port), user, password))
 
 
 class Conn:
-    def __init__(self):
-        s = socket.create_connection((a.host, a.port), 600)
+    def __init__(self, host, port):
+        s = socket.create_connection((host, port), 600)
         if a.tls:
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
@@ -97,32 +110,41 @@ def synthetic(n):
     return out
 
 
-def median_ms(f):
-    ts = []
-    for _ in range(a.reps):
-        t0 = time.perf_counter()
-        f()
-        ts.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(ts)
+def timed(f):
+    t0 = time.perf_counter()
+    f()
+    return (time.perf_counter() - t0) * 1000
 
 
-c = Conn()
-c.cmd('LOGIN "%s" "%s"' % (a.user, a.password))
+def line(name, values, unit="ms"):
+    print(name + "".join(" %.1f" % v for v in values) + " " + unit)
+
+
+def login(srv):
+    c = Conn(srv[1], srv[2])
+    c.cmd('LOGIN "%s" "%s"' % (srv[3], srv[4]))
+    return c
+
+
+print("servers " + " ".join(s[0] for s in servers))
 box = "sortbench%d" % int(time.time())
-c.cmd('CREATE "%s"' % box)
 msgs = corpus(a.corpus) if a.corpus else synthetic(a.synthetic)
-t0 = time.perf_counter()
-for i in range(0, len(msgs), 200):
-    batch = msgs[i:i + 200]
-    c.cmd('APPEND "%s"' % box + " \x00" * len(batch), batch)
 print("messages %d" % len(msgs))
-print("append %.0f msgs/s" % (len(msgs) / (time.perf_counter() - t0)))
-c.cmd('SELECT "%s"' % box)
-# The first command reads every message's sealed summary (decrypting
-# them); later ones find them in the session's summary cache.
-t0 = time.perf_counter()
-c.cmd("SORT (DATE) UTF-8 ALL")
-print("sort_date_first %.1f ms" % ((time.perf_counter() - t0) * 1000))
+conns = [login(s) for s in servers]
+rates = []
+for c in conns:
+    c.cmd('CREATE "%s"' % box)
+    t0 = time.perf_counter()
+    for i in range(0, len(msgs), 200):
+        batch = msgs[i:i + 200]
+        c.cmd('APPEND "%s"' % box + " \x00" * len(batch), batch)
+    rates.append(len(msgs) / (time.perf_counter() - t0))
+line("append", rates, "msgs/s")
+for c in conns:
+    c.cmd('SELECT "%s"' % box)
+# The first SORT in the session that appended: crymap-like reads every
+# message's sealed summary (and writes the sort-key file).
+line("sort_date_first", [timed(lambda: c.cmd("SORT (DATE) UTF-8 ALL")) for c in conns])
 for name, command in [
     ("sort_date", "SORT (DATE) UTF-8 ALL"),
     ("sort_subject", "SORT (SUBJECT) UTF-8 ALL"),
@@ -131,20 +153,23 @@ for name, command in [
     ("esearch_partial", "SEARCH RETURN (PARTIAL 1:50) ALL"),
     ("fetch_preview", "FETCH 1:50 (PREVIEW)"),
 ]:
-    print("%s %.1f ms" % (name, median_ms(lambda: c.cmd(command))))
-c.cmd("LOGOUT")
+    # Alternate between the servers rep by rep, so a change in the
+    # machine's load falls on all of them.
+    times = [[] for _ in conns]
+    for _ in range(a.reps):
+        for i, c in enumerate(conns):
+            times[i].append(timed(lambda: c.cmd(command)))
+    line(name, [statistics.median(t) for t in times])
+for c in conns:
+    c.cmd("LOGOUT")
 
-# A new session: what a client reconnecting to a large mailbox waits for.
-# Dovecot answers from its index cache; crymap-like unseals the sort keys.
-c = Conn()
-c.cmd('LOGIN "%s" "%s"' % (a.user, a.password))
-t0 = time.perf_counter()
-c.cmd('SELECT "%s"' % box)
-print("select_fresh %.1f ms" % ((time.perf_counter() - t0) * 1000))
-t0 = time.perf_counter()
-c.cmd("SORT (DATE) UTF-8 ALL")
-print("sort_date_first_fresh %.1f ms" % ((time.perf_counter() - t0) * 1000))
-t0 = time.perf_counter()
-c.cmd("THREAD REFERENCES UTF-8 ALL")
-print("thread_references_after_sort %.1f ms" % ((time.perf_counter() - t0) * 1000))
-c.cmd("LOGOUT")
+# New sessions: what a client reconnecting to a large mailbox waits for.
+# Dovecot answers from its index cache; crymap-like reads the sort keys
+# from the mailbox's sealed sort-key file.
+conns = [login(s) for s in servers]
+line("select_fresh", [timed(lambda: c.cmd('SELECT "%s"' % box)) for c in conns])
+line("sort_date_first_fresh", [timed(lambda: c.cmd("SORT (DATE) UTF-8 ALL")) for c in conns])
+line("thread_references_after_sort",
+     [timed(lambda: c.cmd("THREAD REFERENCES UTF-8 ALL")) for c in conns])
+for c in conns:
+    c.cmd("LOGOUT")

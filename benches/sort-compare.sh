@@ -15,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${SHARED:-../shared}
+[ -d "$shared" ] || shared=../../shared   # a worktree under /work/wt
 count=1000 synthetic=100000 reps=5
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -32,6 +33,7 @@ work=$(mktemp -d /tmp/sort-compare.XXXXXX)
 chmod 755 "$work"
 pid=
 cleanup() {
+    set +e
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     [ -f "$work/dovecot/dovecot.conf" ] && dovecot -c "$work/dovecot/dovecot.conf" stop 2>/dev/null
     rm -rf "$work"
@@ -89,7 +91,7 @@ protocol imap {
   mail_max_userip_connections = 50
 }
 EOF
-dovecot -c "$d/dovecot.conf"
+dovecot -c "$d/dovecot.conf" </dev/null >/dev/null 2>&1
 for _ in $(seq 50); do
     python3 -c "import socket; socket.create_connection(('127.0.0.1', $dport)).close()" 2>/dev/null && break
     sleep 0.1
@@ -99,13 +101,12 @@ python3 "$shared/bench/gen-corpus.py" --count "$count" "$work/corpus.mbox" >/dev
 echo "date $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "dovecot $(dovecot --version)"
-run() { # label, then sort-bench.py arguments after the server's
+run() { # label, then sort-bench.py's mailbox arguments
     local label=$1
     shift
-    echo "== crymap-like $label"
-    python3 benches/sort-bench.py 127.0.0.1 "$iport" demo "$ours_pw" --reps "$reps" "$@"
-    echo "== dovecot $label"
-    python3 benches/sort-bench.py 127.0.0.1 "$dport" bench bench --reps "$reps" "$@"
+    echo "== $label"
+    python3 benches/sort-bench.py 127.0.0.1 "$iport" demo "$ours_pw" --name crymap-like \
+        --also "dovecot=127.0.0.1:$dport:bench:bench" --reps "$reps" "$@"
 }
 run "corpus $count" --corpus "$work/corpus.mbox"
 if [ "$synthetic" -gt 0 ]; then

@@ -249,3 +249,105 @@ fn seed_recent_five_sessions_yes() {
         "exactly one session holds \\Recent: {holders:?}"
     );
 }
+
+#[test]
+fn seed_atomic_flags_yes() {
+    // Five sessions change flags of the same three messages at once, each
+    // adding its own keyword and removing one it added earlier, while all
+    // of them add and remove the shared \Flagged; nothing is lost.
+    let root = root_with("seed-atomic-flags", 3);
+    let barrier = std::sync::Barrier::new(5);
+    std::thread::scope(|scope| {
+        for i in 0..5 {
+            let (root, barrier) = (&root, &barrier);
+            scope.spawn(move || {
+                let mut s = login(root);
+                s.ok("SELECT INBOX");
+                barrier.wait();
+                for round in 0..4 {
+                    s.ok(&format!("STORE 1:3 +FLAGS.SILENT (s{i}k{round} \\Flagged)"));
+                    if round == 2 {
+                        s.ok(&format!("UID STORE 1:* -FLAGS.SILENT (s{i}k0)"));
+                    }
+                }
+                s.ok("STORE 2 -FLAGS.SILENT (\\Flagged)");
+            });
+        }
+    });
+    let mut sessions: Vec<Session> = (0..2).map(|_| login(&root)).collect();
+    let mut views = Vec::new();
+    for s in &mut sessions {
+        s.ok("SELECT INBOX");
+        views.push(flags_by_seq(&s.ok("FETCH 1:* FLAGS")));
+    }
+    assert_eq!(views[0], views[1]);
+    assert_eq!(views[0].len(), 3, "{views:#?}");
+    for (seq, flags) in &views[0] {
+        for i in 0..5 {
+            for round in 1..4 {
+                assert!(flags.contains(&format!("s{i}k{round}")), "{seq}: {flags:?}");
+            }
+            assert!(!flags.contains(&format!("s{i}k0")), "{seq}: {flags:?}");
+        }
+        // Every session removed \Flagged from message 2 last.
+        let flagged = flags.iter().any(|f| f == "\\Flagged");
+        assert_eq!(flagged, *seq != 2, "{seq}: {flags:?}");
+    }
+}
+
+#[test]
+fn seed_sequence_numbers_yes() {
+    // RFC 9051 §7.5.1 / RFC 3501 §7.4.1: while another session expunges
+    // and new mail arrives, FETCH, STORE and SEARCH by sequence number
+    // report neither EXPUNGE nor EXISTS, and the numbers keep naming the
+    // messages the client knows; a UID command or NOOP then reports both,
+    // once.
+    let root = root_with("seed-sequence-numbers", 4);
+    let mut a = login(&root);
+    let mut b = login(&root);
+    a.ok("SELECT INBOX");
+    b.ok("SELECT INBOX");
+    b.ok("STORE 1 +FLAGS.SILENT (\\Deleted)");
+    b.ok("EXPUNGE");
+    common::seed(&root, USER, PASS, "INBOX", &[b"x\r\n\r\nnew\r\n"]);
+    for cmd in [
+        "FETCH 4 (UID BODY.PEEK[TEXT])",
+        "STORE 2 +FLAGS (\\Answered)",
+        "SEARCH ALL",
+        "SORT (ARRIVAL) UTF-8 ALL",
+    ] {
+        let r = a.ok(cmd);
+        assert!(!has(&r, "EXPUNGE") && !has(&r, "EXISTS"), "{cmd}: {r:#?}");
+        if cmd.starts_with("FETCH") {
+            // Message 4 is still UID 4 for this session, body and all.
+            assert!(has(&r, "* 4 FETCH (UID 4 BODY[TEXT] {8}"), "{r:#?}");
+            assert!(has(&r, "body 4"), "{r:#?}");
+        }
+        if cmd.starts_with("SEARCH") {
+            assert_eq!(r[0].trim_end(), "* SEARCH 1 2 3 4", "{r:#?}");
+        }
+    }
+    // The answer uses the numbers the client had, then come the news.
+    let r = a.ok("UID FETCH 2 (FLAGS)");
+    assert!(has(&r, "* 2 FETCH (UID 2 FLAGS (\\Answered"), "{r:#?}");
+    assert_eq!(count(&r, "* 1 EXPUNGE"), 1, "{r:#?}");
+    assert_eq!(count(&r, "* 4 EXISTS"), 1, "{r:#?}");
+    let r = a.ok("NOOP");
+    assert!(!has(&r, "EXPUNGE") && !has(&r, "EXISTS"), "once: {r:#?}");
+    let r = a.ok("FETCH 1:* (UID)");
+    let uids: Vec<&str> = r
+        .iter()
+        .filter(|l| l.starts_with("* "))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        uids,
+        [
+            "* 1 FETCH (UID 2)",
+            "* 2 FETCH (UID 3)",
+            "* 3 FETCH (UID 4)",
+            "* 4 FETCH (UID 5)"
+        ],
+        "renumbered: {r:#?}"
+    );
+}

@@ -306,7 +306,7 @@ fn crash_at_each_point_leaves_a_consistent_store() {
             "move" => "move",
             "compact" => "compact",
             "spool" => "file",
-            // deliver crash points are exercised with the binary in tests/cli_deliver.rs and tests/crash_server.rs.
+            // deliver and replace crash points are exercised with the binary in tests/cli_deliver.rs and tests/crash_server.rs.
             _ => continue,
         };
         if mode == "file" {

@@ -689,3 +689,143 @@ fn crash_compact_by_size_after_snapshot() {
 fn crash_compact_by_size_after_snapshot_tmp() {
     compact_by_size_case("compact.after-snapshot-tmp");
 }
+
+/// `kill -9` of several sessions appending to one mailbox at once (each a
+/// `serve imaps` process, as for several clients): every APPEND that was
+/// acknowledged is there exactly once, an APPEND in flight at the kill is
+/// there at most once, nothing is duplicated or altered, and the mailbox
+/// takes writes afterwards.
+#[test]
+fn crash_sigkill_during_concurrent_appends() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{mpsc, Arc};
+
+    const SESSIONS: usize = 4;
+    const KILL_AFTER_ACKS: usize = 24;
+    let label = "concurrent-appends";
+    let s = seeds(label);
+    let root = Arc::new(root_with(label, &s));
+    let acks = Arc::new(AtomicUsize::new(0));
+    let (pids, pid_rx) = mpsc::channel::<u32>();
+    let workers: Vec<_> = (0..SESSIONS)
+        .map(|w| {
+            let (root, acks, pids) = (Arc::clone(&root), Arc::clone(&acks), pids.clone());
+            std::thread::spawn(move || {
+                let (child, mut raw) = spawn(&root, None);
+                pids.send(child.id()).expect("main thread listens");
+                let mut guard = Guard(child);
+                assert!(raw.login(USER, PASS).contains(" OK "), "session {w}");
+                let mut acked: Vec<Vec<u8>> = Vec::new();
+                // Appends until the kill closes the connection; the message
+                // being appended then is the one in flight.
+                for i in 0.. {
+                    let m = msg(&format!("{label}-s{w}-m{i}"));
+                    match raw.append("INBOX", &[], &m) {
+                        Ok(r) => {
+                            assert!(
+                                r.last().is_some_and(|t| t.status() == Some("OK")),
+                                "session {w}: APPEND {i} refused"
+                            );
+                            acked.push(m);
+                            acks.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(Closed) => {
+                            let status = guard.0.wait().expect("killed session");
+                            assert_eq!(
+                                status.signal(),
+                                Some(nix::sys::signal::Signal::SIGKILL as i32),
+                                "session {w} ended otherwise: {status:?}"
+                            );
+                            return (acked, m);
+                        }
+                    }
+                }
+                unreachable!("the loop ends only when the session is killed")
+            })
+        })
+        .collect();
+    drop(pids);
+    let children: Vec<u32> = pid_rx.iter().take(SESSIONS).collect();
+    assert_eq!(children.len(), SESSIONS, "a session did not start");
+    // All sessions are appending by the time this many were acknowledged;
+    // the kill lands wherever each one is (writing, syncing, logging).
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while acks.load(Ordering::SeqCst) < KILL_AFTER_ACKS {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "appends too slow to reach {KILL_AFTER_ACKS}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for pid in &children {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(*pid).expect("pid"));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("kill -9");
+    }
+    let mut must: Vec<Vec<u8>> = s.clone();
+    let mut may: Vec<Vec<u8>> = Vec::new();
+    for w in workers {
+        let (acked, in_flight) = w.join().expect("session thread");
+        must.extend(acked);
+        may.push(in_flight);
+    }
+    assert!(must.len() >= s.len() + KILL_AFTER_ACKS, "acks lost track");
+    let mut c = Checker::new(&root);
+    let got = c.contents("INBOX");
+    assert_set(label, &got, &refs(&must), &refs(&may));
+    assert_writable(&mut c, label);
+    c.finish();
+}
+
+/// REPLACE (RFC 8508) of INBOX message 2 aborting at `point`, into INBOX
+/// itself or into Archive. Within one mailbox the add and the expunge are
+/// one record: the old message or the new one, never both or neither.
+/// Across mailboxes the new message is logged first: a crash between the
+/// two records leaves both, never neither.
+fn replace_case(point: &str, into: &str, new_there: bool, old_gone: bool) {
+    let s = seeds(point);
+    let label = format!("{point}-{into}");
+    let root = root_with(&label, &s);
+    let new = msg(&format!("{label}-replacement"));
+    crash_session(&root, point, |raw| {
+        raw.try_run("SELECT INBOX")?;
+        let cmd = format!(
+            "REPLACE 2 {into} {{{}+}}\r\n{}",
+            new.len(),
+            String::from_utf8_lossy(&new)
+        );
+        raw.try_run(&cmd).map(drop)
+    });
+    let mut c = Checker::new(&root);
+    let inbox = c.contents("INBOX");
+    let old = s[1].as_slice();
+    let mut must: Vec<&[u8]> = vec![&s[0], &s[2]];
+    if !old_gone {
+        must.push(old);
+    }
+    if into == "INBOX" {
+        if new_there {
+            must.push(&new);
+        }
+        assert_set(&label, &inbox, &must, &[]);
+    } else {
+        assert_set(&label, &inbox, &must, &[]);
+        let dest = c.contents(into);
+        let want: Vec<&[u8]> = if new_there { vec![&new] } else { vec![] };
+        assert_set(&format!("{label} {into}"), &dest, &want, &[]);
+    }
+    assert_writable(&mut c, &label);
+    c.finish();
+}
+
+#[test]
+fn crash_replace_within_a_mailbox_is_all_or_nothing() {
+    replace_case("replace.after-file", "INBOX", false, false);
+    replace_case("replace.after-log", "INBOX", true, true);
+}
+
+#[test]
+fn crash_replace_into_another_mailbox_never_loses_the_message() {
+    replace_case("replace.after-file", "Archive", false, false);
+    replace_case("replace.after-dest-add", "Archive", true, false);
+    replace_case("replace.after-source-expunge", "Archive", true, true);
+}

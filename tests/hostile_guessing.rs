@@ -107,3 +107,46 @@ fn hostile_successful_logins_from_one_address_are_never_throttled() {
         assert!(st.contains("OK"), "login {n} from one address: {st}");
     }
 }
+
+/// Ten correct logins of one user at once, as a client opening several
+/// connections does (and Dovecot's imaptest stress mode, which found
+/// this): none may wait for another. Attempts still being checked used
+/// to count as failures, so with `free_failures = 1` the later ones of a
+/// burst waited 1, 2, 4... seconds; here the delay ceiling is an hour,
+/// so such a wait outlasts the client's 20-second read timeout and fails
+/// the test. The production Argon2 cost keeps the attempts in flight
+/// long enough to overlap.
+#[test]
+fn hostile_parallel_right_logins_of_one_user_are_not_delayed() {
+    let root = Root::with_default_kdf("guess-parallel-right");
+    let path = root.path().join("crymap-like.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(
+        "\n[throttle]\nfree_failures = 1\nmax_delay_secs = 3600\nlockout_failures = 50\nwindow_secs = 900\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    root.add_user("alice", "right-password");
+    let barrier = std::sync::Barrier::new(10);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..10)
+            .map(|_| {
+                let (root, barrier) = (&root, &barrier);
+                scope.spawn(move || {
+                    let (child, sock) = root.spawn_serve("imaps");
+                    let _g = Guard(child);
+                    let (mut c, greeting) = Client::imaps(sock);
+                    assert!(greeting.starts_with("* OK"), "{greeting}");
+                    barrier.wait();
+                    c.login("alice", "right-password")
+                })
+            })
+            .collect();
+        for h in handles {
+            let st = h.join().expect("a login thread");
+            assert!(st.starts_with("t1 OK"), "{st}");
+        }
+    });
+    // A wrong password afterwards is still counted and checked.
+    let st = guess(&root, "wrong");
+    assert!(st.contains("Authentication failed"), "{st}");
+}

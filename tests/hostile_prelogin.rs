@@ -232,6 +232,52 @@ fn hostile_listen_caps_sessions_per_client_address() {
     }
 }
 
+/// The cap counts sessions, not processes that are ending: a client at
+/// the limit that logs out and reconnects at once (as Dovecot's imaptest
+/// stress mode does, 10 clients against the default limit of 10) is
+/// served, not refused because the old session's process has not exited
+/// yet. Over the limit a connection waits a moment for such an exit
+/// before it is closed.
+#[test]
+fn hostile_listen_cap_lets_a_client_reconnect_right_after_logout() {
+    let port = free_port();
+    let root = Root::new("pre-per-address-reconnect");
+    root.add_user("alice", "pw-alice");
+    let path = root.path().join("crymap-like.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "[listen]\nimaps = []\nimap = []\n",
+        &format!(
+            "[listen]\nimaps = []\nimap = [\"127.0.0.1:{port}\"]\nmax_sessions_per_address = 2\n"
+        ),
+    );
+    std::fs::write(&path, text).unwrap();
+    let _server = Guard(
+        root.command(&["listen"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let connect = || {
+        let (mut c, greeting) = Client::plain(connect_retry(&addr));
+        assert!(greeting.starts_with("* OK"), "{greeting}");
+        let st = c.login("alice", "pw-alice");
+        assert!(st.starts_with("t1 OK"), "{st}");
+        c
+    };
+    let _steady = connect();
+    let mut current = connect();
+    for round in 0..20 {
+        let r = current.ok("LOGOUT");
+        assert!(
+            r.iter().any(|l| l.starts_with("* BYE")),
+            "round {round}: {r:#?}"
+        );
+        // At once, with the old session's process possibly still alive.
+        current = connect();
+    }
+}
+
 /// The pre-login bounds still let through the largest command RFC 2971
 /// allows before login: `ID` with 30 pairs of 1,024-octet strings (about
 /// 32 KiB on one line). Found by Dovecot's imaptest (`id` group).

@@ -263,3 +263,20 @@ fn rfc4978_4_garbage_and_truncated_streams_end_only_that_session() {
     );
     still_serving(&root);
 }
+
+/// NOTIFY's responses between commands (RFC 5465) go through the
+/// compressor and are flushed at once, like every other response batch:
+/// the client reads them without sending anything.
+#[test]
+fn rfc4978_4_notifications_between_commands_arrive_compressed() {
+    let root = root("rfc4978-notify");
+    let (mut c, _server) = compressed(&root);
+    c.ok("NOTIFY SET (PERSONAL (MessageNew MessageExpunge))");
+    let mut other = Session::login(&root, USER, PW);
+    other.ok("APPEND Archive {12+}\r\nSubject: x\r\n");
+    assert_eq!(
+        c.line(),
+        "* STATUS \"Archive\" (MESSAGES 1 UIDNEXT 2 UNSEEN 1)"
+    );
+    c.ok("NOTIFY NONE");
+}

@@ -9,7 +9,7 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
 
@@ -131,6 +131,30 @@ pub(super) fn run(global: &Global) -> i32 {
     serve_forever(global, &system, &listeners)
 }
 
+/// How long a connection over its address's session limit waits for one
+/// of that address's sessions to end before it is refused: a client that
+/// logs out and reconnects at once is quicker than the old session's
+/// process is to exit (imaptest, 10 clients, had hundreds refused).
+const OVER_LIMIT_GRACE: Duration = Duration::from_secs(1);
+
+/// A connection over its address's limit, waiting out the grace.
+struct Waiting {
+    stream: OwnedFd,
+    addr: String,
+    ip: IpAddr,
+    mode: &'static str,
+    until: Instant,
+}
+
+/// Forgets the sessions that have ended.
+fn reap(children: &mut Vec<(Child, Option<IpAddr>)>) {
+    children.retain_mut(|(c, _)| !matches!(c.try_wait(), Ok(Some(_))));
+}
+
+fn sessions_from(children: &[(Child, Option<IpAddr>)], ip: IpAddr) -> usize {
+    children.iter().filter(|(_, a)| *a == Some(ip)).count()
+}
+
 /// Accepts connections until a fatal error; each one becomes a child
 /// `serve` process. Returns an exit code.
 pub(super) fn serve_forever(global: &Global, system: &System, listeners: &[Listener]) -> i32 {
@@ -144,14 +168,52 @@ pub(super) fn serve_forever(global: &Global, system: &System, listeners: &[Liste
     let max = system.config.listen.max_sessions;
     let per_address = system.config.listen.max_sessions_per_address;
     let mut children: Vec<(Child, Option<IpAddr>)> = Vec::new();
+    let mut waiting: Vec<Waiting> = Vec::new();
+    let start = |children: &mut Vec<(Child, Option<IpAddr>)>,
+                 mode: &str,
+                 stream: OwnedFd,
+                 addr: &str,
+                 ip: Option<IpAddr>| {
+        match spawn(&exe, global, &system.root, mode, stream) {
+            Ok(child) => {
+                info!("{mode} connection from {addr}: pid {}", child.id());
+                children.push((child, ip));
+            }
+            Err(e) => warn!("cannot start a session for {addr}: {e}"),
+        }
+    };
+    let refuse = |w: &Waiting| {
+        // Dropping the socket closes it: no process, no greeting.
+        warn!(
+            "{} connection from {} refused: {per_address} sessions from {} \
+             already (listen.max_sessions_per_address)",
+            w.mode, w.addr, w.ip
+        );
+    };
     loop {
-        children.retain_mut(|(c, _)| !matches!(c.try_wait(), Ok(Some(_))));
+        reap(&mut children);
+        let now = Instant::now();
+        for w in std::mem::take(&mut waiting) {
+            if sessions_from(&children, w.ip) < per_address && children.len() < max {
+                start(&mut children, w.mode, w.stream, &w.addr, Some(w.ip));
+            } else if now >= w.until {
+                refuse(&w);
+            } else {
+                waiting.push(w);
+            }
+        }
         if children.len() >= max {
             std::thread::sleep(Duration::from_millis(50));
             continue;
         }
         let fds: Vec<_> = listeners.iter().map(|l| l.socket.as_fd()).collect();
-        let ready = match sys::poll::wait_any(&fds, Some(Duration::from_millis(500))) {
+        // While connections wait out their grace, look again soon.
+        let wait = if waiting.is_empty() {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_millis(20)
+        };
+        let ready = match sys::poll::wait_any(&fds, Some(wait)) {
             Ok(r) => r,
             Err(e) => {
                 error!("poll: {e}");
@@ -163,23 +225,29 @@ pub(super) fn serve_forever(global: &Global, system: &System, listeners: &[Liste
                 continue;
             }
             match l.socket.accept() {
-                Ok((_, addr, Some(ip)))
-                    if children.iter().filter(|(_, a)| *a == Some(ip)).count() >= per_address =>
-                {
-                    // Dropping the socket closes it: no process, no greeting.
-                    warn!(
-                        "{} connection from {addr} refused: {per_address} sessions from {ip} \
-                         already (listen.max_sessions_per_address)",
-                        l.mode
-                    );
-                }
-                Ok((stream, addr, ip)) => match spawn(&exe, global, &system.root, l.mode, stream) {
-                    Ok(child) => {
-                        info!("{} connection from {addr}: pid {}", l.mode, child.id());
-                        children.push((child, ip));
+                Ok((stream, addr, Some(ip))) => {
+                    // Sessions that ended while poll waited must not count.
+                    reap(&mut children);
+                    if sessions_from(&children, ip) < per_address {
+                        start(&mut children, l.mode, stream, &addr, Some(ip));
+                        continue;
                     }
-                    Err(e) => warn!("cannot start a session for {addr}: {e}"),
-                },
+                    let w = Waiting {
+                        stream,
+                        addr,
+                        ip,
+                        mode: l.mode,
+                        until: Instant::now() + OVER_LIMIT_GRACE,
+                    };
+                    // At most as many waiting as the address may have
+                    // sessions: waiting costs a descriptor, not a process.
+                    if waiting.iter().filter(|o| o.ip == ip).count() < per_address {
+                        waiting.push(w);
+                    } else {
+                        refuse(&w);
+                    }
+                }
+                Ok((stream, addr, None)) => start(&mut children, l.mode, stream, &addr, None),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => warn!("accept on {}: {e}", l.mode),
             }

@@ -223,11 +223,19 @@ impl Login for SystemLogin {
     fn login(&mut self, user: &str, password: &[u8]) -> Result<LoggedIn, LoginError> {
         if let Some(t) = self.throttle.as_mut() {
             match t.attempt(user) {
-                Verdict::LockedOut => return Err(LoginError::Throttled),
+                Verdict::LockedOut => {
+                    t.failed(user);
+                    return Err(LoginError::Throttled);
+                }
                 Verdict::Check(delay) => std::thread::sleep(delay),
             }
         }
-        self.check(user, password)
+        let result = self.check(user, password);
+        // A success has already told the throttle (and dropped it).
+        if let (Err(_), Some(t)) = (&result, self.throttle.as_mut()) {
+            t.failed(user);
+        }
+        result
     }
 }
 
@@ -286,7 +294,11 @@ impl SystemLogin {
         }
         let root = isolate(&dir).map_err(LoginError::Fatal)?;
         crate::store::credentials::note_login(&root);
-        Ok(LoggedIn { account, dir: root })
+        Ok(LoggedIn {
+            account,
+            dir: root,
+            name: user.to_owned(),
+        })
     }
 }
 

@@ -1,9 +1,18 @@
 //! The failed-login policy shared by every `serve` process (issue 7): each
 //! LOGIN counts against its user name and its client's IP address in one
-//! root-owned file (`sys::throttle`); past `[throttle] free_failures` the
-//! answer waits a doubling delay, past `lockout_failures` the password is
-//! not even checked until `window_secs` pass without an attempt. Never
-//! reads the file format itself and never sees a password.
+//! root-owned file (`sys::throttle`); past `[throttle] free_failures`
+//! failed attempts the answer waits a doubling delay, past
+//! `lockout_failures` attempts the password is not even checked until
+//! `window_secs` pass without an attempt. Never reads the file format
+//! itself and never sees a password.
+//!
+//! An attempt counts from the moment it starts, so a storm of parallel
+//! guesses is locked out after `lockout_failures` checks; but only an
+//! attempt that *failed* delays later ones. Attempts still being checked
+//! are also counted under a `p:` key, taken back when they finish, and
+//! subtracted for the delay: without that, ten correct logins of one user
+//! at once (a client opening several connections, imaptest's stress mode)
+//! delayed each other by up to `max_delay_secs`, as if nine had failed.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -75,15 +84,28 @@ impl LoginThrottle {
         format!("u:{user}")
     }
 
-    /// Counts an attempt for `user` (and the client's address) before its
-    /// password is checked, so parallel connections see each other's
-    /// guesses at once, and says what to do with it.
-    pub(super) fn attempt(&mut self, user: &str) -> Verdict {
+    /// The keys an attempt by `user` counts under.
+    fn keys(&self, user: &str) -> Vec<String> {
         let mut keys = vec![Self::user_key(user)];
         if let Some(a) = self.address {
             keys.push(format!("a:{a}"));
         }
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        keys
+    }
+
+    /// The key counting the attempts under `key` still being checked.
+    fn pending_key(key: &str) -> String {
+        format!("p:{key}")
+    }
+
+    /// Counts an attempt for `user` (and the client's address) before its
+    /// password is checked, so parallel connections see each other's
+    /// guesses at once, and says what to do with it. The attempt must end
+    /// with [`LoginThrottle::succeeded`] or [`LoginThrottle::failed`].
+    pub(super) fn attempt(&mut self, user: &str) -> Verdict {
+        let keys = self.keys(user);
+        let pending: Vec<String> = keys.iter().map(|k| Self::pending_key(k)).collect();
+        let refs: Vec<&str> = keys.iter().chain(&pending).map(String::as_str).collect();
         let counts = match self
             .file
             .count_and_bump(&refs, now(), self.policy.window_secs)
@@ -94,16 +116,26 @@ impl LoginThrottle {
                 return Verdict::Check(Duration::ZERO);
             }
         };
-        let worst = counts.into_iter().max().unwrap_or(0);
-        self.verdict(worst)
+        let (attempts, in_flight) = counts.split_at(keys.len());
+        let worst = attempts.iter().copied().max().unwrap_or(0);
+        let failed = attempts
+            .iter()
+            .zip(in_flight)
+            .map(|(a, p)| a.saturating_sub(*p))
+            .max()
+            .unwrap_or(0);
+        self.verdict(worst, failed)
     }
 
-    fn verdict(&self, earlier: u32) -> Verdict {
+    /// What to do with an attempt when `earlier` attempts were counted in
+    /// the window, `failed` of them finished and wrong: the lock-out
+    /// counts every attempt, the delay only the failures.
+    fn verdict(&self, earlier: u32, failed: u32) -> Verdict {
         if earlier >= self.policy.lockout_failures {
             return Verdict::LockedOut;
         }
-        let over = earlier.saturating_sub(self.policy.free_failures.saturating_sub(1));
-        if earlier < self.policy.free_failures || over == 0 {
+        let over = failed.saturating_sub(self.policy.free_failures.saturating_sub(1));
+        if failed < self.policy.free_failures || over == 0 {
             return Verdict::Check(Duration::ZERO);
         }
         let secs = 1u64
@@ -120,11 +152,27 @@ impl LoginThrottle {
     /// a client that logs in often, a NAT, a webmail or a proxy in front
     /// would otherwise be locked out by its own users.
     pub(super) fn succeeded(&mut self, user: &str) {
+        self.finished(user);
         if let Err(e) = self.file.reset(&Self::user_key(user)) {
             warn!("login throttle: {e}");
         }
         if let Some(a) = self.address {
             if let Err(e) = self.file.unbump(&format!("a:{a}")) {
+                warn!("login throttle: {e}");
+            }
+        }
+    }
+
+    /// A wrong password (or an unknown user): the attempt stays counted,
+    /// now as a failure that delays the next ones.
+    pub(super) fn failed(&mut self, user: &str) {
+        self.finished(user);
+    }
+
+    /// The attempt is no longer being checked.
+    fn finished(&mut self, user: &str) {
+        for key in self.keys(user) {
+            if let Err(e) = self.file.unbump(&Self::pending_key(&key)) {
                 warn!("login throttle: {e}");
             }
         }
@@ -147,13 +195,78 @@ mod tests {
             window_secs: 900,
         };
         let t = LoginThrottle::open(&dir, &policy, None).unwrap();
-        let d = |n: u32| t.verdict(n);
+        let d = |n: u32| t.verdict(n, n);
         assert_eq!(d(0), Verdict::Check(Duration::ZERO));
         assert_eq!(d(2), Verdict::Check(Duration::ZERO));
         assert_eq!(d(3), Verdict::Check(Duration::from_secs(1)));
         assert_eq!(d(4), Verdict::Check(Duration::from_secs(2)));
         assert_eq!(d(5), Verdict::Check(Duration::from_secs(4)));
         assert_eq!(d(6), Verdict::LockedOut);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn policy(free: u32, lockout: u32) -> ThrottleConfig {
+        ThrottleConfig {
+            enabled: true,
+            free_failures: free,
+            max_delay_secs: 3600,
+            lockout_failures: lockout,
+            window_secs: 900,
+        }
+    }
+
+    /// Found by imaptest's stress mode (10 clients logging in as one user
+    /// again and again): attempts still being checked counted as failures,
+    /// so the sixth of ten parallel correct logins waited 1 s and the
+    /// tenth 16 s. Each handle is one `serve` process on the shared file.
+    #[test]
+    fn parallel_attempts_in_flight_do_not_delay_each_other() {
+        let dir = std::env::temp_dir().join(format!("throttle-inflight-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let policy = policy(1, 20);
+        let addr: Option<IpAddr> = "127.0.0.1".parse().ok();
+        let mut sessions: Vec<LoginThrottle> = (0..10)
+            .map(|_| LoginThrottle::open(&dir, &policy, addr).unwrap())
+            .collect();
+        for t in &mut sessions {
+            assert_eq!(t.attempt("demo"), Verdict::Check(Duration::ZERO));
+        }
+        for t in &mut sessions {
+            t.succeeded("demo");
+        }
+        let mut next = LoginThrottle::open(&dir, &policy, addr).unwrap();
+        assert_eq!(next.attempt("demo"), Verdict::Check(Duration::ZERO));
+        next.succeeded("demo");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn finished_failures_delay_and_attempts_in_flight_count_for_the_lockout() {
+        let dir = std::env::temp_dir().join(format!("throttle-failed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let policy = policy(1, 4);
+        let open = || LoginThrottle::open(&dir, &policy, None).unwrap();
+        // One wrong password, finished: the next attempt waits.
+        let mut a = open();
+        assert_eq!(a.attempt("u"), Verdict::Check(Duration::ZERO));
+        a.failed("u");
+        let mut b = open();
+        assert_eq!(b.attempt("u"), Verdict::Check(Duration::from_secs(1)));
+        // Two more in flight with b: four attempts in the window, so a
+        // fifth is not checked at all, whatever the others turn out to be.
+        let mut c = open();
+        assert_eq!(c.attempt("u"), Verdict::Check(Duration::from_secs(1)));
+        let mut d = open();
+        assert_eq!(d.attempt("u"), Verdict::Check(Duration::from_secs(1)));
+        let mut e = open();
+        assert_eq!(e.attempt("u"), Verdict::LockedOut);
+        e.failed("u");
+        for t in [&mut b, &mut c, &mut d] {
+            t.failed("u");
+        }
+        let mut f = open();
+        assert_eq!(f.attempt("u"), Verdict::LockedOut);
+        f.failed("u");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

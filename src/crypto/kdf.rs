@@ -2,9 +2,9 @@
 //! parameter policy: a minimum strength (OWASP's Argon2id baseline) and
 //! hard upper bounds. Never stores or logs passwords.
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::secret::{SecretKey, KEY_LEN};
 use super::CryptoError;
@@ -108,11 +108,26 @@ pub fn derive(
         Some(KEY_LEN),
     )
     .map_err(|e| CryptoError::Argon2(e.to_string()))?;
+    let blocks = argon_params.block_count();
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
-    let mut out = Zeroizing::new([0u8; KEY_LEN]);
-    argon
-        .hash_password_into(password, salt, out.as_mut())
+    // The working memory is allocated here rather than by the crate so
+    // that it can be prefaulted on huge pages first: each login is a fresh
+    // process, and faulting 19 MiB in 4 KiB at a time cost about a third
+    // of the derivation (doc/benchmarks.md, issue 12).
+    let mut memory: Vec<Block> = Vec::new();
+    memory
+        .try_reserve_exact(blocks)
         .map_err(|e| CryptoError::Argon2(e.to_string()))?;
+    crate::sys::memory::prefault_large(memory.spare_capacity_mut());
+    memory.resize(blocks, Block::default());
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    let result = argon
+        .hash_password_into_with_memory(password, salt, out.as_mut(), &mut memory)
+        .map_err(|e| CryptoError::Argon2(e.to_string()));
+    // The blocks hold values derived from the password: wiped before the
+    // memory is returned (the crate does this for memory it allocates).
+    memory.zeroize();
+    result?;
     Ok(SecretKey::from_bytes(*out))
 }
 

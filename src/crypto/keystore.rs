@@ -14,10 +14,11 @@
 //! which has no master key and so cannot authenticate them. Their
 //! authenticator is the sealed private half: `NAME.pub` is genuine iff it
 //! equals X25519(unseal(`NAME.priv`)), an AEAD under a master-derived key
-//! bound to NAME. [`KeyStore::verify_public_keys`] checks every pair at
-//! login, rewrites a replaced public half from its private half, and sets
-//! aside (renames, never deletes) public halves no genuine private half
-//! vouches for.
+//! bound to NAME. [`KeyStore::verify_public_keys`] checks at login every
+//! pair whose files changed since it last found them genuine (see
+//! `crypto::key_audit`), rewrites a replaced public half from its private
+//! half, and sets aside (renames, never deletes) public halves no genuine
+//! private half vouches for.
 
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
@@ -25,6 +26,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use hkdf::Hkdf;
@@ -34,6 +36,7 @@ use sha2::Sha256;
 pub(crate) use x25519_dalek::PublicKey;
 use x25519_dalek::StaticSecret;
 
+use super::key_audit::{self, Checked, Stamp};
 use super::seal::{open, seal};
 use super::secret::{MasterKey, SecretKey, KEY_LEN};
 use super::CryptoError;
@@ -210,6 +213,10 @@ pub struct KeyAudit {
     /// `NAME.pub.rejected` (and `NAME.priv.rejected`) so nothing encrypts
     /// to them any more.
     pub rejected: Vec<KeyName>,
+    /// Pairs checked in full (private half unsealed, public half derived);
+    /// the others had not changed since an earlier login found them
+    /// genuine.
+    pub checked: usize,
 }
 
 impl KeyAudit {
@@ -437,8 +444,20 @@ impl KeyStore {
     /// module documentation): a replaced public half is rewritten from the
     /// private one; a public half with no private half, or whose private
     /// half fails authentication, is set aside with that private half.
-    /// Costs one AEAD open and one scalar multiplication per pair, at login.
+    /// Costs one AEAD open and one scalar multiplication per pair changed
+    /// since the last login that found it genuine (`crypto::key_audit`),
+    /// and a directory listing and two `stat`s per pair for the rest.
     pub fn verify_public_keys(&self, master: &MasterKey) -> Result<KeyAudit, CryptoError> {
+        self.verify_public_keys_at(master, SystemTime::now())
+    }
+
+    /// [`KeyStore::verify_public_keys`] as of `now` (tests move it on so
+    /// that files they just wrote count as settled).
+    fn verify_public_keys_at(
+        &self,
+        master: &MasterKey,
+        now: SystemTime,
+    ) -> Result<KeyAudit, CryptoError> {
         let ctx = || format!("listing {}", self.dir.display());
         let mut names = Vec::new();
         for entry in fs::read_dir(&self.dir).map_err(|e| CryptoError::io(ctx(), e))? {
@@ -452,8 +471,23 @@ impl KeyStore {
             }
         }
         names.sort();
+        let audit_key = master.subkey(key_audit::PURPOSE);
+        let known = key_audit::read(&self.dir, &audit_key);
+        let mut genuine_now: Vec<Checked> = Vec::with_capacity(names.len());
         let mut audit = KeyAudit::default();
         for name in names {
+            let stamps =
+                |ks: &KeyStore| Stamp::of(&ks.pub_path(&name)).zip(Stamp::of(&ks.priv_path(&name)));
+            if let Some((public, private)) = stamps(self) {
+                let unchanged = known.iter().find(|c| {
+                    c.name == name.as_str() && c.public == public && c.private == private
+                });
+                if let Some(c) = unchanged {
+                    genuine_now.push(c.clone());
+                    continue;
+                }
+            }
+            audit.checked += 1;
             match self.private_key(master, &name) {
                 Ok(secret) => {
                     let genuine = PublicKey::from(&secret);
@@ -461,7 +495,18 @@ impl KeyStore {
                     if found.map(|p| p.to_bytes()) != Some(genuine.to_bytes()) {
                         durable::replace(&self.dir, &self.pub_path(&name), genuine.as_bytes())?;
                         log::error!("public key {name} had been replaced; restored");
-                        audit.restored.push(name);
+                        audit.restored.push(name.clone());
+                    }
+                    // Stamped after any repair; a file changed just now is
+                    // checked again next time rather than trusted.
+                    if let Some((public, private)) = stamps(self) {
+                        if public.settled(now) && private.settled(now) {
+                            genuine_now.push(Checked {
+                                name: name.as_str().to_owned(),
+                                public,
+                                private,
+                            });
+                        }
                     }
                 }
                 Err(CryptoError::KeyNotFound { .. }) => {
@@ -480,6 +525,11 @@ impl KeyStore {
                     audit.rejected.push(name);
                 }
                 Err(e) => return Err(e),
+            }
+        }
+        if genuine_now != known {
+            if let Err(e) = key_audit::write(&self.dir, &audit_key, &genuine_now) {
+                log::warn!("recording the checked key pairs: {e}");
             }
         }
         Ok(audit)
@@ -727,5 +777,29 @@ mod tests {
         assert!(dir.path().join("2026-06.priv.rejected").exists());
         assert_eq!(ks.list().unwrap(), vec![a]);
         assert!(ks.verify_public_keys(&m).unwrap().is_clean());
+    }
+
+    #[test]
+    fn unchanged_pairs_are_not_checked_again_but_any_change_is() {
+        let (dir, m, ks, a, pk_a) = store_with_january_pair();
+        let later = |s: u64| SystemTime::now() + std::time::Duration::from_secs(s);
+        // Files written just now are checked but not yet recorded.
+        assert_eq!(ks.verify_public_keys(&m).unwrap().checked, 1);
+        assert_eq!(ks.verify_public_keys_at(&m, later(10)).unwrap().checked, 1);
+        let quiet = ks.verify_public_keys_at(&m, later(20)).unwrap();
+        assert!(quiet.is_clean());
+        assert_eq!(quiet.checked, 0, "an unchanged pair was checked again");
+        // A public half rewritten in place (new ctime) is checked again.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(dir.path().join("2026-01.pub"), [0x42u8; 32]).unwrap();
+        let caught = ks.verify_public_keys_at(&m, later(30)).unwrap();
+        assert_eq!(caught.restored, vec![a.clone()]);
+        assert_eq!(ks.read_public(&a).unwrap().unwrap(), pk_a);
+        // A record that does not authenticate means checking everything.
+        ks.verify_public_keys_at(&m, later(40)).unwrap();
+        fs::write(dir.path().join(key_audit::FILE), [0u8; 100]).unwrap();
+        assert_eq!(ks.verify_public_keys_at(&m, later(50)).unwrap().checked, 1);
+        // The record is no key: listing ignores it.
+        assert_eq!(ks.list().unwrap(), vec![a]);
     }
 }

@@ -4,6 +4,7 @@
 
 mod error;
 pub mod kdf;
+pub(crate) mod key_audit;
 pub(crate) mod keystore;
 pub(crate) mod seal;
 pub(crate) mod secret;

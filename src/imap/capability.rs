@@ -63,6 +63,12 @@ pub(crate) enum Capability {
     UidPlus,
     /// `MOVE` (RFC 6851).
     Move,
+    /// `REPLACE` (RFC 8508).
+    Replace,
+    /// `CATENATE` (RFC 4469).
+    Catenate,
+    /// `URL-PARTIAL` (RFC 5550): `;PARTIAL=` in CATENATE's URLs.
+    UrlPartial,
     /// `CONDSTORE` (RFC 7162); ENABLE-able.
     CondStore,
     /// `QRESYNC` (RFC 7162); ENABLE-able, implies CONDSTORE.
@@ -102,6 +108,10 @@ pub(crate) enum Capability {
     ContextSearch,
     /// `CONTEXT=SORT` (RFC 5267 §4): the same for SORT.
     ContextSort,
+    /// `UIDONLY` (RFC 9586); ENABLE-able: no sequence numbers either way.
+    UidOnly,
+    /// `NOTIFY` (RFC 5465).
+    Notify,
 }
 
 /// The capabilities without a value, with their wire names: the one table
@@ -132,6 +142,9 @@ const NAMES: &[(Capability, &str)] = &[
     (Capability::Unselect, "UNSELECT"),
     (Capability::UidPlus, "UIDPLUS"),
     (Capability::Move, "MOVE"),
+    (Capability::Replace, "REPLACE"),
+    (Capability::Catenate, "CATENATE"),
+    (Capability::UrlPartial, "URL-PARTIAL"),
     (Capability::CondStore, "CONDSTORE"),
     (Capability::QResync, "QRESYNC"),
     (Capability::Utf8Accept, "UTF8=ACCEPT"),
@@ -151,6 +164,8 @@ const NAMES: &[(Capability, &str)] = &[
     (Capability::ThreadRefs, "THREAD=REFS"),
     (Capability::ContextSearch, "CONTEXT=SEARCH"),
     (Capability::ContextSort, "CONTEXT=SORT"),
+    (Capability::UidOnly, "UIDONLY"),
+    (Capability::Notify, "NOTIFY"),
 ];
 
 /// The wire name before `=` of a capability that carries a value.
@@ -244,17 +259,22 @@ pub(crate) fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
         C::StatusSize,
         C::AppendLimit(append_limit),
         C::Xlist,
+        C::Catenate,
+        C::UrlPartial,
     ]);
-    // imap::commands::{selected, idle, copy}
+    // imap::commands::{selected, idle, copy, replace}
     caps.extend([
         C::Idle,
         C::Unselect,
         C::UidPlus,
         C::Move,
+        C::Replace,
         C::CondStore,
         C::QResync,
         C::Utf8Accept,
     ]);
+    // imap::commands::uidonly
+    caps.push(C::UidOnly);
     // imap::commands::fetch
     caps.extend([C::Binary, C::ObjectId, C::SaveDate, C::Preview]);
     // imap::commands::search
@@ -270,6 +290,8 @@ pub(crate) fn advertised(phase: Phase, append_limit: u64) -> Vec<Capability> {
     ]);
     // imap::commands::updates
     caps.extend([C::ContextSearch, C::ContextSort]);
+    // imap::commands::notify
+    caps.push(C::Notify);
     caps
 }
 
@@ -285,9 +307,9 @@ mod tests {
     }
 
     const EXTENSIONS: &str = "CHILDREN MULTIAPPEND LIST-EXTENDED LIST-STATUS SPECIAL-USE \
-        CREATE-SPECIAL-USE STATUS=SIZE APPENDLIMIT=67108864 XLIST IDLE UNSELECT UIDPLUS MOVE \
-        CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE PREVIEW ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
-        THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS CONTEXT=SEARCH CONTEXT=SORT";
+        CREATE-SPECIAL-USE STATUS=SIZE APPENDLIMIT=67108864 XLIST CATENATE URL-PARTIAL IDLE UNSELECT UIDPLUS MOVE \
+        REPLACE CONDSTORE QRESYNC UTF8=ACCEPT UIDONLY BINARY OBJECTID SAVEDATE PREVIEW ESEARCH SEARCHRES WITHIN PARTIAL SORT SORT=DISPLAY ESORT \
+        THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS CONTEXT=SEARCH CONTEXT=SORT NOTIFY";
 
     #[test]
     fn advertised_lists_are_the_documented_ones() {

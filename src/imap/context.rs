@@ -11,6 +11,7 @@
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::imap::seqset::{Numbers, View};
 use crate::imap::session::LoggedIn;
@@ -114,6 +115,9 @@ pub(crate) struct Enabled {
     pub utf8_accept: bool,
     /// RFC 9051 IMAP4rev2 semantics.
     pub rev2: bool,
+    /// RFC 9586 UIDONLY: no sequence numbers in commands (BAD
+    /// [UIDREQUIRED]) or responses (UIDFETCH, VANISHED).
+    pub uidonly: bool,
 }
 
 /// The selected mailbox.
@@ -163,7 +167,19 @@ pub(crate) struct Ctx {
     /// the response to the next command (the login response itself is
     /// written by the session, which this layer does not touch).
     pub alerts: Vec<String>,
+    /// The last APPEND's target (unless it is the selected mailbox) and
+    /// when it was last written: kept open so that one APPEND after
+    /// another reads only the new log records instead of replaying the
+    /// whole log each time.
+    append_target: Option<(Mailbox, Instant)>,
+    /// The NOTIFY SET in force (RFC 5465), if any.
+    pub notify: Option<Box<crate::imap::commands::notify::Notifier>>,
 }
+
+/// How long an idle APPEND target stays open. Well under the hour for
+/// which superseded log segments are kept (`change_log::SEGMENT_GRACE`),
+/// so a kept handle always finds its place in the log again.
+const APPEND_TARGET_IDLE: Duration = Duration::from_secs(600);
 
 /// Why the logged-in context could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +201,8 @@ impl Ctx {
             summaries: Default::default(),
             sort_keys: Default::default(),
             alerts: Vec::new(),
+            append_target: None,
+            notify: None,
         })
     }
 
@@ -208,6 +226,46 @@ impl Ctx {
         let (id, validity) = (info.id, info.uid_validity);
         Mailbox::open(self.keys.clone(), &self.user.dir, &id, validity)
             .map_err(|e| Reply::server_bug("opening the mailbox", &e))
+    }
+}
+
+impl Ctx {
+    /// The mailbox an APPEND to `name` writes through: the selected
+    /// mailbox's handle when it is the target, else the handle kept from
+    /// the previous APPEND to the same mailbox, else a newly opened one
+    /// (which is then kept). Errors as [`Ctx::open_mailbox`].
+    pub(crate) fn append_target(&mut self, name: &MailboxName) -> Result<&mut Mailbox, Reply> {
+        if let Err(e) = self.account.refresh() {
+            return Err(Reply::server_bug("reading the account", &e));
+        }
+        let Some(info) = self.account.state().mailbox(name) else {
+            self.append_target = None;
+            return Err(Reply::no(
+                Some(ResponseCode::Nonexistent),
+                "No such mailbox",
+            ));
+        };
+        let (id, validity) = (info.id, info.uid_validity);
+        if let Some(sel) = self.selected.as_mut().filter(|s| s.mailbox.id() == id) {
+            return Ok(&mut sel.mailbox);
+        }
+        let now = Instant::now();
+        let keep = self.append_target.as_ref().is_some_and(|(mb, used)| {
+            mb.id() == id && now.duration_since(*used) < APPEND_TARGET_IDLE
+        });
+        if !keep {
+            self.append_target = None;
+            let mb = Mailbox::open(self.keys.clone(), &self.user.dir, &id, validity)
+                .map_err(|e| Reply::server_bug("opening the mailbox", &e))?;
+            self.append_target = Some((mb, now));
+        }
+        match self.append_target.as_mut() {
+            Some((mb, used)) => {
+                *used = now;
+                Ok(mb)
+            }
+            None => Err(Reply::server_bug("opening the mailbox", &"no handle")),
+        }
     }
 }
 

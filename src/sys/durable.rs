@@ -56,6 +56,11 @@ pub(crate) enum Durability {
     /// fsync the file before placing it and its directory after: durable
     /// on return.
     Now,
+    /// fsync the file before placing it, but not its directory: the
+    /// caller fsyncs each directory it placed files in once, with
+    /// [`sync_dir`], before anything refers to them (a batch of a few
+    /// files in one directory costs one directory fsync, not one each).
+    ContentNow,
     /// Place only; the caller makes a whole batch durable later with one
     /// [`syncfs`] before anything refers to the file.
     Deferred,
@@ -127,9 +132,11 @@ impl NewFile {
     /// Renames the file to `dest` (creating `dest`'s directory if needed),
     /// replacing whatever is there. With [`Durability::Now`] the content is
     /// fsynced before and `dest`'s directory after: after a crash `dest`
-    /// holds its old content or all of the new, never a mix.
+    /// holds its old content or all of the new, never a mix. With
+    /// [`Durability::ContentNow`] only the content is, and the directory is
+    /// the caller's to fsync.
     pub(crate) fn place(mut self, dest: &Path, durability: Durability) -> Result<()> {
-        if durability == Durability::Now {
+        if durability != Durability::Deferred {
             self.sync()?;
         }
         let dir = parent(dest);

@@ -6,12 +6,13 @@
 //! Only answers "something may have changed"; never reads the files, which
 //! is the store's job.
 
+use std::collections::BTreeSet;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
 use crate::sys::poll::PollError;
 
@@ -35,6 +36,31 @@ pub(crate) enum WatchError {
     /// Waiting for events failed.
     #[error(transparent)]
     Poll(#[from] PollError),
+}
+
+/// One watched directory, for a caller that must know which one changed
+/// ([`DirWatcher::add`], [`DirWatcher::drain_which`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct WatchId(WatchDescriptor);
+
+/// What [`DirWatcher::add`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Added {
+    /// The directory is watched under this id.
+    Watching(WatchId),
+    /// No watch could be had (no inotify, or the per-user watch limit):
+    /// the caller decides what to give up; the watcher stays as it was.
+    Exhausted,
+}
+
+/// What [`DirWatcher::drain_which`] found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Fired {
+    /// The watches that saw a change.
+    pub ids: BTreeSet<WatchId>,
+    /// The kernel's event queue overflowed: changes to any directory may
+    /// have been missed.
+    pub overflow: bool,
 }
 
 /// Watches a set of directories for new or changed entries.
@@ -78,12 +104,7 @@ impl DirWatcher {
         let Some(inotify) = &self.inotify else {
             return Ok(());
         };
-        let mask = AddWatchFlags::IN_CREATE
-            | AddWatchFlags::IN_MODIFY
-            | AddWatchFlags::IN_MOVED_TO
-            | AddWatchFlags::IN_CLOSE_WRITE
-            | AddWatchFlags::IN_ONLYDIR;
-        match inotify.add_watch(dir, mask) {
+        match inotify.add_watch(dir, Self::mask()) {
             Ok(_) => Ok(()),
             Err(Errno::ENOSPC) | Err(Errno::ENOMEM) => {
                 log::warn!(
@@ -98,6 +119,66 @@ impl DirWatcher {
                 source,
             }),
         }
+    }
+
+    /// Adds `dir` like [`DirWatcher::watch`], but says which watch it is
+    /// and never falls back to polling: running out of watches (or having
+    /// no inotify at all) is [`Added::Exhausted`], for callers whose cost
+    /// would grow without bound if they polled.
+    pub(crate) fn add(&mut self, dir: &Path) -> Result<Added, WatchError> {
+        let Some(inotify) = &self.inotify else {
+            return Ok(Added::Exhausted);
+        };
+        match inotify.add_watch(dir, Self::mask()) {
+            Ok(wd) => Ok(Added::Watching(WatchId(wd))),
+            Err(Errno::ENOSPC) | Err(Errno::ENOMEM) => Ok(Added::Exhausted),
+            Err(source) => Err(WatchError::AddWatch {
+                path: dir.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Stops watching `id` (already gone if its directory was removed).
+    pub(crate) fn remove(&mut self, id: WatchId) {
+        if let Some(inotify) = &self.inotify {
+            let _ = inotify.rm_watch(id.0);
+        }
+    }
+
+    /// Consumes every pending event without blocking and says which
+    /// watches fired. In polling mode nothing is known: `overflow` is set.
+    pub(crate) fn drain_which(&mut self) -> Result<Fired, WatchError> {
+        let mut fired = Fired::default();
+        let Some(inotify) = &self.inotify else {
+            fired.overflow = true;
+            return Ok(fired);
+        };
+        loop {
+            match inotify.read_events() {
+                Ok(events) if events.is_empty() => return Ok(fired),
+                Ok(events) => {
+                    for e in events {
+                        if e.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
+                            fired.overflow = true;
+                        } else if !e.mask.contains(AddWatchFlags::IN_IGNORED) {
+                            fired.ids.insert(WatchId(e.wd));
+                        }
+                    }
+                }
+                Err(Errno::EAGAIN) => return Ok(fired),
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(WatchError::Read(e)),
+            }
+        }
+    }
+
+    fn mask() -> AddWatchFlags {
+        AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_MODIFY
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_CLOSE_WRITE
+            | AddWatchFlags::IN_ONLYDIR
     }
 
     /// The descriptor to poll for readability, or `None` in polling mode.
@@ -212,6 +293,36 @@ mod tests {
             Err(WatchError::AddWatch { .. })
         ));
         fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn drain_which_names_the_watch_that_fired() {
+        let a = temp_dir("which-a");
+        let b = temp_dir("which-b");
+        let mut w = DirWatcher::new();
+        let (Added::Watching(ia), Added::Watching(ib)) =
+            (w.add(&a).expect("add a"), w.add(&b).expect("add b"))
+        else {
+            panic!("inotify should work on Linux test hosts");
+        };
+        assert_ne!(ia, ib);
+        assert_eq!(w.drain_which().expect("drain"), Fired::default());
+        fs::write(b.join("x"), b"1").expect("write");
+        let fired = w.drain_which().expect("drain");
+        assert_eq!(fired.ids.into_iter().collect::<Vec<_>>(), vec![ib]);
+        w.remove(ib);
+        fs::write(b.join("y"), b"1").expect("write");
+        fs::write(a.join("y"), b"1").expect("write");
+        let fired = w.drain_which().expect("drain");
+        assert_eq!(fired.ids.into_iter().collect::<Vec<_>>(), vec![ia]);
+        assert!(matches!(
+            DirWatcher::polling().add(&a).expect("add"),
+            Added::Exhausted
+        ));
+        assert!(DirWatcher::polling().drain_which().expect("drain").overflow);
+        for d in [a, b] {
+            fs::remove_dir_all(d).expect("cleanup");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Thin, audited wrappers over the operating system: privilege drop, chroot,
-//! socket activation, peer addresses, inotify, terminals, and the one
+//! socket activation, peer addresses, TCP options, inotify, terminals, and the one
 //! durable-write API (`durable`) every layer uses. `activation` is the one
 //! module in the crate allowed `unsafe`, each block with a `SAFETY:`
 //! comment; everything else here is safe wrappers over `nix` and `std`.
@@ -17,6 +17,10 @@ pub(crate) mod durable;
 pub(crate) mod fds;
 pub(crate) mod inotify;
 pub(crate) mod log;
+// The fourth `allow(unsafe_code)`: `madvise` (huge pages and prefaulting
+// for the Argon2 memory) is `unsafe` in `nix`.
+#[allow(unsafe_code)]
+pub(crate) mod memory;
 pub(crate) mod password;
 pub(crate) mod peer;
 pub(crate) mod poll;
@@ -26,6 +30,9 @@ pub mod privilege;
 #[allow(unsafe_code)]
 pub(crate) mod process;
 pub(crate) mod sandbox;
+// The third `allow(unsafe_code)`: `TCP_QUICKACK` has no wrapper in `nix`.
+#[allow(unsafe_code)]
+pub(crate) mod tcp;
 pub(crate) mod throttle;
 
 #[cfg(test)]

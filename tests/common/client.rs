@@ -73,11 +73,20 @@ impl Response {
         self.bytes.starts_with(b"* ")
     }
 
-    /// The FETCH items of a `* n FETCH` response; empty for any other.
+    /// The FETCH items of a `* n FETCH` or `* uid UIDFETCH` response;
+    /// empty for any other.
     pub fn fetch_items(&self) -> &[FetchItem<'static>] {
         match &self.parsed {
-            Parsed::Fetch { items, .. } => items,
+            Parsed::Fetch { items, .. } | Parsed::UidFetch { items, .. } => items,
             _ => &[],
+        }
+    }
+
+    /// The UID a `* uid UIDFETCH` response (RFC 9586) leads with.
+    pub fn uidfetch_uid(&self) -> Option<u32> {
+        match &self.parsed {
+            Parsed::UidFetch { uid, .. } => Some(uid.get()),
+            _ => None,
         }
     }
 }
@@ -93,12 +102,12 @@ pub struct Fetched {
     pub body: Vec<u8>,
 }
 
-/// Every FETCH response among `responses` that carries a UID and a
-/// `BODY[]`, as [`Fetched`].
+/// Every FETCH (or UIDFETCH) response among `responses` that carries a
+/// UID and a `BODY[]`, as [`Fetched`].
 pub fn fetched(responses: &[Response]) -> Vec<Fetched> {
     let mut out = Vec::new();
     for r in responses {
-        let (mut uid, mut flags, mut body) = (None, Vec::new(), None);
+        let (mut uid, mut flags, mut body) = (r.uidfetch_uid(), Vec::new(), None);
         for item in r.fetch_items() {
             match item {
                 FetchItem::Uid(u) => uid = Some(u.get()),

@@ -291,6 +291,12 @@ fn plan(attrs: &FetchAttrs) -> (Vec<Item>, bool) {
     (items, seen)
 }
 
+/// The section as the mime module wants it (CATENATE's `;SECTION=`
+/// names the same sections as FETCH `BODY[...]`).
+pub(crate) fn section_spec(section: &Section) -> SectionSpec {
+    section_name(section).1
+}
+
 /// The response name of a BODY section (field names upper-cased, as
 /// Dovecot echoes them) and the section as the mime module wants it.
 fn section_name(section: &Section) -> (SectionName, SectionSpec) {
@@ -375,6 +381,8 @@ struct Message<'a> {
     want_modseq: bool,
     /// UID must be sent even if not asked for (UID FETCH).
     want_uid: bool,
+    /// UIDONLY (RFC 9586 §3.3): `* uid UIDFETCH`, not `* seq FETCH`.
+    by_uid: bool,
 }
 
 /// The FLAGS list of each distinct set of flag bits (and \Recent) one
@@ -434,8 +442,9 @@ fn missing_summary(uid: Uid) -> FetchError {
     }
 }
 
-/// Writes `* seq FETCH (...)` for one message, item by item, so at most
-/// one section's bytes are held at a time.
+/// Writes `* seq FETCH (...)` (or `* uid UIDFETCH (...)`) for one
+/// message, item by item, so at most one section's bytes are held at a
+/// time.
 fn write_message(
     out: &mut Vec<u8>,
     items: &[Item],
@@ -443,7 +452,11 @@ fn write_message(
     flag_lists: &mut FlagLists,
 ) -> Result<(), FetchError> {
     let uid = m.info.uid;
-    let mut f = FetchEncoder::begin(out, m.info.seq);
+    let mut f = if m.by_uid {
+        FetchEncoder::begin_uid(out, uid)
+    } else {
+        FetchEncoder::begin(out, m.info.seq)
+    };
     let asked_uid = items.iter().any(|i| matches!(i, Item::Uid));
     if m.want_uid && !asked_uid {
         f.item(&FetchItem::Uid(uid));
@@ -603,6 +616,7 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
         return Reply::bad("VANISHED needs QRESYNC to be enabled");
     }
     let condstore = ctx.enabled.condstore;
+    let uidonly = ctx.enabled.uidonly;
     let Ctx {
         selected,
         summaries,
@@ -689,7 +703,10 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
                     reader: None,
                 },
                 want_modseq: changed_since.is_some() || seen_reports_modseq,
-                want_uid: cmd.uid || seen_reports_modseq,
+                // Under UIDONLY the UID leads the response; as an item
+                // only when asked (RFC 9586 §3.3).
+                want_uid: (cmd.uid || seen_reports_modseq) && !uidonly,
+                by_uid: uidonly,
             };
             write_message(out, &items, &mut m, &mut flag_lists)
         })();

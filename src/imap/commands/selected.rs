@@ -80,7 +80,7 @@ fn retire_old_password(ctx: &Ctx) {
 /// Files pending spool entries. Listing the directory first keeps the
 /// common case (nothing delivered) to one `getdents`. Returns how many
 /// entries were sealed to a public key that is not the account's.
-fn file_spool(ctx: &mut Ctx) -> usize {
+pub(crate) fn file_spool(ctx: &mut Ctx) -> usize {
     let dir = ctx.dir().clone();
     let spool_dir = dir.join("spool");
     let has_entries = match fs::read_dir(&spool_dir) {
@@ -132,8 +132,9 @@ pub(crate) fn watch_dirs(ctx: &Ctx) -> Vec<PathBuf> {
 /// that report it. `expunge_allowed` is false during FETCH, STORE and
 /// SEARCH by sequence number (RFC 3501 §7.4.1); then nothing is reported
 /// here: [`refresh_flags`] already reported flag changes before the
-/// command, and expunges and new messages wait.
-pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
+/// command, and expunges and new messages wait. Returns the new messages
+/// it reported.
+pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) -> Vec<Uid> {
     for alert in std::mem::take(&mut ctx.alerts) {
         untagged_ok(out, ResponseCode::Alert, &alert);
     }
@@ -143,21 +144,16 @@ pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
         // Flag changes were reported before the command; live search
         // contexts follow them now (no EXISTS or EXPUNGE is due here).
         updates::report_changes(ctx, out);
-        return;
+        return Vec::new();
     }
     let enabled = ctx.enabled;
     let Some(sel) = ctx.selected.as_mut() else {
-        return;
+        return Vec::new();
     };
     match sel.mailbox.refresh() {
         Ok(changes) => {
-            // RFC 5267 §4.3.4: REMOVEFROM before the EXPUNGE it follows
-            // from; §4.3.3: ADDTO after the EXISTS.
-            updates::report_expunged(ctx, out, &changes.expunged);
-            if let Some(sel) = ctx.selected.as_mut() {
-                report(sel, enabled, out, &changes);
-            }
-            updates::report_changes(ctx, out);
+            report_with_updates(ctx, enabled, out, &changes);
+            changes.new_uids
         }
         Err(e) => {
             log::error!("refreshing the mailbox: {e}");
@@ -168,8 +164,25 @@ pub(crate) fn refresh(ctx: &mut Ctx, out: &mut Vec<u8>, expunge_allowed: bool) {
                 "Cannot read mailbox changes; see the server log",
             )
             .encode(out);
+            Vec::new()
         }
     }
+}
+
+/// [`report`], with the CONTEXT=SEARCH/SORT updates around it: RFC 5267
+/// §4.3.4: REMOVEFROM before the EXPUNGE it follows from; §4.3.3: ADDTO
+/// after the EXISTS. Also what NOTIFY pushes between commands.
+pub(crate) fn report_with_updates(
+    ctx: &mut Ctx,
+    enabled: Enabled,
+    out: &mut Vec<u8>,
+    changes: &Changes,
+) {
+    updates::report_expunged(ctx, out, &changes.expunged);
+    if let Some(sel) = ctx.selected.as_mut() {
+        report(sel, enabled, out, changes);
+    }
+    updates::report_changes(ctx, out);
 }
 
 /// Before FETCH, STORE or SEARCH by sequence number: reports other
@@ -190,7 +203,7 @@ pub(crate) fn refresh_flags(ctx: &mut Ctx, out: &mut Vec<u8>) {
                 modseq: enabled.condstore,
             };
             for (seq, uid) in &changed {
-                write_fetch(out, &sel.mailbox, *seq, *uid, items, enabled.rev2);
+                write_fetch(out, &sel.mailbox, *seq, *uid, items, enabled);
             }
         }
         Err(e) => log::error!("reading flag changes: {e}"),
@@ -209,10 +222,11 @@ fn report(sel: &mut Selected, enabled: Enabled, out: &mut Vec<u8>, changes: &Cha
         modseq: enabled.condstore,
     };
     for (seq, uid) in &changes.flags_changed {
-        write_fetch(out, &sel.mailbox, *seq, *uid, items, enabled.rev2);
+        write_fetch(out, &sel.mailbox, *seq, *uid, items, enabled);
     }
     if !changes.expunged.is_empty() {
-        if enabled.qresync {
+        // RFC 9586 §3.4, §3.6: UIDONLY reports expunges as VANISHED too.
+        if enabled.qresync || enabled.uidonly {
             let mut uids: Vec<Uid> = changes.expunged.iter().map(|(_, u)| *u).collect();
             uids.sort_unstable();
             write_vanished(out, &uids, false);
@@ -243,26 +257,28 @@ pub(crate) struct FetchItems {
     pub(crate) modseq: bool,
 }
 
-/// `* seq FETCH (...)` for a message the client knows; nothing if it has
-/// gone from the session's view.
+/// `* seq FETCH (...)` for a message the client knows, or `* uid UIDFETCH
+/// (...)` once UIDONLY is enabled (RFC 9586 §3.3, §3.6), where the UID
+/// names the message and is not repeated as an item; nothing if the
+/// message has gone from the session's view.
 pub(crate) fn write_fetch(
     out: &mut Vec<u8>,
     mb: &Mailbox,
     seq: SeqNum,
     uid: Uid,
     items: FetchItems,
-    rev2: bool,
+    enabled: Enabled,
 ) {
     let Some(info) = mb.info(uid) else {
         return;
     };
     let mut data = Vec::with_capacity(3);
-    if items.uid {
+    if items.uid && !enabled.uidonly {
         data.push(FetchItem::Uid(uid));
     }
     if items.flags {
         let mut flags: Vec<WireFlag> = info.flags.iter().map(wire_flag).collect();
-        if info.recent && !rev2 {
+        if info.recent && !enabled.rev2 {
             flags.push(WireFlag::Recent);
         }
         data.push(FetchItem::Flags(flags));
@@ -270,7 +286,11 @@ pub(crate) fn write_fetch(
     if items.modseq {
         data.push(FetchItem::ModSeq(info.modseq));
     }
-    Response::Fetch { seq, items: data }.encode(out);
+    if enabled.uidonly {
+        Response::UidFetch { uid, items: data }.encode(out);
+    } else {
+        Response::Fetch { seq, items: data }.encode(out);
+    }
 }
 
 /// `* VANISHED [(EARLIER)] uids`; `uids` ascending.
@@ -435,6 +455,10 @@ pub(crate) fn select(
     Response::Exists(mailbox.exists()).encode(out);
     if !enabled.rev2 {
         Response::Recent(mailbox.recent_count()).encode(out);
+    }
+    // UNSEEN is a sequence number: neither IMAP4rev2 nor UIDONLY (RFC
+    // 9586 §3) sends it.
+    if !enabled.rev2 && !enabled.uidonly {
         if let Some(seq) = mailbox.first_unseen() {
             untagged_ok(out, ResponseCode::Unseen(seq), "First unseen");
         }
@@ -544,7 +568,7 @@ fn resync(out: &mut Vec<u8>, mb: &Mailbox, q: &QResyncParams, enabled: Enabled) 
     };
     for uid in changed {
         if let Some(seq) = mb.seq_of(uid) {
-            write_fetch(out, mb, seq, uid, items, enabled.rev2);
+            write_fetch(out, mb, seq, uid, items, enabled);
         }
     }
 }

@@ -165,6 +165,40 @@ struct Row {
     /// missing or unparsable (RFC 5256 §2.2).
     date: i64,
     fields: Keys,
+    /// The first criterion's string key, its first 8 bytes big-endian
+    /// (0 when it is not a string): compared first, it decides most
+    /// comparisons without following `fields` to the heap.
+    prefix: u64,
+}
+
+/// The string a criterion sorts by, if it sorts by a string.
+fn string_key(row: &Row, key: SortKey) -> Option<&str> {
+    let f = &row.fields.1;
+    Some(match key {
+        SortKey::Subject => &f.base_subject,
+        SortKey::From => &f.from,
+        SortKey::To => &f.to,
+        SortKey::Cc => &f.cc,
+        SortKey::DisplayFrom => &f.display_from,
+        SortKey::DisplayTo => &f.display_to,
+        SortKey::Arrival | SortKey::Date | SortKey::Size => return None,
+    })
+}
+
+/// Fills [`Row::prefix`] for the first criterion. Zero padding keeps the
+/// order: where two prefixes differ, the strings compare the same way.
+fn set_prefixes(rows: &mut [Row], criteria: &[SortCriterion]) {
+    let Some(first) = criteria.first() else {
+        return;
+    };
+    for r in rows {
+        if let Some(s) = string_key(r, first.key) {
+            let mut b = [0u8; 8];
+            let n = s.len().min(8);
+            b[..n].copy_from_slice(&s.as_bytes()[..n]);
+            r.prefix = u64::from_be_bytes(b);
+        }
+    }
 }
 
 fn needs_summary(criteria: &[SortCriterion]) -> bool {
@@ -208,14 +242,21 @@ fn rows(ctx: &mut Ctx, hits: &Hits, with_summary: bool) -> Result<Vec<Row>, Repl
             size: info.size,
             date,
             fields,
+            prefix: 0,
         });
     }
     Ok(out)
 }
 
 fn compare(a: &Row, b: &Row, criteria: &[SortCriterion]) -> Ordering {
-    for c in criteria {
+    for (i, c) in criteria.iter().enumerate() {
+        let early = if i == 0 {
+            a.prefix.cmp(&b.prefix)
+        } else {
+            Ordering::Equal
+        };
         let o = match c.key {
+            _ if early != Ordering::Equal => early,
             SortKey::Arrival => a.arrival.cmp(&b.arrival),
             SortKey::Date => a.date.cmp(&b.date),
             SortKey::Size => a.size.cmp(&b.size),
@@ -278,6 +319,7 @@ fn run_sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> R
         Ok(r) => r,
         Err(r) => return r,
     };
+    set_prefixes(&mut rows, &cmd.criteria);
     rows.sort_by(|a, b| compare(a, b, &cmd.criteria));
     let sorted: Vec<&Hit> = rows.iter().filter_map(|r| hits.get(r.pos)).collect();
     let numbers: Vec<NonZeroU32> = sorted.iter().filter_map(|h| number(cmd.uid, h)).collect();
@@ -335,6 +377,7 @@ pub(crate) fn sorted_uids(
         })
         .collect();
     let mut rows = rows(ctx, &hits, needs_summary(criteria))?;
+    set_prefixes(&mut rows, criteria);
     rows.sort_by(|a, b| compare(a, b, criteria));
     Ok(rows
         .iter()

@@ -89,7 +89,7 @@ pub(crate) fn store(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &StoreCommand) -> Rep
         };
         for uid in uids.iter().filter(|u| !outcome.failed_modified.contains(u)) {
             if let Some(seq) = mb.seq_of(*uid) {
-                write_fetch(out, mb, seq, *uid, items, enabled.rev2);
+                write_fetch(out, mb, seq, *uid, items, enabled);
             }
         }
     } else if enabled.condstore {
@@ -101,7 +101,7 @@ pub(crate) fn store(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &StoreCommand) -> Rep
         };
         for uid in &outcome.changed {
             if let Some(seq) = mb.seq_of(*uid) {
-                write_fetch(out, mb, seq, *uid, items, enabled.rev2);
+                write_fetch(out, mb, seq, *uid, items, enabled);
             }
         }
     }

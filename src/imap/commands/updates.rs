@@ -54,6 +54,17 @@ impl LiveContexts {
     pub(crate) fn has_tag(&self, tag: &str) -> bool {
         self.list.iter().any(|l| l.tag == tag)
     }
+
+    /// Ends the contexts of SEARCH/SORT by sequence number and returns
+    /// their tags: once UIDONLY is enabled no response may carry a
+    /// sequence number (RFC 9586 §3), and their updates would.
+    pub(crate) fn end_sequence_number_contexts(&mut self) -> Vec<String> {
+        let (keep, end): (Vec<Live>, Vec<Live>) = std::mem::take(&mut self.list)
+            .into_iter()
+            .partition(|l| l.uid);
+        self.list = keep;
+        end.into_iter().map(|l| l.tag).collect()
+    }
 }
 
 /// What the searching command asks to keep live.

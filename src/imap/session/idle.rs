@@ -8,6 +8,7 @@ use std::time::Instant;
 use log::{info, warn};
 
 use super::{Login, Next, Session, SessionError, State};
+use crate::imap::commands::notify::{self, Moment};
 use crate::imap::commands::selected;
 use crate::imap::wire::framing::FrameError;
 use crate::imap::wire::parser;
@@ -25,47 +26,73 @@ impl<L: Login> Session<L> {
             return Ok(Next::Continue);
         };
         selected::refresh(ctx, &mut self.out, true);
-        let mut watcher = DirWatcher::new();
-        for dir in selected::watch_dirs(ctx) {
-            if let Err(e) = watcher.watch(&dir) {
-                warn!("IDLE falls back to polling: {e}");
-                watcher = DirWatcher::polling();
-                break;
-            }
-        }
+        // With NOTIFY in force, IDLE reports exactly what NOTIFY asked for
+        // (RFC 5465 §4), through NOTIFY's own watches.
+        let mut watcher = ctx.notify.is_none().then(|| idle_watcher(ctx));
         Response::Continue("idling".into()).encode(&mut self.out);
         self.flush()?;
         let deadline = Instant::now() + self.config.idle_timeout;
         loop {
-            let io = self.io()?;
-            let stream = io.inner.get_ref();
-            let (client, changed) = if !io.inner.buffer().is_empty() || stream.has_pending() {
-                (true, false)
-            } else {
-                let remaining = deadline.saturating_duration_since(Instant::now());
-                if remaining.is_zero() {
-                    self.untagged_status(Status::Bye, None, "Autologout; idle for too long");
-                    let _ = self.flush();
-                    info!("{}: idle timeout during IDLE", self.config.peer);
-                    return Ok(Next::Close);
+            if watcher.is_none() {
+                // NOTIFY ended (NOTIFICATIONOVERFLOW): plain IDLE from here.
+                if let State::Authenticated(ctx) = &self.state {
+                    if ctx.notify.is_none() {
+                        watcher = Some(idle_watcher(ctx));
+                    }
                 }
-                let wait = watcher
-                    .suggested_timeout()
-                    .map_or(remaining, |t| t.min(remaining));
-                let mut fds = vec![stream.read_fd()];
-                fds.extend(watcher.fd());
-                let ready = poll::wait_any(&fds, Some(wait)).map_err(io::Error::other)?;
-                let client = ready.first().copied().unwrap_or(false);
-                let changed = watcher.is_polling() || ready.get(1).copied().unwrap_or(false);
-                (client, changed)
+            }
+            let Session { io, state, .. } = &mut *self;
+            let io = io
+                .as_mut()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection lost"))?;
+            let stream = io.inner.get_ref();
+            let notify_fd = match state {
+                State::Authenticated(ctx) => ctx.notify.as_ref().and_then(|n| n.fd()),
+                State::NotAuthenticated => None,
             };
+            let (client, changed, notified) =
+                if !io.inner.buffer().is_empty() || stream.has_pending() {
+                    (true, false, false)
+                } else {
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    if remaining.is_zero() {
+                        self.untagged_status(Status::Bye, None, "Autologout; idle for too long");
+                        let _ = self.flush();
+                        info!("{}: idle timeout during IDLE", self.config.peer);
+                        return Ok(Next::Close);
+                    }
+                    let wait = watcher
+                        .as_ref()
+                        .and_then(DirWatcher::suggested_timeout)
+                        .map_or(remaining, |t| t.min(remaining));
+                    let mut fds = vec![stream.read_fd()];
+                    let watcher_at = fds.len();
+                    fds.extend(watcher.as_ref().and_then(DirWatcher::fd));
+                    let notify_at = fds.len();
+                    fds.extend(notify_fd);
+                    let ready = poll::wait_any(&fds, Some(wait)).map_err(io::Error::other)?;
+                    let at = |i: usize| ready.get(i).copied().unwrap_or(false);
+                    let changed = watcher
+                        .as_ref()
+                        .is_some_and(|w| w.is_polling() || (w.fd().is_some() && at(watcher_at)));
+                    let notified = notify_fd.is_some() && at(notify_at);
+                    (at(0), changed, notified)
+                };
             if changed {
-                if let Err(e) = watcher.drain() {
-                    warn!("IDLE watcher failed, polling instead: {e}");
-                    watcher = DirWatcher::polling();
+                if let Some(w) = watcher.as_mut() {
+                    if let Err(e) = w.drain() {
+                        warn!("IDLE watcher failed, polling instead: {e}");
+                        *w = DirWatcher::polling();
+                    }
                 }
                 if let State::Authenticated(ctx) = &mut self.state {
                     selected::refresh(ctx, &mut self.out, true);
+                }
+                self.flush()?;
+            }
+            if notified {
+                if let State::Authenticated(ctx) = &mut self.state {
+                    notify::deliver(ctx, &mut self.out, Moment::Idle);
                 }
                 self.flush()?;
             }
@@ -109,4 +136,16 @@ impl<L: Login> Session<L> {
             }
         }
     }
+}
+
+/// IDLE's own watch: the spool and the selected mailbox.
+fn idle_watcher(ctx: &crate::imap::context::Ctx) -> DirWatcher {
+    let mut w = DirWatcher::new();
+    for dir in selected::watch_dirs(ctx) {
+        if let Err(e) = w.watch(&dir) {
+            warn!("IDLE falls back to polling: {e}");
+            return DirWatcher::polling();
+        }
+    }
+    w
 }

@@ -1,9 +1,10 @@
 //! One IMAP session from greeting to logout: the state machine (RFC 3501
 //! §3), capabilities, the idle timeout, and dispatch of each command to its
 //! handler in `imap::commands`. The commands that need the connection itself
-//! live beside it: STARTTLS and authentication in `auth`, IDLE in `idle`. Never chroots or reads account files itself: logging in is
-//! delegated to a [`Login`] supplied by the caller, which also isolates the
-//! process.
+//! live beside it: STARTTLS and authentication in `auth`, IDLE in `idle`,
+//! the wait between commands while NOTIFY is in force in `notifying`. Never
+//! chroots or reads account files itself: logging in is delegated to a
+//! [`Login`] supplied by the caller, which also isolates the process.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -15,11 +16,13 @@ use openssl::ssl::SslAcceptor;
 mod auth;
 mod compress;
 mod idle;
+mod notifying;
 
 use crate::imap::capability::{self, Phase};
 use crate::imap::commands::selected::TaggedModseq;
 use crate::imap::commands::{
-    copy, enable, fetch, mailboxes, search, selected, sort, store, updates, xcry,
+    copy, enable, fetch, mailboxes, notify, replace, search, selected, sort, store, uidonly,
+    updates, xcry,
 };
 use crate::imap::context::{Ctx, Reply};
 use crate::imap::stream::Stream;
@@ -67,6 +70,9 @@ pub(crate) struct LoggedIn {
     pub account: UnlockedAccount,
     /// The user directory as the process now sees it (`/` once chrooted).
     pub dir: PathBuf,
+    /// The login name the client gave (IMAP URLs in CATENATE must name
+    /// this user).
+    pub name: String,
 }
 
 /// Why a login did not succeed.
@@ -355,7 +361,10 @@ impl<L: Login> Session<L> {
         if !io.inner.buffer().is_empty() {
             return Ok(true);
         }
-        io.inner.get_ref().wait_readable(timeout)
+        if self.notifying() {
+            return self.wait_notifying(timeout);
+        }
+        self.io()?.inner.get_ref().wait_readable(timeout)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -430,6 +439,10 @@ impl<L: Login> Session<L> {
             return;
         };
         let out = &mut self.out;
+        if let Some(refused) = uidonly::refuse(ctx.enabled, &body) {
+            Response::status(Some(tag), refused.status, refused.code, &refused.text).encode(out);
+            return;
+        }
         // RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH
         // by sequence number, since the client's numbers would shift.
         let expunge_allowed = !matches!(
@@ -444,6 +457,7 @@ impl<L: Login> Session<L> {
             | CommandBody::UidExpunge { .. }
             | CommandBody::XVanquish { .. }
             | CommandBody::Move { .. }
+            | CommandBody::Replace { .. }
             | CommandBody::Store(_) => TaggedModseq::Always,
             CommandBody::Fetch(_)
             | CommandBody::Search(_)
@@ -454,6 +468,13 @@ impl<L: Login> Session<L> {
         if !expunge_allowed {
             selected::refresh_flags(ctx, out);
         }
+        let own_adds = matches!(
+            &body,
+            CommandBody::Append { .. }
+                | CommandBody::Copy { .. }
+                | CommandBody::Move { .. }
+                | CommandBody::Replace { .. }
+        );
         let mut reply = match body {
             CommandBody::Noop => Reply::ok("NOOP completed"),
             CommandBody::Check => match ctx.selected {
@@ -512,17 +533,24 @@ impl<L: Login> Session<L> {
             CommandBody::Move { uid, set, mailbox } => {
                 copy::copy(ctx, out, uid, &set, &mailbox, true)
             }
+            CommandBody::Replace {
+                uid,
+                target,
+                mailbox,
+                message,
+            } => replace::replace(ctx, out, uid, target, &mailbox, &message),
             CommandBody::Fetch(cmd) => fetch::fetch(ctx, out, &cmd),
             CommandBody::Search(cmd) => search::search(ctx, out, tag, &cmd),
             CommandBody::Sort(cmd) => sort::sort(ctx, out, tag, &cmd),
             CommandBody::Thread(cmd) => sort::thread(ctx, out, &cmd),
             CommandBody::CancelUpdate { tags } => updates::cancel(ctx, &tags),
+            CommandBody::Notify(cmd) => notify::notify(ctx, out, &cmd),
             other => Reply::bad(format!(
                 "{} is not implemented by this server",
                 command_name(&other)
             )),
         };
-        selected::refresh(ctx, out, expunge_allowed);
+        notify::refresh_after_command(ctx, out, expunge_allowed, own_adds);
         selected::tag_highest_modseq(ctx, tagged_modseq, &mut reply);
         Response::status(Some(tag), reply.status, reply.code, &reply.text).encode(&mut self.out);
     }
@@ -623,6 +651,8 @@ fn command_name(body: &CommandBody) -> &'static str {
         CommandBody::XList { .. } => "XLIST",
         CommandBody::Status { .. } => "STATUS",
         CommandBody::Append { .. } => "APPEND",
+        CommandBody::Replace { uid: false, .. } => "REPLACE",
+        CommandBody::Replace { uid: true, .. } => "UID REPLACE",
         CommandBody::Idle => "IDLE",
         CommandBody::Compress { .. } => "COMPRESS",
         CommandBody::Check => "CHECK",
@@ -639,6 +669,7 @@ fn command_name(body: &CommandBody) -> &'static str {
         CommandBody::Move { .. } => "MOVE",
         CommandBody::XVanquish { .. } => "XVANQUISH",
         CommandBody::Xyzzy => "XYZZY",
+        CommandBody::Notify(_) => "NOTIFY",
         CommandBody::Enable { .. } => "ENABLE",
         CommandBody::Namespace => "NAMESPACE",
         CommandBody::XCry(_) => "XCRY",

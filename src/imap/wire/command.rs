@@ -10,6 +10,7 @@ use std::num::NonZeroU32;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
+pub use super::notify::{EventGroup, NotifyCommand, NotifyEvent, NotifyFilter};
 use super::user_setting::{UnknownUserSetting, UserSetting};
 
 /// A command tag: the client's identifier echoed in the tagged response.
@@ -256,6 +257,18 @@ pub enum CommandBody {
         /// One or more messages.
         messages: Vec<AppendMessage>,
     },
+    /// `[UID] REPLACE n mailbox message` (RFC 8508): append `message` to
+    /// `mailbox`, then expunge message `target` of the selected mailbox.
+    Replace {
+        /// UID REPLACE?
+        uid: bool,
+        /// The message replaced: a sequence number or UID (or `*`).
+        target: SeqBound,
+        /// Where the new message goes.
+        mailbox: MailboxArg,
+        /// The new message (a literal or CATENATE parts).
+        message: AppendMessage,
+    },
     /// `IDLE`
     Idle,
     /// `ENABLE cap...`
@@ -323,6 +336,8 @@ pub enum CommandBody {
     },
     /// `XYZZY`
     Xyzzy,
+    /// `NOTIFY ...` (RFC 5465)
+    Notify(NotifyCommand),
     /// `CANCELUPDATE "tag" ...` (RFC 5267 §4.3.5): stop updating these
     /// contexts.
     CancelUpdate {
@@ -423,7 +438,7 @@ pub enum StatusItem {
 }
 
 /// How an APPEND message body was transmitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppendKind {
     /// An ordinary `{n}` literal.
     Literal,
@@ -431,6 +446,23 @@ pub enum AppendKind {
     Literal8,
     /// `UTF8 (~{n})` (RFC 6855): the message has UTF-8 headers.
     Utf8,
+    /// `CATENATE (parts)` (RFC 4469): the message is built from these
+    /// parts in order; [`AppendMessage::data`] is empty.
+    Catenate(Vec<CatPart>),
+}
+
+/// One part of a CATENATE (RFC 4469 `cat-part`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// `TEXT literal`: octets sent by the client.
+    Text(Vec<u8>),
+    /// `TEXT literal8` (RFC 4469 §5 with BINARY, RFC 3516): octets that
+    /// may be binary; the message is then stored as a literal8 APPEND's.
+    Text8(Vec<u8>),
+    /// `URL astring`: an IMAP URL (RFC 5092) naming a stored message or
+    /// part, kept as written (a URL that does not parse is a `BADURL`
+    /// answer, not a syntax error: `imap_url` parses it when resolved).
+    Url(String),
 }
 
 /// One message of an APPEND.

@@ -87,6 +87,44 @@ impl Enc {
         self.out.extend_from_slice(data);
     }
 
+    /// RFC 4466 `append-message`: flags, date, then the data.
+    fn append_message(&mut self, m: &AppendMessage) {
+        if !m.flags.is_empty() {
+            write_flag_list(&mut self.out, &m.flags);
+            self.sp();
+        }
+        if let Some(d) = &m.internal_date {
+            write_date_time(&mut self.out, d);
+            self.sp();
+        }
+        match &m.kind {
+            AppendKind::Literal => self.literal(&m.data, false),
+            AppendKind::Literal8 => self.literal(&m.data, true),
+            AppendKind::Utf8 => {
+                self.raw("UTF8 (");
+                self.literal(&m.data, true);
+                self.raw(")");
+            }
+            AppendKind::Catenate(parts) => {
+                self.raw("CATENATE ");
+                self.list(parts, |e, p| match p {
+                    CatPart::Text(data) => {
+                        e.raw("TEXT ");
+                        e.literal(data, false);
+                    }
+                    CatPart::Text8(data) => {
+                        e.raw("TEXT ");
+                        e.literal(data, true);
+                    }
+                    CatPart::Url(url) => {
+                        e.raw("URL ");
+                        e.astring(url.as_bytes());
+                    }
+                });
+            }
+        }
+    }
+
     fn status_items(&mut self, items: &[StatusItem]) {
         self.list(items, |e, i| {
             e.raw(match i {
@@ -519,24 +557,25 @@ impl Enc {
                 self.name(&mailbox.0);
                 for m in messages {
                     self.sp();
-                    if !m.flags.is_empty() {
-                        write_flag_list(&mut self.out, &m.flags);
-                        self.sp();
-                    }
-                    if let Some(d) = &m.internal_date {
-                        write_date_time(&mut self.out, d);
-                        self.sp();
-                    }
-                    match m.kind {
-                        AppendKind::Literal => self.literal(&m.data, false),
-                        AppendKind::Literal8 => self.literal(&m.data, true),
-                        AppendKind::Utf8 => {
-                            self.raw("UTF8 (");
-                            self.literal(&m.data, true);
-                            self.raw(")");
-                        }
-                    }
+                    self.append_message(m);
                 }
+            }
+            B::Replace {
+                uid,
+                target,
+                mailbox,
+                message,
+            } => {
+                self.uid(*uid);
+                self.raw("REPLACE ");
+                write_seq_set(
+                    &mut self.out,
+                    &SeqSet::Ranges(vec![SeqRange::Single(*target)]),
+                );
+                self.sp();
+                self.name(&mailbox.0);
+                self.sp();
+                self.append_message(message);
             }
             B::Enable { capabilities } => {
                 self.raw("ENABLE");
@@ -684,6 +723,50 @@ impl Enc {
                 self.raw("XVANQUISH ");
                 self.set(uids);
             }
+            B::Notify(n) => self.notify(n),
+        }
+    }
+
+    fn notify(&mut self, n: &NotifyCommand) {
+        let NotifyCommand::Set { status, groups } = n else {
+            self.raw("NOTIFY NONE");
+            return;
+        };
+        self.raw("NOTIFY SET");
+        if *status {
+            self.raw(" STATUS");
+        }
+        for g in groups {
+            self.raw(" (");
+            match &g.filter {
+                NotifyFilter::Selected => self.raw("SELECTED"),
+                NotifyFilter::SelectedDelayed => self.raw("SELECTED-DELAYED"),
+                NotifyFilter::Inboxes => self.raw("INBOXES"),
+                NotifyFilter::Personal => self.raw("PERSONAL"),
+                NotifyFilter::Subscribed => self.raw("SUBSCRIBED"),
+                NotifyFilter::Subtree(m) | NotifyFilter::Mailboxes(m) => {
+                    self.raw(if matches!(g.filter, NotifyFilter::Subtree(_)) {
+                        "SUBTREE "
+                    } else {
+                        "MAILBOXES "
+                    });
+                    self.list(m, |e, m| e.name(&m.0));
+                }
+            }
+            self.sp();
+            match &g.events {
+                None => self.raw("NONE"),
+                Some(events) => self.list(events, |e, ev| {
+                    e.raw(ev.name());
+                    if let NotifyEvent::MessageNew(attrs) = ev {
+                        if !attrs.is_empty() {
+                            e.sp();
+                            e.list(attrs, |e, a| e.fetch_attr(a));
+                        }
+                    }
+                }),
+            }
+            self.raw(")");
         }
     }
 }

@@ -145,15 +145,18 @@ fn line_tag(line: &[u8]) -> Option<String> {
     ok.then(|| String::from_utf8_lossy(tag).into_owned())
 }
 
-/// True when the first line is an APPEND command.
+/// True when the first line is a command that carries messages: APPEND,
+/// or `[UID] REPLACE` (RFC 8508), which get the APPEND limits.
 fn is_append(line: &[u8]) -> bool {
-    let Some(sp) = line.iter().position(|&b| b == b' ') else {
-        return false;
-    };
-    let rest = line.get(sp + 1..).unwrap_or_default();
-    rest.get(..6)
-        .is_some_and(|w| w.eq_ignore_ascii_case(b"APPEND"))
-        && matches!(rest.get(6), Some(b' ' | b'\r' | b'\n') | None)
+    let mut words = line
+        .split(|&b| matches!(b, b' ' | b'\r' | b'\n'))
+        .skip(1)
+        .filter(|w| !w.is_empty());
+    let is = |w: Option<&[u8]>, name: &[u8]| w.is_some_and(|w| w.eq_ignore_ascii_case(name));
+    let verb = words.next();
+    is(verb, b"APPEND")
+        || is(verb, b"REPLACE")
+        || (is(verb, b"UID") && is(words.next(), b"REPLACE"))
 }
 
 /// Outcome of reading one bounded line.
@@ -535,6 +538,22 @@ mod tests {
         assert!(rejects_t1_then_reads_t2(input, "literal too large", false).is_empty());
         let input = b"t1 APPEND INBOX {1001}\r\nt2 NOOP\r\n";
         assert!(rejects_t1_then_reads_t2(input, "literal too large", true).is_empty());
+    }
+
+    #[test]
+    fn replace_gets_the_append_limit_and_other_commands_do_not() {
+        for (line, want) in [
+            (&b"t1 APPEND INBOX {5}\r\n"[..], true),
+            (b"t1 append INBOX {5}\r\n", true),
+            (b"t1 REPLACE 1 INBOX {5}\r\n", true),
+            (b"t1 uid replace 1 INBOX {5}\r\n", true),
+            (b"t1 UID FETCH 1 BODY[]\r\n", false),
+            (b"t1 APPENDX INBOX {5}\r\n", false),
+            (b"t1 LOGIN {5}\r\n", false),
+            (b"APPEND", false),
+        ] {
+            assert_eq!(is_append(line), want, "{:?}", String::from_utf8_lossy(line));
+        }
     }
 
     #[test]

@@ -7,9 +7,11 @@
 pub mod command;
 pub(crate) mod command_encoder;
 pub mod framing;
+pub mod imap_url;
 #[cfg(test)]
 mod mutation;
 pub(crate) mod mutf7;
+pub mod notify;
 pub mod parser;
 pub mod response;
 pub mod structure;

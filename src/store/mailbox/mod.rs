@@ -9,6 +9,8 @@
 //! - [`append`]: APPEND/MULTIAPPEND and filing delivered messages;
 //! - [`flags`]: STORE, \Recent claims and EXPUNGE;
 //! - [`moves`]: COPY, MOVE and the recovery of interrupted moves;
+//! - [`replace`]: a message replacing another (one record when both are
+//!   in the same mailbox);
 //! - [`gc`]: removal of files and directories nobody needs any more.
 //!
 //! Owns the multi-session rules: other sessions' changes become visible
@@ -39,6 +41,7 @@ mod append;
 mod flags;
 mod gc;
 mod moves;
+mod replace;
 #[cfg(test)]
 mod tests;
 mod view;
@@ -78,6 +81,10 @@ pub enum MailboxError {
     /// The mailbox already uses every flag bit.
     #[error("too many distinct keywords in this mailbox (limit {MAX_FLAGS} flags)")]
     TooManyKeywords,
+    /// The message to be replaced was expunged (by any session) before
+    /// the replacement could be logged; nothing was added.
+    #[error("message {0} was expunged meanwhile")]
+    AlreadyExpunged(Uid),
     /// MOVE needs two different mailboxes.
     #[error("cannot move messages into the mailbox they are in")]
     SameMailbox,

@@ -437,6 +437,33 @@ fn older_summary_format_is_recomputed_once_and_stored_again() {
     assert_eq!(summary::decode(&stored), Some(s));
 }
 
+#[test]
+fn refresh_keeping_expunged_shows_new_messages_and_holds_expunges_back() {
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let mut b = f.open("INBOX");
+    let u1 = a.append(&msg(1), &[], InternalDate::now()).unwrap();
+    let u2 = a.append(&msg(2), &[], InternalDate::now()).unwrap();
+    b.refresh().unwrap();
+    a.refresh().unwrap();
+    a.expunge(&[u1]).unwrap();
+    a.store_flags(&[u2], FlagOp::Add, &[Flag::Seen], None)
+        .unwrap();
+    let u3 = a.append(&msg(3), &[], InternalDate::now()).unwrap();
+    let ch = b.refresh_keeping_expunged().unwrap();
+    assert_eq!(ch.expunged, vec![]);
+    assert_eq!(ch.flags_changed, vec![(SeqNum::new(2).unwrap(), u2)]);
+    assert_eq!(ch.new_uids, vec![u3]);
+    assert_eq!(ch.exists, 3, "the expunged message keeps its number");
+    assert!(b.info(u1).unwrap().expunged);
+    assert!(b.reported_modseq() < b.highest_modseq(), "an expunge waits");
+    let ch = b.refresh().unwrap();
+    assert_eq!(ch.expunged, vec![(SeqNum::new(1).unwrap(), u1)]);
+    assert_eq!(ch.new_uids, vec![], "already reported");
+    assert_eq!(ch.exists, 2);
+    assert_eq!(b.reported_modseq(), b.highest_modseq());
+}
+
 /// The sealed sort-key cache: what is stored comes back for the messages
 /// still here and still named as stored; a tampered file, another
 /// mailbox's file, an expunged message or a symlink in its place are
@@ -500,4 +527,108 @@ fn sort_key_cache_round_trip_and_rejections() {
     fs::rename(&file, &good).unwrap();
     std::os::unix::fs::symlink(&good, &file).unwrap();
     assert!(a.cached_sort_keys().is_empty());
+}
+
+/// Files under a mailbox's `msg/` tree (messages and summaries).
+fn stored_files(m: &Mailbox) -> usize {
+    fn walk(p: &Path) -> usize {
+        fs::read_dir(p).map_or(0, |d| {
+            d.flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+    }
+    walk(&m.log.dir().join("msg"))
+}
+
+fn new_msg(raw: &[u8]) -> NewMessage<'_> {
+    NewMessage {
+        raw,
+        flags: &[],
+        internal: InternalDate::now(),
+    }
+}
+
+#[test]
+fn replace_within_one_mailbox_is_one_record_with_one_modseq() {
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let u1 = a.append(&msg(1), &[], InternalDate::now()).unwrap();
+    a.refresh().unwrap();
+    let mut b = f.open("INBOX");
+    let m = a.highest_modseq();
+    let new = a.replace(u1, new_msg(&msg(2))).unwrap();
+    // One batch: one modseq for the add and the expunge together.
+    assert_eq!(a.highest_modseq(), m.next());
+    let ch = b.refresh().unwrap();
+    assert_eq!(ch.new_uids, vec![new]);
+    assert_eq!(ch.expunged, vec![(SeqNum::new(1).unwrap(), u1)]);
+    assert_eq!(b.uids().collect::<Vec<_>>(), vec![new]);
+    assert_eq!(b.open_message(new).unwrap().read_all().unwrap(), msg(2));
+    assert_eq!(b.vanished_since(Modseq::MIN), vec![u1]);
+}
+
+#[test]
+fn replacing_an_expunged_message_adds_nothing_and_leaves_no_file() {
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let mut other = f.open("Drafts");
+    let u1 = a.append(&msg(1), &[], InternalDate::now()).unwrap();
+    a.refresh().unwrap();
+    let mut b = f.open("INBOX");
+    let files = stored_files(&a);
+    let other_files = stored_files(&other);
+    assert_eq!(b.expunge(&[u1]).unwrap(), vec![u1]);
+    let next = a.uidnext();
+    // `a` still shows u1 (not refreshed), yet the store refuses.
+    assert!(matches!(
+        a.replace(u1, new_msg(&msg(2))),
+        Err(MailboxError::AlreadyExpunged(u)) if u == u1
+    ));
+    assert!(matches!(
+        a.replace_into(u1, &mut other, new_msg(&msg(2))),
+        Err(MailboxError::AlreadyExpunged(u)) if u == u1
+    ));
+    assert_eq!(stored_files(&a), files);
+    assert_eq!(stored_files(&other), other_files);
+    assert_eq!(f.open("INBOX").uidnext(), next);
+    assert_eq!(f.open("Drafts").exists(), 0);
+}
+
+#[test]
+fn replace_into_another_mailbox_adds_there_and_expunges_here() {
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let mut d = f.open("Drafts");
+    let u1 = a.append(&msg(1), &[], InternalDate::now()).unwrap();
+    a.refresh().unwrap();
+    let new = a
+        .replace_into(
+            u1,
+            &mut d,
+            NewMessage {
+                raw: &msg(3),
+                flags: &[Flag::Draft],
+                internal: InternalDate::now(),
+            },
+        )
+        .unwrap();
+    assert_eq!(f.open("INBOX").exists(), 0);
+    let d2 = f.open("Drafts");
+    assert_eq!(d2.uids().collect::<Vec<_>>(), vec![new]);
+    assert_eq!(d2.info(new).unwrap().flags, vec![Flag::Draft]);
+    assert!(matches!(
+        a.replace_into(u1, &mut a_clone(&f), new_msg(&msg(4))),
+        Err(MailboxError::SameMailbox)
+    ));
+}
+
+fn a_clone(f: &Fixture) -> Mailbox {
+    f.open("INBOX")
 }

@@ -1,6 +1,8 @@
 //! APPEND (RFC 3501 §6.3.11, RFC 9051 §6.3.12) with MULTIAPPEND (RFC 3502),
-//! APPENDUID (RFC 4315), APPENDLIMIT (RFC 7889), `~{n}` literals (RFC 3516)
-//! and the `UTF8 (~{n})` form (RFC 6855).
+//! APPENDUID (RFC 4315), APPENDLIMIT (RFC 7889), `~{n}` literals (RFC 3516),
+//! the `UTF8 (~{n})` form (RFC 6855) and CATENATE (RFC 4469, built by
+//! `catenate`); [`prepare`] is also what REPLACE (RFC 8508) checks its
+//! message with.
 //!
 //! Messages are stored as received (bare LFs included), with two
 //! exceptions decided here: a message sent as a literal8 has its
@@ -13,25 +15,67 @@
 
 use std::borrow::Cow;
 
+use super::catenate;
 use super::status::append_limit;
 use crate::imap::context::{mailbox_name, store_flag, wire_uid_set, Ctx, Reply};
-use crate::imap::wire::command::{AppendKind, AppendMessage, MailboxArg, WireFlag};
+use crate::imap::wire::command::{AppendKind, AppendMessage, CatPart, MailboxArg, WireFlag};
 use crate::imap::wire::response::ResponseCode;
 use crate::mime::binary::{encode_binary_parts, header_has_8bit};
 use crate::store::mailbox::{MailboxError, NewMessage};
 use crate::store::types::{Flag, InternalDate, Uid};
 
 /// One message checked and ready to store.
-struct Ready<'a> {
+pub(crate) struct Ready<'a> {
     raw: Cow<'a, [u8]>,
     flags: Vec<Flag>,
     internal: InternalDate,
 }
 
-/// Checks one message against the limits and flag rules; `Err` is the
-/// tagged answer for the whole command.
-fn validate<'a>(m: &'a AppendMessage, limit: u64, utf8_accept: bool) -> Result<Ready<'a>, Reply> {
-    let len = u64::try_from(m.data.len()).unwrap_or(u64::MAX);
+impl Ready<'_> {
+    /// The message as the store takes it.
+    pub(crate) fn as_new(&self) -> NewMessage<'_> {
+        NewMessage {
+            raw: &self.raw,
+            flags: &self.flags,
+            internal: self.internal,
+        }
+    }
+}
+
+/// Checks every message (building the CATENATE ones) before any is
+/// stored, so that MULTIAPPEND stays all or nothing; `Err` is the tagged
+/// answer for the whole command.
+pub(crate) fn prepare<'a>(
+    ctx: &mut Ctx,
+    messages: &'a [AppendMessage],
+) -> Result<Vec<Ready<'a>>, Reply> {
+    let limit = append_limit(ctx);
+    let utf8_accept = ctx.enabled.utf8_accept;
+    messages
+        .iter()
+        .map(|m| {
+            let built = match &m.kind {
+                AppendKind::Catenate(parts) => Some(catenate::build(ctx, parts, limit)?),
+                _ => None,
+            };
+            validate(m, built, limit, utf8_accept)
+        })
+        .collect()
+}
+
+/// Checks one message against the limits and flag rules; `built` is the
+/// message a CATENATE assembled (else the literal is the message).
+fn validate(
+    m: &AppendMessage,
+    built: Option<Vec<u8>>,
+    limit: u64,
+    utf8_accept: bool,
+) -> Result<Ready<'_>, Reply> {
+    let data: Cow<'_, [u8]> = match built {
+        Some(b) => Cow::Owned(b),
+        None => Cow::Borrowed(&m.data[..]),
+    };
+    let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
     if len > limit {
         return Err(Reply::no(
             Some(ResponseCode::TooBig),
@@ -41,7 +85,7 @@ fn validate<'a>(m: &'a AppendMessage, limit: u64, utf8_accept: bool) -> Result<R
     // RFC 6855 §4: without ENABLE UTF8=ACCEPT, a message whose header has
     // 8-bit bytes is refused with NO (the `UTF8 (...)` form says the
     // client knows what it sends).
-    if !utf8_accept && m.kind != AppendKind::Utf8 && header_has_8bit(&m.data) {
+    if !utf8_accept && m.kind != AppendKind::Utf8 && header_has_8bit(&data) {
         return Err(Reply::no(
             None,
             "8-bit characters in the message header need ENABLE UTF8=ACCEPT",
@@ -69,12 +113,16 @@ fn validate<'a>(m: &'a AppendMessage, limit: u64, utf8_accept: bool) -> Result<R
     // RFC 3516 §4.4: a literal8 may carry a `binary` part, which is
     // base64-encoded for storage (Dovecot) so that BODY[] stays a valid
     // message; BINARY[] decodes it back.
-    let raw = match m.kind {
-        AppendKind::Literal => Cow::Borrowed(&m.data[..]),
-        AppendKind::Literal8 | AppendKind::Utf8 => match encode_binary_parts(&m.data) {
-            Some(encoded) => Cow::Owned(encoded),
-            None => Cow::Borrowed(&m.data[..]),
-        },
+    // A CATENATE with a `TEXT ~{n}` part may carry binary octets, like a
+    // literal8 message.
+    let binary = match &m.kind {
+        AppendKind::Literal => false,
+        AppendKind::Literal8 | AppendKind::Utf8 => true,
+        AppendKind::Catenate(parts) => parts.iter().any(|p| matches!(p, CatPart::Text8(_))),
+    };
+    let raw = match binary.then(|| encode_binary_parts(&data)).flatten() {
+        Some(encoded) => Cow::Owned(encoded),
+        None => data,
     };
     let stored = u64::try_from(raw.len()).unwrap_or(u64::MAX);
     if stored > limit {
@@ -94,7 +142,7 @@ fn validate<'a>(m: &'a AppendMessage, limit: u64, utf8_accept: bool) -> Result<R
     })
 }
 
-fn append_error(e: MailboxError) -> Reply {
+pub(crate) fn append_error(e: MailboxError) -> Reply {
     match e {
         MailboxError::TooManyKeywords => Reply::no(
             Some(ResponseCode::Limit),
@@ -119,35 +167,33 @@ pub(crate) fn append(
         Ok(n) => n,
         Err(r) => return r,
     };
-    let limit = append_limit(ctx);
-    let utf8_accept = ctx.enabled.utf8_accept;
-    // MULTIAPPEND is all or nothing: every message is checked before the
-    // first one is stored.
-    let ready = match messages
-        .iter()
-        .map(|m| validate(m, limit, utf8_accept))
-        .collect::<Result<Vec<_>, _>>()
-    {
+    let target = |r: Reply| match r.code {
+        Some(ResponseCode::Nonexistent) => {
+            Reply::no(Some(ResponseCode::TryCreate), "No such mailbox")
+        }
+        _ => r,
+    };
+    // The destination first: a missing one is TRYCREATE whatever the
+    // messages are (imaptest `catenate`, Dovecot), so a client creates
+    // it and retries rather than fixing a message that was fine.
+    if let Err(r) = ctx.append_target(&name) {
+        return target(r);
+    }
+    // MULTIAPPEND is all or nothing: every message is checked (and every
+    // CATENATE built) before the first one is stored.
+    let ready = match prepare(ctx, messages) {
         Ok(r) => r,
         Err(r) => return r,
     };
-    let mut mb = match ctx.open_mailbox(&name) {
+    // The handle kept open above (CATENATE may have read other mailboxes
+    // in between; this lookup is a stat of the account log).
+    let mb = match ctx.append_target(&name) {
         Ok(mb) => mb,
-        Err(r) if r.code == Some(ResponseCode::Nonexistent) => {
-            return Reply::no(Some(ResponseCode::TryCreate), "No such mailbox")
-        }
-        Err(r) => return r,
+        Err(r) => return target(r),
     };
     // One batch: the store commits all messages with one record, so a
     // MULTIAPPEND is atomic (RFC 3502) even across a crash.
-    let batch: Vec<NewMessage<'_>> = ready
-        .iter()
-        .map(|m| NewMessage {
-            raw: &m.raw,
-            flags: &m.flags,
-            internal: m.internal,
-        })
-        .collect();
+    let batch: Vec<NewMessage<'_>> = ready.iter().map(Ready::as_new).collect();
     let uids: Vec<Uid> = match mb.append_many(&batch) {
         Ok(u) => u,
         Err(e) => return append_error(e),
@@ -191,7 +237,7 @@ mod tests {
             ],
             3,
         );
-        let r = validate(&m, 10, false).map_err(|r| r.text).unwrap();
+        let r = validate(&m, None, 10, false).map_err(|r| r.text).unwrap();
         assert_eq!(r.flags, [Flag::Seen, Flag::Keyword("$Work".into())]);
         assert_eq!(&*r.raw, b"xxx");
     }
@@ -199,13 +245,13 @@ mod tests {
     #[test]
     fn unknown_system_flag_is_bad_and_size_is_checked() {
         let odd = msg(vec![WireFlag::Extension("Foo".into())], 1);
-        let bad = validate(&odd, 10, false);
+        let bad = validate(&odd, None, 10, false);
         assert!(matches!(bad, Err(ref r) if r.status == Status::Bad && r.text.contains("\\Foo")));
         let large = msg(vec![], 11);
-        let big = validate(&large, 10, false);
+        let big = validate(&large, None, 10, false);
         assert!(matches!(big, Err(ref r) if r.code == Some(ResponseCode::TooBig)));
-        assert!(validate(&msg(vec![], 10), 10, false).is_ok());
-        assert!(validate(&msg(vec![], 0), 10, false).is_ok());
+        assert!(validate(&msg(vec![], 10), None, 10, false).is_ok());
+        assert!(validate(&msg(vec![], 0), None, 10, false).is_ok());
     }
 
     #[test]
@@ -219,9 +265,11 @@ mod tests {
             data: data.clone(),
         };
         let limit = data.len() as u64;
-        let r = validate(&m, limit, false);
+        let r = validate(&m, None, limit, false);
         assert!(matches!(r, Err(ref r) if r.code == Some(ResponseCode::TooBig)));
-        let ok = validate(&m, limit + 64, false).map_err(|r| r.text).unwrap();
+        let ok = validate(&m, None, limit + 64, false)
+            .map_err(|r| r.text)
+            .unwrap();
         assert!(ok.raw.ends_with(b"AAAAAAAAAAAA\r\n"), "{:?}", ok.raw);
     }
 }

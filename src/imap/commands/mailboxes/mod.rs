@@ -1,6 +1,7 @@
 //! Commands on mailboxes as a whole: CREATE, DELETE, RENAME, SUBSCRIBE,
 //! UNSUBSCRIBE, LIST (with LIST-EXTENDED, LIST-STATUS, SPECIAL-USE), LSUB,
-//! XLIST, STATUS and APPEND (with MULTIAPPEND, APPENDLIMIT, UIDPLUS).
+//! XLIST, STATUS and APPEND (with MULTIAPPEND, APPENDLIMIT, UIDPLUS,
+//! CATENATE and URL-PARTIAL).
 //!
 //! Never touches the selected mailbox's sequence numbers: changes to it
 //! (an APPEND into it, a RENAME of INBOX emptying it) reach the client only
@@ -8,11 +9,12 @@
 //! the RFCs leave a choice are in `doc/imap-mailboxes.md`.
 
 mod append;
+mod catenate;
 mod list;
 mod pattern;
 mod status;
 
-pub(crate) use append::append;
+pub(crate) use append::{append, append_error, prepare};
 pub(crate) use list::{list, lsub_or_xlist};
 pub(crate) use status::status;
 

@@ -23,6 +23,7 @@ use crate::imap::wire::user_setting::UserSetting;
 
 mod fetch;
 mod lexer;
+mod notify;
 pub mod response;
 mod search;
 
@@ -242,52 +243,117 @@ fn append<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, CommandBody> {
     let (mut i, mailbox) = mailbox(i, opts)?;
     let mut messages = Vec::new();
     while let Some(r) = i.strip_prefix(b" ") {
-        let (r, flags) = if peek(r) == Some(b'(') {
-            let (r, f) = flag_list(r)?;
-            (sp(r)?.0, f)
-        } else {
-            (r, Vec::new())
-        };
-        let (r, internal_date) = if peek(r) == Some(b'"') {
-            let (r, d) = date_time(r)?;
-            (sp(r)?.0, Some(d))
-        } else {
-            (r, None)
-        };
-        let (r, kind, data) = match peek(r) {
-            Some(b'{') => {
-                let (r, d) = literal(r)?;
-                (r, AppendKind::Literal, d)
-            }
-            Some(b'~') => {
-                let (r, d) = literal8(r)?;
-                (r, AppendKind::Literal8, d)
-            }
-            _ => match keyword(r, "UTF8 (") {
-                Some(r) => {
-                    let (r, d) = if peek(r) == Some(b'~') {
-                        literal8(r)?
-                    } else {
-                        literal(r)?
-                    };
-                    let (r, ()) = expect(r, b")", "expected ')' after UTF8 literal")?;
-                    (r, AppendKind::Utf8, d)
-                }
-                None => return fail("expected message literal"),
-            },
-        };
-        messages.push(AppendMessage {
-            flags,
-            internal_date,
-            kind,
-            data: data.to_vec(),
-        });
+        let (r, m) = append_message(r)?;
+        messages.push(m);
         i = r;
     }
     if messages.is_empty() {
         return fail("expected message literal");
     }
     Ok((i, CommandBody::Append { mailbox, messages }))
+}
+
+/// RFC 4466 `append-message`: optional flags and date, then the data (a
+/// literal, a literal8, `UTF8 (...)` or `CATENATE (...)`).
+fn append_message(i: &[u8]) -> R<'_, AppendMessage> {
+    let (r, flags) = if peek(i) == Some(b'(') {
+        let (r, f) = flag_list(i)?;
+        (sp(r)?.0, f)
+    } else {
+        (i, Vec::new())
+    };
+    let (r, internal_date) = if peek(r) == Some(b'"') {
+        let (r, d) = date_time(r)?;
+        (sp(r)?.0, Some(d))
+    } else {
+        (r, None)
+    };
+    let (r, kind, data) = match peek(r) {
+        Some(b'{') => {
+            let (r, d) = literal(r)?;
+            (r, AppendKind::Literal, d)
+        }
+        Some(b'~') => {
+            let (r, d) = literal8(r)?;
+            (r, AppendKind::Literal8, d)
+        }
+        _ => {
+            if let Some(r) = keyword(r, "UTF8 (") {
+                let (r, d) = if peek(r) == Some(b'~') {
+                    literal8(r)?
+                } else {
+                    literal(r)?
+                };
+                let (r, ()) = expect(r, b")", "expected ')' after UTF8 literal")?;
+                (r, AppendKind::Utf8, d)
+            } else if let Some(r) = keyword(r, "CATENATE ") {
+                let (r, parts) = paren_list(r, false, cat_part)?;
+                (r, AppendKind::Catenate(parts), &r[..0])
+            } else {
+                return fail("expected message literal");
+            }
+        }
+    };
+    Ok((
+        r,
+        AppendMessage {
+            flags,
+            internal_date,
+            kind,
+            data: data.to_vec(),
+        },
+    ))
+}
+
+/// RFC 4469 `cat-part`: `TEXT literal`, `TEXT literal8` or `URL astring`.
+fn cat_part(i: &[u8]) -> R<'_, CatPart> {
+    if let Some(r) = keyword(i, "TEXT ") {
+        if peek(r) == Some(b'~') {
+            let (r, d) = literal8(r)?;
+            return Ok((r, CatPart::Text8(d.to_vec())));
+        }
+        let (r, d) = literal(r)?;
+        return Ok((r, CatPart::Text(d.to_vec())));
+    }
+    if let Some(r) = keyword(i, "URL ") {
+        let (r, u) = astring(r, "expected URL")?;
+        return Ok((r, CatPart::Url(utf8_string(u, "URL is not UTF-8")?)));
+    }
+    fail("expected TEXT or URL in CATENATE")
+}
+
+/// RFC 8508 `replace`: `REPLACE seq-number mailbox append-message` (and
+/// after UID, a UID).
+fn replace<'a>(i: &'a [u8], opts: &ParseOptions, uid: bool) -> R<'a, CommandBody> {
+    let (i, ()) = sp(i)?;
+    let (i, target) = seq_num(i)?;
+    let (i, ()) = sp(i)?;
+    let (i, mailbox) = mailbox(i, opts)?;
+    let (i, ()) = sp(i)?;
+    let (i, message) = append_message(i)?;
+    Ok((
+        i,
+        CommandBody::Replace {
+            uid,
+            target,
+            mailbox,
+            message,
+        },
+    ))
+}
+
+/// A FETCH section spec without its brackets (`1.2.HEADER`, `TEXT`,
+/// `HEADER.FIELDS (A B)`, empty for the whole message), as an IMAP URL's
+/// `;SECTION=` carries it; `None` unless all of `text` is one.
+pub(crate) fn parse_section(text: &[u8]) -> Option<Section> {
+    let mut framed = Vec::with_capacity(text.len() + 2);
+    framed.push(b'[');
+    framed.extend_from_slice(text);
+    framed.push(b']');
+    match section(&framed) {
+        Ok((b"", s)) => Some(s),
+        _ => None,
+    }
 }
 
 // ------------------------------------------------------------ dispatcher
@@ -302,6 +368,7 @@ fn uid_command<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, CommandBody> {
         b"THREAD" => thread(i, true),
         b"STORE" => store(i, true),
         b"COPY" | b"MOVE" => copy_move(i, opts, true, name.eq_ignore_ascii_case(b"MOVE")),
+        b"REPLACE" => replace(i, opts, true),
         b"EXPUNGE" => {
             let (i, ()) = sp(i)?;
             let (i, uids) = seq_set(i)?;
@@ -504,7 +571,9 @@ fn command_body<'a>(i: &'a [u8], opts: &ParseOptions) -> R<'a, CommandBody> {
         b"STORE" => store(i, false),
         b"COPY" => copy_move(i, opts, false, false),
         b"MOVE" => copy_move(i, opts, false, true),
+        b"REPLACE" => replace(i, opts, false),
         b"XCRY" => xcry(i),
+        b"NOTIFY" => notify::notify(i, opts),
         b"CANCELUPDATE" => {
             let mut tags = Vec::new();
             let mut i = i;

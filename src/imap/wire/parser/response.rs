@@ -357,10 +357,27 @@ fn code_arg<'a>(i: &'a [u8], name: &[u8]) -> R<'a, Option<ResponseCode>> {
         b"NOUPDATE" => {
             let (i, ()) = sp(i)?;
             let (i, t) = quoted(i)?;
+            // The tag is the client's command tag: tag characters only,
+            // which is also all the encoder writes unchanged.
+            if t.is_empty() || !t.iter().all(|&b| is_tag_char(b)) {
+                return fail("NOUPDATE needs a command tag");
+            }
             (
                 i,
                 ResponseCode::NoUpdate(String::from_utf8_lossy(&t).into_owned()),
             )
+        }
+        b"BADURL" => {
+            let (i, ()) = sp(i)?;
+            let end = i
+                .iter()
+                .position(|&b| matches!(b, b']' | b'\r' | b'\n' | 0))
+                .unwrap_or(i.len());
+            if end == 0 {
+                return fail("BADURL needs a URL");
+            }
+            let (url, rest) = i.split_at(end);
+            (rest, ResponseCode::BadUrl(text_of(url).into_owned()))
         }
         b"UNKNOWN-CTE" => (i, ResponseCode::UnknownCte),
         b"NONEXISTENT" => (i, ResponseCode::Nonexistent),
@@ -392,6 +409,13 @@ fn code_arg<'a>(i: &'a [u8], name: &[u8]) -> R<'a, Option<ResponseCode>> {
         b"NOTSAVED" => (i, ResponseCode::NotSaved),
         b"USEATTR" => (i, ResponseCode::UseAttr),
         b"COMPRESSIONACTIVE" => (i, ResponseCode::CompressionActive),
+        b"NOTIFICATIONOVERFLOW" => (i, ResponseCode::NotificationOverflow),
+        b"BADEVENT" => {
+            let (i, ()) = expect(i, b" ", "expected SP")?;
+            let (i, l) = paren_list(i, false, owned_atom)?;
+            (i, ResponseCode::BadEvent(l))
+        }
+        b"UIDREQUIRED" => (i, ResponseCode::UidRequired),
         _ => return Ok((i, None)),
     };
     Ok((code.0, Some(code.1)))
@@ -854,7 +878,7 @@ fn xcry(i: &[u8]) -> R<'_, Response<'_>> {
     fail("unknown XCRY response")
 }
 
-/// `* n EXISTS|RECENT|EXPUNGE|FETCH`.
+/// `* n EXISTS|RECENT|EXPUNGE|FETCH`, or `* uid UIDFETCH` (RFC 9586).
 fn numbered(i: &[u8]) -> R<'_, Response<'_>> {
     let (i, n) = number(i)?;
     let (i, ()) = sp(i)?;
@@ -863,6 +887,14 @@ fn numbered(i: &[u8]) -> R<'_, Response<'_>> {
     match word.as_slice() {
         b"EXISTS" => return Ok((i, Response::Exists(n))),
         b"RECENT" => return Ok((i, Response::Recent(n))),
+        b"UIDFETCH" => {
+            let Some(uid) = Uid::new(n) else {
+                return fail("UID must not be zero");
+            };
+            let (i, ()) = sp(i)?;
+            let (i, items) = paren_list(i, true, fetch_item)?;
+            return Ok((i, Response::UidFetch { uid, items }));
+        }
         _ => {}
     }
     let Some(seq) = MsgSeq::new(n) else {

@@ -305,6 +305,78 @@ fn table() -> Vec<(&'static str, CommandBody)> {
             },
         ),
         (
+            "a APPEND Drafts (\\Draft) CATENATE (URL \"/Drafts;UIDVALIDITY=38/;UID=20/;section=HEADER\" TEXT {3}\r\nabc URL \";UID=2/;PARTIAL=0.10\") {2}\r\nhi\r\n",
+            B::Append {
+                mailbox: mb("Drafts"),
+                messages: vec![
+                    AppendMessage {
+                        flags: vec![WireFlag::Draft],
+                        internal_date: None,
+                        kind: AppendKind::Catenate(vec![
+                            CatPart::Url("/Drafts;UIDVALIDITY=38/;UID=20/;section=HEADER".into()),
+                            CatPart::Text(b"abc".to_vec()),
+                            CatPart::Url(";UID=2/;PARTIAL=0.10".into()),
+                        ]),
+                        data: Vec::new(),
+                    },
+                    AppendMessage {
+                        flags: vec![],
+                        internal_date: None,
+                        kind: AppendKind::Literal,
+                        data: b"hi".to_vec(),
+                    },
+                ],
+            },
+        ),
+        (
+            "a REPLACE 4 Drafts (\\Seen \\Draft) {5}\r\nhello\r\n",
+            B::Replace {
+                uid: false,
+                target: SeqBound::Value(nz(4)),
+                mailbox: mb("Drafts"),
+                message: AppendMessage {
+                    flags: vec![WireFlag::Seen, WireFlag::Draft],
+                    internal_date: None,
+                    kind: AppendKind::Literal,
+                    data: b"hello".to_vec(),
+                },
+            },
+        ),
+        (
+            "a UID REPLACE * INBOX \" 7-Feb-1994 21:52:25 -0800\" CATENATE (TEXT {1+}\r\nx URL /INBOX/;UID=1 TEXT ~{2}\r\n\0y)\r\n",
+            B::Replace {
+                uid: true,
+                target: SeqBound::Star,
+                mailbox: mb("INBOX"),
+                message: AppendMessage {
+                    flags: vec![],
+                    internal_date: FixedOffset::west_opt(8 * 3600).and_then(|o| {
+                        o.with_ymd_and_hms(1994, 2, 7, 21, 52, 25).single()
+                    }),
+                    kind: AppendKind::Catenate(vec![
+                        CatPart::Text(b"x".to_vec()),
+                        CatPart::Url("/INBOX/;UID=1".into()),
+                        CatPart::Text8(b"\0y".to_vec()),
+                    ]),
+                    data: Vec::new(),
+                },
+            },
+        ),
+        (
+            "a UID REPLACE 7 x UTF8 (~{1}\r\nz)\r\n",
+            B::Replace {
+                uid: true,
+                target: SeqBound::Value(nz(7)),
+                mailbox: mb("x"),
+                message: AppendMessage {
+                    flags: vec![],
+                    internal_date: None,
+                    kind: AppendKind::Utf8,
+                    data: b"z".to_vec(),
+                },
+            },
+        ),
+        (
             "a ENABLE CONDSTORE UTF8=ACCEPT\r\n",
             B::Enable {
                 capabilities: vec!["CONDSTORE".into(), "UTF8=ACCEPT".into()],
@@ -754,6 +826,78 @@ fn table() -> Vec<(&'static str, CommandBody)> {
                 criteria: vec![SearchKey::All],
             }),
         ),
+        ("a NOTIFY NONE\r\n", CommandBody::Notify(NotifyCommand::None)),
+        (
+            "a notify set status (selected (MessageNew (uid body.peek[header.fields (from)]) messageExpunge FlagChange)) (subtree (INBOX \"a b\") (MessageNew MessageExpunge)) (personal NONE)\r\n",
+            CommandBody::Notify(NotifyCommand::Set {
+                status: true,
+                groups: vec![
+                    EventGroup {
+                        filter: NotifyFilter::Selected,
+                        events: Some(vec![
+                            NotifyEvent::MessageNew(vec![
+                                FetchAttr::Uid,
+                                FetchAttr::BodySection {
+                                    peek: true,
+                                    section: Section {
+                                        part: vec![],
+                                        text: Some(SectionText::HeaderFields(vec!["from".into()])),
+                                    },
+                                    partial: None,
+                                },
+                            ]),
+                            NotifyEvent::MessageExpunge,
+                            NotifyEvent::FlagChange,
+                        ]),
+                    },
+                    EventGroup {
+                        filter: NotifyFilter::Subtree(vec![mb("INBOX"), mb("a b")]),
+                        events: Some(vec![
+                            NotifyEvent::MessageNew(vec![]),
+                            NotifyEvent::MessageExpunge,
+                        ]),
+                    },
+                    EventGroup {
+                        filter: NotifyFilter::Personal,
+                        events: None,
+                    },
+                ],
+            }),
+        ),
+        (
+            "a NOTIFY SET (SELECTED-DELAYED (MessageNew MessageExpunge)) (MAILBOXES inbox (MailboxName SubscriptionChange X-Future)) (INBOXES (AnnotationChange)) (SUBSCRIBED (MailboxMetadataChange ServerMetadataChange))\r\n",
+            CommandBody::Notify(NotifyCommand::Set {
+                status: false,
+                groups: vec![
+                    EventGroup {
+                        filter: NotifyFilter::SelectedDelayed,
+                        events: Some(vec![
+                            NotifyEvent::MessageNew(vec![]),
+                            NotifyEvent::MessageExpunge,
+                        ]),
+                    },
+                    EventGroup {
+                        filter: NotifyFilter::Mailboxes(vec![mb("INBOX")]),
+                        events: Some(vec![
+                            NotifyEvent::MailboxName,
+                            NotifyEvent::SubscriptionChange,
+                            NotifyEvent::Other("X-Future".into()),
+                        ]),
+                    },
+                    EventGroup {
+                        filter: NotifyFilter::Inboxes,
+                        events: Some(vec![NotifyEvent::AnnotationChange]),
+                    },
+                    EventGroup {
+                        filter: NotifyFilter::Subscribed,
+                        events: Some(vec![
+                            NotifyEvent::MailboxMetadataChange,
+                            NotifyEvent::ServerMetadataChange,
+                        ]),
+                    },
+                ],
+            }),
+        ),
     ]
 }
 
@@ -880,6 +1024,16 @@ fn errors_name_the_problem() {
         (b"a SEARCH RETURN (PARTIAL *:1) ALL\r\n", Some("a"), "expected partial range"),
         (b"a SEARCH RETURN (PARTIAL -1:2) ALL\r\n", Some("a"), "partial range ends must have the same sign"),
         (b"a FETCH 1 FLAGS (PARTIAL 1:2 PARTIAL 3:4)\r\n", Some("a"), "duplicate FETCH modifier"),
+        (b"a NOTIFY\r\n", Some("a"), "expected SP"),
+        (b"a NOTIFY SET\r\n", Some("a"), "NOTIFY SET needs at least one event group"),
+        (b"a NOTIFY SET STATUS\r\n", Some("a"), "NOTIFY SET needs at least one event group"),
+        (b"a NOTIFY BOGUS\r\n", Some("a"), "expected SET or NONE after NOTIFY"),
+        (b"a NOTIFY SET (ALL (MessageNew))\r\n", Some("a"), "unknown mailbox filter ALL"),
+        (b"a NOTIFY SET (PERSONAL MessageNew)\r\n", Some("a"), "expected '('"),
+        (b"a NOTIFY SET (PERSONAL ())\r\n", Some("a"), "empty list not allowed here"),
+        (b"a NOTIFY SET (SUBTREE (MessageNew))\r\n", Some("a"), "expected SP"),
+        (b"a NOTIFY SET (PERSONAL (MessageNew (FOO)))\r\n", Some("a"), "unknown fetch attribute FOO"),
+        (b"a NOTIFY NONE x\r\n", Some("a"), "unexpected characters at end of command"),
         (b"a SEARCH SINCE 31-Feb-2020\r\n", Some("a"), "invalid date"),
         (b"a SEARCH SINCE 1-Foo-2020\r\n", Some("a"), "invalid month in date"),
         (b"a SEARCH SUBJECT \"abc\r\n", Some("a"), "unterminated quoted string"),
@@ -910,6 +1064,11 @@ fn errors_name_the_problem() {
         (b"a ENABLE\r\n", Some("a"), "ENABLE needs at least one capability"),
         (b"a SEARCH RETURN (FOO) ALL\r\n", Some("a"), "unknown SEARCH RETURN option"),
         (b"a SEARCH EMAILID a.b\r\n", Some("a"), "unexpected characters at end of command"),
+        (b"a APPEND x CATENATE (FOO {1}\r\nx)\r\n", Some("a"), "expected TEXT or URL in CATENATE"),
+        (b"a APPEND x CATENATE ()\r\n", Some("a"), "empty list not allowed here"),
+        (b"a REPLACE 0 x {1}\r\nx\r\n", Some("a"), "invalid sequence set"),
+        (b"a UID REPLACE 1 x\r\n", Some("a"), "expected SP"),
+        (b"a REPLACE 1 x {1}\r\nx {1}\r\ny\r\n", Some("a"), "unexpected characters at end of command"),
     ];
     for (input, tag, why) in cases {
         let (t, r) = reason(input);
@@ -1033,6 +1192,10 @@ fn pieces() -> Vec<&'static [u8]> {
             b"REVERSE",
             b"PARTIAL",
             b"-1:-5",
+            b"REPLACE",
+            b"CATENATE (",
+            b"TEXT {0+}\r\n",
+            b"URL ",
             b"UID",
             b"NOT",
             b"OR",

@@ -21,6 +21,7 @@ use crate::imap::wire::command::{
     FlagPerm, Section, SectionText, SeqBound, SeqRange, SeqSet, WireFlag,
 };
 use crate::store::types::SeqNum as MsgSeq;
+use crate::store::types::Uid;
 
 /// Strings at least this long are always sent as literals.
 const MAX_QUOTED: usize = 1024;
@@ -297,6 +298,10 @@ pub(super) fn write_response_code(out: &mut Vec<u8>, code: &ResponseCode) {
             simple(out, "NOUPDATE ");
             write_quoted_tag(out, tag);
         }
+        ResponseCode::BadUrl(url) => {
+            simple(out, "BADURL ");
+            write_text(out, url, true);
+        }
         ResponseCode::UnknownCte => simple(out, "UNKNOWN-CTE"),
         ResponseCode::Nonexistent => simple(out, "NONEXISTENT"),
         ResponseCode::AlreadyExists => simple(out, "ALREADYEXISTS"),
@@ -325,6 +330,13 @@ pub(super) fn write_response_code(out: &mut Vec<u8>, code: &ResponseCode) {
         ResponseCode::NotSaved => simple(out, "NOTSAVED"),
         ResponseCode::UseAttr => simple(out, "USEATTR"),
         ResponseCode::CompressionActive => simple(out, "COMPRESSIONACTIVE"),
+        ResponseCode::NotificationOverflow => simple(out, "NOTIFICATIONOVERFLOW"),
+        ResponseCode::BadEvent(events) => {
+            simple(out, "BADEVENT (");
+            write_atom_list(out, events);
+            out.push(b')');
+        }
+        ResponseCode::UidRequired => simple(out, "UIDREQUIRED"),
         ResponseCode::Other(atom, text) => {
             write_atom(out, atom);
             if let Some(t) = text {
@@ -618,6 +630,12 @@ impl<'o> FetchEncoder<'o> {
         out.extend_from_slice(b"* ");
         write_decimal(out, u64::from(seq.get()));
         out.extend_from_slice(b" FETCH (");
+        FetchEncoder { out, first: true }
+    }
+
+    /// Starts `* uid UIDFETCH (` for message `uid` (RFC 9586, UIDONLY).
+    pub fn begin_uid(out: &'o mut Vec<u8>, uid: Uid) -> FetchEncoder<'o> {
+        let _ = write!(out, "* {} UIDFETCH (", uid.get());
         FetchEncoder { out, first: true }
     }
 
@@ -933,6 +951,14 @@ impl Response<'_> {
             }
             Response::Fetch { seq, items } => {
                 let mut f = FetchEncoder::begin(out, *seq);
+                for item in items {
+                    f.item(item);
+                }
+                f.end();
+                return;
+            }
+            Response::UidFetch { uid, items } => {
+                let mut f = FetchEncoder::begin_uid(out, *uid);
                 for item in items {
                     f.item(item);
                 }

@@ -113,6 +113,9 @@ pub enum ResponseCode {
     /// `NOUPDATE "tag"` (RFC 5267 §4.3.1): the search with this tag will
     /// not be kept up to date.
     NoUpdate(String),
+    /// `BADURL url` (RFC 4469): the CATENATE URL that could not be
+    /// resolved (`]`, CR, LF and NUL are replaced when written).
+    BadUrl(String),
     /// `UNKNOWN-CTE` (RFC 3516)
     UnknownCte,
     /// `NONEXISTENT` (RFC 5530 and following)
@@ -161,6 +164,13 @@ pub enum ResponseCode {
     UseAttr,
     /// `COMPRESSIONACTIVE` (RFC 4978)
     CompressionActive,
+    /// `NOTIFICATIONOVERFLOW` (RFC 5465 §5.8)
+    NotificationOverflow,
+    /// `BADEVENT (events)` (RFC 5465 §3.1): the events this server supports.
+    BadEvent(Vec<String>),
+    /// `UIDREQUIRED` (RFC 9586): a command used message sequence numbers
+    /// after UIDONLY was enabled.
+    UidRequired,
     /// Any other code: an atom and optional text (sanitised when written).
     Other(String, Option<String>),
 }
@@ -255,6 +265,14 @@ pub enum Response<'a> {
         /// The message's sequence number.
         seq: SeqNum,
         /// The data items, in order.
+        items: Vec<FetchItem<'a>>,
+    },
+    /// `* uid UIDFETCH (item...)` (RFC 9586): what `Fetch` is once the
+    /// client enabled UIDONLY, the message named by its UID.
+    UidFetch {
+        /// The message's UID.
+        uid: Uid,
+        /// The data items, in order (`UID` only when the client asked).
         items: Vec<FetchItem<'a>>,
     },
     /// `* XCRY USER-CONFIG (name value ...)`: settings as
@@ -686,6 +704,10 @@ impl<'a> Response<'a> {
             },
             Response::Fetch { seq, items } => Response::Fetch {
                 seq,
+                items: items.into_iter().map(FetchItem::into_owned).collect(),
+            },
+            Response::UidFetch { uid, items } => Response::UidFetch {
+                uid,
                 items: items.into_iter().map(FetchItem::into_owned).collect(),
             },
             Response::XCryUserConfig(pairs) => Response::XCryUserConfig(

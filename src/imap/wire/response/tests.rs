@@ -341,10 +341,31 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
             b"* OK [MAILBOXID (0a1b2c)] some text\r\n",
         ),
         (code(ResponseCode::NotSaved), b"* OK [NOTSAVED] some text\r\n"),
+        (
+            code(ResponseCode::BadUrl(
+                "/Drafts;UIDVALIDITY=38/;UID=2/;section=HEADER.FIELDS%20(A)".into(),
+            )),
+            b"* OK [BADURL /Drafts;UIDVALIDITY=38/;UID=2/;section=HEADER.FIELDS%20(A)] some text\r\n",
+        ),
         (code(ResponseCode::UseAttr), b"* OK [USEATTR] some text\r\n"),
         (
             code(ResponseCode::CompressionActive),
             b"* OK [COMPRESSIONACTIVE] some text\r\n",
+        ),
+        (
+            code(ResponseCode::NotificationOverflow),
+            b"* OK [NOTIFICATIONOVERFLOW] some text\r\n",
+        ),
+        (
+            code(ResponseCode::BadEvent(vec![
+                "MessageNew".into(),
+                "MessageExpunge".into(),
+            ])),
+            b"* OK [BADEVENT (MessageNew MessageExpunge)] some text\r\n",
+        ),
+        (
+            code(ResponseCode::UidRequired),
+            b"* OK [UIDREQUIRED] some text\r\n",
         ),
         (
             code(ResponseCode::Other("X-ONE".into(), None)),
@@ -761,6 +782,36 @@ fn table() -> Vec<(Response<'static>, &'static [u8])> {
             },
             b"* 5 FETCH ()\r\n",
         ),
+        // RFC 9586 §3.3: the UID names the message; the UID item only
+        // when asked.
+        (
+            Response::UidFetch {
+                uid: uid(25997),
+                items: vec![
+                    FetchItem::Flags(vec![WireFlag::Flagged, WireFlag::Answered]),
+                    FetchItem::ModSeq(modseq(12121231000)),
+                ],
+            },
+            b"* 25997 UIDFETCH (FLAGS (\\Flagged \\Answered) MODSEQ (12121231000))\r\n",
+        ),
+        (
+            Response::UidFetch {
+                uid: uid(26311),
+                items: vec![FetchItem::Flags(Vec::new()), FetchItem::Uid(uid(26311))],
+            },
+            b"* 26311 UIDFETCH (FLAGS () UID 26311)\r\n",
+        ),
+        (
+            Response::UidFetch {
+                uid: uid(7),
+                items: vec![FetchItem::BodySection {
+                    section: Cow::Owned(Section::default()),
+                    origin: None,
+                    data: Some(Cow::Borrowed(b"x: y\r\n\r\nz")),
+                }],
+            },
+            b"* 7 UIDFETCH (BODY[] {9}\r\nx: y\r\n\r\nz)\r\n",
+        ),
         (
             Response::XCryUserConfig(vec![
                 (b("KEY-NAME-PATTERN"), Cow::Borrowed(b"%Y-%m")),
@@ -882,6 +933,8 @@ fn every_prefix_is_incomplete_and_literals_say_how_much_is_missing() {
 fn malformed_responses_are_syntax_errors() {
     for bad in [
         &b"* 0 FETCH (UID 1)\r\n"[..],
+        b"* 0 UIDFETCH (FLAGS ())\r\n",
+        b"* 1 UIDFETCH\r\n",
         b"* 1 FETCH (UID 0)\r\n",
         b"* 1 FETCH (UNKNOWN 1)\r\n",
         b"* 1 FETCH (BODY[] {3}\r\na\0b)\r\n",
@@ -919,6 +972,7 @@ fn pieces() -> Vec<&'static [u8]> {
             b"\xc3\xa9",
             b"FLAGS",
             b"UID",
+            b"UIDFETCH",
             b"BODY[",
             b"(EARLIER)",
         ],
@@ -1004,4 +1058,36 @@ fn quoted_strings_escape_quotes_and_backslashes_in_runs() {
     assert_eq!(s(|o| write_string(o, b"plain")), "\"plain\"");
     assert_eq!(s(|o| write_string(o, b"\"a\\b\"c\\")), r#""\"a\\b\"c\\""#);
     assert_eq!(s(|o| write_string(o, b"")), "\"\"");
+}
+
+/// Found when the UIDFETCH rows changed the mutation stream: a NOUPDATE
+/// whose quoted "tag" held a control character parsed as `NoUpdate`, but
+/// the writer masks such bytes, so it did not parse back the same.
+#[test]
+fn noupdate_with_what_no_tag_holds_round_trips_as_other() {
+    for bytes in [
+        &b"* OK [NOUPDATE \"\x1402\"] x\r\n"[..],
+        b"* OK [NOUPDATE \"a\\\\b\"] x\r\n",
+        b"* OK [NOUPDATE \"\"] x\r\n",
+    ] {
+        let (r, _) = parse_response(bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(
+                &r,
+                Response::Status {
+                    code: Some(ResponseCode::Other(..)),
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
+        let again = r.to_bytes();
+        let (r2, _) = parse_response(&again).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r2, r, "{}", shown(&again));
+    }
+    let (r, _) = parse_response(b"* OK [NOUPDATE \"a5\"] x\r\n").unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        r,
+        Response::Status { code: Some(ResponseCode::NoUpdate(ref t)), .. } if t == "a5"
+    ));
 }

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Instructions (callgrind) of the first SORT (DATE) of a new session on a
+# synthetic mailbox, from the sealed sort-key cache and, after deleting it,
+# from the message summaries: a figure a loaded machine cannot blur.
+#
+#   benches/sort-callgrind.sh [--synthetic N]   (default 20000)
+#
+# The mailbox is filled by benches/sort-bench.py (whose first SORT writes
+# the cache); then `demo` runs under valgrind (as nobody, so the sessions
+# do not chroot away from callgrind's output file) for one session each:
+# LOGIN, SELECT, SORT (DATE) UTF-8 ALL, LOGOUT. Prints the instructions of
+# that session's process, and of the same session without the SORT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=20000
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --synthetic) n=$2; shift 2 ;;
+        *) echo "usage: $0 [--synthetic N]" >&2; exit 64 ;;
+    esac
+done
+command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 69; }
+cargo build --release --quiet
+work=$(mktemp -d /tmp/sort-callgrind.XXXXXX)
+chmod 755 "$work"
+chown nobody "$work"
+pid=
+cleanup() {
+    set +e
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+bin=$PWD/target/release/crymap-like
+start_demo() { # the root, the demo user and the ports, as nobody
+    port=$(free_port) iport=$(free_port)
+    runuser -u nobody -- "$bin" demo --dir "$work/root" \
+        --imaps-port "$port" --imap-port "$iport" >"$work/demo.out" 2>"$work/demo.log" &
+    pid=$!
+    for _ in $(seq 600); do
+        grep -q '^password: ' "$work/demo.out" 2>/dev/null && break
+        sleep 0.1
+    done
+    pw=$(sed -n 's/^password: //p' "$work/demo.out")
+}
+start_traced() { # the same root (demo would remake it) under callgrind
+    runuser -u nobody -- valgrind --tool=callgrind --trace-children=yes \
+        "--callgrind-out-file=$work/cg.%p" "$bin" --root "$work/root" --log stderr listen \
+        2>"$work/listen.log" &
+    pid=$!
+}
+stop() {
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    pid=
+}
+session() { # sort|nosort: one session on the box sort-bench.py made
+    python3 - "$iport" "$pw" "$1" <<'EOF'
+import socket, sys, time
+port, pw, what = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+for _ in range(600):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), 600); break
+    except OSError:
+        time.sleep(0.1)
+f = s.makefile("rwb")
+f.readline()
+def cmd(tag, text):
+    f.write(b"%s %s\r\n" % (tag, text)); f.flush()
+    while True:
+        line = f.readline()
+        if not line or line.startswith(tag + b" "):
+            return
+cmd(b"a", b'LOGIN demo "%s"' % pw.encode())
+f.write(b'b LIST "" "sortbench*"\r\n'); f.flush()
+box = None
+while True:
+    line = f.readline()
+    if line.startswith(b"* LIST"):
+        box = line.rsplit(b" ", 1)[1].strip()
+    if line.startswith(b"b "):
+        break
+cmd(b"c", b"SELECT " + box)
+if what == "sort":
+    cmd(b"d", b"SORT (DATE) UTF-8 ALL")
+cmd(b"e", b"LOGOUT")
+EOF
+}
+keep=${KEEP_PROFILES:-}   # a directory: the session profiles are copied there
+total() { # $1 label: instructions of the session process (the largest profile)
+    local best=0 file=
+    for f in "$work"/cg.*; do
+        local v
+        v=$(sed -n 's/^summary: //p' "$f" | head -1)
+        [ -n "$v" ] && [ "$v" -gt "$best" ] && best=$v file=$f
+    done
+    [ -n "$keep" ] && [ -n "$file" ] && cp "$file" "$keep/callgrind.$1"
+    rm -f "$work"/cg.*
+    echo "$best"
+}
+
+start_demo
+python3 benches/sort-bench.py 127.0.0.1 "$iport" demo "$pw" --synthetic "$n" --reps 1 >/dev/null
+stop
+start_traced; session nosort; stop; base=$(total base)
+start_traced; session sort; stop; cached=$(total cached)
+find -L "$work/root/users" -name sortkeys -path '*/mailboxes/*' -delete
+start_traced; session sort; stop; summaries=$(total summaries)
+echo "messages $n"
+echo "session_without_sort $base instructions"
+echo "first_sort_from_cache $((cached - base)) instructions"
+echo "first_sort_from_summaries $((summaries - base)) instructions"
