@@ -1,53 +1,130 @@
 #!/usr/bin/env bash
 # Runs the peers' workload (../shared/bench/imap-bench.py) against a release
 # build of crymap-like over TLS on 127.0.0.1, with the production Argon2id
-# parameters, and prints one line per figure. Figures go to
-# doc/benchmarks.md.
+# parameters, and prints one line per figure. With --dovecot the same run
+# also starts Debian's Dovecot (plain Maildir, and Maildir with the
+# mail_crypt plugin) from a throwaway configuration under the temporary
+# directory and drives it with the same workload, then prints one table
+# with a column per server. Figures go to doc/benchmarks.md.
 #
-#   benches/imap-bench.sh [--count N] [--small N] [--reps N]
+#   benches/imap-bench.sh [--count N] [--small N] [--big N] [--reps N]
+#                         [--dovecot] [--baseline BIN]
 #
-# --count: messages in the gen-corpus.py corpus (default 1000)
-# --small: tiny messages for the MULTIAPPEND/SELECT phase (default 20000)
+# --count:    messages in the gen-corpus.py corpus (default 1000)
+# --small:    tiny messages for the MULTIAPPEND/SELECT/FETCH FLAGS phase
+#             (default 20000)
+# --big:      a second pass on a mailbox of N tiny messages (for example
+#             100000) for the SELECT and FETCH FLAGS rows; 0 (default) skips
+#             it. Dovecot with mail_crypt is left out of this pass: filling
+#             it one MULTIAPPEND at a time takes most of an hour here.
+# --dovecot:  also Dovecot from Debian's dovecot-core and dovecot-imapd
+#             (TLS, passwd-file user, maildir, default mail_fsync, running as
+#             nobody when started as root), and Dovecot with mail_crypt
+#             (global EC keys generated into the temporary directory)
+# --baseline: another crymap-like binary (say, main's release build) run
+#             in the same way, as the column "baseline"
+#
+# Servers run one after the other, never at once; each one's raw output is
+# printed as it comes, the table at the end. The last column, "client
+# floor", is benches/client-floor.py: the FETCH FLAGS rows against a
+# stand-in that answers instantly, i.e. what the Python client itself costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${SHARED:-../shared}
-count=1000 small=20000 reps=3
+count=1000 small=20000 big=0 reps=3 dovecot=false baseline=
+usage="usage: $0 [--count N] [--small N] [--big N] [--reps N] [--dovecot] [--baseline BIN]"
 while [ $# -gt 0 ]; do
     case "$1" in
         --count) count=$2; shift 2 ;;
         --small) small=$2; shift 2 ;;
+        --big) big=$2; shift 2 ;;
         --reps) reps=$2; shift 2 ;;
-        *) echo "usage: $0 [--count N] [--small N] [--reps N]" >&2; exit 64 ;;
+        --dovecot) dovecot=true; shift ;;
+        --baseline) baseline=$(realpath "$2"); shift 2 ;;
+        *) echo "$usage" >&2; exit 64 ;;
     esac
 done
+if $dovecot; then
+    for tool in dovecot doveadm openssl; do
+        command -v "$tool" >/dev/null || { echo "--dovecot needs $tool (apt-get install dovecot-core dovecot-imapd openssl)" >&2; exit 69; }
+    done
+    [ -x /usr/lib/dovecot/imap ] || { echo "--dovecot needs dovecot-imapd" >&2; exit 69; }
+fi
 
 cargo build --release --quiet
 work=$(mktemp -d /tmp/crymap-like-bench.XXXXXX)
-pid=
+chmod 755 "$work"
+pid= dovecot_conf=
+# Dovecot runs as nobody when we are root, else as ourselves.
+if [ "$(id -u)" = 0 ]; then
+    as_dovecot=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+    dv_user=nobody dv_group=nogroup
+else
+    as_dovecot=()
+    dv_user=$(id -un) dv_group=$(id -gn)
+fi
+dv_uid=$(id -u "$dv_user") dv_gid=$(getent group "$dv_group" | cut -d: -f3)
+stop_dovecot() {
+    if [ -n "$dovecot_conf" ]; then
+        "${as_dovecot[@]}" doveadm -c "$dovecot_conf" stop 2>/dev/null || true
+        dovecot_conf=
+    fi
+}
+stop_crymap() {
+    if [ -n "$pid" ]; then
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        pid=
+    fi
+}
 cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    stop_crymap
+    stop_dovecot
     rm -rf "$work"
 }
 trap cleanup EXIT
 
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
 python3 "$shared/bench/gen-corpus.py" --count "$count" "$work/corpus.mbox" >/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-iport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-./target/release/crymap-like demo --dir "$work/demo-root" \
-    --imaps-port "$port" --imap-port "$iport" >"$work/demo.out" 2>"$work/demo.log" &
-pid=$!
-for _ in $(seq 100); do
-    grep -q '^password: ' "$work/demo.out" 2>/dev/null && break
-    sleep 0.1
-done
-password=$(sed -n 's/^password: //p' "$work/demo.out")
-[ -n "$password" ] || { cat "$work/demo.log" >&2; exit 1; }
-echo "# crymap-like $(git describe --always --dirty 2>/dev/null || echo unknown), corpus $count, small $small, $(nproc) cores"
-python3 "$shared/bench/imap-bench.py" 127.0.0.1 "$port" demo "$password" \
-    --tls --corpus "$work/corpus.mbox" --small "$small" --reps "$reps"
-# An idle session's memory: log in, select INBOX, then read the session
-# process's resident set while it waits.
-python3 - "$port" "$password" "$pid" <<'PY'
+# The --big pass appends one corpus message, then N tiny ones.
+python3 "$shared/bench/gen-corpus.py" --count 1 "$work/one.mbox" >/dev/null
+
+# workload LABEL PORT USER PASSWORD: both passes against one server, raw
+# lines to stdout and to $work/results/LABEL.
+mkdir -p "$work/results"
+workload() {
+    local label=$1 port=$2 user=$3 password=$4 res=$work/results/$1
+    echo "## $label"
+    python3 "$shared/bench/imap-bench.py" 127.0.0.1 "$port" "$user" "$password" \
+        --tls --corpus "$work/corpus.mbox" --small "$small" --reps "$reps" | tee "$res"
+    if [ "$big" -gt 0 ] && [ "$label" != dovecot+mail_crypt ]; then
+        python3 "$shared/bench/imap-bench.py" 127.0.0.1 "$port" "$user" "$password" \
+            --tls --corpus "$work/one.mbox" --small "$big" --reps "$reps" |
+            sed -n 's/^small_/big_/p' | tee -a "$res"
+    fi
+}
+
+# crymap_like LABEL BIN: the binary behind `demo`, both passes, and an idle
+# session's memory.
+crymap_like() {
+    local label=$1 bin=$2 port iport password
+    port=$(free_port) iport=$(free_port)
+    "$bin" demo --dir "$work/demo-root" \
+        --imaps-port "$port" --imap-port "$iport" >"$work/demo.out" 2>"$work/demo.log" &
+    pid=$!
+    for _ in $(seq 100); do
+        grep -q '^password: ' "$work/demo.out" 2>/dev/null && break
+        sleep 0.1
+    done
+    password=$(sed -n 's/^password: //p' "$work/demo.out")
+    [ -n "$password" ] || { cat "$work/demo.log" >&2; exit 1; }
+    workload "$label" "$port" demo "$password"
+    # An idle session's memory: log in, select INBOX, then read the session
+    # process's resident set while it waits.
+    python3 - "$port" "$password" "$pid" <<'PY' | tee -a "$work/results/$label"
 import socket, ssl, subprocess, sys, time
 port, password, parent = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
@@ -62,6 +139,126 @@ time.sleep(0.5)
 pids = subprocess.run(["ps", "-o", "pid=", "--ppid", parent], capture_output=True, text=True).stdout.split()
 for p in pids:
     rss = [l for l in open("/proc/%s/status" % p) if l.startswith("VmRSS")]
-    print("idle_rss %s" % rss[0].split(None, 1)[1].strip())
+    print("idle_rss %.1f MB" % (int(rss[0].split()[1]) / 1024))
 f.write(b"c LOGOUT\r\n"); f.flush()
+PY
+    stop_crymap
+    rm -rf "$work/demo-root"
+}
+
+# dovecot LABEL CRYPT: Dovecot from a configuration written here (IMAPS
+# only, on 127.0.0.1), one passwd-file user with a maildir under the
+# temporary directory; CRYPT=true adds mail_crypt with global keys.
+run_dovecot() {
+    local label=$1 crypt=$2 d=$work/$1 port
+    port=$(free_port)
+    mkdir -p "$d/run" "$d/state" "$d/home"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj /CN=localhost -days 2 -keyout "$d/key.pem" -out "$d/cert.pem" 2>/dev/null
+    echo "bench:{PLAIN}bench-password:$dv_uid:$dv_gid::$d/home/bench" >"$d/passwd"
+    cat >"$d/dovecot.conf" <<CONF
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/dovecot.log
+instance_name = bench-$label
+protocols = imap
+listen = 127.0.0.1
+default_internal_user = $dv_user
+default_internal_group = $dv_group
+default_login_user = $dv_user
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+ssl = required
+ssl_cert = <$d/cert.pem
+ssl_key = <$d/key.pem
+passdb {
+  driver = passwd-file
+  args = $d/passwd
+}
+userdb {
+  driver = passwd-file
+  args = $d/passwd
+}
+service imap-login {
+  chroot =
+  inet_listener imap {
+    port = 0
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = $port
+  }
+}
+service anvil {
+  chroot =
+}
+CONF
+    if $crypt; then
+        openssl ecparam -name prime256v1 -genkey 2>/dev/null | openssl pkey -out "$d/ec-private.pem"
+        openssl pkey -in "$d/ec-private.pem" -pubout -out "$d/ec-public.pem"
+        cat >>"$d/dovecot.conf" <<CONF
+mail_plugins = \$mail_plugins mail_crypt
+plugin {
+  mail_crypt_global_private_key = <$d/ec-private.pem
+  mail_crypt_global_public_key = <$d/ec-public.pem
+  mail_crypt_save_version = 2
+}
+CONF
+    fi
+    chown -R "$dv_user:$dv_group" "$d"
+    dovecot_conf=$d/dovecot.conf
+    "${as_dovecot[@]}" dovecot -c "$dovecot_conf"
+    for _ in $(seq 100); do
+        python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$port" 2>/dev/null && break
+        sleep 0.1
+    done
+    workload "$label" "$port" bench bench-password
+    stop_dovecot
+    rm -rf "$d/home"
+}
+
+echo "# $(git describe --always --dirty 2>/dev/null || echo unknown), corpus $count, small $small, big $big, reps $reps, $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+labels=(crymap-like)
+crymap_like crymap-like "$PWD/target/release/crymap-like"
+if [ -n "$baseline" ]; then
+    labels+=(baseline)
+    crymap_like baseline "$baseline"
+fi
+if $dovecot; then
+    echo "# $(dovecot --version | head -1)"
+    labels+=(dovecot dovecot+mail_crypt)
+    run_dovecot dovecot false
+    run_dovecot dovecot+mail_crypt true
+fi
+
+# What the client alone costs on the FETCH FLAGS rows (a stand-in server
+# that answers instantly): the floor under every server's figure.
+echo "## client floor"
+labels+=("client floor")
+floor_counts=$small
+[ "$big" -gt 0 ] && floor_counts="$small $big"
+# shellcheck disable=SC2086
+python3 benches/client-floor.py $floor_counts --reps "$reps" |
+    sed "s/^floor_$small /small_flags /; s/^floor_$big /big_flags /" | tee "$work/results/client floor"
+
+echo "# load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 - "$work/results" "${labels[@]}" <<'PY'
+import sys
+d, labels = sys.argv[1], sys.argv[2:]
+rows, units, cols = [], {}, {}
+for l in labels:
+    cols[l] = {}
+    for line in open("%s/%s" % (d, l)):
+        if not line.strip():
+            continue
+        name, value, unit = line.split()
+        if name not in units:
+            rows.append(name)
+            units[name] = unit
+        cols[l][name] = value
+print()
+print("| figure | unit | " + " | ".join(labels) + " |")
+print("|---|---|" + "---:|" * len(labels))
+for r in rows:
+    print("| %s | %s | %s |" % (r, units[r], " | ".join(cols[l].get(r, "—") for l in labels)))
 PY

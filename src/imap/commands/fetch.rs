@@ -20,9 +20,9 @@ use crate::imap::wire::response::{FetchEncoder, FetchItem, ResponseCode, Rfc822P
 use crate::mime::section::{self, SectionError, SectionSpec, SectionText as MimeText};
 use crate::mime::Summary;
 use crate::store::account::MailboxId;
-use crate::store::mailbox::{Mailbox, MailboxError, MessageInfo};
+use crate::store::mailbox::{Mailbox, MailboxError, MessageFacts};
 use crate::store::message_file::MessageReader;
-use crate::store::types::{Flag, FlagOp, Modseq, SeqNum, Uid};
+use crate::store::types::{Flag, FlagOp, Modseq, Uid};
 
 /// More summaries than this are not kept: a session must stay small even
 /// on a 100,000-message mailbox, and a full cache is simply dropped.
@@ -372,8 +372,7 @@ impl Content<'_> {
 
 /// Everything one message's response needs besides the items.
 struct Message<'a> {
-    seq: SeqNum,
-    info: MessageInfo,
+    info: MessageFacts,
     summary: Option<Arc<Summary>>,
     content: Content<'a>,
     /// FLAGS must be sent even if not asked for (\Seen was just set).
@@ -386,13 +385,52 @@ struct Message<'a> {
     by_uid: bool,
 }
 
-/// `FLAGS (...)`, with \Recent when this session holds it.
-fn flags_item(info: &MessageInfo) -> FetchItem<'static> {
-    let mut flags: Vec<WireFlag> = info.flags.iter().map(wire_flag).collect();
-    if info.recent {
-        flags.push(WireFlag::Recent);
+/// The FLAGS list of each distinct set of flag bits (and \Recent) one
+/// FETCH meets, built on first use: a mailbox holds few distinct
+/// combinations, and a list built per message (its flags, then its wire
+/// flags) was a fifth of FETCH 1:* (UID FLAGS) (callgrind, issue 12).
+/// Neighbouring messages mostly share their flags, so the last list used
+/// is tried first; a hash of every lookup cost as much as the list.
+struct FlagLists<'a> {
+    /// The mailbox's flag table: bit `i` stands for entry `i`.
+    table: &'a [Flag],
+    lists: Vec<((u64, bool), Vec<WireFlag>)>,
+    last: usize,
+}
+
+impl<'a> FlagLists<'a> {
+    fn new(mb: &'a Mailbox) -> Self {
+        FlagLists {
+            table: mb.defined_flags(),
+            lists: Vec::new(),
+            last: 0,
+        }
     }
-    FetchItem::Flags(flags)
+
+    /// `FLAGS (...)` of a message, with \Recent when this session holds it.
+    fn of(&mut self, info: &MessageFacts) -> &[WireFlag] {
+        let key = (info.flag_bits, info.recent);
+        if self.lists.get(self.last).map_or(true, |(k, _)| *k != key) {
+            self.last = match self.lists.iter().position(|(k, _)| *k == key) {
+                Some(i) => i,
+                None => {
+                    let mut flags: Vec<WireFlag> = self
+                        .table
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| info.flag_bits & (1u64 << i) != 0)
+                        .map(|(_, f)| wire_flag(f))
+                        .collect();
+                    if info.recent {
+                        flags.push(WireFlag::Recent);
+                    }
+                    self.lists.push((key, flags));
+                    self.lists.len() - 1
+                }
+            };
+        }
+        self.lists.get(self.last).map_or(&[], |(_, l)| l.as_slice())
+    }
 }
 
 fn missing_summary(uid: Uid) -> FetchError {
@@ -407,12 +445,17 @@ fn missing_summary(uid: Uid) -> FetchError {
 /// Writes `* seq FETCH (...)` (or `* uid UIDFETCH (...)`) for one
 /// message, item by item, so at most one section's bytes are held at a
 /// time.
-fn write_message(out: &mut Vec<u8>, items: &[Item], m: &mut Message) -> Result<(), FetchError> {
+fn write_message(
+    out: &mut Vec<u8>,
+    items: &[Item],
+    m: &mut Message,
+    flag_lists: &mut FlagLists,
+) -> Result<(), FetchError> {
     let uid = m.info.uid;
     let mut f = if m.by_uid {
         FetchEncoder::begin_uid(out, uid)
     } else {
-        FetchEncoder::begin(out, m.seq)
+        FetchEncoder::begin(out, m.info.seq)
     };
     let asked_uid = items.iter().any(|i| matches!(i, Item::Uid));
     if m.want_uid && !asked_uid {
@@ -420,7 +463,7 @@ fn write_message(out: &mut Vec<u8>, items: &[Item], m: &mut Message) -> Result<(
     }
     for item in items {
         match item {
-            Item::Flags => f.item(&flags_item(&m.info)),
+            Item::Flags => f.flags(flag_lists.of(&m.info)),
             Item::Uid => f.item(&FetchItem::Uid(uid)),
             Item::InternalDate => {
                 // A date the store cannot represent is reported as the epoch.
@@ -479,7 +522,7 @@ fn write_message(out: &mut Vec<u8>, items: &[Item], m: &mut Message) -> Result<(
         }
     }
     if m.flags_changed && !items.iter().any(|i| matches!(i, Item::Flags)) {
-        f.item(&flags_item(&m.info));
+        f.flags(flag_lists.of(&m.info));
     }
     if m.want_modseq && !items.iter().any(|i| matches!(i, Item::ModSeq)) {
         f.item(&FetchItem::ModSeq(m.info.modseq));
@@ -589,7 +632,7 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
     // `Some(None)`: CHANGEDSINCE 0, below every modseq.
     let changed_since: Option<Option<Modseq>> = cmd.changed_since.map(context::modseq);
     if let Some(Some(since)) = changed_since {
-        uids.retain(|u| sel.mailbox.info(*u).is_some_and(|i| i.modseq > since));
+        uids.retain(|u| sel.mailbox.facts(*u).is_some_and(|i| i.modseq > since));
     }
     if let Some(page) = cmd.partial {
         // RFC 9394 §3.3: a page of what the set (and CHANGEDSINCE) names.
@@ -632,10 +675,13 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
     let mb = &sel.mailbox;
     let mut failed: Vec<Uid> = Vec::new();
     let mut unknown_cte: Vec<Uid> = Vec::new();
+    let mut flag_lists = FlagLists::new(mb);
+    let mut next_index = 0;
     for uid in uids {
-        let (Some(info), Some(seq)) = (mb.info(uid), mb.seq_of(uid)) else {
+        let Some(info) = mb.facts_near(uid, next_index) else {
             continue;
         };
+        next_index = info.seq.index() + 1;
         let mark = out.len();
         let result = (|| {
             let summary = if needs_summary {
@@ -648,7 +694,6 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
                 None
             };
             let mut m = Message {
-                seq,
                 flags_changed: newly_seen.binary_search(&uid).is_ok(),
                 info,
                 summary,
@@ -663,7 +708,7 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
                 want_uid: (cmd.uid || seen_reports_modseq) && !uidonly,
                 by_uid: uidonly,
             };
-            write_message(out, &items, &mut m)
+            write_message(out, &items, &mut m, &mut flag_lists)
         })();
         if let Err(e) = result {
             out.truncate(mark);
@@ -708,6 +753,7 @@ mod tests {
     use super::*;
     use crate::imap::wire::command::CommandBody;
     use crate::imap::wire::parser::{parse_command, ParseOptions};
+    use crate::store::types::SeqNum;
 
     fn attrs(text: &str) -> FetchAttrs {
         let line = format!("a FETCH 1 {text}\r\n");

@@ -459,12 +459,7 @@ pub(crate) fn select(
     // UNSEEN is a sequence number: neither IMAP4rev2 nor UIDONLY (RFC
     // 9586 §3) sends it.
     if !enabled.rev2 && !enabled.uidonly {
-        let first_unseen = mailbox.uids().position(|u| {
-            mailbox
-                .info(u)
-                .is_some_and(|i| !i.flags.contains(&Flag::Seen))
-        });
-        if let Some(seq) = first_unseen.and_then(SeqNum::from_index) {
+        if let Some(seq) = mailbox.first_unseen() {
             untagged_ok(out, ResponseCode::Unseen(seq), "First unseen");
         }
     }

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use crate::imap::wire::response::{
-    write_list_or_nil, write_nstring as raw_nstring, write_string as raw_string,
+    write_decimal, write_list_or_nil, write_nstring as raw_nstring, write_string as raw_string,
 };
 use crate::mime::address::Address;
 use crate::mime::bodystructure::ContentInfo;
@@ -105,7 +105,8 @@ pub fn write_part(out: &mut Vec<u8>, part: &Part, extended: bool) {
             write_envelope(out, envelope);
             out.push(b' ');
             write_part(out, message, extended);
-            out.extend_from_slice(format!(" {}", part.body_lines).as_bytes());
+            out.push(b' ');
+            write_decimal(out, part.body_lines);
             if extended {
                 write_single_extension(out, &part.content);
             }
@@ -123,7 +124,8 @@ pub fn write_part(out: &mut Vec<u8>, part: &Part, extended: bool) {
             let text = ty.eq_ignore_ascii_case(b"text");
             write_basic_fields(out, c, ty, sub, text, part.body_size);
             if text {
-                out.extend_from_slice(format!(" {}", part.body_lines).as_bytes());
+                out.push(b' ');
+                write_decimal(out, part.body_lines);
             }
             if extended {
                 write_single_extension(out, c);
@@ -173,7 +175,8 @@ fn write_basic_fields(
     write_nstring(out, c.description.as_deref());
     out.push(b' ');
     write_string(out, c.encoding.as_deref().unwrap_or(b"7bit"));
-    out.extend_from_slice(format!(" {size}").as_bytes());
+    out.push(b' ');
+    write_decimal(out, size);
 }
 
 /// Parameter list; text parts without a charset get Dovecot's default

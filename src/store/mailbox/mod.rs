@@ -50,7 +50,7 @@ pub use super::MAX_MESSAGE_SIZE;
 pub use append::NewMessage;
 pub use flags::StoreOutcome;
 pub use gc::remove_deleted_mailboxes;
-pub use view::{Changes, MessageInfo};
+pub use view::{Changes, MessageFacts, MessageInfo};
 
 /// How long files of expunged or unreferenced messages are kept.
 pub const FILE_GRACE: Duration = Duration::from_secs(24 * 3600);

@@ -25,8 +25,8 @@ mod tests;
 
 pub use crate::imap::wire::parser::response::{frame_response, parse_response, ResponseParseError};
 pub use encode::{
-    is_atom_char, write_atom, write_date_time, write_flag, write_flag_list, write_list_or_nil,
-    write_nstring, write_seq_set, write_string, write_string_opts, FetchEncoder,
+    is_atom_char, write_atom, write_date_time, write_decimal, write_flag, write_flag_list,
+    write_list_or_nil, write_nstring, write_seq_set, write_string, write_string_opts, FetchEncoder,
 };
 
 /// The kind of a status response.

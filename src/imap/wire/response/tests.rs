@@ -1013,6 +1013,53 @@ fn round_trip_property_on_mutated_responses() {
     assert!(parsed > 3000, "only {parsed} mutated responses parsed");
 }
 
+#[test]
+fn decimals_match_display_at_every_width() {
+    let mut n: u64 = 1;
+    let mut samples = vec![0, u64::MAX, u64::from(u32::MAX)];
+    while let Some(next) = n.checked_mul(10) {
+        samples.extend([n - 1, n, n + 1, n * 5 + 7]);
+        n = next;
+    }
+    for v in samples {
+        assert_eq!(s(|o| write_decimal(o, v)), v.to_string(), "{v}");
+    }
+}
+
+#[test]
+fn flags_from_a_borrowed_list_encode_as_the_flags_item() {
+    let flags = [
+        WireFlag::Seen,
+        WireFlag::Keyword("$Junk".into()),
+        WireFlag::Recent,
+    ];
+    let borrowed = s(|o| {
+        let mut f = FetchEncoder::begin(o, seq(7));
+        f.item(&FetchItem::Uid(uid(70)));
+        f.flags(&flags);
+        f.end();
+    });
+    let owned = s(|o| {
+        Response::Fetch {
+            seq: seq(7),
+            items: vec![FetchItem::Uid(uid(70)), FetchItem::Flags(flags.to_vec())],
+        }
+        .encode(o)
+    });
+    assert_eq!(borrowed, owned);
+    assert_eq!(
+        borrowed,
+        "* 7 FETCH (UID 70 FLAGS (\\Seen $Junk \\Recent))\r\n"
+    );
+}
+
+#[test]
+fn quoted_strings_escape_quotes_and_backslashes_in_runs() {
+    assert_eq!(s(|o| write_string(o, b"plain")), "\"plain\"");
+    assert_eq!(s(|o| write_string(o, b"\"a\\b\"c\\")), r#""\"a\\b\"c\\""#);
+    assert_eq!(s(|o| write_string(o, b"")), "\"\"");
+}
+
 /// Found when the UIDFETCH rows changed the mutation stream: a NOUPDATE
 /// whose quoted "tag" held a control character parsed as `NoUpdate`, but
 /// the writer masks such bytes, so it did not parse back the same.
