@@ -13,9 +13,8 @@
 //! segment if one exists.
 
 use std::collections::BTreeSet;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -431,14 +430,7 @@ impl ChangeLog {
     /// Takes the mailbox lock, waiting for any other writer.
     pub fn lock(&self) -> Result<MailboxLock, ChangeLogError> {
         let path = self.dir.join("lock");
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(durable::FILE_MODE)
-            .open(&path)
-            .map_err(FsError::at("opening", &path))?;
+        let f = durable::open_in_place(&path)?;
         let lock = Flock::lock(f, FlockArg::LockExclusive)
             .map_err(|(_, e)| FsError::at("locking", &path)(io::Error::from(e)))?;
         Ok(MailboxLock { _lock: lock })

@@ -19,10 +19,10 @@
 //! [`RecordLog::skip_corrupt`]. Writers never truncate such a record.
 //! Knows nothing about what the records mean.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::marker::PhantomData;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -80,14 +80,8 @@ impl<T: Serialize + DeserializeOwned> RecordLog<T> {
     /// Opens (creating if absent, mode 0600) the log at `path`, positioned
     /// at its start. `identity` names the log in every record's AAD.
     pub(crate) fn open(path: &Path, key: SecretKey, identity: String) -> Result<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(crate::sys::durable::FILE_MODE)
-            .open(path)
-            .map_err(|e| StoreError::io(format!("opening log {}", path.display()), e))?;
+        let file = crate::sys::durable::open_in_place(path)
+            .map_err(|e| StoreError::io(format!("opening log {}", path.display()), e.source))?;
         Ok(RecordLog {
             path: path.to_owned(),
             file,

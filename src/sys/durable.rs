@@ -214,6 +214,22 @@ fn link_unless_exists(src: &Path, dest: &Path) -> Result<bool> {
     }
 }
 
+/// Opens a file that lives at one name for good (a log, a lock), read and
+/// write, creating it (mode 0600) if absent and never truncating it. A
+/// symlink in its place is refused, not followed: whoever can write the
+/// user's directory may have planted one.
+pub(crate) fn open_in_place(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(FILE_MODE)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(path)
+        .map_err(FsError::at("opening", path))
+}
+
 /// Flushes an existing file's content to disk (fsync), so that a later
 /// [`rename_into`] of it is a durable commit.
 pub(crate) fn sync_file(path: &Path) -> Result<()> {
@@ -298,6 +314,35 @@ mod tests {
     use super::*;
     use crate::sys::test_support::temp_dir;
     use std::os::unix::fs::MetadataExt;
+
+    /// A log or lock name that someone with the user's uid replaced by a
+    /// symlink to another file: refused, and the target neither created
+    /// nor changed (before, the change log's lock and every record log
+    /// followed it).
+    #[test]
+    fn open_in_place_refuses_a_planted_symlink() {
+        let dir = temp_dir("durable");
+        let target = dir.join("elsewhere");
+        fs::write(&target, b"not ours").expect("write");
+        let name = dir.join("lock");
+        std::os::unix::fs::symlink(&target, &name).expect("symlink");
+        assert!(open_in_place(&name).is_err());
+        let dangling = dir.join("log");
+        std::os::unix::fs::symlink(dir.join("absent"), &dangling).expect("symlink");
+        assert!(open_in_place(&dangling).is_err());
+        assert!(!dir.join("absent").exists());
+        assert_eq!(fs::read(&target).expect("read"), b"not ours");
+
+        let real = dir.join("real");
+        open_in_place(&real)
+            .expect("create")
+            .write_all(b"x")
+            .expect("write");
+        open_in_place(&real).expect("reopen");
+        assert_eq!(fs::read(&real).expect("read"), b"x", "never truncated");
+        let mode = fs::metadata(&real).expect("stat").mode() & 0o777;
+        assert_eq!(mode, FILE_MODE);
+    }
 
     fn names(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = fs::read_dir(dir)

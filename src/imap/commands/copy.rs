@@ -6,7 +6,24 @@ use crate::imap::commands::selected::{mailbox_error, read_only_no, untagged_ok};
 use crate::imap::context::{mailbox_name, resolve, selected, wire_uid_set, Ctx, Reply};
 use crate::imap::wire::command::{MailboxArg, SeqSet};
 use crate::imap::wire::response::ResponseCode;
+use crate::store::account::MailboxInfo;
 use crate::store::mailbox::Mailbox;
+
+/// The mailbox a COPY, MOVE or REPLACE writes to, from the account as it
+/// is now; a missing one is `NO [TRYCREATE]` (RFC 9051 §6.4.7, RFC 8508
+/// §3.1), answered before any message is looked at.
+pub(crate) fn destination(ctx: &mut Ctx, dest: &MailboxArg) -> Result<MailboxInfo, Reply> {
+    let name = mailbox_name(dest)?;
+    if let Err(e) = ctx.account.refresh() {
+        return Err(Reply::server_bug("reading the account", &e));
+    }
+    ctx.account.state().mailbox(&name).cloned().ok_or_else(|| {
+        Reply::no(
+            Some(ResponseCode::TryCreate),
+            "The destination mailbox does not exist",
+        )
+    })
+}
 
 /// `[UID] COPY` (`is_move` false) and `[UID] MOVE`.
 pub(crate) fn copy(
@@ -21,18 +38,9 @@ pub(crate) fn copy(
     if ctx.selected.is_none() {
         return Reply::bad("No mailbox selected");
     }
-    let dest_name = match mailbox_name(dest) {
-        Ok(n) => n,
+    let info = match destination(ctx, dest) {
+        Ok(i) => i,
         Err(r) => return r,
-    };
-    if let Err(e) = ctx.account.refresh() {
-        return Reply::server_bug("reading the account", &e);
-    }
-    let Some(info) = ctx.account.state().mailbox(&dest_name).cloned() else {
-        return Reply::no(
-            Some(ResponseCode::TryCreate),
-            "The destination mailbox does not exist",
-        );
     };
     let keys = ctx.keys.clone();
     let dir = ctx.dir().clone();

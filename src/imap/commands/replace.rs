@@ -11,9 +11,10 @@
 //! session expunged meanwhile is `NO [EXPUNGEISSUED]` with nothing
 //! appended. Decisions: `doc/imap-append.md`.
 
+use crate::imap::commands::copy::destination;
 use crate::imap::commands::mailboxes::{append_error, prepare};
 use crate::imap::commands::selected::{read_only_no, untagged_ok};
-use crate::imap::context::{mailbox_name, resolve, selected, wire_uid_set, Ctx, Reply};
+use crate::imap::context::{resolve, selected, wire_uid_set, Ctx, Reply};
 use crate::imap::wire::command::{AppendMessage, MailboxArg, SeqBound, SeqRange, SeqSet};
 use crate::imap::wire::response::ResponseCode;
 use crate::store::mailbox::{Mailbox, MailboxError};
@@ -32,20 +33,11 @@ pub(crate) fn replace(
         Some(sel) if sel.read_only => return read_only_no(),
         Some(_) => {}
     }
-    let dest_name = match mailbox_name(mailbox) {
-        Ok(n) => n,
+    // RFC 8508 §3.1: as APPEND, a missing destination is TRYCREATE, and
+    // the old message stays.
+    let info = match destination(ctx, mailbox) {
+        Ok(i) => i,
         Err(r) => return r,
-    };
-    if let Err(e) = ctx.account.refresh() {
-        return Reply::server_bug("reading the account", &e);
-    }
-    let Some(info) = ctx.account.state().mailbox(&dest_name).cloned() else {
-        // RFC 8508 §3.1: as APPEND, a missing destination is TRYCREATE,
-        // and the old message stays.
-        return Reply::no(
-            Some(ResponseCode::TryCreate),
-            "The destination mailbox does not exist",
-        );
     };
     // Checked (and a CATENATE built) before anything changes; after the
     // destination, as APPEND does.

@@ -238,7 +238,21 @@ struct Msg<'a> {
     text: Option<SearchText>,
 }
 
-impl Msg<'_> {
+impl<'a> Msg<'a> {
+    /// A message to evaluate keys against; its summary, header and text
+    /// are read only when a key needs them.
+    fn new(mb: &'a Mailbox, cache: &'a mut SummaryCache, seq: SeqNum, info: MessageInfo) -> Self {
+        Msg {
+            mb,
+            cache,
+            seq,
+            info,
+            summary: None,
+            header: None,
+            text: None,
+        }
+    }
+
     fn summary(&mut self) -> Result<Arc<Summary>, SearchError> {
         if let Some(s) = &self.summary {
             return Ok(s.clone());
@@ -422,15 +436,7 @@ fn evaluate_range(
             continue;
         };
         let modseq = info.modseq;
-        let mut m = Msg {
-            mb,
-            cache,
-            seq,
-            info,
-            summary: None,
-            header: None,
-            text: None,
-        };
+        let mut m = Msg::new(mb, cache, seq, info);
         if m.eval(key)? {
             hits.push((m.seq, uid, modseq));
         }
@@ -464,15 +470,7 @@ impl Program {
             let (Some(info), Some(seq)) = (mb.info(uid), mb.seq_of(uid)) else {
                 continue;
             };
-            let mut m = Msg {
-                mb,
-                cache,
-                seq,
-                info,
-                summary: None,
-                header: None,
-                text: None,
-            };
+            let mut m = Msg::new(mb, cache, seq, info);
             if m.eval(&self.key)? {
                 hits.push(uid);
             }

@@ -181,15 +181,7 @@ impl Place {
     /// dropped).
     pub(crate) fn try_lock(&self) -> Result<Option<Flock<File>>, FtsError> {
         let path = self.dir.join(LOCK);
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(durable::FILE_MODE)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-            .open(&path)
-            .map_err(FsError::at("opening", &path))?;
+        let f = durable::open_in_place(&path)?;
         match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => Ok(Some(lock)),
             Err((_, Errno::EWOULDBLOCK)) => Ok(None),

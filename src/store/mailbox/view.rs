@@ -333,6 +333,49 @@ impl Mailbox {
     /// [`Mailbox::refresh`]; if nothing else is pending, the client is now
     /// current (RFC 7162 §3.2).
     pub fn refresh_flags(&mut self) -> Result<Vec<(SeqNum, Uid)>, MailboxError> {
+        let out = self.catch_up_flags()?;
+        let nothing_pending = self.state.messages.len() == self.visible
+            && self.state.messages.iter().all(|m| !m.expunged)
+            && self.state.pending_moves.is_empty();
+        if nothing_pending {
+            self.reported = self.state.highest_modseq;
+        }
+        Ok(out)
+    }
+
+    /// Reads what other sessions wrote and reports flag changes and new
+    /// messages, but no expunges: the expunged messages stay in the
+    /// client's view (readable, with their sequence numbers) until the
+    /// next [`Mailbox::refresh`]. What NOTIFY's SELECTED-DELAYED may say
+    /// between commands (RFC 5465 §6.1). A message that arrived and was
+    /// expunged before this call is shown too, and its expunge reported
+    /// by that refresh.
+    pub fn refresh_keeping_expunged(&mut self) -> Result<Changes, MailboxError> {
+        let mut out = Changes {
+            flags_changed: self.catch_up_flags()?,
+            ..Changes::default()
+        };
+        out.new_uids = self
+            .state
+            .messages
+            .iter()
+            .skip(self.visible)
+            .map(|m| m.uid)
+            .collect();
+        self.visible = self.state.messages.len();
+        out.exists = self.exists();
+        let nothing_pending =
+            self.state.messages.iter().all(|m| !m.expunged) && self.state.pending_moves.is_empty();
+        if nothing_pending {
+            self.reported = self.state.highest_modseq;
+        }
+        Ok(out)
+    }
+
+    /// Reads what other sessions wrote and takes out the changed messages
+    /// this view can number; changes to messages it cannot number yet
+    /// (new ones not yet shown) stay for a later report.
+    fn catch_up_flags(&mut self) -> Result<Vec<(SeqNum, Uid)>, MailboxError> {
         match self.log.catch_up(&mut self.state, Some(&mut self.changed)) {
             Ok(_) => {}
             Err(ChangeLogError::LostPlace { .. }) => {
@@ -352,56 +395,6 @@ impl Mailbox {
             }
         }
         self.changed = later;
-        let nothing_pending = self.state.messages.len() == self.visible
-            && self.state.messages.iter().all(|m| !m.expunged)
-            && self.state.pending_moves.is_empty();
-        if nothing_pending {
-            self.reported = self.state.highest_modseq;
-        }
-        Ok(out)
-    }
-
-    /// Reads what other sessions wrote and reports flag changes and new
-    /// messages, but no expunges: the expunged messages stay in the
-    /// client's view (readable, with their sequence numbers) until the
-    /// next [`Mailbox::refresh`]. What NOTIFY's SELECTED-DELAYED may say
-    /// between commands (RFC 5465 §6.1). A message that arrived and was
-    /// expunged before this call is shown too, and its expunge reported
-    /// by that refresh.
-    pub fn refresh_keeping_expunged(&mut self) -> Result<Changes, MailboxError> {
-        match self.log.catch_up(&mut self.state, Some(&mut self.changed)) {
-            Ok(_) => {}
-            Err(ChangeLogError::LostPlace { .. }) => {
-                let fresh = self.log.reload()?;
-                self.merge_fresh(fresh);
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let mut out = Changes::default();
-        let mut later = std::collections::BTreeSet::new();
-        for uid in std::mem::take(&mut self.changed) {
-            match self.seq_of(uid) {
-                Some(seq) => out.flags_changed.push((seq, uid)),
-                None => {
-                    later.insert(uid);
-                }
-            }
-        }
-        self.changed = later;
-        out.new_uids = self
-            .state
-            .messages
-            .iter()
-            .skip(self.visible)
-            .map(|m| m.uid)
-            .collect();
-        self.visible = self.state.messages.len();
-        out.exists = self.exists();
-        let nothing_pending =
-            self.state.messages.iter().all(|m| !m.expunged) && self.state.pending_moves.is_empty();
-        if nothing_pending {
-            self.reported = self.state.highest_modseq;
-        }
         Ok(out)
     }
 
