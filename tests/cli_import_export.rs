@@ -132,6 +132,15 @@ fn cli_import_dovecot_maildir_imports_with_flags_keywords_dates_and_folders() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Imported with the password, the mail is indexed at import time
+    // (doc/fts.md): every mailbox that received mail has its index
+    // before anyone logs in.
+    let boxes = root.path().join("users/ann/mailboxes");
+    let indexed = std::fs::read_dir(&boxes)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().join("fts/manifest").is_file())
+        .count();
+    assert!(indexed >= 2, "mailboxes indexed at import: {indexed}");
     let mut c = login(&root, "ann");
     let inbox = listing(&mut c, "INBOX");
     assert_eq!(inbox.len(), 3, "{inbox:?}");

@@ -365,3 +365,46 @@ fn rfc5267_4_3_context_update_through_the_index() {
     assert!(r.contains("ADDTO (0 11)"), "{r}");
     assert!(!r.contains(" 12)"), "{r}");
 }
+
+/// The bytes of INBOX's index manifest, once it exists.
+fn manifest(root: &Root) -> Option<Vec<u8>> {
+    index_dirs(root)
+        .iter()
+        .find_map(|d| std::fs::read(d.join("manifest")).ok())
+}
+
+/// Waits (at most 30 s) until `manifest` differs from `old`.
+fn manifest_changed(root: &Root, old: Option<&[u8]>) -> Vec<u8> {
+    for _ in 0..300 {
+        if let Some(m) = manifest(root) {
+            if Some(m.as_slice()) != old {
+                return m;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the index was not written while the client idled");
+}
+
+/// Mail is indexed as it arrives, not at the first search: a session
+/// idling on INBOX indexes the mail already there and then what another
+/// session appends, with no SEARCH sent by anyone, and still answers DONE.
+#[test]
+fn rfc2177_idling_session_indexes_mail_as_it_arrives() {
+    let root = root_with("fts-idle", &corpus(3, 5));
+    assert!(manifest(&root).is_none(), "no index before anyone idles");
+    let (_g, mut a) = session(&root);
+    let (_g2, mut b) = session(&root);
+    let tag = a.start("IDLE");
+    assert_eq!(a.line(), "+ idling");
+    let first = manifest_changed(&root, None);
+    b.append("INBOX", &[], b"Subject: new\r\n\r\narrives zqxidle\r\n")
+        .unwrap();
+    assert_eq!(a.line(), "* 4 EXISTS");
+    manifest_changed(&root, Some(&first));
+    a.send(b"DONE\r\n");
+    let end = a.until_tagged(&tag);
+    assert!(end.last().is_some_and(|l| l.contains(" OK ")), "{end:?}");
+    let r = b.transcript("SEARCH BODY zqxidle");
+    assert!(r.contains("* SEARCH 4"), "{r}");
+}

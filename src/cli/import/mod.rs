@@ -23,6 +23,7 @@ use super::progress::Progress;
 use super::{exit, Global};
 use crate::config::System;
 use crate::store::account::MailboxName;
+use crate::store::fts::FtsIndex;
 use crate::store::mailbox::{Mailbox, NewMessage};
 use crate::store::spool::{self, DeliveryInstructions};
 use crate::store::types::{InternalDate, MessageName};
@@ -77,6 +78,8 @@ struct Run<'a> {
     /// The mailbox the last batch went to, kept open: reopening replays
     /// its snapshot, which grows with every batch.
     open: Option<(MailboxName, Mailbox)>,
+    /// Mailboxes messages went to directly: indexed at the end.
+    touched: Vec<MailboxName>,
     imported: u64,
     already: u64,
     skipped: u64,
@@ -118,6 +121,7 @@ fn import(global: &Global, args: &ImportArgs) -> Result<i32, (i32, String)> {
     let mut progress = Progress::new(total, "import");
     let mut target = Some(target);
     let (mut imported, mut already, mut skipped) = (0, 0, 0);
+    let mut touched: Vec<MailboxName> = Vec::new();
     for (source, plan) in plans {
         let canonical = source.canonicalize().unwrap_or(source.clone());
         let journal = Journal::open(&Journal::path_for(&dir, &canonical))
@@ -133,6 +137,7 @@ fn import(global: &Global, args: &ImportArgs) -> Result<i32, (i32, String)> {
             batch_size: args.batch.max(1),
             occurrences: HashMap::new(),
             open: None,
+            touched: Vec::new(),
             imported: 0,
             already: 0,
             skipped: 0,
@@ -148,9 +153,17 @@ fn import(global: &Global, args: &ImportArgs) -> Result<i32, (i32, String)> {
                 .remove()
                 .map_err(|e| (exit::TEMPFAIL, e.to_string()))?;
         }
+        for name in run.touched {
+            if !touched.contains(&name) {
+                touched.push(name);
+            }
+        }
         target = Some(run.target);
     }
     progress.finish();
+    if let Some(Target::Direct(opened)) = &mut target {
+        index(opened, &touched);
+    }
     eprintln!(
         "crymap-like import: {imported} imported, {already} already there, {skipped} skipped"
     );
@@ -161,6 +174,24 @@ fn import(global: &Global, args: &ImportArgs) -> Result<i32, (i32, String)> {
     } else {
         exit::OK
     })
+}
+
+/// Builds the full-text index of the mailboxes mail was imported into
+/// (`doc/fts.md`), so that the first search after a large import does not
+/// pay for it. The index is a cache: a failure is reported and left to
+/// the first search.
+fn index(opened: &mut Opened, mailboxes: &[MailboxName]) {
+    for name in mailboxes {
+        let result = opened
+            .open_or_create(name)
+            .map_err(|(_, e)| e)
+            .and_then(|mb| FtsIndex::default().sync(&mb).map_err(|e| e.to_string()));
+        if let Err(e) = result {
+            eprintln!(
+                "crymap-like import: full-text index of {name}: {e} (left to the first search)"
+            );
+        }
+    }
 }
 
 /// What one source holds.
@@ -492,6 +523,9 @@ impl Run<'_> {
                             }
                         }
                     }
+                }
+                if !self.touched.contains(&mailbox) {
+                    self.touched.push(mailbox.clone());
                 }
                 self.open = Some((mailbox, mb));
             }

@@ -3,7 +3,7 @@
 //! `DONE` itself; never changes the mailbox, only reports.
 
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
@@ -32,6 +32,9 @@ impl<L: Login> Session<L> {
         Response::Continue("idling".into()).encode(&mut self.out);
         self.flush()?;
         let deadline = Instant::now() + self.config.idle_timeout;
+        // Mail is indexed as it arrives (doc/fts.md): while the client
+        // idles, in steps small enough that its DONE waits little.
+        let mut index_due = true;
         loop {
             if watcher.is_none() {
                 // NOTIFY ended (NOTIFICATIONOVERFLOW): plain IDLE from here.
@@ -61,10 +64,14 @@ impl<L: Login> Session<L> {
                         info!("{}: idle timeout during IDLE", self.config.peer);
                         return Ok(Next::Close);
                     }
-                    let wait = watcher
-                        .as_ref()
-                        .and_then(DirWatcher::suggested_timeout)
-                        .map_or(remaining, |t| t.min(remaining));
+                    let wait = if index_due {
+                        Duration::ZERO
+                    } else {
+                        watcher
+                            .as_ref()
+                            .and_then(DirWatcher::suggested_timeout)
+                            .map_or(remaining, |t| t.min(remaining))
+                    };
                     let mut fds = vec![stream.read_fd()];
                     let watcher_at = fds.len();
                     fds.extend(watcher.as_ref().and_then(DirWatcher::fd));
@@ -86,17 +93,29 @@ impl<L: Login> Session<L> {
                     }
                 }
                 if let State::Authenticated(ctx) = &mut self.state {
+                    let before = ctx.selected.as_ref().map(|s| s.mailbox.uidnext());
                     selected::refresh(ctx, &mut self.out, true);
+                    let after = ctx.selected.as_ref().map(|s| s.mailbox.uidnext());
+                    index_due |= before != after;
                 }
                 self.flush()?;
             }
             if notified {
                 if let State::Authenticated(ctx) = &mut self.state {
+                    let before = ctx.selected.as_ref().map(|s| s.mailbox.uidnext());
                     notify::deliver(ctx, &mut self.out, Moment::Idle);
+                    let after = ctx.selected.as_ref().map(|s| s.mailbox.uidnext());
+                    index_due |= before != after;
                 }
                 self.flush()?;
             }
             if !client {
+                if index_due {
+                    index_due = match &mut self.state {
+                        State::Authenticated(ctx) => index_step(ctx),
+                        State::NotAuthenticated => false,
+                    };
+                }
                 continue;
             }
             let line = match self.read_inner_line(tag)? {
@@ -139,6 +158,26 @@ impl<L: Login> Session<L> {
 }
 
 /// IDLE's own watch: the spool and the selected mailbox.
+/// Messages indexed per step while idling: about a tenth of a second's
+/// work, the most a DONE then waits for.
+const INDEX_STEP: usize = 256;
+
+/// Indexes up to [`INDEX_STEP`] of the selected mailbox's new messages;
+/// whether more are left. A failure only leaves the work to the next
+/// search (the index is a cache).
+fn index_step(ctx: &mut crate::imap::context::Ctx) -> bool {
+    let Some(sel) = ctx.selected.as_ref() else {
+        return false;
+    };
+    match ctx.fts.sync_up_to(&sel.mailbox, INDEX_STEP) {
+        Ok(more) => more,
+        Err(e) => {
+            warn!("full-text index of mailbox {}: {e}", sel.mailbox.id());
+            false
+        }
+    }
+}
+
 fn idle_watcher(ctx: &crate::imap::context::Ctx) -> DirWatcher {
     let mut w = DirWatcher::new();
     for dir in selected::watch_dirs(ctx) {

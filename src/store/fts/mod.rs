@@ -125,6 +125,16 @@ impl FtsIndex {
     /// indexes the messages not yet covered, rebuilding a damaged index.
     /// On error the index covers what it covered before.
     pub fn sync(&mut self, mb: &Mailbox) -> Result<(), FtsError> {
+        self.sync_up_to(mb, usize::MAX).map(|_| ())
+    }
+
+    /// [`FtsIndex::sync`], indexing at most `most` new messages; says
+    /// whether messages are left to index afterwards (false too when
+    /// another process holds the builder's lock: the work is theirs). What
+    /// an idling session calls between looks at its client, so that mail
+    /// is indexed as it arrives while the client's DONE waits at most one
+    /// small step.
+    pub fn sync_up_to(&mut self, mb: &Mailbox, most: usize) -> Result<bool, FtsError> {
         let at = (mb.id(), mb.uid_validity());
         if self.at != Some(at) {
             *self = FtsIndex {
@@ -142,20 +152,20 @@ impl FtsIndex {
             }
         };
         if !damaged && self.pending(mb).is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let Some(_lock) = place.try_lock()? else {
             // Another session is building; this search scans what is not
             // covered yet.
-            return Ok(());
+            return Ok(false);
         };
         // Reload under the lock: the other builder may have finished.
         if let Load::Damaged(_) = self.load(&place)? {
             self.reset();
         }
-        self.build(mb, &place)?;
+        self.build(mb, &place, most)?;
         place.remove_unnamed(&self.manifest.segments)?;
-        Ok(())
+        Ok(!self.pending(mb).is_empty())
     }
 
     fn reset(&mut self) {
@@ -228,10 +238,13 @@ impl FtsIndex {
         uids.get(start..).unwrap_or_default().to_vec()
     }
 
-    /// Indexes the pending messages chunk by chunk; each chunk is a new
-    /// segment and a new manifest, so an interrupted build resumes.
-    fn build(&mut self, mb: &Mailbox, place: &Place) -> Result<(), FtsError> {
-        for chunk in self.pending(mb).chunks(CHUNK) {
+    /// Indexes the pending messages (at most `most`) chunk by chunk; each
+    /// chunk is a new segment and a new manifest, so an interrupted build
+    /// resumes.
+    fn build(&mut self, mb: &Mailbox, place: &Place, most: usize) -> Result<(), FtsError> {
+        let mut pending = self.pending(mb);
+        pending.truncate(most.max(1));
+        for chunk in pending.chunks(CHUNK) {
             let Some(last) = chunk.last() else { break };
             let (builder, failed) = index_messages(mb, chunk);
             let mut m = self.manifest.clone();
@@ -255,11 +268,32 @@ impl FtsIndex {
         Ok(())
     }
 
-    /// Merges every live segment into one, dropping the UIDs `mb` no
-    /// longer shows (expunged and reported); the old segment files are removed once the
-    /// new manifest is durable.
+    /// Merges live segments into one, dropping the UIDs `mb` no longer
+    /// shows (expunged and reported) from those it merges; the old segment
+    /// files are removed once the new manifest is durable.
+    ///
+    /// Size-tiered: the largest segment is left alone while it outweighs
+    /// all the others together, so mail indexed a few messages at a time
+    /// (as it arrives) merges small segments, and the whole index is
+    /// rewritten only each time the rest has grown to its size.
     fn compact(&mut self, mb: &Mailbox, place: &Place) -> Result<(), FtsError> {
-        let old: Vec<&Segment> = self.segments.iter().map(|(_, s)| s.as_ref()).collect();
+        let largest = self
+            .segments
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, (_, s))| s.memory())
+            .map(|(i, (_, s))| (i, s.memory()));
+        let rest: usize = self.segments.iter().map(|(_, s)| s.memory()).sum::<usize>()
+            - largest.map_or(0, |l| l.1);
+        let kept = largest.filter(|l| l.1 > rest).map(|l| l.0);
+        let kept_seg = kept.and_then(|i| self.segments.get(i).cloned());
+        let old: Vec<&Segment> = self
+            .segments
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != kept)
+            .map(|(_, (_, s))| s.as_ref())
+            .collect();
         // Kept while this session still shows it (expunged by another
         // session but not yet reported): the index must answer for it.
         // UIDs above the last this session shows are others' news: kept.
@@ -269,9 +303,11 @@ impl FtsIndex {
         let id = place.write_segment(&plain, "fts.compact-after-segment")?;
         let seg = Segment::decode(&plain).map_err(|_| FtsError::Encode)?;
         let mut m = self.manifest.clone();
-        m.segments = vec![id];
+        let mut segs: Vec<(u128, Arc<Segment>)> = kept_seg.into_iter().collect();
+        segs.push((id, Arc::new(seg)));
+        m.segments = segs.iter().map(|(i, _)| *i).collect();
         place.write_manifest(&m)?;
-        self.set(m, vec![(id, Arc::new(seg))]);
+        self.set(m, segs);
         crash::point("fts.compact-after-manifest");
         place.remove_unnamed(&self.manifest.segments)?;
         Ok(())
