@@ -265,6 +265,18 @@ fn hostile_catenate_naming_large_messages_over_and_over_is_bounded() {
         texts(&r)
     );
     assert_eq!(drafts_count(&mut s), before);
+    // One budget per command, not per message: a MULTIAPPEND of many
+    // CATENATEs each copying a whole stored message (read once, built
+    // again and again) is refused past four messages' worth, whole.
+    let whole = format!("CATENATE (URL \"/INBOX/;UID={}\")", uids[0]);
+    let r = s.run(&format!("APPEND Drafts {}", vec![whole; 50].join(" ")));
+    assert_eq!(
+        tagged_code(&r),
+        Some(&ResponseCode::Limit),
+        "{:#?}",
+        texts(&r)
+    );
+    assert_eq!(drafts_count(&mut s), before);
 }
 
 #[test]

@@ -51,11 +51,14 @@ pub(crate) fn prepare<'a>(
 ) -> Result<Vec<Ready<'a>>, Reply> {
     let limit = append_limit(ctx);
     let utf8_accept = ctx.enabled.utf8_accept;
+    // One budget for the whole command: a MULTIAPPEND of many CATENATEs
+    // is bounded as one CATENATE is.
+    let mut catenator = catenate::Catenator::new(limit);
     messages
         .iter()
         .map(|m| {
             let built = match &m.kind {
-                AppendKind::Catenate(parts) => Some(catenate::build(ctx, parts, limit)?),
+                AppendKind::Catenate(parts) => Some(catenator.build(ctx, parts)?),
                 _ => None,
             };
             validate(m, built, limit, utf8_accept)
