@@ -62,7 +62,11 @@ pub(crate) fn pairs(folded: &str) -> impl Iterator<Item = &str> {
         let next = spans.next();
         prev = next;
         let (s1, e1) = next?;
-        if s1 - e0 <= MAX_SEP {
+        // A NUL in the separator never comes from a needle (IMAP strings
+        // cannot carry one) and would end the term early in a segment's
+        // NUL-terminated table: such pairs are left to the scan.
+        let sep_ok = folded.get(e0..s1).is_some_and(|sep| !sep.contains('\0'));
+        if s1 - e0 <= MAX_SEP && sep_ok {
             return folded.get(s0..e1);
         }
     })

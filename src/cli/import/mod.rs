@@ -161,7 +161,7 @@ fn import(global: &Global, args: &ImportArgs) -> Result<i32, (i32, String)> {
         target = Some(run.target);
     }
     progress.finish();
-    if let Some(Target::Direct(opened)) = &mut target {
+    if let Some(Target::Direct(opened)) = &target {
         index(opened, &touched);
     }
     eprintln!(
@@ -180,10 +180,16 @@ fn import(global: &Global, args: &ImportArgs) -> Result<i32, (i32, String)> {
 /// (`doc/fts.md`), so that the first search after a large import does not
 /// pay for it. The index is a cache: a failure is reported and left to
 /// the first search.
-fn index(opened: &mut Opened, mailboxes: &[MailboxName]) {
+fn index(opened: &Opened, mailboxes: &[MailboxName]) {
+    let infos = opened.mailboxes();
     for name in mailboxes {
+        // Only mailboxes that still exist: a session may have deleted one
+        // during the import, and indexing must not bring it back.
+        let Some(info) = infos.iter().find(|i| i.name == *name) else {
+            continue;
+        };
         let result = opened
-            .open_or_create(name)
+            .open_mailbox(info)
             .map_err(|(_, e)| e)
             .and_then(|mb| FtsIndex::default().sync(&mb).map_err(|e| e.to_string()));
         if let Err(e) = result {

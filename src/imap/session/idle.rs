@@ -157,7 +157,6 @@ impl<L: Login> Session<L> {
     }
 }
 
-/// IDLE's own watch: the spool and the selected mailbox.
 /// Messages indexed per step while idling: about a tenth of a second's
 /// work, the most a DONE then waits for.
 const INDEX_STEP: usize = 256;
@@ -178,6 +177,7 @@ fn index_step(ctx: &mut crate::imap::context::Ctx) -> bool {
     }
 }
 
+/// IDLE's own watch: the spool and the selected mailbox.
 fn idle_watcher(ctx: &crate::imap::context::Ctx) -> DirWatcher {
     let mut w = DirWatcher::new();
     for dir in selected::watch_dirs(ctx) {

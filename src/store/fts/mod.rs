@@ -251,8 +251,10 @@ impl FtsIndex {
             let mut segs = self.segments.clone();
             if !builder.is_empty() {
                 let plain = builder.encode();
-                let id = place.write_segment(&plain, "fts.after-segment")?;
+                // Decoded before it is written: a segment that does not
+                // read back must not become an orphan file on each retry.
                 let seg = Segment::decode(&plain).map_err(|_| FtsError::Encode)?;
+                let id = place.write_segment(&plain, "fts.after-segment")?;
                 m.segments.push(id);
                 segs.push((id, Arc::new(seg)));
             }
@@ -300,8 +302,8 @@ impl FtsIndex {
         let top = mb.uids().last().map_or(0, Uid::get);
         let keep = |u: u32| u > top || Uid::new(u).and_then(|u| mb.info(u)).is_some();
         let plain = segment::merge(&old, keep);
-        let id = place.write_segment(&plain, "fts.compact-after-segment")?;
         let seg = Segment::decode(&plain).map_err(|_| FtsError::Encode)?;
+        let id = place.write_segment(&plain, "fts.compact-after-segment")?;
         let mut m = self.manifest.clone();
         let mut segs: Vec<(u128, Arc<Segment>)> = kept_seg.into_iter().collect();
         segs.push((id, Arc::new(seg)));

@@ -625,3 +625,28 @@ fn a_second_session_reuses_the_index_and_sees_its_growth() {
         .coverage
         .covers(last));
 }
+
+/// A NUL in a message's decoded text (quoted-printable `=00`) between two
+/// words: the pair is not indexed (a segment's terms end at NUL), so the
+/// message is indexed like any other, not left to fail every build.
+#[test]
+fn nul_between_words_does_not_break_the_index() {
+    let f = Fixture::new();
+    let mut mb = f.open();
+    let mut idx = FtsIndex::default();
+    put(
+        &mut mb,
+        b"Subject: nul\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nfoo=00bar baz\r\n",
+    );
+    put(&mut mb, b"Subject: next\r\n\r\nafter the nul\r\n");
+    idx.sync(&mb).unwrap();
+    assert_eq!(idx.stats().0, 1, "one segment, written once");
+    for needle in ["foo", "bar", "after"] {
+        assert_same(&mb, &idx, needle);
+        let a = idx.query(needle, Scope::Body).unwrap();
+        assert!(a.exact && a.hits.len() == 1, "{needle}");
+    }
+    assert!(mb
+        .uids()
+        .all(|u| idx.query("foo", Scope::Body).unwrap().coverage.covers(u)));
+}

@@ -19,8 +19,8 @@ use crate::imap::wire::command::{CatPart, MailboxArg};
 use crate::imap::wire::imap_url::{self, ImapUrl, UrlMailbox};
 use crate::imap::wire::response::ResponseCode;
 use crate::mime::section;
-use crate::store::account::MailboxName;
 use crate::mime::summary::Summary;
+use crate::store::account::MailboxName;
 use crate::store::mailbox::Mailbox;
 use crate::store::types::Uid;
 
@@ -152,7 +152,8 @@ impl Catenator {
         let Some(uid) = Uid::new(parsed.uid.get()).filter(|u| mb.info(*u).is_some()) else {
             return Err(bad_url(url, "no such message"));
         };
-        let unreadable = |e: &dyn std::fmt::Display| Reply::server_bug("reading a CATENATE part", e);
+        let unreadable =
+            |e: &dyn std::fmt::Display| Reply::server_bug("reading a CATENATE part", e);
         let cached = matches!(&self.last, Some(l) if l.at == at && l.uid == uid);
         if !cached {
             let size = mb.info(uid).map_or(0, |i| u64::from(i.size));
