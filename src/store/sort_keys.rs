@@ -7,9 +7,7 @@
 //! reader the summaries, never a wrong answer. Owns that file's format and
 //! sealing; never decides what to sort.
 
-use std::fs;
-use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -130,18 +128,5 @@ struct EntryRef<'a> {
 /// The whole file, refusing links, non-files and anything over
 /// [`MAX_FILE`].
 fn read_bounded(file: &Path) -> io::Result<Vec<u8>> {
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
-        .open(file)?;
-    let meta = f.metadata()?;
-    if !meta.is_file() || meta.len() > MAX_FILE {
-        return Err(io::Error::other("not a regular file of bounded size"));
-    }
-    let mut out = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    f.take(MAX_FILE + 1).read_to_end(&mut out)?;
-    if out.len() as u64 > MAX_FILE {
-        return Err(io::Error::other("grew past its bound"));
-    }
-    Ok(out)
+    crate::sys::durable::read_bounded(file, MAX_FILE)
 }

@@ -112,10 +112,12 @@ pub struct UserFile {
 impl UserFile {
     /// Reads and validates `dir/user.toml` (no password needed).
     pub fn load(dir: &Path) -> Result<UserFile> {
+        // User-owned and read by root tools too (`user show`, `check`,
+        // delivery): no link followed, no FIFO waited on, bounded.
         let path = dir.join(USER_FILE);
-        let text = fs::read_to_string(&path)
+        let bytes = crate::sys::durable::read_bounded(&path, Self::MAX_SIZE)
             .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
-        Self::parse(path, &text)
+        Self::from_bytes(path, &bytes)
     }
 
     /// Largest `user.toml` the login path reads (a real one is under 1 KiB):

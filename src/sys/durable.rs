@@ -214,6 +214,29 @@ fn link_unless_exists(src: &Path, dest: &Path) -> Result<bool> {
     }
 }
 
+/// Reads a whole file that someone with the user's uid may have replaced:
+/// a symlink is refused (`ELOOP`), a FIFO or device is never waited on or
+/// read (`InvalidData`), and no more than `max + 1` bytes are ever read
+/// (more than `max` is `InvalidData`). A missing file is `NotFound`.
+pub(crate) fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = f.metadata()?;
+    let refuse = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_owned());
+    if !meta.is_file() || meta.len() > max {
+        return Err(refuse("not a regular file of bounded size"));
+    }
+    let mut out = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    f.take(max.saturating_add(1)).read_to_end(&mut out)?;
+    if u64::try_from(out.len()).unwrap_or(u64::MAX) > max {
+        return Err(refuse("grew past its bound"));
+    }
+    Ok(out)
+}
+
 /// Opens a file that lives at one name for good (a log, a lock), read and
 /// write, creating it (mode 0600) if absent and never truncating it. A
 /// symlink in its place is refused, not followed: whoever can write the
@@ -314,6 +337,33 @@ mod tests {
     use super::*;
     use crate::sys::test_support::temp_dir;
     use std::os::unix::fs::MetadataExt;
+
+    /// What someone with the user's uid can put where a root tool reads a
+    /// user file: a FIFO (before, `user show` and delivery's
+    /// `UserFile::load` blocked on it for good), a symlink to a secret or
+    /// to /dev/zero, an oversized file. Each is refused at once.
+    #[test]
+    fn read_bounded_refuses_fifos_links_and_oversized_files() {
+        let dir = temp_dir("durable");
+        let fifo = dir.join("user.toml");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        let e = read_bounded(&fifo, 1024).expect_err("a FIFO");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        let link = dir.join("link");
+        std::os::unix::fs::symlink("/dev/zero", &link).expect("symlink");
+        let e = read_bounded(&link, 1024).expect_err("a link");
+        assert_eq!(e.raw_os_error(), Some(nix::libc::ELOOP));
+        let big = dir.join("big");
+        fs::write(&big, vec![b'x'; 1025]).expect("write");
+        assert!(read_bounded(&big, 1024).is_err());
+        assert_eq!(read_bounded(&big, 1025).expect("fits").len(), 1025);
+        assert_eq!(
+            read_bounded(&dir.join("absent"), 1)
+                .expect_err("absent")
+                .kind(),
+            io::ErrorKind::NotFound
+        );
+    }
 
     /// A log or lock name that someone with the user's uid replaced by a
     /// symlink to another file: refused, and the target neither created

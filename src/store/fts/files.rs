@@ -9,9 +9,9 @@
 //! bounded size, and authenticate before anything is decoded; a file that
 //! fails is reported as [`Read::Bad`] and the index is rebuilt around it.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read as _};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -193,29 +193,20 @@ impl Place {
 /// Reads `path` without following a link, refusing anything but a
 /// regular file of at most `max` bytes, and opens it with `key`/`aad`.
 fn read_sealed(path: &Path, max: u64, key: &SecretKey, aad: &[u8]) -> Result<Read, FtsError> {
-    let f = OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
-        .open(path);
-    let f = match f {
-        Ok(f) => f,
+    let sealed = match durable::read_bounded(path, max) {
+        Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Read::Missing),
         Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
             return Ok(Read::Bad(format!("{} is a symbolic link", path.display())))
         }
-        Err(e) => return Err(FsError::at("opening", path)(e).into()),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            return Ok(Read::Bad(format!(
+                "{} is not a regular file of at most {max} bytes",
+                path.display()
+            )))
+        }
+        Err(e) => return Err(FsError::at("reading", path)(e).into()),
     };
-    let meta = f.metadata().map_err(FsError::at("stat", path))?;
-    if !meta.is_file() || meta.len() > max {
-        return Ok(Read::Bad(format!(
-            "{} is not a regular file of at most {max} bytes",
-            path.display()
-        )));
-    }
-    let mut sealed = Vec::with_capacity(meta.len() as usize);
-    f.take(max + 1)
-        .read_to_end(&mut sealed)
-        .map_err(FsError::at("reading", path))?;
     Ok(match seal::open(key, aad, &sealed) {
         // Taken out of its zeroizing wrapper: an index plaintext is held for
         // the session like the decrypted text SEARCH works on.
