@@ -8,9 +8,9 @@
 //! fuzz targets need them (`unreachable_pub` is denied, so whatever nobody
 //! uses shows up as dead code). `doc/architecture.md` says where each kind
 //! of change goes.
-// `unsafe` is denied everywhere; `sys::activation` alone carries an
-// `allow` (tests/architecture.rs checks there is no other), and every
-// unsafe block there says why it is sound.
+// `unsafe` is denied everywhere; only the `sys` modules listed in
+// tests/architecture.rs (`activation`, `process`, `tcp`, `memory`) carry
+// an `allow`, and every unsafe block there says why it is sound.
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![forbid(unsafe_op_in_unsafe_fn)]

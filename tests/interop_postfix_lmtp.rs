@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::postfix::Postfix;
-use common::{Root, TempDir};
+use common::{Guard, Root, TempDir};
 
 const PW: &str = "postfix-pw";
 
@@ -41,15 +41,18 @@ fn interop_postfix_delivers_through_lmtp_unix_into_two_accounts() {
     for u in ["alice", "bob"] {
         root.add_user(u, PW);
     }
-    let mut listen = root
-        .command(&["listen"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // Guarded: a failed assertion below must not leave a root `listen`.
+    let listen = Guard(
+        root.command(&["listen"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     while !socket.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert!(socket.exists(), "listen never made {}", socket.display());
     // The MTA's lmtp client runs as `postfix`; production gives the
     // socket's group to the MTA (doc/deployment.md), the test opens it.
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
@@ -73,8 +76,7 @@ fn interop_postfix_delivers_through_lmtp_unix_into_two_accounts() {
         std::thread::sleep(Duration::from_millis(100));
     }
     drop(postfix);
-    let _ = listen.kill();
-    let _ = listen.wait();
+    drop(listen);
     let log = std::fs::read_to_string(pfdir.path().join("maillog")).unwrap_or_default();
     for user in ["alice", "bob"] {
         let m = messages(&root, user);
