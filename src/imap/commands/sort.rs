@@ -88,7 +88,11 @@ impl SortKeyCache {
                 .uids()
                 .filter_map(|u| self.map.get(&u).map(|k| (u, k.0, &k.1)))
                 .collect();
-            mb.store_sort_keys(&known);
+            // Only a complete set is written: after the cache was cleared
+            // (a mailbox past SORT_CACHE_LIMIT) it would shrink the file.
+            if known.len() == mb.uids().count() {
+                mb.store_sort_keys(&known);
+            }
         }
         Ok(())
     }
@@ -123,6 +127,7 @@ impl SortKeyCache {
         });
         if self.map.len() + missing.len() > SORT_CACHE_LIMIT {
             self.map.clear();
+            self.stored_read = false;
         }
         for p in parts {
             self.map.extend(p?);
@@ -148,6 +153,7 @@ impl SortKeyCache {
         let k = load(mb, uid)?;
         if self.map.len() >= SORT_CACHE_LIMIT {
             self.map.clear();
+            self.stored_read = false;
         }
         self.map.insert(uid, k.clone());
         Ok(k)
