@@ -280,3 +280,39 @@ fn rfc4978_4_notifications_between_commands_arrive_compressed() {
     );
     c.ok("NOTIFY NONE");
 }
+
+#[test]
+fn rfc4978_4_a_fetch_streamed_in_chunks_inflates_whole_and_in_order() {
+    // Five messages of 100 KB: the answer leaves in several chunks, each
+    // sync-flushed, and the client must be able to inflate every one.
+    let root = Root::new("rfc4978-stream");
+    root.add_user(USER, PW);
+    let bodies: Vec<Vec<u8>> = (1..=5u32)
+        .map(|n| {
+            let mut m = format!("Subject: part {n}\r\n\r\n").into_bytes();
+            let mut i = 0u32;
+            while m.len() < 100_000 {
+                m.extend_from_slice(format!("{n}:{i} streamed line\r\n").as_bytes());
+                i += 1;
+            }
+            m
+        })
+        .collect();
+    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+    seed(&root, USER, PW, "INBOX", &refs);
+    let (mut c, _server) = compressed(&root);
+    c.ok("EXAMINE INBOX");
+    let r = c.ok_run("FETCH 1:* (UID BODY.PEEK[])");
+    let fetches: Vec<&Response> = r.iter().filter(|r| r.is_untagged()).collect();
+    assert_eq!(fetches.len(), bodies.len());
+    for (i, (f, body)) in fetches.iter().zip(&bodies).enumerate() {
+        assert!(
+            f.text.starts_with(&format!("* {} FETCH (UID", i + 1)),
+            "{:.60}",
+            f.text
+        );
+        assert_eq!(f.literals, vec![body.clone()], "message {}", i + 1);
+    }
+    // The stream is still in step afterwards.
+    c.ok("NOOP");
+}

@@ -5,6 +5,7 @@ pub(crate) mod capability;
 pub(crate) mod client;
 pub(crate) mod commands;
 pub(crate) mod context;
+pub(crate) mod output;
 pub(crate) mod seqset;
 pub(crate) mod session;
 pub(crate) mod stream;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::imap::commands::selected::write_vanished;
 use crate::imap::context::{self, wire_flag, Ctx, Reply, Unreadable};
+use crate::imap::output::{self, Spill};
 use crate::imap::seqset::View;
 use crate::imap::wire::command::{
     FetchAttr, FetchAttrs, FetchCommand, Partial, Section, SectionText, WireFlag,
@@ -601,8 +602,15 @@ fn binary(m: &mut Message, path: &[u32]) -> Result<Option<Vec<u8>>, FetchError> 
     }
 }
 
-/// `[UID] FETCH`.
-pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Reply {
+/// `[UID] FETCH`. Finished responses go to `spill` a chunk at a time
+/// (after whatever `out` already held, so the order on the wire is the
+/// order they were written in); the rest stays in `out`.
+pub(crate) fn fetch(
+    ctx: &mut Ctx,
+    out: &mut Vec<u8>,
+    cmd: &FetchCommand,
+    spill: &mut dyn Spill,
+) -> Reply {
     let (items, sets_seen) = plan(&cmd.attrs);
     let asks_modseq = items.iter().any(|i| matches!(i, Item::ModSeq));
     if (asks_modseq || cmd.changed_since.is_some()) && !ctx.enabled.condstore {
@@ -719,6 +727,12 @@ pub(crate) fn fetch(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &FetchCommand) -> Rep
                     failed.push(uid);
                 }
             }
+        }
+        // Between two messages' responses: the only place output may go.
+        if let Err(e) = output::spill_full(out, spill) {
+            // Nobody is left to answer; the session ends on its next write.
+            log::info!("FETCH: connection lost while answering: {e}");
+            return Reply::no(None, "Connection lost");
         }
     }
     let list = |v: &[Uid]| {

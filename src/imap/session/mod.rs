@@ -25,6 +25,7 @@ use crate::imap::commands::{
     updates, xcry,
 };
 use crate::imap::context::{Ctx, Reply};
+use crate::imap::output::Spill;
 use crate::imap::stream::Stream;
 use crate::imap::wire::command::{Command, CommandBody, IdParams};
 use crate::imap::wire::framing::{CommandReader, FrameError, Limits};
@@ -136,6 +137,28 @@ impl Write for Io {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.get_mut().flush()
+    }
+}
+
+/// The connection as the place a long answer streams to
+/// ([`crate::imap::output`]): writes and flushes each chunk, so the client
+/// (through TLS and DEFLATE alike) can parse it at once. A failed write
+/// drops the connection, so the session ends at its next write instead of
+/// waiting on a dead peer again.
+struct ToClient<'a>(&'a mut Option<Io>);
+
+impl Spill for ToClient<'_> {
+    fn spill(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        let io = self
+            .0
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection lost"))?;
+        let sent = io.write_all(out).and_then(|()| io.flush());
+        out.clear();
+        if sent.is_err() {
+            *self.0 = None;
+        }
+        sent
     }
 }
 
@@ -539,7 +562,7 @@ impl<L: Login> Session<L> {
                 mailbox,
                 message,
             } => replace::replace(ctx, out, uid, target, &mailbox, &message),
-            CommandBody::Fetch(cmd) => fetch::fetch(ctx, out, &cmd),
+            CommandBody::Fetch(cmd) => fetch::fetch(ctx, out, &cmd, &mut ToClient(&mut self.io)),
             CommandBody::Search(cmd) => search::search(ctx, out, tag, &cmd),
             CommandBody::Sort(cmd) => sort::sort(ctx, out, tag, &cmd),
             CommandBody::Thread(cmd) => sort::thread(ctx, out, &cmd),

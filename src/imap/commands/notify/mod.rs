@@ -519,7 +519,9 @@ fn fetch_new(ctx: &mut Ctx, out: &mut Vec<u8>, attrs: &[FetchAttr], uids: &[Uid]
         vanished: false,
         partial: None,
     };
-    let reply = fetch::fetch(ctx, out, &cmd);
+    // Held, not streamed: NOTIFY reports a few new messages at a time, and
+    // its callers (any command's end, IDLE) have no connection at hand.
+    let reply = fetch::fetch(ctx, out, &cmd, &mut crate::imap::output::Hold);
     if reply.status != Status::Ok {
         // The messages were reported; a part that cannot be read is in
         // the log, and the client can still FETCH what it wants.
