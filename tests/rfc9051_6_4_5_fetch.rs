@@ -356,3 +356,32 @@ fn rfc9051_4_3_envelope_never_carries_nul() {
 fn s_(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+#[test]
+fn rfc9051_6_4_5_bodystructure_sent_again_and_in_another_mailbox_is_each_messages_own() {
+    // The session keeps each BODYSTRUCTURE it encoded: the second FETCH
+    // must send the same bytes, and a message with the same UID in
+    // another mailbox its own structure, not the one kept.
+    let a = fixture("alt-in-mixed.eml");
+    let b = fixture("forwarded.eml");
+    let (root, mut c, _) = session("fetch-bs-cache", &[a.as_slice()], true);
+    common::seed(&root, USER, PASS, "Other", &[b.as_slice()]);
+    let want = |raw: &[u8]| {
+        let mut w = b"* 1 FETCH (BODYSTRUCTURE ".to_vec();
+        write_bodystructure(&mut w, &summarize(raw).root);
+        w.extend_from_slice(b")\r\n");
+        s(&w)
+    };
+    for _ in 0..2 {
+        let got = untagged(&c.run("FETCH 1 BODYSTRUCTURE"));
+        assert_eq!(got.iter().map(|g| s(g)).collect::<Vec<_>>(), vec![want(&a)]);
+    }
+    c.ok("EXAMINE Other");
+    let got = untagged(&c.run("FETCH 1 BODYSTRUCTURE"));
+    assert!(
+        got.iter().any(|g| s(g) == want(&b)),
+        "{:?}",
+        got.iter().map(|g| s(g)).collect::<Vec<_>>()
+    );
+    assert_ne!(want(&a), want(&b));
+}

@@ -6,6 +6,7 @@
 //! \Seen, and never parses message content itself (the `mime` module does).
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -17,7 +18,9 @@ use crate::imap::seqset::View;
 use crate::imap::wire::command::{
     FetchAttr, FetchAttrs, FetchCommand, Partial, Section, SectionText, WireFlag,
 };
-use crate::imap::wire::response::{FetchEncoder, FetchItem, ResponseCode, Rfc822Part, Structure};
+use crate::imap::wire::response::{
+    EncodedItem, FetchEncoder, FetchItem, ResponseCode, Rfc822Part, Structure,
+};
 use crate::mime::section::{self, SectionError, SectionSpec, SectionText as MimeText};
 use crate::mime::Summary;
 use crate::store::account::MailboxId;
@@ -30,30 +33,55 @@ use crate::store::types::{Flag, FlagOp, Modseq, Uid};
 const CACHE_LIMIT: usize = 4096;
 
 /// Parsed summaries of the selected mailbox's messages, so repeated
-/// ENVELOPE/BODYSTRUCTURE/SEARCH do not re-read and re-open summary files.
-/// Keyed by mailbox id and UID, which together never name two messages.
+/// ENVELOPE/BODYSTRUCTURE/SEARCH do not re-read and re-open summary files,
+/// and each message's BODYSTRUCTURE as encoded the first time it was sent:
+/// encoding it was nine tenths of a repeated FETCH 1:* BODYSTRUCTURE
+/// (callgrind, issue 12), copying it is a small fraction. Keyed by mailbox
+/// id and UID, which together never name two messages (a UID's message
+/// never changes, so neither does its encoding).
 #[derive(Default)]
 pub(crate) struct SummaryCache {
     mailbox: Option<MailboxId>,
-    map: HashMap<Uid, Arc<Summary>>,
+    map: HashMap<Uid, Cached>,
+}
+
+struct Cached {
+    summary: Arc<Summary>,
+    bodystructure: Option<EncodedItem>,
 }
 
 impl SummaryCache {
     /// The summary of `uid` in `mb`, from the cache or the store.
     pub(crate) fn get(&mut self, mb: &Mailbox, uid: Uid) -> Result<Arc<Summary>, MailboxError> {
+        Ok(self.entry(mb, uid)?.summary.clone())
+    }
+
+    /// `BODYSTRUCTURE (...)` of `uid` in `mb`, encoded on first use.
+    fn bodystructure(&mut self, mb: &Mailbox, uid: Uid) -> Result<&EncodedItem, MailboxError> {
+        let c = self.entry(mb, uid)?;
+        let summary = &c.summary;
+        Ok(c.bodystructure.get_or_insert_with(|| {
+            EncodedItem::of(&FetchItem::BodyStructure(Structure::BodyStructure(
+                &summary.root,
+            )))
+        }))
+    }
+
+    fn entry(&mut self, mb: &Mailbox, uid: Uid) -> Result<&mut Cached, MailboxError> {
         if self.mailbox != Some(mb.id()) {
             self.map.clear();
             self.mailbox = Some(mb.id());
         }
-        if let Some(s) = self.map.get(&uid) {
-            return Ok(s.clone());
-        }
-        let s = Arc::new(mb.summary(uid)?);
-        if self.map.len() >= CACHE_LIMIT {
+        if self.map.len() >= CACHE_LIMIT && !self.map.contains_key(&uid) {
             self.map.clear();
         }
-        self.map.insert(uid, s.clone());
-        Ok(s)
+        Ok(match self.map.entry(uid) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(v) => v.insert(Cached {
+                summary: Arc::new(mb.summary(uid)?),
+                bodystructure: None,
+            }),
+        })
     }
 }
 
@@ -386,16 +414,17 @@ struct Message<'a> {
     by_uid: bool,
 }
 
-/// The FLAGS list of each distinct set of flag bits (and \Recent) one
-/// FETCH meets, built on first use: a mailbox holds few distinct
+/// The `FLAGS (...)` item of each distinct set of flag bits (and \Recent)
+/// one FETCH meets, encoded on first use: a mailbox holds few distinct
 /// combinations, and a list built per message (its flags, then its wire
-/// flags) was a fifth of FETCH 1:* (UID FLAGS) (callgrind, issue 12).
-/// Neighbouring messages mostly share their flags, so the last list used
-/// is tried first; a hash of every lookup cost as much as the list.
+/// flags) was a fifth of FETCH 1:* (UID FLAGS), writing each list flag by
+/// flag another tenth (callgrind, issue 12). Neighbouring messages mostly
+/// share their flags, so the last item used is tried first; a hash of
+/// every lookup cost as much as the list.
 struct FlagLists<'a> {
     /// The mailbox's flag table: bit `i` stands for entry `i`.
     table: &'a [Flag],
-    lists: Vec<((u64, bool), Vec<WireFlag>)>,
+    lists: Vec<((u64, bool), EncodedItem)>,
     last: usize,
 }
 
@@ -409,7 +438,7 @@ impl<'a> FlagLists<'a> {
     }
 
     /// `FLAGS (...)` of a message, with \Recent when this session holds it.
-    fn of(&mut self, info: &MessageFacts) -> &[WireFlag] {
+    fn of(&mut self, info: &MessageFacts) -> Option<&EncodedItem> {
         let key = (info.flag_bits, info.recent);
         if self.lists.get(self.last).map_or(true, |(k, _)| *k != key) {
             self.last = match self.lists.iter().position(|(k, _)| *k == key) {
@@ -425,12 +454,30 @@ impl<'a> FlagLists<'a> {
                     if info.recent {
                         flags.push(WireFlag::Recent);
                     }
-                    self.lists.push((key, flags));
+                    self.lists.push((key, EncodedItem::flags(&flags)));
                     self.lists.len() - 1
                 }
             };
         }
-        self.lists.get(self.last).map_or(&[], |(_, l)| l.as_slice())
+        self.lists.get(self.last).map(|(_, l)| l)
+    }
+}
+
+/// What the request asks besides its items, worked out once per command
+/// rather than once per message.
+struct Asked {
+    uid: bool,
+    flags: bool,
+    modseq: bool,
+}
+
+impl Asked {
+    fn of(items: &[Item]) -> Asked {
+        Asked {
+            uid: items.iter().any(|i| matches!(i, Item::Uid)),
+            flags: items.iter().any(|i| matches!(i, Item::Flags)),
+            modseq: items.iter().any(|i| matches!(i, Item::ModSeq)),
+        }
     }
 }
 
@@ -448,9 +495,10 @@ fn missing_summary(uid: Uid) -> FetchError {
 /// time.
 fn write_message(
     out: &mut Vec<u8>,
-    items: &[Item],
+    (items, asked): (&[Item], &Asked),
     m: &mut Message,
     flag_lists: &mut FlagLists,
+    summaries: &mut SummaryCache,
 ) -> Result<(), FetchError> {
     let uid = m.info.uid;
     let mut f = if m.by_uid {
@@ -458,13 +506,12 @@ fn write_message(
     } else {
         FetchEncoder::begin(out, m.info.seq)
     };
-    let asked_uid = items.iter().any(|i| matches!(i, Item::Uid));
-    if m.want_uid && !asked_uid {
+    if m.want_uid && !asked.uid {
         f.item(&FetchItem::Uid(uid));
     }
     for item in items {
         match item {
-            Item::Flags => f.flags(flag_lists.of(&m.info)),
+            Item::Flags => write_flags(&mut f, flag_lists, &m.info),
             Item::Uid => f.item(&FetchItem::Uid(uid)),
             Item::InternalDate => {
                 // A date the store cannot represent is reported as the epoch.
@@ -476,12 +523,16 @@ fn write_message(
                 f.item(&FetchItem::InternalDate(date));
             }
             Item::Size => f.item(&FetchItem::Rfc822Size(m.info.size)),
-            Item::Envelope | Item::Body | Item::BodyStructure => {
+            Item::BodyStructure => f.encoded(
+                summaries
+                    .bodystructure(m.content.mb, uid)
+                    .map_err(|source| Unreadable::Store { uid, source })?,
+            ),
+            Item::Envelope | Item::Body => {
                 let s = m.summary.as_deref().ok_or_else(|| missing_summary(uid))?;
                 f.item(&match item {
                     Item::Envelope => FetchItem::Envelope(Structure::Envelope(&s.envelope)),
-                    Item::Body => FetchItem::Body(Structure::Body(&s.root)),
-                    _ => FetchItem::BodyStructure(Structure::BodyStructure(&s.root)),
+                    _ => FetchItem::Body(Structure::Body(&s.root)),
                 });
             }
             Item::Section {
@@ -522,14 +573,22 @@ fn write_message(
             )),
         }
     }
-    if m.flags_changed && !items.iter().any(|i| matches!(i, Item::Flags)) {
-        f.flags(flag_lists.of(&m.info));
+    if m.flags_changed && !asked.flags {
+        write_flags(&mut f, flag_lists, &m.info);
     }
-    if m.want_modseq && !items.iter().any(|i| matches!(i, Item::ModSeq)) {
+    if m.want_modseq && !asked.modseq {
         f.item(&FetchItem::ModSeq(m.info.modseq));
     }
     f.end();
     Ok(())
+}
+
+fn write_flags(f: &mut FetchEncoder<'_>, flag_lists: &mut FlagLists, info: &MessageFacts) {
+    match flag_lists.of(info) {
+        Some(item) => f.encoded(item),
+        // Not reached: `of` has just stored the item it returns.
+        None => f.flags(&[]),
+    }
 }
 
 fn window<'a>(data: &'a [u8], partial: &Option<Partial>) -> &'a [u8] {
@@ -684,6 +743,7 @@ pub(crate) fn fetch(
     let mut failed: Vec<Uid> = Vec::new();
     let mut unknown_cte: Vec<Uid> = Vec::new();
     let mut flag_lists = FlagLists::new(mb);
+    let asked = Asked::of(&items);
     let mut next_index = 0;
     for uid in uids {
         let Some(info) = mb.facts_near(uid, next_index) else {
@@ -716,7 +776,7 @@ pub(crate) fn fetch(
                 want_uid: (cmd.uid || seen_reports_modseq) && !uidonly,
                 by_uid: uidonly,
             };
-            write_message(out, &items, &mut m, &mut flag_lists)
+            write_message(out, (&items, &asked), &mut m, &mut flag_lists, summaries)
         })();
         if let Err(e) = result {
             out.truncate(mark);

@@ -553,7 +553,7 @@ fn resync(out: &mut Vec<u8>, mb: &Mailbox, q: &QResyncParams, enabled: Enabled) 
         // RFC 7162 §3.2.5.1: with known UIDs, only changes to those are
         // reported. A new selection has no saved search result: `$`
         // names nothing.
-        let view = View::new(mb.uids().collect(), &[], mb.uidnext());
+        let view = View::new(mb, &[], mb.uidnext());
         vanished = view.named_among(known, &vanished);
         changed = view.named_among(known, &changed);
     } else {

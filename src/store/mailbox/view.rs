@@ -111,6 +111,19 @@ impl Mailbox {
         self.state.messages.iter().take(self.visible).map(|m| m.uid)
     }
 
+    /// The UIDs the client knows at indices `range` (sequence numbers minus
+    /// one; clamped to the messages it knows), read in place.
+    pub fn uids_at(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = Uid> + '_ {
+        let end = range.end.min(self.visible);
+        let start = range.start.min(end);
+        self.state
+            .messages
+            .get(start..end)
+            .unwrap_or(&[])
+            .iter()
+            .map(|m| m.uid)
+    }
+
     /// The UID and modseq of each message the client knows, by sequence
     /// number: what tells a live search which messages changed.
     pub fn modseqs(&self) -> impl Iterator<Item = (Uid, Modseq)> + '_ {

@@ -615,6 +615,34 @@ fn write_fetch_item(out: &mut Vec<u8>, item: &FetchItem<'_>) {
     }
 }
 
+/// One FETCH item encoded once and written into many responses: the FLAGS
+/// list all messages with the same flags share, a message's BODYSTRUCTURE
+/// kept by the session. Only this encoder makes one (its bytes are what
+/// [`FetchEncoder::item`] would write), so the wire still has one encoder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedItem(Box<[u8]>);
+
+impl EncodedItem {
+    /// `item` as [`FetchEncoder::item`] writes it.
+    pub fn of(item: &FetchItem<'_>) -> EncodedItem {
+        let mut out = Vec::new();
+        write_fetch_item(&mut out, item);
+        EncodedItem(out.into_boxed_slice())
+    }
+
+    /// `FLAGS (...)` as [`FetchEncoder::flags`] writes it.
+    pub fn flags(flags: &[WireFlag]) -> EncodedItem {
+        let mut out = Vec::new();
+        write_flags_item(&mut out, flags);
+        EncodedItem(out.into_boxed_slice())
+    }
+
+    /// The encoded bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// Writes `* seq FETCH (item item ...)` one item at a time, so a handler
 /// can read a message section, hand it over and drop it before reading
 /// the next: a FETCH of many large bodies never holds more than one.
@@ -656,6 +684,15 @@ impl<'o> FetchEncoder<'o> {
         }
         self.first = false;
         write_flags_item(self.out, flags);
+    }
+
+    /// Appends an item encoded earlier.
+    pub fn encoded(&mut self, item: &EncodedItem) {
+        if !self.first {
+            self.out.push(b' ');
+        }
+        self.first = false;
+        self.out.extend_from_slice(&item.0);
     }
 
     /// Closes the response.

@@ -26,7 +26,8 @@ mod tests;
 pub use crate::imap::wire::parser::response::{frame_response, parse_response, ResponseParseError};
 pub use encode::{
     is_atom_char, write_atom, write_date_time, write_decimal, write_flag, write_flag_list,
-    write_list_or_nil, write_nstring, write_seq_set, write_string, write_string_opts, FetchEncoder,
+    write_list_or_nil, write_nstring, write_seq_set, write_string, write_string_opts, EncodedItem,
+    FetchEncoder,
 };
 
 /// The kind of a status response.

@@ -1054,6 +1054,31 @@ fn flags_from_a_borrowed_list_encode_as_the_flags_item() {
 }
 
 #[test]
+fn items_encoded_once_write_the_same_bytes_as_items_encoded_in_place() {
+    let flags = [WireFlag::Answered, WireFlag::Keyword("$Label1".into())];
+    let root = crate::mime::summarize(
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n",
+    )
+    .root;
+    let bodystructure = FetchItem::BodyStructure(Structure::BodyStructure(&root));
+    let in_place = s(|o| {
+        let mut f = FetchEncoder::begin(o, seq(3));
+        f.flags(&flags);
+        f.item(&bodystructure);
+        f.end();
+    });
+    let (flags_once, bs_once) = (EncodedItem::flags(&flags), EncodedItem::of(&bodystructure));
+    let reused = s(|o| {
+        let mut f = FetchEncoder::begin(o, seq(3));
+        f.encoded(&flags_once);
+        f.encoded(&bs_once);
+        f.end();
+    });
+    assert_eq!(reused, in_place);
+    assert!(in_place.starts_with("* 3 FETCH (FLAGS (\\Answered $Label1) BODYSTRUCTURE (("));
+}
+
+#[test]
 fn quoted_strings_escape_quotes_and_backslashes_in_runs() {
     assert_eq!(s(|o| write_string(o, b"plain")), "\"plain\"");
     assert_eq!(s(|o| write_string(o, b"\"a\\b\"c\\")), r#""\"a\\b\"c\\""#);
