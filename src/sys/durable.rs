@@ -290,8 +290,14 @@ pub(crate) fn rename_into(from: &Path, dest: &Path) -> Result<()> {
 }
 
 /// Flushes a directory's entries (creations, renames, links, removals).
+/// Opened with `O_DIRECTORY`: a FIFO planted where a directory was is
+/// refused (`ENOTDIR`), never waited on.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    let d = File::open(dir).map_err(FsError::at("open directory", dir))?;
+    let d = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_CLOEXEC)
+        .open(dir)
+        .map_err(FsError::at("open directory", dir))?;
     d.sync_all().map_err(FsError::at("fsync directory", dir))
 }
 
@@ -533,6 +539,11 @@ mod tests {
         assert!(create_dir_all(&dir.join("file/below")).is_err());
         sync_dir(&sub).expect("fsync");
         assert!(sync_dir(&dir.join("missing")).is_err());
+        // A FIFO where a directory was (say `spool/`): refused, not waited on.
+        let fifo = dir.join("spool");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        let e = sync_dir(&fifo).expect_err("a FIFO");
+        assert_eq!(e.source.raw_os_error(), Some(nix::libc::ENOTDIR));
         fs::remove_dir_all(dir).expect("cleanup");
     }
 }
