@@ -332,3 +332,36 @@ fn hostile_planted_key_audit_record_costs_only_a_full_check() {
         assert_eq!(bodies(&root), msgs, "{what:?}");
     }
 }
+
+/// `import` runs as the user and may be pointed at the user's own Maildir:
+/// a FIFO as its `dovecot-keywords` (or Courier's keyword list) is
+/// skipped, not waited on, and the messages are imported. Before, the
+/// import hung on the FIFO for good.
+#[test]
+fn hostile_import_source_with_fifo_keyword_files_is_imported() {
+    let (root, _dir, msgs) = setup("hostile-import", 0);
+    assert!(msgs.is_empty());
+    let src = common::TempDir::new("hostile-maildir");
+    for sub in ["cur", "new", "tmp", "courierimapkeywords"] {
+        std::fs::create_dir_all(src.path().join(sub)).unwrap();
+    }
+    let m = msg("imported-past-a-fifo");
+    std::fs::write(src.path().join("cur/1700000000.M1.h:2,S"), &m).unwrap();
+    for fifo in ["dovecot-keywords", "courierimapkeywords/:list"] {
+        let st = Command::new("mkfifo")
+            .arg(src.path().join(fifo))
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let mut cmd = Command::new(common::bin());
+    cmd.arg("--root").arg(root.path()).args([
+        "import",
+        USER,
+        src.path().to_str().unwrap(),
+        "--password-stdin",
+    ]);
+    let st = run_bounded(cmd, format!("{PASS}\n").as_bytes());
+    assert!(st.success(), "{st:?}");
+    assert_eq!(bodies(&root), [m]);
+}
