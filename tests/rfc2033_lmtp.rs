@@ -775,3 +775,35 @@ fn hostile_lmtp_stopped_delivery_child_is_killed_and_answered_temporary() {
         assert_eq!(std::fs::read_dir(spool).unwrap().count(), 0, "{u}");
     }
 }
+
+/// The other two places a stopped child could hold the session: stopped
+/// after its rename but before its report (then it is killed and the
+/// recipient answered 250 from the spool: the copy is there), and stopped
+/// after its report, before it exits (then the reap after the replies
+/// kills it). Either way the session answers the next command; before,
+/// it waited for good on the report or on `waitpid`.
+#[test]
+fn hostile_lmtp_child_stopped_after_rename_or_report_does_not_hold_the_session() {
+    for point in ["deliver.after-rename", "lmtp.child-after-report"] {
+        let root = root_with_users("lmtp-stall2", "\n[lmtp]\ndelivery_timeout_secs = 2\n");
+        let mut c = Raw::start(&root, Some(&format!("stop:{point}")));
+        c.cmd("LHLO t");
+        c.cmd("MAIL FROM:<s@x>");
+        for u in ["alice", "bob"] {
+            assert!(c.cmd(&format!("RCPT TO:<{u}@x>")).starts_with("250"));
+        }
+        assert!(c.cmd("DATA").starts_with("354"));
+        c.send(format!("{}.\r\n", message(point)).as_bytes());
+        for u in ["alice", "bob"] {
+            let r = c.reply().concat();
+            assert!(r.starts_with("250 2.0.0"), "{point}: {u}: {r:?}");
+        }
+        assert!(c.cmd("NOOP").starts_with("250"), "{point}");
+        assert!(c.cmd("QUIT").starts_with("221"), "{point}");
+        let status = wait_exit(&mut c.child, Duration::from_secs(20));
+        assert!(status.is_some_and(|s| s.success()), "{point}: {status:?}");
+        for u in ["alice", "bob"] {
+            assert_eq!(messages(&root, u, "INBOX").len(), 1, "{point}: {u}");
+        }
+    }
+}

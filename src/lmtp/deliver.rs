@@ -249,6 +249,7 @@ fn child(
     };
     // Child codes are sysexits values, all below 256.
     let _ = done.write_all(&[u8::try_from(code).unwrap_or(75)]);
+    crate::store::crash::point("lmtp.child-after-report");
     code
 }
 
@@ -296,9 +297,16 @@ impl Deliverer for SpoolDeliverer {
                 reap.push(pid);
             }
         }
+        // Their outcomes are known; one whose owner stopped it before it
+        // could exit is killed when the delivery timeout has passed.
+        let deadline = std::time::Instant::now() + self.timeout;
         for pid in reap {
-            if let Err(e) = process::wait_child(pid) {
-                warn!("reaping delivery child {pid}: {e}");
+            match process::reap_child_by(pid, deadline) {
+                Ok(ChildStatus::Signaled(sig)) => {
+                    warn!("delivery child {pid} ended by {sig} after its outcome");
+                }
+                Ok(ChildStatus::Exited(_)) => {}
+                Err(e) => warn!("reaping delivery child {pid}: {e}"),
             }
         }
     }

@@ -42,6 +42,7 @@ pub const POINTS: &[&str] = &[
     "fts.compact-after-manifest",
     "lmtp.after-data",
     "lmtp.after-reply",
+    "lmtp.child-after-report",
 ];
 
 /// Aborts the process if `point` is the configured crash point. The

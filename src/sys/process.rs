@@ -107,6 +107,32 @@ pub(crate) fn wait_child(pid: Pid) -> Result<ChildStatus, ForkError> {
     }
 }
 
+/// Waits for child `pid` to end until `deadline`, then kills it and
+/// reaps it: for a child whose outcome is already known, which its owner
+/// may have stopped (`kill -STOP`) before it could exit. Polls (1 ms,
+/// doubling up to 50 ms): a child that already reported exits at once.
+pub(crate) fn reap_child_by(
+    pid: Pid,
+    deadline: std::time::Instant,
+) -> Result<ChildStatus, ForkError> {
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        match waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(ChildStatus::Exited(code)),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(ChildStatus::Signaled(sig)),
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(ForkError::Wait(e)),
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            kill_child(pid)?;
+            return wait_child(pid);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Kills child `pid` (`SIGKILL`, which also ends a stopped one); reap it
 /// with [`wait_child`].
 pub(crate) fn kill_child(pid: Pid) -> Result<(), ForkError> {
