@@ -507,12 +507,12 @@ fn write_message(
         FetchEncoder::begin(out, m.info.seq)
     };
     if m.want_uid && !asked.uid {
-        f.item(&FetchItem::Uid(uid));
+        f.uid(uid);
     }
     for item in items {
         match item {
             Item::Flags => write_flags(&mut f, flag_lists, &m.info),
-            Item::Uid => f.item(&FetchItem::Uid(uid)),
+            Item::Uid => f.uid(uid),
             Item::InternalDate => {
                 // A date the store cannot represent is reported as the epoch.
                 let date = m

@@ -686,6 +686,17 @@ impl<'o> FetchEncoder<'o> {
         write_flags_item(self.out, flags);
     }
 
+    /// Appends `UID n`: [`FetchItem::Uid`] without building the item, as
+    /// FETCH writes it for each of many messages.
+    pub fn uid(&mut self, uid: Uid) {
+        if !self.first {
+            self.out.push(b' ');
+        }
+        self.first = false;
+        self.out.extend_from_slice(b"UID ");
+        write_decimal(self.out, u64::from(uid.get()));
+    }
+
     /// Appends an item encoded earlier.
     pub fn encoded(&mut self, item: &EncodedItem) {
         if !self.first {

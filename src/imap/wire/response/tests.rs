@@ -1063,6 +1063,7 @@ fn items_encoded_once_write_the_same_bytes_as_items_encoded_in_place() {
     let bodystructure = FetchItem::BodyStructure(Structure::BodyStructure(&root));
     let in_place = s(|o| {
         let mut f = FetchEncoder::begin(o, seq(3));
+        f.item(&FetchItem::Uid(uid(30)));
         f.flags(&flags);
         f.item(&bodystructure);
         f.end();
@@ -1070,12 +1071,13 @@ fn items_encoded_once_write_the_same_bytes_as_items_encoded_in_place() {
     let (flags_once, bs_once) = (EncodedItem::flags(&flags), EncodedItem::of(&bodystructure));
     let reused = s(|o| {
         let mut f = FetchEncoder::begin(o, seq(3));
+        f.uid(uid(30));
         f.encoded(&flags_once);
         f.encoded(&bs_once);
         f.end();
     });
     assert_eq!(reused, in_place);
-    assert!(in_place.starts_with("* 3 FETCH (FLAGS (\\Answered $Label1) BODYSTRUCTURE (("));
+    assert!(in_place.starts_with("* 3 FETCH (UID 30 FLAGS (\\Answered $Label1) BODYSTRUCTURE (("));
 }
 
 #[test]
