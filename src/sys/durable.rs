@@ -4,7 +4,9 @@
 //! policy (files exactly 0600, directories exactly 0700, whatever the
 //! umask) and one error type naming the step and the path.
 //!
-//! Owns the durability order: data, then name, then directory. Never
+//! Owns the durability order: data, then name, then directory (or, for a
+//! file nothing refers to until the caller commits it, name first and
+//! both syncs after: [`NewFile::place_unsynced`]). Never
 //! interprets file contents, never decides *what* is written or *when* a
 //! crash point fires: a caller that needs a crash-injection point between
 //! two steps (after staging, before the rename) calls the steps itself
@@ -56,11 +58,6 @@ pub(crate) enum Durability {
     /// fsync the file before placing it and its directory after: durable
     /// on return.
     Now,
-    /// fsync the file before placing it, but not its directory: the
-    /// caller fsyncs each directory it placed files in once, with
-    /// [`sync_dir`], before anything refers to them (a batch of a few
-    /// files in one directory costs one directory fsync, not one each).
-    ContentNow,
     /// Place only; the caller makes a whole batch durable later with one
     /// [`syncfs`] before anything refers to the file.
     Deferred,
@@ -132,9 +129,7 @@ impl NewFile {
     /// Renames the file to `dest` (creating `dest`'s directory if needed),
     /// replacing whatever is there. With [`Durability::Now`] the content is
     /// fsynced before and `dest`'s directory after: after a crash `dest`
-    /// holds its old content or all of the new, never a mix. With
-    /// [`Durability::ContentNow`] only the content is, and the directory is
-    /// the caller's to fsync.
+    /// holds its old content or all of the new, never a mix.
     pub(crate) fn place(mut self, dest: &Path, durability: Durability) -> Result<()> {
         if durability != Durability::Deferred {
             self.sync()?;
@@ -147,6 +142,30 @@ impl NewFile {
             sync_dir(dir)?;
         }
         Ok(())
+    }
+
+    /// Renames the file to `dest` *before* its content is durable
+    /// (creating `dest`'s directory if needed, without syncing its parent)
+    /// and notes in `dirs` every directory whose entries changed. The
+    /// caller then [`Unsynced::sync`]s the file and [`DirSyncs::sync`]s the
+    /// directories, in that order, before anything refers to `dest`.
+    ///
+    /// Why name first: on a journaling file system (ext4, XFS) the content
+    /// fsync commits the rename and any new directory in the same journal
+    /// transaction, so the directory fsyncs after it find nothing left to
+    /// write: one sync round instead of the two of [`Durability::Now`]
+    /// (`doc/store.md`, "Message files"). The price: until both syncs
+    /// returned, a crash may leave `dest` present but empty or torn, so
+    /// only a caller for whom a name nothing refers to yet is garbage may
+    /// use this (message files, referenced only by a later log record).
+    pub(crate) fn place_unsynced(mut self, dest: &Path, dirs: &mut DirSyncs) -> Result<Unsynced> {
+        let dir = parent(dest);
+        create_dir_all_noting(dir, dirs)?;
+        fs::rename(&self.path, dest).map_err(FsError::at("rename onto", dest))?;
+        self.placed = true;
+        self.path = dest.to_owned();
+        dirs.note(dir);
+        Ok(Unsynced(self))
     }
 
     /// Gives the file the name `dest` unless `dest` exists (never replaces
@@ -173,6 +192,37 @@ impl Drop for NewFile {
             // worth reporting.
             let _ = fs::remove_file(&self.path);
         }
+    }
+}
+
+/// A file at its final name whose content is not durable yet
+/// ([`NewFile::place_unsynced`]).
+pub(crate) struct Unsynced(NewFile);
+
+impl Unsynced {
+    /// Flushes the content to disk (fsync).
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.0.sync()
+    }
+}
+
+/// Directories whose entries changed (a rename into them, a directory
+/// created in them) and must be fsynced before anything refers to what was
+/// placed there: noted while a batch is placed, each synced once at the
+/// end.
+#[derive(Debug, Default)]
+pub(crate) struct DirSyncs(Vec<PathBuf>);
+
+impl DirSyncs {
+    fn note(&mut self, dir: &Path) {
+        if !self.0.iter().any(|d| d == dir) {
+            self.0.push(dir.to_owned());
+        }
+    }
+
+    /// fsyncs every noted directory once.
+    pub(crate) fn sync(self) -> Result<()> {
+        self.0.iter().try_for_each(|d| sync_dir(d))
     }
 }
 
@@ -320,6 +370,20 @@ pub(crate) fn create_dir_all(path: &Path) -> Result<()> {
     create_dir_all(up)?;
     if create_dir(path)? {
         sync_dir(up)?;
+    }
+    Ok(())
+}
+
+/// [`create_dir_all`] that leaves the parents' fsyncs to the caller: each
+/// directory created is noted in `dirs` by its parent.
+fn create_dir_all_noting(path: &Path, dirs: &mut DirSyncs) -> Result<()> {
+    if path.as_os_str().is_empty() || path.is_dir() {
+        return Ok(());
+    }
+    let up = parent(path);
+    create_dir_all_noting(up, dirs)?;
+    if create_dir(path)? {
+        dirs.note(up);
     }
     Ok(())
 }
@@ -474,6 +538,39 @@ mod tests {
             syncfs(&dir.join("missing")).expect_err("missing").op,
             "open"
         );
+        fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    /// Name first: the file is at `dest` before any sync, every directory
+    /// whose entries changed (the new `msg/ab` in `msg`, the file in
+    /// `msg/ab`) is noted once, and nothing is left under the staging name.
+    #[test]
+    fn place_unsynced_names_first_and_notes_each_changed_directory() {
+        let dir = temp_dir("durable");
+        let tmp = dir.join("tmp");
+        create_dir(&tmp).expect("tmp");
+        create_dir(&dir.join("msg")).expect("msg");
+        let mut dirs = DirSyncs::default();
+        let mut placed = Vec::new();
+        for (name, data) in [("ab/one", &b"first"[..]), ("ab/two", b"second")] {
+            let mut f = NewFile::create(&tmp).expect("create");
+            f.write_all(data).expect("write");
+            placed.push(
+                f.place_unsynced(&dir.join("msg").join(name), &mut dirs)
+                    .expect("place"),
+            );
+            assert_eq!(fs::read(dir.join("msg").join(name)).expect("read"), data);
+        }
+        assert_eq!(dirs.0, [dir.join("msg"), dir.join("msg/ab")]);
+        assert_eq!(
+            fs::metadata(dir.join("msg/ab")).expect("stat").mode() & 0o7777,
+            DIR_MODE
+        );
+        assert!(names(&tmp).is_empty(), "staging name left behind");
+        for f in &placed {
+            f.sync().expect("fsync");
+        }
+        dirs.sync().expect("fsync directories");
         fs::remove_dir_all(dir).expect("cleanup");
     }
 
