@@ -221,8 +221,39 @@ impl DirSyncs {
     }
 
     /// fsyncs every noted directory once.
-    pub(crate) fn sync(self) -> Result<()> {
+    pub(crate) fn sync(&self) -> Result<()> {
         self.0.iter().try_for_each(|d| sync_dir(d))
+    }
+
+    /// fsyncs `files` and, at the same time on a second thread, every
+    /// noted directory; returns once all are durable (or with the first
+    /// error). No order is needed between the two, only both before
+    /// anything refers to the files; side by side, the disk serves them in
+    /// about one round where in a row they took two (on ext4 without a
+    /// journal each is its own writes and cache flush: `doc/store.md`).
+    /// When no thread can be started they run in a row.
+    pub(crate) fn sync_beside(&self, files: &[Unsynced]) -> Result<()> {
+        let sync_files = || files.iter().try_for_each(Unsynced::sync);
+        if self.0.is_empty() {
+            return sync_files();
+        }
+        std::thread::scope(|scope| {
+            let dirs = std::thread::Builder::new()
+                .name("dir-fsync".into())
+                .spawn_scoped(scope, || self.sync());
+            let synced = sync_files();
+            let dirs = match dirs {
+                Ok(handle) => handle.join().unwrap_or_else(|_| {
+                    Err(FsError {
+                        op: "fsync directories",
+                        path: PathBuf::new(),
+                        source: io::Error::other("the directory fsync thread panicked"),
+                    })
+                }),
+                Err(_) => self.sync(),
+            };
+            synced.and(dirs)
+        })
     }
 }
 
@@ -567,10 +598,15 @@ mod tests {
             DIR_MODE
         );
         assert!(names(&tmp).is_empty(), "staging name left behind");
-        for f in &placed {
-            f.sync().expect("fsync");
-        }
-        dirs.sync().expect("fsync directories");
+        dirs.sync_beside(&placed)
+            .expect("fsync files and directories");
+        dirs.sync().expect("fsync directories again");
+        DirSyncs::default()
+            .sync_beside(&placed)
+            .expect("files alone");
+        fs::remove_dir_all(dir.join("msg")).expect("remove");
+        let gone = dirs.sync_beside(&placed).expect_err("directory gone");
+        assert_eq!(gone.op, "open directory");
         fs::remove_dir_all(dir).expect("cleanup");
     }
 

@@ -79,11 +79,10 @@ impl Mailbox {
     ///
     /// A batch of up to [`SYNC_EACH_UP_TO`] places each file by name first
     /// (renamed into `msg/XX/` unsynced, summary beside it), then fsyncs
-    /// each file, then each directory whose entries changed: on a
-    /// journaling file system the first fsync commits every rename and new
-    /// directory with the content, so the directory fsyncs cost no second
-    /// journal commit and an APPEND waits for two sync rounds in all (this
-    /// one, then the log's). A crash before the syncs returned may leave a
+    /// the files and, on a second thread at the same time, each directory
+    /// whose entries changed ([`DirSyncs::sync_beside`]), so an APPEND
+    /// waits for about two sync rounds in all (this one, then the log's)
+    /// where it took three. A crash before the syncs returned may leave a
     /// named but empty or torn file that no record refers to: garbage, as
     /// any unreferenced file (`doc/store.md`, "Message files"). A larger
     /// batch places every file unsynced and makes all durable with one
@@ -153,10 +152,9 @@ impl Mailbox {
             }
             crash::point("append.after-rename");
             if sync_each {
-                for f in &unsynced {
-                    f.sync().map_err(MessageFileError::from)?;
-                }
-                Ok(dirs.sync().map_err(MessageFileError::from)?)
+                Ok(dirs
+                    .sync_beside(&unsynced)
+                    .map_err(MessageFileError::from)?)
             } else {
                 // One syncfs makes every file and name durable at once.
                 Ok(durable::syncfs(self.log.dir()).map_err(MessageFileError::from)?)
