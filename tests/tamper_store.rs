@@ -170,6 +170,46 @@ fn tamper_rolled_back_mailbox_log_is_detected_and_read_only() {
     c.ok_run("LOGOUT");
 }
 
+/// A session raises the high-water mark of its APPENDs after the tagged
+/// OK, not before it (`doc/store.md`, "An APPEND's sync order"): once the
+/// next command has been answered, the mark covers the append. The session
+/// is then killed (no LOGOUT, no clean drop) and the older log put back:
+/// the rollback is still detected, for an APPEND to the selected mailbox
+/// and to another one.
+#[test]
+fn tamper_rollback_after_append_is_detected_though_the_mark_follows_the_reply() {
+    for selected in [true, false] {
+        let root = Root::new(&format!("tamper-rollback-append-{selected}"));
+        root.add_user(USER, PASS);
+        let seeds: Vec<Vec<u8>> = (1..=2).map(|i| msg(&format!("rollback-{i}"))).collect();
+        let refs: Vec<&[u8]> = seeds.iter().map(Vec::as_slice).collect();
+        seed(&root, USER, PASS, "INBOX", &refs);
+        let seg = inbox_segment(&root);
+        let old_log = std::fs::read(&seg).unwrap();
+
+        let (g, mut c) = session(&root);
+        assert!(c.login(USER, PASS).contains(" OK "));
+        if selected {
+            c.ok_run("SELECT INBOX");
+        }
+        let r = c.append("INBOX", &[], &msg("rollback-3")).unwrap();
+        assert!(
+            r.last().unwrap().text.contains("[APPENDUID "),
+            "{:?}",
+            r.last()
+        );
+        c.ok_run("NOOP");
+        drop(g);
+
+        std::fs::write(&seg, &old_log).unwrap();
+        let (_g, mut c) = session(&root);
+        assert!(c.login(USER, PASS).contains(" OK "));
+        let r = c.transcript("SELECT INBOX");
+        assert!(r.contains("rolled back"), "selected {selected}: {r}");
+        assert!(r.lines().last().unwrap().contains("OK [READ-ONLY]"), "{r}");
+    }
+}
+
 /// Message files of a mailbox directory (`msg/XX/NAME`, not summaries).
 fn message_files(mailbox: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();

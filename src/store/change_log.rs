@@ -178,6 +178,12 @@ pub struct ChangeLog {
     /// tail after the snapshot costs ([`COMPACT_AT_RECORDS`]).
     tail_records: usize,
     marks: Marks,
+    /// The high-water mark of this handle's last write, not yet written
+    /// ([`ChangeLog::raise_mark`]).
+    pending_mark: Option<Mark>,
+    /// Whether a write leaves its mark pending for [`ChangeLog::raise_mark`]
+    /// instead of writing it at once ([`ChangeLog::defer_marks`]).
+    defer_marks: bool,
     /// Set once the log failed to verify; never cleared by this handle.
     problem: Option<IntegrityProblem>,
 }
@@ -235,6 +241,8 @@ impl ChangeLog {
             damaged: 0,
             tail_records: 0,
             marks: Marks::new(tmp_dir.parent().unwrap_or(tmp_dir), master),
+            pending_mark: None,
+            defer_marks: false,
             problem: None,
         };
         log.catch_up(&mut state, None)?;
@@ -488,10 +496,13 @@ impl ChangeLog {
                     source,
                 })?;
         }
-        // The records are durable: raise the mark. A failure only leaves the
-        // mark lower (less rollback detected), never a false alarm.
-        if let Err(e) = self.marks.write(&self.id, Self::mark_of(state)) {
-            log::warn!("mailbox {}: writing its high-water mark: {e}", self.id);
+        // The records are durable, so the mark may rise: now, or for a
+        // handle that defers it, at `raise_mark` (a session raises it as
+        // soon as its tagged OK is out, off the command's critical path)
+        // or when the handle is dropped.
+        self.pending_mark = Some(Self::mark_of(state));
+        if !self.defer_marks {
+            self.raise_mark();
         }
         self.tail_records = self
             .tail_records
@@ -501,6 +512,28 @@ impl ChangeLog {
             self.compact_locked(_lock, state)?;
         }
         Ok(r)
+    }
+
+    /// From now on a write leaves its high-water mark pending until
+    /// [`ChangeLog::raise_mark`] or the handle's drop, for a caller that
+    /// raises it after its reply and runs as the owner of the files
+    /// throughout (never a root tool that hands the tree over with a
+    /// chown afterwards: a mark written after that would be root's).
+    pub fn defer_marks(&mut self) {
+        self.defer_marks = true;
+    }
+
+    /// Writes the high-water mark of this handle's last write, if not yet
+    /// written. Until then the mark stays below the log, which is never a
+    /// false alarm, only a rollback of the newest records left undetected
+    /// for that moment (the mark is not synced either: a crash may leave it
+    /// as far behind). A failure is logged and leaves it lower, the same.
+    pub fn raise_mark(&mut self) {
+        if let Some(mark) = self.pending_mark.take() {
+            if let Err(e) = self.marks.write(&self.id, mark) {
+                log::warn!("mailbox {}: writing its high-water mark: {e}", self.id);
+            }
+        }
     }
 
     /// `check --repair`: the administrator accepts the loss `check`
@@ -651,6 +684,12 @@ fn load_snapshot(dir: &Path, id: &str, key: &SecretKey) -> Result<(u32, State), 
             expunged_files: s.expunged_files,
         },
     ))
+}
+
+impl Drop for ChangeLog {
+    fn drop(&mut self) {
+        self.raise_mark();
+    }
 }
 
 #[cfg(test)]

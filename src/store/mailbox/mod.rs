@@ -255,6 +255,19 @@ impl Mailbox {
         Ok(mb)
     }
 
+    /// Leaves the high-water mark of each change pending until
+    /// [`Mailbox::raise_mark`] ([`ChangeLog::defer_marks`]): for a session,
+    /// which raises it once its reply is out.
+    pub fn defer_marks(&mut self) {
+        self.log.defer_marks();
+    }
+
+    /// Writes the high-water mark of this handle's last change, if pending
+    /// ([`ChangeLog::raise_mark`]).
+    pub fn raise_mark(&mut self) {
+        self.log.raise_mark();
+    }
+
     /// Why this mailbox's log does not verify (rolled back, damaged), if it
     /// does not. Then the mailbox is read-only: every write, compaction and
     /// garbage collection is refused with [`ChangeLogError::ReadOnly`].
