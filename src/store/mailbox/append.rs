@@ -106,7 +106,7 @@ impl Mailbox {
                     wrapped: &wrapped,
                     content_key: &content_key,
                 };
-                let mut raw = &m.raw[..];
+                let mut raw = m.raw;
                 let size = if sync_each {
                     let (size, file) = message_file::write_unsynced(
                         &tmp,
