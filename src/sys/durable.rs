@@ -17,6 +17,7 @@ use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 /// Mode of every file this module creates (exactly; umask does not apply).
 pub(crate) const FILE_MODE: u32 = 0o600;
@@ -216,7 +217,7 @@ impl Unsynced {
 /// created in them) and must be fsynced before anything refers to what was
 /// placed there: noted while a batch is placed, each synced once at the
 /// end.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct DirSyncs(Vec<PathBuf>);
 
 impl DirSyncs {
@@ -230,37 +231,72 @@ impl DirSyncs {
     pub(crate) fn sync(&self) -> Result<()> {
         self.0.iter().try_for_each(|d| sync_dir(d))
     }
+}
 
-    /// fsyncs `files` and, at the same time on a second thread, every
-    /// noted directory; returns once all are durable (or with the first
-    /// error). No order is needed between the two, only both before
-    /// anything refers to the files; side by side, the disk serves them in
-    /// about one round where in a row they took two (on ext4 without a
-    /// journal each is its own writes and cache flush: `doc/store.md`).
-    /// When no thread can be started they run in a row.
-    pub(crate) fn sync_beside(&self, files: &[Unsynced]) -> Result<()> {
-        let sync_files = || files.iter().try_for_each(Unsynced::sync);
-        if self.0.is_empty() {
-            return sync_files();
-        }
-        std::thread::scope(|scope| {
-            let dirs = std::thread::Builder::new()
-                .name("dir-fsync".into())
-                .spawn_scoped(scope, || self.sync());
-            let synced = sync_files();
-            let dirs = match dirs {
-                Ok(handle) => handle.join().unwrap_or_else(|_| {
-                    Err(FsError {
-                        op: "fsync directories",
-                        path: PathBuf::new(),
-                        source: io::Error::other("the directory fsync thread panicked"),
-                    })
-                }),
-                Err(_) => self.sync(),
-            };
-            synced.and(dirs)
-        })
+/// A second thread that fsyncs directories while the caller fsyncs files
+/// ([`with_sync_helper`]).
+pub(crate) struct SyncHelper {
+    /// `None` when no thread was started: everything runs in a row.
+    jobs: Option<mpsc::Sender<DirSyncs>>,
+    results: mpsc::Receiver<Result<()>>,
+}
+
+impl SyncHelper {
+    /// fsyncs `files` and, at the same time on the helper thread, every
+    /// directory noted in `dirs`; returns once all are durable (or with
+    /// the first error). No order is needed between the two, only both
+    /// before anything refers to the files; side by side, the disk serves
+    /// them in about one round where in a row they took two (on ext4
+    /// without a journal each is its own writes and cache flush:
+    /// `doc/store.md`).
+    pub(crate) fn sync_beside(&self, dirs: &DirSyncs, files: &[Unsynced]) -> Result<()> {
+        let sent = match &self.jobs {
+            Some(jobs) if !dirs.0.is_empty() => jobs.send(dirs.clone()).is_ok(),
+            _ => false,
+        };
+        let files_synced = files.iter().try_for_each(Unsynced::sync);
+        let dirs_synced = if sent {
+            self.results.recv().unwrap_or_else(|_| {
+                Err(FsError {
+                    op: "fsync directories",
+                    path: PathBuf::new(),
+                    source: io::Error::other("the directory fsync thread ended"),
+                })
+            })
+        } else {
+            dirs.sync()
+        };
+        files_synced.and(dirs_synced)
     }
+}
+
+/// Runs `work` with a [`SyncHelper`] whose thread (when `wanted`) starts
+/// now, so that it is ready by the time `work` has written its files; the
+/// thread ends when `work` returns. When no thread can be started, the
+/// helper runs everything in a row.
+pub(crate) fn with_sync_helper<R>(wanted: bool, work: impl FnOnce(&SyncHelper) -> R) -> R {
+    std::thread::scope(|scope| {
+        let (jobs, job_rx) = mpsc::channel::<DirSyncs>();
+        let (result_tx, results) = mpsc::channel::<Result<()>>();
+        let started = wanted
+            && std::thread::Builder::new()
+                .name("dir-fsync".into())
+                .spawn_scoped(scope, move || {
+                    for dirs in job_rx {
+                        if result_tx.send(dirs.sync()).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .is_ok();
+        let helper = SyncHelper {
+            jobs: started.then_some(jobs),
+            results,
+        };
+        // `helper` (and with it the job sender) is dropped before the scope
+        // joins the thread, which then leaves its loop.
+        work(&helper)
+    })
 }
 
 /// Creates `dest` with `data` only if it does not exist (staged in
@@ -636,15 +672,25 @@ mod tests {
             DIR_MODE
         );
         assert!(names(&tmp).is_empty(), "staging name left behind");
-        dirs.sync_beside(&placed)
-            .expect("fsync files and directories");
+        for wanted in [true, false] {
+            with_sync_helper(wanted, |helper| {
+                assert_eq!(helper.jobs.is_some(), wanted);
+                helper
+                    .sync_beside(&dirs, &placed)
+                    .expect("fsync files and directories");
+                helper
+                    .sync_beside(&DirSyncs::default(), &placed)
+                    .expect("files alone");
+            });
+        }
         dirs.sync().expect("fsync directories again");
-        DirSyncs::default()
-            .sync_beside(&placed)
-            .expect("files alone");
         fs::remove_dir_all(dir.join("msg")).expect("remove");
-        let gone = dirs.sync_beside(&placed).expect_err("directory gone");
-        assert_eq!(gone.op, "open directory");
+        with_sync_helper(true, |helper| {
+            let gone = helper.sync_beside(&dirs, &[]).expect_err("directory gone");
+            assert_eq!(gone.op, "open directory");
+            // The helper is still there for the next batch.
+            assert!(helper.sync_beside(&dirs, &[]).is_err());
+        });
         fs::remove_dir_all(dir).expect("cleanup");
     }
 

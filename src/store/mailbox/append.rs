@@ -80,7 +80,8 @@ impl Mailbox {
     /// A batch of up to [`SYNC_EACH_UP_TO`] places each file by name first
     /// (renamed into `msg/XX/` unsynced, summary beside it), then fsyncs
     /// the files and, on a second thread at the same time, each directory
-    /// whose entries changed ([`DirSyncs::sync_beside`]), so an APPEND
+    /// whose entries changed ([`durable::SyncHelper::sync_beside`]; the
+    /// thread is started first, while the messages are encrypted), so an APPEND
     /// waits for about two sync rounds in all (this one, then the log's)
     /// where it took three. A crash before the syncs returned may leave a
     /// named but empty or torn file that no record refers to: garbage, as
@@ -94,7 +95,8 @@ impl Mailbox {
         let tmp = self.user_dir.join("tmp");
         let sync_each = msgs.len() <= SYNC_EACH_UP_TO;
         let mut written: Vec<Written> = Vec::with_capacity(msgs.len());
-        let result = (|| -> Result<(), MailboxError> {
+        // The helper thread starts now, while the messages are encrypted.
+        let result = durable::with_sync_helper(sync_each, |helper| -> Result<(), MailboxError> {
             let mut dirs = DirSyncs::default();
             let mut unsynced = Vec::new();
             for m in msgs {
@@ -152,14 +154,14 @@ impl Mailbox {
             }
             crash::point("append.after-rename");
             if sync_each {
-                Ok(dirs
-                    .sync_beside(&unsynced)
+                Ok(helper
+                    .sync_beside(&dirs, &unsynced)
                     .map_err(MessageFileError::from)?)
             } else {
                 // One syncfs makes every file and name durable at once.
                 Ok(durable::syncfs(self.log.dir()).map_err(MessageFileError::from)?)
             }
-        })();
+        });
         match result {
             Ok(()) => Ok(written),
             Err(e) => {
