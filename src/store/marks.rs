@@ -122,7 +122,13 @@ impl Marks {
                 let plain = seal::open(&self.key, &aad, sealed).ok()?;
                 let (a, b) = plain.split_at(8);
                 let word = |s: &[u8]| s.try_into().ok().map(u64::from_le_bytes);
-                Some((Mark { a: word(a)?, b: word(b)? }, slot))
+                Some((
+                    Mark {
+                        a: word(a)?,
+                        b: word(b)?,
+                    },
+                    slot,
+                ))
             })
             .max_by_key(|(m, _)| (m.a, m.b));
         match best {
