@@ -14,6 +14,7 @@
 # then SELECT INBOX and FETCH 1 BODY.PEEK[] of a 20 KB message, LOGOUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 runs=30
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -35,7 +36,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$1"; }
 
 # A private CA and the backend's certificate for backend-a.example.test.
 mkdir -p "$work/ca" "$work/root/tls"
@@ -52,7 +52,7 @@ mkdir -p "$work/ca" "$work/root/tls"
 cp "$work/ca/b.pem" "$work/root/tls/cert.pem"
 cp "$work/ca/b.key" "$work/root/tls/key.pem"
 
-b_imaps=$(port 127.0.0.2) b_imap=$(port 127.0.0.2) p_imap=$(port 127.0.0.1)
+b_imaps=$(bench_free_port 127.0.0.2) b_imap=$(bench_free_port 127.0.0.2) p_imap=$(bench_free_port 127.0.0.1)
 cat >"$work/root/crymap-like.toml" <<EOF
 [listen]
 imaps = ["127.0.0.2:$b_imaps"]

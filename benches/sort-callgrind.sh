@@ -12,6 +12,7 @@
 # that session's process, and of the same session without the SORT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 n=20000
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -31,20 +32,13 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 bin=$PWD/target/release/crymap-like
 start_demo() { # the root, the demo user and the ports, as nobody
-    port=$(free_port) iport=$(free_port)
+    port=$(bench_free_port) iport=$(bench_free_port)
     runuser -u nobody -- "$bin" demo --dir "$work/root" \
         --imaps-port "$port" --imap-port "$iport" >"$work/demo.out" 2>"$work/demo.log" &
     pid=$!
-    for _ in $(seq 600); do
-        grep -q '^password: ' "$work/demo.out" 2>/dev/null && break
-        sleep 0.1
-    done
-    pw=$(sed -n 's/^password: //p' "$work/demo.out")
+    pw=$(bench_demo_password "$work/demo.out" "$work/demo.log")
 }
 start_traced() { # the same root (demo would remake it) under callgrind
     runuser -u nobody -- valgrind --tool=callgrind --trace-children=yes \
