@@ -33,16 +33,7 @@ done
 command -v dovecot >/dev/null || { echo "apt-get install dovecot-core dovecot-imapd" >&2; exit 69; }
 cargo build --release --quiet
 bin=$PWD/target/release/crymap-like
-work=$(mktemp -d /tmp/crymap-like-fts-bench.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    dovecot_stop_all
-    sleep 1
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir crymap-like-fts-bench
 
 if [ -z "$corpus" ]; then
     corpus=$work/corpus.mbox
@@ -71,7 +62,7 @@ if [ $big = 1 ]; then
     echo "crymap-like import $count msgs: $(secs "$t0" "$t1") s"
 fi
 "$bin" --root "$root" --log stderr listen 2>"$work/crymap.log" &
-pids+=($!)
+bench_pids+=($!)
 bench_wait_port "$cport" "crymap-like listen" "$work/crymap.log"
 
 # Dovecot: two throwaway instances (without and with fts-xapian), written

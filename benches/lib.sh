@@ -10,6 +10,29 @@
 #
 # Sourcing defines functions only; it starts nothing.
 
+# bench_workdir NAME: makes the run's temporary directory, $work
+# (/tmp/NAME.XXXXXX, traversable by servers running as nobody), and on exit
+# kills and reaps every pid in bench_pids (add each server started with
+# `&` as `bench_pids+=($!)`), stops every Dovecot dovecot_start started,
+# then removes $work. A script needing more cleanup defines its own trap
+# that ends with bench_cleanup.
+bench_pids=()
+bench_workdir() {
+    work=$(mktemp -d "/tmp/$1.XXXXXX")
+    chmod 755 "$work"
+    trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+    local p
+    for p in "${bench_pids[@]+"${bench_pids[@]}"}"; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    dovecot_stop_all
+    rm -rf "$work"
+}
+
 # bench_free_port [ADDRESS]: a TCP port free on ADDRESS (127.0.0.1), bound
 # and released.
 bench_free_port() {
@@ -138,9 +161,19 @@ dovecot_start() {
     done
 }
 
-# dovecot_stop CONF: stops the Dovecot started from CONF, if it runs.
+# dovecot_stop CONF: stops the Dovecot started from CONF, if it runs, and
+# waits (at most 10 s) for its master process to exit, so that nothing of
+# it still writes when the caller removes its directory.
 dovecot_stop() {
+    local run master i
+    run=$(sed -n 's/^base_dir = //p' "$1")
+    master=$(cat "$run/master.pid" 2>/dev/null || true)
     "${dovecot_as[@]+"${dovecot_as[@]}"}" doveadm -c "$1" stop 2>/dev/null || true
+    [ -n "$master" ] || return 0
+    for i in $(seq 100); do
+        kill -0 "$master" 2>/dev/null || return 0
+        sleep 0.1
+    done
 }
 
 # dovecot_stop_all: stops every Dovecot dovecot_start started (for the

@@ -24,15 +24,7 @@ done
 
 cargo build --release --quiet
 bin=$PWD/target/release/crymap-like
-work=$(mktemp -d /tmp/crymap-like-lmtp-bench.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-    dovecot_stop_all
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir crymap-like-lmtp-bench
 
 # crymap-like: ten accounts owned by nobody, `listen` on a UNIX socket.
 mkdir -p "$work/crymap"
@@ -52,7 +44,7 @@ for i in $(seq 0 9); do
     echo pw | "$bin" --root "$work/crymap" user add "u$i" --uid nobody --password-stdin >/dev/null
 done
 "$bin" --root "$work/crymap" --log stderr listen 2>"$work/crymap/listen.log" &
-pids+=($!)
+bench_pids+=($!)
 bench_wait_file "$work/crymap/lmtp.sock" "crymap-like listen" "$work/crymap/listen.log"
 
 # Dovecot: LMTP only, static userdb, maildir homes owned by nobody.

@@ -28,14 +28,7 @@ done
 
 cargo build --release --quiet
 bin=$PWD/target/release/crymap-like
-work=$(mktemp -d /tmp/crymap-like-proxy-bench.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir crymap-like-proxy-bench
 
 # A private CA and the backend's certificate for backend-a.example.test.
 mkdir -p "$work/ca" "$work/root/tls"
@@ -64,7 +57,7 @@ EOF
 password=bench-password-$$
 echo "$password" | "$bin" --root "$work/root" user add bench --uid nobody --password-stdin >/dev/null
 "$bin" --root "$work/root" --log stderr listen 2>"$work/backend.log" &
-pids+=($!)
+bench_pids+=($!)
 
 cat >"$work/passwd" <<EOF
 bench:::::::proxy=y host=backend-a.example.test hostip=127.0.0.2 port=$b_imaps ssl=yes nopassword=y
@@ -103,7 +96,7 @@ userdb {
 }
 EOF
 dovecot -F -c "$work/dovecot.conf" &
-pids+=($!)
+bench_pids+=($!)
 
 echo "# crymap-like $(git describe --always --dirty 2>/dev/null || echo unknown), $(dovecot --version | cut -d' ' -f1), $runs runs, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 python3 - "$runs" "$password" "$b_imap" "$b_imaps" "$p_imap" <<'PY'
