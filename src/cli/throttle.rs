@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use log::warn;
 
 use crate::config::ThrottleConfig;
-use crate::sys::throttle::CounterFile;
+use crate::sys::throttle::{Change, CounterFile};
 
 /// The file, under the system root.
 pub(super) const FILE: &str = "login-throttle";
@@ -152,29 +152,34 @@ impl LoginThrottle {
     /// a client that logs in often, a NAT, a webmail or a proxy in front
     /// would otherwise be locked out by its own users.
     pub(super) fn succeeded(&mut self, user: &str) {
-        self.finished(user);
-        if let Err(e) = self.file.reset(&Self::user_key(user)) {
-            warn!("login throttle: {e}");
-        }
+        let mut changes = self.finished(user);
+        changes.push((Self::user_key(user), Change::Clear));
         if let Some(a) = self.address {
-            if let Err(e) = self.file.unbump(&format!("a:{a}")) {
-                warn!("login throttle: {e}");
-            }
+            changes.push((format!("a:{a}"), Change::TakeBack));
         }
+        self.apply(&changes);
     }
 
     /// A wrong password (or an unknown user): the attempt stays counted,
     /// now as a failure that delays the next ones.
     pub(super) fn failed(&mut self, user: &str) {
-        self.finished(user);
+        let changes = self.finished(user);
+        self.apply(&changes);
     }
 
-    /// The attempt is no longer being checked.
-    fn finished(&mut self, user: &str) {
-        for key in self.keys(user) {
-            if let Err(e) = self.file.unbump(&Self::pending_key(&key)) {
-                warn!("login throttle: {e}");
-            }
+    /// The changes that say the attempt is no longer being checked.
+    fn finished(&self, user: &str) -> Vec<(String, Change)> {
+        self.keys(user)
+            .iter()
+            .map(|key| (Self::pending_key(key), Change::TakeBack))
+            .collect()
+    }
+
+    /// Writes `changes` to the shared file in one locked update.
+    fn apply(&mut self, changes: &[(String, Change)]) {
+        let refs: Vec<(&str, Change)> = changes.iter().map(|(k, c)| (k.as_str(), *c)).collect();
+        if let Err(e) = self.file.update(&refs) {
+            warn!("login throttle: {e}");
         }
     }
 }
