@@ -245,6 +245,33 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    /// The end of an attempt is one update of several counters: a success
+    /// clears its user's count and takes back only its own attempt from
+    /// the address, whose earlier failure still delays the next login.
+    #[test]
+    fn a_success_clears_its_user_and_leaves_the_address_s_failures() {
+        let dir = std::env::temp_dir().join(format!("throttle-success-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let policy = policy(1, 20);
+        let addr: Option<IpAddr> = "192.0.2.7".parse().ok();
+        let open = |a| LoginThrottle::open(&dir, &policy, a).unwrap();
+        let mut a = open(addr);
+        assert_eq!(a.attempt("u"), Verdict::Check(Duration::ZERO));
+        a.failed("u");
+        let mut b = open(addr);
+        assert_eq!(b.attempt("u"), Verdict::Check(Duration::from_secs(1)));
+        b.succeeded("u");
+        // The user's failure is gone: from nowhere in particular, no delay.
+        let mut c = open(None);
+        assert_eq!(c.attempt("u"), Verdict::Check(Duration::ZERO));
+        c.succeeded("u");
+        // The address keeps the one failure, not b's success.
+        let mut d = open(addr);
+        assert_eq!(d.attempt("w"), Verdict::Check(Duration::from_secs(1)));
+        d.failed("w");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn finished_failures_delay_and_attempts_in_flight_count_for_the_lockout() {
         let dir = std::env::temp_dir().join(format!("throttle-failed-{}", std::process::id()));
