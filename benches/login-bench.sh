@@ -142,7 +142,8 @@ echo "# crymap-like $(git describe --always --dirty 2>/dev/null || echo unknown)
 # reference C libargon2 at the same parameters, repeated in one process.
 kdf_out=$(cargo bench --quiet --bench kdf -- 20 2>/dev/null)
 echo "$kdf_out"
-bound=$(sed -n 's/.*login bound on [0-9]* cores: \([0-9.]*\) logins.*/\1/p' <<<"$kdf_out")
+bound=$(sed -n 's/.*login bound on [0-9]* cores: \([0-9.]*\) logins.*/\1/p' <<<"$kdf_out" | head -1)
+kdf_cpu=$(sed -n 's/.*its CPU time.*median \([0-9.]*\) ms.*/\1/p' <<<"$kdf_out")
 python3 - <<'PY'
 import ctypes, ctypes.util, statistics, time
 lib = ctypes.CDLL(ctypes.util.find_library("argon2") or "libargon2.so.1")
@@ -165,8 +166,21 @@ for r in $(seq "$reps"); do
             --clients "$clients" --seconds "$seconds" --tree "$tree")
         echo "$line"
         if [ "$name" = crymap-like ] && [ -n "$bound" ]; then
-            rate=$(sed -n 's/.*= *\([0-9.]*\)\/s.*/\1/p' <<<"$line" | head -1)
-            python3 -c 'import sys; r, b = float(sys.argv[1]), float(sys.argv[2]); print("crymap-like: %.1f logins/s = %.0f%% of the KDF bound (%.0f/s)" % (r, 100 * r / b, b))' "$rate" "$bound"
+            # Two ratios: the rate against the wall-time bound (what the
+            # issue asks, meaningful on a quiet machine), and the KDF's CPU
+            # against the CPU a whole login costs, server and client (what
+            # that ratio tends to when nothing else runs; load-independent).
+            python3 - "$line" "$bound" "$kdf_cpu" <<'PY'
+import re, sys
+line, bound, kdf = sys.argv[1], float(sys.argv[2]), float(sys.argv[3] or "nan")
+rate = float(re.search(r"= *([0-9.]+)/s", line).group(1))
+client = float(re.search(r"client ([0-9.]+) ms", line).group(1))
+server = float(re.search(r"server ([0-9.]+) ms", line).group(1))
+print("crymap-like: %.1f logins/s = %.0f%% of the KDF bound (%.0f/s); KDF CPU %.2f ms of %.2f ms "
+      "per login (server %.2f + client %.2f) = %.0f%%"
+      % (rate, 100 * rate / bound, bound, kdf, server + client, server, client,
+         100 * kdf / (server + client)))
+PY
         fi
     done
 done

@@ -109,7 +109,11 @@ fn tree_cpu(pid: u32) -> f64 {
         };
         let f: Vec<&str> = rest.split(' ').collect();
         // rest[0] is field 3 (state): ppid is field 4, utime..cstime 14..17.
-        let num = |i: usize| f.get(i - 3).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+        let num = |i: usize| {
+            f.get(i - 3)
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         let cpu = num(14) + num(15) + num(16) + num(17);
         stats.insert(p, (num(4) as u32, cpu));
     }
@@ -146,7 +150,8 @@ fn login_once(
     addr: SocketAddr,
     login: Option<&[u8]>,
 ) -> Result<(), String> {
-    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(30)).map_err(|e| e.to_string())?;
+    let tcp =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(30)).map_err(|e| e.to_string())?;
     tcp.set_read_timeout(Some(Duration::from_secs(60)))
         .map_err(|e| e.to_string())?;
     tcp.set_nodelay(true).map_err(|e| e.to_string())?;
@@ -203,9 +208,7 @@ fn main() {
     b.set_session_cache_mode(SslSessionCacheMode::OFF);
     let connector = Arc::new(b.build());
     let addr: SocketAddr = ([127, 0, 0, 1], a.port).into();
-    let login = Arc::new(
-        format!("LOGIN \"{}\" \"{}\"\r\n", a.user, a.password).into_bytes(),
-    );
+    let login = Arc::new(format!("LOGIN \"{}\" \"{}\"\r\n", a.user, a.password).into_bytes());
     let server0 = a.tree.map(tree_cpu);
     let client0 = self_cpu();
     let start = Instant::now();
@@ -249,7 +252,13 @@ fn main() {
     lat.sort_by(f64::total_cmp);
     let done = lat.len();
     let median = lat.get(done / 2).copied().unwrap_or(f64::NAN);
-    let per = |s: f64| if done > 0 { s * 1000.0 / done as f64 } else { f64::NAN };
+    let per = |s: f64| {
+        if done > 0 {
+            s * 1000.0 / done as f64
+        } else {
+            f64::NAN
+        }
+    };
     print!(
         "{:<17} {:6} logins in {:.0} s = {:6.1}/s, median {:.1} ms, {} failed; CPU per login: client {:.2} ms",
         a.name,
