@@ -43,15 +43,8 @@ cargo build --release --quiet
 cargo build --release --quiet --bench login_load --bench kdf
 bin=$PWD/target/release/crymap-like
 load=$(ls -t target/release/deps/login_load-* | grep -v '\.d$' | head -1)
-work=$(mktemp -d /tmp/crymap-like-login-bench.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. benches/lib.sh
+bench_workdir crymap-like-login-bench
 
 mkdir -p "$work/root/tls"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
@@ -61,7 +54,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 if [ -n "${PORT_BASE:-}" ]; then
     c_imaps=$PORT_BASE c_imap=$((PORT_BASE + 1)) d_imaps=$((PORT_BASE + 2))
 else
-    c_imaps=$(port) c_imap=$(port) d_imaps=$(port)
+    c_imaps=$(bench_free_port) c_imap=$(bench_free_port) d_imaps=$(bench_free_port)
 fi
 cat >"$work/root/crymap-like.toml" <<CONF
 [tls]
@@ -86,7 +79,7 @@ CONF
 password=bench-password-$$
 echo "$password" | "$bin" --root "$work/root" user add bench --uid nobody --password-stdin >/dev/null
 "$bin" --root "$work/root" --log stderr listen 2>"$work/crymap-like.log" &
-pids+=($!)
+bench_pids+=($!)
 c_pid=$!
 
 argon=$(doveadm pw -s ARGON2ID -p "$password")
@@ -96,13 +89,10 @@ cat >"$work/passwd" <<PW
 bench:{PLAIN}$password
 bench-argon2:$argon
 PW
-cat >"$work/dovecot.conf" <<CONF
-instance_name = crymap-like-login-bench-$$
-base_dir = $work/run
-state_dir = $work/state
-log_path = $work/dovecot.log
+{
+    dovecot_conf_head "$work" login
+    cat <<CONF
 protocols = imap
-listen = 127.0.0.1
 disable_plaintext_auth = no
 default_login_user = dovenull
 default_internal_user = dovecot
@@ -111,14 +101,6 @@ mail_max_userip_connections = 1000
 ssl = yes
 ssl_cert = <$work/root/tls/cert.pem
 ssl_key = <$work/root/tls/key.pem
-service imap-login {
-  inet_listener imap {
-    port = 0
-  }
-  inet_listener imaps {
-    port = $d_imaps
-  }
-}
 passdb {
   driver = passwd-file
   args = $work/passwd
@@ -128,14 +110,12 @@ userdb {
   args = uid=nobody gid=nogroup home=$work/home/%u
 }
 CONF
-dovecot -F -c "$work/dovecot.conf" &
-pids+=($!)
-d_pid=$!
-for _ in $(seq 50); do
-    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1); socket.create_connection(("127.0.0.1",int(sys.argv[2])),1)' \
-        "$c_imaps" "$d_imaps" 2>/dev/null && break
-    sleep 0.1
-done
+    dovecot_imap_listeners "$d_imaps" 0
+} >"$work/dovecot.conf"
+dovecot_start "$work/dovecot.conf" "$d_imaps"
+# The process tree whose CPU is counted is Dovecot's master's.
+d_pid=$(cat "$work/run/master.pid")
+bench_wait_port "$c_imaps" crymap-like "$work/crymap-like.log"
 
 echo "# crymap-like $(git describe --always --dirty 2>/dev/null || echo unknown), dovecot $(dovecot --version | cut -d' ' -f1), $clients clients, $seconds s, throttle ${THROTTLE:-false}, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 # The KDF alone: ours (argon2 crate, the call LOGIN makes), then Debian's
