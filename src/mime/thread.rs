@@ -345,6 +345,7 @@ fn threads(msgs: &[Numbered<'_>], variant: Variant) -> Vec<Tree> {
             stack.extend(a.children(c).iter().rev().map(|&x| (x, false)));
         }
     }
+    let mut promoted: HashMap<usize, Option<usize>> = HashMap::new();
     for c in post {
         if a.msg(c).is_some() {
             continue;
@@ -376,15 +377,24 @@ fn threads(msgs: &[Numbered<'_>], variant: Variant) -> Vec<Tree> {
                             x.parent = None;
                         }
                     }
-                    if let Some(pos) = roots.iter().position(|&x| x == c) {
-                        roots.splice(pos..=pos, kids);
-                    }
+                    // Replaced in `roots` after the loop: finding its
+                    // place now would cost a scan of the roots per dummy.
+                    promoted.insert(c, kids.first().copied());
                     if let Some(x) = a.c.get_mut(c) {
                         x.children.clear();
                     }
                 }
             }
         }
+    }
+    if !promoted.is_empty() {
+        roots = roots
+            .into_iter()
+            .filter_map(|r| match promoted.get(&r) {
+                Some(&kid) => kid,
+                None => Some(r),
+            })
+            .collect();
     }
     sort_siblings(&mut a, msgs);
     // (5) Sort the root set by date (a dummy by its first child's).

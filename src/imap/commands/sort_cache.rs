@@ -206,7 +206,9 @@ impl SortKeyCache {
             return;
         }
         self.derived = Derived::default();
-        new.sort_unstable_by_key(|e| e.0);
+        if !new.is_sorted_by_key(|e| e.0) {
+            new.sort_unstable_by_key(|e| e.0);
+        }
         new.dedup_by_key(|e| e.0);
         if self
             .uids
