@@ -70,23 +70,36 @@ impl Tree {
 /// in each group the earliest is the parent and the others its children
 /// in date order; groups in the order of their first message's date.
 pub fn ordered_subject(msgs: &[ThreadInput<'_>]) -> Vec<Tree> {
+    let keys: Vec<(&str, i64)> = msgs
+        .iter()
+        .map(|m| (m.fields.base_subject.as_str(), m.date))
+        .collect();
+    ordered(&keys)
+}
+
+/// [`ordered_subject`] over numbered messages, whose subject numbers
+/// must be in the subjects' byte order (the empty subject, None, first).
+pub fn ordered_subject_numbered(msgs: &[Numbered<'_>]) -> Vec<Tree> {
+    let keys: Vec<(Option<u32>, i64)> = msgs.iter().map(|m| (m.subject, m.date)).collect();
+    ordered(&keys)
+}
+
+/// ORDEREDSUBJECT over (subject, sent date) by input index.
+fn ordered<S: Ord + Copy>(msgs: &[(S, i64)]) -> Vec<Tree> {
     let mut order: Vec<usize> = (0..msgs.len()).collect();
-    let key = |i: usize| {
-        msgs.get(i)
-            .map(|m| (m.fields.base_subject.as_str(), m.date))
-    };
+    let key = |i: usize| msgs.get(i).copied();
     order.sort_by(|&a, &b| key(a).cmp(&key(b)).then(a.cmp(&b)));
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    let mut last: Option<&str> = None;
+    let mut last: Option<S> = None;
     for i in order {
-        let subj = msgs.get(i).map(|m| m.fields.base_subject.as_str());
+        let subj = msgs.get(i).map(|m| m.0);
         match groups.last_mut() {
             Some(g) if last == subj => g.push(i),
             _ => groups.push(vec![i]),
         }
         last = subj;
     }
-    let date = |i: usize| msgs.get(i).map_or(0, |m| m.date);
+    let date = |i: usize| msgs.get(i).map_or(0, |m| m.1);
     groups.sort_by_key(|g| g.first().map(|&i| (date(i), i)));
     groups
         .into_iter()

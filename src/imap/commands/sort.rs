@@ -16,7 +16,8 @@ use crate::imap::wire::command::{
     SearchReturnOpt, SortCommand, SortCriterion, SortKey, ThreadAlgorithm, ThreadCommand,
 };
 use crate::imap::wire::response::{Response, Status, ThreadList};
-use crate::mime::thread::{self, ThreadInput, Tree};
+use crate::mime::thread::{self, Tree};
+use crate::store::sort_keys::SortEntry;
 use crate::store::types::Uid;
 
 pub(crate) use super::sort_cache::SortKeyCache;
@@ -73,7 +74,7 @@ fn rows(ctx: &mut Ctx, hits: &Hits, with_summary: bool) -> Result<Vec<Row>, Repl
         };
         let date = entry
             .and_then(|i| sort_keys.keys(i))
-            .and_then(|k| k.date)
+            .and_then(SortEntry::date)
             .unwrap_or(arrival);
         out.push(Row {
             pos: u32::try_from(pos).unwrap_or(u32::MAX),
@@ -292,35 +293,16 @@ pub(crate) fn thread(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ThreadCommand) -> R
         .iter()
         .map(|r| hits.get(r.pos as usize).and_then(|h| number(cmd.uid, h)))
         .collect();
-    let keys = &mut ctx.sort_keys;
+    let refs = cmd.algorithm == ThreadAlgorithm::Refs;
+    // REFS does not look at subjects: they stay unnumbered.
+    let input = ctx.sort_keys.numbered(
+        rows.iter().map(|r| (r.entry.map(|i| i as usize), r.date)),
+        !refs,
+    );
     let trees = match cmd.algorithm {
-        ThreadAlgorithm::OrderedSubject => {
-            let empty = Default::default();
-            let input: Vec<ThreadInput> = rows
-                .iter()
-                .map(|r| ThreadInput {
-                    date: r.date,
-                    fields: r
-                        .entry
-                        .and_then(|i| keys.keys(i as usize))
-                        .map_or(&empty, |k| &k.fields),
-                })
-                .collect();
-            thread::ordered_subject(&input)
-        }
-        ThreadAlgorithm::References | ThreadAlgorithm::Refs => {
-            let refs = cmd.algorithm == ThreadAlgorithm::Refs;
-            // REFS does not merge by subject: its subjects stay unnumbered.
-            let input = keys.numbered(
-                rows.iter().map(|r| (r.entry.map(|i| i as usize), r.date)),
-                !refs,
-            );
-            if refs {
-                thread::refs_numbered(&input)
-            } else {
-                thread::references_numbered(&input)
-            }
-        }
+        ThreadAlgorithm::OrderedSubject => thread::ordered_subject_numbered(&input),
+        ThreadAlgorithm::References => thread::references_numbered(&input),
+        ThreadAlgorithm::Refs => thread::refs_numbered(&input),
     };
     Response::Thread(trees.iter().map(|t| to_wire(t, &numbers)).collect()).encode(out);
     Reply::ok("THREAD completed")
@@ -329,8 +311,8 @@ pub(crate) fn thread(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ThreadCommand) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::imap::commands::sort_cache::MsgKeys;
     use crate::mime::sort::SortFields;
+    use crate::mime::thread::ThreadInput;
 
     struct Rng(u64);
 
@@ -357,7 +339,7 @@ mod tests {
 
     /// A random mailbox: the cache (entries inserted in a random order,
     /// UIDs with gaps) and the hits' rows (a random subset, ascending).
-    fn mailbox(rng: &mut Rng) -> (SortKeyCache, Vec<Row>, Vec<MsgKeys>) {
+    fn mailbox(rng: &mut Rng) -> (SortKeyCache, Vec<Row>, Vec<(Option<i64>, SortFields)>) {
         let words = [
             "",
             "a",
@@ -387,11 +369,8 @@ mod tests {
                 ..SortFields::default()
             };
             let date = (rng.next(4) != 0).then(|| rng.next(6) as i64 - 3);
-            all.push(MsgKeys {
-                date,
-                fields: fields.clone(),
-            });
-            entries.push((Uid::new(uid).unwrap(), MsgKeys { date, fields }));
+            entries.push((Uid::new(uid).unwrap(), SortEntry::new(date, &fields)));
+            all.push((date, fields));
         }
         for i in (1..entries.len()).rev() {
             entries.swap(i, rng.next(i as u64 + 1) as usize);
@@ -408,15 +387,19 @@ mod tests {
                 entry: Some(entry as u32),
                 arrival,
                 size: rng.next(4) as u32,
-                date: k.date.unwrap_or(arrival),
+                date: k.0.unwrap_or(arrival),
             });
         }
         (cache, rows, all)
     }
 
     /// The plain answer: a comparison sort on the strings themselves.
-    fn plain(rows: &[Row], all: &[MsgKeys], criteria: &[SortCriterion]) -> Vec<u32> {
-        let f = |r: &Row| &all[r.entry.unwrap() as usize].fields;
+    fn plain(
+        rows: &[Row],
+        all: &[(Option<i64>, SortFields)],
+        criteria: &[SortCriterion],
+    ) -> Vec<u32> {
+        let f = |r: &Row| &all[r.entry.unwrap() as usize].1;
         let mut v: Vec<&Row> = rows.iter().collect();
         v.sort_by(|a, b| {
             for c in criteria {
@@ -463,7 +446,7 @@ mod tests {
     #[test]
     fn property_numbered_threads_equal_threads_of_strings() {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-        let subjects = ["", "a", "b", "c"];
+        let subjects = ["", "a", "b", "c", "ab"];
         for _ in 0..500 {
             let n = 1 + rng.next(40) as usize;
             let mut entries = Vec::new();
@@ -471,7 +454,7 @@ mod tests {
             for i in 0..n {
                 let id = |k: u64| format!("{k}@x");
                 let fields = SortFields {
-                    base_subject: subjects[rng.next(4) as usize].to_owned(),
+                    base_subject: subjects[rng.next(5) as usize].to_owned(),
                     is_reply: rng.next(2) == 0,
                     message_id: (rng.next(5) != 0).then(|| id(rng.next(12))),
                     references: (0..rng.next(6)).map(|_| id(rng.next(12))).collect(),
@@ -481,10 +464,7 @@ mod tests {
                 all.push((date, fields.clone()));
                 entries.push((
                     Uid::new(i as u32 + 1).unwrap(),
-                    MsgKeys {
-                        date: Some(date),
-                        fields,
-                    },
+                    SortEntry::new(Some(date), &fields),
                 ));
             }
             let mut cache = SortKeyCache::of_entries(entries);
@@ -500,6 +480,10 @@ mod tests {
             assert_eq!(
                 thread::references_numbered(&numbered),
                 thread::references(&strings)
+            );
+            assert_eq!(
+                thread::ordered_subject_numbered(&numbered),
+                thread::ordered_subject(&strings)
             );
             let numbered = cache.numbered(msgs(), false);
             assert_eq!(thread::refs_numbered(&numbered), thread::refs(&strings));

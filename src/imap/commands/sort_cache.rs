@@ -9,10 +9,10 @@
 use std::collections::HashMap;
 
 use crate::imap::wire::command::SortKey;
-use crate::mime::sort::SortFields;
 use crate::mime::thread::Numbered;
 use crate::store::account::MailboxId;
 use crate::store::mailbox::{Mailbox, MailboxError};
+use crate::store::sort_keys::SortEntry;
 use crate::store::types::Uid;
 
 /// Entries kept before the cache is dropped and refilled: about 300 bytes
@@ -29,14 +29,6 @@ const STORE_MIN: usize = 64;
 /// Below this many uncached messages the keys are read on this thread.
 const PARALLEL_MIN: usize = 256;
 
-/// What SORT and THREAD use of one message.
-pub(crate) struct MsgKeys {
-    /// The Date header's instant; None when missing or unparsable.
-    pub(crate) date: Option<i64>,
-    /// The summary's sort fields.
-    pub(crate) fields: SortFields,
-}
-
 /// The keys of the selected mailbox's messages, by ascending UID, kept
 /// for the session: summaries are immutable per UID, so entries never go
 /// stale (an expunged message's entry lingers, unused, until the session
@@ -47,7 +39,7 @@ pub(crate) struct SortKeyCache {
     /// Ascending.
     uids: Vec<Uid>,
     /// `keys[i]` belongs to `uids[i]`.
-    keys: Vec<MsgKeys>,
+    keys: Vec<SortEntry>,
     /// The mailbox's sealed sort-key file was read.
     stored_read: bool,
     /// Derived from `keys`; dropped whenever an entry is added.
@@ -100,26 +92,23 @@ fn string_slot(key: SortKey) -> Option<usize> {
     })
 }
 
-/// The string `key` sorts by in `f` (`key` is a string key).
-fn string_of(f: &SortFields, slot: usize) -> &str {
+/// The string a key of [`string_slot`] `slot` sorts by in `e`.
+fn string_of(e: &SortEntry, slot: usize) -> &str {
     match slot {
-        0 => &f.base_subject,
-        1 => &f.from,
-        2 => &f.to,
-        3 => &f.cc,
-        4 => &f.display_from,
-        _ => &f.display_to,
+        0 => e.base_subject(),
+        1 => e.from(),
+        2 => e.to(),
+        3 => e.cc(),
+        4 => e.display_from(),
+        _ => e.display_to(),
     }
 }
 
-fn load(mb: &Mailbox, uid: Uid) -> Result<(Uid, MsgKeys), MailboxError> {
+fn load(mb: &Mailbox, uid: Uid) -> Result<(Uid, SortEntry), MailboxError> {
     let s = mb.summary(uid)?;
     Ok((
         uid,
-        MsgKeys {
-            date: s.search.date.map(|d| d.unix_seconds),
-            fields: s.sort,
-        },
+        SortEntry::new(s.search.date.map(|d| d.unix_seconds), &s.sort),
     ))
 }
 
@@ -144,13 +133,7 @@ impl SortKeyCache {
         }
         if !self.stored_read {
             self.stored_read = true;
-            let stored = mb.cached_sort_keys();
-            self.insert(
-                stored
-                    .into_iter()
-                    .map(|(u, date, fields)| (u, MsgKeys { date, fields }))
-                    .collect(),
-            );
+            self.insert(mb.cached_sort_keys());
         }
         let mut missing = self.missing(uids);
         if missing.is_empty() {
@@ -161,26 +144,18 @@ impl SortKeyCache {
             // fill reads the file again.
             self.reset();
             self.mailbox = Some(mb.id());
-            let stored = mb.cached_sort_keys();
-            self.insert(
-                stored
-                    .into_iter()
-                    .filter(|(u, _, _)| uids.binary_search(u).is_ok())
-                    .map(|(u, date, fields)| (u, MsgKeys { date, fields }))
-                    .collect(),
-            );
+            let mut stored = mb.cached_sort_keys();
+            stored.retain(|(u, _)| uids.binary_search(u).is_ok());
+            self.insert(stored);
             missing = self.missing(uids);
         }
         let loaded = read_summaries(mb, &missing)?;
         self.insert(loaded);
         if missing.len() >= STORE_MIN {
             let mut cursor = 0;
-            let known: Vec<(Uid, Option<i64>, &SortFields)> = mb
+            let known: Vec<(Uid, &SortEntry)> = mb
                 .uids()
-                .filter_map(|u| {
-                    let k = self.keys.get(self.index_of(u, &mut cursor)?)?;
-                    Some((u, k.date, &k.fields))
-                })
+                .filter_map(|u| Some((u, self.keys.get(self.index_of(u, &mut cursor)?)?)))
                 .collect();
             // Only a complete set is written: after the cache was cleared
             // (a mailbox past SORT_CACHE_LIMIT) it would shrink the file.
@@ -201,7 +176,7 @@ impl SortKeyCache {
     }
 
     /// Adds entries (any order; UIDs already cached are ignored).
-    fn insert(&mut self, mut new: Vec<(Uid, MsgKeys)>) {
+    fn insert(&mut self, mut new: Vec<(Uid, SortEntry)>) {
         if new.is_empty() {
             return;
         }
@@ -260,7 +235,7 @@ impl SortKeyCache {
     }
 
     /// The keys of entry `i`.
-    pub(crate) fn keys(&self, i: usize) -> Option<&MsgKeys> {
+    pub(crate) fn keys(&self, i: usize) -> Option<&SortEntry> {
         self.keys.get(i)
     }
 
@@ -282,10 +257,7 @@ impl SortKeyCache {
         }
         let n = u32::try_from(keys.len()).unwrap_or(u32::MAX);
         let mut order: Vec<u32> = (0..n).collect();
-        let s = |i: u32| {
-            keys.get(i as usize)
-                .map_or("", |k| string_of(&k.fields, slot))
-        };
+        let s = |i: u32| keys.get(i as usize).map_or("", |k| string_of(k, slot));
         order.sort_unstable_by(|&a, &b| s(a).cmp(s(b)));
         let mut ranks = vec![0u32; keys.len()];
         let mut rank = 0u32;
@@ -319,12 +291,11 @@ impl SortKeyCache {
             refs: Vec::with_capacity(keys.len()),
         };
         for k in keys {
-            let f = &k.fields;
             ids.message_id
-                .push(f.message_id.as_deref().map(|id| number(&mut table, id)));
+                .push(k.message_id().map(|id| number(&mut table, id)));
             let start = u32::try_from(ids.refs.len()).unwrap_or(u32::MAX);
             ids.refs
-                .extend(f.references.iter().map(|r| number(&mut table, r)));
+                .extend(k.references().map(|r| number(&mut table, r)));
             let end = u32::try_from(ids.refs.len()).unwrap_or(u32::MAX);
             ids.spans.push((start, end));
         }
@@ -332,8 +303,9 @@ impl SortKeyCache {
     }
 
     /// The THREAD input of messages given as (entry, sent date), with
-    /// IDs numbered and, when `subjects`, base subjects numbered by their
-    /// rank (a message without an entry threads alone).
+    /// IDs numbered and, when `subjects`, non-empty base subjects
+    /// numbered by their rank, so in byte order (a message without an
+    /// entry threads alone).
     pub(crate) fn numbered(
         &mut self,
         msgs: impl Iterator<Item = (Option<usize>, i64)>,
@@ -355,9 +327,9 @@ impl SortKeyCache {
                 message_id: ids.and_then(|t| t.message_id(i)),
                 references: ids.map_or(&[], |t| t.references(i)),
                 subject: k
-                    .filter(|k| subjects && !k.fields.base_subject.is_empty())
+                    .filter(|k| subjects && !k.base_subject().is_empty())
                     .and_then(|_| ranks?.get(i).copied()),
-                is_reply: k.is_some_and(|k| k.fields.is_reply),
+                is_reply: k.is_some_and(SortEntry::is_reply),
             }
         })
         .collect()
@@ -366,7 +338,7 @@ impl SortKeyCache {
 
 /// Reads the keys of `missing` from their summaries, on every core when
 /// there are many.
-fn read_summaries(mb: &Mailbox, missing: &[Uid]) -> Result<Vec<(Uid, MsgKeys)>, MailboxError> {
+fn read_summaries(mb: &Mailbox, missing: &[Uid]) -> Result<Vec<(Uid, SortEntry)>, MailboxError> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -375,7 +347,7 @@ fn read_summaries(mb: &Mailbox, missing: &[Uid]) -> Result<Vec<(Uid, MsgKeys)>, 
         return missing.iter().map(|&u| load(mb, u)).collect();
     }
     let chunk = missing.len().div_ceil(threads);
-    let parts: Vec<Option<Result<Vec<(Uid, MsgKeys)>, MailboxError>>> =
+    let parts: Vec<Option<Result<Vec<(Uid, SortEntry)>, MailboxError>>> =
         std::thread::scope(|scope| {
             let handles: Vec<_> = missing
                 .chunks(chunk)
@@ -407,7 +379,7 @@ fn read_summaries(mb: &Mailbox, missing: &[Uid]) -> Result<Vec<(Uid, MsgKeys)>, 
 #[cfg(test)]
 impl SortKeyCache {
     /// A cache holding `entries` (any order), as if read from a mailbox.
-    pub(crate) fn of_entries(entries: Vec<(Uid, MsgKeys)>) -> SortKeyCache {
+    pub(crate) fn of_entries(entries: Vec<(Uid, SortEntry)>) -> SortKeyCache {
         let mut c = SortKeyCache::default();
         c.insert(entries);
         c

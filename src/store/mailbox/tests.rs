@@ -471,6 +471,7 @@ fn refresh_keeping_expunged_shows_new_messages_and_holds_expunges_back() {
 #[test]
 fn sort_key_cache_round_trip_and_rejections() {
     use crate::mime::sort::SortFields;
+    use crate::store::sort_keys::SortEntry;
     let f = Fixture::new();
     let mut a = f.open("INBOX");
     let uids: Vec<Uid> = (0..3)
@@ -484,17 +485,18 @@ fn sort_key_cache_round_trip_and_rejections() {
             ..SortFields::default()
         })
         .collect();
-    let keys: Vec<(Uid, Option<i64>, &SortFields)> = uids
+    let entries: Vec<SortEntry> = uids
         .iter()
         .zip(&fields)
-        .map(|(&u, f)| (u, Some(i64::from(u.get()) * 10), f))
+        .map(|(&u, f)| SortEntry::new(Some(i64::from(u.get()) * 10), f))
         .collect();
+    let keys: Vec<(Uid, &SortEntry)> = uids.iter().copied().zip(&entries).collect();
     a.store_sort_keys(&keys);
     let back = a.cached_sort_keys();
     assert_eq!(back.len(), 3);
     assert_eq!(back[1].0, uids[1]);
-    assert_eq!(back[1].1, Some(i64::from(uids[1].get()) * 10));
-    assert_eq!(back[1].2.base_subject, "TEST 1");
+    assert_eq!(back[1].1.date(), Some(i64::from(uids[1].get()) * 10));
+    assert_eq!(back[1].1.base_subject(), "TEST 1");
 
     // An expunged message's entry is not given out.
     a.expunge(&[uids[0]]).unwrap();

@@ -7,13 +7,13 @@
 //! `moves`) and never changes a file but those caches.
 
 use super::{msg_path, Mailbox, MailboxError};
-use crate::mime::sort::SortFields;
 use crate::mime::summary::Summary;
 use crate::store::change_log::ChangeLogError;
 use crate::store::message_file::{MessageReader, SealedMessage};
+use crate::store::sort_keys::{self, SortEntry};
 use crate::store::state::State;
+use crate::store::summary;
 use crate::store::types::{Flag, InternalDate, MessageName, Modseq, SeqNum, Uid};
-use crate::store::{sort_keys, summary};
 
 /// What changed since the previous [`Mailbox::refresh`], in the order the
 /// IMAP layer should report it: flag changes (FETCH, sequence numbers valid
@@ -448,9 +448,9 @@ impl Mailbox {
     }
 
     /// The stored sort keys (see `store::sort_keys`) of the messages the
-    /// client knows whose entry still names the message's file: (UID, Date
-    /// header instant, sort fields). Empty when there is no usable cache.
-    pub fn cached_sort_keys(&self) -> Vec<(Uid, Option<i64>, SortFields)> {
+    /// client knows whose entry still names the message's file, by UID.
+    /// Empty when there is no usable cache.
+    pub fn cached_sort_keys(&self) -> Vec<(Uid, SortEntry)> {
         let file = sort_keys::path(self.log.dir());
         let Some(entries) = sort_keys::read(
             &file,
@@ -462,22 +462,26 @@ impl Mailbox {
         };
         entries
             .into_iter()
-            .filter(|(uid, name, _, _)| {
-                self.seq_of(*uid).is_some() && self.state.get(*uid).is_some_and(|m| m.name == *name)
+            .filter(|(uid, name, _)| {
+                self.state
+                    .position(*uid)
+                    .filter(|&i| i < self.visible)
+                    .and_then(|i| self.state.messages.get(i))
+                    .is_some_and(|m| m.name == *name)
             })
-            .map(|(uid, _, date, fields)| (uid, date, fields))
+            .map(|(uid, _, entry)| (uid, entry))
             .collect()
     }
 
     /// Replaces the stored sort keys with `keys` (those of messages no
     /// longer here are dropped). A failure is logged: the cache only
     /// saves the next session work.
-    pub fn store_sort_keys(&self, keys: &[(Uid, Option<i64>, &SortFields)]) {
+    pub fn store_sort_keys(&self, keys: &[(Uid, &SortEntry)]) {
         let entries: Vec<_> = keys
             .iter()
-            .filter_map(|&(uid, date, fields)| {
+            .filter_map(|&(uid, entry)| {
                 let m = self.state.get(uid)?;
-                Some((uid, m.name, date, fields))
+                Some((uid, m.name, entry))
             })
             .collect();
         let file = sort_keys::path(self.log.dir());
