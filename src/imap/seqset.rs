@@ -19,8 +19,7 @@
 
 use crate::imap::context::Selected;
 use crate::imap::wire::command::{SeqBound, SeqRange, SeqSet};
-use crate::store::mailbox::Mailbox;
-use crate::store::types::{SeqNum, Uid};
+use crate::store::types::Uid;
 
 /// Whether a set holds message sequence numbers or UIDs (`UID FETCH` ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,85 +62,13 @@ pub(crate) enum SeqSetError {
 /// selected mailbox and its saved search result.
 #[derive(Debug, Clone)]
 pub(crate) struct View<'a> {
-    /// UIDs in sequence order (ascending): sequence number `n` is the
-    /// `n`th.
-    uids: Uids<'a>,
+    /// UIDs in sequence order (ascending): sequence number `n` is
+    /// `uids[n - 1]`.
+    uids: Vec<Uid>,
     /// The saved search result (`$`), in any order.
     saved: &'a [Uid],
     /// The mailbox's UIDNEXT: every UID ever assigned is below it.
     uidnext: Uid,
-}
-
-/// A view's UIDs: a list, or the selected mailbox's own, borrowed (a view
-/// is made for every FETCH, STORE and SEARCH: copying a 100,000-message
-/// mailbox's UIDs each time would cost more than most commands).
-#[derive(Clone)]
-enum Uids<'a> {
-    Listed(Vec<Uid>),
-    Mailbox(&'a Mailbox),
-}
-
-impl std::fmt::Debug for Uids<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Uids::Listed(v) => v.fmt(f),
-            Uids::Mailbox(m) => write!(f, "mailbox {} ({} messages)", m.id(), m.exists()),
-        }
-    }
-}
-
-impl Uids<'_> {
-    fn len(&self) -> usize {
-        match self {
-            Uids::Listed(v) => v.len(),
-            Uids::Mailbox(m) => m.exists() as usize,
-        }
-    }
-
-    fn get(&self, i: usize) -> Option<Uid> {
-        match self {
-            Uids::Listed(v) => v.get(i).copied(),
-            Uids::Mailbox(m) => m.uid_of(SeqNum::from_index(i)?),
-        }
-    }
-
-    fn last(&self) -> Option<Uid> {
-        self.len().checked_sub(1).and_then(|i| self.get(i))
-    }
-
-    fn contains(&self, uid: Uid) -> bool {
-        match self {
-            Uids::Listed(v) => v.binary_search(&uid).is_ok(),
-            Uids::Mailbox(m) => m.seq_of(uid).is_some(),
-        }
-    }
-
-    /// The index of the first UID for which `below` is false (`below`
-    /// holds for a prefix).
-    fn partition_point(&self, below: impl Fn(Uid) -> bool) -> usize {
-        let (mut lo, mut hi) = (0, self.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.get(mid).is_some_and(&below) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
-    }
-
-    /// Appends the UIDs at indices `lo..hi` (clamped) to `out`.
-    fn extend_range(&self, lo: usize, hi: usize, out: &mut Vec<Uid>) {
-        let hi = hi.min(self.len());
-        if lo >= hi {
-            return;
-        }
-        match self {
-            Uids::Listed(v) => out.extend_from_slice(v.get(lo..hi).unwrap_or(&[])),
-            Uids::Mailbox(m) => out.extend(m.uids().skip(lo).take(hi - lo)),
-        }
-    }
 }
 
 impl<'a> View<'a> {
@@ -150,19 +77,19 @@ impl<'a> View<'a> {
     pub(crate) fn new(uids: Vec<Uid>, saved: &'a [Uid], uidnext: Uid) -> View<'a> {
         debug_assert!(uids.windows(2).all(|w| w[0] < w[1]), "UIDs ascend");
         View {
-            uids: Uids::Listed(uids),
+            uids,
             saved,
             uidnext,
         }
     }
 
-    /// The view of the selected mailbox (its UIDs borrowed, not copied).
+    /// The view of the selected mailbox.
     pub(crate) fn of(sel: &'a Selected) -> View<'a> {
-        View {
-            uids: Uids::Mailbox(&sel.mailbox),
-            saved: &sel.saved,
-            uidnext: sel.mailbox.uidnext(),
-        }
+        View::new(
+            sel.mailbox.uids().collect(),
+            &sel.saved,
+            sel.mailbox.uidnext(),
+        )
     }
 
     /// The messages `set` names, as ascending UIDs without duplicates, for
@@ -196,7 +123,7 @@ impl<'a> View<'a> {
                     .saved
                     .iter()
                     .copied()
-                    .filter(|&u| self.uids.contains(u))
+                    .filter(|u| self.uids.binary_search(u).is_ok())
                     .collect();
                 v.sort_unstable();
                 v.dedup();
@@ -211,17 +138,19 @@ impl<'a> View<'a> {
                     // Sequence number n is index n - 1; past the end is
                     // clamped, as SEARCH wants (`resolve` checked already).
                     let (lo, hi) = (to_index(lo.max(1) - 1), to_index(hi));
-                    self.uids.extend_range(lo, hi, &mut out);
+                    out.extend_from_slice(
+                        self.uids.get(lo..hi.min(self.uids.len())).unwrap_or(&[]),
+                    );
                 }
             }
             Numbers::Uid => {
                 // RFC 9051 §9: the last message's UID, or UIDNEXT when the
                 // mailbox is empty (then no UID matches anyway).
-                let star = self.uids.last().unwrap_or(self.uidnext).get();
+                let star = self.uids.last().unwrap_or(&self.uidnext).get();
                 for (lo, hi) in normalise(ranges, star) {
                     let start = self.uids.partition_point(|u| u.get() < lo);
                     let end = self.uids.partition_point(|u| u.get() <= hi);
-                    self.uids.extend_range(start, end, &mut out);
+                    out.extend_from_slice(self.uids.get(start..end).unwrap_or(&[]));
                 }
             }
         }

@@ -290,28 +290,34 @@ impl Mailbox {
                 out.flags_changed.push((seq, uid));
             }
         }
-        for (i, m) in self
-            .state
-            .messages
-            .iter()
-            .enumerate()
-            .take(self.visible)
-            .rev()
-        {
-            if m.expunged {
-                if let Some(seq) = SeqNum::from_index(i) {
-                    out.expunged.push((seq, m.uid));
+        let known = if self.has_tombstones() {
+            for (i, m) in self
+                .state
+                .messages
+                .iter()
+                .enumerate()
+                .take(self.visible)
+                .rev()
+            {
+                if m.expunged {
+                    if let Some(seq) = SeqNum::from_index(i) {
+                        out.expunged.push((seq, m.uid));
+                    }
                 }
             }
-        }
-        let known = self
-            .state
-            .messages
-            .iter()
-            .take(self.visible)
-            .filter(|m| !m.expunged)
-            .count();
-        self.state.drop_tombstones();
+            let known = self
+                .state
+                .messages
+                .iter()
+                .take(self.visible)
+                .filter(|m| !m.expunged)
+                .count();
+            self.state.drop_tombstones();
+            self.no_tombstones_at = Some(self.state.highest_modseq);
+            known
+        } else {
+            self.visible.min(self.state.messages.len())
+        };
         out.new_uids = self
             .state
             .messages
@@ -335,8 +341,8 @@ impl Mailbox {
     pub fn refresh_flags(&mut self) -> Result<Vec<(SeqNum, Uid)>, MailboxError> {
         let out = self.catch_up_flags()?;
         let nothing_pending = self.state.messages.len() == self.visible
-            && self.state.messages.iter().all(|m| !m.expunged)
-            && self.state.pending_moves.is_empty();
+            && self.state.pending_moves.is_empty()
+            && !self.has_tombstones();
         if nothing_pending {
             self.reported = self.state.highest_modseq;
         }
@@ -364,8 +370,7 @@ impl Mailbox {
             .collect();
         self.visible = self.state.messages.len();
         out.exists = self.exists();
-        let nothing_pending =
-            self.state.messages.iter().all(|m| !m.expunged) && self.state.pending_moves.is_empty();
+        let nothing_pending = self.state.pending_moves.is_empty() && !self.has_tombstones();
         if nothing_pending {
             self.reported = self.state.highest_modseq;
         }
@@ -398,9 +403,24 @@ impl Mailbox {
         Ok(out)
     }
 
+    /// Whether some message is a tombstone (expunged, not yet reported);
+    /// looks at every message only when something changed since it last
+    /// found none.
+    fn has_tombstones(&mut self) -> bool {
+        if self.no_tombstones_at == Some(self.state.highest_modseq) {
+            return false;
+        }
+        let any = self.state.messages.iter().any(|m| m.expunged);
+        if !any {
+            self.no_tombstones_at = Some(self.state.highest_modseq);
+        }
+        any
+    }
+
     /// Adopts a state rebuilt from scratch, turning the difference into
     /// tombstones, flag changes and new messages as a refresh would.
     fn merge_fresh(&mut self, mut fresh: State) {
+        self.no_tombstones_at = None;
         fresh.drop_tombstones();
         let mut merged: Vec<_> = Vec::with_capacity(fresh.messages.len());
         let mut new_iter = fresh.messages.into_iter().peekable();
