@@ -242,19 +242,28 @@ pub fn refs_numbered(msgs: &[Numbered<'_>]) -> Vec<Tree> {
 
 /// The numbers of [`Numbered`] inputs, without the borrowed References.
 struct NumberedOwned {
-    msgs: Vec<(i64, Option<u32>, (usize, usize), Option<u32>, bool)>,
+    msgs: Vec<Owned>,
+}
+
+/// One [`Numbered`] with its References as a range of a shared list.
+struct Owned {
+    date: i64,
+    message_id: Option<u32>,
+    refs: (usize, usize),
+    subject: Option<u32>,
+    is_reply: bool,
 }
 
 impl NumberedOwned {
     fn of<'a>(&self, refs: &'a [u32]) -> Vec<Numbered<'a>> {
         self.msgs
             .iter()
-            .map(|&(date, message_id, (a, b), subject, is_reply)| Numbered {
-                date,
-                message_id,
-                references: refs.get(a..b).unwrap_or(&[]),
-                subject,
-                is_reply,
+            .map(|m| Numbered {
+                date: m.date,
+                message_id: m.message_id,
+                references: refs.get(m.refs.0..m.refs.1).unwrap_or(&[]),
+                subject: m.subject,
+                is_reply: m.is_reply,
             })
             .collect()
     }
@@ -278,7 +287,13 @@ fn number(msgs: &[ThreadInput<'_>]) -> (Vec<u32>, NumberedOwned) {
             refs.push(num(&mut ids, r));
         }
         let subject = (!f.base_subject.is_empty()).then(|| num(&mut subjects, &f.base_subject));
-        out.push((m.date, message_id, (start, refs.len()), subject, f.is_reply));
+        out.push(Owned {
+            date: m.date,
+            message_id,
+            refs: (start, refs.len()),
+            subject,
+            is_reply: f.is_reply,
+        });
     }
     (refs, NumberedOwned { msgs: out })
 }

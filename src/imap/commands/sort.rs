@@ -339,7 +339,10 @@ mod tests {
 
     /// A random mailbox: the cache (entries inserted in a random order,
     /// UIDs with gaps) and the hits' rows (a random subset, ascending).
-    fn mailbox(rng: &mut Rng) -> (SortKeyCache, Vec<Row>, Vec<(Option<i64>, SortFields)>) {
+    /// Each message's Date header instant and fields, by cache entry.
+    type Plain = Vec<(Option<i64>, SortFields)>;
+
+    fn mailbox(rng: &mut Rng) -> (SortKeyCache, Vec<Row>, Plain) {
         let words = [
             "",
             "a",

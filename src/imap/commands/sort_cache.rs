@@ -181,15 +181,15 @@ impl SortKeyCache {
             return;
         }
         self.derived = Derived::default();
-        if !new.is_sorted_by_key(|e| e.0) {
+        if !new.windows(2).all(|w| w[0].0 <= w[1].0) {
             new.sort_unstable_by_key(|e| e.0);
         }
         new.dedup_by_key(|e| e.0);
-        if self
-            .uids
-            .last()
-            .is_none_or(|last| new.first().is_some_and(|f| f.0 > *last))
-        {
+        let only_newer = match (self.uids.last(), new.first()) {
+            (Some(last), Some(first)) => first.0 > *last,
+            _ => true,
+        };
+        if only_newer {
             // New mail: UIDs only grow.
             for (u, k) in new {
                 self.uids.push(u);
@@ -346,6 +346,9 @@ impl SortKeyCache {
     }
 }
 
+/// What one reader thread read: entries, or the first failure.
+type Loaded = Result<Vec<(Uid, SortEntry)>, MailboxError>;
+
 /// Reads the keys of `missing` from their summaries, on every core when
 /// there are many.
 fn read_summaries(mb: &Mailbox, missing: &[Uid]) -> Result<Vec<(Uid, SortEntry)>, MailboxError> {
@@ -357,20 +360,19 @@ fn read_summaries(mb: &Mailbox, missing: &[Uid]) -> Result<Vec<(Uid, SortEntry)>
         return missing.iter().map(|&u| load(mb, u)).collect();
     }
     let chunk = missing.len().div_ceil(threads);
-    let parts: Vec<Option<Result<Vec<(Uid, SortEntry)>, MailboxError>>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = missing
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|&u| load(mb, u))
-                            .collect::<Result<Vec<_>, _>>()
-                    })
+    let parts: Vec<Option<Loaded>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = missing
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|&u| load(mb, u))
+                        .collect::<Result<Vec<_>, _>>()
                 })
-                .collect();
-            handles.into_iter().map(|h| h.join().ok()).collect()
-        });
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().ok()).collect()
+    });
     let mut out = Vec::with_capacity(missing.len());
     for (part, uids) in parts.into_iter().zip(missing.chunks(chunk)) {
         match part {
