@@ -114,6 +114,11 @@ pub(crate) struct LmtpConfig {
     pub max_recipients: usize,
     /// Seconds of client silence before the session is closed (421 4.4.2).
     pub idle_timeout_secs: u64,
+    /// Seconds a recipient's delivery child may take, once told to commit,
+    /// to report its copy durable; past them it is killed and that
+    /// recipient answered 451 4.3.0 unless its copy is in the spool (the
+    /// child runs as the recipient's uid, which can stop it).
+    pub delivery_timeout_secs: u64,
     /// The name in the greeting and in `Received:`; the host name if unset.
     pub hostname: Option<String>,
 }
@@ -123,6 +128,7 @@ impl Default for LmtpConfig {
         LmtpConfig {
             max_recipients: 100,
             idle_timeout_secs: 300,
+            delivery_timeout_secs: 120,
             hostname: None,
         }
     }
@@ -420,9 +426,14 @@ impl Config {
                     .to_owned(),
             );
         }
-        if self.lmtp.max_recipients == 0 || self.lmtp.idle_timeout_secs == 0 {
+        if self.lmtp.max_recipients == 0
+            || self.lmtp.idle_timeout_secs == 0
+            || self.lmtp.delivery_timeout_secs == 0
+        {
             return Err(
-                "lmtp.max_recipients and lmtp.idle_timeout_secs must be at least 1".to_owned(),
+                "lmtp.max_recipients, lmtp.idle_timeout_secs and lmtp.delivery_timeout_secs \
+                 must be at least 1"
+                    .to_owned(),
             );
         }
         if let Some(h) = &self.lmtp.hostname {

@@ -741,3 +741,69 @@ fn hostile_lmtp_client_gone_before_the_replies_stops_further_copies() {
     }
     assert_eq!(staged(), 0);
 }
+
+/// A delivery child runs as its recipient's uid, which can stop it (here
+/// it stops itself where it would commit, as `kill -STOP` by that user
+/// would leave it). The session waits `[lmtp] delivery_timeout_secs` for
+/// each, then kills it and answers that recipient with a temporary
+/// failure (its copy never reached the spool), and goes on: every
+/// recipient gets its reply, the session still answers, no copy is left
+/// and no child is left behind. (Before, the session waited on the child
+/// for good, holding up every later recipient and the MTA.)
+#[test]
+fn hostile_lmtp_stopped_delivery_child_is_killed_and_answered_temporary() {
+    let root = root_with_users("lmtp-stall", "\n[lmtp]\ndelivery_timeout_secs = 2\n");
+    let mut c = Raw::start(&root, Some("stop:deliver.before-commit"));
+    c.cmd("LHLO t");
+    c.cmd("MAIL FROM:<s@x>");
+    for u in ["alice", "bob", "carol"] {
+        assert!(c.cmd(&format!("RCPT TO:<{u}@x>")).starts_with("250"));
+    }
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.send(format!("{}.\r\n", message("stalled")).as_bytes());
+    for u in ["alice", "bob", "carol"] {
+        let r = c.reply().concat();
+        assert!(r.starts_with("451 4."), "{u}: {r:?}");
+    }
+    assert!(c.cmd("NOOP").starts_with("250"));
+    assert!(c.cmd("QUIT").starts_with("221"));
+    let status = wait_exit(&mut c.child, Duration::from_secs(20));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    for u in ["alice", "bob", "carol"] {
+        assert_eq!(messages(&root, u, "INBOX").len(), 0, "{u}");
+        let spool = root.path().join("users").join(u).join("spool");
+        assert_eq!(std::fs::read_dir(spool).unwrap().count(), 0, "{u}");
+    }
+}
+
+/// The other two places a stopped child could hold the session: stopped
+/// after its rename but before its report (then it is killed and the
+/// recipient answered 250 from the spool: the copy is there), and stopped
+/// after its report, before it exits (then the reap after the replies
+/// kills it). Either way the session answers the next command; before,
+/// it waited for good on the report or on `waitpid`.
+#[test]
+fn hostile_lmtp_child_stopped_after_rename_or_report_does_not_hold_the_session() {
+    for point in ["deliver.after-rename", "lmtp.child-after-report"] {
+        let root = root_with_users("lmtp-stall2", "\n[lmtp]\ndelivery_timeout_secs = 2\n");
+        let mut c = Raw::start(&root, Some(&format!("stop:{point}")));
+        c.cmd("LHLO t");
+        c.cmd("MAIL FROM:<s@x>");
+        for u in ["alice", "bob"] {
+            assert!(c.cmd(&format!("RCPT TO:<{u}@x>")).starts_with("250"));
+        }
+        assert!(c.cmd("DATA").starts_with("354"));
+        c.send(format!("{}.\r\n", message(point)).as_bytes());
+        for u in ["alice", "bob"] {
+            let r = c.reply().concat();
+            assert!(r.starts_with("250 2.0.0"), "{point}: {u}: {r:?}");
+        }
+        assert!(c.cmd("NOOP").starts_with("250"), "{point}");
+        assert!(c.cmd("QUIT").starts_with("221"), "{point}");
+        let status = wait_exit(&mut c.child, Duration::from_secs(20));
+        assert!(status.is_some_and(|s| s.success()), "{point}: {status:?}");
+        for u in ["alice", "bob"] {
+            assert_eq!(messages(&root, u, "INBOX").len(), 1, "{point}: {u}");
+        }
+    }
+}

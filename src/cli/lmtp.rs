@@ -67,7 +67,10 @@ fn serve(system: &System) -> i32 {
         max_message_size: config.limits.max_message_size as u64,
         max_recipients: config.lmtp.max_recipients,
     };
-    let mut deliverer = SpoolDeliverer::new(users_dir);
+    let mut deliverer = SpoolDeliverer::new(
+        users_dir,
+        Duration::from_secs(config.lmtp.delivery_timeout_secs),
+    );
     match session::run(conn, &session_config, &mut deliverer) {
         Ok(()) => exit::OK,
         Err(SessionError::Closed(_)) => {

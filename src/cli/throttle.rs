@@ -84,11 +84,25 @@ impl LoginThrottle {
         format!("u:{user}")
     }
 
+    /// The key of a client address: an IPv4 address (also when it comes
+    /// IPv4-mapped), or an IPv6 address's /64, the least a site or a
+    /// subscriber is given, within which a client can pick any address.
+    fn address_key(a: IpAddr) -> String {
+        match a.to_canonical() {
+            IpAddr::V4(v4) => format!("a:{v4}"),
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("a:{net}/64")
+            }
+        }
+    }
+
     /// The keys an attempt by `user` counts under.
     fn keys(&self, user: &str) -> Vec<String> {
         let mut keys = vec![Self::user_key(user)];
         if let Some(a) = self.address {
-            keys.push(format!("a:{a}"));
+            keys.push(Self::address_key(a));
         }
         keys
     }
@@ -106,16 +120,26 @@ impl LoginThrottle {
         let keys = self.keys(user);
         let pending: Vec<String> = keys.iter().map(|k| Self::pending_key(k)).collect();
         let refs: Vec<&str> = keys.iter().chain(&pending).map(String::as_str).collect();
-        let counts = match self
-            .file
-            .count_and_bump(&refs, now(), self.policy.window_secs)
-        {
+        // Names and addresses at the lock-out are kept in the table until
+        // their window passes, whatever else arrives.
+        let counts = match self.file.count_and_bump(
+            &refs,
+            now(),
+            self.policy.window_secs,
+            self.policy.lockout_failures,
+        ) {
             Ok(c) => c,
             Err(e) => {
                 warn!("login throttle: {e}");
                 return Verdict::Check(Duration::ZERO);
             }
         };
+        if counts.contains(&u32::MAX) {
+            warn!(
+                "login throttle: every slot holds a locked-out name or address; \
+                 refusing attempts under names it does not hold until a window passes"
+            );
+        }
         let (attempts, in_flight) = counts.split_at(keys.len());
         let worst = attempts.iter().copied().max().unwrap_or(0);
         let failed = attempts
@@ -157,7 +181,7 @@ impl LoginThrottle {
             warn!("login throttle: {e}");
         }
         if let Some(a) = self.address {
-            if let Err(e) = self.file.unbump(&format!("a:{a}")) {
+            if let Err(e) = self.file.unbump(&Self::address_key(a)) {
                 warn!("login throttle: {e}");
             }
         }
@@ -237,6 +261,68 @@ mod tests {
         let mut next = LoginThrottle::open(&dir, &policy, addr).unwrap();
         assert_eq!(next.attempt("demo"), Verdict::Check(Duration::ZERO));
         next.succeeded("demo");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Locks `user` out (from `addr`), then sends 2 × SLOTS attempts with
+    /// junk names from addresses elsewhere: before, about 256 of them
+    /// (four keys each) evicted the locked-out name from the table and its
+    /// next guess was checked again.
+    #[test]
+    fn junk_names_cannot_evict_a_locked_out_name() {
+        let dir = std::env::temp_dir().join(format!("throttle-evict-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let policy = policy(1, 3);
+        let addr: Option<IpAddr> = "192.0.2.1".parse().ok();
+        let mut t = LoginThrottle::open(&dir, &policy, addr).unwrap();
+        for _ in 0..3 {
+            t.attempt("victim");
+            t.failed("victim");
+        }
+        assert_eq!(t.attempt("victim"), Verdict::LockedOut);
+        t.failed("victim");
+        for i in 0..(2 * crate::sys::throttle::SLOTS) {
+            let from: Option<IpAddr> = format!("198.51.{}.{}", i / 256, i % 256).parse().ok();
+            let mut junk = LoginThrottle::open(&dir, &policy, from).unwrap();
+            junk.attempt(&format!("junk{i}"));
+            junk.failed(&format!("junk{i}"));
+        }
+        let other: Option<IpAddr> = "203.0.113.9".parse().ok();
+        let mut t = LoginThrottle::open(&dir, &policy, other).unwrap();
+        assert_eq!(t.attempt("victim"), Verdict::LockedOut);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// An IPv6 client holds a whole /64 (and can rotate within it): its
+    /// attempts count per /64. Before, each address was its own key, so
+    /// rotating addresses was never locked out. An IPv4-mapped address
+    /// counts as the IPv4 address.
+    #[test]
+    fn ipv6_addresses_count_per_64_and_mapped_ipv4_as_ipv4() {
+        let dir = std::env::temp_dir().join(format!("throttle-v6-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let policy = policy(1, 3);
+        for i in 0..3 {
+            let a: Option<IpAddr> = format!("2001:db8:1:2::{i:x}").parse().ok();
+            let mut t = LoginThrottle::open(&dir, &policy, a).unwrap();
+            t.attempt(&format!("name{i}"));
+            t.failed(&format!("name{i}"));
+        }
+        let same64: Option<IpAddr> = "2001:db8:1:2:ffff:1:2:3".parse().ok();
+        let mut t = LoginThrottle::open(&dir, &policy, same64).unwrap();
+        assert_eq!(t.attempt("fresh"), Verdict::LockedOut);
+        let next64: Option<IpAddr> = "2001:db8:1:3::1".parse().ok();
+        let mut t = LoginThrottle::open(&dir, &policy, next64).unwrap();
+        assert_eq!(t.attempt("fresh2"), Verdict::Check(Duration::ZERO));
+        for i in 0..3 {
+            let a: Option<IpAddr> = "192.0.2.7".parse().ok();
+            let mut t = LoginThrottle::open(&dir, &policy, a).unwrap();
+            t.attempt(&format!("v4-{i}"));
+            t.failed(&format!("v4-{i}"));
+        }
+        let mapped: Option<IpAddr> = "::ffff:192.0.2.7".parse().ok();
+        let mut t = LoginThrottle::open(&dir, &policy, mapped).unwrap();
+        assert_eq!(t.attempt("v4-fresh"), Verdict::LockedOut);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

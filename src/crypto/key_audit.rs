@@ -15,7 +15,7 @@
 //! [`KeyStore::verify_public_keys`]: super::keystore::KeyStore::verify_public_keys
 
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -86,16 +86,14 @@ pub(crate) struct Checked {
 /// open (then every pair is checked).
 pub(crate) fn read(dir: &Path, key: &SecretKey) -> Vec<Checked> {
     let path = dir.join(FILE);
-    let mut sealed = Vec::new();
-    let read = fs::File::open(&path).and_then(|f| f.take(MAX_SIZE).read_to_end(&mut sealed));
-    match read {
-        Ok(_) => {}
+    let sealed = match durable::read_bounded(&path, MAX_SIZE) {
+        Ok(s) => s,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => {
             log::warn!("reading {}: {e}; checking every key pair", path.display());
             return Vec::new();
         }
-    }
+    };
     match open(key, AAD, &sealed)
         .ok()
         .and_then(|plain| postcard::from_bytes(&plain).ok())
@@ -118,4 +116,25 @@ pub(crate) fn write(dir: &Path, key: &SecretKey, list: &[Checked]) -> Result<(),
     let mut staged = NewFile::create(dir)?;
     staged.write_all(&seal(key, AAD, &plain))?;
     staged.place(&dir.join(FILE), Durability::Deferred)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::test_util::{finishes, Hostile, TempDir};
+
+    /// The record replaced by a FIFO, a link (to /dev/zero, to another
+    /// user's file) or a file past its bound: read as no record (every
+    /// pair is checked again), at once. Before, a FIFO hung every login.
+    #[test]
+    fn hostile_record_reads_as_none_at_once() {
+        let d = TempDir::new("audit");
+        let key = SecretKey::generate();
+        for what in Hostile::all(MAX_SIZE) {
+            what.plant(&d.path().join(FILE));
+            let (dir, k) = (d.path().to_owned(), key.clone());
+            let list = finishes("reading the audit record", move || read(&dir, &k));
+            assert!(list.is_empty(), "{what:?}");
+        }
+    }
 }

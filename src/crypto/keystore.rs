@@ -54,6 +54,9 @@ const X25519_WRAP_INFO: &[u8] = b"crymap-like content-key wrap x25519 v1";
 const X25519_WRAP_AAD: &[u8] = b"crymap-like wrapped content key x25519 v1\0";
 const MASTER_WRAP_AAD: &[u8] = b"crymap-like wrapped content key master v1";
 const MAX_NAME_LEN: usize = 64;
+/// The most read of a `NAME.priv` file (a sealed 32-byte key is far
+/// smaller): a link, a FIFO or a longer file planted there is refused.
+const MAX_PRIVATE_FILE: u64 = 4096;
 
 /// The validated name of a key pair: 1 to 64 characters from
 /// `[A-Za-z0-9._-]`, not starting with `.`, so it is always a plain file
@@ -338,10 +341,13 @@ impl KeyStore {
         Ok((newest, pk))
     }
 
-    /// Reads `NAME.pub`, `None` if absent.
+    /// Reads `NAME.pub`, `None` if absent. Read by delivery without any
+    /// secret to authenticate it (the login's audit does, `key_audit`), so
+    /// it is only bounded: no link followed, no FIFO waited on, no more than
+    /// a key's 32 bytes read (anything else is an error).
     pub fn read_public(&self, name: &KeyName) -> Result<Option<PublicKey>, CryptoError> {
         let path = self.pub_path(name);
-        match fs::read(&path) {
+        match durable::read_bounded(&path, 32) {
             Ok(bytes) => {
                 let arr: [u8; 32] =
                     bytes
@@ -406,7 +412,7 @@ impl KeyStore {
             return Ok(s.clone());
         }
         let path = self.priv_path(name);
-        let sealed = match fs::read(&path) {
+        let sealed = match durable::read_bounded(&path, MAX_PRIVATE_FILE) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(CryptoError::KeyNotFound {
@@ -602,6 +608,43 @@ mod tests {
         let a = ks.ensure_current(&m, at(2026, 1)).unwrap();
         let pk = ks.read_public(&a).unwrap().unwrap();
         (dir, m, ks, a, pk)
+    }
+
+    /// `NAME.pub` (read by delivery, which has no secret to check it)
+    /// replaced by a FIFO, a link (to /dev/zero, to another user's file) or
+    /// a longer file: an error at once, so delivery fails temporarily and
+    /// the login's audit restores the key. Before, a FIFO hung every
+    /// delivery; `NAME.priv` is bounded the same way.
+    #[test]
+    fn hostile_key_files_are_errors_not_waits() {
+        use crate::crypto::test_util::{finishes, Hostile};
+        let (dir, m, ks, a, pk) = store_with_january_pair();
+        let sealed_private = fs::read(ks.priv_path(&a)).unwrap();
+        for what in Hostile::all(32) {
+            what.plant(&ks.pub_path(&a));
+            let (d, n) = (dir.path().to_owned(), a.clone());
+            let r = finishes("reading a public key", move || {
+                KeyStore::new(d).read_public(&n).map(|_| ())
+            });
+            assert!(r.is_err(), "{what:?}");
+        }
+        let report = ks.verify_public_keys(&m).unwrap();
+        assert_eq!(report.restored, std::slice::from_ref(&a));
+        assert_eq!(
+            ks.read_public(&a).unwrap().unwrap().to_bytes(),
+            pk.to_bytes()
+        );
+        for what in Hostile::all(MAX_PRIVATE_FILE) {
+            what.plant(&ks.priv_path(&a));
+            let (d, n, key) = (dir.path().to_owned(), a.clone(), m.clone());
+            let r = finishes("reading a private key", move || {
+                KeyStore::new(d).private_key(&key, &n).map(|_| ())
+            });
+            assert!(r.is_err(), "{what:?}");
+        }
+        std::fs::remove_file(ks.priv_path(&a)).unwrap();
+        std::fs::write(ks.priv_path(&a), sealed_private).unwrap();
+        assert!(ks.verify_pair(&m, &a).is_ok());
     }
 
     #[test]

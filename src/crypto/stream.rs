@@ -40,10 +40,10 @@ fn chunk_nonce(counter: u64, last: bool) -> Nonce {
     Nonce::from(n)
 }
 
-#[cfg(test)]
 /// Size of the sealed stream for `plain_len` bytes of content.
-pub(crate) fn sealed_len(plain_len: u64) -> u64 {
-    let chunks = plain_len.div_ceil(PLAIN_CHUNK).max(1);
+pub(crate) const fn sealed_len(plain_len: u64) -> u64 {
+    let chunks = plain_len.div_ceil(PLAIN_CHUNK);
+    let chunks = if chunks == 0 { 1 } else { chunks };
     plain_len + chunks * TAG_LEN as u64
 }
 

@@ -15,12 +15,20 @@
 //! the children waiting on the pipe read end-of-file and remove their
 //! staged files, so no recipient ever holds a copy the MTA was not told
 //! about, except in the instant between a child's rename and the reply.
+//!
+//! A child runs as its recipient's uid, which can stop it (`kill -STOP`)
+//! or make its file system calls slow: the parent waits for its word at
+//! most the configured delivery timeout, then kills it and answers that
+//! recipient from what is on disk (delivered if its entry reached the
+//! spool, else a temporary failure), so one recipient cannot hold up the
+//! others or the MTA.
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use log::{error, warn};
 use nix::unistd::Pid;
@@ -29,8 +37,8 @@ use super::session::{Deliverer, RcptCheck};
 use crate::store::delivery::{self, LookupError, Outcome, Recipient};
 use crate::store::spool;
 use crate::store::types::MessageName;
-use crate::sys::privilege;
 use crate::sys::process::{self, ChildStatus};
+use crate::sys::{poll, privilege};
 
 /// Delivery children staging at once.
 pub(crate) const IN_FLIGHT: usize = 16;
@@ -38,6 +46,8 @@ pub(crate) const IN_FLIGHT: usize = 16;
 /// Delivers into the accounts under `users/`.
 pub(crate) struct SpoolDeliverer {
     users_dir: PathBuf,
+    /// How long a child told to commit may take to report.
+    timeout: Duration,
 }
 
 /// A recipient's delivery, started or already decided.
@@ -55,9 +65,10 @@ enum Started {
 
 impl SpoolDeliverer {
     /// Delivers into the accounts under `users_dir` (as this process sees
-    /// it, which may be `/` after `[security] chroot_system`).
-    pub(crate) fn new(users_dir: PathBuf) -> SpoolDeliverer {
-        SpoolDeliverer { users_dir }
+    /// it, which may be `/` after `[security] chroot_system`), waiting at
+    /// most `timeout` for each child told to commit.
+    pub(crate) fn new(users_dir: PathBuf, timeout: Duration) -> SpoolDeliverer {
+        SpoolDeliverer { users_dir, timeout }
     }
 
     fn start(
@@ -132,8 +143,10 @@ impl SpoolDeliverer {
 /// Commits a started delivery and waits for its outcome: the byte the
 /// child sends once its copy is durable, so the child's exit is not on the
 /// path of the reply. The child is reaped later (`reap`), or here when it
-/// ended without reporting.
-fn finish(started: Started, reap: &mut Vec<Pid>) -> Outcome {
+/// ended without reporting. A child that has not reported within
+/// `timeout` is killed, and answered for by whether its entry reached the
+/// spool.
+fn finish(started: Started, timeout: Duration, reap: &mut Vec<Pid>) -> Outcome {
     let Started::Child {
         pid,
         mut commit,
@@ -153,9 +166,28 @@ fn finish(started: Started, reap: &mut Vec<Pid>) -> Outcome {
     let _ = commit.write_all(b"c");
     drop(commit);
     let mut code = [0u8; 1];
-    if matches!(done.read(&mut code), Ok(1)) {
-        reap.push(pid);
-        return Outcome::from_child_code(i32::from(code[0]));
+    match poll::wait_any(&[done.as_fd()], Some(timeout)) {
+        Ok(ready) if ready.first() == Some(&true) => {
+            if matches!(done.read(&mut code), Ok(1)) {
+                reap.push(pid);
+                return Outcome::from_child_code(i32::from(code[0]));
+            }
+        }
+        Ok(_) => {
+            warn!(
+                "delivery child for {user} did not report within {}s; killing it",
+                timeout.as_secs()
+            );
+            if let Err(e) = process::kill_child(pid) {
+                warn!("killing delivery child {pid}: {e}");
+            }
+        }
+        Err(e) => {
+            error!("waiting for the delivery child for {user}: {e}; killing it");
+            if let Err(e) = process::kill_child(pid) {
+                warn!("killing delivery child {pid}: {e}");
+            }
+        }
     }
     match process::wait_child(pid) {
         Ok(ChildStatus::Exited(code)) => Outcome::from_child_code(code),
@@ -217,6 +249,7 @@ fn child(
     };
     // Child codes are sysexits values, all below 256.
     let _ = done.write_all(&[u8::try_from(code).unwrap_or(75)]);
+    crate::store::crash::point("lmtp.child-after-report");
     code
 }
 
@@ -252,7 +285,7 @@ impl Deliverer for SpoolDeliverer {
             }
             let outcome = started
                 .pop_front()
-                .map_or(Outcome::Temporary, |s| finish(s, &mut reap));
+                .map_or(Outcome::Temporary, |s| finish(s, self.timeout, &mut reap));
             if !report(i, outcome) {
                 break;
             }
@@ -264,9 +297,16 @@ impl Deliverer for SpoolDeliverer {
                 reap.push(pid);
             }
         }
+        // Their outcomes are known; one whose owner stopped it before it
+        // could exit is killed when the delivery timeout has passed.
+        let deadline = std::time::Instant::now() + self.timeout;
         for pid in reap {
-            if let Err(e) = process::wait_child(pid) {
-                warn!("reaping delivery child {pid}: {e}");
+            match process::reap_child_by(pid, deadline) {
+                Ok(ChildStatus::Signaled(sig)) => {
+                    warn!("delivery child {pid} ended by {sig} after its outcome");
+                }
+                Ok(ChildStatus::Exited(_)) => {}
+                Err(e) => warn!("reaping delivery child {pid}: {e}"),
             }
         }
     }

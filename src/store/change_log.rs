@@ -51,6 +51,12 @@ const MESSAGES_PER_TAIL_RECORD: usize = 64;
 /// session reading behind does not lose its place.
 pub const SEGMENT_GRACE: Duration = Duration::from_secs(3600);
 const SNAPSHOT_VERSION: u16 = 1;
+/// The largest sealed snapshot read or written: 1 GiB, over twenty million
+/// messages at the under 48 bytes each takes (the user's directory may hold a
+/// link, a FIFO or a huge file under the name; none is read past this).
+/// Compaction never writes a larger one: the mailbox then keeps its
+/// segments, slower to open but whole.
+pub(crate) const MAX_SNAPSHOT: u64 = 1 << 30;
 
 /// Errors of the change log.
 #[derive(Debug, Error)]
@@ -545,11 +551,6 @@ impl ChangeLog {
         self.catch_up(state, None)?;
         self.ensure_writable(state)?;
         let next = self.segment_no.saturating_add(1);
-        // The new segment exists before the snapshot names it, so a crash in
-        // between leaves readers a consistent chain either way.
-        let new_segment = self.open_segment(next)?;
-        durable::sync_dir(&self.dir.join("log"))?;
-        crash::point("compact.after-segment");
         let out = SnapshotOut {
             version: SNAPSHOT_VERSION,
             next_segment: next,
@@ -570,6 +571,19 @@ impl ChangeLog {
             }
         })?);
         let sealed = seal::seal(&self.snapshot_key, &snapshot_aad(&self.id), &plain);
+        if sealed.len() as u64 > MAX_SNAPSHOT {
+            log::warn!(
+                "mailbox {}: a snapshot of {} bytes would pass the bound; not compacting",
+                self.id,
+                sealed.len()
+            );
+            return Ok(());
+        }
+        // The new segment exists before the snapshot names it, so a crash in
+        // between leaves readers a consistent chain either way.
+        let new_segment = self.open_segment(next)?;
+        durable::sync_dir(&self.dir.join("log"))?;
+        crash::point("compact.after-segment");
         let mut staged = NewFile::create(&self.tmp_dir)?;
         staged.write_all(&sealed)?;
         crash::point("compact.after-snapshot-tmp");
@@ -622,7 +636,7 @@ fn snapshot_aad(id: &str) -> Vec<u8> {
 
 fn load_snapshot(dir: &Path, id: &str, key: &SecretKey) -> Result<(u32, State), ChangeLogError> {
     let path = dir.join("snapshot");
-    let sealed = match fs::read(&path) {
+    let sealed = match durable::read_bounded(&path, MAX_SNAPSHOT) {
         Ok(s) => s,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((1, State::default())),
         Err(e) => return Err(FsError::at("reading", &path)(e).into()),
@@ -730,6 +744,42 @@ mod tests {
         ));
         // The same snapshot under another mailbox's identity is refused too.
         assert!(ChangeLog::open(&dir, &tmp.path().join("tmp"), "other", &master).is_err());
+    }
+
+    /// A snapshot replaced by a FIFO, a link (to /dev/zero, to another
+    /// user's file) or a file past [`MAX_SNAPSHOT`] (sparse): opening the
+    /// mailbox fails at once, having read none of it (before: a FIFO hung
+    /// it and /dev/zero exhausted memory). The genuine snapshot put back,
+    /// the mailbox opens whole.
+    #[test]
+    fn hostile_snapshot_is_refused_unread() {
+        use crate::crypto::test_util::{finishes, Hostile};
+        let (tmp, dir, master) = fresh();
+        let (mut log, mut state) =
+            ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
+        log.write(&mut state, None, |_| -> Result<_, ChangeLogError> {
+            Ok((vec![big_state(10)], ()))
+        })
+        .unwrap();
+        compact(&mut log, &mut state);
+        drop(log);
+        let snapshot = dir.join("snapshot");
+        let genuine = std::fs::read(&snapshot).unwrap();
+        for what in Hostile::all(MAX_SNAPSHOT) {
+            what.plant(&snapshot);
+            let (d, t, m) = (dir.clone(), tmp.path().join("tmp"), master.clone());
+            let opened = finishes("opening the mailbox", move || {
+                ChangeLog::open(&d, &t, "mb", &m).map(|_| ())
+            });
+            match opened {
+                Err(ChangeLogError::Io(e)) => assert_eq!(e.op, "reading", "{what:?}"),
+                other => panic!("{what:?}: {other:?}"),
+            }
+        }
+        std::fs::remove_file(&snapshot).unwrap();
+        std::fs::write(&snapshot, genuine).unwrap();
+        let (_, reopened) = ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
+        assert_eq!(reopened, state);
     }
 
     fn one_message(uid: u32, modseq: u64) -> Batch {

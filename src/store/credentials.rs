@@ -132,11 +132,16 @@ pub(crate) const LAST_LOGIN_FILE: &str = "last-login";
 /// the chroot). A failure only costs the operator that fact, so it is
 /// logged, never an error of the login.
 pub(crate) fn note_login(user_dir: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
     let path = user_dir.join(LAST_LOGIN_FILE);
+    // No link followed, no FIFO waited on (an open for writing would wait
+    // for a reader): either would be the user's own doing, but must not
+    // stall the login.
     let written = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
         .open(&path)
         .and_then(|f| f.set_modified(std::time::SystemTime::now()));
     if let Err(e) = written {

@@ -12,7 +12,6 @@
 //! fdatasync and without one of their own (a rename of a staged file): a
 //! crash can only leave a mark behind its log, never ahead of it.
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -88,9 +87,12 @@ impl Marks {
     /// The mark called `name`; `None` if there is none yet (a log written
     /// before marks existed) or the file is shorter than a mark (a crash
     /// before its data reached the disk; its log is at least as far).
+    /// Anything else than a regular file of at most a mark's length (a
+    /// link, a FIFO, a longer file: never written by this module) is an
+    /// error, read no further than that length.
     pub fn read(&self, name: &str) -> Result<Option<Mark>, MarkError> {
         let path = self.dir.join(name);
-        let bytes = match fs::read(&path) {
+        let bytes = match durable::read_bounded(&path, SEALED_LEN as u64) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(FsError::at("reading", &path)(e).into()),
@@ -126,7 +128,30 @@ impl Marks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::test_util::TempDir;
+    use crate::crypto::test_util::{finishes, Hostile, TempDir};
+    use std::fs;
+
+    /// A mark replaced by a FIFO, a link (to /dev/zero, to another user's
+    /// file) or a longer file: an error at once (the mailbox or account
+    /// then turns read-only), never a wait and never a read past a mark's
+    /// length. Before, a FIFO hung every session and a longer file counted
+    /// as "no mark", which the next open replaced with the log's own
+    /// (possibly rolled back) position.
+    #[test]
+    fn hostile_mark_is_an_error_not_a_wait() {
+        let d = TempDir::new("marks");
+        fs::create_dir(d.path().join("tmp")).unwrap();
+        let m = MasterKey::generate();
+        Marks::new(d.path(), &m)
+            .write("x", Mark { a: 5, b: 7 })
+            .unwrap();
+        for what in Hostile::all(SEALED_LEN as u64) {
+            what.plant(&d.path().join("marks/x"));
+            let (dir, key) = (d.path().to_owned(), m.clone());
+            let read = finishes("reading a mark", move || Marks::new(&dir, &key).read("x"));
+            assert!(matches!(read, Err(MarkError::Io(_))), "{what:?}: {read:?}");
+        }
+    }
 
     #[test]
     fn marks_round_trip_and_are_bound_to_their_name() {

@@ -40,7 +40,7 @@ use crate::crypto::keystore::WrappedKey;
 use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::stream::{StreamReader, StreamWriter};
 use crate::crypto::{seal, CryptoError};
-use crate::sys::durable::{FsError, NewFile};
+use crate::sys::durable::{self, FsError, NewFile};
 
 pub(crate) use crate::sys::durable::Durability;
 
@@ -50,6 +50,13 @@ const MAGIC: &[u8; 8] = b"CRYLMSG\0";
 const VERSION_UNBOUND: u16 = 1;
 const VERSION: u16 = 2;
 const MAX_HEADER: u32 = 64 * 1024;
+/// The longest message file opened: the fixed start, the largest header,
+/// the name, and the sealed stream of the largest message (every writer
+/// passes at most [`MAX_MESSAGE_SIZE`](super::MAX_MESSAGE_SIZE)). The
+/// user's directory may hold a link, a FIFO or a huge file under a
+/// message's name: each is refused when opened, never read.
+const MAX_FILE_LEN: u64 =
+    12 + MAX_HEADER as u64 + 16 + crate::crypto::stream::sealed_len(super::MAX_MESSAGE_SIZE);
 const EXTRA_AAD: &[u8] = b"crymap-like message extra v1";
 
 /// Errors reading or writing a message file.
@@ -263,7 +270,8 @@ impl SealedMessage {
             path: path.to_path_buf(),
             reason,
         };
-        let mut file = File::open(path).map_err(FsError::at("opening", path))?;
+        let mut file =
+            durable::open_bounded(path, MAX_FILE_LEN).map_err(FsError::at("opening", path))?;
         let mut fixed = [0u8; 12];
         file.read_exact(&mut fixed)
             .map_err(|_| mal("shorter than its header"))?;
@@ -502,6 +510,37 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(e, MessageFileError::Crypto { .. }));
+    }
+
+    /// A message file replaced by a FIFO, a link (to /dev/zero, to another
+    /// user's file) or a file longer than any message's (sparse): refused
+    /// when opened, at once. Before, a FIFO hung the session's FETCH (and
+    /// SEARCH, and the spool's filing) for good. A genuine file of the
+    /// largest size opens.
+    #[test]
+    fn hostile_message_file_is_refused_when_opened() {
+        use crate::crypto::test_util::{finishes, Hostile};
+        let (d, _m, ck, w) = setup();
+        let dest = d.path().join("m");
+        for what in Hostile::all(MAX_FILE_LEN) {
+            what.plant(&dest);
+            let p = dest.clone();
+            let r = finishes("opening a message", move || {
+                SealedMessage::open(&p, name()).map(|_| ())
+            });
+            match r {
+                Err(MessageFileError::Io(e)) => assert_eq!(e.op, "opening", "{what:?}"),
+                other => panic!("{what:?}: {other:?}"),
+            }
+        }
+        std::fs::remove_file(&dest).unwrap();
+        let body = b"genuine";
+        write_to(&d, &dest, (&w, &ck), body, None, 100).unwrap();
+        let mut r = SealedMessage::open(&dest, name())
+            .unwrap()
+            .decrypt(&ck)
+            .unwrap();
+        assert_eq!(r.read_all().unwrap(), body);
     }
 
     #[test]

@@ -279,7 +279,8 @@ pub fn stage(
     instructions: &DeliveryInstructions,
 ) -> Result<Staged, SpoolError> {
     // Only the file's own content must be durable before the commit's
-    // rename; its name under tmp/ never needs to be.
+    // rename (fsynced while it is still open, before it gets its staged
+    // name); that name under tmp/ never needs to be.
     let path = staged_path(user_dir, name);
     write_entry(
         user_dir,
@@ -287,15 +288,13 @@ pub fn stage(
         content,
         instructions,
         &path,
-        message_file::Durability::Deferred,
+        message_file::Durability::ContentNow,
     )?;
-    let staged = Staged {
+    Ok(Staged {
         user_dir: user_dir.to_owned(),
         name,
         committed: false,
-    };
-    durable::sync_file(&path)?;
-    Ok(staged)
+    })
 }
 
 impl Staged {

@@ -4,7 +4,6 @@
 //! sealing and the single call into the MIME parser; never interprets the
 //! summary (the IMAP layer deserialises it).
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +14,7 @@ use super::types::MessageName;
 use crate::crypto::seal;
 use crate::crypto::secret::SecretKey;
 use crate::mime::summary::Summary;
-use crate::sys::durable::{Durability, FsError, NewFile};
+use crate::sys::durable::{self, Durability, FsError, NewFile};
 
 /// Errors reading or writing a summary file.
 #[derive(Debug, Error)]
@@ -82,6 +81,14 @@ pub(crate) fn path_for(msg_path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// The largest sealed summary read or written: four times the largest
+/// message (a summary copies header fields and adds a few bytes per MIME
+/// part and address, so no genuine one comes near). A summary file in the
+/// user's directory that is larger, a link or a FIFO is never read past
+/// this bound: it is recomputed from the message like a tampered one, and
+/// a computed summary larger than this is not stored (recomputed on use).
+pub(crate) const MAX_SEALED: u64 = 4 * super::MAX_MESSAGE_SIZE;
+
 /// Seals `summary` for message `name` and renames it into place at `dest`
 /// (not synced: it can always be recomputed).
 pub(crate) fn write(
@@ -92,6 +99,9 @@ pub(crate) fn write(
     summary: &[u8],
 ) -> Result<(), SummaryError> {
     let sealed = seal::seal(key, &aad(name), summary);
+    if sealed.len() as u64 > MAX_SEALED {
+        return Ok(());
+    }
     let mut staged = NewFile::create(tmp_dir)?;
     staged.write_all(&sealed)?;
     // No fsync: a summary lost or torn by a crash is recomputed from the
@@ -105,7 +115,7 @@ pub(crate) fn read(
     key: &SecretKey,
     name: &MessageName,
 ) -> Result<Option<Zeroizing<Vec<u8>>>, SummaryError> {
-    let sealed = match fs::read(path) {
+    let sealed = match durable::read_bounded(path, MAX_SEALED) {
         Ok(s) => s,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(FsError::at("reading", path)(e).into()),
@@ -115,4 +125,34 @@ pub(crate) fn read(
         .map_err(|_| SummaryError::Corrupt {
             path: path.to_path_buf(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::test_util::{finishes, Hostile, TempDir};
+
+    /// A summary replaced by a FIFO, a link (to /dev/zero, to another
+    /// user's file) or a file past [`MAX_SEALED`]: an error at once, which
+    /// the mailbox answers by recomputing the summary from the message
+    /// (`Mailbox::summary`). Before, a FIFO hung the session and
+    /// /dev/zero exhausted its memory.
+    #[test]
+    fn hostile_summary_is_an_error_not_a_wait() {
+        let d = TempDir::new("summary");
+        std::fs::create_dir(d.path().join("tmp")).unwrap();
+        let key = SecretKey::generate();
+        let name = MessageName::random();
+        let path = d.path().join("m.sum");
+        let blob = compute(b"Subject: hi\r\n\r\nbody\r\n");
+        write(&d.path().join("tmp"), &path, &key, &name, &blob).unwrap();
+        let back = read(&path, &key, &name).unwrap().unwrap();
+        assert_eq!(back.as_slice(), blob.as_slice());
+        for what in Hostile::all(MAX_SEALED) {
+            what.plant(&path);
+            let (p, k) = (path.clone(), key.clone());
+            let r = finishes("reading a summary", move || read(&p, &k, &name).map(|_| ()));
+            assert!(matches!(r, Err(SummaryError::Io(_))), "{what:?}: {r:?}");
+        }
+    }
 }

@@ -214,35 +214,52 @@ fn link_unless_exists(src: &Path, dest: &Path) -> Result<bool> {
     }
 }
 
-/// Reads a whole file that someone with the user's uid may have replaced:
-/// a symlink is refused (`ELOOP`), a FIFO or device is never waited on or
-/// read (`InvalidData`), and no more than `max + 1` bytes are ever read
-/// (more than `max` is `InvalidData`). A missing file is `NotFound`.
-pub(crate) fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
-    use std::io::Read;
+/// Opens for reading a file that someone with the user's uid may have
+/// replaced, for a caller that streams it: a symlink is refused (`ELOOP`),
+/// a FIFO, socket or device is never waited on (`O_NONBLOCK`) and refused
+/// (`InvalidData`), and so is a file longer than `max` bytes. A missing
+/// file is `NotFound`. The caller reads no further than the length it was
+/// opened with, or bounds its reads itself.
+pub(crate) fn open_bounded(path: &Path, max: u64) -> io::Result<File> {
     let f = OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
         .open(path)?;
     let meta = f.metadata()?;
-    let refuse = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_owned());
     if !meta.is_file() || meta.len() > max {
-        return Err(refuse("not a regular file of bounded size"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("not a regular file of at most {max} bytes"),
+        ));
     }
-    let mut out = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    Ok(f)
+}
+
+/// Reads a whole file that someone with the user's uid may have replaced:
+/// opened as [`open_bounded`] does, and no more than `max + 1` bytes are
+/// ever read (a file that grew past `max` meanwhile is `InvalidData`).
+pub(crate) fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = open_bounded(path, max)?;
+    let len = f.metadata()?.len();
+    let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     f.take(max.saturating_add(1)).read_to_end(&mut out)?;
     if u64::try_from(out.len()).unwrap_or(u64::MAX) > max {
-        return Err(refuse("grew past its bound"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "grew past its bound",
+        ));
     }
     Ok(out)
 }
 
 /// Opens a file that lives at one name for good (a log, a lock), read and
 /// write, creating it (mode 0600) if absent and never truncating it. A
-/// symlink in its place is refused, not followed: whoever can write the
-/// user's directory may have planted one.
+/// symlink in its place is refused, not followed, and so is anything but a
+/// regular file (a FIFO would make every later read wait for good):
+/// whoever can write the user's directory may have planted either.
 pub(crate) fn open_in_place(path: &Path) -> Result<File> {
-    OpenOptions::new()
+    let f = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
@@ -250,18 +267,20 @@ pub(crate) fn open_in_place(path: &Path) -> Result<File> {
         .mode(FILE_MODE)
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
         .open(path)
-        .map_err(FsError::at("opening", path))
+        .map_err(FsError::at("opening", path))?;
+    // Opening a FIFO read-write does not wait; reading it would.
+    let meta = f.metadata().map_err(FsError::at("stat", path))?;
+    if !meta.is_file() {
+        return Err(FsError::at("opening", path)(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a regular file",
+        )));
+    }
+    Ok(f)
 }
 
-/// Flushes an existing file's content to disk (fsync), so that a later
-/// [`rename_into`] of it is a durable commit.
-pub(crate) fn sync_file(path: &Path) -> Result<()> {
-    let f = File::open(path).map_err(FsError::at("open", path))?;
-    f.sync_all().map_err(FsError::at("fsync", path))
-}
-
-/// Renames a file whose content is already durable ([`sync_file`], or a
-/// [`NewFile`] placed with [`Durability::Now`]) to `dest`, replacing
+/// Renames a file whose content is already durable (a [`NewFile`] placed
+/// with [`Durability::Now`] or [`Durability::ContentNow`]) to `dest`, replacing
 /// whatever is there, and fsyncs `dest`'s directory: a commit point that
 /// costs one rename and one directory fsync (the LMTP server stages its
 /// spool entries ahead and commits them one by one this way).
@@ -271,8 +290,14 @@ pub(crate) fn rename_into(from: &Path, dest: &Path) -> Result<()> {
 }
 
 /// Flushes a directory's entries (creations, renames, links, removals).
+/// Opened with `O_DIRECTORY`: a FIFO planted where a directory was is
+/// refused (`ENOTDIR`), never waited on.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    let d = File::open(dir).map_err(FsError::at("open directory", dir))?;
+    let d = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_CLOEXEC)
+        .open(dir)
+        .map_err(FsError::at("open directory", dir))?;
     d.sync_all().map_err(FsError::at("fsync directory", dir))
 }
 
@@ -382,6 +407,13 @@ mod tests {
         assert!(open_in_place(&dangling).is_err());
         assert!(!dir.join("absent").exists());
         assert_eq!(fs::read(&target).expect("read"), b"not ours");
+        // A FIFO opens read-write without waiting, but every read of it
+        // would wait for good (before, the change log's segments and the
+        // account log were opened so).
+        let fifo = dir.join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        let e = open_in_place(&fifo).expect_err("a FIFO");
+        assert_eq!(e.source.kind(), io::ErrorKind::InvalidData);
 
         let real = dir.join("real");
         open_in_place(&real)
@@ -507,6 +539,11 @@ mod tests {
         assert!(create_dir_all(&dir.join("file/below")).is_err());
         sync_dir(&sub).expect("fsync");
         assert!(sync_dir(&dir.join("missing")).is_err());
+        // A FIFO where a directory was (say `spool/`): refused, not waited on.
+        let fifo = dir.join("spool");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        let e = sync_dir(&fifo).expect_err("a FIFO");
+        assert_eq!(e.source.raw_os_error(), Some(nix::libc::ENOTDIR));
         fs::remove_dir_all(dir).expect("cleanup");
     }
 }

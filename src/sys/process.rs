@@ -1,8 +1,9 @@
 //! Running a piece of work in a short-lived forked child and waiting for
 //! it: the LMTP server's way of writing as each recipient's uid, inside
 //! that recipient's directory, without ever giving up its own root (which
-//! it needs for the next recipient). Owns `fork`, `_exit` and `waitpid`;
-//! never decides what the child does.
+//! it needs for the next recipient). Owns `fork`, `_exit`, `waitpid` and
+//! the `kill` of a child that overstayed; never decides what the child
+//! does or how long it may take.
 
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
@@ -33,6 +34,9 @@ pub(crate) enum ForkError {
     /// `waitpid` failed.
     #[error("waitpid: {0}")]
     Wait(Errno),
+    /// `kill` failed.
+    #[error("kill: {0}")]
+    Kill(Errno),
 }
 
 /// The number of threads of this process, where `/proc` tells it.
@@ -101,6 +105,38 @@ pub(crate) fn wait_child(pid: Pid) -> Result<ChildStatus, ForkError> {
             Err(e) => return Err(ForkError::Wait(e)),
         }
     }
+}
+
+/// Waits for child `pid` to end until `deadline`, then kills it and
+/// reaps it: for a child whose outcome is already known, which its owner
+/// may have stopped (`kill -STOP`) before it could exit. Polls (1 ms,
+/// doubling up to 50 ms): a child that already reported exits at once.
+pub(crate) fn reap_child_by(
+    pid: Pid,
+    deadline: std::time::Instant,
+) -> Result<ChildStatus, ForkError> {
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        match waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(ChildStatus::Exited(code)),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(ChildStatus::Signaled(sig)),
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(ForkError::Wait(e)),
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            kill_child(pid)?;
+            return wait_child(pid);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Kills child `pid` (`SIGKILL`, which also ends a stopped one); reap it
+/// with [`wait_child`].
+pub(crate) fn kill_child(pid: Pid) -> Result<(), ForkError> {
+    nix::sys::signal::kill(pid, Signal::SIGKILL).map_err(ForkError::Kill)
 }
 
 /// A pipe: (read end, write end).

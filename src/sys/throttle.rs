@@ -5,9 +5,14 @@
 //!
 //! The file is a fixed array of [`SLOTS`] records of [`SLOT`] bytes:
 //! key length (1 byte), key (up to [`MAX_KEY`] bytes), count (u32 LE), time
-//! of the last bump (u64 LE, UNIX seconds). When every slot is taken the
-//! least recently bumped one is reused, so the file never grows past
-//! `SLOTS * SLOT` bytes (128 KiB) whatever a client sends.
+//! of the last bump (u64 LE, UNIX seconds). When every slot is taken, a
+//! new key takes the slot of one whose window has passed, else of the one
+//! with the lowest count (the least recently bumped among equals), but
+//! never of a key whose count reached the caller's `keep` within the
+//! window (a locked-out name must not be freed by a flood of junk names);
+//! if every slot holds such a key, the new key is not stored and its count
+//! is reported as `u32::MAX`. So the file never grows past `SLOTS * SLOT`
+//! bytes (128 KiB) whatever a client sends.
 
 use std::fs::File;
 use std::io;
@@ -124,32 +129,39 @@ impl CounterFile {
     /// For each key: forgets its count if its last bump is more than
     /// `window` seconds before `now`, returns the count, then adds one and
     /// stamps `now` — all under one lock, so parallel processes each see
-    /// the others' bumps.
+    /// the others' bumps. A key not in the table takes a free slot or
+    /// evicts one (see the module comment), never one whose count reached
+    /// `keep` within the window; when none can be taken its count is
+    /// `u32::MAX` (over any limit) and nothing is stored.
     pub(crate) fn count_and_bump(
         &mut self,
         keys: &[&str],
         now: u64,
         window: u64,
+        keep: u32,
     ) -> io::Result<Vec<u32>> {
         self.with_table(|table, dirty| {
             keys.iter()
                 .map(|k| {
                     let k = key_bytes(k);
-                    let i = table
+                    let live = |s: &Slot| now.saturating_sub(s.last) <= window;
+                    let found = table
                         .iter()
                         .position(|s| !s.key.is_empty() && s.key == k)
                         .or_else(|| table.iter().position(|s| s.key.is_empty()))
-                        .unwrap_or_else(|| {
-                            // Full: reuse the least recently bumped slot.
+                        .or_else(|| {
+                            // Full: a slot whose window passed, else the
+                            // lowest count that is not kept (an attacker
+                            // must outbid a name to evict it), oldest first.
                             table
                                 .iter()
                                 .enumerate()
-                                .min_by_key(|(_, s)| s.last)
+                                .filter(|(_, s)| !live(s) || s.count < keep)
+                                .min_by_key(|(_, s)| (live(s), s.count, s.last))
                                 .map(|(i, _)| i)
-                                .unwrap_or(0)
                         });
-                    let Some(s) = table.get_mut(i) else {
-                        return 0;
+                    let Some((i, s)) = found.and_then(|i| table.get_mut(i).map(|s| (i, s))) else {
+                        return u32::MAX;
                     };
                     if s.key != k || now.saturating_sub(s.last) > window {
                         *s = Slot {
@@ -211,10 +223,57 @@ mod tests {
     fn a_taken_back_attempt_no_longer_counts() {
         let dir = temp_dir("throttle-unbump");
         let mut t = CounterFile::open(&dir.join("t")).expect("open");
-        assert_eq!(t.count_and_bump(&["a:1"], 100, 60).expect("bump"), [0]);
-        assert_eq!(t.count_and_bump(&["a:1"], 100, 60).expect("bump"), [1]);
+        assert_eq!(t.count_and_bump(&["a:1"], 100, 60, 9).expect("bump"), [0]);
+        assert_eq!(t.count_and_bump(&["a:1"], 100, 60, 9).expect("bump"), [1]);
         t.unbump("a:1").expect("unbump");
-        assert_eq!(t.count_and_bump(&["a:1"], 100, 60).expect("bump"), [1]);
+        assert_eq!(t.count_and_bump(&["a:1"], 100, 60, 9).expect("bump"), [1]);
+    }
+
+    /// Kept keys (count at `keep` within the window) are never evicted:
+    /// junk keys evict each other, lowest count first; with every slot
+    /// kept, a new key reads as over every limit and is not stored; once
+    /// their window passes, kept keys make room again.
+    #[test]
+    fn kept_keys_survive_a_flood_and_a_full_table_refuses_new_keys() {
+        let dir = temp_dir("throttle-keep");
+        let mut t = CounterFile::open(&dir.join("t")).expect("open");
+        for _ in 0..3 {
+            t.count_and_bump(&["u:victim"], 100, 60, 3).expect("bump");
+        }
+        for i in 0..(SLOTS * 2) {
+            let k = format!("u:junk{i}");
+            assert_eq!(t.count_and_bump(&[&k], 101, 60, 3).expect("bump"), [0]);
+        }
+        assert_eq!(
+            t.count_and_bump(&["u:victim"], 102, 60, 3).expect("bump"),
+            [3]
+        );
+        // A name with two failures outlives a flood of names with one.
+        t.count_and_bump(&["u:two"], 102, 60, 3).expect("bump");
+        t.count_and_bump(&["u:two"], 102, 60, 3).expect("bump");
+        for i in 0..(SLOTS * 2) {
+            let k = format!("u:more{i}");
+            t.count_and_bump(&[&k], 103, 60, 3).expect("bump");
+        }
+        assert_eq!(t.count_and_bump(&["u:two"], 104, 60, 3).expect("bump"), [2]);
+        // Every slot kept: a new key is over every limit, and not stored.
+        for i in 0..SLOTS {
+            let k = format!("u:locked{i}");
+            for _ in 0..3 {
+                t.count_and_bump(&[&k], 105, 60, 3).expect("bump");
+            }
+        }
+        assert_eq!(
+            t.count_and_bump(&["u:new"], 106, 60, 3).expect("bump"),
+            [u32::MAX]
+        );
+        assert_eq!(
+            t.count_and_bump(&["u:new"], 106, 60, 3).expect("bump"),
+            [u32::MAX]
+        );
+        // Their window passed: room again.
+        assert_eq!(t.count_and_bump(&["u:new"], 200, 60, 3).expect("bump"), [0]);
+        std::fs::remove_dir_all(dir).expect("cleanup");
     }
 
     #[test]
@@ -224,25 +283,39 @@ mod tests {
         let mut a = CounterFile::open(&path).expect("open");
         let mut b = CounterFile::open(&path).expect("open twice");
         assert_eq!(
-            a.count_and_bump(&["u:x", "a:1"], 100, 60).expect("bump"),
+            a.count_and_bump(&["u:x", "a:1"], 100, 60, u32::MAX)
+                .expect("bump"),
             [0, 0]
         );
         // The same handle again and again (its offset must not matter).
         for n in 1..5 {
-            assert_eq!(a.count_and_bump(&["u:y"], 100, 60).expect("bump"), [n - 1]);
+            assert_eq!(
+                a.count_and_bump(&["u:y"], 100, 60, u32::MAX).expect("bump"),
+                [n - 1]
+            );
         }
-        assert_eq!(b.count_and_bump(&["u:x"], 110, 60).expect("bump"), [1]);
         assert_eq!(
-            a.count_and_bump(&["u:x", "a:1"], 120, 60).expect("bump"),
+            b.count_and_bump(&["u:x"], 110, 60, u32::MAX).expect("bump"),
+            [1]
+        );
+        assert_eq!(
+            a.count_and_bump(&["u:x", "a:1"], 120, 60, u32::MAX)
+                .expect("bump"),
             [2, 1]
         );
         // Past the window since the last bump: forgotten.
-        assert_eq!(a.count_and_bump(&["u:x"], 200, 60).expect("bump"), [0]);
+        assert_eq!(
+            a.count_and_bump(&["u:x"], 200, 60, u32::MAX).expect("bump"),
+            [0]
+        );
         b.reset("u:x").expect("reset");
-        assert_eq!(a.count_and_bump(&["u:x"], 201, 60).expect("bump"), [0]);
+        assert_eq!(
+            a.count_and_bump(&["u:x"], 201, 60, u32::MAX).expect("bump"),
+            [0]
+        );
         // Many distinct keys: the file never grows past its bound.
         for i in 0..(SLOTS * 2) {
-            a.count_and_bump(&[&format!("u:{i}")], 300 + i as u64, 600)
+            a.count_and_bump(&[&format!("u:{i}")], 300 + i as u64, 600, u32::MAX)
                 .expect("bump");
         }
         let len = std::fs::metadata(&path).expect("stat").len();

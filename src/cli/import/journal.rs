@@ -24,9 +24,15 @@
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+
+use crate::sys::durable;
+
+/// The longest journal read (a few hundred bytes per imported message).
+const MAX_JOURNAL: u64 = 4 << 30;
 
 /// A 32-byte hash written as 64 hex digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -128,7 +134,14 @@ impl Journal {
         let mut done = HashSet::new();
         let mut batches = Vec::new();
         let mut deliveries = Vec::new();
-        if let Ok(f) = File::open(path) {
+        // In the user's `tmp/`, under a name the user can predict: a link,
+        // a FIFO or a file past the bound there is refused, never waited on.
+        let existing = match durable::open_bounded(path, MAX_JOURNAL) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => return Err(io(source)),
+        };
+        if let Some(f) = existing {
             for line in BufReader::new(f).lines() {
                 let line = line.map_err(io)?;
                 let mut w = line.split(' ');
@@ -175,8 +188,16 @@ impl Journal {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(durable::FILE_MODE)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
             .open(path)
             .map_err(io)?;
+        if !file.metadata().map_err(io)?.is_file() {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "not a regular file",
+            )));
+        }
         Ok(Journal {
             path: path.to_path_buf(),
             file,
@@ -254,6 +275,29 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The journal sits in the user's `tmp/` under a name the user can
+    /// predict: a FIFO or a symlink planted there is refused at once (an
+    /// import run as the operator used to wait on the FIFO for good), and
+    /// the link's target is never written.
+    #[test]
+    fn journal_refuses_a_planted_fifo_or_link() {
+        let dir = std::env::temp_dir().join(format!(
+            "crymap-like-journal-hostile-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("j");
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert!(Journal::open(&path).is_err());
+        std::fs::remove_file(&path).unwrap();
+        let target = dir.join("elsewhere");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        assert!(Journal::open(&path).is_err());
+        assert!(!target.exists(), "the link was followed");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn journal_replays_pending_and_done() {

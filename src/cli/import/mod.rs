@@ -27,6 +27,7 @@ use crate::store::fts::FtsIndex;
 use crate::store::mailbox::{Mailbox, NewMessage};
 use crate::store::spool::{self, DeliveryInstructions};
 use crate::store::types::{InternalDate, MessageName};
+use crate::sys::durable;
 
 /// `import`'s options.
 #[derive(Debug, clap::Args)]
@@ -305,6 +306,24 @@ fn walk_mbox_dir(dir: &Path, base: FolderPath, p: &mut Plan) {
     }
 }
 
+/// Opens an mbox to stream it: the source may be the user's own, so a
+/// FIFO (or anything but a regular file) is refused, never waited on. A
+/// link is followed: the import already runs as the user.
+fn open_mbox(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a regular file",
+        ));
+    }
+    Ok(f)
+}
+
 fn mailbox_of(folder: &FolderPath) -> Result<MailboxName, String> {
     if folder.is_empty() {
         return Ok(MailboxName::inbox());
@@ -372,10 +391,19 @@ impl Run<'_> {
         let mut queue: Vec<Ready> = Vec::new();
         for msg in plan.maildir {
             let raw = match &msg.content {
-                Content::File(path) => match std::fs::read(path) {
+                // The source may be the user's own Maildir: a file swapped
+                // for a FIFO or a link since it was listed is refused, and
+                // no more than the limit is read.
+                Content::File(path) => match durable::read_bounded(path, self.max_size) {
                     Ok(b) => mailfmt::to_crlf(&b),
                     Err(e) => {
-                        self.skip(&msg.origin, &format!("cannot read: {e}"));
+                        let reason = match std::fs::symlink_metadata(path) {
+                            Ok(m) if m.is_file() && m.len() > self.max_size => {
+                                format!("{} bytes is over the limit of {}", m.len(), self.max_size)
+                            }
+                            _ => format!("cannot read: {e}"),
+                        };
+                        self.skip(&msg.origin, &reason);
                         continue;
                     }
                 },
@@ -384,14 +412,15 @@ impl Run<'_> {
             self.offer(msg, raw, &mut queue)?;
         }
         for (path, folder) in plan.mboxes {
-            let file = match std::fs::File::open(&path) {
+            let file = match open_mbox(&path) {
                 Ok(f) => f,
                 Err(e) => {
                     self.skip(&path.display().to_string(), &format!("cannot read: {e}"));
                     continue;
                 }
             };
-            for raw in mbox::Reader::new(BufReader::new(file)) {
+            let limit = usize::try_from(self.max_size).unwrap_or(usize::MAX);
+            for raw in mbox::Reader::with_limit(BufReader::new(file), limit) {
                 let raw = match raw {
                     Ok(r) => r,
                     Err(e) => {
@@ -399,6 +428,12 @@ impl Run<'_> {
                         break;
                     }
                 };
+                if raw.size > self.max_size {
+                    let reason =
+                        format!("{} bytes is over the limit of {}", raw.size, self.max_size);
+                    self.skip(&format!("{}:{}", path.display(), raw.line), &reason);
+                    continue;
+                }
                 let (content, flags) = mbox::unpack(&raw.bytes);
                 let msg = SourceMessage {
                     origin: format!("{}:{}", path.display(), raw.line),

@@ -127,10 +127,18 @@ fn read_folder(dir: &Path, folder: FolderPath, top: bool, tree: &mut Tree) {
     }
 }
 
+/// A keywords file's text; `None` if absent, not UTF-8, or not a regular
+/// file of at most 1 MiB (the Maildir may be the user's own: a FIFO or a
+/// link planted there is never waited on or followed).
+fn read_small(path: &Path) -> Option<String> {
+    let bytes = crate::sys::durable::read_bounded(path, 1024 * 1024).ok()?;
+    String::from_utf8(bytes).ok()
+}
+
 /// Dovecot's `dovecot-keywords`: lines `N name`, N from 0 for `a`.
 fn read_keywords(dir: &Path) -> BTreeMap<u8, String> {
     let mut out = BTreeMap::new();
-    let Ok(text) = std::fs::read_to_string(dir.join("dovecot-keywords")) else {
+    let Some(text) = read_small(&dir.join("dovecot-keywords")) else {
         return out;
     };
     for line in text.lines() {
@@ -162,7 +170,7 @@ fn base_of(name: &str) -> &str {
 fn read_courier_keywords(dir: &Path) -> std::collections::HashMap<String, Vec<String>> {
     let mut out = std::collections::HashMap::new();
     let kdir = dir.join("courierimapkeywords");
-    if let Ok(text) = std::fs::read_to_string(kdir.join(":list")) {
+    if let Some(text) = read_small(&kdir.join(":list")) {
         let mut lines = text.lines();
         let names: Vec<&str> = lines.by_ref().take_while(|l| !l.is_empty()).collect();
         for line in lines {
@@ -186,7 +194,7 @@ fn read_courier_keywords(dir: &Path) -> std::collections::HashMap<String, Vec<St
             Some(rest) => rest.split_once('.').map_or(rest, |(_, b)| b).to_owned(),
             None => file,
         };
-        if let Ok(text) = std::fs::read_to_string(e.path()) {
+        if let Some(text) = read_small(&e.path()) {
             let kws = text
                 .lines()
                 .map(str::trim)

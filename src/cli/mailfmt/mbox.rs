@@ -19,8 +19,11 @@ pub(crate) struct RawMessage {
     pub line: u64,
     /// The date of the `From ` line, if it parsed.
     pub internal: Option<InternalDate>,
-    /// Its bytes after the `From ` line (still quoted, LF or CRLF).
+    /// Its bytes after the `From ` line (still quoted, LF or CRLF); cut
+    /// after the reader's limit (then `size` is larger).
     pub bytes: Vec<u8>,
+    /// How many bytes it has in the file, all kept or not.
+    pub size: u64,
 }
 
 /// Splits an mbox into messages, one at a time.
@@ -31,17 +34,32 @@ pub(crate) struct Reader<R> {
     pending: Option<(u64, Option<InternalDate>)>,
     started: bool,
     done: bool,
+    /// Bytes of one message kept in memory; past them only counted.
+    limit: usize,
 }
 
+/// Bytes read at once when a line is longer (a file without newlines
+/// is read in pieces, never whole).
+const LINE_PIECE: u64 = 64 * 1024;
+
 impl<R: BufRead> Reader<R> {
-    /// Reads from `input`.
+    /// Reads from `input`, keeping all of every message.
+    #[cfg(test)]
     pub(crate) fn new(input: R) -> Reader<R> {
+        Reader::with_limit(input, usize::MAX)
+    }
+
+    /// Reads from `input`, keeping at most `limit + 1` bytes of each
+    /// message (the file may be anyone's: one huge message must not cost
+    /// its size in memory); a longer one is returned cut, with its size.
+    pub(crate) fn with_limit(input: R, limit: usize) -> Reader<R> {
         Reader {
             input,
             line_no: 0,
             pending: None,
             started: false,
             done: false,
+            limit,
         }
     }
 }
@@ -74,11 +92,15 @@ impl<R: BufRead> Iterator for Reader<R> {
             return None;
         }
         let mut body: Vec<u8> = Vec::new();
+        let mut size = 0u64;
         let mut line = Vec::new();
         let mut prev_empty = true;
+        let mut mid_line = false;
         loop {
             line.clear();
-            let n = match self.input.read_until(b'\n', &mut line) {
+            let n = match std::io::Read::take(&mut self.input, LINE_PIECE)
+                .read_until(b'\n', &mut line)
+            {
                 Ok(n) => n,
                 Err(e) => {
                     self.done = true;
@@ -93,10 +115,15 @@ impl<R: BufRead> Iterator for Reader<R> {
                     line: line_no,
                     internal,
                     bytes: body,
+                    size,
                 }));
             }
-            self.line_no += 1;
-            if prev_empty || !self.started {
+            let continued = mid_line;
+            mid_line = !line.ends_with(b"\n");
+            if !continued {
+                self.line_no += 1;
+            }
+            if !continued && (prev_empty || !self.started) {
                 if let Some(date) = separator_date(&line) {
                     self.started = true;
                     if let Some((line_no, internal)) = self.pending.replace((self.line_no, date)) {
@@ -105,6 +132,7 @@ impl<R: BufRead> Iterator for Reader<R> {
                             line: line_no,
                             internal,
                             bytes: body,
+                            size,
                         }));
                     }
                     continue;
@@ -112,7 +140,9 @@ impl<R: BufRead> Iterator for Reader<R> {
             }
             prev_empty = line == b"\n" || line == b"\r\n";
             if self.pending.is_some() {
-                body.extend_from_slice(&line);
+                size += n as u64;
+                let room = self.limit.saturating_add(1).saturating_sub(body.len());
+                body.extend_from_slice(line.get(..room.min(line.len())).unwrap_or(&line));
             }
         }
     }
@@ -304,6 +334,24 @@ mod tests {
 
     fn split(data: &[u8]) -> Vec<RawMessage> {
         Reader::new(data).collect::<Result<_, _>>().unwrap()
+    }
+
+    /// A message past the limit is returned cut with its true size, the
+    /// next one whole; a file without newlines is read in pieces.
+    #[test]
+    fn messages_past_the_limit_are_cut_and_sized() {
+        let mut data = b"From a@b Fri Nov 27 12:00:00 2026\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 200_000));
+        data.extend_from_slice(b"\n\nFrom b@c Sat Nov 28 13:00:00 2026\nSubject: 2\n\nok\n");
+        let m: Vec<RawMessage> = Reader::with_limit(&data[..], 1000)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].bytes.len(), 1001);
+        assert_eq!(m[0].size, 200_002);
+        assert_eq!(m[1].line, 4);
+        assert_eq!(m[1].bytes, b"Subject: 2\n\nok\n");
+        assert_eq!(m[1].size, m[1].bytes.len() as u64);
     }
 
     #[test]
