@@ -2,8 +2,8 @@
 //! `[UID] THREAD` (RFC 5256 ORDEREDSUBJECT and REFERENCES, and REFS of
 //! draft-ietf-morg-inthread). The messages
 //! come from the shared SEARCH evaluation; the keys and references from
-//! each message's sealed summary (`mime::sort`), the algorithms from
-//! `mime::thread`. Never changes the mailbox; the only state it writes is
+//! each message's sealed summary (`mime::sort`) through the session's
+//! `sort_cache` (ranks, numbered IDs), the algorithms from `mime::thread`. Never changes the mailbox; the only state it writes is
 //! the saved result (`$`) of `SORT RETURN (SAVE)`.
 
 use std::cmp::Ordering;

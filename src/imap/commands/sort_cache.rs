@@ -255,25 +255,29 @@ impl SortKeyCache {
         if place.is_some() {
             return;
         }
-        let s = |i: u32| keys.get(i as usize).map_or("", |k| string_of(k, slot));
         // Each string's first 8 bytes (zero padded) decide most
         // comparisons without following the string: where two prefixes
-        // differ, the strings compare the same way.
+        // differ, the strings compare the same way. The strings are taken
+        // out of their entries once, not at every comparison.
         let prefix = |t: &str| {
             let mut b = [0u8; 8];
             let n = t.len().min(8);
             b[..n].copy_from_slice(&t.as_bytes()[..n]);
             u64::from_be_bytes(b)
         };
-        let mut order: Vec<(u64, u32)> = (0..u32::try_from(keys.len()).unwrap_or(u32::MAX))
-            .map(|i| (prefix(s(i)), i))
+        let mut order: Vec<(u64, &str, u32)> = keys
+            .iter()
+            .zip(0..u32::MAX)
+            .map(|(k, i)| {
+                let t = string_of(k, slot);
+                (prefix(t), t, i)
+            })
             .collect();
-        order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| s(a.1).cmp(s(b.1))));
+        order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
         let mut ranks = vec![0u32; keys.len()];
         let mut rank = 0u32;
         let mut prev: Option<&str> = None;
-        for (_, i) in order {
-            let cur = s(i);
+        for (_, cur, i) in order {
             if prev.is_some_and(|p| p != cur) {
                 rank += 1;
             }
