@@ -10,8 +10,6 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -30,23 +28,7 @@ const ENV: &str = "CRYMAP_LIKE_CRASH_AT";
 /// `serve imaps` on a socket pair, the way inetd starts it, optionally set
 /// to abort at `crash`.
 fn spawn(root: &Root, crash: Option<&str>) -> (Child, Client) {
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    let theirs: OwnedFd = theirs.into();
-    let out = theirs.try_clone().unwrap();
-    let mut cmd = root.command(&["serve", "imaps"]);
-    match crash {
-        Some(p) => cmd.env(ENV, p),
-        None => cmd.env_remove(ENV),
-    };
-    let child = cmd
-        .stdin(Stdio::from(theirs))
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    ours.set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    (child, Client::imaps_ok(ours))
+    root.serve_imaps(crash, Stdio::piped())
 }
 
 /// A root with the user, INBOX seeded with `seeds` and an empty Archive

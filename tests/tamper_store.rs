@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixStream;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -21,19 +19,8 @@ fn session(root: &Root) -> (Guard, Client) {
 
 /// A session whose server log goes to `log`.
 fn session_logging(root: &Root, log: impl Into<Stdio>) -> (Guard, Client) {
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    let theirs: OwnedFd = theirs.into();
-    let out = theirs.try_clone().unwrap();
-    let child = root
-        .command(&["serve", "imaps"])
-        .stdin(Stdio::from(theirs))
-        .stdout(Stdio::from(out))
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    ours.set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    (Guard(child), Client::imaps_ok(ours))
+    let (child, c) = root.serve_imaps(None, log);
+    (Guard(child), c)
 }
 
 /// The one non-empty change-log segment of the account (INBOX's, the only
