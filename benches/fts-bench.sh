@@ -16,6 +16,7 @@
 # Needs root (Dovecot drops to nobody; accounts belong to nobody).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 shared=${SHARED:-../shared}
 count=1000 corpus= reps=5 dfts=1 dplain=1
 while [ $# -gt 0 ]; do
@@ -32,25 +33,13 @@ done
 command -v dovecot >/dev/null || { echo "apt-get install dovecot-core dovecot-imapd" >&2; exit 69; }
 cargo build --release --quiet
 bin=$PWD/target/release/crymap-like
-work=$(mktemp -d /tmp/crymap-like-fts-bench.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for d in "$work"/dove-*; do
-        [ -f "$d/run/master.pid" ] && kill "$(cat "$d/run/master.pid")" 2>/dev/null || true
-    done
-    sleep 1
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir crymap-like-fts-bench
 
 if [ -z "$corpus" ]; then
     corpus=$work/corpus.mbox
     python3 "$shared/bench/gen-corpus.py" --count "$count" "$corpus" >/dev/null
 fi
 count=$(grep -c '^From corpus@example\.com ' "$corpus")
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 mkdir -p "$work/tls"
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 2 \
     -keyout "$work/tls/key.pem" -out "$work/tls/cert.pem" 2>/dev/null
@@ -62,7 +51,7 @@ big=0
 root=$work/root
 mkdir -p "$root"
 cp -r "$work/tls" "$root/tls"
-cport=$(free_port)
+cport=$(bench_free_port)
 printf '[listen]\nimaps = ["127.0.0.1:%s"]\nimap = []\n' "$cport" >"$root/crymap-like.toml"
 echo pw | "$bin" --root "$root" user add bench --uid nobody --password-stdin >/dev/null
 if [ $big = 1 ]; then
@@ -73,20 +62,18 @@ if [ $big = 1 ]; then
     echo "crymap-like import $count msgs: $(secs "$t0" "$t1") s"
 fi
 "$bin" --root "$root" --log stderr listen 2>"$work/crymap.log" &
-pids+=($!)
+bench_pids+=($!)
+bench_wait_port "$cport" "crymap-like listen" "$work/crymap.log"
 
 # Dovecot: two throwaway instances (without and with fts-xapian), written
 # under the temporary directory; mail in Maildir, as nobody.
 dove() { # name port fts(0|1)
     local d=$work/dove-$1
-    mkdir -p "$d/run" "$d/state" "$d/home"
+    mkdir -p "$d/home"
     chown nobody "$d/home"
-    cat >"$d/dovecot.conf" <<CONF
+    dovecot_conf_head "$d" "fts-$1" >"$d/dovecot.conf"
+    cat >>"$d/dovecot.conf" <<CONF
 protocols = imap
-listen = 127.0.0.1
-base_dir = $d/run
-state_dir = $d/state
-log_path = $d/dovecot.log
 ssl = required
 ssl_cert = <$work/tls/cert.pem
 ssl_key = <$work/tls/key.pem
@@ -102,15 +89,8 @@ userdb {
   driver = static
   args = uid=nobody gid=nogroup home=$d/home/%u
 }
-service imap-login {
-  inet_listener imap {
-    port = 0
-  }
-  inet_listener imaps {
-    port = $2
-  }
-}
 CONF
+    dovecot_imap_listeners "$2" 0 >>"$d/dovecot.conf"
     if [ "$3" = 1 ]; then
         cat >>"$d/dovecot.conf" <<CONF
 mail_plugins = \$mail_plugins fts fts_xapian
@@ -122,7 +102,7 @@ plugin {
 }
 CONF
     fi
-    dovecot -c "$d/dovecot.conf"
+    dovecot_start "$d/dovecot.conf" "$2"
     if [ $big = 1 ]; then
         mkdir -p "$d/src"
         cp "$corpus" "$d/src/inbox"
@@ -136,15 +116,14 @@ CONF
 }
 dport=
 if [ $dplain = 1 ]; then
-    dport=$(free_port)
+    dport=$(bench_free_port)
     dove plain "$dport" 0
 fi
 fport=
 if [ $dfts = 1 ]; then
-    fport=$(free_port)
+    fport=$(bench_free_port)
     dove fts "$fport" 1
 fi
-sleep 1
 
 echo "# crymap-like $(git describe --always --dirty 2>/dev/null || echo unknown), dovecot $(dovecot --version | cut -d' ' -f1), corpus $count msgs ($(du -m --apparent-size "$corpus" | cut -f1) MB), reps $reps, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$corpus" "$count" "$reps" "$big" "crymap-like:$cport" ${dport:+"dovecot:$dport"} ${fport:+"dovecot+fts-xapian:$fport"} <<'PY'

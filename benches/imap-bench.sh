@@ -30,6 +30,7 @@
 # stand-in that answers instantly, i.e. what the Python client itself costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 shared=${SHARED:-../shared}
 count=1000 small=20000 big=0 reps=3 dovecot=false baseline=
 usage="usage: $0 [--count N] [--small N] [--big N] [--reps N] [--dovecot] [--baseline BIN]"
@@ -54,22 +55,15 @@ fi
 cargo build --release --quiet
 work=$(mktemp -d /tmp/crymap-like-bench.XXXXXX)
 chmod 755 "$work"
-pid= dovecot_conf=
+pid=
 # Dovecot runs as nobody when we are root, else as ourselves.
 if [ "$(id -u)" = 0 ]; then
-    as_dovecot=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+    dovecot_as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
     dv_user=nobody dv_group=nogroup
 else
-    as_dovecot=()
     dv_user=$(id -un) dv_group=$(id -gn)
 fi
 dv_uid=$(id -u "$dv_user") dv_gid=$(getent group "$dv_group" | cut -d: -f3)
-stop_dovecot() {
-    if [ -n "$dovecot_conf" ]; then
-        "${as_dovecot[@]}" doveadm -c "$dovecot_conf" stop 2>/dev/null || true
-        dovecot_conf=
-    fi
-}
 stop_crymap() {
     if [ -n "$pid" ]; then
         kill "$pid" 2>/dev/null || true
@@ -79,14 +73,10 @@ stop_crymap() {
 }
 cleanup() {
     stop_crymap
-    stop_dovecot
+    dovecot_stop_all
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 python3 "$shared/bench/gen-corpus.py" --count "$count" "$work/corpus.mbox" >/dev/null
 # The --big pass appends one corpus message, then N tiny ones.
@@ -111,16 +101,11 @@ workload() {
 # session's memory.
 crymap_like() {
     local label=$1 bin=$2 port iport password
-    port=$(free_port) iport=$(free_port)
+    port=$(bench_free_port) iport=$(bench_free_port)
     "$bin" demo --dir "$work/demo-root" \
         --imaps-port "$port" --imap-port "$iport" >"$work/demo.out" 2>"$work/demo.log" &
     pid=$!
-    for _ in $(seq 100); do
-        grep -q '^password: ' "$work/demo.out" 2>/dev/null && break
-        sleep 0.1
-    done
-    password=$(sed -n 's/^password: //p' "$work/demo.out")
-    [ -n "$password" ] || { cat "$work/demo.log" >&2; exit 1; }
+    password=$(bench_demo_password "$work/demo.out" "$work/demo.log")
     workload "$label" "$port" demo "$password"
     # An idle session's memory: log in, select INBOX, then read the session
     # process's resident set while it waits.
@@ -151,18 +136,14 @@ PY
 # temporary directory; CRYPT=true adds mail_crypt with global keys.
 run_dovecot() {
     local label=$1 crypt=$2 d=$work/$1 port
-    port=$(free_port)
-    mkdir -p "$d/run" "$d/state" "$d/home"
+    port=$(bench_free_port)
+    mkdir -p "$d/home"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
         -subj /CN=localhost -days 2 -keyout "$d/key.pem" -out "$d/cert.pem" 2>/dev/null
     echo "bench:{PLAIN}bench-password:$dv_uid:$dv_gid::$d/home/bench" >"$d/passwd"
-    cat >"$d/dovecot.conf" <<CONF
-base_dir = $d/run
-state_dir = $d/state
-log_path = $d/dovecot.log
-instance_name = bench-$label
+    dovecot_conf_head "$d" "$label" >"$d/dovecot.conf"
+    cat >>"$d/dovecot.conf" <<CONF
 protocols = imap
-listen = 127.0.0.1
 default_internal_user = $dv_user
 default_internal_group = $dv_group
 default_login_user = $dv_user
@@ -181,18 +162,12 @@ userdb {
 }
 service imap-login {
   chroot =
-  inet_listener imap {
-    port = 0
-  }
-  inet_listener imaps {
-    address = 127.0.0.1
-    port = $port
-  }
 }
 service anvil {
   chroot =
 }
 CONF
+    dovecot_imap_listeners "$port" 0 >>"$d/dovecot.conf"
     if $crypt; then
         openssl ecparam -name prime256v1 -genkey 2>/dev/null | openssl pkey -out "$d/ec-private.pem"
         openssl pkey -in "$d/ec-private.pem" -pubout -out "$d/ec-public.pem"
@@ -206,14 +181,9 @@ plugin {
 CONF
     fi
     chown -R "$dv_user:$dv_group" "$d"
-    dovecot_conf=$d/dovecot.conf
-    "${as_dovecot[@]}" dovecot -c "$dovecot_conf"
-    for _ in $(seq 100); do
-        python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$port" 2>/dev/null && break
-        sleep 0.1
-    done
+    dovecot_start "$d/dovecot.conf" "$port"
     workload "$label" "$port" bench bench-password
-    stop_dovecot
+    dovecot_stop "$d/dovecot.conf"
     rm -rf "$d/home"
 }
 

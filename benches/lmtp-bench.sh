@@ -11,6 +11,7 @@
 #   benches/lmtp-bench.sh [--messages N] [--reps N]     (as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 messages=300 reps=3
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -23,15 +24,7 @@ done
 
 cargo build --release --quiet
 bin=$PWD/target/release/crymap-like
-work=$(mktemp -d /tmp/crymap-like-lmtp-bench.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-    [ -f "$work/dovecot/dovecot.conf" ] && doveadm -c "$work/dovecot/dovecot.conf" stop 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir crymap-like-lmtp-bench
 
 # crymap-like: ten accounts owned by nobody, `listen` on a UNIX socket.
 mkdir -p "$work/crymap"
@@ -51,18 +44,18 @@ for i in $(seq 0 9); do
     echo pw | "$bin" --root "$work/crymap" user add "u$i" --uid nobody --password-stdin >/dev/null
 done
 "$bin" --root "$work/crymap" --log stderr listen 2>"$work/crymap/listen.log" &
-pids+=($!)
+bench_pids+=($!)
+bench_wait_file "$work/crymap/lmtp.sock" "crymap-like listen" "$work/crymap/listen.log"
 
 # Dovecot: LMTP only, static userdb, maildir homes owned by nobody.
 have_dovecot=false
 if command -v dovecot >/dev/null && [ -x /usr/lib/dovecot/lmtp ]; then
     have_dovecot=true
     d=$work/dovecot
-    mkdir -p "$d/run" "$d/home"
+    mkdir -p "$d/home"
     chown nobody "$d/home"
-    cat >"$d/dovecot.conf" <<CONF
-base_dir = $d/run
-log_path = $d/dovecot.log
+    dovecot_conf_head "$d" lmtp >"$d/dovecot.conf"
+    cat >>"$d/dovecot.conf" <<CONF
 protocols = lmtp
 ssl = no
 first_valid_uid = 1
@@ -81,7 +74,8 @@ service lmtp {
   }
 }
 CONF
-    dovecot -c "$d/dovecot.conf"
+    dovecot_start "$d/dovecot.conf"
+    bench_wait_file "$d/run/lmtp" "dovecot lmtp" "$d/dovecot.log"
 fi
 
 cat >"$work/client.py" <<'PY'

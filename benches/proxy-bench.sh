@@ -14,6 +14,7 @@
 # then SELECT INBOX and FETCH 1 BODY.PEEK[] of a 20 KB message, LOGOUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 runs=30
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -27,15 +28,7 @@ done
 
 cargo build --release --quiet
 bin=$PWD/target/release/crymap-like
-work=$(mktemp -d /tmp/crymap-like-proxy-bench.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$1"; }
+bench_workdir crymap-like-proxy-bench
 
 # A private CA and the backend's certificate for backend-a.example.test.
 mkdir -p "$work/ca" "$work/root/tls"
@@ -52,7 +45,7 @@ mkdir -p "$work/ca" "$work/root/tls"
 cp "$work/ca/b.pem" "$work/root/tls/cert.pem"
 cp "$work/ca/b.key" "$work/root/tls/key.pem"
 
-b_imaps=$(port 127.0.0.2) b_imap=$(port 127.0.0.2) p_imap=$(port 127.0.0.1)
+b_imaps=$(bench_free_port 127.0.0.2) b_imap=$(bench_free_port 127.0.0.2) p_imap=$(bench_free_port 127.0.0.1)
 cat >"$work/root/crymap-like.toml" <<EOF
 [listen]
 imaps = ["127.0.0.2:$b_imaps"]
@@ -64,7 +57,7 @@ EOF
 password=bench-password-$$
 echo "$password" | "$bin" --root "$work/root" user add bench --uid nobody --password-stdin >/dev/null
 "$bin" --root "$work/root" --log stderr listen 2>"$work/backend.log" &
-pids+=($!)
+bench_pids+=($!)
 
 cat >"$work/passwd" <<EOF
 bench:::::::proxy=y host=backend-a.example.test hostip=127.0.0.2 port=$b_imaps ssl=yes nopassword=y
@@ -103,7 +96,7 @@ userdb {
 }
 EOF
 dovecot -F -c "$work/dovecot.conf" &
-pids+=($!)
+bench_pids+=($!)
 
 echo "# crymap-like $(git describe --always --dirty 2>/dev/null || echo unknown), $(dovecot --version | cut -d' ' -f1), $runs runs, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 python3 - "$runs" "$password" "$b_imap" "$b_imaps" "$p_imap" <<'PY'

@@ -3,7 +3,13 @@
 # synthetic mailbox, from the sealed sort-key cache and, after deleting it,
 # from the message summaries: a figure a loaded machine cannot blur.
 #
-#   benches/sort-callgrind.sh [--synthetic N]   (default 20000)
+#   benches/sort-callgrind.sh [--synthetic N] [--command CMD ...]
+#
+# --synthetic: messages in the mailbox (default 20000)
+# --command: also the instructions of CMD (for example
+# "THREAD REFS UTF-8 ALL") run once in a session whose sort-key cache is
+# already filled (after a SORT (DATE)): the per-command cost a repeated
+# SORT, THREAD or FETCH pays. May be given more than once.
 #
 # The mailbox is filled by benches/sort-bench.py (whose first SORT writes
 # the cache); then `demo` runs under valgrind (as nobody, so the sessions
@@ -12,16 +18,19 @@
 # that session's process, and of the same session without the SORT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 n=20000
+commands=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --synthetic) n=$2; shift 2 ;;
-        *) echo "usage: $0 [--synthetic N]" >&2; exit 64 ;;
+        --command) commands+=("$2"); shift 2 ;;
+        *) echo "usage: $0 [--synthetic N] [--command CMD ...]" >&2; exit 64 ;;
     esac
 done
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 69; }
 cargo build --release --quiet
-work=$(mktemp -d /tmp/sort-callgrind.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/sort-callgrind.XXXXXX")
 chmod 755 "$work"
 chown nobody "$work"
 pid=
@@ -31,20 +40,13 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 bin=$PWD/target/release/crymap-like
 start_demo() { # the root, the demo user and the ports, as nobody
-    port=$(free_port) iport=$(free_port)
+    port=$(bench_free_port) iport=$(bench_free_port)
     runuser -u nobody -- "$bin" demo --dir "$work/root" \
         --imaps-port "$port" --imap-port "$iport" >"$work/demo.out" 2>"$work/demo.log" &
     pid=$!
-    for _ in $(seq 600); do
-        grep -q '^password: ' "$work/demo.out" 2>/dev/null && break
-        sleep 0.1
-    done
-    pw=$(sed -n 's/^password: //p' "$work/demo.out")
+    pw=$(bench_demo_password "$work/demo.out" "$work/demo.log")
 }
 start_traced() { # the same root (demo would remake it) under callgrind
     runuser -u nobody -- valgrind --tool=callgrind --trace-children=yes \
@@ -57,10 +59,10 @@ stop() {
     wait "$pid" 2>/dev/null || true
     pid=
 }
-session() { # sort|nosort: one session on the box sort-bench.py made
-    python3 - "$iport" "$pw" "$1" <<'EOF'
+session() { # sort|nosort [CMD]: one session on the box sort-bench.py made
+    python3 - "$iport" "$pw" "$1" "${2:-}" <<'EOF'
 import socket, sys, time
-port, pw, what = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+port, pw, what, extra = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 for _ in range(600):
     try:
         s = socket.create_connection(("127.0.0.1", port), 600); break
@@ -86,12 +88,23 @@ while True:
 cmd(b"c", b"SELECT " + box)
 if what == "sort":
     cmd(b"d", b"SORT (DATE) UTF-8 ALL")
+if extra:
+    cmd(b"x", extra.encode())
 cmd(b"e", b"LOGOUT")
 EOF
 }
 keep=${KEEP_PROFILES:-}   # a directory: the session profiles are copied there
 total() { # $1 label: instructions of the session process (the largest profile)
     local best=0 file=
+    # The session process may still be writing its profile after LOGOUT.
+    for _ in $(seq 600); do
+        local done=1
+        for f in "$work"/cg.*; do
+            grep -q '^totals: ' "$f" 2>/dev/null || done=
+        done
+        [ -n "$done" ] && break
+        sleep 0.1
+    done
     for f in "$work"/cg.*; do
         local v
         v=$(sed -n 's/^summary: //p' "$f" | head -1)
@@ -107,9 +120,17 @@ python3 benches/sort-bench.py 127.0.0.1 "$iport" demo "$pw" --synthetic "$n" --r
 stop
 start_traced; session nosort; stop; base=$(total base)
 start_traced; session sort; stop; cached=$(total cached)
+extras=()
+for c in "${commands[@]}"; do
+    start_traced; session sort "$c"; stop
+    extras+=("$(( $(total "cmd$(( ${#extras[@]} + 1 ))") - cached ))")
+done
 find -L "$work/root/users" -name sortkeys -path '*/mailboxes/*' -delete
 start_traced; session sort; stop; summaries=$(total summaries)
 echo "messages $n"
 echo "session_without_sort $base instructions"
 echo "first_sort_from_cache $((cached - base)) instructions"
 echo "first_sort_from_summaries $((summaries - base)) instructions"
+for i in "${!extras[@]}"; do
+    echo "command \"${commands[$i]}\" ${extras[$i]} instructions"
+done

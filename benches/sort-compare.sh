@@ -14,6 +14,7 @@
 # packages dovecot-core and dovecot-imapd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 shared=${SHARED:-../shared}
 [ -d "$shared" ] || shared=../../shared   # a worktree under /work/wt
 count=1000 synthetic=100000 reps=5
@@ -35,36 +36,26 @@ pid=
 cleanup() {
     set +e
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    [ -f "$work/dovecot/dovecot.conf" ] && dovecot -c "$work/dovecot/dovecot.conf" stop 2>/dev/null
+    dovecot_stop_all
     rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 # crymap-like
-port=$(free_port) iport=$(free_port)
+port=$(bench_free_port) iport=$(bench_free_port)
 ./target/release/crymap-like demo --dir "$work/demo-root" \
     --imaps-port "$port" --imap-port "$iport" >"$work/demo.out" 2>"$work/demo.log" &
 pid=$!
-for _ in $(seq 100); do
-    grep -q '^password: ' "$work/demo.out" 2>/dev/null && break
-    sleep 0.1
-done
-ours_pw=$(sed -n 's/^password: //p' "$work/demo.out")
+ours_pw=$(bench_demo_password "$work/demo.out" "$work/demo.log")
 
 # Dovecot: everything under $work, nothing of /etc/dovecot is read.
-dport=$(free_port)
+dport=$(bench_free_port)
 d=$work/dovecot
-mkdir -p "$d/run" "$d/state" "$d/mail"
+mkdir -p "$d/mail"
 chown nobody:nogroup "$d/mail"
-cat >"$d/dovecot.conf" <<EOF
-base_dir = $d/run
-state_dir = $d/state
-log_path = $d/dovecot.log
+dovecot_conf_head "$d" sort-compare >"$d/dovecot.conf"
+cat >>"$d/dovecot.conf" <<EOF
 protocols = imap
-listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
@@ -78,24 +69,12 @@ userdb {
   driver = static
   args = uid=nobody gid=nogroup home=$d/mail/%u
 }
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = $dport
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
 protocol imap {
   mail_max_userip_connections = 50
 }
 EOF
-dovecot -c "$d/dovecot.conf" </dev/null >/dev/null 2>&1
-for _ in $(seq 50); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $dport)).close()" 2>/dev/null && break
-    sleep 0.1
-done
+dovecot_imap_listeners 0 "$dport" >>"$d/dovecot.conf"
+dovecot_start "$d/dovecot.conf" "$dport"
 
 python3 "$shared/bench/gen-corpus.py" --count "$count" "$work/corpus.mbox" >/dev/null
 echo "date $(date -u +%Y-%m-%dT%H:%MZ)"

@@ -3,6 +3,8 @@
 //! crash before the rename. Run as root, it also exercises the drop to the
 //! directory's owner and the chroot.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -56,9 +58,7 @@ fn deliver(root: &Path, args: &[&str], input: &[u8], crash: Option<&str>) -> i32
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    if let Some(c) = crash {
-        cmd.env("CRYMAP_LIKE_CRASH_AT", c);
-    }
+    common::crash_at(&mut cmd, crash);
     let mut child = cmd.spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     // The child may refuse early (large input); a broken pipe is expected then.

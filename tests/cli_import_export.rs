@@ -234,13 +234,7 @@ From b@example.org Sat Nov 28 13:00:00 2026\nSubject: m2\nX-Keywords: todo\n\nno
 #[test]
 fn cli_import_bad_input_is_reported_skipped_and_the_rest_imported() {
     let root = Root::new("import-bad");
-    let cfg = root.path().join("crymap-like.toml");
-    let text = std::fs::read_to_string(&cfg).unwrap();
-    std::fs::write(
-        &cfg,
-        text.replace("[limits]\n", "[limits]\nmax_message_size = 1000\n"),
-    )
-    .unwrap();
+    root.set("limits", "max_message_size = 1000");
     root.add_user("cid", PW);
     let src = TempDir::new("bad-src");
     let md = src.path().join("md");

@@ -2,6 +2,8 @@
 //! real flock. Child processes are this test binary re-executed with
 //! `STORE_CHILD` set; `child_entry` does nothing without it.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -79,10 +81,7 @@ fn spawn_child(mode: &str, user: &Path, arg: &str, crash_at: Option<&str>) -> Co
         .env("STORE_CHILD_ARG", arg)
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    match crash_at {
-        Some(p) => c.env(crash::ENV, p),
-        None => c.env_remove(crash::ENV),
-    };
+    common::crash_at(&mut c, crash_at);
     c
 }
 

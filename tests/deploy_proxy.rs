@@ -55,22 +55,14 @@ impl Backend {
                  [lmtp]\nhostname = \"{label}.example.test\"\n"
             ),
         );
-        let config = root.path().join("crymap-like.toml");
-        let text = std::fs::read_to_string(&config).unwrap().replace(
-            "imaps = []\nimap = []\n",
-            &format!("imaps = [\"{imaps}\"]\nimap = [\"{imap}\"]\n"),
-        );
-        std::fs::write(&config, text).unwrap();
         root.add_user(user, password);
         let log = root.path().join("backend.log");
         let file = std::fs::File::create(&log).unwrap();
-        let listen = root
-            .command(&["listen"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(file))
-            .spawn()
-            .unwrap();
-        let listen = Guard(listen);
+        let listen = root.listen(
+            &[&imaps.to_string()],
+            &[&imap.to_string()],
+            Stdio::from(file),
+        );
         drop(common::connect_retry(&imap.to_string()));
         Backend {
             root,

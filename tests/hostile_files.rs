@@ -13,9 +13,7 @@
 
 mod common;
 
-use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -69,19 +67,8 @@ fn plant(path: &Path, what: Plant) {
 }
 
 fn session(root: &Root) -> (Guard, Client) {
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    let theirs: OwnedFd = theirs.into();
-    let out = theirs.try_clone().unwrap();
-    let child = root
-        .command(&["serve", "imaps"])
-        .stdin(Stdio::from(theirs))
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    ours.set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    (Guard(child), Client::imaps_ok(ours))
+    let (child, c) = root.serve_imaps(None, Stdio::null());
+    (Guard(child), c)
 }
 
 /// A user with `n` messages in INBOX; returns the root, the user's

@@ -79,19 +79,8 @@ fn hostile_parallel_guessing_is_throttled_across_connections() {
 fn hostile_successful_logins_from_one_address_are_never_throttled() {
     let port = free_port();
     let root = throttled_root("guess-successes");
-    let path = root.path().join("crymap-like.toml");
-    let text = std::fs::read_to_string(&path).unwrap().replace(
-        "[listen]\nimaps = []\nimap = []\n",
-        &format!("[listen]\nimaps = []\nimap = [\"127.0.0.1:{port}\"]\n"),
-    );
-    std::fs::write(&path, text).unwrap();
-    let _server = Guard(
-        root.command(&["listen"])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
     let addr = format!("127.0.0.1:{port}");
+    let _server = root.listen(&[], &[&addr], std::process::Stdio::null());
     // Two wrong guesses from the address first: they keep counting.
     for n in 0..2 {
         let (mut c, greeting) = Client::plain(connect_retry(&addr));

@@ -185,11 +185,7 @@ fn hostile_random_bytes_never_crash_the_server() {
 #[test]
 fn hostile_client_that_never_reads_does_not_hold_the_session() {
     let root = Root::new("no-reader");
-    let cfg = root.path().join("crymap-like.toml");
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("[limits]\n", "[limits]\nidle_timeout_secs = 2\n");
-    std::fs::write(&cfg, text).unwrap();
+    root.set("limits", "idle_timeout_secs = 2");
     root.add_user("pat", "pw");
     let big: Vec<u8> = b"Subject: big\r\n\r\n"
         .iter()
@@ -216,11 +212,7 @@ fn hostile_client_that_never_reads_does_not_hold_the_session() {
 fn hostile_client_stalling_inside_a_command_is_logged_out() {
     for stall in [&b"a1 LOGIN {10}\r\nabc"[..], b"a2 AUTHENTICATE PLAIN\r\n"] {
         let root = Root::new("stall");
-        let cfg = root.path().join("crymap-like.toml");
-        let text = std::fs::read_to_string(&cfg)
-            .unwrap()
-            .replace("[limits]\n", "[limits]\nidle_timeout_secs = 2\n");
-        std::fs::write(&cfg, text).unwrap();
+        root.set("limits", "idle_timeout_secs = 2");
         let (child, sock) = root.spawn_serve("imaps");
         let (mut c, _) = Client::imaps(sock);
         c.send(stall);

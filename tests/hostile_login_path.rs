@@ -170,21 +170,12 @@ fn hostile_user_toml_argon2_cost_above_policy_is_refused_before_hashing() {
     // LOGIN.
     let (root, dir) = alice("uf-cost");
     let p = dir.join("user.toml");
-    let text = std::fs::read_to_string(&p).unwrap();
-    assert!(text.contains("memory_kib = 64\n"), "{text}");
-    std::fs::write(
-        &p,
-        text.replace("memory_kib = 64\n", "memory_kib = 131072\n"),
-    )
-    .unwrap();
+    edit_file(&p, "memory_kib = 64\n", "memory_kib = 131072\n");
     let (reply, log) = login_and_log(&root);
     assert_refused(&reply, &log);
     assert!(log.contains("above the system's policy"), "{log}");
-    let text = std::fs::read_to_string(&p).unwrap();
-    let text = text
-        .replace("memory_kib = 131072\n", "memory_kib = 64\n")
-        .replace("passes = 1\n", "passes = 50\n");
-    std::fs::write(&p, text).unwrap();
+    edit_file(&p, "memory_kib = 131072\n", "memory_kib = 64\n");
+    edit_file(&p, "passes = 1\n", "passes = 50\n");
     let (reply, log) = login_and_log(&root);
     assert_refused(&reply, &log);
     assert!(log.contains("above the system's policy"), "{log}");

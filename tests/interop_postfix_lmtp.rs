@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::postfix::Postfix;
-use common::{Guard, Root, TempDir};
+use common::{Root, TempDir};
 
 const PW: &str = "postfix-pw";
 
@@ -42,12 +42,7 @@ fn interop_postfix_delivers_through_lmtp_unix_into_two_accounts() {
         root.add_user(u, PW);
     }
     // Guarded: a failed assertion below must not leave a root `listen`.
-    let listen = Guard(
-        root.command(&["listen"])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let listen = root.listen(&[], &[], Stdio::null());
     let deadline = Instant::now() + Duration::from_secs(20);
     while !socket.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));

@@ -29,27 +29,16 @@ impl Server {
     fn start(label: &str, seeds: &[Vec<u8>]) -> Server {
         let root = Root::new(label);
         let port = free_port();
-        let config = root.path().join("crymap-like.toml");
-        let text = std::fs::read_to_string(&config).unwrap().replace(
-            "[listen]\nimaps = []\nimap = []\n",
-            &format!("[listen]\nimaps = [\"127.0.0.1:{port}\"]\nimap = []\n"),
-        );
-        std::fs::write(&config, text).unwrap();
         root.add_user(USER, PASS);
         let refs: Vec<&[u8]> = seeds.iter().map(Vec::as_slice).collect();
         if !refs.is_empty() {
             seed(&root, USER, PASS, "INBOX", &refs);
         }
-        let listen = root
-            .command(&["listen"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let listen = root.listen(&[&format!("127.0.0.1:{port}")], &[], Stdio::null());
         let server = Server {
             root,
             port,
-            _listen: Guard(listen),
+            _listen: listen,
         };
         // Wait until it accepts, so clients do not race its start.
         drop(server.session());

@@ -49,21 +49,7 @@ struct Raw {
 
 impl Raw {
     fn start(root: &Root, crash: Option<&str>) -> Raw {
-        let (ours, theirs) = UnixStream::pair().unwrap();
-        let out = theirs.try_clone().unwrap();
-        let mut cmd = root.command(&["serve", "lmtp"]);
-        match crash {
-            Some(p) => cmd.env("CRYMAP_LIKE_CRASH_AT", p),
-            None => cmd.env_remove("CRYMAP_LIKE_CRASH_AT"),
-        };
-        let child = cmd
-            .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
-            .stdout(Stdio::from(std::os::fd::OwnedFd::from(out)))
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        ours.set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
+        let (child, ours) = root.serve("lmtp", crash, Stdio::null());
         let read = BufReader::new(ours.try_clone().unwrap());
         let mut raw = Raw {
             child,
@@ -189,11 +175,7 @@ fn interop_python_smtplib_over_systemd_unix_socket_and_listen() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut listen = root
-        .command(&["listen"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let listen = root.listen(&[], &[], Stdio::null());
     let script = r#"
 import smtplib, sys, time
 for path in sys.argv[1:]:
@@ -219,8 +201,7 @@ for path in sys.argv[1:]:
         .unwrap();
     let _ = sd.kill();
     let _ = sd.wait();
-    let _ = listen.kill();
-    let _ = listen.wait();
+    drop(listen);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -197,13 +197,7 @@ fn rfc4469_5_bad_urls_are_badurl_and_store_nothing() {
 fn rfc7889_catenate_result_over_the_append_limit_is_toobig() {
     let root = Root::new("cat-big");
     root.add_user(USER, PASS);
-    let conf = root.path().join("crymap-like.toml");
-    let text = std::fs::read_to_string(&conf).unwrap();
-    std::fs::write(
-        &conf,
-        text.replacen("[limits]\n", "[limits]\nmax_message_size = 1000\n", 1),
-    )
-    .unwrap();
+    root.set("limits", "max_message_size = 1000");
     let body = vec![b'y'; 400];
     let uid = seed(&root, USER, PASS, "INBOX", &[&body])[0];
     let mut s = Session::login(&root, USER, PASS);
@@ -235,13 +229,7 @@ fn rfc4469_catenate_and_url_partial_are_advertised() {
 fn hostile_catenate_naming_large_messages_over_and_over_is_bounded() {
     let root = Root::new("cat-budget");
     root.add_user(USER, PASS);
-    let conf = root.path().join("crymap-like.toml");
-    let text = std::fs::read_to_string(&conf).unwrap();
-    std::fs::write(
-        &conf,
-        text.replacen("[limits]\n", "[limits]\nmax_message_size = 1000\n", 1),
-    )
-    .unwrap();
+    root.set("limits", "max_message_size = 1000");
     let (a, b) = (vec![b'a'; 900], vec![b'b'; 900]);
     let uids = seed(&root, USER, PASS, "INBOX", &[&a, &b]);
     let mut s = Session::login(&root, USER, PASS);

@@ -85,44 +85,16 @@ fn rfc9051_6_2_2_authenticate_plain_with_initial_response_and_with_continuation(
     assert!(ok.starts_with("x2 OK [CAPABILITY "), "{ok}");
 }
 
-fn listen_root(label: &str, imaps: &str, imap: &str) -> Root {
-    Root::with_config(
-        label, "", // listen addresses are appended below
-    )
-    .with_listen(imaps, imap)
-}
-
-trait WithListen {
-    fn with_listen(self, imaps: &str, imap: &str) -> Self;
-}
-
-impl WithListen for Root {
-    fn with_listen(self, imaps: &str, imap: &str) -> Root {
-        let path = self.path().join("crymap-like.toml");
-        let text = std::fs::read_to_string(&path).unwrap().replace(
-            "[listen]\nimaps = []\nimap = []\n",
-            &format!("[listen]\nimaps = [{imaps}]\nimap = [{imap}]\n"),
-        );
-        std::fs::write(&path, text).unwrap();
-        self
-    }
-}
-
 #[test]
 fn rfc9051_6_2_1_starttls_on_loopback_then_login_through_listen() {
     let imaps = free_port();
     let imap = free_port();
-    let root = listen_root(
-        "starttls",
-        &format!("\"127.0.0.1:{imaps}\""),
-        &format!("\"127.0.0.1:{imap}\""),
-    );
+    let root = Root::new("starttls");
     root.add_user("dave", "pw-dave");
-    let _server = Guard(
-        root.command(&["listen"])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _server = root.listen(
+        &[&format!("127.0.0.1:{imaps}")],
+        &[&format!("127.0.0.1:{imap}")],
+        Stdio::null(),
     );
     // Cleartext: STARTTLS offered; loopback, so login would be allowed.
     let tcp = connect_retry(&format!("127.0.0.1:{imap}"));
@@ -182,10 +154,11 @@ fn rfc9051_6_2_3_cleartext_login_refused_from_non_loopback_address() {
             assert!(st.success(), "ip {args:?}");
         }
         let port = 1143;
-        let text = std::fs::read_to_string(root_path.join("crymap-like.toml"))
-            .unwrap()
-            .replace("imap = []", &format!("imap = [\"192.0.2.1:{port}\"]"));
-        std::fs::write(root_path.join("crymap-like.toml"), text).unwrap();
+        edit_file(
+            &root_path.join("crymap-like.toml"),
+            "imap = []",
+            &format!("imap = [\"192.0.2.1:{port}\"]"),
+        );
         let _server = Guard(
             std::process::Command::new(bin())
                 .arg("--root")
@@ -251,13 +224,8 @@ fn rfc9051_3_commands_need_the_right_state() {
 
 #[test]
 fn rfc9051_5_4_silent_client_is_logged_out() {
-    let root = Root::with_config("idle", "idle_timeout_secs = 2\n");
-    let text = std::fs::read_to_string(root.path().join("crymap-like.toml")).unwrap();
-    // The extra line must land in [limits]; move it there.
-    let text = text
-        .replace("idle_timeout_secs = 2\n", "")
-        .replace("[limits]\n", "[limits]\nidle_timeout_secs = 2\n");
-    std::fs::write(root.path().join("crymap-like.toml"), text).unwrap();
+    let root = Root::new("idle");
+    root.set("limits", "idle_timeout_secs = 2");
     root.add_user("sam", "pw");
     let (mut child, sock) = root.spawn_serve("imaps");
     let (mut c, _) = Client::imaps(sock);

@@ -471,10 +471,7 @@ fn rfc9051_6_3_12_append_forms_are_stored_byte_for_byte() {
 #[test]
 fn rfc3502_multiappend_is_all_or_nothing() {
     let root = fresh("mbox-multi");
-    let conf = root.path().join("crymap-like.toml");
-    let text = std::fs::read_to_string(&conf).unwrap();
-    let text = text.replacen("[limits]\n", "[limits]\nmax_message_size = 1000\n", 1);
-    std::fs::write(&conf, text).unwrap();
+    root.set("limits", "max_message_size = 1000");
     let mut c = session(&root);
     let big = vec![b'x'; 1500];
     let r = append(

@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -19,7 +17,6 @@ use common::{seed, wait_exit, Client, Guard, Root};
 
 const USER: &str = "fts";
 const PASS: &str = "pw-fts";
-const ENV: &str = "CRYMAP_LIKE_CRASH_AT";
 
 fn lit(s: &str) -> String {
     format!("{{{}+}}\r\n{s}", s.len())
@@ -143,23 +140,12 @@ fn searches() -> Vec<String> {
 
 /// `serve imaps` on a socket pair, optionally set to abort at `crash`.
 fn spawn(root: &Root, crash: Option<&str>) -> (Child, Client) {
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    let theirs: OwnedFd = theirs.into();
-    let out = theirs.try_clone().unwrap();
-    let mut cmd = root.command(&["serve", "imaps"]);
-    match crash {
-        Some(p) => cmd.env(ENV, p),
-        None => cmd.env_remove(ENV),
-    };
-    let child = cmd
-        .stdin(Stdio::from(theirs))
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::null())
-        .spawn()
+    let (child, sock) = root.serve("imaps", crash, Stdio::null());
+    // Building the index of the whole corpus under load takes longer than
+    // the harness's usual bound.
+    sock.set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
-    ours.set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    (child, Client::imaps_ok(ours))
+    (child, Client::imaps_ok(sock))
 }
 
 fn session(root: &Root) -> (Guard, Client) {

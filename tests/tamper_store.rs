@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixStream;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -21,19 +19,8 @@ fn session(root: &Root) -> (Guard, Client) {
 
 /// A session whose server log goes to `log`.
 fn session_logging(root: &Root, log: impl Into<Stdio>) -> (Guard, Client) {
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    let theirs: OwnedFd = theirs.into();
-    let out = theirs.try_clone().unwrap();
-    let child = root
-        .command(&["serve", "imaps"])
-        .stdin(Stdio::from(theirs))
-        .stdout(Stdio::from(out))
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    ours.set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    (Guard(child), Client::imaps_ok(ours))
+    let (child, c) = root.serve_imaps(None, log);
+    (Guard(child), c)
 }
 
 /// The one non-empty change-log segment of the account (INBOX's, the only
@@ -168,6 +155,46 @@ fn tamper_rolled_back_mailbox_log_is_detected_and_read_only() {
     );
     assert!(c.status("XCRY PURGE").contains(" NO "));
     c.ok_run("LOGOUT");
+}
+
+/// A session raises the high-water mark of its APPENDs after the tagged
+/// OK, not before it (`doc/store.md`, "An APPEND's sync order"): once the
+/// next command has been answered, the mark covers the append. The session
+/// is then killed (no LOGOUT, no clean drop) and the older log put back:
+/// the rollback is still detected, for an APPEND to the selected mailbox
+/// and to another one.
+#[test]
+fn tamper_rollback_after_append_is_detected_though_the_mark_follows_the_reply() {
+    for selected in [true, false] {
+        let root = Root::new(&format!("tamper-rollback-append-{selected}"));
+        root.add_user(USER, PASS);
+        let seeds: Vec<Vec<u8>> = (1..=2).map(|i| msg(&format!("rollback-{i}"))).collect();
+        let refs: Vec<&[u8]> = seeds.iter().map(Vec::as_slice).collect();
+        seed(&root, USER, PASS, "INBOX", &refs);
+        let seg = inbox_segment(&root);
+        let old_log = std::fs::read(&seg).unwrap();
+
+        let (g, mut c) = session(&root);
+        assert!(c.login(USER, PASS).contains(" OK "));
+        if selected {
+            c.ok_run("SELECT INBOX");
+        }
+        let r = c.append("INBOX", &[], &msg("rollback-3")).unwrap();
+        assert!(
+            r.last().unwrap().text.contains("[APPENDUID "),
+            "{:?}",
+            r.last()
+        );
+        c.ok_run("NOOP");
+        drop(g);
+
+        std::fs::write(&seg, &old_log).unwrap();
+        let (_g, mut c) = session(&root);
+        assert!(c.login(USER, PASS).contains(" OK "));
+        let r = c.transcript("SELECT INBOX");
+        assert!(r.contains("rolled back"), "selected {selected}: {r}");
+        assert!(r.lines().last().unwrap().contains("OK [READ-ONLY]"), "{r}");
+    }
 }
 
 /// Message files of a mailbox directory (`msg/XX/NAME`, not summaries).

@@ -84,18 +84,8 @@ fn xcry_set_user_config_rejects_bad_requests() {
 fn cli_remote_chpw_and_test_over_imaps() {
     let port = free_port();
     let root = Root::new("remote");
-    let cfg = root.path().join("crymap-like.toml");
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("imaps = []", &format!("imaps = [\"127.0.0.1:{port}\"]"));
-    std::fs::write(&cfg, text).unwrap();
     root.add_user("olga", "first");
-    let _server = Guard(
-        root.command(&["listen"])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _server = root.listen(&[&format!("127.0.0.1:{port}")], &[], Stdio::null());
     drop(connect_retry(&format!("127.0.0.1:{port}")));
     let remote = |what: &str, input: &str| {
         let mut cmd = std::process::Command::new(bin());

@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use log::warn;
 
 use crate::config::ThrottleConfig;
-use crate::sys::throttle::CounterFile;
+use crate::sys::throttle::{Change, CounterFile};
 
 /// The file, under the system root.
 pub(super) const FILE: &str = "login-throttle";
@@ -176,29 +176,34 @@ impl LoginThrottle {
     /// a client that logs in often, a NAT, a webmail or a proxy in front
     /// would otherwise be locked out by its own users.
     pub(super) fn succeeded(&mut self, user: &str) {
-        self.finished(user);
-        if let Err(e) = self.file.reset(&Self::user_key(user)) {
-            warn!("login throttle: {e}");
-        }
+        let mut changes = self.finished(user);
+        changes.push((Self::user_key(user), Change::Clear));
         if let Some(a) = self.address {
-            if let Err(e) = self.file.unbump(&Self::address_key(a)) {
-                warn!("login throttle: {e}");
-            }
+            changes.push((Self::address_key(a), Change::TakeBack));
         }
+        self.apply(&changes);
     }
 
     /// A wrong password (or an unknown user): the attempt stays counted,
     /// now as a failure that delays the next ones.
     pub(super) fn failed(&mut self, user: &str) {
-        self.finished(user);
+        let changes = self.finished(user);
+        self.apply(&changes);
     }
 
-    /// The attempt is no longer being checked.
-    fn finished(&mut self, user: &str) {
-        for key in self.keys(user) {
-            if let Err(e) = self.file.unbump(&Self::pending_key(&key)) {
-                warn!("login throttle: {e}");
-            }
+    /// The changes that say the attempt is no longer being checked.
+    fn finished(&self, user: &str) -> Vec<(String, Change)> {
+        self.keys(user)
+            .iter()
+            .map(|key| (Self::pending_key(key), Change::TakeBack))
+            .collect()
+    }
+
+    /// Writes `changes` to the shared file in one locked update.
+    fn apply(&mut self, changes: &[(String, Change)]) {
+        let refs: Vec<(&str, Change)> = changes.iter().map(|(k, c)| (k.as_str(), *c)).collect();
+        if let Err(e) = self.file.update(&refs) {
+            warn!("login throttle: {e}");
         }
     }
 }
@@ -261,6 +266,33 @@ mod tests {
         let mut next = LoginThrottle::open(&dir, &policy, addr).unwrap();
         assert_eq!(next.attempt("demo"), Verdict::Check(Duration::ZERO));
         next.succeeded("demo");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The end of an attempt is one update of several counters: a success
+    /// clears its user's count and takes back only its own attempt from
+    /// the address, whose earlier failure still delays the next login.
+    #[test]
+    fn a_success_clears_its_user_and_leaves_the_address_s_failures() {
+        let dir = std::env::temp_dir().join(format!("throttle-success-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let policy = policy(1, 20);
+        let addr: Option<IpAddr> = "192.0.2.7".parse().ok();
+        let open = |a| LoginThrottle::open(&dir, &policy, a).unwrap();
+        let mut a = open(addr);
+        assert_eq!(a.attempt("u"), Verdict::Check(Duration::ZERO));
+        a.failed("u");
+        let mut b = open(addr);
+        assert_eq!(b.attempt("u"), Verdict::Check(Duration::from_secs(1)));
+        b.succeeded("u");
+        // The user's failure is gone: from nowhere in particular, no delay.
+        let mut c = open(None);
+        assert_eq!(c.attempt("u"), Verdict::Check(Duration::ZERO));
+        c.succeeded("u");
+        // The address keeps the one failure, not b's success.
+        let mut d = open(addr);
+        assert_eq!(d.attempt("w"), Verdict::Check(Duration::from_secs(1)));
+        d.failed("w");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -10,7 +10,10 @@ use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
-use openssl::ssl::{SslAcceptor, SslConnector, SslMethod, SslVerifyMode, SslVersion};
+use openssl::ssl::{
+    SslAcceptor, SslConnector, SslMethod, SslOptions, SslSessionCacheMode, SslVerifyMode,
+    SslVersion,
+};
 use openssl::x509::extension::{BasicConstraints, ExtendedKeyUsage, SubjectAlternativeName};
 use openssl::x509::{X509NameBuilder, X509};
 
@@ -72,6 +75,13 @@ pub fn acceptor(certificate: &Path, private_key: &Path) -> Result<SslAcceptor, T
     b.set_private_key(&key).map_err(ossl("private key"))?;
     b.check_private_key()
         .map_err(ossl("the private key does not match the certificate"))?;
+    // Every connection is a fresh process with a fresh ticket key and an
+    // empty session cache, so no session could ever be resumed: tickets
+    // (two per TLS 1.3 handshake by default) would be sealed and sent for
+    // nothing (doc/scaling.md, "What a login costs").
+    b.set_num_tickets(0).map_err(ossl("TLS session tickets"))?;
+    b.set_options(SslOptions::NO_TICKET);
+    b.set_session_cache_mode(SslSessionCacheMode::OFF);
     Ok(b.build())
 }
 

@@ -110,23 +110,20 @@ pub fn derive(
     .map_err(|e| CryptoError::Argon2(e.to_string()))?;
     let blocks = argon_params.block_count();
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
-    // The working memory is allocated here rather than by the crate so
-    // that it can be prefaulted on huge pages first: each login is a fresh
-    // process, and faulting 19 MiB in 4 KiB at a time cost about a third
-    // of the derivation (doc/benchmarks.md, issue 12).
-    let mut memory: Vec<Block> = Vec::new();
-    memory
-        .try_reserve_exact(blocks)
-        .map_err(|e| CryptoError::Argon2(e.to_string()))?;
-    crate::sys::memory::prefault_large(memory.spare_capacity_mut());
-    memory.resize(blocks, Block::default());
+    // The working memory is mapped here rather than allocated by the
+    // crate: each login is a fresh process, and a mapping the kernel
+    // zeroes and populates on huge pages in one call needs neither 19 MiB
+    // of page faults nor a pass writing initial values that Argon2 then
+    // overwrites (doc/benchmarks.md, issue 12).
+    let mut memory = crate::sys::memory::FreshMemory::<Block>::new(blocks)
+        .map_err(|e| CryptoError::Argon2(format!("{blocks} KiB of working memory: {e}")))?;
     let mut out = Zeroizing::new([0u8; KEY_LEN]);
     let result = argon
-        .hash_password_into_with_memory(password, salt, out.as_mut(), &mut memory)
+        .hash_password_into_with_memory(password, salt, out.as_mut(), &mut *memory)
         .map_err(|e| CryptoError::Argon2(e.to_string()));
     // The blocks hold values derived from the password: wiped before the
     // memory is returned (the crate does this for memory it allocates).
-    memory.zeroize();
+    memory.iter_mut().for_each(Zeroize::zeroize);
     result?;
     Ok(SecretKey::from_bytes(*out))
 }

@@ -233,6 +233,19 @@ impl Ctx {
 }
 
 impl Ctx {
+    /// Once a reply is out: writes the high-water marks that writes left
+    /// pending in the mailboxes this session keeps open (those APPEND
+    /// wrote through defer them), while the client reads the reply (see
+    /// `doc/store.md`, "An APPEND's sync order").
+    pub(crate) fn after_reply(&mut self) {
+        if let Some(sel) = self.selected.as_mut() {
+            sel.mailbox.raise_mark();
+        }
+        if let Some((mb, _)) = self.append_target.as_mut() {
+            mb.raise_mark();
+        }
+    }
+
     /// The mailbox an APPEND to `name` writes through: the selected
     /// mailbox's handle when it is the target, else the handle kept from
     /// the previous APPEND to the same mailbox, else a newly opened one
@@ -249,7 +262,11 @@ impl Ctx {
             ));
         };
         let (id, validity) = (info.id, info.uid_validity);
+        // The session raises its marks once the reply is out
+        // (`Ctx::after_reply`): an APPEND's OK does not wait for one more
+        // rename.
         if let Some(sel) = self.selected.as_mut().filter(|s| s.mailbox.id() == id) {
+            sel.mailbox.defer_marks();
             return Ok(&mut sel.mailbox);
         }
         let now = Instant::now();
@@ -258,8 +275,9 @@ impl Ctx {
         });
         if !keep {
             self.append_target = None;
-            let mb = Mailbox::open(self.keys.clone(), &self.user.dir, &id, validity)
+            let mut mb = Mailbox::open(self.keys.clone(), &self.user.dir, &id, validity)
                 .map_err(|e| Reply::server_bug("opening the mailbox", &e))?;
+            mb.defer_marks();
             self.append_target = Some((mb, now));
         }
         match self.append_target.as_mut() {

@@ -1,9 +1,12 @@
 //! The THREAD algorithms of RFC 5256: ORDEREDSUBJECT (§3) and REFERENCES
 //! (§4, the JWZ algorithm with subject merging), over messages described
-//! only by their [`SortFields`] and sent date. Pure and total: any input
-//! (duplicate, self-referencing or looping IDs, thousands of references)
-//! gives a forest holding every input message exactly once, with no
-//! recursion over reference chains (an arena and explicit loops instead).
+//! only by their [`SortFields`] and sent date, or (for a caller that keeps
+//! them) by the same facts with IDs and subjects already numbered
+//! ([`Numbered`]), so that linking is integer work. Pure and total: any
+//! input (duplicate, self-referencing or looping IDs, thousands of
+//! references) gives a forest holding every input message exactly once,
+//! with no recursion over reference chains (an arena and explicit loops
+//! instead).
 
 use std::collections::HashMap;
 
@@ -18,6 +21,24 @@ pub struct ThreadInput<'a> {
     pub date: i64,
     /// The message's stored sort fields.
     pub fields: &'a SortFields,
+}
+
+/// [`ThreadInput`] with its strings numbered: equal Message-IDs (and
+/// References entries) carry equal numbers, and so do equal base
+/// subjects. Numbers need not be dense, but the arena is sized by the
+/// largest, so they should be.
+#[derive(Debug, Clone, Copy)]
+pub struct Numbered<'a> {
+    /// As [`ThreadInput::date`].
+    pub date: i64,
+    /// The Message-ID's number.
+    pub message_id: Option<u32>,
+    /// The References chain's numbers, oldest first.
+    pub references: &'a [u32],
+    /// The base subject's number; None when the base subject is empty.
+    pub subject: Option<u32>,
+    /// As [`SortFields::is_reply`].
+    pub is_reply: bool,
 }
 
 /// A thread as RFC 5256 writes it: `members` is a chain (each the only
@@ -49,23 +70,36 @@ impl Tree {
 /// in each group the earliest is the parent and the others its children
 /// in date order; groups in the order of their first message's date.
 pub fn ordered_subject(msgs: &[ThreadInput<'_>]) -> Vec<Tree> {
+    let keys: Vec<(&str, i64)> = msgs
+        .iter()
+        .map(|m| (m.fields.base_subject.as_str(), m.date))
+        .collect();
+    ordered(&keys)
+}
+
+/// [`ordered_subject`] over numbered messages, whose subject numbers
+/// must be in the subjects' byte order (the empty subject, None, first).
+pub fn ordered_subject_numbered(msgs: &[Numbered<'_>]) -> Vec<Tree> {
+    let keys: Vec<(Option<u32>, i64)> = msgs.iter().map(|m| (m.subject, m.date)).collect();
+    ordered(&keys)
+}
+
+/// ORDEREDSUBJECT over (subject, sent date) by input index.
+fn ordered<S: Ord + Copy>(msgs: &[(S, i64)]) -> Vec<Tree> {
     let mut order: Vec<usize> = (0..msgs.len()).collect();
-    let key = |i: usize| {
-        msgs.get(i)
-            .map(|m| (m.fields.base_subject.as_str(), m.date))
-    };
+    let key = |i: usize| msgs.get(i).copied();
     order.sort_by(|&a, &b| key(a).cmp(&key(b)).then(a.cmp(&b)));
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    let mut last: Option<&str> = None;
+    let mut last: Option<S> = None;
     for i in order {
-        let subj = msgs.get(i).map(|m| m.fields.base_subject.as_str());
+        let subj = msgs.get(i).map(|m| m.0);
         match groups.last_mut() {
             Some(g) if last == subj => g.push(i),
             _ => groups.push(vec![i]),
         }
         last = subj;
     }
-    let date = |i: usize| msgs.get(i).map_or(0, |m| m.date);
+    let date = |i: usize| msgs.get(i).map_or(0, |m| m.1);
     groups.sort_by_key(|g| g.first().map(|&i| (date(i), i)));
     groups
         .into_iter()
@@ -102,23 +136,30 @@ struct Container {
     children: Vec<usize>,
 }
 
-struct Arena<'a> {
+struct Arena {
     c: Vec<Container>,
-    ids: HashMap<&'a str, usize>,
+    /// By ID number: its container.
+    ids: Vec<Option<usize>>,
 }
 
-impl<'a> Arena<'a> {
+impl Arena {
     fn new_container(&mut self) -> usize {
         self.c.push(Container::default());
         self.c.len() - 1
     }
 
-    fn get(&mut self, id: &'a str) -> usize {
-        if let Some(&c) = self.ids.get(id) {
+    fn get(&mut self, id: u32) -> usize {
+        let id = id as usize;
+        if let Some(&Some(c)) = self.ids.get(id) {
             return c;
         }
         let c = self.new_container();
-        self.ids.insert(id, c);
+        if self.ids.len() <= id {
+            self.ids.resize(id + 1, None);
+        }
+        if let Some(slot) = self.ids.get_mut(id) {
+            *slot = Some(c);
+        }
         c
     }
 
@@ -185,7 +226,76 @@ impl<'a> Arena<'a> {
 
 /// THREAD=REFERENCES (RFC 5256 §4).
 pub fn references(msgs: &[ThreadInput<'_>]) -> Vec<Tree> {
+    let (refs, numbered) = number(msgs);
+    threads(&numbered.of(&refs), Variant::References)
+}
+
+/// [`references`] over numbered messages.
+pub fn references_numbered(msgs: &[Numbered<'_>]) -> Vec<Tree> {
     threads(msgs, Variant::References)
+}
+
+/// [`refs`] over numbered messages.
+pub fn refs_numbered(msgs: &[Numbered<'_>]) -> Vec<Tree> {
+    threads(msgs, Variant::Refs)
+}
+
+/// The numbers of [`Numbered`] inputs, without the borrowed References.
+struct NumberedOwned {
+    msgs: Vec<Owned>,
+}
+
+/// One [`Numbered`] with its References as a range of a shared list.
+struct Owned {
+    date: i64,
+    message_id: Option<u32>,
+    refs: (usize, usize),
+    subject: Option<u32>,
+    is_reply: bool,
+}
+
+impl NumberedOwned {
+    fn of<'a>(&self, refs: &'a [u32]) -> Vec<Numbered<'a>> {
+        self.msgs
+            .iter()
+            .map(|m| Numbered {
+                date: m.date,
+                message_id: m.message_id,
+                references: refs.get(m.refs.0..m.refs.1).unwrap_or(&[]),
+                subject: m.subject,
+                is_reply: m.is_reply,
+            })
+            .collect()
+    }
+}
+
+/// Numbers the IDs and base subjects of `msgs` (in first-seen order).
+fn number(msgs: &[ThreadInput<'_>]) -> (Vec<u32>, NumberedOwned) {
+    let mut ids: HashMap<&str, u32> = HashMap::with_capacity(msgs.len() * 2);
+    let mut subjects: HashMap<&str, u32> = HashMap::new();
+    let mut refs = Vec::new();
+    let mut out = Vec::with_capacity(msgs.len());
+    fn num<'a>(table: &mut HashMap<&'a str, u32>, s: &'a str) -> u32 {
+        let next = u32::try_from(table.len()).unwrap_or(u32::MAX);
+        *table.entry(s).or_insert(next)
+    }
+    for m in msgs {
+        let f = m.fields;
+        let message_id = f.message_id.as_deref().map(|id| num(&mut ids, id));
+        let start = refs.len();
+        for r in &f.references {
+            refs.push(num(&mut ids, r));
+        }
+        let subject = (!f.base_subject.is_empty()).then(|| num(&mut subjects, &f.base_subject));
+        out.push(Owned {
+            date: m.date,
+            message_id,
+            refs: (start, refs.len()),
+            subject,
+            is_reply: f.is_reply,
+        });
+    }
+    (refs, NumberedOwned { msgs: out })
 }
 
 /// THREAD=REFS (draft-ietf-morg-inthread): REFERENCES steps 1 to 4 (the
@@ -194,7 +304,8 @@ pub fn references(msgs: &[ThreadInput<'_>]) -> Vec<Tree> {
 /// latest sent date of any message in the thread, ties by the thread's
 /// earliest message (date, then mailbox order), as Dovecot does.
 pub fn refs(msgs: &[ThreadInput<'_>]) -> Vec<Tree> {
-    threads(msgs, Variant::Refs)
+    let (refs, numbered) = number(msgs);
+    threads(&numbered.of(&refs), Variant::Refs)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -203,17 +314,17 @@ enum Variant {
     Refs,
 }
 
-fn threads(msgs: &[ThreadInput<'_>], variant: Variant) -> Vec<Tree> {
+fn threads(msgs: &[Numbered<'_>], variant: Variant) -> Vec<Tree> {
     let mut a = Arena {
         c: Vec::with_capacity(msgs.len() * 2),
-        ids: HashMap::with_capacity(msgs.len() * 2),
+        ids: Vec::with_capacity(msgs.len() * 2),
     };
+    let mut refs: Vec<usize> = Vec::new();
     // (1) Link messages by their references.
     for (i, m) in msgs.iter().enumerate() {
-        let f = m.fields;
         // (1B first) The message's own container; a missing or duplicate
         // Message-ID gets a fresh, unnamed one.
-        let own = match f.message_id.as_deref() {
+        let own = match m.message_id {
             Some(id) => {
                 let c = a.get(id);
                 if a.msg(c).is_some() {
@@ -229,7 +340,8 @@ fn threads(msgs: &[ThreadInput<'_>], variant: Variant) -> Vec<Tree> {
         }
         // (1A) Each reference is the parent of the next, unless already
         // linked or looping.
-        let refs: Vec<usize> = f.references.iter().map(|r| a.get(r)).collect();
+        refs.clear();
+        refs.extend(m.references.iter().map(|&r| a.get(r)));
         for w in refs.windows(2) {
             if let [p, c] = *w {
                 if p != c && p != own && c != own {
@@ -261,6 +373,7 @@ fn threads(msgs: &[ThreadInput<'_>], variant: Variant) -> Vec<Tree> {
             stack.extend(a.children(c).iter().rev().map(|&x| (x, false)));
         }
     }
+    let mut promoted: HashMap<usize, Option<usize>> = HashMap::new();
     for c in post {
         if a.msg(c).is_some() {
             continue;
@@ -292,15 +405,24 @@ fn threads(msgs: &[ThreadInput<'_>], variant: Variant) -> Vec<Tree> {
                             x.parent = None;
                         }
                     }
-                    if let Some(pos) = roots.iter().position(|&x| x == c) {
-                        roots.splice(pos..=pos, kids);
-                    }
+                    // Replaced in `roots` after the loop: finding its
+                    // place now would cost a scan of the roots per dummy.
+                    promoted.insert(c, kids.first().copied());
                     if let Some(x) = a.c.get_mut(c) {
                         x.children.clear();
                     }
                 }
             }
         }
+    }
+    if !promoted.is_empty() {
+        roots = roots
+            .into_iter()
+            .filter_map(|r| match promoted.get(&r) {
+                Some(&kid) => kid,
+                None => Some(r),
+            })
+            .collect();
     }
     sort_siblings(&mut a, msgs);
     // (5) Sort the root set by date (a dummy by its first child's).
@@ -325,21 +447,20 @@ fn threads(msgs: &[ThreadInput<'_>], variant: Variant) -> Vec<Tree> {
         a.msg(c)
             .or_else(|| a.children(c).first().and_then(|&k| a.msg(k)))
     };
-    let subj_of = |a: &Arena, c: usize| -> Option<&str> {
+    let subj_of = |a: &Arena, c: usize| -> Option<u32> {
         subject(a, c)
             .and_then(|i| msgs.get(i))
-            .map(|m| m.fields.base_subject.as_str())
-            .filter(|s| !s.is_empty())
+            .and_then(|m| m.subject)
     };
     let is_reply = |a: &Arena, c: usize| -> bool {
         a.msg(c)
             .and_then(|i| msgs.get(i))
-            .is_some_and(|m| m.fields.is_reply)
+            .is_some_and(|m| m.is_reply)
     };
-    let mut table: HashMap<&str, usize> = HashMap::new();
+    let mut table: HashMap<u32, usize> = HashMap::new();
     for &c in &roots {
         let Some(s) = subj_of(&a, c) else { continue };
-        match table.get(s).copied() {
+        match table.get(&s).copied() {
             None => {
                 table.insert(s, c);
             }
@@ -357,7 +478,7 @@ fn threads(msgs: &[ThreadInput<'_>], variant: Variant) -> Vec<Tree> {
         roots.iter().enumerate().map(|(i, &c)| (c, i)).collect();
     for (slot, &c) in roots.iter().enumerate() {
         let Some(s) = subj_of(&a, c) else { continue };
-        let Some(&t) = table.get(s) else { continue };
+        let Some(&t) = table.get(&s) else { continue };
         if t == c {
             continue;
         }
@@ -398,7 +519,7 @@ fn threads(msgs: &[ThreadInput<'_>], variant: Variant) -> Vec<Tree> {
 
 /// The latest sent date of any message in the thread at `root` (walked
 /// with an explicit stack: a thread may be a 100,000-message chain).
-fn latest(a: &Arena, root: usize, msgs: &[ThreadInput<'_>]) -> i64 {
+fn latest(a: &Arena, root: usize, msgs: &[Numbered<'_>]) -> i64 {
     let mut best = i64::MIN;
     let mut stack = vec![root];
     while let Some(c) = stack.pop() {
@@ -413,9 +534,12 @@ fn latest(a: &Arena, root: usize, msgs: &[ThreadInput<'_>]) -> i64 {
 /// Sorts the children of every container by (date, mailbox order). Below
 /// the root there are no dummies after pruning, so a child's own message
 /// is its key.
-fn sort_siblings(a: &mut Arena, msgs: &[ThreadInput<'_>]) {
+fn sort_siblings(a: &mut Arena, msgs: &[Numbered<'_>]) {
     let date = |i: usize| msgs.get(i).map_or(0, |m| m.date);
     for c in 0..a.c.len() {
+        if a.children(c).len() < 2 {
+            continue;
+        }
         let mut kids = std::mem::take(&mut a.c[c].children);
         kids.sort_by_cached_key(|&k| a.msg(k).map_or((i64::MAX, usize::MAX), |i| (date(i), i)));
         a.c[c].children = kids;

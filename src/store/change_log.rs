@@ -184,6 +184,12 @@ pub struct ChangeLog {
     /// tail after the snapshot costs ([`COMPACT_AT_RECORDS`]).
     tail_records: usize,
     marks: Marks,
+    /// The high-water mark of this handle's last write, not yet written
+    /// ([`ChangeLog::raise_mark`]).
+    pending_mark: Option<Mark>,
+    /// Whether a write leaves its mark pending for [`ChangeLog::raise_mark`]
+    /// instead of writing it at once ([`ChangeLog::defer_marks`]).
+    defer_marks: bool,
     /// Set once the log failed to verify; never cleared by this handle.
     problem: Option<IntegrityProblem>,
 }
@@ -241,6 +247,8 @@ impl ChangeLog {
             damaged: 0,
             tail_records: 0,
             marks: Marks::new(tmp_dir.parent().unwrap_or(tmp_dir), master),
+            pending_mark: None,
+            defer_marks: false,
             problem: None,
         };
         log.catch_up(&mut state, None)?;
@@ -494,10 +502,13 @@ impl ChangeLog {
                     source,
                 })?;
         }
-        // The records are durable: raise the mark. A failure only leaves the
-        // mark lower (less rollback detected), never a false alarm.
-        if let Err(e) = self.marks.write(&self.id, Self::mark_of(state)) {
-            log::warn!("mailbox {}: writing its high-water mark: {e}", self.id);
+        // The records are durable, so the mark may rise: now, or for a
+        // handle that defers it, at `raise_mark` (a session raises it as
+        // soon as its tagged OK is out, off the command's critical path)
+        // or when the handle is dropped.
+        self.pending_mark = Some(Self::mark_of(state));
+        if !self.defer_marks {
+            self.write_pending_mark();
         }
         self.tail_records = self
             .tail_records
@@ -507,6 +518,56 @@ impl ChangeLog {
             self.compact_locked(_lock, state)?;
         }
         Ok(r)
+    }
+
+    /// From now on a write leaves its high-water mark pending until
+    /// [`ChangeLog::raise_mark`] or the handle's drop, for a caller that
+    /// raises it after its reply and runs as the owner of the files
+    /// throughout (never a root tool that hands the tree over with a
+    /// chown afterwards: a mark written after that would be root's).
+    pub fn defer_marks(&mut self) {
+        self.defer_marks = true;
+    }
+
+    /// Writes the high-water mark of this handle's last write, if not yet
+    /// written. Until then the mark stays below the log, which is never a
+    /// false alarm, only a rollback of the newest records left undetected
+    /// for that moment (the mark is not synced either: a crash may leave it
+    /// as far behind). Outside the writer's transaction the mark is written
+    /// under the mailbox lock and only over a lower one, so two sessions
+    /// raising theirs out of order never lower it; when another writer
+    /// holds the lock (never waited for: a drop must not block) its own
+    /// mark, at least as high, is about to follow, and ours is dropped. A
+    /// failure is logged and leaves the mark lower, the same.
+    pub fn raise_mark(&mut self) {
+        let Some(mark) = self.pending_mark else {
+            return;
+        };
+        let path = self.dir.join("lock");
+        let Ok(f) = durable::open_in_place(&path) else {
+            return;
+        };
+        let Ok(_lock) = Flock::lock(f, FlockArg::LockExclusiveNonblock) else {
+            self.pending_mark = None;
+            return;
+        };
+        if let Ok(Some(on_disk)) = self.marks.read(&self.id) {
+            if !on_disk.is_behind(&mark) {
+                self.pending_mark = None;
+                return;
+            }
+        }
+        self.write_pending_mark();
+    }
+
+    /// Writes the pending mark (the caller holds the lock or knows it
+    /// cannot be lowered).
+    fn write_pending_mark(&mut self) {
+        if let Some(mark) = self.pending_mark.take() {
+            if let Err(e) = self.marks.write(&self.id, mark) {
+                log::warn!("mailbox {}: writing its high-water mark: {e}", self.id);
+            }
+        }
     }
 
     /// `check --repair`: the administrator accepts the loss `check`
@@ -667,6 +728,12 @@ fn load_snapshot(dir: &Path, id: &str, key: &SecretKey) -> Result<(u32, State), 
     ))
 }
 
+impl Drop for ChangeLog {
+    fn drop(&mut self) {
+        self.raise_mark();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -795,6 +862,49 @@ mod tests {
                 move_id: None,
             })],
         }
+    }
+
+    /// Deferred marks: none is written by the write itself; raised out of
+    /// order by two handles, the mark never goes down; a raise while
+    /// another writer holds the lock is dropped without waiting; a dropped
+    /// handle raises what it left pending.
+    #[test]
+    fn deferred_marks_rise_after_the_write_and_never_go_down() {
+        let (tmp, dir, master) = fresh();
+        let t = tmp.path().join("tmp");
+        let marks = Marks::new(tmp.path(), &master);
+        let (mut a, mut sa) = ChangeLog::open(&dir, &t, "mb", &master).unwrap();
+        let (mut b, mut sb) = ChangeLog::open(&dir, &t, "mb", &master).unwrap();
+        let first = marks.read("mb").unwrap();
+        a.defer_marks();
+        b.defer_marks();
+        let add = |st: &State| -> Result<_, ChangeLogError> {
+            Ok((
+                vec![one_message(st.uidnext.get(), st.highest_modseq.get() + 1)],
+                (),
+            ))
+        };
+        a.write(&mut sa, None, add).unwrap();
+        assert_eq!(marks.read("mb").unwrap(), first, "written by the write");
+        b.write(&mut sb, None, add).unwrap();
+        b.raise_mark();
+        let high = marks.read("mb").unwrap().unwrap();
+        assert_eq!(high.a, 3);
+        a.raise_mark();
+        assert_eq!(marks.read("mb").unwrap(), Some(high), "lowered");
+
+        a.write(&mut sa, None, add).unwrap();
+        let held = b.lock().unwrap();
+        a.raise_mark();
+        assert_eq!(
+            marks.read("mb").unwrap(),
+            Some(high),
+            "raised under another's lock"
+        );
+        drop(held);
+        b.write(&mut sb, None, add).unwrap();
+        drop(b);
+        assert_eq!(marks.read("mb").unwrap().unwrap().a, 5, "raised at drop");
     }
 
     /// A mailbox filled one APPEND at a time is compacted every

@@ -17,6 +17,7 @@ pub const POINTS: &[&str] = &[
     "deliver.before-commit",
     "deliver.after-rename",
     "append.before-rename",
+    "append.after-rename",
     "append.after-file",
     "append.after-log",
     "flags.after-log",

@@ -40,7 +40,7 @@ use crate::crypto::keystore::WrappedKey;
 use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::stream::{StreamReader, StreamWriter};
 use crate::crypto::{seal, CryptoError};
-use crate::sys::durable::{self, FsError, NewFile};
+use crate::sys::durable::{self, DirSyncs, FsError, NewFile, Unsynced};
 
 pub(crate) use crate::sys::durable::Durability;
 
@@ -50,6 +50,9 @@ const MAGIC: &[u8; 8] = b"CRYLMSG\0";
 const VERSION_UNBOUND: u16 = 1;
 const VERSION: u16 = 2;
 const MAX_HEADER: u32 = 64 * 1024;
+/// Buffer between the encryptor and a new file: a message of up to this
+/// size (with its header) is written with one system call.
+const WRITE_BUFFER: usize = 64 * 1024;
 /// The longest message file opened: the fixed start, the largest header,
 /// the name, and the sealed stream of the largest message (every writer
 /// passes at most [`MAX_MESSAGE_SIZE`](super::MAX_MESSAGE_SIZE)). The
@@ -170,6 +173,28 @@ pub(crate) fn write(
     )
 }
 
+/// [`write`], placing the file by name first: renamed to `dest` while its
+/// content is not yet durable ([`NewFile::place_unsynced`]), for a caller
+/// that syncs the returned file and then `dirs` before any record refers
+/// to `dest` (an APPEND: one sync round where [`write`] takes two). No
+/// summary or instructions ride along (`extra` is `None`). Returns the
+/// content size and the file to sync.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_unsynced(
+    tmp_dir: &Path,
+    dest: &Path,
+    name: MessageName,
+    keys: Keys<'_>,
+    content: &mut dyn Read,
+    limit: u64,
+    crash_point: &str,
+    dirs: &mut DirSyncs,
+) -> Result<(u64, Unsynced), MessageFileError> {
+    let (total, staged) = stage(tmp_dir, dest, Some(name), keys, content, None, limit)?;
+    crash::point(crash_point);
+    Ok((total, staged.place_unsynced(dest, dirs)?))
+}
+
 /// [`write`], or with `bound_to` `None` a version-1 file as older builds
 /// wrote (tests of backward compatibility only).
 #[allow(clippy::too_many_arguments)]
@@ -184,6 +209,23 @@ fn write_as(
     crash_point: &str,
     durability: Durability,
 ) -> Result<u64, MessageFileError> {
+    let (total, staged) = stage(tmp_dir, dest, bound_to, keys, content, extra, limit)?;
+    crash::point(crash_point);
+    staged.place(dest, durability)?;
+    Ok(total)
+}
+
+/// Writes the whole file (for `dest`) under a staging name; returns the
+/// content size and the staged file, not yet synced or placed.
+fn stage(
+    tmp_dir: &Path,
+    dest: &Path,
+    bound_to: Option<MessageName>,
+    keys: Keys<'_>,
+    content: &mut dyn Read,
+    extra: Option<&[u8]>,
+    limit: u64,
+) -> Result<(u64, NewFile), MessageFileError> {
     let (stream_key, extra_key) = subkeys(keys.content_key, bound_to.as_ref());
     let header = FileHeader {
         version: if bound_to.is_some() {
@@ -217,12 +259,14 @@ fn write_as(
     let mut staged = NewFile::create(tmp_dir)?;
     let tmp = staged.path().to_path_buf();
     let total = {
-        let file = staged.file();
-        file.write_all(MAGIC)
-            .and_then(|_| file.write_all(&header_len.to_le_bytes()))
-            .and_then(|_| file.write_all(&header))
+        // One buffer for the header and the sealed content: a message of
+        // up to 64 KiB reaches the file in one write.
+        let mut out = io::BufWriter::with_capacity(WRITE_BUFFER, staged.file());
+        out.write_all(MAGIC)
+            .and_then(|_| out.write_all(&header_len.to_le_bytes()))
+            .and_then(|_| out.write_all(&header))
             .map_err(io_err("writing", &tmp))?;
-        let mut w = StreamWriter::new(&stream_key, io::BufWriter::new(&mut *file));
+        let mut w = StreamWriter::new(&stream_key, out);
         let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
         let mut total = 0u64;
         loop {
@@ -244,9 +288,7 @@ fn write_as(
             .map_err(io_err("writing", &tmp))?;
         total
     };
-    crash::point(crash_point);
-    staged.place(dest, durability)?;
-    Ok(total)
+    Ok((total, staged))
 }
 
 /// A message file whose header has been read but whose key is not yet

@@ -4,7 +4,9 @@
 //! policy (files exactly 0600, directories exactly 0700, whatever the
 //! umask) and one error type naming the step and the path.
 //!
-//! Owns the durability order: data, then name, then directory. Never
+//! Owns the durability order: data, then name, then directory (or, for a
+//! file nothing refers to until the caller commits it, name first and
+//! both syncs after: [`NewFile::place_unsynced`]). Never
 //! interprets file contents, never decides *what* is written or *when* a
 //! crash point fires: a caller that needs a crash-injection point between
 //! two steps (after staging, before the rename) calls the steps itself
@@ -15,6 +17,7 @@ use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 /// Mode of every file this module creates (exactly; umask does not apply).
 pub(crate) const FILE_MODE: u32 = 0o600;
@@ -57,9 +60,8 @@ pub(crate) enum Durability {
     /// on return.
     Now,
     /// fsync the file before placing it, but not its directory: the
-    /// caller fsyncs each directory it placed files in once, with
-    /// [`sync_dir`], before anything refers to them (a batch of a few
-    /// files in one directory costs one directory fsync, not one each).
+    /// caller makes the name durable when it matters (the LMTP server's
+    /// staged spool entries: [`rename_into`] commits them).
     ContentNow,
     /// Place only; the caller makes a whole batch durable later with one
     /// [`syncfs`] before anything refers to the file.
@@ -149,6 +151,30 @@ impl NewFile {
         Ok(())
     }
 
+    /// Renames the file to `dest` *before* its content is durable
+    /// (creating `dest`'s directory if needed, without syncing its parent)
+    /// and notes in `dirs` every directory whose entries changed. The
+    /// caller then [`Unsynced::sync`]s the file and [`DirSyncs::sync`]s the
+    /// directories, in that order, before anything refers to `dest`.
+    ///
+    /// Why name first: on a journaling file system (ext4, XFS) the content
+    /// fsync commits the rename and any new directory in the same journal
+    /// transaction, so the directory fsyncs after it find nothing left to
+    /// write: one sync round instead of the two of [`Durability::Now`]
+    /// (`doc/store.md`, "Message files"). The price: until both syncs
+    /// returned, a crash may leave `dest` present but empty or torn, so
+    /// only a caller for whom a name nothing refers to yet is garbage may
+    /// use this (message files, referenced only by a later log record).
+    pub(crate) fn place_unsynced(mut self, dest: &Path, dirs: &mut DirSyncs) -> Result<Unsynced> {
+        let dir = parent(dest);
+        create_dir_all_noting(dir, dirs)?;
+        fs::rename(&self.path, dest).map_err(FsError::at("rename onto", dest))?;
+        self.placed = true;
+        self.path = dest.to_owned();
+        dirs.note(dir);
+        Ok(Unsynced(self))
+    }
+
     /// Gives the file the name `dest` unless `dest` exists (never replaces
     /// it), durably: the content is fsynced, hard-linked to `dest`, the
     /// staging name removed and `dest`'s directory fsynced. Returns whether
@@ -174,6 +200,103 @@ impl Drop for NewFile {
             let _ = fs::remove_file(&self.path);
         }
     }
+}
+
+/// A file at its final name whose content is not durable yet
+/// ([`NewFile::place_unsynced`]).
+pub(crate) struct Unsynced(NewFile);
+
+impl Unsynced {
+    /// Flushes the content to disk (fsync).
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.0.sync()
+    }
+}
+
+/// Directories whose entries changed (a rename into them, a directory
+/// created in them) and must be fsynced before anything refers to what was
+/// placed there: noted while a batch is placed, each synced once at the
+/// end.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct DirSyncs(Vec<PathBuf>);
+
+impl DirSyncs {
+    fn note(&mut self, dir: &Path) {
+        if !self.0.iter().any(|d| d == dir) {
+            self.0.push(dir.to_owned());
+        }
+    }
+
+    /// fsyncs every noted directory once.
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.0.iter().try_for_each(|d| sync_dir(d))
+    }
+}
+
+/// A second thread that fsyncs directories while the caller fsyncs files
+/// ([`with_sync_helper`]).
+pub(crate) struct SyncHelper {
+    /// `None` when no thread was started: everything runs in a row.
+    jobs: Option<mpsc::Sender<DirSyncs>>,
+    results: mpsc::Receiver<Result<()>>,
+}
+
+impl SyncHelper {
+    /// fsyncs `files` and, at the same time on the helper thread, every
+    /// directory noted in `dirs`; returns once all are durable (or with
+    /// the first error). No order is needed between the two, only both
+    /// before anything refers to the files; side by side, the disk serves
+    /// them in about one round where in a row they took two (on ext4
+    /// without a journal each is its own writes and cache flush:
+    /// `doc/store.md`).
+    pub(crate) fn sync_beside(&self, dirs: &DirSyncs, files: &[Unsynced]) -> Result<()> {
+        let sent = match &self.jobs {
+            Some(jobs) if !dirs.0.is_empty() => jobs.send(dirs.clone()).is_ok(),
+            _ => false,
+        };
+        let files_synced = files.iter().try_for_each(Unsynced::sync);
+        let dirs_synced = if sent {
+            self.results.recv().unwrap_or_else(|_| {
+                Err(FsError {
+                    op: "fsync directories",
+                    path: PathBuf::new(),
+                    source: io::Error::other("the directory fsync thread ended"),
+                })
+            })
+        } else {
+            dirs.sync()
+        };
+        files_synced.and(dirs_synced)
+    }
+}
+
+/// Runs `work` with a [`SyncHelper`] whose thread (when `wanted`) starts
+/// now, so that it is ready by the time `work` has written its files; the
+/// thread ends when `work` returns. When no thread can be started, the
+/// helper runs everything in a row.
+pub(crate) fn with_sync_helper<R>(wanted: bool, work: impl FnOnce(&SyncHelper) -> R) -> R {
+    std::thread::scope(|scope| {
+        let (jobs, job_rx) = mpsc::channel::<DirSyncs>();
+        let (result_tx, results) = mpsc::channel::<Result<()>>();
+        let started = wanted
+            && std::thread::Builder::new()
+                .name("dir-fsync".into())
+                .spawn_scoped(scope, move || {
+                    for dirs in job_rx {
+                        if result_tx.send(dirs.sync()).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .is_ok();
+        let helper = SyncHelper {
+            jobs: started.then_some(jobs),
+            results,
+        };
+        // `helper` (and with it the job sender) is dropped before the scope
+        // joins the thread, which then leaves its loop.
+        work(&helper)
+    })
 }
 
 /// Creates `dest` with `data` only if it does not exist (staged in
@@ -349,6 +472,20 @@ pub(crate) fn create_dir_all(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// [`create_dir_all`] that leaves the parents' fsyncs to the caller: each
+/// directory created is noted in `dirs` by its parent.
+fn create_dir_all_noting(path: &Path, dirs: &mut DirSyncs) -> Result<()> {
+    if path.as_os_str().is_empty() || path.is_dir() {
+        return Ok(());
+    }
+    let up = parent(path);
+    create_dir_all_noting(up, dirs)?;
+    if create_dir(path)? {
+        dirs.note(up);
+    }
+    Ok(())
+}
+
 /// The directory holding `path` (`.` for a bare name).
 fn parent(path: &Path) -> &Path {
     match path.parent() {
@@ -506,6 +643,54 @@ mod tests {
             syncfs(&dir.join("missing")).expect_err("missing").op,
             "open"
         );
+        fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    /// Name first: the file is at `dest` before any sync, every directory
+    /// whose entries changed (the new `msg/ab` in `msg`, the file in
+    /// `msg/ab`) is noted once, and nothing is left under the staging name.
+    #[test]
+    fn place_unsynced_names_first_and_notes_each_changed_directory() {
+        let dir = temp_dir("durable");
+        let tmp = dir.join("tmp");
+        create_dir(&tmp).expect("tmp");
+        create_dir(&dir.join("msg")).expect("msg");
+        let mut dirs = DirSyncs::default();
+        let mut placed = Vec::new();
+        for (name, data) in [("ab/one", &b"first"[..]), ("ab/two", b"second")] {
+            let mut f = NewFile::create(&tmp).expect("create");
+            f.write_all(data).expect("write");
+            placed.push(
+                f.place_unsynced(&dir.join("msg").join(name), &mut dirs)
+                    .expect("place"),
+            );
+            assert_eq!(fs::read(dir.join("msg").join(name)).expect("read"), data);
+        }
+        assert_eq!(dirs.0, [dir.join("msg"), dir.join("msg/ab")]);
+        assert_eq!(
+            fs::metadata(dir.join("msg/ab")).expect("stat").mode() & 0o7777,
+            DIR_MODE
+        );
+        assert!(names(&tmp).is_empty(), "staging name left behind");
+        for wanted in [true, false] {
+            with_sync_helper(wanted, |helper| {
+                assert_eq!(helper.jobs.is_some(), wanted);
+                helper
+                    .sync_beside(&dirs, &placed)
+                    .expect("fsync files and directories");
+                helper
+                    .sync_beside(&DirSyncs::default(), &placed)
+                    .expect("files alone");
+            });
+        }
+        dirs.sync().expect("fsync directories again");
+        fs::remove_dir_all(dir.join("msg")).expect("remove");
+        with_sync_helper(true, |helper| {
+            let gone = helper.sync_beside(&dirs, &[]).expect_err("directory gone");
+            assert_eq!(gone.op, "open directory");
+            // The helper is still there for the next batch.
+            assert!(helper.sync_beside(&dirs, &[]).is_err());
+        });
         fs::remove_dir_all(dir).expect("cleanup");
     }
 

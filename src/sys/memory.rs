@@ -1,39 +1,124 @@
-//! Advice to the kernel about large private buffers: today only the
-//! Argon2 working memory every LOGIN fills (19 MiB). Owns the `madvise`
-//! calls; never allocates, frees or reads the memory it advises on.
+//! Large private working buffers: today only the Argon2 memory every LOGIN
+//! fills (19 MiB). Owns the `mmap`, `madvise` and `munmap` calls for them;
+//! never reads or writes their contents (wiping secrets is the owner's
+//! job, before the buffer is dropped).
 
-use std::mem::MaybeUninit;
+use std::io;
+use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
 
 use nix::libc;
 
 const PAGE: usize = 4096;
 
-/// Asks the kernel to back the not yet touched buffer `buf` with huge
-/// pages (`MADV_HUGEPAGE`, for the transparent huge pages "madvise"
-/// mode) and to map all of it now in one call (`MADV_POPULATE_WRITE`,
-/// Linux 5.14) rather than one page fault per 4 KiB page as it is first
-/// written. A fresh session process faulting in 19 MiB that way spent
-/// about as much time in the kernel as Argon2 spends computing. Advice
-/// only: where the kernel does not support it nothing changes.
-pub(crate) fn prefault_large<T>(buf: &mut [MaybeUninit<T>]) {
-    let start = buf.as_mut_ptr() as usize;
-    let Some(end) = std::mem::size_of_val(buf).checked_add(start) else {
-        return;
-    };
-    // Whole pages inside the buffer only: advice never reaches memory that
-    // is not ours.
-    let (first, last) = ((start + PAGE - 1) & !(PAGE - 1), end & !(PAGE - 1));
-    if last <= first {
-        return;
+/// Types for which every byte being zero is a valid value, so a buffer of
+/// them can be handed out straight from memory the kernel zeroed.
+///
+/// # Safety
+///
+/// Implement only for plain data without references, niches or padding
+/// invariants: all-zero bytes must be a valid `Self`.
+pub(crate) unsafe trait ZeroIsValid {}
+
+// SAFETY: `argon2::Block` is `#[repr(align(64))] struct Block([u64; 128])`:
+// 1 KiB of integers, for which zero bytes are a value (it is also what
+// `Block::new()` returns).
+unsafe impl ZeroIsValid for argon2::Block {}
+
+// SAFETY: an integer; zero bytes are the value 0.
+unsafe impl ZeroIsValid for u64 {}
+
+/// `len` values of `T` in a private anonymous mapping of their own, which
+/// the kernel hands over already zeroed, backed by transparent huge pages
+/// where it can (`MADV_HUGEPAGE`) and mapped in one call
+/// (`MADV_POPULATE_WRITE`, Linux 5.14) rather than one fault per 4 KiB
+/// page. Unmapped when dropped, so the pages go back to the kernel and
+/// never to another allocation in this process.
+///
+/// Why not a `Vec`: a fresh session filling a `Vec` of 19 MiB first wrote
+/// every byte of it (the initial value), then Argon2 wrote it all again;
+/// the kernel's zeroing is the initialisation here. Faulting the same
+/// 19 MiB in 4 KiB at a time cost about as much kernel time as Argon2's
+/// compute (doc/benchmarks.md, issue 12).
+pub(crate) struct FreshMemory<T: ZeroIsValid> {
+    ptr: NonNull<T>,
+    len: usize,
+    bytes: usize,
+}
+
+impl<T: ZeroIsValid> FreshMemory<T> {
+    /// Maps `len` zeroed values of `T`. Fails for an empty or overflowing
+    /// size, a type aligned beyond a page, or when the kernel refuses the
+    /// mapping (memory limits).
+    pub(crate) fn new(len: usize) -> io::Result<FreshMemory<T>> {
+        let bytes = len
+            .checked_mul(std::mem::size_of::<T>())
+            .filter(|&b| b > 0 && isize::try_from(b).is_ok())
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "buffer size out of range")
+            })?;
+        if std::mem::align_of::<T>() > PAGE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "alignment beyond a page",
+            ));
+        }
+        // SAFETY: a new private anonymous mapping at an address the kernel
+        // chooses: it aliases nothing in this process. The result is
+        // checked against MAP_FAILED before use.
+        let raw = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if raw == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let Some(ptr) = NonNull::new(raw.cast::<T>()) else {
+            return Err(io::Error::other("mmap returned a null mapping"));
+        };
+        for advice in [libc::MADV_HUGEPAGE, libc::MADV_POPULATE_WRITE] {
+            // SAFETY: [raw, raw + bytes) is the mapping just made, owned by
+            // this value alone; MADV_HUGEPAGE changes only how it is backed
+            // and MADV_POPULATE_WRITE maps it as a write fault would,
+            // leaving it zero. Advice only: errors (older kernels, THP
+            // disabled) leave the mapping as it was and are ignored.
+            let _ = unsafe { libc::madvise(raw, bytes, advice) };
+        }
+        Ok(FreshMemory { ptr, len, bytes })
     }
-    for advice in [libc::MADV_HUGEPAGE, libc::MADV_POPULATE_WRITE] {
-        // SAFETY: [first, last) is a page-aligned range inside `buf`, which
-        // this function borrows mutably, so no other reference can observe
-        // it; MADV_HUGEPAGE changes only how it is backed, and
-        // MADV_POPULATE_WRITE maps it as a write fault would, leaving the
-        // contents as they are (uninitialised memory stays uninitialised
-        // to the caller, who writes it before reading). Errors are ignored.
-        let _ = unsafe { libc::madvise(first as *mut libc::c_void, last - first, advice) };
+}
+
+impl<T: ZeroIsValid> Deref for FreshMemory<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        // SAFETY: `ptr` starts a live mapping of `len * size_of::<T>()`
+        // bytes, page-aligned (so aligned for `T`), zeroed by the kernel
+        // (a valid `[T]` by `ZeroIsValid`) or since written through
+        // `deref_mut`; it lives as long as `self`, and this borrow of
+        // `self` rules out a `&mut` alias.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T: ZeroIsValid> DerefMut for FreshMemory<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        // SAFETY: as in `deref`; the exclusive borrow of `self` makes this
+        // the only reference to the mapping.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T: ZeroIsValid> Drop for FreshMemory<T> {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, of exactly `bytes` bytes,
+        // unmapped once; no reference to it outlives `self`.
+        let _ = unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.bytes) };
     }
 }
 
@@ -42,15 +127,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn advised_memory_stays_usable() {
+    fn fresh_memory_starts_zeroed_and_stays_usable() {
         let n = 5 * 1024 * 1024;
-        let mut v: Vec<u64> = Vec::with_capacity(n);
-        prefault_large(v.spare_capacity_mut());
-        v.resize(n, 7);
+        let mut v = FreshMemory::<u64>::new(n).unwrap();
+        assert_eq!(v.len(), n);
+        assert!(v.iter().all(|x| *x == 0));
+        v.iter_mut().for_each(|x| *x = 7);
         assert!(v.iter().all(|x| *x == 7));
-        // Empty and sub-page buffers are left alone.
-        prefault_large::<u8>(&mut []);
-        let mut small: Vec<u8> = Vec::with_capacity(10);
-        prefault_large(small.spare_capacity_mut());
+        let blocks = FreshMemory::<argon2::Block>::new(3).unwrap();
+        assert!(blocks.iter().all(|b| b.as_ref().iter().all(|w| *w == 0)));
+    }
+
+    #[test]
+    fn empty_and_overflowing_sizes_are_refused() {
+        assert!(FreshMemory::<u64>::new(0).is_err());
+        assert!(FreshMemory::<u64>::new(usize::MAX / 4).is_err());
     }
 }

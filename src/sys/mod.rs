@@ -17,8 +17,8 @@ pub(crate) mod durable;
 pub(crate) mod fds;
 pub(crate) mod inotify;
 pub(crate) mod log;
-// The fourth `allow(unsafe_code)`: `madvise` (huge pages and prefaulting
-// for the Argon2 memory) is `unsafe` in `nix`.
+// The fourth `allow(unsafe_code)`: mapping, advising (huge pages,
+// prefaulting) and unmapping the Argon2 memory has no safe API.
 #[allow(unsafe_code)]
 pub(crate) mod memory;
 pub(crate) mod password;

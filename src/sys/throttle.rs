@@ -180,38 +180,46 @@ impl CounterFile {
         })
     }
 
-    /// Takes back one attempt counted for `key` (a login that turned out
-    /// to be right): what a correct password proves about one account
-    /// does not clear the guesses made from the same place, but it must
-    /// not count as one either.
-    pub(crate) fn unbump(&mut self, key: &str) -> io::Result<()> {
-        let k = key_bytes(key);
+    /// Applies `changes` in order, all under one lock and with one read of
+    /// the table: the end of a login attempt touches up to four counters,
+    /// and each separate update cost a lock, a 128 KiB read and a decode.
+    /// Keys not in the table are left alone.
+    pub(crate) fn update(&mut self, changes: &[(&str, Change)]) -> io::Result<()> {
         self.with_table(|table, dirty| {
-            if let Some(i) = table.iter().position(|s| s.key == k) {
-                if let Some(s) = table.get_mut(i) {
-                    s.count = s.count.saturating_sub(1);
-                    dirty.push(i);
+            for (key, change) in changes {
+                let k = key_bytes(key);
+                let Some(i) = table.iter().position(|s| !s.key.is_empty() && s.key == k) else {
+                    continue;
+                };
+                let Some(s) = table.get_mut(i) else {
+                    continue;
+                };
+                match change {
+                    Change::TakeBack => s.count = s.count.saturating_sub(1),
+                    Change::Clear => {
+                        *s = Slot {
+                            key: Vec::new(),
+                            count: 0,
+                            last: 0,
+                        }
+                    }
                 }
+                dirty.push(i);
             }
         })
     }
+}
 
-    /// Clears `key`'s count (after a successful login).
-    pub(crate) fn reset(&mut self, key: &str) -> io::Result<()> {
-        let k = key_bytes(key);
-        self.with_table(|table, dirty| {
-            if let Some(i) = table.iter().position(|s| s.key == k) {
-                if let Some(s) = table.get_mut(i) {
-                    *s = Slot {
-                        key: Vec::new(),
-                        count: 0,
-                        last: 0,
-                    };
-                    dirty.push(i);
-                }
-            }
-        })
-    }
+/// What [`CounterFile::update`] does to one key's counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// Takes back one attempt counted for the key (a login that turned
+    /// out to be right, or one no longer in flight): what a correct
+    /// password proves about one account does not clear the guesses made
+    /// from the same place, but it must not count as one either.
+    TakeBack,
+    /// Forgets the key's count (after a successful login).
+    Clear,
 }
 
 #[cfg(test)]
@@ -225,7 +233,7 @@ mod tests {
         let mut t = CounterFile::open(&dir.join("t")).expect("open");
         assert_eq!(t.count_and_bump(&["a:1"], 100, 60, 9).expect("bump"), [0]);
         assert_eq!(t.count_and_bump(&["a:1"], 100, 60, 9).expect("bump"), [1]);
-        t.unbump("a:1").expect("unbump");
+        t.update(&[("a:1", Change::TakeBack)]).expect("take back");
         assert_eq!(t.count_and_bump(&["a:1"], 100, 60, 9).expect("bump"), [1]);
     }
 
@@ -308,7 +316,8 @@ mod tests {
             a.count_and_bump(&["u:x"], 200, 60, u32::MAX).expect("bump"),
             [0]
         );
-        b.reset("u:x").expect("reset");
+        b.update(&[("u:x", Change::Clear), ("u:unknown", Change::TakeBack)])
+            .expect("clear");
         assert_eq!(
             a.count_and_bump(&["u:x"], 201, 60, u32::MAX).expect("bump"),
             [0]

@@ -186,22 +186,110 @@ impl Root {
     }
 
     /// Starts `serve MODE` with one end of a socket pair as stdin/stdout,
-    /// the way inetd would.
+    /// the way inetd would, its log piped.
     pub fn spawn_serve(&self, mode: &str) -> (Child, UnixStream) {
+        self.serve(mode, None, Stdio::piped())
+    }
+
+    /// `serve MODE` on a socket pair (as inetd starts it), set to abort at
+    /// the crash point `crash` (see [`crash_at`]), its log going to `log`.
+    /// Reads on the returned socket time out after 20 s, so a hung server
+    /// fails the test.
+    pub fn serve(
+        &self,
+        mode: &str,
+        crash: Option<&str>,
+        log: impl Into<Stdio>,
+    ) -> (Child, UnixStream) {
         let (ours, theirs) = UnixStream::pair().unwrap();
         let theirs: OwnedFd = theirs.into();
         let out = theirs.try_clone().unwrap();
-        let child = self
-            .command(&["serve", mode])
+        let mut cmd = self.command(&["serve", mode]);
+        let child = crash_at(&mut cmd, crash)
             .stdin(Stdio::from(theirs))
             .stdout(Stdio::from(out))
-            .stderr(Stdio::piped())
+            .stderr(log)
             .spawn()
             .unwrap();
         ours.set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
         (child, ours)
     }
+
+    /// `serve imaps` as [`Root::serve`] starts it, and a client past the
+    /// TLS handshake and the `* OK` greeting (not logged in).
+    pub fn serve_imaps(&self, crash: Option<&str>, log: impl Into<Stdio>) -> (Child, Client) {
+        let (child, sock) = self.serve("imaps", crash, log);
+        (child, Client::imaps_ok(sock))
+    }
+
+    /// The system configuration file.
+    pub fn config(&self) -> PathBuf {
+        self.path().join("crymap-like.toml")
+    }
+
+    /// Replaces `from` with `to` in the configuration (see [`edit_file`]:
+    /// fails when `from` is not there).
+    pub fn edit_config(&self, from: &str, to: &str) {
+        edit_file(&self.config(), from, to);
+    }
+
+    /// Puts `line` (`key = value`) first in the configuration's `[table]`;
+    /// fails when the configuration has no such table.
+    pub fn set(&self, table: &str, line: &str) {
+        let header = format!("[{table}]\n");
+        self.edit_config(&header, &format!("{header}{line}\n"));
+    }
+
+    /// Has `listen` serve IMAPS on `imaps` and cleartext IMAP on `imap`
+    /// (addresses such as `127.0.0.1:143`, in place of the empty lists every
+    /// test root has), then starts it with its log going to `log`; it is
+    /// killed when the guard drops. It does not wait for the listeners:
+    /// [`connect_retry`] does, and a probe connection would count against
+    /// `max_sessions_per_address`.
+    pub fn listen(&self, imaps: &[&str], imap: &[&str], log: impl Into<Stdio>) -> Guard {
+        let list = |addrs: &[&str]| {
+            let quoted: Vec<String> = addrs.iter().map(|a| format!("\"{a}\"")).collect();
+            quoted.join(", ")
+        };
+        self.edit_config(
+            "imaps = []\nimap = []\n",
+            &format!("imaps = [{}]\nimap = [{}]\n", list(imaps), list(imap)),
+        );
+        Guard(
+            self.command(&["listen"])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+/// Sets the crash point at which the child aborts (`CRYMAP_LIKE_CRASH_AT`,
+/// `src/store/crash.rs`) or, for `None`, removes the variable, so that a
+/// value in the test's own environment cannot reach a server meant to run
+/// normally.
+pub fn crash_at<'a>(cmd: &'a mut Command, point: Option<&str>) -> &'a mut Command {
+    use crymap_like::store::crash::ENV;
+    match point {
+        Some(p) => cmd.env(ENV, p),
+        None => cmd.env_remove(ENV),
+    }
+}
+
+/// Replaces every `from` with `to` in the file at `path` (a configuration
+/// or a `user.toml`), failing the test when `from` is not there: a bare
+/// `str::replace` would leave the file as it was, and the test would go
+/// on without the setting it is about.
+pub fn edit_file(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.contains(from),
+        "{}: no {from:?} to replace in:\n{text}",
+        path.display()
+    );
+    std::fs::write(path, text.replace(from, to)).unwrap();
 }
 
 pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> std::process::Output {

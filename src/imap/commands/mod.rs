@@ -16,6 +16,7 @@ pub(crate) mod returned;
 pub(crate) mod search;
 pub(crate) mod selected;
 pub(crate) mod sort;
+pub(crate) mod sort_cache;
 pub(crate) mod store;
 pub(crate) mod uidonly;
 pub(crate) mod updates;

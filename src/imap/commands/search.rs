@@ -431,6 +431,15 @@ fn evaluate_range(
     msgs: &[(SeqNum, Uid)],
 ) -> Result<Hits, SearchError> {
     let mut hits = Vec::new();
+    if key.always() {
+        // `ALL` (what SORT and THREAD are mostly given): no per-message
+        // facts beyond the modseq, so no flag list is built for each.
+        hits.extend(msgs.iter().filter_map(|&(seq, uid)| {
+            let f = mb.facts_near(uid, seq.index())?;
+            Some((seq, uid, f.modseq))
+        }));
+        return Ok(hits);
+    }
     for &(seq, uid) in msgs {
         let Some(info) = mb.info(uid) else {
             continue;
@@ -548,6 +557,15 @@ pub(crate) fn matching_program(
 }
 
 impl Key {
+    /// Whether every message matches, whatever it holds.
+    fn always(&self) -> bool {
+        match self {
+            Key::All => true,
+            Key::And(v) => v.iter().all(Key::always),
+            _ => false,
+        }
+    }
+
     /// Whether evaluating this key reads message text (TEXT, BODY).
     fn reads_text(&self) -> bool {
         match self {

@@ -2,14 +2,12 @@
 //! `[UID] THREAD` (RFC 5256 ORDEREDSUBJECT and REFERENCES, and REFS of
 //! draft-ietf-morg-inthread). The messages
 //! come from the shared SEARCH evaluation; the keys and references from
-//! each message's sealed summary (`mime::sort`), the algorithms from
-//! `mime::thread`. Never changes the mailbox; the only state it writes is
+//! each message's sealed summary (`mime::sort`) through the session's
+//! `sort_cache` (ranks, numbered IDs), the algorithms from `mime::thread`. Never changes the mailbox; the only state it writes is
 //! the saved result (`$`) of `SORT RETURN (SAVE)`.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 
 use crate::imap::commands::search::{self, Hit, Hits};
 use crate::imap::commands::{returned, updates};
@@ -18,194 +16,11 @@ use crate::imap::wire::command::{
     SearchReturnOpt, SortCommand, SortCriterion, SortKey, ThreadAlgorithm, ThreadCommand,
 };
 use crate::imap::wire::response::{Response, Status, ThreadList};
-use crate::mime::sort::SortFields;
-use crate::mime::thread::{self, ThreadInput, Tree};
-use crate::store::account::MailboxId;
-use crate::store::mailbox::{Mailbox, MailboxError};
+use crate::mime::thread::{self, Tree};
+use crate::store::sort_keys::SortEntry;
 use crate::store::types::Uid;
 
-/// Entries kept before the cache is dropped and refilled: about 300 bytes
-/// each, so a 200,000-message mailbox costs some 60 MB while it is sorted
-/// or threaded, and an idle session nothing.
-const SORT_CACHE_LIMIT: usize = 200_000;
-
-/// What SORT and THREAD need of each message (the Date header's instant
-/// and the summary's sort fields), kept for the session so a repeated SORT
-/// on a large mailbox does not unseal every summary again: summaries are
-/// immutable per UID, so entries never go stale. Unlike `SummaryCache`
-/// (whole summaries, 4,096 at most) it holds only these small keys.
-#[derive(Default)]
-pub(crate) struct SortKeyCache {
-    mailbox: Option<MailboxId>,
-    map: HashMap<Uid, Keys>,
-    /// The mailbox's sealed sort-key file was read into `map`.
-    stored_read: bool,
-}
-
-/// Keys read from summaries in one fill at or above which the sealed
-/// sort-key file is rewritten: enough that the next session saves real
-/// work, few enough rewrites that a mailbox receiving mail one message at
-/// a time does not rewrite a large file after every SORT.
-const STORE_MIN: usize = 64;
-
-/// Below this many uncached messages the keys are read on this thread.
-const PARALLEL_MIN: usize = 256;
-
-/// A message's Date header instant and sort fields.
-type Keys = Arc<(Option<i64>, SortFields)>;
-
-fn load(mb: &Mailbox, uid: Uid) -> Result<Keys, MailboxError> {
-    let s = mb.summary(uid)?;
-    Ok(Arc::new((s.search.date.map(|d| d.unix_seconds), s.sort)))
-}
-
-impl SortKeyCache {
-    /// Reads the keys of those of `uids` not cached yet: first from the
-    /// mailbox's sealed sort-key file (one file for the whole mailbox),
-    /// then from the summaries of the rest, on every core when there are
-    /// many (each summary is a file to unseal and decode); many of those
-    /// are written back to the sort-key file for the next session.
-    fn fill(&mut self, mb: &Mailbox, uids: &[Uid]) -> Result<(), MailboxError> {
-        if self.mailbox != Some(mb.id()) {
-            self.map.clear();
-            self.mailbox = Some(mb.id());
-            self.stored_read = false;
-        }
-        if !self.stored_read {
-            self.stored_read = true;
-            for (uid, date, fields) in mb.cached_sort_keys() {
-                self.map.insert(uid, Arc::new((date, fields)));
-            }
-        }
-        let missing: Vec<Uid> = uids
-            .iter()
-            .copied()
-            .filter(|u| !self.map.contains_key(u))
-            .collect();
-        self.read_summaries(mb, &missing)?;
-        if missing.len() >= STORE_MIN {
-            let known: Vec<(Uid, Option<i64>, &SortFields)> = mb
-                .uids()
-                .filter_map(|u| self.map.get(&u).map(|k| (u, k.0, &k.1)))
-                .collect();
-            // Only a complete set is written: after the cache was cleared
-            // (a mailbox past SORT_CACHE_LIMIT) it would shrink the file.
-            if known.len() == mb.uids().count() {
-                mb.store_sort_keys(&known);
-            }
-        }
-        Ok(())
-    }
-
-    /// Reads the keys of `missing` from their summaries, on every core
-    /// when there are many.
-    fn read_summaries(&mut self, mb: &Mailbox, missing: &[Uid]) -> Result<(), MailboxError> {
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(8);
-        if missing.len() < PARALLEL_MIN || threads < 2 {
-            for &u in missing {
-                let k = load(mb, u)?;
-                self.map.insert(u, k);
-            }
-            return Ok(());
-        }
-        let chunk = missing.len().div_ceil(threads);
-        let parts: Vec<Result<Vec<(Uid, Keys)>, MailboxError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = missing
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|&u| load(mb, u).map(|k| (u, k)))
-                            .collect::<Result<Vec<_>, _>>()
-                    })
-                })
-                .collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
-        });
-        if self.map.len() + missing.len() > SORT_CACHE_LIMIT {
-            self.map.clear();
-            self.stored_read = false;
-        }
-        for p in parts {
-            self.map.extend(p?);
-        }
-        // A panicked reader leaves its messages uncached; `get` reads
-        // them one by one.
-        Ok(())
-    }
-
-    fn get(
-        &mut self,
-        mb: &Mailbox,
-        uid: Uid,
-    ) -> Result<Arc<(Option<i64>, SortFields)>, MailboxError> {
-        if self.mailbox != Some(mb.id()) {
-            self.map.clear();
-            self.mailbox = Some(mb.id());
-            self.stored_read = false;
-        }
-        if let Some(k) = self.map.get(&uid) {
-            return Ok(k.clone());
-        }
-        let k = load(mb, uid)?;
-        if self.map.len() >= SORT_CACHE_LIMIT {
-            self.map.clear();
-            self.stored_read = false;
-        }
-        self.map.insert(uid, k.clone());
-        Ok(k)
-    }
-}
-
-/// What one message is sorted by: its facts from the store and, when a
-/// criterion needs them, its summary's sort fields.
-struct Row {
-    /// Position among the hits (sequence order), the last tie-breaker.
-    pos: usize,
-    arrival: i64,
-    size: u32,
-    /// Sent date in UTC seconds, INTERNALDATE when the Date header is
-    /// missing or unparsable (RFC 5256 §2.2).
-    date: i64,
-    fields: Keys,
-    /// The first criterion's string key, its first 8 bytes big-endian
-    /// (0 when it is not a string): compared first, it decides most
-    /// comparisons without following `fields` to the heap.
-    prefix: u64,
-}
-
-/// The string a criterion sorts by, if it sorts by a string.
-fn string_key(row: &Row, key: SortKey) -> Option<&str> {
-    let f = &row.fields.1;
-    Some(match key {
-        SortKey::Subject => &f.base_subject,
-        SortKey::From => &f.from,
-        SortKey::To => &f.to,
-        SortKey::Cc => &f.cc,
-        SortKey::DisplayFrom => &f.display_from,
-        SortKey::DisplayTo => &f.display_to,
-        SortKey::Arrival | SortKey::Date | SortKey::Size => return None,
-    })
-}
-
-/// Fills [`Row::prefix`] for the first criterion. Zero padding keeps the
-/// order: where two prefixes differ, the strings compare the same way.
-fn set_prefixes(rows: &mut [Row], criteria: &[SortCriterion]) {
-    let Some(first) = criteria.first() else {
-        return;
-    };
-    for r in rows {
-        if let Some(s) = string_key(r, first.key) {
-            let mut b = [0u8; 8];
-            let n = s.len().min(8);
-            b[..n].copy_from_slice(&s.as_bytes()[..n]);
-            r.prefix = u64::from_be_bytes(b);
-        }
-    }
-}
+pub(crate) use super::sort_cache::SortKeyCache;
 
 fn needs_summary(criteria: &[SortCriterion]) -> bool {
     criteria
@@ -213,7 +28,22 @@ fn needs_summary(criteria: &[SortCriterion]) -> bool {
         .any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Size))
 }
 
-/// Loads the rows of `hits` from the selected mailbox.
+/// What one hit is sorted or threaded by: its entry in the session's
+/// [`SortKeyCache`] and the store's facts.
+struct Row {
+    /// Position among the hits (sequence order), the last tie-breaker.
+    pos: u32,
+    /// Its entry in the sort-key cache (when a criterion needs one).
+    entry: Option<u32>,
+    arrival: i64,
+    size: u32,
+    /// Sent date in UTC seconds, INTERNALDATE when the Date header is
+    /// missing or unparsable (RFC 5256 §2.2).
+    date: i64,
+}
+
+/// Loads the rows of `hits` from the selected mailbox, filling the sort-key
+/// cache first when `with_summary`.
 fn rows(ctx: &mut Ctx, hits: &Hits, with_summary: bool) -> Result<Vec<Row>, Reply> {
     let Ctx {
         selected,
@@ -231,56 +61,105 @@ fn rows(ctx: &mut Ctx, hits: &Hits, with_summary: bool) -> Result<Vec<Row>, Repl
             .map_err(|e| Reply::server_bug("SORT", &e))?;
     }
     let mut out = Vec::with_capacity(hits.len());
-    for (pos, &(_, uid, _)) in hits.iter().enumerate() {
-        let Some(info) = mb.info(uid) else { continue };
-        let arrival = info.internal.unix_secs;
-        let (date, fields) = if with_summary {
-            let k = sort_keys
-                .get(mb, uid)
-                .map_err(|e| Reply::server_bug("SORT", &e))?;
-            (k.0.unwrap_or(arrival), k)
-        } else {
-            (arrival, Arc::default())
+    let mut cursor = 0;
+    for (pos, &(seq, uid, _)) in hits.iter().enumerate() {
+        let Some(facts) = mb.facts_near(uid, seq.index()) else {
+            continue;
         };
+        let arrival = facts.internal.unix_secs;
+        let entry = if with_summary {
+            sort_keys.index_of(uid, &mut cursor)
+        } else {
+            None
+        };
+        let date = entry
+            .and_then(|i| sort_keys.keys(i))
+            .and_then(SortEntry::date)
+            .unwrap_or(arrival);
         out.push(Row {
-            pos,
+            pos: u32::try_from(pos).unwrap_or(u32::MAX),
+            entry: entry.and_then(|i| u32::try_from(i).ok()),
             arrival,
-            size: info.size,
+            size: facts.size,
             date,
-            fields,
-            prefix: 0,
         });
     }
     Ok(out)
 }
 
-fn compare(a: &Row, b: &Row, criteria: &[SortCriterion]) -> Ordering {
-    for (i, c) in criteria.iter().enumerate() {
-        let early = if i == 0 {
-            a.prefix.cmp(&b.prefix)
+/// `i` mapped to a `u64` in the same order.
+fn ordered(i: i64) -> u64 {
+    (i as u64) ^ (1 << 63)
+}
+
+/// The rows' positions in the order `criteria` give (ties in mailbox
+/// order). Every criterion becomes an integer per row first (string keys
+/// their rank in the cache, REVERSE a bitwise complement), so sorting
+/// compares integers only.
+fn order(rows: &[Row], keys: &mut SortKeyCache, criteria: &[SortCriterion]) -> Vec<u32> {
+    let mut columns: Vec<Vec<u64>> = Vec::with_capacity(criteria.len());
+    for c in criteria {
+        let col: Vec<u64> = match keys.ranks(c.key) {
+            Some(ranks) => rows
+                .iter()
+                .map(|r| {
+                    let rank = r.entry.and_then(|i| ranks.get(i as usize));
+                    rank.map_or(0, |&x| u64::from(x))
+                })
+                .collect(),
+            None => rows
+                .iter()
+                .map(|r| match c.key {
+                    SortKey::Arrival => ordered(r.arrival),
+                    SortKey::Size => u64::from(r.size),
+                    _ => ordered(r.date),
+                })
+                .collect(),
+        };
+        columns.push(if c.reverse {
+            col.into_iter().map(|v| !v).collect()
         } else {
-            Ordering::Equal
-        };
-        let o = match c.key {
-            _ if early != Ordering::Equal => early,
-            SortKey::Arrival => a.arrival.cmp(&b.arrival),
-            SortKey::Date => a.date.cmp(&b.date),
-            SortKey::Size => a.size.cmp(&b.size),
-            SortKey::Subject => a.fields.1.base_subject.cmp(&b.fields.1.base_subject),
-            SortKey::From => a.fields.1.from.cmp(&b.fields.1.from),
-            SortKey::To => a.fields.1.to.cmp(&b.fields.1.to),
-            SortKey::Cc => a.fields.1.cc.cmp(&b.fields.1.cc),
-            SortKey::DisplayFrom => a.fields.1.display_from.cmp(&b.fields.1.display_from),
-            SortKey::DisplayTo => a.fields.1.display_to.cmp(&b.fields.1.display_to),
-        };
-        let o = if c.reverse { o.reverse() } else { o };
-        if o != Ordering::Equal {
-            return o;
+            col
+        });
+    }
+    match columns.as_slice() {
+        [] => rows.iter().map(|r| r.pos).collect(),
+        [only] => {
+            let mut v: Vec<(u64, u32)> = only.iter().zip(rows).map(|(&k, r)| (k, r.pos)).collect();
+            v.sort_unstable();
+            v.into_iter().map(|(_, p)| p).collect()
+        }
+        cols => {
+            let mut idx: Vec<u32> = (0..u32::try_from(rows.len()).unwrap_or(u32::MAX)).collect();
+            let pos = |i: u32| rows.get(i as usize).map_or(u32::MAX, |r| r.pos);
+            idx.sort_unstable_by(|&a, &b| {
+                for col in cols {
+                    let o = col.get(a as usize).cmp(&col.get(b as usize));
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+                // RFC 5256 §3: exact matches stay in mailbox order
+                // (REVERSE does not apply to this tie-break).
+                pos(a).cmp(&pos(b))
+            });
+            idx.into_iter().map(pos).collect()
         }
     }
-    // RFC 5256 §3: exact matches stay in mailbox order (REVERSE does not
-    // apply to this tie-break).
-    a.pos.cmp(&b.pos)
+}
+
+/// `hits` sorted by `criteria` (RFC 5256 §3).
+fn sorted_hits<'h>(
+    ctx: &mut Ctx,
+    hits: &'h Hits,
+    criteria: &[SortCriterion],
+) -> Result<Vec<&'h Hit>, Reply> {
+    let rows = rows(ctx, hits, needs_summary(criteria))?;
+    let positions = order(&rows, &mut ctx.sort_keys, criteria);
+    Ok(positions
+        .into_iter()
+        .filter_map(|p| hits.get(p as usize))
+        .collect())
 }
 
 /// The number a response carries for hit `h`.
@@ -321,13 +200,10 @@ fn run_sort(ctx: &mut Ctx, out: &mut Vec<u8>, tag: &str, cmd: &SortCommand) -> R
         Ok(r) => r,
         Err(r) => return r,
     };
-    let mut rows = match rows(ctx, &hits, needs_summary(&cmd.criteria)) {
-        Ok(r) => r,
+    let sorted = match sorted_hits(ctx, &hits, &cmd.criteria) {
+        Ok(s) => s,
         Err(r) => return r,
     };
-    set_prefixes(&mut rows, &cmd.criteria);
-    rows.sort_by(|a, b| compare(a, b, &cmd.criteria));
-    let sorted: Vec<&Hit> = rows.iter().filter_map(|r| hits.get(r.pos)).collect();
     let numbers: Vec<NonZeroU32> = sorted.iter().filter_map(|h| number(cmd.uid, h)).collect();
     let top_modseq = || sorted.iter().map(|h| h.2).max().filter(|_| uses_modseq);
     let Some(opts) = &cmd.return_opts else {
@@ -382,12 +258,9 @@ pub(crate) fn sorted_uids(
             Some((mb.seq_of(u)?, u, info.modseq))
         })
         .collect();
-    let mut rows = rows(ctx, &hits, needs_summary(criteria))?;
-    set_prefixes(&mut rows, criteria);
-    rows.sort_by(|a, b| compare(a, b, criteria));
-    Ok(rows
-        .iter()
-        .filter_map(|r| hits.get(r.pos).map(|h| h.1))
+    Ok(sorted_hits(ctx, &hits, criteria)?
+        .into_iter()
+        .map(|h| h.1)
         .collect())
 }
 
@@ -416,22 +289,207 @@ pub(crate) fn thread(ctx: &mut Ctx, out: &mut Vec<u8>, cmd: &ThreadCommand) -> R
         Ok(r) => r,
         Err(r) => return r,
     };
-    let input: Vec<ThreadInput> = rows
-        .iter()
-        .map(|r| ThreadInput {
-            date: r.date,
-            fields: &r.fields.1,
-        })
-        .collect();
     let numbers: Vec<Option<NonZeroU32>> = rows
         .iter()
-        .map(|r| hits.get(r.pos).and_then(|h| number(cmd.uid, h)))
+        .map(|r| hits.get(r.pos as usize).and_then(|h| number(cmd.uid, h)))
         .collect();
+    let refs = cmd.algorithm == ThreadAlgorithm::Refs;
+    // REFS does not look at subjects: they stay unnumbered.
+    let input = ctx.sort_keys.numbered(
+        rows.iter().map(|r| (r.entry.map(|i| i as usize), r.date)),
+        !refs,
+    );
     let trees = match cmd.algorithm {
-        ThreadAlgorithm::OrderedSubject => thread::ordered_subject(&input),
-        ThreadAlgorithm::References => thread::references(&input),
-        ThreadAlgorithm::Refs => thread::refs(&input),
+        ThreadAlgorithm::OrderedSubject => thread::ordered_subject_numbered(&input),
+        ThreadAlgorithm::References => thread::references_numbered(&input),
+        ThreadAlgorithm::Refs => thread::refs_numbered(&input),
     };
     Response::Thread(trees.iter().map(|t| to_wire(t, &numbers)).collect()).encode(out);
     Reply::ok("THREAD completed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mime::sort::SortFields;
+    use crate::mime::thread::ThreadInput;
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    const KEYS: [SortKey; 9] = [
+        SortKey::Arrival,
+        SortKey::Cc,
+        SortKey::Date,
+        SortKey::From,
+        SortKey::Size,
+        SortKey::Subject,
+        SortKey::To,
+        SortKey::DisplayFrom,
+        SortKey::DisplayTo,
+    ];
+
+    /// A random mailbox: the cache (entries inserted in a random order,
+    /// UIDs with gaps) and the hits' rows (a random subset, ascending).
+    /// Each message's Date header instant and fields, by cache entry.
+    type Plain = Vec<(Option<i64>, SortFields)>;
+
+    fn mailbox(rng: &mut Rng) -> (SortKeyCache, Vec<Row>, Plain) {
+        let words = [
+            "",
+            "a",
+            "A",
+            "ab",
+            "b",
+            "é",
+            "e\u{301}",
+            "zz",
+            "abcdefghij",
+            "abcdefghi",
+        ];
+        let n = 1 + rng.next(60) as usize;
+        let mut uid = 0u32;
+        let mut entries = Vec::new();
+        let mut all = Vec::new();
+        for _ in 0..n {
+            uid += 1 + rng.next(3) as u32;
+            let mut w = || words[rng.next(words.len() as u64) as usize].to_owned();
+            let fields = SortFields {
+                base_subject: w(),
+                from: w(),
+                to: w(),
+                cc: w(),
+                display_from: w(),
+                display_to: w(),
+                ..SortFields::default()
+            };
+            let date = (rng.next(4) != 0).then(|| rng.next(6) as i64 - 3);
+            entries.push((Uid::new(uid).unwrap(), SortEntry::new(date, &fields)));
+            all.push((date, fields));
+        }
+        for i in (1..entries.len()).rev() {
+            entries.swap(i, rng.next(i as u64 + 1) as usize);
+        }
+        let cache = SortKeyCache::of_entries(entries);
+        let mut rows = Vec::new();
+        for (entry, k) in all.iter().enumerate() {
+            if rng.next(4) == 0 {
+                continue;
+            }
+            let arrival = rng.next(6) as i64 - 3;
+            rows.push(Row {
+                pos: rows.len() as u32,
+                entry: Some(entry as u32),
+                arrival,
+                size: rng.next(4) as u32,
+                date: k.0.unwrap_or(arrival),
+            });
+        }
+        (cache, rows, all)
+    }
+
+    /// The plain answer: a comparison sort on the strings themselves.
+    fn plain(
+        rows: &[Row],
+        all: &[(Option<i64>, SortFields)],
+        criteria: &[SortCriterion],
+    ) -> Vec<u32> {
+        let f = |r: &Row| &all[r.entry.unwrap() as usize].1;
+        let mut v: Vec<&Row> = rows.iter().collect();
+        v.sort_by(|a, b| {
+            for c in criteria {
+                let o = match c.key {
+                    SortKey::Arrival => a.arrival.cmp(&b.arrival),
+                    SortKey::Date => a.date.cmp(&b.date),
+                    SortKey::Size => a.size.cmp(&b.size),
+                    SortKey::Subject => f(a).base_subject.cmp(&f(b).base_subject),
+                    SortKey::From => f(a).from.cmp(&f(b).from),
+                    SortKey::To => f(a).to.cmp(&f(b).to),
+                    SortKey::Cc => f(a).cc.cmp(&f(b).cc),
+                    SortKey::DisplayFrom => f(a).display_from.cmp(&f(b).display_from),
+                    SortKey::DisplayTo => f(a).display_to.cmp(&f(b).display_to),
+                };
+                let o = if c.reverse { o.reverse() } else { o };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            a.pos.cmp(&b.pos)
+        });
+        v.into_iter().map(|r| r.pos).collect()
+    }
+
+    #[test]
+    fn property_rank_sort_equals_comparison_sort() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..2000 {
+            let (mut cache, rows, all) = mailbox(&mut rng);
+            let criteria: Vec<SortCriterion> = (0..1 + rng.next(3))
+                .map(|_| SortCriterion {
+                    reverse: rng.next(2) == 0,
+                    key: KEYS[rng.next(KEYS.len() as u64) as usize],
+                })
+                .collect();
+            assert_eq!(
+                order(&rows, &mut cache, &criteria),
+                plain(&rows, &all, &criteria),
+                "{criteria:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn property_numbered_threads_equal_threads_of_strings() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let subjects = ["", "a", "b", "c", "ab"];
+        for _ in 0..500 {
+            let n = 1 + rng.next(40) as usize;
+            let mut entries = Vec::new();
+            let mut all = Vec::new();
+            for i in 0..n {
+                let id = |k: u64| format!("{k}@x");
+                let fields = SortFields {
+                    base_subject: subjects[rng.next(5) as usize].to_owned(),
+                    is_reply: rng.next(2) == 0,
+                    message_id: (rng.next(5) != 0).then(|| id(rng.next(12))),
+                    references: (0..rng.next(6)).map(|_| id(rng.next(12))).collect(),
+                    ..SortFields::default()
+                };
+                let date = rng.next(5) as i64;
+                all.push((date, fields.clone()));
+                entries.push((
+                    Uid::new(i as u32 + 1).unwrap(),
+                    SortEntry::new(Some(date), &fields),
+                ));
+            }
+            let mut cache = SortKeyCache::of_entries(entries);
+            let strings: Vec<ThreadInput> = all
+                .iter()
+                .map(|(date, fields)| ThreadInput {
+                    date: *date,
+                    fields,
+                })
+                .collect();
+            let msgs = || (0..n).map(|i| (Some(i), all[i].0));
+            let numbered = cache.numbered(msgs(), true);
+            assert_eq!(
+                thread::references_numbered(&numbered),
+                thread::references(&strings)
+            );
+            assert_eq!(
+                thread::ordered_subject_numbered(&numbered),
+                thread::ordered_subject(&strings)
+            );
+            let numbered = cache.numbered(msgs(), false);
+            assert_eq!(thread::refs_numbered(&numbered), thread::refs(&strings));
+        }
+    }
 }

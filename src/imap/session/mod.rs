@@ -365,6 +365,9 @@ impl<L: Login> Session<L> {
                 }
             };
             self.flush()?;
+            if let State::Authenticated(ctx) = &mut self.state {
+                ctx.after_reply();
+            }
             if let Next::Close = next {
                 return Ok(());
             }

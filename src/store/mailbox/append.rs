@@ -15,10 +15,10 @@ use crate::store::message_file::{self, MessageFileError};
 use crate::store::state::{Added, Change, State};
 use crate::store::summary;
 use crate::store::types::{Flag, InternalDate, MessageName, Uid};
-use crate::sys::durable::{self, Durability};
+use crate::sys::durable::{self, DirSyncs, Durability};
 
 /// Batches up to this many messages make their files durable one by one
-/// (an fsync of each file, then of each directory holding one): on a busy
+/// (an fsync of each file, then of each directory it changed): on a busy
 /// host that costs less, and more predictably, than `syncfs`, which waits
 /// for every dirty page of the whole file system, other users' included.
 /// Larger batches (MULTIAPPEND, import) use one `syncfs`, which costs the
@@ -74,69 +74,94 @@ impl Mailbox {
     }
 
     /// Writes the encrypted file and summary of each message and makes
-    /// the files durable (each fsynced, or one `syncfs` for a large batch:
-    /// [`SYNC_EACH_UP_TO`]) before any record refers to them. On failure
+    /// the files durable before any record refers to them; on failure
     /// nothing written stays behind.
+    ///
+    /// A batch of up to [`SYNC_EACH_UP_TO`] places each file by name first
+    /// (renamed into `msg/XX/` unsynced, summary beside it), then fsyncs
+    /// the files and, on a second thread at the same time, each directory
+    /// whose entries changed ([`durable::SyncHelper::sync_beside`]; the
+    /// thread is started first, while the messages are encrypted), so an APPEND
+    /// waits for about two sync rounds in all (this one, then the log's)
+    /// where it took three. A crash before the syncs returned may leave a
+    /// named but empty or torn file that no record refers to: garbage, as
+    /// any unreferenced file (`doc/store.md`, "Message files"). A larger
+    /// batch places every file unsynced and makes all durable with one
+    /// `syncfs`.
     pub(super) fn write_files(
         &self,
         msgs: &[NewMessage<'_>],
     ) -> Result<Vec<Written>, MailboxError> {
         let tmp = self.user_dir.join("tmp");
         let sync_each = msgs.len() <= SYNC_EACH_UP_TO;
-        let durability = if sync_each {
-            Durability::ContentNow
-        } else {
-            Durability::Deferred
-        };
         let mut written: Vec<Written> = Vec::with_capacity(msgs.len());
-        let result = (|| -> Result<(), MailboxError> {
+        // The helper thread starts now, while the messages are encrypted.
+        let result = durable::with_sync_helper(sync_each, |helper| -> Result<(), MailboxError> {
+            let mut dirs = DirSyncs::default();
+            let mut unsynced = Vec::new();
             for m in msgs {
                 let content_key = SecretKey::generate();
                 let wrapped = keystore::wrap_under_master(&self.keys.master, &content_key);
                 let name = MessageName::random();
                 let path = msg_path(self.log.dir(), &name);
-                let size = message_file::write(
-                    &tmp,
-                    &path,
-                    name,
-                    message_file::Keys {
-                        wrapped: &wrapped,
-                        content_key: &content_key,
-                    },
-                    &mut &m.raw[..],
-                    None,
-                    MAX_MESSAGE_SIZE,
-                    "append.before-rename",
-                    durability,
-                )?;
-                let size = u32::try_from(size).map_err(|_| MessageFileError::TooLarge {
-                    limit: MAX_MESSAGE_SIZE,
-                })?;
+                let keys = message_file::Keys {
+                    wrapped: &wrapped,
+                    content_key: &content_key,
+                };
+                let mut raw = m.raw;
+                let size = if sync_each {
+                    let (size, file) = message_file::write_unsynced(
+                        &tmp,
+                        &path,
+                        name,
+                        keys,
+                        &mut raw,
+                        MAX_MESSAGE_SIZE,
+                        "append.before-rename",
+                        &mut dirs,
+                    )?;
+                    unsynced.push(file);
+                    size
+                } else {
+                    message_file::write(
+                        &tmp,
+                        &path,
+                        name,
+                        keys,
+                        &mut raw,
+                        None,
+                        MAX_MESSAGE_SIZE,
+                        "append.before-rename",
+                        Durability::Deferred,
+                    )?
+                };
+                let Ok(size) = u32::try_from(size) else {
+                    let _ = fs::remove_file(&path);
+                    return Err(MessageFileError::TooLarge {
+                        limit: MAX_MESSAGE_SIZE,
+                    }
+                    .into());
+                };
                 written.push(Written {
                     name,
                     path: path.clone(),
                     size,
                 });
                 // The summary is a cache (recomputed from the message when
-                // missing or torn): it is never synced on its own.
+                // missing or torn): it is never synced on its own. Written
+                // before the syncs, its rename rides in the same commit.
                 self.write_summary(&name, &path, m.raw)?;
             }
+            crash::point("append.after-rename");
             if sync_each {
-                // Each file's content was fsynced before its rename; its
-                // name becomes durable with its directory's fsync, once per
-                // directory.
-                let mut dirs: Vec<&Path> = written.iter().filter_map(|w| w.path.parent()).collect();
-                dirs.sort_unstable();
-                dirs.dedup();
-                for d in dirs {
-                    durable::sync_dir(d).map_err(MessageFileError::from)?;
-                }
-                Ok(())
+                Ok(helper
+                    .sync_beside(&dirs, &unsynced)
+                    .map_err(MessageFileError::from)?)
             } else {
                 // One syncfs makes every file and name durable at once.
                 Ok(durable::syncfs(self.log.dir()).map_err(MessageFileError::from)?)
             }
-        })();
+        });
         match result {
             Ok(()) => Ok(written),
             Err(e) => {

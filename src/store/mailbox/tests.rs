@@ -471,6 +471,7 @@ fn refresh_keeping_expunged_shows_new_messages_and_holds_expunges_back() {
 #[test]
 fn sort_key_cache_round_trip_and_rejections() {
     use crate::mime::sort::SortFields;
+    use crate::store::sort_keys::SortEntry;
     let f = Fixture::new();
     let mut a = f.open("INBOX");
     let uids: Vec<Uid> = (0..3)
@@ -484,17 +485,18 @@ fn sort_key_cache_round_trip_and_rejections() {
             ..SortFields::default()
         })
         .collect();
-    let keys: Vec<(Uid, Option<i64>, &SortFields)> = uids
+    let entries: Vec<SortEntry> = uids
         .iter()
         .zip(&fields)
-        .map(|(&u, f)| (u, Some(i64::from(u.get()) * 10), f))
+        .map(|(&u, f)| SortEntry::new(Some(i64::from(u.get()) * 10), f))
         .collect();
+    let keys: Vec<(Uid, &SortEntry)> = uids.iter().copied().zip(&entries).collect();
     a.store_sort_keys(&keys);
     let back = a.cached_sort_keys();
     assert_eq!(back.len(), 3);
     assert_eq!(back[1].0, uids[1]);
-    assert_eq!(back[1].1, Some(i64::from(uids[1].get()) * 10));
-    assert_eq!(back[1].2.base_subject, "TEST 1");
+    assert_eq!(back[1].1.date(), Some(i64::from(uids[1].get()) * 10));
+    assert_eq!(back[1].1.base_subject(), "TEST 1");
 
     // An expunged message's entry is not given out.
     a.expunge(&[uids[0]]).unwrap();
@@ -631,4 +633,45 @@ fn replace_into_another_mailbox_adds_there_and_expunges_here() {
 
 fn a_clone(f: &Fixture) -> Mailbox {
     f.open("INBOX")
+}
+
+/// A refresh that found no tombstone remembers it (so later commands do
+/// not look at every message), yet every later expunge, own or another
+/// session's, is still reported, and the client is current only after.
+#[test]
+fn expunges_after_a_clean_refresh_are_still_reported() {
+    let f = Fixture::new();
+    let mut a = f.open("INBOX");
+    let uids: Vec<Uid> = (0..4)
+        .map(|i| a.append(&msg(i), &[], InternalDate::now()).unwrap())
+        .collect();
+    let mut b = f.open("INBOX");
+    for m in [&mut a, &mut b] {
+        m.refresh().unwrap();
+        assert!(m.refresh().unwrap().expunged.is_empty());
+        assert!(m.refresh_flags().unwrap().is_empty());
+    }
+    // Another session's expunge.
+    b.expunge(&[uids[1]]).unwrap();
+    a.refresh_flags().unwrap();
+    assert!(a.reported_modseq() < a.highest_modseq(), "expunge pending");
+    let ch = a.refresh().unwrap();
+    assert_eq!(ch.expunged, vec![(SeqNum::new(2).unwrap(), uids[1])]);
+    assert_eq!(a.reported_modseq(), a.highest_modseq());
+    // Its own expunge, after a clean refresh.
+    assert!(a.refresh().unwrap().expunged.is_empty());
+    a.expunge(&[uids[3]]).unwrap();
+    let ch = a.refresh().unwrap();
+    assert_eq!(ch.expunged, vec![(SeqNum::new(3).unwrap(), uids[3])]);
+    assert_eq!(ch.exists, 2);
+    // b has not refreshed since its own expunge: both, descending.
+    let ch = b.refresh().unwrap();
+    assert_eq!(
+        ch.expunged,
+        vec![
+            (SeqNum::new(4).unwrap(), uids[3]),
+            (SeqNum::new(2).unwrap(), uids[1])
+        ]
+    );
+    assert_eq!(ch.exists, 2);
 }

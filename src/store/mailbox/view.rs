@@ -7,13 +7,13 @@
 //! `moves`) and never changes a file but those caches.
 
 use super::{msg_path, Mailbox, MailboxError};
-use crate::mime::sort::SortFields;
 use crate::mime::summary::Summary;
 use crate::store::change_log::ChangeLogError;
 use crate::store::message_file::{MessageReader, SealedMessage};
+use crate::store::sort_keys::{self, SortEntry};
 use crate::store::state::State;
+use crate::store::summary;
 use crate::store::types::{Flag, InternalDate, MessageName, Modseq, SeqNum, Uid};
-use crate::store::{sort_keys, summary};
 
 /// What changed since the previous [`Mailbox::refresh`], in the order the
 /// IMAP layer should report it: flag changes (FETCH, sequence numbers valid
@@ -303,28 +303,34 @@ impl Mailbox {
                 out.flags_changed.push((seq, uid));
             }
         }
-        for (i, m) in self
-            .state
-            .messages
-            .iter()
-            .enumerate()
-            .take(self.visible)
-            .rev()
-        {
-            if m.expunged {
-                if let Some(seq) = SeqNum::from_index(i) {
-                    out.expunged.push((seq, m.uid));
+        let known = if self.has_tombstones() {
+            for (i, m) in self
+                .state
+                .messages
+                .iter()
+                .enumerate()
+                .take(self.visible)
+                .rev()
+            {
+                if m.expunged {
+                    if let Some(seq) = SeqNum::from_index(i) {
+                        out.expunged.push((seq, m.uid));
+                    }
                 }
             }
-        }
-        let known = self
-            .state
-            .messages
-            .iter()
-            .take(self.visible)
-            .filter(|m| !m.expunged)
-            .count();
-        self.state.drop_tombstones();
+            let known = self
+                .state
+                .messages
+                .iter()
+                .take(self.visible)
+                .filter(|m| !m.expunged)
+                .count();
+            self.state.drop_tombstones();
+            self.no_tombstones_at = Some(self.state.highest_modseq);
+            known
+        } else {
+            self.visible.min(self.state.messages.len())
+        };
         out.new_uids = self
             .state
             .messages
@@ -348,8 +354,8 @@ impl Mailbox {
     pub fn refresh_flags(&mut self) -> Result<Vec<(SeqNum, Uid)>, MailboxError> {
         let out = self.catch_up_flags()?;
         let nothing_pending = self.state.messages.len() == self.visible
-            && self.state.messages.iter().all(|m| !m.expunged)
-            && self.state.pending_moves.is_empty();
+            && self.state.pending_moves.is_empty()
+            && !self.has_tombstones();
         if nothing_pending {
             self.reported = self.state.highest_modseq;
         }
@@ -377,8 +383,7 @@ impl Mailbox {
             .collect();
         self.visible = self.state.messages.len();
         out.exists = self.exists();
-        let nothing_pending =
-            self.state.messages.iter().all(|m| !m.expunged) && self.state.pending_moves.is_empty();
+        let nothing_pending = self.state.pending_moves.is_empty() && !self.has_tombstones();
         if nothing_pending {
             self.reported = self.state.highest_modseq;
         }
@@ -411,9 +416,24 @@ impl Mailbox {
         Ok(out)
     }
 
+    /// Whether some message is a tombstone (expunged, not yet reported);
+    /// looks at every message only when something changed since it last
+    /// found none.
+    fn has_tombstones(&mut self) -> bool {
+        if self.no_tombstones_at == Some(self.state.highest_modseq) {
+            return false;
+        }
+        let any = self.state.messages.iter().any(|m| m.expunged);
+        if !any {
+            self.no_tombstones_at = Some(self.state.highest_modseq);
+        }
+        any
+    }
+
     /// Adopts a state rebuilt from scratch, turning the difference into
     /// tombstones, flag changes and new messages as a refresh would.
     fn merge_fresh(&mut self, mut fresh: State) {
+        self.no_tombstones_at = None;
         fresh.drop_tombstones();
         let mut merged: Vec<_> = Vec::with_capacity(fresh.messages.len());
         let mut new_iter = fresh.messages.into_iter().peekable();
@@ -461,9 +481,9 @@ impl Mailbox {
     }
 
     /// The stored sort keys (see `store::sort_keys`) of the messages the
-    /// client knows whose entry still names the message's file: (UID, Date
-    /// header instant, sort fields). Empty when there is no usable cache.
-    pub fn cached_sort_keys(&self) -> Vec<(Uid, Option<i64>, SortFields)> {
+    /// client knows whose entry still names the message's file, by UID.
+    /// Empty when there is no usable cache.
+    pub fn cached_sort_keys(&self) -> Vec<(Uid, SortEntry)> {
         let file = sort_keys::path(self.log.dir());
         let Some(entries) = sort_keys::read(
             &file,
@@ -475,22 +495,26 @@ impl Mailbox {
         };
         entries
             .into_iter()
-            .filter(|(uid, name, _, _)| {
-                self.seq_of(*uid).is_some() && self.state.get(*uid).is_some_and(|m| m.name == *name)
+            .filter(|(uid, name, _)| {
+                self.state
+                    .position(*uid)
+                    .filter(|&i| i < self.visible)
+                    .and_then(|i| self.state.messages.get(i))
+                    .is_some_and(|m| m.name == *name)
             })
-            .map(|(uid, _, date, fields)| (uid, date, fields))
+            .map(|(uid, _, entry)| (uid, entry))
             .collect()
     }
 
     /// Replaces the stored sort keys with `keys` (those of messages no
     /// longer here are dropped). A failure is logged: the cache only
     /// saves the next session work.
-    pub fn store_sort_keys(&self, keys: &[(Uid, Option<i64>, &SortFields)]) {
+    pub fn store_sort_keys(&self, keys: &[(Uid, &SortEntry)]) {
         let entries: Vec<_> = keys
             .iter()
-            .filter_map(|&(uid, date, fields)| {
+            .filter_map(|&(uid, entry)| {
                 let m = self.state.get(uid)?;
-                Some((uid, m.name, date, fields))
+                Some((uid, m.name, entry))
             })
             .collect();
         let file = sort_keys::path(self.log.dir());
