@@ -259,6 +259,9 @@ pub(crate) struct KdfConfig {
     pub max_passes: u32,
     /// Login refuses an account file asking for more lanes than this.
     pub max_lanes: u32,
+    /// Password derivations running at once across all sessions (logins,
+    /// unknown users' decoys); 0 means one per CPU core.
+    pub concurrent: u32,
 }
 
 impl Default for KdfConfig {
@@ -271,6 +274,7 @@ impl Default for KdfConfig {
             max_memory_kib: 64 * 1024,
             max_passes: 4,
             max_lanes: 4,
+            concurrent: 0,
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -138,4 +139,62 @@ fn hostile_parallel_right_logins_of_one_user_are_not_delayed() {
     // A wrong password afterwards is still counted and checked.
     let st = guess(&root, "wrong");
     assert!(st.contains("Authentication failed"), "{st}");
+}
+
+/// Whether process `pid` is stopped (`T` in /proc/PID/stat).
+fn stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('T'))
+        })
+        .unwrap_or(false)
+}
+
+/// Many connections cannot run more password derivations at once than
+/// `[kdf] concurrent` allows (each costs 19 MiB and a core's time at the
+/// production cost; doc/scaling.md). With one slot: a session stopped
+/// while it holds the slot (SIGSTOP at `login.kdf-slot-held`) keeps a
+/// second login unanswered; once the first is killed (its slot freed
+/// with its descriptors) the second logs in.
+#[test]
+fn hostile_logins_wait_for_a_free_derivation_slot_across_sessions() {
+    let root = Root::new("kdf-slots");
+    root.set("kdf", "concurrent = 1");
+    root.add_user("alice", "right-password");
+    let (first, mut holder) = root.serve_imaps(Some("stop:login.kdf-slot-held"), Stdio::null());
+    let pid = first.id();
+    let mut first = Guard(first);
+    holder.send(b"a LOGIN alice right-password\r\n");
+    for _ in 0..2000 {
+        if stopped(pid) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(stopped(pid), "the first session never reached its slot");
+
+    let (second, sock) = root.serve("imaps", None, Stdio::null());
+    let _second = Guard(second);
+    let control = sock.try_clone().unwrap();
+    let mut waiting = Client::imaps_ok(sock);
+    control
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    waiting.send(b"b LOGIN alice right-password\r\n");
+    assert!(
+        waiting.read_response().is_err(),
+        "a second derivation ran while the only slot was held"
+    );
+    control
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let tagged = waiting.until_tagged("b");
+    assert!(
+        tagged.last().is_some_and(|l| l.starts_with("b OK")),
+        "{tagged:?}"
+    );
 }

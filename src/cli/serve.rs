@@ -20,6 +20,7 @@ use crate::store::credentials::{PasswordCost, UnlockedAccount};
 use crate::store::error::StoreError;
 use crate::store::user_file::{UserFile, USER_FILE};
 use crate::sys;
+use crate::sys::kdf_slots::KdfSlots;
 use crate::sys::privilege::{UserDir, UserDirError};
 
 /// Which flavour of IMAP to speak on the connection.
@@ -63,6 +64,7 @@ fn serve(mode: Mode, system: &System) -> i32 {
         _ => None,
     };
     let throttle = LoginThrottle::open(&system.root, &config.throttle, address);
+    let kdf_slots = open_kdf_slots(&system.root, config.kdf.concurrent);
     // Everything that needs the system's files or the user database is
     // looked up now, before the process shuts itself in.
     let users_dir = match shut_in(system) {
@@ -106,7 +108,7 @@ fn serve(mode: Mode, system: &System) -> i32 {
         if proxy_trusted { ", trusted proxy" } else { "" }
     );
 
-    let login = SystemLogin::new(users_dir, config, throttle);
+    let login = SystemLogin::new(users_dir, config, throttle, kdf_slots);
     let session_config = SessionConfig {
         implicit_tls: mode == Mode::Imaps,
         cleartext_login_allowed: peer_is_local,
@@ -198,10 +200,41 @@ struct SystemLogin {
     decoy: UserFile,
     /// Attempts counted across connections; dropped (closed) at login.
     throttle: Option<LoginThrottle>,
+    /// Bounds derivations running at once across sessions; dropped
+    /// (closed) at login like the throttle.
+    kdf_slots: Option<KdfSlots>,
+}
+
+/// Opens `root/kdf-slots` before the process shuts itself in (the
+/// descriptor is kept). `None` (logged) when it cannot be opened: logins
+/// then derive without waiting for a slot.
+fn open_kdf_slots(root: &std::path::Path, concurrent: u32) -> Option<KdfSlots> {
+    let slots = match concurrent {
+        0 => std::thread::available_parallelism()
+            .map(|n| u32::try_from(n.get()).unwrap_or(sys::kdf_slots::MAX_SLOTS))
+            .unwrap_or(1),
+        n => n,
+    };
+    let path = root.join("kdf-slots");
+    match KdfSlots::open(&path, slots) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            warn!(
+                "{}: {e}; password derivations are not bounded across sessions",
+                path.display()
+            );
+            None
+        }
+    }
 }
 
 impl SystemLogin {
-    fn new(users_dir: PathBuf, config: &Config, throttle: Option<LoginThrottle>) -> SystemLogin {
+    fn new(
+        users_dir: PathBuf,
+        config: &Config,
+        throttle: Option<LoginThrottle>,
+        kdf_slots: Option<KdfSlots>,
+    ) -> SystemLogin {
         let cost = password_cost(config);
         SystemLogin {
             users_dir,
@@ -209,11 +242,28 @@ impl SystemLogin {
             cost,
             policy: KdfPolicy::from_config(config),
             throttle,
+            kdf_slots,
         }
+    }
+
+    /// Waits for a derivation slot; `None` when there is no slot file or
+    /// taking one failed (logged: the derivation then goes on unbounded
+    /// rather than refusing the login).
+    fn kdf_slot(&self) -> Option<sys::kdf_slots::Slot<'_>> {
+        let slot = match self.kdf_slots.as_ref()?.acquire() {
+            Ok(slot) => Some(slot),
+            Err(e) => {
+                warn!("kdf-slots: {e}; deriving without a slot");
+                None
+            }
+        };
+        crate::store::crash::point("login.kdf-slot-held");
+        slot
     }
 
     /// An unknown user costs the same Argon2 run as a wrong password.
     fn unknown(&self, password: &[u8]) -> LoginError {
+        let _slot = self.kdf_slot();
         let _ = self.decoy.unlock(password);
         LoginError::BadCredentials
     }
@@ -284,10 +334,15 @@ impl SystemLogin {
                 self.policy.max_lanes
             )));
         }
-        let account = UnlockedAccount::unlock(&file, password, self.cost).map_err(|e| match e {
+        let slot = self.kdf_slot();
+        let unlocked = UnlockedAccount::unlock(&file, password, self.cost);
+        drop(slot);
+        let account = unlocked.map_err(|e| match e {
             StoreError::WrongPassword => LoginError::BadCredentials,
             other => LoginError::Unavailable(other.to_string()),
         })?;
+        // Root's slot file must not reach the user either.
+        self.kdf_slots = None;
         // The throttle's descriptor (root's file) must not reach the user.
         if let Some(mut t) = self.throttle.take() {
             t.succeeded(user);

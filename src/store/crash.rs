@@ -44,6 +44,7 @@ pub const POINTS: &[&str] = &[
     "lmtp.after-data",
     "lmtp.after-reply",
     "lmtp.child-after-report",
+    "login.kdf-slot-held",
 ];
 
 /// Aborts the process if `point` is the configured crash point. The

@@ -16,6 +16,7 @@ pub(crate) mod conn;
 pub(crate) mod durable;
 pub(crate) mod fds;
 pub(crate) mod inotify;
+pub(crate) mod kdf_slots;
 pub(crate) mod log;
 // The fourth `allow(unsafe_code)`: mapping, advising (huge pages,
 // prefaulting) and unmapping the Argon2 memory has no safe API.
