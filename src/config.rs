@@ -105,6 +105,11 @@ impl Default for ThrottleConfig {
     }
 }
 
+/// The longest `lmtp.delivery_timeout_secs` accepted: a day. A delivery
+/// child that has not reported by then is stuck, and a larger value would
+/// overflow the deadline computed from it.
+const MAX_DELIVERY_TIMEOUT_SECS: u64 = 86_400;
+
 /// `[lmtp]`: the LMTP server's limits and name.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -440,6 +445,11 @@ impl Config {
                     .to_owned(),
             );
         }
+        if self.lmtp.delivery_timeout_secs > MAX_DELIVERY_TIMEOUT_SECS {
+            return Err(format!(
+                "lmtp.delivery_timeout_secs must be at most {MAX_DELIVERY_TIMEOUT_SECS} (a day)"
+            ));
+        }
         if let Some(h) = &self.lmtp.hostname {
             if h.is_empty()
                 || !h
@@ -520,6 +530,15 @@ mod tests {
         let e = Config::parse("[tls]\ncert = \"a\"\n", Path::new("c.toml")).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("c.toml") && msg.contains("cert"), "{msg}");
+    }
+
+    #[test]
+    fn a_delivery_timeout_past_a_day_is_invalid_not_an_overflow() {
+        // u64::MAX once made every LMTP session panic computing its deadline.
+        let text = format!("[lmtp]\ndelivery_timeout_secs = {}\n", u64::MAX);
+        assert!(Config::parse(&text, Path::new("c")).is_err());
+        let ok = Config::parse("[lmtp]\ndelivery_timeout_secs = 86400\n", Path::new("c"));
+        assert!(ok.is_ok());
     }
 
     #[test]

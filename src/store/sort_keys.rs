@@ -53,6 +53,9 @@ pub struct SortEntry {
     ref_ends: Box<[u32]>,
 }
 
+/// References one entry stores at most (its count is stored as a u16).
+const MAX_STORED_REFERENCES: usize = u16::MAX as usize;
+
 impl SortEntry {
     /// The entry of a message whose Date header says `date` and whose
     /// summary has `f`.
@@ -66,8 +69,15 @@ impl SortEntry {
             &f.display_to,
             f.message_id.as_deref().unwrap_or(""),
         ];
+        // The stored count is a u16: keep the last (nearest) References,
+        // which are the ones threading reads first, so that what is written
+        // always decodes.
+        let references = f
+            .references
+            .get(f.references.len().saturating_sub(MAX_STORED_REFERENCES)..)
+            .unwrap_or_default();
         let len = fixed.iter().map(|s| s.len()).sum::<usize>()
-            + f.references.iter().map(String::len).sum::<usize>();
+            + references.iter().map(String::len).sum::<usize>();
         let mut text = String::with_capacity(len);
         let end = |t: &String| u32::try_from(t.len()).unwrap_or(u32::MAX);
         let mut ends = [0u32; FIXED];
@@ -75,8 +85,7 @@ impl SortEntry {
             text.push_str(s);
             *e = end(&text);
         }
-        let ref_ends = f
-            .references
+        let ref_ends = references
             .iter()
             .map(|r| {
                 text.push_str(r);
@@ -372,6 +381,23 @@ mod tests {
             assert_eq!((uid.get(), name.bytes(), &back), (7, [3; 16], &e));
             assert!(rest.is_empty());
         }
+    }
+
+    /// More References than the stored u16 count holds: the entry keeps
+    /// the last ones and still decodes (the count once saturated while
+    /// every length was written, making the whole file unreadable).
+    #[test]
+    fn an_entry_with_too_many_references_keeps_the_last_and_decodes() {
+        let mut f = fields();
+        f.references = (0..70_000).map(|i| format!("{i}@x")).collect();
+        let e = SortEntry::new(None, &f);
+        let kept: Vec<&str> = e.references().collect();
+        assert_eq!(kept.len(), MAX_STORED_REFERENCES);
+        assert_eq!(kept.last().copied(), Some("69999@x"));
+        let bytes = entry_bytes(&e);
+        let (_, _, back, rest) = SortEntry::decode(&bytes).unwrap();
+        assert_eq!(back, e);
+        assert!(rest.is_empty());
     }
 
     #[test]

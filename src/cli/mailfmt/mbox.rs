@@ -138,7 +138,9 @@ impl<R: BufRead> Iterator for Reader<R> {
                     continue;
                 }
             }
-            prev_empty = line == b"\n" || line == b"\r\n";
+            // The line end of a line longer than a piece arrives as a piece
+            // of its own: that is no empty line.
+            prev_empty = !continued && (line == b"\n" || line == b"\r\n");
             if self.pending.is_some() {
                 size += n as u64;
                 let room = self.limit.saturating_add(1).saturating_sub(body.len());
@@ -352,6 +354,21 @@ mod tests {
         assert_eq!(m[1].line, 4);
         assert_eq!(m[1].bytes, b"Subject: 2\n\nok\n");
         assert_eq!(m[1].size, m[1].bytes.len() as u64);
+    }
+
+    /// A line exactly one piece long ends with its line end read as a
+    /// piece of its own: that is not an empty line, so an unquoted
+    /// `From ` line after it stays in the message (it once split it).
+    #[test]
+    fn a_line_end_read_alone_is_no_empty_line() {
+        for end in [&b"\n"[..], b"\r\n"] {
+            let mut data = b"From a@b Fri Nov 27 12:00:00 2026\n".to_vec();
+            data.extend(std::iter::repeat_n(b'x', LINE_PIECE as usize));
+            data.extend_from_slice(end);
+            data.extend_from_slice(b"From b@c Sat Nov 28 13:00:00 2026\nSubject: 2\n\nok\n");
+            let m = split(&data);
+            assert_eq!(m.len(), 1, "split after a {LINE_PIECE}-byte line");
+        }
     }
 
     #[test]
