@@ -386,3 +386,50 @@ fn rfc5256_3_sort_from_the_sealed_key_cache() {
         format!("81 {by_date}")
     );
 }
+
+/// The in-memory ranks a SORT builds are dropped when mail arrives or goes
+/// within one session: a message another session appends sorts into its
+/// place (not first, as a stale rank list would put it), and after an
+/// EXPUNGE the sequence numbers are the new ones.
+#[test]
+fn rfc5256_3_repeated_sort_after_another_sessions_append_and_an_expunge() {
+    let subjects = ["e", "a", "d", "b", "f"];
+    let msgs: Vec<Vec<u8>> = subjects
+        .iter()
+        .map(|s| format!("Subject: {s}\r\nMessage-ID: <{s}@x>\r\n\r\nx\r\n").into_bytes())
+        .collect();
+    let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+    let (root, mut c, _) = common::session_on_inbox("sort-ranks", USER, PASS, &refs, false);
+    assert_eq!(
+        answer(&mut c, "SORT (SUBJECT) UTF-8 ALL", "* SORT"),
+        "2 4 3 1 5"
+    );
+    assert_eq!(
+        answer(&mut c, "SORT (REVERSE SUBJECT) UTF-8 ALL", "* SORT"),
+        "5 1 3 4 2"
+    );
+    let mut other = Session::login(&root, USER, PASS);
+    other
+        .append(
+            "INBOX",
+            &[],
+            b"Subject: c\r\nMessage-ID: <c@x>\r\n\r\nx\r\n",
+        )
+        .unwrap();
+    drop(other);
+    c.ok("NOOP");
+    assert_eq!(
+        answer(&mut c, "SORT (SUBJECT) UTF-8 ALL", "* SORT"),
+        "2 4 6 3 1 5"
+    );
+    c.ok("STORE 3 +FLAGS.SILENT (\\Deleted)");
+    c.ok("EXPUNGE");
+    assert_eq!(
+        answer(&mut c, "SORT (SUBJECT) UTF-8 ALL", "* SORT"),
+        "2 3 5 1 4"
+    );
+    assert_eq!(
+        answer(&mut c, "UID SORT (SUBJECT) UTF-8 ALL", "* SORT"),
+        "2 4 6 1 5"
+    );
+}
