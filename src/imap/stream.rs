@@ -96,7 +96,11 @@ impl Deflated {
     fn compress(&mut self, mut input: &[u8], flush: FlushCompress) -> io::Result<()> {
         loop {
             self.out_buf.clear();
-            self.out_buf.reserve(DEFLATE_CHUNK + input.len() / 2);
+            // Bounded: the loop takes input in turns, and the buffer is
+            // kept for the session's life, so one large answer must not
+            // size it for good.
+            self.out_buf
+                .reserve(DEFLATE_CHUNK + (input.len() / 2).min(8 * DEFLATE_CHUNK));
             let before_in = self.deflate.total_in();
             self.deflate
                 .compress_vec(input, &mut self.out_buf, flush)

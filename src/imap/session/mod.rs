@@ -147,6 +147,11 @@ impl Write for Io {
 /// waiting on a dead peer again.
 struct ToClient<'a>(&'a mut Option<Io>);
 
+/// What an output buffer keeps of its capacity between answers: twice a
+/// streamed chunk. An answer larger than that (a whole large message) is
+/// given back once sent.
+const KEPT_BUFFER: usize = 2 * crate::imap::output::CHUNK;
+
 impl Spill for ToClient<'_> {
     fn spill(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
         let io = self
@@ -155,6 +160,9 @@ impl Spill for ToClient<'_> {
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection lost"))?;
         let sent = io.write_all(out).and_then(|()| io.flush());
         out.clear();
+        // One large message's response must not stay allocated for the
+        // rest of the session.
+        out.shrink_to(KEPT_BUFFER);
         if sent.is_err() {
             *self.0 = None;
         }
@@ -403,6 +411,7 @@ impl<L: Login> Session<L> {
         io.flush()?;
         self.out = out;
         self.out.clear();
+        self.out.shrink_to(KEPT_BUFFER);
         Ok(())
     }
 
