@@ -326,19 +326,42 @@ impl Drop for Staged {
 /// spool, or a session already filed it into some mailbox (a filed entry
 /// keeps its name). Needs no secret.
 pub fn is_delivered(user_dir: &Path, name: &MessageName) -> bool {
-    if user_dir.join("spool").join(name.to_string()).exists() {
-        return true;
+    // Run by root on the user's directory: nothing here follows a link
+    // the user may have planted, and only a regular file counts.
+    let regular = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
+    let spool = user_dir.join("spool");
+    if regular(&spool.join(name.to_string())) {
+        // The child may have been stopped between its rename and the
+        // spool directory's fsync: make the name durable before the MTA
+        // is told 250.
+        return sync_spool_dir(&spool).is_ok();
     }
     let Ok(boxes) = fs::read_dir(user_dir.join("mailboxes")) else {
         return false;
     };
     boxes.flatten().any(|b| {
-        b.path()
-            .join("msg")
-            .join(name.fanout())
-            .join(name.to_string())
-            .exists()
+        regular(
+            &b.path()
+                .join("msg")
+                .join(name.fanout())
+                .join(name.to_string()),
+        )
     })
+}
+
+/// fsync of `spool/`, refusing a link or anything but a directory.
+fn sync_spool_dir(spool: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(
+            nix::libc::O_DIRECTORY
+                | nix::libc::O_NOFOLLOW
+                | nix::libc::O_NONBLOCK
+                | nix::libc::O_CLOEXEC,
+        )
+        .open(spool)?
+        .sync_all()
 }
 
 /// One spool entry filed by [`file_pending`].
@@ -482,6 +505,28 @@ fn resolve_target(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `is_delivered` runs as root (the LMTP parent) on the user's
+    /// directory: a link planted where an entry would be, or a planted
+    /// `spool` link, is no delivery; a genuine entry is, and its directory
+    /// is synced.
+    #[test]
+    fn hostile_links_are_not_deliveries() {
+        let dir = std::env::temp_dir().join(format!("spool-delivered-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("spool")).unwrap();
+        let name = MessageName::from_bytes([9; 16]);
+        let entry = dir.join("spool").join(name.to_string());
+        std::os::unix::fs::symlink("/etc/hostname", &entry).unwrap();
+        assert!(!is_delivered(&dir, &name));
+        fs::remove_file(&entry).unwrap();
+        fs::write(&entry, b"sealed").unwrap();
+        assert!(is_delivered(&dir, &name));
+        fs::rename(dir.join("spool"), dir.join("real")).unwrap();
+        std::os::unix::fs::symlink(dir.join("real"), dir.join("spool")).unwrap();
+        assert!(!is_delivered(&dir, &name));
+        fs::remove_dir_all(dir).unwrap();
+    }
 
     fn convert(input: &[u8], out_buf: usize) -> Vec<u8> {
         let mut r = CrlfReader::new(input);
