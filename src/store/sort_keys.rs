@@ -275,10 +275,16 @@ pub(crate) fn read(
         }
     };
     let Ok(plain) = seal::open(key, &aad(id, uid_validity), &sealed) else {
+        // A file of an older format (sealed under another label) or a
+        // planted one. Removed, so that it is neither read again by every
+        // new session nor reported again: the next large fill writes a
+        // new one (a cache; nothing is lost).
         log::warn!(
-            "{} failed authentication; sorting from the summaries",
+            "{} failed authentication (older format or not ours); removed, sorting from \
+             the summaries",
             file.display()
         );
+        let _ = std::fs::remove_file(file);
         return None;
     };
     let plain: Zeroizing<Vec<u8>> = plain;
