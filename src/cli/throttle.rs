@@ -3,8 +3,11 @@
 //! root-owned file (`sys::throttle`); past `[throttle] free_failures`
 //! failed attempts the answer waits a doubling delay, past
 //! `lockout_failures` attempts the password is not even checked until
-//! `window_secs` pass without an attempt. Never reads the file format
-//! itself and never sees a password.
+//! `window_secs` pass without an attempt checked. A refused attempt counts
+//! nothing (it checks no password): otherwise a locked-out address would
+//! push every name it tried to the lock-out and keep its own alive for
+//! as long as it kept trying. Never reads the file format itself and
+//! never sees a password.
 //!
 //! An attempt counts from the moment it starts, so a storm of parallel
 //! guesses is locked out after `lockout_failures` checks; but only an
@@ -41,6 +44,9 @@ pub(super) struct LoginThrottle {
     file: CounterFile,
     policy: ThrottleConfig,
     address: Option<IpAddr>,
+    /// Whether the attempt under way was counted (and so has `p:` keys
+    /// to take back when it ends).
+    counted: bool,
 }
 
 fn now() -> u64 {
@@ -69,6 +75,7 @@ impl LoginThrottle {
                 file,
                 policy: policy.clone(),
                 address,
+                counted: false,
             }),
             Err(e) => {
                 warn!(
@@ -115,15 +122,20 @@ impl LoginThrottle {
     /// Counts an attempt for `user` (and the client's address) before its
     /// password is checked, so parallel connections see each other's
     /// guesses at once, and says what to do with it. The attempt must end
-    /// with [`LoginThrottle::succeeded`] or [`LoginThrottle::failed`].
+    /// with [`LoginThrottle::succeeded`] or [`LoginThrottle::failed`]; a
+    /// [`Verdict::LockedOut`] one was not counted, and its `failed` changes
+    /// nothing.
     pub(super) fn attempt(&mut self, user: &str) -> Verdict {
+        self.counted = false;
         let keys = self.keys(user);
         let pending: Vec<String> = keys.iter().map(|k| Self::pending_key(k)).collect();
         let refs: Vec<&str> = keys.iter().chain(&pending).map(String::as_str).collect();
         // Names and addresses at the lock-out are kept in the table until
-        // their window passes, whatever else arrives.
+        // their window passes, whatever else arrives; an attempt under
+        // one of them (the first `keys.len()` keys) is not counted.
         let counts = match self.file.count_and_bump(
             &refs,
+            keys.len(),
             now(),
             self.policy.window_secs,
             self.policy.lockout_failures,
@@ -136,19 +148,25 @@ impl LoginThrottle {
         };
         if counts.contains(&u32::MAX) {
             warn!(
-                "login throttle: every slot holds a locked-out name or address; \
-                 refusing attempts under names it does not hold until a window passes"
+                "login throttle: the table is full of locked-out names and addresses; \
+                 refusing attempts under keys it does not hold until a window passes"
             );
         }
         let (attempts, in_flight) = counts.split_at(keys.len());
         let worst = attempts.iter().copied().max().unwrap_or(0);
+        // u32::MAX says "not stored", not a count: subtracted, it would
+        // cancel the failures of a key that was.
         let failed = attempts
             .iter()
             .zip(in_flight)
-            .map(|(a, p)| a.saturating_sub(*p))
+            .map(|(a, p)| a.saturating_sub(if *p == u32::MAX { 0 } else { *p }))
             .max()
             .unwrap_or(0);
-        self.verdict(worst, failed)
+        let verdict = self.verdict(worst, failed);
+        // The store counted the attempt exactly when no key was at the
+        // lock-out (`keep` is `lockout_failures`) and all found a slot.
+        self.counted = verdict != Verdict::LockedOut;
+        verdict
     }
 
     /// What to do with an attempt when `earlier` attempts were counted in
@@ -176,9 +194,10 @@ impl LoginThrottle {
     /// a client that logs in often, a NAT, a webmail or a proxy in front
     /// would otherwise be locked out by its own users.
     pub(super) fn succeeded(&mut self, user: &str) {
+        let counted = self.counted;
         let mut changes = self.finished(user);
         changes.push((Self::user_key(user), Change::Clear));
-        if let Some(a) = self.address {
+        if let (Some(a), true) = (self.address, counted) {
             changes.push((Self::address_key(a), Change::TakeBack));
         }
         self.apply(&changes);
@@ -191,8 +210,13 @@ impl LoginThrottle {
         self.apply(&changes);
     }
 
-    /// The changes that say the attempt is no longer being checked.
-    fn finished(&self, user: &str) -> Vec<(String, Change)> {
+    /// The changes that say the attempt is no longer being checked: none
+    /// for one that was not counted (its `p:` keys may be another
+    /// attempt's, still in flight).
+    fn finished(&mut self, user: &str) -> Vec<(String, Change)> {
+        if !std::mem::take(&mut self.counted) {
+            return Vec::new();
+        }
         self.keys(user)
             .iter()
             .map(|key| (Self::pending_key(key), Change::TakeBack))
@@ -201,6 +225,9 @@ impl LoginThrottle {
 
     /// Writes `changes` to the shared file in one locked update.
     fn apply(&mut self, changes: &[(String, Change)]) {
+        if changes.is_empty() {
+            return;
+        }
         let refs: Vec<(&str, Change)> = changes.iter().map(|(k, c)| (k.as_str(), *c)).collect();
         if let Err(e) = self.file.update(&refs) {
             warn!("login throttle: {e}");
@@ -322,6 +349,63 @@ mod tests {
         let other: Option<IpAddr> = "203.0.113.9".parse().ok();
         let mut t = LoginThrottle::open(&dir, &policy, other).unwrap();
         assert_eq!(t.attempt("victim"), Verdict::LockedOut);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Every slot but one held a locked-out name: the four keys of an
+    /// attempt at "victim" from a fresh address then evicted each other
+    /// and all read 0, so its password was checked at every attempt,
+    /// undelayed. Now the attempt is refused whole.
+    #[test]
+    fn an_attempt_whose_keys_do_not_all_fit_is_locked_out() {
+        let dir = std::env::temp_dir().join(format!("throttle-fit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let policy = policy(1, 3);
+        // Names locked out from no address (a UNIX socket): one slot each
+        // (their p: twins are back at 0 and make way for the next name).
+        for i in 0..(crate::sys::throttle::SLOTS - 1) {
+            let mut t = LoginThrottle::open(&dir, &policy, None).unwrap();
+            for _ in 0..3 {
+                t.attempt(&format!("junk{i}"));
+                t.failed(&format!("junk{i}"));
+            }
+        }
+        let from: Option<IpAddr> = "203.0.113.5".parse().ok();
+        let mut t = LoginThrottle::open(&dir, &policy, from).unwrap();
+        let mut checked = 0;
+        for _ in 0..10 {
+            if let Verdict::Check(_) = t.attempt("victim") {
+                checked += 1;
+            }
+            t.failed("victim");
+        }
+        assert!(checked <= 3, "{checked} of 10 attempts checked");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A locked-out address's further attempts are refused and count
+    /// nothing: before, each one counted against the name it tried, so
+    /// one address could lock out every name it liked, for as long as it
+    /// liked.
+    #[test]
+    fn a_locked_out_address_cannot_lock_out_other_names() {
+        let dir = std::env::temp_dir().join(format!("throttle-pushing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let policy = policy(1, 3);
+        let bad: Option<IpAddr> = "192.0.2.66".parse().ok();
+        let mut t = LoginThrottle::open(&dir, &policy, bad).unwrap();
+        for i in 0..3 {
+            assert!(matches!(t.attempt(&format!("x{i}")), Verdict::Check(_)));
+            t.failed(&format!("x{i}"));
+        }
+        for _ in 0..10 {
+            assert_eq!(t.attempt("victim"), Verdict::LockedOut);
+            t.failed("victim");
+        }
+        let good: Option<IpAddr> = "198.51.100.8".parse().ok();
+        let mut u = LoginThrottle::open(&dir, &policy, good).unwrap();
+        assert_eq!(u.attempt("victim"), Verdict::Check(Duration::ZERO));
+        u.succeeded("victim");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -9,10 +9,12 @@
 //! new key takes the slot of one whose window has passed, else of the one
 //! with the lowest count (the least recently bumped among equals), but
 //! never of a key whose count reached the caller's `keep` within the
-//! window (a locked-out name must not be freed by a flood of junk names);
-//! if every slot holds such a key, the new key is not stored and its count
-//! is reported as `u32::MAX`. So the file never grows past `SLOTS * SLOT`
-//! bytes (128 KiB) whatever a client sends.
+//! window (a locked-out name must not be freed by a flood of junk names),
+//! nor of one another key of the same call holds or has just taken (the
+//! keys of one attempt evicting each other all read 0). If a key finds no
+//! slot, the call stores nothing and reports every count as `u32::MAX`.
+//! So the file never grows past `SLOTS * SLOT` bytes (128 KiB) whatever a
+//! client sends.
 
 use std::fs::File;
 use std::io;
@@ -126,41 +128,72 @@ impl CounterFile {
         Ok(out)
     }
 
-    /// For each key: forgets its count if its last bump is more than
-    /// `window` seconds before `now`, returns the count, then adds one and
-    /// stamps `now` — all under one lock, so parallel processes each see
-    /// the others' bumps. A key not in the table takes a free slot or
-    /// evicts one (see the module comment), never one whose count reached
-    /// `keep` within the window; when none can be taken its count is
-    /// `u32::MAX` (over any limit) and nothing is stored.
+    /// Counts one attempt under all of `keys` together, under one lock (so
+    /// parallel processes each see the others' bumps): for each key,
+    /// forgets its count if its last bump is more than `window` seconds
+    /// before `now`, returns the count, then adds one and stamps `now`.
+    /// Two exceptions, where nothing at all is stored:
+    /// - if one of the first `gates` keys already reached `keep` within
+    ///   the window, the counts are returned as they are (0 for a key not
+    ///   held): a refused attempt must neither push other keys towards
+    ///   `keep` nor stretch the window of the ones there;
+    /// - if some key is not held and cannot take a slot (see the module
+    ///   comment; a slot another key of this call holds is never taken),
+    ///   every count is `u32::MAX`, over any limit.
     pub(crate) fn count_and_bump(
         &mut self,
         keys: &[&str],
+        gates: usize,
         now: u64,
         window: u64,
         keep: u32,
     ) -> io::Result<Vec<u32>> {
         self.with_table(|table, dirty| {
-            keys.iter()
-                .map(|k| {
-                    let k = key_bytes(k);
-                    let live = |s: &Slot| now.saturating_sub(s.last) <= window;
-                    let found = table
-                        .iter()
-                        .position(|s| !s.key.is_empty() && s.key == k)
-                        .or_else(|| table.iter().position(|s| s.key.is_empty()))
-                        .or_else(|| {
-                            // Full: a slot whose window passed, else the
-                            // lowest count that is not kept (an attacker
-                            // must outbid a name to evict it), oldest first.
-                            table
-                                .iter()
-                                .enumerate()
-                                .filter(|(_, s)| !live(s) || s.count < keep)
-                                .min_by_key(|(_, s)| (live(s), s.count, s.last))
-                                .map(|(i, _)| i)
-                        });
-                    let Some((i, s)) = found.and_then(|i| table.get_mut(i).map(|s| (i, s))) else {
+            let live = |s: &Slot| now.saturating_sub(s.last) <= window;
+            let keys: Vec<Vec<u8>> = keys.iter().map(|k| key_bytes(k)).collect();
+            let held: Vec<Option<usize>> = keys
+                .iter()
+                .map(|k| table.iter().position(|s| !s.key.is_empty() && s.key == *k))
+                .collect();
+            let count = |at: Option<usize>| {
+                at.and_then(|i| table.get(i))
+                    .filter(|s| live(s))
+                    .map_or(0, |s| s.count)
+            };
+            if held.iter().take(gates).any(|&at| count(at) >= keep) {
+                return held.iter().map(|&at| count(at)).collect();
+            }
+            // Every key's slot is chosen before any is written, none twice.
+            let mut slots: Vec<usize> = Vec::with_capacity(keys.len());
+            for (n, (k, at)) in keys.iter().zip(&held).enumerate() {
+                let same = keys.iter().take(n).position(|e| e == k);
+                let taken = |i: usize| slots.contains(&i) || held.contains(&Some(i));
+                let chosen = at
+                    .or_else(|| same.and_then(|j| slots.get(j).copied()))
+                    .or_else(|| {
+                        (0..table.len())
+                            .find(|&i| table.get(i).is_some_and(|s| s.key.is_empty()) && !taken(i))
+                    })
+                    .or_else(|| {
+                        // Full: a slot whose window passed, else the
+                        // lowest count that is not kept (an attacker
+                        // must outbid a name to evict it), oldest first.
+                        table
+                            .iter()
+                            .enumerate()
+                            .filter(|&(i, s)| !taken(i) && (!live(s) || s.count < keep))
+                            .min_by_key(|(_, s)| (live(s), s.count, s.last))
+                            .map(|(i, _)| i)
+                    });
+                match chosen {
+                    Some(i) => slots.push(i),
+                    None => return vec![u32::MAX; keys.len()],
+                }
+            }
+            keys.into_iter()
+                .zip(slots)
+                .map(|(k, i)| {
+                    let Some(s) = table.get_mut(i) else {
                         return u32::MAX;
                     };
                     if s.key != k || now.saturating_sub(s.last) > window {
@@ -231,10 +264,19 @@ mod tests {
     fn a_taken_back_attempt_no_longer_counts() {
         let dir = temp_dir("throttle-unbump");
         let mut t = CounterFile::open(&dir.join("t")).expect("open");
-        assert_eq!(t.count_and_bump(&["a:1"], 100, 60, 9).expect("bump"), [0]);
-        assert_eq!(t.count_and_bump(&["a:1"], 100, 60, 9).expect("bump"), [1]);
+        assert_eq!(
+            t.count_and_bump(&["a:1"], 1, 100, 60, 9).expect("bump"),
+            [0]
+        );
+        assert_eq!(
+            t.count_and_bump(&["a:1"], 1, 100, 60, 9).expect("bump"),
+            [1]
+        );
         t.update(&[("a:1", Change::TakeBack)]).expect("take back");
-        assert_eq!(t.count_and_bump(&["a:1"], 100, 60, 9).expect("bump"), [1]);
+        assert_eq!(
+            t.count_and_bump(&["a:1"], 1, 100, 60, 9).expect("bump"),
+            [1]
+        );
     }
 
     /// Kept keys (count at `keep` within the window) are never evicted:
@@ -246,41 +288,123 @@ mod tests {
         let dir = temp_dir("throttle-keep");
         let mut t = CounterFile::open(&dir.join("t")).expect("open");
         for _ in 0..3 {
-            t.count_and_bump(&["u:victim"], 100, 60, 3).expect("bump");
+            t.count_and_bump(&["u:victim"], 1, 100, 60, 3)
+                .expect("bump");
         }
         for i in 0..(SLOTS * 2) {
             let k = format!("u:junk{i}");
-            assert_eq!(t.count_and_bump(&[&k], 101, 60, 3).expect("bump"), [0]);
+            assert_eq!(t.count_and_bump(&[&k], 1, 101, 60, 3).expect("bump"), [0]);
         }
         assert_eq!(
-            t.count_and_bump(&["u:victim"], 102, 60, 3).expect("bump"),
+            t.count_and_bump(&["u:victim"], 1, 102, 60, 3)
+                .expect("bump"),
             [3]
         );
         // A name with two failures outlives a flood of names with one.
-        t.count_and_bump(&["u:two"], 102, 60, 3).expect("bump");
-        t.count_and_bump(&["u:two"], 102, 60, 3).expect("bump");
+        t.count_and_bump(&["u:two"], 1, 102, 60, 3).expect("bump");
+        t.count_and_bump(&["u:two"], 1, 102, 60, 3).expect("bump");
         for i in 0..(SLOTS * 2) {
             let k = format!("u:more{i}");
-            t.count_and_bump(&[&k], 103, 60, 3).expect("bump");
+            t.count_and_bump(&[&k], 1, 103, 60, 3).expect("bump");
         }
-        assert_eq!(t.count_and_bump(&["u:two"], 104, 60, 3).expect("bump"), [2]);
+        assert_eq!(
+            t.count_and_bump(&["u:two"], 1, 104, 60, 3).expect("bump"),
+            [2]
+        );
         // Every slot kept: a new key is over every limit, and not stored.
         for i in 0..SLOTS {
             let k = format!("u:locked{i}");
             for _ in 0..3 {
-                t.count_and_bump(&[&k], 105, 60, 3).expect("bump");
+                t.count_and_bump(&[&k], 1, 105, 60, 3).expect("bump");
             }
         }
         assert_eq!(
-            t.count_and_bump(&["u:new"], 106, 60, 3).expect("bump"),
+            t.count_and_bump(&["u:new"], 1, 106, 60, 3).expect("bump"),
             [u32::MAX]
         );
         assert_eq!(
-            t.count_and_bump(&["u:new"], 106, 60, 3).expect("bump"),
+            t.count_and_bump(&["u:new"], 1, 106, 60, 3).expect("bump"),
             [u32::MAX]
         );
         // Their window passed: room again.
-        assert_eq!(t.count_and_bump(&["u:new"], 200, 60, 3).expect("bump"), [0]);
+        assert_eq!(
+            t.count_and_bump(&["u:new"], 1, 200, 60, 3).expect("bump"),
+            [0]
+        );
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    /// Keys in use, as the file holds them.
+    fn used(t: &mut CounterFile) -> usize {
+        t.with_table(|table, _| table.iter().filter(|s| !s.key.is_empty()).count())
+            .expect("read")
+    }
+
+    /// One login attempt as `cli::throttle` makes it: its four keys
+    /// counted, then its two `p:` keys taken back (a failure).
+    fn attempt(t: &mut CounterFile, user: &str, addr: &str, now: u64) -> Vec<u32> {
+        let (u, a) = (format!("u:{user}"), format!("a:{addr}"));
+        let (pu, pa) = (format!("p:{u}"), format!("p:{a}"));
+        let counts = t
+            .count_and_bump(&[&u, &a, &pu, &pa], 2, now, 60, 3)
+            .expect("bump");
+        t.update(&[(&pu, Change::TakeBack), (&pa, Change::TakeBack)])
+            .expect("take back");
+        counts
+    }
+
+    /// All slots but one kept: the four keys of one attempt evicted each
+    /// other (each chose its slot alone, and the only one free was the
+    /// one this same attempt had just taken), so every key read 0 and the
+    /// name could be guessed without end. Now an attempt whose keys do not
+    /// all fit is refused whole and stores nothing.
+    #[test]
+    fn the_keys_of_one_attempt_never_evict_each_other() {
+        let dir = temp_dir("throttle-self-evict");
+        let mut t = CounterFile::open(&dir.join("t")).expect("open");
+        for i in 0..(SLOTS - 1) {
+            let k = format!("u:locked{i}");
+            for _ in 0..3 {
+                t.count_and_bump(&[&k], 1, 100, 60, 3).expect("bump");
+            }
+        }
+        for n in 0..10 {
+            let counts = attempt(&mut t, "victim", "192.0.2.1", 101);
+            let (u, a) = (counts[0], counts[1]);
+            assert!(
+                n < 3 || u >= 3 || a >= 3,
+                "attempt {n}: counts {counts:?}, still below the lock-out"
+            );
+        }
+        assert_eq!(used(&mut t), SLOTS - 1);
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    /// Refused attempts used to count and re-stamp their keys: a
+    /// locked-out address pushed every name it tried to the lock-out and
+    /// kept its own lock-out alive for as long as it kept trying.
+    #[test]
+    fn a_refused_attempt_counts_nothing() {
+        let dir = temp_dir("throttle-refused");
+        let mut t = CounterFile::open(&dir.join("t")).expect("open");
+        for n in 0..3 {
+            assert_eq!(attempt(&mut t, "x", "192.0.2.1", 100)[1], n);
+        }
+        let before = used(&mut t);
+        // From the locked-out address, under names old and new.
+        for i in 0..50 {
+            let counts = attempt(&mut t, &format!("name{i}"), "192.0.2.1", 110 + i);
+            assert_eq!(counts[..2], [0, 3], "{i}");
+            let counts = attempt(&mut t, "x", "192.0.2.1", 110 + i);
+            assert_eq!(counts[..2], [3, 3], "{i}");
+        }
+        assert_eq!(used(&mut t), before);
+        // Elsewhere, those names were never tried.
+        assert_eq!(attempt(&mut t, "name7", "198.51.100.1", 159)[0], 0);
+        // The window runs from the last attempt counted (at 100), not
+        // from the refused ones: at 161 the address is checked again.
+        assert_eq!(attempt(&mut t, "y", "192.0.2.1", 159)[1], 3);
+        assert_eq!(attempt(&mut t, "y", "192.0.2.1", 161)[..2], [0, 0]);
         std::fs::remove_dir_all(dir).expect("cleanup");
     }
 
@@ -291,40 +415,44 @@ mod tests {
         let mut a = CounterFile::open(&path).expect("open");
         let mut b = CounterFile::open(&path).expect("open twice");
         assert_eq!(
-            a.count_and_bump(&["u:x", "a:1"], 100, 60, u32::MAX)
+            a.count_and_bump(&["u:x", "a:1"], 2, 100, 60, u32::MAX)
                 .expect("bump"),
             [0, 0]
         );
         // The same handle again and again (its offset must not matter).
         for n in 1..5 {
             assert_eq!(
-                a.count_and_bump(&["u:y"], 100, 60, u32::MAX).expect("bump"),
+                a.count_and_bump(&["u:y"], 1, 100, 60, u32::MAX)
+                    .expect("bump"),
                 [n - 1]
             );
         }
         assert_eq!(
-            b.count_and_bump(&["u:x"], 110, 60, u32::MAX).expect("bump"),
+            b.count_and_bump(&["u:x"], 1, 110, 60, u32::MAX)
+                .expect("bump"),
             [1]
         );
         assert_eq!(
-            a.count_and_bump(&["u:x", "a:1"], 120, 60, u32::MAX)
+            a.count_and_bump(&["u:x", "a:1"], 2, 120, 60, u32::MAX)
                 .expect("bump"),
             [2, 1]
         );
         // Past the window since the last bump: forgotten.
         assert_eq!(
-            a.count_and_bump(&["u:x"], 200, 60, u32::MAX).expect("bump"),
+            a.count_and_bump(&["u:x"], 1, 200, 60, u32::MAX)
+                .expect("bump"),
             [0]
         );
         b.update(&[("u:x", Change::Clear), ("u:unknown", Change::TakeBack)])
             .expect("clear");
         assert_eq!(
-            a.count_and_bump(&["u:x"], 201, 60, u32::MAX).expect("bump"),
+            a.count_and_bump(&["u:x"], 1, 201, 60, u32::MAX)
+                .expect("bump"),
             [0]
         );
         // Many distinct keys: the file never grows past its bound.
         for i in 0..(SLOTS * 2) {
-            a.count_and_bump(&[&format!("u:{i}")], 300 + i as u64, 600, u32::MAX)
+            a.count_and_bump(&[&format!("u:{i}")], 1, 300 + i as u64, 600, u32::MAX)
                 .expect("bump");
         }
         let len = std::fs::metadata(&path).expect("stat").len();
