@@ -385,6 +385,21 @@ fn rfc5256_3_sort_from_the_sealed_key_cache() {
         answer(&mut c, "SORT (DATE) UTF-8 ALL", "* SORT"),
         format!("81 {by_date}")
     );
+    drop(c);
+    // A file that fails authentication (an older format, or planted) is
+    // removed by the first session that reads it, even one that sorts
+    // too few messages to write a new file, and the answer is unchanged.
+    let mut bytes = std::fs::read(&cached[0]).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&cached[0], bytes).unwrap();
+    let mut c = Session::login(&root, USER, PASS);
+    c.ok("SELECT INBOX");
+    assert_eq!(
+        answer(&mut c, "UID SORT (DATE) UTF-8 UID 80:81", "* SORT"),
+        "81 80"
+    );
+    assert!(!cached[0].exists(), "the unusable sort-key file is removed");
 }
 
 /// The in-memory ranks a SORT builds are dropped when mail arrives or goes
