@@ -108,6 +108,19 @@ fn tamper_flipped_byte_in_a_log_segment_makes_the_mailbox_read_only() {
     assert_eq!(all_files(&mailbox_dir), files_before, "a file changed");
 }
 
+/// A root whose INBOX holds two messages, with the path of INBOX's log
+/// segment and its bytes then: what an attacker would put back.
+fn two_messages_and_their_log(label: &str) -> (Root, std::path::PathBuf, Vec<u8>) {
+    let root = Root::new(label);
+    root.add_user(USER, PASS);
+    let seeds: Vec<Vec<u8>> = (1..=2).map(|i| msg(&format!("rollback-{i}"))).collect();
+    let refs: Vec<&[u8]> = seeds.iter().map(Vec::as_slice).collect();
+    seed(&root, USER, PASS, "INBOX", &refs);
+    let seg = inbox_segment(&root);
+    let old_log = std::fs::read(&seg).unwrap();
+    (root, seg, old_log)
+}
+
 /// Finding 3 of issue 7 (rollback): restoring an older copy of a mailbox's
 /// log must not bring back an expunged message, move HIGHESTMODSEQ
 /// backwards or hand out an APPENDUID twice: the mailbox is read-only with
@@ -115,13 +128,7 @@ fn tamper_flipped_byte_in_a_log_segment_makes_the_mailbox_read_only() {
 /// UID 3.)
 #[test]
 fn tamper_rolled_back_mailbox_log_is_detected_and_read_only() {
-    let root = Root::new("tamper-rollback");
-    root.add_user(USER, PASS);
-    let seeds: Vec<Vec<u8>> = (1..=2).map(|i| msg(&format!("rollback-{i}"))).collect();
-    let refs: Vec<&[u8]> = seeds.iter().map(Vec::as_slice).collect();
-    seed(&root, USER, PASS, "INBOX", &refs);
-    let seg = inbox_segment(&root);
-    let old_log = std::fs::read(&seg).unwrap();
+    let (root, seg, old_log) = two_messages_and_their_log("tamper-rollback");
 
     let (g, mut c) = session(&root);
     assert!(c.login(USER, PASS).contains(" OK "));
@@ -166,13 +173,8 @@ fn tamper_rolled_back_mailbox_log_is_detected_and_read_only() {
 #[test]
 fn tamper_rollback_after_append_is_detected_though_the_mark_follows_the_reply() {
     for selected in [true, false] {
-        let root = Root::new(&format!("tamper-rollback-append-{selected}"));
-        root.add_user(USER, PASS);
-        let seeds: Vec<Vec<u8>> = (1..=2).map(|i| msg(&format!("rollback-{i}"))).collect();
-        let refs: Vec<&[u8]> = seeds.iter().map(Vec::as_slice).collect();
-        seed(&root, USER, PASS, "INBOX", &refs);
-        let seg = inbox_segment(&root);
-        let old_log = std::fs::read(&seg).unwrap();
+        let (root, seg, old_log) =
+            two_messages_and_their_log(&format!("tamper-rollback-append-{selected}"));
 
         let (g, mut c) = session(&root);
         assert!(c.login(USER, PASS).contains(" OK "));
