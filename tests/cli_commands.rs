@@ -184,3 +184,62 @@ fn cli_man_pages_and_completions_are_generated() {
         );
     }
 }
+
+/// Every path under `dir` (not following links) owned by root.
+fn root_owned(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        if meta.uid() == 0 {
+            found.push(p.clone());
+        }
+        if meta.is_dir() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                todo.push(e.unwrap().path());
+            }
+        }
+    }
+    found
+}
+
+/// `user show --password-stdin` run as root files the pending spool (as a
+/// login does) as the account's owner, never as root: afterwards nothing
+/// in the user directory belongs to root and a session reads the filed
+/// message without an ALERT. (Before: the spool entry was filed, the mark
+/// written and msg/XX created by root, and the session found its mailbox
+/// read-only.)
+#[test]
+fn cli_user_show_as_root_writes_as_the_owner() {
+    if !require_root("cli_user_show_as_root_writes_as_the_owner") {
+        return;
+    }
+    let root = Root::new("cli-show-owner");
+    let dir = root.add_user("ivy", "pw");
+    let body = b"Subject: spooled\r\n\r\nwaiting in the spool\r\n";
+    deliver(&root, "ivy", body);
+    assert_eq!(common::delivered::spooled(&root, "ivy"), 1);
+    let out = run_with_stdin(
+        root.command(&["user", "show", "ivy", "--password-stdin"]),
+        b"pw\n",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("  INBOX messages=1 unseen=1"), "{text}");
+    let dir = std::fs::canonicalize(dir).unwrap();
+    let owned = root_owned(&dir);
+    assert!(owned.is_empty(), "owned by root: {owned:?}");
+
+    let mut s = common::Session::login(&root, "ivy", "pw");
+    let r = s.ok("SELECT INBOX").join("\n");
+    assert!(!r.contains("[ALERT]"), "{r}");
+    assert!(r.contains("* 1 EXISTS"), "{r}");
+    let r = s.ok("FETCH 1 BODY[]").join("\n");
+    assert!(!r.contains("[ALERT]"), "{r}");
+    assert!(r.contains("waiting in the spool"), "{r}");
+}

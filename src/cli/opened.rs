@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::exit;
-use super::password::{unlock, PasswordArgs};
+use super::password::{become_owner, unlock, PasswordArgs};
 use crate::store::account::{AccountLog, MailboxInfo, MailboxName};
 use crate::store::mailbox::{Mailbox, UserKeys};
 use crate::store::spool;
@@ -25,8 +25,14 @@ pub(super) struct Opened {
 
 impl Opened {
     /// Unlocks the account in `dir` with the password `how` names, and
-    /// files whatever waits in its spool (as any login does).
+    /// files whatever waits in its spool (as any login does). Run as root,
+    /// first becomes the directory's owner for good, here rather than in
+    /// each caller, so no caller can forget: filing the spool writes marks,
+    /// logs and message directories, and root must neither own them (the
+    /// user's sessions could no longer write there) nor follow links the
+    /// user planted.
     pub(super) fn open(dir: &Path, how: &PasswordArgs) -> Result<Opened, (i32, String)> {
+        become_owner(dir)?;
         let unlocked = unlock(dir, how)?;
         let temp = |e: &dyn std::fmt::Display| (exit::TEMPFAIL, e.to_string());
         let account = AccountLog::open(dir, unlocked.master_key()).map_err(|e| temp(&e))?;

@@ -502,6 +502,24 @@ pub enum RenameOutcome {
     },
 }
 
+/// Writes the account's mark `end` unless the mark on disk is already as
+/// high. The caller holds the account log's lock: two writers rewriting
+/// the mark's slots at once could leave neither authenticating (a false
+/// alarm), and one raising after another's higher mark must not lower it.
+/// A mark that cannot be read is rewritten (the log was verified against
+/// it when opened); a failure to write is logged and leaves the mark
+/// lower, as a crash would.
+fn raise_mark_over_lower(marks: &Marks, end: u64) {
+    if let Ok(Some(on_disk)) = marks.read(ACCOUNT_MARK) {
+        if on_disk.a >= end {
+            return;
+        }
+    }
+    if let Err(e) = marks.write(ACCOUNT_MARK, Mark { a: end, b: 0 }) {
+        log::warn!("writing the account's high-water mark: {e}");
+    }
+}
+
 /// An open account log with its replayed state.
 pub struct AccountLog {
     user_dir: PathBuf,
@@ -589,15 +607,15 @@ impl AccountLog {
         Ok(())
     }
 
-    fn raise_mark(&self) -> Result<()> {
-        let mark = Mark {
-            a: self.log.position(),
-            b: 0,
-        };
-        if let Err(e) = self.marks.write(ACCOUNT_MARK, mark) {
-            log::warn!("writing the account's high-water mark: {e}");
-        }
-        Ok(())
+    /// Raises the mark to the end this handle has read, under the log's
+    /// lock and only over a lower mark (see [`raise_mark_over_lower`]).
+    fn raise_mark(&mut self) -> Result<()> {
+        let end = self.log.position();
+        let AccountLog { log, marks, .. } = self;
+        log.with_lock(|_| {
+            raise_mark_over_lower(marks, end);
+            Ok(())
+        })
     }
 
     /// Why the account log does not verify, if it does not: then no
@@ -653,23 +671,23 @@ impl AccountLog {
     ) -> Result<R> {
         self.refuse_if_read_only()?;
         self.refresh()?;
-        let AccountLog { log, state, .. } = self;
-        let (out, appended) = log.with_lock(|tx| {
+        let AccountLog {
+            log, state, marks, ..
+        } = self;
+        log.with_lock(|tx| {
             for r in tx.read_new()? {
                 state.apply(&r);
             }
             let (records, out) = decide(state)?;
             if !records.is_empty() {
-                tx.append(&records)?;
+                let end = tx.append(&records)?;
                 records.iter().for_each(|r| state.apply(r));
+                // The records are durable: raise the mark, still under the
+                // lock, so no other writer rewrites its slots meanwhile.
+                raise_mark_over_lower(marks, end);
             }
-            Ok((out, !records.is_empty()))
-        })?;
-        if appended {
-            // The records are durable: raise the mark.
-            self.raise_mark()?;
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Records creating `name` after its missing superiors, with

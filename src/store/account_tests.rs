@@ -259,3 +259,76 @@ fn mailbox_id_hex_round_trip() {
     assert_eq!(SpecialUse::from_imap("\\junk"), Some(SpecialUse::Junk));
     assert_eq!(SpecialUse::from_imap("Junk"), None);
 }
+
+/// A handle that raises the account's mark from a stale end (it appended
+/// earlier, or only opened the log, while another handle appended since)
+/// never lowers the mark: raised under the log's lock and only over a
+/// lower mark. (Before, the raise came after the lock was released and
+/// wrote whatever end the handle knew, so the later of two racing writers
+/// could lower the mark, and two could rewrite its slots at once.)
+#[test]
+fn a_stale_raise_never_lowers_the_account_mark() {
+    let (dir, m, mut a) = setup();
+    for d in ["marks", "tmp"] {
+        fs::create_dir_all(dir.path().join(d)).unwrap();
+    }
+    let mut b = AccountLog::open(dir.path(), &m).unwrap();
+    b.create("Later", &[]).unwrap();
+    let marks = Marks::new(dir.path(), &m);
+    let high = marks.read(ACCOUNT_MARK).unwrap().unwrap();
+    assert_eq!(high.a, b.log.position());
+    assert!(a.log.position() < high.a);
+    let path = dir
+        .path()
+        .join(super::super::marks::MARKS_DIR)
+        .join(ACCOUNT_MARK);
+    let before = fs::read(&path).unwrap();
+    a.raise_mark().unwrap();
+    assert_eq!(marks.read(ACCOUNT_MARK).unwrap().unwrap(), high);
+    // Not a byte rewritten: a raise over a higher mark writes nothing, so
+    // it cannot race a writer rewriting the slots.
+    assert_eq!(fs::read(&path).unwrap(), before);
+    // The stale handle's own write catches up first and raises past it.
+    a.create("Mine", &[]).unwrap();
+    let now = marks.read(ACCOUNT_MARK).unwrap().unwrap();
+    assert!(now.a > high.a);
+    assert_eq!(now.a, a.log.position());
+    drop(b);
+    let reopened = AccountLog::open(dir.path(), &m).unwrap();
+    assert_eq!(reopened.problem(), None);
+}
+
+/// The account's mark is written only under the account log's lock: while
+/// another process holds it, a raise waits. (Before, the mark was written
+/// after the lock was released, so two writers could rewrite its two slots
+/// at once and leave neither authenticating: a false "tampered".)
+#[test]
+fn the_account_mark_is_written_under_the_log_lock() {
+    use nix::fcntl::{Flock, FlockArg};
+    let (dir, m, _) = setup();
+    for d in ["marks", "tmp"] {
+        fs::create_dir_all(dir.path().join(d)).unwrap();
+    }
+    let mut a = AccountLog::open(dir.path(), &m).unwrap();
+    a.create("Some", &[]).unwrap();
+    let path = dir
+        .path()
+        .join(super::super::marks::MARKS_DIR)
+        .join(ACCOUNT_MARK);
+    fs::remove_file(&path).unwrap();
+    let other = fs::File::open(dir.path().join(ACCOUNT_LOG_PATH)).unwrap();
+    let held = Flock::lock(other, FlockArg::LockExclusive).unwrap();
+    std::thread::scope(|scope| {
+        let raiser = scope.spawn(|| a.raise_mark());
+        // Ample time for a raise that does not wait to have written.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(!path.exists(), "mark written while another held the lock");
+        drop(held);
+        raiser.join().unwrap().unwrap();
+    });
+    let marks = Marks::new(dir.path(), &m);
+    assert_eq!(
+        marks.read(ACCOUNT_MARK).unwrap().unwrap().a,
+        a.log.position()
+    );
+}
