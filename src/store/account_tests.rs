@@ -280,7 +280,7 @@ fn a_stale_raise_never_lowers_the_account_mark() {
     assert!(a.log.position() < high.a);
     let path = dir
         .path()
-        .join(super::super::marks::MARKS_DIR)
+        .join(crate::store::marks::MARKS_DIR)
         .join(ACCOUNT_MARK);
     let before = fs::read(&path).unwrap();
     a.raise_mark().unwrap();
@@ -313,7 +313,7 @@ fn the_account_mark_is_written_under_the_log_lock() {
     a.create("Some", &[]).unwrap();
     let path = dir
         .path()
-        .join(super::super::marks::MARKS_DIR)
+        .join(crate::store::marks::MARKS_DIR)
         .join(ACCOUNT_MARK);
     fs::remove_file(&path).unwrap();
     let other = fs::File::open(dir.path().join(ACCOUNT_LOG_PATH)).unwrap();
