@@ -138,7 +138,7 @@ impl Marks {
     }
 
     /// Writes the mark called `name`, with no fsync (the log it follows was
-    /// synced already). A new mark file is staged in `tmp/` and renamed
+    /// synced already) except for a log's first mark. A new mark file is staged in `tmp/` and renamed
     /// into place; an existing one is rewritten in place, in the slot that
     /// does not hold its highest mark, so a crash in the middle leaves that
     /// one readable. In place, a mark write neither creates nor deletes a
@@ -162,7 +162,11 @@ impl Marks {
         durable::create_dir_all(&self.dir)?;
         let mut staged = NewFile::create(&self.tmp)?;
         staged.write_all(&sealed)?;
-        staged.place(&path, Durability::Deferred)
+        // The first mark of a log is synced before its rename (once per
+        // log): otherwise a power loss could leave the name with no
+        // content, which reads as a tampered mark (a false alarm) rather
+        // than as no mark yet.
+        staged.place(&path, Durability::ContentNow)
     }
 }
 
