@@ -63,7 +63,18 @@ impl Backend {
             &[&imap.to_string()],
             Stdio::from(file),
         );
-        drop(common::connect_retry(&imap.to_string()));
+        // Up within 20 s, or the failure shows why (`listen`'s own log: a
+        // port taken between `free_port_on` and its bind, say).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(imap).is_err() {
+            if std::time::Instant::now() > deadline {
+                panic!(
+                    "backend {label} never listened on {imap}; its log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         Backend {
             root,
             log,
