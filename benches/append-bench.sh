@@ -38,81 +38,12 @@ done
 
 cargo build --release --quiet
 bin=$PWD/target/release/crymap-like
-work=$(mktemp -d /tmp/crymap-like-append-bench.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-mkdir -p "$work/root/tls"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -subj /CN=localhost -keyout "$work/root/tls/key.pem" -out "$work/root/tls/cert.pem" 2>/dev/null
-c_imaps=$(port) c_imap=$(port) d_imaps=$(port)
-cat >"$work/root/crymap-like.toml" <<CONF
-[tls]
-certificate = "tls/cert.pem"
-private_key = "tls/key.pem"
-
-[listen]
-imaps = ["127.0.0.1:$c_imaps"]
-imap = ["127.0.0.1:$c_imap"]
-max_sessions = 512
-max_sessions_per_address = 512
-
-CONF
+. benches/lib.sh
+bench_workdir crymap-like-append-bench
+c_imaps=$(bench_free_port) c_imap=$(bench_free_port) d_imaps=$(bench_free_port)
 password=bench-password-$$
-echo "$password" | "$bin" --root "$work/root" user add bench --uid nobody --password-stdin >/dev/null
-"$bin" --root "$work/root" --log stderr listen 2>"$work/crymap-like.log" &
-pids+=($!)
-
-mkdir -p "$work/home"
-chown nobody:nogroup "$work/home"
-cat >"$work/passwd" <<PW
-bench:{PLAIN}$password
-PW
-cat >"$work/dovecot.conf" <<CONF
-instance_name = crymap-like-append-bench-$$
-base_dir = $work/run
-state_dir = $work/state
-log_path = $work/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-disable_plaintext_auth = no
-default_login_user = dovenull
-default_internal_user = dovecot
-mail_location = maildir:~/Maildir
-mail_max_userip_connections = 1000
-ssl = yes
-ssl_cert = <$work/root/tls/cert.pem
-ssl_key = <$work/root/tls/key.pem
-service imap-login {
-  inet_listener imap {
-    port = 0
-  }
-  inet_listener imaps {
-    port = $d_imaps
-  }
-}
-passdb {
-  driver = passwd-file
-  args = $work/passwd
-}
-userdb {
-  driver = static
-  args = uid=nobody gid=nogroup home=$work/home/%u
-}
-CONF
-dovecot -F -c "$work/dovecot.conf" &
-pids+=($!)
-for _ in $(seq 50); do
-    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1); socket.create_connection(("127.0.0.1",int(sys.argv[2])),1)' \
-        "$c_imaps" "$d_imaps" 2>/dev/null && break
-    sleep 0.1
-done
+bench_crymap_listen "$bin" "$c_imaps" "$c_imap" "$password"
+dovecot_bench_imaps append "$d_imaps" "bench:{PLAIN}$password"
 
 echo "# crymap-like $(git describe --always --dirty 2>/dev/null || echo unknown), dovecot $(dovecot --version | cut -d' ' -f1), $count x $size B, MULTIAPPEND $multi, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 # What one durable APPEND must wait for on this disk, measured in the

@@ -184,3 +184,72 @@ dovecot_stop_all() {
         dovecot_stop "$conf"
     done
 }
+
+# bench_crymap_listen BIN C_IMAPS C_IMAP PASSWORD [EXTRA_CONFIG]: a
+# crymap-like root at $work/root with an ECDSA P-256 certificate (as
+# `demo` makes), `listen` on 127.0.0.1:C_IMAPS (implicit TLS) and
+# 127.0.0.1:C_IMAP, EXTRA_CONFIG appended to its configuration, and one
+# account `bench` (running as nobody, production Argon2id) with PASSWORD;
+# starts `listen` (log in $work/crymap-like.log), sets $c_pid and waits
+# until it accepts. The certificate is $work/root/tls/{cert,key}.pem.
+bench_crymap_listen() {
+    local bin=$1 imaps=$2 imap=$3 password=$4 extra=${5:-}
+    mkdir -p "$work/root/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=localhost -keyout "$work/root/tls/key.pem" -out "$work/root/tls/cert.pem" 2>/dev/null
+    cat >"$work/root/crymap-like.toml" <<CONF
+[tls]
+certificate = "tls/cert.pem"
+private_key = "tls/key.pem"
+
+[listen]
+imaps = ["127.0.0.1:$imaps"]
+imap = ["127.0.0.1:$imap"]
+max_sessions = 512
+max_sessions_per_address = 512
+
+$extra
+CONF
+    echo "$password" | "$bin" --root "$work/root" user add bench --uid nobody --password-stdin >/dev/null
+    "$bin" --root "$work/root" --log stderr listen 2>"$work/crymap-like.log" &
+    bench_pids+=($!)
+    c_pid=$!
+    bench_wait_port "$imaps" crymap-like "$work/crymap-like.log"
+}
+
+# dovecot_bench_imaps NAME D_IMAPS PASSWD_LINES: Dovecot serving implicit
+# TLS only on 127.0.0.1:D_IMAPS with crymap-like's certificate (see
+# bench_crymap_listen), users from PASSWD_LINES (passwd-file lines) with
+# Maildir homes under $work/home as nobody; started, and its master's pid
+# in $d_pid.
+dovecot_bench_imaps() {
+    local name=$1 imaps=$2
+    mkdir -p "$work/home"
+    chown nobody:nogroup "$work/home"
+    printf '%s\n' "$3" >"$work/passwd"
+    {
+        dovecot_conf_head "$work" "$name"
+        cat <<CONF
+protocols = imap
+disable_plaintext_auth = no
+default_login_user = dovenull
+default_internal_user = dovecot
+mail_location = maildir:~/Maildir
+mail_max_userip_connections = 1000
+ssl = yes
+ssl_cert = <$work/root/tls/cert.pem
+ssl_key = <$work/root/tls/key.pem
+passdb {
+  driver = passwd-file
+  args = $work/passwd
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$work/home/%u
+}
+CONF
+        dovecot_imap_listeners "$imaps" 0
+    } >"$work/dovecot.conf"
+    dovecot_start "$work/dovecot.conf" "$imaps"
+    d_pid=$(cat "$work/run/master.pid")
+}

@@ -46,9 +46,6 @@ load=$(ls -t target/release/deps/login_load-* | grep -v '\.d$' | head -1)
 . benches/lib.sh
 bench_workdir crymap-like-login-bench
 
-mkdir -p "$work/root/tls"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -subj /CN=localhost -keyout "$work/root/tls/key.pem" -out "$work/root/tls/cert.pem" 2>/dev/null
 # PORT_BASE=P uses P, P+1 and P+2 (a range of one's own on a shared
 # machine); otherwise free ports the kernel picks.
 if [ -n "${PORT_BASE:-}" ]; then
@@ -56,66 +53,19 @@ if [ -n "${PORT_BASE:-}" ]; then
 else
     c_imaps=$(bench_free_port) c_imap=$(bench_free_port) d_imaps=$(bench_free_port)
 fi
-cat >"$work/root/crymap-like.toml" <<CONF
-[tls]
-certificate = "tls/cert.pem"
-private_key = "tls/key.pem"
-
-[listen]
-imaps = ["127.0.0.1:$c_imaps"]
-imap = ["127.0.0.1:$c_imap"]
-max_sessions = 512
-max_sessions_per_address = 512
-
+password=bench-password-$$
 # The failed-login throttle counts a login as a guess from before its
 # password is checked until it succeeds, so parallel guesses see each
 # other (issue 7): N clients logging in without pause keep about N
 # attempts in flight, which past free_failures (5) draws its doubling
 # delay. Off here, as Dovecot's auth_penalty (failures only) never
 # engages either; doc/benchmarks.md gives the figure with it on.
-[throttle]
-enabled = ${THROTTLE:-false}
-CONF
-password=bench-password-$$
-echo "$password" | "$bin" --root "$work/root" user add bench --uid nobody --password-stdin >/dev/null
-"$bin" --root "$work/root" --log stderr listen 2>"$work/crymap-like.log" &
-bench_pids+=($!)
-c_pid=$!
-
+bench_crymap_listen "$bin" "$c_imaps" "$c_imap" "$password" "[throttle]
+enabled = ${THROTTLE:-false}"
 argon=$(doveadm pw -s ARGON2ID -p "$password")
-mkdir -p "$work/home"
-chown nobody:nogroup "$work/home"
-cat >"$work/passwd" <<PW
-bench:{PLAIN}$password
-bench-argon2:$argon
-PW
-{
-    dovecot_conf_head "$work" login
-    cat <<CONF
-protocols = imap
-disable_plaintext_auth = no
-default_login_user = dovenull
-default_internal_user = dovecot
-mail_location = maildir:~/Maildir
-mail_max_userip_connections = 1000
-ssl = yes
-ssl_cert = <$work/root/tls/cert.pem
-ssl_key = <$work/root/tls/key.pem
-passdb {
-  driver = passwd-file
-  args = $work/passwd
-}
-userdb {
-  driver = static
-  args = uid=nobody gid=nogroup home=$work/home/%u
-}
-CONF
-    dovecot_imap_listeners "$d_imaps" 0
-} >"$work/dovecot.conf"
-dovecot_start "$work/dovecot.conf" "$d_imaps"
-# The process tree whose CPU is counted is Dovecot's master's.
-d_pid=$(cat "$work/run/master.pid")
-bench_wait_port "$c_imaps" crymap-like "$work/crymap-like.log"
+# The process tree whose CPU is counted is Dovecot's master's ($d_pid).
+dovecot_bench_imaps login "$d_imaps" "bench:{PLAIN}$password
+bench-argon2:$argon"
 
 echo "# crymap-like $(git describe --always --dirty 2>/dev/null || echo unknown), dovecot $(dovecot --version | cut -d' ' -f1), $clients clients, $seconds s, throttle ${THROTTLE:-false}, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 # The KDF alone: ours (argon2 crate, the call LOGIN makes), then Debian's
