@@ -16,6 +16,7 @@
 # Run it on a baseline too with --bin (say, main's release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 shared=${SHARED:-../shared}
 n=20000 bin=
 while [ $# -gt 0 ]; do
@@ -41,19 +42,12 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 # PORTS="P1 P2" fixes the two ports (on a machine shared with others).
-read -r port iport <<<"${PORTS:-$(free_port) $(free_port)}"
+read -r port iport <<<"${PORTS:-$(bench_free_port) $(bench_free_port)}"
 runuser -u nobody -- "$bin" demo --dir "$work/root" \
     --imaps-port "$port" --imap-port "$iport" >"$work/demo.out" 2>"$work/demo.log" &
 pid=$!
-for _ in $(seq 600); do
-    grep -q '^password: ' "$work/demo.out" 2>/dev/null && break
-    sleep 0.1
-done
-pw=$(sed -n 's/^password: //p' "$work/demo.out")
+pw=$(bench_demo_password "$work/demo.out" "$work/demo.log")
 python3 "$shared/bench/gen-corpus.py" --count 1000 "$work/corpus.mbox" >/dev/null
 stop() {
     kill "$pid" 2>/dev/null || true
