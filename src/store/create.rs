@@ -112,23 +112,12 @@ fn prepare_dir(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::test_util::all_files;
     use crate::crypto::test_util::TempDir;
     use crate::store::account::MailboxName;
     use crate::store::user_file::{change_password, USER_FILE};
-    use std::path::PathBuf;
 
     const PASSWORD: &[u8] = b"hunter2-but-longer-Xq9";
-
-    fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                all_files(&p, out);
-            } else {
-                out.push(p);
-            }
-        }
-    }
 
     fn contains(hay: &[u8], needle: &[u8]) -> bool {
         hay.windows(needle.len()).any(|w| w == needle)

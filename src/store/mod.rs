@@ -19,6 +19,8 @@ pub(crate) mod sort_keys;
 pub mod spool;
 pub(crate) mod state;
 pub(crate) mod summary;
+#[cfg(test)]
+pub(crate) mod test_fixture;
 pub mod types;
 pub mod user_file;
 

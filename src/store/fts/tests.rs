@@ -4,50 +4,26 @@
 //! size), incremental builds, compaction and every kind of damage.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::*;
-use crate::crypto::kdf::KdfParams;
-use crate::crypto::test_util::TempDir;
+use crate::crypto::test_util::all_files;
 use crate::mime::search_text::fold;
-use crate::store::account::{AccountLog, MailboxName};
-use crate::store::create::create_user;
-use crate::store::mailbox::UserKeys;
 use crate::store::types::InternalDate;
-use crate::store::user_file::UserFile;
 
-struct Fixture {
-    _tmp: TempDir,
-    user: PathBuf,
-    keys: Arc<UserKeys>,
-}
+/// The shared store fixture, with this file's INBOX and index directory.
+struct Fixture(crate::store::test_fixture::Fixture);
 
 impl Fixture {
     fn new() -> Fixture {
-        let tmp = TempDir::new("fts");
-        let user = tmp.path().join("u");
-        create_user(&user, b"pw", &KdfParams::insecure_for_tests(), "%Y-%m").unwrap();
-        let master = UserFile::load(&user).unwrap().unlock(b"pw").unwrap();
-        let keys = UserKeys::new(&user, master);
-        Fixture {
-            _tmp: tmp,
-            user,
-            keys,
-        }
+        Fixture(crate::store::test_fixture::Fixture::new("fts"))
     }
 
     fn open(&self) -> Mailbox {
-        let acct = AccountLog::open(&self.user, self.keys.master()).unwrap();
-        let info = acct
-            .state()
-            .mailbox(&MailboxName::parse("INBOX").unwrap())
-            .unwrap()
-            .clone();
-        Mailbox::open(self.keys.clone(), &self.user, &info.id, info.uid_validity).unwrap()
+        self.0.open("INBOX")
     }
 
     fn fts_dir(&self, mb: &Mailbox) -> PathBuf {
@@ -389,18 +365,6 @@ fn words_and_pairs_are_exact_other_phrases_narrow() {
     assert_same(&mb, &idx, "budget review");
 }
 
-/// Every file under `dir`, recursively.
-fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            all_files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn no_word_of_the_corpus_is_on_disk_after_indexing() {
     let f = Fixture::new();
@@ -419,7 +383,7 @@ fn no_word_of_the_corpus_is_on_disk_after_indexing() {
         1
     );
     let mut files = Vec::new();
-    all_files(&f.user, &mut files);
+    all_files(&f.0.user, &mut files);
     assert!(files.iter().any(|p| p.starts_with(f.fts_dir(&mb))));
     for p in &files {
         let data = fs::read(p).unwrap();
@@ -533,7 +497,7 @@ fn damaged_or_planted_files_are_rebuilt_never_trusted() {
     // genuine-looking file, then a huge file.
     fs::write(dir.join("manifest"), b"garbage").unwrap();
     check("garbage manifest");
-    let elsewhere = f.user.join("tmp").join("elsewhere");
+    let elsewhere = f.0.user.join("tmp").join("elsewhere");
     fs::copy(dir.join("manifest"), &elsewhere).unwrap();
     fs::remove_file(dir.join("manifest")).unwrap();
     std::os::unix::fs::symlink(&elsewhere, dir.join("manifest")).unwrap();

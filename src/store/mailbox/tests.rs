@@ -5,44 +5,25 @@
 //! periods (graces are passed explicitly).
 
 use super::*;
-use crate::crypto::kdf::KdfParams;
-use crate::crypto::test_util::TempDir;
 use crate::store::account::AccountLog;
-use crate::store::create::create_user;
 use crate::store::state::Batch;
 use crate::store::summary;
 use crate::store::types::{FlagOp, InternalDate, Modseq, SeqNum, UidSet};
-use crate::store::user_file::UserFile;
 use std::fs;
 
-struct Fixture {
-    _tmp: TempDir,
-    user: PathBuf,
-    keys: Arc<UserKeys>,
-}
+/// The shared store fixture, labelled for this file.
+struct Fixture(crate::store::test_fixture::Fixture);
 
 impl Fixture {
     fn new() -> Fixture {
-        let tmp = TempDir::new("mailbox");
-        let user = tmp.path().join("u");
-        create_user(&user, b"pw", &KdfParams::insecure_for_tests(), "%Y-%m").unwrap();
-        let master = UserFile::load(&user).unwrap().unlock(b"pw").unwrap();
-        let keys = UserKeys::new(&user, master);
-        Fixture {
-            _tmp: tmp,
-            user,
-            keys,
-        }
+        Fixture(crate::store::test_fixture::Fixture::new("mailbox"))
     }
+}
 
-    fn open(&self, name: &str) -> Mailbox {
-        let acct = AccountLog::open(&self.user, self.keys.master()).unwrap();
-        let info = acct
-            .state()
-            .mailbox(&crate::store::account::MailboxName::parse(name).unwrap())
-            .unwrap()
-            .clone();
-        Mailbox::open(self.keys.clone(), &self.user, &info.id, info.uid_validity).unwrap()
+impl std::ops::Deref for Fixture {
+    type Target = crate::store::test_fixture::Fixture;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
