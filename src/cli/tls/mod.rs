@@ -1,7 +1,17 @@
 //! TLS material: building the server's acceptor from the configured PEM
 //! files, the client connector of `remote`, and the self-signed certificate
 //! `demo` (and the tests) make. Never reads from a connection itself.
+//!
+//! Every connection is a freshly exec'd `serve`, so everything here runs
+//! once per connection: the PEM armour is read here ([`pem`]) and the DER
+//! inside handed to OpenSSL's type-specific functions ([`private_key`]),
+//! never to OpenSSL 3's generic decoders, whose set-up alone cost more than
+//! the TLS handshake (doc/scaling.md, "What a login costs").
 
+mod pem;
+mod private_key;
+
+use std::io::Read as _;
 use std::path::Path;
 
 use openssl::asn1::Asn1Time;
@@ -16,6 +26,15 @@ use openssl::ssl::{
 };
 use openssl::x509::extension::{BasicConstraints, ExtendedKeyUsage, SubjectAlternativeName};
 use openssl::x509::{X509NameBuilder, X509};
+use zeroize::Zeroizing;
+
+pub use pem::PemError;
+pub use private_key::KeyError;
+
+/// The most a certificate or key file may hold. A certificate chain is a
+/// few KiB; the bound keeps a wrong path (a log, a device) from being read
+/// whole.
+pub const MAX_PEM_FILE: u64 = 1 << 20;
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +46,66 @@ pub enum TlsError {
         path: String,
         /// What the OS said.
         source: std::io::Error,
+    },
+    /// A PEM file is larger than [`MAX_PEM_FILE`].
+    #[error("{path} is larger than {MAX_PEM_FILE} bytes; not a certificate or key file")]
+    TooLarge {
+        /// The file.
+        path: String,
+    },
+    /// A PEM file's armour is broken.
+    #[error("{path}: {source}")]
+    Pem {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        source: PemError,
+    },
+    /// The certificate file holds no `CERTIFICATE` block.
+    #[error("{path} holds no certificate (PEM blocks found: {found})")]
+    NoCertificate {
+        /// The file.
+        path: String,
+        /// The labels it does hold, for the message.
+        found: String,
+    },
+    /// A certificate block is not an X.509 certificate.
+    #[error("{path}: certificate at line {line}: {source}")]
+    Certificate {
+        /// The file.
+        path: String,
+        /// The block's BEGIN line.
+        line: usize,
+        /// OpenSSL's reason.
+        source: openssl::error::ErrorStack,
+    },
+    /// The key file holds no private key block.
+    #[error("{path} holds no private key (PEM blocks found: {found})")]
+    NoPrivateKey {
+        /// The file.
+        path: String,
+        /// The labels it does hold, for the message.
+        found: String,
+    },
+    /// The private key is encrypted; a server started for each connection
+    /// has nobody to ask for the passphrase.
+    #[error(
+        "{path}: the private key is encrypted; store it unencrypted, readable by root only \
+             (openssl pkey -in KEY -out KEY.plain)"
+    )]
+    EncryptedKey {
+        /// The file.
+        path: String,
+    },
+    /// The private key block does not hold a usable key.
+    #[error("{path}: private key at line {line}: {source}")]
+    PrivateKey {
+        /// The file.
+        path: String,
+        /// The block's BEGIN line.
+        line: usize,
+        /// What is wrong with it.
+        source: KeyError,
     },
     /// OpenSSL refused the material or an operation.
     #[error("{context}: {source}")]
@@ -43,36 +122,109 @@ fn ossl(context: impl Into<String>) -> impl FnOnce(openssl::error::ErrorStack) -
     move |source| TlsError::OpenSsl { context, source }
 }
 
+/// The PEM blocks of `path`, read with a bound; the bytes are wiped after.
+fn read_blocks(path: &Path) -> Result<Vec<pem::Block>, TlsError> {
+    let name = || path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| TlsError::Read {
+        path: name(),
+        source,
+    })?;
+    let mut text = Zeroizing::new(Vec::new());
+    file.take(MAX_PEM_FILE + 1)
+        .read_to_end(&mut text)
+        .map_err(|source| TlsError::Read {
+            path: name(),
+            source,
+        })?;
+    if text.len() as u64 > MAX_PEM_FILE {
+        return Err(TlsError::TooLarge { path: name() });
+    }
+    pem::blocks(&text).map_err(|source| TlsError::Pem {
+        path: name(),
+        source,
+    })
+}
+
+fn labels(blocks: &[pem::Block]) -> String {
+    if blocks.is_empty() {
+        return "none".to_owned();
+    }
+    let names: Vec<&str> = blocks.iter().map(|b| b.label.as_str()).collect();
+    names.join(", ")
+}
+
+/// The certificates of `path` in order, the server's own first. Blocks of
+/// other kinds (a key kept in the same file) are skipped, as OpenSSL's
+/// PEM reader skips them; `X509 CERTIFICATE` is the label's older name.
+pub fn load_certificates(path: &Path) -> Result<Vec<X509>, TlsError> {
+    let blocks = read_blocks(path)?;
+    let chain = blocks
+        .iter()
+        .filter(|b| b.label == "CERTIFICATE" || b.label == "X509 CERTIFICATE")
+        .map(|b| {
+            X509::from_der(&b.der).map_err(|source| TlsError::Certificate {
+                path: path.display().to_string(),
+                line: b.line,
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if chain.is_empty() {
+        return Err(TlsError::NoCertificate {
+            path: path.display().to_string(),
+            found: labels(&blocks),
+        });
+    }
+    Ok(chain)
+}
+
+/// The first private key of `path`. Other blocks (`EC PARAMETERS` before
+/// an `EC PRIVATE KEY`, certificates kept in the same file) are skipped.
+pub fn load_private_key(path: &Path) -> Result<PKey<Private>, TlsError> {
+    let blocks = read_blocks(path)?;
+    for b in &blocks {
+        if b.encrypted || b.label == "ENCRYPTED PRIVATE KEY" {
+            return Err(TlsError::EncryptedKey {
+                path: path.display().to_string(),
+            });
+        }
+        if let Some(key) = private_key::from_der(&b.label, &b.der) {
+            return key.map_err(|source| TlsError::PrivateKey {
+                path: path.display().to_string(),
+                line: b.line,
+                source,
+            });
+        }
+    }
+    Err(TlsError::NoPrivateKey {
+        path: path.display().to_string(),
+        found: labels(&blocks),
+    })
+}
+
 /// Builds the server-side acceptor: TLS 1.2 and newer only, Mozilla's
 /// "intermediate" cipher choice, certificate chain and key from PEM files.
 pub fn acceptor(certificate: &Path, private_key: &Path) -> Result<SslAcceptor, TlsError> {
-    let cert_pem = std::fs::read(certificate).map_err(|source| TlsError::Read {
-        path: certificate.display().to_string(),
-        source,
-    })?;
-    let key_pem = std::fs::read(private_key).map_err(|source| TlsError::Read {
-        path: private_key.display().to_string(),
-        source,
-    })?;
-    let chain = X509::stack_from_pem(&cert_pem)
-        .map_err(ossl(format!("certificate {}", certificate.display())))?;
-    let key = PKey::private_key_from_pem(&key_pem)
-        .map_err(ossl(format!("private key {}", private_key.display())))?;
+    let chain = load_certificates(certificate)?;
+    let key = load_private_key(private_key)?;
     let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
         .map_err(ossl("TLS acceptor"))?;
     b.set_min_proto_version(Some(SslVersion::TLS1_2))
         .map_err(ossl("TLS minimum version"))?;
     let mut certs = chain.into_iter();
-    let leaf = certs.next().ok_or_else(|| TlsError::OpenSsl {
-        context: format!("certificate {} holds no certificate", certificate.display()),
-        source: openssl::error::ErrorStack::get(),
-    })?;
-    b.set_certificate(&leaf).map_err(ossl("certificate"))?;
+    if let Some(leaf) = certs.next() {
+        b.set_certificate(&leaf).map_err(ossl("certificate"))?;
+    }
     for c in certs {
         b.add_extra_chain_cert(c)
             .map_err(ossl("certificate chain"))?;
     }
-    b.set_private_key(&key).map_err(ossl("private key"))?;
+    // OpenSSL compares the key with the certificate here already.
+    b.set_private_key(&key).map_err(ossl(format!(
+        "private key {} (it must be the key of the certificate {})",
+        private_key.display(),
+        certificate.display()
+    )))?;
     b.check_private_key()
         .map_err(ossl("the private key does not match the certificate"))?;
     // Every connection is a fresh process with a fresh ticket key and an
