@@ -185,19 +185,23 @@ dovecot_stop_all() {
     done
 }
 
-# bench_crymap_listen BIN C_IMAPS C_IMAP PASSWORD [EXTRA_CONFIG]: a
-# crymap-like root at $work/root with an ECDSA P-256 certificate (as
-# `demo` makes), `listen` on 127.0.0.1:C_IMAPS (implicit TLS) and
-# 127.0.0.1:C_IMAP, EXTRA_CONFIG appended to its configuration, and one
-# account `bench` (running as nobody, production Argon2id) with PASSWORD;
-# starts `listen` (log in $work/crymap-like.log), sets $c_pid and waits
-# until it accepts. The certificate is $work/root/tls/{cert,key}.pem.
+# bench_crymap_listen BIN C_IMAPS C_IMAP PASSWORD [EXTRA_CONFIG [NAME]]: a
+# crymap-like root at $work/NAME (default: root) with an ECDSA P-256
+# certificate (as `demo` makes), `listen` on 127.0.0.1:C_IMAPS (implicit
+# TLS) and 127.0.0.1:C_IMAP, EXTRA_CONFIG appended to its configuration,
+# and one account `bench` (running as nobody, production Argon2id) with
+# PASSWORD; starts `listen` (log in $work/NAME.log, crymap-like.log for the
+# default), sets $c_pid and waits until it accepts. The certificate is
+# $work/NAME/tls/{cert,key}.pem. A second NAME runs a second build (a
+# baseline) beside the first.
 bench_crymap_listen() {
-    local bin=$1 imaps=$2 imap=$3 password=$4 extra=${5:-}
-    mkdir -p "$work/root/tls"
+    local bin=$1 imaps=$2 imap=$3 password=$4 extra=${5:-} name=${6:-root}
+    local dir=$work/$name log=$work/crymap-like.log
+    [ "$name" = root ] || log=$work/$name.log
+    mkdir -p "$dir/tls"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-        -subj /CN=localhost -keyout "$work/root/tls/key.pem" -out "$work/root/tls/cert.pem" 2>/dev/null
-    cat >"$work/root/crymap-like.toml" <<CONF
+        -subj /CN=localhost -keyout "$dir/tls/key.pem" -out "$dir/tls/cert.pem" 2>/dev/null
+    cat >"$dir/crymap-like.toml" <<CONF
 [tls]
 certificate = "tls/cert.pem"
 private_key = "tls/key.pem"
@@ -210,11 +214,11 @@ max_sessions_per_address = 512
 
 $extra
 CONF
-    echo "$password" | "$bin" --root "$work/root" user add bench --uid nobody --password-stdin >/dev/null
-    "$bin" --root "$work/root" --log stderr listen 2>"$work/crymap-like.log" &
+    echo "$password" | "$bin" --root "$dir" user add bench --uid nobody --password-stdin >/dev/null
+    "$bin" --root "$dir" --log stderr listen 2>"$log" &
     bench_pids+=($!)
     c_pid=$!
-    bench_wait_port "$imaps" crymap-like "$work/crymap-like.log"
+    bench_wait_port "$imaps" crymap-like "$log"
 }
 
 # dovecot_bench_imaps NAME D_IMAPS PASSWD_LINES: Dovecot serving implicit
