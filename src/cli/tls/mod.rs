@@ -3,10 +3,11 @@
 //! `demo` (and the tests) make. Never reads from a connection itself.
 //!
 //! Every connection is a freshly exec'd `serve`, so everything here runs
-//! once per connection: the PEM armour is read here ([`pem`]) and the DER
-//! inside handed to OpenSSL's type-specific functions ([`private_key`]),
-//! never to OpenSSL 3's generic decoders, whose set-up alone cost more than
-//! the TLS handshake (doc/scaling.md, "What a login costs").
+//! once per connection: the PEM armour is read here ([`pem`]), and EC and
+//! RSA keys are built from their DER through OpenSSL's type-specific
+//! functions ([`private_key`]) rather than OpenSSL 3's generic decoders,
+//! whose set-up alone cost more than the TLS handshake (doc/scaling.md,
+//! "TLS material").
 
 mod pem;
 mod private_key;
