@@ -4,8 +4,20 @@
 //! certificate file often carries `openssl x509 -text` output or comments).
 //! Never interprets the DER inside a block; never reads a file itself.
 
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use zeroize::Zeroizing;
+
+/// Base64 as OpenSSL's PEM reader takes it: non-zero bits after the last
+/// byte and missing padding are accepted, so that no file OpenSSL read
+/// before is refused now.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// One armoured block.
 pub(super) struct Block {
@@ -117,7 +129,7 @@ pub(super) fn blocks(text: &[u8]) -> Result<Vec<Block>, PemError> {
         if !ended {
             return Err(PemError::Unterminated { label, line });
         }
-        let der = match base64::engine::general_purpose::STANDARD.decode(&body[..]) {
+        let der = match LENIENT.decode(&body[..]) {
             Ok(d) if !d.is_empty() => Zeroizing::new(d),
             _ => return Err(PemError::Base64 { label, line }),
         };
@@ -148,6 +160,13 @@ mod tests {
         assert_eq!(b[1].label, "EC PARAMETERS");
         assert!(!b[0].encrypted);
         assert!(blocks(b"no armour at all\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn base64_is_read_as_leniently_as_openssl_reads_it() {
+        // "AAF" = 0x00 0x01 and two stray bits; no padding either.
+        let b = blocks(b"-----BEGIN X-----\nAAF\n-----END X-----\n").unwrap();
+        assert_eq!(&b[0].der[..], &[0u8, 1][..]);
     }
 
     #[test]
