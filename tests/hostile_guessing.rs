@@ -141,6 +141,59 @@ fn hostile_parallel_right_logins_of_one_user_are_not_delayed() {
     assert!(st.contains("Authentication failed"), "{st}");
 }
 
+/// Correct logins queued for a derivation slot are not attempts in flight:
+/// twenty logins of one user from one address at once, with one slot and
+/// a lock-out at 5, all get in. They used to be counted from the moment
+/// they started, so while they queued (the production Argon2 cost, one
+/// derivation at a time) the later ones found 5 attempts in flight and
+/// were refused "try again later" — what fifty clients of
+/// `benches/login-bench.sh` met with the throttle on. Parallel guesses
+/// are still stopped after the lock-out's count
+/// (`hostile_parallel_guessing_is_throttled_across_connections`).
+#[test]
+fn hostile_parallel_right_logins_queued_for_a_slot_are_not_locked_out() {
+    let root = Root::with_default_kdf("guess-queued-right");
+    let path = root.path().join("crymap-like.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(
+        "\n[kdf]\nconcurrent = 1\n\n[throttle]\nfree_failures = 3\nmax_delay_secs = 1\nlockout_failures = 5\nwindow_secs = 900\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    root.add_user("alice", "right-password");
+    let barrier = std::sync::Barrier::new(20);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                let (root, barrier) = (&root, &barrier);
+                scope.spawn(move || {
+                    let (child, sock) = root.spawn_serve("imaps");
+                    let _g = Guard(child);
+                    let (mut c, greeting) = Client::imaps(sock);
+                    assert!(greeting.starts_with("* OK"), "{greeting}");
+                    barrier.wait();
+                    c.login("alice", "right-password")
+                })
+            })
+            .collect();
+        for h in handles {
+            let st = h.join().expect("a login thread");
+            assert!(st.starts_with("t1 OK"), "{st}");
+        }
+    });
+    // Wrong passwords are still counted: the sixth attempt is refused
+    // unchecked.
+    let replies: Vec<String> = (0..2)
+        .flat_map(|_| guesses(&root, &["wrong-1", "wrong-2", "wrong-3"]))
+        .collect();
+    assert!(
+        replies[..5]
+            .iter()
+            .all(|r| r.contains("Authentication failed")),
+        "{replies:?}"
+    );
+    assert!(replies[5].contains("try again later"), "{replies:?}");
+}
+
 /// Whether process `pid` is stopped (`T` in /proc/PID/stat).
 fn stopped(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))

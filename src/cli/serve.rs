@@ -246,37 +246,51 @@ impl SystemLogin {
         }
     }
 
-    /// Waits for a derivation slot; `None` when there is no slot file or
-    /// taking one failed (logged: the derivation then goes on unbounded
-    /// rather than refusing the login).
-    fn kdf_slot(&self) -> Option<sys::kdf_slots::Slot<'_>> {
-        let slot = match self.kdf_slots.as_ref()?.acquire() {
-            Ok(slot) => Some(slot),
-            Err(e) => {
-                warn!("kdf-slots: {e}; deriving without a slot");
-                None
-            }
+    /// An unknown user costs the same Argon2 run as a wrong password, and
+    /// counts as the same attempt.
+    fn unknown(&mut self, user: &str, password: &[u8]) -> LoginError {
+        let _slot = match take_turn(self.kdf_slots.as_ref(), self.throttle.as_mut(), user) {
+            Ok(slot) => slot,
+            Err(e) => return e,
         };
-        crate::store::crash::point("login.kdf-slot-held");
-        slot
-    }
-
-    /// An unknown user costs the same Argon2 run as a wrong password.
-    fn unknown(&self, password: &[u8]) -> LoginError {
-        let _slot = self.kdf_slot();
         let _ = self.decoy.unlock(password);
         LoginError::BadCredentials
     }
 }
 
+/// Right before a password is checked: waits for a derivation slot, then
+/// counts the attempt with the throttle, which may still refuse it
+/// (`LoginThrottle::attempt`; counted only now, so that attempts queued
+/// for a slot are not "in flight" for the lock-out). The slot is `None`
+/// when there is no slot file or taking one failed (logged: the
+/// derivation then goes on unbounded rather than refusing the login).
+fn take_turn<'a>(
+    slots: Option<&'a KdfSlots>,
+    throttle: Option<&mut LoginThrottle>,
+    user: &str,
+) -> Result<Option<sys::kdf_slots::Slot<'a>>, LoginError> {
+    let slot = match slots.map(KdfSlots::acquire) {
+        None => None,
+        Some(Ok(slot)) => Some(slot),
+        Some(Err(e)) => {
+            warn!("kdf-slots: {e}; deriving without a slot");
+            None
+        }
+    };
+    crate::store::crash::point("login.kdf-slot-held");
+    match throttle.map(|t| t.attempt(user)) {
+        Some(Verdict::LockedOut) => Err(LoginError::Throttled),
+        _ => Ok(slot),
+    }
+}
+
 impl Login for SystemLogin {
     fn login(&mut self, user: &str, password: &[u8]) -> Result<LoggedIn, LoginError> {
+        // Refused or delayed before queueing for a derivation slot;
+        // counted once it holds one (`take_turn`).
         if let Some(t) = self.throttle.as_mut() {
-            match t.attempt(user) {
-                Verdict::LockedOut => {
-                    t.failed(user);
-                    return Err(LoginError::Throttled);
-                }
+            match t.precheck(user) {
+                Verdict::LockedOut => return Err(LoginError::Throttled),
                 Verdict::Check(delay) => std::thread::sleep(delay),
             }
         }
@@ -292,7 +306,7 @@ impl Login for SystemLogin {
 impl SystemLogin {
     fn check(&mut self, user: &str, password: &[u8]) -> Result<LoggedIn, LoginError> {
         if !valid_user_name(user) {
-            return Err(self.unknown(password));
+            return Err(self.unknown(user, password));
         }
         let entry = self.users_dir.join(user);
         // `users/` is root's: a link there was placed by the administrator
@@ -301,18 +315,18 @@ impl SystemLogin {
         let path = match std::fs::canonicalize(&entry) {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(self.unknown(password))
+                return Err(self.unknown(user, password))
             }
             Err(e) => return Err(LoginError::Unavailable(format!("{}: {e}", entry.display()))),
         };
         let dir = match UserDir::open(&path) {
             Ok(d) => d,
-            Err(UserDirError::NotFound(_)) => return Err(self.unknown(password)),
+            Err(UserDirError::NotFound(_)) => return Err(self.unknown(user, password)),
             Err(e) => return Err(LoginError::Unavailable(e.to_string())),
         };
         let bytes = match dir.read_owned_file(USER_FILE, UserFile::MAX_SIZE) {
             Ok(b) => b,
-            Err(UserDirError::NotFound(_)) => return Err(self.unknown(password)),
+            Err(UserDirError::NotFound(_)) => return Err(self.unknown(user, password)),
             Err(e) => return Err(LoginError::Unavailable(e.to_string())),
         };
         let file = UserFile::from_bytes(path.join(USER_FILE), &bytes)
@@ -334,7 +348,7 @@ impl SystemLogin {
                 self.policy.max_lanes
             )));
         }
-        let slot = self.kdf_slot();
+        let slot = take_turn(self.kdf_slots.as_ref(), self.throttle.as_mut(), user)?;
         let unlocked = UnlockedAccount::unlock(&file, password, self.cost);
         drop(slot);
         let account = unlocked.map_err(|e| match e {

@@ -9,13 +9,21 @@
 //! as long as it kept trying. Never reads the file format itself and
 //! never sees a password.
 //!
-//! An attempt counts from the moment it starts, so a storm of parallel
-//! guesses is locked out after `lockout_failures` checks; but only an
-//! attempt that *failed* delays later ones. Attempts still being checked
-//! are also counted under a `p:` key, taken back when they finish, and
-//! subtracted for the delay: without that, ten correct logins of one user
-//! at once (a client opening several connections, imaptest's stress mode)
-//! delayed each other by up to `max_delay_secs`, as if nine had failed.
+//! An attempt is looked at twice. Before it waits for a derivation slot
+//! ([`LoginThrottle::precheck`], nothing counted): refused at the lock-out,
+//! or told how long to wait after failures. Once it holds the slot, right
+//! before its password is checked ([`LoginThrottle::attempt`]): counted,
+//! and refused if the count reached the lock-out, so a storm of parallel
+//! guesses is locked out after `lockout_failures` checks. Counting only
+//! from the slot on keeps attempts that merely queue for one out of the
+//! count: fifty correct logins of one user (or from one NAT) at once used
+//! to be fifty attempts in flight, past the lock-out (doc/scaling.md,
+//! "Derivations in turn"). Only an attempt that *failed* delays later
+//! ones: attempts still being checked are also counted under a `p:` key,
+//! taken back when they finish, and subtracted for the delay; without
+//! that, ten correct logins of one user at once (a client opening several
+//! connections, imaptest's stress mode) delayed each other by up to
+//! `max_delay_secs`, as if nine had failed.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -119,12 +127,51 @@ impl LoginThrottle {
         format!("p:{key}")
     }
 
-    /// Counts an attempt for `user` (and the client's address) before its
-    /// password is checked, so parallel connections see each other's
-    /// guesses at once, and says what to do with it. The attempt must end
-    /// with [`LoginThrottle::succeeded`] or [`LoginThrottle::failed`]; a
-    /// [`Verdict::LockedOut`] one was not counted, and its `failed` changes
-    /// nothing.
+    /// Says what to do with an attempt for `user` before it waits for a
+    /// derivation slot, counting nothing: [`Verdict::LockedOut`] at the
+    /// lock-out, else the delay its failures earned, to be waited before
+    /// taking a slot (a wait inside one would hold every other login up).
+    pub(super) fn precheck(&mut self, user: &str) -> Verdict {
+        let keys = self.keys(user);
+        let pending: Vec<String> = keys.iter().map(|k| Self::pending_key(k)).collect();
+        let refs: Vec<&str> = keys.iter().chain(&pending).map(String::as_str).collect();
+        match self.file.counts(&refs, now(), self.policy.window_secs) {
+            Ok(counts) => {
+                let (worst, failed) = Self::worst_and_failed(&counts, keys.len());
+                self.verdict(worst, failed)
+            }
+            Err(e) => {
+                warn!("login throttle: {e}");
+                Verdict::Check(Duration::ZERO)
+            }
+        }
+    }
+
+    /// From the counts of the attempt keys followed by their `p:` keys:
+    /// the highest attempt count, and the highest count of finished
+    /// (failed) attempts.
+    fn worst_and_failed(counts: &[u32], keys: usize) -> (u32, u32) {
+        let (attempts, in_flight) = counts.split_at(keys.min(counts.len()));
+        let worst = attempts.iter().copied().max().unwrap_or(0);
+        // u32::MAX says "not stored", not a count: subtracted, it would
+        // cancel the failures of a key that was.
+        let failed = attempts
+            .iter()
+            .zip(in_flight)
+            .map(|(a, p)| a.saturating_sub(if *p == u32::MAX { 0 } else { *p }))
+            .max()
+            .unwrap_or(0);
+        (worst, failed)
+    }
+
+    /// Counts an attempt for `user` (and the client's address) right
+    /// before its password is checked — with a derivation slot held, when
+    /// there are slots — so parallel connections see each other's guesses
+    /// at once, and says what to do with it: only [`Verdict::LockedOut`]
+    /// matters here, the delay was [`LoginThrottle::precheck`]'s. The
+    /// attempt must end with [`LoginThrottle::succeeded`] or
+    /// [`LoginThrottle::failed`]; a [`Verdict::LockedOut`] one was not
+    /// counted, and its `failed` changes nothing.
     pub(super) fn attempt(&mut self, user: &str) -> Verdict {
         self.counted = false;
         let keys = self.keys(user);
@@ -152,16 +199,7 @@ impl LoginThrottle {
                  refusing attempts under keys it does not hold until a window passes"
             );
         }
-        let (attempts, in_flight) = counts.split_at(keys.len());
-        let worst = attempts.iter().copied().max().unwrap_or(0);
-        // u32::MAX says "not stored", not a count: subtracted, it would
-        // cancel the failures of a key that was.
-        let failed = attempts
-            .iter()
-            .zip(in_flight)
-            .map(|(a, p)| a.saturating_sub(if *p == u32::MAX { 0 } else { *p }))
-            .max()
-            .unwrap_or(0);
+        let (worst, failed) = Self::worst_and_failed(&counts, keys.len());
         let verdict = self.verdict(worst, failed);
         // The store counted the attempt exactly when no key was at the
         // lock-out (`keep` is `lockout_failures`) and all found a slot.

@@ -128,6 +128,24 @@ impl CounterFile {
         Ok(out)
     }
 
+    /// The live counts of `keys` (0 for a key not held or whose last bump
+    /// is more than `window` seconds before `now`), read under the lock,
+    /// changing nothing.
+    pub(crate) fn counts(&mut self, keys: &[&str], now: u64, window: u64) -> io::Result<Vec<u32>> {
+        self.with_table(|table, _dirty| {
+            keys.iter()
+                .map(|k| {
+                    let k = key_bytes(k);
+                    table
+                        .iter()
+                        .find(|s| !s.key.is_empty() && s.key == k)
+                        .filter(|s| now.saturating_sub(s.last) <= window)
+                        .map_or(0, |s| s.count)
+                })
+                .collect()
+        })
+    }
+
     /// Counts one attempt under all of `keys` together, under one lock (so
     /// parallel processes each see the others' bumps): for each key,
     /// forgets its count if its last bump is more than `window` seconds
@@ -259,6 +277,25 @@ pub(crate) enum Change {
 mod tests {
     use super::*;
     use crate::sys::test_support::temp_dir;
+
+    #[test]
+    fn counts_are_read_without_changing_them() {
+        let dir = temp_dir("throttle-read");
+        let mut t = CounterFile::open(&dir.join("t")).expect("open");
+        t.count_and_bump(&["u:a", "a:1"], 1, 100, 60, 9)
+            .expect("bump");
+        t.count_and_bump(&["u:a"], 1, 100, 60, 9).expect("bump");
+        assert_eq!(
+            t.counts(&["u:a", "a:1", "u:b"], 100, 60).expect("read"),
+            [2, 1, 0]
+        );
+        assert_eq!(
+            t.counts(&["u:a", "a:1", "u:b"], 100, 60).expect("read"),
+            [2, 1, 0]
+        );
+        // Past the window a count is gone.
+        assert_eq!(t.counts(&["u:a"], 161, 60).expect("read"), [0]);
+    }
 
     #[test]
     fn a_taken_back_attempt_no_longer_counts() {
