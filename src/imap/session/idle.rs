@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
-use super::{Login, Next, Session, SessionError, State};
+use super::{Login, Next, Session, SessionError, State, ToClient};
 use crate::imap::commands::notify::{self, Moment};
 use crate::imap::commands::selected;
 use crate::imap::wire::framing::FrameError;
@@ -103,7 +103,8 @@ impl<L: Login> Session<L> {
             if notified {
                 if let State::Authenticated(ctx) = &mut self.state {
                     let before = ctx.selected.as_ref().map(|s| s.mailbox.uidnext());
-                    notify::deliver(ctx, &mut self.out, Moment::Idle);
+                    let spill = &mut ToClient(&mut self.io);
+                    notify::deliver(ctx, &mut self.out, Moment::Idle, spill);
                     let after = ctx.selected.as_ref().map(|s| s.mailbox.uidnext());
                     index_due |= before != after;
                 }

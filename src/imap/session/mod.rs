@@ -145,7 +145,7 @@ impl Write for Io {
 /// (through TLS and DEFLATE alike) can parse it at once. A failed write
 /// drops the connection, so the session ends at its next write instead of
 /// waiting on a dead peer again.
-struct ToClient<'a>(&'a mut Option<Io>);
+pub(super) struct ToClient<'a>(pub(super) &'a mut Option<Io>);
 
 /// What an output buffer keeps of its capacity between answers: twice a
 /// streamed chunk. An answer larger than that (a whole large message) is
@@ -585,7 +585,13 @@ impl<L: Login> Session<L> {
                 command_name(&other)
             )),
         };
-        notify::refresh_after_command(ctx, out, expunge_allowed, own_adds);
+        notify::refresh_after_command(
+            ctx,
+            out,
+            expunge_allowed,
+            own_adds,
+            &mut ToClient(&mut self.io),
+        );
         selected::tag_highest_modseq(ctx, tagged_modseq, &mut reply);
         Response::status(Some(tag), reply.status, reply.code, &reply.text).encode(&mut self.out);
     }
