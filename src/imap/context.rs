@@ -246,6 +246,20 @@ impl Ctx {
         }
     }
 
+    /// Whether a high-water mark is still to be raised: [`Ctx::after_reply`]
+    /// found a mailbox lock held by another transaction. The session then
+    /// tries again shortly, while it waits for the client (between
+    /// commands and during IDLE), not only after the next command.
+    pub(crate) fn marks_pending(&self) -> bool {
+        self.selected
+            .as_ref()
+            .is_some_and(|s| s.mailbox.mark_pending())
+            || self
+                .append_target
+                .as_ref()
+                .is_some_and(|(mb, _)| mb.mark_pending())
+    }
+
     /// The mailbox an APPEND to `name` writes through: the selected
     /// mailbox's handle when it is the target, else the handle kept from
     /// the previous APPEND to the same mailbox, else a newly opened one

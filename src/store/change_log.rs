@@ -310,7 +310,9 @@ impl ChangeLog {
                     );
                 }
             }
-            Err(e @ MarkError::Tampered { .. }) | Err(e @ MarkError::Io(_)) => {
+            Err(e @ MarkError::Tampered { .. })
+            | Err(e @ MarkError::Short { .. })
+            | Err(e @ MarkError::Io(_)) => {
                 log::error!("mailbox {}: {e}", self.id);
                 self.problem = Some(IntegrityProblem::BadMark);
             }
@@ -535,21 +537,56 @@ impl ChangeLog {
     /// for that moment (the mark is not synced either: a crash may leave it
     /// as far behind). Outside the writer's transaction the mark is written
     /// under the mailbox lock and only over a lower one, so two sessions
-    /// raising theirs out of order never lower it; when another writer
-    /// holds the lock (never waited for: a drop must not block) its own
-    /// mark, at least as high, is about to follow, and ours is dropped. A
-    /// failure is logged and leaves the mark lower, the same.
+    /// raising theirs out of order never lower it. The lock is never waited
+    /// for here (a session raises after its reply, and must not stall on
+    /// another's transaction): when another transaction holds it, the mark
+    /// stays pending and the next raise tries again (the session's next
+    /// reply, IDLE, a wait between commands, and the handle's drop, which
+    /// waits a little: [`DROP_RAISE_WAIT`]). It used to be dropped, on the
+    /// reasoning that the holder's own mark would cover it; but a holder
+    /// that writes nothing (a STORE that changes nothing, garbage
+    /// collection, a move's recovery) raises nothing, and the mark then
+    /// stayed behind until the next write. A failure to write is logged and
+    /// leaves the mark lower, as a crash would.
     pub fn raise_mark(&mut self) {
+        self.raise_mark_within(Duration::ZERO);
+    }
+
+    /// Whether a mark is left to raise ([`ChangeLog::raise_mark`]).
+    pub fn mark_pending(&self) -> bool {
+        self.pending_mark.is_some()
+    }
+
+    /// [`ChangeLog::raise_mark`], trying the lock again for up to `wait`
+    /// while another transaction holds it (polling: a blocking `flock`
+    /// could wait on a lock this very process holds through another
+    /// handle, or on a stopped process, for good).
+    fn raise_mark_within(&mut self, wait: Duration) {
         let Some(mark) = self.pending_mark else {
             return;
         };
         let path = self.dir.join("lock");
-        let Ok(f) = durable::open_in_place(&path) else {
+        let Ok(mut f) = durable::open_in_place(&path) else {
             return;
         };
-        let Ok(_lock) = Flock::lock(f, FlockArg::LockExclusiveNonblock) else {
-            self.pending_mark = None;
-            return;
+        let give_up = std::time::Instant::now() + wait;
+        let _lock = loop {
+            match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+                Ok(l) => break l,
+                Err((back, _)) if std::time::Instant::now() < give_up => {
+                    f = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(_) => {
+                    if !wait.is_zero() {
+                        log::warn!(
+                            "mailbox {}: its lock stayed busy; the high-water mark stays behind its log",
+                            self.id
+                        );
+                    }
+                    return;
+                }
+            }
         };
         if let Ok(Some(on_disk)) = self.marks.read(&self.id) {
             if !on_disk.is_behind(&mark) {
@@ -728,9 +765,15 @@ fn load_snapshot(dir: &Path, id: &str, key: &SecretKey) -> Result<(u32, State), 
     ))
 }
 
+/// How long a dropped handle waits for the mailbox lock to raise its
+/// pending mark: one transaction of another writer is a few
+/// milliseconds; a lock held longer than this (a stopped process, this
+/// process's own other handle) leaves the mark behind, as a crash would.
+const DROP_RAISE_WAIT: Duration = Duration::from_secs(1);
+
 impl Drop for ChangeLog {
     fn drop(&mut self) {
-        self.raise_mark();
+        self.raise_mark_within(DROP_RAISE_WAIT);
     }
 }
 
@@ -866,8 +909,10 @@ mod tests {
 
     /// Deferred marks: none is written by the write itself; raised out of
     /// order by two handles, the mark never goes down; a raise while
-    /// another writer holds the lock is dropped without waiting; a dropped
-    /// handle raises what it left pending.
+    /// another transaction holds the lock does not wait, and the mark stays
+    /// pending for the next raise (before, it was dropped: a holder that
+    /// writes nothing raised nothing, and the mark stayed behind); a
+    /// dropped handle raises what it left pending.
     #[test]
     fn deferred_marks_rise_after_the_write_and_never_go_down() {
         let (tmp, dir, master) = fresh();
@@ -894,6 +939,7 @@ mod tests {
         assert_eq!(marks.read("mb").unwrap(), Some(high), "lowered");
 
         a.write(&mut sa, None, add).unwrap();
+        // Another transaction that writes nothing holds the lock.
         let held = b.lock().unwrap();
         a.raise_mark();
         assert_eq!(
@@ -901,10 +947,45 @@ mod tests {
             Some(high),
             "raised under another's lock"
         );
+        assert!(a.mark_pending(), "kept for the next raise");
         drop(held);
+        a.raise_mark();
+        assert!(!a.mark_pending());
+        let high = marks.read("mb").unwrap().unwrap();
+        assert_eq!(high.a, 4, "raised once the lock was free");
         b.write(&mut sb, None, add).unwrap();
         drop(b);
         assert_eq!(marks.read("mb").unwrap().unwrap().a, 5, "raised at drop");
+    }
+
+    /// A handle dropped while another transaction holds the lock for a
+    /// moment waits for it and raises its pending mark (before, the mark
+    /// was left behind its log until the next write).
+    #[test]
+    fn a_dropped_handle_raises_its_mark_once_the_lock_is_free() {
+        let (tmp, dir, master) = fresh();
+        let t = tmp.path().join("tmp");
+        let marks = Marks::new(tmp.path(), &master);
+        let (mut a, mut sa) = ChangeLog::open(&dir, &t, "mb", &master).unwrap();
+        let (b, _) = ChangeLog::open(&dir, &t, "mb", &master).unwrap();
+        a.defer_marks();
+        a.write(&mut sa, None, |st: &State| -> Result<_, ChangeLogError> {
+            Ok((
+                vec![one_message(st.uidnext.get(), st.highest_modseq.get() + 1)],
+                (),
+            ))
+        })
+        .unwrap();
+        let before = marks.read("mb").unwrap().unwrap();
+        assert_eq!(before.a, 1);
+        let held = b.lock().unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(held);
+        });
+        drop(a);
+        release.join().unwrap();
+        assert_eq!(marks.read("mb").unwrap().unwrap().a, 2, "raised at drop");
     }
 
     /// A mailbox filled one APPEND at a time is compacted every

@@ -152,6 +152,15 @@ pub(super) struct ToClient<'a>(pub(super) &'a mut Option<Io>);
 /// given back once sent.
 const KEPT_BUFFER: usize = 2 * crate::imap::output::CHUNK;
 
+/// The waits after which a mark raise that found the mailbox lock busy is
+/// tried again while the client is quiet (a transaction holds the lock for
+/// milliseconds); after the last one, the session's next reply tries.
+const MARK_RETRY_PAUSES: [Duration; 3] = [
+    Duration::from_millis(10),
+    Duration::from_millis(100),
+    Duration::from_secs(1),
+];
+
 impl Spill for ToClient<'_> {
     fn spill(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
         let io = self
@@ -395,10 +404,33 @@ impl<L: Login> Session<L> {
         if !io.inner.buffer().is_empty() {
             return Ok(true);
         }
+        if self.retry_marks()? {
+            return Ok(true);
+        }
         if self.notifying() {
             return self.wait_notifying(timeout);
         }
         self.io()?.inner.get_ref().wait_readable(timeout)
+    }
+
+    /// Retries the high-water marks [`Ctx::after_reply`] could not raise
+    /// (another transaction held the mailbox lock) a few times within about
+    /// a second, so a client that goes quiet after an APPEND does not leave
+    /// the mark behind until its next command; true when the client sent
+    /// something meanwhile (its command's reply retries them again).
+    fn retry_marks(&mut self) -> io::Result<bool> {
+        for pause in MARK_RETRY_PAUSES {
+            if !matches!(&self.state, State::Authenticated(ctx) if ctx.marks_pending()) {
+                return Ok(false);
+            }
+            if self.io()?.inner.get_ref().wait_readable(pause)? {
+                return Ok(true);
+            }
+            if let State::Authenticated(ctx) = &mut self.state {
+                ctx.after_reply();
+            }
+        }
+        Ok(false)
     }
 
     fn flush(&mut self) -> io::Result<()> {
