@@ -37,8 +37,8 @@ const EVERY: [Plant; 4] = [
     Plant::Fifo,
     Plant::LinkToZero,
     Plant::LinkToForeign,
-    // Past every bound (the largest, a snapshot's, is 1 GiB); sparse, so
-    // it costs no disk.
+    // Past the bound of every file planted below (the largest, a snapshot's, is
+    // about 336 MB); sparse, so it costs no disk.
     Plant::Sized(4 << 30),
 ];
 
@@ -423,4 +423,45 @@ fn hostile_planted_import_journal_with_a_huge_line_is_refused_unread() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(bodies(&root), [m]);
+}
+
+/// Peak resident memory of process `pid`, in KiB.
+fn peak_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM")
+}
+
+/// The snapshot's bound is computed from the largest mailbox the store
+/// snapshots (`change_log::MAX_SNAPSHOT`, about 336 MB) instead of 1 GiB:
+/// a planted 512 MiB snapshot is refused unread, the session's peak
+/// memory growing by a few MB where the old bound read it whole first.
+#[test]
+fn hostile_planted_snapshot_past_the_computed_bound_is_refused_unread() {
+    let (root, dir, _msgs) = setup("hostile-snapshot-bound", 1);
+    let inbox = files(&dir.join("mailboxes"), &|p| p.ends_with("log/00000001"));
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    let snapshot = inbox[0]
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("snapshot");
+    plant(&snapshot, Plant::Sized(512 << 20));
+    let (g, mut c) = session(&root);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    let pid = g.0.id();
+    let before = peak_kib(pid);
+    let r = c.transcript("SELECT INBOX");
+    assert!(
+        !r.lines().last().unwrap_or_default().contains(" OK "),
+        "{r}"
+    );
+    let grown = peak_kib(pid).saturating_sub(before);
+    assert!(grown < 64 * 1024, "peak memory grew by {grown} KiB");
+    c.ok_run("LOGOUT");
 }

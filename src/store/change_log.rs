@@ -26,7 +26,9 @@ use super::crash;
 use super::error::StoreError;
 use super::marks::{Mark, MarkError, Marks};
 use super::record_log::RecordLog;
-use super::state::{Batch, MessageMeta, PendingMove, State, StateError};
+use super::state::{
+    Batch, MessageMeta, PendingMove, State, StateError, INBOUND_MOVES_KEPT, MAX_FLAGS,
+};
 use super::types::{Flag, MessageName, Modseq, Uid};
 use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::{seal, CryptoError};
@@ -51,12 +53,35 @@ const MESSAGES_PER_TAIL_RECORD: usize = 64;
 /// session reading behind does not lose its place.
 pub const SEGMENT_GRACE: Duration = Duration::from_secs(3600);
 const SNAPSHOT_VERSION: u16 = 1;
-/// The largest sealed snapshot read or written: 1 GiB, over twenty million
-/// messages at the under 48 bytes each takes (the user's directory may hold a
-/// link, a FIFO or a huge file under the name; none is read past this).
-/// Compaction never writes a larger one: the mailbox then keeps its
-/// segments, slower to open but whole.
-pub(crate) const MAX_SNAPSHOT: u64 = 1 << 30;
+/// The largest mailbox the store writes a snapshot for: this many UIDs
+/// assigned over its life (live or expunged; a mailbox in memory costs
+/// about 80 bytes a message, 330 MB here). Past it compaction keeps the
+/// segments: the mailbox stays whole, slower to open.
+pub(crate) const SNAPSHOT_UIDS: u64 = 1 << 22;
+/// The most one UID costs in a snapshot, every field at its largest
+/// postcard varint: a live message is uid 5 + name 16 + INTERNALDATE
+/// 10 + 3 + SAVEDATE 10 + size 5 + flags 10 + modseq 10 = 69 bytes; an
+/// expunged one is its VANISHED entry (5 + 10) and its file awaiting
+/// purge (16 + 10), 41 bytes; plus its share of pending moves, a range of
+/// its own (5 + 5).
+pub(crate) const SNAPSHOT_BYTES_PER_UID: u64 = 69 + 10;
+/// The snapshot's scalars and sequence lengths (at most 128 bytes), its
+/// flag table (every flag a keyword as long as an IMAP command line, 64
+/// KiB: keywords come from commands, imports and deliveries), the move ids
+/// a destination remembers, and up to 1,024 pending moves' own fields (id,
+/// destination, length: 53 bytes; a move is pending while it runs or
+/// after a crash until the next open resolves it, one per session at a
+/// time).
+const SNAPSHOT_FIXED_BYTES: u64 =
+    128 + MAX_FLAGS as u64 * (4 + 64 * 1024) + INBOUND_MOVES_KEPT as u64 * 10 + 1024 * 53;
+/// The largest sealed snapshot read or written, computed from the above
+/// (about 336 MB): what the largest mailbox the store snapshots can
+/// need. The user's directory may hold a link, a FIFO or a huge file under
+/// the name; none is read past this. Compaction never writes a larger
+/// one, so the bound never refuses a snapshot the store wrote (it was 1
+/// GiB, three times what any mailbox below `SNAPSHOT_UIDS` needs).
+pub(crate) const MAX_SNAPSHOT: u64 =
+    seal::OVERHEAD as u64 + SNAPSHOT_FIXED_BYTES + SNAPSHOT_UIDS * SNAPSHOT_BYTES_PER_UID;
 
 /// Errors of the change log.
 #[derive(Debug, Error)]
@@ -890,6 +915,83 @@ mod tests {
         std::fs::write(&snapshot, genuine).unwrap();
         let (_, reopened) = ChangeLog::open(&dir, &tmp.path().join("tmp"), "mb", &master).unwrap();
         assert_eq!(reopened, state);
+    }
+
+    /// [`MAX_SNAPSHOT`] is computed, not guessed: a snapshot with every
+    /// part at its largest (each field at its longest varint, every live
+    /// message in a pending move of its own, every expunged one with its
+    /// file awaiting purge, 64 keywords of 64 KiB, every remembered move
+    /// id) fits in the fixed part plus [`SNAPSHOT_BYTES_PER_UID`] a UID.
+    /// The formula is linear in the UIDs, so this holds up to
+    /// [`SNAPSHOT_UIDS`].
+    #[test]
+    fn the_snapshot_bound_covers_a_worst_case_snapshot() {
+        use crate::store::types::{Flag, InternalDate, MessageName, UidSet};
+        const UIDS: u32 = 2000;
+        let worst_modseq = Modseq::new(u64::MAX).unwrap();
+        let live: Vec<MessageMeta> = (0..UIDS / 2)
+            .map(|i| MessageMeta {
+                uid: Uid::new(u32::MAX - 2 * i).unwrap(),
+                name: MessageName::random(),
+                internal: InternalDate {
+                    unix_secs: i64::MIN,
+                    offset_minutes: i16::MIN,
+                },
+                saved: i64::MIN,
+                size: u32::MAX,
+                flags: u64::MAX,
+                modseq: worst_modseq,
+                expunged: false,
+            })
+            .collect();
+        let vanished: Vec<(Uid, Modseq)> = (0..UIDS / 2)
+            .map(|i| (Uid::new(u32::MAX - 2 * i - 1).unwrap(), worst_modseq))
+            .collect();
+        let expunged_files: Vec<(MessageName, i64)> = (0..UIDS / 2)
+            .map(|_| (MessageName::random(), i64::MIN))
+            .collect();
+        // One move per live message (its UIDs never adjacent), and the
+        // rest of the 1,024 moves allowed for with none.
+        let pending_moves: Vec<PendingMove> = live
+            .iter()
+            .map(|m| Some(m.uid))
+            .chain(std::iter::repeat_n(None, 1024))
+            .take(live.len().max(1024))
+            .map(|uid| PendingMove {
+                id: u64::MAX,
+                dest: "f".repeat(32),
+                uids: UidSet::from_uids(uid),
+            })
+            .collect();
+        let flag_table: Vec<Flag> = (0..MAX_FLAGS)
+            .map(|i| Flag::keyword(&format!("{i:x}").repeat(64 * 1024)[..64 * 1024]).unwrap())
+            .collect();
+        let inbound_moves: std::collections::VecDeque<u64> =
+            std::iter::repeat_n(u64::MAX, INBOUND_MOVES_KEPT).collect();
+        let out = SnapshotOut {
+            version: SNAPSHOT_VERSION,
+            next_segment: u32::MAX,
+            uidnext: Uid::MAX,
+            highest_modseq: worst_modseq,
+            flag_table: &flag_table,
+            recent_upto: Some(Uid::MAX),
+            pending_moves: &pending_moves,
+            inbound_moves: &inbound_moves,
+            vanished: &vanished,
+            expunged_files: &expunged_files,
+            messages: live.iter().collect(),
+        };
+        let plain = postcard::to_stdvec(&out).unwrap();
+        let sealed = (plain.len() + seal::OVERHEAD) as u64;
+        let bound =
+            seal::OVERHEAD as u64 + SNAPSHOT_FIXED_BYTES + u64::from(UIDS) * SNAPSHOT_BYTES_PER_UID;
+        assert!(sealed <= bound, "{sealed} > {bound}");
+        // Each live message alone (with its move) stays within its share.
+        let one = postcard::to_stdvec(&live[0]).unwrap().len()
+            + postcard::to_stdvec(&pending_moves[0].uids).unwrap().len()
+            - 1;
+        assert!(one as u64 <= SNAPSHOT_BYTES_PER_UID, "{one}");
+        const { assert!(MAX_SNAPSHOT < 340_000_000) };
     }
 
     fn one_message(uid: u32, modseq: u64) -> Batch {
