@@ -51,6 +51,20 @@ struct Cached {
 }
 
 impl SummaryCache {
+    /// Gives its memory back unless it holds mailbox `keep`'s summaries
+    /// (the mailbox selected now, if any).
+    pub(crate) fn release_unless(&mut self, keep: Option<MailboxId>) {
+        if self.mailbox.is_some() && self.mailbox != keep {
+            *self = SummaryCache::default();
+        }
+    }
+
+    /// Summaries held.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
     /// The summary of `uid` in `mb`, from the cache or the store.
     pub(crate) fn get(&mut self, mb: &Mailbox, uid: Uid) -> Result<Arc<Summary>, MailboxError> {
         Ok(self.entry(mb, uid)?.summary.clone())
