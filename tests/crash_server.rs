@@ -900,3 +900,62 @@ fn crash_replace_into_another_mailbox_never_loses_the_message() {
     replace_case("replace.after-dest-add", "Archive", true, false);
     replace_case("replace.after-source-expunge", "Archive", true, true);
 }
+
+/// The lengths of the mark files (`marks/`), by name.
+fn mark_lengths(root: &Root) -> Vec<(String, u64)> {
+    let dir = root.path().join("users").join(USER).join("marks");
+    let mut out: Vec<(String, u64)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A log's first high-water mark is staged, synced and only then renamed
+/// into place; later ones are written in place past it. A crash before
+/// the rename leaves no mark file, never a short one (which the reader
+/// now takes as tampering, `doc/cryptography.md`): the mailbox opens
+/// writable, gets its mark at the next write, and nothing is lost.
+#[test]
+fn crash_first_mark_before_rename_leaves_no_mark_and_the_mailbox_writable() {
+    let point = "marks.first-before-rename";
+    let s = seeds(point);
+    let root = root_with(point, &s);
+    let before = mark_lengths(&root);
+    // Archive exists since `user add` but was never opened: its first
+    // open writes its first mark.
+    crash_session(&root, point, |raw| {
+        raw.append("Archive", &[], &msg("first-mark")).map(drop)
+    });
+    let after = mark_lengths(&root);
+    assert_eq!(after, before, "no mark appeared, none changed");
+    assert!(after.iter().all(|(_, len)| *len >= 56), "{after:?}");
+
+    let mut c = Checker::new(&root);
+    assert_set(point, &c.contents("INBOX"), &refs(&s), &[]);
+    assert!(c.contents("Archive").is_empty());
+    let fresh = msg("after-crash");
+    let r = c.raw.append("Archive", &[], &fresh).expect("server alive");
+    assert!(
+        matches!(tagged_code(&r), Some(ResponseCode::AppendUid { .. })),
+        "{:?}",
+        r.last()
+    );
+    let sel = c.raw.transcript("SELECT Archive");
+    assert!(
+        !sel.contains("READ-ONLY") && !sel.contains("ALERT"),
+        "{sel}"
+    );
+    assert_set(point, &c.contents("Archive"), &[&fresh], &[]);
+    let now = mark_lengths(&root);
+    assert_eq!(now.len(), before.len() + 1, "Archive got its mark: {now:?}");
+    assert!(now.iter().all(|(_, len)| *len >= 56), "{now:?}");
+    c.finish();
+}

@@ -37,8 +37,8 @@ const EVERY: [Plant; 4] = [
     Plant::Fifo,
     Plant::LinkToZero,
     Plant::LinkToForeign,
-    // Past every bound (the largest, a snapshot's, is 1 GiB); sparse, so
-    // it costs no disk.
+    // Past the bound of every file planted below (the largest, a snapshot's, is
+    // about 336 MB); sparse, so it costs no disk.
     Plant::Sized(4 << 30),
 ];
 
@@ -351,4 +351,117 @@ fn hostile_import_source_with_fifo_keyword_files_is_imported() {
     let st = run_bounded(cmd, format!("{PASS}\n").as_bytes());
     assert!(st.success(), "{st:?}");
     assert_eq!(bodies(&root), [m]);
+}
+
+/// The import journal (`tmp/import-HASH.journal`, a name the user can
+/// compute) planted as a gigabyte without a line end: `import` refuses it
+/// with its own error and exit 65, having read no more than the longest
+/// line an import writes (the run is limited to 512 MiB of address space,
+/// which reading the line whole would pass), and leaves it there; once it
+/// is removed the import runs. Before, lines had no bound and the line was
+/// read into one string.
+#[test]
+fn hostile_planted_import_journal_with_a_huge_line_is_refused_unread() {
+    use sha2::{Digest, Sha256};
+    let (root, dir, _msgs) = setup("hostile-journal", 0);
+    let src = common::TempDir::new("hostile-journal-src");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(src.path().join(sub)).unwrap();
+    }
+    let m = msg("imported-after-the-journal");
+    std::fs::write(src.path().join("cur/1700000000.M1.h:2,S"), &m).unwrap();
+    let canonical = std::fs::canonicalize(src.path()).unwrap();
+    let hex: String = Sha256::digest(canonical.as_os_str().as_encoded_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let journal = std::fs::canonicalize(&dir)
+        .unwrap()
+        .join("tmp")
+        .join(format!("import-{}.journal", &hex[..24]));
+    plant(&journal, Plant::Sized(1 << 30));
+    let import = || {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("ulimit -v 524288 && exec \"$@\"")
+            .arg("sh")
+            .arg(common::bin())
+            .arg("--root")
+            .arg(root.path())
+            .args([
+                "import",
+                USER,
+                src.path().to_str().unwrap(),
+                "--password-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write;
+        let _ = child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{PASS}\n").as_bytes());
+        child.wait_with_output().unwrap()
+    };
+    let out = import();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{:?}: {err}", out.status);
+    assert!(
+        err.contains("line 1 is longer than") && err.contains("no import writes"),
+        "{err}"
+    );
+    assert_eq!(std::fs::metadata(&journal).unwrap().len(), 1 << 30);
+    assert!(bodies(&root).is_empty(), "nothing imported");
+    std::fs::remove_file(&journal).unwrap();
+    let out = import();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(bodies(&root), [m]);
+}
+
+/// Peak resident memory of process `pid`, in KiB.
+fn peak_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM")
+}
+
+/// The snapshot's bound is computed from the largest mailbox the store
+/// snapshots (`change_log::MAX_SNAPSHOT`, about 336 MB) instead of 1 GiB:
+/// a planted 512 MiB snapshot is refused unread, the session's peak
+/// memory growing by a few MB where the old bound read it whole first.
+#[test]
+fn hostile_planted_snapshot_past_the_computed_bound_is_refused_unread() {
+    let (root, dir, _msgs) = setup("hostile-snapshot-bound", 1);
+    let inbox = files(&dir.join("mailboxes"), &|p| p.ends_with("log/00000001"));
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    let snapshot = inbox[0]
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("snapshot");
+    plant(&snapshot, Plant::Sized(512 << 20));
+    let (g, mut c) = session(&root);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    let pid = g.0.id();
+    let before = peak_kib(pid);
+    let r = c.transcript("SELECT INBOX");
+    assert!(
+        !r.lines().last().unwrap_or_default().contains(" OK "),
+        "{r}"
+    );
+    let grown = peak_kib(pid).saturating_sub(before);
+    assert!(grown < 64 * 1024, "peak memory grew by {grown} KiB");
+    c.ok_run("LOGOUT");
 }

@@ -467,3 +467,160 @@ fn confidentiality_mailbox_names_never_reach_the_log() {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
     }
 }
+
+/// A high-water mark cut short used to read as "no mark yet", and the next
+/// open wrote a new first mark wherever the log then was: rolling back a
+/// log and truncating its mark went unnoticed. No crash leaves a mark
+/// shorter than one slot (the first is synced before its rename, later
+/// ones are written in place past it; `doc/cryptography.md`), so a short
+/// mark is now taken as tampering, like one that fails authentication:
+/// the mailbox, or the account, turns read-only with an ALERT.
+#[test]
+fn tamper_mark_cut_short_with_a_rolled_back_log_is_detected() {
+    // A mailbox: its log rolled back past an APPEND, its mark emptied or cut.
+    for len in [0usize, 10] {
+        let (root, seg, old_log) = two_messages_and_their_log(&format!("tamper-short-mark-{len}"));
+        let (g, mut c) = session(&root);
+        assert!(c.login(USER, PASS).contains(" OK "));
+        c.ok_run("SELECT INBOX");
+        c.append("INBOX", &[], &msg("rollback-3")).unwrap();
+        c.ok_run("LOGOUT");
+        drop(g);
+        let mailbox = seg.parent().unwrap().parent().unwrap();
+        let id = mailbox.file_name().unwrap();
+        let mark = root.path().join("users").join(USER).join("marks").join(id);
+        let whole = std::fs::read(&mark).unwrap();
+        std::fs::write(&mark, &whole[..len]).unwrap();
+        std::fs::write(&seg, &old_log).unwrap();
+
+        let (_g, mut c) = session(&root);
+        assert!(c.login(USER, PASS).contains(" OK "));
+        let r = c.transcript("SELECT INBOX");
+        assert!(r.contains("[ALERT]"), "{len} bytes: {r}");
+        assert!(
+            r.lines().last().unwrap().contains("OK [READ-ONLY]"),
+            "{len} bytes: {r}"
+        );
+        let last = c.append("INBOX", &[], &msg("rollback-4")).unwrap();
+        assert!(
+            last.last().unwrap().text.contains(" NO "),
+            "{len} bytes: no UID handed out twice: {:?}",
+            last.last()
+        );
+        c.ok_run("LOGOUT");
+    }
+
+    // The account: its log rolled back past a CREATE, its mark emptied.
+    let root = Root::new("tamper-short-account-mark");
+    let dir = root.add_user(USER, PASS);
+    let account_log = dir.join("account/log");
+    let old_log = std::fs::read(&account_log).unwrap();
+    let (g, mut c) = session(&root);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    c.ok_run("CREATE Fresh");
+    c.ok_run("LOGOUT");
+    drop(g);
+    std::fs::write(dir.join("marks/account"), b"").unwrap();
+    std::fs::write(&account_log, &old_log).unwrap();
+    let (_g, mut c) = session(&root);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    let r = c.transcript("NOOP");
+    assert!(r.contains("* OK [ALERT] The account is read-only"), "{r}");
+    assert!(c.status("CREATE Other").contains(" NO "));
+    c.ok_run("LOGOUT");
+}
+
+/// `/proc/PID/stat` says the process is stopped (`T`).
+fn stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('T'))
+        })
+        .unwrap_or(false)
+}
+
+/// A session raises the mark of its APPEND after the reply, taking the
+/// mailbox lock without waiting. When another transaction holds the lock
+/// just then (here the test itself, between the APPEND's log write and its
+/// reply), the raise used to be dropped: the mark stayed behind until the
+/// next write, so a session killed after that left a rollback of the
+/// APPEND undetected. Now the raise is retried while the session waits for
+/// its client: once the lock is free the mark covers the APPEND, and after
+/// a SIGKILL the rolled-back log is still found: for the selected
+/// mailbox, for the APPEND target kept beside it, and in IDLE.
+#[test]
+fn tamper_rollback_is_detected_though_the_lock_was_busy_when_the_mark_was_due() {
+    use nix::fcntl::{Flock, FlockArg};
+    for (selected, idle) in [(true, false), (false, false), (false, true)] {
+        let (root, seg, old_log) =
+            two_messages_and_their_log(&format!("tamper-busy-mark-{selected}-{idle}"));
+        let mailbox = seg.parent().unwrap().parent().unwrap().to_path_buf();
+        let mark = root
+            .path()
+            .join("users")
+            .join(USER)
+            .join("marks")
+            .join(mailbox.file_name().unwrap());
+        let (child, mut c) = root.serve_imaps(Some("stop:append.after-log"), Stdio::null());
+        let pid = child.id();
+        let g = Guard(child);
+        assert!(c.login(USER, PASS).contains(" OK "));
+        if selected {
+            // EXAMINE: a SELECT's refresh after the APPEND would claim
+            // \Recent under the lock the test holds, and wait for it.
+            c.ok_run("EXAMINE INBOX");
+        }
+        let mark_before = std::fs::read(&mark).unwrap();
+        let tag = c.start("APPEND INBOX {12+}\r\nSubject: 3\r\n");
+        let give_up = std::time::Instant::now() + Duration::from_secs(30);
+        while !stopped(pid) {
+            assert!(
+                std::time::Instant::now() < give_up,
+                "never reached the point"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // The APPEND's record is written and its lock released; another
+        // transaction takes the lock before the reply goes out.
+        let lock = std::fs::File::open(mailbox.join("lock")).unwrap();
+        let held = Flock::lock(lock, FlockArg::LockExclusive).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGCONT,
+        )
+        .unwrap();
+        let r = c.until_tagged(&tag);
+        assert!(r.last().unwrap().contains("[APPENDUID "), "{r:?}");
+        if idle {
+            c.start("IDLE");
+            assert_eq!(c.line(), "+ idling");
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            std::fs::read(&mark).unwrap(),
+            mark_before,
+            "the mark rose under another's lock"
+        );
+        drop(held);
+        // The client sends nothing more (or idles): the session raises the
+        // mark on its own once the lock is free.
+        let give_up = std::time::Instant::now() + Duration::from_secs(20);
+        while std::fs::read(&mark).unwrap() == mark_before {
+            assert!(
+                std::time::Instant::now() < give_up,
+                "selected {selected}, idle {idle}: the mark was never raised"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(g);
+
+        std::fs::write(&seg, &old_log).unwrap();
+        let (_g, mut c) = session(&root);
+        assert!(c.login(USER, PASS).contains(" OK "));
+        let r = c.transcript("SELECT INBOX");
+        assert!(r.contains("rolled back"), "selected {selected}: {r}");
+        assert!(r.lines().last().unwrap().contains("OK [READ-ONLY]"), "{r}");
+    }
+}

@@ -246,6 +246,33 @@ impl Ctx {
         }
     }
 
+    /// Gives back what the session cached for a mailbox no longer
+    /// selected (sort keys, summaries, the full-text index: tens of MB for
+    /// a large mailbox), keeping what belongs to the selected one. Called
+    /// when a mailbox is closed (CLOSE, UNSELECT, a SELECT of another one);
+    /// before, the caches stayed until the next SORT or FETCH of another
+    /// mailbox, for the rest of the session.
+    pub(crate) fn release_caches(&mut self) {
+        let keep = self.selected.as_ref().map(|s| s.mailbox.id());
+        self.sort_keys.release_unless(keep);
+        self.summaries.release_unless(keep);
+        self.fts.release_unless(keep);
+    }
+
+    /// Whether a high-water mark is still to be raised: [`Ctx::after_reply`]
+    /// found a mailbox lock held by another transaction. The session then
+    /// tries again shortly, while it waits for the client (between
+    /// commands and during IDLE), not only after the next command.
+    pub(crate) fn marks_pending(&self) -> bool {
+        self.selected
+            .as_ref()
+            .is_some_and(|s| s.mailbox.mark_pending())
+            || self
+                .append_target
+                .as_ref()
+                .is_some_and(|(mb, _)| mb.mark_pending())
+    }
+
     /// The mailbox an APPEND to `name` writes through: the selected
     /// mailbox's handle when it is the target, else the handle kept from
     /// the previous APPEND to the same mailbox, else a newly opened one

@@ -1,6 +1,7 @@
 //! Sending a long answer while it is still being made. A command that
-//! answers with one untagged response per message (FETCH) hands the
-//! responses it has finished to the connection whenever they pass
+//! answers with one untagged response per message (FETCH, and the FETCH
+//! a NOTIFY MessageNew pushes between commands, during IDLE or at a
+//! command's end) hands the responses it has finished to the connection whenever they pass
 //! [`CHUNK`] bytes, so the client parses while the server works and the
 //! session never holds more than a chunk plus one message's response,
 //! however large the mailbox and however slowly the client reads. Owns
@@ -17,22 +18,10 @@ pub(crate) const CHUNK: usize = 64 * 1024;
 /// Where a command's finished responses go before the command ends.
 pub(crate) trait Spill {
     /// Sends everything in `out`, which holds only whole responses, and
-    /// leaves it empty ([`Hold`] keeps it for the end of the command
-    /// instead). Blocks while the client does not read (the
+    /// leaves it empty. Blocks while the client does not read (the
     /// connection's write timeout bounds the wait). An error means the
     /// connection is gone: the command should stop producing output.
     fn spill(&mut self, out: &mut Vec<u8>) -> io::Result<()>;
-}
-
-/// Keeps everything until the command ends: for output that is part of
-/// another command's answer (NOTIFY's FETCH of new messages) and must not
-/// overtake what comes before it in the buffer.
-pub(crate) struct Hold;
-
-impl Spill for Hold {
-    fn spill(&mut self, _out: &mut Vec<u8>) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Hands `out` to `spill` once it holds at least [`CHUNK`] bytes; call it
@@ -74,12 +63,5 @@ mod tests {
         // kept for the end of the command.
         assert_eq!(rec.0, vec![66_000, 66_000, 66_000]);
         assert_eq!(out.len(), 2_000);
-    }
-
-    #[test]
-    fn hold_keeps_everything() {
-        let mut out = vec![b'x'; 3 * CHUNK];
-        spill_full(&mut out, &mut Hold).unwrap();
-        assert_eq!(out.len(), 3 * CHUNK);
     }
 }

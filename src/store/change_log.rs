@@ -26,7 +26,9 @@ use super::crash;
 use super::error::StoreError;
 use super::marks::{Mark, MarkError, Marks};
 use super::record_log::RecordLog;
-use super::state::{Batch, MessageMeta, PendingMove, State, StateError};
+use super::state::{
+    Batch, MessageMeta, PendingMove, State, StateError, INBOUND_MOVES_KEPT, MAX_FLAGS,
+};
 use super::types::{Flag, MessageName, Modseq, Uid};
 use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::{seal, CryptoError};
@@ -51,12 +53,35 @@ const MESSAGES_PER_TAIL_RECORD: usize = 64;
 /// session reading behind does not lose its place.
 pub const SEGMENT_GRACE: Duration = Duration::from_secs(3600);
 const SNAPSHOT_VERSION: u16 = 1;
-/// The largest sealed snapshot read or written: 1 GiB, over twenty million
-/// messages at the under 48 bytes each takes (the user's directory may hold a
-/// link, a FIFO or a huge file under the name; none is read past this).
-/// Compaction never writes a larger one: the mailbox then keeps its
-/// segments, slower to open but whole.
-pub(crate) const MAX_SNAPSHOT: u64 = 1 << 30;
+/// The largest mailbox the store writes a snapshot for: this many UIDs
+/// assigned over its life (live or expunged; a mailbox in memory costs
+/// about 80 bytes a message, 330 MB here). Past it compaction keeps the
+/// segments: the mailbox stays whole, slower to open.
+pub(crate) const SNAPSHOT_UIDS: u64 = 1 << 22;
+/// The most one UID costs in a snapshot, every field at its largest
+/// postcard varint: a live message is uid 5 + name 16 + INTERNALDATE
+/// 10 + 3 + SAVEDATE 10 + size 5 + flags 10 + modseq 10 = 69 bytes; an
+/// expunged one is its VANISHED entry (5 + 10) and its file awaiting
+/// purge (16 + 10), 41 bytes; plus its share of pending moves, a range of
+/// its own (5 + 5).
+pub(crate) const SNAPSHOT_BYTES_PER_UID: u64 = 69 + 10;
+/// The snapshot's scalars and sequence lengths (at most 128 bytes), its
+/// flag table (every flag a keyword as long as an IMAP command line, 64
+/// KiB: keywords come from commands, imports and deliveries), the move ids
+/// a destination remembers, and up to 1,024 pending moves' own fields (id,
+/// destination, length: 53 bytes; a move is pending while it runs or
+/// after a crash until the next open resolves it, one per session at a
+/// time).
+const SNAPSHOT_FIXED_BYTES: u64 =
+    128 + MAX_FLAGS as u64 * (4 + 64 * 1024) + INBOUND_MOVES_KEPT as u64 * 10 + 1024 * 53;
+/// The largest sealed snapshot read or written, computed from the above
+/// (about 336 MB): what the largest mailbox the store snapshots can
+/// need. The user's directory may hold a link, a FIFO or a huge file under
+/// the name; none is read past this. Compaction never writes a larger
+/// one, so the bound never refuses a snapshot the store wrote (it was 1
+/// GiB, three times what any mailbox below `SNAPSHOT_UIDS` needs).
+pub(crate) const MAX_SNAPSHOT: u64 =
+    seal::OVERHEAD as u64 + SNAPSHOT_FIXED_BYTES + SNAPSHOT_UIDS * SNAPSHOT_BYTES_PER_UID;
 
 /// Errors of the change log.
 #[derive(Debug, Error)]
@@ -310,7 +335,9 @@ impl ChangeLog {
                     );
                 }
             }
-            Err(e @ MarkError::Tampered { .. }) | Err(e @ MarkError::Io(_)) => {
+            Err(e @ MarkError::Tampered { .. })
+            | Err(e @ MarkError::Short { .. })
+            | Err(e @ MarkError::Io(_)) => {
                 log::error!("mailbox {}: {e}", self.id);
                 self.problem = Some(IntegrityProblem::BadMark);
             }
@@ -535,21 +562,56 @@ impl ChangeLog {
     /// for that moment (the mark is not synced either: a crash may leave it
     /// as far behind). Outside the writer's transaction the mark is written
     /// under the mailbox lock and only over a lower one, so two sessions
-    /// raising theirs out of order never lower it; when another writer
-    /// holds the lock (never waited for: a drop must not block) its own
-    /// mark, at least as high, is about to follow, and ours is dropped. A
-    /// failure is logged and leaves the mark lower, the same.
+    /// raising theirs out of order never lower it. The lock is never waited
+    /// for here (a session raises after its reply, and must not stall on
+    /// another's transaction): when another transaction holds it, the mark
+    /// stays pending and the next raise tries again (the session's next
+    /// reply, IDLE, a wait between commands, and the handle's drop, which
+    /// waits a little: [`DROP_RAISE_WAIT`]). It used to be dropped, on the
+    /// reasoning that the holder's own mark would cover it; but a holder
+    /// that writes nothing (a STORE that changes nothing, garbage
+    /// collection, a move's recovery) raises nothing, and the mark then
+    /// stayed behind until the next write. A failure to write is logged and
+    /// leaves the mark lower, as a crash would.
     pub fn raise_mark(&mut self) {
+        self.raise_mark_within(Duration::ZERO);
+    }
+
+    /// Whether a mark is left to raise ([`ChangeLog::raise_mark`]).
+    pub fn mark_pending(&self) -> bool {
+        self.pending_mark.is_some()
+    }
+
+    /// [`ChangeLog::raise_mark`], trying the lock again for up to `wait`
+    /// while another transaction holds it (polling: a blocking `flock`
+    /// could wait on a lock this very process holds through another
+    /// handle, or on a stopped process, for good).
+    fn raise_mark_within(&mut self, wait: Duration) {
         let Some(mark) = self.pending_mark else {
             return;
         };
         let path = self.dir.join("lock");
-        let Ok(f) = durable::open_in_place(&path) else {
+        let Ok(mut f) = durable::open_in_place(&path) else {
             return;
         };
-        let Ok(_lock) = Flock::lock(f, FlockArg::LockExclusiveNonblock) else {
-            self.pending_mark = None;
-            return;
+        let give_up = std::time::Instant::now() + wait;
+        let _lock = loop {
+            match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+                Ok(l) => break l,
+                Err((back, _)) if std::time::Instant::now() < give_up => {
+                    f = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(_) => {
+                    if !wait.is_zero() {
+                        log::warn!(
+                            "mailbox {}: its lock stayed busy; the high-water mark stays behind its log",
+                            self.id
+                        );
+                    }
+                    return;
+                }
+            }
         };
         if let Ok(Some(on_disk)) = self.marks.read(&self.id) {
             if !on_disk.is_behind(&mark) {
@@ -728,9 +790,15 @@ fn load_snapshot(dir: &Path, id: &str, key: &SecretKey) -> Result<(u32, State), 
     ))
 }
 
+/// How long a dropped handle waits for the mailbox lock to raise its
+/// pending mark: one transaction of another writer is a few
+/// milliseconds; a lock held longer than this (a stopped process, this
+/// process's own other handle) leaves the mark behind, as a crash would.
+const DROP_RAISE_WAIT: Duration = Duration::from_secs(1);
+
 impl Drop for ChangeLog {
     fn drop(&mut self) {
-        self.raise_mark();
+        self.raise_mark_within(DROP_RAISE_WAIT);
     }
 }
 
@@ -849,6 +917,83 @@ mod tests {
         assert_eq!(reopened, state);
     }
 
+    /// [`MAX_SNAPSHOT`] is computed, not guessed: a snapshot with every
+    /// part at its largest (each field at its longest varint, every live
+    /// message in a pending move of its own, every expunged one with its
+    /// file awaiting purge, 64 keywords of 64 KiB, every remembered move
+    /// id) fits in the fixed part plus [`SNAPSHOT_BYTES_PER_UID`] a UID.
+    /// The formula is linear in the UIDs, so this holds up to
+    /// [`SNAPSHOT_UIDS`].
+    #[test]
+    fn the_snapshot_bound_covers_a_worst_case_snapshot() {
+        use crate::store::types::{Flag, InternalDate, MessageName, UidSet};
+        const UIDS: u32 = 2000;
+        let worst_modseq = Modseq::new(u64::MAX).unwrap();
+        let live: Vec<MessageMeta> = (0..UIDS / 2)
+            .map(|i| MessageMeta {
+                uid: Uid::new(u32::MAX - 2 * i).unwrap(),
+                name: MessageName::random(),
+                internal: InternalDate {
+                    unix_secs: i64::MIN,
+                    offset_minutes: i16::MIN,
+                },
+                saved: i64::MIN,
+                size: u32::MAX,
+                flags: u64::MAX,
+                modseq: worst_modseq,
+                expunged: false,
+            })
+            .collect();
+        let vanished: Vec<(Uid, Modseq)> = (0..UIDS / 2)
+            .map(|i| (Uid::new(u32::MAX - 2 * i - 1).unwrap(), worst_modseq))
+            .collect();
+        let expunged_files: Vec<(MessageName, i64)> = (0..UIDS / 2)
+            .map(|_| (MessageName::random(), i64::MIN))
+            .collect();
+        // One move per live message (its UIDs never adjacent), and the
+        // rest of the 1,024 moves allowed for with none.
+        let pending_moves: Vec<PendingMove> = live
+            .iter()
+            .map(|m| Some(m.uid))
+            .chain(std::iter::repeat_n(None, 1024))
+            .take(live.len().max(1024))
+            .map(|uid| PendingMove {
+                id: u64::MAX,
+                dest: "f".repeat(32),
+                uids: UidSet::from_uids(uid),
+            })
+            .collect();
+        let flag_table: Vec<Flag> = (0..MAX_FLAGS)
+            .map(|i| Flag::keyword(&format!("{i:x}").repeat(64 * 1024)[..64 * 1024]).unwrap())
+            .collect();
+        let inbound_moves: std::collections::VecDeque<u64> =
+            std::iter::repeat_n(u64::MAX, INBOUND_MOVES_KEPT).collect();
+        let out = SnapshotOut {
+            version: SNAPSHOT_VERSION,
+            next_segment: u32::MAX,
+            uidnext: Uid::MAX,
+            highest_modseq: worst_modseq,
+            flag_table: &flag_table,
+            recent_upto: Some(Uid::MAX),
+            pending_moves: &pending_moves,
+            inbound_moves: &inbound_moves,
+            vanished: &vanished,
+            expunged_files: &expunged_files,
+            messages: live.iter().collect(),
+        };
+        let plain = postcard::to_stdvec(&out).unwrap();
+        let sealed = (plain.len() + seal::OVERHEAD) as u64;
+        let bound =
+            seal::OVERHEAD as u64 + SNAPSHOT_FIXED_BYTES + u64::from(UIDS) * SNAPSHOT_BYTES_PER_UID;
+        assert!(sealed <= bound, "{sealed} > {bound}");
+        // Each live message alone (with its move) stays within its share.
+        let one = postcard::to_stdvec(&live[0]).unwrap().len()
+            + postcard::to_stdvec(&pending_moves[0].uids).unwrap().len()
+            - 1;
+        assert!(one as u64 <= SNAPSHOT_BYTES_PER_UID, "{one}");
+        const { assert!(MAX_SNAPSHOT < 340_000_000) };
+    }
+
     fn one_message(uid: u32, modseq: u64) -> Batch {
         Batch {
             modseq: Modseq::new(modseq),
@@ -866,8 +1011,10 @@ mod tests {
 
     /// Deferred marks: none is written by the write itself; raised out of
     /// order by two handles, the mark never goes down; a raise while
-    /// another writer holds the lock is dropped without waiting; a dropped
-    /// handle raises what it left pending.
+    /// another transaction holds the lock does not wait, and the mark stays
+    /// pending for the next raise (before, it was dropped: a holder that
+    /// writes nothing raised nothing, and the mark stayed behind); a
+    /// dropped handle raises what it left pending.
     #[test]
     fn deferred_marks_rise_after_the_write_and_never_go_down() {
         let (tmp, dir, master) = fresh();
@@ -894,6 +1041,7 @@ mod tests {
         assert_eq!(marks.read("mb").unwrap(), Some(high), "lowered");
 
         a.write(&mut sa, None, add).unwrap();
+        // Another transaction that writes nothing holds the lock.
         let held = b.lock().unwrap();
         a.raise_mark();
         assert_eq!(
@@ -901,10 +1049,45 @@ mod tests {
             Some(high),
             "raised under another's lock"
         );
+        assert!(a.mark_pending(), "kept for the next raise");
         drop(held);
+        a.raise_mark();
+        assert!(!a.mark_pending());
+        let high = marks.read("mb").unwrap().unwrap();
+        assert_eq!(high.a, 4, "raised once the lock was free");
         b.write(&mut sb, None, add).unwrap();
         drop(b);
         assert_eq!(marks.read("mb").unwrap().unwrap().a, 5, "raised at drop");
+    }
+
+    /// A handle dropped while another transaction holds the lock for a
+    /// moment waits for it and raises its pending mark (before, the mark
+    /// was left behind its log until the next write).
+    #[test]
+    fn a_dropped_handle_raises_its_mark_once_the_lock_is_free() {
+        let (tmp, dir, master) = fresh();
+        let t = tmp.path().join("tmp");
+        let marks = Marks::new(tmp.path(), &master);
+        let (mut a, mut sa) = ChangeLog::open(&dir, &t, "mb", &master).unwrap();
+        let (b, _) = ChangeLog::open(&dir, &t, "mb", &master).unwrap();
+        a.defer_marks();
+        a.write(&mut sa, None, |st: &State| -> Result<_, ChangeLogError> {
+            Ok((
+                vec![one_message(st.uidnext.get(), st.highest_modseq.get() + 1)],
+                (),
+            ))
+        })
+        .unwrap();
+        let before = marks.read("mb").unwrap().unwrap();
+        assert_eq!(before.a, 1);
+        let held = b.lock().unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(held);
+        });
+        drop(a);
+        release.join().unwrap();
+        assert_eq!(marks.read("mb").unwrap().unwrap().a, 2, "raised at drop");
     }
 
     /// A mailbox filled one APPEND at a time is compacted every

@@ -33,6 +33,7 @@ pub const POINTS: &[&str] = &[
     "replace.after-source-expunge",
     "spool.after-link",
     "spool.after-log",
+    "marks.first-before-rename",
     "compact.after-segment",
     "compact.after-snapshot-tmp",
     "compact.after-snapshot",

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use super::crash;
 use crate::crypto::seal;
 use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::sys::durable::{self, Durability, FsError, NewFile};
@@ -45,6 +46,17 @@ pub enum MarkError {
     Tampered {
         /// Which file.
         path: PathBuf,
+    },
+    /// The file is there but shorter than one mark. No crash leaves that
+    /// (a mark file gets its name only once its first mark is durable,
+    /// and is never cut short afterwards), so it was written by someone
+    /// else: the same as a mark that fails authentication.
+    #[error("the high-water mark {path} is {len} bytes, shorter than one mark")]
+    Short {
+        /// Which file.
+        path: PathBuf,
+        /// Its length.
+        len: usize,
     },
 }
 
@@ -89,12 +101,15 @@ impl Marks {
         aad
     }
 
-    /// The mark called `name`; `None` if there is none yet (a log written
-    /// before marks existed) or the file is shorter than a mark (a crash
-    /// before its data reached the disk; its log is at least as far).
-    /// Anything else than a regular file of at most two marks' length (a
-    /// link, a FIFO, a longer file: never written by this module) is an
-    /// error, read no further than that length.
+    /// The mark called `name`; `None` if there is no file (a log written
+    /// before marks existed, or a crash before the first mark's rename
+    /// reached the disk: its log is at least as far). A file shorter than
+    /// one mark is [`MarkError::Short`]: the first mark is fsynced before
+    /// it is renamed into place and later ones are written in place past
+    /// it, so no crash leaves one (`doc/cryptography.md`, "Rollback and
+    /// damage"). Anything else than a regular file of at most two marks'
+    /// length (a link, a FIFO, a longer file: never written by this
+    /// module) is an error, read no further than that length.
     pub fn read(&self, name: &str) -> Result<Option<Mark>, MarkError> {
         Ok(self.read_slots(name)?.map(|(mark, _)| mark))
     }
@@ -111,8 +126,13 @@ impl Marks {
             Err(e) => return Err(FsError::at("reading", &path)(e).into()),
         };
         if bytes.len() < SEALED_LEN {
-            log::warn!("ignoring the incomplete high-water mark {}", path.display());
-            return Ok(None);
+            // Taken as "no mark", this let a user who rolls back a log cut
+            // its mark short and have the next open write a new first mark
+            // at the rolled-back position.
+            return Err(MarkError::Short {
+                path,
+                len: bytes.len(),
+            });
         }
         let aad = Self::aad(name);
         let best = bytes
@@ -162,6 +182,7 @@ impl Marks {
         durable::create_dir_all(&self.dir)?;
         let mut staged = NewFile::create(&self.tmp)?;
         staged.write_all(&sealed)?;
+        crash::point("marks.first-before-rename");
         // The first mark of a log is synced before its rename (once per
         // log): otherwise a power loss could leave the name with no
         // content, which reads as a tampered mark (a false alarm) rather
@@ -208,12 +229,23 @@ mod tests {
         marks.write("x", Mark { a: 5, b: 7 }).unwrap();
         marks.write("y", Mark { a: 1, b: 1 }).unwrap();
         assert_eq!(marks.read("x").unwrap(), Some(Mark { a: 5, b: 7 }));
+        let whole_x = fs::read(d.path().join("marks/x")).unwrap();
         // Another log's mark copied over this one does not authenticate.
         fs::copy(d.path().join("marks/y"), d.path().join("marks/x")).unwrap();
         assert!(matches!(marks.read("x"), Err(MarkError::Tampered { .. })));
-        // A torn (short) mark is no mark.
-        fs::write(d.path().join("marks/x"), b"").unwrap();
-        assert_eq!(marks.read("x").unwrap(), None);
+        // A mark cut short is no crash's doing (the first mark is synced
+        // before its rename; later ones are written past it): an error,
+        // like a mark that fails authentication. Before, it read as no
+        // mark, and the next open wrote a new one wherever the log was.
+        for len in [0, 1, SEALED_LEN - 1] {
+            fs::write(d.path().join("marks/x"), &whole_x[..len]).unwrap();
+            assert!(
+                matches!(marks.read("x"), Err(MarkError::Short { len: l, .. }) if l == len),
+                "{len} bytes"
+            );
+        }
+        fs::write(d.path().join("marks/x"), &whole_x).unwrap();
+        assert_eq!(marks.read("x").unwrap(), Some(Mark { a: 5, b: 7 }));
         // Rewritten in place, in turns: the file holds the last two marks,
         // and a torn slot (zeros, garbage, cut short) leaves the other.
         let path = d.path().join("marks/z");

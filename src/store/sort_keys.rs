@@ -26,8 +26,17 @@ use crate::sys::durable::{Durability, NewFile};
 pub(crate) const MAX_FILE: u64 = 256 << 20;
 
 /// The marker of this format, inside the sealed text. A file of an
-/// older format (`CLK1`, postcard) is not read: it is rebuilt.
-const FORMAT: &[u8] = b"CLK2";
+/// older format (`CLK1`, postcard; `CLK2`, without [`SUMMARY_FORMAT`]) is
+/// not read: it is rebuilt.
+const FORMAT: &[u8] = b"CLK3";
+
+/// The summary format the keys were copied from: the marker a stored
+/// summary starts with (`store::summary`, `FORMAT_MAGIC`; a unit test
+/// holds the two equal). Stored after [`FORMAT`]: a file written from
+/// summaries of another format holds keys computed by other rules, however
+/// well it authenticates, so it is not used (removed, and rebuilt from
+/// the summaries, which are recomputed in the current format).
+const SUMMARY_FORMAT: &[u8] = b"CLS2";
 
 /// Strings of a [`SortEntry`] before its References: the six sort keys
 /// and the Message-ID.
@@ -290,6 +299,17 @@ pub(crate) fn read(
     let plain: Zeroizing<Vec<u8>> = plain;
     let body = plain.strip_prefix(FORMAT)?;
     let mut r = Reader(body);
+    let from = usize::from(r.array::<1>()?[0]);
+    if r.take(from)? != SUMMARY_FORMAT {
+        log::info!(
+            "{} was written from summaries of another format; removed, sorting from the \
+             summaries",
+            file.display()
+        );
+        let _ = std::fs::remove_file(file);
+        return None;
+    }
+    let body = r.0;
     let count = u32::from_le_bytes(r.array()?) as usize;
     // Each entry takes at least 60 bytes: a count beyond that is a lie.
     let mut out = Vec::with_capacity(count.min(body.len() / 60));
@@ -311,12 +331,34 @@ pub(crate) fn write(
     uid_validity: UidValidity,
     entries: &[(Uid, MessageName, &SortEntry)],
 ) -> io::Result<()> {
+    write_from(
+        tmp_dir,
+        file,
+        key,
+        (id, uid_validity),
+        entries,
+        SUMMARY_FORMAT,
+    )
+}
+
+/// [`write`], saying the keys come from summaries of format `from`.
+fn write_from(
+    tmp_dir: &Path,
+    file: &Path,
+    key: &SecretKey,
+    (id, uid_validity): (&MailboxId, UidValidity),
+    entries: &[(Uid, MessageName, &SortEntry)],
+    from: &[u8],
+) -> io::Result<()> {
     let size: usize = entries
         .iter()
         .map(|(_, _, e)| 64 + e.text.len() + 4 * e.ref_ends.len())
         .sum();
-    let mut plain = Zeroizing::new(Vec::with_capacity(FORMAT.len() + 4 + size));
+    let mut plain = Zeroizing::new(Vec::with_capacity(FORMAT.len() + 5 + from.len() + size));
     plain.extend_from_slice(FORMAT);
+    let from_len = u8::try_from(from.len()).map_err(io::Error::other)?;
+    plain.push(from_len);
+    plain.extend_from_slice(from);
     let count = u32::try_from(entries.len()).map_err(io::Error::other)?;
     plain.extend_from_slice(&count.to_le_bytes());
     for &(uid, name, entry) in entries {
@@ -404,6 +446,39 @@ mod tests {
         let (_, _, back, rest) = SortEntry::decode(&bytes).unwrap();
         assert_eq!(back, e);
         assert!(rest.is_empty());
+    }
+
+    /// The file says which summary format its keys were copied from, and
+    /// only a file from the current one is used: one written from
+    /// summaries of another format is removed and read as absent (the
+    /// keys then come from the summaries, recomputed in the current
+    /// format). Before, nothing tied the two, so a change of the summary
+    /// format would have left keys computed by the old rules trusted.
+    #[test]
+    fn the_file_is_bound_to_the_summary_format() {
+        use crate::crypto::secret::MasterKey;
+        // The marker is the one summaries are written with.
+        let stored = crate::store::summary::encode_summary(&crate::store::summary::summarize(
+            b"Subject: x\r\n\r\nbody\r\n",
+        ));
+        assert!(stored.starts_with(SUMMARY_FORMAT), "{:?}", &stored[..8]);
+
+        let dir = crate::crypto::test_util::TempDir::new("sortkeys-format");
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let file = path(dir.path());
+        let key = MasterKey::generate().subkey("message-summary");
+        let id = MailboxId::generate();
+        let validity = UidValidity::new(7).unwrap();
+        let e = SortEntry::new(Some(1), &fields());
+        let name = MessageName::from_bytes([3; 16]);
+        let entries = [(Uid::new(1).unwrap(), name, &e)];
+        write(&tmp, &file, &key, &id, validity, &entries).unwrap();
+        let back = read(&file, &key, &id, validity).expect("current format");
+        assert_eq!(back, vec![(Uid::new(1).unwrap(), name, e.clone())]);
+        write_from(&tmp, &file, &key, (&id, validity), &entries, b"CLS1").unwrap();
+        assert!(read(&file, &key, &id, validity).is_none());
+        assert!(!file.exists(), "removed, to be rebuilt");
     }
 
     #[test]

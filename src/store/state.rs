@@ -16,7 +16,7 @@ pub(crate) const MAX_FLAGS: usize = 64;
 /// How many inbound move ids a destination remembers, so the source of an
 /// interrupted move can learn whether its adds landed. Moves finish within
 /// milliseconds; this bounds memory while covering any realistic backlog.
-const INBOUND_MOVES_KEPT: usize = 4096;
+pub(crate) const INBOUND_MOVES_KEPT: usize = 4096;
 
 /// The log contradicts itself (a record that no correct writer produces).
 #[derive(Debug, Error, PartialEq, Eq)]

@@ -23,16 +23,34 @@
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::store::account::MAX_NAME_LEN;
 use crate::sys::durable;
 
 /// The longest journal read (a few hundred bytes per imported message).
 const MAX_JOURNAL: u64 = 4 << 30;
+
+/// Messages per batch at most (`import --batch`): a batch is one `P` line
+/// naming each of its messages, so this bounds the journal's lines.
+pub(super) const MAX_BATCH: usize = 10_000;
+
+/// The longest line an import writes: a `P` line for [`MAX_BATCH`]
+/// messages to a mailbox with the longest name (hex-encoded), with the
+/// largest UIDNEXT. A `D` line names at most one batch (65 bytes a
+/// message), an `S` line one message. A longer line was not written by
+/// an import: the journal is refused before more of it is read, so a
+/// planted gigabyte without a line end never reaches memory.
+pub(super) const MAX_LINE: usize =
+    "P ".len() + 2 * MAX_NAME_LEN + " ".len() + U32_DIGITS + MAX_BATCH * ITEM_LEN + "\n".len();
+/// ` ID:HASH` in a `P` line.
+const ITEM_LEN: usize = 1 + 64 + 1 + 64;
+/// Decimal digits of the largest u32 (a UIDNEXT).
+const U32_DIGITS: usize = 10;
 
 /// A 32-byte hash written as 64 hex digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -102,6 +120,22 @@ pub(super) enum JournalError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A line longer than any an import writes ([`MAX_LINE`]), or not
+    /// text: not this program's journal (planted in the user's `tmp/`).
+    /// It is left as it is and the import stops.
+    #[error(
+        "import journal {}: line {line} {what}, which no import writes; \
+         the journal was not written by an import: remove it to start over",
+        path.display()
+    )]
+    Malformed {
+        /// The journal.
+        path: PathBuf,
+        /// Which line (from 1).
+        line: usize,
+        /// What is wrong with it.
+        what: String,
+    },
 }
 
 /// An open journal.
@@ -142,8 +176,31 @@ impl Journal {
             Err(source) => return Err(io(source)),
         };
         if let Some(f) = existing {
-            for line in BufReader::new(f).lines() {
-                let line = line.map_err(io)?;
+            let mut reader = BufReader::new(f);
+            let mut raw = Vec::new();
+            let mut number = 0;
+            loop {
+                raw.clear();
+                // One byte past the longest line: enough to tell it is too
+                // long, never more.
+                let read = (&mut reader)
+                    .take(MAX_LINE as u64 + 1)
+                    .read_until(b'\n', &mut raw)
+                    .map_err(io)?;
+                if read == 0 {
+                    break;
+                }
+                number += 1;
+                let malformed = |what: String| JournalError::Malformed {
+                    path: path.to_path_buf(),
+                    line: number,
+                    what,
+                };
+                if raw.len() > MAX_LINE {
+                    return Err(malformed(format!("is longer than {MAX_LINE} bytes")));
+                }
+                let line = std::str::from_utf8(raw.strip_suffix(b"\n").unwrap_or(&raw))
+                    .map_err(|_| malformed("is not text".into()))?;
                 let mut w = line.split(' ');
                 match w.next() {
                     Some("D") => done.extend(w.filter_map(Hash::parse)),
@@ -297,6 +354,77 @@ mod tests {
         assert!(Journal::open(&path).is_err());
         assert!(!target.exists(), "the link was followed");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The longest lines an import writes (a full batch to a mailbox with
+    /// the longest name) are read back; one byte more, or a planted
+    /// gigabyte without a line end (sparse), is refused with a typed error
+    /// after reading at most one line's bound. Before, lines had no bound
+    /// and the gigabyte was read into one string.
+    #[test]
+    fn journal_lines_are_bounded() {
+        let dir =
+            std::env::temp_dir().join(format!("crymap-like-journal-lines-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("j");
+        let items: Vec<(Hash, Hash)> = (0..MAX_BATCH as u32)
+            .map(|i| {
+                let h = Hash::of(&i.to_be_bytes());
+                (Hash::id("x", &h, 0), h)
+            })
+            .collect();
+        let longest = PendingBatch {
+            mailbox: "\u{10ffff}".repeat(MAX_NAME_LEN / 4),
+            uidnext: u32::MAX,
+            items: items.clone(),
+        };
+        {
+            let mut j = Journal::open(&path).unwrap();
+            j.begin_batch(&longest).unwrap();
+            let ids: Vec<Hash> = items.iter().map(|(id, _)| *id).collect();
+            j.done(&ids[..1]).unwrap();
+        }
+        let written = std::fs::read_to_string(&path).unwrap();
+        let first = written.lines().next().unwrap();
+        assert_eq!(first.len() + 1, MAX_LINE, "the bound is the longest line");
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.pending_batches.len(), 1);
+        assert_eq!(j.pending_batches[0].items.len(), MAX_BATCH);
+        drop(j);
+
+        let mut too_long = b"D ".to_vec();
+        too_long.resize(MAX_LINE + 1, b'0');
+        std::fs::write(&path, &too_long).unwrap();
+        assert!(matches!(
+            Journal::open(&path),
+            Err(JournalError::Malformed { line: 1, .. })
+        ));
+        let mut with_good_first = written.into_bytes();
+        with_good_first.extend_from_slice(&too_long);
+        std::fs::write(&path, &with_good_first).unwrap();
+        assert!(matches!(
+            Journal::open(&path),
+            Err(JournalError::Malformed { line: 3, .. })
+        ));
+        std::fs::write(&path, b"D \xff\n").unwrap();
+        assert!(matches!(
+            Journal::open(&path),
+            Err(JournalError::Malformed { line: 1, .. })
+        ));
+        let huge = std::fs::File::create(&path).unwrap();
+        huge.set_len(1 << 30).unwrap();
+        drop(huge);
+        assert!(matches!(
+            Journal::open(&path),
+            Err(JournalError::Malformed { line: 1, .. })
+        ));
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            1 << 30,
+            "left as it was"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

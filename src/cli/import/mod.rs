@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use journal::{Hash, Journal, PendingBatch, PendingDelivery};
+use journal::{Hash, Journal, JournalError, PendingBatch, PendingDelivery};
 
 use super::mailfmt::{self, maildir, mbox, Content, FolderPath, Skipped, SourceMessage};
 use super::opened::Opened;
@@ -33,7 +33,8 @@ use crate::sys::durable;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Exit codes: 0 everything imported, 65 some messages were \
-                        skipped (each is named on stderr), 66 a source is missing, \
+                        skipped (each is named on stderr) or the progress journal \
+                        was not written by an import, 66 a source is missing, \
                         67 no such user, 77 wrong password, 75 temporary failure."
 )]
 pub struct ImportArgs {
@@ -46,12 +47,22 @@ pub struct ImportArgs {
     /// Maildir, the file name for an mbox); subfolders go beneath it.
     #[arg(long, value_name = "NAME")]
     pub mailbox: Option<String>,
-    /// Messages per batch when filing directly (one sync each).
-    #[arg(long, default_value_t = 200, value_name = "N")]
+    /// Messages per batch when filing directly (one sync each), 1 to
+    /// 10000.
+    #[arg(long, default_value_t = 200, value_name = "N", value_parser = batch_size)]
     pub batch: usize,
     /// With a password, messages are filed directly instead of spooled.
     #[command(flatten)]
     pub password: PasswordArgs,
+}
+
+/// `--batch`: 1 to [`journal::MAX_BATCH`] (a batch is one journal line,
+/// and the journal's reader refuses longer lines than that makes).
+fn batch_size(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=journal::MAX_BATCH).contains(&n) => Ok(n),
+        _ => Err(format!("a number from 1 to {}", journal::MAX_BATCH)),
+    }
 }
 
 /// One message ready to write.
@@ -125,8 +136,14 @@ fn import(global: &Global, args: &ImportArgs) -> Result<i32, (i32, String)> {
     let mut touched: Vec<MailboxName> = Vec::new();
     for (source, plan) in plans {
         let canonical = source.canonicalize().unwrap_or(source.clone());
-        let journal = Journal::open(&Journal::path_for(&dir, &canonical))
-            .map_err(|e| (exit::TEMPFAIL, e.to_string()))?;
+        let journal = Journal::open(&Journal::path_for(&dir, &canonical)).map_err(|e| {
+            let code = match e {
+                // Rerunning will not help: someone has to look at it.
+                JournalError::Malformed { .. } => exit::DATAERR,
+                JournalError::Io { .. } => exit::TEMPFAIL,
+            };
+            (code, e.to_string())
+        })?;
         let mut run = Run {
             dir: dir.clone(),
             target: target
@@ -135,7 +152,7 @@ fn import(global: &Global, args: &ImportArgs) -> Result<i32, (i32, String)> {
             journal,
             progress: &mut progress,
             max_size,
-            batch_size: args.batch.max(1),
+            batch_size: args.batch,
             occurrences: HashMap::new(),
             open: None,
             touched: Vec::new(),

@@ -401,8 +401,22 @@ pub(crate) fn untagged_ok(out: &mut Vec<u8>, code: ResponseCode, text: &str) {
     Response::status(None, Status::Ok, Some(code), text).encode(out);
 }
 
-/// `SELECT` (`read_only` false) and `EXAMINE` (true).
+/// `SELECT` (`read_only` false) and `EXAMINE` (true). Whether it succeeds
+/// or not, what the session cached for another mailbox is given back
+/// ([`Ctx::release_caches`]); a SELECT of the same mailbox keeps it.
 pub(crate) fn select(
+    ctx: &mut Ctx,
+    out: &mut Vec<u8>,
+    name: &MailboxArg,
+    params: &SelectParams,
+    read_only: bool,
+) -> Reply {
+    let reply = open_selection(ctx, out, name, params, read_only);
+    ctx.release_caches();
+    reply
+}
+
+fn open_selection(
     ctx: &mut Ctx,
     out: &mut Vec<u8>,
     name: &MailboxArg,
@@ -578,6 +592,7 @@ pub(crate) fn close(ctx: &mut Ctx, _out: &mut Vec<u8>, expunge: bool) -> Reply {
     let Some(mut sel) = ctx.selected.take() else {
         return Reply::bad("No mailbox selected");
     };
+    ctx.release_caches();
     if expunge && !sel.read_only {
         let deleted = deleted_uids(&sel.mailbox, sel.mailbox.uids().collect());
         if let Err(e) = sel.mailbox.expunge(&deleted) {
@@ -653,6 +668,100 @@ pub(crate) fn mailbox_error(what: &str, e: &MailboxError) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::imap::wire::command::CommandBody;
+    use crate::imap::wire::parser::{parse_command, ParseOptions};
+
+    /// Where a test's FETCH output goes.
+    struct Discard;
+
+    impl crate::imap::output::Spill for Discard {
+        fn spill(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+            out.clear();
+            Ok(())
+        }
+    }
+
+    fn run(ctx: &mut Ctx, text: &str) -> Reply {
+        let cmd = parse_command(format!("t {text}\r\n").as_bytes(), &ParseOptions::default())
+            .unwrap_or_else(|e| panic!("{text}: {e:?}"));
+        let out = &mut Vec::new();
+        match cmd.body {
+            CommandBody::Select { mailbox, params } => select(ctx, out, &mailbox, &params, false),
+            CommandBody::Sort(c) => crate::imap::commands::sort::sort(ctx, out, "t", &c),
+            CommandBody::Fetch(c) => {
+                crate::imap::commands::fetch::fetch(ctx, out, &c, &mut Discard)
+            }
+            CommandBody::Search(c) => crate::imap::commands::search::search(ctx, out, "t", &c),
+            CommandBody::Unselect => close(ctx, out, false),
+            CommandBody::Close => close(ctx, out, true),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// UNSELECT, CLOSE and a SELECT of another mailbox give back what the
+    /// session cached for the mailbox it leaves (sort keys, summaries,
+    /// full-text index); a SELECT of the same mailbox keeps it. Before,
+    /// all of it stayed until the next SORT or FETCH of another mailbox.
+    #[test]
+    fn leaving_a_mailbox_releases_its_caches() {
+        use crate::store::types::InternalDate;
+        let f = crate::store::test_fixture::Fixture::new("ctx-caches");
+        let mut inbox = f.open("INBOX");
+        for i in 0..5 {
+            let m = format!("Subject: m{i}\r\nFrom: a{i}@example.org\r\n\r\nword{i}\r\n");
+            inbox
+                .append(m.as_bytes(), &[], InternalDate::now())
+                .unwrap();
+        }
+        drop(inbox);
+        let file = crate::store::user_file::UserFile::load(&f.user).unwrap();
+        let account =
+            crate::store::credentials::UnlockedAccount::unlock(&file, b"pw", file.password_cost())
+                .unwrap();
+        let mut ctx = Ctx::open(
+            crate::imap::session::LoggedIn {
+                account,
+                dir: f.user.clone(),
+                name: "u".into(),
+            },
+            crate::imap::context::CtxLimits {
+                max_message_size: 1 << 20,
+            },
+        )
+        .unwrap();
+        let fill = |ctx: &mut Ctx| {
+            for text in [
+                "SELECT INBOX",
+                "SORT (SUBJECT) UTF-8 ALL",
+                "FETCH 1:* (BODYSTRUCTURE)",
+                "SEARCH TEXT word3",
+            ] {
+                let r = run(ctx, text);
+                assert_eq!(r.status, Status::Ok, "{text}: {}", r.text);
+            }
+            assert_eq!(ctx.sort_keys.len(), 5);
+            assert_eq!(ctx.summaries.len(), 5);
+            assert!(ctx.fts.is_loaded());
+        };
+        let empty = |ctx: &Ctx, after: &str| {
+            assert_eq!(ctx.sort_keys.len(), 0, "{after}");
+            assert_eq!(ctx.summaries.len(), 0, "{after}");
+            assert!(!ctx.fts.is_loaded(), "{after}");
+        };
+        fill(&mut ctx);
+        run(&mut ctx, "SELECT INBOX");
+        assert_eq!(ctx.sort_keys.len(), 5, "the same mailbox again keeps them");
+        assert_eq!(ctx.summaries.len(), 5);
+        run(&mut ctx, "UNSELECT");
+        empty(&ctx, "UNSELECT");
+        fill(&mut ctx);
+        run(&mut ctx, "CLOSE");
+        empty(&ctx, "CLOSE");
+        fill(&mut ctx);
+        run(&mut ctx, "SELECT Archive");
+        empty(&ctx, "SELECT of another mailbox");
+    }
+
     #[test]
     fn vanished_is_compact_and_omitted_when_empty() {
         let mut out = Vec::new();

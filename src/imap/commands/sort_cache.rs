@@ -113,6 +113,20 @@ fn load(mb: &Mailbox, uid: Uid) -> Result<(Uid, SortEntry), MailboxError> {
 }
 
 impl SortKeyCache {
+    /// Gives its memory back unless it holds mailbox `keep`'s keys (the
+    /// mailbox selected now, if any).
+    pub(crate) fn release_unless(&mut self, keep: Option<MailboxId>) {
+        if self.mailbox.is_some() && self.mailbox != keep {
+            *self = SortKeyCache::default();
+        }
+    }
+
+    /// Entries held.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
     fn reset(&mut self) {
         self.uids = Vec::new();
         self.keys = Vec::new();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
-use super::{Login, Next, Session, SessionError, State};
+use super::{Login, Next, Session, SessionError, State, ToClient};
 use crate::imap::commands::notify::{self, Moment};
 use crate::imap::commands::selected;
 use crate::imap::wire::framing::FrameError;
@@ -49,9 +49,12 @@ impl<L: Login> Session<L> {
                 .as_mut()
                 .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection lost"))?;
             let stream = io.inner.get_ref();
-            let notify_fd = match state {
-                State::Authenticated(ctx) => ctx.notify.as_ref().and_then(|n| n.fd()),
-                State::NotAuthenticated => None,
+            let (notify_fd, marks_pending) = match state {
+                State::Authenticated(ctx) => (
+                    ctx.notify.as_ref().and_then(|n| n.fd()),
+                    ctx.marks_pending(),
+                ),
+                State::NotAuthenticated => (None, false),
             };
             let (client, changed, notified) =
                 if !io.inner.buffer().is_empty() || stream.has_pending() {
@@ -71,6 +74,13 @@ impl<L: Login> Session<L> {
                             .as_ref()
                             .and_then(DirWatcher::suggested_timeout)
                             .map_or(remaining, |t| t.min(remaining))
+                    };
+                    // A mark the last reply could not raise (the mailbox
+                    // lock was busy) is retried while the client idles.
+                    let wait = if marks_pending {
+                        wait.min(MARK_RETRY)
+                    } else {
+                        wait
                     };
                     let mut fds = vec![stream.read_fd()];
                     let watcher_at = fds.len();
@@ -103,13 +113,19 @@ impl<L: Login> Session<L> {
             if notified {
                 if let State::Authenticated(ctx) = &mut self.state {
                     let before = ctx.selected.as_ref().map(|s| s.mailbox.uidnext());
-                    notify::deliver(ctx, &mut self.out, Moment::Idle);
+                    let spill = &mut ToClient(&mut self.io);
+                    notify::deliver(ctx, &mut self.out, Moment::Idle, spill);
                     let after = ctx.selected.as_ref().map(|s| s.mailbox.uidnext());
                     index_due |= before != after;
                 }
                 self.flush()?;
             }
             if !client {
+                if let State::Authenticated(ctx) = &mut self.state {
+                    if marks_pending {
+                        ctx.after_reply();
+                    }
+                }
                 if index_due {
                     index_due = match &mut self.state {
                         State::Authenticated(ctx) => index_step(ctx),
@@ -156,6 +172,10 @@ impl<L: Login> Session<L> {
         }
     }
 }
+
+/// How often an idling session retries a high-water mark that another
+/// transaction's lock kept it from raising (`ChangeLog::raise_mark`).
+const MARK_RETRY: Duration = Duration::from_millis(100);
 
 /// Messages indexed per step while idling: about a tenth of a second's
 /// work, the most a DONE then waits for.

@@ -145,12 +145,21 @@ impl Write for Io {
 /// (through TLS and DEFLATE alike) can parse it at once. A failed write
 /// drops the connection, so the session ends at its next write instead of
 /// waiting on a dead peer again.
-struct ToClient<'a>(&'a mut Option<Io>);
+pub(super) struct ToClient<'a>(pub(super) &'a mut Option<Io>);
 
 /// What an output buffer keeps of its capacity between answers: twice a
 /// streamed chunk. An answer larger than that (a whole large message) is
 /// given back once sent.
 const KEPT_BUFFER: usize = 2 * crate::imap::output::CHUNK;
+
+/// The waits after which a mark raise that found the mailbox lock busy is
+/// tried again while the client is quiet (a transaction holds the lock for
+/// milliseconds); after the last one, the session's next reply tries.
+const MARK_RETRY_PAUSES: [Duration; 3] = [
+    Duration::from_millis(10),
+    Duration::from_millis(100),
+    Duration::from_secs(1),
+];
 
 impl Spill for ToClient<'_> {
     fn spill(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
@@ -395,10 +404,33 @@ impl<L: Login> Session<L> {
         if !io.inner.buffer().is_empty() {
             return Ok(true);
         }
+        if self.retry_marks()? {
+            return Ok(true);
+        }
         if self.notifying() {
             return self.wait_notifying(timeout);
         }
         self.io()?.inner.get_ref().wait_readable(timeout)
+    }
+
+    /// Retries the high-water marks [`Ctx::after_reply`] could not raise
+    /// (another transaction held the mailbox lock) a few times within about
+    /// a second, so a client that goes quiet after an APPEND does not leave
+    /// the mark behind until its next command; true when the client sent
+    /// something meanwhile (its command's reply retries them again).
+    fn retry_marks(&mut self) -> io::Result<bool> {
+        for pause in MARK_RETRY_PAUSES {
+            if !matches!(&self.state, State::Authenticated(ctx) if ctx.marks_pending()) {
+                return Ok(false);
+            }
+            if self.io()?.inner.get_ref().wait_readable(pause)? {
+                return Ok(true);
+            }
+            if let State::Authenticated(ctx) = &mut self.state {
+                ctx.after_reply();
+            }
+        }
+        Ok(false)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -585,7 +617,13 @@ impl<L: Login> Session<L> {
                 command_name(&other)
             )),
         };
-        notify::refresh_after_command(ctx, out, expunge_allowed, own_adds);
+        notify::refresh_after_command(
+            ctx,
+            out,
+            expunge_allowed,
+            own_adds,
+            &mut ToClient(&mut self.io),
+        );
         selected::tag_highest_modseq(ctx, tagged_modseq, &mut reply);
         Response::status(Some(tag), reply.status, reply.code, &reply.text).encode(&mut self.out);
     }

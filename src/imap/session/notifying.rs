@@ -7,7 +7,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::{Login, Session, State};
+use super::{Login, Session, State, ToClient};
 use crate::imap::commands::notify::{self, Moment};
 use crate::sys::poll;
 
@@ -23,12 +23,12 @@ impl<L: Login> Session<L> {
         let deadline = Instant::now() + timeout;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let Session { io, state, .. } = self;
-            let io = io
+            let Session { io, state, out, .. } = &mut *self;
+            let conn = io
                 .as_mut()
                 .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection lost"))?;
-            let stream = io.inner.get_ref();
-            if !io.inner.buffer().is_empty() || stream.has_pending() {
+            let stream = conn.inner.get_ref();
+            if !conn.inner.buffer().is_empty() || stream.has_pending() {
                 return Ok(true);
             }
             let State::Authenticated(ctx) = state else {
@@ -37,21 +37,22 @@ impl<L: Login> Session<L> {
             if remaining.is_zero() {
                 return Ok(false);
             }
-            if ctx.notify.as_ref().is_some_and(|n| n.due()) {
-                notify::deliver(ctx, &mut self.out, Moment::BetweenCommands);
-                self.flush()?;
-                continue;
-            }
-            let ready = match ctx.notify.as_ref().and_then(|n| n.fd()) {
-                Some(fd) => poll::wait_any(&[stream.read_fd(), fd], Some(remaining))
-                    .map_err(io::Error::other)?,
-                None => return stream.wait_readable(remaining),
+            let push = if ctx.notify.as_ref().is_some_and(|n| n.due()) {
+                true
+            } else {
+                let ready = match ctx.notify.as_ref().and_then(|n| n.fd()) {
+                    Some(fd) => poll::wait_any(&[stream.read_fd(), fd], Some(remaining))
+                        .map_err(io::Error::other)?,
+                    None => return stream.wait_readable(remaining),
+                };
+                if ready.first().copied().unwrap_or(false) {
+                    return Ok(true);
+                }
+                ready.get(1).copied().unwrap_or(false)
             };
-            if ready.first().copied().unwrap_or(false) {
-                return Ok(true);
-            }
-            if ready.get(1).copied().unwrap_or(false) {
-                notify::deliver(ctx, &mut self.out, Moment::BetweenCommands);
+            if push {
+                // MessageNew's FETCH streams to the client as it is made.
+                notify::deliver(ctx, out, Moment::BetweenCommands, &mut ToClient(io));
                 self.flush()?;
             }
         }

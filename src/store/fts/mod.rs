@@ -110,6 +110,19 @@ enum Load {
 }
 
 impl FtsIndex {
+    /// Gives its memory back unless it is mailbox `keep`'s index (a
+    /// session's selected mailbox, if any).
+    pub fn release_unless(&mut self, keep: Option<MailboxId>) {
+        if self.at.is_some_and(|(id, _)| Some(id) != keep) {
+            *self = FtsIndex::default();
+        }
+    }
+
+    /// Whether it holds a mailbox's index.
+    pub fn is_loaded(&self) -> bool {
+        self.at.is_some()
+    }
+
     fn place(mb: &Mailbox) -> Place {
         Place {
             dir: mb.dir().join(files::DIR),

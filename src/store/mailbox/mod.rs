@@ -274,6 +274,12 @@ impl Mailbox {
         self.log.raise_mark();
     }
 
+    /// Whether a raise found the lock busy and is left to retry
+    /// ([`ChangeLog::mark_pending`]).
+    pub fn mark_pending(&self) -> bool {
+        self.log.mark_pending()
+    }
+
     /// Why this mailbox's log does not verify (rolled back, damaged), if it
     /// does not. Then the mailbox is read-only: every write, compaction and
     /// garbage collection is refused with [`ChangeLogError::ReadOnly`].

@@ -18,6 +18,7 @@ use std::os::fd::BorrowedFd;
 use crate::imap::commands::fetch;
 use crate::imap::commands::selected;
 use crate::imap::context::{wire_uid_set, Ctx, Reply};
+use crate::imap::output::Spill;
 use crate::imap::wire::command::{FetchAttr, FetchAttrs, FetchCommand, NotifyCommand};
 use crate::imap::wire::response::{Response, ResponseCode, Status};
 use crate::store::account::{MailboxId, MailboxName, ACCOUNT_LOG_PATH};
@@ -306,11 +307,14 @@ impl Notifier {
 /// Reports what changed since the last look, as the NOTIFY in force asks
 /// and `moment` allows. Ends the notifications with `OK
 /// [NOTIFICATIONOVERFLOW]` when they cannot go on (RFC 5465 §5.8).
-pub(crate) fn deliver(ctx: &mut Ctx, out: &mut Vec<u8>, moment: Moment) {
+/// MessageNew's FETCH streams to `spill` like any FETCH (after what `out`
+/// already holds, so nothing overtakes it): a thousand large new messages
+/// cost a chunk and one message of memory, not their sum.
+pub(crate) fn deliver(ctx: &mut Ctx, out: &mut Vec<u8>, moment: Moment, spill: &mut dyn Spill) {
     let Some(mut n) = ctx.notify.take() else {
         return;
     };
-    match run(&mut n, ctx, out, moment) {
+    match run(&mut n, ctx, out, moment, spill) {
         Ok(()) => ctx.notify = Some(n),
         Err(Trouble::Overflow(why)) => {
             log::info!("notifications ended: {why}");
@@ -327,7 +331,13 @@ pub(crate) fn deliver(ctx: &mut Ctx, out: &mut Vec<u8>, moment: Moment) {
     }
 }
 
-fn run(n: &mut Notifier, ctx: &mut Ctx, out: &mut Vec<u8>, moment: Moment) -> Result<(), Trouble> {
+fn run(
+    n: &mut Notifier,
+    ctx: &mut Ctx,
+    out: &mut Vec<u8>,
+    moment: Moment,
+    spill: &mut dyn Spill,
+) -> Result<(), Trouble> {
     n.watch_selected(ctx)?;
     let fired = match n.watcher.drain_which() {
         Ok(f) => f,
@@ -350,7 +360,7 @@ fn run(n: &mut Notifier, ctx: &mut Ctx, out: &mut Vec<u8>, moment: Moment) -> Re
     } else if selected_fired || n.selected_due {
         n.selected_due = false;
         if let Some(spec) = n.spec.selected.clone() {
-            push_selected(ctx, out, &spec, moment);
+            push_selected(ctx, out, &spec, moment, spill);
         }
     }
     Ok(())
@@ -472,7 +482,13 @@ fn mailbox_events(
 /// The selected mailbox's changes between commands or during IDLE: all of
 /// them with SELECTED (or in IDLE), all but expunges with
 /// SELECTED-DELAYED; flag changes only with FlagChange (RFC 5465 §5.1).
-fn push_selected(ctx: &mut Ctx, out: &mut Vec<u8>, spec: &SelectedSpec, moment: Moment) {
+fn push_selected(
+    ctx: &mut Ctx,
+    out: &mut Vec<u8>,
+    spec: &SelectedSpec,
+    moment: Moment,
+    spill: &mut dyn Spill,
+) {
     let enabled = ctx.enabled;
     let Some(sel) = ctx.selected.as_mut() else {
         return;
@@ -494,13 +510,20 @@ fn push_selected(ctx: &mut Ctx, out: &mut Vec<u8>, spec: &SelectedSpec, moment: 
         changes.flags_changed.clear();
     }
     selected::report_with_updates(ctx, enabled, out, &changes);
-    fetch_new(ctx, out, &spec.new_attrs, &changes.new_uids);
+    fetch_new(ctx, out, &spec.new_attrs, &changes.new_uids, spill);
 }
 
 /// MessageNew's FETCH attributes for new messages of the selected mailbox
 /// (RFC 5465 §5.2), after their EXISTS; with the UID, which the client
-/// needs to tell them apart.
-fn fetch_new(ctx: &mut Ctx, out: &mut Vec<u8>, attrs: &[FetchAttr], uids: &[Uid]) {
+/// needs to tell them apart. Streamed through `spill` in chunks, as a
+/// FETCH command's answer is (`imap::output`).
+fn fetch_new(
+    ctx: &mut Ctx,
+    out: &mut Vec<u8>,
+    attrs: &[FetchAttr],
+    uids: &[Uid],
+    spill: &mut dyn Spill,
+) {
     if attrs.is_empty() {
         return;
     }
@@ -519,9 +542,10 @@ fn fetch_new(ctx: &mut Ctx, out: &mut Vec<u8>, attrs: &[FetchAttr], uids: &[Uid]
         vanished: false,
         partial: None,
     };
-    // Held, not streamed: NOTIFY reports a few new messages at a time, and
-    // its callers (any command's end, IDLE) have no connection at hand.
-    let reply = fetch::fetch(ctx, out, &cmd, &mut crate::imap::output::Hold);
+    // Streamed: `out` holds only whole responses here (the EXISTS before
+    // them, whatever the command answered), so handing it over keeps the
+    // order of the wire, and the tagged line is written only after this.
+    let reply = fetch::fetch(ctx, out, &cmd, spill);
     if reply.status != Status::Ok {
         // The messages were reported; a part that cannot be read is in
         // the log, and the client can still FETCH what it wants.
@@ -541,12 +565,13 @@ pub(crate) fn refresh_after_command(
     out: &mut Vec<u8>,
     expunge_allowed: bool,
     own_adds: bool,
+    spill: &mut dyn Spill,
 ) {
     if ctx.notify.is_none() {
         selected::refresh(ctx, out, expunge_allowed);
         return;
     }
-    deliver(ctx, out, Moment::AfterCommand);
+    deliver(ctx, out, Moment::AfterCommand, spill);
     let new_uids = selected::refresh(ctx, out, expunge_allowed);
     let attrs = ctx
         .notify
@@ -555,6 +580,6 @@ pub(crate) fn refresh_after_command(
         .map(|s| s.new_attrs.clone())
         .unwrap_or_default();
     if !own_adds {
-        fetch_new(ctx, out, &attrs, &new_uids);
+        fetch_new(ctx, out, &attrs, &new_uids, spill);
     }
 }
