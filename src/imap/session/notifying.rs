@@ -19,8 +19,8 @@ impl<L: Login> Session<L> {
 
     /// Waits up to `timeout` for the client like `wait_for_input`, pushing
     /// notifications meanwhile; false when the client stayed silent, or
-    /// early when a push wrote (a `\\Seen` set by MessageNew's `BODY[]`, a
-    /// `\\Recent` claim) and the lock kept its high-water mark from rising:
+    /// early when a push wrote (a `\Seen` set by MessageNew's `BODY[]`, a
+    /// `\Recent` claim) and the lock kept its high-water mark from rising:
     /// the caller then retries it on its schedule (before, such a mark
     /// waited for the client's next command).
     pub(super) fn wait_notifying(&mut self, timeout: Duration) -> io::Result<bool> {
