@@ -547,9 +547,12 @@ fn stopped(pid: u32) -> bool {
 /// reply), the raise used to be dropped: the mark stayed behind until the
 /// next write, so a session killed after that left a rollback of the
 /// APPEND undetected. Now the raise is retried while the session waits for
-/// its client: once the lock is free the mark covers the APPEND, and after
-/// a SIGKILL the rolled-back log is still found: for the selected
-/// mailbox, for the APPEND target kept beside it, and in IDLE.
+/// its client, backing off to once a second for as long as the client is
+/// quiet (it used to stop after about a second, and this test passed only
+/// when it let the lock go within that second): once the lock is free the
+/// mark covers the APPEND, and after a SIGKILL the rolled-back log is
+/// still found: for the selected mailbox, for the APPEND target kept
+/// beside it, and in IDLE.
 #[test]
 fn tamper_rollback_is_detected_though_the_lock_was_busy_when_the_mark_was_due() {
     use nix::fcntl::{Flock, FlockArg};
@@ -597,7 +600,10 @@ fn tamper_rollback_is_detected_though_the_lock_was_busy_when_the_mark_was_due() 
             c.start("IDLE");
             assert_eq!(c.line(), "+ idling");
         }
-        std::thread::sleep(Duration::from_millis(300));
+        // Held past the second the retries used to stop after: the
+        // outcome must not depend on how soon the lock is free (on a
+        // loaded machine the test itself may be late to let it go).
+        std::thread::sleep(Duration::from_millis(1500));
         assert_eq!(
             std::fs::read(&mark).unwrap(),
             mark_before,
@@ -623,4 +629,73 @@ fn tamper_rollback_is_detected_though_the_lock_was_busy_when_the_mark_was_due() 
         assert!(r.contains("rolled back"), "selected {selected}: {r}");
         assert!(r.lines().last().unwrap().contains("OK [READ-ONLY]"), "{r}");
     }
+}
+
+/// A NOTIFY push between commands may write: MessageNew's `BODY[]` sets
+/// `\Seen`, a selected mailbox claims `\Recent`. Through a handle that
+/// defers its marks (the session appended to its selected mailbox), the
+/// high-water mark used to wait for the client's next command (the retries ran only after a
+/// reply), so a session killed while its client stayed quiet left a
+/// rollback of those writes undetected. Now the push joins the same raise
+/// and retry path as a reply: the mark covers it, and after a SIGKILL the
+/// rolled-back log is found. The session is stopped while another one
+/// appends, so the push (and nothing else) writes after the mark is read.
+#[test]
+fn tamper_rollback_of_what_a_notify_push_wrote_is_detected() {
+    let (root, seg, _) = two_messages_and_their_log("tamper-notify-mark");
+    let mailbox = seg.parent().unwrap().parent().unwrap().to_path_buf();
+    let mark = root
+        .path()
+        .join("users")
+        .join(USER)
+        .join("marks")
+        .join(mailbox.file_name().unwrap());
+    let (child, mut a) = root.serve_imaps(None, Stdio::null());
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let g = Guard(child);
+    assert!(a.login(USER, PASS).contains(" OK "));
+    a.ok_run("SELECT INBOX");
+    // An APPEND to the selected mailbox makes its handle defer marks to
+    // after the reply (`Ctx::append_target`), pushes' writes included.
+    let r = a.append("INBOX", &[], &msg("own-3")).unwrap();
+    assert!(r.last().unwrap().text.contains("[APPENDUID "), "{r:?}");
+    a.ok_run("NOTIFY SET (SELECTED (MessageNew (UID BODY[]) MessageExpunge FlagChange))");
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let give_up = std::time::Instant::now() + Duration::from_secs(30);
+    while !stopped(pid.as_raw() as u32) {
+        assert!(std::time::Instant::now() < give_up, "never stopped");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    {
+        let (_gb, mut b) = session(&root);
+        assert!(b.login(USER, PASS).contains(" OK "));
+        let r = b.append("INBOX", &[], &msg("pushed-4")).unwrap();
+        assert!(r.last().unwrap().text.contains("[APPENDUID "), "{r:?}");
+        // The APPEND's mark is raised after its reply, before the next
+        // command is read.
+        b.ok_run("NOOP");
+        b.ok_run("LOGOUT");
+    }
+    let mark_before = std::fs::read(&mark).unwrap();
+    let log_before = std::fs::read(&seg).unwrap();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    // The client stays quiet: only the push's own raise can move the mark.
+    let give_up = std::time::Instant::now() + Duration::from_secs(20);
+    while std::fs::read(&mark).unwrap() == mark_before {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the mark never covered what the push wrote"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_ne!(std::fs::read(&seg).unwrap(), log_before, "the push wrote");
+    drop(g);
+    drop(a);
+
+    std::fs::write(&seg, &log_before).unwrap();
+    let (_g, mut c) = session(&root);
+    assert!(c.login(USER, PASS).contains(" OK "));
+    let r = c.transcript("SELECT INBOX");
+    assert!(r.contains("rolled back"), "{r}");
+    assert!(r.lines().last().unwrap().contains("OK [READ-ONLY]"), "{r}");
 }

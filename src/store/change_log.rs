@@ -53,10 +53,14 @@ const MESSAGES_PER_TAIL_RECORD: usize = 64;
 /// session reading behind does not lose its place.
 pub const SEGMENT_GRACE: Duration = Duration::from_secs(3600);
 const SNAPSHOT_VERSION: u16 = 1;
-/// The largest mailbox the store writes a snapshot for: this many UIDs
+/// The largest mailbox [`MAX_SNAPSHOT`] is sized for: this many UIDs
 /// assigned over its life (live or expunged; a mailbox in memory costs
-/// about 80 bytes a message, 330 MB here). Past it compaction keeps the
-/// segments: the mailbox stays whole, slower to open.
+/// about 80 bytes a message, 330 MB here). Nothing counts UIDs against it:
+/// compaction checks only the sealed snapshot's size, which a mailbox
+/// below it never takes past the bound. A larger mailbox (its messages
+/// usually far below the worst case) is still snapshotted while its
+/// snapshot fits; once one would not, compaction keeps the segments and
+/// the mailbox stays whole, slower to open.
 pub(crate) const SNAPSHOT_UIDS: u64 = 1 << 22;
 /// The most one UID costs in a snapshot, every field at its largest
 /// postcard varint: a live message is uid 5 + name 16 + INTERNALDATE
@@ -591,18 +595,33 @@ impl ChangeLog {
             return;
         };
         let path = self.dir.join("lock");
-        let Ok(mut f) = durable::open_in_place(&path) else {
-            return;
+        // Only a busy lock keeps the mark pending: any other failure (the
+        // mailbox deleted and collected by another session, `lock` not a
+        // regular file) would fail again on every retry, and a session
+        // retrying while it waits for its client would wake for good.
+        // The mark is given up, as a crash would leave it.
+        let give_up_mark = |this: &mut Self, e: &dyn std::fmt::Display| {
+            log::warn!(
+                "mailbox {}: taking its lock to raise the high-water mark: {e}; the mark stays behind its log",
+                this.id
+            );
+            this.pending_mark = None;
+        };
+        let mut f = match durable::open_in_place(&path) {
+            Ok(f) => f,
+            Err(e) => return give_up_mark(self, &e),
         };
         let give_up = std::time::Instant::now() + wait;
         let _lock = loop {
             match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
                 Ok(l) => break l,
-                Err((back, _)) if std::time::Instant::now() < give_up => {
+                Err((back, nix::errno::Errno::EWOULDBLOCK))
+                    if std::time::Instant::now() < give_up =>
+                {
                     f = back;
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                Err(_) => {
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
                     if !wait.is_zero() {
                         log::warn!(
                             "mailbox {}: its lock stayed busy; the high-water mark stays behind its log",
@@ -611,6 +630,7 @@ impl ChangeLog {
                     }
                     return;
                 }
+                Err((_, e)) => return give_up_mark(self, &e),
             }
         };
         if let Ok(Some(on_disk)) = self.marks.read(&self.id) {
@@ -1058,6 +1078,31 @@ mod tests {
         b.write(&mut sb, None, add).unwrap();
         drop(b);
         assert_eq!(marks.read("mb").unwrap().unwrap().a, 5, "raised at drop");
+    }
+
+    /// A raise that cannot even open the mailbox lock (the mailbox was
+    /// deleted and collected meanwhile, or `lock` is not a regular file)
+    /// gives the mark up instead of keeping it pending: a session retries
+    /// pending marks while it waits for its client, and used to wake every
+    /// 100 ms of an IDLE for good, retrying in vain.
+    #[test]
+    fn a_mark_whose_lock_cannot_be_opened_is_given_up() {
+        let (tmp, dir, master) = fresh();
+        let t = tmp.path().join("tmp");
+        let (mut a, mut sa) = ChangeLog::open(&dir, &t, "mb", &master).unwrap();
+        a.defer_marks();
+        a.write(&mut sa, None, |st: &State| -> Result<_, ChangeLogError> {
+            Ok((
+                vec![one_message(st.uidnext.get(), st.highest_modseq.get() + 1)],
+                (),
+            ))
+        })
+        .unwrap();
+        assert!(a.mark_pending());
+        std::fs::remove_file(dir.join("lock")).unwrap();
+        std::fs::create_dir(dir.join("lock")).unwrap();
+        a.raise_mark();
+        assert!(!a.mark_pending(), "kept pending, to be retried in vain");
     }
 
     /// A handle dropped while another transaction holds the lock for a

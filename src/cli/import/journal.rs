@@ -20,6 +20,19 @@
 //! occurrence number among identical contents of that source, so the
 //! journal shows no content, only which hashes were imported; it is
 //! removed when the import completes.
+//!
+//! A torn tail (bytes after the last `\n`, left by a crash or a kill
+//! mid-write) is cut off, synced, before anything is appended: otherwise
+//! the next run's first line would be glued onto it (a `P` line swallowed
+//! by a torn `D` line is lost; a long `P` glued onto a torn `P` passes
+//! [`MAX_LINE`] and the journal is refused). Cutting it is always safe:
+//! each line is written whole (`\n` included) before it is synced, and
+//! nothing is acted on before its line's sync returns, so every line
+//! anything was acted on ends in `\n` on disk. The tail is therefore an
+//! unsynced line: a `P` or `S` whose append or delivery never started, or
+//! a `D` (never synced) whose batch or delivery is still named by its
+//! synced `P` or `S` line earlier in the file and is resolved from it as
+//! if the `D` had never been written.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -168,6 +181,9 @@ impl Journal {
         let mut done = HashSet::new();
         let mut batches = Vec::new();
         let mut deliveries = Vec::new();
+        // Bytes up to and including the last `\n`; past it, a torn tail.
+        let mut whole: u64 = 0;
+        let mut torn = false;
         // In the user's `tmp/`, under a name the user can predict: a link,
         // a FIFO or a file past the bound there is refused, never waited on.
         let existing = match durable::open_bounded(path, MAX_JOURNAL) {
@@ -199,6 +215,13 @@ impl Journal {
                 if raw.len() > MAX_LINE {
                     return Err(malformed(format!("is longer than {MAX_LINE} bytes")));
                 }
+                if raw.last() != Some(&b'\n') {
+                    // The end of the file without a line end: never synced,
+                    // so never acted on (see the module comment); cut below.
+                    torn = true;
+                    break;
+                }
+                whole += read as u64;
                 let line = std::str::from_utf8(raw.strip_suffix(b"\n").unwrap_or(&raw))
                     .map_err(|_| malformed("is not text".into()))?;
                 let mut w = line.split(' ');
@@ -234,8 +257,6 @@ impl Journal {
                             });
                         }
                     }
-                    // A torn last line (a crash mid-write) is ignored: it
-                    // was never synced, so nothing acted on it.
                     _ => {}
                 }
             }
@@ -254,6 +275,12 @@ impl Journal {
                 std::io::ErrorKind::InvalidData,
                 "not a regular file",
             )));
+        }
+        if torn {
+            // Synced before anything is appended, so no crash can leave the
+            // new lines behind the old tail's bytes.
+            file.set_len(whole).map_err(io)?;
+            file.sync_data().map_err(io)?;
         }
         Ok(Journal {
             path: path.to_path_buf(),
@@ -461,6 +488,90 @@ mod tests {
         assert!(j.pending_batches.is_empty() && j.pending_deliveries.is_empty());
         assert!(j.is_done(&ida));
         j.remove().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn full_batch(mailbox: &str, salt: u32) -> PendingBatch {
+        PendingBatch {
+            mailbox: mailbox.into(),
+            uidnext: 1 + salt,
+            items: (0..MAX_BATCH as u32)
+                .map(|i| {
+                    let h = Hash::of(&[salt.to_be_bytes(), i.to_be_bytes()].concat());
+                    (Hash::id(mailbox, &h, 0), h)
+                })
+                .collect(),
+        }
+    }
+
+    /// A run killed while writing a long `P` line leaves it torn; the next
+    /// run's `P` line used to be appended onto it, the glued line passed
+    /// [`MAX_LINE`] and the third run was refused ("not written by an
+    /// import"). The torn tail is now cut before anything is appended.
+    #[test]
+    fn journal_cuts_a_torn_p_line_before_appending() {
+        let dir =
+            std::env::temp_dir().join(format!("crymap-like-journal-tornp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("j");
+        {
+            let mut j = Journal::open(&path).unwrap();
+            j.begin_batch(&full_batch("INBOX", 0)).unwrap();
+        }
+        let written = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &written[..written.len() * 2 / 3]).unwrap();
+        let second = full_batch("INBOX", 1);
+        {
+            let mut j = Journal::open(&path).unwrap();
+            assert!(j.pending_batches.is_empty(), "a torn line is not a batch");
+            j.begin_batch(&second).unwrap();
+        }
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.pending_batches.len(), 1);
+        assert_eq!(j.pending_batches[0].items, second.items);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A torn (unsynced) `D` line used to swallow the next run's synced
+    /// `P` line, so when that run was interrupted too its batch was not
+    /// pending any more and a third run imported it again.
+    #[test]
+    fn journal_keeps_the_batch_begun_after_a_torn_d_line() {
+        let dir =
+            std::env::temp_dir().join(format!("crymap-like-journal-tornd-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("j");
+        let (a, b) = (Hash::of(b"a"), Hash::of(b"b"));
+        let (ida, idb) = (Hash::id("INBOX", &a, 0), Hash::id("INBOX", &b, 0));
+        {
+            let mut j = Journal::open(&path).unwrap();
+            j.begin_batch(&PendingBatch {
+                mailbox: "INBOX".into(),
+                uidnext: 1,
+                items: vec![(ida, a)],
+            })
+            .unwrap();
+            j.done(&[ida]).unwrap();
+        }
+        let written = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &written[..written.len() - 10]).unwrap();
+        {
+            let mut j = Journal::open(&path).unwrap();
+            assert_eq!(j.pending_batches.len(), 1, "resolved from its P line");
+            j.begin_batch(&PendingBatch {
+                mailbox: "INBOX".into(),
+                uidnext: 2,
+                items: vec![(idb, b)],
+            })
+            .unwrap();
+        }
+        let j = Journal::open(&path).unwrap();
+        assert!(
+            j.pending_batches.iter().any(|p| p.items == vec![(idb, b)]),
+            "the second batch is still pending"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

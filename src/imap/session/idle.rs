@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
-use super::{Login, Next, Session, SessionError, State, ToClient};
+use super::{Login, MarkRetry, Next, Session, SessionError, State, ToClient};
 use crate::imap::commands::notify::{self, Moment};
 use crate::imap::commands::selected;
 use crate::imap::wire::framing::FrameError;
@@ -35,6 +35,7 @@ impl<L: Login> Session<L> {
         // Mail is indexed as it arrives (doc/fts.md): while the client
         // idles, in steps small enough that its DONE waits little.
         let mut index_due = true;
+        let mut retry = MarkRetry::new();
         loop {
             if watcher.is_none() {
                 // NOTIFY ended (NOTIFICATIONOVERFLOW): plain IDLE from here.
@@ -75,13 +76,10 @@ impl<L: Login> Session<L> {
                             .and_then(DirWatcher::suggested_timeout)
                             .map_or(remaining, |t| t.min(remaining))
                     };
-                    // A mark the last reply could not raise (the mailbox
-                    // lock was busy) is retried while the client idles.
-                    let wait = if marks_pending {
-                        wait.min(MARK_RETRY)
-                    } else {
-                        wait
-                    };
+                    // A mark the last reply or refresh could not raise (the
+                    // mailbox lock was busy) is retried while the client
+                    // idles, backing off ([`MarkRetry`]).
+                    let wait = retry.pause(marks_pending).map_or(wait, |p| wait.min(p));
                     let mut fds = vec![stream.read_fd()];
                     let watcher_at = fds.len();
                     fds.extend(watcher.as_ref().and_then(DirWatcher::fd));
@@ -121,11 +119,8 @@ impl<L: Login> Session<L> {
                 self.flush()?;
             }
             if !client {
-                if let State::Authenticated(ctx) = &mut self.state {
-                    if marks_pending {
-                        ctx.after_reply();
-                    }
-                }
+                // Also what this round's refresh or push wrote.
+                self.raise_marks();
                 if index_due {
                     index_due = match &mut self.state {
                         State::Authenticated(ctx) => index_step(ctx),
@@ -172,10 +167,6 @@ impl<L: Login> Session<L> {
         }
     }
 }
-
-/// How often an idling session retries a high-water mark that another
-/// transaction's lock kept it from raising (`ChangeLog::raise_mark`).
-const MARK_RETRY: Duration = Duration::from_millis(100);
 
 /// Messages indexed per step while idling: about a tenth of a second's
 /// work, the most a DONE then waits for.

@@ -152,14 +152,40 @@ pub(super) struct ToClient<'a>(pub(super) &'a mut Option<Io>);
 /// given back once sent.
 const KEPT_BUFFER: usize = 2 * crate::imap::output::CHUNK;
 
-/// The waits after which a mark raise that found the mailbox lock busy is
-/// tried again while the client is quiet (a transaction holds the lock for
-/// milliseconds); after the last one, the session's next reply tries.
-const MARK_RETRY_PAUSES: [Duration; 3] = [
-    Duration::from_millis(10),
-    Duration::from_millis(100),
-    Duration::from_secs(1),
-];
+/// When a session tries again the high-water marks its replies (or its
+/// NOTIFY pushes, or IDLE's refreshes) could not raise because another
+/// transaction held the mailbox lock (`ChangeLog::raise_mark`): while it
+/// waits for the client, after 10 ms, then twice as long each time up to
+/// once a second, for as long as the wait lasts and a mark is pending. It
+/// used to stop after three tries within about a second, so a lock held a
+/// little longer (a large transaction, a loaded machine) left the mark
+/// behind until the client's next command. A raise that fails for another
+/// reason than a busy lock gives the mark up, so the retries end.
+#[derive(Debug)]
+struct MarkRetry {
+    next: Duration,
+}
+
+impl MarkRetry {
+    const FIRST: Duration = Duration::from_millis(10);
+    const LONGEST: Duration = Duration::from_secs(1);
+
+    fn new() -> MarkRetry {
+        MarkRetry { next: Self::FIRST }
+    }
+
+    /// How long to wait before the next try, given whether a mark is
+    /// pending now (`None`: nothing to retry, and the back-off starts over).
+    fn pause(&mut self, pending: bool) -> Option<Duration> {
+        if !pending {
+            self.next = Self::FIRST;
+            return None;
+        }
+        let pause = self.next;
+        self.next = (self.next * 2).min(Self::LONGEST);
+        Some(pause)
+    }
+}
 
 impl Spill for ToClient<'_> {
     fn spill(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
@@ -392,6 +418,9 @@ impl<L: Login> Session<L> {
     }
 
     /// Waits for the client; false when it stayed silent too long.
+    /// Meanwhile it pushes NOTIFY events and retries pending high-water
+    /// marks ([`MarkRetry`]); neither delays the other, since a retry only
+    /// shortens the wait on the client and the NOTIFY watches.
     fn wait_for_input(&mut self) -> io::Result<bool> {
         let mut timeout = self.config.idle_timeout;
         if !self.authenticated() {
@@ -400,37 +429,41 @@ impl<L: Login> Session<L> {
                     .saturating_duration_since(Instant::now()),
             );
         }
-        let io = self.io()?;
-        if !io.inner.buffer().is_empty() {
-            return Ok(true);
-        }
-        if self.retry_marks()? {
-            return Ok(true);
-        }
-        if self.notifying() {
-            return self.wait_notifying(timeout);
-        }
-        self.io()?.inner.get_ref().wait_readable(timeout)
-    }
-
-    /// Retries the high-water marks [`Ctx::after_reply`] could not raise
-    /// (another transaction held the mailbox lock) a few times within about
-    /// a second, so a client that goes quiet after an APPEND does not leave
-    /// the mark behind until its next command; true when the client sent
-    /// something meanwhile (its command's reply retries them again).
-    fn retry_marks(&mut self) -> io::Result<bool> {
-        for pause in MARK_RETRY_PAUSES {
-            if !matches!(&self.state, State::Authenticated(ctx) if ctx.marks_pending()) {
-                return Ok(false);
-            }
-            if self.io()?.inner.get_ref().wait_readable(pause)? {
+        let deadline = Instant::now() + timeout;
+        let mut retry = MarkRetry::new();
+        loop {
+            if !self.io()?.inner.buffer().is_empty() {
                 return Ok(true);
             }
-            if let State::Authenticated(ctx) = &mut self.state {
-                ctx.after_reply();
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let wait = retry
+                .pause(self.marks_pending())
+                .map_or(remaining, |p| p.min(remaining));
+            let input = if self.notifying() {
+                self.wait_notifying(wait)?
+            } else {
+                self.io()?.inner.get_ref().wait_readable(wait)?
+            };
+            if input {
+                return Ok(true);
+            }
+            self.raise_marks();
+            if Instant::now() >= deadline {
+                return Ok(false);
             }
         }
-        Ok(false)
+    }
+
+    /// Whether a high-water mark is left to raise ([`Ctx::marks_pending`]).
+    fn marks_pending(&self) -> bool {
+        matches!(&self.state, State::Authenticated(ctx) if ctx.marks_pending())
+    }
+
+    /// Raises the marks left pending, if the locks are free now.
+    fn raise_marks(&mut self) {
+        if let State::Authenticated(ctx) = &mut self.state {
+            ctx.after_reply();
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {

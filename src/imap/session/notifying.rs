@@ -18,7 +18,11 @@ impl<L: Login> Session<L> {
     }
 
     /// Waits up to `timeout` for the client like `wait_for_input`, pushing
-    /// notifications meanwhile; false when the client stayed silent.
+    /// notifications meanwhile; false when the client stayed silent, or
+    /// early when a push wrote (a `\Seen` set by MessageNew's `BODY[]`, a
+    /// `\Recent` claim) and the lock kept its high-water mark from rising:
+    /// the caller then retries it on its schedule (before, such a mark
+    /// waited for the client's next command).
     pub(super) fn wait_notifying(&mut self, timeout: Duration) -> io::Result<bool> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -54,6 +58,10 @@ impl<L: Login> Session<L> {
                 // MessageNew's FETCH streams to the client as it is made.
                 notify::deliver(ctx, out, Moment::BetweenCommands, &mut ToClient(io));
                 self.flush()?;
+                self.raise_marks();
+                if self.marks_pending() {
+                    return Ok(false);
+                }
             }
         }
     }
