@@ -1,8 +1,10 @@
 //! The parsed summary of a message (ENVELOPE, BODYSTRUCTURE, part offsets,
 //! search headers), computed once when the message enters a mailbox and
-//! stored sealed beside its file as `msg/XX/NAME.sum`. Owns that file's
-//! sealing and the single call into the MIME parser; never interprets the
-//! summary (the IMAP layer deserialises it).
+//! stored sealed in the message file's own header (format 3, written by
+//! APPEND) or beside it as `msg/XX/NAME.sum` (delivered messages, older
+//! files, summaries too large for a header, recomputed ones). Owns the
+//! sealing of both and the single call into the MIME parser; never
+//! interprets the summary (the IMAP layer deserialises it).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -89,6 +91,25 @@ pub(crate) fn path_for(msg_path: &Path) -> PathBuf {
 /// a computed summary larger than this is not stored (recomputed on use).
 pub(crate) const MAX_SEALED: u64 = 4 * super::MAX_MESSAGE_SIZE;
 
+/// Seals `summary` for the message named `name`: the same sealed form goes
+/// into a format-3 file's header or into `NAME.sum`. The associated data
+/// names the file, so a sealed summary moved to another file (its header
+/// or its `.sum`) fails to open; only the same name (the same immutable
+/// content, hard-linked by COPY) accepts it.
+pub(crate) fn seal(key: &SecretKey, name: &MessageName, summary: &[u8]) -> Vec<u8> {
+    seal::seal(key, &aad(name), summary)
+}
+
+/// Opens a summary sealed by [`seal`] (read from a file's header) for the
+/// message named `name`; `None` when it fails authentication.
+pub(crate) fn open(
+    key: &SecretKey,
+    name: &MessageName,
+    sealed: &[u8],
+) -> Option<Zeroizing<Vec<u8>>> {
+    seal::open(key, &aad(name), sealed).ok()
+}
+
 /// Seals `summary` for message `name` and renames it into place at `dest`
 /// (not synced: it can always be recomputed).
 pub(crate) fn write(
@@ -98,12 +119,16 @@ pub(crate) fn write(
     name: &MessageName,
     summary: &[u8],
 ) -> Result<(), SummaryError> {
-    let sealed = seal::seal(key, &aad(name), summary);
+    write_sealed(tmp_dir, dest, &seal(key, name, summary))
+}
+
+/// Renames an already sealed summary into place at `dest` (not synced).
+pub(crate) fn write_sealed(tmp_dir: &Path, dest: &Path, sealed: &[u8]) -> Result<(), SummaryError> {
     if sealed.len() as u64 > MAX_SEALED {
         return Ok(());
     }
     let mut staged = NewFile::create(tmp_dir)?;
-    staged.write_all(&sealed)?;
+    staged.write_all(sealed)?;
     // No fsync: a summary lost or torn by a crash is recomputed from the
     // message (see `Mailbox::summary`), so it needs no durability of its own.
     Ok(staged.place(dest, Durability::Deferred)?)
