@@ -53,7 +53,9 @@ PY
 
 run() {
     local label=$1 bin=$2 cond=$3 password pid
-    rm -rf "$work/demo-root"
+    # The old output goes first: the new server's redirection happens in
+    # its own process, after this shell may already have read the file.
+    rm -rf "$work/demo-root" "$work/demo.out"
     "$bin" demo --dir "$work/demo-root" --imaps-port "$port" --imap-port "$((port + 1))" \
         >"$work/demo.out" 2>"$work/demo.log" &
     pid=$!
