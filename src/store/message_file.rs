@@ -53,6 +53,7 @@ use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::stream::{StreamReader, StreamWriter};
 use crate::crypto::{seal, CryptoError};
 use crate::sys::durable::{self, DirSyncs, FsError, NewFile, Unsynced};
+use crate::sys::spare_file;
 
 pub(crate) use crate::sys::durable::Durability;
 
@@ -221,7 +222,11 @@ pub(crate) fn write_unsynced(
     crash_point: &str,
     dirs: &mut DirSyncs,
 ) -> Result<(u64, Unsynced), MessageFileError> {
-    let (total, staged) = stage(tmp_dir, dest, Some(name), keys, content, header, limit)?;
+    // A session's next APPEND takes the staging file made ahead while it
+    // waited for the client (`sys::spare_file`): its inode is allocated
+    // off the command's path.
+    let file = spare_file::take(tmp_dir)?;
+    let (total, staged) = stage(file, dest, Some(name), keys, content, header, limit)?;
     crash::point(crash_point);
     Ok((total, staged.place_unsynced(dest, dirs)?))
 }
@@ -240,16 +245,26 @@ fn write_as(
     crash_point: &str,
     durability: Durability,
 ) -> Result<u64, MessageFileError> {
-    let (total, staged) = stage(tmp_dir, dest, bound_to, keys, content, header, limit)?;
+    let (total, staged) = stage(
+        NewFile::create(tmp_dir)?,
+        dest,
+        bound_to,
+        keys,
+        content,
+        header,
+        limit,
+    )?;
     crash::point(crash_point);
     staged.place(dest, durability)?;
     Ok(total)
 }
 
-/// Writes the whole file (for `dest`) under a staging name; returns the
-/// content size and the staged file, not yet synced or placed.
+/// Writes the whole file (for `dest`) into `staged`, a new file under a
+/// staging name; returns the content size and the staged file, not yet
+/// synced or placed. Dropped on any error, the staging file is removed:
+/// nothing is left behind.
 fn stage(
-    tmp_dir: &Path,
+    mut staged: NewFile,
     dest: &Path,
     bound_to: Option<MessageName>,
     keys: Keys<'_>,
@@ -300,9 +315,6 @@ fn stage(
             path: dest.to_path_buf(),
             reason: "header too large",
         })?;
-    // Dropped on any error below, the staging file is removed: nothing is
-    // left behind.
-    let mut staged = NewFile::create(tmp_dir)?;
     let tmp = staged.path().to_path_buf();
     let total = {
         // One buffer for the header and the sealed content: a message of

@@ -293,7 +293,9 @@ static HELPER: std::sync::Mutex<Option<(u32, mpsc::Sender<Job>)>> = std::sync::M
 /// when no thread can be started.
 fn helper_jobs() -> Option<mpsc::Sender<Job>> {
     let pid = std::process::id();
-    let mut slot = HELPER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut slot = HELPER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some((owner, jobs)) = slot.as_ref() {
         if *owner == pid {
             return Some(jobs.clone());

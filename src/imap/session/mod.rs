@@ -233,6 +233,8 @@ pub(crate) fn run<L: Login>(
     };
     s.greet()?;
     let result = s.serve();
+    // The staging file made ahead for a next APPEND is not needed now.
+    crate::sys::spare_file::discard();
     if let Some(io) = s.io.as_mut() {
         io.inner.get_mut().shutdown_tls();
     }
