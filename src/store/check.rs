@@ -311,7 +311,8 @@ fn check_summary(
         None => false,
     };
     let path = summary::path_for(msg_path);
-    let problem = match summary::read(&path, key, name) {
+    let size = raw.len() as u64;
+    let problem = match summary::read(&path, key, name, size) {
         Ok(Some(blob)) if summary::decode(&blob).is_some() => return,
         Ok(Some(_)) => (Severity::Damaged, "is of an unknown format"),
         Ok(None) if header_fails => (
@@ -334,7 +335,7 @@ fn check_summary(
     );
     if repair {
         let blob = summary::compute(raw);
-        if summary::write(tmp, &path, key, name, &blob).is_ok() {
+        if summary::write(tmp, &path, key, name, size, &blob).is_ok() {
             report.repaired();
         }
     }

@@ -166,7 +166,7 @@ impl Mailbox {
                 // Written before the syncs, its rename rides in the same
                 // commit.
                 if let Some(sealed) = beside {
-                    summary::write_sealed(&tmp, &summary::path_for(&path), &sealed)?;
+                    summary::write_sealed(&tmp, &summary::path_for(&path), size.into(), &sealed)?;
                 }
             }
             crash::point("append.after-rename");
@@ -207,6 +207,7 @@ impl Mailbox {
             summary::write_sealed(
                 &self.user_dir.join("tmp"),
                 &summary::path_for(path),
+                raw.len() as u64,
                 &sealed,
             )?;
         }

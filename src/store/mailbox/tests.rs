@@ -409,12 +409,13 @@ fn older_summary_format_is_recomputed_once_and_stored_again() {
     assert_eq!(old_blob.first(), Some(&0));
     assert!(summary::decode(&old_blob).is_none());
     let tmp = f.user.join("tmp");
-    summary::write(&tmp, &sum_path, &f.keys.summary_key, &name, &old_blob).unwrap();
+    let size = raw.len() as u64;
+    summary::write(&tmp, &sum_path, &f.keys.summary_key, &name, size, &old_blob).unwrap();
     let s = mb.summary(uid).unwrap();
     assert_eq!(s.sort.base_subject, "UPGRADE");
     assert_eq!(s.sort.references, vec!["p@x".to_owned()]);
     assert_eq!(s.preview, "hello");
-    let stored = summary::read(&sum_path, &f.keys.summary_key, &name)
+    let stored = summary::read(&sum_path, &f.keys.summary_key, &name, size)
         .unwrap()
         .unwrap();
     assert_eq!(summary::decode(&stored), Some(s));
@@ -744,6 +745,7 @@ fn older_files_and_summary_files_still_read_and_copy() {
         &summary::path_for(&path),
         &f.keys.summary_key,
         &name,
+        raw.len() as u64,
         &blob,
     )
     .unwrap();

@@ -548,7 +548,8 @@ impl Mailbox {
         // Summaries are written without fsync and are only a cache of what
         // the (authenticated) message says: a missing, torn or tampered one
         // is recomputed from the message.
-        match summary::read(&path, &self.keys.summary_key, &m.name) {
+        let size = u64::from(m.size);
+        match summary::read(&path, &self.keys.summary_key, &m.name, size) {
             Ok(Some(s)) => {
                 if let Some(parsed) = summary::decode(&s) {
                     return Ok(parsed);
@@ -564,7 +565,7 @@ impl Mailbox {
         // costs the next reader the same work.
         let blob = summary::encode_summary(&parsed);
         let tmp = self.user_dir.join("tmp");
-        if let Err(e) = summary::write(&tmp, &path, &self.keys.summary_key, &m.name, &blob) {
+        if let Err(e) = summary::write(&tmp, &path, &self.keys.summary_key, &m.name, size, &blob) {
             log::warn!("{e}; the recomputed summary was not stored");
         }
         Ok(parsed)
