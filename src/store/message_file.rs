@@ -224,11 +224,13 @@ pub(crate) fn write_unsynced(
 ) -> Result<(u64, Unsynced), MessageFileError> {
     // A session's next APPEND takes the staging file made ahead while it
     // waited for the client (`sys::spare_file`): its inode is allocated
-    // off the command's path.
+    // off the command's path, once this one has left `tmp_dir`.
     let file = spare_file::take(tmp_dir)?;
     let (total, staged) = stage(file, dest, Some(name), keys, content, header, limit)?;
     crash::point(crash_point);
-    Ok((total, staged.place_unsynced(dest, dirs)?))
+    let placed = staged.place_unsynced(dest, dirs)?;
+    spare_file::prepare_next(tmp_dir);
+    Ok((total, placed))
 }
 
 /// [`write`], or with `bound_to` `None` a version-1 file as older builds

@@ -54,10 +54,17 @@ const MAX_AGE: Duration = Duration::from_secs(3600);
 static PROCESS: LazyLock<Arc<Spares>> = LazyLock::new(Spares::new);
 
 /// A new staging file in `dir`: the spare made ahead if there is one,
-/// else one created now; either way a thread is asked to make the next
-/// spare.
+/// else one created now.
 pub(crate) fn take(dir: &Path) -> Result<NewFile> {
     PROCESS.take(dir)
+}
+
+/// Asks for the next spare in `dir`, from the second file taken on. The
+/// caller asks once its file has left `dir` (renamed into place): a file
+/// created in `dir` holds `dir`'s lock for as long as ext4 scans for a
+/// free inode, and a rename out of `dir` meanwhile would wait for it.
+pub(crate) fn prepare_next(dir: &Path) {
+    PROCESS.prepare_next(dir);
 }
 
 /// Removes the spare, if any (a session ending).
@@ -104,19 +111,32 @@ impl Spares {
                 .take()
                 .and_then(|(f, made)| (made.elapsed() < MAX_AGE).then_some(f));
             slot.taken = slot.taken.saturating_add(1);
-            if slot.taken >= 2 && !slot.pending {
-                if slot.jobs.is_none() {
-                    slot.jobs = self.start();
-                }
-                if let Some(jobs) = &slot.jobs {
-                    slot.pending = jobs.send(dir.to_owned()).is_ok();
-                }
-            }
             spare
         };
         match spare {
             Some(file) => Ok(file),
             None => NewFile::create(dir),
+        }
+    }
+
+    fn prepare_next(self: &Arc<Self>, dir: &Path) {
+        let mut guard = self.lock();
+        let Some(slot) = guard.as_mut() else {
+            return;
+        };
+        if slot.pid != std::process::id()
+            || slot.dir != dir
+            || slot.taken < 2
+            || slot.pending
+            || slot.file.is_some()
+        {
+            return;
+        }
+        if slot.jobs.is_none() {
+            slot.jobs = self.start();
+        }
+        if let Some(jobs) = &slot.jobs {
+            slot.pending = jobs.send(dir.to_owned()).is_ok();
         }
     }
 
@@ -174,6 +194,7 @@ mod tests {
         let count = || std::fs::read_dir(&dir).expect("list").count();
         let spares = Spares::new();
         drop(spares.take(&dir).expect("once"));
+        spares.prepare_next(&dir);
         assert!(spares
             .lock()
             .as_ref()
@@ -181,6 +202,7 @@ mod tests {
         assert_eq!(count(), 0, "no spare after one file");
         let first = spares.take(&dir).expect("first");
         let first_path = first.path().to_owned();
+        spares.prepare_next(&dir);
         // The thread makes the next one while we hold the first.
         let mut waited = 0;
         while count() < 2 && waited < 500 {
@@ -189,6 +211,7 @@ mod tests {
         }
         assert_eq!(count(), 2, "the spare was made ahead");
         let second = spares.take(&dir).expect("second");
+        spares.prepare_next(&dir);
         assert_ne!(second.path(), first_path);
         drop(first);
         drop(second);
