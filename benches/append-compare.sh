@@ -56,6 +56,13 @@ run() {
     # The old output goes first: the new server's redirection happens in
     # its own process, after this shell may already have read the file.
     rm -rf "$work/demo-root" "$work/demo.out"
+    # The previous run's server (or a session it started) may still hold
+    # the port for a moment; a new demo would then fail to bind and the
+    # client would reach the old one.
+    for _ in $(seq 300); do
+        python3 -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null && break
+        sleep 0.1
+    done
     "$bin" demo --dir "$work/demo-root" --imaps-port "$port" --imap-port "$((port + 1))" \
         >"$work/demo.out" 2>"$work/demo.log" &
     pid=$!
