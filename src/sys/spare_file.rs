@@ -15,6 +15,7 @@
 //! ([`discard`]); one killed leaves it for garbage collection (a day).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -53,9 +54,24 @@ const MAX_AGE: Duration = Duration::from_secs(3600);
 
 static PROCESS: LazyLock<Arc<Spares>> = LazyLock::new(Spares::new);
 
+/// Whether this process keeps a spare: only a session process, which
+/// serves one user (one `tmp/`) and says so with [`enable`]. A process
+/// using the store for several users at once (a test harness seeding
+/// accounts, say) makes every file when needed: one shared spare would be
+/// removed from one user's `tmp/` when another's asks.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Lets this process keep a spare (an IMAP session, from its start).
+pub(crate) fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
 /// A new staging file in `dir`: the spare made ahead if there is one,
 /// else one created now.
 pub(crate) fn take(dir: &Path) -> Result<NewFile> {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return NewFile::create(dir);
+    }
     PROCESS.take(dir)
 }
 
@@ -64,7 +80,9 @@ pub(crate) fn take(dir: &Path) -> Result<NewFile> {
 /// created in `dir` holds `dir`'s lock for as long as ext4 scans for a
 /// free inode, and a rename out of `dir` meanwhile would wait for it.
 pub(crate) fn prepare_next(dir: &Path) {
-    PROCESS.prepare_next(dir);
+    if ENABLED.load(Ordering::Relaxed) {
+        PROCESS.prepare_next(dir);
+    }
 }
 
 /// Removes the spare, if any (a session ending).
