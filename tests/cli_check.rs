@@ -82,28 +82,50 @@ fn cli_check_intact_account_passes_and_wrong_password_is_77() {
     assert_eq!(out.status.code(), Some(67));
 }
 
+/// Summaries live in the message file's header (format 3); one whose
+/// sealing was damaged there, and one lost (a file as older builds wrote
+/// it, whose `.sum` is gone), are found; `--repair` stores each beside
+/// its file, after which nothing is left to report.
 #[test]
 fn tamper_check_lost_and_tampered_summaries_are_found_and_recomputed() {
     let (root, user) = setup("check-sum");
     let (_, files) = inbox(&user);
-    std::fs::remove_file(sum_of(&files[0])).unwrap();
-    let mut torn = std::fs::read(sum_of(&files[1])).unwrap();
+    assert!(files.iter().all(|f| message_files::version(f) == 3));
+    assert!(files.iter().all(|f| !sum_of(f).exists()));
+    message_files::set_header_summary(&files[0], None);
+    let mut torn = message_files::header_summary(&files[1]).unwrap();
     torn[10] ^= 1;
-    std::fs::write(sum_of(&files[1]), torn).unwrap();
+    message_files::set_header_summary(&files[1], Some(&torn));
     let (code, text) = check(&root, false);
     assert_eq!(code, 65, "{text}");
     assert!(
         text.contains("missing: INBOX: summary of message UID"),
         "{text}"
     );
-    assert!(text.contains("fails authentication"), "{text}");
+    assert!(
+        text.contains("in its file's header fails authentication"),
+        "{text}"
+    );
     let (code, text) = check(&root, true);
     assert_eq!(code, 0, "{text}");
     assert_eq!(text.matches("(repaired)").count(), 2, "{text}");
-    assert!(sum_of(&files[0]).exists());
+    assert!(sum_of(&files[0]).exists() && sum_of(&files[1]).exists());
     let (code, text) = check(&root, false);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("0 problem(s), 0 repaired"), "{text}");
+    // A `.sum` damaged beside a file without one in its header is found
+    // too, as before.
+    let mut torn = std::fs::read(sum_of(&files[0])).unwrap();
+    torn[10] ^= 1;
+    std::fs::write(sum_of(&files[0]), torn).unwrap();
+    let (code, text) = check(&root, false);
+    assert_eq!(code, 65, "{text}");
+    assert!(
+        text.contains("damaged: INBOX: summary of message UID")
+            && text.contains("fails authentication")
+            && !text.contains("header"),
+        "{text}"
+    );
 }
 
 #[test]

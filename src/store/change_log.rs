@@ -633,13 +633,10 @@ impl ChangeLog {
                 Err((_, e)) => return give_up_mark(self, &e),
             }
         };
-        if let Ok(Some(on_disk)) = self.marks.read(&self.id) {
-            if !on_disk.is_behind(&mark) {
-                self.pending_mark = None;
-                return;
-            }
+        self.pending_mark = None;
+        if let Err(e) = self.marks.raise(&self.id, mark) {
+            log::warn!("mailbox {}: writing its high-water mark: {e}", self.id);
         }
-        self.write_pending_mark();
     }
 
     /// Writes the pending mark (the caller holds the lock or knows it

@@ -191,8 +191,8 @@ pub(crate) fn check(
                 .join(m.name.fanout())
                 .join(m.name.to_string());
             progress(u64::from(m.size));
-            let raw = match read_message(&path, m.name, &keystore, master) {
-                Ok(raw) => raw,
+            let (raw, in_file) = match read_message(&path, m.name, &keystore, master) {
+                Ok(read) => read,
                 Err(Problem::Missing) => {
                     report.add(
                         Severity::Missing,
@@ -234,6 +234,7 @@ pub(crate) fn check(
                 m.uid,
                 &m.name,
                 &path,
+                in_file.as_deref(),
                 &raw,
                 &summary_key,
                 &tmp,
@@ -263,25 +264,29 @@ enum Problem {
     Damaged(String),
 }
 
+/// The content of the message file at `path` and the summary sealed into
+/// its header, if any (still sealed).
 fn read_message(
     path: &Path,
     name: MessageName,
     keystore: &KeyStore,
     master: &MasterKey,
-) -> Result<Vec<u8>, Problem> {
+) -> Result<(Vec<u8>, Option<Vec<u8>>), Problem> {
     if !path.exists() {
         return Err(Problem::Missing);
     }
     let sealed = SealedMessage::open(path, name).map_err(|e| Problem::Damaged(e.to_string()))?;
+    let in_file = sealed.sealed_summary().map(<[u8]>::to_vec);
     let key = keystore
         .unwrap(master, sealed.wrapped_key())
         .map_err(|e| Problem::Damaged(format!("its key cannot be unwrapped: {e}")))?;
     let mut reader = sealed
         .decrypt(&key)
         .map_err(|e| Problem::Damaged(e.to_string()))?;
-    reader
+    let raw = reader
         .read_all()
-        .map_err(|e| Problem::Damaged(e.to_string()))
+        .map_err(|e| Problem::Damaged(e.to_string()))?;
+    Ok((raw, in_file))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -291,15 +296,29 @@ fn check_summary(
     uid: Uid,
     name: &MessageName,
     msg_path: &Path,
+    in_file: Option<&[u8]>,
     raw: &[u8],
     key: &crate::crypto::secret::SecretKey,
     tmp: &Path,
     repair: bool,
 ) {
+    // As sessions read it: the summary in the file's header first, then
+    // the one beside it. One that fails in the header but is sound beside
+    // it (written by an earlier repair) is no problem left.
+    let header_fails = match in_file.map(|s| summary::open(key, name, s)) {
+        Some(Some(blob)) if summary::decode(&blob).is_some() => return,
+        Some(_) => true,
+        None => false,
+    };
     let path = summary::path_for(msg_path);
-    let problem = match summary::read(&path, key, name) {
+    let size = raw.len() as u64;
+    let problem = match summary::read(&path, key, name, size) {
         Ok(Some(blob)) if summary::decode(&blob).is_some() => return,
         Ok(Some(_)) => (Severity::Damaged, "is of an unknown format"),
+        Ok(None) if header_fails => (
+            Severity::Damaged,
+            "in its file's header fails authentication (it is recomputed from the message when needed)",
+        ),
         Ok(None) => (
             Severity::Missing,
             "is missing (it is recomputed from the message when needed)",
@@ -316,7 +335,7 @@ fn check_summary(
     );
     if repair {
         let blob = summary::compute(raw);
-        if summary::write(tmp, &path, key, name, &blob).is_ok() {
+        if summary::write(tmp, &path, key, name, size, &blob).is_ok() {
             report.repaired();
         }
     }

@@ -166,12 +166,33 @@ impl Marks {
     /// creation for minutes after (`doc/benchmarks.md`), and a replaced
     /// mark deleted one per write.
     pub fn write(&self, name: &str, mark: Mark) -> Result<(), FsError> {
+        let highest = self.read_slots(name).ok().flatten().map(|(_, slot)| slot);
+        self.write_after(name, mark, highest)
+    }
+
+    /// Writes `mark` unless the stored one is at least as high (a mark
+    /// never goes down): one read of the file for both the comparison and
+    /// the choice of slot, where a read then [`Marks::write`] took two.
+    /// Returns whether it wrote. A stored mark that cannot be read is
+    /// replaced, as [`Marks::write`] does.
+    pub fn raise(&self, name: &str, mark: Mark) -> Result<bool, FsError> {
+        let highest = match self.read_slots(name) {
+            Ok(Some((on_disk, _))) if !on_disk.is_behind(&mark) => return Ok(false),
+            Ok(found) => found.map(|(_, slot)| slot),
+            Err(_) => None,
+        };
+        self.write_after(name, mark, highest).map(|()| true)
+    }
+
+    /// [`Marks::write`] with the slot holding the highest stored mark
+    /// already known (`None`: no readable mark, so a new file).
+    fn write_after(&self, name: &str, mark: Mark, highest: Option<usize>) -> Result<(), FsError> {
         let mut plain = [0u8; PAYLOAD_LEN];
         plain[..8].copy_from_slice(&mark.a.to_le_bytes());
         plain[8..].copy_from_slice(&mark.b.to_le_bytes());
         let sealed = seal::seal(&self.key, &Self::aad(name), &plain);
         let path = self.dir.join(name);
-        if let Ok(Some((_, highest))) = self.read_slots(name) {
+        if let Some(highest) = highest {
             let slot = (highest + 1) % SLOTS;
             let f = durable::open_in_place(&path)?;
             let offset = u64::try_from(slot * SEALED_LEN).unwrap_or(0);

@@ -3,16 +3,28 @@
 //! (staged in `tmp/`, fsynced, renamed, directory fsynced); never chooses
 //! which key wraps the content and never touches a change log.
 //!
-//! Format, version 2 (version 1 had no name after the header):
+//! Format, versions 2 and 3 (version 1 had no name after the header):
 //!
 //! ```text
 //! "CRYLMSG\0"            8 bytes magic
 //! u32 LE                 length H of the header that follows (≤ 64 KiB)
 //! postcard(FileHeader)   format version, WrappedKey, optional sealed extra
 //!                        data (delivery instructions)
-//! [u8; 16]               (version 2) the file's MessageName
+//! [u8; 16]               (versions 2, 3) the file's MessageName
+//! [u8]                   (version 3) the message's sealed summary, to the
+//!                        end of the header (≤ MAX_IN_FILE_SUMMARY)
 //! STREAM                 crypto::stream chunks of the content
 //! ```
+//!
+//! Version 3 carries the summary in the file itself, so an APPEND creates
+//! one inode instead of two (the file and `NAME.sum`). This module stores
+//! those bytes opaque: `store::summary` seals them under the summary key
+//! with the file's name in the associated data (so a summary moved into
+//! another file's header fails authentication) and opens them. The stream
+//! does not cover them; they need no cover, being authenticated on their
+//! own. Version 2 is still written where no summary can be sealed (a
+//! delivery is wrapped to a public key, without the master key) or where
+//! the summary is too large for the header (it goes to `NAME.sum`).
 //!
 //! The file's random content key is never used directly: the stream key and
 //! the key sealing the extra data are HKDF subkeys of it, so the two AEAD
@@ -41,6 +53,7 @@ use crate::crypto::secret::{MasterKey, SecretKey};
 use crate::crypto::stream::{StreamReader, StreamWriter};
 use crate::crypto::{seal, CryptoError};
 use crate::sys::durable::{self, DirSyncs, FsError, NewFile, Unsynced};
+use crate::sys::spare_file;
 
 pub(crate) use crate::sys::durable::Durability;
 
@@ -49,7 +62,14 @@ const MAGIC: &[u8; 8] = b"CRYLMSG\0";
 /// [`MessageName::requires_binding`] for where they are refused).
 const VERSION_UNBOUND: u16 = 1;
 const VERSION: u16 = 2;
+/// Bound to its name like version 2, with the sealed summary after the name.
+const VERSION_SUMMARY: u16 = 3;
 const MAX_HEADER: u32 = 64 * 1024;
+/// The largest sealed summary carried in a file's header (leaving room in
+/// [`MAX_HEADER`] for the wrapped key and delivery instructions). Every
+/// open of the file reads its header, so a larger summary goes to its own
+/// file instead; summaries of ordinary mail take 1 to 4 KiB.
+pub(crate) const MAX_IN_FILE_SUMMARY: usize = 32 * 1024;
 /// Buffer between the encryptor and a new file: a message of up to this
 /// size (with its header) is written with one system call.
 const WRITE_BUFFER: usize = 64 * 1024;
@@ -145,7 +165,8 @@ pub(crate) struct Keys<'a> {
 /// staging it in `tmp_dir`: content from
 /// `content` (at most `limit` bytes, else [`MessageFileError::TooLarge`] and
 /// nothing is left behind), encrypted under `content_key`, which `wrapped`
-/// must wrap (both given as `keys`). `extra` is sealed beside it.
+/// must wrap (both given as `keys`). `header` holds what rides in the
+/// header besides the key (delivery instructions, a sealed summary).
 /// `crash_point` names the crash-injection point between staging and
 /// rename. Returns the content size.
 #[allow(clippy::too_many_arguments)]
@@ -155,7 +176,7 @@ pub(crate) fn write(
     name: MessageName,
     keys: Keys<'_>,
     content: &mut dyn Read,
-    extra: Option<&[u8]>,
+    header: HeaderData<'_>,
     limit: u64,
     crash_point: &str,
     durability: Durability,
@@ -166,19 +187,29 @@ pub(crate) fn write(
         Some(name),
         keys,
         content,
-        extra,
+        header,
         limit,
         crash_point,
         durability,
     )
 }
 
+/// What a new file's header carries besides its wrapped key.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct HeaderData<'a> {
+    /// Extra data sealed under a subkey of the content key (a spool
+    /// entry's delivery instructions).
+    pub extra: Option<&'a [u8]>,
+    /// The message's summary, already sealed by `store::summary` (at most
+    /// [`MAX_IN_FILE_SUMMARY`] bytes): makes the file version 3.
+    pub sealed_summary: Option<&'a [u8]>,
+}
+
 /// [`write`], placing the file by name first: renamed to `dest` while its
 /// content is not yet durable ([`NewFile::place_unsynced`]), for a caller
 /// that syncs the returned file and then `dirs` before any record refers
-/// to `dest` (an APPEND: one sync round where [`write`] takes two). No
-/// summary or instructions ride along (`extra` is `None`). Returns the
-/// content size and the file to sync.
+/// to `dest` (an APPEND: one sync round where [`write`] takes two).
+/// Returns the content size and the file to sync.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn write_unsynced(
     tmp_dir: &Path,
@@ -186,13 +217,20 @@ pub(crate) fn write_unsynced(
     name: MessageName,
     keys: Keys<'_>,
     content: &mut dyn Read,
+    header: HeaderData<'_>,
     limit: u64,
     crash_point: &str,
     dirs: &mut DirSyncs,
 ) -> Result<(u64, Unsynced), MessageFileError> {
-    let (total, staged) = stage(tmp_dir, dest, Some(name), keys, content, None, limit)?;
+    // A session's next APPEND takes the staging file made ahead while it
+    // waited for the client (`sys::spare_file`): its inode is allocated
+    // off the command's path, once this one has left `tmp_dir`.
+    let file = spare_file::take(tmp_dir)?;
+    let (total, staged) = stage(file, dest, Some(name), keys, content, header, limit)?;
     crash::point(crash_point);
-    Ok((total, staged.place_unsynced(dest, dirs)?))
+    let placed = staged.place_unsynced(dest, dirs)?;
+    spare_file::prepare_next(tmp_dir);
+    Ok((total, placed))
 }
 
 /// [`write`], or with `bound_to` `None` a version-1 file as older builds
@@ -204,37 +242,59 @@ fn write_as(
     bound_to: Option<MessageName>,
     keys: Keys<'_>,
     content: &mut dyn Read,
-    extra: Option<&[u8]>,
+    header: HeaderData<'_>,
     limit: u64,
     crash_point: &str,
     durability: Durability,
 ) -> Result<u64, MessageFileError> {
-    let (total, staged) = stage(tmp_dir, dest, bound_to, keys, content, extra, limit)?;
+    let (total, staged) = stage(
+        NewFile::create(tmp_dir)?,
+        dest,
+        bound_to,
+        keys,
+        content,
+        header,
+        limit,
+    )?;
     crash::point(crash_point);
     staged.place(dest, durability)?;
     Ok(total)
 }
 
-/// Writes the whole file (for `dest`) under a staging name; returns the
-/// content size and the staged file, not yet synced or placed.
+/// Writes the whole file (for `dest`) into `staged`, a new file under a
+/// staging name; returns the content size and the staged file, not yet
+/// synced or placed. Dropped on any error, the staging file is removed:
+/// nothing is left behind.
 fn stage(
-    tmp_dir: &Path,
+    mut staged: NewFile,
     dest: &Path,
     bound_to: Option<MessageName>,
     keys: Keys<'_>,
     content: &mut dyn Read,
-    extra: Option<&[u8]>,
+    data: HeaderData<'_>,
     limit: u64,
 ) -> Result<(u64, NewFile), MessageFileError> {
     let (stream_key, extra_key) = subkeys(keys.content_key, bound_to.as_ref());
+    let summary = match (bound_to, data.sealed_summary) {
+        (Some(_), Some(s)) if s.len() <= MAX_IN_FILE_SUMMARY => Some(s),
+        (_, None) => None,
+        // Callers check the bound first; an unbound file has no name to
+        // bind a summary to.
+        _ => {
+            return Err(MessageFileError::Malformed {
+                path: dest.to_path_buf(),
+                reason: "summary not allowed in this header",
+            })
+        }
+    };
     let header = FileHeader {
-        version: if bound_to.is_some() {
-            VERSION
-        } else {
-            VERSION_UNBOUND
+        version: match (bound_to, summary) {
+            (None, _) => VERSION_UNBOUND,
+            (Some(_), None) => VERSION,
+            (Some(_), Some(_)) => VERSION_SUMMARY,
         },
         wrapped: keys.wrapped.clone(),
-        extra: extra.map(|e| seal::seal(&extra_key, EXTRA_AAD, e)),
+        extra: data.extra.map(|e| seal::seal(&extra_key, EXTRA_AAD, e)),
     };
     let io_err = |op, path: &Path| {
         let at = FsError::at(op, path);
@@ -247,6 +307,9 @@ fn stage(
     if let Some(name) = bound_to {
         header.extend_from_slice(&name.bytes());
     }
+    if let Some(summary) = summary {
+        header.extend_from_slice(summary);
+    }
     let header_len = u32::try_from(header.len())
         .ok()
         .filter(|l| *l <= MAX_HEADER)
@@ -254,9 +317,6 @@ fn stage(
             path: dest.to_path_buf(),
             reason: "header too large",
         })?;
-    // Dropped on any error below, the staging file is removed: nothing is
-    // left behind.
-    let mut staged = NewFile::create(tmp_dir)?;
     let tmp = staged.path().to_path_buf();
     let total = {
         // One buffer for the header and the sealed content: a message of
@@ -297,9 +357,11 @@ pub(crate) struct SealedMessage {
     path: PathBuf,
     file: File,
     header: FileHeader,
-    /// The name a version-2 file is bound to (checked equal to the
+    /// The name a version-2 or 3 file is bound to (checked equal to the
     /// expected one); `None` for an accepted version-1 file.
     bound_to: Option<MessageName>,
+    /// A version-3 file's sealed summary (not yet authenticated).
+    sealed_summary: Option<Vec<u8>>,
 }
 
 impl SealedMessage {
@@ -330,9 +392,17 @@ impl SealedMessage {
             .map_err(|_| mal("header truncated"))?;
         let (header, rest): (FileHeader, &[u8]) =
             postcard::take_from_bytes(&header).map_err(|_| mal("header does not parse"))?;
+        let mut sealed_summary = None;
         let bound_to = match header.version {
-            VERSION => {
-                let bytes: [u8; 16] = rest.try_into().map_err(|_| mal("bad name in header"))?;
+            VERSION | VERSION_SUMMARY => {
+                let (bytes, summary) =
+                    rest.split_at_checked(16).ok_or(mal("bad name in header"))?;
+                match (header.version, summary.is_empty()) {
+                    (VERSION, true) => {}
+                    (VERSION_SUMMARY, false) => sealed_summary = Some(summary.to_vec()),
+                    _ => return Err(mal("bad name in header")),
+                }
+                let bytes: [u8; 16] = bytes.try_into().map_err(|_| mal("bad name in header"))?;
                 let found = MessageName::from_bytes(bytes);
                 if found != name {
                     return Err(MessageFileError::Misplaced {
@@ -359,7 +429,14 @@ impl SealedMessage {
             file,
             header,
             bound_to,
+            sealed_summary,
         })
+    }
+
+    /// The summary sealed into a version-3 file's header, still sealed
+    /// (`store::summary` opens it under the name the file was opened for).
+    pub(crate) fn sealed_summary(&self) -> Option<&[u8]> {
+        self.sealed_summary.as_deref()
     }
 
     /// The wrapped content key, for the key store to unwrap.
@@ -433,6 +510,31 @@ impl MessageReader {
     }
 }
 
+/// Rewrites the header of the bound file at `path` to carry `summary`
+/// (sealed bytes; `None` makes it a version-2 file without one), leaving
+/// the content as it is: what an older build wrote, or a summary moved
+/// from another file, for tests of the readers.
+#[cfg(test)]
+pub(crate) fn rewrite_summary(path: &Path, summary: Option<&[u8]>) {
+    let bytes = std::fs::read(path).unwrap();
+    let len = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    let (mut header, rest): (FileHeader, &[u8]) =
+        postcard::take_from_bytes(&bytes[12..12 + len]).unwrap();
+    header.version = if summary.is_some() {
+        VERSION_SUMMARY
+    } else {
+        VERSION
+    };
+    let mut new = postcard::to_stdvec(&header).unwrap();
+    new.extend_from_slice(&rest[..16]);
+    new.extend_from_slice(summary.unwrap_or_default());
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&(new.len() as u32).to_le_bytes());
+    out.extend_from_slice(&new);
+    out.extend_from_slice(&bytes[12 + len..]);
+    std::fs::write(path, out).unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,7 +588,10 @@ mod tests {
             bound_to,
             keys,
             &mut content,
-            extra,
+            HeaderData {
+                extra,
+                sealed_summary: None,
+            },
             limit,
             "",
             Durability::Now,

@@ -247,7 +247,12 @@ fn write_entry(
             content_key: &content_key,
         },
         &mut crlf,
-        Some(&extra),
+        message_file::HeaderData {
+            extra: Some(&extra),
+            // Sealing it needs the master key, which delivery never has:
+            // the summary goes beside the file when it is filed.
+            sealed_summary: None,
+        },
         MAX_MESSAGE_SIZE,
         "deliver.before-rename",
         durability,

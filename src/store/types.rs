@@ -226,10 +226,15 @@ impl InternalDate {
 
 /// The name of an immutable message file (and of a spool entry, which keeps
 /// its name when filed), written as 32 lowercase hex digits. Names made
-/// since message files are bound to their name (format 2) are 80 random
-/// bits followed by [`BOUND_NAME_MARK`]; a file at such a name must be a
-/// format-2 file sealed with that very name. Older names are 128 random
-/// bits; one of them carries the mark by chance with probability 2⁻⁴⁸.
+/// since message files are bound to their name (format 2) are 80 bits
+/// followed by [`BOUND_NAME_MARK`]; a file at such a name must be a
+/// format-2 (or later) file sealed with that very name. Older names are 128
+/// random bits; one of them carries the mark by chance with probability
+/// 2⁻⁴⁸. Since issue 12 the first of the 80 bits' bytes is the
+/// [`fanout_bucket`] of the time the name was made (72 random bits remain):
+/// the fan-out directory `msg/XX/` is that byte, so a burst of new messages
+/// lands in one directory instead of creating up to 256 (`doc/store.md`,
+/// "Clustered fan-out"). Readers never look at how the byte was chosen.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct MessageName([u8; 16]);
 
@@ -239,11 +244,21 @@ pub struct MessageName([u8; 16]);
 pub const BOUND_NAME_MARK: [u8; 6] = *b"CRYL\x00\x02";
 
 impl MessageName {
-    /// A fresh random name (80 random bits and the [`BOUND_NAME_MARK`]).
+    /// A fresh name: the current [`fanout_bucket`], 72 random bits and
+    /// the [`BOUND_NAME_MARK`].
     pub fn random() -> MessageName {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        MessageName::random_at(secs)
+    }
+
+    /// [`MessageName::random`] as made at `unix_secs`.
+    pub(crate) fn random_at(unix_secs: u64) -> MessageName {
         use rand::RngCore;
         let mut b = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut b[..10]);
+        b[0] = fanout_bucket(unix_secs);
+        rand::rngs::OsRng.fill_bytes(&mut b[1..10]);
         b[10..].copy_from_slice(&BOUND_NAME_MARK);
         MessageName(b)
     }
@@ -297,6 +312,21 @@ impl MessageName {
     pub fn fanout(&self) -> String {
         format!("{:02x}", self.0[0])
     }
+}
+
+/// Seconds during which every new name gets the same first byte (and so
+/// the same `msg/XX/` directory): 16 s, so a burst of appends fills one
+/// directory (two when it spans a boundary), while the 256 values still
+/// cycle every 68 minutes and a mailbox filled over hours or days spreads
+/// over all of them as before. At most the messages of 16 s share a
+/// directory in one cycle (about 16,000 at 1,000 APPENDs/s; an import at
+/// 5,000/s about 80,000, which ext4's hashed directories index).
+pub const FANOUT_BUCKET_SECS: u64 = 16;
+
+/// The first byte of a name made at `unix_secs`: the 16-second period,
+/// modulo 256.
+pub fn fanout_bucket(unix_secs: u64) -> u8 {
+    (unix_secs / FANOUT_BUCKET_SECS % 256) as u8
 }
 
 impl fmt::Display for MessageName {
@@ -412,9 +442,34 @@ mod tests {
         assert_eq!(s.iter().map(Uid::get).collect::<Vec<_>>(), [1, 2, 3, 5, 9]);
     }
 
+    /// Names made within one 16-second period share their fan-out
+    /// directory (a burst fills one `msg/XX/`), differ otherwise, and the
+    /// 256 directories are all used over a cycle of 68 minutes.
+    #[test]
+    fn names_made_close_in_time_share_a_fanout_directory() {
+        let t = 1_800_000_000 / FANOUT_BUCKET_SECS * FANOUT_BUCKET_SECS;
+        let burst: Vec<MessageName> = (0..1000)
+            .map(|i| MessageName::random_at(t + i % FANOUT_BUCKET_SECS))
+            .collect();
+        let dirs: std::collections::HashSet<String> = burst.iter().map(|n| n.fanout()).collect();
+        assert_eq!(dirs.len(), 1);
+        let names: std::collections::HashSet<MessageName> = burst.iter().copied().collect();
+        assert_eq!(names.len(), burst.len(), "72 random bits keep names apart");
+        assert!(burst.iter().all(MessageName::requires_binding));
+        let cycle: std::collections::HashSet<String> = (0..256)
+            .map(|i| MessageName::random_at(t + i * FANOUT_BUCKET_SECS).fanout())
+            .collect();
+        assert_eq!(cycle.len(), 256);
+        assert_ne!(
+            MessageName::random_at(t).fanout(),
+            MessageName::random_at(t + FANOUT_BUCKET_SECS).fanout()
+        );
+    }
+
     #[test]
     fn message_name_round_trips_and_rejects_garbage() {
         let n = MessageName::random();
+        assert!(n.requires_binding());
         assert_eq!(MessageName::parse(&n.to_string()), Some(n));
         assert_eq!(n.fanout().len(), 2);
         assert!(n.to_string().starts_with(&n.fanout()));

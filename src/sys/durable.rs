@@ -244,10 +244,12 @@ impl DirSyncs {
 /// A second thread that fsyncs directories while the caller fsyncs files
 /// ([`with_sync_helper`]).
 pub(crate) struct SyncHelper {
-    /// `None` when no thread was started: everything runs in a row.
-    jobs: Option<mpsc::Sender<DirSyncs>>,
-    results: mpsc::Receiver<Result<()>>,
+    /// `None` when no thread could be started: everything runs in a row.
+    jobs: Option<mpsc::Sender<Job>>,
 }
+
+/// Directories to fsync, and where to send the result.
+type Job = (DirSyncs, mpsc::Sender<Result<()>>);
 
 impl SyncHelper {
     /// fsyncs `files` and, at the same time on the helper thread, every
@@ -258,13 +260,14 @@ impl SyncHelper {
     /// without a journal each is its own writes and cache flush:
     /// `doc/store.md`).
     pub(crate) fn sync_beside(&self, dirs: &DirSyncs, files: &[Unsynced]) -> Result<()> {
+        let (reply, result) = mpsc::channel();
         let sent = match &self.jobs {
-            Some(jobs) if !dirs.0.is_empty() => jobs.send(dirs.clone()).is_ok(),
+            Some(jobs) if !dirs.0.is_empty() => jobs.send((dirs.clone(), reply)).is_ok(),
             _ => false,
         };
         let files_synced = files.iter().try_for_each(Unsynced::sync);
         let dirs_synced = if sent {
-            self.results.recv().unwrap_or_else(|_| {
+            result.recv().unwrap_or_else(|_| {
                 Err(FsError {
                     op: "fsync directories",
                     path: PathBuf::new(),
@@ -278,33 +281,49 @@ impl SyncHelper {
     }
 }
 
-/// Runs `work` with a [`SyncHelper`] whose thread (when `wanted`) starts
-/// now, so that it is ready by the time `work` has written its files; the
-/// thread ends when `work` returns. When no thread can be started, the
-/// helper runs everything in a row.
+/// The process's directory-fsync thread: started on first use and kept
+/// for the life of the process (a session appends one message after
+/// another; starting and ending a thread for each APPEND cost about 15
+/// system calls of its own, `doc/benchmarks.md`). Tagged with the process
+/// id that started it: a child forked later has no such thread and starts
+/// its own.
+static HELPER: std::sync::Mutex<Option<(u32, mpsc::Sender<Job>)>> = std::sync::Mutex::new(None);
+
+/// A sender to the process's helper thread, started now if needed; `None`
+/// when no thread can be started.
+fn helper_jobs() -> Option<mpsc::Sender<Job>> {
+    let pid = std::process::id();
+    let mut slot = HELPER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((owner, jobs)) = slot.as_ref() {
+        if *owner == pid {
+            return Some(jobs.clone());
+        }
+    }
+    let (jobs, job_rx) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("dir-fsync".into())
+        .spawn(move || {
+            for (dirs, reply) in job_rx {
+                // The caller may have given up (it never does before the
+                // reply); the next job is served all the same.
+                let _ = reply.send(dirs.sync());
+            }
+        })
+        .ok()?;
+    *slot = Some((pid, jobs.clone()));
+    Some(jobs)
+}
+
+/// Runs `work` with a [`SyncHelper`] whose thread (when `wanted`) is the
+/// process's directory-fsync thread, started now if it is not running yet.
+/// When no thread can be started, the helper runs everything in a row.
 pub(crate) fn with_sync_helper<R>(wanted: bool, work: impl FnOnce(&SyncHelper) -> R) -> R {
-    std::thread::scope(|scope| {
-        let (jobs, job_rx) = mpsc::channel::<DirSyncs>();
-        let (result_tx, results) = mpsc::channel::<Result<()>>();
-        let started = wanted
-            && std::thread::Builder::new()
-                .name("dir-fsync".into())
-                .spawn_scoped(scope, move || {
-                    for dirs in job_rx {
-                        if result_tx.send(dirs.sync()).is_err() {
-                            break;
-                        }
-                    }
-                })
-                .is_ok();
-        let helper = SyncHelper {
-            jobs: started.then_some(jobs),
-            results,
-        };
-        // `helper` (and with it the job sender) is dropped before the scope
-        // joins the thread, which then leaves its loop.
-        work(&helper)
-    })
+    let helper = SyncHelper {
+        jobs: if wanted { helper_jobs() } else { None },
+    };
+    work(&helper)
 }
 
 /// Creates `dest` with `data` only if it does not exist (staged in
@@ -352,6 +371,12 @@ fn link_unless_exists(src: &Path, dest: &Path) -> Result<bool> {
 /// file is `NotFound`. The caller reads no further than the length it was
 /// opened with, or bounds its reads itself.
 pub(crate) fn open_bounded(path: &Path, max: u64) -> io::Result<File> {
+    open_bounded_len(path, max).map(|(f, _)| f)
+}
+
+/// [`open_bounded`], also returning the length the file had when opened
+/// (one `fstat` for both checks and the length).
+fn open_bounded_len(path: &Path, max: u64) -> io::Result<(File, u64)> {
     let f = OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
@@ -363,7 +388,7 @@ pub(crate) fn open_bounded(path: &Path, max: u64) -> io::Result<File> {
             format!("not a regular file of at most {max} bytes"),
         ));
     }
-    Ok(f)
+    Ok((f, meta.len()))
 }
 
 /// Reads a whole file that someone with the user's uid may have replaced:
@@ -371,8 +396,7 @@ pub(crate) fn open_bounded(path: &Path, max: u64) -> io::Result<File> {
 /// ever read (a file that grew past `max` meanwhile is `InvalidData`).
 pub(crate) fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let f = open_bounded(path, max)?;
-    let len = f.metadata()?.len();
+    let (f, len) = open_bounded_len(path, max)?;
     let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     f.take(max.saturating_add(1)).read_to_end(&mut out)?;
     if u64::try_from(out.len()).unwrap_or(u64::MAX) > max {

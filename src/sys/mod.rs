@@ -31,6 +31,7 @@ pub mod privilege;
 #[allow(unsafe_code)]
 pub(crate) mod process;
 pub(crate) mod sandbox;
+pub(crate) mod spare_file;
 // The third `allow(unsafe_code)`: `TCP_QUICKACK` has no wrapper in `nix`.
 #[allow(unsafe_code)]
 pub(crate) mod tcp;

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod delivered;
 pub mod mail;
+pub mod message_files;
 pub mod postfix;
 
 #[allow(unused_imports)]

@@ -241,6 +241,9 @@ pub(crate) fn run<L: Login>(
     login: L,
 ) -> Result<(), SessionError> {
     let prelogin_deadline = Instant::now() + config.prelogin_timeout;
+    // This process serves one connection, so one user: its APPENDs may
+    // take a staging file made ahead (`sys::spare_file`).
+    crate::sys::spare_file::enable();
     let mut stream = Stream::Plain(conn);
     // A slow handshake is part of the unauthenticated state too.
     stream.set_deadline(Some(prelogin_deadline));
@@ -268,6 +271,8 @@ pub(crate) fn run<L: Login>(
     };
     s.greet()?;
     let result = s.serve();
+    // The staging file made ahead for a next APPEND is not needed now.
+    crate::sys::spare_file::discard();
     if let Some(io) = s.io.as_mut() {
         io.inner.get_mut().shutdown_tls();
     }
@@ -502,6 +507,9 @@ impl<L: Login> Session<L> {
                 self.tagged(&tag, Status::Ok, None, "NOOP completed")
             }
             CommandBody::Logout => {
+                // Gone before the client hears the OK (which it may take
+                // as the end of everything the session wrote).
+                crate::sys::spare_file::discard();
                 self.untagged_status(Status::Bye, None, "Logging out");
                 self.tagged(&tag, Status::Ok, None, "LOGOUT completed");
                 return Ok(Next::Close);

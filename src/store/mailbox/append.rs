@@ -1,6 +1,7 @@
 //! Messages entering a mailbox: APPEND and MULTIAPPEND (files written and
-//! made durable, then one log record), the summary written beside each file,
-//! and the filing of a delivered spool entry exactly once. Never removes a
+//! made durable, then one log record), the summary sealed into each file
+//! (or beside it when too large), and the filing of a delivered spool
+//! entry exactly once. Never removes a
 //! file of a logged message and never logs a message whose file is not
 //! durable yet.
 
@@ -11,7 +12,7 @@ use super::{msg_path, next_batch, now_secs, FlagPlan, Mailbox, MailboxError, MAX
 use crate::crypto::keystore;
 use crate::crypto::secret::SecretKey;
 use crate::store::crash;
-use crate::store::message_file::{self, MessageFileError};
+use crate::store::message_file::{self, HeaderData, MessageFileError, MAX_IN_FILE_SUMMARY};
 use crate::store::state::{Added, Change, State};
 use crate::store::summary;
 use crate::store::types::{Flag, InternalDate, MessageName, Uid};
@@ -108,6 +109,18 @@ impl Mailbox {
                     wrapped: &wrapped,
                     content_key: &content_key,
                 };
+                // The summary rides in the file's header: one inode per
+                // message (`doc/store.md`, "Summaries"). Only one too large
+                // for a header gets its own file, after the message's.
+                let sealed = self.sealed_summary(&name, m.raw);
+                let (in_file, beside) = match sealed {
+                    Some(s) if s.len() <= MAX_IN_FILE_SUMMARY => (Some(s), None),
+                    other => (None, other),
+                };
+                let header = HeaderData {
+                    extra: None,
+                    sealed_summary: in_file.as_deref(),
+                };
                 let mut raw = m.raw;
                 let size = if sync_each {
                     let (size, file) = message_file::write_unsynced(
@@ -116,6 +129,7 @@ impl Mailbox {
                         name,
                         keys,
                         &mut raw,
+                        header,
                         MAX_MESSAGE_SIZE,
                         "append.before-rename",
                         &mut dirs,
@@ -129,7 +143,7 @@ impl Mailbox {
                         name,
                         keys,
                         &mut raw,
-                        None,
+                        header,
                         MAX_MESSAGE_SIZE,
                         "append.before-rename",
                         Durability::Deferred,
@@ -147,10 +161,13 @@ impl Mailbox {
                     path: path.clone(),
                     size,
                 });
-                // The summary is a cache (recomputed from the message when
-                // missing or torn): it is never synced on its own. Written
-                // before the syncs, its rename rides in the same commit.
-                self.write_summary(&name, &path, m.raw)?;
+                // A summary file is a cache (recomputed from the message
+                // when missing or torn): it is never synced on its own.
+                // Written before the syncs, its rename rides in the same
+                // commit.
+                if let Some(sealed) = beside {
+                    summary::write_sealed(&tmp, &summary::path_for(&path), size.into(), &sealed)?;
+                }
             }
             crash::point("append.after-rename");
             if sync_each {
@@ -171,23 +188,29 @@ impl Mailbox {
         }
     }
 
+    /// The summary of `raw`, sealed for the message named `name`; `None`
+    /// when it does not serialise (readers then recompute it).
+    fn sealed_summary(&self, name: &MessageName, raw: &[u8]) -> Option<Vec<u8>> {
+        let blob = summary::compute(raw);
+        (!blob.is_empty()).then(|| summary::seal(&self.keys.summary_key, name, &blob))
+    }
+
+    /// Writes the summary of a message whose file is already in place (a
+    /// filed delivery, whose file could not carry it) beside the file.
     fn write_summary(
         &self,
         name: &MessageName,
         path: &Path,
         raw: &[u8],
     ) -> Result<(), MailboxError> {
-        let blob = summary::compute(raw);
-        if blob.is_empty() {
-            return Ok(());
+        if let Some(sealed) = self.sealed_summary(name, raw) {
+            summary::write_sealed(
+                &self.user_dir.join("tmp"),
+                &summary::path_for(path),
+                raw.len() as u64,
+                &sealed,
+            )?;
         }
-        summary::write(
-            &self.user_dir.join("tmp"),
-            &summary::path_for(path),
-            &self.keys.summary_key,
-            name,
-            &blob,
-        )?;
         Ok(())
     }
 

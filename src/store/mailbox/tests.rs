@@ -299,8 +299,8 @@ fn compaction_and_gc_preserve_state() {
     a.expunge(&[u1]).unwrap();
     a.refresh().unwrap();
     let mut b = f.open("INBOX");
-    // The expunged message file and its summary beside it.
-    assert_eq!(a.collect_garbage(Duration::ZERO).unwrap(), 2);
+    // The expunged message file (its summary is inside it).
+    assert_eq!(a.collect_garbage(Duration::ZERO).unwrap(), 1);
     assert!(a.log.dir().join("snapshot").exists());
     let c = f.open("INBOX");
     assert_eq!(c.exists(), 1);
@@ -393,6 +393,8 @@ fn older_summary_format_is_recomputed_once_and_stored_again() {
     let raw = b"Subject: Re: upgrade\r\nMessage-ID: <u@x>\r\nReferences: <p@x>\r\n\r\nhello\r\n";
     let uid = mb.append(raw, &[], InternalDate::now()).unwrap();
     let name = mb.state.get(uid).unwrap().name;
+    // As an older build wrote it: a version-2 file, its summary beside it.
+    crate::store::message_file::rewrite_summary(&mb.message_path(&name), None);
     let sum_path = summary::path_for(&mb.message_path(&name));
     // Format 1: plain postcard of the fields that existed then (the root
     // part first, so it starts with a zero byte).
@@ -407,12 +409,13 @@ fn older_summary_format_is_recomputed_once_and_stored_again() {
     assert_eq!(old_blob.first(), Some(&0));
     assert!(summary::decode(&old_blob).is_none());
     let tmp = f.user.join("tmp");
-    summary::write(&tmp, &sum_path, &f.keys.summary_key, &name, &old_blob).unwrap();
+    let size = raw.len() as u64;
+    summary::write(&tmp, &sum_path, &f.keys.summary_key, &name, size, &old_blob).unwrap();
     let s = mb.summary(uid).unwrap();
     assert_eq!(s.sort.base_subject, "UPGRADE");
     assert_eq!(s.sort.references, vec!["p@x".to_owned()]);
     assert_eq!(s.preview, "hello");
-    let stored = summary::read(&sum_path, &f.keys.summary_key, &name)
+    let stored = summary::read(&sum_path, &f.keys.summary_key, &name, size)
         .unwrap()
         .unwrap();
     assert_eq!(summary::decode(&stored), Some(s));
@@ -655,4 +658,111 @@ fn expunges_after_a_clean_refresh_are_still_reported() {
         ]
     );
     assert_eq!(ch.exists, 2);
+}
+
+/// The sealed summary in the header of `name`'s file, if any.
+fn summary_in_file(mb: &Mailbox, name: MessageName) -> Option<Vec<u8>> {
+    crate::store::message_file::SealedMessage::open(&mb.message_path(&name), name)
+        .unwrap()
+        .sealed_summary()
+        .map(<[u8]>::to_vec)
+}
+
+/// An APPEND creates one file: the summary is sealed into the message
+/// file's header, and read from there without the content: with the
+/// content's last chunk damaged, the summary still answers while the
+/// content is refused.
+#[test]
+fn appended_summary_lives_in_the_file_and_answers_without_the_content() {
+    let f = Fixture::new();
+    let mut mb = f.open("INBOX");
+    let raw = b"Subject: in the header\r\nFrom: a@example.org\r\n\r\nbody\r\n";
+    let uid = mb.append(raw, &[], InternalDate::now()).unwrap();
+    let name = mb.state.get(uid).unwrap().name;
+    let path = mb.message_path(&name);
+    let dir = path.parent().unwrap();
+    let entries: Vec<_> = fs::read_dir(dir).unwrap().flatten().collect();
+    assert_eq!(entries.len(), 1, "one file per message: {entries:?}");
+    assert!(summary_in_file(&mb, name).is_some());
+    let mut bytes = fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs::write(&path, &bytes).unwrap();
+    assert!(mb
+        .open_message(uid)
+        .and_then(|mut r| Ok(r.read_all()?))
+        .is_err());
+    let s = mb.summary(uid).unwrap();
+    assert_eq!(s, summary::summarize(raw));
+    assert!(!summary::path_for(&path).exists(), "nothing recomputed");
+}
+
+/// A summary moved from one file's header into another's fails
+/// authentication (its sealing names the file): the other message's
+/// summary is recomputed from its own content (and stored beside it),
+/// never taken from the moved one; its content is untouched.
+#[test]
+fn summary_moved_into_another_files_header_is_refused() {
+    let f = Fixture::new();
+    let mut mb = f.open("INBOX");
+    let a = mb
+        .append(b"Subject: A\r\n\r\na\r\n", &[], InternalDate::now())
+        .unwrap();
+    let b = mb
+        .append(b"Subject: B\r\n\r\nb\r\n", &[], InternalDate::now())
+        .unwrap();
+    let (na, nb) = (mb.state.get(a).unwrap().name, mb.state.get(b).unwrap().name);
+    let from_a = summary_in_file(&mb, na).unwrap();
+    crate::store::message_file::rewrite_summary(&mb.message_path(&nb), Some(&from_a));
+    assert_eq!(summary_in_file(&mb, nb).as_deref(), Some(&from_a[..]));
+    let s = mb.summary(b).unwrap();
+    assert_eq!(s.search.subject, "B");
+    assert!(summary::path_for(&mb.message_path(&nb)).exists());
+    assert_eq!(
+        mb.open_message(b).unwrap().read_all().unwrap(),
+        b"Subject: B\r\n\r\nb\r\n"
+    );
+    assert_eq!(mb.summary(a).unwrap().search.subject, "A");
+}
+
+/// Files written before summaries moved into them (version 2, with or
+/// without `NAME.sum`) still read, and COPY carries both kinds: the
+/// summary in the header rides with the linked file, a `.sum` is linked
+/// beside it.
+#[test]
+fn older_files_and_summary_files_still_read_and_copy() {
+    let f = Fixture::new();
+    let mut mb = f.open("INBOX");
+    let raw = b"Subject: old\r\n\r\nold\r\n";
+    let old = mb.append(raw, &[], InternalDate::now()).unwrap();
+    let new = mb.append(&msg(2), &[], InternalDate::now()).unwrap();
+    let name = mb.state.get(old).unwrap().name;
+    let path = mb.message_path(&name);
+    crate::store::message_file::rewrite_summary(&path, None);
+    let blob = summary::compute(raw);
+    summary::write(
+        &f.user.join("tmp"),
+        &summary::path_for(&path),
+        &f.keys.summary_key,
+        &name,
+        raw.len() as u64,
+        &blob,
+    )
+    .unwrap();
+    assert!(summary_in_file(&mb, name).is_none());
+    assert_eq!(mb.summary(old).unwrap().search.subject, "old");
+    assert_eq!(mb.open_message(old).unwrap().read_all().unwrap(), raw);
+    AccountLog::open(&f.user, f.keys.master())
+        .unwrap()
+        .create("Other", &[])
+        .unwrap();
+    let mut other = f.open("Other");
+    let map = mb.copy_to(&[old, new], &mut other).unwrap();
+    other.refresh().unwrap();
+    assert!(summary::path_for(&other.message_path(&name)).exists());
+    let new_name = mb.state.get(new).unwrap().name;
+    assert!(!summary::path_for(&other.message_path(&new_name)).exists());
+    for (src, dst) in map {
+        assert_eq!(other.summary(dst).unwrap(), mb.summary(src).unwrap());
+    }
 }

@@ -531,18 +531,25 @@ impl Mailbox {
         }
     }
 
-    /// The parsed summary of a message (see `store::summary`), computed
-    /// from the content if none was stored or it is of an older format.
+    /// The parsed summary of a message (see `store::summary`): the one
+    /// sealed into its file's header, else the one in `NAME.sum`, else
+    /// computed from the content (and stored in `NAME.sum`) if none was
+    /// stored, it fails authentication or it is of an older format.
     pub fn summary(&self, uid: Uid) -> Result<Summary, MailboxError> {
         let m = self
             .state
             .get(uid)
             .ok_or(MailboxError::NoSuchMessage(uid))?;
-        let path = summary::path_for(&msg_path(self.log.dir(), &m.name));
+        let msg = msg_path(self.log.dir(), &m.name);
+        if let Some(parsed) = self.summary_in_file(&msg, &m.name) {
+            return Ok(parsed);
+        }
+        let path = summary::path_for(&msg);
         // Summaries are written without fsync and are only a cache of what
         // the (authenticated) message says: a missing, torn or tampered one
         // is recomputed from the message.
-        match summary::read(&path, &self.keys.summary_key, &m.name) {
+        let size = u64::from(m.size);
+        match summary::read(&path, &self.keys.summary_key, &m.name, size) {
             Ok(Some(s)) => {
                 if let Some(parsed) = summary::decode(&s) {
                     return Ok(parsed);
@@ -558,9 +565,28 @@ impl Mailbox {
         // costs the next reader the same work.
         let blob = summary::encode_summary(&parsed);
         let tmp = self.user_dir.join("tmp");
-        if let Err(e) = summary::write(&tmp, &path, &self.keys.summary_key, &m.name, &blob) {
+        if let Err(e) = summary::write(&tmp, &path, &self.keys.summary_key, &m.name, size, &blob) {
             log::warn!("{e}; the recomputed summary was not stored");
         }
         Ok(parsed)
+    }
+
+    /// The summary sealed into the header of the message file at `path`
+    /// (format 3), if it opens under `name` and decodes. Anything else
+    /// (an older file, a summary moved from another file, an unreadable
+    /// file) is `None`: the caller falls back to `NAME.sum` or the content,
+    /// which reports a file that cannot be read.
+    fn summary_in_file(&self, path: &std::path::Path, name: &MessageName) -> Option<Summary> {
+        let sealed = SealedMessage::open(path, *name).ok()?;
+        let Some(blob) = summary::open(&self.keys.summary_key, name, sealed.sealed_summary()?)
+        else {
+            log::warn!(
+                "the summary in {} fails authentication (moved from another file?); \
+                 using the one beside it or the message",
+                path.display()
+            );
+            return None;
+        };
+        summary::decode(&blob)
     }
 }
