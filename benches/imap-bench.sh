@@ -8,7 +8,7 @@
 # with a column per server. Figures go to doc/benchmarks.md.
 #
 #   benches/imap-bench.sh [--count N] [--small N] [--big N] [--reps N]
-#                         [--dovecot] [--baseline BIN]
+#                         [--dovecot] [--baseline BIN] [--settle SECONDS]
 #
 # --count:    messages in the gen-corpus.py corpus (default 1000)
 # --small:    tiny messages for the MULTIAPPEND/SELECT/FETCH FLAGS phase
@@ -23,6 +23,10 @@
 #             (global EC keys generated into the temporary directory)
 # --baseline: another crymap-like binary (say, main's release build) run
 #             in the same way, as the column "baseline"
+# --settle:   sync, then wait this long before each server's first APPEND
+#             (65 is enough): on ext4 without a journal, files the previous
+#             server's run deleted slow every inode creation for a minute
+#             or more (doc/benchmarks.md, "APPEND after deletions")
 #
 # Servers run one after the other, never at once; each one's raw output is
 # printed as it comes, the table at the end. The last column, "client
@@ -32,8 +36,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/lib.sh
 shared=${SHARED:-../shared}
-count=1000 small=20000 big=0 reps=3 dovecot=false baseline=
-usage="usage: $0 [--count N] [--small N] [--big N] [--reps N] [--dovecot] [--baseline BIN]"
+count=1000 small=20000 big=0 reps=3 dovecot=false baseline= settle=0
+usage="usage: $0 [--count N] [--small N] [--big N] [--reps N] [--dovecot] [--baseline BIN] [--settle SECONDS]"
 while [ $# -gt 0 ]; do
     case "$1" in
         --count) count=$2; shift 2 ;;
@@ -42,6 +46,7 @@ while [ $# -gt 0 ]; do
         --reps) reps=$2; shift 2 ;;
         --dovecot) dovecot=true; shift ;;
         --baseline) baseline=$(realpath "$2"); shift 2 ;;
+        --settle) settle=$2; shift 2 ;;
         *) echo "$usage" >&2; exit 64 ;;
     esac
 done
@@ -88,6 +93,15 @@ mkdir -p "$work/results"
 workload() {
     local label=$1 port=$2 user=$3 password=$4 res=$work/results/$1
     echo "## $label"
+    if [ "$settle" -gt 0 ]; then
+        # ext4 without a journal will not reuse an inode freed in the last
+        # 60 s (360 s while its inode-table block is dirty) and scans past
+        # each one on every creation: written back and waited for, the
+        # previous server's deleted files no longer tax this one's APPENDs.
+        echo "# sync, then $settle s before $label's first APPEND"
+        sync
+        sleep "$settle"
+    fi
     python3 "$shared/bench/imap-bench.py" 127.0.0.1 "$port" "$user" "$password" \
         --tls --corpus "$work/corpus.mbox" --small "$small" --reps "$reps" | tee "$res"
     if [ "$big" -gt 0 ] && [ "$label" != dovecot+mail_crypt ]; then
