@@ -35,6 +35,31 @@ fn guesses(root: &Root, passwords: &[&str]) -> Vec<String> {
     passwords.iter().map(|p| c.login("alice", p)).collect()
 }
 
+/// `n` sessions, each greeted first, send alice's right password at the
+/// same moment; every one must be let in.
+fn right_logins_at_once(root: &Root, n: usize) {
+    let barrier = std::sync::Barrier::new(n);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let (child, sock) = root.spawn_serve("imaps");
+                    let _g = Guard(child);
+                    let (mut c, greeting) = Client::imaps(sock);
+                    assert!(greeting.starts_with("* OK"), "{greeting}");
+                    barrier.wait();
+                    c.login("alice", "right-password")
+                })
+            })
+            .collect();
+        for h in handles {
+            let st = h.join().expect("a login thread");
+            assert!(st.starts_with("t1 OK"), "{st}");
+        }
+    });
+}
+
 #[test]
 fn hostile_parallel_guessing_is_throttled_across_connections() {
     let root = std::sync::Arc::new(throttled_root("guess-parallel"));
@@ -116,26 +141,7 @@ fn hostile_parallel_right_logins_of_one_user_are_not_delayed() {
     );
     std::fs::write(&path, text).unwrap();
     root.add_user("alice", "right-password");
-    let barrier = std::sync::Barrier::new(10);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..10)
-            .map(|_| {
-                let (root, barrier) = (&root, &barrier);
-                scope.spawn(move || {
-                    let (child, sock) = root.spawn_serve("imaps");
-                    let _g = Guard(child);
-                    let (mut c, greeting) = Client::imaps(sock);
-                    assert!(greeting.starts_with("* OK"), "{greeting}");
-                    barrier.wait();
-                    c.login("alice", "right-password")
-                })
-            })
-            .collect();
-        for h in handles {
-            let st = h.join().expect("a login thread");
-            assert!(st.starts_with("t1 OK"), "{st}");
-        }
-    });
+    right_logins_at_once(&root, 10);
     // A wrong password afterwards is still counted and checked.
     let st = guess(&root, "wrong");
     assert!(st.contains("Authentication failed"), "{st}");
@@ -160,26 +166,7 @@ fn hostile_parallel_right_logins_queued_for_a_slot_are_not_locked_out() {
     );
     std::fs::write(&path, text).unwrap();
     root.add_user("alice", "right-password");
-    let barrier = std::sync::Barrier::new(20);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..20)
-            .map(|_| {
-                let (root, barrier) = (&root, &barrier);
-                scope.spawn(move || {
-                    let (child, sock) = root.spawn_serve("imaps");
-                    let _g = Guard(child);
-                    let (mut c, greeting) = Client::imaps(sock);
-                    assert!(greeting.starts_with("* OK"), "{greeting}");
-                    barrier.wait();
-                    c.login("alice", "right-password")
-                })
-            })
-            .collect();
-        for h in handles {
-            let st = h.join().expect("a login thread");
-            assert!(st.starts_with("t1 OK"), "{st}");
-        }
-    });
+    right_logins_at_once(&root, 20);
     // Wrong passwords are still counted: the sixth attempt is refused
     // unchecked.
     let replies: Vec<String> = (0..2)
