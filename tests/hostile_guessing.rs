@@ -182,15 +182,6 @@ fn hostile_parallel_right_logins_queued_for_a_slot_are_not_locked_out() {
 }
 
 /// Whether process `pid` is stopped (`T` in /proc/PID/stat).
-fn stopped(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, rest)| rest.trim_start().starts_with('T'))
-        })
-        .unwrap_or(false)
-}
 
 /// Many connections cannot run more password derivations at once than
 /// `[kdf] concurrent` allows (each costs 19 MiB and a core's time at the

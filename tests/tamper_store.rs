@@ -8,7 +8,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{deliver, fetched, msg, seed, Client, Guard, Root};
+use common::{deliver, fetched, msg, seed, stopped, Client, Guard, Root};
 
 const USER: &str = "tess";
 const PASS: &str = "tamper-pw";
@@ -528,17 +528,6 @@ fn tamper_mark_cut_short_with_a_rolled_back_log_is_detected() {
     assert!(r.contains("* OK [ALERT] The account is read-only"), "{r}");
     assert!(c.status("CREATE Other").contains(" NO "));
     c.ok_run("LOGOUT");
-}
-
-/// `/proc/PID/stat` says the process is stopped (`T`).
-fn stopped(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, rest)| rest.trim_start().starts_with('T'))
-        })
-        .unwrap_or(false)
 }
 
 /// A session raises the mark of its APPEND after the reply, taking the

@@ -393,6 +393,18 @@ impl std::ops::DerefMut for Session {
     }
 }
 
+/// Whether `/proc/PID/stat` says the process is stopped (`T`), as after
+/// SIGSTOP or at a crash point that stops it.
+pub fn stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('T'))
+        })
+        .unwrap_or(false)
+}
+
 /// A free TCP port on 127.0.0.1 (bound then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
