@@ -14,7 +14,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use crymap_like::imap::wire::command::{AppendKind, AppendMessage, SeqBound, SeqRange, SeqSet};
+use crymap_like::imap::wire::command::{SeqBound, SeqRange, SeqSet};
 
 use common::{
     exists, fetched, msg, run_with_stdin, seed, status_items, tagged_code, wait_exit, Client,
@@ -288,12 +288,7 @@ fn crash_append_after_rename_then_content_lost() {
             } else {
                 let all = new
                     .iter()
-                    .map(|m| AppendMessage {
-                        flags: Vec::new(),
-                        internal_date: None,
-                        kind: AppendKind::Literal,
-                        data: m.clone(),
-                    })
+                    .map(|m| common::client::literal(m.clone()))
                     .collect();
                 raw.append_all("INBOX", all).map(drop)
             }

@@ -181,8 +181,6 @@ fn hostile_parallel_right_logins_queued_for_a_slot_are_not_locked_out() {
     assert!(replies[5].contains("try again later"), "{replies:?}");
 }
 
-/// Whether process `pid` is stopped (`T` in /proc/PID/stat).
-
 /// Many connections cannot run more password derivations at once than
 /// `[kdf] concurrent` allows (each costs 19 MiB and a core's time at the
 /// production cost; doc/scaling.md). With one slot: a session stopped

@@ -14,7 +14,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::message_files::{header_summary, set_header_summary, version};
 use common::{fetched, texts, Root, Session};
-use crymap_like::imap::wire::command::{AppendKind, AppendMessage};
 
 const USER: &str = "ada";
 const PASS: &str = "append store pw";
@@ -87,12 +86,7 @@ fn rfc9051_6_3_12_append_burst_into_a_fresh_mailbox_fills_few_fanout_directories
         append_one(&mut s, "Burst", &message(i));
     }
     let batch = (200..210)
-        .map(|i| AppendMessage {
-            flags: Vec::new(),
-            internal_date: None,
-            kind: AppendKind::Literal,
-            data: message(i),
-        })
+        .map(|i| common::client::literal(message(i)))
         .collect();
     let r = s.append_all("Burst", batch).expect("MULTIAPPEND");
     assert_eq!(r.last().unwrap().status(), Some("OK"), "{:?}", texts(&r));

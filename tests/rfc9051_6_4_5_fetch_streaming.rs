@@ -133,7 +133,6 @@ fn written_when_stalled(pid: u32) -> u64 {
 /// (Before, the NOTIFY FETCH was held in memory until it was complete.)
 #[test]
 fn rfc5465_5_2_message_new_fetch_streams_in_bounded_memory_while_the_client_waits() {
-    use crymap_like::imap::wire::command::{AppendKind, AppendMessage};
     const COUNT: u32 = 48;
     const SIZE: usize = 500 * 1024;
     let messages = lined_messages(COUNT, SIZE, 64);
@@ -155,12 +154,7 @@ fn rfc5465_5_2_message_new_fetch_streams_in_bounded_memory_while_the_client_wait
 
         let batch = messages
             .iter()
-            .map(|m| AppendMessage {
-                flags: Vec::new(),
-                internal_date: None,
-                kind: AppendKind::Literal,
-                data: m.clone(),
-            })
+            .map(|m| common::client::literal(m.clone()))
             .collect();
         let r = b.append_all("INBOX", batch).expect("APPEND");
         assert!(r.last().unwrap().text.contains(" OK "), "{:?}", r.last());

@@ -491,9 +491,7 @@ impl Client {
             mailbox,
             vec![AppendMessage {
                 flags: flags.to_vec(),
-                internal_date: None,
-                kind: AppendKind::Literal,
-                data: content.to_vec(),
+                ..literal(content.to_vec())
             }],
         )
     }
@@ -508,5 +506,16 @@ impl Client {
             mailbox: MailboxArg::new(mailbox.to_owned()),
             messages,
         })
+    }
+}
+
+/// One message of a MULTIAPPEND: `data` as a synchronising literal, no
+/// flags, no date.
+pub fn literal(data: Vec<u8>) -> AppendMessage {
+    AppendMessage {
+        flags: Vec::new(),
+        internal_date: None,
+        kind: AppendKind::Literal,
+        data,
     }
 }
