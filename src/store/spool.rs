@@ -456,7 +456,17 @@ fn file_one(
     // The entry stays in the spool while its target does not verify.
     mailbox.refuse_if_read_only()?;
     let dest = mailbox.message_path(&name);
-    durable::link_exclusive(&entry, &dest)?;
+    if !durable::link_exclusive(&entry, &dest)? && !same_file(&entry, &dest) {
+        // Not an earlier attempt of this filing (that leaves `dest` a link
+        // of the entry): another file already has the name. Names are
+        // random, so the entry was made to collide, by someone holding the
+        // account's public key; filing it would seal a summary of its
+        // content under the name of the message already there.
+        return Err(SpoolError::BadEntry {
+            name,
+            reason: format!("{} is another file", dest.display()),
+        });
+    }
     crash::point("spool.after-link");
     let raw = reader.read_all()?;
     mailbox.write_summary_for(&name, &raw)?;
@@ -473,6 +483,15 @@ fn file_one(
         mailbox: target.to_string(),
         uid,
     })
+}
+
+/// Whether `a` and `b` name one inode (neither followed if a link).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::symlink_metadata(a), fs::symlink_metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 fn resolve_target(
@@ -531,6 +550,62 @@ mod tests {
         std::os::unix::fs::symlink(dir.join("real"), dir.join("spool")).unwrap();
         assert!(!is_delivered(&dir, &name));
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Anyone with the account's public key can write a spool entry under
+    /// a name of their choosing. One named like a filed message used to
+    /// be "already filed": its content's summary was sealed under that
+    /// name (`msg/XX/NAME.sum`), and a format-2 file of the message (or a
+    /// format-3 one whose header summary was stripped) then answered
+    /// ENVELOPE and SEARCH from the stranger's text. Now the entry is
+    /// refused and left in the spool, and the message keeps its own.
+    #[test]
+    fn hostile_entry_under_a_filed_messages_name_is_refused() {
+        use crate::store::test_fixture::Fixture;
+        let f = Fixture::new("spool-clash");
+        let mut mb = f.open("INBOX");
+        let raw = b"From: a@example.test\r\nSubject: genuine\r\n\r\nbody\r\n";
+        let uid = mb.append(raw, &[], InternalDate::now()).unwrap();
+        // The fixture's INBOX was empty: the one message file under
+        // `mailboxes/` is this message's.
+        let mut names = Vec::new();
+        for b in fs::read_dir(f.user.join("mailboxes")).unwrap().flatten() {
+            for d in fs::read_dir(b.path().join("msg"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                for m in fs::read_dir(d.path()).into_iter().flatten().flatten() {
+                    names.extend(m.file_name().to_str().and_then(MessageName::parse));
+                }
+            }
+        }
+        let [name] = names[..] else {
+            panic!("{names:?}")
+        };
+        let forged = b"From: boss@example.test\r\nSubject: forged\r\n\r\npay\r\n";
+        let instructions = DeliveryInstructions {
+            mailbox: None,
+            flags: Vec::new(),
+            create: false,
+            received: InternalDate::now(),
+            detail: None,
+        };
+        deliver_named(&f.user, name, &mut &forged[..], &instructions).unwrap();
+        let mut account = AccountLog::open(&f.user, f.keys.master()).unwrap();
+        let (filed, failed) = file_pending(&f.user, &f.keys, &mut account).unwrap();
+        assert!(filed.is_empty(), "{filed:?}");
+        assert!(
+            matches!(failed.as_slice(), [SpoolError::BadEntry { name: n, .. }] if *n == name),
+            "{failed:?}"
+        );
+        assert!(!super::super::summary::path_for(&mb.message_path(&name)).exists());
+        assert!(is_delivered(&f.user, &name), "left in the spool");
+        let mb = f.open("INBOX");
+        assert_eq!(
+            mb.summary(uid).unwrap().envelope.subject.as_deref(),
+            Some(&b"genuine"[..])
+        );
     }
 
     fn convert(input: &[u8], out_buf: usize) -> Vec<u8> {
