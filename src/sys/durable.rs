@@ -180,7 +180,27 @@ impl NewFile {
         self.placed = true;
         self.path = dest.to_owned();
         dirs.note(dir);
+        // The staging name may have been taken over by someone with the
+        // user's uid since it was created (a spare staging file waits in
+        // `tmp/` for the next APPEND): then what now has the name `dest`
+        // is theirs, not what was written through `self.file`, and the
+        // caller must not log it.
+        if !self.is_at(dest) {
+            return Err(FsError::at("rename onto", dest)(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "another file took the staging file's name before the rename",
+            )));
+        }
         Ok(Unsynced(self))
+    }
+
+    /// Whether `path` (not followed if a link) is the file being written.
+    fn is_at(&self, path: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (self.file.metadata(), fs::symlink_metadata(path)) {
+            (Ok(ours), Ok(there)) => ours.dev() == there.dev() && ours.ino() == there.ino(),
+            _ => false,
+        }
     }
 
     /// Gives the file the name `dest` unless `dest` exists (never replaces
@@ -770,6 +790,25 @@ mod tests {
         assert!(syncfs(&link).is_err());
         syncfs(&dir).expect("a directory");
         fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn a_staging_file_swapped_before_its_rename_is_not_placed() {
+        let dir = std::env::temp_dir().join(format!("durable-swap-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let mut f = NewFile::create(&dir).unwrap();
+        f.file.write_all(b"ours").unwrap();
+        // Someone with the user's uid replaces the staging name.
+        fs::remove_file(&f.path).unwrap();
+        fs::write(&f.path, b"theirs").unwrap();
+        let dest = dir.join("msg/ab/x");
+        let mut dirs = DirSyncs::default();
+        let Err(err) = f.place_unsynced(&dest, &mut dirs) else {
+            panic!("a swapped staging file was placed");
+        };
+        assert!(err.to_string().contains("another file"), "{err}");
+        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
