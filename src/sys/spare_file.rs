@@ -12,7 +12,8 @@
 //! one file creation cost about a millisecond of kernel time, most of an
 //! APPEND (`doc/benchmarks.md`). The spare is an empty `tmp/<hex>.tmp`
 //! like any staging file: a process that ends without using it removes it
-//! ([`discard`]); one killed leaves it for garbage collection (a day).
+//! ([`discard`], which also waits for a creation already under way); one
+//! killed leaves it for garbage collection (a day).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,9 +39,10 @@ struct Slot {
     /// a removed inode slows file creation for minutes on ext4 without a
     /// journal.
     taken: u32,
-    /// The thread's queue; `None` when no thread could be started (every
-    /// file is then created when needed, as without a spare).
-    jobs: Option<mpsc::Sender<PathBuf>>,
+    /// The thread's queue and handle; `None` when no thread could be
+    /// started (every file is then created when needed, as without a
+    /// spare).
+    jobs: Option<(mpsc::Sender<PathBuf>, std::thread::JoinHandle<()>)>,
 }
 
 /// The spare of one process (one [`Spares`] per process: [`PROCESS`]).
@@ -153,7 +155,7 @@ impl Spares {
         if slot.jobs.is_none() {
             slot.jobs = self.start();
         }
-        if let Some(jobs) = &slot.jobs {
+        if let Some((jobs, _)) = &slot.jobs {
             slot.pending = jobs.send(dir.to_owned()).is_ok();
         }
     }
@@ -162,17 +164,26 @@ impl Spares {
         let slot = self.lock().take();
         match slot {
             Some(s) if s.pid != std::process::id() => std::mem::forget(s),
-            // Dropping the file removes it; dropping the queue ends the
-            // thread.
-            other => drop(other),
+            Some(Slot { file, jobs, .. }) => {
+                // Dropping the file removes it; closing the queue ends the
+                // thread once a creation it has begun is done, and that
+                // file it removes itself (the slot is gone): waited for,
+                // so that no spare outlives the session's last reply.
+                drop(file);
+                if let Some((queue, thread)) = jobs {
+                    drop(queue);
+                    let _ = thread.join();
+                }
+            }
+            None => {}
         }
     }
 
     /// Starts the thread that makes spares; `None` if it cannot be started.
-    fn start(self: &Arc<Self>) -> Option<mpsc::Sender<PathBuf>> {
+    fn start(self: &Arc<Self>) -> Option<(mpsc::Sender<PathBuf>, std::thread::JoinHandle<()>)> {
         let (jobs, requests) = mpsc::channel::<PathBuf>();
         let spares = Arc::clone(self);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("spare-file".into())
             .spawn(move || {
                 for dir in requests {
@@ -193,7 +204,7 @@ impl Spares {
                 }
             })
             .ok()?;
-        Some(jobs)
+        Some((jobs, thread))
     }
 }
 
