@@ -176,7 +176,24 @@ impl NewFile {
         let dir = parent(dest);
         create_dir_all_noting(dir, dirs)?;
         dirs.note(parent(dir));
-        fs::rename(&self.path, dest).map_err(FsError::at("rename onto", dest))?;
+        // Never over an existing file: names are random (a collision is
+        // 2^-72 per pair), and replacing a file a log record already names
+        // would change a message after the fact.
+        // A file system without the flag (EINVAL: NFS, say) gets a plain
+        // rename, as before.
+        match nix::fcntl::renameat2(
+            None,
+            &self.path,
+            None,
+            dest,
+            nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+        ) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EINVAL) => {
+                fs::rename(&self.path, dest).map_err(FsError::at("rename onto", dest))?
+            }
+            Err(e) => return Err(FsError::at("rename onto", dest)(io::Error::from(e))),
+        }
         self.placed = true;
         self.path = dest.to_owned();
         dirs.note(dir);
@@ -808,6 +825,21 @@ mod tests {
             panic!("a swapped staging file was placed");
         };
         assert!(err.to_string().contains("another file"), "{err}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn placing_unsynced_never_replaces_a_file() {
+        let dir = std::env::temp_dir().join(format!("durable-noreplace-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("msg/ab")).unwrap();
+        let dest = dir.join("msg/ab/x");
+        fs::write(&dest, b"logged").unwrap();
+        let mut f = NewFile::create(&dir).unwrap();
+        f.file.write_all(b"new").unwrap();
+        let mut dirs = DirSyncs::default();
+        assert!(f.place_unsynced(&dest, &mut dirs).is_err());
+        assert_eq!(fs::read(&dest).unwrap(), b"logged");
         fs::remove_dir_all(dir).unwrap();
     }
 
