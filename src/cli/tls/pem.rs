@@ -9,9 +9,10 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use zeroize::Zeroizing;
 
-/// Base64 as OpenSSL's PEM reader takes it: non-zero bits after the last
-/// byte and missing padding are accepted, so that no file OpenSSL read
-/// before is refused now.
+/// Base64 read leniently: non-zero bits after the last byte and missing
+/// padding are accepted. That is more than OpenSSL's PEM reader takes (it
+/// refuses a block whose padding was stripped), never less, so no file it
+/// read before is refused now; the DER inside is still parsed strictly.
 const LENIENT: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new()
@@ -163,7 +164,7 @@ mod tests {
     }
 
     #[test]
-    fn base64_is_read_as_leniently_as_openssl_reads_it() {
+    fn base64_without_padding_or_with_stray_bits_is_read() {
         // "AAF" = 0x00 0x01 and two stray bits; no padding either.
         let b = blocks(b"-----BEGIN X-----\nAAF\n-----END X-----\n").unwrap();
         assert_eq!(&b[0].der[..], &[0u8, 1][..]);
