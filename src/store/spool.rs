@@ -456,7 +456,7 @@ fn file_one(
     // The entry stays in the spool while its target does not verify.
     mailbox.refuse_if_read_only()?;
     let dest = mailbox.message_path(&name);
-    if !durable::link_exclusive(&entry, &dest)? && !same_file(&entry, &dest) {
+    if !durable::link_exclusive(&entry, &dest)? && !durable::same_file(&entry, &dest) {
         // Not an earlier attempt of this filing (that leaves `dest` a link
         // of the entry): another file already has the name. Names are
         // random, so the entry was made to collide, by someone holding the
@@ -483,15 +483,6 @@ fn file_one(
         mailbox: target.to_string(),
         uid,
     })
-}
-
-/// Whether `a` and `b` name one inode (neither followed if a link).
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (fs::symlink_metadata(a), fs::symlink_metadata(b)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
 }
 
 fn resolve_target(

@@ -8,7 +8,6 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 use crate::sys::peer::{self, Peer, PeerError};
@@ -216,7 +215,7 @@ fn same_file(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> bool {
             .and_then(|o| File::from(o).metadata())
     };
     match (stat(a), stat(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        (Ok(x), Ok(y)) => super::durable::same_inode(&x, &y),
         _ => false,
     }
 }

@@ -213,9 +213,8 @@ impl NewFile {
 
     /// Whether `path` (not followed if a link) is the file being written.
     fn is_at(&self, path: &Path) -> bool {
-        use std::os::unix::fs::MetadataExt;
         match (self.file.metadata(), fs::symlink_metadata(path)) {
-            (Ok(ours), Ok(there)) => ours.dev() == there.dev() && ours.ino() == there.ino(),
+            (Ok(ours), Ok(there)) => same_inode(&ours, &there),
             _ => false,
         }
     }
@@ -391,6 +390,20 @@ pub(crate) fn link_exclusive(src: &Path, dest: &Path) -> Result<bool> {
     let created = link_unless_exists(src, dest)?;
     sync_dir(dir)?;
     Ok(created)
+}
+
+/// Whether two files' metadata describe one inode (device and number).
+pub(crate) fn same_inode(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+/// Whether `a` and `b` (neither followed if a link) name one inode.
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::symlink_metadata(a), fs::symlink_metadata(b)) {
+        (Ok(a), Ok(b)) => same_inode(&a, &b),
+        _ => false,
+    }
 }
 
 fn link_unless_exists(src: &Path, dest: &Path) -> Result<bool> {
