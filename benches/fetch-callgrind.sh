@@ -32,14 +32,14 @@ if [ -z "$bin" ]; then
     cargo build --release --quiet
     bin=$PWD/target/release/crymap-like
 fi
-work=$(mktemp -d /tmp/fetch-callgrind.XXXXXX)
-chmod 755 "$work"
+bench_workdir fetch-callgrind
 chown nobody "$work"
 pid=
+# The demo is restarted by pid, so it is stopped here, then the rest.
 cleanup() {
     set +e
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$work"
+    bench_cleanup
 }
 trap cleanup EXIT
 # PORTS="P1 P2" fixes the two ports (on a machine shared with others).

@@ -30,14 +30,14 @@ while [ $# -gt 0 ]; do
 done
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 69; }
 cargo build --release --quiet
-work=$(mktemp -d "${TMPDIR:-/tmp}/sort-callgrind.XXXXXX")
-chmod 755 "$work"
+bench_workdir sort-callgrind
 chown nobody "$work"
 pid=
+# The demo is restarted by pid, so it is stopped here, then the rest.
 cleanup() {
     set +e
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$work"
+    bench_cleanup
 }
 trap cleanup EXIT
 bin=$PWD/target/release/crymap-like
